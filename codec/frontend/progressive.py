@@ -60,12 +60,14 @@ class FineTuneStep:
 class FlowResult:
     """``quantized``: name -> QuantizedTensor; ``weights``: the float weights they stand for
     (dequantized, float32) plus every tensor left out, unchanged; ``masks``: keep-masks of the
-    pruned tensors; ``history``: one dict per fine-tune call."""
+    pruned tensors; ``history``: one dict per fine-tune call; ``float_weights``: the weights
+    just before the final quantization (e.g. to start another flow from)."""
 
     quantized: dict[str, QuantizedTensor]
     weights: dict[str, np.ndarray]
     masks: dict[str, np.ndarray] = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
+    float_weights: dict[str, np.ndarray] = field(default_factory=dict)
 
     def tensors(self) -> dict:
         """Quantized tensors and the float ones left out: what ``pack_model`` takes."""
@@ -192,7 +194,7 @@ def progressive_quantize(weights, stages: Sequence[Sequence[str]], /, *, fine_tu
         qt = grids[n].requantize(w[n])
         quantized[n] = qt
         out[n] = qt.dequantize(np.float32)
-    return FlowResult(quantized, out, {}, history)
+    return FlowResult(quantized, out, {}, history, w)
 
 
 def prune_finetune_quantize(weights, /, *, sparsity=0.0, bits=8, fine_tune: FineTune | None = None,
@@ -201,13 +203,16 @@ def prune_finetune_quantize(weights, /, *, sparsity=0.0, bits=8, fine_tune: Fine
                             method: str = "maxabs", axis: int = 0, group_size=None) -> FlowResult:
     """Seed 003's flow: prune ``names`` (default: all) -> ``fine_tune`` -> ``qat_fine_tune`` ->
     quantize.  Pruned positions stay frozen at zero through both callbacks.  ``sparsity`` and
-    ``bits`` are one value or a mapping name -> value (``"*"`` default)."""
+    ``bits`` are one value or a mapping name -> value (``"*"`` default); ``bits=None`` stops
+    before quantizing (``weights`` are then the pruned, fine-tuned floats)."""
     w = _copy_weights(weights)
     targets = list(w) if names is None else [str(n) for n in names]
     for n in targets:
         if n not in w:
             raise ValueError(f"names: unknown tensor {n!r}")
-    bits_of = _per_tensor(bits, targets, "bits")
+    if bits is None and qat_fine_tune is not None:
+        raise ValueError("qat_fine_tune needs bits")
+    bits_of = _per_tensor(bits, targets, "bits") if bits is not None else {}
     if scope == "global":
         if isinstance(sparsity, Mapping):
             raise ValueError("scope='global' takes one sparsity for the whole model")
@@ -247,10 +252,10 @@ def prune_finetune_quantize(weights, /, *, sparsity=0.0, bits=8, fine_tune: Fine
         history.append(info)
     quantized = {}
     out = dict(w)
-    for n in targets:
+    for n in targets if bits is not None else ():
         g = grid_of(n)
         qt = quantize(w[n], bits=bits_of[n], granularity=g, axis=axis,
                       group_size=group_size if g == "group" else None, method=method)
         quantized[n] = qt
         out[n] = qt.dequantize(np.float32)
-    return FlowResult(quantized, out, keep, history)
+    return FlowResult(quantized, out, keep, history, w)
