@@ -1,0 +1,305 @@
+"""Format v1 constants and the header (directory) structures: write and parse, no decoding.
+
+File layout (docs/FORMAT.md is normative)::
+
+    preamble (8)  | tensor blocks ... | directory | footer (24)
+    preamble  = magic "SPKG", version u8, flags u8, reserved u16 (0)
+    footer    = directory offset u64, directory length u64,
+                CRC32 of (preamble + directory) u32, footer magic "GKPS"
+    block     = [quantization metadata][group table][payload bits]
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._bytes import Reader, put_svarint, put_varint
+from .errors import ChecksumError, CorruptError, LimitError, TruncatedError, UnsupportedError
+from .huffman import MAX_CODE_LEN, read_lengths, write_lengths
+from .kernels.symbols import SYM_EOB, SYM_FIRST, max_classes
+from .meta import QuantMeta
+
+MAGIC = b"SPKG"
+FOOTER_MAGIC = b"GKPS"
+VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+FLAGS_KNOWN = 0  # v1 defines no flags; a reader rejects any flag bit it does not know
+PREAMBLE_SIZE = 8
+FOOTER_SIZE = 24
+MAX_KREF = 6
+MAX_NRUN = 4096
+MAX_SYMBOLS = 1 << 16
+
+DTYPES = {1: np.dtype("int8"), 2: np.dtype("uint8"), 3: np.dtype("int16"),
+          4: np.dtype("uint16"), 5: np.dtype("int32"), 6: np.dtype("uint32")}
+DTYPE_CODES = {v: k for k, v in DTYPES.items()}
+GROUP_MODES = {0: "count", 1: "kernel", 2: "kernels"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps a reader enforces before allocating (issue: hostile input)."""
+    max_output_bytes: int = 1 << 31
+    max_tensors: int = 1 << 20
+    max_name_bytes: int = 1 << 16
+    max_ndim: int = 32
+    max_tables: int = 4096
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass
+class Table:
+    """One canonical Huffman table over the (run, class) alphabet of (kref, nrun, nclass)."""
+    kref: int
+    nrun: int
+    nclass: int
+    lengths: np.ndarray  # uint8 per symbol, 0 = no code
+
+    @property
+    def nsym(self) -> int:
+        return SYM_FIRST + self.nclass * self.nrun
+
+    def to_bytes(self, out: bytearray) -> None:
+        out.append(self.kref)
+        put_varint(out, self.nrun)
+        put_varint(out, self.nclass)
+        write_lengths(out, self.lengths)
+
+
+@dataclass
+class TensorEntry:
+    name: str
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    group_mode: str
+    group_size: int
+    value_offset: int
+    block_offset: int
+    block_length: int
+    crc32: int
+    meta_length: int
+    tid_base: int
+    tid_bits: int
+    len_bits: int
+    meta: QuantMeta | None = field(default=None, repr=False)
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def n_groups(self) -> int:
+        return -(-self.numel // self.group_size) if self.numel else 0
+
+    @property
+    def group_table_bytes(self) -> int:
+        return (self.n_groups * (self.tid_bits + self.len_bits) + 7) // 8
+
+    @property
+    def payload_bytes(self) -> int:
+        return self.block_length - self.meta_length - self.group_table_bytes
+
+
+@dataclass
+class Directory:
+    version: int
+    flags: int
+    tables: list[Table]
+    tensors: list[TensorEntry]
+    directory_offset: int
+    directory_length: int
+
+
+def value_range(dtype: np.dtype) -> tuple[int, int]:
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
+
+
+def write_directory(tables: list[Table], entries: list[TensorEntry]) -> bytes:
+    out = bytearray()
+    put_varint(out, len(tables))
+    for t in tables:
+        t.to_bytes(out)
+    put_varint(out, len(entries))
+    prev = b""
+    for e in entries:
+        name = e.name.encode("utf-8")
+        k = 0
+        while k < min(len(name), len(prev)) and name[k] == prev[k]:
+            k += 1
+        put_varint(out, k)
+        put_varint(out, len(name) - k)
+        out += name[k:]
+        prev = name
+        out.append(DTYPE_CODES[e.dtype])
+        put_varint(out, len(e.shape))
+        for d in e.shape:
+            put_varint(out, d)
+        out.append({v: k for k, v in GROUP_MODES.items()}[e.group_mode])
+        put_varint(out, e.group_size)
+        put_svarint(out, e.value_offset)
+        put_varint(out, e.block_offset)
+        put_varint(out, e.block_length)
+        out += struct.pack("<I", e.crc32)
+        put_varint(out, e.meta_length)
+        put_varint(out, e.tid_base)
+        out.append(e.tid_bits)
+        out.append(e.len_bits)
+    return bytes(out)
+
+
+def preamble(flags: int = 0) -> bytes:
+    return MAGIC + bytes([VERSION, flags, 0, 0])
+
+
+def footer(dir_offset: int, dir_bytes: bytes, pre: bytes) -> bytes:
+    crc = zlib.crc32(dir_bytes, zlib.crc32(pre))
+    return struct.pack("<QQI", dir_offset, len(dir_bytes), crc) + FOOTER_MAGIC
+
+
+def check_preamble(buf) -> tuple[int, int]:
+    if len(buf) < PREAMBLE_SIZE:
+        raise TruncatedError(f"input has {len(buf)} bytes, a package has at least "
+                             f"{PREAMBLE_SIZE + FOOTER_SIZE}", offset=len(buf))
+    if bytes(buf[0:4]) != MAGIC:
+        raise UnsupportedError(f"not a codec package: magic {bytes(buf[0:4])!r}, expected {MAGIC!r}",
+                               offset=0, value=bytes(buf[0:4]))
+    version = int(buf[4])
+    if version not in SUPPORTED_VERSIONS:
+        raise UnsupportedError(f"format version {version} is not supported (this reader knows "
+                               f"{list(SUPPORTED_VERSIONS)})", offset=4, value=version)
+    flags = int(buf[5])
+    if flags & ~FLAGS_KNOWN:
+        raise UnsupportedError(f"unknown format flags 0x{flags:02x}", offset=5, value=flags)
+    if buf[6] or buf[7]:
+        raise CorruptError("reserved preamble bytes are not zero", offset=6)
+    return version, flags
+
+
+def read_directory(buf, limits: Limits = DEFAULT_LIMITS, *, check_crc: bool = True) -> Directory:
+    """Parse and validate the header of a package held in ``buf`` (bytes-like or memmap)."""
+    n = len(buf)
+    version, flags = check_preamble(buf)
+    if n < PREAMBLE_SIZE + FOOTER_SIZE:
+        raise TruncatedError(f"input has {n} bytes, a package has at least "
+                             f"{PREAMBLE_SIZE + FOOTER_SIZE}", offset=n)
+    fpos = n - FOOTER_SIZE
+    dir_off, dir_len, dir_crc = struct.unpack_from("<QQI", buf, fpos)
+    if bytes(buf[n - 4:n]) != FOOTER_MAGIC:
+        raise TruncatedError("footer magic missing: the package is truncated or not a package",
+                             offset=n - 4)
+    if dir_off < PREAMBLE_SIZE or dir_off + dir_len != fpos:
+        raise CorruptError(f"directory [{dir_off}, +{dir_len}) does not end at the footer ({fpos})",
+                           offset=fpos, value=dir_off)
+    dir_view = memoryview(buf)[dir_off:fpos] if not isinstance(buf, np.ndarray) else buf[dir_off:fpos]
+    if check_crc:
+        crc = zlib.crc32(dir_view, zlib.crc32(bytes(buf[:PREAMBLE_SIZE])))
+        if crc != dir_crc:
+            raise ChecksumError(f"directory CRC32 mismatch: stored {dir_crc:08x}, computed {crc:08x}",
+                                offset=fpos + 16, value=dir_crc)
+    r = Reader(buf, dir_off, fpos)
+    tables = _read_tables(r, limits)
+    entries = _read_entries(r, limits, len(tables), dir_off)
+    if r.pos != fpos:
+        raise CorruptError(f"{fpos - r.pos} stray bytes at the end of the directory", offset=r.pos)
+    return Directory(version, flags, tables, entries, dir_off, dir_len)
+
+
+def _read_tables(r: Reader, limits: Limits) -> list[Table]:
+    ntab = r.varint("table count", limit=limits.max_tables)
+    tables = []
+    for i in range(ntab):
+        at = r.offset
+        kref = r.u8(f"table {i} kref")
+        if kref > MAX_KREF:
+            raise CorruptError(f"table {i}: kref {kref} > {MAX_KREF}", offset=at, value=kref)
+        nrun = r.varint(f"table {i} nrun", limit=MAX_NRUN)
+        if nrun < 1:
+            raise CorruptError(f"table {i}: nrun is 0", offset=r.offset - 1)
+        nclass = r.varint(f"table {i} nclass", limit=max_classes(kref))
+        if nclass < 1:
+            raise CorruptError(f"table {i}: nclass is 0", offset=r.offset - 1)
+        nsym = SYM_FIRST + nclass * nrun
+        if nsym > MAX_SYMBOLS:
+            raise LimitError(f"table {i}: {nsym} symbols > {MAX_SYMBOLS}", offset=at, value=nsym)
+        lengths = read_lengths(r, nsym)
+        if lengths[SYM_EOB] == 0:
+            raise CorruptError(f"table {i} has no end-of-group code", offset=at)
+        tables.append(Table(kref, nrun, nclass, lengths))
+    return tables
+
+
+def _read_entries(r: Reader, limits: Limits, ntab: int, dir_off: int) -> list[TensorEntry]:
+    count = r.varint("tensor count", limit=limits.max_tensors)
+    entries: list[TensorEntry] = []
+    names: set[str] = set()
+    prev = b""
+    total_out = 0
+    for i in range(count):
+        at = r.offset
+        shared = r.varint(f"tensor {i} name prefix", limit=len(prev))
+        tail = r.varint(f"tensor {i} name length", limit=limits.max_name_bytes - shared)
+        raw = prev[:shared] + r.bytes(tail, f"tensor {i} name")
+        prev = raw
+        try:
+            name = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CorruptError(f"tensor {i} name is not UTF-8", offset=at) from None
+        if name in names:
+            raise CorruptError(f"duplicate tensor name {name!r}", offset=at, value=name)
+        names.add(name)
+        code = r.u8(f"tensor {name!r} dtype")
+        if code not in DTYPES:
+            raise CorruptError(f"tensor {name!r}: unknown dtype code {code}", offset=r.offset - 1,
+                               value=code)
+        dtype = DTYPES[code]
+        ndim = r.varint(f"tensor {name!r} ndim", limit=limits.max_ndim)
+        shape = tuple(r.varint(f"tensor {name!r} dim", limit=1 << 48) for _ in range(ndim))
+        numel = 1
+        for d in shape:
+            numel *= d
+        total_out += numel * dtype.itemsize
+        if total_out > limits.max_output_bytes:
+            raise LimitError(f"tensor {name!r}: output would exceed max_output_bytes="
+                             f"{limits.max_output_bytes}", offset=at, value=total_out)
+        gm = r.u8(f"tensor {name!r} group mode")
+        if gm not in GROUP_MODES:
+            raise CorruptError(f"tensor {name!r}: unknown group mode {gm}", offset=r.offset - 1)
+        gsize = r.varint(f"tensor {name!r} group size", limit=1 << 48)
+        if gsize < 1:
+            raise CorruptError(f"tensor {name!r}: group size 0", offset=r.offset - 1)
+        lo, hi = value_range(dtype)
+        voff = r.svarint(f"tensor {name!r} value offset", lo, hi)
+        boff = r.varint(f"tensor {name!r} block offset")
+        blen = r.varint(f"tensor {name!r} block length")
+        if boff < PREAMBLE_SIZE or boff + blen > dir_off:
+            raise CorruptError(f"tensor {name!r}: block [{boff}, +{blen}) outside the data area "
+                               f"[{PREAMBLE_SIZE}, {dir_off})", offset=at, value=boff)
+        crc = r.u32(f"tensor {name!r} CRC32")
+        mlen = r.varint(f"tensor {name!r} meta length", limit=blen)
+        tid_base = r.varint(f"tensor {name!r} table base", limit=max(ntab - 1, 0))
+        tid_bits = r.u8(f"tensor {name!r} table-id bits")
+        len_bits = r.u8(f"tensor {name!r} length bits")
+        if tid_bits > 12 or len_bits > 56:
+            raise CorruptError(f"tensor {name!r}: group table widths {tid_bits}/{len_bits} too large",
+                               offset=r.offset - 2)
+        e = TensorEntry(name, dtype, shape, GROUP_MODES[gm], gsize, voff, boff, blen, crc, mlen,
+                        tid_base, tid_bits, len_bits)
+        if e.n_groups and ntab == 0:
+            raise CorruptError(f"tensor {name!r} has data but the package has no tables", offset=at)
+        if e.payload_bytes < 0 or (e.n_groups and e.len_bits == 0):
+            raise CorruptError(f"tensor {name!r}: block of {blen} bytes cannot hold its group table",
+                               offset=at, value=blen)
+        if e.n_groups > e.payload_bytes * 8:
+            raise CorruptError(f"tensor {name!r}: {e.n_groups} groups cannot fit in "
+                               f"{e.payload_bytes} payload bytes", offset=at)
+        entries.append(e)
+    return entries

@@ -1,0 +1,191 @@
+"""Canonical, length-limited Huffman codes and their compact serialization.
+
+A table is stored as (count of codes per length 1..MAX_CODE_LEN, then the symbols in canonical
+order), the same representation bitarray's ``canonical_huffman`` uses.  Symbols of one length
+are ascending, so each is written as the Elias-gamma code of its gap to the previous symbol of
+that length (the first one's gap is counted from -1).  See docs/FORMAT.md, "Huffman table".
+"""
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+
+from ._bytes import Reader, put_varint
+from .errors import CorruptError
+
+MAX_CODE_LEN = 12  # 4096-entry decode table: one lookup per symbol, 16 KiB, fits L1
+LUT_BITS = MAX_CODE_LEN
+
+
+def huffman_lengths(counts: np.ndarray, limit: int = MAX_CODE_LEN) -> np.ndarray:
+    """Code length per symbol (0 = unused) of an optimal Huffman code, then limited to ``limit``.
+
+    Deterministic: ties are broken by symbol index.  With one used symbol its length is 1.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    lengths = np.zeros(counts.size, dtype=np.uint8)
+    used = np.flatnonzero(counts)
+    if used.size == 0:
+        return lengths
+    if used.size == 1:
+        lengths[used[0]] = 1
+        return lengths
+    if used.size > (1 << limit):
+        raise ValueError(f"{used.size} symbols cannot have codes of at most {limit} bits")
+    # Huffman by a heap of (weight, tiebreak, node); node < n are leaves.
+    n = used.size
+    parent = np.zeros(2 * n, dtype=np.int64)
+    heap = [(int(counts[s]), i, i) for i, s in enumerate(used)]
+    heapq.heapify(heap)
+    nxt = n
+    while len(heap) > 1:
+        w1, _, a = heapq.heappop(heap)
+        w2, _, b = heapq.heappop(heap)
+        parent[a] = nxt
+        parent[b] = nxt
+        heapq.heappush(heap, (w1 + w2, nxt, nxt))
+        nxt += 1
+    root = nxt - 1
+    depth = np.zeros(2 * n, dtype=np.int64)
+    for node in range(root - 1, -1, -1):  # parents have larger ids than children
+        depth[node] = depth[parent[node]] + 1
+    lens = depth[:n]
+    if lens.max() > limit:
+        lens = _limit_lengths(counts[used], lens, limit)
+    lengths[used] = lens
+    return lengths
+
+
+def _limit_lengths(weights: np.ndarray, lens: np.ndarray, limit: int) -> np.ndarray:
+    """Clamp to ``limit`` and repair the Kraft sum (lengthen cheap codes, then use the slack)."""
+    lens = np.minimum(lens, limit).astype(np.int64)
+    unit = 1 << limit
+    kraft = int(np.sum(1 << (limit - lens)))
+    order = np.lexsort((np.arange(lens.size), weights))  # ascending weight
+    while kraft > unit:
+        for i in order:  # lengthen the lightest symbols first
+            if lens[i] < limit:
+                kraft -= 1 << (limit - lens[i] - 1)
+                lens[i] += 1
+                if kraft <= unit:
+                    break
+    for i in order[::-1]:  # heaviest first: shorten while the code stays valid
+        while lens[i] > 1 and kraft + (1 << (limit - lens[i])) <= unit:
+            kraft += 1 << (limit - lens[i])
+            lens[i] -= 1
+    return lens
+
+
+def canonical_codes(lengths: np.ndarray) -> np.ndarray:
+    """Canonical code values (MSB-first) for the given lengths; 0 where unused."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    codes = np.zeros(lengths.size, dtype=np.int64)
+    order = np.lexsort((np.arange(lengths.size), lengths))
+    code = 0
+    prev_len = 0
+    for s in order:
+        ln = int(lengths[s])
+        if ln == 0:
+            continue
+        code <<= ln - prev_len
+        codes[s] = code
+        code += 1
+        prev_len = ln
+    return codes
+
+
+def build_lut(lengths: np.ndarray) -> np.ndarray:
+    """Decode table: ``lut[next LUT_BITS bits] = (symbol << 4) | length``; 0 marks an invalid code."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    codes = canonical_codes(lengths)
+    lut = np.zeros(1 << LUT_BITS, dtype=np.uint32)
+    for s in np.flatnonzero(lengths):
+        ln = int(lengths[s])
+        lo = int(codes[s]) << (LUT_BITS - ln)
+        lut[lo:lo + (1 << (LUT_BITS - ln))] = (int(s) << 4) | ln
+    return lut
+
+
+# --- serialization -----------------------------------------------------------------------------
+
+class _BitWriter:
+    def __init__(self):
+        self.bits: list[int] = []
+
+    def gamma(self, x: int) -> None:
+        nb = x.bit_length()
+        self.bits.extend([0] * (nb - 1))
+        self.bits.extend((x >> (nb - 1 - i)) & 1 for i in range(nb))
+
+    def to_bytes(self) -> bytes:
+        pad = (-len(self.bits)) % 8
+        arr = np.array(self.bits + [0] * pad, dtype=np.uint8)
+        return np.packbits(arr).tobytes()
+
+
+def write_lengths(out: bytearray, lengths: np.ndarray) -> None:
+    """Append counts per length (varints) and the gamma-coded canonical symbol list."""
+    lengths = np.asarray(lengths)
+    bw = _BitWriter()
+    for ln in range(1, MAX_CODE_LEN + 1):
+        syms = np.flatnonzero(lengths == ln)
+        put_varint(out, int(syms.size))
+    for ln in range(1, MAX_CODE_LEN + 1):
+        prev = -1
+        for s in np.flatnonzero(lengths == ln).tolist():
+            bw.gamma(s - prev)
+            prev = s
+    out += bw.to_bytes()
+
+
+def read_lengths(r: Reader, nsym: int) -> np.ndarray:
+    """Inverse of :func:`write_lengths`; validates symbol range, order and the Kraft inequality."""
+    start = r.offset
+    counts = [r.varint(f"code count for length {ln}", limit=nsym) for ln in range(1, MAX_CODE_LEN + 1)]
+    total = sum(counts)
+    if total == 0:
+        raise CorruptError("Huffman table has no codes", offset=start)
+    if total > nsym:
+        raise CorruptError(f"Huffman table lists {total} codes for {nsym} symbols", offset=start)
+    kraft = sum(c << (MAX_CODE_LEN - ln) for ln, c in enumerate(counts, 1))
+    if kraft > (1 << MAX_CODE_LEN):
+        raise CorruptError("Huffman code lengths violate the Kraft inequality", offset=start)
+    lengths = np.zeros(nsym, dtype=np.uint8)
+    # bit reader over the remaining bytes
+    byte_pos = r.pos
+    bitpos = 0
+    buf = r.buf
+    end_bit = (r.end - byte_pos) * 8
+
+    def bit() -> int:
+        nonlocal bitpos
+        if bitpos >= end_bit:
+            raise CorruptError("Huffman symbol list runs past the table", offset=r.base + byte_pos + bitpos // 8)
+        b = (int(buf[byte_pos + (bitpos >> 3)]) >> (7 - (bitpos & 7))) & 1
+        bitpos += 1
+        return b
+
+    for ln, c in enumerate(counts, 1):
+        prev = -1
+        for _ in range(c):
+            nz = 0
+            while bit() == 0:
+                nz += 1
+                if nz > 16:
+                    raise CorruptError("bad Elias-gamma gap in Huffman symbol list",
+                                       offset=r.base + byte_pos + bitpos // 8)
+            x = 1
+            for _ in range(nz):
+                x = (x << 1) | bit()
+            s = prev + x
+            if s >= nsym:
+                raise CorruptError(f"Huffman symbol {s} >= alphabet size {nsym}",
+                                   offset=r.base + byte_pos + bitpos // 8, value=s)
+            if lengths[s]:
+                raise CorruptError(f"Huffman symbol {s} listed twice",
+                                   offset=r.base + byte_pos + bitpos // 8, value=s)
+            lengths[s] = ln
+            prev = s
+    r.pos = byte_pos + (bitpos + 7) // 8
+    return lengths

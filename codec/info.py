@@ -1,0 +1,84 @@
+"""``codec.inspect``: the header as structured data, without decoding any payload."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .format import DEFAULT_LIMITS, FOOTER_SIZE, PREAMBLE_SIZE, Limits
+from .meta import QuantMeta
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    index: int
+    kref: int
+    nrun: int
+    nclass: int
+    codes: int
+    max_code_len: int
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    dtype: str
+    shape: tuple
+    numel: int
+    group_mode: str
+    group_size: int
+    n_groups: int
+    tables: tuple
+    value_offset: int
+    block_offset: int
+    block_bytes: int
+    payload_bytes: int
+    bits_per_param: float
+    crc32: int
+    meta: QuantMeta | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class PackageInfo:
+    version: int
+    flags: int
+    total_bytes: int
+    header_bytes: int
+    numel: int
+    bits_per_param: float
+    tables: tuple
+    tensors: tuple
+
+    def tensor(self, name: str) -> TensorInfo:
+        for t in self.tensors:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for t, src in zip(d["tensors"], self.tensors):
+            m = src.meta
+            t["meta"] = None if m is None else {
+                "kind": m.kind, "bits": m.bits, "axis": m.axis, "block": m.block,
+                "n_scales": int(m.scale.size), "has_zero_point": m.zero_point is not None}
+        return d
+
+
+def inspect(data, /, *, limits: Limits = DEFAULT_LIMITS) -> PackageInfo:
+    """Read a package's header (checked by its CRC) and return it as a :class:`PackageInfo`."""
+    from .package import Package, _guard
+    p = _guard(Package)(data, limits=limits, verify=False)
+    d = p.directory
+    tables = tuple(TableInfo(i, t.kref, t.nrun, t.nclass, int((t.lengths > 0).sum()),
+                             int(t.lengths.max())) for i, t in enumerate(d.tables))
+    tensors = []
+    total = len(p._buf)
+    numel = 0
+    for e in d.tensors:
+        tids = tuple(range(e.tid_base, e.tid_base + (1 << e.tid_bits))) if e.n_groups else ()
+        tensors.append(TensorInfo(
+            e.name, str(e.dtype), e.shape, e.numel, e.group_mode, e.group_size, e.n_groups,
+            tids, e.value_offset, e.block_offset, e.block_length, e.payload_bytes,
+            (8.0 * e.block_length / e.numel) if e.numel else 0.0, e.crc32, p.meta(e.name)))
+        numel += e.numel
+    return PackageInfo(d.version, d.flags, total, PREAMBLE_SIZE + d.directory_length + FOOTER_SIZE,
+                       numel, (8.0 * total / numel) if numel else 0.0, tables, tuple(tensors))

@@ -1,0 +1,79 @@
+"""The (run, magnitude class) alphabet, shared by encoder and decoder kernels.
+
+Magnitude classes with ``kref`` refinement bits (kref = 0 is seed 002's plain "level"):
+  * m < 2**(kref+1): class m - 1, no extra bits (small magnitudes are exact symbols);
+  * otherwise L = bit_length(m), e = L - 1 - kref extra bits, top = (m >> e) - 2**kref and
+    class = 2**(kref+1) - 1 + (L - kref - 2) * 2**kref + top; extra = m & (2**e - 1).
+Symbols: 0 = end of group (EOB), 1 = escape (``nrun`` zeros), 2 + class * nrun + run.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+SYM_EOB = 0
+SYM_ESC = 1
+SYM_FIRST = 2
+MAX_MAG_BITS = 32  # magnitudes are < 2**32
+
+
+@njit(cache=True, inline="always")
+def bit_length(x):
+    n = 0
+    while x > 0xFFFF:
+        x >>= 16
+        n += 16
+    while x:
+        x >>= 1
+        n += 1
+    return n
+
+
+@njit(cache=True, inline="always")
+def mag_class(m, kref):
+    """Return (class, extra bit count, extra value) for magnitude m >= 1."""
+    if m < (1 << (kref + 1)):
+        return m - 1, 0, 0
+    L = bit_length(m)
+    e = L - 1 - kref
+    top = (m >> e) - (1 << kref)
+    c = (1 << (kref + 1)) - 1 + (L - kref - 2) * (1 << kref) + top
+    return c, e, m & ((1 << e) - 1)
+
+
+def class_base(c: int, kref: int) -> tuple[int, int]:
+    """Inverse of :func:`mag_class`: (smallest magnitude of class c, extra bit count)."""
+    small = (1 << (kref + 1)) - 1
+    if c < small:
+        return c + 1, 0
+    j = c - small
+    L = kref + 2 + (j >> kref)
+    top = j & ((1 << kref) - 1)
+    e = L - 1 - kref
+    return ((1 << kref) + top) << e, e
+
+
+def num_classes(max_mag: int, kref: int) -> int:
+    """Classes needed for magnitudes 1..max_mag (at least 1)."""
+    if max_mag < 1:
+        return 1
+    return int(mag_class(np.int64(max_mag), np.int64(kref))[0]) + 1
+
+
+def max_classes(kref: int) -> int:
+    return num_classes((1 << MAX_MAG_BITS) - 1, kref)
+
+
+def symbol_tables(kref: int, nrun: int, nclass: int):
+    """Per-symbol decoder arrays: (run, base magnitude, extra bits) for symbols >= 2."""
+    nsym = SYM_FIRST + nclass * nrun
+    run = np.zeros(nsym, np.int64)
+    base = np.zeros(nsym, np.int64)
+    ebits = np.zeros(nsym, np.int64)
+    for c in range(nclass):
+        b, e = class_base(c, kref)
+        s0 = SYM_FIRST + c * nrun
+        run[s0:s0 + nrun] = np.arange(nrun)
+        base[s0:s0 + nrun] = b
+        ebits[s0:s0 + nrun] = e
+    return run, base, ebits

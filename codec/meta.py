@@ -1,0 +1,177 @@
+"""Quantization metadata stored beside a tensor (optional), and its byte layout.
+
+``w = scale[k] * (q - zero_point[k])`` where ``k`` is
+  * 0 for a per-tensor scale (``axis is None and block is None``),
+  * the index along ``axis`` for per-axis scales,
+  * ``flat_index // block`` for per-block scales (seed 002's groups: kernel, kernel group, count).
+``kind="float-bits"`` marks integers that are the IEEE-754 bit pattern of floats kept exact
+(``bits`` 16 or 32, no scale): ``dequantize`` reinterprets them.
+Scales are stored bit-exactly (float32 or float64).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._bytes import Reader, put_svarint, put_varint
+from .errors import CorruptError
+
+__all__ = ["QuantMeta"]
+
+_KINDS = ("linear", "float-bits")
+_SCALE_DTYPES = (np.dtype("<f4"), np.dtype("<f8"))
+META_VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class QuantMeta:
+    bits: int
+    scale: np.ndarray = field(default_factory=lambda: np.ones(1, np.float32))
+    zero_point: np.ndarray | None = None
+    axis: int | None = None
+    block: int | None = None
+    kind: str = "linear"
+
+    def __post_init__(self):
+        if self.kind not in _KINDS:
+            raise ValueError(f"kind must be one of {_KINDS}, got {self.kind!r}")
+        if not 1 <= int(self.bits) <= 32:
+            raise ValueError(f"bits must be in 1..32, got {self.bits}")
+        scale = np.asarray(self.scale)
+        if scale.dtype not in (np.float32, np.float64):
+            scale = scale.astype(np.float64)
+        scale = np.ascontiguousarray(scale.reshape(-1))
+        object.__setattr__(self, "scale", scale)
+        if self.zero_point is not None:
+            zp = np.ascontiguousarray(np.asarray(self.zero_point, dtype=np.int64).reshape(-1))
+            if zp.shape != scale.shape:
+                raise ValueError("zero_point must have one entry per scale")
+            object.__setattr__(self, "zero_point", zp)
+        if self.axis is not None and self.block is not None:
+            raise ValueError("give axis or block, not both")
+        if self.block is not None and int(self.block) < 1:
+            raise ValueError("block must be >= 1")
+        if self.axis is None and self.block is None and scale.size != 1:
+            raise ValueError("a per-tensor QuantMeta has exactly one scale")
+
+    def __eq__(self, other):
+        if not isinstance(other, QuantMeta):
+            return NotImplemented
+        zp_eq = (self.zero_point is None and other.zero_point is None) or (
+            self.zero_point is not None and other.zero_point is not None
+            and np.array_equal(self.zero_point, other.zero_point))
+        return (self.bits == other.bits and self.axis == other.axis and self.block == other.block
+                and self.kind == other.kind and self.scale.dtype == other.scale.dtype
+                and self.scale.tobytes() == other.scale.tobytes() and zp_eq)
+
+    def expected_scales(self, shape: tuple[int, ...]) -> int:
+        numel = int(np.prod(shape, dtype=np.int64))
+        if self.axis is not None:
+            if not -len(shape) <= self.axis < len(shape):
+                raise ValueError(f"axis {self.axis} out of range for shape {shape}")
+            return int(shape[self.axis])
+        if self.block is not None:
+            return -(-numel // int(self.block))
+        return 1
+
+    def check_shape(self, shape: tuple[int, ...]) -> None:
+        if self.kind == "linear" and self.scale.size != self.expected_scales(shape):
+            raise ValueError(f"QuantMeta has {self.scale.size} scales, shape {shape} needs "
+                             f"{self.expected_scales(shape)}")
+
+    def dequantize(self, q: np.ndarray, dtype=np.float32) -> np.ndarray:
+        q = np.asarray(q)
+        if self.kind == "float-bits":
+            ftype = {16: np.float16, 32: np.float32}[self.bits]
+            itype = {16: np.uint16, 32: np.uint32}[self.bits]
+            return q.astype(itype, copy=False).view(ftype).astype(dtype)
+        s = self.scale
+        zp = self.zero_point
+        qf = q.astype(np.float64)
+        if self.axis is not None:
+            bshape = [1] * q.ndim
+            bshape[self.axis] = -1
+            s = s.reshape(bshape)
+            if zp is not None:
+                zp = zp.reshape(bshape)
+        elif self.block is not None:
+            flat = qf.reshape(-1)
+            idx = np.arange(flat.size) // int(self.block)
+            out = flat - (zp[idx] if zp is not None else 0)
+            return (out * s.astype(np.float64)[idx]).reshape(q.shape).astype(dtype)
+        if zp is not None:
+            qf = qf - zp
+        return (qf * s.astype(np.float64)).astype(dtype)
+
+    # --- byte layout (docs/FORMAT.md, "Quantization metadata") ---
+    def to_bytes(self) -> bytes:
+        out = bytearray()
+        out.append(META_VERSION)
+        out.append(_KINDS.index(self.kind))
+        out.append(int(self.bits))
+        if self.axis is not None:
+            out.append(1)
+            put_svarint(out, int(self.axis))
+        elif self.block is not None:
+            out.append(2)
+            put_varint(out, int(self.block))
+        else:
+            out.append(0)
+        out.append(_SCALE_DTYPES.index(self.scale.dtype.newbyteorder("<")))
+        put_varint(out, self.scale.size)
+        out += self.scale.astype(self.scale.dtype.newbyteorder("<")).tobytes()
+        if self.zero_point is None:
+            out.append(0)
+        else:
+            out.append(1)
+            for z in self.zero_point.tolist():
+                put_svarint(out, z)
+        return bytes(out)
+
+    @classmethod
+    def from_bytes(cls, buf, start: int, end: int, *, base: int = 0,
+                   shape: tuple[int, ...] = ()) -> "QuantMeta":
+        r = Reader(buf, start, end, base=base)
+        ver = r.u8("meta version")
+        if ver != META_VERSION:
+            raise CorruptError(f"unknown quantization metadata version {ver}", offset=r.offset - 1)
+        kind = r.u8("meta kind")
+        if kind >= len(_KINDS):
+            raise CorruptError(f"unknown quantization kind {kind}", offset=r.offset - 1)
+        bits = r.u8("meta bits")
+        if not 1 <= bits <= 32:
+            raise CorruptError(f"quantization bits {bits} outside 1..32", offset=r.offset - 1)
+        mode = r.u8("meta scale mode")
+        axis = block = None
+        if mode == 1:
+            axis = r.svarint("meta axis", -len(shape), len(shape) - 1)
+        elif mode == 2:
+            block = r.varint("meta block", limit=1 << 62)
+            if block < 1:
+                raise CorruptError("meta block is 0", offset=r.offset - 1)
+        elif mode != 0:
+            raise CorruptError(f"unknown scale mode {mode}", offset=r.offset - 1)
+        sd = r.u8("meta scale dtype")
+        if sd >= len(_SCALE_DTYPES):
+            raise CorruptError(f"unknown scale dtype {sd}", offset=r.offset - 1)
+        dt = _SCALE_DTYPES[sd]
+        n = r.varint("meta scale count", limit=(end - r.pos) // dt.itemsize)
+        scale = np.frombuffer(r.bytes(n * dt.itemsize, "meta scales"), dtype=dt).astype(dt.newbyteorder("="))
+        has_zp = r.u8("meta zero-point flag")
+        zp = None
+        if has_zp == 1:
+            zp = np.array([r.svarint("meta zero point", -(1 << 62), 1 << 62) for _ in range(n)],
+                          dtype=np.int64)
+        elif has_zp != 0:
+            raise CorruptError(f"bad zero-point flag {has_zp}", offset=r.offset - 1)
+        if r.pos != end:
+            raise CorruptError(f"{end - r.pos} stray bytes after quantization metadata",
+                               offset=r.offset)
+        try:
+            meta = cls(bits=bits, scale=scale, zero_point=zp, axis=axis, block=block,
+                       kind=_KINDS[kind])
+            meta.check_shape(shape)
+        except ValueError as exc:
+            raise CorruptError(f"invalid quantization metadata: {exc}", offset=base + start) from None
+        return meta

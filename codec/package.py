@@ -1,0 +1,455 @@
+"""Writing and reading packages: many named integer tensors in one byte string or file."""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ChecksumError, CodecError, CorruptError, LimitError, TruncatedError
+from .format import (DEFAULT_LIMITS, DTYPE_CODES, FOOTER_SIZE, PREAMBLE_SIZE, Directory, Limits,
+                     Table, TensorEntry, footer, preamble, read_directory, value_range,
+                     write_directory)
+from .huffman import LUT_BITS, build_lut, canonical_codes
+from .kernels.decode import decode_groups
+from .kernels.encode import group_bits, merge_first_bytes, pack_groups
+from .kernels.status import STATUS_MESSAGES
+from .kernels.symbols import symbol_tables
+from .meta import QuantMeta
+from .planner import Prepared, build_tables, check_dtype, choose_alphabet, prepare
+
+DEFAULT_MAX_TABLES = 16
+
+
+# ---------------------------------------------------------------------------------------------
+# encoding
+
+def _native(name: str, arr) -> np.ndarray:
+    if not isinstance(arr, np.ndarray):
+        if isinstance(arr, (list, tuple, int)):
+            raise TypeError(f"tensor {name!r}: expected a numpy array, got {type(arr).__name__}")
+        arr = np.asarray(arr)
+    check_dtype(name, arr)
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    return arr
+
+
+def _pack_bits(fields: list[tuple[np.ndarray, int]], n: int) -> bytes:
+    """Interleave per-group fixed-width fields MSB-first and pad to a byte."""
+    width = sum(w for _, w in fields)
+    if n == 0 or width == 0:
+        return b""
+    cols = []
+    for vals, w in fields:
+        if w:
+            shifts = np.arange(w - 1, -1, -1, dtype=np.uint64)
+            cols.append(((vals.astype(np.uint64)[:, None] >> shifts) & np.uint64(1)).astype(np.uint8))
+    bits = np.concatenate(cols, axis=1).reshape(-1)
+    return np.packbits(bits).tobytes()
+
+
+def _unpack_bits(buf: np.ndarray, widths: tuple[int, int], n: int) -> tuple[np.ndarray, np.ndarray]:
+    wt, wl = widths
+    w = wt + wl
+    bits = np.unpackbits(buf)[: n * w].reshape(n, w).astype(np.int64)
+    out = []
+    for lo, width in ((0, wt), (wt, wl)):
+        if width == 0:
+            out.append(np.zeros(n, np.int64))
+            continue
+        weights = (np.int64(1) << np.arange(width - 1, -1, -1, dtype=np.int64))
+        out.append(bits[:, lo:lo + width] @ weights)
+    return out[0], out[1]
+
+
+class _Encoder:
+    """Stateless per call: turns prepared tensors + tables into blocks."""
+
+    def __init__(self, tables: list[Table]):
+        self.tables = tables
+        T = max(len(tables), 1)
+        N = max((t.nsym for t in tables), default=2)
+        self.krefs = np.array([t.kref for t in tables] or [0], np.int64)
+        self.nruns = np.array([t.nrun for t in tables] or [1], np.int64)
+        self.lens = np.zeros((T, N), np.uint8)
+        self.codes = np.zeros((T, N), np.uint32)
+        for i, t in enumerate(tables):
+            self.lens[i, :t.nsym] = t.lengths
+            self.codes[i, :t.nsym] = canonical_codes(t.lengths).astype(np.uint32)
+
+    def block(self, p: Prepared, table: int, meta: QuantMeta | None):
+        G = p.n_groups
+        meta_bytes = meta.to_bytes() if meta is not None else b""
+        if G == 0:
+            return meta_bytes, 0, 0, 0
+        tid = np.full(G, table, np.int64)
+        bits = np.zeros(G, np.int64)
+        group_bits(p.runs, p.vals, p.ps, tid, self.krefs, self.nruns, self.lens, bits)
+        if (bits < 0).any():  # cannot happen: tables cover the tensors assigned to them
+            raise AssertionError("encoder table does not cover its tensor")
+        len_bits = int(bits.max()).bit_length()
+        gtab = _pack_bits([(bits, len_bits)], G)
+        gbit = np.zeros(G + 1, np.int64)
+        np.cumsum(bits, out=gbit[1:])
+        nbytes = (int(gbit[-1]) + 7) // 8
+        out = np.zeros(nbytes, np.uint8)
+        first = np.zeros(G, np.uint8)
+        status = np.zeros(G, np.int64)
+        pack_groups(p.runs, p.vals, p.ps, tid, self.krefs, self.nruns, self.codes, self.lens,
+                    gbit, out, first, status)
+        if status.any():
+            raise AssertionError(f"encoder kernel failed: {STATUS_MESSAGES[int(status[status != 0][0])]}")
+        merge_first_bytes(out, first, gbit)
+        return meta_bytes + gtab + out.tobytes(), table, 0, len_bits
+
+
+def _check_meta(meta, names) -> dict:
+    if meta is None:
+        return {}
+    if not isinstance(meta, Mapping):
+        raise TypeError("meta must be a mapping of tensor name -> QuantMeta")
+    for k, v in meta.items():
+        if k not in names:
+            raise ValueError(f"meta given for unknown tensor {k!r}")
+        if not isinstance(v, QuantMeta):
+            raise TypeError(f"meta[{k!r}] must be a QuantMeta, got {type(v).__name__}")
+    return dict(meta)
+
+
+def _write(sink, tensors: Mapping, *, group, meta, max_tables: int) -> int:
+    """Core writer: two passes over ``tensors`` (plan, then encode block by block)."""
+    if not isinstance(tensors, Mapping):
+        raise TypeError(f"tensors must be a mapping of name -> array, got {type(tensors).__name__}")
+    names = list(tensors.keys())
+    for k in names:
+        if not isinstance(k, str):
+            raise TypeError(f"tensor names must be str, got {type(k).__name__}")
+        if len(k.encode("utf-8")) > DEFAULT_LIMITS.max_name_bytes:
+            raise ValueError(f"tensor name longer than {DEFAULT_LIMITS.max_name_bytes} bytes")
+    meta = _check_meta(meta, set(names))
+    prepared = []
+    for k in names:
+        arr = _native(k, tensors[k])
+        if k in meta:
+            meta[k].check_shape(arr.shape)
+        prepared.append(prepare(k, arr, group))
+    kref, nrun, nclass = choose_alphabet(prepared)
+    tables, tensor_table = build_tables(prepared, kref, nrun, nclass, max_tables)
+    enc = _Encoder(tables)
+    pre = preamble()
+    sink.write(pre)
+    pos = len(pre)
+    entries = []
+    for i, p in enumerate(prepared):
+        m = meta.get(p.name)
+        block, tbase, tbits, lbits = enc.block(p, int(tensor_table[i]), m)
+        sink.write(block)
+        entries.append(TensorEntry(p.name, np.dtype(p.dtype.newbyteorder("=")), p.shape,
+                                   p.group_mode, p.group_size, p.value_offset, pos, len(block),
+                                   zlib.crc32(block), len(m.to_bytes()) if m is not None else 0,
+                                   tbase, tbits, lbits, m))
+        pos += len(block)
+    d = write_directory(tables, entries)
+    sink.write(d)
+    sink.write(footer(pos, d, pre))
+    return pos + len(d) + FOOTER_SIZE
+
+
+def pack(tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
+         max_tables: int = DEFAULT_MAX_TABLES) -> bytes:
+    """Compress named integer tensors into one package (bytes).
+
+    ``group``: 'auto' (whole kernels, >= 4096 parameters a group), 'kernel' (one output channel),
+    ('kernels', k), ('count', n) or an int n, 'tensor' (one group).  ``meta``: optional
+    ``{name: QuantMeta}`` stored exactly beside each tensor.  ``max_tables``: size of the
+    Huffman table pool the encoder may use (1 = one shared table).
+    """
+    buf = io.BytesIO()
+    _write(buf, tensors, group=group, meta=meta, max_tables=max_tables)
+    return buf.getvalue()
+
+
+def save(path, tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
+         max_tables: int = DEFAULT_MAX_TABLES) -> int:
+    """Write a package to ``path`` atomically (temporary file, fsync, rename); returns its size.
+
+    ``tensors`` may be a lazy mapping (e.g. ``np.load('x.npz')``): each tensor is read when
+    needed and blocks are streamed to disk, so the package is never held in memory.
+    """
+    path = os.fspath(path)
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".codec-", suffix=".tmp", dir=d)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            n = _write(f, tensors, group=group, meta=meta, max_tables=max_tables)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return n
+
+
+def encode(array: np.ndarray, /, *, group="auto", meta: QuantMeta | None = None) -> bytes:
+    """Compress one integer tensor (a package holding one tensor named '')."""
+    return pack({"": array}, group=group, meta=None if meta is None else {"": meta})
+
+
+# ---------------------------------------------------------------------------------------------
+# decoding
+
+@dataclass
+class _DecodeTables:
+    luts: np.ndarray
+    sym_run: np.ndarray
+    sym_base: np.ndarray
+    sym_ebits: np.ndarray
+    nruns: np.ndarray
+
+    @classmethod
+    def build(cls, tables: list[Table]) -> "_DecodeTables":
+        T = max(len(tables), 1)
+        N = max((t.nsym for t in tables), default=2)
+        luts = np.zeros((T, 1 << LUT_BITS), np.uint32)
+        run = np.zeros((T, N), np.int64)
+        base = np.zeros((T, N), np.int64)
+        eb = np.zeros((T, N), np.int64)
+        nruns = np.ones(T, np.int64)
+        for i, t in enumerate(tables):
+            luts[i] = build_lut(t.lengths)
+            r, b, e = symbol_tables(t.kref, t.nrun, t.nclass)
+            run[i, :t.nsym], base[i, :t.nsym], eb[i, :t.nsym] = r, b, e
+            nruns[i] = t.nrun
+        return cls(luts, run, base, eb, nruns)
+
+
+def _as_buffer(data) -> np.ndarray:
+    if isinstance(data, np.ndarray):
+        if data.dtype != np.uint8 or data.ndim != 1:
+            raise TypeError("a package array must be 1-D uint8")
+        return data
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return np.frombuffer(data, dtype=np.uint8)
+    raise TypeError(f"expected bytes-like package data, got {type(data).__name__}")
+
+
+class Package:
+    """A parsed package: header read and checked, tensors decoded on demand.
+
+    ``Package(data)`` accepts bytes, a memoryview or a uint8 array (e.g. a memory map);
+    :func:`open_package` maps a file.  Nothing is decoded until asked for.
+    """
+
+    def __init__(self, data, *, limits: Limits = DEFAULT_LIMITS, verify: bool = True):
+        self._buf = _as_buffer(data)
+        self.limits = limits
+        self.verify = verify
+        self.directory: Directory = read_directory(self._buf, limits)
+        self._entries = {e.name: e for e in self.directory.tensors}
+        self._tables = _DecodeTables.build(self.directory.tables)
+        for e in self.directory.tensors:
+            self._meta(e)
+
+    @property
+    def names(self) -> list[str]:
+        return [e.name for e in self.directory.tensors]
+
+    def __contains__(self, name) -> bool:
+        return name in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def entry(self, name: str) -> TensorEntry:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise KeyError(f"no tensor named {name!r} in the package") from None
+
+    def _meta(self, e: TensorEntry) -> QuantMeta | None:
+        if e.meta_length and e.meta is None:
+            e.meta = QuantMeta.from_bytes(self._buf, e.block_offset, e.block_offset + e.meta_length,
+                                          shape=e.shape)
+        return e.meta
+
+    def _check_crc(self, e: TensorEntry) -> None:
+        blk = self._buf[e.block_offset:e.block_offset + e.block_length]
+        crc = zlib.crc32(blk)
+        if crc != e.crc32:
+            raise ChecksumError(f"tensor {e.name!r}: block CRC32 mismatch (stored {e.crc32:08x}, "
+                                f"computed {crc:08x})", offset=e.block_offset, value=e.name)
+
+    def _group_plan(self, e: TensorEntry):
+        """(absolute bit offsets[G+1], table ids[G]) of a tensor's groups, validated."""
+        G = e.n_groups
+        gt0 = e.block_offset + e.meta_length
+        gtab = self._buf[gt0:gt0 + e.group_table_bytes]
+        tids, lens = _unpack_bits(gtab, (e.tid_bits, e.len_bits), G)
+        tids += e.tid_base
+        if G and int(tids.max()) >= len(self.directory.tables):
+            g = int(np.argmax(tids >= len(self.directory.tables)))
+            raise CorruptError(f"tensor {e.name!r} group {g}: table {int(tids[g])} does not exist",
+                               offset=gt0, value=int(tids[g]))
+        if G and int(lens.min()) < 1:
+            raise CorruptError(f"tensor {e.name!r}: a group has length 0", offset=gt0)
+        pay0 = gt0 + e.group_table_bytes
+        gbit = np.empty(G + 1, np.int64)
+        gbit[0] = pay0 * 8
+        np.cumsum(lens, out=gbit[1:])
+        gbit[1:] += pay0 * 8
+        total = int(gbit[-1]) - pay0 * 8
+        if (total + 7) // 8 != e.payload_bytes:
+            raise CorruptError(f"tensor {e.name!r}: group lengths add up to {total} bits, the "
+                               f"payload holds {e.payload_bytes} bytes", offset=pay0, value=total)
+        return gbit, tids
+
+    def _decode_flat(self, entries: list[TensorEntry], out: np.ndarray | None = None) -> np.ndarray:
+        """Decode tensors of one dtype, back to back, into one flat buffer (one kernel call)."""
+        dtype = entries[0].dtype
+        vmin, vmax = value_range(dtype)
+        total = sum(e.numel for e in entries)
+        if out is None:
+            out = np.empty(total, dtype)
+        parts = []
+        base = 0
+        for e in entries:
+            if e.n_groups:
+                gbit, tid = self._group_plan(e)
+                st = np.arange(e.n_groups, dtype=np.int64) * e.group_size
+                parts.append((e, gbit[:-1], gbit[1:], tid, st + base,
+                              np.minimum(st + e.group_size, e.numel) - st))
+            base += e.numel
+        if not parts:
+            return out
+        glo, ghi, tid, st, cn = (np.concatenate([p[i] for p in parts]) for i in range(1, 6))
+        voff = np.concatenate([np.full(p[1].size, p[0].value_offset, np.int64) for p in parts])
+        status = np.zeros(glo.size, np.int64)
+        where = np.zeros(glo.size, np.int64)
+        t = self._tables
+        decode_groups(self._buf, np.int64(self._buf.size), glo, ghi, tid, st, cn, voff,
+                      np.int64(vmin), np.int64(vmax), t.luts, t.sym_run, t.sym_base, t.sym_ebits,
+                      t.nruns, out, status, where)
+        if status.any():
+            g = int(np.flatnonzero(status)[0])
+            k = 0
+            for p in parts:  # find the tensor that owns group g
+                if g < k + p[1].size:
+                    break
+                k += p[1].size
+            code = int(status[g])
+            raise CorruptError(f"tensor {p[0].name!r} group {g - k}: "
+                               f"{STATUS_MESSAGES.get(code, code)}",
+                               offset=int(where[g]) // 8, value=code)
+        return out
+
+    def read(self, name: str, /, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Decode one tensor (its CRC is checked first); ``out`` receives it if given."""
+        e = self.entry(name)
+        if self.verify:
+            self._check_crc(e)
+        if out is not None:
+            if not isinstance(out, np.ndarray) or out.dtype != e.dtype or out.size != e.numel \
+                    or not out.flags.c_contiguous or not out.flags.writeable:
+                raise ValueError(f"out must be a writeable C-contiguous {e.dtype} array of "
+                                 f"{e.numel} elements")
+            self._decode_flat([e], out.reshape(-1))
+            return out
+        return self._decode_flat([e]).reshape(e.shape)
+
+    def read_all(self, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """Decode tensors (all by default), one parallel kernel call per dtype."""
+        entries = [self.entry(n) for n in (self.names if names is None else names)]
+        if self.verify:
+            for e in entries:
+                self._check_crc(e)
+        result: dict[str, np.ndarray] = {}
+        by_dtype: dict[np.dtype, list[TensorEntry]] = {}
+        for e in entries:
+            by_dtype.setdefault(e.dtype, []).append(e)
+        for es in by_dtype.values():
+            flat = self._decode_flat(es)
+            base = 0
+            for e in es:
+                result[e.name] = flat[base:base + e.numel].reshape(e.shape)
+                base += e.numel
+        return {e.name: result[e.name] for e in entries}
+
+    def meta(self, name: str) -> QuantMeta | None:
+        return self._meta(self.entry(name))
+
+
+def _guard(fn):
+    """Turn any stray low-level exception from bad bytes into a CodecError (defence in depth)."""
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (CodecError, TypeError, KeyError):
+            raise
+        except (IndexError, OverflowError, MemoryError, struct_error, UnicodeError) as exc:
+            raise CorruptError(f"malformed package: {type(exc).__name__}: {exc}") from exc
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    wrapper.__qualname__ = fn.__qualname__
+    return wrapper
+
+
+from struct import error as struct_error  # noqa: E402
+
+
+@_guard
+def unpack(data, /, *, limits: Limits = DEFAULT_LIMITS, verify: bool = True) -> dict[str, np.ndarray]:
+    """Decode every tensor of a package: ``{name: array}`` in package order.
+
+    Arrays of the same dtype are views of one buffer (decoded by one parallel kernel call).
+    """
+    return Package(data, limits=limits, verify=verify).read_all()
+
+
+@_guard
+def read_tensor(data, name: str, /, *, out: np.ndarray | None = None,
+                limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
+    """Decode one named tensor without decoding the others."""
+    return Package(data, limits=limits).read(name, out=out)
+
+
+@_guard
+def decode(data, /, *, out: np.ndarray | None = None, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
+    """Decode a single-tensor package made by :func:`encode`."""
+    p = Package(data, limits=limits)
+    if len(p) != 1:
+        raise CorruptError(f"decode() expects a single-tensor package, this one has {len(p)} "
+                           f"tensors (use unpack)", offset=p.directory.directory_offset)
+    return p.read(p.names[0], out=out)
+
+
+def open_package(path, /, *, limits: Limits = DEFAULT_LIMITS, verify: bool = True) -> Package:
+    """Memory-map a package file; tensors are decoded on demand (``.read(name)``)."""
+    size = os.path.getsize(path)
+    if size == 0:
+        raise TruncatedError("file is empty", offset=0)
+    mm = np.memmap(path, dtype=np.uint8, mode="r")
+    return _guard(Package)(mm, limits=limits, verify=verify)
+
+
+def load(path, /, *, limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarray]:
+    """Decode every tensor of a package file (read through a memory map)."""
+    return _guard(lambda: open_package(path, limits=limits).read_all())()
+
+
+def check(data, /) -> bool:
+    """True if ``data`` starts like a package of a supported version (no decoding)."""
+    try:
+        b = bytes(memoryview(data)[:PREAMBLE_SIZE])
+    except TypeError:
+        return False
+    from .format import MAGIC, SUPPORTED_VERSIONS
+    return len(b) == PREAMBLE_SIZE and b[:4] == MAGIC and b[4] in SUPPORTED_VERSIONS
