@@ -61,12 +61,13 @@ def ste_fake_quant(w: torch.Tensor, fq: Callable[[np.ndarray], np.ndarray]) -> t
 
 def make_fine_tune(model: nn.Module, x: torch.Tensor, y: torch.Tensor, /, *, epochs: int = 1,
                    lr: float = 1e-3, batch_size: int = 64, loss_fn=None, weight_decay: float = 0.0,
-                   seed: int = 0):
+                   augment=None, seed: int = 0):
     """A fine-tune callback training ``model`` on ``(x, y)`` with Adam.
 
     Only the tensors named in ``step.weights`` that are parameters of ``model`` are loaded and
     returned.  Frozen positions get zero gradient and are reset after every optimizer step.
     In the ``"qat"`` phase the forward pass uses ``step.fake_quant`` (straight-through).
+    ``augment(xb, generator) -> xb`` transforms each training batch (data augmentation).
     """
     if int(epochs) < 0 or int(batch_size) < 1 or not lr > 0:
         raise ValueError("epochs must be >= 0, batch_size >= 1 and lr > 0")
@@ -88,12 +89,13 @@ def make_fine_tune(model: nn.Module, x: torch.Tensor, y: torch.Tensor, /, *, epo
             order = torch.randperm(n, generator=gen)
             for i in range(0, n, int(batch_size)):
                 idx = order[i: i + int(batch_size)]
+                xb = x[idx] if augment is None else augment(x[idx], gen)
                 if step.fake_quant:
                     use = {k: (ste_fake_quant(p, step.fake_quant[k]) if k in step.fake_quant else p)
                            for k, p in params.items()}
-                    out = call(model, use, (x[idx],))
+                    out = call(model, use, (xb,))
                 else:
-                    out = model(x[idx])
+                    out = model(xb)
                 loss = loss_fn(out, y[idx])
                 opt.zero_grad(set_to_none=False)
                 loss.backward()
