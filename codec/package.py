@@ -14,11 +14,11 @@ from .errors import ChecksumError, CodecError, CorruptError, LimitError, Truncat
 from .format import (DEFAULT_LIMITS, DTYPE_CODES, FOOTER_SIZE, PREAMBLE_SIZE, Directory, Limits,
                      Table, TensorEntry, footer, preamble, read_directory, value_range,
                      write_directory)
-from .huffman import LUT_BITS, build_lut, canonical_codes
-from .kernels.decode import decode_groups
+from .huffman import LUT_BITS, canonical_codes
+from .kernels.decode import KIND_EOB, KIND_ESC, KIND_VALUE, build_fused_lut, decode_groups
 from .kernels.encode import group_bits, merge_first_bytes, pack_groups
 from .kernels.status import STATUS_MESSAGES
-from .kernels.symbols import symbol_tables
+from .kernels.symbols import SYM_EOB, SYM_ESC, symbol_tables
 from .meta import QuantMeta
 from .planner import Prepared, build_tables, check_dtype, choose_alphabet, prepare
 
@@ -207,29 +207,17 @@ def encode(array: np.ndarray, /, *, group="auto", meta: QuantMeta | None = None)
 # ---------------------------------------------------------------------------------------------
 # decoding
 
-@dataclass
-class _DecodeTables:
-    luts: np.ndarray
-    sym_run: np.ndarray
-    sym_base: np.ndarray
-    sym_ebits: np.ndarray
-    nruns: np.ndarray
-
-    @classmethod
-    def build(cls, tables: list[Table]) -> "_DecodeTables":
-        T = max(len(tables), 1)
-        N = max((t.nsym for t in tables), default=2)
-        luts = np.zeros((T, 1 << LUT_BITS), np.uint32)
-        run = np.zeros((T, N), np.int64)
-        base = np.zeros((T, N), np.int64)
-        eb = np.zeros((T, N), np.int64)
-        nruns = np.ones(T, np.int64)
-        for i, t in enumerate(tables):
-            luts[i] = build_lut(t.lengths)
-            r, b, e = symbol_tables(t.kref, t.nrun, t.nclass)
-            run[i, :t.nsym], base[i, :t.nsym], eb[i, :t.nsym] = r, b, e
-            nruns[i] = t.nrun
-        return cls(luts, run, base, eb, nruns)
+def _decode_luts(tables: list[Table]) -> np.ndarray:
+    """One fused uint64 decode table per Huffman table (see kernels/decode.py)."""
+    luts = np.zeros((max(len(tables), 1), 1 << LUT_BITS), np.uint64)
+    for i, t in enumerate(tables):
+        run, base, eb = symbol_tables(t.kref, t.nrun, t.nclass)
+        kinds = np.full(t.nsym, KIND_VALUE, np.int64)
+        kinds[SYM_EOB] = KIND_EOB
+        kinds[SYM_ESC] = KIND_ESC
+        run[SYM_ESC] = t.nrun
+        build_fused_lut(t.lengths, canonical_codes(t.lengths), kinds, run, base, eb, luts[i])
+    return luts
 
 
 def _as_buffer(data) -> np.ndarray:
@@ -255,7 +243,7 @@ class Package:
         self.verify = verify
         self.directory: Directory = read_directory(self._buf, limits)
         self._entries = {e.name: e for e in self.directory.tensors}
-        self._tables = _DecodeTables.build(self.directory.tables)
+        self._luts = _decode_luts(self.directory.tables)
         for e in self.directory.tensors:
             self._meta(e)
 
@@ -334,10 +322,8 @@ class Package:
         voff = np.concatenate([np.full(p[1].size, p[0].value_offset, np.int64) for p in parts])
         status = np.zeros(glo.size, np.int64)
         where = np.zeros(glo.size, np.int64)
-        t = self._tables
         decode_groups(self._buf, np.int64(self._buf.size), glo, ghi, tid, st, cn, voff,
-                      np.int64(vmin), np.int64(vmax), t.luts, t.sym_run, t.sym_base, t.sym_ebits,
-                      t.nruns, out, status, where)
+                      np.int64(vmin), np.int64(vmax), self._luts, out, status, where)
         if status.any():
             g = int(np.flatnonzero(status)[0])
             k = 0

@@ -1,4 +1,4 @@
-"""Decoder kernel: table-driven, one 64-bit window per symbol, groups in parallel.
+"""Decoder kernel: table-driven, one 64-bit window per set, groups in parallel.
 
 Bit reader invariants (MSB-first):
   * ``pos`` is an absolute bit index into ``buf``; bit ``pos`` is bit ``7 - pos % 8`` of byte
@@ -7,7 +7,13 @@ Bit reader invariants (MSB-first):
     shifted left by ``pos % 8``: its top 57 bits are the next 57 stream bits.  A set needs at most
     12 (code) + 31 (remainder) + 1 (sign) = 44 bits, so one window serves one whole set.
   * before each symbol ``pos < end`` (the group's end); after the end symbol ``pos == end``.
-  * every write index is checked against the group's output range and ``out``.
+  * every write index is checked against the group's output range, which is checked against
+    ``out`` before the group starts.
+
+Decode-table entries (uint64, one per LUT_BITS-bit prefix) fuse the symbol's meaning:
+  bits 0-3 code length (0 = invalid prefix), 4-5 kind (1 value, 2 escape, 3 end of group),
+  6-11 remainder bit count, 12-24 zero run before the value (or the escape's run),
+  25-57 base magnitude of the class.
 """
 from __future__ import annotations
 
@@ -15,19 +21,40 @@ import numpy as np
 from numba import njit, prange
 
 from ..huffman import LUT_BITS
+from .intrinsics import load_be64
 from .status import (ERR_BUFFER, ERR_INVALID_CODE, ERR_LENGTH_MISMATCH, ERR_OVERRUN, ERR_RANGE,
                      ERR_RUN_OVERFLOW, OK)
 
+KIND_VALUE = 1
+KIND_ESC = 2
+KIND_EOB = 3
 _SHIFT = np.uint64(64 - LUT_BITS)
+
+
+@njit(cache=True)
+def build_fused_lut(lengths, codes, kinds, runs, bases, ebits, lut):
+    """Fill ``lut`` (uint64[1 << LUT_BITS]) from per-symbol code lengths/codes and meanings."""
+    n = lengths.size
+    for s in range(n):
+        ln = np.int64(lengths[s])
+        if ln == 0 or ln > LUT_BITS:
+            continue
+        ent = (np.uint64(ln) | (np.uint64(kinds[s]) << np.uint64(4))
+               | (np.uint64(ebits[s]) << np.uint64(6)) | (np.uint64(runs[s]) << np.uint64(12))
+               | (np.uint64(bases[s]) << np.uint64(25)))
+        lo = np.int64(codes[s]) << (LUT_BITS - ln)
+        cnt = np.int64(1) << (LUT_BITS - ln)
+        if lo < 0 or lo + cnt > lut.size:
+            return ERR_BUFFER
+        for k in range(lo, lo + cnt):
+            lut[k] = ent
+    return OK
 
 
 @njit(cache=True, inline="always")
 def _window(buf, p, hi):
-    if p + 8 <= hi:
-        return ((np.uint64(buf[p]) << np.uint64(56)) | (np.uint64(buf[p + 1]) << np.uint64(48))
-                | (np.uint64(buf[p + 2]) << np.uint64(40)) | (np.uint64(buf[p + 3]) << np.uint64(32))
-                | (np.uint64(buf[p + 4]) << np.uint64(24)) | (np.uint64(buf[p + 5]) << np.uint64(16))
-                | (np.uint64(buf[p + 6]) << np.uint64(8)) | np.uint64(buf[p + 7]))
+    if p + 8 <= hi and p >= 0:  # hi <= buf.size is checked by the callers
+        return load_be64(buf, p)
     w = np.uint64(0)
     for k in range(8):
         w <<= np.uint64(8)
@@ -36,80 +63,122 @@ def _window(buf, p, hi):
     return w
 
 
+@njit(cache=True, inline="always")
+def _step(buf, hi, lut, pos, end, i, o_hi, voff, vmin, vmax, out):
+    """Decode one symbol of a group.  Returns (pos, i, state): state 0 = more to come,
+    1 = end of group reached at exactly ``end``, negative = error status."""
+    if pos >= end:
+        return pos, i, ERR_OVERRUN
+    w = _window(buf, pos >> 3, hi) << np.uint64(pos & 7)
+    ent = lut[np.int64(w >> _SHIFT)]
+    ln = np.int64(ent & np.uint64(15))
+    kind = np.int64((ent >> np.uint64(4)) & np.uint64(3))
+    r = np.int64((ent >> np.uint64(12)) & np.uint64(8191))
+    if kind == KIND_VALUE:
+        i += r
+        if i >= o_hi:
+            return pos, i, ERR_RUN_OVERFLOW
+        eb = np.int64((ent >> np.uint64(6)) & np.uint64(63))
+        rest = w << np.uint64(ln)
+        m = np.int64(ent >> np.uint64(25)) + np.int64((rest >> np.uint64(1)) >> np.uint64(63 - eb))
+        neg = -np.int64((rest << np.uint64(eb)) >> np.uint64(63))
+        v = voff + ((m ^ neg) - neg)
+        if v < vmin or v > vmax:
+            return pos, i, ERR_RANGE
+        out[i] = v
+        return pos + ln + eb + 1, i + 1, 0
+    if kind == KIND_ESC:
+        i += r
+        if i > o_hi:
+            return pos, i, ERR_RUN_OVERFLOW
+        return pos + ln, i, 0
+    if kind == KIND_EOB:
+        pos += ln
+        if pos != end:
+            return pos, i, (ERR_LENGTH_MISMATCH if pos < end else ERR_OVERRUN)
+        return pos, i, 1
+    return pos, i, ERR_INVALID_CODE
+
+
+@njit(cache=True, inline="always")
+def _start(buf, hi, start, end, o_lo, o_hi, voff, vmin, vmax, out):
+    """Check a group's ranges and pre-fill its output with the zero value; status."""
+    if o_lo < 0 or o_hi > out.size or o_lo > o_hi or end > hi * 8 or start < 0 or start >= end:
+        return ERR_BUFFER
+    if voff < vmin or voff > vmax:
+        return ERR_RANGE
+    out[o_lo:o_hi] = voff
+    return 0
+
+
 @njit(cache=True)
-def decode_group(buf, hi, start, end, t, o_lo, o_hi, voff, vmin, vmax,
-                 luts, sym_run, sym_base, sym_ebits, nruns, out):
-    """Decode one group; returns (status, bit position where it stopped)."""
-    if o_lo < 0 or o_hi > out.size or o_lo > o_hi or end > hi * 8 or start < 0:
-        return ERR_BUFFER, start
-    fill = out.dtype.type(voff) if vmin <= voff <= vmax else out.dtype.type(0)
-    if not vmin <= voff <= vmax:
-        return ERR_RANGE, start
-    nrun = np.int64(nruns[t])
-    i = o_lo
+def decode_group(buf, hi, start, end, lut, o_lo, o_hi, voff, vmin, vmax, out):
+    """Decode one group into out[o_lo:o_hi]; returns (status, bit position where it stopped)."""
+    st = _start(buf, hi, start, end, o_lo, o_hi, voff, vmin, vmax, out)
+    if st != 0:
+        return st, start
     pos = start
-    while True:
-        if pos >= end:
-            return ERR_OVERRUN, pos
-        w = _window(buf, pos >> 3, hi) << np.uint64(pos & 7)
-        ent = luts[t, np.int64(w >> _SHIFT)]
-        ln = np.int64(ent & np.uint32(15))
-        if ln == 0:
-            return ERR_INVALID_CODE, pos
-        sym = np.int64(ent >> np.uint32(4))
-        if sym >= 2:
-            r = sym_run[t, sym]
-            if i + r >= o_hi:
-                return ERR_RUN_OVERFLOW, pos
-            for k in range(r):
-                out[i + k] = fill
-            i += r
-            eb = sym_ebits[t, sym]
-            rest = w << np.uint64(ln)
-            m = sym_base[t, sym]
-            if eb > 0:
-                m += np.int64(rest >> np.uint64(64 - eb))
-                rest <<= np.uint64(eb)
-            v = voff - m if (rest >> np.uint64(63)) != 0 else voff + m
-            if v < vmin or v > vmax:
-                return ERR_RANGE, pos
-            out[i] = v
-            i += 1
-            pos += ln + eb + 1
-        elif sym == 1:
-            if i + nrun > o_hi:
-                return ERR_RUN_OVERFLOW, pos
-            for k in range(nrun):
-                out[i + k] = fill
-            i += nrun
-            pos += ln
-        else:
-            for k in range(i, o_hi):
-                out[k] = fill
-            pos += ln
-            if pos != end:
-                return (ERR_LENGTH_MISMATCH if pos < end else ERR_OVERRUN), pos
-            return OK, pos
+    i = o_lo
+    while st == 0:
+        pos, i, st = _step(buf, hi, lut, pos, end, i, o_hi, voff, vmin, vmax, out)
+    return (OK if st == 1 else st), pos
+
+
+LANES = 4
 
 
 @njit(cache=True, parallel=True)
-def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax,
-                  luts, sym_run, sym_base, sym_ebits, nruns, out, status, where):
-    """Decode groups g (bits [glo[g], ghi[g]) of buf) into out[o_start[g] : +o_count[g]]."""
+def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts, out,
+                  status, where):
+    """Decode groups g (bits [glo[g], ghi[g]) of buf) into out[o_start[g] : +o_count[g]].
+
+    Each thread takes 4 consecutive groups and decodes them interleaved (one symbol of each in
+    turn): the groups are independent streams, so the CPU overlaps their load latencies.
+    """
     G = tid.size
     if glo.size < G or ghi.size < G or o_start.size < G or o_count.size < G or voff.size < G \
             or status.size < G or where.size < G or hi > buf.size:
         return ERR_BUFFER
     T = luts.shape[0]
-    for g in prange(G):
-        t = np.int64(tid[g])
-        if t < 0 or t >= T:
+    for g in range(G):
+        if tid[g] < 0 or tid[g] >= T:
             status[g] = ERR_BUFFER
             where[g] = glo[g]
-            continue
-        st, p = decode_group(buf, hi, glo[g], ghi[g], t, o_start[g],
-                             o_start[g] + o_count[g], voff[g], vmin, vmax,
-                             luts, sym_run, sym_base, sym_ebits, nruns, out)
-        status[g] = st
-        where[g] = p
+            return ERR_BUFFER
+    nq = (G + LANES - 1) // LANES
+    for q in prange(nq):
+        g0 = q * LANES
+        if g0 + LANES <= G:
+            a, b, c, d = g0, g0 + 1, g0 + 2, g0 + 3
+            sa = _start(buf, hi, glo[a], ghi[a], o_start[a], o_start[a] + o_count[a], voff[a], vmin, vmax, out)
+            sb = _start(buf, hi, glo[b], ghi[b], o_start[b], o_start[b] + o_count[b], voff[b], vmin, vmax, out)
+            sc = _start(buf, hi, glo[c], ghi[c], o_start[c], o_start[c] + o_count[c], voff[c], vmin, vmax, out)
+            sd = _start(buf, hi, glo[d], ghi[d], o_start[d], o_start[d] + o_count[d], voff[d], vmin, vmax, out)
+            pa, pb, pc, pd = glo[a], glo[b], glo[c], glo[d]
+            ia, ib, ic, id_ = o_start[a], o_start[b], o_start[c], o_start[d]
+            la, lb, lc, ld = luts[tid[a]], luts[tid[b]], luts[tid[c]], luts[tid[d]]
+            while sa == 0 and sb == 0 and sc == 0 and sd == 0:
+                pa, ia, sa = _step(buf, hi, la, pa, ghi[a], ia, o_start[a] + o_count[a], voff[a], vmin, vmax, out)
+                pb, ib, sb = _step(buf, hi, lb, pb, ghi[b], ib, o_start[b] + o_count[b], voff[b], vmin, vmax, out)
+                pc, ic, sc = _step(buf, hi, lc, pc, ghi[c], ic, o_start[c] + o_count[c], voff[c], vmin, vmax, out)
+                pd, id_, sd = _step(buf, hi, ld, pd, ghi[d], id_, o_start[d] + o_count[d], voff[d], vmin, vmax, out)
+            while sa == 0:
+                pa, ia, sa = _step(buf, hi, la, pa, ghi[a], ia, o_start[a] + o_count[a], voff[a], vmin, vmax, out)
+            while sb == 0:
+                pb, ib, sb = _step(buf, hi, lb, pb, ghi[b], ib, o_start[b] + o_count[b], voff[b], vmin, vmax, out)
+            while sc == 0:
+                pc, ic, sc = _step(buf, hi, lc, pc, ghi[c], ic, o_start[c] + o_count[c], voff[c], vmin, vmax, out)
+            while sd == 0:
+                pd, id_, sd = _step(buf, hi, ld, pd, ghi[d], id_, o_start[d] + o_count[d], voff[d], vmin, vmax, out)
+            status[a] = OK if sa == 1 else sa
+            status[b] = OK if sb == 1 else sb
+            status[c] = OK if sc == 1 else sc
+            status[d] = OK if sd == 1 else sd
+            where[a], where[b], where[c], where[d] = pa, pb, pc, pd
+        else:
+            for g in range(g0, G):
+                st, p = decode_group(buf, hi, glo[g], ghi[g], luts[tid[g]], o_start[g],
+                                     o_start[g] + o_count[g], voff[g], vmin, vmax, out)
+                status[g] = st
+                where[g] = p
     return OK

@@ -1,0 +1,38 @@
+"""LLVM intrinsics the decoder needs and Numba does not expose.
+
+``load_be64(buf, p)``: the 8 bytes ``buf[p:p+8]`` as a big-endian uint64, with one unaligned
+load and a byte swap (the caller guarantees ``0 <= p`` and ``p + 8 <= buf.size``).
+"""
+from __future__ import annotations
+
+import sys
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+LITTLE_ENDIAN = sys.byteorder == "little"
+
+
+@intrinsic
+def load_be64(typingctx, buf, p):
+    if not (isinstance(buf, types.Array) and buf.dtype == types.uint8 and isinstance(p, types.Integer)):
+        return None
+    sig = types.uint64(buf, p)
+
+    def codegen(context, builder, signature, args):
+        arr_t = signature.args[0]
+        arr = context.make_array(arr_t)(context, builder, args[0])
+        idx = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = builder.gep(arr.data, [idx])
+        i64 = ir.IntType(64)
+        ptr64 = builder.bitcast(ptr, i64.as_pointer())
+        val = builder.load(ptr64, align=1)
+        if LITTLE_ENDIAN:
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64]),
+                                                "llvm.bswap.i64")
+            val = builder.call(fn, [val])
+        return val
+
+    return sig, codegen
