@@ -87,25 +87,19 @@ class TensorEntry:
     tid_bits: int
     len_bits: int
     meta: QuantMeta | None = field(default=None, repr=False)
+    numel: int = field(init=False)
+    n_groups: int = field(init=False)
+    group_table_bytes: int = field(init=False)
+    payload_bytes: int = field(init=False)
 
-    @property
-    def numel(self) -> int:
+    def __post_init__(self):
         n = 1
         for d in self.shape:
             n *= d
-        return n
-
-    @property
-    def n_groups(self) -> int:
-        return -(-self.numel // self.group_size) if self.numel else 0
-
-    @property
-    def group_table_bytes(self) -> int:
-        return (self.n_groups * (self.tid_bits + self.len_bits) + 7) // 8
-
-    @property
-    def payload_bytes(self) -> int:
-        return self.block_length - self.meta_length - self.group_table_bytes
+        self.numel = n
+        self.n_groups = -(-n // self.group_size) if n else 0
+        self.group_table_bytes = (self.n_groups * (self.tid_bits + self.len_bits) + 7) // 8
+        self.payload_bytes = self.block_length - self.meta_length - self.group_table_bytes
 
 
 @dataclass

@@ -13,6 +13,7 @@ import numpy as np
 
 from ._bytes import Reader, put_varint
 from .errors import CorruptError
+from .kernels.tables import canonical_codes_kernel, read_symbol_list
 
 MAX_CODE_LEN = 12  # 4096-entry decode table: one lookup per symbol, 16 KiB, fits L1
 LUT_BITS = MAX_CODE_LEN
@@ -79,19 +80,10 @@ def _limit_lengths(weights: np.ndarray, lens: np.ndarray, limit: int) -> np.ndar
 
 def canonical_codes(lengths: np.ndarray) -> np.ndarray:
     """Canonical code values (MSB-first) for the given lengths; 0 where unused."""
-    lengths = np.asarray(lengths, dtype=np.int64)
+    lengths = np.ascontiguousarray(lengths, dtype=np.uint8)
     codes = np.zeros(lengths.size, dtype=np.int64)
-    order = np.lexsort((np.arange(lengths.size), lengths))
-    code = 0
-    prev_len = 0
-    for s in order:
-        ln = int(lengths[s])
-        if ln == 0:
-            continue
-        code <<= ln - prev_len
-        codes[s] = code
-        code += 1
-        prev_len = ln
+    if canonical_codes_kernel(lengths, MAX_CODE_LEN, codes) != 0:
+        raise ValueError("code lengths violate the Kraft inequality")
     return codes
 
 
@@ -152,40 +144,11 @@ def read_lengths(r: Reader, nsym: int) -> np.ndarray:
     if kraft > (1 << MAX_CODE_LEN):
         raise CorruptError("Huffman code lengths violate the Kraft inequality", offset=start)
     lengths = np.zeros(nsym, dtype=np.uint8)
-    # bit reader over the remaining bytes
-    byte_pos = r.pos
-    bitpos = 0
-    buf = r.buf
-    end_bit = (r.end - byte_pos) * 8
-
-    def bit() -> int:
-        nonlocal bitpos
-        if bitpos >= end_bit:
-            raise CorruptError("Huffman symbol list runs past the table", offset=r.base + byte_pos + bitpos // 8)
-        b = (int(buf[byte_pos + (bitpos >> 3)]) >> (7 - (bitpos & 7))) & 1
-        bitpos += 1
-        return b
-
-    for ln, c in enumerate(counts, 1):
-        prev = -1
-        for _ in range(c):
-            nz = 0
-            while bit() == 0:
-                nz += 1
-                if nz > 16:
-                    raise CorruptError("bad Elias-gamma gap in Huffman symbol list",
-                                       offset=r.base + byte_pos + bitpos // 8)
-            x = 1
-            for _ in range(nz):
-                x = (x << 1) | bit()
-            s = prev + x
-            if s >= nsym:
-                raise CorruptError(f"Huffman symbol {s} >= alphabet size {nsym}",
-                                   offset=r.base + byte_pos + bitpos // 8, value=s)
-            if lengths[s]:
-                raise CorruptError(f"Huffman symbol {s} listed twice",
-                                   offset=r.base + byte_pos + bitpos // 8, value=s)
-            lengths[s] = ln
-            prev = s
-    r.pos = byte_pos + (bitpos + 7) // 8
+    buf = r.buf if isinstance(r.buf, np.ndarray) else np.frombuffer(r.buf, np.uint8)
+    st, after, bitpos = read_symbol_list(buf, r.pos, r.end, np.array(counts, np.int64), lengths)
+    if st != 0:
+        msg = {-1: "bad Elias-gamma gap", -2: "symbol beyond the alphabet",
+               -3: "symbol listed twice", -4: "symbol list runs past the directory"}[st]
+        raise CorruptError(f"Huffman symbol list: {msg}", offset=r.base + bitpos // 8)
+    r.pos = after
     return lengths

@@ -15,14 +15,21 @@ from .format import (DEFAULT_LIMITS, DTYPE_CODES, FOOTER_SIZE, PREAMBLE_SIZE, Di
                      Table, TensorEntry, footer, preamble, read_directory, value_range,
                      write_directory)
 from .huffman import LUT_BITS, canonical_codes
-from .kernels.decode import KIND_EOB, KIND_ESC, KIND_VALUE, build_fused_lut, decode_groups
-from .kernels.encode import group_bits, merge_first_bytes, pack_groups
+from .kernels.decode import (KIND_EOB, KIND_ESC, KIND_VALUE, LANES, build_fused_lut, decode_groups,
+                             decode_groups_par)
+from .kernels.encode import (group_bits, group_bits_par, merge_first_bytes, pack_groups,
+                             pack_groups_par)
 from .kernels.status import STATUS_MESSAGES
+from .kernels.tables import plan_groups
+
+PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group has length 0",
+                 -7: "group lengths do not add up to the payload size"}
 from .kernels.symbols import SYM_EOB, SYM_ESC, symbol_tables
 from .meta import QuantMeta
-from .planner import Prepared, build_tables, check_dtype, choose_alphabet, prepare
+from .planner import (PAR_MIN_WORK, Prepared, build_tables, check_dtype, choose_alphabet, chunks,
+                      prepare)
 
-DEFAULT_MAX_TABLES = 16
+DEFAULT_MAX_TABLES = 1024
 
 
 # ---------------------------------------------------------------------------------------------
@@ -53,20 +60,6 @@ def _pack_bits(fields: list[tuple[np.ndarray, int]], n: int) -> bytes:
     return np.packbits(bits).tobytes()
 
 
-def _unpack_bits(buf: np.ndarray, widths: tuple[int, int], n: int) -> tuple[np.ndarray, np.ndarray]:
-    wt, wl = widths
-    w = wt + wl
-    bits = np.unpackbits(buf)[: n * w].reshape(n, w).astype(np.int64)
-    out = []
-    for lo, width in ((0, wt), (wt, wl)):
-        if width == 0:
-            out.append(np.zeros(n, np.int64))
-            continue
-        weights = (np.int64(1) << np.arange(width - 1, -1, -1, dtype=np.int64))
-        out.append(bits[:, lo:lo + width] @ weights)
-    return out[0], out[1]
-
-
 class _Encoder:
     """Stateless per call: turns prepared tensors + tables into blocks."""
 
@@ -89,7 +82,12 @@ class _Encoder:
             return meta_bytes, 0, 0, 0
         tid = np.full(G, table, np.int64)
         bits = np.zeros(G, np.int64)
-        group_bits(p.runs, p.vals, p.ps, tid, self.krefs, self.nruns, self.lens, bits)
+        par = p.gb[-1] >= PAR_MIN_WORK and G > 1
+        if par:
+            group_bits_par(p.runs, p.vals, p.ps, tid, self.krefs, self.nruns, self.lens, bits,
+                           chunks(G))
+        else:
+            group_bits(p.runs, p.vals, p.ps, tid, self.krefs, self.nruns, self.lens, bits, 0, G)
         if (bits < 0).any():  # cannot happen: tables cover the tensors assigned to them
             raise AssertionError("encoder table does not cover its tensor")
         len_bits = int(bits.max()).bit_length()
@@ -100,8 +98,12 @@ class _Encoder:
         out = np.zeros(nbytes, np.uint8)
         first = np.zeros(G, np.uint8)
         status = np.zeros(G, np.int64)
-        pack_groups(p.runs, p.vals, p.ps, tid, self.krefs, self.nruns, self.codes, self.lens,
-                    gbit, out, first, status)
+        args = (p.runs, p.vals, p.ps, tid, self.krefs, self.nruns, self.codes, self.lens,
+                gbit, out, first, status)
+        if par:
+            pack_groups_par(*args, chunks(G))
+        else:
+            pack_groups(*args, 0, G)
         if status.any():
             raise AssertionError(f"encoder kernel failed: {STATUS_MESSAGES[int(status[status != 0][0])]}")
         merge_first_bytes(out, first, gbit)
@@ -276,30 +278,6 @@ class Package:
             raise ChecksumError(f"tensor {e.name!r}: block CRC32 mismatch (stored {e.crc32:08x}, "
                                 f"computed {crc:08x})", offset=e.block_offset, value=e.name)
 
-    def _group_plan(self, e: TensorEntry):
-        """(absolute bit offsets[G+1], table ids[G]) of a tensor's groups, validated."""
-        G = e.n_groups
-        gt0 = e.block_offset + e.meta_length
-        gtab = self._buf[gt0:gt0 + e.group_table_bytes]
-        tids, lens = _unpack_bits(gtab, (e.tid_bits, e.len_bits), G)
-        tids += e.tid_base
-        if G and int(tids.max()) >= len(self.directory.tables):
-            g = int(np.argmax(tids >= len(self.directory.tables)))
-            raise CorruptError(f"tensor {e.name!r} group {g}: table {int(tids[g])} does not exist",
-                               offset=gt0, value=int(tids[g]))
-        if G and int(lens.min()) < 1:
-            raise CorruptError(f"tensor {e.name!r}: a group has length 0", offset=gt0)
-        pay0 = gt0 + e.group_table_bytes
-        gbit = np.empty(G + 1, np.int64)
-        gbit[0] = pay0 * 8
-        np.cumsum(lens, out=gbit[1:])
-        gbit[1:] += pay0 * 8
-        total = int(gbit[-1]) - pay0 * 8
-        if (total + 7) // 8 != e.payload_bytes:
-            raise CorruptError(f"tensor {e.name!r}: group lengths add up to {total} bits, the "
-                               f"payload holds {e.payload_bytes} bytes", offset=pay0, value=total)
-        return gbit, tids
-
     def _decode_flat(self, entries: list[TensorEntry], out: np.ndarray | None = None) -> np.ndarray:
         """Decode tensors of one dtype, back to back, into one flat buffer (one kernel call)."""
         dtype = entries[0].dtype
@@ -307,32 +285,45 @@ class Package:
         total = sum(e.numel for e in entries)
         if out is None:
             out = np.empty(total, dtype)
-        parts = []
-        base = 0
-        for e in entries:
-            if e.n_groups:
-                gbit, tid = self._group_plan(e)
-                st = np.arange(e.n_groups, dtype=np.int64) * e.group_size
-                parts.append((e, gbit[:-1], gbit[1:], tid, st + base,
-                              np.minimum(st + e.group_size, e.numel) - st))
-            base += e.numel
-        if not parts:
+        live = [e for e in entries if e.n_groups]
+        if not live:
             return out
-        glo, ghi, tid, st, cn = (np.concatenate([p[i] for p in parts]) for i in range(1, 6))
-        voff = np.concatenate([np.full(p[1].size, p[0].value_offset, np.int64) for p in parts])
-        status = np.zeros(glo.size, np.int64)
-        where = np.zeros(glo.size, np.int64)
-        decode_groups(self._buf, np.int64(self._buf.size), glo, ghi, tid, st, cn, voff,
-                      np.int64(vmin), np.int64(vmax), self._luts, out, status, where)
+        bases = np.cumsum([0] + [e.numel for e in entries])[:-1]
+        base_of = {id(e): int(b) for e, b in zip(entries, bases)}
+        col = lambda f: np.array([f(e) for e in live], np.int64)  # noqa: E731
+        gt0 = col(lambda e: e.block_offset + e.meta_length)
+        G = col(lambda e: e.n_groups)
+        n = int(G.sum())
+        glo, ghi, tid, st, cn, voff = (np.empty(n, np.int64) for _ in range(6))
+        status, k = plan_groups(self._buf, gt0, G, col(lambda e: e.tid_bits),
+                                col(lambda e: e.len_bits), col(lambda e: e.tid_base),
+                                gt0 + col(lambda e: e.group_table_bytes),
+                                col(lambda e: e.payload_bytes), col(lambda e: e.group_size),
+                                col(lambda e: e.numel), col(lambda e: base_of[id(e)]),
+                                col(lambda e: e.value_offset), np.int64(len(self.directory.tables)),
+                                glo, ghi, tid, st, cn, voff)
+        if status != 0:
+            e = live[k]
+            raise CorruptError(f"tensor {e.name!r}: group table: {PLAN_MESSAGES[status]}",
+                               offset=int(gt0[k]), value=status)
+        status = np.zeros(n, np.int64)
+        where = np.zeros(n, np.int64)
+        args = (self._buf, np.int64(self._buf.size), glo, ghi, tid, st, cn, voff,
+                np.int64(vmin), np.int64(vmax), self._luts, out, status, where)
+        nq = (n + LANES - 1) // LANES
+        if total >= PAR_MIN_WORK and nq > 1:
+            rc = decode_groups_par(*args, np.int64(min(nq, chunks(nq))))
+        else:
+            rc = decode_groups(*args, np.int64(0), np.int64(nq))
+        if rc != 0 and not status.any():
+            raise CorruptError("decoder kernel rejected its arguments", value=rc)
         if status.any():
             g = int(np.flatnonzero(status)[0])
-            k = 0
-            for p in parts:  # find the tensor that owns group g
-                if g < k + p[1].size:
+            for e, first in zip(live, np.cumsum(G) - G):
+                if g < first + e.n_groups:
                     break
-                k += p[1].size
             code = int(status[g])
-            raise CorruptError(f"tensor {p[0].name!r} group {g - k}: "
+            raise CorruptError(f"tensor {e.name!r} group {g - int(first)}: "
                                f"{STATUS_MESSAGES.get(code, code)}",
                                offset=int(where[g]) // 8, value=code)
         return out

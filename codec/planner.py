@@ -12,12 +12,16 @@ import numpy as np
 
 from .format import MAX_KREF, Table, value_range
 from .huffman import MAX_CODE_LEN, huffman_lengths
-from .kernels.encode import config_stats, count_pairs, fill_pairs, table_stats
+import numba
+
+from .kernels.encode import (CHUNKS_PER_THREAD, config_stats, owner_stats, count_pairs, count_pairs_par,
+                             fill_pairs, fill_pairs_par)
 from .kernels.symbols import SYM_FIRST, num_classes
 
+PAR_MIN_WORK = 1 << 16    # below this many parameters kernels run on the calling thread
 MIN_GROUP = 4096          # "auto" grouping: whole kernels, at least this many parameters a group
-SAMPLE_PAIRS = 1 << 17    # pairs used to choose (kref, nrun)
-NRUN_CHOICES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+SAMPLE_PAIRS = 1 << 20    # pairs used to choose (kref, nrun)
+NRUN_CHOICES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 MAX_PLAN_SYMBOLS = 4096   # a length-12 code has room for at most 4096 codes
 TABLE_FIXED_BITS = 12 * 8 + 24  # counts per length + kref/nrun/nclass, roughly
 TABLE_BITS_PER_CODE = 7.0       # gamma-coded symbol gap, roughly (estimate for planning only)
@@ -85,16 +89,30 @@ def prepare(name: str, arr: np.ndarray, group) -> Prepared:
     gb = np.minimum(np.arange(G + 1, dtype=np.int64) * gsize, n)
     voff = value_offset_for(flat)
     counts = np.zeros(G, np.int64)
-    count_pairs(flat, np.int64(voff), gb, counts)
+    par = n >= PAR_MIN_WORK and G > 1
+    nchunk = chunks(G)
+    if par:
+        st = count_pairs_par(flat, np.int64(voff), gb, counts, nchunk)
+    else:
+        st = count_pairs(flat, np.int64(voff), gb, counts, 0, G)
     ps = np.zeros(G + 1, np.int64)
     np.cumsum(counts, out=ps[1:])
     P = int(ps[-1])
     runs = np.empty(P, np.int32)
     vals = np.empty(P, np.int64)
     maxmag = np.zeros(G, np.int64)
-    fill_pairs(flat, np.int64(voff), gb, ps, runs, vals, maxmag)
+    if par:
+        st |= fill_pairs_par(flat, np.int64(voff), gb, ps, runs, vals, maxmag, nchunk)
+    else:
+        st |= fill_pairs(flat, np.int64(voff), gb, ps, runs, vals, maxmag, 0, G)
+    if st:
+        raise AssertionError(f"run-length kernel failed with status {st}")
     return Prepared(name, arr.dtype, tuple(int(d) for d in arr.shape), mode, gsize, voff,
                     gb, ps, runs, vals, int(maxmag.max()) if G else 0)
+
+
+def chunks(n_groups: int) -> int:
+    return max(1, min(n_groups, numba.get_num_threads() * CHUNKS_PER_THREAD))
 
 
 def _entropy_bits(hist: np.ndarray) -> float:
@@ -103,52 +121,81 @@ def _entropy_bits(hist: np.ndarray) -> float:
     return float((h * np.log2(tot / h)).sum()) if tot else 0.0
 
 
+def _code_len(P: np.ndarray) -> np.ndarray:
+    """Estimated Huffman code length of symbols of probability P: -log2 P, but at least 1 bit
+    (the entropy alone would let a 90 %-likely symbol cost 0.15 bit, which no prefix code can)."""
+    return np.maximum(1.0, -np.log2(np.where(P > 0, P, 1.0)))
+
+
+def _row_entropy(H: np.ndarray) -> np.ndarray:
+    """Estimated bits of each row of a histogram matrix coded with its own table."""
+    H = H.astype(np.float64)
+    return (H * _code_len(H / np.maximum(H.sum(axis=1, keepdims=True), 1))).sum(axis=1)
+
+
+def _table_bits(H: np.ndarray) -> np.ndarray:
+    return TABLE_FIXED_BITS + TABLE_BITS_PER_CODE * np.count_nonzero(H, axis=-1)
+
+
+def model_cost(H: np.ndarray, X: np.ndarray) -> float:
+    """Estimated bits with the best of (own table, one shared table) per tensor."""
+    own = _row_entropy(H) + _table_bits(H)
+    S = H.sum(axis=0)
+    P = S / max(S.sum(), 1)
+    shared = H @ _code_len(P)
+    return float(np.minimum(own, shared).sum() + X.sum() + _table_bits(S[None])[0])
+
+
 def choose_alphabet(prepared: list[Prepared]) -> tuple[int, int, int]:
-    """(kref, nrun, nclass) minimizing estimated bits on a sample of the pairs."""
+    """(kref, nrun, nclass) minimizing estimated bits on a sample of each tensor's pairs."""
     maxmag = max((p.maxmag for p in prepared), default=0)
-    G = sum(p.n_groups for p in prepared)
-    runs = [p.runs for p in prepared]
-    vals = [p.vals for p in prepared]
-    runs = np.concatenate(runs) if runs else np.zeros(0, np.int32)
-    vals = np.concatenate(vals) if vals else np.zeros(0, np.int64)
-    scale = 1.0
-    if runs.size > SAMPLE_PAIRS:
-        step = runs.size / SAMPLE_PAIRS
-        idx = (np.arange(SAMPLE_PAIRS) * step).astype(np.int64)
-        scale = runs.size / SAMPLE_PAIRS
-        runs, vals = runs[idx], vals[idx]
-    n_groups_s = max(1, int(round(G / scale)))
+    total = sum(p.runs.size for p in prepared)
+    if not prepared or total == 0:
+        return 0, 1, 1
+    frac = min(1.0, SAMPLE_PAIRS / total)
+    runs, vals, owner, eob, w = [], [], [], [], []
+    for i, p in enumerate(prepared):
+        n = p.runs.size
+        take = n if frac >= 1.0 else min(n, max(64, int(n * frac)))
+        idx = (np.arange(take) * (n / max(take, 1))).astype(np.int64)
+        runs.append(p.runs[idx])
+        vals.append(p.vals[idx])
+        owner.append(np.full(take, i, np.int64))
+        eob.append(int(round(p.n_groups * take / max(n, 1))))
+        w.append(n / take if take else 0.0)
+    runs = np.concatenate(runs)
+    vals = np.concatenate(vals)
+    owner = np.concatenate(owner)
+    eob = np.array(eob, np.int64)
+    w = np.array(w)
     best = None
     for kref in range(0, MAX_KREF + 1):
         if kref > 0 and (1 << kref) > max(maxmag, 1):
             break  # more refinement than the magnitudes have: identical to kref - 1
         nclass = num_classes(maxmag, kref)
+        worse = 0
+        prev = None
         for nrun in NRUN_CHOICES:
             nsym = SYM_FIRST + nclass * nrun
             if nsym > MAX_PLAN_SYMBOLS and nrun > 1:
                 break
-            hist, extra = config_stats(runs, vals, np.int64(n_groups_s), np.int64(kref),
-                                       np.int64(nrun), np.int64(nsym))
-            used = int(np.count_nonzero(hist))
-            cost = (_entropy_bits(hist) + extra) * scale + used * TABLE_BITS_PER_CODE
+            H, X = owner_stats(runs, vals, owner, eob, np.int64(kref), np.int64(nrun),
+                               np.int64(nsym))
+            cost = model_cost(np.round(H * w[:, None]), X * w)
             if best is None or cost < best[0]:
                 best = (cost, kref, nrun, nclass)
-    if best is None:
-        return 0, 1, 1
+            worse = worse + 1 if prev is not None and cost > prev else 0
+            prev = cost
+            if worse >= 2:
+                break  # the cost is rising with nrun
     return best[1], best[2], best[3]
-
-
-def _table_bits(hist_rows: np.ndarray) -> np.ndarray:
-    return TABLE_FIXED_BITS + TABLE_BITS_PER_CODE * np.count_nonzero(hist_rows, axis=-1)
 
 
 def _assign(H: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cost (bits) of each tensor under each table model P (probabilities), inf if uncovered."""
-    with np.errstate(divide="ignore"):
-        logp = -np.log2(P)
+    logp = _code_len(P)
     covered = (H > 0).astype(np.float64) @ (P == 0).astype(np.float64).T == 0
-    finite = np.where(np.isfinite(logp), logp, 0.0)
-    cost = H @ finite.T
+    cost = H @ logp.T
     cost[~covered] = np.inf
     return cost.argmin(axis=1), cost
 
@@ -158,56 +205,55 @@ def _normalize(S: np.ndarray) -> np.ndarray:
     return S / np.maximum(tot, 1)
 
 
-def cluster(H: np.ndarray, max_tables: int) -> np.ndarray:
-    """Assign each row (a tensor's symbol histogram) to one of k tables; returns assignment.
+def _sums(assign: np.ndarray, H: np.ndarray) -> np.ndarray:
+    k = int(assign.max()) + 1
+    onehot = np.zeros((k, assign.size), H.dtype)
+    onehot[assign, np.arange(assign.size)] = 1
+    return onehot @ H
 
-    Greedy growth: start from one shared table; repeatedly seed a new table with the tensor
-    that would gain most from its own, run a few Lloyd iterations, keep the best total.
+
+def cluster(H: np.ndarray, max_tables: int) -> np.ndarray:
+    """Assign each row (a tensor's symbol histogram) to a table; returns the assignment.
+
+    A tensor may have a table of its own or share one.  Start from one shared table; then
+    alternate: every tensor moves to the cheapest existing table that covers its symbols, or
+    to a new table of its own when its entropy plus that table's bits is cheaper still (at most
+    ``max_tables`` tables, biggest gains first); tables are rebuilt from their members.
     """
     n = H.shape[0]
-    assign = np.zeros(n, np.int64)
     if n <= 1 or max_tables <= 1:
-        return assign
-
-    def total(assign):
-        k = int(assign.max()) + 1
-        S = np.zeros((k, H.shape[1]))
-        np.add.at(S, assign, H)
-        P = _normalize(S)
-        _, cost = _assign(H, P)
-        return float(cost[np.arange(n), assign].sum() + _table_bits(S).sum()), S
-
-    best_cost, S = total(assign)
-    best = assign.copy()
-    own = np.array([_entropy_bits(h) for h in H]) + _table_bits(H)
-    stale = 0
-    for _k in range(2, min(max_tables, n) + 1):
-        P = _normalize(S)
-        _, cost = _assign(H, P)
-        cur = cost[np.arange(n), best]
-        gain = cur - own
-        seed = int(np.argmax(gain))
-        assign = best.copy()
-        assign[seed] = S.shape[0]
-        for _it in range(4):
-            k = int(assign.max()) + 1
-            S2 = np.zeros((k, H.shape[1]))
-            np.add.at(S2, assign, H)
-            new, _ = _assign(H, _normalize(S2))
-            # keep tables non-empty: a table that lost all members disappears
-            _, new = np.unique(new, return_inverse=True)
-            if np.array_equal(new, assign):
-                break
-            assign = new
-        c, S2 = total(assign)
-        if c < best_cost - 1e-9:
-            best_cost, best, S = c, assign, S2
-            stale = 0
-        else:
-            stale += 1
-            if stale >= 2:
-                break
-    return best
+        return np.zeros(n, np.int64)
+    own = _row_entropy(H) + _table_bits(H)
+    assign = np.zeros(n, np.int64)
+    best_total = None
+    best_assign = assign
+    for _it in range(8):
+        S = _sums(assign, H)
+        _, cost = _assign(H, _normalize(S))
+        total = float(cost[np.arange(n), assign].sum() + _table_bits(S).sum())
+        if best_total is None or total < best_total - 1e-6:
+            best_total, best_assign = total, assign
+        elif _it > 1:
+            break
+        members = np.bincount(assign, minlength=S.shape[0])
+        # a tensor alone in its table would also save that table's bits by moving
+        alone = members[assign] == 1
+        saving = np.where(alone, _table_bits(S)[assign], 0.0)
+        cost_move = cost - saving[:, None]
+        cost_move[np.arange(n), assign] = cost[np.arange(n), assign]
+        best_t = cost_move.argmin(axis=1)
+        best_c = cost_move[np.arange(n), best_t]
+        new = best_t.copy()
+        want_own = np.flatnonzero((own < best_c - 1e-9) & ~alone)
+        room = max(0, max_tables - len(set(best_t.tolist())))
+        if want_own.size > room:
+            want_own = want_own[np.argsort(-(best_c[want_own] - own[want_own]))][:room]
+        new[want_own] = S.shape[0] + np.arange(want_own.size)
+        _, new = np.unique(new, return_inverse=True)
+        if np.array_equal(new, assign):
+            break
+        assign = new
+    return best_assign
 
 
 def build_tables(prepared: list[Prepared], kref: int, nrun: int, nclass: int,
@@ -219,16 +265,14 @@ def build_tables(prepared: list[Prepared], kref: int, nrun: int, nclass: int,
     for i, p in enumerate(prepared):
         if p.n_groups == 0:
             continue
-        hist = np.zeros((1, nsym), np.int64)
-        extra = np.zeros(1, np.int64)
-        table_stats(p.runs, p.vals, p.ps, np.zeros(p.n_groups, np.int64), np.int64(1),
-                    np.int64(kref), np.int64(nrun), np.int64(nsym), hist, extra)
-        H[i] = hist[0]
+        H[i], _ = config_stats(p.runs, p.vals, np.int64(p.n_groups), np.int64(kref),
+                               np.int64(nrun), np.int64(nsym))
     live = np.flatnonzero(H.sum(axis=1) > 0)
     tensor_table = np.zeros(nt, np.int64)
     if live.size == 0:
         return [], tensor_table
-    assign = cluster(H[live].astype(np.float64), max_tables)
+    cols = np.flatnonzero(H.sum(axis=0))  # cluster on the symbols that occur
+    assign = cluster(H[live][:, cols].astype(np.float64), max_tables)
     # exact Huffman tables, then one exact reassignment pass restricted to covering tables
     for _ in range(2):
         k = int(assign.max()) + 1

@@ -127,26 +127,26 @@ def decode_group(buf, hi, start, end, lut, o_lo, o_hi, voff, vmin, vmax, out):
 LANES = 4
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts, out,
-                  status, where):
-    """Decode groups g (bits [glo[g], ghi[g]) of buf) into out[o_start[g] : +o_count[g]].
+                  status, where, q0, q1):
+    """Decode groups g (bits [glo[g], ghi[g]) of buf) into out[o_start[g] : +o_count[g]],
+    for the quads of groups [4*q0, 4*q1).
 
-    Each thread takes 4 consecutive groups and decodes them interleaved (one symbol of each in
-    turn): the groups are independent streams, so the CPU overlaps their load latencies.
+    Groups are taken 4 at a time and decoded interleaved (one symbol of each in turn): they are
+    independent streams, so the CPU overlaps their load latencies.
     """
     G = tid.size
     if glo.size < G or ghi.size < G or o_start.size < G or o_count.size < G or voff.size < G \
             or status.size < G or where.size < G or hi > buf.size:
         return ERR_BUFFER
     T = luts.shape[0]
-    for g in range(G):
+    for g in range(LANES * q0, min(G, LANES * q1)):
         if tid[g] < 0 or tid[g] >= T:
             status[g] = ERR_BUFFER
             where[g] = glo[g]
             return ERR_BUFFER
-    nq = (G + LANES - 1) // LANES
-    for q in prange(nq):
+    for q in range(q0, q1):
         g0 = q * LANES
         if g0 + LANES <= G:
             a, b, c, d = g0, g0 + 1, g0 + 2, g0 + 3
@@ -182,3 +182,15 @@ def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, lu
                 status[g] = st
                 where[g] = p
     return OK
+
+
+@njit(cache=True, parallel=True)
+def decode_groups_par(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts, out,
+                      status, where, nchunk):
+    """:func:`decode_groups` over all groups, chunks of quads spread over threads."""
+    nq = (tid.size + LANES - 1) // LANES
+    bad = 0
+    for c in prange(nchunk):
+        bad += decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts,
+                             out, status, where, nq * c // nchunk, nq * (c + 1) // nchunk) != OK
+    return OK if bad == 0 else ERR_BUFFER

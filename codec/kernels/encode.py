@@ -1,60 +1,61 @@
-"""Encoder kernels: run-length pairs, symbol statistics, and parallel bit packing.
+"""Encoder kernels: run-length pairs, symbol statistics, and bit packing.
 
 A tensor's values ``x`` (flat, any integer dtype) minus its value offset give ``d``.  Each group
 ``[gb[g], gb[g+1])`` becomes pairs (run of zeros, nonzero d); pairs of group g are
 ``[ps[g], ps[g+1])``.  Trailing zeros of a group are implied by its end-of-group symbol.
+
+Each kernel works on a range of groups ``[g0, g1)`` (serial, ``nogil``); the ``*_par``
+wrappers split the groups over threads.  :mod:`codec.planner` calls the serial form for small
+tensors, where waking threads costs more than the work.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
 
-from .status import ERR_BUFFER, ERR_SYMBOL, ERR_LENGTH_MISMATCH, OK
+from .status import ERR_BUFFER, ERR_LENGTH_MISMATCH, ERR_SYMBOL, OK
 from .symbols import SYM_EOB, SYM_ESC, SYM_FIRST, mag_class
 
+CHUNKS_PER_THREAD = 8
 
-@njit(cache=True, parallel=True)
-def count_pairs(x, offset, gb, counts):
-    """counts[g] = number of nonzero (x - offset) in group g."""
-    G = gb.size - 1
-    if counts.size < G:
+
+@njit(cache=True, nogil=True)
+def count_pairs(x, offset, gb, counts, g0, g1):
+    """counts[g] = number of nonzero (x - offset) in group g, for g in [g0, g1)."""
+    if g1 > counts.size or g1 + 1 > gb.size:
         return ERR_BUFFER
-    for g in prange(G):
+    for g in range(g0, g1):
         lo = gb[g]
         hi = gb[g + 1]
+        if lo < 0 or hi > x.size:
+            return ERR_BUFFER
         n = 0
-        if lo >= 0 and hi <= x.size:
-            for i in range(lo, hi):
-                if np.int64(x[i]) != offset:
-                    n += 1
+        for i in range(lo, hi):
+            n += np.int64(x[i]) != offset
         counts[g] = n
     return OK
 
 
-@njit(cache=True, parallel=True)
-def fill_pairs(x, offset, gb, ps, runs, vals, maxmag):
+@njit(cache=True, nogil=True)
+def fill_pairs(x, offset, gb, ps, runs, vals, maxmag, g0, g1):
     """Write each group's (run, value) pairs; maxmag[g] = largest |value| in group g."""
-    G = gb.size - 1
-    if ps.size < G + 1 or maxmag.size < G:
+    if g1 + 1 > ps.size or g1 > maxmag.size or g1 + 1 > gb.size:
         return ERR_BUFFER
-    bad = 0
-    for g in prange(G):
+    for g in range(g0, g1):
         lo = gb[g]
         hi = gb[g + 1]
         k = ps[g]
         run = 0
         mm = 0
-        if lo < 0 or hi > x.size:
-            bad += 1
-            continue
+        if lo < 0 or hi > x.size or ps[g + 1] > runs.size or ps[g + 1] > vals.size:
+            return ERR_BUFFER
         for i in range(lo, hi):
             d = np.int64(x[i]) - offset
             if d == 0:
                 run += 1
             else:
-                if k >= ps[g + 1] or k >= runs.size or k >= vals.size:
-                    bad += 1
-                    break
+                if k >= ps[g + 1]:
+                    return ERR_BUFFER
                 runs[k] = run
                 vals[k] = d
                 m = d if d > 0 else -d
@@ -63,10 +64,10 @@ def fill_pairs(x, offset, gb, ps, runs, vals, maxmag):
                 k += 1
                 run = 0
         maxmag[g] = mm
-    return OK if bad == 0 else ERR_BUFFER
+    return OK
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def config_stats(runs, vals, n_groups, kref, nrun, nsym):
     """Histogram of symbols for one (kref, nrun) over the given pairs, and total extra bits.
 
@@ -91,43 +92,19 @@ def config_stats(runs, vals, n_groups, kref, nrun, nsym):
     return hist, extra
 
 
-@njit(cache=True, parallel=True)
-def table_stats(runs, vals, ps, owner, n_owner, kref, nrun, nsym, hist, extra):
-    """hist[owner[g], sym] += symbols of group g; extra[owner[g]] += its extra bits."""
-    G = ps.size - 1
-    if owner.size < G or hist.shape[0] < n_owner or hist.shape[1] < nsym or extra.size < n_owner:
+@njit(cache=True, nogil=True)
+def group_bits(runs, vals, ps, tid, krefs, nruns, lens, bits, g0, g1):
+    """Exact coded length in bits of groups [g0, g1) under their tables (-1: uncodable)."""
+    if g1 + 1 > ps.size or g1 > tid.size or g1 > bits.size:
         return ERR_BUFFER
-    # one private histogram per owner would race in parallel; loop owners in parallel instead
-    for o in prange(n_owner):
-        for g in range(G):
-            if owner[g] != o:
-                continue
-            hist[o, SYM_EOB] += 1
-            for k in range(ps[g], ps[g + 1]):
-                r = np.int64(runs[k])
-                if r >= nrun:
-                    hist[o, SYM_ESC] += r // nrun
-                    r = r % nrun
-                d = vals[k]
-                m = d if d > 0 else -d
-                c, e, _x = mag_class(m, kref)
-                s = SYM_FIRST + c * nrun + r
-                if s < nsym:
-                    hist[o, s] += 1
-                extra[o] += e + 1
-    return OK
-
-
-@njit(cache=True, parallel=True)
-def group_bits(runs, vals, ps, tid, krefs, nruns, lens, bits):
-    """Exact coded length in bits of every group under its table (0 length symbol -> -1)."""
-    G = ps.size - 1
     bad = 0
-    for g in prange(G):
+    nsym = lens.shape[1]
+    for g in range(g0, g1):
         t = tid[g]
+        if t < 0 or t >= lens.shape[0] or ps[g + 1] > runs.size:
+            return ERR_BUFFER
         kref = krefs[t]
         nrun = nruns[t]
-        nsym = lens.shape[1]
         esc = np.int64(lens[t, SYM_ESC])
         total = np.int64(lens[t, SYM_EOB])
         ok = total > 0
@@ -155,48 +132,53 @@ def group_bits(runs, vals, ps, tid, krefs, nruns, lens, bits):
 
 
 @njit(cache=True, inline="always")
-def _put(out, first, g, lo_byte, hi_byte, state, value, n):
+def _put(out, first, g, lo_byte, state, value, n):
     # state: [acc, nacc, bytes emitted, overflow flag]
     acc = (state[0] << np.uint64(n)) | np.uint64(value)
-    nacc = state[1] + n
+    nacc = state[1] + np.uint64(n)
     while nacc >= 8:
-        nacc -= 8
-        byte = np.uint8((acc >> np.uint64(nacc)) & np.uint64(0xFF))
+        nacc -= np.uint64(8)
+        byte = np.uint8((acc >> nacc) & np.uint64(0xFF))
         idx = lo_byte + np.int64(state[2])
         if state[2] == 0:
             first[g] = byte
-        elif idx < hi_byte:
+        elif idx < out.size:
             out[idx] = byte
         else:
             state[3] = 1
-        state[2] += 1
+        state[2] += np.uint64(1)
     state[0] = acc
     state[1] = nacc
 
 
-@njit(cache=True, parallel=True)
-def pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gbit, out, first, status):
-    """Write every group's bits at absolute bit offset gbit[g] of ``out`` (in parallel).
+@njit(cache=True, nogil=True)
+def pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gbit, out, first, status, g0, g1):
+    """Write groups [g0, g1) at absolute bit offsets gbit[g] of ``out``.
 
     A group stores all of its bytes but the first, which goes to first[g] (it may be shared
-    with the previous group); the caller ORs first[g] into out afterwards.  ``out`` must be
-    zero-filled.  status[g] = 0 or a negative code.
+    with the previous group); :func:`merge_first_bytes` ORs them in afterwards.  ``out`` must
+    be zero-filled.  status[g] = 0 or a negative code.
     """
-    G = ps.size - 1
-    for g in prange(G):
+    if g1 + 1 > ps.size or g1 > tid.size or g1 + 1 > gbit.size or g1 > first.size \
+            or g1 > status.size:
+        return ERR_BUFFER
+    state = np.zeros(4, np.uint64)
+    for g in range(g0, g1):
         t = tid[g]
+        if t < 0 or t >= lens.shape[0] or ps[g + 1] > runs.size:
+            status[g] = ERR_BUFFER
+            continue
         kref = krefs[t]
         nrun = nruns[t]
         start = gbit[g]
         lo_byte = start >> 3
-        hi_byte = out.size
-        state = np.zeros(4, np.uint64)
+        state[:] = 0
         state[1] = np.uint64(start & 7)
         st = OK
         for k in range(ps[g], ps[g + 1]):
             r = np.int64(runs[k])
             while r >= nrun:
-                _put(out, first, g, lo_byte, hi_byte, state, codes[t, SYM_ESC], lens[t, SYM_ESC])
+                _put(out, first, g, lo_byte, state, codes[t, SYM_ESC], lens[t, SYM_ESC])
                 r -= nrun
             d = vals[k]
             m = d if d > 0 else -d
@@ -205,18 +187,18 @@ def pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gbit, out, first
             if s >= lens.shape[1] or lens[t, s] == 0:
                 st = ERR_SYMBOL
                 break
-            _put(out, first, g, lo_byte, hi_byte, state, codes[t, s], lens[t, s])
+            _put(out, first, g, lo_byte, state, codes[t, s], lens[t, s])
             if e > 0:
-                _put(out, first, g, lo_byte, hi_byte, state, x, e)
-            _put(out, first, g, lo_byte, hi_byte, state, 1 if d < 0 else 0, 1)
+                _put(out, first, g, lo_byte, state, x, e)
+            _put(out, first, g, lo_byte, state, 1 if d < 0 else 0, 1)
         if st == OK:
-            _put(out, first, g, lo_byte, hi_byte, state, codes[t, SYM_EOB], lens[t, SYM_EOB])
+            _put(out, first, g, lo_byte, state, codes[t, SYM_EOB], lens[t, SYM_EOB])
             nacc = np.int64(state[1])
+            pad = 0
             if nacc > 0:
-                _put(out, first, g, lo_byte, hi_byte, state, 0, 8 - nacc)
-                nbits = np.int64(state[2]) * 8 - (start & 7) - (8 - nacc)
-            else:
-                nbits = np.int64(state[2]) * 8 - (start & 7)
+                pad = 8 - nacc
+                _put(out, first, g, lo_byte, state, 0, pad)
+            nbits = np.int64(state[2]) * 8 - (start & 7) - pad
             if state[3] != 0:
                 st = ERR_BUFFER
             elif nbits != gbit[g + 1] - start:
@@ -229,5 +211,72 @@ def pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gbit, out, first
 def merge_first_bytes(out, first, gbit):
     for g in range(first.size):
         idx = gbit[g] >> 3
-        if idx < out.size:
+        if 0 <= idx < out.size:
             out[idx] |= first[g]
+
+
+# --- thread-parallel wrappers: chunks of groups, each chunk serial ---------------------------
+
+@njit(cache=True, parallel=True)
+def count_pairs_par(x, offset, gb, counts, nchunk):
+    G = gb.size - 1
+    bad = 0
+    for c in prange(nchunk):
+        bad += count_pairs(x, offset, gb, counts, G * c // nchunk, G * (c + 1) // nchunk) != OK
+    return OK if bad == 0 else ERR_BUFFER
+
+
+@njit(cache=True, parallel=True)
+def fill_pairs_par(x, offset, gb, ps, runs, vals, maxmag, nchunk):
+    G = gb.size - 1
+    bad = 0
+    for c in prange(nchunk):
+        bad += fill_pairs(x, offset, gb, ps, runs, vals, maxmag,
+                          G * c // nchunk, G * (c + 1) // nchunk) != OK
+    return OK if bad == 0 else ERR_BUFFER
+
+
+@njit(cache=True, parallel=True)
+def group_bits_par(runs, vals, ps, tid, krefs, nruns, lens, bits, nchunk):
+    G = ps.size - 1
+    bad = 0
+    for c in prange(nchunk):
+        bad += group_bits(runs, vals, ps, tid, krefs, nruns, lens, bits,
+                          G * c // nchunk, G * (c + 1) // nchunk) != OK
+    return OK if bad == 0 else ERR_SYMBOL
+
+
+@njit(cache=True, parallel=True)
+def pack_groups_par(runs, vals, ps, tid, krefs, nruns, codes, lens, gbit, out, first, status,
+                    nchunk):
+    G = ps.size - 1
+    bad = 0
+    for c in prange(nchunk):
+        bad += pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gbit, out, first,
+                           status, G * c // nchunk, G * (c + 1) // nchunk) != OK
+    return OK if bad == 0 else ERR_BUFFER
+
+
+@njit(cache=True, nogil=True)
+def owner_stats(runs, vals, owner, eob, kref, nrun, nsym):
+    """Per-owner symbol histograms H[o, sym] and extra bits X[o] of pairs (run, val) whose owner
+    (e.g. tensor index) is owner[k]; eob[o] end symbols are counted for owner o."""
+    n_owner = eob.size
+    H = np.zeros((n_owner, nsym), np.int64)
+    X = np.zeros(n_owner, np.int64)
+    for o in range(n_owner):
+        H[o, SYM_EOB] = eob[o]
+    for k in range(runs.size):
+        o = owner[k]
+        r = np.int64(runs[k])
+        if r >= nrun:
+            H[o, SYM_ESC] += r // nrun
+            r = r % nrun
+        d = vals[k]
+        m = d if d > 0 else -d
+        c, e, _x = mag_class(m, kref)
+        s = SYM_FIRST + c * nrun + r
+        if s < nsym:
+            H[o, s] += 1
+        X[o] += e + 1
+    return H, X
