@@ -148,3 +148,19 @@ def test_asymmetric_zero_points_round_trip():
     back = decompress_model(data, as_quantized=True)["w"]
     assert back.zero_point is not None
     _check_round_trip(src, data)
+
+
+@pytest.mark.parametrize("kw", [dict(bits=1), dict(bits=1, method="fixed"), dict(bits=32),
+                                dict(bits=24, symmetric=False), dict(bits=2, method="alpha"),
+                                dict(bits=3, granularity="group", group_size="kernel"),
+                                dict(bits=2, method="fixed", frac_bits=1)])
+def test_extreme_bit_widths_through_the_package(kw):
+    src = _toy()
+    src.pop("half")
+    data = compress_model(src, **kw)
+    back = decompress_model(data, as_quantized=True)
+    for n, w in src.items():
+        ref = quantize_model({n: w}, **kw)[n]
+        assert np.array_equal(back[n].values, ref.values), n
+        assert back[n].values.dtype == ref.values.dtype
+        assert np.array_equal(back[n].dequantize(), ref.dequantize())

@@ -83,7 +83,8 @@ def quantize_model(float_tensors, /, *, bits=8, sparsity=0.0, granularity: str =
 
     ``bits`` and ``sparsity`` are one value or a mapping name -> value (``"*"`` = default;
     sparsity defaults to 0).  ``granularity="channel"`` falls back to one scale per tensor for
-    tensors with ndim <= 1 (a scale per element would store them twice).
+    tensors with ndim <= 1 (a scale per element would store them twice), and
+    ``group_size="kernel"`` for tensors with ndim < 3 (they have no kernels).
     """
     tensors = _float_tensors(float_tensors)
     if granularity not in GRANULARITIES:
@@ -113,7 +114,8 @@ def quantize_model(float_tensors, /, *, bits=8, sparsity=0.0, granularity: str =
             out[n] = a.astype(np.float32) if a.dtype == np.float64 else a
             continue
         g = granularity
-        if g == "channel" and a.ndim <= 1:
+        if (g == "channel" and a.ndim <= 1) or (g == "group" and group_size == "kernel"
+                                                 and a.ndim < 3):
             g = "tensor"
         out[n] = quantize(work[n], bits=bits_of[n], granularity=g, axis=axis,
                           group_size=group_size if g == "group" else None, method=method,
