@@ -8,6 +8,8 @@ from .errors import (ChecksumError, CodecError, CorruptError, LimitError, Trunca
                      UnsupportedError)
 from .format import FOOTER_MAGIC, MAGIC, SUPPORTED_VERSIONS, VERSION, Limits
 from .info import inspect
+from .frontend import (QuantizedTensor, compress_model, decompress_model, progressive_quantize,
+                       prune, prune_finetune_quantize, quantize, quantize_activation)
 from .meta import QuantMeta
 from .package import (Package, check, decode, encode, load, open_package, pack, read_tensor, save,
                       unpack)
@@ -17,6 +19,8 @@ __version__ = "0.1.0"
 __all__ = [
     "encode", "decode", "pack", "unpack", "read_tensor", "inspect", "check", "save", "load",
     "open_package", "Package", "QuantMeta", "Limits",
+    "quantize", "quantize_activation", "QuantizedTensor", "prune", "compress_model",
+    "decompress_model", "progressive_quantize", "prune_finetune_quantize",
     "CodecError", "TruncatedError", "CorruptError", "ChecksumError", "UnsupportedError", "LimitError",
     "MAGIC", "FOOTER_MAGIC", "VERSION", "SUPPORTED_VERSIONS",
 ]

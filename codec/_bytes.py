@@ -76,7 +76,9 @@ class Reader:
         self.pos += n
         return v
 
-    def varint(self, what: str, limit: int = (1 << 64) - 1) -> int:
+    def varint(self, what: str, limit: int = (1 << 64) - 1, exc=CorruptError) -> int:
+        """Read an unsigned LEB128; a value over ``limit`` raises ``exc`` (LimitError for
+        configured caps, CorruptError for structural bounds)."""
         start = self.offset
         value = 0
         for i in range(MAX_VARINT_BYTES):
@@ -84,7 +86,7 @@ class Reader:
             value |= (byte & 0x7F) << (7 * i)
             if not byte & 0x80:
                 if value > limit:
-                    raise CorruptError(f"{what} = {value} exceeds {limit}", offset=start, value=value)
+                    raise exc(f"{what} = {value} exceeds {limit}", offset=start, value=value)
                 return value
         raise CorruptError(f"{what}: varint longer than {MAX_VARINT_BYTES} bytes", offset=start)
 

@@ -208,7 +208,7 @@ def read_directory(buf, limits: Limits = DEFAULT_LIMITS, *, check_crc: bool = Tr
 
 
 def _read_tables(r: Reader, limits: Limits) -> list[Table]:
-    ntab = r.varint("table count", limit=limits.max_tables)
+    ntab = r.varint("table count", limit=limits.max_tables, exc=LimitError)
     tables = []
     for i in range(ntab):
         at = r.offset
@@ -232,7 +232,7 @@ def _read_tables(r: Reader, limits: Limits) -> list[Table]:
 
 
 def _read_entries(r: Reader, limits: Limits, ntab: int, dir_off: int) -> list[TensorEntry]:
-    count = r.varint("tensor count", limit=limits.max_tensors)
+    count = r.varint("tensor count", limit=limits.max_tensors, exc=LimitError)
     entries: list[TensorEntry] = []
     names: set[str] = set()
     prev = b""
@@ -240,7 +240,8 @@ def _read_entries(r: Reader, limits: Limits, ntab: int, dir_off: int) -> list[Te
     for i in range(count):
         at = r.offset
         shared = r.varint(f"tensor {i} name prefix", limit=len(prev))
-        tail = r.varint(f"tensor {i} name length", limit=limits.max_name_bytes - shared)
+        tail = r.varint(f"tensor {i} name length", limit=limits.max_name_bytes - shared,
+                        exc=LimitError)
         raw = prev[:shared] + r.bytes(tail, f"tensor {i} name")
         prev = raw
         try:
@@ -255,7 +256,7 @@ def _read_entries(r: Reader, limits: Limits, ntab: int, dir_off: int) -> list[Te
             raise CorruptError(f"tensor {name!r}: unknown dtype code {code}", offset=r.offset - 1,
                                value=code)
         dtype = DTYPES[code]
-        ndim = r.varint(f"tensor {name!r} ndim", limit=limits.max_ndim)
+        ndim = r.varint(f"tensor {name!r} ndim", limit=limits.max_ndim, exc=LimitError)
         shape = tuple(r.varint(f"tensor {name!r} dim", limit=1 << 48) for _ in range(ndim))
         numel = 1
         for d in shape:

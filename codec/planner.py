@@ -20,7 +20,7 @@ from .kernels.symbols import SYM_FIRST, num_classes
 
 PAR_MIN_WORK = 1 << 16    # below this many parameters kernels run on the calling thread
 MIN_GROUP = 4096          # "auto" grouping: whole kernels, at least this many parameters a group
-SAMPLE_PAIRS = 1 << 20    # pairs used to choose (kref, nrun)
+SAMPLE_PAIRS = 1 << 18    # pairs used to choose (kref, nrun)
 NRUN_CHOICES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 MAX_PLAN_SYMBOLS = 4096   # a length-12 code has room for at most 4096 codes
 TABLE_FIXED_BITS = 12 * 8 + 24  # counts per length + kref/nrun/nclass, roughly
@@ -137,9 +137,18 @@ def _table_bits(H: np.ndarray) -> np.ndarray:
     return TABLE_FIXED_BITS + TABLE_BITS_PER_CODE * np.count_nonzero(H, axis=-1)
 
 
-def model_cost(H: np.ndarray, X: np.ndarray) -> float:
-    """Estimated bits with the best of (own table, one shared table) per tensor."""
-    own = _row_entropy(H) + _table_bits(H)
+def model_cost(H: np.ndarray, X: np.ndarray, w: np.ndarray | None = None) -> float:
+    """Estimated bits with the best of (own table, one shared table) per tensor.
+
+    ``H`` holds sample counts, ``w`` the factor from sample to tensor; the plug-in entropy of a
+    sample underestimates large alphabets, so the Miller-Madow term (K - 1) / (2 ln 2) per
+    sample is added (scaled by ``w``) to keep the choice honest.
+    """
+    w = np.ones(H.shape[0]) if w is None else w
+    k = np.count_nonzero(H, axis=1)
+    own = (_row_entropy(H) + np.maximum(k - 1, 0) / (2 * np.log(2))) * w + _table_bits(H)
+    H = H * w[:, None]
+    X = X * w
     S = H.sum(axis=0)
     P = S / max(S.sum(), 1)
     shared = H @ _code_len(P)
@@ -181,7 +190,7 @@ def choose_alphabet(prepared: list[Prepared]) -> tuple[int, int, int]:
                 break
             H, X = owner_stats(runs, vals, owner, eob, np.int64(kref), np.int64(nrun),
                                np.int64(nsym))
-            cost = model_cost(np.round(H * w[:, None]), X * w)
+            cost = model_cost(H, X, w)
             if best is None or cost < best[0]:
                 best = (cost, kref, nrun, nclass)
             worse = worse + 1 if prev is not None and cost > prev else 0

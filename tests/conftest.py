@@ -1,0 +1,33 @@
+"""Shared test configuration: hypothesis profiles chosen by CODEC_HYPOTHESIS_PROFILE."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # benchmarks/recipe.py is shared with the tests
+    sys.path.insert(0, str(ROOT))
+
+settings.register_profile("default", max_examples=40, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", max_examples=200, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=10, deadline=None)
+settings.load_profile(os.environ.get("CODEC_HYPOTHESIS_PROFILE", "default"))
+
+
+def weights_dir() -> Path:
+    from benchmarks.recipe import weights_dir as wd
+    return wd()
+
+
+@pytest.fixture(scope="session")
+def shared_weights() -> Path:
+    d = weights_dir()
+    if not d.is_dir():
+        pytest.skip(f"real weights not found at {d} (set CODEC_WEIGHTS)")
+    return d
