@@ -1,0 +1,18 @@
+"""Slow, obviously-correct pure-Python reference implementation of format v1 (no Numba).
+
+* :func:`read_package` / :func:`unpack` / :func:`unpack_with_meta` / :func:`decode`: an
+  independent reader written from docs/FORMAT.md (it imports only :mod:`codec.errors` from
+  the core); malformed input raises :class:`codec.CodecError` subclasses.
+* :func:`pack`: writes a package from the encoder's *decisions* (tables, table per tensor or
+  group, grouping, value offset, metadata); the same decisions give the same bytes as
+  ``codec.pack``.
+* :func:`reencode`: decode a package and write it again from the choices in its own header;
+  for every package made by ``codec.pack`` the result is byte-identical.
+"""
+from .decoder import (RefEntry, RefLimits, RefMeta, RefPackage, RefTable, decode, read_header,
+                      read_package, unpack, unpack_with_meta)
+from .encoder import TensorChoice, choices_of, pack, reencode
+
+__all__ = ["read_package", "read_header", "unpack", "unpack_with_meta", "decode", "pack",
+           "reencode", "choices_of", "TensorChoice", "RefTable", "RefMeta", "RefEntry",
+           "RefPackage", "RefLimits"]

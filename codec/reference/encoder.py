@@ -1,0 +1,245 @@
+"""Reference encoder for format v1: the encoder's *decisions* in, the exact package bytes out.
+
+``codec.pack`` makes choices (grouping, value offset, the (kref, nrun) alphabet, the Huffman
+tables and which tensor uses which table); given the same choices this module must produce
+byte-identical output.  Everything is spelled out field by field after docs/FORMAT.md, with
+bits appended to a big-endian :class:`bitarray.bitarray`.
+
+:func:`reencode` closes the loop: it decodes a package with the reference decoder, reads the
+choices from the package's own header and writes the package again.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from bitarray import bitarray
+from bitarray.util import int2ba
+
+from .decoder import (CODE_BY_DTYPE, CODE_BY_GROUP_MODE, FOOTER_MAGIC, MAGIC, MAX_CODE_LEN,
+                      META_KINDS, SYM_EOB, SYM_ESC, SYM_FIRST, VERSION, RefTable, canonical_codes,
+                      mag_class, read_package)
+
+
+# --- choices ----------------------------------------------------------------------------------
+
+@dataclass
+class TensorChoice:
+    """How one tensor is coded.
+
+    ``table``: the table index used by every group, or a sequence with one index per group.
+    ``tid_base``/``tid_bits``/``len_bits``: group-table field widths; ``None`` = the writer's
+    rule (one table: base = that table, 0 bits; per-group tables: base = smallest index,
+    bits = bit length of (largest - smallest); length bits = bit length of the longest group).
+    ``meta``: a ``codec.QuantMeta``, a :class:`~codec.reference.decoder.RefMeta`, or None.
+    """
+    group_mode: str
+    group_size: int
+    value_offset: int = 0
+    table: int | Sequence[int] = 0
+    tid_base: int | None = None
+    tid_bits: int | None = None
+    len_bits: int | None = None
+    meta: object = None
+
+
+def as_table(t) -> RefTable:
+    if isinstance(t, RefTable):
+        return t
+    kref, nrun, nclass, lengths = t
+    return RefTable(int(kref), int(nrun), int(nclass), [int(x) for x in lengths])
+
+
+# --- primitive writers ------------------------------------------------------------------------
+
+def varint(value: int) -> bytes:
+    """Unsigned LEB128: 7 bits per byte, low group first, high bit set on all but the last."""
+    assert value >= 0
+    out = bytearray()
+    while True:
+        if value < 0x80:
+            out.append(value)
+            return bytes(out)
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+
+
+def zigzag(value: int) -> int:
+    return 2 * value if value >= 0 else -2 * value - 1
+
+
+def svarint(value: int) -> bytes:
+    return varint(zigzag(value))
+
+
+def bits_of(value: int, n: int) -> bitarray:
+    """``value`` as exactly ``n`` bits, most significant first (n may be 0)."""
+    if n == 0:
+        return bitarray(endian="big")
+    return int2ba(value, length=n, endian="big")
+
+
+def padded_bytes(bits: bitarray) -> bytes:
+    """The bits, then zero bits up to a whole byte (bitarray.tobytes pads with zeros)."""
+    return bits.tobytes()
+
+
+# --- sections ---------------------------------------------------------------------------------
+
+def table_bytes(t: RefTable) -> bytes:
+    out = bytearray([t.kref]) + varint(t.nrun) + varint(t.nclass)
+    by_len = [[s for s, ln in enumerate(t.lengths) if ln == L] for L in range(1, MAX_CODE_LEN + 1)]
+    for syms in by_len:
+        out += varint(len(syms))
+    gam = bitarray(endian="big")
+    for syms in by_len:
+        prev = -1
+        for s in syms:  # ascending
+            gap = s - prev
+            nb = gap.bit_length()
+            gam += bits_of(0, nb - 1) + bits_of(gap, nb)
+            prev = s
+    return bytes(out) + padded_bytes(gam)
+
+
+def meta_bytes(meta) -> bytes:
+    if meta is None:
+        return b""
+    scale = np.asarray(meta.scale).reshape(-1)
+    sd = 0 if scale.dtype == np.float32 else 1
+    out = bytearray([1, META_KINDS.index(meta.kind), int(meta.bits)])
+    if meta.axis is not None:
+        out += bytes([1]) + svarint(int(meta.axis))
+    elif meta.block is not None:
+        out += bytes([2]) + varint(int(meta.block))
+    else:
+        out += bytes([0])
+    out += bytes([sd]) + varint(scale.size)
+    out += scale.astype("<f4" if sd == 0 else "<f8").tobytes()
+    if meta.zero_point is None:
+        out += bytes([0])
+    else:
+        out += bytes([1])
+        for z in np.asarray(meta.zero_point).reshape(-1).tolist():
+            out += svarint(int(z))
+    return bytes(out)
+
+
+def group_bits(values: list[int], voff: int, t: RefTable, codes: dict) -> bitarray:
+    """One group: for each nonzero d = x - voff after `run` zeros: ESC per whole `nrun` zeros,
+    symbol 2 + class*nrun + run, remainder bits, sign bit (1 = negative); then EOB."""
+    out = bitarray(endian="big")
+
+    def put_symbol(s):
+        if s not in codes:
+            raise ValueError(f"symbol {s} has no code in its table")
+        code, ln = codes[s]
+        out.extend(bits_of(code, ln))
+
+    run = 0
+    for x in values:
+        d = x - voff
+        if d == 0:
+            run += 1
+            continue
+        while run >= t.nrun:
+            put_symbol(SYM_ESC)
+            run -= t.nrun
+        c, e, rem = mag_class(abs(d), t.kref)
+        if c >= t.nclass:
+            raise ValueError(f"magnitude {abs(d)} beyond the table's {t.nclass} classes")
+        put_symbol(SYM_FIRST + c * t.nrun + run)
+        out.extend(bits_of(rem, e))
+        out.append(1 if d < 0 else 0)
+        run = 0
+    put_symbol(SYM_EOB)  # the trailing zeros are implied
+    return out
+
+
+def tensor_block(arr: np.ndarray, ch: TensorChoice, tables: list[RefTable], codes: list[dict]):
+    """(block bytes, tid_base, tid_bits, len_bits, meta length)."""
+    flat = [int(v) for v in np.asarray(arr).reshape(-1).tolist()]
+    mbytes = meta_bytes(ch.meta)
+    n = len(flat)
+    G = -(-n // ch.group_size) if n else 0
+    if G == 0:
+        return mbytes, 0, 0, 0, len(mbytes)
+    tids = [int(ch.table)] * G if isinstance(ch.table, (int, np.integer)) else [int(t) for t in ch.table]
+    if len(tids) != G:
+        raise ValueError(f"{len(tids)} table ids for {G} groups")
+    tid_base = ch.tid_base if ch.tid_base is not None else min(tids)
+    tid_bits = ch.tid_bits if ch.tid_bits is not None else (max(tids) - tid_base).bit_length()
+    groups = [group_bits(flat[g * ch.group_size:(g + 1) * ch.group_size], ch.value_offset,
+                         tables[tids[g]], codes[tids[g]]) for g in range(G)]
+    len_bits = ch.len_bits if ch.len_bits is not None else max(len(b) for b in groups).bit_length()
+    gtab = bitarray(endian="big")
+    payload = bitarray(endian="big")
+    for t, b in zip(tids, groups):
+        gtab += bits_of(t - tid_base, tid_bits) + bits_of(len(b), len_bits)
+        payload += b  # groups are bit-contiguous; offsets are cumulative lengths
+    return mbytes + padded_bytes(gtab) + padded_bytes(payload), tid_base, tid_bits, len_bits, len(mbytes)
+
+
+def pack(tensors, tables, choices: Mapping[str, TensorChoice]) -> bytes:
+    """Write a v1 package.
+
+    ``tensors``: mapping (or sequence of pairs) name -> integer array, in package order.
+    ``tables``: list of (kref, nrun, nclass, lengths) or RefTable.  ``choices``: name -> choice.
+    """
+    items = list(tensors.items()) if isinstance(tensors, Mapping) else list(tensors)
+    tables = [as_table(t) for t in tables]
+    codes = [canonical_codes(t.lengths) for t in tables]
+    pre = MAGIC + bytes([VERSION, 0, 0, 0])
+    body = bytearray(pre)
+    entries = bytearray()
+    prev = b""
+    for name, arr in items:
+        arr = np.asarray(arr)
+        ch = choices[name]
+        block, tid_base, tid_bits, len_bits, mlen = tensor_block(arr, ch, tables, codes)
+        raw = name.encode("utf-8")
+        k = 0
+        while k < min(len(raw), len(prev)) and raw[k] == prev[k]:
+            k += 1
+        prev = raw
+        dtype = arr.dtype.newbyteorder("=").name
+        entries += varint(k) + varint(len(raw) - k) + raw[k:]
+        entries += bytes([CODE_BY_DTYPE[dtype]]) + varint(arr.ndim)
+        for d in arr.shape:
+            entries += varint(int(d))
+        entries += bytes([CODE_BY_GROUP_MODE[ch.group_mode]]) + varint(ch.group_size)
+        entries += svarint(ch.value_offset) + varint(len(body)) + varint(len(block))
+        entries += struct.pack("<I", zlib.crc32(block))
+        entries += varint(mlen) + varint(tid_base) + bytes([tid_bits, len_bits])
+        body += block
+    directory = varint(len(tables)) + b"".join(table_bytes(t) for t in tables)
+    directory += varint(len(items)) + bytes(entries)
+    dir_off = len(body)
+    crc = zlib.crc32(pre + directory)
+    return bytes(body) + directory + struct.pack("<QQI", dir_off, len(directory), crc) + FOOTER_MAGIC
+
+
+# --- round trip through a package's own choices -----------------------------------------------
+
+def choices_of(data):
+    """(tensors, tables, choices) read from a package with the reference decoder."""
+    p = read_package(data)
+    choices = {}
+    for e in p.entries:
+        one = e.tid_bits == 0
+        choices[e.name] = TensorChoice(
+            group_mode=e.group_mode, group_size=e.group_size, value_offset=e.value_offset,
+            table=(e.tid_base if one else list(e.group_tables)),
+            tid_base=e.tid_base, tid_bits=e.tid_bits, len_bits=None, meta=p.metas[e.name])
+    return p.tensors, p.tables, choices
+
+
+def reencode(data) -> bytes:
+    """Decode ``data`` with the reference decoder and encode it again with the reference
+    encoder, using the choices stored in its header (tables, table ids, grouping, value offset,
+    metadata).  For any package written by ``codec.pack`` the result equals ``data``."""
+    tensors, tables, choices = choices_of(data)
+    return pack(tensors, tables, choices)
