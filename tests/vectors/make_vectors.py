@@ -1,0 +1,175 @@
+"""Write the format-v1 golden vectors.  Run ONCE by hand; never regenerate.
+
+    cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py
+
+For each case ``<name>`` it writes, under tests/vectors/v1/:
+  * ``<name>.npz``  the input tensors (keys in package order; see ``order`` in the JSON),
+  * ``<name>.json`` the ``codec.pack`` options (group, max_tables, per-tensor QuantMeta with
+    scales as exact little-endian hex) and a description,
+  * ``<name>.bin``  the package bytes ``codec.pack`` produced.
+
+The script refuses to run if any of those files already exists: the vectors are a frozen
+record of format v1 and of the encoder's decisions, and tests/test_reference.py checks that
+today's ``codec.pack`` still produces exactly these bytes.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import codec
+
+OUT = Path(__file__).resolve().parent / "v1"
+
+
+def meta_to_json(m: codec.QuantMeta) -> dict:
+    dt = "float32" if m.scale.dtype == np.float32 else "float64"
+    return {"bits": int(m.bits), "kind": m.kind, "axis": m.axis, "block": m.block,
+            "scale_dtype": dt, "scale_hex": m.scale.astype("<f4" if dt == "float32" else "<f8").tobytes().hex(),
+            "zero_point": None if m.zero_point is None else [int(z) for z in m.zero_point]}
+
+
+def group_to_json(group):
+    return list(group) if isinstance(group, tuple) else group
+
+
+def cases() -> dict:
+    rng = np.random.default_rng(20240711)
+    c = {}
+
+    def sparse(shape, dtype, density, lo, hi, zero=0):
+        x = rng.integers(lo, hi, size=shape, endpoint=True).astype(dtype)
+        x[rng.random(shape) >= density] = zero
+        return x
+
+    c["int8_1d_auto"] = dict(
+        desc="1-D int8, 30% dense, values in [-20, 20], group='auto'",
+        tensors={"w": sparse((500,), np.int8, 0.3, -20, 20)}, group="auto")
+    c["uint8_4d_kernel"] = dict(
+        desc="4-D uint8 conv weight around zero point 128 (value offset 128), group='kernel'",
+        tensors={"conv": sparse((8, 3, 3, 3), np.uint8, 0.5, 100, 160, zero=128)}, group="kernel")
+    c["int16_4d_kernels2"] = dict(
+        desc="4-D int16, magnitudes up to 3000, group=('kernels', 2) with a partial last group",
+        tensors={"conv": sparse((5, 4, 3, 3), np.int16, 0.4, -3000, 3000)}, group=("kernels", 2))
+    c["uint16_count100"] = dict(
+        desc="2-D uint16 spanning 0..65535, group=('count', 100), 1000 elements",
+        tensors={"fc": sparse((40, 25), np.uint16, 0.25, 0, 65535)}, group=("count", 100))
+    x = sparse((64,), np.int32, 0.5, -(1 << 31), (1 << 31) - 1)
+    x[:4] = [-(1 << 31), (1 << 31) - 1, -(1 << 31), (1 << 31) - 1]
+    c["int32_minmax_tensor"] = dict(
+        desc="int32 with int32 min and max, full-range values, group='tensor' (one group)",
+        tensors={"x": x}, group="tensor")
+    y = sparse((4, 33), np.uint32, 0.3, 0, (1 << 32) - 1)
+    y[0, :3] = [0, (1 << 32) - 1, 1]
+    c["uint32_minmax_auto"] = dict(
+        desc="2-D uint32 with 0 and 2**32-1, group='auto'", tensors={"x": y}, group="auto")
+    c["empty_and_scalar"] = dict(
+        desc="empty tensors (shapes (0,) and (3, 0, 2)) and scalars (shape ()) of several dtypes",
+        tensors={"empty": np.zeros((0,), np.int8), "empty3d": np.zeros((3, 0, 2), np.uint16),
+                 "scalar": np.array(-7, np.int16), "scalar0": np.array(0, np.int32),
+                 "scalar_u": np.array(200, np.uint8)},
+        group="auto")
+    c["empty_only"] = dict(
+        desc="a package whose only tensor is empty: no tables at all",
+        tensors={"e": np.zeros((2, 0), np.int32)}, group="kernel")
+    c["all_zero"] = dict(
+        desc="all-zero 4-D int8 tensor, group='kernel': every group is a lone end symbol",
+        tensors={"z": np.zeros((16, 4, 3, 3), np.int8)}, group="kernel")
+    nz = rng.integers(-100, 100, size=(12, 50), endpoint=True).astype(np.int8)
+    nz[nz == 0] = 1
+    c["no_zeros"] = dict(
+        desc="int8 without a single zero, group=('count', 64)",
+        tensors={"d": nz}, group=("count", 64))
+    c["pm1"] = dict(
+        desc="only -1, 0 and +1 (1-bit magnitudes), int8, group='kernel'",
+        tensors={"t": sparse((10, 40), np.int8, 0.5, -1, 1)}, group="kernel")
+    lr = np.zeros(30000, np.int8)
+    lr[[0, 5000, 5001, 17000, 29999]] = [3, -2, 1, -90, 7]
+    c["long_zero_runs"] = dict(
+        desc="1-D int8 with zero runs > 4096 (escape symbols), group='tensor'",
+        tensors={"r": lr}, group="tensor")
+    c["long_zero_runs_count"] = dict(
+        desc="the same runs cut by group=('count', 7000): runs cross group ends",
+        tensors={"r": lr.copy()}, group=("count", 7000))
+    w = sparse((6, 4, 3, 3), np.uint8, 0.6, 0, 15, zero=8)
+    c["multi_meta"] = dict(
+        desc="multi-tensor package with quantization metadata: per-axis float32 scales and zero "
+             "points, per-tensor, per-block float64 scales, float-bits; names sharing prefixes "
+             "and a non-ASCII name",
+        tensors={"layer1.weight": w,
+                 "layer1.bias": sparse((6,), np.int16, 0.9, -500, 500),
+                 "layer2.weight": sparse((3, 6), np.int8, 0.7, -7, 7),
+                 "layer2.scale_bits": np.array([15360, 0, 48128, 16384], np.uint16),
+                 "головa": sparse((10,), np.int8, 0.5, -3, 3)},
+        meta={"layer1.weight": codec.QuantMeta(
+                  bits=4, scale=(rng.random(6).astype(np.float32) * 0.01 + 1e-4),
+                  zero_point=np.array([8, 8, 7, 9, 8, 8]), axis=0),
+              "layer1.bias": codec.QuantMeta(bits=16, scale=np.array([0.00123], np.float32)),
+              "layer2.weight": codec.QuantMeta(
+                  bits=4, scale=np.array([0.1, 0.25, 1 / 3], np.float64),
+                  zero_point=np.array([0, -1, 2]), block=6),
+              "layer2.scale_bits": codec.QuantMeta(bits=16, kind="float-bits")},
+        group="kernel")
+    a = rng.integers(-1, 2, size=(20, 200)).astype(np.int8)
+    b = rng.integers(-100, 101, size=(20, 200)).astype(np.int8)
+    b[rng.random(b.shape) < 0.9] = 0
+    c["multi_table"] = dict(
+        desc="tensors with different statistics: the encoder gives them separate Huffman tables "
+             "(table base > 0) and shares one between two of them",
+        tensors={"a": a, "b": b, "c": rng.integers(-3, 4, size=(4000,)).astype(np.int8),
+                 "d": np.array([1, 0, 0, -1], np.int8)}, group="kernel")
+    from benchmarks.recipe import load_float, quantize_tensor
+    fl = load_float("mtcnn_facenet_pytorch")
+    names = ["onet.conv2.weight", "onet.conv3.weight", "rnet.conv2.weight", "onet.conv1.bias",
+             "pnet.conv3.weight"]
+    c["mtcnn_4bit_90"] = dict(
+        desc="real weights: tensors of mtcnn_facenet_pytorch quantized to 4 bits, 90% sparse "
+             "(benchmarks/recipe.py quantize_tensor), group='auto', default table pool",
+        tensors={k: quantize_tensor(fl[k], 4, 0.9) for k in names}, group="auto")
+    c["mtcnn_4bit_90_shared"] = dict(
+        desc="the same tensors, per-kernel groups and one shared table (max_tables=1)",
+        tensors={k: quantize_tensor(fl[k], 4, 0.9) for k in names}, group="kernel", max_tables=1)
+    return c
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    cs = cases()
+    targets = [OUT / f"{n}{ext}" for n in cs for ext in (".npz", ".json", ".bin")]
+    existing = [str(p) for p in targets if p.exists()]
+    if existing:
+        print("refusing to overwrite golden vectors (they are frozen):", *existing, sep="\n  ",
+              file=sys.stderr)
+        return 1
+    total = 0
+    for name, c in cs.items():
+        tensors = c["tensors"]
+        opts = {"group": c["group"], "max_tables": c.get("max_tables", codec.package.DEFAULT_MAX_TABLES)}
+        meta = c.get("meta")
+        data = codec.pack(tensors, group=opts["group"], meta=meta, max_tables=opts["max_tables"])
+        back = codec.unpack(data)
+        assert list(back) == list(tensors)
+        for k, v in tensors.items():
+            assert back[k].dtype == v.dtype and back[k].shape == v.shape
+            assert np.array_equal(back[k], v)
+        js = {"description": c["desc"], "order": list(tensors), "group": group_to_json(c["group"]),
+              "max_tables": opts["max_tables"],
+              "meta": {k: meta_to_json(m) for k, m in (meta or {}).items()},
+              "codec_version": codec.__version__, "bytes": len(data)}
+        # npz keys are the tensor names in order; np.savez keeps them (non-ASCII included)
+        np.savez_compressed(OUT / f"{name}.npz", **tensors)
+        (OUT / f"{name}.json").write_text(json.dumps(js, indent=1, ensure_ascii=False) + "\n",
+                                          encoding="utf-8")
+        (OUT / f"{name}.bin").write_bytes(data)
+        size = sum((OUT / f"{name}{ext}").stat().st_size for ext in (".npz", ".json", ".bin"))
+        total += size
+        print(f"{name:24s} {len(data):7d} package bytes, {size:7d} on disk")
+    print(f"total {total} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
