@@ -112,7 +112,13 @@ class Directory:
     directory_length: int
 
 
+_RANGES = {dt: (int(np.iinfo(dt).min), int(np.iinfo(dt).max)) for dt in DTYPES.values()}
+
+
 def value_range(dtype: np.dtype) -> tuple[int, int]:
+    dtype = np.dtype(dtype)
+    if dtype in _RANGES:
+        return _RANGES[dtype]
     info = np.iinfo(dtype)
     return int(info.min), int(info.max)
 
@@ -199,11 +205,13 @@ def read_directory(buf, limits: Limits = DEFAULT_LIMITS, *, check_crc: bool = Tr
         if crc != dir_crc:
             raise ChecksumError(f"directory CRC32 mismatch: stored {dir_crc:08x}, computed {crc:08x}",
                                 offset=fpos + 16, value=dir_crc)
-    r = Reader(buf, dir_off, fpos)
+    # parse from a bytes copy of the directory (fast indexing); offsets stay absolute
+    r = Reader(bytes(dir_view), 0, fpos - dir_off, base=dir_off)
     tables = _read_tables(r, limits)
     entries = _read_entries(r, limits, len(tables), dir_off)
-    if r.pos != fpos:
-        raise CorruptError(f"{fpos - r.pos} stray bytes at the end of the directory", offset=r.pos)
+    if r.pos != r.end:
+        raise CorruptError(f"{r.end - r.pos} stray bytes at the end of the directory",
+                           offset=r.offset)
     return Directory(version, flags, tables, entries, dir_off, dir_len)
 
 
