@@ -1,0 +1,690 @@
+/* spkdec.c: portable C99 decoder for codec packages, format v1 (see spkdec.h).
+ *
+ * Source of truth for the format: codec/format.py, codec/huffman.py, codec/kernels/ (decode.py, symbols.py, tables.py).
+ *   package  = preamble(8) | blocks | directory | footer(24)
+ *   preamble = "SPKG" version=1 flags=0 0 0
+ *   footer   = dir_off u64le, dir_len u64le, crc32(preamble + directory) u32le, "GKPS"
+ *   block    = [meta][group table: per group tid_bits + len_bits, MSB-first, byte padded]
+ *              [payload: groups back to back, MSB-first bits]
+ *   group    = symbols of a canonical Huffman code (max 12 bits):
+ *              0 end of group, 1 escape (nrun zeros), 2 + class*nrun + run: `run` zeros then a
+ *              value of magnitude class `class` (extra bits MSB-first, then a sign bit).
+ */
+#include "spkdec.h"
+
+#include <string.h>
+
+#define E_(x) do { int e_ = (x); if (e_ < 0) return e_; } while (0)
+
+#define MAXLEN SPK_LUT_BITS
+#define MAX_KREF 6u
+#define MAX_NRUN 4096u
+#define MAX_SYMBOLS 65536u
+
+/* ---- CRC32 (IEEE 802.3, reflected, as zlib), 16-entry table ---------------------------- */
+
+static const uint32_t crc_nib[16] = {
+    0x00000000u, 0x1db71064u, 0x3b6e20c8u, 0x26d930acu, 0x76dc4190u, 0x6b6b51f4u,
+    0x4db26158u, 0x5005713cu, 0xedb88320u, 0xf00f9344u, 0xd6d6a3e8u, 0xcb61b38cu,
+    0x9b64c2b0u, 0x86d3d2d4u, 0xa00ae278u, 0xbdbdf21cu};
+
+uint32_t spk_crc32(uint32_t crc, const uint8_t *data, size_t n)
+{
+    crc = ~crc;
+    while (n--) {
+        crc ^= *data++;
+        crc = (crc >> 4) ^ crc_nib[crc & 15u];
+        crc = (crc >> 4) ^ crc_nib[crc & 15u];
+    }
+    return ~crc;
+}
+
+/* ---- byte reader over the directory ---------------------------------------------------- */
+
+typedef struct {
+    const uint8_t *b;
+    size_t pos, end;
+} rd;
+
+static uint64_t le(const uint8_t *b, unsigned n)
+{
+    uint64_t v = 0;
+    while (n--)
+        v = (v << 8) | b[n];
+    return v;
+}
+
+static int rd_u8(rd *r, uint32_t *v)
+{
+    if (r->pos >= r->end)
+        return SPK_E_TRUNCATED;
+    *v = r->b[r->pos++];
+    return 0;
+}
+
+/* unsigned LEB128, at most 10 bytes, value <= lim (codec._bytes.Reader.varint) */
+static int rd_var(rd *r, uint64_t lim, uint64_t *v)
+{
+    uint64_t x = 0;
+    unsigned i;
+    for (i = 0; i < 10; i++) {
+        uint32_t c;
+        E_(rd_u8(r, &c));
+        if (i == 9 && c > 1)
+            return SPK_E_CORRUPT; /* >= 2^64 or longer than 10 bytes */
+        x |= (uint64_t)(c & 0x7fu) << (7 * i);
+        if (!(c & 0x80u))
+            break;
+    }
+    if (x > lim)
+        return SPK_E_CORRUPT;
+    *v = x;
+    return 0;
+}
+
+static int rd_var32(rd *r, uint32_t lim, uint32_t *v)
+{
+    uint64_t x;
+    E_(rd_var(r, lim, &x));
+    *v = (uint32_t)x;
+    return 0;
+}
+
+static uint32_t getbit(const uint8_t *b, uint64_t bp)
+{
+    return (b[bp >> 3] >> (7u - (unsigned)(bp & 7u))) & 1u;
+}
+
+/* Elias gamma, MSB-first, at most 20 leading zeros (codec.kernels.tables.read_symbol_list) */
+static int gamma(const uint8_t *b, uint64_t *bp, uint64_t endbit, uint32_t *x)
+{
+    unsigned nz = 0;
+    uint32_t v = 1;
+    for (;;) {
+        if (*bp >= endbit)
+            return SPK_E_CORRUPT;
+        if (getbit(b, (*bp)++))
+            break;
+        if (++nz > 20)
+            return SPK_E_CORRUPT;
+    }
+    while (nz--) {
+        if (*bp >= endbit)
+            return SPK_E_CORRUPT;
+        v = (v << 1) | getbit(b, (*bp)++);
+    }
+    *x = v;
+    return 0;
+}
+
+/* ---- Huffman tables -------------------------------------------------------------------- */
+
+typedef struct {
+    uint32_t kref, nrun, nsym;
+    uint32_t cnt[MAXLEN];
+    uint64_t start[MAXLEN]; /* bit position of each length's symbol list */
+} tabhdr;
+
+typedef struct {
+    uint64_t bp;
+    uint32_t left, v;
+} gcur;
+
+static void gnext(const uint8_t *b, uint64_t endbit, gcur *c)
+{
+    uint32_t x = 0;
+    if (!c->left) {
+        c->v = 0xffffffffu;
+        return;
+    }
+    c->left--;
+    (void)gamma(b, &c->bp, endbit, &x); /* validated before: cannot fail */
+    c->v += x;
+}
+
+static uint32_t max_classes(uint32_t kref)
+{
+    return (2u << kref) - 1u + (31u - kref) * (1u << kref);
+}
+
+/* Parse the table at r->pos (codec.format._read_tables + huffman.read_lengths): header,
+ * counts, Kraft, the gamma-coded symbol list (range, end-of-group present) and, if `dups`,
+ * that no symbol is listed twice (a merge of the 12 ascending per-length lists). */
+static int table_read(rd *r, tabhdr *h, int dups)
+{
+    uint32_t nclass, total = 0, kraft = 0, eob = 0, l, k, x;
+    uint64_t bp, endbit = (uint64_t)r->end * 8u;
+    E_(rd_u8(r, &h->kref));
+    if (h->kref > MAX_KREF)
+        return SPK_E_CORRUPT;
+    E_(rd_var32(r, MAX_NRUN, &h->nrun));
+    E_(rd_var32(r, max_classes(h->kref), &nclass));
+    if (!h->nrun || !nclass)
+        return SPK_E_CORRUPT;
+    h->nsym = 2u + nclass * h->nrun;
+    if (h->nsym > MAX_SYMBOLS)
+        return SPK_E_LIMIT;
+    for (l = 0; l < MAXLEN; l++) {
+        E_(rd_var32(r, h->nsym, &h->cnt[l]));
+        total += h->cnt[l];
+        kraft += h->cnt[l] << (MAXLEN - 1 - l);
+    }
+    if (!total || total > h->nsym || kraft > (1u << MAXLEN))
+        return SPK_E_CORRUPT;
+    bp = (uint64_t)r->pos * 8u;
+    for (l = 0; l < MAXLEN; l++) {
+        uint32_t s = 0xffffffffu; /* prev = -1 */
+        h->start[l] = bp;
+        for (k = 0; k < h->cnt[l]; k++) {
+            E_(gamma(r->b, &bp, endbit, &x));
+            s += x;
+            if (s >= h->nsym)
+                return SPK_E_CORRUPT;
+            eob |= !s;
+        }
+    }
+    if (!eob)
+        return SPK_E_CORRUPT; /* no end-of-group code */
+    r->pos = (size_t)((bp + 7u) >> 3);
+    if (dups) {
+        gcur c[MAXLEN];
+        uint32_t last = 0xffffffffu;
+        for (l = 0; l < MAXLEN; l++) {
+            c[l].bp = h->start[l];
+            c[l].left = h->cnt[l];
+            c[l].v = 0xffffffffu;
+            gnext(r->b, endbit, &c[l]);
+        }
+        for (k = 0; k < total; k++) {
+            uint32_t m = 0;
+            for (l = 1; l < MAXLEN; l++)
+                if (c[l].v < c[m].v)
+                    m = l;
+            if (c[m].v == last)
+                return SPK_E_CORRUPT; /* symbol listed twice */
+            last = c[m].v;
+            gnext(r->b, endbit, &c[m]);
+        }
+    }
+    return 0;
+}
+
+/* Decode-table entry of symbol s: bits 0-3 code length (set by the caller), 4-16 zero run,
+ * 17-21 extra-bit count e, 22-28 magnitude mantissa (magnitude base = mant << e; 0 for the
+ * escape), bit 29 end of group. */
+#define ENT_EOB (1u << 29)
+static uint32_t sym_entry(uint32_t s, uint32_t kref, uint32_t nrun)
+{
+    uint32_t c, run, small = (2u << kref) - 1u, e = 0, mant;
+    if (s == 0)
+        return ENT_EOB;
+    if (s == 1)
+        return nrun << 4;
+    s -= 2;
+    c = s / nrun;
+    run = s - c * nrun;
+    mant = c + 1u;
+    if (c >= small) {
+        uint32_t j = c - small;
+        e = 1u + (j >> kref);
+        mant = (1u << kref) + (j & ((1u << kref) - 1u));
+    }
+    return (run << 4) | (e << 17) | (mant << 22);
+}
+
+/* Load table `tid` into d (build its decode table) unless it is loaded already. */
+static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid)
+{
+    rd r;
+    tabhdr h;
+    uint32_t i, l, code = 0, s, x;
+#ifdef SPK_SMALL
+    uint32_t k;
+#endif
+    if (d->kbuf != p->buf || d->klen != p->len || d->kcrc != p->dir_crc) {
+        d->kbuf = p->buf;
+        d->klen = p->len;
+        d->kcrc = p->dir_crc;
+        d->table = -1;
+        d->hint_idx = 0;
+        d->hint_off = p->tab_off;
+    }
+    if (d->table == (int32_t)tid)
+        return 0;
+    d->table = -1;
+    if (tid >= p->ntables)
+        return SPK_E_CORRUPT;
+    if (d->hint_idx > tid || d->hint_off < p->tab_off || d->hint_off > p->dir_end) {
+        d->hint_idx = 0;
+        d->hint_off = p->tab_off;
+    }
+    r.b = p->buf;
+    r.end = p->dir_end;
+    r.pos = d->hint_off;
+    for (i = d->hint_idx; i <= tid; i++)
+        E_(table_read(&r, &h, 0));
+    d->hint_idx = tid + 1;
+    d->hint_off = r.pos;
+    d->nrun = h.nrun;
+#ifdef SPK_SMALL
+    d->kref = (uint8_t)h.kref;
+    for (l = 0, k = 0; l < MAXLEN; l++)
+        k += h.cnt[l];
+    if (k > SPK_SMALL_MAX_CODES)
+        return SPK_E_LIMIT;
+    k = 0;
+#else
+    memset(d->lut, 0, sizeof d->lut);
+#endif
+    for (l = 0; l < MAXLEN; l++) {
+        uint64_t bp = h.start[l];
+#ifdef SPK_SMALL
+        d->first[l] = (uint16_t)code;
+        d->count[l] = (uint16_t)h.cnt[l];
+        d->offs[l] = (uint16_t)k;
+#endif
+        for (s = 0xffffffffu, i = 0; i < h.cnt[l]; i++, code++) {
+            E_(gamma(p->buf, &bp, (uint64_t)p->dir_end * 8u, &x));
+            s += x;
+#ifdef SPK_SMALL
+            d->sym[k++] = (uint16_t)s;
+#else
+            {
+                uint32_t sh = MAXLEN - 1 - l, e = sym_entry(s, h.kref, h.nrun) | (l + 1);
+                uint32_t *o = d->lut + (code << sh), n = 1u << sh;
+                while (n--)
+                    *o++ = e;
+            }
+#endif
+        }
+        code <<= 1;
+    }
+    d->table = (int32_t)tid;
+    return 0;
+}
+
+/* ---- directory entries ----------------------------------------------------------------- */
+
+static int entry_read(const spk_pkg *p, size_t pos, spk_tensor *t, uint32_t prev_len,
+                      char *name, size_t cap, uint64_t *tot)
+{
+    rd r;
+    uint32_t shared, tail, v, k, sz, w;
+    uint64_t x, numel = 1, blen, ng, gtb;
+    int64_t lo, hi, vo;
+    int zero = 0;
+    r.b = p->buf;
+    r.pos = pos;
+    r.end = p->dir_end;
+    E_(rd_var32(&r, prev_len, &shared));
+    E_(rd_var32(&r, SPK_MAX_NAME - shared, &tail));
+    if (r.end - r.pos < tail)
+        return SPK_E_TRUNCATED;
+    if (name && shared < cap)
+        memcpy(name + shared, r.b + r.pos, (cap - shared < tail) ? cap - shared : tail);
+    r.pos += tail;
+    t->name_len = shared + tail;
+    E_(rd_u8(&r, &v));
+    if (v < SPK_INT8 || v > SPK_UINT32)
+        return SPK_E_CORRUPT;
+    t->dtype = (uint8_t)v;
+    t->itemsize = (uint8_t)(sz = 1u << ((v - 1u) >> 1));
+    lo = (v & 1u) ? -((int64_t)1 << (8 * sz - 1)) : 0;
+    hi = ((int64_t)1 << (8 * sz - (v & 1u))) - 1;
+    E_(rd_var32(&r, SPK_MAX_NDIM, &v));
+    t->ndim = (uint8_t)v;
+    for (k = 0; k < v; k++) {
+        E_(rd_var(&r, (uint64_t)1 << 48, &x));
+        t->shape[k] = x;
+        zero |= !x;
+        numel *= (x > SPK_MAX_OUTPUT) ? (uint64_t)SPK_MAX_OUTPUT + 1u : x;
+        if (numel > SPK_MAX_OUTPUT)
+            numel = (uint64_t)SPK_MAX_OUTPUT + 1u;
+    }
+    if (zero)
+        numel = 0;
+    if (numel * sz > SPK_MAX_OUTPUT - (tot ? *tot : 0))
+        return SPK_E_LIMIT;
+    if (tot)
+        *tot += numel * sz;
+    t->numel = (uint32_t)numel;
+    E_(rd_u8(&r, &v));
+    if (v > 2)
+        return SPK_E_CORRUPT;
+    t->group_mode = (uint8_t)v;
+    E_(rd_var(&r, (uint64_t)1 << 48, &x));
+    if (!x)
+        return SPK_E_CORRUPT;
+    t->group_size = (uint32_t)(x < numel ? x : numel);
+    ng = numel ? (numel + x - 1u) / x : 0; /* numel <= 2^31, x <= 2^48: no overflow */
+    t->n_groups = (uint32_t)ng;
+    E_(rd_var(&r, ~(uint64_t)0, &x)); /* zigzag value offset */
+    vo = (x >> 1) > 0xffffffffu ? hi + 1 : (int64_t)(x >> 1);
+    if (x & 1u)
+        vo = -vo - 1;
+    if (vo < lo || vo > hi)
+        return SPK_E_CORRUPT;
+    t->value_offset = vo;
+    E_(rd_var(&r, ~(uint64_t)0, &x));
+    E_(rd_var(&r, ~(uint64_t)0, &blen));
+    if (x < 8 || blen > p->dir_off || x > p->dir_off - blen)
+        return SPK_E_CORRUPT;
+    t->block_off = (size_t)x;
+    t->block_len = (size_t)blen;
+    if (r.end - r.pos < 4)
+        return SPK_E_TRUNCATED;
+    t->crc32 = (uint32_t)le(r.b + r.pos, 4);
+    r.pos += 4;
+    E_(rd_var(&r, blen, &x));
+    t->meta_len = (size_t)x;
+    E_(rd_var32(&r, p->ntables ? p->ntables - 1u : 0, &t->tid_base));
+    E_(rd_u8(&r, &v));
+    E_(rd_u8(&r, &w));
+    if (v > 12 || w > 56)
+        return SPK_E_CORRUPT;
+    t->tid_bits = (uint8_t)v;
+    t->len_bits = (uint8_t)w;
+    gtb = (ng * (v + w) + 7u) >> 3;
+    if (ng && (!p->ntables || !w))
+        return SPK_E_CORRUPT;
+    if (gtb > blen - t->meta_len || ng > (blen - t->meta_len - gtb) * 8u)
+        return SPK_E_CORRUPT;
+    t->next = r.pos;
+    return 0;
+}
+
+int spk_tensor_next(const spk_pkg *p, spk_tensor *t, char *name, size_t cap)
+{
+    if (t->index + 1u >= p->ntensors)
+        return 0;
+    E_(entry_read(p, t->next, t, t->name_len, name, cap, NULL));
+    t->index++;
+    return 1;
+}
+
+int spk_tensor_at(const spk_pkg *p, uint32_t index, spk_tensor *t, char *name, size_t cap)
+{
+    uint32_t i;
+    if (index >= p->ntensors)
+        return SPK_E_ARG;
+    E_(entry_read(p, p->ent_off, t, 0, name, cap, NULL));
+    t->index = 0;
+    for (i = 0; i < index; i++)
+        E_(spk_tensor_next(p, t, name, cap));
+    return 0;
+}
+
+int32_t spk_find(const spk_pkg *p, const char *name, size_t nlen)
+{
+    size_t m = 0; /* common prefix length of the previous entry's name and `name` */
+    uint32_t i, shared, tail;
+    spk_tensor t;
+    rd r;
+    t.name_len = 0;
+    t.next = p->ent_off;
+    for (i = 0; i < p->ntensors; i++) {
+        r.b = p->buf;
+        r.pos = t.next;
+        r.end = p->dir_end;
+        E_(rd_var32(&r, t.name_len, &shared));
+        E_(rd_var32(&r, SPK_MAX_NAME, &tail));
+        E_(entry_read(p, t.next, &t, t.name_len, NULL, 0, NULL));
+        if (shared <= m) { /* else the name differs from `name` at m, like the previous one */
+            size_t k = 0;
+            while (k < tail && shared + k < nlen && r.b[r.pos + k] == (uint8_t)name[shared + k])
+                k++;
+            m = shared + k;
+        }
+        if (m == nlen && t.name_len == nlen)
+            return (int32_t)i;
+    }
+    return SPK_E_ARG;
+}
+
+/* ---- package --------------------------------------------------------------------------- */
+
+int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
+{
+    rd r;
+    uint64_t off, dlen, x, tot = 0;
+    size_t fpos;
+    uint32_t i;
+    tabhdr h;
+    spk_tensor t;
+    memset(p, 0, sizeof *p);
+    if (!buf || len < 8)
+        return SPK_E_TRUNCATED;
+    if (memcmp(buf, "SPKG", 4) || buf[4] != SPK_FORMAT_VERSION || buf[5])
+        return SPK_E_UNSUPPORTED;
+    if (buf[6] || buf[7])
+        return SPK_E_CORRUPT;
+    if (len < 32)
+        return SPK_E_TRUNCATED;
+    fpos = len - 24;
+    if (memcmp(buf + len - 4, "GKPS", 4))
+        return SPK_E_TRUNCATED;
+    off = le(buf + fpos, 8);
+    dlen = le(buf + fpos + 8, 8);
+    if (off < 8 || dlen > fpos || off != fpos - dlen)
+        return SPK_E_CORRUPT;
+    p->buf = buf;
+    p->len = len;
+    p->dir_off = (size_t)off;
+    p->dir_end = fpos;
+    p->dir_crc = (uint32_t)le(buf + fpos + 16, 4);
+    if (spk_crc32(spk_crc32(0, buf, 8), buf + off, (size_t)dlen) != p->dir_crc)
+        return SPK_E_CHECKSUM;
+    r.b = buf;
+    r.pos = p->dir_off;
+    r.end = fpos;
+    E_(rd_var32(&r, SPK_MAX_TABLES, &p->ntables));
+    p->tab_off = r.pos;
+    for (i = 0; i < p->ntables; i++)
+        E_(table_read(&r, &h, 1));
+    E_(rd_var(&r, SPK_MAX_TENSORS, &x));
+    p->ntensors = (uint32_t)x;
+    p->ent_off = r.pos;
+    t.name_len = 0;
+    t.next = r.pos;
+    for (i = 0; i < p->ntensors; i++) {
+        E_(entry_read(p, t.next, &t, t.name_len, NULL, 0, &tot));
+    }
+    if (t.next != fpos)
+        return SPK_E_CORRUPT; /* stray bytes at the end of the directory */
+    return 0;
+}
+
+int spk_verify(const spk_pkg *p, const spk_tensor *t)
+{
+    if (t->block_off > p->dir_off || t->block_len > p->dir_off - t->block_off)
+        return SPK_E_ARG;
+    return spk_crc32(0, p->buf + t->block_off, t->block_len) == t->crc32 ? 0 : SPK_E_CHECKSUM;
+}
+
+/* ---- bitstream ------------------------------------------------------------------------- */
+
+static uint64_t bits_at(const uint8_t *b, uint64_t bp, unsigned w)
+{
+    uint64_t v = 0;
+    while (w--)
+        v = (v << 1) | getbit(b, bp++);
+    return v;
+}
+
+static void put(uint8_t *o, uint32_t i, unsigned sz, int64_t v)
+{
+    if (sz == 1) {
+        o[i] = (uint8_t)v;
+    } else if (sz == 2) {
+        uint16_t x = (uint16_t)v;
+        memcpy(o + 2u * i, &x, 2);
+    } else {
+        uint32_t x = (uint32_t)v;
+        memcpy(o + 4u * i, &x, 4);
+    }
+}
+
+/* Decode one group: bits [pos, end) of the package (reads stop at byte bend), n values. */
+static int dec_group(const spk_dec *d, const uint8_t *b, size_t bend, uint64_t pos,
+                     uint64_t end, uint8_t *out, uint32_t n, unsigned sz, int64_t voff,
+                     int64_t lo, int64_t hi)
+{
+    uint64_t acc = 0;
+    size_t byte = (size_t)(pos >> 3);
+    int64_t left = (int64_t)(end - pos);
+    unsigned nb = 0, skip = (unsigned)(pos & 7u);
+    uint32_t i = 0;
+    if (voff == 0)
+        memset(out, 0, (size_t)n * sz);
+    else
+        for (i = 0; i < n; i++)
+            put(out, i, sz, voff);
+    i = 0;
+    for (;;) {
+        uint32_t ent, ln, run, mant, e;
+        uint64_t m;
+        if (left <= 0)
+            return SPK_E_DATA; /* runs past the group's recorded length */
+#ifndef SPK_SMALL
+        if (byte + 8 <= bend) {
+            uint64_t x = 0;
+            unsigned k;
+            for (k = 0; k < 8; k++)
+                x = (x << 8) | b[byte + k];
+            acc |= x >> nb;
+            byte += (63u - nb) >> 3;
+            nb |= 56u;
+        }
+#endif
+        while (nb < 48) { /* a symbol needs at most 12 + 31 + 1 bits */
+            acc |= (uint64_t)(byte < bend ? b[byte] : 0) << (56 - nb);
+            byte++;
+            nb += 8;
+        }
+        if (skip) {
+            acc <<= skip;
+            nb -= skip;
+            skip = 0;
+            continue; /* refill again */
+        }
+#ifdef SPK_SMALL
+        {
+            uint32_t peek = (uint32_t)(acc >> (64 - MAXLEN)), l, c;
+            ent = 0;
+            for (l = 0; l < MAXLEN; l++) {
+                c = (peek >> (MAXLEN - 1 - l)) - d->first[l];
+                if (c < d->count[l]) {
+                    ent = sym_entry(d->sym[d->offs[l] + c], d->kref, d->nrun) | (l + 1);
+                    break;
+                }
+            }
+        }
+#else
+        ent = d->lut[acc >> (64 - MAXLEN)];
+#endif
+        ln = ent & 15u;
+        if (!ln)
+            return SPK_E_DATA; /* invalid code */
+        acc <<= ln;
+        nb -= ln;
+        left -= ln;
+        if (ent & ENT_EOB)
+            return left == 0 ? 0 : SPK_E_DATA;
+        run = (ent >> 4) & 0x1fffu;
+        mant = ent >> 22;
+        if (run > n - i)
+            return SPK_E_DATA;
+        i += run;
+        if (!mant)
+            continue; /* escape: nrun zeros */
+        if (i >= n)
+            return SPK_E_DATA;
+        e = (ent >> 17) & 31u;
+        m = (uint64_t)mant << e;
+        if (e)
+            m += acc >> (64 - e);
+        acc <<= e;
+        {
+            int64_t v = (acc >> 63) ? voff - (int64_t)m : voff + (int64_t)m;
+            if (v < lo || v > hi)
+                return SPK_E_DATA;
+            put(out, i++, sz, v);
+        }
+        acc <<= 1;
+        nb -= e + 1;
+        left -= e + 1;
+    }
+}
+
+int spk_stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_dec *d)
+{
+    uint64_t gt, pay, total = 0, id, ln;
+    uint32_t g;
+    if (!s || !p || !t || !d)
+        return SPK_E_ARG;
+    E_(spk_verify(p, t));
+    /* the whole group table first (codec.kernels.tables.plan_groups) */
+    gt = ((uint64_t)t->block_off + t->meta_len) * 8u;
+    pay = t->block_len - t->meta_len - ((t->n_groups * (uint64_t)(t->tid_bits + t->len_bits) + 7u) >> 3);
+    s->gt_bit = gt;
+    s->pay_bit = ((uint64_t)t->block_off + t->block_len - pay) * 8u;
+    pay *= 8u;
+    for (g = 0; g < t->n_groups; g++) {
+        id = bits_at(p->buf, gt, t->tid_bits) + t->tid_base;
+        ln = bits_at(p->buf, gt + t->tid_bits, t->len_bits);
+        gt += (uint64_t)t->tid_bits + t->len_bits;
+        if (id >= p->ntables || !ln || ln > pay - total)
+            return SPK_E_CORRUPT;
+        total += ln;
+    }
+    if ((total + 7u) >> 3 != pay >> 3)
+        return SPK_E_CORRUPT;
+    s->pkg = p;
+    s->t = t;
+    s->dec = d;
+    s->group = 0;
+    return 0;
+}
+
+int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes)
+{
+    const spk_tensor *t = s->t;
+    const spk_pkg *p = s->pkg;
+    uint64_t id, ln, first;
+    uint32_t n;
+    int64_t lo, hi;
+    if (s->group >= t->n_groups)
+        return SPK_END;
+    first = (uint64_t)s->group * t->group_size;
+    n = (uint32_t)((t->numel - first < t->group_size) ? t->numel - first : t->group_size);
+    if (!out || out_bytes / t->itemsize < n)
+        return SPK_E_ARG;
+    id = bits_at(p->buf, s->gt_bit, t->tid_bits) + t->tid_base;
+    ln = bits_at(p->buf, s->gt_bit + t->tid_bits, t->len_bits);
+    E_(dec_load(s->dec, p, (uint32_t)id));
+    lo = (t->dtype & 1u) ? -((int64_t)1 << (8 * t->itemsize - 1)) : 0;
+    hi = ((int64_t)1 << (8 * t->itemsize - (t->dtype & 1u))) - 1;
+    E_(dec_group(s->dec, p->buf, t->block_off + t->block_len, s->pay_bit, s->pay_bit + ln,
+                 (uint8_t *)out, n, t->itemsize, t->value_offset, lo, hi));
+    s->gt_bit += (uint64_t)t->tid_bits + t->len_bits;
+    s->pay_bit += ln;
+    s->group++;
+    return (int32_t)n;
+}
+
+int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, size_t out_bytes)
+{
+    spk_stream s;
+    int32_t n;
+    uint8_t *o = (uint8_t *)out;
+    if (!out && t && t->numel)
+        return SPK_E_ARG;
+    if (!t || out_bytes / t->itemsize < t->numel)
+        return SPK_E_ARG;
+    E_(spk_stream_begin(&s, p, t, d));
+    while ((n = spk_stream_next(&s, o, out_bytes)) > 0) {
+        o += (size_t)n * t->itemsize;
+        out_bytes -= (size_t)n * t->itemsize;
+    }
+    return n;
+}
