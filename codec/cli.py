@@ -78,7 +78,8 @@ def _require_package(path: str) -> bytes:
     except FormatError:
         fmt = "package"  # unknown bytes: let the package reader say what is wrong (exit 2)
     if fmt != "package":
-        raise UsageError(f"{path}: is a {fmt} file, not a codec package "
+        from .io import NAMES
+        raise UsageError(f"{path}: is {NAMES[fmt]} file, not a codec package "
                          f"(make one with 'codec compress')")
     with open(path, "rb") as f:
         return f.read()

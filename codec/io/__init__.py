@@ -24,10 +24,12 @@ from .quantized import join_quantized, split_quantized
 
 __all__ = ["FormatError", "MissingExtraError", "Model", "detect_format", "read_tensors",
            "read_model", "write_tensors", "atomic_path", "atomic_write_bytes", "same_file",
-           "split_quantized", "join_quantized", "FORMATS", "WRITE_FORMATS"]
+           "split_quantized", "join_quantized", "FORMATS", "WRITE_FORMATS", "NAMES"]
 
 FORMATS = ("package", "npz", "safetensors", "onnx", "torch")
 WRITE_FORMATS = {".npz": "npz", ".safetensors": "safetensors"}
+NAMES = {"package": "a codec package", "npz": "an .npz", "safetensors": "a .safetensors",
+         "onnx": "an ONNX", "torch": "a PyTorch"}
 _EXT = {".npz": "npz", ".safetensors": "safetensors", ".onnx": "onnx", ".pt": "torch",
         ".pth": "torch", ".spkg": "package", ".codec": "package"}
 
@@ -60,6 +62,8 @@ def detect_format(path) -> str:
     if sniffed == "zip":
         if by_ext in ("npz", "torch"):
             return by_ext
+        if by_ext is not None:
+            raise FormatError(f"{path}: not {NAMES[by_ext]} file (it is a zip archive)")
         import zipfile
         try:
             with zipfile.ZipFile(path) as z:
@@ -74,9 +78,12 @@ def detect_format(path) -> str:
     if sniffed == "package":
         return "package"
     if by_ext is not None:
-        if by_ext == "package" and not head:
-            return "package"  # empty: the package reader says it is truncated
-        return by_ext
+        if by_ext == "package" or by_ext == "onnx" or by_ext == sniffed:
+            return by_ext  # a package reader says what is wrong with a bad package
+        if not head:
+            raise FormatError(f"{path}: the file is empty")
+        raise FormatError(f"{path}: not {NAMES[by_ext]} file (its first bytes are "
+                          f"{head[:8].hex(' ')})")
     if sniffed is not None:
         return sniffed
     if not head:
