@@ -75,12 +75,14 @@ class _Encoder:
             self.lens[i, :t.nsym] = t.lengths
             self.codes[i, :t.nsym] = canonical_codes(t.lengths).astype(np.uint32)
 
-    def block(self, p: Prepared, table: int, meta: QuantMeta | None):
+    def block(self, p: Prepared, tid: np.ndarray, meta: QuantMeta | None):
         G = p.n_groups
         meta_bytes = meta.to_bytes() if meta is not None else b""
         if G == 0:
             return meta_bytes, 0, 0, 0
-        tid = np.full(G, table, np.int64)
+        tid = np.ascontiguousarray(tid, dtype=np.int64)
+        tid_base = int(tid.min())
+        tid_bits = int(tid.max() - tid_base).bit_length()
         bits = np.zeros(G, np.int64)
         par = p.gb[-1] >= PAR_MIN_WORK and G > 1
         if par:
@@ -88,10 +90,10 @@ class _Encoder:
                            chunks(G))
         else:
             group_bits(p.runs, p.vals, p.ps, tid, self.krefs, self.nruns, self.lens, bits, 0, G)
-        if (bits < 0).any():  # cannot happen: tables cover the tensors assigned to them
-            raise AssertionError("encoder table does not cover its tensor")
+        if (bits < 0).any():  # cannot happen: tables cover the groups assigned to them
+            raise AssertionError("encoder table does not cover its group")
         len_bits = int(bits.max()).bit_length()
-        gtab = _pack_bits([(bits, len_bits)], G)
+        gtab = _pack_bits([(tid - tid_base, tid_bits), (bits, len_bits)], G)
         gbit = np.zeros(G + 1, np.int64)
         np.cumsum(bits, out=gbit[1:])
         nbytes = (int(gbit[-1]) + 7) // 8
@@ -107,7 +109,7 @@ class _Encoder:
         if status.any():
             raise AssertionError(f"encoder kernel failed: {STATUS_MESSAGES[int(status[status != 0][0])]}")
         merge_first_bytes(out, first, gbit)
-        return meta_bytes + gtab + out.tobytes(), table, 0, len_bits
+        return meta_bytes + gtab + out.tobytes(), tid_base, tid_bits, len_bits
 
 
 def _check_meta(meta, names) -> dict:
@@ -141,7 +143,7 @@ def _write(sink, tensors: Mapping, *, group, meta, max_tables: int) -> int:
             meta[k].check_shape(arr.shape)
         prepared.append(prepare(k, arr, group))
     kref, nrun, nclass = choose_alphabet(prepared)
-    tables, tensor_table = build_tables(prepared, kref, nrun, nclass, max_tables)
+    tables, group_tables = build_tables(prepared, kref, nrun, nclass, max_tables)
     enc = _Encoder(tables)
     pre = preamble()
     sink.write(pre)
@@ -149,7 +151,7 @@ def _write(sink, tensors: Mapping, *, group, meta, max_tables: int) -> int:
     entries = []
     for i, p in enumerate(prepared):
         m = meta.get(p.name)
-        block, tbase, tbits, lbits = enc.block(p, int(tensor_table[i]), m)
+        block, tbase, tbits, lbits = enc.block(p, group_tables[i], m)
         sink.write(block)
         entries.append(TensorEntry(p.name, np.dtype(p.dtype.newbyteorder("=")), p.shape,
                                    p.group_mode, p.group_size, p.value_offset, pos, len(block),

@@ -265,44 +265,121 @@ def cluster(H: np.ndarray, max_tables: int) -> np.ndarray:
     return best_assign
 
 
-def build_tables(prepared: list[Prepared], kref: int, nrun: int, nclass: int,
-                 max_tables: int) -> tuple[list[Table], np.ndarray]:
-    """Huffman tables for the package and the table index of every tensor."""
-    nsym = SYM_FIRST + nclass * nrun
-    nt = len(prepared)
-    H = np.zeros((nt, nsym), np.int64)
-    for i, p in enumerate(prepared):
-        if p.n_groups == 0:
-            continue
-        H[i], _ = config_stats(p.runs, p.vals, np.int64(p.n_groups), np.int64(kref),
-                               np.int64(nrun), np.int64(nsym))
-    live = np.flatnonzero(H.sum(axis=1) > 0)
-    tensor_table = np.zeros(nt, np.int64)
-    if live.size == 0:
-        return [], tensor_table
-    cols = np.flatnonzero(H.sum(axis=0))  # cluster on the symbols that occur
-    assign = cluster(H[live][:, cols].astype(np.float64), max_tables)
-    # exact Huffman tables, then one exact reassignment pass restricted to covering tables
-    for _ in range(2):
-        k = int(assign.max()) + 1
-        S = np.zeros((k, nsym), np.int64)
-        np.add.at(S, assign, H[live])
-        lens = np.stack([huffman_lengths(S[j], MAX_CODE_LEN) for j in range(k)]).astype(np.float64)
-        Hl = H[live].astype(np.float64)
-        cover = (Hl > 0) @ (lens == 0).T == 0
-        cost = Hl @ lens.T
+MAX_GROUP_MATRIX = 1 << 24  # entries of the groups x symbols histogram for group-level choice
+
+
+def _huffman_refine(Hg: np.ndarray, assign: np.ndarray, nsym: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact Huffman tables from an assignment, then move rows to the cheapest covering table
+    (twice at most).  Returns (assignment, code lengths per table)."""
+    for _ in range(3):
+        S = _sums(assign, Hg)
+        lens = np.stack([huffman_lengths(S[j], MAX_CODE_LEN) for j in range(S.shape[0])])
+        lf = lens.astype(np.float64)
+        Hf = Hg.astype(np.float64)
+        cover = (Hf > 0) @ (lf == 0).T == 0
+        cost = Hf @ lf.T
         cost[~cover] = np.inf
         new = cost.argmin(axis=1)
         _, new = np.unique(new, return_inverse=True)
         if np.array_equal(new, assign):
-            break
+            return assign, lens
         assign = new
-    k = int(assign.max()) + 1
-    S = np.zeros((k, nsym), np.int64)
-    np.add.at(S, assign, H[live])
-    tables = [Table(kref, nrun, nclass, huffman_lengths(S[j], MAX_CODE_LEN)) for j in range(k)]
-    tensor_table[live] = assign
-    return tables, tensor_table
+    S = _sums(assign, Hg)
+    return assign, np.stack([huffman_lengths(S[j], MAX_CODE_LEN) for j in range(S.shape[0])])
+
+
+GROUP_SPLITS = 8  # new tables the group-level refinement may seed
+
+
+def _lloyd(Hc: np.ndarray, ga: np.ndarray, iters: int = 6) -> tuple[np.ndarray, float]:
+    """Alternate table rebuild / cheapest-table reassignment; returns (assignment, est. bits)."""
+    n = Hc.shape[0]
+    best, best_total = ga, None
+    for _it in range(iters):
+        S = _sums(ga, Hc)
+        _, cost = _assign(Hc, _normalize(S))
+        total = float(cost[np.arange(n), ga].sum() + _table_bits(S).sum())
+        if best_total is None or total < best_total - 1e-6:
+            best, best_total = ga, total
+        else:
+            break
+        new = cost.argmin(axis=1)
+        _, new = np.unique(new, return_inverse=True)
+        if np.array_equal(new, ga):
+            break
+        ga = new
+    return best, best_total
+
+
+def _refine_groups(Hc: np.ndarray, ga: np.ndarray, max_tables: int) -> np.ndarray:
+    """Per-group table choice: Lloyd iterations, then try seeding new tables from the groups
+    that fit their current table worst (kept only when the estimated total shrinks)."""
+    n = Hc.shape[0]
+    best, best_total = _lloyd(Hc, ga)
+    own = _row_entropy(Hc)
+    for _s in range(GROUP_SPLITS):
+        k = int(best.max()) + 1
+        if k >= max_tables:
+            break
+        _, cost = _assign(Hc, _normalize(_sums(best, Hc)))
+        gain = cost[np.arange(n), best] - own
+        seed = int(np.argmax(gain))
+        trial = best.copy()
+        trial[seed] = k
+        trial, total = _lloyd(Hc, trial)
+        if total < best_total - 1e-6:
+            best, best_total = trial, total
+        else:
+            break
+    return best
+
+
+def build_tables(prepared: list[Prepared], kref: int, nrun: int, nclass: int,
+                 max_tables: int) -> tuple[list[Table], list[np.ndarray]]:
+    """Huffman tables for the package and the table index of every group of every tensor.
+
+    First tensors are clustered (own or shared tables); then, when the histogram matrix is
+    small enough, every group may move to another table of the pool (per-group choice, stored
+    in the group table), which adapts to channels of different sparsity or scale.
+    """
+    nsym = SYM_FIRST + nclass * nrun
+    gcount = np.array([p.n_groups for p in prepared], np.int64)
+    gtot = int(gcount.sum())
+    empty = [np.zeros(0, np.int64) for _ in prepared]
+    if gtot == 0:
+        return [], empty
+    per_group = gtot * nsym <= MAX_GROUP_MATRIX
+    runs = np.concatenate([p.runs for p in prepared])
+    vals = np.concatenate([p.vals for p in prepared])
+    goff = np.concatenate([[0], np.cumsum(gcount)])
+    if per_group:
+        owner = np.concatenate([np.repeat(np.arange(p.n_groups, dtype=np.int64) + goff[i],
+                                          np.diff(p.ps)) for i, p in enumerate(prepared)])
+        Hg, _ = owner_stats(runs, vals, owner, np.ones(gtot, np.int64), np.int64(kref),
+                            np.int64(nrun), np.int64(nsym))
+        tensor_of = np.repeat(np.arange(len(prepared)), gcount)
+        Ht = np.zeros((len(prepared), nsym), np.int64)
+        np.add.at(Ht, tensor_of, Hg)
+    else:
+        owner = np.concatenate([np.full(p.runs.size, i, np.int64) for i, p in enumerate(prepared)])
+        Ht, _ = owner_stats(runs, vals, owner, gcount, np.int64(kref), np.int64(nrun),
+                            np.int64(nsym))
+    live = np.flatnonzero(gcount > 0)
+    cols = np.flatnonzero(Ht.sum(axis=0))  # cluster on the symbols that occur
+    tassign = cluster(Ht[live][:, cols].astype(np.float64), max_tables)
+    t_of_tensor = np.zeros(len(prepared), np.int64)
+    t_of_tensor[live] = tassign
+    if per_group:
+        Hc = Hg[:, cols].astype(np.float64)
+        best = _refine_groups(Hc, t_of_tensor[tensor_of], max_tables)
+        ga, lens = _huffman_refine(Hg, best, nsym)
+        tids = [ga[goff[i]:goff[i + 1]] for i in range(len(prepared))]
+    else:
+        ta, lens = _huffman_refine(Ht[live], tassign, nsym)
+        t_of_tensor[live] = ta
+        tids = [np.full(p.n_groups, t_of_tensor[i], np.int64) for i, p in enumerate(prepared)]
+    tables = [Table(kref, nrun, nclass, lens[j].astype(np.uint8)) for j in range(lens.shape[0])]
+    return tables, tids
 
 
 def check_dtype(name: str, arr: np.ndarray) -> None:

@@ -545,11 +545,13 @@ def decode_tensor(bits: bitarray, e: RefEntry, tables: list[RefTable],
     return np.array(values, dtype=e.dtype).reshape(e.shape)
 
 
-def read_package(data, *, limits: RefLimits = RefLimits(), decode: bool = True) -> RefPackage:
+def read_package(data, *, limits: RefLimits = RefLimits(), decode: bool = True,
+                 verify: bool = True) -> RefPackage:
     """Parse and (if ``decode``) decode every tensor of a package.
 
-    For each tensor, in directory order: block CRC32, quantization metadata, group table,
-    groups.  Raises only :class:`codec.errors.CodecError` subclasses for bad bytes.
+    For each tensor, in directory order: block CRC32 (skipped if not ``verify``; the directory
+    CRC is always checked), quantization metadata, group table, groups.  Raises only
+    :class:`codec.errors.CodecError` subclasses for bad bytes.
     """
     try:
         buf, version, flags, tables, entries, _ = read_header(data, limits)
@@ -559,7 +561,7 @@ def read_package(data, *, limits: RefLimits = RefLimits(), decode: bool = True) 
         decoders: dict[int, CanonicalDecoder] = {}
         for e in entries:
             block = buf[e.block_offset:e.block_offset + e.block_length]
-            if zlib.crc32(block) != e.crc32:
+            if verify and zlib.crc32(block) != e.crc32:
                 raise ChecksumError(f"tensor {e.name!r}: block CRC32 mismatch",
                                     offset=e.block_offset)
             metas[e.name] = (read_meta(buf, e.block_offset, e.block_offset + e.meta_length,
@@ -574,9 +576,9 @@ def read_package(data, *, limits: RefLimits = RefLimits(), decode: bool = True) 
         raise CorruptError(f"malformed package: {type(exc).__name__}: {exc}") from exc
 
 
-def unpack(data, *, limits: RefLimits = RefLimits()) -> dict[str, np.ndarray]:
+def unpack(data, *, limits: RefLimits = RefLimits(), verify: bool = True) -> dict[str, np.ndarray]:
     """``{name: array}`` in package order."""
-    return read_package(data, limits=limits).tensors
+    return read_package(data, limits=limits, verify=verify).tensors
 
 
 def unpack_with_meta(data, *, limits: RefLimits = RefLimits()):
