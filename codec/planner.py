@@ -215,10 +215,14 @@ def _normalize(S: np.ndarray) -> np.ndarray:
 
 
 def _sums(assign: np.ndarray, H: np.ndarray) -> np.ndarray:
+    """Row sums of H per assigned table (tables 0..max(assign)), by sorting and reduceat."""
     k = int(assign.max()) + 1
-    onehot = np.zeros((k, assign.size), H.dtype)
-    onehot[assign, np.arange(assign.size)] = 1
-    return onehot @ H
+    order = np.argsort(assign, kind="stable")
+    a = assign[order]
+    starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
+    out = np.zeros((k, H.shape[1]), H.dtype)
+    out[a[starts]] = np.add.reduceat(H[order], starts, axis=0)
+    return out
 
 
 def cluster(H: np.ndarray, max_tables: int) -> np.ndarray:
@@ -358,8 +362,9 @@ def build_tables(prepared: list[Prepared], kref: int, nrun: int, nclass: int,
         Hg, _ = owner_stats(runs, vals, owner, np.ones(gtot, np.int64), np.int64(kref),
                             np.int64(nrun), np.int64(nsym))
         tensor_of = np.repeat(np.arange(len(prepared)), gcount)
-        Ht = np.zeros((len(prepared), nsym), np.int64)
-        np.add.at(Ht, tensor_of, Hg)
+        Ht = _sums(tensor_of, Hg)
+        if Ht.shape[0] < len(prepared):
+            Ht = np.vstack([Ht, np.zeros((len(prepared) - Ht.shape[0], nsym), np.int64)])
     else:
         owner = np.concatenate([np.full(p.runs.size, i, np.int64) for i, p in enumerate(prepared)])
         Ht, _ = owner_stats(runs, vals, owner, gcount, np.int64(kref), np.int64(nrun),
