@@ -1,0 +1,390 @@
+"""The portable C decoder (decoders/c) agrees byte for byte with codec.unpack.
+
+Builds decoders/c with the system C compiler into a temporary directory (skipped, with the
+reason, when no compiler is found) and checks:
+  * hypothesis-generated packages (every dtype, grouping, metadata and table-pool option, empty
+    and scalar shapes), the golden vectors tests/vectors/v1/*.bin, and the real models in
+    ../shared/weights quantized with benchmarks/recipe.py, for both the 4096-entry-table build
+    and the -DSPK_SMALL (canonical decoding) build;
+  * the streaming API (one group at a time), spk_find and spk_tensor_at (cdecode --check-api);
+  * an AddressSanitizer + UndefinedBehaviorSanitizer build fed truncated and bit-flipped packages,
+    some with their CRCs recomputed so that the parser and the bitstream decoder see the damage:
+    the decoder must exit 2, or 0 with exactly codec.unpack's output, and never crash;
+  * the firmware-style example (decoders/c/example) built from a generated header;
+  * a bounded libFuzzer run when CODEC_FUZZ=1 and clang is installed (CODEC_FUZZ_SECONDS, 30).
+"""
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import codec
+from codec.format import read_directory
+
+ROOT = Path(__file__).resolve().parent.parent
+CDIR = ROOT / "decoders" / "c"
+VECTORS = ROOT / "tests" / "vectors" / "v1"
+SAN_ENV = {"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:exitcode=99",
+           "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1:exitcode=98"}
+
+
+def _compiler() -> str | None:
+    for cc in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if cc and shutil.which(cc):
+            return cc
+    return None
+
+
+CC = _compiler()
+pytestmark = pytest.mark.skipif(CC is None or shutil.which("make") is None,
+                                reason="no C compiler (cc/gcc/clang) or make on PATH")
+
+
+def _make(build: Path, *targets: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "-s", "-C", str(CDIR), f"BUILD={build}", f"CC={CC}", *targets],
+                          capture_output=True, text=True, env={**os.environ, **env})
+
+
+@pytest.fixture(scope="session")
+def cbuild(tmp_path_factory) -> Path:
+    build = tmp_path_factory.mktemp("cbuild")
+    r = _make(build, "all", "small", CFLAGS="-O2 -Werror")
+    assert r.returncode == 0, r.stdout + r.stderr
+    return build
+
+
+@pytest.fixture(scope="session")
+def asan_build(tmp_path_factory) -> Path:
+    build = tmp_path_factory.mktemp("casan")
+    r = _make(build, "asan")
+    if r.returncode != 0 and "sanitize" in (r.stderr + r.stdout):
+        pytest.skip(f"the C compiler cannot build with sanitizers: {r.stderr[-300:]}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    return build
+
+
+def run_c(exe: Path, data: bytes, env=None) -> tuple[int, list[bytes] | None, str]:
+    """Run ``cdecode`` on ``data``: (exit status, the .bin files in order, stderr)."""
+    with tempfile.TemporaryDirectory() as d:
+        src = Path(d) / "in.spkg"
+        src.write_bytes(data)
+        out = Path(d) / "out"
+        out.mkdir()
+        r = subprocess.run([str(exe), str(src), str(out)], capture_output=True, text=True,
+                           env={**os.environ, **(env or {})}, timeout=60)
+        files = sorted(out.iterdir(), key=lambda p: int(p.stem))
+        got = [p.read_bytes() for p in files] if r.returncode == 0 else None
+        if r.returncode != 0:
+            assert not files, "cdecode wrote tensors for a package it rejected"
+        return r.returncode, got, r.stderr
+
+
+def expected(data: bytes) -> list[bytes] | None:
+    """codec.unpack's tensors as raw little-endian bytes, or None if it rejects the package."""
+    try:
+        ref = codec.unpack(data)
+    except codec.CodecError:
+        return None
+    return [v.astype(v.dtype.newbyteorder("<")).tobytes() for v in ref.values()]
+
+
+def meta_only_rejection(data: bytes) -> list[bytes] | None:
+    """If codec.unpack rejects ``data`` only for its quantization metadata (which the C decoder
+    skips by design: docs/C_DECODER.md), the tensors it decodes with metadata ignored."""
+    from codec.package import Package
+    try:
+        d = read_directory(np.frombuffer(data, np.uint8))
+    except codec.CodecError:
+        return None
+    try:
+        codec.unpack(data)
+    except codec.CodecError as exc:
+        if exc.offset is None or not any(
+                e.block_offset <= exc.offset < e.block_offset + e.meta_length for e in d.tensors):
+            return None
+    orig = Package._meta
+    Package._meta = lambda self, e: None
+    try:
+        return expected(data)
+    finally:
+        Package._meta = orig
+
+
+def check_agrees(build: Path, data: bytes, *, api: bool = False) -> None:
+    exp = expected(data)
+    assert exp is not None
+    for exe in ("cdecode", "cdecode_small"):
+        rc, got, err = run_c(build / exe, data)
+        assert rc == 0, f"{exe}: exit {rc}: {err}"
+        assert len(got) == len(exp)
+        for i, (g, e) in enumerate(zip(got, exp)):
+            assert g == e, f"{exe}: tensor {i} differs"
+    if api:
+        with tempfile.NamedTemporaryFile(suffix=".spkg") as f:
+            f.write(data)
+            f.flush()
+            for exe in ("cdecode", "cdecode_small"):
+                r = subprocess.run([str(build / exe), "--check-api", f.name],
+                                   capture_output=True, text=True, timeout=60)
+                assert r.returncode == 0, f"{exe} --check-api: {r.stdout}{r.stderr}"
+
+
+# --------------------------------------------------------------------------------- generated
+
+DTYPES = ["int8", "uint8", "int16", "uint16", "int32", "uint32"]
+GROUPS = ["auto", "kernel", ("kernels", 2), ("count", 1), ("count", 7), ("count", 300), "tensor"]
+SHAPES = [(), (0,), (1,), (37,), (3, 0, 2), (6, 5), (4, 3, 3, 3), (2, 700), (9000,)]
+
+
+@st.composite
+def tensors(draw):
+    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+    shape = draw(st.sampled_from(SHAPES))
+    info = np.iinfo(dtype)
+    n = int(np.prod(shape, dtype=np.int64))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    kind = draw(st.sampled_from(["sparse", "dense", "extreme", "const", "offset"]))
+    density = draw(st.sampled_from([0.0, 0.02, 0.3, 0.9, 1.0]))
+    if kind == "extreme":
+        vals = rng.choice(np.array([info.min, info.max, 0, 1, -1 if info.min < 0 else 2]), n)
+    elif kind == "const":
+        vals = np.full(n, draw(st.integers(int(info.min), int(info.max))))
+    else:
+        bits = draw(st.integers(1, info.bits - 1))
+        lo = max(int(info.min), -(1 << bits))
+        hi = min(int(info.max), (1 << bits))
+        vals = rng.integers(lo, hi, n, endpoint=True)
+    zero = 0
+    if kind == "offset":
+        zero = draw(st.integers(int(info.min), int(info.max)))
+    vals = np.where(rng.random(n) < density, vals, zero)
+    return np.asarray(vals, dtype=np.int64).clip(info.min, info.max).astype(dtype).reshape(shape)
+
+
+@st.composite
+def packages(draw):
+    k = draw(st.integers(1, 4))
+    names = draw(st.lists(st.sampled_from(["w", "w.bias", "w.b", "conv1.weight", "conv1.w",
+                                           "", "головa", "x" * 40]),
+                          min_size=k, max_size=k, unique=True))
+    ts = {nm: draw(tensors()) for nm in names}
+    group = draw(st.sampled_from(GROUPS))
+    max_tables = draw(st.sampled_from([1, 2, 1024]))
+    meta = None
+    if draw(st.booleans()):
+        meta = {nm: codec.QuantMeta(bits=8, scale=np.float32([0.5])) for nm in names[:1]}
+    return codec.pack(ts, group=group, max_tables=max_tables, meta=meta)
+
+
+@settings(max_examples=int(os.environ.get("CODEC_C_EXAMPLES", "40")), deadline=None)
+@given(data=packages())
+def test_generated_packages(cbuild, data):
+    check_agrees(cbuild, data)
+
+
+def test_generated_api(cbuild):
+    rng = np.random.default_rng(5)
+    x = rng.integers(-50, 50, (16, 3, 5, 5)).astype(np.int16)
+    x[rng.random(x.shape) < 0.7] = 0
+    for group in GROUPS:
+        data = codec.pack({"a.weight": x, "a.bias": x[0, 0].astype(np.uint8),
+                           "b": np.zeros((0, 4), np.int32), "s": np.array(7, np.uint32)},
+                          group=group)
+        check_agrees(cbuild, data, api=True)
+
+
+# --------------------------------------------------------------------------------- vectors
+
+@pytest.mark.skipif(not VECTORS.is_dir() or not any(VECTORS.glob("*.bin")),
+                    reason="no golden vectors in tests/vectors/v1")
+def test_golden_vectors(cbuild):
+    for p in sorted(VECTORS.glob("*.bin")):
+        data = p.read_bytes()
+        exp = expected(data)
+        for exe in ("cdecode", "cdecode_small"):
+            rc, got, err = run_c(cbuild / exe, data)
+            if exp is None:
+                assert rc == 2, f"{p.name}: codec.unpack rejects it, {exe} exit {rc}"
+            else:
+                assert rc == 0 and got == exp, f"{p.name}: {exe} exit {rc} {err}"
+
+
+# --------------------------------------------------------------------------------- real models
+
+def _real_packages():
+    from benchmarks.recipe import MODELS, quantized_model, weights_dir
+    if not weights_dir().is_dir():
+        pytest.skip(f"real weights not found at {weights_dir()} (set CODEC_WEIGHTS)")
+    for m in MODELS:
+        for bits, sp in ((8, 0.0), (4, 0.9)):
+            yield f"{m}-{bits}b-{sp}", codec.pack(quantized_model(m, bits, sp))
+
+
+def test_real_models(cbuild, shared_weights):
+    n = 0
+    for name, data in _real_packages():
+        check_agrees(cbuild, data, api=name.startswith(("silero", "fer")))
+        n += 1
+    assert n
+
+
+# --------------------------------------------------------------------------------- sanitizers
+
+def _fix_crcs(buf: bytearray, flip_at: int) -> bytearray:
+    """Recompute the CRC32s a damaged byte at ``flip_at`` breaks (block CRC in the directory,
+    then the directory CRC in the footer), so the damage reaches the parser / decoder."""
+    n = len(buf)
+    dir_off, dir_len = struct.unpack_from("<QQ", buf, n - 24)
+    if dir_off + dir_len != n - 24:
+        return buf
+    if flip_at < dir_off:
+        orig = getattr(_fix_crcs, "orig")
+        d = read_directory(orig)
+        for e in d.tensors:
+            if e.block_offset <= flip_at < e.block_offset + e.block_length:
+                old = struct.pack("<I", e.crc32)
+                new = struct.pack("<I", zlib.crc32(buf[e.block_offset:e.block_offset + e.block_length]))
+                dirb = bytes(buf[dir_off:n - 24])
+                if dirb.count(old) == 1:
+                    j = dir_off + dirb.index(old)
+                    buf[j:j + 4] = new
+    crc = zlib.crc32(bytes(buf[dir_off:n - 24]), zlib.crc32(bytes(buf[:8])))
+    struct.pack_into("<I", buf, n - 8, crc)
+    return buf
+
+
+def _mutants(data: bytes, rng: random.Random, count: int):
+    n = len(data)
+    cuts = sorted(set([0, 1, 7, 8, 9, 31, 32, n - 1, n - 23, n - 24, n - 25]
+                      + [rng.randrange(n) for _ in range(count // 4)]))
+    for c in cuts:
+        if 0 <= c < n:
+            yield "trunc", data[:c]
+    for _ in range(count):
+        b = bytearray(data)
+        k = rng.randrange(n)
+        b[k] ^= 1 << rng.randrange(8)
+        yield "flip", bytes(b)
+        if k < n - 24 and k >= 8:
+            _fix_crcs.orig = data
+            yield "flip+crc", bytes(_fix_crcs(bytearray(b), k))
+    for _ in range(count // 4):  # a byte of a group table or payload set to random
+        b = bytearray(data)
+        k = rng.randrange(8, n - 24)
+        b[k] = rng.randrange(256)
+        _fix_crcs.orig = data
+        yield "byte+crc", bytes(_fix_crcs(b, k))
+
+
+def test_sanitizers_on_damaged_packages(asan_build):
+    rng = np.random.default_rng(11)
+    w = rng.integers(-9, 9, (6, 4, 3, 3)).astype(np.int8)
+    w[rng.random(w.shape) < 0.6] = 0
+    u = rng.integers(0, 3000, (50,)).astype(np.uint16)
+    seeds = [
+        codec.pack({"conv.weight": w, "conv.bias": u, "s": np.array(-5, np.int32)}, group="kernel"),
+        codec.pack({"a": w, "b": np.zeros((0,), np.uint32), "c": u}, group=("count", 5),
+                   max_tables=2, meta={"a": codec.QuantMeta(bits=4, scale=np.float32([0.1]))}),
+    ]
+    pr = random.Random(1234)
+    stats = {"exit0": 0, "exit2": 0, "meta": 0}
+    for seed in seeds:
+        for kind, m in _mutants(seed, pr, 60):
+            exp = expected(m)
+            for exe in ("cdecode_asan", "cdecode_asan_small"):
+                rc, got, err = run_c(asan_build / exe, m, env=SAN_ENV)
+                assert "Sanitizer" not in err and "runtime error" not in err, f"{kind}: {err}"
+                assert rc in (0, 2), f"{exe} {kind}: exit {rc}: {err}"
+                if rc == 0:
+                    if exp is None:  # allowed only when the metadata alone is malformed
+                        exp = meta_only_rejection(m)
+                        stats["meta"] += 1
+                    assert exp is not None, f"{exe} {kind}: accepted what codec.unpack rejects"
+                    assert got == exp, f"{exe} {kind}: output differs from codec.unpack"
+                    stats["exit0"] += 1
+                else:
+                    assert exp is None, f"{exe} {kind}: rejected what codec.unpack decodes: {err}"
+                    stats["exit2"] += 1
+    assert stats["exit2"] > 100
+
+
+# --------------------------------------------------------------------------------- example
+
+def _example_package() -> bytes:
+    rng = np.random.default_rng(3)
+    w = rng.integers(-7, 8, (32, 16, 3, 3)).astype(np.int8)
+    w[rng.random(w.shape) < 0.8] = 0
+    b = rng.integers(-1000, 1000, (32,)).astype(np.int16)
+    return codec.pack({"conv1.weight": w, "conv1.bias": b, "fc.weight": w.reshape(64, -1)[:10]},
+                      group=("count", 2048))
+
+
+@pytest.mark.parametrize("generator", ["make_header", "export-c"])
+def test_firmware_example(tmp_path, generator):
+    data = _example_package()
+    pkg = tmp_path / "model.spkg"
+    pkg.write_bytes(data)
+    header = tmp_path / "model_pkg.h"
+    if generator == "make_header":
+        cmd = [sys.executable, str(CDIR / "example" / "make_header.py"), str(pkg), str(header),
+               "--name", "model"]
+    else:
+        import importlib.util
+        if importlib.util.find_spec("codec.cli") is None:
+            pytest.skip("codec.cli (export-c) is not available")
+        cmd = [sys.executable, "-m", "codec.cli", "export-c", str(pkg), "-o", str(header),
+               "--symbol", "model"]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    exe = tmp_path / "example"
+    r = subprocess.run([CC, "-std=c99", "-Wall", "-Wextra", "-Werror", "-Os",
+                        f"-I{CDIR}", f"-I{tmp_path}", "-o", str(exe),
+                        str(CDIR / "example" / "example.c"), str(CDIR / "spkdec.c")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    ref = codec.unpack(data)
+    lines = [ln.split() for ln in r.stdout.splitlines() if ln.startswith("tensor ")]
+    assert len(lines) == len(ref)
+    for (name, v), ln in zip(ref.items(), lines):
+        le = v.astype(v.dtype.newbyteorder("<")).tobytes()
+        assert ln[1] == name and int(ln[2]) == v.size
+        assert int(ln[3], 16) == zlib.crc32(le), name
+
+
+# --------------------------------------------------------------------------------- fuzz
+
+@pytest.mark.skipif(os.environ.get("CODEC_FUZZ") != "1", reason="set CODEC_FUZZ=1 to fuzz")
+def test_libfuzzer(tmp_path):
+    clang = shutil.which(os.environ.get("FUZZCC", "clang"))
+    if clang is None:
+        pytest.skip("clang (libFuzzer) not found")
+    build = tmp_path / "build"
+    r = _make(build, "fuzz", FUZZCC=clang)
+    assert r.returncode == 0, r.stdout + r.stderr
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i, p in enumerate(sorted(VECTORS.glob("*.bin"))):
+        shutil.copy(p, corpus / f"v{i}")
+    (corpus / "g0").write_bytes(_example_package())
+    secs = int(os.environ.get("CODEC_FUZZ_SECONDS", "30"))
+    r = subprocess.run([str(build / "fuzz_spkdec"), str(corpus), f"-max_total_time={secs}",
+                        "-max_len=65536", "-timeout=10", "-rss_limit_mb=2048", "-print_final_stats=1"],
+                       capture_output=True, text=True, timeout=secs + 120,
+                       env={**os.environ, **SAN_ENV})
+    assert r.returncode == 0, r.stderr[-4000:]
