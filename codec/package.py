@@ -125,7 +125,7 @@ def _check_meta(meta, names) -> dict:
     return dict(meta)
 
 
-def _write(sink, tensors: Mapping, *, group, meta, max_tables: int) -> int:
+def _write(sink, tensors: Mapping, *, group, meta, max_tables: int, effort: int = 1) -> int:
     """Core writer: two passes over ``tensors`` (plan, then encode block by block)."""
     if not isinstance(tensors, Mapping):
         raise TypeError(f"tensors must be a mapping of name -> array, got {type(tensors).__name__}")
@@ -142,8 +142,10 @@ def _write(sink, tensors: Mapping, *, group, meta, max_tables: int) -> int:
         if k in meta:
             meta[k].check_shape(arr.shape)
         prepared.append(prepare(k, arr, group))
-    kref, nrun, nclass = choose_alphabet(prepared)
-    tables, group_tables = build_tables(prepared, kref, nrun, nclass, max_tables)
+    if effort not in (0, 1):
+        raise ValueError(f"effort must be 0 (fast) or 1 (smallest), got {effort!r}")
+    kref, nrun, nclass = choose_alphabet(prepared, effort)
+    tables, group_tables = build_tables(prepared, kref, nrun, nclass, max_tables, effort)
     enc = _Encoder(tables)
     pre = preamble()
     sink.write(pre)
@@ -165,21 +167,22 @@ def _write(sink, tensors: Mapping, *, group, meta, max_tables: int) -> int:
 
 
 def pack(tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
-         max_tables: int = DEFAULT_MAX_TABLES) -> bytes:
+         max_tables: int = DEFAULT_MAX_TABLES, effort: int = 1) -> bytes:
     """Compress named integer tensors into one package (bytes).
 
     ``group``: 'auto' (whole kernels, >= 4096 parameters a group), 'kernel' (one output channel),
     ('kernels', k), ('count', n) or an int n, 'tensor' (one group).  ``meta``: optional
     ``{name: QuantMeta}`` stored exactly beside each tensor.  ``max_tables``: size of the
-    Huffman table pool the encoder may use (1 = one shared table).
+    Huffman table pool the encoder may use (1 = one shared table).  ``effort``: 1 (default)
+    searches the alphabet and lets every group pick its table; 0 is a faster, coarser search.
     """
     buf = io.BytesIO()
-    _write(buf, tensors, group=group, meta=meta, max_tables=max_tables)
+    _write(buf, tensors, group=group, meta=meta, max_tables=max_tables, effort=effort)
     return buf.getvalue()
 
 
 def save(path, tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
-         max_tables: int = DEFAULT_MAX_TABLES) -> int:
+         max_tables: int = DEFAULT_MAX_TABLES, effort: int = 1) -> int:
     """Write a package to ``path`` atomically (temporary file, fsync, rename); returns its size.
 
     ``tensors`` may be a lazy mapping (e.g. ``np.load('x.npz')``): each tensor is read when
@@ -190,7 +193,7 @@ def save(path, tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
     fd, tmp = tempfile.mkstemp(prefix=".codec-", suffix=".tmp", dir=d)
     try:
         with os.fdopen(fd, "wb") as f:
-            n = _write(f, tensors, group=group, meta=meta, max_tables=max_tables)
+            n = _write(f, tensors, group=group, meta=meta, max_tables=max_tables, effort=effort)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -203,9 +206,10 @@ def save(path, tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
     return n
 
 
-def encode(array: np.ndarray, /, *, group="auto", meta: QuantMeta | None = None) -> bytes:
+def encode(array: np.ndarray, /, *, group="auto", meta: QuantMeta | None = None,
+           effort: int = 1) -> bytes:
     """Compress one integer tensor (a package holding one tensor named '')."""
-    return pack({"": array}, group=group, meta=None if meta is None else {"": meta})
+    return pack({"": array}, group=group, meta=None if meta is None else {"": meta}, effort=effort)
 
 
 # ---------------------------------------------------------------------------------------------

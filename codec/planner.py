@@ -21,6 +21,7 @@ from .kernels.symbols import SYM_FIRST, num_classes
 PAR_MIN_WORK = 1 << 16    # below this many parameters kernels run on the calling thread
 MIN_GROUP = 4096          # "auto" grouping: whole kernels, at least this many parameters a group
 SAMPLE_PAIRS = 1 << 18    # pairs used to choose (kref, nrun)
+FAST_SAMPLE_PAIRS = 1 << 14  # the same at effort 0
 NRUN_CHOICES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 MAX_PLAN_SYMBOLS = 4096   # a length-12 code has room for at most 4096 codes
 TABLE_FIXED_BITS = 12 * 8 + 24  # counts per length + kref/nrun/nclass, roughly
@@ -155,13 +156,18 @@ def model_cost(H: np.ndarray, X: np.ndarray, w: np.ndarray | None = None) -> flo
     return float(np.minimum(own, shared).sum() + X.sum() + _table_bits(S[None])[0])
 
 
-def choose_alphabet(prepared: list[Prepared]) -> tuple[int, int, int]:
-    """(kref, nrun, nclass) minimizing estimated bits on a sample of each tensor's pairs."""
+def choose_alphabet(prepared: list[Prepared], effort: int = 1) -> tuple[int, int, int]:
+    """(kref, nrun, nclass) minimizing estimated bits on a sample of each tensor's pairs.
+
+    effort 1 scans every kref with a rising nrun on 2**18 sampled pairs; effort 0 samples
+    2**14 pairs and scans nrun at kref 2, then kref at that nrun.
+    """
+    sample = SAMPLE_PAIRS if effort >= 1 else FAST_SAMPLE_PAIRS
     maxmag = max((p.maxmag for p in prepared), default=0)
     total = sum(p.runs.size for p in prepared)
     if not prepared or total == 0:
         return 0, 1, 1
-    frac = min(1.0, SAMPLE_PAIRS / total)
+    frac = min(1.0, sample / total)
     runs, vals, owner, eob, w = [], [], [], [], []
     for i, p in enumerate(prepared):
         n = p.runs.size
@@ -177,26 +183,41 @@ def choose_alphabet(prepared: list[Prepared]) -> tuple[int, int, int]:
     owner = np.concatenate(owner)
     eob = np.array(eob, np.int64)
     w = np.array(w)
-    best = None
-    for kref in range(0, MAX_KREF + 1):
-        if kref > 0 and (1 << kref) > max(maxmag, 1):
-            break  # more refinement than the magnitudes have: identical to kref - 1
-        nclass = num_classes(maxmag, kref)
-        worse = 0
-        prev = None
-        for nrun in NRUN_CHOICES:
+    cache: dict = {}
+
+    def cost_of(kref, nrun):
+        if (kref, nrun) not in cache:
+            nclass = num_classes(maxmag, kref)
             nsym = SYM_FIRST + nclass * nrun
             if nsym > MAX_PLAN_SYMBOLS and nrun > 1:
+                cache[kref, nrun] = (float("inf"), kref, nrun, nclass)
+            else:
+                H, X = owner_stats(runs, vals, owner, eob, np.int64(kref), np.int64(nrun),
+                                   np.int64(nsym))
+                cache[kref, nrun] = (model_cost(H, X, w), kref, nrun, nclass)
+        return cache[kref, nrun]
+
+    def scan_nrun(kref):
+        best, prev, worse = None, None, 0
+        for nrun in NRUN_CHOICES:
+            c = cost_of(kref, nrun)
+            if c[0] == float("inf"):
                 break
-            H, X = owner_stats(runs, vals, owner, eob, np.int64(kref), np.int64(nrun),
-                               np.int64(nsym))
-            cost = model_cost(H, X, w)
-            if best is None or cost < best[0]:
-                best = (cost, kref, nrun, nclass)
-            worse = worse + 1 if prev is not None and cost > prev else 0
-            prev = cost
+            if best is None or c[0] < best[0]:
+                best = c
+            worse = worse + 1 if prev is not None and c[0] > prev else 0
+            prev = c[0]
             if worse >= 2:
                 break  # the cost is rising with nrun
+        return best
+
+    krefs = [k for k in range(MAX_KREF + 1) if k == 0 or (1 << k) <= max(maxmag, 1)]
+    if effort >= 1:
+        best = min(scan_nrun(k) for k in krefs)
+    else:
+        k0 = min(2, krefs[-1])
+        best = scan_nrun(k0)
+        best = min([best] + [cost_of(k, best[2]) for k in krefs])
     return best[1], best[2], best[3]
 
 
@@ -339,7 +360,7 @@ def _refine_groups(Hc: np.ndarray, ga: np.ndarray, max_tables: int) -> np.ndarra
 
 
 def build_tables(prepared: list[Prepared], kref: int, nrun: int, nclass: int,
-                 max_tables: int) -> tuple[list[Table], list[np.ndarray]]:
+                 max_tables: int, effort: int = 1) -> tuple[list[Table], list[np.ndarray]]:
     """Huffman tables for the package and the table index of every group of every tensor.
 
     First tensors are clustered (own or shared tables); then, when the histogram matrix is
@@ -352,7 +373,7 @@ def build_tables(prepared: list[Prepared], kref: int, nrun: int, nclass: int,
     empty = [np.zeros(0, np.int64) for _ in prepared]
     if gtot == 0:
         return [], empty
-    per_group = gtot * nsym <= MAX_GROUP_MATRIX
+    per_group = effort >= 1 and gtot * nsym <= MAX_GROUP_MATRIX
     runs = np.concatenate([p.runs for p in prepared])
     vals = np.concatenate([p.vals for p in prepared])
     goff = np.concatenate([[0], np.cumsum(gcount)])

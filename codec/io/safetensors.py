@@ -34,7 +34,9 @@ def read_safetensors(path) -> dict[str, np.ndarray]:
             out, bf16 = {}, []
             for k in names:
                 try:
-                    out[k] = f.get_tensor(k)
+                    a = f.get_tensor(k)
+                    shape = tuple(f.get_slice(k).get_shape())
+                    out[k] = a.reshape(shape) if a.shape != shape else a  # 0-d comes back 1-d
                 except (TypeError, ValueError):
                     if f.get_slice(k).get_dtype() != "BF16":
                         raise
