@@ -186,8 +186,8 @@ def _float_bits(a: np.ndarray):
     if a.dtype == np.float64:
         a = a.astype(np.float32)
     if a.dtype == np.float16:
-        return np.ascontiguousarray(a).view(np.uint16), QuantMeta(bits=16, kind="float-bits")
-    return np.ascontiguousarray(a, dtype=np.float32).view(np.uint32), \
+        return np.asarray(a, order="C").view(np.uint16), QuantMeta(bits=16, kind="float-bits")
+    return np.asarray(a, dtype=np.float32, order="C").view(np.uint32), \
         QuantMeta(bits=32, kind="float-bits")
 
 

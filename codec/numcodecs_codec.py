@@ -68,7 +68,7 @@ class SpkgCodec(Codec):
         arr = np.asarray(buf)
         if arr.dtype.kind not in "iu":
             raise TypeError(f"spkg encodes integer arrays (quantize floats first), got {arr.dtype}")
-        arr = np.ascontiguousarray(arr)
+        arr = np.asarray(arr, order="C")
         return encode(arr, group=self.group)
 
     def decode(self, buf, out=None):

@@ -111,7 +111,7 @@ def normalize_dtype(name: str, arr) -> tuple[np.ndarray, str | None]:
     a = np.asarray(arr)
     dt = a.dtype
     if dt.name == "bfloat16":
-        return bf16_to_f32(np.ascontiguousarray(a).view(np.uint16)), "bfloat16 -> float32"
+        return bf16_to_f32(np.asarray(a, order="C").view(np.uint16)), "bfloat16 -> float32"
     if not dt.isnative:
         a = a.astype(dt.newbyteorder("="))
         dt = a.dtype

@@ -34,9 +34,7 @@ def read_safetensors(path) -> dict[str, np.ndarray]:
             out, bf16 = {}, []
             for k in names:
                 try:
-                    a = f.get_tensor(k)
-                    shape = tuple(f.get_slice(k).get_shape())
-                    out[k] = a.reshape(shape) if a.shape != shape else a  # 0-d comes back 1-d
+                    out[k] = f.get_tensor(k)
                 except (TypeError, ValueError):
                     if f.get_slice(k).get_dtype() != "BF16":
                         raise
@@ -54,7 +52,7 @@ def write_safetensors(path, tensors, *, protect=(), metadata=None) -> None:
     """Write ``{name: array}`` as .safetensors, atomically."""
     require("safetensors", "safetensors", "writing .safetensors files")
     stn = require("safetensors.numpy", "safetensors", "writing .safetensors files")
-    arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+    arrays = {k: np.asarray(v, order="C") for k, v in tensors.items()}  # keeps 0-d
     with atomic_path(path, protect=protect) as tmp:
         data = stn.save(arrays, metadata=metadata)
         with open(tmp, "wb") as f:
