@@ -26,8 +26,8 @@ PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group h
                  -7: "group lengths do not add up to the payload size"}
 from .kernels.symbols import SYM_EOB, SYM_ESC, symbol_tables
 from .meta import QuantMeta
-from .planner import (PAR_MIN_WORK, Prepared, build_tables, check_dtype, choose_alphabet, chunks,
-                      prepare)
+from .planner import (FAST_SAMPLE_PAIRS, PAR_MIN_WORK, SAMPLE_PAIRS, Prepared, Sampler, build_tables,
+                      check_dtype, choose_alphabet, chunks, prepare, tensor_hist, use_per_group)
 
 DEFAULT_MAX_TABLES = 1024
 
@@ -125,8 +125,13 @@ def _check_meta(meta, names) -> dict:
     return dict(meta)
 
 
-def _write(sink, tensors: Mapping, *, group, meta, max_tables: int, effort: int = 1) -> int:
-    """Core writer: two passes over ``tensors`` (plan, then encode block by block)."""
+def _write(sink, tensors: Mapping, *, group, meta, max_tables: int, effort: int = 1,
+           stream: bool = False) -> int:
+    """Core writer: three passes over ``tensors`` (sample, histogram, encode block by block).
+
+    ``stream``: keep nothing between passes (each tensor is read from ``tensors`` again), so a
+    model larger than memory can be written; otherwise run-length pairs are cached.
+    """
     if not isinstance(tensors, Mapping):
         raise TypeError(f"tensors must be a mapping of name -> array, got {type(tensors).__name__}")
     names = list(tensors.keys())
@@ -136,22 +141,44 @@ def _write(sink, tensors: Mapping, *, group, meta, max_tables: int, effort: int 
         if len(k.encode("utf-8")) > DEFAULT_LIMITS.max_name_bytes:
             raise ValueError(f"tensor name longer than {DEFAULT_LIMITS.max_name_bytes} bytes")
     meta = _check_meta(meta, set(names))
-    prepared = []
-    for k in names:
+    if effort not in (0, 1):
+        raise ValueError(f"effort must be 0 (fast) or 1 (smallest), got {effort!r}")
+    cache: dict[str, Prepared] = {}
+
+    def prepared(k: str) -> Prepared:
+        """Tensor k after the run-length pass; recomputed per pass when streaming."""
+        if k in cache:
+            return cache[k]
         arr = _native(k, tensors[k])
         if k in meta:
             meta[k].check_shape(arr.shape)
-        prepared.append(prepare(k, arr, group))
-    if effort not in (0, 1):
-        raise ValueError(f"effort must be 0 (fast) or 1 (smallest), got {effort!r}")
-    kref, nrun, nclass = choose_alphabet(prepared, effort)
-    tables, group_tables = build_tables(prepared, kref, nrun, nclass, max_tables, effort)
+        p = prepare(k, arr, group)
+        if not stream:
+            cache[k] = p
+        return p
+
+    # pass 1: samples for the alphabet;  pass 2: histograms for the tables;  pass 3: encode
+    sampler = Sampler(SAMPLE_PAIRS if effort >= 1 else FAST_SAMPLE_PAIRS)
+    gcount = []
+    for k in names:
+        p = prepared(k)
+        sampler.add(p)
+        gcount.append(p.n_groups)
+    gcount = np.array(gcount, np.int64)
+    kref, nrun, nclass = choose_alphabet(sampler, effort)
+    del sampler
+    per_group = use_per_group(int(gcount.sum()), kref, nrun, nclass, effort)
+    hists = [tensor_hist(prepared(k), kref, nrun, nclass, per_group) for k in names]
+    tables, group_tables = build_tables(hists, gcount, per_group, kref, nrun, nclass, max_tables)
+    del hists
     enc = _Encoder(tables)
     pre = preamble()
     sink.write(pre)
     pos = len(pre)
     entries = []
-    for i, p in enumerate(prepared):
+    for i, k in enumerate(names):
+        p = prepared(k)
+        cache.pop(k, None)
         m = meta.get(p.name)
         block, tbase, tbits, lbits = enc.block(p, group_tables[i], m)
         sink.write(block)
@@ -193,7 +220,8 @@ def save(path, tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
     fd, tmp = tempfile.mkstemp(prefix=".codec-", suffix=".tmp", dir=d)
     try:
         with os.fdopen(fd, "wb") as f:
-            n = _write(f, tensors, group=group, meta=meta, max_tables=max_tables, effort=effort)
+            n = _write(f, tensors, group=group, meta=meta, max_tables=max_tables, effort=effort,
+                       stream=True)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -156,33 +156,49 @@ def model_cost(H: np.ndarray, X: np.ndarray, w: np.ndarray | None = None) -> flo
     return float(np.minimum(own, shared).sum() + X.sum() + _table_bits(S[None])[0])
 
 
-def choose_alphabet(prepared: list[Prepared], effort: int = 1) -> tuple[int, int, int]:
-    """(kref, nrun, nclass) minimizing estimated bits on a sample of each tensor's pairs.
+class Sampler:
+    """A bounded sample of (run, value) pairs over all tensors, built one tensor at a time.
 
-    effort 1 scans every kref with a rising nrun on 2**18 sampled pairs; effort 0 samples
-    2**14 pairs and scans nrun at kref 2, then kref at that nrun.
+    Every tensor is sampled at the same rate; when the sample outgrows twice its budget the
+    rate halves and the kept samples are thinned, so memory stays bounded for any model.
     """
-    sample = SAMPLE_PAIRS if effort >= 1 else FAST_SAMPLE_PAIRS
-    maxmag = max((p.maxmag for p in prepared), default=0)
-    total = sum(p.runs.size for p in prepared)
-    if not prepared or total == 0:
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.stride = 1
+        self.parts: list[list] = []   # [runs, vals, n_pairs, n_groups]
+        self.maxmag = 0
+
+    def add(self, p: Prepared) -> None:
+        self.maxmag = max(self.maxmag, p.maxmag)
+        self.parts.append([p.runs[::self.stride].copy(), p.vals[::self.stride].copy(),
+                           p.runs.size, p.n_groups])
+        while sum(q[0].size for q in self.parts) > 2 * self.budget:
+            self.stride *= 2
+            for q in self.parts:
+                q[0], q[1] = q[0][::2].copy(), q[1][::2].copy()
+
+    def arrays(self):
+        runs = np.concatenate([q[0] for q in self.parts])
+        vals = np.concatenate([q[1] for q in self.parts])
+        owner = np.concatenate([np.full(q[0].size, i, np.int64) for i, q in enumerate(self.parts)])
+        kept = np.array([q[0].size for q in self.parts], np.float64)
+        n = np.array([q[2] for q in self.parts], np.float64)
+        w = np.where(kept > 0, n / np.maximum(kept, 1), 0.0)
+        eob = np.round(np.array([q[3] for q in self.parts]) / np.maximum(w, 1)).astype(np.int64)
+        return runs, vals, owner, eob, w
+
+
+def choose_alphabet(sampler: Sampler, effort: int = 1) -> tuple[int, int, int]:
+    """(kref, nrun, nclass) minimizing estimated bits on the sampled pairs.
+
+    effort 1 scans every kref with a rising nrun; effort 0 scans nrun at kref 2, then kref at
+    that nrun.
+    """
+    maxmag = sampler.maxmag
+    if not sampler.parts or sum(q[2] for q in sampler.parts) == 0:
         return 0, 1, 1
-    frac = min(1.0, sample / total)
-    runs, vals, owner, eob, w = [], [], [], [], []
-    for i, p in enumerate(prepared):
-        n = p.runs.size
-        take = n if frac >= 1.0 else min(n, max(64, int(n * frac)))
-        idx = (np.arange(take) * (n / max(take, 1))).astype(np.int64)
-        runs.append(p.runs[idx])
-        vals.append(p.vals[idx])
-        owner.append(np.full(take, i, np.int64))
-        eob.append(int(round(p.n_groups * take / max(n, 1))))
-        w.append(n / take if take else 0.0)
-    runs = np.concatenate(runs)
-    vals = np.concatenate(vals)
-    owner = np.concatenate(owner)
-    eob = np.array(eob, np.int64)
-    w = np.array(w)
+    runs, vals, owner, eob, w = sampler.arrays()
     cache: dict = {}
 
     def cost_of(kref, nrun):
@@ -359,51 +375,60 @@ def _refine_groups(Hc: np.ndarray, ga: np.ndarray, max_tables: int) -> np.ndarra
     return best
 
 
-def build_tables(prepared: list[Prepared], kref: int, nrun: int, nclass: int,
-                 max_tables: int, effort: int = 1) -> tuple[list[Table], list[np.ndarray]]:
+def tensor_hist(p: Prepared, kref: int, nrun: int, nclass: int, per_group: bool) -> np.ndarray:
+    """Symbol histogram of a tensor: one row per group (per_group) or one row in all."""
+    nsym = SYM_FIRST + nclass * nrun
+    if per_group:
+        owner = np.repeat(np.arange(p.n_groups, dtype=np.int64), np.diff(p.ps))
+        eob = np.ones(p.n_groups, np.int64)
+    else:
+        owner = np.zeros(p.runs.size, np.int64)
+        eob = np.array([p.n_groups], np.int64)
+    H, _ = owner_stats(p.runs, p.vals, owner, eob, np.int64(kref), np.int64(nrun), np.int64(nsym))
+    return H
+
+
+def use_per_group(gtot: int, kref: int, nrun: int, nclass: int, effort: int) -> bool:
+    return effort >= 1 and gtot * (SYM_FIRST + nclass * nrun) <= MAX_GROUP_MATRIX
+
+
+def build_tables(hists: list[np.ndarray], gcount: np.ndarray, per_group: bool, kref: int,
+                 nrun: int, nclass: int, max_tables: int) -> tuple[list[Table], list[np.ndarray]]:
     """Huffman tables for the package and the table index of every group of every tensor.
 
-    First tensors are clustered (own or shared tables); then, when the histogram matrix is
-    small enough, every group may move to another table of the pool (per-group choice, stored
-    in the group table), which adapts to channels of different sparsity or scale.
+    ``hists[i]`` is tensor i's histogram from :func:`tensor_hist`.  First tensors are clustered
+    (own or shared tables); then, with per-group histograms, every group may move to another
+    table of the pool (per-group choice, stored in the group table), which adapts to channels
+    of different sparsity or scale.
     """
     nsym = SYM_FIRST + nclass * nrun
-    gcount = np.array([p.n_groups for p in prepared], np.int64)
+    nt = len(hists)
     gtot = int(gcount.sum())
-    empty = [np.zeros(0, np.int64) for _ in prepared]
     if gtot == 0:
-        return [], empty
-    per_group = effort >= 1 and gtot * nsym <= MAX_GROUP_MATRIX
-    runs = np.concatenate([p.runs for p in prepared])
-    vals = np.concatenate([p.vals for p in prepared])
+        return [], [np.zeros(0, np.int64) for _ in range(nt)]
     goff = np.concatenate([[0], np.cumsum(gcount)])
     if per_group:
-        owner = np.concatenate([np.repeat(np.arange(p.n_groups, dtype=np.int64) + goff[i],
-                                          np.diff(p.ps)) for i, p in enumerate(prepared)])
-        Hg, _ = owner_stats(runs, vals, owner, np.ones(gtot, np.int64), np.int64(kref),
-                            np.int64(nrun), np.int64(nsym))
-        tensor_of = np.repeat(np.arange(len(prepared)), gcount)
-        Ht = _sums(tensor_of, Hg)
-        if Ht.shape[0] < len(prepared):
-            Ht = np.vstack([Ht, np.zeros((len(prepared) - Ht.shape[0], nsym), np.int64)])
+        Hg = np.vstack([h for h, g in zip(hists, gcount) if g > 0])
+        tensor_of = np.repeat(np.arange(nt), gcount)
+        Ht = np.zeros((nt, nsym), np.int64)
+        Ht[gcount > 0] = _sums(np.unique(tensor_of, return_inverse=True)[1], Hg)
     else:
-        owner = np.concatenate([np.full(p.runs.size, i, np.int64) for i, p in enumerate(prepared)])
-        Ht, _ = owner_stats(runs, vals, owner, gcount, np.int64(kref), np.int64(nrun),
-                            np.int64(nsym))
+        Ht = np.vstack([h if g > 0 else np.zeros((1, nsym), np.int64)
+                        for h, g in zip(hists, gcount)])
     live = np.flatnonzero(gcount > 0)
     cols = np.flatnonzero(Ht.sum(axis=0))  # cluster on the symbols that occur
     tassign = cluster(Ht[live][:, cols].astype(np.float64), max_tables)
-    t_of_tensor = np.zeros(len(prepared), np.int64)
+    t_of_tensor = np.zeros(nt, np.int64)
     t_of_tensor[live] = tassign
     if per_group:
         Hc = Hg[:, cols].astype(np.float64)
         best = _refine_groups(Hc, t_of_tensor[tensor_of], max_tables)
         ga, lens = _huffman_refine(Hg, best, nsym)
-        tids = [ga[goff[i]:goff[i + 1]] for i in range(len(prepared))]
+        tids = [ga[goff[i]:goff[i + 1]] for i in range(nt)]
     else:
         ta, lens = _huffman_refine(Ht[live], tassign, nsym)
         t_of_tensor[live] = ta
-        tids = [np.full(p.n_groups, t_of_tensor[i], np.int64) for i, p in enumerate(prepared)]
+        tids = [np.full(int(gcount[i]), t_of_tensor[i], np.int64) for i in range(nt)]
     tables = [Table(kref, nrun, nclass, lens[j].astype(np.uint8)) for j in range(lens.shape[0])]
     return tables, tids
 
