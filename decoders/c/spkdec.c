@@ -39,12 +39,19 @@ uint32_t spk_crc32(uint32_t crc, const uint8_t *data, size_t n)
     return ~crc;
 }
 
-/* ---- byte reader over the directory ---------------------------------------------------- */
+/* ---- byte reader over the directory (sticky error: a failed read returns 0) ----------- */
 
 typedef struct {
     const uint8_t *b;
     size_t pos, end;
+    int err;
 } rd;
+
+static void fail(rd *r, int e)
+{
+    if (!r->err)
+        r->err = e;
+}
 
 static uint64_t le(const uint8_t *b, unsigned n)
 {
@@ -54,40 +61,34 @@ static uint64_t le(const uint8_t *b, unsigned n)
     return v;
 }
 
-static int rd_u8(rd *r, uint32_t *v)
+static uint32_t u8(rd *r)
 {
-    if (r->pos >= r->end)
-        return SPK_E_TRUNCATED;
-    *v = r->b[r->pos++];
-    return 0;
+    if (r->pos >= r->end) {
+        fail(r, SPK_E_TRUNCATED);
+        return 0;
+    }
+    return r->b[r->pos++];
 }
 
 /* unsigned LEB128, at most 10 bytes, value <= lim (codec._bytes.Reader.varint) */
-static int rd_var(rd *r, uint64_t lim, uint64_t *v)
+static uint64_t var(rd *r, uint64_t lim)
 {
     uint64_t x = 0;
+    uint32_t c;
     unsigned i;
-    for (i = 0; i < 10; i++) {
-        uint32_t c;
-        E_(rd_u8(r, &c));
-        if (i == 9 && c > 1)
-            return SPK_E_CORRUPT; /* >= 2^64 or longer than 10 bytes */
-        x |= (uint64_t)(c & 0x7fu) << (7 * i);
-        if (!(c & 0x80u))
+    for (i = 0;; i += 7) {
+        c = u8(r);
+        x |= (uint64_t)(c & 0x7fu) << i;
+        if (i == 63 && c > 1)
+            x = ~(uint64_t)0, lim = 0; /* >= 2^64 or longer than 10 bytes */
+        if (i == 63 || !(c & 0x80u))
             break;
     }
-    if (x > lim)
-        return SPK_E_CORRUPT;
-    *v = x;
-    return 0;
-}
-
-static int rd_var32(rd *r, uint32_t lim, uint32_t *v)
-{
-    uint64_t x;
-    E_(rd_var(r, lim, &x));
-    *v = (uint32_t)x;
-    return 0;
+    if (x > lim) {
+        fail(r, SPK_E_CORRUPT);
+        return 0;
+    }
+    return x;
 }
 
 static uint32_t getbit(const uint8_t *b, uint64_t bp)
@@ -95,26 +96,29 @@ static uint32_t getbit(const uint8_t *b, uint64_t bp)
     return (b[bp >> 3] >> (7u - (unsigned)(bp & 7u))) & 1u;
 }
 
-/* Elias gamma, MSB-first, at most 20 leading zeros (codec.kernels.tables.read_symbol_list) */
-static int gamma(const uint8_t *b, uint64_t *bp, uint64_t endbit, uint32_t *x)
+/* Elias gamma at bit *bp, MSB-first, at most 20 leading zeros (read_symbol_list) */
+static uint32_t gamma(rd *r, uint64_t *bp)
 {
     unsigned nz = 0;
     uint32_t v = 1;
+    uint64_t endbit = (uint64_t)r->end * 8u;
     for (;;) {
-        if (*bp >= endbit)
-            return SPK_E_CORRUPT;
-        if (getbit(b, (*bp)++))
+        if (*bp >= endbit || nz > 20) {
+            fail(r, SPK_E_CORRUPT);
+            return 0;
+        }
+        if (getbit(r->b, (*bp)++))
             break;
-        if (++nz > 20)
-            return SPK_E_CORRUPT;
+        nz++;
     }
     while (nz--) {
-        if (*bp >= endbit)
-            return SPK_E_CORRUPT;
-        v = (v << 1) | getbit(b, (*bp)++);
+        if (*bp >= endbit) {
+            fail(r, SPK_E_CORRUPT);
+            return 0;
+        }
+        v = (v << 1) | getbit(r->b, (*bp)++);
     }
-    *x = v;
-    return 0;
+    return v;
 }
 
 /* ---- Huffman tables -------------------------------------------------------------------- */
@@ -125,85 +129,59 @@ typedef struct {
     uint64_t start[MAXLEN]; /* bit position of each length's symbol list */
 } tabhdr;
 
-typedef struct {
-    uint64_t bp;
-    uint32_t left, v;
-} gcur;
-
-static void gnext(const uint8_t *b, uint64_t endbit, gcur *c)
-{
-    uint32_t x = 0;
-    if (!c->left) {
-        c->v = 0xffffffffu;
-        return;
-    }
-    c->left--;
-    (void)gamma(b, &c->bp, endbit, &x); /* validated before: cannot fail */
-    c->v += x;
-}
-
-static uint32_t max_classes(uint32_t kref)
-{
-    return (2u << kref) - 1u + (31u - kref) * (1u << kref);
-}
-
 /* Parse the table at r->pos (codec.format._read_tables + huffman.read_lengths): header,
  * counts, Kraft, the gamma-coded symbol list (range, end-of-group present) and, if `dups`,
  * that no symbol is listed twice (a merge of the 12 ascending per-length lists). */
 static int table_read(rd *r, tabhdr *h, int dups)
 {
-    uint32_t nclass, total = 0, kraft = 0, eob = 0, l, k, x;
-    uint64_t bp, endbit = (uint64_t)r->end * 8u;
-    E_(rd_u8(r, &h->kref));
+    uint32_t nclass, total = 0, kraft = 0, eob = 0, l, k, s;
+    uint64_t bp, cur[MAXLEN];
+    uint32_t left[MAXLEN], head[MAXLEN], last = ~0u;
+    h->kref = u8(r);
     if (h->kref > MAX_KREF)
         return SPK_E_CORRUPT;
-    E_(rd_var32(r, MAX_NRUN, &h->nrun));
-    E_(rd_var32(r, max_classes(h->kref), &nclass));
-    if (!h->nrun || !nclass)
-        return SPK_E_CORRUPT;
+    h->nrun = (uint32_t)var(r, MAX_NRUN);
+    nclass = (uint32_t)var(r, (2u << h->kref) - 1u + (31u - h->kref) * (1u << h->kref));
+    if (r->err || !h->nrun || !nclass)
+        return r->err ? r->err : SPK_E_CORRUPT;
     h->nsym = 2u + nclass * h->nrun;
     if (h->nsym > MAX_SYMBOLS)
         return SPK_E_LIMIT;
     for (l = 0; l < MAXLEN; l++) {
-        E_(rd_var32(r, h->nsym, &h->cnt[l]));
+        h->cnt[l] = (uint32_t)var(r, h->nsym);
         total += h->cnt[l];
         kraft += h->cnt[l] << (MAXLEN - 1 - l);
     }
-    if (!total || total > h->nsym || kraft > (1u << MAXLEN))
+    if (!r->err && (!total || total > h->nsym || kraft > (1u << MAXLEN)))
         return SPK_E_CORRUPT;
     bp = (uint64_t)r->pos * 8u;
-    for (l = 0; l < MAXLEN; l++) {
-        uint32_t s = 0xffffffffu; /* prev = -1 */
+    for (l = 0; l < MAXLEN && !r->err; l++) {
         h->start[l] = bp;
-        for (k = 0; k < h->cnt[l]; k++) {
-            E_(gamma(r->b, &bp, endbit, &x));
-            s += x;
+        for (s = ~0u, k = 0; k < h->cnt[l]; k++) { /* prev = -1 */
+            s += gamma(r, &bp);
             if (s >= h->nsym)
-                return SPK_E_CORRUPT;
+                fail(r, SPK_E_CORRUPT);
             eob |= !s;
         }
     }
-    if (!eob)
-        return SPK_E_CORRUPT; /* no end-of-group code */
+    if (r->err || !eob) /* no end-of-group code */
+        return r->err ? r->err : SPK_E_CORRUPT;
     r->pos = (size_t)((bp + 7u) >> 3);
     if (dups) {
-        gcur c[MAXLEN];
-        uint32_t last = 0xffffffffu;
         for (l = 0; l < MAXLEN; l++) {
-            c[l].bp = h->start[l];
-            c[l].left = h->cnt[l];
-            c[l].v = 0xffffffffu;
-            gnext(r->b, endbit, &c[l]);
+            cur[l] = h->start[l];
+            left[l] = h->cnt[l];
+            head[l] = left[l] ? gamma(r, &cur[l]) - 1u : ~0u;
         }
         for (k = 0; k < total; k++) {
             uint32_t m = 0;
             for (l = 1; l < MAXLEN; l++)
-                if (c[l].v < c[m].v)
+                if (head[l] < head[m])
                     m = l;
-            if (c[m].v == last)
+            if (head[m] == last)
                 return SPK_E_CORRUPT; /* symbol listed twice */
-            last = c[m].v;
-            gnext(r->b, endbit, &c[m]);
+            last = head[m];
+            head[m] = --left[m] ? last + gamma(r, &cur[m]) : ~0u;
         }
     }
     return 0;
@@ -235,26 +213,25 @@ static uint32_t sym_entry(uint32_t s, uint32_t kref, uint32_t nrun)
 /* Load table `tid` into d (build its decode table) unless it is loaded already. */
 static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid)
 {
-    rd r;
+    rd r = {0};
     tabhdr h;
-    uint32_t i, l, code = 0, s, x;
+    uint32_t i, l, code = 0, s;
 #ifdef SPK_SMALL
-    uint32_t k;
+    uint32_t k = 0;
 #endif
     if (d->kbuf != p->buf || d->klen != p->len || d->kcrc != p->dir_crc) {
         d->kbuf = p->buf;
         d->klen = p->len;
         d->kcrc = p->dir_crc;
         d->table = -1;
-        d->hint_idx = 0;
-        d->hint_off = p->tab_off;
+        d->hint_idx = ~0u;
     }
     if (d->table == (int32_t)tid)
         return 0;
     d->table = -1;
     if (tid >= p->ntables)
         return SPK_E_CORRUPT;
-    if (d->hint_idx > tid || d->hint_off < p->tab_off || d->hint_off > p->dir_end) {
+    if (d->hint_idx > tid) {
         d->hint_idx = 0;
         d->hint_off = p->tab_off;
     }
@@ -268,11 +245,6 @@ static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid)
     d->nrun = h.nrun;
 #ifdef SPK_SMALL
     d->kref = (uint8_t)h.kref;
-    for (l = 0, k = 0; l < MAXLEN; l++)
-        k += h.cnt[l];
-    if (k > SPK_SMALL_MAX_CODES)
-        return SPK_E_LIMIT;
-    k = 0;
 #else
     memset(d->lut, 0, sizeof d->lut);
 #endif
@@ -282,10 +254,11 @@ static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid)
         d->first[l] = (uint16_t)code;
         d->count[l] = (uint16_t)h.cnt[l];
         d->offs[l] = (uint16_t)k;
+        if (h.cnt[l] > SPK_SMALL_MAX_CODES - k)
+            return SPK_E_LIMIT;
 #endif
-        for (s = 0xffffffffu, i = 0; i < h.cnt[l]; i++, code++) {
-            E_(gamma(p->buf, &bp, (uint64_t)p->dir_end * 8u, &x));
-            s += x;
+        for (s = ~0u, i = 0; i < h.cnt[l]; i++, code++) {
+            s += gamma(&r, &bp);
 #ifdef SPK_SMALL
             d->sym[k++] = (uint16_t)s;
 #else
@@ -299,95 +272,91 @@ static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid)
         }
         code <<= 1;
     }
+    if (r.err)
+        return r.err;
     d->table = (int32_t)tid;
     return 0;
 }
 
 /* ---- directory entries ----------------------------------------------------------------- */
 
-static int entry_read(const spk_pkg *p, size_t pos, spk_tensor *t, uint32_t prev_len,
-                      char *name, size_t cap, uint64_t *tot)
+/* Parse the entry at t->next (t holds the previous entry, or name_len 0 for the first) into t
+ * (codec.format._read_entries).  tot: running output bytes (spk_open) or NULL. */
+static int entry_read(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, uint64_t *tot)
 {
-    rd r;
+    rd r = {0};
     uint32_t shared, tail, v, k, sz, w;
-    uint64_t x, numel = 1, blen, ng, gtb;
+    uint64_t x, numel = 1, blen, ng, room;
     int64_t lo, hi, vo;
-    int zero = 0;
     r.b = p->buf;
-    r.pos = pos;
+    r.pos = t->next;
     r.end = p->dir_end;
-    E_(rd_var32(&r, prev_len, &shared));
-    E_(rd_var32(&r, SPK_MAX_NAME - shared, &tail));
+    shared = (uint32_t)var(&r, t->name_len);
+    tail = (uint32_t)var(&r, SPK_MAX_NAME - shared);
     if (r.end - r.pos < tail)
         return SPK_E_TRUNCATED;
     if (name && shared < cap)
         memcpy(name + shared, r.b + r.pos, (cap - shared < tail) ? cap - shared : tail);
     r.pos += tail;
     t->name_len = shared + tail;
-    E_(rd_u8(&r, &v));
-    if (v < SPK_INT8 || v > SPK_UINT32)
-        return SPK_E_CORRUPT;
+    v = u8(&r);
+    if (v - 1u > 5u)
+        v = 1, fail(&r, SPK_E_CORRUPT);
     t->dtype = (uint8_t)v;
     t->itemsize = (uint8_t)(sz = 1u << ((v - 1u) >> 1));
     lo = (v & 1u) ? -((int64_t)1 << (8 * sz - 1)) : 0;
     hi = ((int64_t)1 << (8 * sz - (v & 1u))) - 1;
-    E_(rd_var32(&r, SPK_MAX_NDIM, &v));
-    t->ndim = (uint8_t)v;
+    t->ndim = (uint8_t)(v = (uint32_t)var(&r, SPK_MAX_NDIM));
     for (k = 0; k < v; k++) {
-        E_(rd_var(&r, (uint64_t)1 << 48, &x));
-        t->shape[k] = x;
-        zero |= !x;
-        numel *= (x > SPK_MAX_OUTPUT) ? (uint64_t)SPK_MAX_OUTPUT + 1u : x;
+        x = t->shape[k] = var(&r, (uint64_t)1 << 48);
+        if (x > SPK_MAX_OUTPUT)
+            x = (uint64_t)SPK_MAX_OUTPUT + 1u;
+        numel *= x; /* <= (2^31 + 1)^2: no overflow */
         if (numel > SPK_MAX_OUTPUT)
             numel = (uint64_t)SPK_MAX_OUTPUT + 1u;
     }
-    if (zero)
-        numel = 0;
+    for (k = 0; k < v; k++)
+        if (!t->shape[k])
+            numel = 0;
     if (numel * sz > SPK_MAX_OUTPUT - (tot ? *tot : 0))
-        return SPK_E_LIMIT;
-    if (tot)
+        fail(&r, SPK_E_LIMIT);
+    else if (tot)
         *tot += numel * sz;
     t->numel = (uint32_t)numel;
-    E_(rd_u8(&r, &v));
+    t->group_mode = (uint8_t)(v = u8(&r));
     if (v > 2)
-        return SPK_E_CORRUPT;
-    t->group_mode = (uint8_t)v;
-    E_(rd_var(&r, (uint64_t)1 << 48, &x));
+        fail(&r, SPK_E_CORRUPT);
+    x = var(&r, (uint64_t)1 << 48);
     if (!x)
-        return SPK_E_CORRUPT;
+        x = 1, fail(&r, SPK_E_CORRUPT);
     t->group_size = (uint32_t)(x < numel ? x : numel);
-    ng = numel ? (numel + x - 1u) / x : 0; /* numel <= 2^31, x <= 2^48: no overflow */
-    t->n_groups = (uint32_t)ng;
-    E_(rd_var(&r, ~(uint64_t)0, &x)); /* zigzag value offset */
+    t->n_groups = (uint32_t)(ng = (numel + x - 1u) / x); /* numel <= 2^31, x <= 2^48 */
+    x = var(&r, ~(uint64_t)0); /* zigzag value offset */
     vo = (x >> 1) > 0xffffffffu ? hi + 1 : (int64_t)(x >> 1);
     if (x & 1u)
         vo = -vo - 1;
     if (vo < lo || vo > hi)
-        return SPK_E_CORRUPT;
+        fail(&r, SPK_E_CORRUPT);
     t->value_offset = vo;
-    E_(rd_var(&r, ~(uint64_t)0, &x));
-    E_(rd_var(&r, ~(uint64_t)0, &blen));
+    x = var(&r, ~(uint64_t)0);
+    blen = var(&r, ~(uint64_t)0);
     if (x < 8 || blen > p->dir_off || x > p->dir_off - blen)
-        return SPK_E_CORRUPT;
+        fail(&r, SPK_E_CORRUPT);
     t->block_off = (size_t)x;
     t->block_len = (size_t)blen;
-    if (r.end - r.pos < 4)
-        return SPK_E_TRUNCATED;
-    t->crc32 = (uint32_t)le(r.b + r.pos, 4);
-    r.pos += 4;
-    E_(rd_var(&r, blen, &x));
-    t->meta_len = (size_t)x;
-    E_(rd_var32(&r, p->ntables ? p->ntables - 1u : 0, &t->tid_base));
-    E_(rd_u8(&r, &v));
-    E_(rd_u8(&r, &w));
-    if (v > 12 || w > 56)
-        return SPK_E_CORRUPT;
-    t->tid_bits = (uint8_t)v;
-    t->len_bits = (uint8_t)w;
-    gtb = (ng * (v + w) + 7u) >> 3;
-    if (ng && (!p->ntables || !w))
-        return SPK_E_CORRUPT;
-    if (gtb > blen - t->meta_len || ng > (blen - t->meta_len - gtb) * 8u)
+    t->crc32 = 0;
+    for (k = 0; k < 32; k += 8)
+        t->crc32 |= u8(&r) << k;
+    t->meta_len = (size_t)(x = var(&r, blen));
+    t->tid_base = (uint32_t)var(&r, p->ntables ? p->ntables - 1u : 0);
+    t->tid_bits = (uint8_t)(v = u8(&r));
+    t->len_bits = (uint8_t)(w = u8(&r));
+    room = blen - x; /* group table + payload bytes */
+    ng = (ng * (v + w) + 7u) >> 3;
+    if (r.err)
+        return r.err;
+    if (v > 12 || w > 56 || (t->n_groups && (!p->ntables || !w)) || ng > room ||
+        t->n_groups > (room - ng) * 8u)
         return SPK_E_CORRUPT;
     t->next = r.pos;
     return 0;
@@ -397,20 +366,21 @@ int spk_tensor_next(const spk_pkg *p, spk_tensor *t, char *name, size_t cap)
 {
     if (t->index + 1u >= p->ntensors)
         return 0;
-    E_(entry_read(p, t->next, t, t->name_len, name, cap, NULL));
+    E_(entry_read(p, t, name, cap, NULL));
     t->index++;
     return 1;
 }
 
 int spk_tensor_at(const spk_pkg *p, uint32_t index, spk_tensor *t, char *name, size_t cap)
 {
-    uint32_t i;
     if (index >= p->ntensors)
         return SPK_E_ARG;
-    E_(entry_read(p, p->ent_off, t, 0, name, cap, NULL));
-    t->index = 0;
-    for (i = 0; i < index; i++)
-        E_(spk_tensor_next(p, t, name, cap));
+    t->name_len = 0;
+    t->next = p->ent_off;
+    t->index = ~0u;
+    do
+        E_(entry_read(p, t, name, cap, NULL));
+    while (++t->index < index);
     return 0;
 }
 
@@ -419,16 +389,16 @@ int32_t spk_find(const spk_pkg *p, const char *name, size_t nlen)
     size_t m = 0; /* common prefix length of the previous entry's name and `name` */
     uint32_t i, shared, tail;
     spk_tensor t;
-    rd r;
+    rd r = {0};
     t.name_len = 0;
     t.next = p->ent_off;
     for (i = 0; i < p->ntensors; i++) {
         r.b = p->buf;
         r.pos = t.next;
         r.end = p->dir_end;
-        E_(rd_var32(&r, t.name_len, &shared));
-        E_(rd_var32(&r, SPK_MAX_NAME, &tail));
-        E_(entry_read(p, t.next, &t, t.name_len, NULL, 0, NULL));
+        shared = (uint32_t)var(&r, ~(uint64_t)0);
+        tail = (uint32_t)var(&r, ~(uint64_t)0);
+        E_(entry_read(p, &t, NULL, 0, NULL)); /* validates shared, tail */
         if (shared <= m) { /* else the name differs from `name` at m, like the previous one */
             size_t k = 0;
             while (k < tail && shared + k < nlen && r.b[r.pos + k] == (uint8_t)name[shared + k])
@@ -445,53 +415,46 @@ int32_t spk_find(const spk_pkg *p, const char *name, size_t nlen)
 
 int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
 {
-    rd r;
-    uint64_t off, dlen, x, tot = 0;
-    size_t fpos;
+    rd r = {0};
+    uint64_t off, dlen, tot = 0;
     uint32_t i;
     tabhdr h;
     spk_tensor t;
     memset(p, 0, sizeof *p);
     if (!buf || len < 8)
         return SPK_E_TRUNCATED;
-    if (memcmp(buf, "SPKG", 4) || buf[4] != SPK_FORMAT_VERSION || buf[5])
+    if (memcmp(buf, "SPKG\1\0", 6))
         return SPK_E_UNSUPPORTED;
     if (buf[6] || buf[7])
         return SPK_E_CORRUPT;
-    if (len < 32)
+    if (len < 32 || memcmp(buf + len - 4, "GKPS", 4))
         return SPK_E_TRUNCATED;
-    fpos = len - 24;
-    if (memcmp(buf + len - 4, "GKPS", 4))
-        return SPK_E_TRUNCATED;
-    off = le(buf + fpos, 8);
-    dlen = le(buf + fpos + 8, 8);
-    if (off < 8 || dlen > fpos || off != fpos - dlen)
+    p->dir_end = len - 24;
+    off = le(buf + p->dir_end, 8);
+    dlen = le(buf + p->dir_end + 8, 8);
+    if (off < 8 || dlen > p->dir_end || off != p->dir_end - dlen)
         return SPK_E_CORRUPT;
     p->buf = buf;
     p->len = len;
     p->dir_off = (size_t)off;
-    p->dir_end = fpos;
-    p->dir_crc = (uint32_t)le(buf + fpos + 16, 4);
+    p->dir_crc = (uint32_t)le(buf + len - 8, 4);
     if (spk_crc32(spk_crc32(0, buf, 8), buf + off, (size_t)dlen) != p->dir_crc)
         return SPK_E_CHECKSUM;
     r.b = buf;
     r.pos = p->dir_off;
-    r.end = fpos;
-    E_(rd_var32(&r, SPK_MAX_TABLES, &p->ntables));
+    r.end = p->dir_end;
+    p->ntables = (uint32_t)var(&r, SPK_MAX_TABLES);
     p->tab_off = r.pos;
-    for (i = 0; i < p->ntables; i++)
+    for (i = 0; i < p->ntables && !r.err; i++)
         E_(table_read(&r, &h, 1));
-    E_(rd_var(&r, SPK_MAX_TENSORS, &x));
-    p->ntensors = (uint32_t)x;
-    p->ent_off = r.pos;
+    p->ntensors = (uint32_t)var(&r, SPK_MAX_TENSORS);
+    if (r.err)
+        return r.err;
     t.name_len = 0;
-    t.next = r.pos;
-    for (i = 0; i < p->ntensors; i++) {
-        E_(entry_read(p, t.next, &t, t.name_len, NULL, 0, &tot));
-    }
-    if (t.next != fpos)
-        return SPK_E_CORRUPT; /* stray bytes at the end of the directory */
-    return 0;
+    t.next = p->ent_off = r.pos;
+    for (i = 0; i < p->ntensors; i++)
+        E_(entry_read(p, &t, NULL, 0, &tot));
+    return t.next == p->dir_end ? 0 : SPK_E_CORRUPT; /* stray bytes after the entries */
 }
 
 int spk_verify(const spk_pkg *p, const spk_tensor *t)
