@@ -458,12 +458,12 @@ def cmd_bench(args) -> int:
     for n in missing:
         _note(args, f"{n} skipped: its package is missing (pip install 'codec[bench]')")
     numel = max(model.numel, 1)
-    pack({"w": np.zeros(64, np.int8)})  # warm the kernels (JIT / cache load) before timing
-    unpack(pack({"w": np.arange(64, dtype=np.int8)}))
     results = []
     configs = [(b, s) for s in args.sparsity for b in args.bits]
-    for bits, sp in configs:
+    for i, (bits, sp) in enumerate(configs):
         arrays, metas, _ = _quantize_model(args, model, bits=bits, sparsity=sp, progress=False)
+        if i == 0:  # warm the kernels (JIT compile / cache load) before anything is timed
+            unpack(pack(arrays, meta=metas, group=args.group))
         raw = b"".join(np.ascontiguousarray(a).tobytes() for a in arrays.values()) + \
             b"".join(m.to_bytes() for m in metas.values())
         data, t_enc = _best(lambda: pack(arrays, meta=metas, group=args.group), args.repeat)
