@@ -443,7 +443,6 @@ BASELINES = ("zstd-19", "lzma-9", "brotli-11")
 
 
 def cmd_bench(args) -> int:
-    from .meta import QuantMeta  # noqa: F401  (fail early if the core is broken)
     from .package import pack, unpack
     if args.plot and not args.plot.lower().endswith(".png"):
         raise UsageError(f"--plot {args.plot}: the plot file must end in .png")
