@@ -245,14 +245,15 @@ def encode(array: np.ndarray, /, *, group="auto", meta: QuantMeta | None = None,
 
 def _decode_luts(tables: list[Table]) -> np.ndarray:
     """One fused uint64 decode table per Huffman table (see kernels/decode.py)."""
-    luts = np.zeros((max(len(tables), 1), 1 << LUT_BITS), np.uint64)
+    luts = np.zeros((max(len(tables), 1), 1 << LUT_BITS), np.uint32)
     for i, t in enumerate(tables):
         run, base, eb = symbol_tables(t.kref, t.nrun, t.nclass)
         kinds = np.full(t.nsym, KIND_VALUE, np.int64)
         kinds[SYM_EOB] = KIND_EOB
         kinds[SYM_ESC] = KIND_ESC
         run[SYM_ESC] = t.nrun
-        build_fused_lut(t.lengths, canonical_codes(t.lengths), kinds, run, base, eb, luts[i])
+        if build_fused_lut(t.lengths, canonical_codes(t.lengths), kinds, run, base, eb, luts[i]):
+            raise CorruptError(f"table {i}: a symbol does not fit the decode table", value=i)
     return luts
 
 

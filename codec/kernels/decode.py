@@ -10,10 +10,10 @@ Bit reader invariants (MSB-first):
   * every write index is checked against the group's output range, which is checked against
     ``out`` before the group starts.
 
-Decode-table entries (uint64, one per LUT_BITS-bit prefix) fuse the symbol's meaning:
+Decode-table entries (uint32, one per LUT_BITS-bit prefix: 16 KiB a table) fuse the meaning:
   bits 0-3 code length (0 = invalid prefix), 4-5 kind (1 value, 2 escape, 3 end of group),
-  6-11 remainder bit count, 12-24 zero run before the value (or the escape's run),
-  25-57 base magnitude of the class.
+  6-10 remainder bit count e, 11-23 zero run before the value (or the escape's run),
+  24-31 mantissa: the class's base magnitude is mantissa << e (mantissa < 2**(kref+1) <= 128).
 """
 from __future__ import annotations
 
@@ -33,15 +33,19 @@ _SHIFT = np.uint64(64 - LUT_BITS)
 
 @njit(cache=True)
 def build_fused_lut(lengths, codes, kinds, runs, bases, ebits, lut):
-    """Fill ``lut`` (uint64[1 << LUT_BITS]) from per-symbol code lengths/codes and meanings."""
+    """Fill ``lut`` (uint32[1 << LUT_BITS]) from per-symbol code lengths/codes and meanings."""
     n = lengths.size
     for s in range(n):
         ln = np.int64(lengths[s])
         if ln == 0 or ln > LUT_BITS:
             continue
-        ent = (np.uint64(ln) | (np.uint64(kinds[s]) << np.uint64(4))
-               | (np.uint64(ebits[s]) << np.uint64(6)) | (np.uint64(runs[s]) << np.uint64(12))
-               | (np.uint64(bases[s]) << np.uint64(25)))
+        e = np.int64(ebits[s])
+        mant = np.int64(bases[s]) >> e
+        if (mant << e) != bases[s] or mant > 255 or e > 31 or runs[s] > 8191:
+            return ERR_BUFFER
+        ent = (np.uint32(ln) | (np.uint32(kinds[s]) << np.uint32(4))
+               | (np.uint32(e) << np.uint32(6)) | (np.uint32(runs[s]) << np.uint32(11))
+               | (np.uint32(mant) << np.uint32(24)))
         lo = np.int64(codes[s]) << (LUT_BITS - ln)
         cnt = np.int64(1) << (LUT_BITS - ln)
         if lo < 0 or lo + cnt > lut.size:
@@ -70,17 +74,17 @@ def _step(buf, hi, lut, pos, end, i, o_hi, voff, vmin, vmax, out):
     if pos >= end:
         return pos, i, ERR_OVERRUN
     w = _window(buf, pos >> 3, hi) << np.uint64(pos & 7)
-    ent = lut[np.int64(w >> _SHIFT)]
+    ent = np.uint64(lut[np.int64(w >> _SHIFT)])
     ln = np.int64(ent & np.uint64(15))
     kind = np.int64((ent >> np.uint64(4)) & np.uint64(3))
-    r = np.int64((ent >> np.uint64(12)) & np.uint64(8191))
+    r = np.int64((ent >> np.uint64(11)) & np.uint64(8191))
     if kind == KIND_VALUE:
         i += r
         if i >= o_hi:
             return pos, i, ERR_RUN_OVERFLOW
-        eb = np.int64((ent >> np.uint64(6)) & np.uint64(63))
+        eb = np.int64((ent >> np.uint64(6)) & np.uint64(31))
         rest = w << np.uint64(ln)
-        m = np.int64(ent >> np.uint64(25)) + np.int64((rest >> np.uint64(1)) >> np.uint64(63 - eb))
+        m = (np.int64(ent >> np.uint64(24)) << eb) + np.int64((rest >> np.uint64(1)) >> np.uint64(63 - eb))
         neg = -np.int64((rest << np.uint64(eb)) >> np.uint64(63))
         v = voff + ((m ^ neg) - neg)
         if v < vmin or v > vmax:
@@ -155,21 +159,24 @@ def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, lu
             sc = _start(buf, hi, glo[c], ghi[c], o_start[c], o_start[c] + o_count[c], voff[c], vmin, vmax, out)
             sd = _start(buf, hi, glo[d], ghi[d], o_start[d], o_start[d] + o_count[d], voff[d], vmin, vmax, out)
             pa, pb, pc, pd = glo[a], glo[b], glo[c], glo[d]
+            ea, eb, ec, ed = ghi[a], ghi[b], ghi[c], ghi[d]
             ia, ib, ic, id_ = o_start[a], o_start[b], o_start[c], o_start[d]
+            ha, hb, hc, hd = ia + o_count[a], ib + o_count[b], ic + o_count[c], id_ + o_count[d]
+            va, vb, vc, vd = voff[a], voff[b], voff[c], voff[d]
             la, lb, lc, ld = luts[tid[a]], luts[tid[b]], luts[tid[c]], luts[tid[d]]
             while sa == 0 and sb == 0 and sc == 0 and sd == 0:
-                pa, ia, sa = _step(buf, hi, la, pa, ghi[a], ia, o_start[a] + o_count[a], voff[a], vmin, vmax, out)
-                pb, ib, sb = _step(buf, hi, lb, pb, ghi[b], ib, o_start[b] + o_count[b], voff[b], vmin, vmax, out)
-                pc, ic, sc = _step(buf, hi, lc, pc, ghi[c], ic, o_start[c] + o_count[c], voff[c], vmin, vmax, out)
-                pd, id_, sd = _step(buf, hi, ld, pd, ghi[d], id_, o_start[d] + o_count[d], voff[d], vmin, vmax, out)
+                pa, ia, sa = _step(buf, hi, la, pa, ea, ia, ha, va, vmin, vmax, out)
+                pb, ib, sb = _step(buf, hi, lb, pb, eb, ib, hb, vb, vmin, vmax, out)
+                pc, ic, sc = _step(buf, hi, lc, pc, ec, ic, hc, vc, vmin, vmax, out)
+                pd, id_, sd = _step(buf, hi, ld, pd, ed, id_, hd, vd, vmin, vmax, out)
             while sa == 0:
-                pa, ia, sa = _step(buf, hi, la, pa, ghi[a], ia, o_start[a] + o_count[a], voff[a], vmin, vmax, out)
+                pa, ia, sa = _step(buf, hi, la, pa, ea, ia, ha, va, vmin, vmax, out)
             while sb == 0:
-                pb, ib, sb = _step(buf, hi, lb, pb, ghi[b], ib, o_start[b] + o_count[b], voff[b], vmin, vmax, out)
+                pb, ib, sb = _step(buf, hi, lb, pb, eb, ib, hb, vb, vmin, vmax, out)
             while sc == 0:
-                pc, ic, sc = _step(buf, hi, lc, pc, ghi[c], ic, o_start[c] + o_count[c], voff[c], vmin, vmax, out)
+                pc, ic, sc = _step(buf, hi, lc, pc, ec, ic, hc, vc, vmin, vmax, out)
             while sd == 0:
-                pd, id_, sd = _step(buf, hi, ld, pd, ghi[d], id_, o_start[d] + o_count[d], voff[d], vmin, vmax, out)
+                pd, id_, sd = _step(buf, hi, ld, pd, ed, id_, hd, vd, vmin, vmax, out)
             status[a] = OK if sa == 1 else sa
             status[b] = OK if sb == 1 else sb
             status[c] = OK if sc == 1 else sc
