@@ -246,6 +246,8 @@ def test_payload_bit_flips_agree(name):
         assert isinstance(fast, dict) == isinstance(slow, dict), (bit, fast, slow)
         if isinstance(fast, dict):
             assert_same_tensors(slow, fast)
+        else:
+            assert type(fast) is type(slow), (bit, fast, slow)
 
 
 @pytest.mark.parametrize("name", ["multi_meta", "multi_table"])
@@ -316,6 +318,8 @@ def test_directory_bit_flips_agree(name):
         if isinstance(fast, dict):
             accepted += 1
             assert_same_tensors(slow, fast)
+        else:
+            assert type(fast) is type(slow), (bit, fast, slow)
     assert accepted > 0  # some flips (a name byte, a dimension) give another valid package
 
 

@@ -139,7 +139,9 @@ class ByteReader:
     def u32(self, what: str) -> int:
         return struct.unpack("<I", self.take(4, what))[0]
 
-    def varint(self, what: str, limit: int = (1 << 64) - 1) -> int:
+    def varint(self, what: str, limit: int = (1 << 64) - 1, exc=CorruptError) -> int:
+        """Unsigned LEB128; a value over ``limit`` raises ``exc`` (LimitError for the reader's
+        configured caps, CorruptError for the format's own bounds)."""
         start = self.pos
         value = 0
         for i in range(MAX_VARINT_BYTES):
@@ -147,7 +149,7 @@ class ByteReader:
             value |= (b & 0x7F) << (7 * i)
             if b < 0x80:
                 if value > limit:
-                    raise CorruptError(f"{what} = {value} > {limit}", offset=start)
+                    raise exc(f"{what} = {value} > {limit}", offset=start)
                 return value
         raise CorruptError(f"{what}: varint longer than {MAX_VARINT_BYTES} bytes", offset=start)
 
@@ -288,7 +290,8 @@ def read_header(data, limits: RefLimits = RefLimits()):
     if zlib.crc32(buf[:PREAMBLE_SIZE] + buf[dir_off:fpos]) != dir_crc:
         raise ChecksumError("directory CRC32 mismatch", offset=fpos + 16)
     r = ByteReader(buf, dir_off, fpos)
-    tables = [_read_table(r, buf, i) for i in range(r.varint("table count", limits.max_tables))]
+    ntab = r.varint("table count", limits.max_tables, LimitError)
+    tables = [_read_table(r, buf, i) for i in range(ntab)]
     entries = _read_entries(r, limits, len(tables), dir_off)
     if r.pos != fpos:
         raise CorruptError("stray bytes at the end of the directory", offset=r.pos)
@@ -342,7 +345,7 @@ def _read_table(r: ByteReader, buf: bytes, i: int) -> RefTable:
 
 
 def _read_entries(r: ByteReader, limits: RefLimits, ntab: int, dir_off: int) -> list[RefEntry]:
-    count = r.varint("tensor count", limits.max_tensors)
+    count = r.varint("tensor count", limits.max_tensors, LimitError)
     entries = []
     seen = set()
     prev = b""
@@ -350,7 +353,7 @@ def _read_entries(r: ByteReader, limits: RefLimits, ntab: int, dir_off: int) -> 
     for _ in range(count):
         at = r.pos
         shared = r.varint("name prefix", len(prev))
-        tail = r.varint("name length", limits.max_name_bytes - shared)
+        tail = r.varint("name length", limits.max_name_bytes - shared, LimitError)
         raw = prev[:shared] + r.take(tail, "name")
         prev = raw
         try:
@@ -364,7 +367,7 @@ def _read_entries(r: ByteReader, limits: RefLimits, ntab: int, dir_off: int) -> 
         if code not in DTYPE_BY_CODE:
             raise CorruptError(f"unknown dtype code {code}", offset=r.pos - 1)
         dtype = DTYPE_BY_CODE[code]
-        ndim = r.varint("ndim", limits.max_ndim)
+        ndim = r.varint("ndim", limits.max_ndim, LimitError)
         shape = tuple(r.varint("dim", 1 << 48) for _ in range(ndim))
         numel = 1
         for d in shape:
