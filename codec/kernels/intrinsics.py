@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 from llvmlite import ir
-from numba import types
+from numba import config, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -36,3 +37,8 @@ def load_be64(typingctx, buf, p):
         return val
 
     return sig, codegen
+
+
+if config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1: kernels run as Python, so must this
+    def load_be64(buf, p):  # noqa: F811
+        return np.uint64(int.from_bytes(bytes(buf[p:p + 8]), "big"))
