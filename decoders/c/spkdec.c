@@ -16,25 +16,82 @@
 
 #define E_(x) do { int e_ = (x); if (e_ < 0) return e_; } while (0)
 
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline)) /* small helpers out of line: code size */
+#else
+#define NOINLINE
+#endif
+
 #define MAXLEN SPK_LUT_BITS
 #define MAX_KREF 6u
 #define MAX_NRUN 4096u
 #define MAX_SYMBOLS 65536u
 
-/* ---- CRC32 (IEEE 802.3, reflected, as zlib), 16-entry table ---------------------------- */
+/* ---- CRC32 (IEEE 802.3, reflected, as zlib): 16-entry table, or 256 with SPK_FAST_CRC ---- */
 
+#ifdef SPK_FAST_CRC
+static const uint32_t crc_tab[256] = {
+    0x00000000u, 0x77073096u, 0xee0e612cu, 0x990951bau, 0x076dc419u, 0x706af48fu,
+    0xe963a535u, 0x9e6495a3u, 0x0edb8832u, 0x79dcb8a4u, 0xe0d5e91eu, 0x97d2d988u,
+    0x09b64c2bu, 0x7eb17cbdu, 0xe7b82d07u, 0x90bf1d91u, 0x1db71064u, 0x6ab020f2u,
+    0xf3b97148u, 0x84be41deu, 0x1adad47du, 0x6ddde4ebu, 0xf4d4b551u, 0x83d385c7u,
+    0x136c9856u, 0x646ba8c0u, 0xfd62f97au, 0x8a65c9ecu, 0x14015c4fu, 0x63066cd9u,
+    0xfa0f3d63u, 0x8d080df5u, 0x3b6e20c8u, 0x4c69105eu, 0xd56041e4u, 0xa2677172u,
+    0x3c03e4d1u, 0x4b04d447u, 0xd20d85fdu, 0xa50ab56bu, 0x35b5a8fau, 0x42b2986cu,
+    0xdbbbc9d6u, 0xacbcf940u, 0x32d86ce3u, 0x45df5c75u, 0xdcd60dcfu, 0xabd13d59u,
+    0x26d930acu, 0x51de003au, 0xc8d75180u, 0xbfd06116u, 0x21b4f4b5u, 0x56b3c423u,
+    0xcfba9599u, 0xb8bda50fu, 0x2802b89eu, 0x5f058808u, 0xc60cd9b2u, 0xb10be924u,
+    0x2f6f7c87u, 0x58684c11u, 0xc1611dabu, 0xb6662d3du, 0x76dc4190u, 0x01db7106u,
+    0x98d220bcu, 0xefd5102au, 0x71b18589u, 0x06b6b51fu, 0x9fbfe4a5u, 0xe8b8d433u,
+    0x7807c9a2u, 0x0f00f934u, 0x9609a88eu, 0xe10e9818u, 0x7f6a0dbbu, 0x086d3d2du,
+    0x91646c97u, 0xe6635c01u, 0x6b6b51f4u, 0x1c6c6162u, 0x856530d8u, 0xf262004eu,
+    0x6c0695edu, 0x1b01a57bu, 0x8208f4c1u, 0xf50fc457u, 0x65b0d9c6u, 0x12b7e950u,
+    0x8bbeb8eau, 0xfcb9887cu, 0x62dd1ddfu, 0x15da2d49u, 0x8cd37cf3u, 0xfbd44c65u,
+    0x4db26158u, 0x3ab551ceu, 0xa3bc0074u, 0xd4bb30e2u, 0x4adfa541u, 0x3dd895d7u,
+    0xa4d1c46du, 0xd3d6f4fbu, 0x4369e96au, 0x346ed9fcu, 0xad678846u, 0xda60b8d0u,
+    0x44042d73u, 0x33031de5u, 0xaa0a4c5fu, 0xdd0d7cc9u, 0x5005713cu, 0x270241aau,
+    0xbe0b1010u, 0xc90c2086u, 0x5768b525u, 0x206f85b3u, 0xb966d409u, 0xce61e49fu,
+    0x5edef90eu, 0x29d9c998u, 0xb0d09822u, 0xc7d7a8b4u, 0x59b33d17u, 0x2eb40d81u,
+    0xb7bd5c3bu, 0xc0ba6cadu, 0xedb88320u, 0x9abfb3b6u, 0x03b6e20cu, 0x74b1d29au,
+    0xead54739u, 0x9dd277afu, 0x04db2615u, 0x73dc1683u, 0xe3630b12u, 0x94643b84u,
+    0x0d6d6a3eu, 0x7a6a5aa8u, 0xe40ecf0bu, 0x9309ff9du, 0x0a00ae27u, 0x7d079eb1u,
+    0xf00f9344u, 0x8708a3d2u, 0x1e01f268u, 0x6906c2feu, 0xf762575du, 0x806567cbu,
+    0x196c3671u, 0x6e6b06e7u, 0xfed41b76u, 0x89d32be0u, 0x10da7a5au, 0x67dd4accu,
+    0xf9b9df6fu, 0x8ebeeff9u, 0x17b7be43u, 0x60b08ed5u, 0xd6d6a3e8u, 0xa1d1937eu,
+    0x38d8c2c4u, 0x4fdff252u, 0xd1bb67f1u, 0xa6bc5767u, 0x3fb506ddu, 0x48b2364bu,
+    0xd80d2bdau, 0xaf0a1b4cu, 0x36034af6u, 0x41047a60u, 0xdf60efc3u, 0xa867df55u,
+    0x316e8eefu, 0x4669be79u, 0xcb61b38cu, 0xbc66831au, 0x256fd2a0u, 0x5268e236u,
+    0xcc0c7795u, 0xbb0b4703u, 0x220216b9u, 0x5505262fu, 0xc5ba3bbeu, 0xb2bd0b28u,
+    0x2bb45a92u, 0x5cb36a04u, 0xc2d7ffa7u, 0xb5d0cf31u, 0x2cd99e8bu, 0x5bdeae1du,
+    0x9b64c2b0u, 0xec63f226u, 0x756aa39cu, 0x026d930au, 0x9c0906a9u, 0xeb0e363fu,
+    0x72076785u, 0x05005713u, 0x95bf4a82u, 0xe2b87a14u, 0x7bb12baeu, 0x0cb61b38u,
+    0x92d28e9bu, 0xe5d5be0du, 0x7cdcefb7u, 0x0bdbdf21u, 0x86d3d2d4u, 0xf1d4e242u,
+    0x68ddb3f8u, 0x1fda836eu, 0x81be16cdu, 0xf6b9265bu, 0x6fb077e1u, 0x18b74777u,
+    0x88085ae6u, 0xff0f6a70u, 0x66063bcau, 0x11010b5cu, 0x8f659effu, 0xf862ae69u,
+    0x616bffd3u, 0x166ccf45u, 0xa00ae278u, 0xd70dd2eeu, 0x4e048354u, 0x3903b3c2u,
+    0xa7672661u, 0xd06016f7u, 0x4969474du, 0x3e6e77dbu, 0xaed16a4au, 0xd9d65adcu,
+    0x40df0b66u, 0x37d83bf0u, 0xa9bcae53u, 0xdebb9ec5u, 0x47b2cf7fu, 0x30b5ffe9u,
+    0xbdbdf21cu, 0xcabac28au, 0x53b39330u, 0x24b4a3a6u, 0xbad03605u, 0xcdd70693u,
+    0x54de5729u, 0x23d967bfu, 0xb3667a2eu, 0xc4614ab8u, 0x5d681b02u, 0x2a6f2b94u,
+    0xb40bbe37u, 0xc30c8ea1u, 0x5a05df1bu, 0x2d02ef8du};
+#else
 static const uint32_t crc_nib[16] = {
     0x00000000u, 0x1db71064u, 0x3b6e20c8u, 0x26d930acu, 0x76dc4190u, 0x6b6b51f4u,
     0x4db26158u, 0x5005713cu, 0xedb88320u, 0xf00f9344u, 0xd6d6a3e8u, 0xcb61b38cu,
     0x9b64c2b0u, 0x86d3d2d4u, 0xa00ae278u, 0xbdbdf21cu};
+#endif
 
 uint32_t spk_crc32(uint32_t crc, const uint8_t *data, size_t n)
 {
     crc = ~crc;
     while (n--) {
+#ifdef SPK_FAST_CRC
+        crc = (crc >> 8) ^ crc_tab[(crc ^ *data++) & 255u];
+#else
         crc ^= *data++;
         crc = (crc >> 4) ^ crc_nib[crc & 15u];
         crc = (crc >> 4) ^ crc_nib[crc & 15u];
+#endif
     }
     return ~crc;
 }
@@ -47,13 +104,13 @@ typedef struct {
     int err;
 } rd;
 
-static void fail(rd *r, int e)
+static NOINLINE void fail(rd *r, int e)
 {
     if (!r->err)
         r->err = e;
 }
 
-static uint64_t le(const uint8_t *b, unsigned n)
+static NOINLINE uint64_t le(const uint8_t *b, unsigned n)
 {
     uint64_t v = 0;
     while (n--)
@@ -61,7 +118,7 @@ static uint64_t le(const uint8_t *b, unsigned n)
     return v;
 }
 
-static uint32_t u8(rd *r)
+static NOINLINE uint32_t u8(rd *r)
 {
     if (r->pos >= r->end) {
         fail(r, SPK_E_TRUNCATED);
@@ -97,7 +154,7 @@ static uint32_t getbit(const uint8_t *b, uint64_t bp)
 }
 
 /* Elias gamma at bit *bp, MSB-first, at most 20 leading zeros (read_symbol_list) */
-static uint32_t gamma(rd *r, uint64_t *bp)
+static uint32_t gamma_(rd *r, uint64_t *bp)
 {
     unsigned nz = 0;
     uint32_t v = 1;
@@ -123,70 +180,6 @@ static uint32_t gamma(rd *r, uint64_t *bp)
 
 /* ---- Huffman tables -------------------------------------------------------------------- */
 
-typedef struct {
-    uint32_t kref, nrun, nsym;
-    uint32_t cnt[MAXLEN];
-    uint64_t start[MAXLEN]; /* bit position of each length's symbol list */
-} tabhdr;
-
-/* Parse the table at r->pos (codec.format._read_tables + huffman.read_lengths): header,
- * counts, Kraft, the gamma-coded symbol list (range, end-of-group present) and, if `dups`,
- * that no symbol is listed twice (a merge of the 12 ascending per-length lists). */
-static int table_read(rd *r, tabhdr *h, int dups)
-{
-    uint32_t nclass, total = 0, kraft = 0, eob = 0, l, k, s;
-    uint64_t bp, cur[MAXLEN];
-    uint32_t left[MAXLEN], head[MAXLEN], last = ~0u;
-    h->kref = u8(r);
-    if (h->kref > MAX_KREF)
-        return SPK_E_CORRUPT;
-    h->nrun = (uint32_t)var(r, MAX_NRUN);
-    nclass = (uint32_t)var(r, (2u << h->kref) - 1u + (31u - h->kref) * (1u << h->kref));
-    if (r->err || !h->nrun || !nclass)
-        return r->err ? r->err : SPK_E_CORRUPT;
-    h->nsym = 2u + nclass * h->nrun;
-    if (h->nsym > MAX_SYMBOLS)
-        return SPK_E_LIMIT;
-    for (l = 0; l < MAXLEN; l++) {
-        h->cnt[l] = (uint32_t)var(r, h->nsym);
-        total += h->cnt[l];
-        kraft += h->cnt[l] << (MAXLEN - 1 - l);
-    }
-    if (!r->err && (!total || total > h->nsym || kraft > (1u << MAXLEN)))
-        return SPK_E_CORRUPT;
-    bp = (uint64_t)r->pos * 8u;
-    for (l = 0; l < MAXLEN && !r->err; l++) {
-        h->start[l] = bp;
-        for (s = ~0u, k = 0; k < h->cnt[l]; k++) { /* prev = -1 */
-            s += gamma(r, &bp);
-            if (s >= h->nsym)
-                fail(r, SPK_E_CORRUPT);
-            eob |= !s;
-        }
-    }
-    if (r->err || !eob) /* no end-of-group code */
-        return r->err ? r->err : SPK_E_CORRUPT;
-    r->pos = (size_t)((bp + 7u) >> 3);
-    if (dups) {
-        for (l = 0; l < MAXLEN; l++) {
-            cur[l] = h->start[l];
-            left[l] = h->cnt[l];
-            head[l] = left[l] ? gamma(r, &cur[l]) - 1u : ~0u;
-        }
-        for (k = 0; k < total; k++) {
-            uint32_t m = 0;
-            for (l = 1; l < MAXLEN; l++)
-                if (head[l] < head[m])
-                    m = l;
-            if (head[m] == last)
-                return SPK_E_CORRUPT; /* symbol listed twice */
-            last = head[m];
-            head[m] = --left[m] ? last + gamma(r, &cur[m]) : ~0u;
-        }
-    }
-    return 0;
-}
-
 /* Decode-table entry of symbol s: bits 0-3 code length (set by the caller), 4-16 zero run,
  * 17-21 extra-bit count e, 22-28 magnitude mantissa (magnitude base = mant << e; 0 for the
  * escape), bit 29 end of group. */
@@ -210,60 +203,65 @@ static uint32_t sym_entry(uint32_t s, uint32_t kref, uint32_t nrun)
     return (run << 4) | (e << 17) | (mant << 22);
 }
 
-/* Load table `tid` into d (build its decode table) unless it is loaded already. */
-static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid)
+/* Parse the table at r->pos (codec.format._read_tables + huffman.read_lengths): header,
+ * counts, Kraft, the gamma-coded symbol list (range, end-of-group present); if `dups`, that
+ * no symbol is listed twice (a merge of the 12 ascending per-length lists); if d != NULL,
+ * build d's decoding tables (canonical order = list order). */
+static int table_read(rd *r, spk_dec *d, int dups)
 {
-    rd r = {0};
-    tabhdr h;
-    uint32_t i, l, code = 0, s;
-#ifdef SPK_SMALL
-    uint32_t k = 0;
-#endif
-    if (d->kbuf != p->buf || d->klen != p->len || d->kcrc != p->dir_crc) {
-        d->kbuf = p->buf;
-        d->klen = p->len;
-        d->kcrc = p->dir_crc;
-        d->table = -1;
-        d->hint_idx = ~0u;
-    }
-    if (d->table == (int32_t)tid)
-        return 0;
-    d->table = -1;
-    if (tid >= p->ntables)
+    uint32_t kref, nrun, nsym, nclass, total = 0, kraft = 0, eob = 0, l, k, s, code = 0;
+    uint32_t cnt[MAXLEN], left[MAXLEN], head[MAXLEN], last = ~0u;
+    uint64_t bp, cur[MAXLEN];
+    kref = u8(r);
+    if (kref > MAX_KREF)
         return SPK_E_CORRUPT;
-    if (d->hint_idx > tid) {
-        d->hint_idx = 0;
-        d->hint_off = p->tab_off;
-    }
-    r.b = p->buf;
-    r.end = p->dir_end;
-    r.pos = d->hint_off;
-    for (i = d->hint_idx; i <= tid; i++)
-        E_(table_read(&r, &h, 0));
-    d->hint_idx = tid + 1;
-    d->hint_off = r.pos;
-    d->nrun = h.nrun;
-#ifdef SPK_SMALL
-    d->kref = (uint8_t)h.kref;
-#else
-    memset(d->lut, 0, sizeof d->lut);
-#endif
+    nrun = (uint32_t)var(r, MAX_NRUN);
+    nclass = (uint32_t)var(r, (2u << kref) - 1u + (31u - kref) * (1u << kref));
+    if (r->err || !nrun || !nclass)
+        return r->err ? r->err : SPK_E_CORRUPT;
+    nsym = 2u + nclass * nrun;
+    if (nsym > MAX_SYMBOLS)
+        return SPK_E_LIMIT;
     for (l = 0; l < MAXLEN; l++) {
-        uint64_t bp = h.start[l];
+        cnt[l] = (uint32_t)var(r, nsym);
+        total += cnt[l];
+        kraft += cnt[l] << (MAXLEN - 1 - l);
+    }
+    if (r->err)
+        return r->err;
+    if (!total || total > nsym || kraft > (1u << MAXLEN))
+        return SPK_E_CORRUPT;
 #ifdef SPK_SMALL
-        d->first[l] = (uint16_t)code;
-        d->count[l] = (uint16_t)h.cnt[l];
-        d->offs[l] = (uint16_t)k;
-        if (h.cnt[l] > SPK_SMALL_MAX_CODES - k)
-            return SPK_E_LIMIT;
-#endif
-        for (s = ~0u, i = 0; i < h.cnt[l]; i++, code++) {
-            s += gamma(&r, &bp);
-#ifdef SPK_SMALL
-            d->sym[k++] = (uint16_t)s;
+    if (d && total > SPK_SMALL_MAX_CODES)
+        return SPK_E_LIMIT;
+    k = 0;
 #else
-            {
-                uint32_t sh = MAXLEN - 1 - l, e = sym_entry(s, h.kref, h.nrun) | (l + 1);
+    if (d)
+        memset(d->lut, 0, sizeof d->lut);
+#endif
+    bp = (uint64_t)r->pos * 8u;
+    for (l = 0; l < MAXLEN; l++) {
+        cur[l] = bp;
+#ifdef SPK_SMALL
+        if (d) {
+            d->first[l] = (uint16_t)code;
+            d->count[l] = (uint16_t)cnt[l];
+            d->offs[l] = (uint16_t)k;
+        }
+#endif
+        for (s = ~0u, left[l] = 0; left[l] < cnt[l]; left[l]++, code++) { /* prev = -1 */
+            s += gamma_(r, &bp);
+            if (s >= nsym) {
+                fail(r, SPK_E_CORRUPT);
+                s = 0;
+            }
+            eob |= !s;
+#ifdef SPK_SMALL
+            if (d)
+                d->sym[k++] = (uint16_t)s;
+#else
+            if (d) { /* Kraft (checked) keeps code << sh + n within the table */
+                uint32_t sh = MAXLEN - 1 - l, e = sym_entry(s, kref, nrun) | (l + 1);
                 uint32_t *o = d->lut + (code << sh), n = 1u << sh;
                 while (n--)
                     *o++ = e;
@@ -272,8 +270,61 @@ static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid)
         }
         code <<= 1;
     }
-    if (r.err)
-        return r.err;
+    if (r->err || !eob) /* no end-of-group code */
+        return r->err ? r->err : SPK_E_CORRUPT;
+    r->pos = (size_t)((bp + 7u) >> 3);
+    if (d) {
+        d->nrun = nrun;
+#ifdef SPK_SMALL
+        d->kref = (uint8_t)kref;
+#endif
+    }
+    if (dups) {
+        for (l = 0; l < MAXLEN; l++)
+            head[l] = left[l] ? gamma_(r, &cur[l]) - 1u : ~0u;
+        for (k = 0; k < total; k++) {
+            uint32_t m = 0;
+            for (l = 1; l < MAXLEN; l++)
+                if (head[l] < head[m])
+                    m = l;
+            if (head[m] == last)
+                return SPK_E_CORRUPT; /* symbol listed twice */
+            last = head[m];
+            head[m] = --left[m] ? last + gamma_(r, &cur[m]) : ~0u;
+        }
+    }
+    return 0;
+}
+
+/* Load table `tid` into d (build its decode table) unless it is loaded already.  Tables have
+ * no length field, so finding one means parsing those before it; d caches the directory
+ * offsets of the first SPK_TABLE_CACHE tables. */
+static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid)
+{
+    rd r = {0};
+    uint32_t i;
+    if (d->kbuf != p->buf || d->klen != p->len || d->kcrc != p->dir_crc) {
+        d->kbuf = p->buf;
+        d->klen = p->len;
+        d->kcrc = p->dir_crc;
+        d->table = -1;
+        d->ncached = 1;
+        d->toff[0] = p->tab_off;
+    }
+    if (d->table == (int32_t)tid)
+        return 0;
+    d->table = -1;
+    if (tid >= p->ntables || !d->ncached || d->ncached > SPK_TABLE_CACHE)
+        return SPK_E_CORRUPT;
+    i = tid < d->ncached ? tid : d->ncached - 1u;
+    r.b = p->buf;
+    r.end = p->dir_end;
+    r.pos = d->toff[i];
+    for (; i <= tid; i++) {
+        if (i == d->ncached && i < SPK_TABLE_CACHE)
+            d->toff[d->ncached++] = r.pos;
+        E_(table_read(&r, i == tid ? d : NULL, 0));
+    }
     d->table = (int32_t)tid;
     return 0;
 }
@@ -418,7 +469,6 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
     rd r = {0};
     uint64_t off, dlen, tot = 0;
     uint32_t i;
-    tabhdr h;
     spk_tensor t;
     memset(p, 0, sizeof *p);
     if (!buf || len < 8)
@@ -446,7 +496,7 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
     p->ntables = (uint32_t)var(&r, SPK_MAX_TABLES);
     p->tab_off = r.pos;
     for (i = 0; i < p->ntables && !r.err; i++)
-        E_(table_read(&r, &h, 1));
+        E_(table_read(&r, NULL, 1));
     p->ntensors = (uint32_t)var(&r, SPK_MAX_TENSORS);
     if (r.err)
         return r.err;
@@ -466,7 +516,7 @@ int spk_verify(const spk_pkg *p, const spk_tensor *t)
 
 /* ---- bitstream ------------------------------------------------------------------------- */
 
-static uint64_t bits_at(const uint8_t *b, uint64_t bp, unsigned w)
+static NOINLINE uint64_t bits_at(const uint8_t *b, uint64_t bp, unsigned w)
 {
     uint64_t v = 0;
     while (w--)
@@ -563,12 +613,11 @@ static int dec_group(const spk_dec *d, const uint8_t *b, size_t bend, uint64_t p
         if (i >= n)
             return SPK_E_DATA;
         e = (ent >> 17) & 31u;
-        m = (uint64_t)mant << e;
-        if (e)
-            m += acc >> (64 - e);
+        m = ((uint64_t)mant << e) + ((acc >> 1) >> (63u - e)); /* branchless: e may be 0 */
         acc <<= e;
         {
-            int64_t v = (acc >> 63) ? voff - (int64_t)m : voff + (int64_t)m;
+            int64_t neg = -(int64_t)(acc >> 63);
+            int64_t v = voff + (((int64_t)m ^ neg) - neg);
             if (v < lo || v > hi)
                 return SPK_E_DATA;
             put(out, i++, sz, v);

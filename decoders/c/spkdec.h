@@ -36,6 +36,9 @@ extern "C" {
 #define SPK_MAX_OUTPUT (1u << 31)  /* Limits.max_output_bytes: sum of all decoded tensors */
 #define SPK_MAX_NAME 65536u        /* Limits.max_name_bytes */
 #define SPK_LUT_BITS 12            /* MAX_CODE_LEN */
+#ifndef SPK_TABLE_CACHE
+#define SPK_TABLE_CACHE 32         /* table offsets spk_dec remembers (>= 1) */
+#endif
 #ifndef SPK_SMALL_MAX_CODES
 #define SPK_SMALL_MAX_CODES 1024   /* -DSPK_SMALL: most codes one table may have */
 #endif
@@ -92,8 +95,8 @@ typedef struct {
     size_t klen;
     uint32_t kcrc;
     int32_t table;             /* index of the table loaded (valid if key matches) */
-    uint32_t hint_idx;         /* directory position of table hint_idx (speeds up lookups) */
-    size_t hint_off;
+    uint32_t ncached;          /* toff[0 .. ncached) are known */
+    size_t toff[SPK_TABLE_CACHE]; /* directory offsets of the first tables */
     uint32_t nrun;
 #ifdef SPK_SMALL
     uint16_t first[SPK_LUT_BITS + 1], count[SPK_LUT_BITS + 1], offs[SPK_LUT_BITS + 1];
