@@ -1,0 +1,140 @@
+"""Decode speed of the portable C decoder (decoders/c, -O2) against codec.unpack (Numba), both
+single-threaded, on the same packages; and the decoder's code size at -Os.
+
+    python3 benchmarks/bench_c.py [--models m1 m2 ...] [--repeat 7] [--configs 8:0.0 4:0.9]
+
+Packages: every model of benchmarks/recipe.py MODELS under every REFERENCE config (CONFIGS),
+quantized with recipe.quantized_model and packed with codec.pack defaults.  Both decoders do
+the whole job each repetition: parse and check the directory, check every block CRC32, decode
+every tensor (C: ``cdecode --bench``, timing in-process around the library calls; Python:
+``codec.unpack`` on bytes, warm JIT).  Best of --repeat runs.  Builds: default (4096-entry table,
+16-entry CRC table), -DSPK_FAST_CRC (256-entry CRC table) and -DSPK_SMALL (canonical decoding).
+Writes benchmarks/results/c_decoder.json and prints a table.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ["NUMBA_NUM_THREADS"] = "1"  # before numba is imported
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+import codec  # noqa: E402
+from benchmarks.recipe import CONFIGS, MODELS, quantized_model  # noqa: E402
+
+CDIR = ROOT / "decoders" / "c"
+VARIANTS = {"c_O2": "-O2", "c_O2_fastcrc": "-O2 -DSPK_FAST_CRC", "c_O2_small": "-O2 -DSPK_SMALL"}
+
+
+def build(tmp: Path) -> dict[str, Path]:
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if cc is None:
+        sys.exit("bench_c.py: no C compiler found")
+    exes = {}
+    for name, flags in VARIANTS.items():
+        exe = tmp / name
+        subprocess.run([cc, "-std=c99", *flags.split(), "-o", str(exe), str(CDIR / "cdecode.c"),
+                        str(CDIR / "spkdec.c")], check=True)
+        exes[name] = exe
+    return exes
+
+
+def text_sizes(tmp: Path) -> dict[str, dict[str, int]]:
+    out = {}
+    r = subprocess.run(["make", "-s", "-C", str(CDIR), f"BUILD={tmp / 'size'}", "size"],
+                       capture_output=True, text=True, check=True)
+    for line in r.stdout.splitlines():  # "spkdec.o (LUT, -Os)       .text 5175"
+        parts = line.split()
+        variant = "lut" if "LUT" in line else "small"
+        out.setdefault(variant, {})[parts[-2]] = int(parts[-1])
+    return out
+
+
+def time_c(exe: Path, pkg: Path, repeat: int) -> float:
+    r = subprocess.run([str(exe), "--bench", str(repeat), str(pkg)], capture_output=True,
+                       text=True, check=True)
+    return float(r.stdout.split()[1])
+
+
+def time_numba(data: bytes, repeat: int) -> float:
+    codec.unpack(data)  # JIT warm-up
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        codec.unpack(data)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", nargs="*", default=MODELS)
+    ap.add_argument("--configs", nargs="*", default=[f"{b}:{s}" for b, s in CONFIGS],
+                    help="bits:sparsity pairs")
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--out", default=str(HERE / "results" / "c_decoder.json"))
+    a = ap.parse_args(argv)
+    configs = [(int(c.split(":")[0]), float(c.split(":")[1])) for c in a.configs]
+    rows = []
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td)
+        exes = build(tmp)
+        sizes = text_sizes(tmp)
+        for m in a.models:
+            for bits, sp in configs:
+                data = codec.pack(quantized_model(m, bits, sp))
+                pkg = tmp / "pkg.spkg"
+                pkg.write_bytes(data)
+                params = sum(v.size for v in codec.unpack(data).values())
+                row = {"model": m, "bits": bits, "sparsity": sp, "params": params,
+                       "package_bytes": len(data)}
+                row["numba_s"] = time_numba(data, a.repeat)
+                for name, exe in exes.items():
+                    row[f"{name}_s"] = time_c(exe, pkg, a.repeat)
+                for k in ["numba", *exes]:
+                    row[f"{k}_mparams_s"] = params / row[f"{k}_s"] / 1e6
+                rows.append(row)
+                print(f"{m:34s} {bits}b {sp:<4} {params:>9,d} params  "
+                      f"numba {row['numba_mparams_s']:7.1f}  C {row['c_O2_mparams_s']:7.1f}  "
+                      f"C fastcrc {row['c_O2_fastcrc_mparams_s']:7.1f}  "
+                      f"C small {row['c_O2_small_mparams_s']:7.1f} M params/s", flush=True)
+    tot = {k: sum(r["params"] for r in rows) / sum(r[f"{k}_s"] for r in rows) / 1e6
+           for k in ["numba", *VARIANTS]}
+    print()
+    print("M params/s over all packages (total params / total time), single thread:")
+    for k, v in tot.items():
+        print(f"  {k:14s} {v:8.1f}")
+    print("decoder code size at -Os (x86-64):")
+    for variant, secs in sizes.items():
+        print(f"  {variant:6s} " + "  ".join(f"{s} {n} B" for s, n in secs.items()))
+    result = {
+        "what": "decode speed, C decoder vs codec.unpack (Numba), single thread; best of repeat",
+        "date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
+        "cc_version": subprocess.run([os.environ.get("CC", "cc"), "--version"], capture_output=True,
+                                     text=True).stdout.splitlines()[0],
+        "numba_threads": os.environ["NUMBA_NUM_THREADS"], "repeat": a.repeat,
+        "variants": {"numba": "codec.unpack", **VARIANTS},
+        "text_size_Os": sizes, "mparams_s_total": tot, "rows": rows,
+    }
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = Path(a.out).with_suffix(".json.tmp")
+    tmp_out.write_text(json.dumps(result, indent=1) + "\n")
+    os.replace(tmp_out, a.out)
+    print(f"wrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
