@@ -229,7 +229,12 @@ def choose_alphabet(sampler: Sampler, effort: int = 1) -> tuple[int, int, int]:
 
     krefs = [k for k in range(MAX_KREF + 1) if k == 0 or (1 << k) <= max(maxmag, 1)]
     if effort >= 1:
-        best = min(scan_nrun(k) for k in krefs)
+        # coarse-to-fine: nrun at kref 2, every kref at that nrun, then a full nrun scan for
+        # the two best krefs (the cost surface is smooth in both)
+        k0 = min(2, krefs[-1])
+        first = scan_nrun(k0)
+        by_kref = sorted(cost_of(k, first[2]) for k in krefs)
+        best = min([first] + [scan_nrun(c[1]) for c in by_kref[:2]])
     else:
         k0 = min(2, krefs[-1])
         best = scan_nrun(k0)
