@@ -1,0 +1,84 @@
+"""docs/FORMAT.md's worked example and tables agree with the code."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+import codec
+from codec import reference as ref
+from codec.reference.decoder import class_base, mag_class
+from codec.reference.encoder import varint, zigzag
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "FORMAT.md"
+EXAMPLE = np.array([0, 0, 3, 0, -1, 0, 0, 0], np.int8)
+
+
+def doc_text() -> str:
+    return DOC.read_text(encoding="utf-8")
+
+
+def hex_dump() -> list[tuple[int, bytes]]:
+    """The ```hex block: lines 'OFFSET: HEX BYTES   # comment' -> [(offset, bytes)]."""
+    m = re.search(r"^```hex\n(.*?)^```", doc_text(), re.S | re.M)
+    assert m, "no ```hex block in FORMAT.md"
+    rows = []
+    for line in m.group(1).splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        off, _, rest = line.partition(":")
+        rows.append((int(off, 16), bytes.fromhex(rest)))
+    return rows
+
+
+def test_worked_example_is_what_encode_writes():
+    rows = hex_dump()
+    pos = 0
+    for off, b in rows:
+        assert off == pos, f"offset {off:#x} in the dump, expected {pos:#x}"
+        pos += len(b)
+    data = b"".join(b for _, b in rows)
+    assert data == codec.encode(EXAMPLE, group="tensor")
+    assert "codec.encode(np.array([0, 0, 3, 0, -1, 0, 0, 0], np.int8), group=\"tensor\")" in doc_text()
+    assert f"The {len(data)}-byte package" in doc_text()
+
+
+def test_worked_example_decodes_in_both_readers():
+    data = b"".join(b for _, b in hex_dump())
+    for got in (ref.decode(data), codec.decode(data)):
+        assert got.dtype == EXAMPLE.dtype and np.array_equal(got, EXAMPLE)
+    assert ref.reencode(data) == data
+    p = ref.read_package(data)
+    (t,) = p.tables
+    assert (t.kref, t.nrun, t.nclass) == (1, 3, 3)
+    assert [(s, ln) for s, ln in enumerate(t.lengths) if ln] == [(0, 2), (3, 2), (10, 1)]
+    e = p.entries[0]
+    assert (e.group_lengths, e.len_bits, e.block_offset, e.block_length) == ([7], 3, 8, 2)
+
+
+def test_magnitude_class_examples():
+    rows = re.findall(r"^\| (\d) \| (\d+)(?: = `[01]+b`)? \| (\d+) \| (\d+) \| (`[01]+`|–) \|$",
+                      doc_text(), re.M)
+    assert len(rows) >= 6
+    for kref, m, c, e, rem in rows:
+        kref, m, c, e = int(kref), int(m), int(c), int(e)
+        got_c, got_e, got_r = mag_class(m, kref)
+        assert (got_c, got_e) == (c, e), (kref, m)
+        if rem != "–":
+            assert format(got_r, f"0{e}b") == rem.strip("`")
+        base, eb = class_base(c, kref)
+        assert eb == e and base <= m < base + (1 << e)
+
+
+def test_max_classes_and_varint_examples():
+    from codec.reference.decoder import max_classes
+    assert "32, 63, 123, 239, 463, 895, 1727" in doc_text()
+    assert [max_classes(k) for k in range(7)] == [32, 63, 123, 239, 463, 895, 1727]
+    rows = re.findall(r"^\| ([0-9^ −]+) \| `([0-9a-f ]+)` \|$", doc_text(), re.M)
+    assert len(rows) == 5
+    for v, hx in rows:
+        value = (1 << 32) - 1 if v.strip() == "2^32 − 1" else int(v)
+        assert varint(value) == bytes.fromhex(hx)
+    assert [zigzag(v) for v in (0, -1, 1, -2, 2)] == [0, 1, 2, 3, 4]
