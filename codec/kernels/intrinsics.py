@@ -42,3 +42,32 @@ def load_be64(typingctx, buf, p):
 if config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1: kernels run as Python, so must this
     def load_be64(buf, p):  # noqa: F811
         return np.uint64(int.from_bytes(bytes(buf[p:p + 8]), "big"))
+
+
+@intrinsic
+def _ctlz64(typingctx, x):
+    if not isinstance(x, types.Integer):
+        return None
+    sig = types.int64(x)
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        v = context.cast(builder, args[0], signature.args[0], types.int64)
+        fn = cgutils.get_or_insert_function(builder.module,
+                                            ir.FunctionType(i64, [i64, ir.IntType(1)]),
+                                            "llvm.ctlz.i64")
+        return builder.call(fn, [v, ir.Constant(ir.IntType(1), 0)])
+
+    return sig, codegen
+
+
+if config.DISABLE_JIT:
+    def bit_length64(x):
+        return int(x).bit_length()
+else:
+    from numba import njit
+
+    @njit(inline="always")
+    def bit_length64(x):
+        """Number of bits of a non-negative integer (0 for 0): 64 - count of leading zeros."""
+        return 64 - _ctlz64(x)

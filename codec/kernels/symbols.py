@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .intrinsics import bit_length64
+
 SYM_EOB = 0
 SYM_ESC = 1
 SYM_FIRST = 2
@@ -19,14 +21,7 @@ MAX_MAG_BITS = 32  # magnitudes are < 2**32
 
 @njit(cache=True, inline="always")
 def bit_length(x):
-    n = 0
-    while x > 0xFFFF:
-        x >>= 16
-        n += 16
-    while x:
-        x >>= 1
-        n += 1
-    return n
+    return bit_length64(x)
 
 
 @njit(cache=True, inline="always")
