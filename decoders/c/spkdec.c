@@ -346,9 +346,9 @@ static int entry_read(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, u
     tail = (uint32_t)var(&r, SPK_MAX_NAME - shared);
     if (r.end - r.pos < tail)
         return SPK_E_TRUNCATED;
-    if (name && shared < cap)
-        memcpy(name + shared, r.b + r.pos, (cap - shared < tail) ? cap - shared : tail);
-    r.pos += tail;
+    for (k = 0; k < tail; k++, r.pos++)
+        if (name && shared + k < cap)
+            name[shared + k] = (char)r.b[r.pos];
     t->name_len = shared + tail;
     v = u8(&r);
     if (v - 1u > 5u)
@@ -547,18 +547,21 @@ static int dec_group(const spk_dec *d, const uint8_t *b, size_t bend, uint64_t p
     int64_t left = (int64_t)(end - pos);
     unsigned nb = 0, skip = (unsigned)(pos & 7u);
     uint32_t i = 0;
-    if (voff == 0)
-        memset(out, 0, (size_t)n * sz);
-    else
-        for (i = 0; i < n; i++)
-            put(out, i, sz, voff);
-    i = 0;
+    if (n) { /* every value starts as the offset: one store, then doubling copies */
+        size_t done = sz, all = (size_t)n * sz;
+        put(out, 0, sz, voff);
+        while (done < all) {
+            size_t c = done < all - done ? done : all - done;
+            memcpy(out + done, out, c);
+            done += c;
+        }
+    }
     for (;;) {
         uint32_t ent, ln, run, mant, e;
         uint64_t m;
         if (left <= 0)
             return SPK_E_DATA; /* runs past the group's recorded length */
-#ifndef SPK_SMALL
+#if !defined(SPK_SMALL) && !defined(__OPTIMIZE_SIZE__) /* speed only: 8 bytes at once */
         if (byte + 8 <= bend) {
             uint64_t x = 0;
             unsigned k;
