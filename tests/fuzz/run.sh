@@ -27,7 +27,7 @@ for mode in jit nojit; do
     log="tests/fuzz/last-$mode.log"
     logs+=("$log")
     if [ "$mode" = nojit ]; then export NUMBA_DISABLE_JIT=1; else unset NUMBA_DISABLE_JIT; fi
-    "$PY" tests/fuzz/fuzz_codec.py "$CORPUS" "$SEEDS" -max_total_time="$half" -timeout=20 \
+    "$PY" tests/fuzz/fuzz_codec.py "$CORPUS" "$SEEDS" -max_total_time="$half" -timeout=60 \
         -rss_limit_mb=3072 -max_len=16384 -artifact_prefix="$CRASH/$mode-" \
         -print_final_stats=1 >"$log" 2>&1
     rc=$?

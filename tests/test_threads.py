@@ -1,0 +1,162 @@
+"""Re-entrancy and thread safety: many threads decoding different packages at once (issue 6).
+
+Packages above ``PAR_MIN_WORK`` parameters go through the parallel (prange) kernel, smaller ones
+through the serial kernel on the calling thread; both kinds run concurrently here, together
+with corrupt inputs whose errors must stay in their own thread.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import codec
+from codec.planner import PAR_MIN_WORK
+
+ROOT = Path(__file__).resolve().parent.parent
+THREADS = 8
+
+
+def _model(seed: int, big: bool) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n = (PAR_MIN_WORK * 2) // 64 if big else 300
+    w = rng.integers(-40, 41, size=(64, n)).astype(np.int8)
+    w[rng.random(w.shape) < 0.6] = 0
+    out = {f"m{seed}.w": w,
+           f"m{seed}.b": rng.integers(-3000, 3000, size=64).astype(np.int16),
+           f"m{seed}.u": rng.integers(0, 1 << 20, size=(7, seed + 1)).astype(np.uint32)}
+    return out
+
+
+@pytest.fixture(scope="module")
+def packages():
+    pk = []
+    for seed in range(6):
+        arrays = _model(seed, big=seed % 2 == 0)
+        pk.append((codec.pack(arrays, group=("count", 512 + 97 * seed)), arrays))
+    return pk
+
+
+def _same(got: dict, want: dict) -> bool:
+    return list(got) == list(want) and all(
+        got[k].dtype == want[k].dtype and got[k].shape == want[k].shape
+        and np.array_equal(got[k], want[k]) for k in want)
+
+
+def test_many_threads_different_packages(packages):
+    barrier = threading.Barrier(THREADS)
+
+    def job(i):
+        barrier.wait()
+        bad = 0
+        for r in range(6):
+            data, want = packages[(i + r) % len(packages)]
+            if not _same(codec.unpack(data), want):
+                bad += 1
+            name = list(want)[r % 3]
+            if not np.array_equal(codec.read_tensor(data, name), want[name]):
+                bad += 1
+        return bad
+
+    with ThreadPoolExecutor(THREADS) as ex:
+        assert sum(ex.map(job, range(THREADS))) == 0
+
+
+def test_threads_share_one_package(packages):
+    data, want = packages[0]
+    pkg = codec.Package(data)
+    names = list(want)
+    barrier = threading.Barrier(THREADS)
+
+    def job(i):
+        barrier.wait()
+        ok = True
+        for r in range(8):
+            name = names[(i + r) % len(names)]
+            ok &= bool(np.array_equal(pkg.read(name), want[name]))
+            if r % 4 == 0:
+                ok &= _same(pkg.read_all(), want)
+            ok &= pkg.meta(name) is None
+        return ok
+
+    with ThreadPoolExecutor(THREADS) as ex:
+        assert all(ex.map(job, range(THREADS)))
+
+
+def test_errors_stay_in_their_thread(packages):
+    """Corrupt inputs decoded beside good ones: errors in the bad threads only."""
+    corrupt = []
+    for data, want in packages[:3]:
+        bad = bytearray(data)
+        info = codec.inspect(data)
+        t = info.tensors[0]
+        bad[t.block_offset + t.block_bytes // 2] ^= 0x5A
+        corrupt.append(bytes(bad))
+    barrier = threading.Barrier(THREADS)
+
+    def job(i):
+        barrier.wait()
+        res = []
+        for r in range(6):
+            if (i + r) % 2:
+                data = corrupt[(i + r) % len(corrupt)]
+                try:
+                    codec.unpack(data)
+                    res.append("no-error")
+                except codec.ChecksumError:
+                    res.append("ok")
+                try:  # the same bytes, checksum off: a CodecError or some result, no crash
+                    codec.unpack(data, verify=False)
+                except codec.CodecError:
+                    pass
+            else:
+                data, want = packages[(i + r) % len(packages)]
+                res.append("ok" if _same(codec.unpack(data), want) else "wrong")
+        return res
+
+    with ThreadPoolExecutor(THREADS) as ex:
+        results = [x for r in ex.map(job, range(THREADS)) for x in r]
+    assert set(results) == {"ok"}, results
+
+
+_WORKQUEUE_SCRIPT = r"""
+import threading, sys
+import numpy as np
+import codec
+rng = np.random.default_rng(0)
+pk = []
+for s in range(4):
+    w = rng.integers(-9, 10, size=(64, 4096)).astype(np.int8)
+    pk.append((codec.pack({"w": w}), w))
+barrier = threading.Barrier(8)
+bad = []
+def job(i):
+    barrier.wait()
+    for r in range(10):
+        d, w = pk[(i + r) % 4]
+        if not np.array_equal(codec.unpack(d)["w"], w):
+            bad.append(i)
+ts = [threading.Thread(target=job, args=(i,)) for i in range(8)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print("bad", len(bad))
+sys.exit(1 if bad else 0)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="core bug: with Numba's workqueue threading layer (the "
+                   "only one when neither TBB nor OpenMP is installed) concurrent unpack() calls "
+                   "enter decode_groups_par from several threads and the process aborts "
+                   "(SIGABRT, 'Concurrent access has been detected')")
+def test_concurrent_decoding_with_workqueue_layer():
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue",
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-c", _WORKQUEUE_SCRIPT], capture_output=True,
+                       text=True, env=env, timeout=300)
+    assert r.returncode == 0, (r.returncode, r.stderr[-500:])
