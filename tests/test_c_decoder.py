@@ -241,6 +241,25 @@ def test_real_models(cbuild, shared_weights):
     assert n
 
 
+def test_empty_tensor_with_stray_payload_is_rejected(cbuild):
+    """docs/FORMAT.md §12: bytes after an empty tensor's metadata fail G3 (the reference decoder
+    rejects them; codec 0.1's unpack does not yet: the xfail in tests/test_reference.py).
+    The C decoder follows the spec."""
+    from codec.format import footer, preamble, write_directory
+    data = codec.pack({"e": np.zeros((0,), np.int8)},
+                      meta={"e": codec.QuantMeta(bits=8, scale=np.float32([1.0]))})
+    d = read_directory(np.frombuffer(data, np.uint8))
+    e = d.tensors[0]
+    block = data[e.block_offset:e.block_offset + e.block_length] + b"\x00"
+    e.block_length += 1
+    e.crc32 = zlib.crc32(block)
+    pre = preamble()
+    dirb = write_directory(d.tables, d.tensors)
+    pkg = pre + block + dirb + footer(len(pre) + len(block), dirb, pre)
+    for exe in ("cdecode", "cdecode_small"):
+        assert run_c(cbuild / exe, pkg)[0] == 2
+
+
 # --------------------------------------------------------------------------------- sanitizers
 
 def _fix_crcs(buf: bytearray, flip_at: int) -> bytearray:
