@@ -5,13 +5,13 @@
  * and never reads or writes outside the buffers it was given.  Integers are assembled from
  * bytes, so the decoder is independent of host endianness and alignment.
  *
- * RAM (see docs/C_DECODER.md):
- *   spk_pkg      ~ 40 bytes        parsed package header (pointers into the package)
- *   spk_tensor   ~ 300 bytes       one directory entry (shape has SPK_MAX_NDIM dims)
- *   spk_dec      16 KiB + 24 bytes 4096-entry decode table (uint32 each)
- *                2 * SPK_SMALL_MAX_CODES + ~80 bytes with -DSPK_SMALL (canonical decoding)
- *   spk_stream   ~ 80 bytes + the caller's group buffer (group_size values of the dtype)
- *   stack        < 300 bytes
+ * RAM (x86-64 sizes; see docs/C_DECODER.md):
+ *   spk_pkg      64 bytes          parsed package header (pointers into the package)
+ *   spk_tensor   344 bytes         one directory entry (shape has SPK_MAX_NDIM = 32 dims)
+ *   spk_dec      16680 bytes       4096-entry decode table (uint32) + SPK_TABLE_CACHE offsets
+ *                2424 bytes        with -DSPK_SMALL: 2 * SPK_SMALL_MAX_CODES (1024) + offsets
+ *   spk_stream   48 bytes          plus the caller's group buffer (group_size values)
+ *   stack        < 1 KiB           deepest: spk_open -> table_read (~850 bytes at -Os)
  *
  * Typical use:
  *   spk_pkg p; spk_tensor t; static spk_dec d;
