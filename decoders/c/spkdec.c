@@ -464,6 +464,14 @@ int32_t spk_find(const spk_pkg *p, const char *name, size_t nlen)
 
 /* ---- package --------------------------------------------------------------------------- */
 
+static int differ(const uint8_t *a, const char *b, unsigned n)
+{
+    while (n--)
+        if (a[n] != (uint8_t)b[n])
+            return 1;
+    return 0;
+}
+
 int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
 {
     rd r = {0};
@@ -473,11 +481,11 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
     memset(p, 0, sizeof *p);
     if (!buf || len < 8)
         return SPK_E_TRUNCATED;
-    if (memcmp(buf, "SPKG\1\0", 6))
+    if (differ(buf, "SPKG\1\0", 6))
         return SPK_E_UNSUPPORTED;
     if (buf[6] || buf[7])
         return SPK_E_CORRUPT;
-    if (len < 32 || memcmp(buf + len - 4, "GKPS", 4))
+    if (len < 32 || differ(buf + len - 4, "GKPS", 4))
         return SPK_E_TRUNCATED;
     p->dir_end = len - 24;
     off = le(buf + p->dir_end, 8);
