@@ -19,6 +19,7 @@ from .kernels.decode import (KIND_EOB, KIND_ESC, KIND_VALUE, LANES, build_fused_
                              decode_groups_par)
 from .kernels.encode import (group_bits, group_bits_par, merge_first_bytes, pack_groups,
                              pack_groups_par)
+from .kernels.parallel import parallel_slot
 from .kernels.status import STATUS_MESSAGES
 from .kernels.tables import plan_groups
 
@@ -84,12 +85,14 @@ class _Encoder:
         tid_base = int(tid.min())
         tid_bits = int(tid.max() - tid_base).bit_length()
         bits = np.zeros(G, np.int64)
-        par = p.gb[-1] >= PAR_MIN_WORK and G > 1
-        if par:
-            group_bits_par(p.runs, p.vals, p.ps, tid, self.krefs, self.nruns, self.lens, bits,
-                           chunks(G))
-        else:
-            group_bits(p.runs, p.vals, p.ps, tid, self.krefs, self.nruns, self.lens, bits, 0, G)
+        want_par = p.gb[-1] >= PAR_MIN_WORK and G > 1
+        with parallel_slot() as slot:
+            par = want_par and slot
+            if par:
+                group_bits_par(p.runs, p.vals, p.ps, tid, self.krefs, self.nruns, self.lens, bits,
+                               chunks(G))
+            else:
+                group_bits(p.runs, p.vals, p.ps, tid, self.krefs, self.nruns, self.lens, bits, 0, G)
         if (bits < 0).any():  # cannot happen: tables cover the groups assigned to them
             raise AssertionError("encoder table does not cover its group")
         len_bits = int(bits.max()).bit_length()
@@ -102,10 +105,11 @@ class _Encoder:
         status = np.zeros(G, np.int64)
         args = (p.runs, p.vals, p.ps, tid, self.krefs, self.nruns, self.codes, self.lens,
                 gbit, out, first, status)
-        if par:
-            pack_groups_par(*args, chunks(G))
-        else:
-            pack_groups(*args, 0, G)
+        with parallel_slot() as slot:
+            if want_par and slot:
+                pack_groups_par(*args, chunks(G))
+            else:
+                pack_groups(*args, 0, G)
         if status.any():
             raise AssertionError(f"encoder kernel failed: {STATUS_MESSAGES[int(status[status != 0][0])]}")
         merge_first_bytes(out, first, gbit)
@@ -346,10 +350,11 @@ class Package:
         args = (self._buf, np.int64(self._buf.size), glo, ghi, tid, st, cn, voff,
                 np.int64(vmin), np.int64(vmax), self._luts, out, status, where)
         nq = (n + LANES - 1) // LANES
-        if total >= PAR_MIN_WORK and nq > 1:
-            rc = decode_groups_par(*args, np.int64(min(nq, chunks(nq))))
-        else:
-            rc = decode_groups(*args, np.int64(0), np.int64(nq))
+        with parallel_slot() as slot:
+            if slot and total >= PAR_MIN_WORK and nq > 1:
+                rc = decode_groups_par(*args, np.int64(min(nq, chunks(nq))))
+            else:
+                rc = decode_groups(*args, np.int64(0), np.int64(nq))
         if rc != 0 and not status.any():
             raise CorruptError("decoder kernel rejected its arguments", value=rc)
         if status.any():

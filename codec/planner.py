@@ -14,6 +14,7 @@ from .format import MAX_KREF, Table, value_range
 from .huffman import MAX_CODE_LEN, huffman_lengths
 import numba
 
+from .kernels.parallel import parallel_slot
 from .kernels.encode import (CHUNKS_PER_THREAD, config_stats, owner_stats, count_pairs, count_pairs_par,
                              fill_pairs, fill_pairs_par)
 from .kernels.symbols import SYM_FIRST, num_classes
@@ -90,22 +91,23 @@ def prepare(name: str, arr: np.ndarray, group) -> Prepared:
     gb = np.minimum(np.arange(G + 1, dtype=np.int64) * gsize, n)
     voff = value_offset_for(flat)
     counts = np.zeros(G, np.int64)
-    par = n >= PAR_MIN_WORK and G > 1
-    nchunk = chunks(G)
-    if par:
-        st = count_pairs_par(flat, np.int64(voff), gb, counts, nchunk)
-    else:
-        st = count_pairs(flat, np.int64(voff), gb, counts, 0, G)
-    ps = np.zeros(G + 1, np.int64)
-    np.cumsum(counts, out=ps[1:])
-    P = int(ps[-1])
-    runs = np.empty(P, np.int32)
-    vals = np.empty(P, np.int64)
-    maxmag = np.zeros(G, np.int64)
-    if par:
-        st |= fill_pairs_par(flat, np.int64(voff), gb, ps, runs, vals, maxmag, nchunk)
-    else:
-        st |= fill_pairs(flat, np.int64(voff), gb, ps, runs, vals, maxmag, 0, G)
+    with parallel_slot() as slot:
+        par = slot and n >= PAR_MIN_WORK and G > 1
+        nchunk = chunks(G)
+        if par:
+            st = count_pairs_par(flat, np.int64(voff), gb, counts, nchunk)
+        else:
+            st = count_pairs(flat, np.int64(voff), gb, counts, 0, G)
+        ps = np.zeros(G + 1, np.int64)
+        np.cumsum(counts, out=ps[1:])
+        P = int(ps[-1])
+        runs = np.empty(P, np.int32)
+        vals = np.empty(P, np.int64)
+        maxmag = np.zeros(G, np.int64)
+        if par:
+            st |= fill_pairs_par(flat, np.int64(voff), gb, ps, runs, vals, maxmag, nchunk)
+        else:
+            st |= fill_pairs(flat, np.int64(voff), gb, ps, runs, vals, maxmag, 0, G)
     if st:
         raise AssertionError(f"run-length kernel failed with status {st}")
     return Prepared(name, arr.dtype, tuple(int(d) for d in arr.shape), mode, gsize, voff,

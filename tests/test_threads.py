@@ -150,10 +150,8 @@ sys.exit(1 if bad else 0)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: with Numba's workqueue threading layer (the "
-                   "only one when neither TBB nor OpenMP is installed) concurrent unpack() calls "
-                   "enter decode_groups_par from several threads and the process aborts "
-                   "(SIGABRT, 'Concurrent access has been detected')")
+# Regression: with Numba's workqueue layer, concurrent parallel kernels abort the process;
+# codec.kernels.parallel.parallel_slot lets one thread at a time run prange kernels.
 def test_concurrent_decoding_with_workqueue_layer():
     env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue",
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
