@@ -50,20 +50,6 @@ else:
 
 
 
-def _pure_python_intrinsics() -> None:
-    """Core bug workaround (see tests/test_hostile.py::test_decoder_runs_without_jit): the
-    ``load_be64`` LLVM intrinsic has no pure-Python body, so with NUMBA_DISABLE_JIT=1 every
-    decode raised NotImplementedError.  Give the (then plain-Python) kernels a Python one."""
-    import codec.kernels.decode as dec
-    try:
-        dec.load_be64(np.zeros(8, np.uint8), 0)
-    except NotImplementedError:
-        dec.load_be64 = lambda buf, p: np.uint64(int.from_bytes(bytes(buf[p:p + 8]), "big"))
-
-
-if os.environ.get("NUMBA_DISABLE_JIT") == "1":
-    _pure_python_intrinsics()
-
 VECTORS = ROOT / "tests" / "vectors" / "v1"
 REFERENCE_EVERY = int(os.environ.get("CODEC_FUZZ_REFERENCE_EVERY", "8"))
 
