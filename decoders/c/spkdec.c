@@ -148,7 +148,7 @@ static uint64_t var(rd *r, uint64_t lim)
     return x;
 }
 
-static uint32_t getbit(const uint8_t *b, uint64_t bp)
+static NOINLINE uint32_t getbit(const uint8_t *b, uint64_t bp)
 {
     return (b[bp >> 3] >> (7u - (unsigned)(bp & 7u))) & 1u;
 }
@@ -303,9 +303,8 @@ static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid)
 {
     rd r = {0};
     uint32_t i;
-    if (d->kbuf != p->buf || d->klen != p->len || d->kcrc != p->dir_crc) {
+    if (d->kbuf != p->buf || d->kcrc != p->dir_crc) {
         d->kbuf = p->buf;
-        d->klen = p->len;
         d->kcrc = p->dir_crc;
         d->table = -1;
         d->ncached = 1;
@@ -331,6 +330,13 @@ static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid)
 
 /* ---- directory entries ----------------------------------------------------------------- */
 
+static void vrange(unsigned v, int64_t *lo, int64_t *hi)
+{
+    unsigned bits = 8u << ((v - 1u) >> 1);
+    *lo = (v & 1u) ? -((int64_t)1 << (bits - 1)) : 0;
+    *hi = ((int64_t)1 << (bits - (v & 1u))) - 1;
+}
+
 /* Parse the entry at t->next (t holds the previous entry, or name_len 0 for the first) into t
  * (codec.format._read_entries).  tot: running output bytes (spk_open) or NULL. */
 static int entry_read(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, uint64_t *tot)
@@ -355,8 +361,7 @@ static int entry_read(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, u
         v = 1, fail(&r, SPK_E_CORRUPT);
     t->dtype = (uint8_t)v;
     t->itemsize = (uint8_t)(sz = 1u << ((v - 1u) >> 1));
-    lo = (v & 1u) ? -((int64_t)1 << (8 * sz - 1)) : 0;
-    hi = ((int64_t)1 << (8 * sz - (v & 1u))) - 1;
+    vrange(v, &lo, &hi);
     t->ndim = (uint8_t)(v = (uint32_t)var(&r, SPK_MAX_NDIM));
     for (k = 0; k < v; k++) {
         x = t->shape[k] = var(&r, (uint64_t)1 << 48);
@@ -369,10 +374,8 @@ static int entry_read(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, u
     for (k = 0; k < v; k++)
         if (!t->shape[k])
             numel = 0;
-    if (numel * sz > SPK_MAX_OUTPUT - (tot ? *tot : 0))
+    if ((*tot += numel * sz) > SPK_MAX_OUTPUT)
         fail(&r, SPK_E_LIMIT);
-    else if (tot)
-        *tot += numel * sz;
     t->numel = (uint32_t)numel;
     t->group_mode = (uint8_t)(v = u8(&r));
     if (v > 2)
@@ -409,6 +412,8 @@ static int entry_read(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, u
     if (v > 12 || w > 56 || (t->n_groups && (!p->ntables || !w)) || ng > room ||
         t->n_groups > (room - ng) * 8u)
         return SPK_E_CORRUPT;
+    t->pay_len = (size_t)(room - ng);
+    t->pay_off = t->block_off + t->block_len - t->pay_len;
     t->next = r.pos;
     return 0;
 }
@@ -417,20 +422,22 @@ int spk_tensor_next(const spk_pkg *p, spk_tensor *t, char *name, size_t cap)
 {
     if (t->index + 1u >= p->ntensors)
         return 0;
-    E_(entry_read(p, t, name, cap, NULL));
+    uint64_t tot = 0;
+    E_(entry_read(p, t, name, cap, &tot));
     t->index++;
     return 1;
 }
 
 int spk_tensor_at(const spk_pkg *p, uint32_t index, spk_tensor *t, char *name, size_t cap)
 {
+    uint64_t tot = 0;
     if (index >= p->ntensors)
         return SPK_E_ARG;
     t->name_len = 0;
     t->next = p->ent_off;
     t->index = ~0u;
     do
-        E_(entry_read(p, t, name, cap, NULL));
+        E_(entry_read(p, t, name, cap, &tot));
     while (++t->index < index);
     return 0;
 }
@@ -439,6 +446,7 @@ int32_t spk_find(const spk_pkg *p, const char *name, size_t nlen)
 {
     size_t m = 0; /* common prefix length of the previous entry's name and `name` */
     uint32_t i, shared, tail;
+    uint64_t tot = 0;
     spk_tensor t;
     rd r = {0};
     t.name_len = 0;
@@ -449,7 +457,7 @@ int32_t spk_find(const spk_pkg *p, const char *name, size_t nlen)
         r.end = p->dir_end;
         shared = (uint32_t)var(&r, ~(uint64_t)0);
         tail = (uint32_t)var(&r, ~(uint64_t)0);
-        E_(entry_read(p, &t, NULL, 0, NULL)); /* validates shared, tail */
+        E_(entry_read(p, &t, NULL, 0, &tot)); /* validates shared, tail */
         if (shared <= m) { /* else the name differs from `name` at m, like the previous one */
             size_t k = 0;
             while (k < tail && shared + k < nlen && r.b[r.pos + k] == (uint8_t)name[shared + k])
@@ -464,14 +472,6 @@ int32_t spk_find(const spk_pkg *p, const char *name, size_t nlen)
 
 /* ---- package --------------------------------------------------------------------------- */
 
-static int differ(const uint8_t *a, const char *b, unsigned n)
-{
-    while (n--)
-        if (a[n] != (uint8_t)b[n])
-            return 1;
-    return 0;
-}
-
 int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
 {
     rd r = {0};
@@ -481,11 +481,11 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
     memset(p, 0, sizeof *p);
     if (!buf || len < 8)
         return SPK_E_TRUNCATED;
-    if (differ(buf, "SPKG\1\0", 6))
+    if (le(buf, 6) != 0x0001474b5053u) /* "SPKG", version 1, flags 0 */
         return SPK_E_UNSUPPORTED;
     if (buf[6] || buf[7])
         return SPK_E_CORRUPT;
-    if (len < 32 || differ(buf + len - 4, "GKPS", 4))
+    if (len < 32 || le(buf + len - 4, 4) != 0x53504b47u) /* "GKPS" */
         return SPK_E_TRUNCATED;
     p->dir_end = len - 24;
     off = le(buf + p->dir_end, 8);
@@ -641,27 +641,24 @@ static int dec_group(const spk_dec *d, const uint8_t *b, size_t bend, uint64_t p
 
 int spk_stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_dec *d)
 {
-    uint64_t gt, pay, total = 0, id, ln;
-    uint32_t g;
-    if (!s || !p || !t || !d)
-        return SPK_E_ARG;
+    uint64_t gt = ((uint64_t)t->block_off + t->meta_len) * 8u, total = 0, ln;
+    uint32_t g, w = t->tid_bits;
     E_(spk_verify(p, t));
     /* the whole group table first (codec.kernels.tables.plan_groups) */
-    gt = ((uint64_t)t->block_off + t->meta_len) * 8u;
-    pay = t->block_len - t->meta_len - ((t->n_groups * (uint64_t)(t->tid_bits + t->len_bits) + 7u) >> 3);
-    s->gt_bit = gt;
-    s->pay_bit = ((uint64_t)t->block_off + t->block_len - pay) * 8u;
-    pay *= 8u;
     for (g = 0; g < t->n_groups; g++) {
-        id = bits_at(p->buf, gt, t->tid_bits) + t->tid_base;
-        ln = bits_at(p->buf, gt + t->tid_bits, t->len_bits);
-        gt += (uint64_t)t->tid_bits + t->len_bits;
-        if (id >= p->ntables || !ln || ln > pay - total)
+        if (bits_at(p->buf, gt, w) + t->tid_base >= p->ntables)
+            return SPK_E_CORRUPT;
+        ln = bits_at(p->buf, gt + w, t->len_bits);
+        gt += w + t->len_bits;
+        if (!ln || ln > (uint64_t)t->pay_len * 8u - total)
             return SPK_E_CORRUPT;
         total += ln;
     }
-    if ((total + 7u) >> 3 != pay >> 3)
+    if ((total + 7u) >> 3 != t->pay_len)
         return SPK_E_CORRUPT;
+    vrange(t->dtype, &s->lo, &s->hi);
+    s->gt_bit = ((uint64_t)t->block_off + t->meta_len) * 8u;
+    s->pay_bit = (uint64_t)t->pay_off * 8u;
     s->pkg = p;
     s->t = t;
     s->dec = d;
@@ -675,7 +672,6 @@ int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes)
     const spk_pkg *p = s->pkg;
     uint64_t id, ln, first;
     uint32_t n;
-    int64_t lo, hi;
     if (s->group >= t->n_groups)
         return SPK_END;
     first = (uint64_t)s->group * t->group_size;
@@ -685,10 +681,8 @@ int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes)
     id = bits_at(p->buf, s->gt_bit, t->tid_bits) + t->tid_base;
     ln = bits_at(p->buf, s->gt_bit + t->tid_bits, t->len_bits);
     E_(dec_load(s->dec, p, (uint32_t)id));
-    lo = (t->dtype & 1u) ? -((int64_t)1 << (8 * t->itemsize - 1)) : 0;
-    hi = ((int64_t)1 << (8 * t->itemsize - (t->dtype & 1u))) - 1;
     E_(dec_group(s->dec, p->buf, t->block_off + t->block_len, s->pay_bit, s->pay_bit + ln,
-                 (uint8_t *)out, n, t->itemsize, t->value_offset, lo, hi));
+                 (uint8_t *)out, n, t->itemsize, t->value_offset, s->lo, s->hi));
     s->gt_bit += (uint64_t)t->tid_bits + t->len_bits;
     s->pay_bit += ln;
     s->group++;

@@ -81,6 +81,7 @@ typedef struct {
     uint32_t n_groups;
     int64_t value_offset;      /* the value zeros of the bitstream stand for */
     size_t block_off, block_len, meta_len;  /* block = [meta][group table][payload] */
+    size_t pay_off, pay_len;   /* payload bytes */
     uint32_t crc32;
     uint32_t tid_base;
     uint8_t tid_bits, len_bits;
@@ -92,7 +93,6 @@ typedef struct {
  * (buffer, length, directory CRC) it last served and reloads when that changes. */
 typedef struct {
     const uint8_t *kbuf;       /* cache key */
-    size_t klen;
     uint32_t kcrc;
     int32_t table;             /* index of the table loaded (valid if key matches) */
     uint32_t ncached;          /* toff[0 .. ncached) are known */
@@ -114,6 +114,7 @@ typedef struct {
     uint32_t group;            /* next group */
     uint64_t gt_bit;           /* group table bit cursor */
     uint64_t pay_bit;          /* payload bit cursor */
+    int64_t lo, hi;            /* the dtype's range */
 } spk_stream;
 
 /* Parse and check preamble, footer, directory CRC32 and the whole directory (every table and
