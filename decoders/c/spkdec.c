@@ -18,8 +18,10 @@
 
 #if defined(__GNUC__)
 #define NOINLINE __attribute__((noinline)) /* small helpers out of line: code size */
+#define HOT static inline __attribute__((always_inline)) /* the symbol loop (lane in registers) */
 #else
 #define NOINLINE
+#define HOT static
 #endif
 
 #define MAXLEN SPK_LUT_BITS
@@ -27,9 +29,13 @@
 #define MAX_NRUN 4096u
 #define MAX_SYMBOLS 65536u
 
-/* ---- CRC32 (IEEE 802.3, reflected, as zlib): 16-entry table, or 256 with SPK_FAST_CRC ---- */
+/* ---- CRC32 (IEEE 802.3, reflected, as zlib): a 256-entry table (1 KiB), or 16 entries (64
+ * bytes) in -Os builds or with SPK_SMALL_CRC; SPK_FAST_CRC forces the 256-entry table. ---- */
 
-#ifdef SPK_FAST_CRC
+#if !defined(SPK_SMALL_CRC) && (defined(SPK_FAST_CRC) || !defined(__OPTIMIZE_SIZE__))
+#define CRC_BYTEWISE
+#endif
+#ifdef CRC_BYTEWISE
 static const uint32_t crc_tab[256] = {
     0x00000000u, 0x77073096u, 0xee0e612cu, 0x990951bau, 0x076dc419u, 0x706af48fu,
     0xe963a535u, 0x9e6495a3u, 0x0edb8832u, 0x79dcb8a4u, 0xe0d5e91eu, 0x97d2d988u,
@@ -85,7 +91,7 @@ uint32_t spk_crc32(uint32_t crc, const uint8_t *data, size_t n)
 {
     crc = ~crc;
     while (n--) {
-#ifdef SPK_FAST_CRC
+#ifdef CRC_BYTEWISE
         crc = (crc >> 8) ^ crc_tab[(crc ^ *data++) & 255u];
 #else
         crc ^= *data++;
@@ -532,7 +538,7 @@ static NOINLINE uint64_t bits_at(const uint8_t *b, uint64_t bp, unsigned w)
     return v;
 }
 
-static void put(uint8_t *o, uint32_t i, unsigned sz, int64_t v)
+HOT void put(uint8_t *o, uint32_t i, unsigned sz, int64_t v)
 {
     if (sz == 1) {
         o[i] = (uint8_t)v;
@@ -545,98 +551,131 @@ static void put(uint8_t *o, uint32_t i, unsigned sz, int64_t v)
     }
 }
 
-/* Decode one group: bits [pos, end) of the package (reads stop at byte bend), n values. */
-static int dec_group(const spk_dec *d, const uint8_t *b, size_t bend, uint64_t pos,
-                     uint64_t end, uint8_t *out, uint32_t n, unsigned sz, int64_t voff,
-                     int64_t lo, int64_t hi)
+/* One group being decoded. */
+typedef struct {
+    const spk_dec *d;
+    const uint8_t *b;
+    uint8_t *out;
+    size_t byte, bend;      /* next byte to load; reads stop at bend (zeros past it) */
+    uint64_t acc;           /* MSB-first bit accumulator, nb valid bits */
+    int64_t left;           /* bits left in the group */
+    int64_t voff, lo, hi;
+    uint32_t i, n;          /* next value, values in the group */
+    unsigned nb, sz;
+} lane;
+
+HOT void refill(lane *L)
 {
-    uint64_t acc = 0;
-    size_t byte = (size_t)(pos >> 3);
-    int64_t left = (int64_t)(end - pos);
-    unsigned nb = 0, skip = (unsigned)(pos & 7u);
-    uint32_t i = 0;
-    if (n) { /* every value starts as the offset: one store, then doubling copies */
-        size_t done = sz, all = (size_t)n * sz;
-        put(out, 0, sz, voff);
-        while (done < all) {
-            size_t c = done < all - done ? done : all - done;
-            memcpy(out + done, out, c);
-            done += c;
-        }
-    }
-    for (;;) {
-        uint32_t ent, ln, run, mant, e;
-        uint64_t m;
-        if (left <= 0)
-            return SPK_E_DATA; /* runs past the group's recorded length */
 #if !defined(SPK_SMALL) && !defined(__OPTIMIZE_SIZE__) /* speed only: 8 bytes at once */
-        if (byte + 8 <= bend) {
-            uint64_t x = 0;
-            unsigned k;
-            for (k = 0; k < 8; k++)
-                x = (x << 8) | b[byte + k];
-            acc |= x >> nb;
-            byte += (63u - nb) >> 3;
-            nb |= 56u;
-        }
+    if (L->byte + 8 <= L->bend) { /* big-endian 64-bit load, written so compilers see one */
+        const uint8_t *q = L->b + L->byte;
+        uint64_t x = ((uint64_t)q[0] << 56) | ((uint64_t)q[1] << 48) | ((uint64_t)q[2] << 40) |
+                     ((uint64_t)q[3] << 32) | ((uint64_t)q[4] << 24) | ((uint64_t)q[5] << 16) |
+                     ((uint64_t)q[6] << 8) | (uint64_t)q[7];
+        L->acc |= x >> L->nb;
+        L->byte += (63u - L->nb) >> 3;
+        L->nb |= 56u;
+    }
 #endif
-        while (nb < 48) { /* a symbol needs at most 12 + 31 + 1 bits */
-            acc |= (uint64_t)(byte < bend ? b[byte] : 0) << (56 - nb);
-            byte++;
-            nb += 8;
-        }
-        if (skip) {
-            acc <<= skip;
-            nb -= skip;
-            skip = 0;
-            continue; /* refill again */
-        }
+    while (L->nb < 48) { /* a symbol needs at most 12 + 31 + 1 bits */
+        L->acc |= (uint64_t)(L->byte < L->bend ? L->b[L->byte] : 0) << (56 - L->nb);
+        L->byte++;
+        L->nb += 8;
+    }
+}
+
+/* Start decoding bits [pos, end) into out[0, n): every value starts as the offset (one
+ * store, then doubling copies). */
+static void lane_init(lane *L, uint64_t pos, uint64_t end, uint8_t *out, uint32_t n)
+{
+    size_t done = L->sz, all = (size_t)n * L->sz;
+    if (n)
+        put(out, 0, L->sz, L->voff);
+    while (done < all) {
+        size_t c = done < all - done ? done : all - done;
+        memcpy(out + done, out, c);
+        done += c;
+    }
+    L->out = out;
+    L->n = n;
+    L->i = 0;
+    L->byte = (size_t)(pos >> 3);
+    L->left = (int64_t)(end - pos);
+    L->acc = 0;
+    L->nb = 0;
+    refill(L);
+    L->acc <<= pos & 7u;
+    L->nb -= (unsigned)(pos & 7u);
+}
+
+/* Decode one symbol: 0 = more to come, 1 = end of group reached exactly, < 0 = error. */
+HOT int step(lane *L)
+{
+    uint32_t ent, ln, run, mant, e;
+    uint64_t m, acc;
+    if (L->left <= 0)
+        return SPK_E_DATA; /* runs past the group's recorded length */
+    refill(L);
+    acc = L->acc;
 #ifdef SPK_SMALL
-        {
-            uint32_t peek = (uint32_t)(acc >> (64 - MAXLEN)), l, c;
-            ent = 0;
-            for (l = 0; l < MAXLEN; l++) {
-                c = (peek >> (MAXLEN - 1 - l)) - d->first[l];
-                if (c < d->count[l]) {
-                    ent = sym_entry(d->sym[d->offs[l] + c], d->kref, d->nrun) | (l + 1);
-                    break;
-                }
+    {
+        const spk_dec *d = L->d;
+        uint32_t peek = (uint32_t)(acc >> (64 - MAXLEN)), l, c;
+        ent = 0;
+        for (l = 0; l < MAXLEN; l++) {
+            c = (peek >> (MAXLEN - 1 - l)) - d->first[l];
+            if (c < d->count[l]) {
+                ent = sym_entry(d->sym[d->offs[l] + c], d->kref, d->nrun) | (l + 1);
+                break;
             }
         }
-#else
-        ent = d->lut[acc >> (64 - MAXLEN)];
-#endif
-        ln = ent & 15u;
-        if (!ln)
-            return SPK_E_DATA; /* invalid code */
-        acc <<= ln;
-        nb -= ln;
-        left -= ln;
-        if (ent & ENT_EOB)
-            return left == 0 ? 0 : SPK_E_DATA;
-        run = (ent >> 4) & 0x1fffu;
-        mant = ent >> 22;
-        if (run > n - i)
-            return SPK_E_DATA;
-        i += run;
-        if (!mant)
-            continue; /* escape: nrun zeros */
-        if (i >= n)
-            return SPK_E_DATA;
-        e = (ent >> 17) & 31u;
-        m = ((uint64_t)mant << e) + ((acc >> 1) >> (63u - e)); /* branchless: e may be 0 */
-        acc <<= e;
-        {
-            int64_t neg = -(int64_t)(acc >> 63);
-            int64_t v = voff + (((int64_t)m ^ neg) - neg);
-            if (v < lo || v > hi)
-                return SPK_E_DATA;
-            put(out, i++, sz, v);
-        }
-        acc <<= 1;
-        nb -= e + 1;
-        left -= e + 1;
     }
+#else
+    ent = L->d->lut[acc >> (64 - MAXLEN)];
+#endif
+    ln = ent & 15u;
+    if (!ln)
+        return SPK_E_DATA; /* invalid code */
+    acc <<= ln;
+    L->left -= ln;
+    L->nb -= ln;
+    L->acc = acc;
+    if (ent & ENT_EOB)
+        return L->left == 0 ? 1 : SPK_E_DATA;
+    run = (ent >> 4) & 0x1fffu;
+    mant = ent >> 22;
+    if (run > L->n - L->i)
+        return SPK_E_DATA;
+    L->i += run;
+    if (!mant)
+        return 0; /* escape: nrun zeros */
+    if (L->i >= L->n)
+        return SPK_E_DATA;
+    e = (ent >> 17) & 31u;
+    m = ((uint64_t)mant << e) + ((acc >> 1) >> (63u - e)); /* branchless: e may be 0 */
+    acc <<= e;
+    {
+        int64_t neg = -(int64_t)(acc >> 63);
+        int64_t v = L->voff + (((int64_t)m ^ neg) - neg);
+        if (v < L->lo || v > L->hi)
+            return SPK_E_DATA;
+        put(L->out, L->i++, L->sz, v);
+    }
+    L->acc = acc << 1;
+    L->nb -= e + 1;
+    L->left -= e + 1;
+    return 0;
+}
+
+static void lane_setup(lane *L, const spk_stream *s)
+{
+    L->d = s->dec;
+    L->b = s->pkg->buf;
+    L->bend = s->t->block_off + s->t->block_len;
+    L->sz = s->t->itemsize;
+    L->voff = s->t->value_offset;
+    L->lo = s->lo;
+    L->hi = s->hi;
 }
 
 int spk_stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_dec *d)
@@ -681,8 +720,16 @@ int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes)
     id = bits_at(p->buf, s->gt_bit, t->tid_bits) + t->tid_base;
     ln = bits_at(p->buf, s->gt_bit + t->tid_bits, t->len_bits);
     E_(dec_load(s->dec, p, (uint32_t)id));
-    E_(dec_group(s->dec, p->buf, t->block_off + t->block_len, s->pay_bit, s->pay_bit + ln,
-                 (uint8_t *)out, n, t->itemsize, t->value_offset, s->lo, s->hi));
+    {
+        lane L;
+        int rc;
+        lane_setup(&L, s);
+        lane_init(&L, s->pay_bit, s->pay_bit + ln, (uint8_t *)out, n);
+        while ((rc = step(&L)) == 0) {
+        }
+        if (rc < 0)
+            return rc;
+    }
     s->gt_bit += (uint64_t)t->tid_bits + t->len_bits;
     s->pay_bit += ln;
     s->group++;
@@ -694,9 +741,7 @@ int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, siz
     spk_stream s;
     int32_t n;
     uint8_t *o = (uint8_t *)out;
-    if (!out && t && t->numel)
-        return SPK_E_ARG;
-    if (!t || out_bytes / t->itemsize < t->numel)
+    if (out_bytes / t->itemsize < t->numel || (!out && t->numel))
         return SPK_E_ARG;
     E_(spk_stream_begin(&s, p, t, d));
     while ((n = spk_stream_next(&s, o, out_bytes)) > 0) {
