@@ -46,7 +46,8 @@ class Limits:
     max_tensors: int = 1 << 20
     max_name_bytes: int = 1 << 16
     max_ndim: int = 32
-    max_tables: int = 4096
+    max_tables: int = 1024
+    max_table_symbols: int = 1 << 20   # alphabet sizes of all tables together
 
 
 DEFAULT_LIMITS = Limits()
@@ -218,6 +219,7 @@ def read_directory(buf, limits: Limits = DEFAULT_LIMITS, *, check_crc: bool = Tr
 def _read_tables(r: Reader, limits: Limits) -> list[Table]:
     ntab = r.varint("table count", limit=limits.max_tables, exc=LimitError)
     tables = []
+    total_sym = 0
     for i in range(ntab):
         at = r.offset
         kref = r.u8(f"table {i} kref")
@@ -232,6 +234,10 @@ def _read_tables(r: Reader, limits: Limits) -> list[Table]:
         nsym = SYM_FIRST + nclass * nrun
         if nsym > MAX_SYMBOLS:
             raise LimitError(f"table {i}: {nsym} symbols > {MAX_SYMBOLS}", offset=at, value=nsym)
+        total_sym += nsym
+        if total_sym > limits.max_table_symbols:
+            raise LimitError(f"table {i}: the tables' alphabets exceed max_table_symbols="
+                             f"{limits.max_table_symbols}", offset=at, value=total_sym)
         lengths = read_lengths(r, nsym)
         if lengths[SYM_EOB] == 0:
             raise CorruptError(f"table {i} has no end-of-group code", offset=at)
@@ -301,6 +307,9 @@ def _read_entries(r: Reader, limits: Limits, ntab: int, dir_off: int) -> list[Te
         if e.payload_bytes < 0 or (e.n_groups and e.len_bits == 0):
             raise CorruptError(f"tensor {name!r}: block of {blen} bytes cannot hold its group table",
                                offset=at, value=blen)
+        if e.n_groups == 0 and e.payload_bytes != 0:
+            raise CorruptError(f"tensor {name!r} has no elements but {e.payload_bytes} payload "
+                               f"bytes", offset=at, value=e.payload_bytes)
         if e.n_groups > e.payload_bytes * 8:
             raise CorruptError(f"tensor {name!r}: {e.n_groups} groups cannot fit in "
                                f"{e.payload_bytes} payload bytes", offset=at)

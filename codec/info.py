@@ -66,7 +66,7 @@ class PackageInfo:
 def inspect(data, /, *, limits: Limits = DEFAULT_LIMITS) -> PackageInfo:
     """Read a package's header (checked by its CRC) and return it as a :class:`PackageInfo`."""
     from .package import Package, _guard
-    p = _guard(Package)(data, limits=limits, verify=False)
+    p = _guard(Package)(data, limits=limits, verify=True)
     d = p.directory
     tables = tuple(TableInfo(i, t.kref, t.nrun, t.nclass, int((t.lengths > 0).sum()),
                              int(t.lengths.max())) for i, t in enumerate(d.tables))

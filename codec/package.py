@@ -30,7 +30,7 @@ from .meta import QuantMeta
 from .planner import (FAST_SAMPLE_PAIRS, PAR_MIN_WORK, SAMPLE_PAIRS, Prepared, Sampler, build_tables,
                       check_dtype, choose_alphabet, chunks, prepare, tensor_hist, use_per_group)
 
-DEFAULT_MAX_TABLES = 1024
+DEFAULT_MAX_TABLES = 256
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,9 +284,7 @@ class Package:
         self.verify = verify
         self.directory: Directory = read_directory(self._buf, limits)
         self._entries = {e.name: e for e in self.directory.tensors}
-        self._luts = _decode_luts(self.directory.tables)
-        for e in self.directory.tensors:
-            self._meta(e)
+        self._luts_cache = None  # built on first decode: inspect() never pays for them
 
     @property
     def names(self) -> list[str]:
@@ -304,8 +302,17 @@ class Package:
         except KeyError:
             raise KeyError(f"no tensor named {name!r} in the package") from None
 
+    @property
+    def _luts(self) -> np.ndarray:
+        if self._luts_cache is None:
+            self._luts_cache = _decode_luts(self.directory.tables)
+        return self._luts_cache
+
     def _meta(self, e: TensorEntry) -> QuantMeta | None:
+        """The tensor's quantization metadata, parsed only after its block CRC matched."""
         if e.meta_length and e.meta is None:
+            if self.verify:
+                self._check_crc(e)
             e.meta = QuantMeta.from_bytes(self._buf, e.block_offset, e.block_offset + e.meta_length,
                                           shape=e.shape)
         return e.meta
@@ -373,6 +380,7 @@ class Package:
         e = self.entry(name)
         if self.verify:
             self._check_crc(e)
+        self._meta(e)  # a tensor is returned only if its whole block is valid
         if out is not None:
             if not isinstance(out, np.ndarray) or out.dtype != e.dtype or out.size != e.numel \
                     or not out.flags.c_contiguous or not out.flags.writeable:
@@ -388,6 +396,8 @@ class Package:
         if self.verify:
             for e in entries:
                 self._check_crc(e)
+        for e in entries:
+            self._meta(e)
         result: dict[str, np.ndarray] = {}
         by_dtype: dict[np.dtype, list[TensorEntry]] = {}
         for e in entries:

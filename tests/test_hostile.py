@@ -193,9 +193,6 @@ def test_corrupt_block_does_not_stop_other_tensors(sample):
                                           sample.arrays[other.name])
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: Package.__init__ parses every tensor's "
-                   "quantization metadata before any block CRC, so one corrupt metadata block "
-                   "makes read_tensor()/Package() fail for all tensors")
 def test_corrupt_metadata_does_not_stop_other_tensors():
     s = SAMPLES[0]
     t = codec.inspect(s.data).tensor("conv.w")
@@ -207,8 +204,6 @@ def test_corrupt_metadata_does_not_stop_other_tensors():
     assert np.array_equal(codec.read_tensor(bad, "conv.b"), s.arrays["conv.b"])
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: Package.meta()/inspect() return quantization "
-                   "metadata parsed from a block whose CRC was never checked (silent wrong scale)")
 def test_corrupt_metadata_is_never_returned():
     s = SAMPLES[0]
     t = codec.inspect(s.data).tensor("conv.w")
@@ -225,8 +220,6 @@ def test_corrupt_metadata_is_never_returned():
         assert got == want, "corrupted metadata returned without an error"
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: read_directory accepts a tensor with no "
-                   "elements whose block still holds payload bytes (codec.reference rejects it)")
 def test_empty_tensor_with_payload_rejected():
     s = SAMPLES[2]
     from codec.format import read_directory

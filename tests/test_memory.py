@@ -107,10 +107,6 @@ def test_all_zero_output_is_explicitly_limited():
         codec.unpack(data, limits=codec.Limits(max_output_bytes=(1 << 20) - 1))
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: the default limits let a ~70 KB header declare "
-                   "4096 tables of 2**16 symbols; read_directory/_decode_luts then allocate "
-                   "~330 MiB and spend ~4 s, even for inspect() (no cap on total table symbols; "
-                   "decode tables built eagerly for tables no tensor uses)")
 def test_table_pool_cannot_amplify_a_tiny_header():
     sys.path.insert(0, str(ROOT))
     from benchmarks.reliability import table_pool_package
