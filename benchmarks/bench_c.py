@@ -7,8 +7,9 @@ Packages: every model of benchmarks/recipe.py MODELS under every REFERENCE confi
 quantized with recipe.quantized_model and packed with codec.pack defaults.  Both decoders do
 the whole job each repetition: parse and check the directory, check every block CRC32, decode
 every tensor (C: ``cdecode --bench``, timing in-process around the library calls; Python:
-``codec.unpack`` on bytes, warm JIT).  Best of --repeat runs.  Builds: default (4096-entry table,
-16-entry CRC table), -DSPK_FAST_CRC (256-entry CRC table) and -DSPK_SMALL (canonical decoding).
+``codec.unpack`` on bytes, warm JIT).  Best of --repeat runs.  C builds: -O2 (4096-entry decode
+table, 256-entry CRC table, 8-byte refills), -O2 -DSPK_SMALL (canonical decoding), and the same
+two at -Os (firmware builds: 16-entry CRC table, byte-wise refills).
 Writes benchmarks/results/c_decoder.json and prints a table.
 """
 from __future__ import annotations
@@ -35,7 +36,7 @@ import codec  # noqa: E402
 from benchmarks.recipe import CONFIGS, MODELS, quantized_model  # noqa: E402
 
 CDIR = ROOT / "decoders" / "c"
-VARIANTS = {"c_O2": "-O2", "c_O2_fastcrc": "-O2 -DSPK_FAST_CRC", "c_O2_small": "-O2 -DSPK_SMALL"}
+VARIANTS = {"c_O2": "-O2", "c_O2_small": "-O2 -DSPK_SMALL", "c_Os": "-Os", "c_Os_small": "-Os -DSPK_SMALL"}
 
 
 def build(tmp: Path) -> dict[str, Path]:
@@ -107,9 +108,9 @@ def main(argv=None) -> int:
                     row[f"{k}_mparams_s"] = params / row[f"{k}_s"] / 1e6
                 rows.append(row)
                 print(f"{m:34s} {bits}b {sp:<4} {params:>9,d} params  "
-                      f"numba {row['numba_mparams_s']:7.1f}  C {row['c_O2_mparams_s']:7.1f}  "
-                      f"C fastcrc {row['c_O2_fastcrc_mparams_s']:7.1f}  "
-                      f"C small {row['c_O2_small_mparams_s']:7.1f} M params/s", flush=True)
+                      f"numba {row['numba_mparams_s']:7.1f}  C -O2 {row['c_O2_mparams_s']:7.1f}  "
+                      f"small {row['c_O2_small_mparams_s']:7.1f}  C -Os {row['c_Os_mparams_s']:7.1f}  "
+                      f"small {row['c_Os_small_mparams_s']:7.1f} M params/s", flush=True)
     tot = {k: sum(r["params"] for r in rows) / sum(r[f"{k}_s"] for r in rows) / 1e6
            for k in ["numba", *VARIANTS]}
     print()

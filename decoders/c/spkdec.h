@@ -7,10 +7,10 @@
  *
  * RAM (x86-64 sizes; see docs/C_DECODER.md):
  *   spk_pkg      64 bytes          parsed package header (pointers into the package)
- *   spk_tensor   344 bytes         one directory entry (shape has SPK_MAX_NDIM = 32 dims)
- *   spk_dec      16680 bytes       4096-entry decode table (uint32) + SPK_TABLE_CACHE offsets
- *                2424 bytes        with -DSPK_SMALL: 2 * SPK_SMALL_MAX_CODES (1024) + offsets
- *   spk_stream   48 bytes          plus the caller's group buffer (group_size values)
+ *   spk_tensor   360 bytes         one directory entry (shape has SPK_MAX_NDIM = 32 dims)
+ *   spk_dec      16672 bytes       4096-entry decode table (uint32) + SPK_TABLE_CACHE offsets
+ *                2416 bytes        with -DSPK_SMALL: 2 * SPK_SMALL_MAX_CODES (1024) + offsets
+ *   spk_stream   64 bytes          plus the caller's group buffer (group_size values)
  *   stack        < 1 KiB           deepest: spk_open -> table_read (~850 bytes at -Os)
  *
  * Typical use:
