@@ -242,25 +242,31 @@ def check_consistent(data: bytes, *, limits: codec.Limits = FUZZ_LIMITS) -> str:
     info, err = _call("inspect", codec.inspect, data, limits=limits)
     pkg, perr = _call("Package", codec.package._guard(codec.Package), data, limits=limits,
                       verify=False)
-    if (info is None) != (pkg is None):
-        raise OracleFailure("inconsistent", f"inspect {'failed' if info is None else 'passed'} "
-                            f"but Package() {'failed' if pkg is None else 'passed'}: {err or perr}")
+    # inspect also parses every tensor's metadata, so it may reject what Package() accepts
+    # (a corrupt metadata block must not stop reading the other tensors), never the reverse
+    if info is not None and pkg is None:
+        raise OracleFailure("inconsistent", f"inspect passed but Package() failed: {perr}")
     res, err = _call("unpack", codec.unpack, data, limits=limits, verify=False)
-    if info is None:
+    if pkg is None:
         if res is not None:
-            raise OracleFailure("inconsistent", "unpack succeeded on a package inspect rejects")
+            raise OracleFailure("inconsistent", "unpack succeeded on a package Package() rejects")
         return "error"
-    names = [t.name for t in info.tensors]
+    names = pkg.names
+    header = [(n, str(pkg.entry(n).dtype), tuple(pkg.entry(n).shape)) for n in names]
+    if info is not None:
+        got = [(t.name, t.dtype, tuple(t.shape)) for t in info.tensors]
+        if got != header:
+            raise OracleFailure("inconsistent", f"inspect {got} != Package {header}")
     if res is not None:
         if list(res) != names:
             raise OracleFailure("inconsistent", f"unpack names {list(res)} != header {names}")
         total = 0
-        for t in info.tensors:
-            a = res[t.name]
+        for name, dt, shape in header:
+            a = res[name]
             total += a.nbytes
-            if str(a.dtype) != t.dtype or tuple(a.shape) != tuple(t.shape):
-                raise OracleFailure("inconsistent", f"{t.name!r}: {a.dtype}{a.shape} vs header "
-                                    f"{t.dtype}{tuple(t.shape)}")
+            if str(a.dtype) != dt or tuple(a.shape) != shape:
+                raise OracleFailure("inconsistent", f"{name!r}: {a.dtype}{a.shape} vs header "
+                                    f"{dt}{shape}")
         if total > limits.max_output_bytes:
             raise OracleFailure("limit", f"decoded {total} bytes > max_output_bytes")
     # one tensor at a time must agree with the batched decode (shared kernel call per dtype)
@@ -341,6 +347,15 @@ def fix_all_crcs(data: bytes) -> bytes:
     return fix_footer(data[:dir_off] + write_directory(d.tables, d.tensors) + data[end:])
 
 
+def _unpack_with_meta(data, *, limits):
+    """``codec.unpack`` plus every tensor's metadata (the reference reader parses both)."""
+    res = codec.unpack(data, limits=limits)
+    pkg = codec.Package(data, limits=limits)
+    for name in pkg.names:
+        pkg.meta(name)
+    return res
+
+
 def check_reference(data: bytes) -> str:
     """Differential oracle: ``codec.unpack`` and the pure-Python ``codec.reference`` reader agree
     (same arrays, or both raise a CodecError).  Skipped ("n/a") if the reference is missing."""
@@ -352,7 +367,7 @@ def check_reference(data: bytes) -> str:
     lim = reference.RefLimits(**{k: getattr(FUZZ_LIMITS, k) for k in fields
                                  if hasattr(FUZZ_LIMITS, k)})
     ref, rerr = _call("reference.unpack", reference.unpack, data, limits=lim)
-    res, err = _call("unpack", codec.unpack, data, limits=FUZZ_LIMITS)
+    res, err = _call("unpack", _unpack_with_meta, data, limits=FUZZ_LIMITS)
     if (ref is None) != (res is None) and known_discrepancy(data):
         return "known"
     if (ref is None) != (res is None):
