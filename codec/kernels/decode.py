@@ -71,8 +71,9 @@ def _window(buf, p, hi):
 def _step(buf, hi, lut, pos, end, i, o_hi, voff, vmin, vmax, out):
     """Decode one symbol of a group.  Returns (pos, i, state): state 0 = more to come,
     1 = end of group reached at exactly ``end``, negative = error status."""
-    if pos >= end:
-        return pos, i, ERR_OVERRUN
+    # No bit-position check per symbol: every symbol advances ``i`` (bounded by o_hi) or ends
+    # the group, and _window reads zeros past ``hi``, so the loop ends; the end symbol then
+    # checks that the group ended exactly at ``end``.
     w = _window(buf, pos >> 3, hi) << np.uint64(pos & 7)
     ent = np.uint64(lut[np.int64(w >> _SHIFT)])
     ln = np.int64(ent & np.uint64(15))
@@ -87,7 +88,7 @@ def _step(buf, hi, lut, pos, end, i, o_hi, voff, vmin, vmax, out):
         m = (np.int64(ent >> np.uint64(24)) << eb) + np.int64((rest >> np.uint64(1)) >> np.uint64(63 - eb))
         neg = -np.int64((rest << np.uint64(eb)) >> np.uint64(63))
         v = voff + ((m ^ neg) - neg)
-        if v < vmin or v > vmax:
+        if np.uint64(v - vmin) > np.uint64(vmax - vmin):  # v outside [vmin, vmax]
             return pos, i, ERR_RANGE
         out[i] = v
         return pos + ln + eb + 1, i + 1, 0
@@ -164,7 +165,7 @@ def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, lu
             ha, hb, hc, hd = ia + o_count[a], ib + o_count[b], ic + o_count[c], id_ + o_count[d]
             va, vb, vc, vd = voff[a], voff[b], voff[c], voff[d]
             la, lb, lc, ld = luts[tid[a]], luts[tid[b]], luts[tid[c]], luts[tid[d]]
-            while sa == 0 and sb == 0 and sc == 0 and sd == 0:
+            while (sa | sb | sc | sd) == 0:
                 pa, ia, sa = _step(buf, hi, la, pa, ea, ia, ha, va, vmin, vmax, out)
                 pb, ib, sb = _step(buf, hi, lb, pb, eb, ib, hb, vb, vmin, vmax, out)
                 pc, ic, sc = _step(buf, hi, lc, pc, ec, ic, hc, vc, vmin, vmax, out)
