@@ -59,9 +59,11 @@ class Reader:
                                  f"{self.end - self.pos} left", offset=self.offset)
 
     def u8(self, what: str) -> int:
-        self.need(1, what)
-        v = int(self.buf[self.pos])
-        self.pos += 1
+        pos = self.pos
+        if pos >= self.end:
+            self.need(1, what)
+        v = int(self.buf[pos])
+        self.pos = pos + 1
         return v
 
     def u32(self, what: str) -> int:
@@ -79,6 +81,14 @@ class Reader:
     def varint(self, what: str, limit: int = (1 << 64) - 1, exc=CorruptError) -> int:
         """Read an unsigned LEB128; a value over ``limit`` raises ``exc`` (LimitError for
         configured caps, CorruptError for structural bounds)."""
+        buf, pos, end = self.buf, self.pos, self.end
+        if pos < end:
+            byte = buf[pos]
+            if byte < 0x80:  # fast path: one byte
+                if byte > limit:
+                    raise exc(f"{what} = {byte} exceeds {limit}", offset=self.base + pos, value=byte)
+                self.pos = pos + 1
+                return int(byte)
         start = self.offset
         value = 0
         for i in range(MAX_VARINT_BYTES):
