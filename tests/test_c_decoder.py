@@ -251,11 +251,15 @@ def test_real_models(cbuild, shared_weights):
     assert n
 
 
-def test_empty_tensor_with_stray_payload_is_rejected(cbuild):
-    """docs/FORMAT.md §12: bytes after an empty tensor's metadata fail G3 (the reference decoder
-    rejects them; codec 0.1's unpack does not yet: the xfail in tests/test_reference.py).
-    The C decoder follows the spec."""
+def _package(tables, entries, blocks=b"") -> bytes:
     from codec.format import footer, preamble, write_directory
+    pre = preamble()
+    dirb = write_directory(tables, entries)
+    return pre + blocks + dirb + footer(len(pre) + len(blocks), dirb, pre)
+
+
+def test_empty_tensor_with_stray_payload_is_rejected(cbuild):
+    """Bytes after an empty tensor's metadata (FORMAT.md G3 with no groups): both reject."""
     data = codec.pack({"e": np.zeros((0,), np.int8)},
                       meta={"e": codec.QuantMeta(bits=8, scale=np.float32([1.0]))})
     d = read_directory(np.frombuffer(data, np.uint8))
@@ -263,11 +267,29 @@ def test_empty_tensor_with_stray_payload_is_rejected(cbuild):
     block = data[e.block_offset:e.block_offset + e.block_length] + b"\x00"
     e.block_length += 1
     e.crc32 = zlib.crc32(block)
-    pre = preamble()
-    dirb = write_directory(d.tables, d.tensors)
-    pkg = pre + block + dirb + footer(len(pre) + len(block), dirb, pre)
+    pkg = _package(d.tables, d.tensors, block)
+    assert expected(pkg) is None
     for exe in ("cdecode", "cdecode_small"):
         assert run_c(cbuild / exe, pkg)[0] == 2
+
+
+@pytest.mark.parametrize("case", ["tables", "symbols"])
+def test_reader_limits(cbuild, case):
+    """Limits.max_tables and Limits.max_table_symbols: both decoders reject, at the boundary
+    both accept."""
+    from codec.format import DEFAULT_LIMITS, Table
+    if case == "tables":
+        n, nrun, nclass = DEFAULT_LIMITS.max_tables, 1, 1
+    else:
+        nrun, nclass = 2047, 32  # 65506 symbols a table
+        n = DEFAULT_LIMITS.max_table_symbols // (2 + nrun * nclass)
+    for count, ok in ((n, True), (n + 1, False)):
+        lengths = np.zeros(2 + nrun * nclass, np.uint8)
+        lengths[0] = 1  # a lone end-of-group code
+        pkg = _package([Table(0, nrun, nclass, lengths)] * count, [])
+        assert (expected(pkg) is not None) == ok
+        for exe in ("cdecode", "cdecode_small"):
+            assert run_c(cbuild / exe, pkg)[0] == (0 if ok else 2), (exe, count)
 
 
 # --------------------------------------------------------------------------------- sanitizers

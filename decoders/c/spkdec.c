@@ -216,10 +216,11 @@ static uint32_t sym_entry(uint32_t s, uint32_t kref, uint32_t nrun)
 }
 
 /* Parse the table at r->pos (codec.format._read_tables + huffman.read_lengths): header,
- * counts, Kraft, the gamma-coded symbol list (range, end-of-group present); if `dups`, that
- * no symbol is listed twice (a merge of the 12 ascending per-length lists); if d != NULL,
- * build d's decoding tables (canonical order = list order). */
-static int table_read(rd *r, spk_dec *d, int dups)
+ * counts, Kraft, the gamma-coded symbol list (range, end-of-group present); if syms != NULL
+ * (spk_open), the alphabet-size total (Limits.max_table_symbols) and that no symbol is listed
+ * twice (a merge of the 12 ascending per-length lists); if d != NULL, build d's decoding
+ * tables (canonical order = list order). */
+static int table_read(rd *r, spk_dec *d, uint32_t *syms)
 {
     uint32_t kref, nrun, nsym, nclass, total = 0, kraft = 0, eob = 0, l, k, s, code = 0;
     uint32_t cnt[MAXLEN], left[MAXLEN], head[MAXLEN], last = ~0u;
@@ -232,7 +233,7 @@ static int table_read(rd *r, spk_dec *d, int dups)
     if (r->err || !nrun || !nclass)
         return r->err ? r->err : SPK_E_CORRUPT;
     nsym = 2u + nclass * nrun;
-    if (nsym > MAX_SYMBOLS)
+    if (nsym > MAX_SYMBOLS || (syms && (*syms += nsym) > SPK_MAX_TABLE_SYMBOLS))
         return SPK_E_LIMIT;
     for (l = 0; l < MAXLEN; l++) {
         cnt[l] = (uint32_t)var(r, nsym);
@@ -291,7 +292,7 @@ static int table_read(rd *r, spk_dec *d, int dups)
         d->kref = (uint8_t)kref;
 #endif
     }
-    if (dups) {
+    if (syms) {
         for (l = 0; l < MAXLEN; l++)
             head[l] = left[l] ? gamma_(r, &cur[l]) - 1u : ~0u;
         for (k = 0; k < total; k++) {
@@ -334,7 +335,7 @@ static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid)
     for (; i <= tid; i++) {
         if (i == d->ncached && i < SPK_TABLE_CACHE)
             d->toff[d->ncached++] = r.pos;
-        E_(table_read(&r, i == tid ? d : NULL, 0));
+        E_(table_read(&r, i == tid ? d : NULL, NULL));
     }
     d->table = (int32_t)tid;
     return 0;
@@ -424,8 +425,8 @@ static int entry_read(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, u
     if (r.err)
         return r.err;
     if (v > 12 || w > 56 || (t->n_groups && (!p->ntables || !w)) || ng > room ||
-        t->n_groups > (room - ng) * 8u)
-        return SPK_E_CORRUPT;
+        t->n_groups > (room - ng) * 8u || (!t->n_groups && room != ng))
+        return SPK_E_CORRUPT; /* the last: an empty tensor with payload bytes */
     t->pay_len = (size_t)(room - ng);
     t->pay_off = t->block_off + t->block_len - t->pay_len;
     t->next = r.pos;
@@ -490,7 +491,7 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
 {
     rd r = {0};
     uint64_t off, dlen, tot = 0;
-    uint32_t i;
+    uint32_t i, syms = 0;
     spk_tensor t;
     memset(p, 0, sizeof *p);
     if (!buf || len < 8)
@@ -518,7 +519,7 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
     p->ntables = (uint32_t)var(&r, SPK_MAX_TABLES);
     p->tab_off = r.pos;
     for (i = 0; i < p->ntables && !r.err; i++)
-        E_(table_read(&r, NULL, 1));
+        E_(table_read(&r, NULL, &syms));
     p->ntensors = (uint32_t)var(&r, SPK_MAX_TENSORS);
     if (r.err)
         return r.err;

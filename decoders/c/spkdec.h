@@ -32,7 +32,8 @@ extern "C" {
 #define SPK_FORMAT_VERSION 1
 #define SPK_MAX_NDIM 32            /* format limit (codec.format.Limits.max_ndim) */
 #define SPK_MAX_TENSORS (1u << 20) /* Limits.max_tensors */
-#define SPK_MAX_TABLES 4096u       /* Limits.max_tables */
+#define SPK_MAX_TABLES 1024u       /* Limits.max_tables */
+#define SPK_MAX_TABLE_SYMBOLS (1u << 20) /* Limits.max_table_symbols: sum of alphabet sizes */
 #define SPK_MAX_OUTPUT (1u << 31)  /* Limits.max_output_bytes: sum of all decoded tensors */
 #define SPK_MAX_NAME 65536u        /* Limits.max_name_bytes */
 #define SPK_LUT_BITS 12            /* MAX_CODE_LEN */
@@ -49,7 +50,7 @@ enum {
     SPK_E_UNSUPPORTED = -2, /* bad magic, unknown version or flags */
     SPK_E_CORRUPT = -3,     /* malformed directory, table or group table */
     SPK_E_CHECKSUM = -4,    /* directory or block CRC32 mismatch */
-    SPK_E_LIMIT = -5,       /* exceeds a limit (output size, tensor count, SPK_SMALL codes) */
+    SPK_E_LIMIT = -5,       /* exceeds a limit (output size, counts, SPK_SMALL codes) */
     SPK_E_DATA = -6,        /* malformed bitstream in a group */
     SPK_E_ARG = -7,         /* caller error: bad index, output buffer too small, NULL */
     SPK_END = 0             /* spk_stream_next: no more groups */
