@@ -12,8 +12,10 @@ fresh subprocess (so peaks are not polluted by earlier work):
   the peak minus the output (the working set) and the growth of the process' peak RSS
   (VmHWM, reset through /proc/self/clear_refs just before the call).
 * ``inspect``: the same package, header only.
-* ``table_pool``: a forged ~70 KB package declaring ``max_tables`` (4096) tables of 2**16
-  symbols: what the default limits let a tiny header cost (see the RELIABILITY.md finding).
+* ``table_pool_over``: a forged ~70 KB header of 4096 tables of 2**16 symbols (cost ~330 MiB
+  and ~4 s before the cap on total table symbols; now a LimitError);
+  ``table_pool_max``: the costliest table pool the default limits accept (max_tables tables
+  sharing max_table_symbols symbols), header only.
 * the latest fuzz summary (benchmarks/results/fuzz.json, from tests/fuzz/run.sh) is copied in.
 """
 from __future__ import annotations
@@ -57,7 +59,11 @@ if mode == "unpack":
 elif mode == "load":
     out = codec.load(path)
 elif mode in ("inspect", "table_pool"):
-    info = codec.inspect(data)
+    err = None
+    try:
+        info = codec.inspect(data)
+    except codec.CodecError as exc:
+        err = f"{type(exc).__name__}: {exc}"
     out = {}
 wall = time.perf_counter() - t
 cur, peak = tracemalloc.get_traced_memory()
@@ -66,7 +72,8 @@ out_bytes = sum(int(a.nbytes) for a in out.values())
 print(json.dumps({"mode": mode, "input_bytes": len(data), "output_bytes": out_bytes,
                   "traced_peak_bytes": peak, "working_set_bytes": peak - out_bytes,
                   "peak_rss_growth_bytes": (status("VmHWM") - rss0) if hwm_reset else None,
-                  "rss_before_bytes": rss0, "seconds": round(wall, 4)}))
+                  "rss_before_bytes": rss0, "seconds": round(wall, 4),
+                  "error": err if mode in ("inspect", "table_pool") else None}))
 """
 
 
@@ -79,17 +86,20 @@ def _child(mode: str, path: str) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def table_pool_package() -> bytes:
-    """~70 KB: max_tables tables, each of 2**16 symbols with a single end-of-group code."""
+def table_pool_package(ntables: int | None = None, nsym: int = 1 << 16) -> bytes:
+    """A header of only tables: ``ntables`` (default: max_tables) tables of about ``nsym``
+    symbols each, every one with a single end-of-group code (~17 bytes a table)."""
     import numpy as np
 
     from codec.format import DEFAULT_LIMITS, Table, footer, preamble, write_directory
     from codec.kernels.symbols import max_classes
-    kref, nrun = 6, 4096
-    nclass = min(max_classes(kref), ((1 << 16) - 2) // nrun)
+    ntables = DEFAULT_LIMITS.max_tables if ntables is None else ntables
+    kref = 6
+    nrun = min(4096, max(1, nsym - 2))
+    nclass = max(1, min(max_classes(kref), (nsym - 2) // nrun))
     lengths = np.zeros(2 + nclass * nrun, np.uint8)
     lengths[0] = 1
-    d = write_directory([Table(kref, nrun, nclass, lengths)] * DEFAULT_LIMITS.max_tables, [])
+    d = write_directory([Table(kref, nrun, nclass, lengths)] * ntables, [])
     pre = preamble()
     return pre + d + footer(len(pre), d, pre)
 
@@ -126,9 +136,14 @@ def main(argv=None) -> dict:
         for mode in ("unpack", "load", "inspect"):
             result[mode] = _child(mode, path)
         if not args.quick:
-            tp = os.path.join(tmp, "table_pool.spk")
-            Path(tp).write_bytes(table_pool_package())
-            result["table_pool"] = _child("table_pool", tp)
+            lim = codec.Limits()
+            cases = {"table_pool_over": table_pool_package(4096, 1 << 16),
+                     "table_pool_max": table_pool_package(
+                         lim.max_tables, getattr(lim, "max_table_symbols", 1 << 26) // lim.max_tables)}
+            for label, blob in cases.items():
+                tp = os.path.join(tmp, f"{label}.spk")
+                Path(tp).write_bytes(blob)
+                result[label] = _child("table_pool", tp)
     fz = RESULTS / "fuzz.json"
     if fz.exists():
         result["fuzz"] = json.loads(fz.read_text())
@@ -137,7 +152,7 @@ def main(argv=None) -> dict:
     mib = 1 << 20
     print(f"model {model}: {result['params']} params in {result['tensors']} tensors, "
           f"{result['tables']} tables, {result['groups']} groups, package {size / mib:.2f} MiB")
-    for mode in ("unpack", "load", "inspect", "table_pool"):
+    for mode in ("unpack", "load", "inspect", "table_pool_over", "table_pool_max"):
         r = result.get(mode)
         if not r:
             continue
@@ -145,7 +160,8 @@ def main(argv=None) -> dict:
         print(f"  {mode:10s} input {r['input_bytes'] / mib:7.2f} MiB  output "
               f"{r['output_bytes'] / mib:7.2f} MiB  traced peak {r['traced_peak_bytes'] / mib:8.2f} "
               f"MiB (x{ratio:.3f} of output)  working set {r['working_set_bytes'] / mib:7.2f} MiB  "
-              f"peak-RSS growth {(r['peak_rss_growth_bytes'] or 0) / mib:7.2f} MiB  {r['seconds']:.3f} s")
+              f"peak-RSS growth {(r['peak_rss_growth_bytes'] or 0) / mib:7.2f} MiB  {r['seconds']:.3f} s"
+              + (f"  -> {r['error'][:70]}" if r.get("error") else ""))
     if "fuzz" in result:
         f = result["fuzz"]
         print(f"  fuzz: {f.get('inputs')} inputs in {f.get('seconds')} s, crashes {f.get('crashes')}, "

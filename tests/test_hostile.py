@@ -530,3 +530,22 @@ def test_decoder_runs_without_jit(tmp_path):
                        env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip() == str(sorted((k, v.shape) for k, v in s.arrays.items()))
+
+
+def test_fuzz_target_runs_its_seeds(monkeypatch):
+    """The atheris target (tests/fuzz/fuzz_codec.py) on its seeds and a few edit scripts,
+    without atheris: keeps the target from rotting between CODEC_FUZZ=1 runs."""
+    import importlib
+    monkeypatch.setenv("CODEC_FUZZ_INSTRUMENT", "0")
+    monkeypatch.setenv("CODEC_FUZZ_REFERENCE_EVERY", "1")
+    fz = importlib.import_module("fuzz.fuzz_codec")
+    seeds = fz.seeds()
+    assert len(seeds) >= 2 * len(SAMPLES)
+    for s in seeds:
+        fz.TestOneInput(s)
+    rng = np.random.default_rng(9)
+    for i in range(200):
+        fz.TestOneInput(bytes([1, i % len(fz.BASES)])
+                        + bytes(rng.integers(0, 256, size=4 * int(rng.integers(1, 4)),
+                                             dtype=np.uint8)))
+    assert fz.STATS["exact_ok"] + fz.STATS["errors"] > 0

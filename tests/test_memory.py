@@ -108,15 +108,22 @@ def test_all_zero_output_is_explicitly_limited():
 
 
 def test_table_pool_cannot_amplify_a_tiny_header():
+    """Tables cost memory by their alphabet size, not by their bytes: a header of only tables
+    must stay cheap.  (Was a core bug: 4096 tables of 2**16 symbols, ~70 KB, cost ~330 MiB.)"""
     sys.path.insert(0, str(ROOT))
     from benchmarks.reliability import table_pool_package
-    data = table_pool_package()
-    assert len(data) < 100_000
+    lim = codec.Limits()
+    over = table_pool_package(4096, 1 << 16)
+    assert len(over) < 100_000
     try:
-        _, peak = _peak(lambda: codec.inspect(data))
+        _, peak = _peak(lambda: codec.inspect(over))
+        assert peak <= 64 * len(over) + SLACK, f"{peak >> 20} MiB for a {len(over)}-byte header"
     except codec.LimitError:
-        return
-    assert peak <= 64 * len(data) + SLACK, f"{peak >> 20} MiB for a {len(data)}-byte header"
+        pass
+    per = getattr(lim, "max_table_symbols", 1 << 20) // lim.max_tables
+    worst = table_pool_package(lim.max_tables, per)  # the costliest pool the defaults accept
+    _, peak = _peak(lambda: codec.inspect(worst))
+    assert peak <= 4 * lim.max_tables * per + SLACK, f"{peak >> 20} MiB"
 
 
 @pytest.mark.slow

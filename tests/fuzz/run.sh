@@ -27,11 +27,13 @@ for mode in jit nojit; do
     log="tests/fuzz/last-$mode.log"
     logs+=("$log")
     if [ "$mode" = nojit ]; then export NUMBA_DISABLE_JIT=1; else unset NUMBA_DISABLE_JIT; fi
+    rm -f "tests/fuzz/last-$mode.stats.json"
+    CODEC_FUZZ_STATS_FILE="tests/fuzz/last-$mode.stats.json" \
     "$PY" tests/fuzz/fuzz_codec.py "$CORPUS" "$SEEDS" -max_total_time="$half" -timeout=60 \
         -rss_limit_mb=3072 -max_len=16384 -artifact_prefix="$CRASH/$mode-" \
         -print_final_stats=1 >"$log" 2>&1
     rc=$?
-    grep -E "^#[0-9]+ +(INITED|DONE)|CODEC_FUZZ_STATS|Done [0-9]+ runs|ERROR|OracleFailure" "$log" | tail -6
+    grep -E "^#[0-9]+ +(INITED|DONE)|Done [0-9]+ runs|ERROR|OracleFailure" "$log" | tail -6
     if [ $rc -ne 0 ]; then status=1; echo "fuzz[$mode]: FAILED (rc=$rc), see $log and $CRASH/"; fi
 done
 unset NUMBA_DISABLE_JIT
@@ -48,7 +50,8 @@ for log in logs:
     cov = [int(x) for x in re.findall(r"cov: (\d+)", text)]
     ft = [int(x) for x in re.findall(r"ft: (\d+)", text)]
     corp = [int(x) for x in re.findall(r"corp: (\d+)", text)]
-    stats = re.findall(r"CODEC_FUZZ_STATS (\{.*\})", text)
+    sf = pathlib.Path(log.replace(".log", ".stats.json"))
+    stats = [sf.read_text()] if sf.exists() else []
     out["modes"][mode] = {"inputs": runs[-1] if runs else None, "coverage_edges": max(cov, default=None),
                           "features": max(ft, default=None), "corpus": corp[-1] if corp else None,
                           "oracle": json.loads(stats[-1]) if stats else None,
