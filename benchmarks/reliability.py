@@ -12,6 +12,8 @@ fresh subprocess (so peaks are not polluted by earlier work):
   the peak minus the output (the working set) and the growth of the process' peak RSS
   (VmHWM, reset through /proc/self/clear_refs just before the call).
 * ``inspect``: the same package, header only.
+* ``many_groups``: 4 Mi zero int8 in groups of one element (a package ``pack`` writes): the
+  per-group plan makes the working set grow with the group count (RELIABILITY.md, open issue).
 * ``table_pool_over``: a forged ~70 KB header of 4096 tables of 2**16 symbols (cost ~330 MiB
   and ~4 s before the cap on total table symbols; now a LimitError);
   ``table_pool_max``: the costliest table pool the default limits accept (max_tables tables
@@ -38,9 +40,11 @@ import numpy as np
 import codec
 mode, path = sys.argv[1], sys.argv[2]
 data = open(path, "rb").read()
-if mode != "table_pool":  # compile/load the kernels first (JIT memory is not decoding memory)
-    dts = sorted({t.dtype for t in codec.inspect(data).tensors})
-    codec.unpack(codec.pack({d: np.arange(-3, 60).astype(d) for d in dts}))
+# compile/load the kernels first (JIT memory is not decoding memory)
+dts = ["int8"] if mode == "table_pool" else sorted({t.dtype for t in codec.inspect(data).tensors})
+warm = codec.pack({d: np.arange(-3, 60).astype(d) for d in dts})
+codec.unpack(warm)
+codec.inspect(warm)
 def status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key + ":"):
@@ -136,6 +140,10 @@ def main(argv=None) -> dict:
         for mode in ("unpack", "load", "inspect"):
             result[mode] = _child(mode, path)
         if not args.quick:
+            import numpy as np
+            mg = os.path.join(tmp, "many_groups.spk")  # valid: what pack(group=1) writes
+            codec.save(mg, {"z": np.zeros(1 << 22, np.int8)}, group=("count", 1))
+            result["many_groups"] = _child("unpack", mg)
             lim = codec.Limits()
             cases = {"table_pool_over": table_pool_package(4096, 1 << 16),
                      "table_pool_max": table_pool_package(
@@ -152,7 +160,7 @@ def main(argv=None) -> dict:
     mib = 1 << 20
     print(f"model {model}: {result['params']} params in {result['tensors']} tensors, "
           f"{result['tables']} tables, {result['groups']} groups, package {size / mib:.2f} MiB")
-    for mode in ("unpack", "load", "inspect", "table_pool_over", "table_pool_max"):
+    for mode in ("unpack", "load", "inspect", "many_groups", "table_pool_over", "table_pool_max"):
         r = result.get(mode)
         if not r:
             continue
