@@ -11,7 +11,7 @@
  *   spk_dec      16672 bytes       4096-entry decode table (uint32) + SPK_TABLE_CACHE offsets
  *                2416 bytes        with -DSPK_SMALL: 2 * SPK_SMALL_MAX_CODES (1024) + offsets
  *   spk_stream   64 bytes          plus the caller's group buffer (group_size values)
- *   stack        < 1 KiB           deepest: spk_open -> table_read (~850 bytes at -Os)
+ *   stack        < 1 KiB           deepest: spk_open -> table_read (~900 bytes at -Os)
  *
  * Typical use:
  *   spk_pkg p; spk_tensor t; static spk_dec d;
