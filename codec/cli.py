@@ -393,18 +393,6 @@ def cmd_verify(args) -> int:
 
 # --------------------------------------------------------------------------------- bench
 
-def _entropy_bits(arrays) -> float:
-    total = 0.0
-    for a in arrays.values():
-        a = np.asarray(a).reshape(-1)
-        if a.size == 0:
-            continue
-        _, counts = np.unique(a, return_counts=True)
-        p = counts / a.size
-        total += float(-(counts * np.log2(p)).sum())
-    return total
-
-
 def _best(fn, repeat: int):
     best, res = math.inf, None
     for _ in range(repeat):
@@ -443,6 +431,7 @@ BASELINES = ("zstd-19", "lzma-9", "brotli-11")
 
 
 def cmd_bench(args) -> int:
+    from .bench import order0_bits
     from .package import pack, unpack
     if args.plot and not args.plot.lower().endswith(".png"):
         raise UsageError(f"--plot {args.plot}: the plot file must end in .png")
@@ -481,7 +470,7 @@ def cmd_bench(args) -> int:
             _, td = _best(lambda: decf(c), args.repeat)
             row["codecs"][name] = {"bytes": len(c), "bits_per_param": 8 * len(c) / numel,
                                    "encode_s": te, "decode_s": td}
-        ent = _entropy_bits(arrays)
+        ent = order0_bits(arrays)
         row["codecs"]["order-0"] = {"bytes": math.ceil(ent / 8), "bits_per_param": ent / numel}
         results.append(row)
         if not args.json and not args.quiet and sys.stderr.isatty():

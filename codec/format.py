@@ -18,7 +18,7 @@ import numpy as np
 
 from ._bytes import Reader, put_svarint, put_varint
 from .errors import ChecksumError, CorruptError, LimitError, TruncatedError, UnsupportedError
-from .huffman import MAX_CODE_LEN, read_lengths, write_lengths
+from .huffman import read_lengths, write_lengths
 from .kernels.symbols import SYM_EOB, SYM_FIRST, max_classes
 from .meta import QuantMeta
 

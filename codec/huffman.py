@@ -16,7 +16,7 @@ from .errors import CorruptError
 from .kernels.tables import canonical_codes_kernel, read_symbol_list
 
 MAX_CODE_LEN = 12  # 4096-entry decode table: one lookup per symbol, 16 KiB, fits L1
-LUT_BITS = MAX_CODE_LEN
+LUT_BITS = MAX_CODE_LEN  # the decode tables are built in codec/package.py (_decode_luts)
 
 
 def huffman_lengths(counts: np.ndarray, limit: int = MAX_CODE_LEN) -> np.ndarray:
@@ -85,18 +85,6 @@ def canonical_codes(lengths: np.ndarray) -> np.ndarray:
     if canonical_codes_kernel(lengths, MAX_CODE_LEN, codes) != 0:
         raise ValueError("code lengths violate the Kraft inequality")
     return codes
-
-
-def build_lut(lengths: np.ndarray) -> np.ndarray:
-    """Decode table: ``lut[next LUT_BITS bits] = (symbol << 4) | length``; 0 marks an invalid code."""
-    lengths = np.asarray(lengths, dtype=np.int64)
-    codes = canonical_codes(lengths)
-    lut = np.zeros(1 << LUT_BITS, dtype=np.uint32)
-    for s in np.flatnonzero(lengths):
-        ln = int(lengths[s])
-        lo = int(codes[s]) << (LUT_BITS - ln)
-        lut[lo:lo + (1 << (LUT_BITS - ln))] = (int(s) << 4) | ln
-    return lut
 
 
 # --- serialization -----------------------------------------------------------------------------

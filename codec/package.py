@@ -6,12 +6,11 @@ import os
 import tempfile
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ChecksumError, CodecError, CorruptError, LimitError, TruncatedError
-from .format import (DEFAULT_LIMITS, DTYPE_CODES, FOOTER_SIZE, PREAMBLE_SIZE, Directory, Limits,
+from .errors import ChecksumError, CodecError, CorruptError, TruncatedError
+from .format import (DEFAULT_LIMITS, FOOTER_SIZE, PREAMBLE_SIZE, Directory, Limits,
                      Table, TensorEntry, footer, preamble, read_directory, value_range,
                      write_directory)
 from .huffman import LUT_BITS, canonical_codes
@@ -21,7 +20,7 @@ from .kernels.encode import (group_bits, group_bits_par, merge_first_bytes, pack
                              pack_groups_par)
 from .kernels.parallel import parallel_slot
 from .kernels.status import STATUS_MESSAGES
-from .kernels.tables import plan_groups
+from .kernels.tables import plan_range
 
 PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group has length 0",
                  -7: "group lengths do not add up to the payload size"}
@@ -31,6 +30,7 @@ from .planner import (FAST_SAMPLE_PAIRS, PAR_MIN_WORK, SAMPLE_PAIRS, Prepared, S
                       check_dtype, choose_alphabet, chunks, prepare, tensor_hist, use_per_group)
 
 DEFAULT_MAX_TABLES = 256
+PLAN_BATCH = 1 << 16  # groups planned and decoded per kernel call
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,40 +325,63 @@ class Package:
                                 f"computed {crc:08x})", offset=e.block_offset, value=e.name)
 
     def _decode_flat(self, entries: list[TensorEntry], out: np.ndarray | None = None) -> np.ndarray:
-        """Decode tensors of one dtype, back to back, into one flat buffer (one kernel call)."""
+        """Decode tensors of one dtype, back to back, into one flat buffer.
+
+        Groups are planned and decoded in batches of at most PLAN_BATCH groups (one kernel call
+        each), so the per-group bookkeeping (~80 bytes a group) stays bounded whatever the
+        group size of the input.
+        """
         dtype = entries[0].dtype
-        vmin, vmax = value_range(dtype)
         total = sum(e.numel for e in entries)
         if out is None:
             out = np.empty(total, dtype)
-        live = [e for e in entries if e.n_groups]
-        if not live:
-            return out
-        bases = np.cumsum([0] + [e.numel for e in entries])[:-1]
-        base_of = {id(e): int(b) for e, b in zip(entries, bases)}
-        col = lambda f: np.array([f(e) for e in live], np.int64)  # noqa: E731
-        gt0 = col(lambda e: e.block_offset + e.meta_length)
-        G = col(lambda e: e.n_groups)
-        n = int(G.sum())
+        segs, batch, count, base = [], [], 0, 0
+        for e in entries:
+            for g0 in range(0, e.n_groups, PLAN_BATCH):
+                g1 = min(e.n_groups, g0 + PLAN_BATCH)
+                if count + (g1 - g0) > PLAN_BATCH and batch:
+                    segs.append(batch)
+                    batch, count = [], 0
+                batch.append((e, g0, g1, base))
+                count += g1 - g0
+            base += e.numel
+        if batch:
+            segs.append(batch)
+        bitpos: dict[int, int] = {}
+        for batch in segs:
+            self._decode_batch(batch, out, bitpos)
+        return out
+
+    def _decode_batch(self, batch, out: np.ndarray, bitpos: dict) -> None:
+        vmin, vmax = value_range(out.dtype)
+        n = sum(g1 - g0 for _, g0, g1, _ in batch)
         glo, ghi, tid, st, cn, voff = (np.empty(n, np.int64) for _ in range(6))
-        status, k = plan_groups(self._buf, gt0, G, col(lambda e: e.tid_bits),
-                                col(lambda e: e.len_bits), col(lambda e: e.tid_base),
-                                gt0 + col(lambda e: e.group_table_bytes),
-                                col(lambda e: e.payload_bytes), col(lambda e: e.group_size),
-                                col(lambda e: e.numel), col(lambda e: base_of[id(e)]),
-                                col(lambda e: e.value_offset), np.int64(len(self.directory.tables)),
-                                glo, ghi, tid, st, cn, voff)
-        if status != 0:
-            e = live[k]
-            raise CorruptError(f"tensor {e.name!r}: group table: {PLAN_MESSAGES[status]}",
-                               offset=int(gt0[k]), value=status)
+        slot = 0
+        ntab = np.int64(len(self.directory.tables))
+        for e, g0, g1, base in batch:
+            gt0 = e.block_offset + e.meta_length
+            pay0 = gt0 + e.group_table_bytes
+            start = bitpos.get(id(e), pay0 * 8)
+            status, end = plan_range(self._buf, np.int64(gt0), np.int64(e.tid_bits),
+                                     np.int64(e.len_bits), np.int64(e.tid_base), np.int64(start),
+                                     np.int64(g0), np.int64(g1), np.int64(e.group_size),
+                                     np.int64(e.numel), np.int64(base), np.int64(e.value_offset),
+                                     ntab, glo, ghi, tid, st, cn, voff, np.int64(slot))
+            if status == 0 and g1 == e.n_groups and (end - pay0 * 8 + 7) // 8 != e.payload_bytes:
+                status = -7
+            if status != 0:
+                raise CorruptError(f"tensor {e.name!r}: group table: {PLAN_MESSAGES[status]}",
+                                   offset=int(gt0), value=status)
+            bitpos[id(e)] = end
+            slot += g1 - g0
         status = np.zeros(n, np.int64)
         where = np.zeros(n, np.int64)
         args = (self._buf, np.int64(self._buf.size), glo, ghi, tid, st, cn, voff,
                 np.int64(vmin), np.int64(vmax), self._luts, out, status, where)
         nq = (n + LANES - 1) // LANES
-        with parallel_slot() as slot:
-            if slot and total >= PAR_MIN_WORK and nq > 1:
+        work = int(cn.sum())
+        with parallel_slot() as slot_ok:
+            if slot_ok and work >= PAR_MIN_WORK and nq > 1:
                 rc = decode_groups_par(*args, np.int64(min(nq, chunks(nq))))
             else:
                 rc = decode_groups(*args, np.int64(0), np.int64(nq))
@@ -366,14 +389,15 @@ class Package:
             raise CorruptError("decoder kernel rejected its arguments", value=rc)
         if status.any():
             g = int(np.flatnonzero(status)[0])
-            for e, first in zip(live, np.cumsum(G) - G):
-                if g < first + e.n_groups:
+            k = 0
+            for e, g0, g1, _ in batch:  # the tensor that owns slot g
+                if g < k + (g1 - g0):
                     break
+                k += g1 - g0
             code = int(status[g])
-            raise CorruptError(f"tensor {e.name!r} group {g - int(first)}: "
+            raise CorruptError(f"tensor {e.name!r} group {g0 + g - k}: "
                                f"{STATUS_MESSAGES.get(code, code)}",
                                offset=int(where[g]) // 8, value=code)
-        return out
 
     def read(self, name: str, /, *, out: np.ndarray | None = None) -> np.ndarray:
         """Decode one tensor (its CRC is checked first); ``out`` receives it if given."""

@@ -15,7 +15,7 @@ from .huffman import MAX_CODE_LEN, huffman_lengths
 import numba
 
 from .kernels.parallel import parallel_slot
-from .kernels.encode import (CHUNKS_PER_THREAD, config_stats, owner_stats, count_pairs, count_pairs_par,
+from .kernels.encode import (CHUNKS_PER_THREAD, owner_stats, count_pairs, count_pairs_par,
                              fill_pairs, fill_pairs_par)
 from .kernels.symbols import SYM_FIRST, num_classes
 
@@ -116,12 +116,6 @@ def prepare(name: str, arr: np.ndarray, group) -> Prepared:
 
 def chunks(n_groups: int) -> int:
     return max(1, min(n_groups, numba.get_num_threads() * CHUNKS_PER_THREAD))
-
-
-def _entropy_bits(hist: np.ndarray) -> float:
-    h = hist[hist > 0].astype(np.float64)
-    tot = h.sum()
-    return float((h * np.log2(tot / h)).sum()) if tot else 0.0
 
 
 def _code_len(P: np.ndarray) -> np.ndarray:

@@ -127,11 +127,6 @@ def test_table_pool_cannot_amplify_a_tiny_header():
     assert peak <= 4 * lim.max_tables * per + SLACK, f"{peak >> 20} MiB"
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: Package._decode_flat materializes 8 int64 "
-                   "columns per group (plan + status/where) for the whole package: with group "
-                   "size 1 (a package codec.pack itself writes) the working set is ~64 bytes per "
-                   "output byte (1 MiB package -> 4 MiB output, 260 MiB peak); decode in chunks "
-                   "of groups or count the plan against max_output_bytes")
 def test_working_set_does_not_grow_with_group_count():
     n = 1 << 20
     data = codec.pack({"z": np.zeros(n, np.int8)}, group=("count", 1))

@@ -68,31 +68,6 @@ def fill_pairs(x, offset, gb, ps, runs, vals, maxmag, g0, g1):
 
 
 @njit(cache=True, nogil=True)
-def config_stats(runs, vals, n_groups, kref, nrun, nsym):
-    """Histogram of symbols for one (kref, nrun) over the given pairs, and total extra bits.
-
-    Returns (hist[nsym], extra_bits) where extra bits count remainders and sign bits.
-    ``n_groups`` end symbols are included.  Magnitudes beyond the alphabet are ignored.
-    """
-    hist = np.zeros(nsym, np.int64)
-    extra = np.int64(0)
-    for k in range(runs.size):
-        r = np.int64(runs[k])
-        if r >= nrun:
-            hist[SYM_ESC] += r // nrun
-            r = r % nrun
-        d = vals[k]
-        m = d if d > 0 else -d
-        c, e, _x = mag_class(m, kref)
-        s = SYM_FIRST + c * nrun + r
-        if s < nsym:
-            hist[s] += 1
-        extra += e + 1
-    hist[SYM_EOB] += n_groups
-    return hist, extra
-
-
-@njit(cache=True, nogil=True)
 def group_bits(runs, vals, ps, tid, krefs, nruns, lens, bits, g0, g1):
     """Exact coded length in bits of groups [g0, g1) under their tables (-1: uncodable)."""
     if g1 + 1 > ps.size or g1 > tid.size or g1 > bits.size:

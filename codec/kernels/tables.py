@@ -75,7 +75,7 @@ def canonical_codes_kernel(lengths, maxlen, codes):
 
 ERR_TABLE_ID = -5   # a group names a table that does not exist
 ERR_ZERO_LEN = -6   # a group of length 0
-ERR_PAYLOAD = -7    # group lengths do not add up to the payload size
+ERR_PAYLOAD = -7    # group lengths do not add up to the payload size (checked by the caller)
 
 
 @njit(cache=True)
@@ -88,36 +88,30 @@ def _bits_at(buf, bitpos, width):
 
 
 @njit(cache=True)
-def plan_groups(buf, gt0, ngroups, tid_bits, len_bits, tid_base, pay0, pay_bytes, gsize, numel,
-                out_base, voff, ntables, glo, ghi, tid, ostart, ocount, gvoff):
-    """Expand the group tables of several tensors into per-group decode arguments.
-
-    Tensor k's groups go to slots [sum(ngroups[:k]), ...).  Returns (status, tensor index).
-    The caller has checked that every group table lies inside ``buf``.
-    """
-    slot = 0
-    for k in range(gt0.size):
-        bitpos = gt0[k] * 8
-        w = tid_bits[k] + len_bits[k]
-        pos = pay0[k] * 8
-        for g in range(ngroups[k]):
-            t = _bits_at(buf, bitpos, tid_bits[k]) + tid_base[k]
-            ln = _bits_at(buf, bitpos + tid_bits[k], len_bits[k])
-            bitpos += w
-            if t >= ntables:
-                return ERR_TABLE_ID, k
-            if ln < 1:
-                return ERR_ZERO_LEN, k
-            glo[slot] = pos
-            pos += ln
-            ghi[slot] = pos
-            tid[slot] = t
-            s = g * gsize[k]
-            ostart[slot] = out_base[k] + s
-            ocount[slot] = min(s + gsize[k], numel[k]) - s
-            gvoff[slot] = voff[k]
-            slot += 1
-        total = pos - pay0[k] * 8
-        if (total + 7) // 8 != pay_bytes[k]:
-            return ERR_PAYLOAD, k
-    return 0, -1
+def plan_range(buf, gt0, tid_bits, len_bits, tid_base, bitpos, g0, g1, gsize, numel, out_base,
+               voff, ntables, glo, ghi, tid, ostart, ocount, gvoff, slot0):
+    """Groups [g0, g1) of one tensor into slots [slot0, slot0 + g1 - g0) of the decode
+    arguments; ``bitpos`` is the absolute bit where group g0 starts.  Returns (status, bit
+    position after group g1 - 1).  The caller has checked the group table lies in ``buf``."""
+    w = tid_bits + len_bits
+    bp = gt0 * 8 + g0 * w
+    pos = bitpos
+    slot = slot0
+    for g in range(g0, g1):
+        t = _bits_at(buf, bp, tid_bits) + tid_base
+        ln = _bits_at(buf, bp + tid_bits, len_bits)
+        bp += w
+        if t >= ntables:
+            return ERR_TABLE_ID, pos
+        if ln < 1:
+            return ERR_ZERO_LEN, pos
+        glo[slot] = pos
+        pos += ln
+        ghi[slot] = pos
+        tid[slot] = t
+        s = g * gsize
+        ostart[slot] = out_base + s
+        ocount[slot] = min(s + gsize, numel) - s
+        gvoff[slot] = voff
+        slot += 1
+    return 0, pos

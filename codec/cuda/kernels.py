@@ -1,0 +1,364 @@
+"""numba.cuda kernels of the GPU decoder (see docs/GPU.md).
+
+The decode loop is :func:`codec.kernels.decode._step` ported to the device, with the same fused
+uint32 decode-table entries (layout in codec/kernels/decode.py) and the same status codes
+(codec/kernels/status.py), so the host reports the same errors as the CPU decoder.
+
+Device buffers:
+  * ``words``: the package bytes (or the copied span of them) as big-endian uint64 words (the
+    host copies the raw bytes, :func:`bswap_words` swaps them once on the device), zero-padded
+    with at least one word.  Bit ``p`` of the copied span is bit ``63 - p % 64`` of word
+    ``p // 64``; a window read past the last word reads zeros (as the CPU decoder reads zeros
+    past its buffer end).
+  * per group (one slot per group of a launch): ``glo``/``ghi`` bit range relative to the
+    copied span, ``tid`` table, ``ostart``/``ocount`` output range, ``voff`` zero value,
+    ``gten`` row of the group's tensor in ``dqi``.
+  * ``dqi[t]``: per-tensor int64 parameters of the store (``DQ_*`` columns below); ``scales``
+    and ``zps`` the concatenated float64 scales and zero points of all tensors of the launch.
+  * ``out``: the flat output of the launch; ``outbits``: the same memory seen as unsigned
+    integers of the output's width (float outputs are written bit-exactly through it).
+
+Every index is checked: a group whose ranges fall outside its buffers gets ``ERR_BUFFER`` and
+writes nothing; decoding errors get the CPU decoder's codes.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import cuda
+
+from ..kernels.status import (ERR_BUFFER, ERR_INVALID_CODE, ERR_LENGTH_MISMATCH, ERR_OVERRUN,
+                              ERR_RANGE, ERR_RUN_OVERFLOW, OK)
+
+LUT_BITS = 12
+LUT_SIZE = 1 << LUT_BITS
+_SHIFT = np.uint64(64 - LUT_BITS)
+
+# store modes (dqi column DQ_MODE)
+MODE_INT = 0         # integers as decoded
+MODE_LINEAR = 1      # (q - zero_point[k]) * scale[k] in float64, then to the output float
+MODE_BITS = 2        # float-bits, output width = bits: the integer's low bits are the float
+MODE_F16_TO_F32 = 3  # float-bits 16 → float32 output (exact, integer arithmetic)
+MODE_F32_TO_F16 = 4  # float-bits 32 → float16 output (round to nearest even)
+
+# dqi columns
+DQ_MODE = 0
+DQ_SMODE = 1   # 0 per tensor, 1 per axis, 2 per block
+DQ_BASE = 2    # flat index of the tensor's first value in ``out``
+DQ_INNER = 3   # per axis: product of the dims after the axis
+DQ_AXLEN = 4   # per axis: the axis' length
+DQ_BLOCK = 5   # per block: values per scale
+DQ_SOFF = 6    # first scale of the tensor in ``scales``
+DQ_NSC = 7     # number of scales
+DQ_ZOFF = 8    # first zero point in ``zps``, -1 if none
+DQ_F16 = 9     # 1: the output is float16 (written through ``outbits``)
+DQ_MASK = 10   # MODE_BITS: mask of the output width
+DQ_COLS = 11
+
+
+@cuda.jit
+def bswap_words(words):
+    """Byte-swap every uint64 in place (raw little-endian loads → big-endian stream words)."""
+    i = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    m8 = np.uint64(0x00FF00FF00FF00FF)
+    m16 = np.uint64(0x0000FFFF0000FFFF)
+    while i < words.size:
+        x = words[i]
+        x = ((x & m8) << np.uint64(8)) | ((x >> np.uint64(8)) & m8)
+        x = ((x & m16) << np.uint64(16)) | ((x >> np.uint64(16)) & m16)
+        words[i] = (x << np.uint64(32)) | (x >> np.uint64(32))
+        i += stride
+
+
+@cuda.jit(device=True)
+def _window(words, pos):
+    """The 64 stream bits starting at bit ``pos`` (zeros past the last word)."""
+    wi = pos >> 6
+    s = pos & 63
+    n = words.size
+    a = np.uint64(0)
+    if wi >= 0 and wi < n:
+        a = words[wi]
+    if s == 0:
+        return a
+    b = np.uint64(0)
+    if wi + 1 >= 0 and wi + 1 < n:
+        b = words[wi + 1]
+    return (a << np.uint64(s)) | (b >> np.uint64(64 - s))
+
+
+@cuda.jit(device=True)
+def _f64_to_f16_bits(x):
+    """IEEE binary16 bits of float64 ``x``, rounded to nearest even (numpy's astype)."""
+    if x != x:
+        return np.int64(0x7E00)
+    sign = np.int64(0)
+    if x < 0.0 or (x == 0.0 and math.copysign(1.0, x) < 0.0):
+        sign = np.int64(0x8000)
+        x = -x
+    if x == 0.0:
+        return sign
+    if x >= 65520.0:  # rounds to infinity (max finite 65504, halfway 65520)
+        return sign | np.int64(0x7C00)
+    m, e = math.frexp(x)  # x = m * 2**e, 0.5 <= m < 1
+    if e - 1 >= -14:
+        t = math.ldexp(m, np.int32(11))       # in [1024, 2048): 1.mantissa * 2**10
+        ex = np.int64(e - 1 + 15)
+    else:
+        t = math.ldexp(x, np.int32(24))       # subnormal: units of 2**-24
+        ex = np.int64(0)
+    f = math.floor(t)
+    r = np.int64(f)
+    frac = t - f
+    if frac > 0.5 or (frac == 0.5 and (r & 1) == 1):
+        r += 1
+    if ex == 0:
+        bits = r                     # r == 1024 is the smallest normal: same bits
+    else:
+        bits = (ex << 10) + r - 1024  # r == 2048 carries into the exponent
+    if bits >= 0x7C00:
+        bits = np.int64(0x7C00)
+    return sign | bits
+
+
+@cuda.jit(device=True)
+def _f32_bits_value(u):
+    """The float64 value of IEEE binary32 bits ``u`` (int64 in [0, 2**32))."""
+    sign = (u >> 31) & 1
+    ex = (u >> 23) & 0xFF
+    man = u & 0x7FFFFF
+    if ex == 0xFF:
+        v = math.inf if man == 0 else math.nan
+    elif ex == 0:
+        v = math.ldexp(float(man), np.int32(-149))
+    else:
+        v = math.ldexp(float(man | 0x800000), np.int32(ex - 150))
+    if sign:
+        return -v
+    return v
+
+
+@cuda.jit(device=True)
+def _f16_to_f32_bits(h):
+    """IEEE binary32 bits of binary16 bits ``h`` (exact, NaN payloads kept)."""
+    sign = (h & 0x8000) << 16
+    ex = (h >> 10) & 0x1F
+    man = h & 0x3FF
+    if ex == 0x1F:
+        return sign | 0x7F800000 | (man << 13)
+    if ex == 0:
+        if man == 0:
+            return sign
+        e = np.int64(113)  # 127 - 14
+        while (man & 0x400) == 0:
+            man <<= 1
+            e -= 1
+        return sign | (e << 23) | ((man & 0x3FF) << 13)
+    return sign | ((ex + 112) << 23) | (man << 13)
+
+
+@cuda.jit(device=True)
+def _store(out, outbits, i, v, t, dqi, scales, zps):
+    """Write decoded integer ``v`` at flat index ``i`` of tensor row ``t``; status."""
+    if i < 0 or i >= out.size or i >= outbits.size:
+        return ERR_BUFFER
+    mode = dqi[t, DQ_MODE]
+    if mode == MODE_INT:
+        out[i] = v
+        return OK
+    if mode == MODE_BITS:
+        outbits[i] = v & dqi[t, DQ_MASK]
+        return OK
+    if mode == MODE_F16_TO_F32:
+        outbits[i] = _f16_to_f32_bits(v & 0xFFFF)
+        return OK
+    if mode == MODE_F32_TO_F16:
+        outbits[i] = _f64_to_f16_bits(_f32_bits_value(v & 0xFFFFFFFF))
+        return OK
+    if mode != MODE_LINEAR:
+        return ERR_BUFFER
+    j = i - dqi[t, DQ_BASE]
+    smode = dqi[t, DQ_SMODE]
+    k = np.int64(0)
+    if smode == 1:
+        inner = dqi[t, DQ_INNER]
+        axlen = dqi[t, DQ_AXLEN]
+        if inner < 1 or axlen < 1:
+            return ERR_BUFFER
+        k = (j // inner) % axlen
+    elif smode == 2:
+        blk = dqi[t, DQ_BLOCK]
+        if blk < 1:
+            return ERR_BUFFER
+        k = j // blk
+    if j < 0 or k < 0 or k >= dqi[t, DQ_NSC]:
+        return ERR_BUFFER
+    si = dqi[t, DQ_SOFF] + k
+    if si < 0 or si >= scales.size:
+        return ERR_BUFFER
+    x = float(v)
+    zo = dqi[t, DQ_ZOFF]
+    if zo >= 0:
+        zi = zo + k
+        if zi >= zps.size:
+            return ERR_BUFFER
+        x = x - zps[zi]
+    x = x * scales[si]
+    if dqi[t, DQ_F16]:
+        outbits[i] = _f64_to_f16_bits(x)
+    else:
+        out[i] = x
+    return OK
+
+
+@cuda.jit(device=True)
+def _group_ok(g, G, glo, ghi, tid, ostart, ocount, voff, gten, dqi, luts, out, nbits):
+    """Status of a group's arguments before decoding (the CPU decoder's ``_start`` checks)."""
+    if g >= glo.size or g >= ghi.size or g >= ostart.size or g >= ocount.size \
+            or g >= voff.size or g >= gten.size:
+        return ERR_BUFFER
+    t = tid[g]
+    if t < 0 or t >= luts.shape[0] or luts.shape[1] != LUT_SIZE:
+        return ERR_BUFFER
+    r = gten[g]
+    if r < 0 or r >= dqi.shape[0] or dqi.shape[1] != DQ_COLS:
+        return ERR_BUFFER
+    o_lo = ostart[g]
+    o_hi = o_lo + ocount[g]
+    start = glo[g]
+    end = ghi[g]
+    if o_lo < 0 or o_hi > out.size or o_lo > o_hi or end > nbits or start < 0 or start >= end:
+        return ERR_BUFFER
+    return OK
+
+
+@cuda.jit(device=True)
+def _decode_group(words, lut, start, end, o_lo, o_hi, v0, vmin, vmax, out, outbits, t, dqi,
+                  scales, zps):
+    """Decode one group's nonzero values (zeros were pre-filled); returns (status, bit pos)."""
+    if v0 < vmin or v0 > vmax:
+        return ERR_RANGE, start
+    pos = start
+    i = o_lo
+    span = np.uint64(vmax - vmin)
+    while True:
+        w = _window(words, pos)
+        ent = np.uint64(lut[np.int64(w >> _SHIFT)])
+        ln = np.int64(ent & np.uint64(15))
+        kind = np.int64((ent >> np.uint64(4)) & np.uint64(3))
+        r = np.int64((ent >> np.uint64(11)) & np.uint64(8191))
+        if kind == 1:
+            i += r
+            if i >= o_hi:
+                return ERR_RUN_OVERFLOW, pos
+            eb = np.int64((ent >> np.uint64(6)) & np.uint64(31))
+            rest = w << np.uint64(ln)
+            m = (np.int64(ent >> np.uint64(24)) << eb) \
+                + np.int64((rest >> np.uint64(1)) >> np.uint64(63 - eb))
+            neg = -np.int64((rest << np.uint64(eb)) >> np.uint64(63))
+            v = v0 + ((m ^ neg) - neg)
+            if np.uint64(v - vmin) > span:
+                return ERR_RANGE, pos
+            st = _store(out, outbits, i, v, t, dqi, scales, zps)
+            if st != OK:
+                return st, pos
+            pos += ln + eb + 1
+            i += 1
+        elif kind == 2:
+            i += r
+            if i > o_hi:
+                return ERR_RUN_OVERFLOW, pos
+            pos += ln
+        elif kind == 3:
+            pos += ln
+            if pos != end:
+                if pos < end:
+                    return ERR_LENGTH_MISMATCH, pos
+                return ERR_OVERRUN, pos
+            return OK, pos
+        else:
+            return ERR_INVALID_CODE, pos
+
+
+@cuda.jit
+def prefill(glo, ghi, tid, ostart, ocount, voff, gten, dqi, luts, scales, zps, out, outbits,
+            nbits):
+    """Write every group's zero value over its output range (coalesced: a block per group).
+
+    Groups whose ranges are invalid are skipped (the decode kernel reports them)."""
+    G = tid.size
+    g = cuda.blockIdx.x
+    while g < G:
+        if _group_ok(g, G, glo, ghi, tid, ostart, ocount, voff, gten, dqi, luts, out, nbits) == OK:
+            o = ostart[g]
+            n = ocount[g]
+            v = voff[g]
+            t = gten[g]
+            j = cuda.threadIdx.x
+            while j < n:
+                _store(out, outbits, o + j, v, t, dqi, scales, zps)
+                j += cuda.blockDim.x
+        g += cuda.gridDim.x
+
+
+@cuda.jit
+def decode_global(words, nbits, glo, ghi, tid, ostart, ocount, voff, gten, vmin, vmax, luts,
+                  dqi, scales, zps, out, outbits, status, where):
+    """One thread per group, decode tables read from global memory (cached in L1/L2)."""
+    g = cuda.grid(1)
+    G = tid.size
+    if g >= G or g >= status.size or g >= where.size:
+        return
+    st = _group_ok(g, G, glo, ghi, tid, ostart, ocount, voff, gten, dqi, luts, out, nbits)
+    if st != OK:
+        status[g] = st
+        where[g] = glo[g] if g < glo.size else 0
+        return
+    o_lo = ostart[g]
+    st, pos = _decode_group(words, luts[tid[g]], glo[g], ghi[g], o_lo, o_lo + ocount[g], voff[g],
+                            vmin, vmax, out, outbits, gten[g], dqi, scales, zps)
+    status[g] = st
+    where[g] = pos
+
+
+@cuda.jit
+def decode_shared(words, nbits, glo, ghi, tid, ostart, ocount, voff, gten, vmin, vmax, luts,
+                  dqi, scales, zps, out, outbits, status, where, table):
+    """One thread per group, every group of the launch uses table ``table``: the block loads
+    its decode table (16 KiB) into shared memory first."""
+    lut = cuda.shared.array(LUT_SIZE, np.uint32)
+    tab_ok = table >= 0 and table < luts.shape[0] and luts.shape[1] == LUT_SIZE
+    k = cuda.threadIdx.x
+    while k < LUT_SIZE:
+        lut[k] = luts[table, k] if tab_ok else np.uint32(0)
+        k += cuda.blockDim.x
+    cuda.syncthreads()
+    g = cuda.grid(1)
+    G = tid.size
+    if g >= G or g >= status.size or g >= where.size:
+        return
+    st = _group_ok(g, G, glo, ghi, tid, ostart, ocount, voff, gten, dqi, luts, out, nbits)
+    if st == OK and (not tab_ok or tid[g] != table):
+        st = ERR_BUFFER
+    if st != OK:
+        status[g] = st
+        where[g] = glo[g] if g < glo.size else 0
+        return
+    o_lo = ostart[g]
+    st, pos = _decode_group(words, lut, glo[g], ghi[g], o_lo, o_lo + ocount[g], voff[g],
+                            vmin, vmax, out, outbits, gten[g], dqi, scales, zps)
+    status[g] = st
+    where[g] = pos
+
+
+@cuda.jit
+def copy_words(src, dst):
+    """dst[:] = src[:] (uint64, grid-stride): the device-to-device bandwidth reference."""
+    i = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    n = min(src.size, dst.size)
+    while i < n:
+        dst[i] = src[i]
+        i += stride
