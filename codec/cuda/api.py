@@ -1,0 +1,365 @@
+"""Host side of the GPU decoder: checks, group plans and decode tables on the host (small),
+package bytes copied to the device once, kernels decode straight into device arrays.
+
+The header, CRCs, metadata and group tables are read by :class:`codec.Package` (the same code,
+so the same checks and errors as :func:`codec.unpack`); only the payload decoding runs on the
+device.  See docs/GPU.md.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import config, cuda
+
+from ..errors import CorruptError
+from ..format import DEFAULT_LIMITS, Limits, TensorEntry, value_range
+from ..kernels.status import STATUS_MESSAGES
+from ..kernels.tables import ERR_PAYLOAD, plan_range
+from ..package import PLAN_MESSAGES, Package, _guard
+from . import kernels as K
+
+__all__ = ["unpack", "read_tensor", "is_available", "GpuPackage", "DecodePlan"]
+
+SIMULATOR = bool(config.ENABLE_CUDASIM)
+# launch shapes (the simulator runs every thread as a Python thread: keep it small there)
+DECODE_THREADS = 32 if SIMULATOR else 128
+FILL_THREADS = 32 if SIMULATOR else 256
+FILL_BLOCKS = 4 if SIMULATOR else 16384
+SWAP_THREADS = 32 if SIMULATOR else 256
+SWAP_BLOCKS = 2 if SIMULATOR else 4096
+# bytes copied after the last needed block when only some tensors are read (see docs/GPU.md)
+TAIL_BYTES = 1 << 16
+
+_FLOATS = {np.dtype(np.float16): np.dtype(np.uint16), np.dtype(np.float32): np.dtype(np.uint32)}
+
+
+def is_available() -> bool:
+    """True if numba.cuda sees a GPU (or the simulator is enabled)."""
+    try:
+        return bool(cuda.is_available())
+    except Exception:  # pragma: no cover - driver problems
+        return False
+
+
+def _out_dtype(dequantize) -> np.dtype | None:
+    if dequantize is None:
+        return None
+    try:
+        dt = np.dtype(dequantize)
+    except TypeError:
+        dt = None
+    if dt not in _FLOATS:
+        raise ValueError(f"dequantize must be None, 'float16' or 'float32', got {dequantize!r}")
+    return dt
+
+
+@dataclass
+class _Launch:
+    """One output buffer and the groups decoded into it (one prefill + one decode launch)."""
+    out_dtype: np.dtype
+    entries: list[TensorEntry]
+    bases: list[int]
+    total: int
+    gidx: np.ndarray              # indices of the launch's groups in the dtype's plan
+    host: dict = field(default_factory=dict)    # per-group and per-tensor arrays (host)
+    dev: dict = field(default_factory=dict)     # the same on the device
+    out: object = None
+    outbits: object = None
+    status: object = None
+    where: object = None
+
+
+@dataclass
+class _DtypeBatch:
+    """Tensors of one stored dtype: one group plan (as the CPU decoder's ``_decode_flat``)."""
+    dtype: np.dtype
+    entries: list[TensorEntry]
+    live: list[TensorEntry]
+    G: np.ndarray
+    n: int
+    launches: list[_Launch]
+
+
+@dataclass
+class DecodePlan:
+    """Everything :meth:`GpuPackage.run` needs: device bytes, tables, per-launch arrays."""
+    entries: list[TensorEntry]
+    batches: list[_DtypeBatch]
+    base_byte: int
+    words: object
+    nbits: int
+    luts: object
+
+
+class GpuPackage:
+    """A package opened for decoding on the GPU.
+
+    ``prepare`` does the host work and the host→device copy, ``run`` launches the kernels and
+    checks their status; ``load`` does both.  Decode tables are copied once per package.
+    """
+
+    def __init__(self, data, *, limits: Limits = DEFAULT_LIMITS, verify: bool = True):
+        self.package = data if isinstance(data, Package) else Package(data, limits=limits,
+                                                                        verify=verify)
+        self._d_luts = None
+
+    # --- host side ------------------------------------------------------------------------
+    def _entries(self, names) -> list[TensorEntry]:
+        p = self.package
+        entries = [p.entry(n) for n in (p.names if names is None else names)]
+        if p.verify:
+            for e in entries:
+                p._check_crc(e)
+        for e in entries:
+            p._meta(e)  # a tensor is returned only if its whole block is valid
+        return entries
+
+    def _span(self, entries, whole: bool) -> tuple[int, int]:
+        buf = self.package._buf
+        live = [e for e in entries if e.n_groups]
+        if whole or not live:
+            return (0, buf.size) if live else (0, 0)
+        lo = min(e.block_offset for e in live)
+        hi = max(e.block_offset + e.block_length for e in live) + TAIL_BYTES
+        if hi >= self.package.directory.directory_offset:
+            hi = buf.size
+        return lo, min(hi, buf.size)
+
+    def _plan_dtype(self, dtype, es: list[TensorEntry], out_dt, base_byte: int) -> _DtypeBatch:
+        """Group plan of one dtype's tensors (the CPU decoder's ``_decode_flat``), split into
+        launches by output dtype (dequantized tensors / tensors kept as integers)."""
+        buf = self.package._buf
+        keys = [out_dt if (out_dt is not None and e.meta is not None) else e.dtype for e in es]
+        order: list = []
+        for k in keys:
+            if k not in order:
+                order.append(k)
+        launches = {k: _Launch(np.dtype(k), [], [], 0, np.zeros(0, np.int64)) for k in order}
+        base_of = {}
+        for e, k in zip(es, keys):
+            L = launches[k]
+            L.entries.append(e)
+            L.bases.append(L.total)
+            base_of[id(e)] = L.total
+            L.total += e.numel
+        live = [e for e in es if e.n_groups]
+        G = np.array([e.n_groups for e in live], np.int64)
+        n = int(G.sum())
+        batch = _DtypeBatch(dtype, es, live, G, n, [launches[k] for k in order])
+        if not live:
+            return batch
+        glo, ghi, tid, st, cn, voff = (np.empty(n, np.int64) for _ in range(6))
+        ntab = np.int64(len(self.package.directory.tables))
+        slot = 0
+        for e in live:  # the CPU decoder's checks and messages (Package._decode_batch)
+            gt0 = e.block_offset + e.meta_length
+            pay0 = gt0 + e.group_table_bytes
+            status, end = plan_range(buf, np.int64(gt0), np.int64(e.tid_bits),
+                                     np.int64(e.len_bits), np.int64(e.tid_base),
+                                     np.int64(pay0 * 8), np.int64(0), np.int64(e.n_groups),
+                                     np.int64(e.group_size), np.int64(e.numel),
+                                     np.int64(base_of[id(e)]), np.int64(e.value_offset), ntab,
+                                     glo, ghi, tid, st, cn, voff, np.int64(slot))
+            if status == 0 and (end - pay0 * 8 + 7) // 8 != e.payload_bytes:
+                status = ERR_PAYLOAD
+            if status != 0:
+                raise CorruptError(f"tensor {e.name!r}: group table: {PLAN_MESSAGES[status]}",
+                                   offset=int(gt0), value=status)
+            slot += e.n_groups
+        glo -= 8 * base_byte
+        ghi -= 8 * base_byte
+        key_of = {id(e): order.index(k) for e, k in zip(es, keys)}
+        tkey = np.repeat(np.array([key_of[id(e)] for e in live], np.int64), G)
+        first = np.cumsum(G) - G
+        for li, L in enumerate(batch.launches):
+            sel = np.flatnonzero(tkey == li)
+            L.gidx = sel
+            lives = [e for e in L.entries if e.n_groups]
+            row_of = {id(e): r for r, e in enumerate(lives)}
+            gten = np.empty(sel.size, np.int64)
+            for e, f, g in zip(live, first, G):
+                if id(e) in row_of:
+                    gten[np.searchsorted(sel, f):np.searchsorted(sel, f + g)] = row_of[id(e)]
+            dqi, scales, zps = _dq_params(lives, [L.bases[L.entries.index(e)] for e in lives],
+                                          L.out_dtype)
+            L.host = dict(glo=glo[sel], ghi=ghi[sel], tid=tid[sel], ostart=st[sel],
+                          ocount=cn[sel], voff=voff[sel], gten=gten, dqi=dqi, scales=scales,
+                          zps=zps)
+        return batch
+
+    def prepare(self, names: Iterable[str] | None = None, dequantize=None) -> DecodePlan:
+        """Checks (CRCs, metadata, group tables) and plans on the host, then copies the needed
+        bytes, tables and plans to the device."""
+        out_dt = _out_dtype(dequantize)
+        whole = names is None
+        entries = self._entries(None if names is None else list(names))
+        by_dtype: dict = {}
+        for e in entries:
+            by_dtype.setdefault(e.dtype, []).append(e)
+        lo, hi = self._span(entries, whole)
+        batches = [self._plan_dtype(dt, es, out_dt, lo) for dt, es in by_dtype.items()]
+        # device copies: bytes once, tables once per package, plans per launch
+        nbytes = hi - lo
+        nw = nbytes // 8 + 2
+        raw = cuda.device_array(nw * 8, np.uint8)
+        if nbytes:
+            raw[:nbytes].copy_to_device(np.ascontiguousarray(self.package._buf[lo:hi]))
+        raw[nbytes:].copy_to_device(np.zeros(nw * 8 - nbytes, np.uint8))
+        words = raw.view(np.uint64)
+        K.bswap_words[SWAP_BLOCKS, SWAP_THREADS](words)
+        if self._d_luts is None:
+            self._d_luts = cuda.to_device(np.ascontiguousarray(self.package._luts))
+        for b in batches:
+            for L in b.launches:
+                L.out = cuda.device_array(L.total, L.out_dtype)
+                L.outbits = (L.out.view(_FLOATS[L.out_dtype]) if L.out_dtype in _FLOATS
+                             else L.out)
+                if L.gidx.size:
+                    L.dev = {k: cuda.to_device(v) for k, v in L.host.items()}
+                    L.status = cuda.to_device(np.zeros(L.gidx.size, np.int64))
+                    L.where = cuda.device_array(L.gidx.size, np.int64)
+        return DecodePlan(entries, batches, lo, words, nbytes * 8, self._d_luts)
+
+    # --- device side ----------------------------------------------------------------------
+    def launch(self, plan: DecodePlan, variant: str = "auto") -> None:
+        """Launch the prefill and decode kernels of every launch (asynchronous)."""
+        if variant not in ("auto", "global", "shared"):
+            raise ValueError(f"variant must be 'auto', 'global' or 'shared', got {variant!r}")
+        for b in plan.batches:
+            vmin, vmax = value_range(b.dtype)
+            for L in b.launches:
+                n = int(L.gidx.size)
+                if n == 0:
+                    continue
+                d = L.dev
+                K.prefill[min(n, FILL_BLOCKS), FILL_THREADS](
+                    d["glo"], d["ghi"], d["tid"], d["ostart"], d["ocount"], d["voff"], d["gten"],
+                    d["dqi"], plan.luts, d["scales"], d["zps"], L.out, L.outbits,
+                    np.int64(plan.nbits))
+                tids = L.host["tid"]
+                one_table = bool((tids == tids[0]).all())
+                use_shared = variant == "shared" or (variant == "auto" and one_table)
+                if use_shared and not one_table:
+                    raise ValueError("variant 'shared' needs every group to use one table")
+                args = (plan.words, np.int64(plan.nbits), d["glo"], d["ghi"], d["tid"],
+                        d["ostart"], d["ocount"], d["voff"], d["gten"], np.int64(vmin),
+                        np.int64(vmax), plan.luts, d["dqi"], d["scales"], d["zps"], L.out,
+                        L.outbits, L.status, L.where)
+                blocks = (n + DECODE_THREADS - 1) // DECODE_THREADS
+                if use_shared:
+                    K.decode_shared[blocks, DECODE_THREADS](*args, np.int64(tids[0]))
+                else:
+                    K.decode_global[blocks, DECODE_THREADS](*args)
+
+    def check(self, plan: DecodePlan) -> None:
+        """Copy the per-group status back and raise the CPU decoder's error for the first bad
+        group (dtype by dtype in package order, groups in package order)."""
+        for b in plan.batches:
+            if b.n == 0:
+                continue
+            status = np.zeros(b.n, np.int64)
+            where = np.zeros(b.n, np.int64)
+            for L in b.launches:
+                if L.gidx.size:
+                    status[L.gidx] = L.status.copy_to_host()
+                    where[L.gidx] = L.where.copy_to_host()
+            if not status.any():
+                continue
+            g = int(np.flatnonzero(status)[0])
+            for e, first in zip(b.live, np.cumsum(b.G) - b.G):
+                if g < first + e.n_groups:
+                    break
+            code = int(status[g])
+            raise CorruptError(f"tensor {e.name!r} group {g - int(first)}: "
+                               f"{STATUS_MESSAGES.get(code, code)}",
+                               offset=(int(where[g]) + 8 * plan.base_byte) // 8, value=code)
+
+    @staticmethod
+    def results(plan: DecodePlan) -> dict:
+        res = {}
+        for b in plan.batches:
+            for L in b.launches:
+                for e, base in zip(L.entries, L.bases):
+                    res[e.name] = L.out[base:base + e.numel].reshape(e.shape)
+        return {e.name: res[e.name] for e in plan.entries}
+
+    def run(self, plan: DecodePlan, variant: str = "auto") -> dict:
+        self.launch(plan, variant)
+        self.check(plan)
+        return self.results(plan)
+
+    def load(self, names: Iterable[str] | None = None, dequantize=None,
+             variant: str = "auto") -> dict:
+        return self.run(self.prepare(names, dequantize), variant)
+
+
+def _dq_params(lives: list[TensorEntry], bases: list[int], out_dtype: np.dtype):
+    """Per-tensor store parameters (kernels.DQ_* columns), concatenated scales/zero points."""
+    dqi = np.zeros((max(len(lives), 1), K.DQ_COLS), np.int64)
+    dqi[:, K.DQ_ZOFF] = -1
+    scales: list[np.ndarray] = []
+    zps: list[np.ndarray] = []
+    ns = nz = 0
+    f16 = out_dtype == np.dtype(np.float16)
+    for r, (e, base) in enumerate(zip(lives, bases)):
+        row = dqi[r]
+        row[K.DQ_BASE] = base
+        m = e.meta
+        if out_dtype not in _FLOATS:
+            row[K.DQ_MODE] = K.MODE_INT
+            continue
+        row[K.DQ_F16] = int(f16)
+        if m.kind == "float-bits":
+            if m.bits not in (16, 32):
+                raise ValueError(f"tensor {e.name!r}: float-bits metadata with {m.bits} bits "
+                                 f"cannot be dequantized (16 or 32)")
+            width = 16 if f16 else 32
+            if m.bits == width:
+                row[K.DQ_MODE] = K.MODE_BITS
+                row[K.DQ_MASK] = (1 << width) - 1
+            else:
+                row[K.DQ_MODE] = K.MODE_F16_TO_F32 if m.bits == 16 else K.MODE_F32_TO_F16
+            continue
+        row[K.DQ_MODE] = K.MODE_LINEAR
+        s = np.asarray(m.scale, np.float64).reshape(-1)
+        if m.axis is not None:
+            ax = m.axis % len(e.shape)
+            row[K.DQ_SMODE] = 1
+            row[K.DQ_AXLEN] = e.shape[ax]
+            row[K.DQ_INNER] = int(np.prod(e.shape[ax + 1:], dtype=np.int64))
+        elif m.block is not None:
+            row[K.DQ_SMODE] = 2
+            row[K.DQ_BLOCK] = int(m.block)
+        row[K.DQ_SOFF] = ns
+        row[K.DQ_NSC] = s.size
+        scales.append(s)
+        ns += s.size
+        if m.zero_point is not None:
+            row[K.DQ_ZOFF] = nz
+            zps.append(m.zero_point.astype(np.float64))
+            nz += m.zero_point.size
+    cat = lambda xs: np.concatenate(xs) if xs else np.zeros(1, np.float64)  # noqa: E731
+    return dqi, cat(scales), cat(zps)
+
+
+@_guard
+def unpack(data, /, *, names: Iterable[str] | None = None, dequantize=None,
+           limits: Limits = DEFAULT_LIMITS, verify: bool = True) -> dict:
+    """Decode tensors of a package on the GPU: ``{name: numba device array}`` in order.
+
+    ``data``: bytes-like, a uint8 array or a :class:`codec.Package`.  ``names``: the tensors
+    to decode (all by default; then the whole package is copied to the device, else only the
+    span of the needed blocks).  ``dequantize``: None (integers as stored), 'float16' or
+    'float32': tensors with quantization metadata come back dequantized with their stored
+    scales (fused into the decode); tensors without metadata stay integers.
+    """
+    return GpuPackage(data, limits=limits, verify=verify).load(names, dequantize)
+
+
+@_guard
+def read_tensor(data, name: str, /, *, dequantize=None, limits: Limits = DEFAULT_LIMITS,
+                verify: bool = True):
+    """Decode one named tensor on the GPU (only its block is copied to the device)."""
+    return GpuPackage(data, limits=limits, verify=verify).load([name], dequantize)[name]
