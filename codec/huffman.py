@@ -7,13 +7,11 @@ that length (the first one's gap is counted from -1).  See docs/FORMAT.md, "Huff
 """
 from __future__ import annotations
 
-import heapq
-
 import numpy as np
 
 from ._bytes import Reader, put_varint
 from .errors import CorruptError
-from .kernels.tables import canonical_codes_kernel, read_symbol_list
+from .kernels.tables import canonical_codes_kernel, huffman_depths, read_symbol_list
 
 MAX_CODE_LEN = 12  # 4096-entry decode table: one lookup per symbol, 16 KiB, fits L1
 LUT_BITS = MAX_CODE_LEN  # the decode tables are built in codec/package.py (_decode_luts)
@@ -34,24 +32,7 @@ def huffman_lengths(counts: np.ndarray, limit: int = MAX_CODE_LEN) -> np.ndarray
         return lengths
     if used.size > (1 << limit):
         raise ValueError(f"{used.size} symbols cannot have codes of at most {limit} bits")
-    # Huffman by a heap of (weight, tiebreak, node); node < n are leaves.
-    n = used.size
-    parent = np.zeros(2 * n, dtype=np.int64)
-    heap = [(int(counts[s]), i, i) for i, s in enumerate(used)]
-    heapq.heapify(heap)
-    nxt = n
-    while len(heap) > 1:
-        w1, _, a = heapq.heappop(heap)
-        w2, _, b = heapq.heappop(heap)
-        parent[a] = nxt
-        parent[b] = nxt
-        heapq.heappush(heap, (w1 + w2, nxt, nxt))
-        nxt += 1
-    root = nxt - 1
-    depth = np.zeros(2 * n, dtype=np.int64)
-    for node in range(root - 1, -1, -1):  # parents have larger ids than children
-        depth[node] = depth[parent[node]] + 1
-    lens = depth[:n]
+    lens = huffman_depths(counts[used])
     if lens.max() > limit:
         lens = _limit_lengths(counts[used], lens, limit)
     lengths[used] = lens

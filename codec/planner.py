@@ -18,6 +18,7 @@ from .kernels.parallel import parallel_slot
 from .kernels.encode import (CHUNKS_PER_THREAD, owner_stats, count_pairs, count_pairs_par,
                              fill_pairs, fill_pairs_par)
 from .kernels.symbols import SYM_FIRST, num_classes
+from .kernels.tables import assign_costs
 
 PAR_MIN_WORK = 1 << 16    # below this many parameters kernels run on the calling thread
 MIN_GROUP = 4096          # "auto" grouping: whole kernels, at least this many parameters a group
@@ -238,12 +239,36 @@ def choose_alphabet(sampler: Sampler, effort: int = 1) -> tuple[int, int, int]:
     return best[1], best[2], best[3]
 
 
+class _Rows:
+    """A histogram matrix with its nonzeros in CSR form (rows are sparse: a group or tensor
+    uses a small part of the alphabet), for fast cost evaluation."""
+
+    def __init__(self, H: np.ndarray):
+        self.H = H
+        mask = H != 0
+        self.indptr = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int64)
+        r, c = np.nonzero(mask)
+        self.indices = c.astype(np.int64)
+        self.data = H[r, c].astype(np.float64)
+
+
+_ROWS: dict = {}
+
+
+def _rows(H: np.ndarray) -> _Rows:
+    key = (id(H), H.shape)
+    r = _ROWS.get(key)
+    if r is None or r.H is not H:
+        _ROWS.clear()
+        r = _ROWS[key] = _Rows(H)
+    return r
+
+
 def _assign(H: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cost (bits) of each tensor under each table model P (probabilities), inf if uncovered."""
-    logp = _code_len(P)
-    covered = (H > 0).astype(np.float64) @ (P == 0).astype(np.float64).T == 0
-    cost = H @ logp.T
-    cost[~covered] = np.inf
+    rows = _rows(H)
+    cost = assign_costs(rows.indptr, rows.indices, rows.data,
+                        np.ascontiguousarray(_code_len(P)), np.ascontiguousarray(P == 0))
     return cost.argmin(axis=1), cost
 
 
@@ -316,11 +341,10 @@ def _huffman_refine(Hg: np.ndarray, assign: np.ndarray, nsym: int) -> tuple[np.n
     for _ in range(3):
         S = _sums(assign, Hg)
         lens = np.stack([huffman_lengths(S[j], MAX_CODE_LEN) for j in range(S.shape[0])])
-        lf = lens.astype(np.float64)
-        Hf = Hg.astype(np.float64)
-        cover = (Hf > 0) @ (lf == 0).T == 0
-        cost = Hf @ lf.T
-        cost[~cover] = np.inf
+        rows = _rows(Hg)
+        cost = assign_costs(rows.indptr, rows.indices, rows.data,
+                            np.ascontiguousarray(lens, dtype=np.float64),
+                            np.ascontiguousarray(lens == 0))
         new = cost.argmin(axis=1)
         _, new = np.unique(new, return_inverse=True)
         if np.array_equal(new, assign):

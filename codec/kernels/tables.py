@@ -115,3 +115,66 @@ def plan_range(buf, gt0, tid_bits, len_bits, tid_base, bitpos, g0, g1, gsize, nu
         gvoff[slot] = voff
         slot += 1
     return 0, pos
+
+
+@njit(cache=True)
+def huffman_depths(weights):
+    """Code lengths of an optimal Huffman code for ``weights`` (all > 0, n >= 2), ties broken
+    exactly as a heap of (weight, node id) would: leaves are nodes 0..n-1 in input order,
+    internal nodes get increasing ids from n.  Two-queue construction, O(n log n) for the sort.
+    """
+    n = weights.size
+    order = np.argsort(weights, kind="mergesort")  # stable: equal weights keep index order
+    wl = weights[order]
+    parent = np.zeros(2 * n, np.int64)
+    wi = np.zeros(n, np.int64)       # internal node weights (ids n + k)
+    li = 0                           # next leaf (position in order)
+    ii = 0                           # next internal node to consume
+    ni = 0                           # internal nodes created
+    for _ in range(n - 1):
+        picks = np.zeros(2, np.int64)
+        for j in range(2):
+            take_leaf = False
+            if li < n and ii < ni:
+                # (weight, id): leaf ids (< n) win ties against internal ids (>= n)
+                take_leaf = wl[li] <= wi[ii]
+            elif li < n:
+                take_leaf = True
+            if take_leaf:
+                picks[j] = order[li]
+                li += 1
+            else:
+                picks[j] = n + ii
+                ii += 1
+        w = np.int64(0)
+        for j in range(2):
+            p = picks[j]
+            w += weights[p] if p < n else wi[p - n]
+            parent[p] = n + ni
+        wi[ni] = w
+        ni += 1
+    depth = np.zeros(2 * n, np.int64)
+    root = n + ni - 1
+    for node in range(root - 1, -1, -1):
+        depth[node] = depth[parent[node]] + 1
+    return depth[:n]
+
+
+@njit(cache=True)
+def assign_costs(indptr, indices, data, L, zero):
+    """cost[g, t] = sum over the nonzero symbols s of row g of data * L[t, s]; +inf where
+    table t has no code for one of them (zero[t, s])."""
+    G = indptr.size - 1
+    T = L.shape[0]
+    cost = np.zeros((G, T))
+    for g in range(G):
+        for t in range(T):
+            c = 0.0
+            for k in range(indptr[g], indptr[g + 1]):
+                s = indices[k]
+                if zero[t, s]:
+                    c = np.inf
+                    break
+                c += data[k] * L[t, s]
+            cost[g, t] = c
+    return cost
