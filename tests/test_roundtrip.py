@@ -189,3 +189,29 @@ def test_real_model_roundtrip(shared_weights):
         info = codec.inspect(data)
         assert info.numel == sum(v.size for v in t.values())
         assert info.total_bytes == len(data)
+
+
+@pytest.mark.parametrize("effort", [0, 1])
+def test_effort_levels_roundtrip(effort):
+    rng = np.random.default_rng(9)
+    t = {f"w{i}": (np.round(rng.laplace(size=(32, 16, 3, 3)) * (i + 1))
+                   * (rng.random((32, 16, 3, 3)) < 0.3 * (i + 1))).astype(np.int8) for i in range(3)}
+    data = codec.pack(t, effort=effort)
+    out = codec.unpack(data)
+    for k in t:
+        np.testing.assert_array_equal(out[k], t[k])
+    with pytest.raises(ValueError):
+        codec.pack(t, effort=2)
+
+
+def test_per_group_tables_are_used_and_decode():
+    """Channels of very different sparsity in one tensor: groups pick different tables."""
+    rng = np.random.default_rng(10)
+    a = np.round(rng.laplace(size=(64, 4096)) * 20).clip(-127, 127).astype(np.int8)
+    a[::2][rng.random((32, 4096)) < 0.97] = 0        # half the channels 97 % sparse
+    data = codec.pack({"w": a}, group="kernel")
+    info = codec.inspect(data)
+    assert len(info.tables) >= 2 and len(info.tensor("w").tables) >= 2
+    np.testing.assert_array_equal(codec.unpack(data)["w"], a)
+    one = codec.pack({"w": a}, group="kernel", max_tables=1)
+    assert len(data) < len(one)
