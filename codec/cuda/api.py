@@ -346,20 +346,22 @@ def _dq_params(lives: list[TensorEntry], bases: list[int], out_dtype: np.dtype):
 
 @_guard
 def unpack(data, /, *, names: Iterable[str] | None = None, dequantize=None,
-           limits: Limits = DEFAULT_LIMITS, verify: bool = True) -> dict:
+           limits: Limits = DEFAULT_LIMITS, verify: bool = True, variant: str = "auto") -> dict:
     """Decode tensors of a package on the GPU: ``{name: numba device array}`` in order.
 
     ``data``: bytes-like, a uint8 array or a :class:`codec.Package`.  ``names``: the tensors
     to decode (all by default; then the whole package is copied to the device, else only the
     span of the needed blocks).  ``dequantize``: None (integers as stored), 'float16' or
     'float32': tensors with quantization metadata come back dequantized with their stored
-    scales (fused into the decode); tensors without metadata stay integers.
+    scales (fused into the decode); tensors without metadata stay integers.  ``variant``:
+    decode kernel, 'auto' (the shared-memory table when a launch uses one table), 'global' or
+    'shared'.
     """
-    return GpuPackage(data, limits=limits, verify=verify).load(names, dequantize)
+    return GpuPackage(data, limits=limits, verify=verify).load(names, dequantize, variant)
 
 
 @_guard
 def read_tensor(data, name: str, /, *, dequantize=None, limits: Limits = DEFAULT_LIMITS,
-                verify: bool = True):
-    """Decode one named tensor on the GPU (only its block is copied to the device)."""
-    return GpuPackage(data, limits=limits, verify=verify).load([name], dequantize)[name]
+                verify: bool = True, variant: str = "auto"):
+    """Decode one named tensor on the GPU (only the span of its block is copied)."""
+    return GpuPackage(data, limits=limits, verify=verify).load([name], dequantize, variant)[name]

@@ -104,10 +104,10 @@ def _f64_to_f16_bits(x):
         return sign | np.int64(0x7C00)
     m, e = math.frexp(x)  # x = m * 2**e, 0.5 <= m < 1
     if e - 1 >= -14:
-        t = math.ldexp(m, np.int32(11))       # in [1024, 2048): 1.mantissa * 2**10
+        t = math.ldexp(m, 11)       # in [1024, 2048): 1.mantissa * 2**10
         ex = np.int64(e - 1 + 15)
     else:
-        t = math.ldexp(x, np.int32(24))       # subnormal: units of 2**-24
+        t = math.ldexp(x, 24)       # subnormal: units of 2**-24
         ex = np.int64(0)
     f = math.floor(t)
     r = np.int64(f)
@@ -132,9 +132,9 @@ def _f32_bits_value(u):
     if ex == 0xFF:
         v = math.inf if man == 0 else math.nan
     elif ex == 0:
-        v = math.ldexp(float(man), np.int32(-149))
+        v = math.ldexp(float(man), -149)
     else:
-        v = math.ldexp(float(man | 0x800000), np.int32(ex - 150))
+        v = math.ldexp(float(man | 0x800000), int(ex - 150))
     if sign:
         return -v
     return v

@@ -1,0 +1,366 @@
+"""codec.cuda against the CPU decoder, without a GPU: numba's CUDA simulator.
+
+The simulator must be enabled before numba.cuda is first imported, so the checks run in one
+child process with ``NUMBA_ENABLE_CUDASIM=1`` (module fixture); each check reports its own
+result and becomes one test here.  The simulator runs every GPU thread as a Python thread, so
+the packages are small.  ``test_real_models_on_gpu`` runs only where a real GPU is present.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHILD = r'''
+import json, sys, traceback
+results = {}
+
+def check(name):
+    def deco(fn):
+        try:
+            fn()
+            results[name] = "ok"
+        except Exception:
+            results[name] = traceback.format_exc()
+        return fn
+    return deco
+
+import numpy as np
+import codec
+results["import_codec_no_numba_cuda"] = ("ok" if "numba.cuda" not in sys.modules
+                                         else "import codec imported numba.cuda")
+from numba import config
+assert config.ENABLE_CUDASIM
+import codec.cuda as gc
+from codec import QuantMeta
+
+rng = np.random.default_rng(7)
+DTYPES = [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32]
+
+
+def sparse(dtype, shape, density=0.4, spread=None):
+    info = np.iinfo(dtype)
+    n = int(np.prod(shape))
+    if spread is None:
+        v = rng.integers(info.min, int(info.max) + 1, n, dtype=np.int64)
+    else:
+        v = rng.integers(-spread, spread + 1, n)
+    v = np.where(rng.random(n) < density, v, 0)
+    return np.clip(v, info.min, info.max).astype(dtype).reshape(shape)
+
+
+def same(data, names=None, **kw):
+    """GPU unpack == CPU unpack, dtype and shape included."""
+    ref = codec.unpack(data)
+    out = gc.unpack(data, names=names, **kw)
+    keys = list(ref) if names is None else list(names)
+    assert list(out) == keys, (list(out), keys)
+    for k in keys:
+        h = out[k].copy_to_host()
+        assert h.dtype == ref[k].dtype and h.shape == ref[k].shape, (k, h.dtype, h.shape)
+        assert np.array_equal(h, ref[k]), k
+    return out
+
+
+def tensors_all_dtypes():
+    t = {}
+    for dt in DTYPES:
+        name = np.dtype(dt).name
+        t[name] = sparse(dt, (4, 3, 5))
+        t[name + "_small"] = sparse(dt, (3, 11), spread=3)
+    info = np.iinfo(np.uint32)
+    t["uint32_extremes"] = np.array([0, info.max, 1, 0, 0, info.max - 1], np.uint32)
+    t["int32_extremes"] = np.array([np.iinfo(np.int32).min, 0, np.iinfo(np.int32).max, -1],
+                                   np.int32)
+    return t
+
+
+for grp in ["auto", "kernel", ("count", 7), "tensor"]:
+    @check(f"dtypes_group_{grp}")
+    def _(grp=grp):
+        same(codec.pack(tensors_all_dtypes(), group=grp))
+
+
+@check("edge_cases")
+def _():
+    t = {
+        "empty": np.zeros((0, 4), np.int8),
+        "empty1d": np.zeros(0, np.uint16),
+        "scalar": np.array(-3, np.int16),
+        "scalar0": np.array(0, np.int32),
+        "zeros": np.zeros((6, 10), np.int8),
+        "long_runs": np.zeros(700, np.int8),
+        "dense": sparse(np.int8, (2, 40), density=1.0),
+        "uns_offset": np.full((3, 9), 17, np.uint8),
+    }
+    t["long_runs"][[0, 350, 699]] = [5, -2, 1]
+    t["uns_offset"][1, 2] = 200
+    data = codec.pack(t, group=("count", 350))
+    same(data)
+
+
+@check("per_group_tables")
+def _():
+    # codec.pack does not choose tables per group yet: the reference encoder writes them
+    from codec import reference as ref
+    x = rng.integers(-3, 4, size=(6, 25)).astype(np.int8)
+    tables = [(0, 1, 2, [1, 2, 3, 3]), (0, 1, 2, [2, 2, 2, 2]), (0, 1, 2, [3, 3, 2, 1])]
+    ids = [1, 2, 2, 1, 0, 2]
+    y = rng.integers(-1, 2, size=(3, 30)).astype(np.int16)
+    choice = {"x": ref.TensorChoice("kernel", 25, 0, ids),
+              "y": ref.TensorChoice("count", 30, 0, [0, 2, 1])}
+    data = ref.pack({"x": x, "y": y}, tables, choice)
+    p = codec.Package(data)
+    assert all(e.tid_bits > 0 for e in p.directory.tensors), "wanted per-group tables"
+    same(data)
+    same(data, variant="global")
+    wide = ref.pack({"x": x}, tables, {"x": ref.TensorChoice("kernel", 25, 0, ids, tid_base=0,
+                                                             tid_bits=3, len_bits=20)})
+    same(wide)
+    data = codec.pack({f"w{i}": sparse(np.int8, (6, 20), density=d, spread=s)
+                       for i, (d, s) in enumerate([(0.9, 100), (0.05, 2), (0.5, 10)])},
+                      group="kernel", max_tables=64)
+    same(data)
+
+
+@check("shared_table_variant")
+def _():
+    t = {"a": sparse(np.int8, (5, 16), spread=20), "b": sparse(np.int16, (4, 9), spread=300)}
+    data = codec.pack(t, group="kernel", max_tables=1)
+    for v in ("shared", "global", "auto"):
+        same(data, variant=v)
+
+
+@check("names_subset_and_read_tensor")
+def _():
+    t = {f"t{i}": sparse(DTYPES[i % 6], (3, 8)) for i in range(8)}
+    data = codec.pack(t, group=("count", 5))
+    same(data, names=["t5", "t2"])
+    ref = codec.unpack(data)
+    for k in ("t0", "t4", "t7"):
+        h = gc.read_tensor(data, k).copy_to_host()
+        assert h.dtype == ref[k].dtype and np.array_equal(h, ref[k]), k
+    gp = gc.GpuPackage(data)  # tables copied once, several loads
+    for names in (["t1"], ["t3", "t6"], None):
+        out = gp.load(names)
+        for k, v in out.items():
+            assert np.array_equal(v.copy_to_host(), ref[k]), k
+
+
+def deq_check(data, out_dtype):
+    p = codec.Package(data)
+    ref = codec.unpack(data)
+    out = gc.unpack(data, dequantize=out_dtype)
+    for k, q in ref.items():
+        m = p.meta(k)
+        h = out[k].copy_to_host()
+        if m is None:
+            assert h.dtype == q.dtype and np.array_equal(h, q), k
+            continue
+        with np.errstate(over="ignore", invalid="ignore"):  # float16 overflow is intended
+            want = np.asarray(m.dequantize(q, dtype=out_dtype)).reshape(q.shape)
+        assert h.dtype == np.dtype(out_dtype) and h.shape == q.shape, (k, h.dtype, h.shape)
+        bits = {2: np.uint16, 4: np.uint32}[h.dtype.itemsize]
+        ok = (h.view(bits) == want.view(bits)) | (np.isnan(h) & np.isnan(want))
+        assert ok.all(), (k, h[~ok][:5], want[~ok][:5])
+
+
+def quant_model():
+    t, meta = {}, {}
+    q = sparse(np.int8, (4, 3, 5), spread=100)
+    t["per_tensor"], meta["per_tensor"] = q, QuantMeta(bits=8, scale=np.array([0.0173], np.float32))
+    t["per_axis0"] = sparse(np.int8, (4, 6), spread=100)
+    meta["per_axis0"] = QuantMeta(bits=8, scale=rng.random(4).astype(np.float32) * 0.05, axis=0)
+    t["per_axis_neg"] = sparse(np.int16, (3, 4, 5), spread=3000)
+    meta["per_axis_neg"] = QuantMeta(bits=12, scale=rng.random(4) * 1e-3, axis=-2)
+    t["per_block_zp"] = sparse(np.uint8, (50,), spread=255)
+    meta["per_block_zp"] = QuantMeta(bits=8, scale=rng.random(4).astype(np.float32),
+                                     zero_point=rng.integers(0, 255, 4), block=13)
+    t["asym_zp"] = rng.integers(0, 16, (5, 7)).astype(np.uint8)
+    meta["asym_zp"] = QuantMeta(bits=4, scale=np.array([0.25]), zero_point=np.array([8]))
+    t["big_scale"] = sparse(np.int16, (30,), spread=30000)
+    meta["big_scale"] = QuantMeta(bits=16, scale=np.array([7.3], np.float32))  # f16 overflow
+    t["tiny_scale"] = sparse(np.int8, (40,), spread=127)
+    meta["tiny_scale"] = QuantMeta(bits=8, scale=np.array([3.1e-8]))  # f16 subnormals
+    f16 = (rng.standard_normal(40) * 3).astype(np.float16)
+    f16[:4] = [0.0, -0.0, 6e-8, -65504.0]
+    t["fbits16"], meta["fbits16"] = f16.view(np.int16), QuantMeta(bits=16, kind="float-bits")
+    f32 = (rng.standard_normal(33) * 1e3).astype(np.float32)
+    f32[:6] = [0.0, -0.0, 1e-40, 7e4, 65519.0, 3e-8]
+    t["fbits32"], meta["fbits32"] = f32.view(np.uint32), QuantMeta(bits=32, kind="float-bits")
+    t["no_meta"] = sparse(np.int8, (3, 3))
+    t["scalar_meta"] = np.array(-7, np.int8)
+    meta["scalar_meta"] = QuantMeta(bits=8, scale=np.array([0.5], np.float32))
+    return t, meta
+
+
+for odt in ("float32", "float16"):
+    @check(f"dequantize_{odt}")
+    def _(odt=odt):
+        t, meta = quant_model()
+        deq_check(codec.pack(t, meta=meta, group=("count", 9)), odt)
+
+
+@check("dequantize_bad_argument")
+def _():
+    data = codec.pack({"a": np.ones(3, np.int8)})
+    for bad in ("float64", "int8", 3):
+        try:
+            gc.unpack(data, dequantize=bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"dequantize={bad!r} accepted")
+
+
+def outcome(fn):
+    try:
+        out = fn()
+    except codec.CodecError as exc:
+        return ("error", type(exc).__name__, str(exc))
+    return ("ok", {k: (v if isinstance(v, np.ndarray) else v.copy_to_host()).tolist()
+                   for k, v in out.items()})
+
+
+@check("corrupt_like_cpu")
+def _():
+    t = {"a": sparse(np.int8, (6, 12), spread=30), "b": sparse(np.uint16, (4, 10)),
+         "c": sparse(np.int32, (5, 5), spread=4)}
+    data = codec.pack(t, group=("count", 8))
+    p = codec.Package(data)
+    n_err = 0
+    # payload bytes (group tables and payloads) flipped; CRCs off on both sides
+    spots = []
+    for e in p.directory.tensors:
+        spots += list(range(e.block_offset + e.meta_length, e.block_offset + e.block_length))
+    for i, off in enumerate(rng.choice(spots, size=min(16, len(spots)), replace=False)):
+        bad = bytearray(data)
+        bad[off] ^= 1 << int(rng.integers(8))
+        cpu = outcome(lambda: codec.unpack(bytes(bad), verify=False))
+        gpu = outcome(lambda: gc.unpack(bytes(bad), verify=False))
+        assert cpu == gpu, (off, cpu, gpu)
+        n_err += cpu[0] == "error"
+    assert n_err >= 3, n_err
+    # with CRCs on: ChecksumError, same message
+    bad = bytearray(data)
+    bad[spots[3]] ^= 0x10
+    cpu = outcome(lambda: codec.unpack(bytes(bad)))
+    gpu = outcome(lambda: gc.unpack(bytes(bad)))
+    assert cpu == gpu and cpu[1] == "ChecksumError", (cpu, gpu)
+    # header damage: the same Package parser
+    cpu = outcome(lambda: codec.unpack(data[:-3]))
+    gpu = outcome(lambda: gc.unpack(data[:-3]))
+    assert cpu == gpu and cpu[0] == "error", (cpu, gpu)
+    try:
+        gc.read_tensor(data, "nope")
+    except KeyError:
+        pass
+    else:
+        raise AssertionError("unknown name accepted")
+
+
+@check("kernel_checks_indices")
+def _():
+    # a plan pointing outside its buffers is reported per group, never written
+    from numba import cuda
+    from codec.cuda import api, kernels as K
+    t = {"a": sparse(np.int8, (4, 12), spread=30)}
+    data = codec.pack(t, group=("count", 12))
+    gp = gc.GpuPackage(data)
+    plan = gp.prepare()
+    L = plan.batches[0].launches[0]
+    L.host["ostart"][1] = 10 ** 6     # output range outside out
+    L.host["tid"][2] = 99             # table that does not exist
+    L.host["ghi"][3] = plan.nbits + 64  # bits past the copied bytes
+    L.dev = {k: cuda.to_device(v) for k, v in L.host.items()}
+    gp.launch(plan, "global")
+    st = L.status.copy_to_host()
+    assert list(st) == [0, K.ERR_BUFFER, K.ERR_BUFFER, K.ERR_BUFFER], st
+    try:
+        gp.check(plan)
+    except codec.CorruptError as exc:
+        assert "group 1: index outside a buffer" in str(exc), str(exc)
+    else:
+        raise AssertionError("bad plan accepted")
+
+
+with open(sys.argv[1], "w") as f:
+    json.dump(results, f)
+'''
+
+
+@pytest.fixture(scope="module")
+def sim_results(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cudasim")
+    script = d / "child.py"
+    script.write_text(textwrap.dedent(CHILD))
+    out = d / "results.json"
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1",
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-W", "error", str(script), str(out)], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0 or not out.exists():
+        pytest.fail(f"simulator child failed (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return json.loads(out.read_text())
+
+
+CHECKS = (["import_codec_no_numba_cuda"]
+          + [f"dtypes_group_{g}" for g in ["auto", "kernel", ("count", 7), "tensor"]]
+          + ["edge_cases", "per_group_tables", "shared_table_variant",
+             "names_subset_and_read_tensor", "dequantize_float32", "dequantize_float16",
+             "dequantize_bad_argument", "corrupt_like_cpu", "kernel_checks_indices"])
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_cuda_sim(sim_results, name):
+    assert name in sim_results, f"check {name!r} did not run"
+    assert sim_results[name] == "ok", sim_results[name]
+
+
+def test_no_unexpected_checks(sim_results):
+    assert sorted(sim_results) == sorted(CHECKS)
+
+
+REAL = r'''
+import sys, time
+import numpy as np
+from numba import cuda
+if not cuda.is_available():
+    print("NO_GPU"); sys.exit(0)
+sys.path.insert(0, sys.argv[1])
+import codec, codec.cuda as gc
+from benchmarks.recipe import CONFIGS, MODELS, quantized_model, weights_dir
+n = 0
+for m in MODELS:
+    if not (weights_dir() / f"{m}.npz").exists():
+        continue
+    for bits, sp in CONFIGS:
+        t = quantized_model(m, bits, sp)
+        data = codec.pack(t)
+        ref = codec.unpack(data)
+        out = gc.unpack(data)
+        for k, v in ref.items():
+            h = out[k].copy_to_host()
+            assert h.dtype == v.dtype and np.array_equal(h, v), (m, bits, sp, k)
+            assert hasattr(out[k], "__cuda_array_interface__")
+        n += 1
+print("CHECKED", n)
+'''
+
+
+def test_real_models_on_gpu(tmp_path):
+    script = tmp_path / "real.py"
+    script.write_text(REAL)
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    proc = subprocess.run([sys.executable, str(script), str(ROOT)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=1800)
+    if "NO_GPU" in proc.stdout:
+        pytest.skip("no CUDA GPU visible to numba (real-model GPU exactness needs one)")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "CHECKED" in proc.stdout and "CHECKED 0" not in proc.stdout, proc.stdout
