@@ -1,0 +1,214 @@
+"""GPU decoding speed (codec.cuda) against decode-on-CPU + copy and copying the raw integers.
+
+    python3 benchmarks/bench_gpu.py [--models m1 ...] [--synthetic-params 67108864] [--repeat 10]
+                                    [--no-synthetic] [--no-real]
+
+Needs a CUDA GPU visible to numba (numba-cuda; numpy < 2.5 for it): exits with status 2 and a
+message otherwise (the simulator is refused: its timings mean nothing).  For every model of
+../shared/weights and a synthetic model (>= 64 M parameters, 16 int8 matrices), at every config
+of REFERENCE.md, in one process:
+
+  * decode: the decode kernels alone (prefill + decode, package bytes and plans already on the
+    device), G params/s, for the 'auto' and 'global' kernel variants;
+  * load: end to end, package bytes in host memory → tensors on the GPU (host checks and plans,
+    host→device copy, kernels, status check): ``codec.cuda.unpack``;
+  * cpu+copy: ``codec.unpack`` on the host, then every tensor copied to the device;
+  * raw copy: the raw integers (int8/int16, one host buffer) copied to the device;
+  * d2d: device-to-device copy bandwidth (GB/s, read + write), the memory-bound ceiling.
+
+Times are the best of ``--repeat`` runs (CUDA events for the kernels, wall clock with a device
+synchronisation for the end-to-end figures).  Writes benchmarks/results/gpu.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.recipe import CONFIGS, MODELS, quantize_tensor, quantized_model, weights_dir  # noqa: E402
+
+
+def need_gpu():
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        print("bench_gpu: NUMBA_ENABLE_CUDASIM=1 is set; the simulator's timings mean nothing. "
+              "Unset it and run on a machine with a CUDA GPU.", file=sys.stderr)
+        sys.exit(2)
+    try:
+        from numba import cuda
+        ok = cuda.is_available()
+    except Exception as exc:  # numba-cuda missing or broken driver
+        print(f"bench_gpu: numba.cuda unusable: {exc}", file=sys.stderr)
+        ok = False
+    if not ok:
+        print("bench_gpu: no CUDA GPU is visible to numba (need an NVIDIA GPU, its driver and "
+              "numba-cuda; see docs/GPU.md). Nothing measured.", file=sys.stderr)
+        sys.exit(2)
+    return cuda
+
+
+def best(fn, repeat: int) -> float:
+    t = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        t = min(t, time.perf_counter() - t0)
+    return t
+
+
+def best_events(cuda, fn, repeat: int) -> float:
+    """Best device time of ``fn`` (asynchronous launches) by CUDA events, seconds."""
+    t = float("inf")
+    for _ in range(repeat):
+        a, b = cuda.event(), cuda.event()
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        t = min(t, max(a.elapsed_time(b), 1e-6) / 1e3)
+    return t
+
+
+def d2d_bandwidth(cuda, nbytes: int = 1 << 28, repeat: int = 10) -> dict:
+    from codec.cuda import kernels as K
+    n = nbytes // 8
+    src = cuda.to_device(np.arange(n, dtype=np.uint64))
+    dst = cuda.device_array(n, np.uint64)
+    res = {}
+    t = best_events(cuda, lambda: dst.copy_to_device(src), repeat)
+    res["memcpy_GBps"] = 2 * nbytes / t / 1e9
+    sms = cuda.get_current_device().MULTIPROCESSOR_COUNT
+    t = best_events(cuda, lambda: K.copy_words[sms * 8, 256](src, dst), repeat)
+    res["kernel_GBps"] = 2 * nbytes / t / 1e9
+    return res
+
+
+def synthetic_model(params: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Float matrices of 4096 x 1024 (Laplacian-like weights, per-row scales), enough of them
+    for ``params`` parameters: a stand-in for a large model's linear layers."""
+    rng = np.random.default_rng(seed)
+    rows, cols = 4096, 1024
+    out = {}
+    for i in range(-(-params // (rows * cols))):
+        scale = rng.uniform(0.5, 2.0, (rows, 1)).astype(np.float32)
+        out[f"layer{i}.weight"] = (rng.laplace(0, 0.02, (rows, cols)).astype(np.float32) * scale)
+    return out
+
+
+def measure(cuda, name: str, tensors: dict, bits: int, sparsity: float, repeat: int) -> dict:
+    import codec
+    import codec.cuda as gc
+    n = sum(int(v.size) for v in tensors.values())
+    data = codec.pack(tensors)
+    row = {"model": name, "bits": bits, "sparsity": sparsity, "params": n,
+           "package_bytes": len(data), "bits_per_param": 8 * len(data) / n}
+    ref = codec.unpack(data)
+    gp = gc.GpuPackage(data)
+    plan = gp.prepare()
+    for variant in ("auto", "global"):
+        out = gp.run(plan, variant)  # warm-up (JIT) and exactness
+        for k, v in ref.items():
+            if not np.array_equal(out[k].copy_to_host(), v):
+                raise AssertionError(f"{name} {bits}/{sparsity}: GPU decode differs on {k!r}")
+        t = best_events(cuda, lambda: gp.launch(plan, variant), repeat)
+        row[f"decode_{variant}_s"] = t
+        row[f"decode_{variant}_Gparams_s"] = n / t / 1e9
+    groups = sum(b.n for b in plan.batches)
+    row["groups"] = groups
+
+    def gpu_load():
+        gc.unpack(data)
+        cuda.synchronize()
+
+    def cpu_copy():
+        host = codec.unpack(data)
+        for v in host.values():
+            cuda.to_device(v)
+        cuda.synchronize()
+
+    raw = np.concatenate([np.ascontiguousarray(v).reshape(-1).view(np.uint8)
+                          for v in tensors.values()])
+
+    def raw_copy():
+        cuda.to_device(raw)
+        cuda.synchronize()
+
+    for key, fn in (("load_gpu", gpu_load), ("load_cpu_copy", cpu_copy), ("load_raw_copy", raw_copy)):
+        fn()
+        t = best(fn, max(3, repeat // 2))
+        row[f"{key}_s"] = t
+        row[f"{key}_Mparams_s"] = n / t / 1e6
+    t = best(lambda: codec.unpack(data), max(3, repeat // 2))
+    row["cpu_decode_Mparams_s"] = n / t / 1e6
+    return row
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", nargs="*", default=MODELS)
+    ap.add_argument("--synthetic-params", type=int, default=64 * 1024 * 1024)
+    ap.add_argument("--no-synthetic", action="store_true")
+    ap.add_argument("--no-real", action="store_true")
+    ap.add_argument("--repeat", type=int, default=10)
+    ap.add_argument("--out", default=str(HERE / "results" / "gpu.json"))
+    args = ap.parse_args(argv)
+    cuda = need_gpu()
+    import numba
+
+    import codec
+    dev = cuda.get_current_device()
+    info = {"device": dev.name.decode() if isinstance(dev.name, bytes) else str(dev.name),
+            "compute_capability": list(dev.compute_capability),
+            "numba": numba.__version__, "numpy": np.__version__, "codec": codec.__version__,
+            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "repeat": args.repeat}
+    info["d2d"] = d2d_bandwidth(cuda)
+    print(f"device {info['device']}  d2d copy {info['d2d']['memcpy_GBps']:.0f} GB/s (memcpy), "
+          f"{info['d2d']['kernel_GBps']:.0f} GB/s (kernel)", flush=True)
+    rows = []
+    jobs = []
+    if not args.no_real:
+        for m in args.models:
+            if (weights_dir() / f"{m}.npz").exists():
+                for bits, sp in CONFIGS:
+                    jobs.append((m, bits, sp, None))
+            else:
+                print(f"skip {m}: no weights", file=sys.stderr)
+    if not args.no_synthetic:
+        floats = synthetic_model(args.synthetic_params)
+        for bits, sp in CONFIGS:
+            jobs.append((f"synthetic_{sum(v.size for v in floats.values()) // 2**20}M", bits, sp,
+                         floats))
+    hdr = (f"{'model':34} {'b':>2} {'sp':>4} {'params':>11} {'bpp':>5} {'groups':>7} "
+           f"{'dec auto':>9} {'dec glob':>9} {'load GPU':>9} {'CPU+copy':>9} {'raw copy':>9}")
+    print(hdr)
+    print(f"{'':34} {'':>2} {'':>4} {'':>11} {'':>5} {'':>7} {'Gparam/s':>9} {'Gparam/s':>9} "
+          f"{'ms':>9} {'ms':>9} {'ms':>9}")
+    for m, bits, sp, floats in jobs:
+        if floats is None:
+            t = quantized_model(m, bits, sp)
+        else:
+            t = {k: quantize_tensor(v, bits, sp) for k, v in floats.items()}
+        r = measure(cuda, m, t, bits, sp, args.repeat)
+        rows.append(r)
+        print(f"{m:34} {bits:>2} {sp:>4} {r['params']:>11,} {r['bits_per_param']:>5.2f} "
+              f"{r['groups']:>7} {r['decode_auto_Gparams_s']:>9.1f} "
+              f"{r['decode_global_Gparams_s']:>9.1f} {1e3 * r['load_gpu_s']:>9.2f} "
+              f"{1e3 * r['load_cpu_copy_s']:>9.2f} {1e3 * r['load_raw_copy_s']:>9.2f}", flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump({"info": info, "rows": rows}, f, indent=1)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
