@@ -40,11 +40,18 @@ import numpy as np
 import codec
 mode, path = sys.argv[1], sys.argv[2]
 data = open(path, "rb").read()
-# compile/load the kernels first (JIT memory is not decoding memory)
+# compile/load the kernels first, serial and parallel, bytes and memory map (JIT memory is
+# not decoding memory)
+from codec.planner import PAR_MIN_WORK
 dts = ["int8"] if mode == "table_pool" else sorted({t.dtype for t in codec.inspect(data).tensors})
-warm = codec.pack({d: np.arange(-3, 60).astype(d) for d in dts})
-codec.unpack(warm)
-codec.inspect(warm)
+warm = codec.pack({d: (np.arange(2 * PAR_MIN_WORK) % 50 - 3).astype(d) for d in dts})
+small = codec.pack({d: np.arange(-3, 60).astype(d) for d in dts})
+for w in (warm, small):
+    codec.unpack(w)
+    codec.inspect(w)
+    with open(path + ".warm", "wb") as f:
+        f.write(w)
+    codec.load(path + ".warm")
 def status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key + ":"):
