@@ -364,3 +364,45 @@ def test_real_models_on_gpu(tmp_path):
         pytest.skip("no CUDA GPU visible to numba (real-model GPU exactness needs one)")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "CHECKED" in proc.stdout and "CHECKED 0" not in proc.stdout, proc.stdout
+
+
+PTX = r'''
+import sys
+import numba.cuda.dispatcher as _d, types as _t
+# no GPU here: device functions ask the (absent) current device for its compute capability
+_d.get_current_device = lambda: _t.SimpleNamespace(compute_capability=(9, 0))
+from numba import cuda, types as T
+try:
+    cuda.compile_ptx(lambda a: None, (T.int64[::1],), cc=(9, 0))
+except Exception as exc:
+    print("NO_NVVM", type(exc).__name__, exc); sys.exit(0)
+sys.path.insert(0, sys.argv[1])
+import codec.cuda.kernels as K
+i64 = T.int64; a64 = T.int64[::1]; u64 = T.uint64[::1]; f64 = T.float64[::1]
+luts = T.uint32[:, ::1]; dqi = T.int64[:, ::1]
+cuda.compile_ptx(K.bswap_words.py_func, (u64,), cc=(9, 0))
+cuda.compile_ptx(K.copy_words.py_func, (u64, u64), cc=(9, 0))
+for out, bits in [(T.int8[::1], T.int8[::1]), (T.float16[::1], T.uint16[::1]),
+                  (T.float32[::1], T.uint32[::1])]:
+    if out.dtype == T.float16:
+        out = bits  # float16 outputs are passed as their uint16 view (api.py)
+    cuda.compile_ptx(K.prefill.py_func, (a64,) * 7 + (dqi, luts, f64, f64, out, bits, i64),
+                     cc=(9, 0))
+    dec = (u64, i64) + (a64,) * 7 + (i64, i64, luts, dqi, f64, f64, out, bits, a64, a64)
+    cuda.compile_ptx(K.decode_global.py_func, dec, cc=(9, 0))
+    cuda.compile_ptx(K.decode_shared.py_func, dec + (i64,), cc=(9, 0))
+print("PTX_OK")
+'''
+
+
+def test_kernels_compile_to_ptx(tmp_path):
+    """The real CUDA target (not the simulator) types and compiles every kernel for sm_90,
+    where NVVM is installed (no GPU needed)."""
+    script = tmp_path / "ptx.py"
+    script.write_text(PTX)
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    proc = subprocess.run([sys.executable, str(script), str(ROOT)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    if "NO_NVVM" in proc.stdout:
+        pytest.skip(f"NVVM unavailable: {proc.stdout.strip()[:200]}")
+    assert proc.returncode == 0 and "PTX_OK" in proc.stdout, proc.stdout + proc.stderr

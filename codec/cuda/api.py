@@ -234,9 +234,12 @@ class GpuPackage:
                 if n == 0:
                     continue
                 d = L.dev
+                # float16 results are always written as bits: the kernels never see a float16
+                # array (no dependence on the target's half-precision support)
+                kout = L.outbits if L.out_dtype == np.dtype(np.float16) else L.out
                 K.prefill[min(n, FILL_BLOCKS), FILL_THREADS](
                     d["glo"], d["ghi"], d["tid"], d["ostart"], d["ocount"], d["voff"], d["gten"],
-                    d["dqi"], plan.luts, d["scales"], d["zps"], L.out, L.outbits,
+                    d["dqi"], plan.luts, d["scales"], d["zps"], kout, L.outbits,
                     np.int64(plan.nbits))
                 tids = L.host["tid"]
                 one_table = bool((tids == tids[0]).all())
@@ -245,7 +248,7 @@ class GpuPackage:
                     raise ValueError("variant 'shared' needs every group to use one table")
                 args = (plan.words, np.int64(plan.nbits), d["glo"], d["ghi"], d["tid"],
                         d["ostart"], d["ocount"], d["voff"], d["gten"], np.int64(vmin),
-                        np.int64(vmax), plan.luts, d["dqi"], d["scales"], d["zps"], L.out,
+                        np.int64(vmax), plan.luts, d["dqi"], d["scales"], d["zps"], kout,
                         L.outbits, L.status, L.where)
                 blocks = (n + DECODE_THREADS - 1) // DECODE_THREADS
                 if use_shared:

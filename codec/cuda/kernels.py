@@ -358,7 +358,9 @@ def copy_words(src, dst):
     """dst[:] = src[:] (uint64, grid-stride): the device-to-device bandwidth reference."""
     i = cuda.grid(1)
     stride = cuda.gridsize(1)
-    n = min(src.size, dst.size)
+    n = src.size
+    if dst.size < n:
+        n = dst.size
     while i < n:
         dst[i] = src[i]
         i += stride
