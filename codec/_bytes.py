@@ -41,13 +41,14 @@ def put_svarint(buf: bytearray, value: int) -> None:
 class Reader:
     """Bounded reader over ``buf[start:end]``; offsets in errors are absolute (``base + pos``)."""
 
-    __slots__ = ("buf", "pos", "end", "base")
+    __slots__ = ("buf", "pos", "end", "base", "ctx")
 
     def __init__(self, buf, start: int = 0, end: int | None = None, *, base: int = 0):
         self.buf = buf
         self.pos = start
         self.end = len(buf) if end is None else end
         self.base = base
+        self.ctx = ""  # prefix for error messages (e.g. "tensor 'conv.w' "), set by callers
 
     @property
     def offset(self) -> int:
@@ -55,7 +56,7 @@ class Reader:
 
     def need(self, n: int, what: str) -> None:
         if n < 0 or self.pos + n > self.end:
-            raise TruncatedError(f"input ends inside {what}: need {n} bytes, "
+            raise TruncatedError(f"input ends inside {self.ctx}{what}: need {n} bytes, "
                                  f"{self.end - self.pos} left", offset=self.offset)
 
     def u8(self, what: str) -> int:
@@ -86,7 +87,8 @@ class Reader:
             byte = buf[pos]
             if byte < 0x80:  # fast path: one byte
                 if byte > limit:
-                    raise exc(f"{what} = {byte} exceeds {limit}", offset=self.base + pos, value=byte)
+                    raise exc(f"{self.ctx}{what} = {byte} exceeds {limit}", offset=self.base + pos,
+                              value=byte)
                 self.pos = pos + 1
                 return int(byte)
         start = self.offset
@@ -96,13 +98,15 @@ class Reader:
             value |= (byte & 0x7F) << (7 * i)
             if not byte & 0x80:
                 if value > limit:
-                    raise exc(f"{what} = {value} exceeds {limit}", offset=start, value=value)
+                    raise exc(f"{self.ctx}{what} = {value} exceeds {limit}", offset=start,
+                              value=value)
                 return value
-        raise CorruptError(f"{what}: varint longer than {MAX_VARINT_BYTES} bytes", offset=start)
+        raise CorruptError(f"{self.ctx}{what}: varint longer than {MAX_VARINT_BYTES} bytes",
+                           offset=start)
 
     def svarint(self, what: str, lo: int, hi: int) -> int:
         start = self.offset
         v = unzigzag(self.varint(what))
         if not lo <= v <= hi:
-            raise CorruptError(f"{what} = {v} outside [{lo}, {hi}]", offset=start, value=v)
+            raise CorruptError(f"{self.ctx}{what} = {v} outside [{lo}, {hi}]", offset=start, value=v)
         return v

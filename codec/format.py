@@ -210,6 +210,7 @@ def read_directory(buf, limits: Limits = DEFAULT_LIMITS, *, check_crc: bool = Tr
     r = Reader(bytes(dir_view), 0, fpos - dir_off, base=dir_off)
     tables = _read_tables(r, limits)
     entries = _read_entries(r, limits, len(tables), dir_off)
+    r.ctx = ""
     if r.pos != r.end:
         raise CorruptError(f"{r.end - r.pos} stray bytes at the end of the directory",
                            offset=r.offset)
@@ -253,10 +254,10 @@ def _read_entries(r: Reader, limits: Limits, ntab: int, dir_off: int) -> list[Te
     total_out = 0
     for i in range(count):
         at = r.offset
-        shared = r.varint(f"tensor {i} name prefix", limit=len(prev))
-        tail = r.varint(f"tensor {i} name length", limit=limits.max_name_bytes - shared,
-                        exc=LimitError)
-        raw = prev[:shared] + r.bytes(tail, f"tensor {i} name")
+        r.ctx = f"tensor {i} "
+        shared = r.varint("name prefix", limit=len(prev))
+        tail = r.varint("name length", limit=limits.max_name_bytes - shared, exc=LimitError)
+        raw = prev[:shared] + r.bytes(tail, "name")
         prev = raw
         try:
             name = raw.decode("utf-8")
@@ -265,13 +266,14 @@ def _read_entries(r: Reader, limits: Limits, ntab: int, dir_off: int) -> list[Te
         if name in names:
             raise CorruptError(f"duplicate tensor name {name!r}", offset=at, value=name)
         names.add(name)
-        code = r.u8(f"tensor {name!r} dtype")
+        r.ctx = f"tensor {name!r} "
+        code = r.u8("dtype")
         if code not in DTYPES:
             raise CorruptError(f"tensor {name!r}: unknown dtype code {code}", offset=r.offset - 1,
                                value=code)
         dtype = DTYPES[code]
-        ndim = r.varint(f"tensor {name!r} ndim", limit=limits.max_ndim, exc=LimitError)
-        shape = tuple(r.varint(f"tensor {name!r} dim", limit=1 << 48) for _ in range(ndim))
+        ndim = r.varint("ndim", limit=limits.max_ndim, exc=LimitError)
+        shape = tuple(r.varint("dim", limit=1 << 48) for _ in range(ndim))
         numel = 1
         for d in shape:
             numel *= d
@@ -279,24 +281,24 @@ def _read_entries(r: Reader, limits: Limits, ntab: int, dir_off: int) -> list[Te
         if total_out > limits.max_output_bytes:
             raise LimitError(f"tensor {name!r}: output would exceed max_output_bytes="
                              f"{limits.max_output_bytes}", offset=at, value=total_out)
-        gm = r.u8(f"tensor {name!r} group mode")
+        gm = r.u8("group mode")
         if gm not in GROUP_MODES:
             raise CorruptError(f"tensor {name!r}: unknown group mode {gm}", offset=r.offset - 1)
-        gsize = r.varint(f"tensor {name!r} group size", limit=1 << 48)
+        gsize = r.varint("group size", limit=1 << 48)
         if gsize < 1:
             raise CorruptError(f"tensor {name!r}: group size 0", offset=r.offset - 1)
         lo, hi = value_range(dtype)
-        voff = r.svarint(f"tensor {name!r} value offset", lo, hi)
-        boff = r.varint(f"tensor {name!r} block offset")
-        blen = r.varint(f"tensor {name!r} block length")
+        voff = r.svarint("value offset", lo, hi)
+        boff = r.varint("block offset")
+        blen = r.varint("block length")
         if boff < PREAMBLE_SIZE or boff + blen > dir_off:
             raise CorruptError(f"tensor {name!r}: block [{boff}, +{blen}) outside the data area "
                                f"[{PREAMBLE_SIZE}, {dir_off})", offset=at, value=boff)
-        crc = r.u32(f"tensor {name!r} CRC32")
-        mlen = r.varint(f"tensor {name!r} meta length", limit=blen)
-        tid_base = r.varint(f"tensor {name!r} table base", limit=max(ntab - 1, 0))
-        tid_bits = r.u8(f"tensor {name!r} table-id bits")
-        len_bits = r.u8(f"tensor {name!r} length bits")
+        crc = r.u32("CRC32")
+        mlen = r.varint("meta length", limit=blen)
+        tid_base = r.varint("table base", limit=max(ntab - 1, 0))
+        tid_bits = r.u8("table-id bits")
+        len_bits = r.u8("length bits")
         if tid_bits > 12 or len_bits > 56:
             raise CorruptError(f"tensor {name!r}: group table widths {tid_bits}/{len_bits} too large",
                                offset=r.offset - 2)
