@@ -21,14 +21,14 @@ CASES = [("mtcnn_facenet_pytorch", 8, 0.0), ("mtcnn_facenet_pytorch", 4, 0.0),
 
 
 def fixed_alphabet(kref, nrun):
-    def choose(prepared):
-        maxmag = max((p.maxmag for p in prepared), default=0)
-        return kref, nrun, planner.num_classes(maxmag, kref)
+    def choose(sampler, effort=1):
+        return kref, nrun, planner.num_classes(sampler.maxmag, kref)
     return choose
 
 
 VARIANTS = {
-    "default (auto groups, chosen alphabet, table pool)": ({}, None),
+    "default (auto groups, chosen alphabet, table pool, per-group choice)": ({}, None),
+    "effort=0 (fast planning)": ({"effort": 0}, None),
     "one shared table (max_tables=1)": ({"max_tables": 1}, None),
     "group = kernel (one output channel)": ({"group": "kernel"}, None),
     "group = whole tensor": ({"group": "tensor"}, None),
