@@ -18,7 +18,7 @@ from .kernels.parallel import parallel_slot
 from .kernels.encode import (CHUNKS_PER_THREAD, owner_stats, count_pairs, count_pairs_par,
                              fill_pairs, fill_pairs_par)
 from .kernels.symbols import SYM_FIRST, num_classes
-from .kernels.tables import assign_costs
+from .kernels.tables import assign_costs, csr_sums
 
 PAR_MIN_WORK = 1 << 16    # below this many parameters kernels run on the calling thread
 MIN_GROUP = 4096          # "auto" grouping: whole kernels, at least this many parameters a group
@@ -278,14 +278,12 @@ def _normalize(S: np.ndarray) -> np.ndarray:
 
 
 def _sums(assign: np.ndarray, H: np.ndarray) -> np.ndarray:
-    """Row sums of H per assigned table (tables 0..max(assign)), by sorting and reduceat."""
+    """Row sums of H per assigned table (tables 0..max(assign)), from its sparse form."""
     k = int(assign.max()) + 1
-    order = np.argsort(assign, kind="stable")
-    a = assign[order]
-    starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
-    out = np.zeros((k, H.shape[1]), H.dtype)
-    out[a[starts]] = np.add.reduceat(H[order], starts, axis=0)
-    return out
+    r = _rows(H)
+    out = csr_sums(r.indptr, r.indices, r.data, np.ascontiguousarray(assign, dtype=np.int64),
+                   np.int64(k), np.int64(H.shape[1]))
+    return out.astype(H.dtype) if H.dtype.kind in "iu" else out
 
 
 def cluster(H: np.ndarray, max_tables: int) -> np.ndarray:

@@ -178,3 +178,14 @@ def assign_costs(indptr, indices, data, L, zero):
                 c += data[k] * L[t, s]
             cost[g, t] = c
     return cost
+
+
+@njit(cache=True)
+def csr_sums(indptr, indices, data, assign, k, ncols):
+    """out[assign[g], s] += data for every nonzero (g, s) of a CSR matrix: row sums per table."""
+    out = np.zeros((k, ncols))
+    for g in range(indptr.size - 1):
+        a = assign[g]
+        for j in range(indptr[g], indptr[g + 1]):
+            out[a, indices[j]] += data[j]
+    return out
