@@ -390,7 +390,7 @@ def _refine_groups(Hc: np.ndarray, ga: np.ndarray, max_tables: int) -> np.ndarra
         seed = int(np.argmax(gain))
         trial = best.copy()
         trial[seed] = k
-        trial, total = _lloyd(Hc, trial)
+        trial, total = _lloyd(Hc, trial, iters=3)
         if total < best_total - 1e-6:
             best, best_total = trial, total
         else:
