@@ -81,24 +81,6 @@ def resolve_group_size(shape: tuple[int, ...], group_size) -> int:
     return int(group_size)
 
 
-def _meta_class():
-    try:
-        from ..meta import QuantMeta
-    except ImportError:  # pragma: no cover - only before the core lands
-        return _StandInMeta
-    return QuantMeta
-
-
-@dataclass(frozen=True, eq=False)
-class _StandInMeta:  # pragma: no cover - replaced by codec.meta.QuantMeta
-    bits: int
-    scale: np.ndarray
-    zero_point: np.ndarray | None = None
-    axis: int | None = None
-    block: int | None = None
-    kind: str = "linear"
-
-
 @dataclass(frozen=True, eq=False)
 class QuantizedTensor:
     """Integers plus the scales that turn them back into floats.
@@ -133,8 +115,8 @@ class QuantizedTensor:
     @property
     def meta(self):
         """The :class:`codec.QuantMeta` describing ``values``."""
-        cls = _meta_class()
-        return cls(bits=self.bits, scale=self.scale, zero_point=self.zero_point,
+        from ..meta import QuantMeta
+        return QuantMeta(bits=self.bits, scale=self.scale, zero_point=self.zero_point,
                    axis=self.axis if self.granularity == "channel" else None,
                    block=self.group_size if self.granularity == "group" else None)
 
