@@ -117,8 +117,8 @@ class QuantizedTensor:
         """The :class:`codec.QuantMeta` describing ``values``."""
         from ..meta import QuantMeta
         return QuantMeta(bits=self.bits, scale=self.scale, zero_point=self.zero_point,
-                   axis=self.axis if self.granularity == "channel" else None,
-                   block=self.group_size if self.granularity == "group" else None)
+                         axis=self.axis if self.granularity == "channel" else None,
+                         block=self.group_size if self.granularity == "group" else None)
 
     def dequantize(self, dtype=np.float32) -> np.ndarray:
         """Floats ``scale[k] * (values - zero_point[k])`` (computed in float64, then cast)."""
