@@ -745,6 +745,23 @@ int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes)
     return (int32_t)n;
 }
 
+/* Decode group g (bits [pay, pay + ln) of table `id`) into `out` (the whole tensor). */
+static int group_at(spk_stream *s, uint32_t g, uint64_t id, uint64_t pay, uint64_t ln,
+                    uint8_t *out)
+{
+    const spk_tensor *t = s->t;
+    uint64_t first = (uint64_t)g * t->group_size;
+    uint32_t n = (uint32_t)((t->numel - first < t->group_size) ? t->numel - first : t->group_size);
+    lane L;
+    int rc;
+    E_(dec_load(s->dec, s->pkg, (uint32_t)id));
+    lane_setup(&L, s);
+    lane_init(&L, pay, pay + ln, out + (size_t)first * t->itemsize, n);
+    while ((rc = step(&L)) == 0) {
+    }
+    return rc < 0 ? rc : 0;
+}
+
 int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, size_t out_bytes)
 {
     spk_stream s;
@@ -753,9 +770,35 @@ int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, siz
     if (out_bytes / t->itemsize < t->numel || (!out && t->numel))
         return SPK_E_ARG;
     E_(spk_stream_begin(&s, p, t, d));
-    while ((n = spk_stream_next(&s, o, out_bytes)) > 0) {
-        o += (size_t)n * t->itemsize;
-        out_bytes -= (size_t)n * t->itemsize;
+    if (t->tid_bits == 0 || t->tid_bits > 6) {
+        while ((n = spk_stream_next(&s, o, out_bytes)) > 0) {
+            o += (size_t)n * t->itemsize;
+            out_bytes -= (size_t)n * t->itemsize;
+        }
+        return n;
     }
-    return n;
+    /* Groups may switch between up to 64 tables: decode them table by table (groups are
+     * independent), so each table's decode table is built once, not once per switch. */
+    {
+        uint64_t cur = 0, next, id, ln, gt, pay;
+        uint32_t g, w = t->tid_bits;
+        for (;;) {
+            next = ~(uint64_t)0;
+            gt = s.gt_bit;
+            pay = s.pay_bit;
+            for (g = 0; g < t->n_groups; g++) {
+                id = bits_at(p->buf, gt, w);
+                ln = bits_at(p->buf, gt + w, t->len_bits);
+                if (id == cur)
+                    E_(group_at(&s, g, id + t->tid_base, pay, ln, o));
+                else if (id > cur && id < next)
+                    next = id;
+                gt += w + t->len_bits;
+                pay += ln;
+            }
+            if (next == ~(uint64_t)0)
+                return SPK_END;
+            cur = next;
+        }
+    }
 }
