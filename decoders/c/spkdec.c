@@ -714,6 +714,23 @@ int spk_stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_d
     return 0;
 }
 
+/* Decode group g (bits [pay, pay + ln) of table `id`) into `dst` (that group's values). */
+static int group_at(spk_stream *s, uint32_t g, uint64_t id, uint64_t pay, uint64_t ln,
+                    uint8_t *dst)
+{
+    const spk_tensor *t = s->t;
+    uint64_t first = (uint64_t)g * t->group_size;
+    uint32_t n = (uint32_t)((t->numel - first < t->group_size) ? t->numel - first : t->group_size);
+    lane L;
+    int rc;
+    E_(dec_load(s->dec, s->pkg, (uint32_t)id));
+    lane_setup(&L, s);
+    lane_init(&L, pay, pay + ln, dst, n);
+    while ((rc = step(&L)) == 0) {
+    }
+    return rc < 0 ? rc : 0;
+}
+
 int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes)
 {
     const spk_tensor *t = s->t;
@@ -728,38 +745,11 @@ int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes)
         return SPK_E_ARG;
     id = bits_at(p->buf, s->gt_bit, t->tid_bits) + t->tid_base;
     ln = bits_at(p->buf, s->gt_bit + t->tid_bits, t->len_bits);
-    E_(dec_load(s->dec, p, (uint32_t)id));
-    {
-        lane L;
-        int rc;
-        lane_setup(&L, s);
-        lane_init(&L, s->pay_bit, s->pay_bit + ln, (uint8_t *)out, n);
-        while ((rc = step(&L)) == 0) {
-        }
-        if (rc < 0)
-            return rc;
-    }
+    E_(group_at(s, s->group, id, s->pay_bit, ln, (uint8_t *)out));
     s->gt_bit += (uint64_t)t->tid_bits + t->len_bits;
     s->pay_bit += ln;
     s->group++;
     return (int32_t)n;
-}
-
-/* Decode group g (bits [pay, pay + ln) of table `id`) into `out` (the whole tensor). */
-static int group_at(spk_stream *s, uint32_t g, uint64_t id, uint64_t pay, uint64_t ln,
-                    uint8_t *out)
-{
-    const spk_tensor *t = s->t;
-    uint64_t first = (uint64_t)g * t->group_size;
-    uint32_t n = (uint32_t)((t->numel - first < t->group_size) ? t->numel - first : t->group_size);
-    lane L;
-    int rc;
-    E_(dec_load(s->dec, s->pkg, (uint32_t)id));
-    lane_setup(&L, s);
-    lane_init(&L, pay, pay + ln, out + (size_t)first * t->itemsize, n);
-    while ((rc = step(&L)) == 0) {
-    }
-    return rc < 0 ? rc : 0;
 }
 
 int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, size_t out_bytes)
@@ -790,7 +780,8 @@ int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, siz
                 id = bits_at(p->buf, gt, w);
                 ln = bits_at(p->buf, gt + w, t->len_bits);
                 if (id == cur)
-                    E_(group_at(&s, g, id + t->tid_base, pay, ln, o));
+                    E_(group_at(&s, g, id + t->tid_base, pay, ln,
+                                o + (size_t)g * t->group_size * t->itemsize));
                 else if (id > cur && id < next)
                     next = id;
                 gt += w + t->len_bits;
