@@ -35,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.recipe import CONFIGS, MODELS, quantize_tensor, quantized_model, weights_dir  # noqa: E402
+from codec.bench import best_time  # noqa: E402
 
 
 def need_gpu():
@@ -53,15 +54,6 @@ def need_gpu():
               "numba-cuda; see docs/GPU.md). Nothing measured.", file=sys.stderr)
         sys.exit(2)
     return cuda
-
-
-def best(fn, repeat: int) -> float:
-    t = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        t = min(t, time.perf_counter() - t0)
-    return t
 
 
 def best_events(cuda, fn, repeat: int) -> float:
@@ -146,10 +138,10 @@ def measure(cuda, name: str, tensors: dict, bits: int, sparsity: float, repeat: 
 
     for key, fn in (("load_gpu", gpu_load), ("load_cpu_copy", cpu_copy), ("load_raw_copy", raw_copy)):
         fn()
-        t = best(fn, max(3, repeat // 2))
+        t = best_time(fn, max(3, repeat // 2))
         row[f"{key}_s"] = t
         row[f"{key}_Mparams_s"] = n / t / 1e6
-    t = best(lambda: codec.unpack(data), max(3, repeat // 2))
+    t = best_time(lambda: codec.unpack(data), max(3, repeat // 2))
     row["cpu_decode_Mparams_s"] = n / t / 1e6
     return row
 

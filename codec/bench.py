@@ -44,7 +44,8 @@ def order0_bits(tensors) -> float:
     return total
 
 
-def _best_time(fn, repeat: int) -> float:
+def best_time(fn, repeat: int) -> float:
+    """Best wall time of ``repeat`` calls of ``fn`` (seconds)."""
     best = float("inf")
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -79,11 +80,11 @@ def compare(tensors: dict, *, repeat: int = 5, speed: bool = True) -> dict:
     except ImportError:
         pass
     if speed:
-        row["encode_Mps"] = n / _best_time(lambda: codec.pack(tensors), max(1, repeat // 2)) / 1e6
-        row["decode_Mps"] = n / _best_time(lambda: codec.unpack(data), repeat) / 1e6
+        row["encode_Mps"] = n / best_time(lambda: codec.pack(tensors), max(1, repeat // 2)) / 1e6
+        row["decode_Mps"] = n / best_time(lambda: codec.unpack(data), repeat) / 1e6
         if zstandard is not None:
             d = zstandard.ZstdDecompressor()
-            row["zstd_decode_Mps"] = n / _best_time(lambda: d.decompress(zc), repeat) / 1e6
+            row["zstd_decode_Mps"] = n / best_time(lambda: d.decompress(zc), repeat) / 1e6
     return row
 
 

@@ -319,6 +319,7 @@ class Package:
         self.directory: Directory = read_directory(self._buf, limits)
         self._entries = {e.name: e for e in self.directory.tensors}
         self._luts_cache = None  # built on first decode: inspect() never pays for them
+        self._crc_ok: set[str] = set()
 
     @property
     def names(self) -> list[str]:
@@ -352,11 +353,15 @@ class Package:
         return e.meta
 
     def _check_crc(self, e: TensorEntry) -> None:
+        """Check a block's CRC32 once per Package (metadata and values share the block)."""
+        if e.name in self._crc_ok:
+            return
         blk = self._buf[e.block_offset:e.block_offset + e.block_length]
         crc = zlib.crc32(blk)
         if crc != e.crc32:
             raise ChecksumError(f"tensor {e.name!r}: block CRC32 mismatch (stored {e.crc32:08x}, "
                                 f"computed {crc:08x})", offset=e.block_offset, value=e.name)
+        self._crc_ok.add(e.name)
 
     def _decode_flat(self, entries: list[TensorEntry], out: np.ndarray | None = None) -> np.ndarray:
         """Decode tensors of one dtype, back to back, into one flat buffer.
