@@ -11,6 +11,7 @@ import numpy as np
 
 from ._bytes import Reader, put_varint
 from .errors import CorruptError
+from .kernels.plan import gamma_symbol_list, limit_lengths
 from .kernels.tables import canonical_codes_kernel, huffman_depths, read_symbol_list
 
 MAX_CODE_LEN = 12  # 4096-entry decode table: one lookup per symbol, 16 KiB, fits L1
@@ -40,22 +41,11 @@ def huffman_lengths(counts: np.ndarray, limit: int = MAX_CODE_LEN) -> np.ndarray
 
 
 def _limit_lengths(weights: np.ndarray, lens: np.ndarray, limit: int) -> np.ndarray:
-    """Clamp to ``limit`` and repair the Kraft sum (lengthen cheap codes, then use the slack)."""
-    lens = np.minimum(lens, limit).astype(np.int64)
-    unit = 1 << limit
-    kraft = int(np.sum(1 << (limit - lens)))
-    order = np.lexsort((np.arange(lens.size), weights))  # ascending weight
-    while kraft > unit:
-        for i in order:  # lengthen the lightest symbols first
-            if lens[i] < limit:
-                kraft -= 1 << (limit - lens[i] - 1)
-                lens[i] += 1
-                if kraft <= unit:
-                    break
-    for i in order[::-1]:  # heaviest first: shorten while the code stays valid
-        while lens[i] > 1 and kraft + (1 << (limit - lens[i])) <= unit:
-            kraft += 1 << (limit - lens[i])
-            lens[i] -= 1
+    """Clamp to ``limit`` and repair the Kraft sum (lengthen cheap codes, then use the slack);
+    see :func:`codec.kernels.plan.limit_lengths`."""
+    lens = np.array(lens, dtype=np.int64)
+    if limit_lengths(np.ascontiguousarray(weights, dtype=np.int64), lens, np.int64(limit)):
+        raise ValueError("bad code lengths to limit")
     return lens
 
 
@@ -70,34 +60,18 @@ def canonical_codes(lengths: np.ndarray) -> np.ndarray:
 
 # --- serialization -----------------------------------------------------------------------------
 
-class _BitWriter:
-    def __init__(self):
-        self.bits: list[int] = []
-
-    def gamma(self, x: int) -> None:
-        nb = x.bit_length()
-        self.bits.extend([0] * (nb - 1))
-        self.bits.extend((x >> (nb - 1 - i)) & 1 for i in range(nb))
-
-    def to_bytes(self) -> bytes:
-        pad = (-len(self.bits)) % 8
-        arr = np.array(self.bits + [0] * pad, dtype=np.uint8)
-        return np.packbits(arr).tobytes()
-
-
 def write_lengths(out: bytearray, lengths: np.ndarray) -> None:
     """Append counts per length (varints) and the gamma-coded canonical symbol list."""
-    lengths = np.asarray(lengths)
-    bw = _BitWriter()
+    lengths = np.ascontiguousarray(lengths, dtype=np.uint8)
+    counts = np.bincount(lengths, minlength=MAX_CODE_LEN + 1)
     for ln in range(1, MAX_CODE_LEN + 1):
-        syms = np.flatnonzero(lengths == ln)
-        put_varint(out, int(syms.size))
-    for ln in range(1, MAX_CODE_LEN + 1):
-        prev = -1
-        for s in np.flatnonzero(lengths == ln).tolist():
-            bw.gamma(s - prev)
-            prev = s
-    out += bw.to_bytes()
+        put_varint(out, int(counts[ln]))
+    # a gap below 2^17 (nsym <= 65536) is at most 33 gamma bits
+    buf = np.zeros(5 * lengths.size + 8, np.uint8)
+    st, n = gamma_symbol_list(lengths, MAX_CODE_LEN, buf)
+    if st:
+        raise ValueError("symbol list does not fit its buffer")
+    out += buf[:n].tobytes()
 
 
 def read_lengths(r: Reader, nsym: int) -> np.ndarray:

@@ -15,10 +15,13 @@ from .huffman import MAX_CODE_LEN, huffman_lengths
 import numba
 
 from .kernels.parallel import parallel_slot
-from .kernels.encode import (CHUNKS_PER_THREAD, owner_stats, count_pairs, count_pairs_par,
+from .kernels.encode import (CHUNKS_PER_THREAD, count_pairs, count_pairs_par,
                              fill_pairs, fill_pairs_par)
 from .kernels.symbols import SYM_FIRST, num_classes
-from .kernels.tables import assign_costs, csr_sums
+from .kernels.plan import (code_len_matrix, cost_matrix, cost_matrix_par, group_hist_csr,
+                           dedup_pairs, model_cost_kernel, row_entropy_csr, tensor_hist_row,
+                           weighted_owner_stats)
+from .kernels.tables import csr_sums
 
 PAR_MIN_WORK = 1 << 16    # below this many parameters kernels run on the calling thread
 MIN_GROUP = 4096          # "auto" grouping: whole kernels, at least this many parameters a group
@@ -140,17 +143,15 @@ def model_cost(H: np.ndarray, X: np.ndarray, w: np.ndarray | None = None) -> flo
 
     ``H`` holds sample counts, ``w`` the factor from sample to tensor; the plug-in entropy of a
     sample underestimates large alphabets, so the Miller-Madow term (K - 1) / (2 ln 2) per
-    sample is added (scaled by ``w``) to keep the choice honest.
+    sample is added (scaled by ``w``) to keep the choice honest.  (One kernel pass:
+    :func:`codec.kernels.plan.model_cost_kernel`.)
     """
-    w = np.ones(H.shape[0]) if w is None else w
-    k = np.count_nonzero(H, axis=1)
-    own = (_row_entropy(H) + np.maximum(k - 1, 0) / (2 * np.log(2))) * w + _table_bits(H)
-    H = H * w[:, None]
-    X = X * w
-    S = H.sum(axis=0)
-    P = S / max(S.sum(), 1)
-    shared = H @ _code_len(P)
-    return float(np.minimum(own, shared).sum() + X.sum() + _table_bits(S[None])[0])
+    w = np.ones(H.shape[0]) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+    st, bits = model_cost_kernel(np.ascontiguousarray(H), np.ascontiguousarray(X), w,
+                                 float(TABLE_FIXED_BITS), float(TABLE_BITS_PER_CODE))
+    if st:
+        raise AssertionError(f"model cost kernel failed with status {st}")
+    return float(bits)
 
 
 class Sampler:
@@ -196,6 +197,15 @@ def choose_alphabet(sampler: Sampler, effort: int = 1) -> tuple[int, int, int]:
     if not sampler.parts or sum(q[2] for q in sampler.parts) == 0:
         return 0, 1, 1
     runs, vals, owner, eob, w = sampler.arrays()
+    n_owner = eob.size
+    # distinct (owner, run, |value|) triples with counts: the same histograms, far fewer steps
+    rcap = 1024
+    mcap = int(min(max(maxmag, 0) + 1, 1 << 12))
+    o3, r3, m3, c3 = (np.empty(runs.size, np.int64) for _ in range(4))
+    st, n3 = dedup_pairs(owner, runs, vals, np.int64(rcap), np.int64(mcap), o3, r3, m3, c3)
+    if st:
+        raise AssertionError(f"pair dedup kernel failed with status {st}")
+    o3, r3, m3, c3 = o3[:n3], r3[:n3], m3[:n3], c3[:n3]
     cache: dict = {}
 
     def cost_of(kref, nrun):
@@ -205,8 +215,10 @@ def choose_alphabet(sampler: Sampler, effort: int = 1) -> tuple[int, int, int]:
             if nsym > MAX_PLAN_SYMBOLS and nrun > 1:
                 cache[kref, nrun] = (float("inf"), kref, nrun, nclass)
             else:
-                H, X = owner_stats(runs, vals, owner, eob, np.int64(kref), np.int64(nrun),
-                                   np.int64(nsym))
+                st, H, X = weighted_owner_stats(o3, r3, m3, c3, np.int64(n_owner), eob,
+                                                np.int64(kref), np.int64(nrun), np.int64(nsym))
+                if st:
+                    raise AssertionError(f"sample statistics kernel failed with status {st}")
                 cache[kref, nrun] = (model_cost(H, X, w), kref, nrun, nclass)
         return cache[kref, nrun]
 
@@ -239,51 +251,68 @@ def choose_alphabet(sampler: Sampler, effort: int = 1) -> tuple[int, int, int]:
     return best[1], best[2], best[3]
 
 
-class _Rows:
-    """A histogram matrix with its nonzeros in CSR form (rows are sparse: a group or tensor
-    uses a small part of the alphabet), for fast cost evaluation."""
+class Csr:
+    """A histogram matrix (rows: tensors or groups, columns: symbols) in CSR form, with
+    ascending columns per row: rows are sparse (a group uses a small part of the alphabet)."""
 
-    def __init__(self, H: np.ndarray):
-        self.H = H
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, ncols: int):
+        self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+        self.indices = np.ascontiguousarray(indices, dtype=np.int64)
+        self.data = np.ascontiguousarray(data, dtype=np.float64)
+        self.ncols = int(ncols)
+
+    @classmethod
+    def from_dense(cls, H: np.ndarray) -> "Csr":
         mask = H != 0
-        self.indptr = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int64)
+        indptr = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int64)
         r, c = np.nonzero(mask)
-        self.indices = c.astype(np.int64)
-        self.data = H[r, c].astype(np.float64)
+        return cls(indptr, c, H[r, c], H.shape[1])
+
+    @property
+    def n(self) -> int:
+        return self.indptr.size - 1
+
+    def sums(self, assign: np.ndarray, k: int | None = None) -> np.ndarray:
+        """Row sums per assigned table (tables 0..k-1, default max(assign) + 1), dense float."""
+        k = int(assign.max()) + 1 if k is None else int(k)
+        return csr_sums(self.indptr, self.indices, self.data,
+                        np.ascontiguousarray(assign, dtype=np.int64), np.int64(k),
+                        np.int64(self.ncols))
+
+    def costs(self, LT: np.ndarray) -> np.ndarray:
+        """cost[row, t] = sum of w * LT[s, t] over the row's nonzeros (s, w)."""
+        cost = np.empty((self.n, LT.shape[1]))
+        work = self.indices.size * LT.shape[1]
+        with parallel_slot() as slot:
+            if slot and work >= PAR_MIN_COST and self.n > 1:
+                st = cost_matrix_par(self.indptr, self.indices, self.data, LT, cost,
+                                     chunks(self.n))
+            else:
+                st = cost_matrix(self.indptr, self.indices, self.data, LT, cost)
+        if st:
+            raise AssertionError(f"cost kernel failed with status {st}")
+        return cost
+
+    def row_entropy(self) -> np.ndarray:
+        out = np.empty(self.n)
+        if row_entropy_csr(self.indptr, self.indices, self.data, out):
+            raise AssertionError("row entropy kernel failed")
+        return out
 
 
-_ROWS: dict = {}
+PAR_MIN_COST = 1 << 20  # nonzeros x tables above which cost matrices are computed in parallel
+_NO_LENS = np.zeros((1, 1), np.uint8)
+_NO_SUMS = np.zeros((1, 1))
 
 
-def _rows(H: np.ndarray) -> _Rows:
-    key = (id(H), H.shape)
-    r = _ROWS.get(key)
-    if r is None or r.H is not H:
-        _ROWS.clear()
-        r = _ROWS[key] = _Rows(H)
-    return r
+def _costs_from_sums(rows: Csr, S: np.ndarray) -> np.ndarray:
+    """Cost of each row under each table model estimated from table sums S (inf: uncovered)."""
+    return rows.costs(code_len_matrix(np.ascontiguousarray(S, dtype=np.float64), _NO_LENS, 0))
 
 
-def _assign(H: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cost (bits) of each tensor under each table model P (probabilities), inf if uncovered."""
-    rows = _rows(H)
-    cost = assign_costs(rows.indptr, rows.indices, rows.data,
-                        np.ascontiguousarray(_code_len(P)), np.ascontiguousarray(P == 0))
-    return cost.argmin(axis=1), cost
-
-
-def _normalize(S: np.ndarray) -> np.ndarray:
-    tot = S.sum(axis=1, keepdims=True)
-    return S / np.maximum(tot, 1)
-
-
-def _sums(assign: np.ndarray, H: np.ndarray) -> np.ndarray:
-    """Row sums of H per assigned table (tables 0..max(assign)), from its sparse form."""
-    k = int(assign.max()) + 1
-    r = _rows(H)
-    out = csr_sums(r.indptr, r.indices, r.data, np.ascontiguousarray(assign, dtype=np.int64),
-                   np.int64(k), np.int64(H.shape[1]))
-    return out.astype(H.dtype) if H.dtype.kind in "iu" else out
+def _costs_from_lens(rows: Csr, lens: np.ndarray) -> np.ndarray:
+    """Exact cost of each row under each table's Huffman lengths (inf: uncovered)."""
+    return rows.costs(code_len_matrix(_NO_SUMS, np.ascontiguousarray(lens, dtype=np.uint8), 1))
 
 
 def cluster(H: np.ndarray, max_tables: int) -> np.ndarray:
@@ -297,13 +326,14 @@ def cluster(H: np.ndarray, max_tables: int) -> np.ndarray:
     n = H.shape[0]
     if n <= 1 or max_tables <= 1:
         return np.zeros(n, np.int64)
-    own = _row_entropy(H) + _table_bits(H)
+    rows = Csr.from_dense(H)
+    own = rows.row_entropy() + _table_bits(H)
     assign = np.zeros(n, np.int64)
     best_total = None
     best_assign = assign
     for _it in range(8):
-        S = _sums(assign, H)
-        _, cost = _assign(H, _normalize(S))
+        S = rows.sums(assign)
+        cost = _costs_from_sums(rows, S)
         total = float(cost[np.arange(n), assign].sum() + _table_bits(S).sum())
         if best_total is None or total < best_total - 1e-6:
             best_total, best_assign = total, assign
@@ -333,38 +363,39 @@ def cluster(H: np.ndarray, max_tables: int) -> np.ndarray:
 MAX_GROUP_MATRIX = 1 << 24  # entries of the groups x symbols histogram for group-level choice
 
 
-def _huffman_refine(Hg: np.ndarray, assign: np.ndarray, nsym: int) -> tuple[np.ndarray, np.ndarray]:
+def _lengths(S: np.ndarray) -> np.ndarray:
+    return np.stack([huffman_lengths(np.rint(S[j]).astype(np.int64), MAX_CODE_LEN)
+                     for j in range(S.shape[0])])
+
+
+def _huffman_refine(rows: Csr, assign: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exact Huffman tables from an assignment, then move rows to the cheapest covering table
-    (twice at most).  Returns (assignment, code lengths per table)."""
+    (twice at most).  Returns (assignment, code lengths per table, in ``rows``' columns)."""
     for _ in range(3):
-        S = _sums(assign, Hg)
-        lens = np.stack([huffman_lengths(S[j], MAX_CODE_LEN) for j in range(S.shape[0])])
-        rows = _rows(Hg)
-        cost = assign_costs(rows.indptr, rows.indices, rows.data,
-                            np.ascontiguousarray(lens, dtype=np.float64),
-                            np.ascontiguousarray(lens == 0))
-        new = cost.argmin(axis=1)
+        lens = _lengths(rows.sums(assign))
+        new = _costs_from_lens(rows, lens).argmin(axis=1)
         _, new = np.unique(new, return_inverse=True)
         if np.array_equal(new, assign):
             return assign, lens
         assign = new
-    S = _sums(assign, Hg)
-    return assign, np.stack([huffman_lengths(S[j], MAX_CODE_LEN) for j in range(S.shape[0])])
+    return assign, _lengths(rows.sums(assign))
 
 
 GROUP_SPLITS = 8  # new tables the group-level refinement may seed
 
 
-def _lloyd(Hc: np.ndarray, ga: np.ndarray, iters: int = 6) -> tuple[np.ndarray, float]:
-    """Alternate table rebuild / cheapest-table reassignment; returns (assignment, est. bits)."""
-    n = Hc.shape[0]
-    best, best_total = ga, None
+def _lloyd(rows: Csr, ga: np.ndarray, iters: int = 6):
+    """Alternate table rebuild / cheapest-table reassignment.
+
+    Returns (assignment, est. bits, cost matrix of that assignment's tables)."""
+    n = rows.n
+    best, best_total, best_cost = ga, None, None
     for _it in range(iters):
-        S = _sums(ga, Hc)
-        _, cost = _assign(Hc, _normalize(S))
+        S = rows.sums(ga)
+        cost = _costs_from_sums(rows, S)
         total = float(cost[np.arange(n), ga].sum() + _table_bits(S).sum())
         if best_total is None or total < best_total - 1e-6:
-            best, best_total = ga, total
+            best, best_total, best_cost = ga, total, cost
         else:
             break
         new = cost.argmin(axis=1)
@@ -372,42 +403,51 @@ def _lloyd(Hc: np.ndarray, ga: np.ndarray, iters: int = 6) -> tuple[np.ndarray, 
         if np.array_equal(new, ga):
             break
         ga = new
-    return best, best_total
+    return best, best_total, best_cost
 
 
-def _refine_groups(Hc: np.ndarray, ga: np.ndarray, max_tables: int) -> np.ndarray:
+def _refine_groups(rows: Csr, ga: np.ndarray, max_tables: int) -> np.ndarray:
     """Per-group table choice: Lloyd iterations, then try seeding new tables from the groups
     that fit their current table worst (kept only when the estimated total shrinks)."""
-    n = Hc.shape[0]
-    best, best_total = _lloyd(Hc, ga)
-    own = _row_entropy(Hc)
+    n = rows.n
+    best, best_total, cost = _lloyd(rows, ga)
+    own = rows.row_entropy()
     for _s in range(GROUP_SPLITS):
         k = int(best.max()) + 1
         if k >= max_tables:
             break
-        _, cost = _assign(Hc, _normalize(_sums(best, Hc)))
         gain = cost[np.arange(n), best] - own
         seed = int(np.argmax(gain))
         trial = best.copy()
         trial[seed] = k
-        trial, total = _lloyd(Hc, trial, iters=3)
+        trial, total, tcost = _lloyd(rows, trial, iters=3)
         if total < best_total - 1e-6:
-            best, best_total = trial, total
+            best, best_total, cost = trial, total, tcost
         else:
             break
     return best
 
 
-def tensor_hist(p: Prepared, kref: int, nrun: int, nclass: int, per_group: bool) -> np.ndarray:
-    """Symbol histogram of a tensor: one row per group (per_group) or one row in all."""
+def tensor_hist(p: Prepared, kref: int, nrun: int, nclass: int, per_group: bool):
+    """Symbol histogram of a tensor: per group as :class:`Csr` rows (``per_group``), or one
+    dense row (int64[1, nsym]) for the whole tensor."""
     nsym = SYM_FIRST + nclass * nrun
+    G = p.n_groups
     if per_group:
-        owner = np.repeat(np.arange(p.n_groups, dtype=np.int64), np.diff(p.ps))
-        eob = np.ones(p.n_groups, np.int64)
-    else:
-        owner = np.zeros(p.runs.size, np.int64)
-        eob = np.array([p.n_groups], np.int64)
-    H, _ = owner_stats(p.runs, p.vals, owner, eob, np.int64(kref), np.int64(nrun), np.int64(nsym))
+        cap = min(p.runs.size + 2 * G, G * nsym)
+        indptr = np.empty(G + 1, np.int64)
+        indices = np.empty(cap, np.int64)
+        data = np.empty(cap, np.float64)
+        st, nnz = group_hist_csr(p.runs, p.vals, p.ps, np.int64(kref), np.int64(nrun),
+                                 np.int64(nsym), indptr, indices, data)
+        if st:
+            raise AssertionError(f"group histogram kernel failed with status {st}")
+        return Csr(indptr, indices[:nnz], data[:nnz], nsym)
+    H = np.zeros((1, nsym), np.int64)
+    X = np.zeros(1, np.int64)
+    if tensor_hist_row(p.runs, p.vals, np.int64(G), np.int64(kref), np.int64(nrun),
+                       np.int64(nsym), H[0], X):
+        raise AssertionError("tensor histogram kernel failed")
     return H
 
 
@@ -415,7 +455,17 @@ def use_per_group(gtot: int, kref: int, nrun: int, nclass: int, effort: int) -> 
     return effort >= 1 and gtot * (SYM_FIRST + nclass * nrun) <= MAX_GROUP_MATRIX
 
 
-def build_tables(hists: list[np.ndarray], gcount: np.ndarray, per_group: bool, kref: int,
+def _concat_csr(parts: list[Csr], ncols: int) -> Csr:
+    if not parts:
+        return Csr(np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0), ncols)
+    nnz = np.array([q.indices.size for q in parts], np.int64)
+    base = np.concatenate([[0], np.cumsum(nnz)[:-1]])
+    indptr = np.concatenate([np.zeros(1, np.int64)] + [q.indptr[1:] + b for q, b in zip(parts, base)])
+    return Csr(indptr, np.concatenate([q.indices for q in parts]),
+               np.concatenate([q.data for q in parts]), ncols)
+
+
+def build_tables(hists: list, gcount: np.ndarray, per_group: bool, kref: int,
                  nrun: int, nclass: int, max_tables: int) -> tuple[list[Table], list[np.ndarray]]:
     """Huffman tables for the package and the table index of every group of every tensor.
 
@@ -431,28 +481,31 @@ def build_tables(hists: list[np.ndarray], gcount: np.ndarray, per_group: bool, k
         return [], [np.zeros(0, np.int64) for _ in range(nt)]
     goff = np.concatenate([[0], np.cumsum(gcount)])
     if per_group:
-        Hg = np.vstack([h for h, g in zip(hists, gcount) if g > 0])
+        Hg = _concat_csr([h for h, g in zip(hists, gcount) if g > 0], nsym)
         tensor_of = np.repeat(np.arange(nt), gcount)
-        Ht = np.zeros((nt, nsym), np.int64)
-        Ht[gcount > 0] = _sums(np.unique(tensor_of, return_inverse=True)[1], Hg)
+        Ht = Hg.sums(tensor_of, nt)
     else:
         Ht = np.vstack([h if g > 0 else np.zeros((1, nsym), np.int64)
-                        for h, g in zip(hists, gcount)])
+                        for h, g in zip(hists, gcount)]).astype(np.float64)
     live = np.flatnonzero(gcount > 0)
     cols = np.flatnonzero(Ht.sum(axis=0))  # cluster on the symbols that occur
-    tassign = cluster(Ht[live][:, cols].astype(np.float64), max_tables)
+    tassign = cluster(Ht[live][:, cols], max_tables)
     t_of_tensor = np.zeros(nt, np.int64)
     t_of_tensor[live] = tassign
     if per_group:
-        Hc = Hg[:, cols].astype(np.float64)
+        colmap = np.full(nsym, -1, np.int64)
+        colmap[cols] = np.arange(cols.size)
+        Hc = Csr(Hg.indptr, colmap[Hg.indices], Hg.data, cols.size)
         best = _refine_groups(Hc, t_of_tensor[tensor_of], max_tables)
-        ga, lens = _huffman_refine(Hg, best, nsym)
+        ga, lens_c = _huffman_refine(Hc, best)
         tids = [ga[goff[i]:goff[i + 1]] for i in range(nt)]
     else:
-        ta, lens = _huffman_refine(Ht[live], tassign, nsym)
+        ta, lens_c = _huffman_refine(Csr.from_dense(Ht[live][:, cols]), tassign)
         t_of_tensor[live] = ta
         tids = [np.full(int(gcount[i]), t_of_tensor[i], np.int64) for i in range(nt)]
-    tables = [Table(kref, nrun, nclass, lens[j].astype(np.uint8)) for j in range(lens.shape[0])]
+    lens = np.zeros((lens_c.shape[0], nsym), np.uint8)
+    lens[:, cols] = lens_c
+    tables = [Table(kref, nrun, nclass, lens[j]) for j in range(lens.shape[0])]
     return tables, tids
 
 

@@ -1,0 +1,389 @@
+"""Planner kernels: per-group symbol histograms in sparse (CSR) form, table-cost matrices,
+row entropies, and length-limited Huffman repair.
+
+These replace numpy passes over dense ``groups x symbols`` matrices (and their Python loops)
+in :mod:`codec.planner`; they compute the same quantities in the same summation order.  Every
+kernel checks its indices against its buffers and returns a status (``OK`` or ``ERR_BUFFER``)
+instead of reading or writing outside them.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .status import ERR_BUFFER, OK
+from .symbols import SYM_EOB, SYM_ESC, SYM_FIRST, mag_class
+
+
+@njit(cache=True, nogil=True)
+def group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data):
+    """Symbol histogram of every group (one EOB each), as CSR rows with ascending symbols.
+
+    Group g's pairs are ``[ps[g], ps[g+1])``.  ``indptr`` has G + 1 entries; ``indices`` /
+    ``data`` need room for ``sum over g of min(nsym, pairs_g + 2)`` entries (the caller sizes
+    them ``P + 2 G`` or ``G * nsym``, whichever is smaller).  Returns (status, nnz).
+    """
+    G = ps.size - 1
+    if G < 0 or indptr.size != G + 1 or nsym < SYM_FIRST or nrun < 1:
+        return ERR_BUFFER, 0
+    row = np.zeros(nsym, np.int64)
+    touched = np.empty(nsym, np.int64)
+    nnz = 0
+    indptr[0] = 0
+    for g in range(G):
+        lo = ps[g]
+        hi = ps[g + 1]
+        if lo < 0 or hi < lo or hi > runs.size or hi > vals.size:
+            return ERR_BUFFER, nnz
+        nt = 0
+        row[SYM_EOB] = 1
+        touched[nt] = SYM_EOB
+        nt += 1
+        for k in range(lo, hi):
+            r = np.int64(runs[k])
+            if r >= nrun:
+                if row[SYM_ESC] == 0:
+                    touched[nt] = SYM_ESC
+                    nt += 1
+                row[SYM_ESC] += r // nrun
+                r = r % nrun
+            d = np.int64(vals[k])
+            m = d if d > 0 else -d
+            c, _e, _x = mag_class(m, kref)
+            s = SYM_FIRST + c * nrun + r
+            if s < 0 or s >= nsym:
+                return ERR_BUFFER, nnz
+            if row[s] == 0:
+                touched[nt] = s
+                nt += 1
+            row[s] += 1
+        if nnz + nt > indices.size or nnz + nt > data.size:
+            return ERR_BUFFER, nnz
+        t = np.sort(touched[:nt])
+        for j in range(nt):
+            s = t[j]
+            indices[nnz] = s
+            data[nnz] = row[s]
+            row[s] = 0
+            nnz += 1
+        indptr[g + 1] = nnz
+    return OK, nnz
+
+
+@njit(cache=True, nogil=True)
+def tensor_hist_row(runs, vals, n_groups, kref, nrun, nsym, H, X):
+    """One tensor's symbol histogram H[sym] (n_groups EOBs) and extra bits X[0]."""
+    if H.size < nsym or X.size < 1 or nsym < SYM_FIRST or nrun < 1 or vals.size < runs.size:
+        return ERR_BUFFER
+    H[:] = 0
+    H[SYM_EOB] = n_groups
+    x = np.int64(0)
+    for k in range(runs.size):
+        r = np.int64(runs[k])
+        if r >= nrun:
+            H[SYM_ESC] += r // nrun
+            r = r % nrun
+        d = np.int64(vals[k])
+        m = d if d > 0 else -d
+        c, e, _x = mag_class(m, kref)
+        s = SYM_FIRST + c * nrun + r
+        if s < nsym:
+            H[s] += 1
+        x += e + 1
+    X[0] = x
+    return OK
+
+
+@njit(cache=True, nogil=True)
+def weighted_owner_stats(owner, runs, mags, counts, n_owner, eob, kref, nrun, nsym):
+    """Like :func:`codec.kernels.encode.owner_stats`, over distinct (owner, run, |value|)
+    triples with multiplicities ``counts``.  Returns (status, H[n_owner, nsym], X[n_owner])."""
+    H = np.zeros((n_owner, nsym), np.int64)
+    X = np.zeros(n_owner, np.int64)
+    if eob.size != n_owner or owner.size != runs.size or mags.size != runs.size \
+            or counts.size != runs.size or nrun < 1 or nsym < SYM_FIRST:
+        return ERR_BUFFER, H, X
+    for o in range(n_owner):
+        H[o, SYM_EOB] = eob[o]
+    for k in range(runs.size):
+        o = owner[k]
+        if o < 0 or o >= n_owner:
+            return ERR_BUFFER, H, X
+        n = counts[k]
+        r = np.int64(runs[k])
+        if r >= nrun:
+            H[o, SYM_ESC] += (r // nrun) * n
+            r = r % nrun
+        c, e, _x = mag_class(mags[k], kref)
+        s = SYM_FIRST + c * nrun + r
+        if s < nsym:
+            H[o, s] += n
+        X[o] += (e + 1) * n
+    return OK, H, X
+
+
+@njit(cache=True, nogil=True)
+def code_len_matrix(S, lens, use_lens):
+    """Transposed per-table code-length estimates LT[sym, t] for cost evaluation.
+
+    ``use_lens`` 0: from table symbol sums S[t, sym] (probability P = S / max(total, 1),
+    length max(1, -log2 P)); 1: the exact Huffman lengths ``lens[t, sym]``.  Symbols without a
+    code get +inf, so a group that needs one costs +inf under that table.
+    """
+    T = S.shape[0] if use_lens == 0 else lens.shape[0]
+    n = S.shape[1] if use_lens == 0 else lens.shape[1]
+    LT = np.empty((n, T))
+    for t in range(T):
+        if use_lens == 0:
+            tot = 0.0
+            for s in range(n):
+                tot += S[t, s]
+            tot = max(tot, 1.0)
+            for s in range(n):
+                v = S[t, s]
+                if v == 0:
+                    LT[s, t] = np.inf
+                else:
+                    LT[s, t] = max(1.0, -math.log2(v / tot))
+        else:
+            for s in range(n):
+                ln = lens[t, s]
+                LT[s, t] = np.inf if ln == 0 else np.float64(ln)
+    return LT
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _cost_rows(indptr, indices, data, LT, cost, g0, g1):
+    T = LT.shape[1]
+    n = LT.shape[0]
+    for g in range(g0, g1):
+        for t in range(T):
+            cost[g, t] = 0.0
+        lo = indptr[g]
+        hi = indptr[g + 1]
+        if lo < 0 or hi > indices.size or hi > data.size:
+            return ERR_BUFFER
+        for k in range(lo, hi):
+            s = indices[k]
+            if s < 0 or s >= n:
+                return ERR_BUFFER
+            w = data[k]
+            for t in range(T):
+                cost[g, t] += w * LT[s, t]
+    return OK
+
+
+@njit(cache=True, nogil=True)
+def cost_matrix(indptr, indices, data, LT, cost):
+    """cost[g, t] = sum over row g's nonzeros (s, w) of w * LT[s, t] (inf: not covered)."""
+    G = indptr.size - 1
+    if cost.shape[0] != G or cost.shape[1] != LT.shape[1]:
+        return ERR_BUFFER
+    return _cost_rows(indptr, indices, data, LT, cost, 0, G)
+
+
+@njit(cache=True, parallel=True)
+def cost_matrix_par(indptr, indices, data, LT, cost, nchunk):
+    G = indptr.size - 1
+    if cost.shape[0] != G or cost.shape[1] != LT.shape[1] or nchunk < 1:
+        return ERR_BUFFER
+    bad = 0
+    for c in prange(nchunk):
+        bad += _cost_rows(indptr, indices, data, LT, cost, G * c // nchunk,
+                          G * (c + 1) // nchunk) != OK
+    return OK if bad == 0 else ERR_BUFFER
+
+
+@njit(cache=True, nogil=True)
+def row_entropy_csr(indptr, indices, data, out):
+    """out[g] = estimated bits of row g coded with its own table: sum w * max(1, -log2(w/tot))."""
+    G = indptr.size - 1
+    if out.size != G:
+        return ERR_BUFFER
+    for g in range(G):
+        lo = indptr[g]
+        hi = indptr[g + 1]
+        if lo < 0 or hi > data.size:
+            return ERR_BUFFER
+        tot = 0.0
+        for k in range(lo, hi):
+            tot += data[k]
+        tot = max(tot, 1.0)
+        b = 0.0
+        for k in range(lo, hi):
+            w = data[k]
+            if w > 0:
+                b += w * max(1.0, -math.log2(w / tot))
+        out[g] = b
+    return OK
+
+
+@njit(cache=True, nogil=True)
+def limit_lengths(weights, lens, limit):
+    """Clamp Huffman code lengths to ``limit`` and repair the Kraft sum: lengthen the lightest
+    codes first (ascending weight, ties by index), then shorten the heaviest while the code
+    stays valid.  In place on ``lens`` (int64); returns a status."""
+    n = lens.size
+    if weights.size != n or limit < 1 or limit > 62:
+        return ERR_BUFFER
+    for i in range(n):
+        if lens[i] > limit:
+            lens[i] = limit
+        if lens[i] < 1:
+            return ERR_BUFFER
+    unit = np.int64(1) << limit
+    kraft = np.int64(0)
+    for i in range(n):
+        kraft += np.int64(1) << (limit - lens[i])
+    order = np.argsort(weights, kind="mergesort")
+    while kraft > unit:
+        for j in range(n):
+            i = order[j]
+            if lens[i] < limit:
+                kraft -= np.int64(1) << (limit - lens[i] - 1)
+                lens[i] += 1
+                if kraft <= unit:
+                    break
+    for j in range(n - 1, -1, -1):
+        i = order[j]
+        while lens[i] > 1 and kraft + (np.int64(1) << (limit - lens[i])) <= unit:
+            kraft += np.int64(1) << (limit - lens[i])
+            lens[i] -= 1
+    return OK
+
+
+@njit(cache=True, nogil=True)
+def gamma_symbol_list(lengths, maxlen, out):
+    """Write the canonical symbol list (FORMAT.md 6.2): for L = 1..maxlen, the symbols of
+    length L ascending, each as the Elias-gamma code of its gap; zero-padded to a byte.
+    ``out`` must be zero-filled.  Returns (status, bytes written)."""
+    bit = np.int64(0)
+    cap = np.int64(out.size) * 8
+    for ln in range(1, maxlen + 1):
+        prev = -1
+        for s in range(lengths.size):
+            if lengths[s] != ln:
+                continue
+            x = np.int64(s - prev)
+            prev = s
+            nb = 0
+            v = x
+            while v > 0:
+                nb += 1
+                v >>= 1
+            need = 2 * nb - 1
+            if bit + need > cap:
+                return ERR_BUFFER, 0
+            bit += nb - 1  # leading zeros (out is zero-filled)
+            for i in range(nb - 1, -1, -1):
+                if (x >> i) & 1:
+                    out[bit >> 3] |= np.uint8(0x80 >> (bit & 7))
+                bit += 1
+    return OK, (bit + 7) >> 3
+
+
+@njit(cache=True, nogil=True)
+def model_cost_kernel(H, X, w, fixed_bits, bits_per_code):
+    """Estimated package bits for per-owner histograms H (sample counts), extra bits X and
+    sample-to-tensor factors w: each owner takes the cheaper of its own table (entropy +
+    Miller-Madow term + table bits) and one shared table; plus the shared table's bits.
+    Returns (status, bits)."""
+    n, nsym = H.shape
+    if X.size != n or w.size != n:
+        return ERR_BUFFER, 0.0
+    S = np.zeros(nsym)
+    for o in range(n):
+        for s in range(nsym):
+            S[s] += H[o, s] * w[o]
+    tot = 0.0
+    for s in range(nsym):
+        tot += S[s]
+    tot = max(tot, 1.0)
+    L = np.empty(nsym)
+    kS = 0
+    for s in range(nsym):
+        if S[s] > 0:
+            L[s] = max(1.0, -math.log2(S[s] / tot))
+            kS += 1
+        else:
+            L[s] = 1.0
+    c = 1.0 / (2.0 * math.log(2.0))
+    total = 0.0
+    xs = 0.0
+    for o in range(n):
+        rs = 0.0
+        k = 0
+        for s in range(nsym):
+            h = H[o, s]
+            if h != 0:
+                rs += h
+                k += 1
+        rs = max(rs, 1.0)
+        ent = 0.0
+        shared = 0.0
+        for s in range(nsym):
+            h = H[o, s]
+            if h != 0:
+                ent += h * max(1.0, -math.log2(h / rs))
+                shared += h * w[o] * L[s]
+        own = (ent + max(k - 1, 0) * c) * w[o] + fixed_bits + bits_per_code * k
+        total += min(own, shared)
+        xs += X[o] * w[o]
+    return OK, total + xs + fixed_bits + bits_per_code * kS
+
+
+@njit(cache=True, nogil=True)
+def dedup_pairs(owner, runs, vals, rcap, mcap, o_out, r_out, m_out, c_out):
+    """Collapse (owner, run, |value|) pairs into distinct triples with multiplicities.
+
+    ``owner`` must be non-decreasing (owners are contiguous).  Pairs with run < rcap and
+    |value| < mcap are counted in a scratch table; others are copied as they are (count 1).
+    Outputs need room for ``runs.size`` entries.  Returns (status, number of triples).
+    """
+    n = runs.size
+    if owner.size != n or vals.size != n or o_out.size < n or r_out.size < n or m_out.size < n \
+            or c_out.size < n or rcap < 1 or mcap < 1:
+        return ERR_BUFFER, 0
+    tab = np.zeros(rcap * mcap, np.int64)
+    touched = np.empty(min(n, rcap * mcap) + 1, np.int64)
+    out = 0
+    k = 0
+    while k < n:
+        o = owner[k]
+        nt = 0
+        j = k
+        while j < n and owner[j] == o:
+            r = np.int64(runs[j])
+            d = np.int64(vals[j])
+            m = d if d > 0 else -d
+            if r < rcap and m < mcap and r >= 0:
+                key = r * mcap + m
+                if tab[key] == 0:
+                    if nt >= touched.size:
+                        return ERR_BUFFER, 0
+                    touched[nt] = key
+                    nt += 1
+                tab[key] += 1
+            else:
+                o_out[out] = o
+                r_out[out] = r
+                m_out[out] = m
+                c_out[out] = 1
+                out += 1
+            j += 1
+        if j < n and owner[j] < o:
+            return ERR_BUFFER, 0
+        for i in range(nt):
+            key = touched[i]
+            if out >= o_out.size:
+                return ERR_BUFFER, 0
+            o_out[out] = o
+            r_out[out] = key // mcap
+            m_out[out] = key % mcap
+            c_out[out] = tab[key]
+            tab[key] = 0
+            out += 1
+        k = j
+    return OK, out
