@@ -19,6 +19,7 @@ import numpy as np
 from ._bytes import Reader, put_svarint, put_varint
 from .errors import ChecksumError, CorruptError, LimitError, TruncatedError, UnsupportedError
 from .huffman import read_lengths, write_lengths
+from .kernels.directory import parse_directory
 from .kernels.symbols import SYM_EOB, SYM_FIRST, max_classes
 from .meta import QuantMeta
 
@@ -45,6 +46,7 @@ class Limits:
     max_output_bytes: int = 1 << 31
     max_tensors: int = 1 << 20
     max_name_bytes: int = 1 << 16
+    max_names_bytes: int = 1 << 26    # all names together (front coding can repeat long prefixes)
     max_ndim: int = 32
     max_tables: int = 1024
     max_table_symbols: int = 1 << 20   # alphabet sizes of all tables together
@@ -206,15 +208,59 @@ def read_directory(buf, limits: Limits = DEFAULT_LIMITS, *, check_crc: bool = Tr
         if crc != dir_crc:
             raise ChecksumError(f"directory CRC32 mismatch: stored {dir_crc:08x}, computed {crc:08x}",
                                 offset=fpos + 16, value=dir_crc)
-    # parse from a bytes copy of the directory (fast indexing); offsets stay absolute
-    r = Reader(bytes(dir_view), 0, fpos - dir_off, base=dir_off)
+    raw = bytes(dir_view)
+    # the kernel parses valid directories; on any problem the Python parser names it exactly
+    # (or accepts what the kernel declined, e.g. a non-shortest varint)
+    parsed = _parse_fast(raw, dir_off, limits) or _parse_slow(raw, dir_off, limits)
+    return Directory(version, flags, parsed[0], parsed[1], dir_off, dir_len)
+
+
+def _parse_slow(raw: bytes, dir_off: int, limits: Limits):
+    """(tables, entries) from the Python parser, which raises the exact CodecError."""
+    r = Reader(raw, 0, len(raw), base=dir_off)
     tables = _read_tables(r, limits)
     entries = _read_entries(r, limits, len(tables), dir_off)
     r.ctx = ""
     if r.pos != r.end:
         raise CorruptError(f"{r.end - r.pos} stray bytes at the end of the directory",
                            offset=r.offset)
-    return Directory(version, flags, tables, entries, dir_off, dir_len)
+    return tables, entries
+
+
+_MAX_CLASSES = np.array([max_classes(k) for k in range(MAX_KREF + 1)], np.int64)
+
+
+def _parse_fast(raw: bytes, dir_off: int, limits: Limits):
+    """(tables, entries) from the directory kernel, or None when it declines (then the
+    Python parser below decides and names the problem)."""
+    big = (1 << 62) - 1
+    st, tabs, lens, ents, shapes, names = parse_directory(
+        np.frombuffer(raw, np.uint8), dir_off, min(limits.max_tables, big),
+        min(limits.max_table_symbols, big), min(limits.max_tensors, big),
+        min(limits.max_name_bytes, big), min(limits.max_names_bytes, big),
+        min(limits.max_ndim, big), min(limits.max_output_bytes, big), _MAX_CLASSES, SYM_FIRST)
+    if st != 0:
+        return None
+    tables = []
+    for kref, nrun, nclass, off in tabs.tolist():
+        tables.append(Table(kref, nrun, nclass, lens[off:off + SYM_FIRST + nclass * nrun]))
+    nb = names.tobytes()
+    dims = shapes.tolist()
+    entries = []
+    seen: set[str] = set()
+    for (noff, nlen, code, ndim, soff, _numel, gm, gsize, voff, boff, blen, crc, mlen, tbase,
+         tbits, lbits) in ents.tolist():
+        try:
+            name = nb[noff:noff + nlen].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if name in seen:
+            return None
+        seen.add(name)
+        entries.append(TensorEntry(name, DTYPES[code], tuple(dims[soff:soff + ndim]),
+                                   GROUP_MODES[gm], gsize, voff, boff, blen, crc, mlen, tbase,
+                                   tbits, lbits))
+    return tables, entries
 
 
 def _read_tables(r: Reader, limits: Limits) -> list[Table]:
@@ -252,11 +298,16 @@ def _read_entries(r: Reader, limits: Limits, ntab: int, dir_off: int) -> list[Te
     names: set[str] = set()
     prev = b""
     total_out = 0
+    total_names = 0
     for i in range(count):
         at = r.offset
         r.ctx = f"tensor {i} "
         shared = r.varint("name prefix", limit=len(prev))
         tail = r.varint("name length", limit=limits.max_name_bytes - shared, exc=LimitError)
+        total_names += shared + tail
+        if total_names > limits.max_names_bytes:
+            raise LimitError(f"tensor {i}: names exceed max_names_bytes={limits.max_names_bytes}",
+                             offset=at, value=total_names)
         raw = prev[:shared] + r.bytes(tail, "name")
         prev = raw
         try:

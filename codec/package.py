@@ -14,17 +14,17 @@ from .format import (DEFAULT_LIMITS, FOOTER_SIZE, PREAMBLE_SIZE, Directory, Limi
                      Table, TensorEntry, footer, preamble, read_directory, value_range,
                      write_directory)
 from .huffman import LUT_BITS, canonical_codes
-from .kernels.decode import (KIND_EOB, KIND_ESC, KIND_VALUE, LANES, build_fused_lut, decode_groups,
-                             decode_groups_par)
+from .kernels.decode import LANES, decode_groups, decode_groups_par
 from .kernels.encode import (group_bits, group_bits_par, merge_first_bytes, pack_groups,
                              pack_groups_par)
 from .kernels.parallel import parallel_slot
 from .kernels.status import STATUS_MESSAGES
-from .kernels.tables import plan_range
+from .kernels.directory import build_luts
+from .kernels.tables import P_FIELDS, plan_batch
 
 PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group has length 0",
-                 -7: "group lengths do not add up to the payload size"}
-from .kernels.symbols import SYM_EOB, SYM_ESC, symbol_tables
+                 -7: "group lengths do not add up to the payload size",
+                 -8: "group table outside the package"}
 from .meta import QuantMeta
 from .planner import (FAST_SAMPLE_PAIRS, PAR_MIN_WORK, SAMPLE_PAIRS, Prepared, Sampler, build_tables,
                       check_dtype, choose_alphabet, chunks, prepare, tensor_hist, use_per_group)
@@ -282,16 +282,20 @@ def encode(array: np.ndarray, /, *, group="auto", meta: QuantMeta | None = None,
 # decoding
 
 def _decode_luts(tables: list[Table]) -> np.ndarray:
-    """One fused uint64 decode table per Huffman table (see kernels/decode.py)."""
+    """One fused uint32 decode table per Huffman table (see kernels/decode.py), built by one
+    kernel call for all tables."""
     luts = np.zeros((max(len(tables), 1), 1 << LUT_BITS), np.uint32)
+    if not tables:
+        return luts
+    rows = np.zeros((len(tables), 4), np.int64)
+    off = 0
     for i, t in enumerate(tables):
-        run, base, eb = symbol_tables(t.kref, t.nrun, t.nclass)
-        kinds = np.full(t.nsym, KIND_VALUE, np.int64)
-        kinds[SYM_EOB] = KIND_EOB
-        kinds[SYM_ESC] = KIND_ESC
-        run[SYM_ESC] = t.nrun
-        if build_fused_lut(t.lengths, canonical_codes(t.lengths), kinds, run, base, eb, luts[i]):
-            raise CorruptError(f"table {i}: a symbol does not fit the decode table", value=i)
+        rows[i] = (t.kref, t.nrun, t.nclass, off)
+        off += t.lengths.size
+    lengths = np.concatenate([np.asarray(t.lengths, np.uint8) for t in tables])
+    bad = build_luts(rows, lengths, luts)
+    if bad >= 0:
+        raise CorruptError(f"table {bad}: a symbol does not fit the decode table", value=bad)
     return luts
 
 
@@ -391,28 +395,34 @@ class Package:
             self._decode_batch(batch, out, bitpos)
         return out
 
-    def _decode_batch(self, batch, out: np.ndarray, bitpos: dict) -> None:
-        vmin, vmax = value_range(out.dtype)
+    def _plan(self, batch, bitpos: dict):
+        """Group plan of ``batch`` = [(entry, g0, g1, output base)]: the decode kernel's per-group
+        arrays (bit range, table, output start and count, value offset), one kernel call.
+        ``bitpos`` carries where a tensor's next group starts between batches."""
         n = sum(g1 - g0 for _, g0, g1, _ in batch)
         glo, ghi, tid, st, cn, voff = (np.empty(n, np.int64) for _ in range(6))
-        slot = 0
-        ntab = np.int64(len(self.directory.tables))
+        rows = []
         for e, g0, g1, base in batch:
             gt0 = e.block_offset + e.meta_length
             pay0 = gt0 + e.group_table_bytes
-            start = bitpos.get(id(e), pay0 * 8)
-            status, end = plan_range(self._buf, np.int64(gt0), np.int64(e.tid_bits),
-                                     np.int64(e.len_bits), np.int64(e.tid_base), np.int64(start),
-                                     np.int64(g0), np.int64(g1), np.int64(e.group_size),
-                                     np.int64(e.numel), np.int64(base), np.int64(e.value_offset),
-                                     ntab, glo, ghi, tid, st, cn, voff, np.int64(slot))
-            if status == 0 and g1 == e.n_groups and (end - pay0 * 8 + 7) // 8 != e.payload_bytes:
-                status = -7
-            if status != 0:
-                raise CorruptError(f"tensor {e.name!r}: group table: {PLAN_MESSAGES[status]}",
-                                   offset=int(gt0), value=status)
+            rows.append((gt0, e.tid_bits, e.len_bits, e.tid_base, bitpos.get(id(e), pay0 * 8),
+                         g0, g1, e.group_size, e.numel, base, e.value_offset, pay0,
+                         e.payload_bytes if g1 == e.n_groups else -1))
+        items = np.array(rows, np.int64).reshape(len(rows), P_FIELDS)
+        ends = np.zeros(len(rows), np.int64)
+        status, k = plan_batch(self._buf, items, np.int64(len(self.directory.tables)), glo, ghi,
+                               tid, st, cn, voff, ends)
+        if status != 0:
+            e = batch[k][0]
+            raise CorruptError(f"tensor {e.name!r}: group table: {PLAN_MESSAGES[status]}",
+                               offset=int(items[k, 0]), value=status)
+        for (e, _, _, _), end in zip(batch, ends.tolist()):
             bitpos[id(e)] = end
-            slot += g1 - g0
+        return n, glo, ghi, tid, st, cn, voff
+
+    def _decode_batch(self, batch, out: np.ndarray, bitpos: dict) -> None:
+        vmin, vmax = value_range(out.dtype)
+        n, glo, ghi, tid, st, cn, voff = self._plan(batch, bitpos)
         status = np.zeros(n, np.int64)
         where = np.zeros(n, np.int64)
         args = (self._buf, np.int64(self._buf.size), glo, ghi, tid, st, cn, voff,

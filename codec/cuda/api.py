@@ -16,8 +16,7 @@ from numba import config, cuda
 from ..errors import CorruptError
 from ..format import DEFAULT_LIMITS, Limits, TensorEntry, value_range
 from ..kernels.status import STATUS_MESSAGES
-from ..kernels.tables import ERR_PAYLOAD, plan_range
-from ..package import PLAN_MESSAGES, Package, _guard
+from ..package import Package, _guard
 from . import kernels as K
 
 __all__ = ["unpack", "read_tensor", "is_available", "GpuPackage", "DecodePlan"]
@@ -130,7 +129,6 @@ class GpuPackage:
     def _plan_dtype(self, dtype, es: list[TensorEntry], out_dt, base_byte: int) -> _DtypeBatch:
         """Group plan of one dtype's tensors (the CPU decoder's ``_decode_flat``), split into
         launches by output dtype (dequantized tensors / tensors kept as integers)."""
-        buf = self.package._buf
         keys = [out_dt if (out_dt is not None and e.meta is not None) else e.dtype for e in es]
         order: list = []
         for k in keys:
@@ -150,24 +148,9 @@ class GpuPackage:
         batch = _DtypeBatch(dtype, es, live, G, n, [launches[k] for k in order])
         if not live:
             return batch
-        glo, ghi, tid, st, cn, voff = (np.empty(n, np.int64) for _ in range(6))
-        ntab = np.int64(len(self.package.directory.tables))
-        slot = 0
-        for e in live:  # the CPU decoder's checks and messages (Package._decode_batch)
-            gt0 = e.block_offset + e.meta_length
-            pay0 = gt0 + e.group_table_bytes
-            status, end = plan_range(buf, np.int64(gt0), np.int64(e.tid_bits),
-                                     np.int64(e.len_bits), np.int64(e.tid_base),
-                                     np.int64(pay0 * 8), np.int64(0), np.int64(e.n_groups),
-                                     np.int64(e.group_size), np.int64(e.numel),
-                                     np.int64(base_of[id(e)]), np.int64(e.value_offset), ntab,
-                                     glo, ghi, tid, st, cn, voff, np.int64(slot))
-            if status == 0 and (end - pay0 * 8 + 7) // 8 != e.payload_bytes:
-                status = ERR_PAYLOAD
-            if status != 0:
-                raise CorruptError(f"tensor {e.name!r}: group table: {PLAN_MESSAGES[status]}",
-                                   offset=int(gt0), value=status)
-            slot += e.n_groups
+        # the CPU decoder's plan, checks and messages
+        _, glo, ghi, tid, st, cn, voff = self.package._plan(
+            [(e, 0, e.n_groups, base_of[id(e)]) for e in live], {})
         glo -= 8 * base_byte
         ghi -= 8 * base_byte
         key_of = {id(e): order.index(k) for e, k in zip(es, keys)}

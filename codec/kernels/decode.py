@@ -14,6 +14,7 @@ Decode-table entries (uint32, one per LUT_BITS-bit prefix: 16 KiB a table) fuse 
   bits 0-3 code length (0 = invalid prefix), 4-5 kind (1 value, 2 escape, 3 end of group),
   6-10 remainder bit count e, 11-23 zero run before the value (or the escape's run),
   24-31 mantissa: the class's base magnitude is mantissa << e (mantissa < 2**(kref+1) <= 128).
+They are built by kernels/directory.py (``build_luts``).
 """
 from __future__ import annotations
 
@@ -29,30 +30,6 @@ KIND_VALUE = 1
 KIND_ESC = 2
 KIND_EOB = 3
 _SHIFT = np.uint64(64 - LUT_BITS)
-
-
-@njit(cache=True)
-def build_fused_lut(lengths, codes, kinds, runs, bases, ebits, lut):
-    """Fill ``lut`` (uint32[1 << LUT_BITS]) from per-symbol code lengths/codes and meanings."""
-    n = lengths.size
-    for s in range(n):
-        ln = np.int64(lengths[s])
-        if ln == 0 or ln > LUT_BITS:
-            continue
-        e = np.int64(ebits[s])
-        mant = np.int64(bases[s]) >> e
-        if (mant << e) != bases[s] or mant > 255 or e > 31 or runs[s] > 8191:
-            return ERR_BUFFER
-        ent = (np.uint32(ln) | (np.uint32(kinds[s]) << np.uint32(4))
-               | (np.uint32(e) << np.uint32(6)) | (np.uint32(runs[s]) << np.uint32(11))
-               | (np.uint32(mant) << np.uint32(24)))
-        lo = np.int64(codes[s]) << (LUT_BITS - ln)
-        cnt = np.int64(1) << (LUT_BITS - ln)
-        if lo < 0 or lo + cnt > lut.size:
-            return ERR_BUFFER
-        for k in range(lo, lo + cnt):
-            lut[k] = ent
-    return OK
 
 
 @njit(cache=True, inline="always")

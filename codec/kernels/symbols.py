@@ -57,21 +57,3 @@ def num_classes(max_mag: int, kref: int) -> int:
 
 def max_classes(kref: int) -> int:
     return num_classes((1 << MAX_MAG_BITS) - 1, kref)
-
-
-def symbol_tables(kref: int, nrun: int, nclass: int):
-    """Per-symbol decoder arrays: (run, base magnitude, extra bits) for symbols >= 2."""
-    c = np.arange(nclass, dtype=np.int64)
-    small = (1 << (kref + 1)) - 1
-    j = np.maximum(c - small, 0)
-    L = kref + 2 + (j >> kref)
-    e = np.where(c < small, 0, L - 1 - kref)
-    b = np.where(c < small, c + 1, ((1 << kref) + (j & ((1 << kref) - 1))) << e)
-    nsym = SYM_FIRST + nclass * nrun
-    run = np.zeros(nsym, np.int64)
-    base = np.zeros(nsym, np.int64)
-    ebits = np.zeros(nsym, np.int64)
-    run[SYM_FIRST:] = np.tile(np.arange(nrun, dtype=np.int64), nclass)
-    base[SYM_FIRST:] = np.repeat(b, nrun)
-    ebits[SYM_FIRST:] = np.repeat(e, nrun)
-    return run, base, ebits

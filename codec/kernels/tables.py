@@ -76,6 +76,7 @@ def canonical_codes_kernel(lengths, maxlen, codes):
 ERR_TABLE_ID = -5   # a group names a table that does not exist
 ERR_ZERO_LEN = -6   # a group of length 0
 ERR_PAYLOAD = -7    # group lengths do not add up to the payload size (checked by the caller)
+ERR_PLAN_ARGS = -8  # plan_batch: an item's group table lies outside the buffer, or bad sizes
 
 
 @njit(cache=True)
@@ -189,3 +190,46 @@ def csr_sums(indptr, indices, data, assign, k, ncols):
         for j in range(indptr[g], indptr[g + 1]):
             out[a, indices[j]] += data[j]
     return out
+
+
+# columns of plan_batch's item rows
+(P_GT0, P_TID_BITS, P_LEN_BITS, P_TID_BASE, P_START, P_G0, P_G1, P_GSIZE, P_NUMEL, P_BASE,
+ P_VOFF, P_PAY0, P_PAYLOAD) = range(13)
+P_FIELDS = 13
+
+
+@njit(cache=True)
+def plan_batch(buf, items, ntables, glo, ghi, tid, ostart, ocount, gvoff, ends):
+    """:func:`plan_range` for every row of ``items`` (columns P_*), slots back to back, in one
+    call.  Row k's group table must lie in ``buf`` (checked here); when its range reaches the
+    tensor's last group (P_PAYLOAD >= 0) the group lengths must add up to the payload (G3).
+    Returns (status, row of the problem); ``ends[k]`` = bit position after row k's groups."""
+    K = items.shape[0]
+    if items.shape[1] < P_FIELDS or ends.size < K:
+        return ERR_PLAN_ARGS, 0
+    slot = 0
+    nbits = buf.size * 8
+    for k in range(K):
+        gt0 = items[k, P_GT0]
+        tb = items[k, P_TID_BITS]
+        lb = items[k, P_LEN_BITS]
+        g0 = items[k, P_G0]
+        g1 = items[k, P_G1]
+        n = g1 - g0
+        if (gt0 < 0 or tb < 0 or lb < 0 or tb + lb > 68 or g0 < 0 or n < 0
+                or gt0 * 8 + g1 * (tb + lb) > nbits or slot + n > glo.size or slot + n > ghi.size
+                or slot + n > tid.size or slot + n > ostart.size or slot + n > ocount.size
+                or slot + n > gvoff.size):
+            return ERR_PLAN_ARGS, k
+        st, end = plan_range(buf, gt0, tb, lb, items[k, P_TID_BASE], items[k, P_START], g0, g1,
+                             items[k, P_GSIZE], items[k, P_NUMEL], items[k, P_BASE],
+                             items[k, P_VOFF], ntables, glo, ghi, tid, ostart, ocount, gvoff,
+                             slot)
+        if st == 0 and items[k, P_PAYLOAD] >= 0 and \
+                (end - items[k, P_PAY0] * 8 + 7) // 8 != items[k, P_PAYLOAD]:
+            st = ERR_PAYLOAD
+        if st != 0:
+            return st, k
+        ends[k] = end
+        slot += n
+    return 0, 0

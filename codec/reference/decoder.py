@@ -56,6 +56,7 @@ class RefLimits:
     max_output_bytes: int = 1 << 31
     max_tensors: int = 1 << 20
     max_name_bytes: int = 1 << 16
+    max_names_bytes: int = 1 << 26
     max_ndim: int = 32
     max_tables: int = 4096
 
@@ -350,10 +351,14 @@ def _read_entries(r: ByteReader, limits: RefLimits, ntab: int, dir_off: int) -> 
     seen = set()
     prev = b""
     total_bytes = 0
+    total_names = 0
     for _ in range(count):
         at = r.pos
         shared = r.varint("name prefix", len(prev))
         tail = r.varint("name length", limits.max_name_bytes - shared, LimitError)
+        total_names += shared + tail
+        if total_names > limits.max_names_bytes:
+            raise LimitError("names exceed max_names_bytes", offset=at)
         raw = prev[:shared] + r.take(tail, "name")
         prev = raw
         try:

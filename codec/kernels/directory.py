@@ -1,0 +1,349 @@
+"""Directory parsing kernel: the fast path of :func:`codec.format.read_directory`.
+
+``parse_directory`` walks the directory bytes once and checks every rule of docs/FORMAT.md
+§"What a decoder rejects" that does not need Python objects (D1-D3, T1-T7, E1, E2, E4-E16 and
+the names total).  It accepts only what the Python parser (``format._read_tables`` /
+``format._read_entries``) accepts, with the same values; on any problem it returns a negative
+status and the caller re-parses with the Python parser, which names the exact field and offset
+(tests/test_directory_kernel.py fuzzes the two against each other).  UTF-8 validity and
+uniqueness of names (E3) are checked by the caller on the names the kernel returns.
+
+Reader invariant: ``pos`` is a byte index into ``d`` (the directory bytes); every read checks
+``pos < d.size`` first.  Every write into a growing output checks its capacity first.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .tables import canonical_codes_kernel
+
+MAX_CODE_LEN = 12
+FAIL = -1          # any rule broken: the caller re-parses with the Python parser
+BIG = np.int64(1) << np.int64(62)
+
+# entry fields (columns of the int64 entries array)
+F_NAME_OFF, F_NAME_LEN, F_DTYPE, F_NDIM, F_SHAPE_OFF, F_NUMEL, F_GMODE, F_GSIZE, F_VOFF, \
+    F_BOFF, F_BLEN, F_CRC, F_MLEN, F_TID_BASE, F_TID_BITS, F_LEN_BITS = range(16)
+N_FIELDS = 16
+# table fields
+T_KREF, T_NRUN, T_NCLASS, T_LEN_OFF = range(4)
+
+# dtype code -> (itemsize, min, max) for codes 1..6 (format.DTYPES)
+_ITEMSIZE = np.array([0, 1, 1, 2, 2, 4, 4], np.int64)
+_VMIN = np.array([0, -128, 0, -32768, 0, -(1 << 31), 0], np.int64)
+_VMAX = np.array([0, 127, 255, 32767, 65535, (1 << 31) - 1, (1 << 32) - 1], np.int64)
+
+
+@njit(cache=True, inline="always")
+def _varint(d, pos):
+    """(value, new pos); value -1 for a varint that is truncated, over 9 bytes or >= 2**62."""
+    v = np.int64(0)
+    for i in range(9):
+        if pos >= d.size:
+            return np.int64(-1), pos
+        b = np.int64(d[pos])
+        pos += 1
+        v |= (b & 0x7F) << (7 * i)
+        if b < 0x80:
+            if v >= BIG:
+                return np.int64(-1), pos
+            return v, pos
+    return np.int64(-1), pos
+
+
+@njit(cache=True)
+def _grow(a, need):
+    n = a.shape[0]
+    while n < need:
+        n *= 2
+    if n == a.shape[0]:
+        return a
+    b = np.empty(n, a.dtype)
+    b[:a.shape[0]] = a
+    return b
+
+
+@njit(cache=True)
+def _read_table(d, pos, nsym, lengths, off):
+    """Counts per length and the gamma-coded symbol list of one table into
+    lengths[off:off+nsym]; returns the position after it or FAIL."""
+    counts = np.zeros(MAX_CODE_LEN, np.int64)
+    total = 0
+    kraft = 0
+    for li in range(MAX_CODE_LEN):
+        c, pos = _varint(d, pos)
+        if c < 0 or c > nsym:
+            return FAIL
+        counts[li] = c
+        total += c
+        kraft += c << (MAX_CODE_LEN - 1 - li)
+    if total == 0 or total > nsym or kraft > (1 << MAX_CODE_LEN):
+        return FAIL
+    lengths[off:off + nsym] = 0
+    bitpos = pos * 8
+    endbit = d.size * 8
+    for li in range(MAX_CODE_LEN):
+        prev = -1
+        for _ in range(counts[li]):
+            nz = 0
+            while True:
+                if bitpos >= endbit:
+                    return FAIL
+                b = (d[bitpos >> 3] >> (7 - (bitpos & 7))) & 1
+                bitpos += 1
+                if b:
+                    break
+                nz += 1
+                if nz > 20:
+                    return FAIL
+            x = np.int64(1)
+            for _k in range(nz):
+                if bitpos >= endbit:
+                    return FAIL
+                x = (x << 1) | ((d[bitpos >> 3] >> (7 - (bitpos & 7))) & 1)
+                bitpos += 1
+            s = prev + x
+            if s >= nsym or lengths[off + s] != 0:
+                return FAIL
+            lengths[off + s] = li + 1
+            prev = s
+    if lengths[off] == 0:  # T7: the end-of-group symbol (0) has a code
+        return FAIL
+    return (bitpos + 7) >> 3
+
+
+@njit(cache=True)
+def parse_directory(d, dir_off, max_tables, max_table_symbols, max_tensors, max_name_bytes,
+                    max_names_bytes, max_ndim, max_output_bytes, max_classes, sym_first):
+    """Parse directory bytes ``d`` (whose first byte is at file offset ``dir_off``).
+
+    Returns (status, tables int64[T, 4], lengths uint8[...], entries int64[N, 16],
+    shapes int64[...], names uint8[...]); status 0 = valid, FAIL = re-parse in Python.
+    """
+    tables = np.zeros((0, 4), np.int64)
+    lengths = np.zeros(0, np.uint8)
+    entries = np.zeros((0, N_FIELDS), np.int64)
+    shapes = np.zeros(0, np.int64)
+    names = np.zeros(0, np.uint8)
+    pos = 0
+    ntab, pos = _varint(d, pos)
+    if ntab < 0 or ntab > max_tables:
+        return FAIL, tables, lengths, entries, shapes, names
+    tables = np.zeros((ntab, 4), np.int64)
+    lengths = np.zeros(256, np.uint8)
+    total_sym = 0
+    for i in range(ntab):
+        if pos >= d.size:
+            return FAIL, tables, lengths, entries, shapes, names
+        kref = np.int64(d[pos])
+        pos += 1
+        if kref >= max_classes.size:
+            return FAIL, tables, lengths, entries, shapes, names
+        nrun, pos = _varint(d, pos)
+        if nrun < 1 or nrun > 4096:
+            return FAIL, tables, lengths, entries, shapes, names
+        nclass, pos = _varint(d, pos)
+        if nclass < 1 or nclass > max_classes[kref]:
+            return FAIL, tables, lengths, entries, shapes, names
+        nsym = sym_first + nclass * nrun
+        total_sym += nsym
+        if nsym > 65536 or total_sym > max_table_symbols:
+            return FAIL, tables, lengths, entries, shapes, names
+        lengths = _grow(lengths, total_sym)
+        pos = _read_table(d, pos, nsym, lengths, total_sym - nsym)
+        if pos < 0:
+            return FAIL, tables, lengths, entries, shapes, names
+        tables[i, T_KREF] = kref
+        tables[i, T_NRUN] = nrun
+        tables[i, T_NCLASS] = nclass
+        tables[i, T_LEN_OFF] = total_sym - nsym
+    count, pos = _varint(d, pos)
+    if count < 0 or count > max_tensors:
+        return FAIL, tables, lengths, entries, shapes, names
+    # an entry takes >= 14 directory bytes: never allocate more rows than the bytes allow
+    if count > (d.size - pos) // 14 + 1:
+        return FAIL, tables, lengths, entries, shapes, names
+    entries = np.zeros((count, N_FIELDS), np.int64)
+    shapes = np.zeros(16, np.int64)
+    names = np.zeros(256, np.uint8)
+    nshape = 0
+    nnames = 0
+    prev_off = 0
+    prev_len = 0
+    total_out = 0
+    for i in range(count):
+        shared, pos = _varint(d, pos)
+        if shared < 0 or shared > prev_len:
+            return FAIL, tables, lengths, entries, shapes, names
+        tail, pos = _varint(d, pos)
+        if tail < 0 or tail > max_name_bytes - shared or pos + tail > d.size:
+            return FAIL, tables, lengths, entries, shapes, names
+        ln = shared + tail
+        if nnames + ln > max_names_bytes:
+            return FAIL, tables, lengths, entries, shapes, names
+        names = _grow(names, nnames + ln)
+        for k in range(shared):
+            names[nnames + k] = names[prev_off + k]
+        for k in range(tail):
+            names[nnames + shared + k] = d[pos + k]
+        pos += tail
+        entries[i, F_NAME_OFF] = nnames
+        entries[i, F_NAME_LEN] = ln
+        prev_off = nnames
+        prev_len = ln
+        nnames += ln
+        if pos >= d.size:
+            return FAIL, tables, lengths, entries, shapes, names
+        code = np.int64(d[pos])
+        pos += 1
+        if code < 1 or code > 6:
+            return FAIL, tables, lengths, entries, shapes, names
+        ndim, pos = _varint(d, pos)
+        if ndim < 0 or ndim > max_ndim:
+            return FAIL, tables, lengths, entries, shapes, names
+        shapes = _grow(shapes, nshape + ndim)
+        numel = np.int64(1)
+        zero = False
+        for k in range(ndim):
+            dim, pos = _varint(d, pos)
+            if dim < 0 or dim > (np.int64(1) << 48):
+                return FAIL, tables, lengths, entries, shapes, names
+            shapes[nshape + k] = dim
+            if dim == 0:
+                zero = True
+            elif numel <= BIG // dim:
+                numel *= dim
+            else:
+                numel = BIG
+        if zero:
+            numel = 0
+        entries[i, F_SHAPE_OFF] = nshape
+        nshape += ndim
+        if numel > max_output_bytes or numel > BIG // 8:
+            return FAIL, tables, lengths, entries, shapes, names
+        total_out += numel * _ITEMSIZE[code]
+        if total_out > max_output_bytes:
+            return FAIL, tables, lengths, entries, shapes, names
+        if pos >= d.size:
+            return FAIL, tables, lengths, entries, shapes, names
+        gm = np.int64(d[pos])
+        pos += 1
+        gsize, pos = _varint(d, pos)
+        if gm > 2 or gsize < 1 or gsize > (np.int64(1) << 48):
+            return FAIL, tables, lengths, entries, shapes, names
+        z, pos = _varint(d, pos)
+        if z < 0:
+            return FAIL, tables, lengths, entries, shapes, names
+        voff = (z >> 1) if (z & 1) == 0 else -((z + 1) >> 1)
+        if voff < _VMIN[code] or voff > _VMAX[code]:
+            return FAIL, tables, lengths, entries, shapes, names
+        boff, pos = _varint(d, pos)
+        blen, pos = _varint(d, pos)
+        if boff < 8 or blen < 0 or boff + blen > dir_off:
+            return FAIL, tables, lengths, entries, shapes, names
+        if pos + 4 > d.size:
+            return FAIL, tables, lengths, entries, shapes, names
+        crc = (np.int64(d[pos]) | (np.int64(d[pos + 1]) << 8) | (np.int64(d[pos + 2]) << 16)
+               | (np.int64(d[pos + 3]) << 24))
+        pos += 4
+        mlen, pos = _varint(d, pos)
+        if mlen < 0 or mlen > blen:
+            return FAIL, tables, lengths, entries, shapes, names
+        tid_base, pos = _varint(d, pos)
+        if tid_base < 0 or tid_base > max(ntab - 1, 0):
+            return FAIL, tables, lengths, entries, shapes, names
+        if pos + 2 > d.size:
+            return FAIL, tables, lengths, entries, shapes, names
+        tid_bits = np.int64(d[pos])
+        len_bits = np.int64(d[pos + 1])
+        pos += 2
+        if tid_bits > 12 or len_bits > 56:
+            return FAIL, tables, lengths, entries, shapes, names
+        n_groups = (numel + gsize - 1) // gsize
+        if n_groups > 0 and ntab == 0:
+            return FAIL, tables, lengths, entries, shapes, names
+        if n_groups > blen * 8:  # cannot fit (E15); also keeps the products below in range
+            return FAIL, tables, lengths, entries, shapes, names
+        payload = blen - mlen - (n_groups * (tid_bits + len_bits) + 7) // 8
+        if payload < 0 or (n_groups > 0 and len_bits == 0):
+            return FAIL, tables, lengths, entries, shapes, names
+        if n_groups == 0 and payload != 0:
+            return FAIL, tables, lengths, entries, shapes, names
+        if n_groups > payload * 8:
+            return FAIL, tables, lengths, entries, shapes, names
+        e = entries[i]
+        e[F_DTYPE] = code
+        e[F_NDIM] = ndim
+        e[F_NUMEL] = numel
+        e[F_GMODE] = gm
+        e[F_GSIZE] = gsize
+        e[F_VOFF] = voff
+        e[F_BOFF] = boff
+        e[F_BLEN] = blen
+        e[F_CRC] = crc
+        e[F_MLEN] = mlen
+        e[F_TID_BASE] = tid_base
+        e[F_TID_BITS] = tid_bits
+        e[F_LEN_BITS] = len_bits
+    if pos != d.size:
+        return FAIL, tables, lengths, entries, shapes, names
+    return 0, tables, lengths[:total_sym], entries, shapes[:nshape], names[:nnames]
+
+
+@njit(cache=True)
+def build_luts(tables, lengths, luts):
+    """Fill ``luts[t]`` (uint32[1 << 12], the fused layout of kernels/decode.py) for every
+    table t of ``tables`` (rows kref, nrun, nclass, offset into ``lengths``).  Returns the
+    index of the first table whose codes do not form a prefix code or whose symbols do not
+    fit an entry, or -1 if all are fine."""
+    T = tables.shape[0]
+    if luts.shape[0] < T or luts.shape[1] != (1 << MAX_CODE_LEN):
+        return 0
+    for t in range(T):
+        kref = tables[t, T_KREF]
+        nrun = tables[t, T_NRUN]
+        nclass = tables[t, T_NCLASS]
+        off = tables[t, T_LEN_OFF]
+        nsym = 2 + nclass * nrun
+        if off < 0 or off + nsym > lengths.size or kref > 6:
+            return t
+        ln_t = lengths[off:off + nsym]
+        codes = np.zeros(nsym, np.int64)
+        if canonical_codes_kernel(ln_t, MAX_CODE_LEN, codes) != 0:
+            return t
+        lut = luts[t]
+        lut[:] = 0
+        small = (1 << (kref + 1)) - 1
+        for s in range(nsym):
+            ln = np.int64(ln_t[s])
+            if ln == 0:
+                continue
+            if ln > MAX_CODE_LEN:
+                return t
+            if s == 0:      # end of group
+                kind, run, e, mant = 3, 0, 0, 0
+            elif s == 1:    # escape: nrun zeros
+                kind, run, e, mant = 2, nrun, 0, 0
+            else:
+                c = (s - 2) // nrun
+                run = (s - 2) - c * nrun
+                kind = 1
+                if c < small:
+                    e, mant = 0, c + 1
+                else:
+                    j = c - small
+                    L = kref + 2 + (j >> kref)
+                    e = L - 1 - kref
+                    mant = (1 << kref) + (j & ((1 << kref) - 1))
+            if mant > 255 or e > 31 or run > 8191:
+                return t
+            ent = (np.uint32(ln) | (np.uint32(kind) << np.uint32(4))
+                   | (np.uint32(e) << np.uint32(6)) | (np.uint32(run) << np.uint32(11))
+                   | (np.uint32(mant) << np.uint32(24)))
+            lo = np.int64(codes[s]) << (MAX_CODE_LEN - ln)
+            cnt = np.int64(1) << (MAX_CODE_LEN - ln)
+            if lo < 0 or lo + cnt > lut.size:
+                return t
+            lut[lo:lo + cnt] = ent
+    return -1

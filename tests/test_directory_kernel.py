@@ -1,0 +1,182 @@
+"""The directory kernel (codec/kernels/directory.py) against the Python parser it speeds up.
+
+Contract: whatever the bytes, the kernel either declines (then the Python parser decides and
+names the problem) or returns exactly what the Python parser returns.  The decode tables it
+builds equal a per-symbol construction written out here.
+"""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import codec
+from codec._bytes import put_svarint, put_varint
+from codec.errors import CodecError, LimitError
+from codec.format import (DEFAULT_LIMITS, FOOTER_SIZE, Limits, _parse_fast, _parse_slow,
+                          preamble, footer)
+from codec.huffman import LUT_BITS, canonical_codes
+from codec.kernels.directory import build_luts
+from codec.kernels.symbols import SYM_FIRST, class_base
+from codec.package import _decode_luts
+from fuzz.harness import sample_packages
+
+SAMPLES = sample_packages()
+
+
+def directory_of(data: bytes) -> tuple[bytes, int]:
+    off, ln = struct.unpack_from("<QQ", data, len(data) - FOOTER_SIZE)
+    return data[off:off + ln], off
+
+
+def slow_or_error(raw, off, limits=DEFAULT_LIMITS):
+    try:
+        return _parse_slow(raw, off, limits)
+    except CodecError as exc:
+        return exc
+
+
+def same(fast, slow) -> None:
+    ft, fe = fast
+    stb, se = slow
+    assert len(ft) == len(stb)
+    for a, b in zip(ft, stb):
+        assert (a.kref, a.nrun, a.nclass) == (b.kref, b.nrun, b.nclass)
+        assert np.array_equal(a.lengths, b.lengths)
+    assert len(fe) == len(se)
+    for a, b in zip(fe, se):
+        assert a == b  # dataclass equality: every field
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s.name)
+def test_kernel_equals_python_parser_on_valid_packages(sample):
+    raw, off = directory_of(sample.data)
+    fast = _parse_fast(raw, off, DEFAULT_LIMITS)
+    assert fast is not None
+    same(fast, _parse_slow(raw, off, DEFAULT_LIMITS))
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_kernel_never_accepts_what_python_rejects(data):
+    sample = data.draw(st.sampled_from(SAMPLES), label="sample")
+    raw, off = directory_of(sample.data)
+    buf = bytearray(raw)
+    for _ in range(data.draw(st.integers(1, 4), label="edits")):
+        kind = data.draw(st.sampled_from(["flip", "set", "cut", "insert"]))
+        if not buf:
+            break
+        i = data.draw(st.integers(0, len(buf) - 1))
+        if kind == "flip":
+            buf[i] ^= 1 << data.draw(st.integers(0, 7))
+        elif kind == "set":
+            buf[i] = data.draw(st.integers(0, 255))
+        elif kind == "cut":
+            del buf[i:]
+        else:
+            buf[i:i] = bytes([data.draw(st.integers(0, 255))])
+    raw = bytes(buf)
+    fast = _parse_fast(raw, off, DEFAULT_LIMITS)
+    slow = slow_or_error(raw, off)
+    if fast is not None:
+        assert not isinstance(slow, Exception), slow
+        same(fast, slow)
+
+
+def test_kernel_respects_reader_limits():
+    sample = max(SAMPLES, key=lambda s: len(codec.inspect(s.data).tensors))
+    raw, off = directory_of(sample.data)
+    n = len(codec.inspect(sample.data).tensors)
+    tight = Limits(max_tensors=n - 1)
+    assert _parse_fast(raw, off, tight) is None
+    with pytest.raises(LimitError):
+        _parse_slow(raw, off, tight)
+
+
+def name_bomb(n: int, name_len: int) -> bytes:
+    """n entries whose names all share a name_len-byte prefix: a few bytes each on disk,
+    name_len bytes each once expanded."""
+    out = bytearray()
+    put_varint(out, 0)
+    put_varint(out, n)
+    for i in range(n):
+        if i == 0:
+            put_varint(out, 0)
+            put_varint(out, name_len)
+            out += b"a" * name_len
+        else:
+            put_varint(out, name_len)
+            put_varint(out, 4)
+            out += b"%04x" % i
+        out.append(1)
+        put_varint(out, 1)
+        put_varint(out, 0)          # int8, shape (0,)
+        out.append(0)
+        put_varint(out, 1)
+        put_svarint(out, 0)
+        put_varint(out, 8)
+        put_varint(out, 0)
+        out += b"\0\0\0\0"
+        put_varint(out, 0)
+        put_varint(out, 0)
+        out += b"\0\0"
+    d = bytes(out)
+    pre = preamble()
+    return pre + d + footer(len(pre), d, pre)
+
+
+def test_front_coded_names_cannot_expand_without_bound():
+    """2,000 entries of ~30 bytes each would expand to 120 MB of names: a LimitError, early."""
+    data = name_bomb(2000, 60000)
+    with pytest.raises(LimitError, match="max_names_bytes"):
+        codec.inspect(data)
+    raw, off = directory_of(data)
+    assert _parse_fast(raw, off, DEFAULT_LIMITS) is None
+    with pytest.raises(LimitError, match="max_names_bytes"):
+        _parse_slow(raw, off, DEFAULT_LIMITS)
+    # below the limit the same construction is a valid package of empty tensors
+    small = name_bomb(20, 1000)
+    assert len(codec.unpack(small)) == 20
+
+
+def per_symbol_lut(t) -> np.ndarray:
+    """The fused decode table of kernels/decode.py, one symbol at a time."""
+    lut = np.zeros(1 << LUT_BITS, np.uint32)
+    codes = canonical_codes(t.lengths)
+    for s, ln in enumerate(t.lengths.tolist()):
+        if not ln:
+            continue
+        if s == 0:
+            kind, run, e, mant = 3, 0, 0, 0
+        elif s == 1:
+            kind, run, e, mant = 2, t.nrun, 0, 0
+        else:
+            c, run = divmod(s - SYM_FIRST, t.nrun)
+            base, e = class_base(c, t.kref)
+            kind, mant = 1, base >> e
+        ent = ln | kind << 4 | e << 6 | run << 11 | mant << 24
+        lo = int(codes[s]) << (LUT_BITS - ln)
+        lut[lo:lo + (1 << (LUT_BITS - ln))] = ent
+    return lut
+
+
+@pytest.mark.parametrize("sample", SAMPLES[:6], ids=lambda s: s.name)
+def test_decode_tables_match_per_symbol_construction(sample):
+    tables = codec.Package(sample.data).directory.tables
+    luts = _decode_luts(tables)
+    for i, t in enumerate(tables):
+        assert np.array_equal(luts[i], per_symbol_lut(t)), i
+
+
+def test_build_luts_rejects_bad_rows():
+    luts = np.zeros((1, 1 << LUT_BITS), np.uint32)
+    lengths = np.array([1, 1, 1], np.uint8)  # Kraft sum 3/2: not a prefix code
+    assert build_luts(np.array([[0, 1, 1, 0]], np.int64), lengths, luts) == 0
+    rows = np.array([[0, 1, 1, 5]], np.int64)  # lengths offset past the array
+    assert build_luts(rows, lengths, luts) == 0
+    ok = np.array([1, 1, 0], np.uint8)
+    assert build_luts(np.array([[0, 1, 1, 0]], np.int64), ok, luts) == -1
+    assert build_luts(np.array([[0, 1, 1, 0]], np.int64), ok, np.zeros((1, 8), np.uint32)) == 0
