@@ -34,7 +34,9 @@ _SHIFT = np.uint64(64 - LUT_BITS)
 
 @njit(cache=True, inline="always")
 def _window(buf, p, hi):
-    if p + 8 <= hi and p >= 0:  # hi <= buf.size is checked by the callers
+    # 0 <= p <= hi - 8 as one unsigned compare (hi >= 8 when there is a payload; a negative
+    # p or one past hi - 8 wraps to a large value); hi <= buf.size is checked by the callers
+    if np.uint64(p) <= np.uint64(hi - 8) and hi >= 8:
         return load_be64(buf, p)
     w = np.uint64(0)
     for k in range(8):
@@ -45,41 +47,45 @@ def _window(buf, p, hi):
 
 
 @njit(cache=True, inline="always")
-def _step(buf, hi, lut, pos, end, i, o_hi, voff, vmin, vmax, out):
-    """Decode one symbol of a group.  Returns (pos, i, state): state 0 = more to come,
-    1 = end of group reached at exactly ``end``, negative = error status."""
+def _step(buf, hi, luts, t, pos, end, i, o_hi, voff, vmin, vmax):
+    """Decode one symbol of a group.  Returns (pos, i, state, j, v): state 0 = more to come
+    and the caller stores ``out[j] = v`` (a value, or for an escape the zero value at the
+    run's first position, already there), 1 = end of group reached at exactly ``end``,
+    negative = error status.  The caller, not this function, writes ``out``: an array
+    argument of an inlined function costs an atomic NRT incref/decref per call that Numba's
+    reference-count pruning does not remove here (measured in docs/DESIGN.md)."""
     # No bit-position check per symbol: every symbol advances ``i`` (bounded by o_hi) or ends
     # the group, and _window reads zeros past ``hi``, so the loop ends; the end symbol then
     # checks that the group ended exactly at ``end``.
     w = _window(buf, pos >> 3, hi) << np.uint64(pos & 7)
-    ent = np.uint64(lut[np.int64(w >> _SHIFT)])
+    ent = np.uint64(luts[t, w >> _SHIFT])  # unsigned index: no wraparound code
     ln = np.int64(ent & np.uint64(15))
     kind = np.int64((ent >> np.uint64(4)) & np.uint64(3))
     r = np.int64((ent >> np.uint64(11)) & np.uint64(8191))
     if kind == KIND_VALUE:
         i += r
         if i >= o_hi:
-            return pos, i, ERR_RUN_OVERFLOW
+            return pos, i, ERR_RUN_OVERFLOW, i, voff
         eb = np.int64((ent >> np.uint64(6)) & np.uint64(31))
         rest = w << np.uint64(ln)
         m = (np.int64(ent >> np.uint64(24)) << eb) + np.int64((rest >> np.uint64(1)) >> np.uint64(63 - eb))
         neg = -np.int64((rest << np.uint64(eb)) >> np.uint64(63))
         v = voff + ((m ^ neg) - neg)
         if np.uint64(v - vmin) > np.uint64(vmax - vmin):  # v outside [vmin, vmax]
-            return pos, i, ERR_RANGE
-        out[i] = v
-        return pos + ln + eb + 1, i + 1, 0
+            return pos, i, ERR_RANGE, i, voff
+        return pos + ln + eb + 1, i + 1, 0, i, v
     if kind == KIND_ESC:
+        j = i
         i += r
         if i > o_hi:
-            return pos, i, ERR_RUN_OVERFLOW
-        return pos + ln, i, 0
+            return pos, i, ERR_RUN_OVERFLOW, j, voff
+        return pos + ln, i, 0, j, voff  # r >= 1, so o_lo <= j < o_hi
     if kind == KIND_EOB:
         pos += ln
         if pos != end:
-            return pos, i, (ERR_LENGTH_MISMATCH if pos < end else ERR_OVERRUN)
-        return pos, i, 1
-    return pos, i, ERR_INVALID_CODE
+            return pos, i, (ERR_LENGTH_MISMATCH if pos < end else ERR_OVERRUN), i, voff
+        return pos, i, 1, i, voff
+    return pos, i, ERR_INVALID_CODE, i, voff
 
 
 @njit(cache=True, inline="always")
@@ -94,7 +100,7 @@ def _start(buf, hi, start, end, o_lo, o_hi, voff, vmin, vmax, out):
 
 
 @njit(cache=True)
-def decode_group(buf, hi, start, end, lut, o_lo, o_hi, voff, vmin, vmax, out):
+def decode_group(buf, hi, start, end, luts, t, o_lo, o_hi, voff, vmin, vmax, out):
     """Decode one group into out[o_lo:o_hi]; returns (status, bit position where it stopped)."""
     st = _start(buf, hi, start, end, o_lo, o_hi, voff, vmin, vmax, out)
     if st != 0:
@@ -102,21 +108,24 @@ def decode_group(buf, hi, start, end, lut, o_lo, o_hi, voff, vmin, vmax, out):
     pos = start
     i = o_lo
     while st == 0:
-        pos, i, st = _step(buf, hi, lut, pos, end, i, o_hi, voff, vmin, vmax, out)
+        pos, i, st, j, v = _step(buf, hi, luts, t, pos, end, i, o_hi, voff, vmin, vmax)
+        if st == 0:
+            out[j] = v
     return (OK if st == 1 else st), pos
 
 
-LANES = 4
+LANES = 2
 
 
 @njit(cache=True, nogil=True)
 def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts, out,
                   status, where, q0, q1):
     """Decode groups g (bits [glo[g], ghi[g]) of buf) into out[o_start[g] : +o_count[g]],
-    for the quads of groups [4*q0, 4*q1).
+    for the pairs of groups [LANES*q0, LANES*q1).
 
-    Groups are taken 4 at a time and decoded interleaved (one symbol of each in turn): they are
-    independent streams, so the CPU overlaps their load latencies.
+    Groups are taken two at a time and decoded interleaved (one symbol of each in turn): they
+    are independent streams, so the CPU overlaps their load latencies.  Two lanes beat four
+    by ~5 % (four lanes' state spills out of the registers; docs/DESIGN.md).
     """
     G = tid.size
     if glo.size < G or ghi.size < G or o_start.size < G or o_count.size < G or voff.size < G \
@@ -131,38 +140,36 @@ def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, lu
     for q in range(q0, q1):
         g0 = q * LANES
         if g0 + LANES <= G:
-            a, b, c, d = g0, g0 + 1, g0 + 2, g0 + 3
+            a, b = g0, g0 + 1
             sa = _start(buf, hi, glo[a], ghi[a], o_start[a], o_start[a] + o_count[a], voff[a], vmin, vmax, out)
             sb = _start(buf, hi, glo[b], ghi[b], o_start[b], o_start[b] + o_count[b], voff[b], vmin, vmax, out)
-            sc = _start(buf, hi, glo[c], ghi[c], o_start[c], o_start[c] + o_count[c], voff[c], vmin, vmax, out)
-            sd = _start(buf, hi, glo[d], ghi[d], o_start[d], o_start[d] + o_count[d], voff[d], vmin, vmax, out)
-            pa, pb, pc, pd = glo[a], glo[b], glo[c], glo[d]
-            ea, eb, ec, ed = ghi[a], ghi[b], ghi[c], ghi[d]
-            ia, ib, ic, id_ = o_start[a], o_start[b], o_start[c], o_start[d]
-            ha, hb, hc, hd = ia + o_count[a], ib + o_count[b], ic + o_count[c], id_ + o_count[d]
-            va, vb, vc, vd = voff[a], voff[b], voff[c], voff[d]
-            la, lb, lc, ld = luts[tid[a]], luts[tid[b]], luts[tid[c]], luts[tid[d]]
-            while (sa | sb | sc | sd) == 0:
-                pa, ia, sa = _step(buf, hi, la, pa, ea, ia, ha, va, vmin, vmax, out)
-                pb, ib, sb = _step(buf, hi, lb, pb, eb, ib, hb, vb, vmin, vmax, out)
-                pc, ic, sc = _step(buf, hi, lc, pc, ec, ic, hc, vc, vmin, vmax, out)
-                pd, id_, sd = _step(buf, hi, ld, pd, ed, id_, hd, vd, vmin, vmax, out)
+            pa, pb = glo[a], glo[b]
+            ea, eb = ghi[a], ghi[b]
+            ia, ib = o_start[a], o_start[b]
+            ha, hb = ia + o_count[a], ib + o_count[b]
+            va, vb = voff[a], voff[b]
+            la, lb = np.uint64(tid[a]), np.uint64(tid[b])
+            while (sa | sb) == 0:
+                pa, ia, sa, ja, xa = _step(buf, hi, luts, la, pa, ea, ia, ha, va, vmin, vmax)
+                if sa == 0:
+                    out[np.uint64(ja)] = xa
+                pb, ib, sb, jb, xb = _step(buf, hi, luts, lb, pb, eb, ib, hb, vb, vmin, vmax)
+                if sb == 0:
+                    out[np.uint64(jb)] = xb
             while sa == 0:
-                pa, ia, sa = _step(buf, hi, la, pa, ea, ia, ha, va, vmin, vmax, out)
+                pa, ia, sa, ja, xa = _step(buf, hi, luts, la, pa, ea, ia, ha, va, vmin, vmax)
+                if sa == 0:
+                    out[np.uint64(ja)] = xa
             while sb == 0:
-                pb, ib, sb = _step(buf, hi, lb, pb, eb, ib, hb, vb, vmin, vmax, out)
-            while sc == 0:
-                pc, ic, sc = _step(buf, hi, lc, pc, ec, ic, hc, vc, vmin, vmax, out)
-            while sd == 0:
-                pd, id_, sd = _step(buf, hi, ld, pd, ed, id_, hd, vd, vmin, vmax, out)
+                pb, ib, sb, jb, xb = _step(buf, hi, luts, lb, pb, eb, ib, hb, vb, vmin, vmax)
+                if sb == 0:
+                    out[np.uint64(jb)] = xb
             status[a] = OK if sa == 1 else sa
             status[b] = OK if sb == 1 else sb
-            status[c] = OK if sc == 1 else sc
-            status[d] = OK if sd == 1 else sd
-            where[a], where[b], where[c], where[d] = pa, pb, pc, pd
+            where[a], where[b] = pa, pb
         else:
             for g in range(g0, G):
-                st, p = decode_group(buf, hi, glo[g], ghi[g], luts[tid[g]], o_start[g],
+                st, p = decode_group(buf, hi, glo[g], ghi[g], luts, tid[g], o_start[g],
                                      o_start[g] + o_count[g], voff[g], vmin, vmax, out)
                 status[g] = st
                 where[g] = p
@@ -172,7 +179,7 @@ def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, lu
 @njit(cache=True, parallel=True)
 def decode_groups_par(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts, out,
                       status, where, nchunk):
-    """:func:`decode_groups` over all groups, chunks of quads spread over threads."""
+    """:func:`decode_groups` over all groups, chunks of pairs spread over threads."""
     nq = (tid.size + LANES - 1) // LANES
     bad = 0
     for c in prange(nchunk):
