@@ -6,6 +6,7 @@ import os
 import tempfile
 import zlib
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -27,7 +28,8 @@ PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group h
                  -8: "group table outside the package"}
 from .meta import QuantMeta
 from .planner import (FAST_SAMPLE_PAIRS, PAR_MIN_WORK, SAMPLE_PAIRS, Prepared, Sampler, build_tables,
-                      check_dtype, choose_alphabet, chunks, prepare, tensor_hist, use_per_group)
+                      check_dtype, choose_alphabet, chunks, group_size_for, prepare, prepare_many,
+                      tensor_hist, use_per_group)
 
 DEFAULT_MAX_TABLES = 256
 PLAN_BATCH = 1 << 16  # groups planned and decoded per kernel call
@@ -76,43 +78,67 @@ class _Encoder:
             self.lens[i, :t.nsym] = t.lengths
             self.codes[i, :t.nsym] = canonical_codes(t.lengths).astype(np.uint32)
 
-    def block(self, p: Prepared, tid: np.ndarray, meta: QuantMeta | None):
+    def lengths(self, runs, vals, ps, tid: np.ndarray, work: int) -> np.ndarray:
+        """Exact coded bits of every group (pairs ``[ps[g], ps[g+1])``) under table tid[g]."""
+        G = ps.size - 1
+        bits = np.zeros(G, np.int64)
+        with parallel_slot() as slot:
+            if slot and work >= PAR_MIN_WORK and G > 1:
+                st = group_bits_par(runs, vals, ps, tid, self.krefs, self.nruns, self.lens, bits,
+                                    chunks(G))
+            else:
+                st = group_bits(runs, vals, ps, tid, self.krefs, self.nruns, self.lens, bits, 0, G)
+        if st or (bits < 0).any():  # cannot happen: tables cover the groups assigned to them
+            raise AssertionError("encoder table does not cover its group")
+        return bits
+
+    def group_lengths(self, p: Prepared, tid: np.ndarray) -> np.ndarray:
+        """Exact coded bits of every group of ``p`` under its table."""
+        return self.lengths(p.runs, p.vals, p.ps, np.ascontiguousarray(tid, dtype=np.int64),
+                            int(p.gb[-1]))
+
+    def payload(self, runs, vals, ps, tid, gstart, bits, nbytes: int, work: int) -> np.ndarray:
+        """Pack every group at its bit offset gstart[g] into one zero-filled byte array."""
+        G = ps.size - 1
+        out = np.zeros(nbytes, np.uint8)
+        first = np.zeros(G, np.uint8)
+        status = np.zeros(G, np.int64)
+        args = (runs, vals, ps, tid, self.krefs, self.nruns, self.codes, self.lens,
+                gstart, bits, out, first, status)
+        with parallel_slot() as slot:
+            if slot and work >= PAR_MIN_WORK and G > 1:
+                st = pack_groups_par(*args, chunks(G))
+            else:
+                st = pack_groups(*args, 0, G)
+        if status.any():
+            raise AssertionError(f"encoder kernel failed: {STATUS_MESSAGES[int(status[status != 0][0])]}")
+        if st or merge_first_bytes(out, first, gstart):
+            raise AssertionError("encoder kernel failed: index outside a buffer")
+        return out
+
+    @staticmethod
+    def header(tid: np.ndarray, bits: np.ndarray) -> tuple[bytes, int, int, int]:
+        """(group table bytes, tid_base, tid_bits, len_bits) of one tensor's groups."""
+        tid_base = int(tid.min())
+        tid_bits = int(tid.max() - tid_base).bit_length()
+        len_bits = int(bits.max()).bit_length()
+        return _pack_bits([(tid - tid_base, tid_bits), (bits, len_bits)], tid.size), \
+            tid_base, tid_bits, len_bits
+
+    def block(self, p: Prepared, tid: np.ndarray, meta: QuantMeta | None,
+              bits: np.ndarray | None = None):
         G = p.n_groups
         meta_bytes = meta.to_bytes() if meta is not None else b""
         if G == 0:
             return meta_bytes, 0, 0, 0
         tid = np.ascontiguousarray(tid, dtype=np.int64)
-        tid_base = int(tid.min())
-        tid_bits = int(tid.max() - tid_base).bit_length()
-        bits = np.zeros(G, np.int64)
-        want_par = p.gb[-1] >= PAR_MIN_WORK and G > 1
-        with parallel_slot() as slot:
-            par = want_par and slot
-            if par:
-                group_bits_par(p.runs, p.vals, p.ps, tid, self.krefs, self.nruns, self.lens, bits,
-                               chunks(G))
-            else:
-                group_bits(p.runs, p.vals, p.ps, tid, self.krefs, self.nruns, self.lens, bits, 0, G)
-        if (bits < 0).any():  # cannot happen: tables cover the groups assigned to them
-            raise AssertionError("encoder table does not cover its group")
-        len_bits = int(bits.max()).bit_length()
-        gtab = _pack_bits([(tid - tid_base, tid_bits), (bits, len_bits)], G)
-        gbit = np.zeros(G + 1, np.int64)
-        np.cumsum(bits, out=gbit[1:])
-        nbytes = (int(gbit[-1]) + 7) // 8
-        out = np.zeros(nbytes, np.uint8)
-        first = np.zeros(G, np.uint8)
-        status = np.zeros(G, np.int64)
-        args = (p.runs, p.vals, p.ps, tid, self.krefs, self.nruns, self.codes, self.lens,
-                gbit, out, first, status)
-        with parallel_slot() as slot:
-            if want_par and slot:
-                pack_groups_par(*args, chunks(G))
-            else:
-                pack_groups(*args, 0, G)
-        if status.any():
-            raise AssertionError(f"encoder kernel failed: {STATUS_MESSAGES[int(status[status != 0][0])]}")
-        merge_first_bytes(out, first, gbit)
+        if bits is None:
+            bits = self.group_lengths(p, tid)
+        gtab, tid_base, tid_bits, len_bits = self.header(tid, bits)
+        gstart = np.zeros(G, np.int64)
+        np.cumsum(bits[:-1], out=gstart[1:])
+        out = self.payload(p.runs, p.vals, p.ps, tid, gstart, bits, (int(bits.sum()) + 7) // 8,
+                           int(p.gb[-1]))
         return meta_bytes + gtab + out.tobytes(), tid_base, tid_bits, len_bits
 
 
@@ -129,13 +155,7 @@ def _check_meta(meta, names) -> dict:
     return dict(meta)
 
 
-def _write(sink, tensors: Mapping, *, group, meta, max_tables: int, effort: int = 1,
-           stream: bool = False) -> int:
-    """Core writer: three passes over ``tensors`` (sample, histogram, encode block by block).
-
-    ``stream``: keep nothing between passes (each tensor is read from ``tensors`` again), so a
-    model larger than memory can be written; otherwise run-length pairs are cached.
-    """
+def _check_args(tensors, meta, effort) -> tuple[list, dict]:
     if not isinstance(tensors, Mapping):
         raise TypeError(f"tensors must be a mapping of name -> array, got {type(tensors).__name__}")
     names = list(tensors.keys())
@@ -147,64 +167,206 @@ def _write(sink, tensors: Mapping, *, group, meta, max_tables: int, effort: int 
     meta = _check_meta(meta, set(names))
     if effort not in (0, 1):
         raise ValueError(f"effort must be 0 (fast) or 1 (smallest), got {effort!r}")
-    cache: dict[str, Prepared] = {}
+    return names, meta
 
-    def prepared(k: str) -> Prepared:
-        """Tensor k after the run-length pass; recomputed per pass when streaming."""
-        if k in cache:
-            return cache[k]
-        arr = _native(k, tensors[k])
-        if k in meta:
-            meta[k].check_shape(arr.shape)
-        p = prepare(k, arr, group)
-        if not stream:
-            cache[k] = p
+
+class _Source:
+    """Tensors after the run-length pass, for one grouping.  ``stream``: nothing is kept (a
+    tensor is read from the mapping again on every pass), else the run-length pairs of all
+    tensors are made at once (one kernel call per dtype, :func:`prepare_many`) and cached."""
+
+    def __init__(self, tensors: Mapping, meta: dict, group, stream: bool):
+        self.tensors, self.meta, self.group, self.stream = tensors, meta, group, stream
+        self.cache: dict[str, Prepared] = {}
+
+    def _array(self, k: str) -> np.ndarray:
+        arr = _native(k, self.tensors[k])
+        if k in self.meta:
+            self.meta[k].check_shape(arr.shape)
+        return arr
+
+    def prepare_all(self, names: list) -> None:
+        if self.stream:
+            return
+        todo = [k for k in names if k not in self.cache]
+        items = [(k, self._array(k)) for k in todo]
+        for k, p in zip(todo, prepare_many(items, self.group)):
+            self.cache[k] = p
+
+    def get(self, k: str) -> Prepared:
+        p = self.cache.get(k)
+        if p is not None:
+            return p
+        p = prepare(k, self._array(k), self.group)
+        if not self.stream:
+            self.cache[k] = p
         return p
 
-    # pass 1: samples for the alphabet;  pass 2: histograms for the tables;  pass 3: encode
+    def grouping(self, k: str) -> tuple:
+        """(mode, group size) of tensor k without the run-length pass."""
+        p = self.cache.get(k)
+        if p is not None:
+            return p.group_mode, p.group_size
+        return group_size_for(np.shape(self.tensors[k]), self.group)
+
+
+class _Plan:
+    """One grouping candidate, planned: tables and the table of every group; ``bits`` holds
+    each tensor's exact group lengths once :func:`_size` has computed them (not streaming)."""
+
+    def __init__(self, src: _Source, names: list, tables: list[Table], group_tables: list):
+        self.src, self.names, self.tables, self.group_tables = src, names, tables, group_tables
+        self.enc = _Encoder(tables)
+        self.bits: dict[str, np.ndarray] = {}
+        self.size: int | None = None
+
+    def batch(self):
+        """(pairs, tid of every batch group, params) when every tensor is a view of one
+        :class:`Pairs` batch that holds no other groups (then kernels run once for all)."""
+        if self.src.stream or not self.names:
+            return None
+        ps = [self.src.get(k) for k in self.names]
+        pairs = ps[0].pairs
+        if pairs is None or any(p.pairs is not pairs for p in ps) or \
+                sum(p.n_groups for p in ps) != pairs.ps.size - 1:
+            return None
+        tid = np.zeros(pairs.ps.size - 1, np.int64)
+        for p, t in zip(ps, self.group_tables):
+            tid[p.g0:p.g0 + p.n_groups] = t
+        return pairs, tid, sum(int(p.gb[-1]) for p in ps)
+
+
+def _plan(src: _Source, names: list, *, max_tables: int, effort: int) -> _Plan:
+    """Passes 1 and 2: samples for the alphabet, then histograms for the tables."""
+    src.prepare_all(names)
     sampler = Sampler(SAMPLE_PAIRS if effort >= 1 else FAST_SAMPLE_PAIRS)
     gcount = []
     for k in names:
-        p = prepared(k)
+        p = src.get(k)
         sampler.add(p)
         gcount.append(p.n_groups)
     gcount = np.array(gcount, np.int64)
     kref, nrun, nclass = choose_alphabet(sampler, effort)
     del sampler
     per_group = use_per_group(int(gcount.sum()), kref, nrun, nclass, effort)
-    hists = [tensor_hist(prepared(k), kref, nrun, nclass, per_group) for k in names]
+    hists = [tensor_hist(src.get(k), kref, nrun, nclass, per_group) for k in names]
     tables, group_tables = build_tables(hists, gcount, per_group, kref, nrun, nclass, max_tables)
-    del hists
-    enc = _Encoder(tables)
+    return _Plan(src, names, tables, group_tables)
+
+
+def _entry(p: Prepared, m: QuantMeta | None, pos: int, length: int, crc: int, tbase: int,
+           tbits: int, lbits: int) -> TensorEntry:
+    return TensorEntry(p.name, np.dtype(p.dtype.newbyteorder("=")), p.shape, p.group_mode,
+                       p.group_size, p.value_offset, pos, length, crc,
+                       len(m.to_bytes()) if m is not None else 0, tbase, tbits, lbits, m)
+
+
+def _batch_lengths(plan: _Plan, batch) -> None:
+    """Every tensor's group lengths with one kernel call, into plan.bits."""
+    pairs, tid, work = batch
+    bits = plan.enc.lengths(pairs.runs, pairs.vals, pairs.ps, tid, work)
+    for k in plan.names:
+        p = plan.src.get(k)
+        plan.bits[k] = bits[p.g0:p.g0 + p.n_groups]
+
+
+def _size(plan: _Plan) -> int:
+    """Exact size of the package ``plan`` writes, from its group lengths alone (no payload is
+    packed): blocks are metadata + group table + ceil(bits / 8), the directory is written with
+    placeholder CRCs (fixed width)."""
+    src = plan.src
+    batch = plan.batch()
+    if batch is not None:
+        _batch_lengths(plan, batch)
+    pos = PREAMBLE_SIZE
+    entries = []
+    for i, k in enumerate(plan.names):
+        p = src.get(k)
+        m = src.meta.get(k)
+        tid = plan.group_tables[i]
+        mlen = len(m.to_bytes()) if m is not None else 0
+        if p.n_groups == 0:
+            length, tbase, tbits, lbits = mlen, 0, 0, 0
+        else:
+            bits = plan.bits.get(k)
+            if bits is None:
+                bits = plan.enc.group_lengths(p, tid)
+                if not src.stream:
+                    plan.bits[k] = bits
+            tbase = int(tid.min())
+            tbits = int(tid.max() - tbase).bit_length()
+            lbits = int(bits.max()).bit_length()
+            length = mlen + (p.n_groups * (tbits + lbits) + 7) // 8 + (int(bits.sum()) + 7) // 8
+        entries.append(_entry(p, m, pos, length, 0, tbase, tbits, lbits))
+        pos += length
+    plan.size = pos + len(write_directory(plan.tables, entries)) + FOOTER_SIZE
+    return plan.size
+
+
+def _emit(sink, plan: _Plan) -> int:
+    """Pass 3: encode block by block into ``sink``, then the directory and footer.  With one
+    batch, all payloads are packed by one kernel call into one buffer (each tensor's payload
+    starts on a byte), then cut into blocks."""
+    src = plan.src
     pre = preamble()
     sink.write(pre)
     pos = len(pre)
     entries = []
-    for i, k in enumerate(names):
-        p = prepared(k)
-        cache.pop(k, None)
-        m = meta.get(p.name)
-        block, tbase, tbits, lbits = enc.block(p, group_tables[i], m)
+    batch = plan.batch()
+    payload = None
+    if batch is not None:
+        if len(plan.bits) < len(plan.names):
+            _batch_lengths(plan, batch)
+        pairs, tid, work = batch
+        G = tid.size
+        bits = np.zeros(G, np.int64)
+        gstart = np.zeros(G, np.int64)
+        offs = {}
+        nbytes = 0
+        for k in plan.names:
+            p = src.get(k)
+            g0, g1 = p.g0, p.g0 + p.n_groups
+            b = plan.bits[k]
+            bits[g0:g1] = b
+            if g1 > g0:
+                gstart[g0 + 1:g1] = np.cumsum(b[:-1])
+                gstart[g0:g1] += 8 * nbytes
+            n = (int(b.sum()) + 7) // 8
+            offs[k] = (nbytes, n)
+            nbytes += n
+        payload = plan.enc.payload(pairs.runs, pairs.vals, pairs.ps, tid, gstart, bits, nbytes, work)
+    for i, k in enumerate(plan.names):
+        p = src.get(k)
+        m = src.meta.get(k)
+        if payload is not None and p.n_groups:
+            tid = np.ascontiguousarray(plan.group_tables[i], dtype=np.int64)
+            gtab, tbase, tbits, lbits = _Encoder.header(tid, plan.bits[k])
+            a, n = offs[k]
+            block = (m.to_bytes() if m is not None else b"") + gtab + payload[a:a + n].tobytes()
+        else:
+            block, tbase, tbits, lbits = plan.enc.block(p, plan.group_tables[i], m,
+                                                        plan.bits.get(k))
+        src.cache.pop(k, None)
+        plan.bits.pop(k, None)
         sink.write(block)
-        entries.append(TensorEntry(p.name, np.dtype(p.dtype.newbyteorder("=")), p.shape,
-                                   p.group_mode, p.group_size, p.value_offset, pos, len(block),
-                                   zlib.crc32(block), len(m.to_bytes()) if m is not None else 0,
-                                   tbase, tbits, lbits, m))
+        entries.append(_entry(p, m, pos, len(block), zlib.crc32(block), tbase, tbits, lbits))
         pos += len(block)
-    d = write_directory(tables, entries)
+    d = write_directory(plan.tables, entries)
     sink.write(d)
     sink.write(footer(pos, d, pre))
     return pos + len(d) + FOOTER_SIZE
 
 
-class _Counter:
-    """A sink that only counts bytes (to compare candidate encodings without storing them)."""
+def _write(sink, tensors: Mapping, *, group, meta, max_tables: int, effort: int = 1,
+           stream: bool = False) -> int:
+    """Core writer: three passes over ``tensors`` (sample, histogram, encode block by block).
 
-    def __init__(self):
-        self.n = 0
-
-    def write(self, b) -> None:
-        self.n += len(b)
+    ``stream``: keep nothing between passes (each tensor is read from ``tensors`` again), so a
+    model larger than memory can be written; otherwise run-length pairs are cached.
+    """
+    names, meta = _check_args(tensors, meta, effort)
+    plan = _plan(_Source(tensors, meta, group, stream), names, max_tables=max_tables, effort=effort)
+    return _emit(sink, plan)
 
 
 def _group_candidates(group, effort: int) -> list:
@@ -214,6 +376,43 @@ def _group_candidates(group, effort: int) -> list:
     if isinstance(group, str) and group == "auto" and effort >= 1:
         return ["auto", "kernel"]
     return [group]
+
+
+def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream) -> _Plan:
+    """Plan every grouping candidate and keep the one whose package is smallest (the first on
+    ties), sized exactly without packing any payload.  A candidate that groups every tensor
+    exactly as an earlier one would write the same package and is skipped.  Not streaming,
+    the run-length passes run first (parallel kernels), then the candidates are planned and
+    sized concurrently, one thread each (their serial kernels release the GIL)."""
+    srcs = [_Source(tensors, meta, g, stream) for g in cands]
+    if len(srcs) > 1:
+        first = [srcs[0].grouping(k) for k in names]
+        srcs = srcs[:1] + [s for s in srcs[1:] if [s.grouping(k) for k in names] != first]
+    if len(srcs) == 1:
+        return _plan(srcs[0], names, max_tables=max_tables, effort=effort)
+    if stream:
+        plans = []
+        for s in srcs:
+            pl = _plan(s, names, max_tables=max_tables, effort=effort)
+            _size(pl)
+            plans.append(pl)
+    else:
+        for s in srcs:
+            s.prepare_all(names)
+        with parallel_slot():  # taken here: the planning threads run serial kernels
+            with ThreadPoolExecutor(len(srcs)) as ex:
+                plans = list(ex.map(lambda s: _size_of(_plan(s, names, max_tables=max_tables,
+                                                             effort=effort)), srcs))
+    best = plans[0]
+    for pl in plans[1:]:
+        if pl.size < best.size:
+            best = pl
+    return best
+
+
+def _size_of(plan: _Plan) -> _Plan:
+    _size(plan)
+    return plan
 
 
 def pack(tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
@@ -227,13 +426,12 @@ def pack(tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
     Huffman table pool the encoder may use (1 = one shared table).  ``effort``: 1 (default)
     searches the alphabet and lets every group pick its table; 0 is a faster, coarser search.
     """
-    best = None
-    for g in _group_candidates(group, effort):
-        buf = io.BytesIO()
-        _write(buf, tensors, group=g, meta=meta, max_tables=max_tables, effort=effort)
-        if best is None or buf.tell() < len(best):
-            best = buf.getvalue()
-    return best
+    names, meta = _check_args(tensors, meta, effort)
+    plan = _best_plan(tensors, names, meta, _group_candidates(group, effort),
+                      max_tables=max_tables, effort=effort, stream=False)
+    buf = io.BytesIO()
+    _emit(buf, plan)
+    return buf.getvalue()
 
 
 def save(path, tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
@@ -242,24 +440,17 @@ def save(path, tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
 
     ``tensors`` may be a lazy mapping (e.g. ``np.load('x.npz')``): each tensor is read when
     needed and blocks are streamed to disk, so the package is never held in memory (with
-    several grouping candidates, each is first sized with a counting sink).
+    several grouping candidates, each is first planned and sized exactly without packing).
     """
-    cands = _group_candidates(group, effort)
-    if len(cands) > 1:
-        sizes = []
-        for g in cands:
-            c = _Counter()
-            _write(c, tensors, group=g, meta=meta, max_tables=max_tables, effort=effort,
-                   stream=True)
-            sizes.append(c.n)
-        group = cands[int(np.argmin(sizes))]
+    names, meta = _check_args(tensors, meta, effort)
+    plan = _best_plan(tensors, names, meta, _group_candidates(group, effort),
+                      max_tables=max_tables, effort=effort, stream=True)
     path = os.fspath(path)
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".codec-", suffix=".tmp", dir=d)
     try:
         with os.fdopen(fd, "wb") as f:
-            n = _write(f, tensors, group=group, meta=meta, max_tables=max_tables, effort=effort,
-                       stream=True)
+            n = _emit(f, plan)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -18,10 +18,9 @@ from .kernels.parallel import parallel_slot
 from .kernels.encode import (CHUNKS_PER_THREAD, count_pairs, count_pairs_par,
                              fill_pairs, fill_pairs_par)
 from .kernels.symbols import SYM_FIRST, num_classes
-from .kernels.plan import (code_len_matrix, cost_matrix, cost_matrix_par, group_hist_csr,
+from .kernels.plan import (code_len_matrix, cost_matrix, cost_matrix_par, csr_table_sums, group_hist_csr,
                            dedup_pairs, model_cost_kernel, row_entropy_csr, tensor_hist_row,
                            weighted_owner_stats)
-from .kernels.tables import csr_sums
 
 PAR_MIN_WORK = 1 << 16    # below this many parameters kernels run on the calling thread
 MIN_GROUP = 4096          # "auto" grouping: whole kernels, at least this many parameters a group
@@ -47,10 +46,21 @@ class Prepared:
     runs: np.ndarray    # int32[P]
     vals: np.ndarray    # int64[P]
     maxmag: int
+    pairs: "Pairs | None" = None  # the batch's pair arrays this tensor's pairs are a view of
+    g0: int = 0                   # index of the tensor's first group in ``pairs``
 
     @property
     def n_groups(self) -> int:
         return self.gb.size - 1
+
+
+@dataclass
+class Pairs:
+    """Run-length pairs of a batch of tensors, back to back: group g (batch index) has pairs
+    ``[ps[g], ps[g+1])`` of ``runs`` / ``vals``."""
+    ps: np.ndarray
+    runs: np.ndarray
+    vals: np.ndarray
 
 
 def group_size_for(shape: tuple, group) -> tuple[str, int]:
@@ -88,34 +98,87 @@ def value_offset_for(flat: np.ndarray) -> int:
 
 
 def prepare(name: str, arr: np.ndarray, group) -> Prepared:
-    flat = np.ascontiguousarray(arr).reshape(-1)
-    mode, gsize = group_size_for(arr.shape, group)
-    n = flat.size
-    G = -(-n // gsize) if n else 0
-    gb = np.minimum(np.arange(G + 1, dtype=np.int64) * gsize, n)
-    voff = value_offset_for(flat)
+    return prepare_many([(name, arr)], group)[0]
+
+
+def prepare_many(items: list, group) -> list[Prepared]:
+    """The run-length pass of several tensors ``[(name, array), ...]`` at once: per dtype, one
+    kernel call counts and one fills the pairs of all their groups (instead of two calls per
+    tensor), into one :class:`Pairs` batch that every returned tensor views."""
+    n_items = len(items)
+    flats, modes, gsizes, ngroups, voffs = [], [], [], [], []
+    for _name, arr in items:
+        flat = np.ascontiguousarray(arr).reshape(-1)
+        mode, gsize = group_size_for(arr.shape, group)
+        flats.append(flat)
+        modes.append(mode)
+        gsizes.append(gsize)
+        ngroups.append(-(-flat.size // gsize) if flat.size else 0)
+        voffs.append(value_offset_for(flat))
+    ng = np.array(ngroups, np.int64)
+    g0s = np.zeros(n_items + 1, np.int64)
+    # groups are numbered per dtype partition (each partition's groups are contiguous)
+    parts: dict = {}
+    for i, f in enumerate(flats):
+        parts.setdefault(f.dtype.str, []).append(i)
+    order = [i for idx in parts.values() for i in idx]
+    pos = 0
+    gstart = np.zeros(n_items, np.int64)
+    for i in order:
+        gstart[i] = pos
+        pos += int(ng[i])
+    G = pos
+    glo = np.zeros(G, np.int64)
+    ghi = np.zeros(G, np.int64)
+    gvoff = np.zeros(G, np.int64)
+    xs = []
+    for idx in parts.values():
+        base = 0
+        for i in idx:
+            n, gs, a = flats[i].size, gsizes[i], int(gstart[i])
+            j = np.arange(int(ng[i]), dtype=np.int64) * gs
+            glo[a:a + ng[i]] = base + j
+            ghi[a:a + ng[i]] = base + np.minimum(j + gs, n)
+            gvoff[a:a + ng[i]] = voffs[i]
+            base += n
+        xs.append(flats[idx[0]] if len(idx) == 1 else np.concatenate([flats[i] for i in idx]))
     counts = np.zeros(G, np.int64)
+    maxmag = np.zeros(G, np.int64)
+    ps = np.zeros(G + 1, np.int64)
+    st = 0
     with parallel_slot() as slot:
-        par = slot and n >= PAR_MIN_WORK and G > 1
-        nchunk = chunks(G)
-        if par:
-            st = count_pairs_par(flat, np.int64(voff), gb, counts, nchunk)
-        else:
-            st = count_pairs(flat, np.int64(voff), gb, counts, 0, G)
-        ps = np.zeros(G + 1, np.int64)
+        spans = []
+        for (idx, x) in zip(parts.values(), xs):
+            a = int(gstart[idx[0]])
+            b = a + int(ng[idx].sum())
+            par = slot and x.size >= PAR_MIN_WORK and b - a > 1
+            spans.append((x, a, b, par))
+            if par:
+                st |= count_pairs_par(x, gvoff, glo, ghi, counts, a, b, chunks(b - a))
+            else:
+                st |= count_pairs(x, gvoff, glo, ghi, counts, a, b)
         np.cumsum(counts, out=ps[1:])
         P = int(ps[-1])
         runs = np.empty(P, np.int32)
         vals = np.empty(P, np.int64)
-        maxmag = np.zeros(G, np.int64)
-        if par:
-            st |= fill_pairs_par(flat, np.int64(voff), gb, ps, runs, vals, maxmag, nchunk)
-        else:
-            st |= fill_pairs(flat, np.int64(voff), gb, ps, runs, vals, maxmag, 0, G)
+        for x, a, b, par in spans:
+            if par:
+                st |= fill_pairs_par(x, gvoff, glo, ghi, ps, runs, vals, maxmag, a, b,
+                                     chunks(b - a))
+            else:
+                st |= fill_pairs(x, gvoff, glo, ghi, ps, runs, vals, maxmag, a, b)
     if st:
         raise AssertionError(f"run-length kernel failed with status {st}")
-    return Prepared(name, arr.dtype, tuple(int(d) for d in arr.shape), mode, gsize, voff,
-                    gb, ps, runs, vals, int(maxmag.max()) if G else 0)
+    pairs = Pairs(ps, runs, vals)
+    out = []
+    for i, (name, arr) in enumerate(items):
+        a, g = int(gstart[i]), int(ng[i])
+        p0, p1 = int(ps[a]), int(ps[a + g])
+        gb = np.minimum(np.arange(g + 1, dtype=np.int64) * gsizes[i], flats[i].size)
+        out.append(Prepared(name, arr.dtype, tuple(int(d) for d in arr.shape), modes[i], gsizes[i],
+                            voffs[i], gb, ps[a:a + g + 1] - p0, runs[p0:p1], vals[p0:p1],
+                            int(maxmag[a:a + g].max()) if g else 0, pairs, a))
+    return out
 
 
 def chunks(n_groups: int) -> int:
@@ -260,6 +323,8 @@ class Csr:
         self.indices = np.ascontiguousarray(indices, dtype=np.int64)
         self.data = np.ascontiguousarray(data, dtype=np.float64)
         self.ncols = int(ncols)
+        self._cur: dict = {}    # cost columns of the last two model_costs calls
+        self._prev: dict = {}
 
     @classmethod
     def from_dense(cls, H: np.ndarray) -> "Csr":
@@ -275,9 +340,12 @@ class Csr:
     def sums(self, assign: np.ndarray, k: int | None = None) -> np.ndarray:
         """Row sums per assigned table (tables 0..k-1, default max(assign) + 1), dense float."""
         k = int(assign.max()) + 1 if k is None else int(k)
-        return csr_sums(self.indptr, self.indices, self.data,
-                        np.ascontiguousarray(assign, dtype=np.int64), np.int64(k),
-                        np.int64(self.ncols))
+        st, out = csr_table_sums(self.indptr, self.indices, self.data,
+                                 np.ascontiguousarray(assign, dtype=np.int64), np.int64(k),
+                                 np.int64(self.ncols))
+        if st:
+            raise AssertionError(f"table sums kernel failed with status {st}")
+        return out
 
     def costs(self, LT: np.ndarray) -> np.ndarray:
         """cost[row, t] = sum of w * LT[s, t] over the row's nonzeros (s, w)."""
@@ -291,6 +359,33 @@ class Csr:
                 st = cost_matrix(self.indptr, self.indices, self.data, LT, cost)
         if st:
             raise AssertionError(f"cost kernel failed with status {st}")
+        return cost
+
+    def model_costs(self, M: np.ndarray, use_lens: int) -> np.ndarray:
+        """cost[row, t] under each table model t: rows of M are table symbol sums
+        (``use_lens`` 0) or Huffman code lengths (1).  A table identical to one of the last
+        calls' reuses its cost column (Lloyd steps and splits change a few tables at a time)."""
+        T = M.shape[0]
+        keys = [(use_lens, M[t].tobytes()) for t in range(T)]
+        cost = np.empty((self.n, T))
+        miss = []
+        for t, key in enumerate(keys):
+            col = self._cur.get(key)
+            if col is None:
+                col = self._prev.get(key)
+            if col is None:
+                miss.append(t)
+            else:
+                cost[:, t] = col
+        if miss:
+            sub = np.ascontiguousarray(M[miss])
+            if use_lens:
+                LT = code_len_matrix(_NO_SUMS, sub.astype(np.uint8), 1)
+            else:
+                LT = code_len_matrix(sub.astype(np.float64), _NO_LENS, 0)
+            cost[:, miss] = self.costs(LT)
+        self._prev = self._cur
+        self._cur = {key: cost[:, t].copy() for t, key in enumerate(keys)}
         return cost
 
     def row_entropy(self) -> np.ndarray:
@@ -307,12 +402,12 @@ _NO_SUMS = np.zeros((1, 1))
 
 def _costs_from_sums(rows: Csr, S: np.ndarray) -> np.ndarray:
     """Cost of each row under each table model estimated from table sums S (inf: uncovered)."""
-    return rows.costs(code_len_matrix(np.ascontiguousarray(S, dtype=np.float64), _NO_LENS, 0))
+    return rows.model_costs(S, 0)
 
 
 def _costs_from_lens(rows: Csr, lens: np.ndarray) -> np.ndarray:
     """Exact cost of each row under each table's Huffman lengths (inf: uncovered)."""
-    return rows.costs(code_len_matrix(_NO_SUMS, np.ascontiguousarray(lens, dtype=np.uint8), 1))
+    return rows.model_costs(lens, 1)
 
 
 def cluster(H: np.ndarray, max_tables: int) -> np.ndarray:

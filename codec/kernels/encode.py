@@ -20,37 +20,40 @@ CHUNKS_PER_THREAD = 8
 
 
 @njit(cache=True, nogil=True)
-def count_pairs(x, offset, gb, counts, g0, g1):
-    """counts[g] = number of nonzero (x - offset) in group g, for g in [g0, g1)."""
-    if g1 > counts.size or g1 + 1 > gb.size:
+def count_pairs(x, gvoff, glo, ghi, counts, g0, g1):
+    """counts[g] = number of values x[i] != gvoff[g], i in [glo[g], ghi[g]), for g in [g0, g1)."""
+    if g0 < 0 or g1 > counts.size or g1 > glo.size or g1 > ghi.size or g1 > gvoff.size:
         return ERR_BUFFER
     for g in range(g0, g1):
-        lo = gb[g]
-        hi = gb[g + 1]
+        lo = glo[g]
+        hi = ghi[g]
         if lo < 0 or hi > x.size:
             return ERR_BUFFER
+        off = gvoff[g]
         n = 0
         for i in range(lo, hi):
-            n += np.int64(x[i]) != offset
+            n += np.int64(x[i]) != off
         counts[g] = n
     return OK
 
 
 @njit(cache=True, nogil=True)
-def fill_pairs(x, offset, gb, ps, runs, vals, maxmag, g0, g1):
-    """Write each group's (run, value) pairs; maxmag[g] = largest |value| in group g."""
-    if g1 + 1 > ps.size or g1 > maxmag.size or g1 + 1 > gb.size:
+def fill_pairs(x, gvoff, glo, ghi, ps, runs, vals, maxmag, g0, g1):
+    """Write each group's (run, value) pairs at [ps[g], ps[g+1]); maxmag[g] = largest |value|."""
+    if g0 < 0 or g1 + 1 > ps.size or g1 > maxmag.size or g1 > glo.size or g1 > ghi.size \
+            or g1 > gvoff.size:
         return ERR_BUFFER
     for g in range(g0, g1):
-        lo = gb[g]
-        hi = gb[g + 1]
+        lo = glo[g]
+        hi = ghi[g]
         k = ps[g]
         run = 0
         mm = 0
-        if lo < 0 or hi > x.size or ps[g + 1] > runs.size or ps[g + 1] > vals.size:
+        off = gvoff[g]
+        if lo < 0 or hi > x.size or k < 0 or ps[g + 1] > runs.size or ps[g + 1] > vals.size:
             return ERR_BUFFER
         for i in range(lo, hi):
-            d = np.int64(x[i]) - offset
+            d = np.int64(x[i]) - off
             if d == 0:
                 run += 1
             else:
@@ -127,25 +130,28 @@ def _put(out, first, g, lo_byte, state, value, n):
 
 
 @njit(cache=True, nogil=True)
-def pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gbit, out, first, status, g0, g1):
-    """Write groups [g0, g1) at absolute bit offsets gbit[g] of ``out``.
+def pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gstart, gbits, out, first, status,
+                g0, g1):
+    """Write groups [g0, g1), group g at absolute bit offset gstart[g] of ``out``, exactly
+    gbits[g] bits long.
 
     A group stores all of its bytes but the first, which goes to first[g] (it may be shared
     with the previous group); :func:`merge_first_bytes` ORs them in afterwards.  ``out`` must
     be zero-filled.  status[g] = 0 or a negative code.
     """
-    if g1 + 1 > ps.size or g1 > tid.size or g1 + 1 > gbit.size or g1 > first.size \
-            or g1 > status.size:
+    if g0 < 0 or g1 + 1 > ps.size or g1 > tid.size or g1 > gstart.size or g1 > gbits.size \
+            or g1 > first.size or g1 > status.size:
         return ERR_BUFFER
     state = np.zeros(4, np.uint64)
     for g in range(g0, g1):
         t = tid[g]
-        if t < 0 or t >= lens.shape[0] or ps[g + 1] > runs.size:
+        if t < 0 or t >= lens.shape[0] or t >= krefs.size or t >= nruns.size \
+                or ps[g + 1] > runs.size or ps[g + 1] > vals.size or ps[g] < 0 or gstart[g] < 0:
             status[g] = ERR_BUFFER
             continue
         kref = krefs[t]
         nrun = nruns[t]
-        start = gbit[g]
+        start = gstart[g]
         lo_byte = start >> 3
         state[:] = 0
         state[1] = np.uint64(start & 7)
@@ -176,38 +182,45 @@ def pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gbit, out, first
             nbits = np.int64(state[2]) * 8 - (start & 7) - pad
             if state[3] != 0:
                 st = ERR_BUFFER
-            elif nbits != gbit[g + 1] - start:
+            elif nbits != gbits[g]:
                 st = ERR_LENGTH_MISMATCH
         status[g] = st
     return OK
 
 
-@njit(cache=True)
-def merge_first_bytes(out, first, gbit):
+@njit(cache=True, nogil=True)
+def merge_first_bytes(out, first, gstart):
+    """OR every group's first byte (kept aside by :func:`pack_groups`) into ``out``."""
+    if gstart.size < first.size:
+        return ERR_BUFFER
     for g in range(first.size):
-        idx = gbit[g] >> 3
+        idx = gstart[g] >> 3
         if 0 <= idx < out.size:
             out[idx] |= first[g]
+        else:
+            return ERR_BUFFER
+    return OK
 
 
 # --- thread-parallel wrappers: chunks of groups, each chunk serial ---------------------------
 
 @njit(cache=True, parallel=True)
-def count_pairs_par(x, offset, gb, counts, nchunk):
-    G = gb.size - 1
+def count_pairs_par(x, gvoff, glo, ghi, counts, g0, g1, nchunk):
+    G = g1 - g0
     bad = 0
     for c in prange(nchunk):
-        bad += count_pairs(x, offset, gb, counts, G * c // nchunk, G * (c + 1) // nchunk) != OK
+        bad += count_pairs(x, gvoff, glo, ghi, counts, g0 + G * c // nchunk,
+                           g0 + G * (c + 1) // nchunk) != OK
     return OK if bad == 0 else ERR_BUFFER
 
 
 @njit(cache=True, parallel=True)
-def fill_pairs_par(x, offset, gb, ps, runs, vals, maxmag, nchunk):
-    G = gb.size - 1
+def fill_pairs_par(x, gvoff, glo, ghi, ps, runs, vals, maxmag, g0, g1, nchunk):
+    G = g1 - g0
     bad = 0
     for c in prange(nchunk):
-        bad += fill_pairs(x, offset, gb, ps, runs, vals, maxmag,
-                          G * c // nchunk, G * (c + 1) // nchunk) != OK
+        bad += fill_pairs(x, gvoff, glo, ghi, ps, runs, vals, maxmag, g0 + G * c // nchunk,
+                          g0 + G * (c + 1) // nchunk) != OK
     return OK if bad == 0 else ERR_BUFFER
 
 
@@ -222,13 +235,13 @@ def group_bits_par(runs, vals, ps, tid, krefs, nruns, lens, bits, nchunk):
 
 
 @njit(cache=True, parallel=True)
-def pack_groups_par(runs, vals, ps, tid, krefs, nruns, codes, lens, gbit, out, first, status,
-                    nchunk):
+def pack_groups_par(runs, vals, ps, tid, krefs, nruns, codes, lens, gstart, gbits, out, first,
+                    status, nchunk):
     G = ps.size - 1
     bad = 0
     for c in prange(nchunk):
-        bad += pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gbit, out, first,
-                           status, G * c // nchunk, G * (c + 1) // nchunk) != OK
+        bad += pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gstart, gbits, out,
+                           first, status, G * c // nchunk, G * (c + 1) // nchunk) != OK
     return OK if bad == 0 else ERR_BUFFER
 
 

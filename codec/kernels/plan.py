@@ -387,3 +387,25 @@ def dedup_pairs(owner, runs, vals, rcap, mcap, o_out, r_out, m_out, c_out):
             out += 1
         k = j
     return OK, out
+
+
+@njit(cache=True, nogil=True)
+def csr_table_sums(indptr, indices, data, assign, k, ncols):
+    """Returns (status, out) with out[assign[g], s] += w for every nonzero (g, s, w) of a CSR
+    matrix: the symbol sums of each table's rows (tables 0..k-1)."""
+    out = np.zeros((k, ncols))
+    G = indptr.size - 1
+    if assign.size != G:
+        return ERR_BUFFER, out
+    for g in range(G):
+        a = assign[g]
+        lo = indptr[g]
+        hi = indptr[g + 1]
+        if a < 0 or a >= k or lo < 0 or hi > indices.size or hi > data.size:
+            return ERR_BUFFER, out
+        for j in range(lo, hi):
+            s = indices[j]
+            if s < 0 or s >= ncols:
+                return ERR_BUFFER, out
+            out[a, s] += data[j]
+    return OK, out

@@ -1,0 +1,87 @@
+"""Encode speed of two checkouts side by side, interleaved (for a noisy, shared machine).
+
+``python3 benchmarks/compare_encode.py BASE_DIR NEW_DIR [--repeat 5] [--rounds 2]``: one
+worker process per checkout (``PYTHONPATH=<dir>``); for every model x config x effort the
+driver asks each worker in turn for ``codec.pack``'s best-of-``repeat`` time, ``rounds``
+times, and keeps each side's best.  Prints a table of sizes, M params/s and the speed ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+WORKER = r'''
+import sys, json, time, numpy as np, codec
+from codec.bench import quantize_reference
+W = sys.argv[1]
+cache = {}
+for line in sys.stdin:
+    m, bits, sp, eff, rep = line.split()
+    key = (m, bits, sp)
+    if key not in cache:
+        z = np.load(f"{W}/{m}.npz")
+        cache.clear()
+        cache[key] = {k: quantize_reference(z[k], int(bits), float(sp)) for k in z.files}
+    q = cache[key]
+    d = codec.pack(q, effort=int(eff))
+    best = float("inf")
+    for _ in range(int(rep)):
+        t0 = time.perf_counter(); codec.pack(q, effort=int(eff)); best = min(best, time.perf_counter() - t0)
+    n = sum(v.size for v in q.values())
+    print(json.dumps({"bytes": len(d), "s": best, "params": n}), flush=True)
+'''
+
+MODELS = ["nudenet_yolov8n_320", "mtcnn_facenet_pytorch", "fer_emotion_minixception"]
+CONFIGS = [(8, 0.0), (8, 0.5), (4, 0.0), (4, 0.9)]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("base")
+    ap.add_argument("new")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--models", nargs="*", default=MODELS)
+    ap.add_argument("--efforts", nargs="*", type=int, default=[0, 1])
+    ap.add_argument("--weights", default=str(Path(__file__).resolve().parents[2] / "shared" / "weights"))
+    ap.add_argument("--json")
+    a = ap.parse_args(argv)
+    procs = {}
+    for side, d in (("base", a.base), ("new", a.new)):
+        env = dict(os.environ, PYTHONPATH=os.path.abspath(d))
+        procs[side] = subprocess.Popen([sys.executable, "-c", WORKER, a.weights], stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, text=True, env=env, cwd="/")
+    rows = []
+    print("| model | bits | sp | effort | base bytes | new bytes | size change | base M/s | new M/s | speed-up |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for m in a.models:
+        for bits, sp in CONFIGS:
+            for eff in a.efforts:
+                res = {"base": [], "new": []}
+                for _ in range(a.rounds):
+                    for side in ("base", "new"):
+                        p = procs[side]
+                        p.stdin.write(f"{m} {bits} {sp} {eff} {a.repeat}\n")
+                        p.stdin.flush()
+                        res[side].append(json.loads(p.stdout.readline()))
+                b = min(res["base"], key=lambda r: r["s"])
+                n = min(res["new"], key=lambda r: r["s"])
+                r = dict(model=m, bits=bits, sp=sp, effort=eff, base_bytes=b["bytes"], new_bytes=n["bytes"],
+                         base_Mps=b["params"] / b["s"] / 1e6, new_Mps=n["params"] / n["s"] / 1e6)
+                rows.append(r)
+                print(f"| {m} | {bits} | {sp} | {eff} | {r['base_bytes']} | {r['new_bytes']} | "
+                      f"{100 * (r['new_bytes'] / r['base_bytes'] - 1):+.3f} % | {r['base_Mps']:.1f} | "
+                      f"{r['new_Mps']:.1f} | {r['new_Mps'] / r['base_Mps']:.2f}x |", flush=True)
+    for p in procs.values():
+        p.stdin.close()
+        p.wait()
+    if a.json:
+        Path(a.json).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
