@@ -18,9 +18,9 @@ from .kernels.parallel import parallel_slot
 from .kernels.encode import (CHUNKS_PER_THREAD, count_pairs, count_pairs_par,
                              fill_pairs, fill_pairs_par)
 from .kernels.symbols import SYM_FIRST, num_classes
-from .kernels.plan import (code_len_matrix, cost_matrix, cost_matrix_par, csr_table_sums, group_hist_csr,
-                           dedup_pairs, model_cost_kernel, row_entropy_csr, tensor_hist_row,
-                           weighted_owner_stats)
+from .kernels.plan import (argmin_tables, code_len_matrix, cost_matrix, cost_matrix_par,
+                           csr_table_sums, dedup_pairs, group_hist_csr, model_cost_kernel,
+                           row_entropy_csr, tensor_hist_row, weighted_owner_stats)
 
 PAR_MIN_WORK = 1 << 16    # below this many parameters kernels run on the calling thread
 MIN_GROUP = 4096          # "auto" grouping: whole kernels, at least this many parameters a group
@@ -323,8 +323,7 @@ class Csr:
         self.indices = np.ascontiguousarray(indices, dtype=np.int64)
         self.data = np.ascontiguousarray(data, dtype=np.float64)
         self.ncols = int(ncols)
-        self._cur: dict = {}    # cost columns of the last two model_costs calls
-        self._prev: dict = {}
+        self._gens: list = []   # (table key -> column, cost matrix) of the last two calls
 
     @classmethod
     def from_dense(cls, H: np.ndarray) -> "Csr":
@@ -348,45 +347,49 @@ class Csr:
         return out
 
     def costs(self, LT: np.ndarray) -> np.ndarray:
-        """cost[row, t] = sum of w * LT[s, t] over the row's nonzeros (s, w)."""
-        cost = np.empty((self.n, LT.shape[1]))
+        """costT[t, row] = sum of w * LT[s, t] over the row's nonzeros (s, w)."""
+        costT = np.empty((LT.shape[1], self.n))
         work = self.indices.size * LT.shape[1]
         with parallel_slot() as slot:
             if slot and work >= PAR_MIN_COST and self.n > 1:
-                st = cost_matrix_par(self.indptr, self.indices, self.data, LT, cost,
+                st = cost_matrix_par(self.indptr, self.indices, self.data, LT, costT,
                                      chunks(self.n))
             else:
-                st = cost_matrix(self.indptr, self.indices, self.data, LT, cost)
+                st = cost_matrix(self.indptr, self.indices, self.data, LT, costT)
         if st:
             raise AssertionError(f"cost kernel failed with status {st}")
-        return cost
+        return costT
 
     def model_costs(self, M: np.ndarray, use_lens: int) -> np.ndarray:
-        """cost[row, t] under each table model t: rows of M are table symbol sums
-        (``use_lens`` 0) or Huffman code lengths (1).  A table identical to one of the last
-        calls' reuses its cost column (Lloyd steps and splits change a few tables at a time)."""
+        """cost[row, t] under each table model t (a transposed view of a table-major
+        matrix): rows of M are table symbol sums (``use_lens`` 0) or Huffman code lengths (1).
+        A table identical to one of the last two calls' reuses its costs (Lloyd steps and
+        splits change a few tables at a time); only the others are computed."""
         T = M.shape[0]
         keys = [(use_lens, M[t].tobytes()) for t in range(T)]
-        cost = np.empty((self.n, T))
-        miss = []
+        costT = np.empty((T, self.n))
+        miss, hits = [], {}
         for t, key in enumerate(keys):
-            col = self._cur.get(key)
-            if col is None:
-                col = self._prev.get(key)
-            if col is None:
-                miss.append(t)
+            for gen, (index, _mat) in enumerate(self._gens):
+                j = index.get(key)
+                if j is not None:
+                    hits.setdefault(gen, ([], []))
+                    hits[gen][0].append(t)
+                    hits[gen][1].append(j)
+                    break
             else:
-                cost[:, t] = col
+                miss.append(t)
+        for gen, (dst, src) in hits.items():
+            costT[dst] = self._gens[gen][1][src]
         if miss:
             sub = np.ascontiguousarray(M[miss])
             if use_lens:
                 LT = code_len_matrix(_NO_SUMS, sub.astype(np.uint8), 1)
             else:
                 LT = code_len_matrix(sub.astype(np.float64), _NO_LENS, 0)
-            cost[:, miss] = self.costs(LT)
-        self._prev = self._cur
-        self._cur = {key: cost[:, t].copy() for t, key in enumerate(keys)}
-        return cost
+            costT[miss] = self.costs(LT)
+        self._gens = [({key: t for t, key in enumerate(keys)}, costT)] + self._gens[:1]
+        return costT.T
 
     def row_entropy(self) -> np.ndarray:
         out = np.empty(self.n)
@@ -408,6 +411,24 @@ def _costs_from_sums(rows: Csr, S: np.ndarray) -> np.ndarray:
 def _costs_from_lens(rows: Csr, lens: np.ndarray) -> np.ndarray:
     """Exact cost of each row under each table's Huffman lengths (inf: uncovered)."""
     return rows.model_costs(lens, 1)
+
+
+def _argmin(cost: np.ndarray) -> np.ndarray:
+    """cost.argmin(axis=1) of a cost matrix from :meth:`Csr.model_costs` (a transposed view)."""
+    costT = cost.T
+    if not costT.flags.c_contiguous:
+        return cost.argmin(axis=1)
+    out = np.empty(cost.shape[0], np.int64)
+    if argmin_tables(costT, out):
+        raise AssertionError("argmin kernel failed")
+    return out
+
+
+def _relabel(a: np.ndarray) -> np.ndarray:
+    """Labels renumbered 0, 1, ... in ascending order of the old labels (what
+    ``np.unique(a, return_inverse=True)[1]`` gives, for small non-negative labels)."""
+    used = np.bincount(a) > 0
+    return (np.cumsum(used) - 1)[a]
 
 
 def cluster(H: np.ndarray, max_tables: int) -> np.ndarray:
@@ -448,7 +469,7 @@ def cluster(H: np.ndarray, max_tables: int) -> np.ndarray:
         if want_own.size > room:
             want_own = want_own[np.argsort(-(best_c[want_own] - own[want_own]))][:room]
         new[want_own] = S.shape[0] + np.arange(want_own.size)
-        _, new = np.unique(new, return_inverse=True)
+        new = _relabel(new)
         if np.array_equal(new, assign):
             break
         assign = new
@@ -468,8 +489,8 @@ def _huffman_refine(rows: Csr, assign: np.ndarray) -> tuple[np.ndarray, np.ndarr
     (twice at most).  Returns (assignment, code lengths per table, in ``rows``' columns)."""
     for _ in range(3):
         lens = _lengths(rows.sums(assign))
-        new = _costs_from_lens(rows, lens).argmin(axis=1)
-        _, new = np.unique(new, return_inverse=True)
+        new = _argmin(_costs_from_lens(rows, lens))
+        new = _relabel(new)
         if np.array_equal(new, assign):
             return assign, lens
         assign = new
@@ -493,8 +514,7 @@ def _lloyd(rows: Csr, ga: np.ndarray, iters: int = 6):
             best, best_total, best_cost = ga, total, cost
         else:
             break
-        new = cost.argmin(axis=1)
-        _, new = np.unique(new, return_inverse=True)
+        new = _relabel(_argmin(cost))
         if np.array_equal(new, ga):
             break
         ga = new

@@ -110,80 +110,113 @@ def group_bits(runs, vals, ps, tid, krefs, nruns, lens, bits, g0, g1):
 
 
 @njit(cache=True, inline="always")
-def _put(out, first, g, lo_byte, state, value, n):
-    # state: [acc, nacc, bytes emitted, overflow flag]
-    acc = (state[0] << np.uint64(n)) | np.uint64(value)
-    nacc = state[1] + np.uint64(n)
+def _flush(out, first, shared_pos, shared_g, acc, nacc, pos):
+    """Write the whole bytes of the bit accumulator (the top ``nacc`` bits of ``acc``...).
+    A byte at ``shared_pos`` (shared with a group another thread writes) goes to
+    first[shared_g] instead.  Returns (nacc, pos, ok)."""
+    ok = True
     while nacc >= 8:
-        nacc -= np.uint64(8)
-        byte = np.uint8((acc >> nacc) & np.uint64(0xFF))
-        idx = lo_byte + np.int64(state[2])
-        if state[2] == 0:
-            first[g] = byte
-        elif idx < out.size:
-            out[idx] = byte
+        nacc -= 8
+        b = np.uint8((acc >> np.uint64(nacc)) & np.uint64(0xFF))
+        if pos == shared_pos:
+            first[shared_g] = b
+        elif pos < out.size:
+            out[pos] = b
         else:
-            state[3] = 1
-        state[2] += np.uint64(1)
-    state[0] = acc
-    state[1] = nacc
+            ok = False
+        pos += 1
+    return nacc, pos, ok
 
 
 @njit(cache=True, nogil=True)
 def pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gstart, gbits, out, first, status,
                 g0, g1):
     """Write groups [g0, g1), group g at absolute bit offset gstart[g] of ``out``, exactly
-    gbits[g] bits long.
+    gbits[g] bits long.  ``out`` must be zero-filled.  status[g] = 0 or a negative code.
 
-    A group stores all of its bytes but the first, which goes to first[g] (it may be shared
-    with the previous group); :func:`merge_first_bytes` ORs them in afterwards.  ``out`` must
-    be zero-filled.  status[g] = 0 or a negative code.
+    Groups of one call are written in order; a group that continues the byte where the
+    previous group of this call ended carries its bits.  A group that starts inside a byte
+    it does not share with this call's previous group (the first group of a thread's range)
+    keeps that byte's bits in first[g]; :func:`merge_first_bytes` ORs them in afterwards.
     """
     if g0 < 0 or g1 + 1 > ps.size or g1 > tid.size or g1 > gstart.size or g1 > gbits.size \
             or g1 > first.size or g1 > status.size:
         return ERR_BUFFER
-    state = np.zeros(4, np.uint64)
+    nsym = lens.shape[1]
+    last_pos = np.int64(-1)
+    last_byte = np.uint64(0)
+    shared_pos = np.int64(-1)
+    shared_g = g0
     for g in range(g0, g1):
         t = tid[g]
-        if t < 0 or t >= lens.shape[0] or t >= krefs.size or t >= nruns.size \
-                or ps[g + 1] > runs.size or ps[g + 1] > vals.size or ps[g] < 0 or gstart[g] < 0:
+        start = gstart[g]
+        if t < 0 or t >= lens.shape[0] or t >= krefs.size or t >= nruns.size or t >= codes.shape[0] \
+                or ps[g] < 0 or ps[g + 1] > runs.size or ps[g + 1] > vals.size or start < 0 \
+                or codes.shape[1] < nsym:
             status[g] = ERR_BUFFER
+            last_pos = -1
             continue
         kref = krefs[t]
         nrun = nruns[t]
-        start = gstart[g]
-        lo_byte = start >> 3
-        state[:] = 0
-        state[1] = np.uint64(start & 7)
+        pos = start >> 3
+        nacc = start & 7
+        acc = np.uint64(0)
+        if nacc > 0:
+            if pos == last_pos:
+                acc = last_byte >> np.uint64(8 - nacc)
+            else:
+                shared_pos = pos
+                shared_g = g
         st = OK
+        ok = True
+        esc_code = np.uint64(codes[t, SYM_ESC])
+        esc_len = np.int64(lens[t, SYM_ESC])
         for k in range(ps[g], ps[g + 1]):
             r = np.int64(runs[k])
             while r >= nrun:
-                _put(out, first, g, lo_byte, state, codes[t, SYM_ESC], lens[t, SYM_ESC])
+                acc = (acc << np.uint64(esc_len)) | esc_code
+                nacc += esc_len
+                nacc, pos, ok1 = _flush(out, first, shared_pos, shared_g, acc, nacc, pos)
+                ok = ok and ok1
                 r -= nrun
             d = vals[k]
             m = d if d > 0 else -d
             c, e, x = mag_class(m, kref)
             s = SYM_FIRST + c * nrun + r
-            if s >= lens.shape[1] or lens[t, s] == 0:
+            if s < 0 or s >= nsym or lens[t, s] == 0:
                 st = ERR_SYMBOL
                 break
-            _put(out, first, g, lo_byte, state, codes[t, s], lens[t, s])
-            if e > 0:
-                _put(out, first, g, lo_byte, state, x, e)
-            _put(out, first, g, lo_byte, state, 1 if d < 0 else 0, 1)
+            ln = np.int64(lens[t, s])
+            acc = (acc << np.uint64(ln)) | np.uint64(codes[t, s])
+            acc = (acc << np.uint64(e)) | np.uint64(x)
+            acc = (acc << np.uint64(1)) | np.uint64(1 if d < 0 else 0)
+            nacc += ln + e + 1
+            nacc, pos, ok1 = _flush(out, first, shared_pos, shared_g, acc, nacc, pos)
+            ok = ok and ok1
         if st == OK:
-            _put(out, first, g, lo_byte, state, codes[t, SYM_EOB], lens[t, SYM_EOB])
-            nacc = np.int64(state[1])
-            pad = 0
-            if nacc > 0:
-                pad = 8 - nacc
-                _put(out, first, g, lo_byte, state, 0, pad)
-            nbits = np.int64(state[2]) * 8 - (start & 7) - pad
-            if state[3] != 0:
+            ln = np.int64(lens[t, SYM_EOB])
+            acc = (acc << np.uint64(ln)) | np.uint64(codes[t, SYM_EOB])
+            nacc += ln
+            nacc, pos, ok1 = _flush(out, first, shared_pos, shared_g, acc, nacc, pos)
+            ok = ok and ok1
+            nbits = pos * 8 + nacc - start
+            last_pos = -1
+            if nacc > 0:  # the partial last byte, zero-padded
+                b = (acc << np.uint64(8 - nacc)) & np.uint64(0xFF)
+                if pos == shared_pos:
+                    first[shared_g] = np.uint8(b)
+                elif pos < out.size:
+                    out[pos] = np.uint8(b)
+                else:
+                    ok = False
+                last_pos = pos
+                last_byte = b
+            if not ok:
                 st = ERR_BUFFER
             elif nbits != gbits[g]:
                 st = ERR_LENGTH_MISMATCH
+        else:
+            last_pos = -1
         status[g] = st
     return OK
 

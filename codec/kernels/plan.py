@@ -61,13 +61,24 @@ def group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data):
             row[s] += 1
         if nnz + nt > indices.size or nnz + nt > data.size:
             return ERR_BUFFER, nnz
-        t = np.sort(touched[:nt])
+        hi_s = 0
         for j in range(nt):
-            s = t[j]
-            indices[nnz] = s
-            data[nnz] = row[s]
-            row[s] = 0
-            nnz += 1
+            hi_s = max(hi_s, touched[j])
+        if hi_s + 1 <= 8 * nt:  # dense enough: scan the row in order instead of sorting
+            for s in range(hi_s + 1):
+                if row[s] != 0:
+                    indices[nnz] = s
+                    data[nnz] = row[s]
+                    row[s] = 0
+                    nnz += 1
+        else:
+            t = np.sort(touched[:nt])
+            for j in range(nt):
+                s = t[j]
+                indices[nnz] = s
+                data[nnz] = row[s]
+                row[s] = 0
+                nnz += 1
         indptr[g + 1] = nnz
     return OK, nnz
 
@@ -155,12 +166,12 @@ def code_len_matrix(S, lens, use_lens):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _cost_rows(indptr, indices, data, LT, cost, g0, g1):
+def _cost_rows(indptr, indices, data, LT, costT, g0, g1):
     T = LT.shape[1]
     n = LT.shape[0]
+    acc = np.empty(T)
     for g in range(g0, g1):
-        for t in range(T):
-            cost[g, t] = 0.0
+        acc[:] = 0.0
         lo = indptr[g]
         hi = indptr[g + 1]
         if lo < 0 or hi > indices.size or hi > data.size:
@@ -171,27 +182,29 @@ def _cost_rows(indptr, indices, data, LT, cost, g0, g1):
                 return ERR_BUFFER
             w = data[k]
             for t in range(T):
-                cost[g, t] += w * LT[s, t]
+                acc[t] += w * LT[s, t]
+        for t in range(T):
+            costT[t, g] = acc[t]
     return OK
 
 
 @njit(cache=True, nogil=True)
-def cost_matrix(indptr, indices, data, LT, cost):
-    """cost[g, t] = sum over row g's nonzeros (s, w) of w * LT[s, t] (inf: not covered)."""
+def cost_matrix(indptr, indices, data, LT, costT):
+    """costT[t, g] = sum over row g's nonzeros (s, w) of w * LT[s, t] (inf: not covered)."""
     G = indptr.size - 1
-    if cost.shape[0] != G or cost.shape[1] != LT.shape[1]:
+    if costT.shape[1] != G or costT.shape[0] != LT.shape[1]:
         return ERR_BUFFER
-    return _cost_rows(indptr, indices, data, LT, cost, 0, G)
+    return _cost_rows(indptr, indices, data, LT, costT, 0, G)
 
 
 @njit(cache=True, parallel=True)
-def cost_matrix_par(indptr, indices, data, LT, cost, nchunk):
+def cost_matrix_par(indptr, indices, data, LT, costT, nchunk):
     G = indptr.size - 1
-    if cost.shape[0] != G or cost.shape[1] != LT.shape[1] or nchunk < 1:
+    if costT.shape[1] != G or costT.shape[0] != LT.shape[1] or nchunk < 1:
         return ERR_BUFFER
     bad = 0
     for c in prange(nchunk):
-        bad += _cost_rows(indptr, indices, data, LT, cost, G * c // nchunk,
+        bad += _cost_rows(indptr, indices, data, LT, costT, G * c // nchunk,
                           G * (c + 1) // nchunk) != OK
     return OK if bad == 0 else ERR_BUFFER
 
@@ -409,3 +422,20 @@ def csr_table_sums(indptr, indices, data, assign, k, ncols):
                 return ERR_BUFFER, out
             out[a, s] += data[j]
     return OK, out
+
+
+@njit(cache=True, nogil=True)
+def argmin_tables(costT, out):
+    """out[g] = the first t with the smallest costT[t, g] (numpy's argmin over axis 0)."""
+    T, G = costT.shape
+    if out.size != G or T < 1:
+        return ERR_BUFFER
+    best = costT[0].copy()
+    out[:] = 0
+    for t in range(1, T):
+        for g in range(G):
+            v = costT[t, g]
+            if v < best[g]:
+                best[g] = v
+                out[g] = t
+    return OK

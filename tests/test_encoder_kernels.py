@@ -1,0 +1,297 @@
+"""Encoder kernels (codec/kernels/plan.py, codec/kernels/encode.py): status codes on bad
+arguments, and equivalence with the straightforward (numpy / pure Python) forms they replace."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from codec.huffman import MAX_CODE_LEN, huffman_lengths
+from codec.kernels.encode import (count_pairs, fill_pairs, group_bits, merge_first_bytes,
+                                  owner_stats, pack_groups)
+from codec.kernels.plan import (argmin_tables, code_len_matrix, cost_matrix, csr_table_sums,
+                                dedup_pairs, gamma_symbol_list, group_hist_csr, limit_lengths,
+                                model_cost_kernel, row_entropy_csr, tensor_hist_row,
+                                weighted_owner_stats)
+from codec.kernels.status import ERR_BUFFER, OK
+from codec.kernels.symbols import SYM_FIRST, num_classes
+from codec.planner import TABLE_BITS_PER_CODE, TABLE_FIXED_BITS, prepare_many
+
+
+def _pairs(rng, n_groups, size, sparsity, maxmag=40):
+    gs = rng.integers(0, size + 1, n_groups)
+    runs, vals, ps = [], [], [0]
+    for g in gs:
+        x = rng.integers(1, maxmag + 1, g) * rng.choice([-1, 1], g)
+        x[rng.random(g) < sparsity] = 0
+        run = 0
+        for v in x:
+            if v == 0:
+                run += 1
+            else:
+                runs.append(run)
+                vals.append(v)
+                run = 0
+        ps.append(len(runs))
+    return (np.array(runs, np.int32), np.array(vals, np.int64), np.array(ps, np.int64))
+
+
+def _dense_group_hist(runs, vals, ps, kref, nrun, nsym):
+    G = ps.size - 1
+    owner = np.repeat(np.arange(G), np.diff(ps))
+    H, _ = owner_stats(runs, vals, owner, np.ones(G, np.int64), np.int64(kref), np.int64(nrun),
+                       np.int64(nsym))
+    return H
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 3), st.sampled_from([1, 2, 3, 16]),
+       st.floats(0, 0.95))
+def test_group_hist_csr_matches_dense(seed, kref, nrun, sparsity):
+    rng = np.random.default_rng(seed)
+    runs, vals, ps = _pairs(rng, int(rng.integers(0, 12)), 60, sparsity)
+    nsym = SYM_FIRST + num_classes(40, kref) * nrun
+    G = ps.size - 1
+    cap = min(runs.size + 2 * G, G * nsym)
+    indptr = np.empty(G + 1, np.int64)
+    indices = np.empty(cap, np.int64)
+    data = np.empty(cap)
+    status, nnz = group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data)
+    assert status == OK
+    H = _dense_group_hist(runs, vals, ps, kref, nrun, nsym)
+    D = np.zeros((G, nsym))
+    for g in range(G):
+        cols = indices[indptr[g]:indptr[g + 1]]
+        assert np.all(np.diff(cols) > 0)
+        D[g, cols] = data[indptr[g]:indptr[g + 1]]
+    assert nnz == np.count_nonzero(H) and np.array_equal(D, H)
+    # the one-row form and the weighted (deduplicated) form agree with owner_stats too
+    Ht = np.zeros(nsym, np.int64)
+    X = np.zeros(1, np.int64)
+    assert tensor_hist_row(runs, vals, G, kref, nrun, nsym, Ht, X) == OK
+    H1, X1 = owner_stats(runs, vals, np.zeros(runs.size, np.int64), np.array([G]), kref, nrun, nsym)
+    assert np.array_equal(Ht, H1[0]) and X[0] == X1[0]
+    owner = np.repeat(np.arange(G), np.diff(ps)).astype(np.int64)
+    o3, r3, m3, c3 = (np.empty(runs.size, np.int64) for _ in range(4))
+    status, n3 = dedup_pairs(owner, runs, vals, 4, 8, o3, r3, m3, c3)  # small caps: both paths
+    assert status == OK and c3[:n3].sum() == runs.size
+    eob = np.ones(G, np.int64)
+    status, Hw, Xw = weighted_owner_stats(o3[:n3], r3[:n3], m3[:n3], c3[:n3], G, eob, kref, nrun, nsym)
+    Ho, Xo = owner_stats(runs, vals, owner, eob, kref, nrun, nsym)
+    assert status == OK and np.array_equal(Hw, Ho) and np.array_equal(Xw, Xo)
+
+
+def _old_limit(weights, lens, limit):
+    lens = np.minimum(lens, limit).astype(np.int64)
+    unit = 1 << limit
+    kraft = int(np.sum(1 << (limit - lens)))
+    order = np.lexsort((np.arange(lens.size), weights))
+    while kraft > unit:
+        for i in order:
+            if lens[i] < limit:
+                kraft -= 1 << (limit - lens[i] - 1)
+                lens[i] += 1
+                if kraft <= unit:
+                    break
+    for i in order[::-1]:
+        while lens[i] > 1 and kraft + (1 << (limit - lens[i])) <= unit:
+            kraft += 1 << (limit - lens[i])
+            lens[i] -= 1
+    return lens
+
+
+@given(st.lists(st.integers(1, 10**6), min_size=2, max_size=300), st.integers(4, 12))
+def test_limit_lengths_matches_python(weights, limit):
+    from codec.kernels.tables import huffman_depths
+    w = np.array(weights, np.int64)
+    if w.size > (1 << limit):
+        return
+    depths = huffman_depths(w)
+    lens = depths.copy()
+    assert limit_lengths(w, lens, limit) == OK
+    assert np.array_equal(lens, _old_limit(w, depths, limit))
+    assert np.sum(2.0 ** -lens) <= 1.0
+
+
+def _old_symbol_list(lengths):
+    bits = []
+    for ln in range(1, MAX_CODE_LEN + 1):
+        prev = -1
+        for s in np.flatnonzero(lengths == ln).tolist():
+            x = s - prev
+            nb = x.bit_length()
+            bits += [0] * (nb - 1) + [(x >> (nb - 1 - i)) & 1 for i in range(nb)]
+            prev = s
+    bits += [0] * ((-len(bits)) % 8)
+    return np.packbits(np.array(bits, np.uint8)).tobytes()
+
+
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=400))
+def test_gamma_symbol_list_matches_python(counts):
+    lengths = huffman_lengths(np.array(counts, np.int64))
+    buf = np.zeros(5 * lengths.size + 8, np.uint8)
+    status, n = gamma_symbol_list(lengths, MAX_CODE_LEN, buf)
+    assert status == OK and buf[:n].tobytes() == _old_symbol_list(lengths)
+    assert gamma_symbol_list(lengths, MAX_CODE_LEN, np.zeros(0, np.uint8))[0] in (OK, ERR_BUFFER)
+
+
+def _code_len(P):
+    return np.maximum(1.0, -np.log2(np.where(P > 0, P, 1.0)))
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_cost_matrix_matches_dense(seed):
+    rng = np.random.default_rng(seed)
+    G, T, n = int(rng.integers(1, 30)), int(rng.integers(1, 6)), int(rng.integers(2, 40))
+    H = rng.integers(0, 5, (G, n)) * (rng.random((G, n)) < 0.4)
+    S = rng.integers(0, 50, (T, n)) * (rng.random((T, n)) < 0.8)
+    mask = H != 0
+    indptr = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int64)
+    r, c = np.nonzero(mask)
+    data = H[r, c].astype(np.float64)
+    LT = code_len_matrix(S.astype(np.float64), np.zeros((1, 1), np.uint8), 0)
+    costT = np.empty((T, G))
+    assert cost_matrix(indptr, c.astype(np.int64), data, LT, costT) == OK
+    P = S / np.maximum(S.sum(axis=1, keepdims=True), 1)
+    want = H @ _code_len(P).T
+    uncovered = ((H[:, None, :] > 0) & (S[None] == 0)).any(axis=2)
+    want[uncovered] = np.inf
+    assert np.allclose(costT.T, want, rtol=1e-12)
+    out = np.empty(G, np.int64)
+    assert argmin_tables(costT, out) == OK and np.array_equal(out, costT.argmin(axis=0))
+    sums_st, sums = csr_table_sums(indptr, c.astype(np.int64), data, np.zeros(G, np.int64), 1, n)
+    assert sums_st == OK and np.array_equal(sums[0], H.sum(axis=0))
+    ent = np.empty(G)
+    assert row_entropy_csr(indptr, c.astype(np.int64), data, ent) == OK
+    Hf = H.astype(np.float64)
+    want_ent = (Hf * _code_len(Hf / np.maximum(Hf.sum(axis=1, keepdims=True), 1))).sum(axis=1)
+    assert np.allclose(ent, want_ent)
+
+
+def _old_model_cost(H, X, w):
+    def row_entropy(H):
+        H = H.astype(np.float64)
+        return (H * _code_len(H / np.maximum(H.sum(axis=1, keepdims=True), 1))).sum(axis=1)
+
+    def table_bits(H):
+        return TABLE_FIXED_BITS + TABLE_BITS_PER_CODE * np.count_nonzero(H, axis=-1)
+    k = np.count_nonzero(H, axis=1)
+    own = (row_entropy(H) + np.maximum(k - 1, 0) / (2 * np.log(2))) * w + table_bits(H)
+    H = H * w[:, None]
+    X = X * w
+    S = H.sum(axis=0)
+    P = S / max(S.sum(), 1)
+    shared = H @ _code_len(P)
+    return float(np.minimum(own, shared).sum() + X.sum() + table_bits(S[None])[0])
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_model_cost_matches_numpy(seed):
+    rng = np.random.default_rng(seed)
+    n, nsym = int(rng.integers(1, 8)), int(rng.integers(2, 30))
+    H = rng.integers(0, 20, (n, nsym)) * (rng.random((n, nsym)) < 0.5)
+    X = rng.integers(0, 100, n)
+    w = rng.random(n) * 4
+    status, bits = model_cost_kernel(H, X, w, float(TABLE_FIXED_BITS), float(TABLE_BITS_PER_CODE))
+    assert status == OK and np.isclose(bits, _old_model_cost(H, X, w), rtol=1e-12)
+
+
+@given(st.integers(0, 2**32 - 1), st.floats(0, 0.95))
+def test_pack_groups_split_ranges_match_one_call(seed, sparsity):
+    """Packing groups in ranges (as threads do), first bytes merged after, gives the same
+    bytes as one call, and each group's length is what group_bits computed."""
+    rng = np.random.default_rng(seed)
+    runs, vals, ps = _pairs(rng, int(rng.integers(1, 14)), 40, sparsity, maxmag=300)
+    G = ps.size - 1
+    kref, nrun = 1, 4
+    nsym = SYM_FIRST + num_classes(300, kref) * nrun
+    H = _dense_group_hist(runs, vals, ps, kref, nrun, nsym)
+    lens = huffman_lengths(H.sum(axis=0))[None].astype(np.uint8)
+    from codec.huffman import canonical_codes
+    codes = canonical_codes(lens[0]).astype(np.uint32)[None]
+    tid = np.zeros(G, np.int64)
+    krefs, nruns = np.array([kref]), np.array([nrun])
+    bits = np.zeros(G, np.int64)
+    assert group_bits(runs, vals, ps, tid, krefs, nruns, lens, bits, 0, G) == OK
+    gstart = np.concatenate([[0], np.cumsum(bits)[:-1]]).astype(np.int64)
+    nbytes = (int(bits.sum()) + 7) // 8
+
+    def packed(cuts):
+        out = np.zeros(nbytes, np.uint8)
+        first = np.zeros(G, np.uint8)
+        status = np.zeros(G, np.int64)
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            assert pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gstart, bits, out,
+                               first, status, a, b) == OK
+        assert not status.any()
+        assert merge_first_bytes(out, first, gstart) == OK
+        return out.tobytes()
+
+    one = packed([0, G])
+    cuts = sorted({0, G, *rng.integers(0, G + 1, 3).tolist()})
+    assert packed(cuts) == one
+
+
+def test_kernels_reject_bad_arguments():
+    z = np.zeros(0, np.int64)
+    i32 = np.zeros(4, np.int32)
+    v = np.ones(4, np.int64)
+    ps = np.array([0, 4], np.int64)
+    # group histogram: indptr of the wrong size, and too little room for the entries
+    assert group_hist_csr(i32, v, ps, 0, 1, 4, np.zeros(5, np.int64), z, np.zeros(0))[0] == ERR_BUFFER
+    assert group_hist_csr(i32, v, ps, 0, 1, 4, np.zeros(2, np.int64), np.zeros(1, np.int64),
+                          np.zeros(1))[0] == ERR_BUFFER
+    assert group_hist_csr(i32, v, np.array([0, 9]), 0, 1, 4, np.zeros(2, np.int64),
+                          np.zeros(9, np.int64), np.zeros(9))[0] == ERR_BUFFER
+    assert tensor_hist_row(i32, v, 1, 0, 1, 8, np.zeros(4, np.int64), np.zeros(1, np.int64)) == ERR_BUFFER
+    assert weighted_owner_stats(np.array([3]), np.array([0]), np.array([1]), np.array([1]), 1,
+                                np.ones(1, np.int64), 0, 1, 4)[0] == ERR_BUFFER
+    assert dedup_pairs(np.array([1, 0]), np.zeros(2, np.int32), v[:2], 4, 4, *(np.zeros(2, np.int64),) * 4)[0] \
+        == ERR_BUFFER  # owners must not decrease
+    assert dedup_pairs(np.zeros(2, np.int64), np.zeros(2, np.int32), v[:2], 4, 4,
+                       *(np.zeros(1, np.int64),) * 4)[0] == ERR_BUFFER
+    LT = np.ones((3, 2))
+    assert cost_matrix(np.array([0, 1]), np.array([5]), np.ones(1), LT, np.empty((2, 1))) == ERR_BUFFER
+    assert cost_matrix(np.array([0, 1]), np.array([0]), np.ones(1), LT, np.empty((3, 1))) == ERR_BUFFER
+    assert row_entropy_csr(np.array([0, 3]), np.zeros(1, np.int64), np.ones(1), np.empty(1)) == ERR_BUFFER
+    assert csr_table_sums(np.array([0, 1]), np.array([0]), np.ones(1), np.array([2]), 2, 1)[0] == ERR_BUFFER
+    assert argmin_tables(np.ones((2, 3)), np.empty(2, np.int64)) == ERR_BUFFER
+    assert limit_lengths(np.ones(2, np.int64), np.array([0, 1]), 12) == ERR_BUFFER
+    assert limit_lengths(np.ones(3, np.int64), np.array([1, 1]), 12) == ERR_BUFFER
+    assert model_cost_kernel(np.ones((2, 3), np.int64), np.ones(1, np.int64), np.ones(2), 1.0, 1.0)[0] == ERR_BUFFER
+    x = np.zeros(8, np.int8)
+    lo, hi, off = np.array([0]), np.array([9]), np.zeros(1, np.int64)
+    assert count_pairs(x, off, lo, hi, np.zeros(1, np.int64), 0, 1) == ERR_BUFFER
+    assert count_pairs(x, off, lo, np.array([8]), np.zeros(1, np.int64), 0, 2) == ERR_BUFFER
+    assert fill_pairs(x, off, lo, hi, np.array([0, 0]), i32, v, np.zeros(1, np.int64), 0, 1) == ERR_BUFFER
+    x[3] = 1  # one pair, but no room for it
+    assert fill_pairs(x, off, lo, np.array([8]), np.array([0, 0]), i32, v, np.zeros(1, np.int64),
+                      0, 1) == ERR_BUFFER
+    lens = np.ones((1, 4), np.uint8)
+    codes = np.zeros((1, 4), np.uint32)
+    status = np.zeros(1, np.int64)
+    assert pack_groups(i32, v, ps, np.zeros(1, np.int64), z, z, codes, lens, np.zeros(1, np.int64),
+                       np.ones(1, np.int64), np.zeros(1, np.uint8), np.zeros(1, np.uint8), status,
+                       0, 2) == ERR_BUFFER
+    pack_groups(i32, v, ps, np.array([3]), np.zeros(1, np.int64), np.ones(1, np.int64), codes, lens,
+                np.zeros(1, np.int64), np.ones(1, np.int64), np.zeros(1, np.uint8),
+                np.zeros(1, np.uint8), status, 0, 1)
+    assert status[0] == ERR_BUFFER  # a table that does not exist
+    assert merge_first_bytes(np.zeros(1, np.uint8), np.zeros(1, np.uint8), np.array([80])) == ERR_BUFFER
+
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.6])
+def test_prepare_many_matches_one_by_one(sparsity):
+    rng = np.random.default_rng(1)
+    items = []
+    for i, (shape, dt) in enumerate([((8, 3, 3, 3), np.int8), ((300,), np.uint8), ((0, 4), np.int8),
+                                     ((5, 900), np.int16), ((7,), np.uint32), ((2, 2), np.int8)]):
+        a = rng.integers(-100 if np.dtype(dt).kind == "i" else 0, 100, shape).astype(dt)
+        a[rng.random(shape) < sparsity] = 0
+        items.append((f"t{i}", a))
+    batch = prepare_many(items, "auto")
+    for (name, a), p in zip(items, batch):
+        q = prepare_many([(name, a)], "auto")[0]
+        assert (p.group_mode, p.group_size, p.value_offset, p.maxmag) == \
+            (q.group_mode, q.group_size, q.value_offset, q.maxmag)
+        for f in ("gb", "ps", "runs", "vals"):
+            assert np.array_equal(getattr(p, f), getattr(q, f)), (name, f)
