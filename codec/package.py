@@ -29,7 +29,7 @@ PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group h
 from .meta import QuantMeta
 from .planner import (FAST_SAMPLE_PAIRS, PAR_MIN_WORK, SAMPLE_PAIRS, Prepared, Sampler, build_tables,
                       check_dtype, choose_alphabet, chunks, group_size_for, prepare, prepare_many,
-                      tensor_hist, use_per_group)
+                      tensor_hists, use_per_group)
 
 DEFAULT_MAX_TABLES = 256
 PLAN_BATCH = 1 << 16  # groups planned and decoded per kernel call
@@ -249,7 +249,7 @@ def _plan(src: _Source, names: list, *, max_tables: int, effort: int) -> _Plan:
     kref, nrun, nclass = choose_alphabet(sampler, effort)
     del sampler
     per_group = use_per_group(int(gcount.sum()), kref, nrun, nclass, effort)
-    hists = [tensor_hist(src.get(k), kref, nrun, nclass, per_group) for k in names]
+    hists = tensor_hists([src.get(k) for k in names], kref, nrun, nclass, per_group)
     tables, group_tables = build_tables(hists, gcount, per_group, kref, nrun, nclass, max_tables)
     return _Plan(src, names, tables, group_tables)
 

@@ -20,7 +20,8 @@ from .kernels.encode import (CHUNKS_PER_THREAD, count_pairs, count_pairs_par,
 from .kernels.symbols import SYM_FIRST, num_classes
 from .kernels.plan import (argmin_tables, code_len_matrix, cost_matrix, cost_matrix_par,
                            csr_table_sums, dedup_pairs, group_hist_csr, model_cost_kernel,
-                           row_entropy_csr, tensor_hist_row, weighted_owner_stats)
+                           row_entropy_csr, tensor_hist_row, tensor_hist_rows,
+                           weighted_owner_stats)
 
 PAR_MIN_WORK = 1 << 16    # below this many parameters kernels run on the calling thread
 MIN_GROUP = 4096          # "auto" grouping: whole kernels, at least this many parameters a group
@@ -479,22 +480,33 @@ def cluster(H: np.ndarray, max_tables: int) -> np.ndarray:
 MAX_GROUP_MATRIX = 1 << 24  # entries of the groups x symbols histogram for group-level choice
 
 
-def _lengths(S: np.ndarray) -> np.ndarray:
-    return np.stack([huffman_lengths(np.rint(S[j]).astype(np.int64), MAX_CODE_LEN)
-                     for j in range(S.shape[0])])
+def _lengths(S: np.ndarray, memo: dict | None = None) -> np.ndarray:
+    """Huffman code lengths of each table from its symbol sums (``memo``: by sums, so a
+    table unchanged since the last call is not rebuilt)."""
+    out = []
+    for j in range(S.shape[0]):
+        key = S[j].tobytes()
+        ln = memo.get(key) if memo is not None else None
+        if ln is None:
+            ln = huffman_lengths(np.rint(S[j]).astype(np.int64), MAX_CODE_LEN)
+            if memo is not None:
+                memo[key] = ln
+        out.append(ln)
+    return np.stack(out)
 
 
 def _huffman_refine(rows: Csr, assign: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exact Huffman tables from an assignment, then move rows to the cheapest covering table
     (twice at most).  Returns (assignment, code lengths per table, in ``rows``' columns)."""
+    memo: dict = {}
     for _ in range(3):
-        lens = _lengths(rows.sums(assign))
+        lens = _lengths(rows.sums(assign), memo)
         new = _argmin(_costs_from_lens(rows, lens))
         new = _relabel(new)
         if np.array_equal(new, assign):
             return assign, lens
         assign = new
-    return assign, _lengths(rows.sums(assign))
+    return assign, _lengths(rows.sums(assign), memo)
 
 
 GROUP_SPLITS = 8  # new tables the group-level refinement may seed
@@ -564,6 +576,24 @@ def tensor_hist(p: Prepared, kref: int, nrun: int, nclass: int, per_group: bool)
                        np.int64(nsym), H[0], X):
         raise AssertionError("tensor histogram kernel failed")
     return H
+
+
+def tensor_hists(ps: list[Prepared], kref: int, nrun: int, nclass: int, per_group: bool) -> list:
+    """:func:`tensor_hist` of every tensor; tensors of one batch without per-group rows take
+    one kernel call for all."""
+    if per_group or not ps or any(p.pairs is None or p.pairs is not ps[0].pairs for p in ps):
+        return [tensor_hist(p, kref, nrun, nclass, per_group) for p in ps]
+    nsym = SYM_FIRST + nclass * nrun
+    pairs = ps[0].pairs
+    g0 = np.array([p.g0 for p in ps], np.int64)
+    ng = np.array([p.n_groups for p in ps], np.int64)
+    H = np.zeros((len(ps), nsym), np.int64)
+    X = np.zeros(len(ps), np.int64)
+    st = tensor_hist_rows(pairs.runs, pairs.vals, pairs.ps[g0], pairs.ps[g0 + ng], ng,
+                          np.int64(kref), np.int64(nrun), np.int64(nsym), H, X)
+    if st:
+        raise AssertionError(f"tensor histogram kernel failed with status {st}")
+    return [H[i:i + 1] for i in range(len(ps))]
 
 
 def use_per_group(gtot: int, kref: int, nrun: int, nclass: int, effort: int) -> bool:

@@ -52,12 +52,38 @@ def fill_pairs(x, gvoff, glo, ghi, ps, runs, vals, maxmag, g0, g1):
         off = gvoff[g]
         if lo < 0 or hi > x.size or k < 0 or ps[g + 1] > runs.size or ps[g + 1] > vals.size:
             return ERR_BUFFER
+        end = ps[g + 1]
+        nnz = end - k
+        if 4 * nnz > hi - lo and 4 * nnz < 3 * (hi - lo) and hi - lo < 2**31:
+            # mixed zeros and nonzeros (a branch per value would mispredict): first the
+            # nonzeros' positions, branch-free (a zero's slot is overwritten by the next
+            # nonzero), then runs and values from them
+            for i in range(lo, hi):
+                if k < end:
+                    runs[k] = i - lo
+                k += np.int64(x[i]) != off
+            if k != end:
+                return ERR_BUFFER
+            prev = np.int64(-1)
+            for j in range(ps[g], end):
+                q = np.int64(runs[j])
+                if q < 0 or lo + q >= hi:
+                    return ERR_BUFFER
+                d = np.int64(x[lo + q]) - off
+                runs[j] = q - prev - 1
+                prev = q
+                vals[j] = d
+                m = d if d > 0 else -d
+                if m > mm:
+                    mm = m
+            maxmag[g] = mm
+            continue
         for i in range(lo, hi):
             d = np.int64(x[i]) - off
             if d == 0:
                 run += 1
             else:
-                if k >= ps[g + 1]:
+                if k >= end:
                     return ERR_BUFFER
                 runs[k] = run
                 vals[k] = d
@@ -66,6 +92,8 @@ def fill_pairs(x, gvoff, glo, ghi, ps, runs, vals, maxmag, g0, g1):
                     mm = m
                 k += 1
                 run = 0
+        if k != end:
+            return ERR_BUFFER
         maxmag[g] = mm
     return OK
 

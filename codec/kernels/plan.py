@@ -439,3 +439,22 @@ def argmin_tables(costT, out):
                 best[g] = v
                 out[g] = t
     return OK
+
+
+@njit(cache=True, nogil=True)
+def tensor_hist_rows(runs, vals, plo, phi, ngroups, kref, nrun, nsym, H, X):
+    """Tensor i's symbol histogram H[i] (ngroups[i] EOBs) and extra bits X[i], its pairs
+    being ``[plo[i], phi[i])`` of runs / vals: :func:`tensor_hist_row` for many tensors."""
+    n = plo.size
+    if phi.size != n or ngroups.size != n or H.shape[0] != n or H.shape[1] < nsym or X.size != n \
+            or nsym < SYM_FIRST or nrun < 1:
+        return ERR_BUFFER
+    for i in range(n):
+        lo = plo[i]
+        hi = phi[i]
+        if lo < 0 or hi < lo or hi > runs.size or hi > vals.size:
+            return ERR_BUFFER
+        st = tensor_hist_row(runs[lo:hi], vals[lo:hi], ngroups[i], kref, nrun, nsym, H[i], X[i:i + 1])
+        if st != OK:
+            return st
+    return OK
