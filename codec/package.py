@@ -472,9 +472,10 @@ def encode(array: np.ndarray, /, *, group="auto", meta: QuantMeta | None = None,
 # ---------------------------------------------------------------------------------------------
 # decoding
 
-def _decode_luts(tables: list[Table]) -> np.ndarray:
+def _decode_luts(tables: list[Table], whole: bool = True) -> np.ndarray:
     """One fused uint32 decode table per Huffman table (see kernels/decode.py), built by one
-    kernel call for all tables."""
+    kernel call for all tables; ``whole``: with whole-set entries (the CPU decoder's layout;
+    codec.cuda uses the plain one)."""
     luts = np.zeros((max(len(tables), 1), 1 << LUT_BITS), np.uint32)
     if not tables:
         return luts
@@ -484,7 +485,7 @@ def _decode_luts(tables: list[Table]) -> np.ndarray:
         rows[i] = (t.kref, t.nrun, t.nclass, off)
         off += t.lengths.size
     lengths = np.concatenate([np.asarray(t.lengths, np.uint8) for t in tables])
-    bad = build_luts(rows, lengths, luts)
+    bad = build_luts(rows, lengths, luts, whole)
     if bad >= 0:
         raise CorruptError(f"table {bad}: a symbol does not fit the decode table", value=bad)
     return luts

@@ -163,20 +163,44 @@ def per_symbol_lut(t) -> np.ndarray:
     return lut
 
 
+def per_index_whole_lut(t) -> np.ndarray:
+    """The CPU decoder's table: where the 12 looked-up bits hold a value's code, remainder
+    and sign (and |value| < 8191), a whole-set entry; elsewhere the plain entry."""
+    lut = per_symbol_lut(t)
+    codes = canonical_codes(t.lengths)
+    for s, ln in enumerate(t.lengths.tolist()):
+        if not ln or s < SYM_FIRST:
+            continue
+        c, run = divmod(s - SYM_FIRST, t.nrun)
+        base, e = class_base(c, t.kref)
+        total = ln + e + 1
+        if total > LUT_BITS or base + (1 << e) > 8191:
+            continue
+        for idx in range(int(codes[s]) << (LUT_BITS - ln), (int(codes[s]) + 1) << (LUT_BITS - ln)):
+            bits = format(idx, "012b")[ln:total]   # remainder bits, then the sign bit
+            m = base + (int(bits[:-1], 2) if e else 0)
+            v = -m if bits[-1] == "1" else m
+            lut[idx] = 1 << 31 | total | run << 4 | (v + 8191) << 17
+    return lut
+
+
 @pytest.mark.parametrize("sample", SAMPLES[:6], ids=lambda s: s.name)
 def test_decode_tables_match_per_symbol_construction(sample):
     tables = codec.Package(sample.data).directory.tables
-    luts = _decode_luts(tables)
+    plain = _decode_luts(tables, whole=False)
+    whole = _decode_luts(tables)
     for i, t in enumerate(tables):
-        assert np.array_equal(luts[i], per_symbol_lut(t)), i
+        assert np.array_equal(plain[i], per_symbol_lut(t)), i
+        assert np.array_equal(whole[i], per_index_whole_lut(t)), i
 
 
 def test_build_luts_rejects_bad_rows():
     luts = np.zeros((1, 1 << LUT_BITS), np.uint32)
     lengths = np.array([1, 1, 1], np.uint8)  # Kraft sum 3/2: not a prefix code
-    assert build_luts(np.array([[0, 1, 1, 0]], np.int64), lengths, luts) == 0
+    assert build_luts(np.array([[0, 1, 1, 0]], np.int64), lengths, luts, True) == 0
     rows = np.array([[0, 1, 1, 5]], np.int64)  # lengths offset past the array
-    assert build_luts(rows, lengths, luts) == 0
+    assert build_luts(rows, lengths, luts, True) == 0
     ok = np.array([1, 1, 0], np.uint8)
-    assert build_luts(np.array([[0, 1, 1, 0]], np.int64), ok, luts) == -1
-    assert build_luts(np.array([[0, 1, 1, 0]], np.int64), ok, np.zeros((1, 8), np.uint32)) == 0
+    assert build_luts(np.array([[0, 1, 1, 0]], np.int64), ok, luts, True) == -1
+    assert build_luts(np.array([[0, 1, 1, 0]], np.int64), ok, np.zeros((1, 8), np.uint32),
+                      True) == 0

@@ -16,7 +16,7 @@ from numba import config, cuda
 from ..errors import CorruptError
 from ..format import DEFAULT_LIMITS, Limits, TensorEntry, value_range
 from ..kernels.status import STATUS_MESSAGES
-from ..package import Package, _guard
+from ..package import Package, _decode_luts, _guard
 from . import kernels as K
 
 __all__ = ["unpack", "read_tensor", "is_available", "GpuPackage", "DecodePlan"]
@@ -193,7 +193,7 @@ class GpuPackage:
         words = raw.view(np.uint64)
         K.bswap_words[SWAP_BLOCKS, SWAP_THREADS](words)
         if self._d_luts is None:
-            self._d_luts = cuda.to_device(np.ascontiguousarray(self.package._luts))
+            self._d_luts = cuda.to_device(_decode_luts(self.package.directory.tables, whole=False))
         for b in batches:
             for L in b.launches:
                 L.out = cuda.device_array(L.total, L.out_dtype)

@@ -13,7 +13,10 @@ Bit reader invariants (MSB-first):
 Decode-table entries (uint32, one per LUT_BITS-bit prefix: 16 KiB a table) fuse the meaning:
   bits 0-3 code length (0 = invalid prefix), 4-5 kind (1 value, 2 escape, 3 end of group),
   6-10 remainder bit count e, 11-23 zero run before the value (or the escape's run),
-  24-31 mantissa: the class's base magnitude is mantissa << e (mantissa < 2**(kref+1) <= 128).
+  24-30 mantissa: the class's base magnitude is mantissa << e (mantissa < 2**(kref+1) <= 128).
+  Whole-set entries (bit 31 set; the CPU decoder's tables, not codec.cuda's): the prefix
+  holds a value's code, remainder bits and sign: bits 0-3 bits used, 4-16 zero run, 17-30
+  value + 8191.  On dense weights 95-100 % of the values decode from such entries.
 They are built by kernels/directory.py (``build_luts``).
 """
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..huffman import LUT_BITS
+from .directory import WHOLE_FLAG, WHOLE_MAX
 from .intrinsics import load_be64
 from .status import (ERR_BUFFER, ERR_INVALID_CODE, ERR_LENGTH_MISMATCH, ERR_OVERRUN, ERR_RANGE,
                      ERR_RUN_OVERFLOW, OK)
@@ -59,6 +63,14 @@ def _step(buf, hi, luts, t, pos, end, i, o_hi, voff, vmin, vmax):
     # checks that the group ended exactly at ``end``.
     w = _window(buf, pos >> 3, hi) << np.uint64(pos & 7)
     ent = np.uint64(luts[t, w >> _SHIFT])  # unsigned index: no wraparound code
+    if ent >= np.uint64(WHOLE_FLAG):  # the whole set (code, remainder, sign) in one entry
+        i += np.int64((ent >> np.uint64(4)) & np.uint64(8191))
+        if i >= o_hi:
+            return pos, i, ERR_RUN_OVERFLOW, i, voff
+        v = voff + np.int64((ent >> np.uint64(17)) & np.uint64(16383)) - WHOLE_MAX
+        if np.uint64(v - vmin) > np.uint64(vmax - vmin):  # v outside [vmin, vmax]
+            return pos, i, ERR_RANGE, i, voff
+        return pos + np.int64(ent & np.uint64(15)), i + 1, 0, i, v
     ln = np.int64(ent & np.uint64(15))
     kind = np.int64((ent >> np.uint64(4)) & np.uint64(3))
     r = np.int64((ent >> np.uint64(11)) & np.uint64(8191))

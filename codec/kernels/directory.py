@@ -26,6 +26,10 @@ BIG = np.int64(1) << np.int64(62)
 F_NAME_OFF, F_NAME_LEN, F_DTYPE, F_NDIM, F_SHAPE_OFF, F_NUMEL, F_GMODE, F_GSIZE, F_VOFF, \
     F_BOFF, F_BLEN, F_CRC, F_MLEN, F_TID_BASE, F_TID_BITS, F_LEN_BITS = range(16)
 N_FIELDS = 16
+# whole-set entries (build_luts(..., whole=1)): bit 31 set, bits 0-3 bits used (code +
+# remainder + sign <= 12), bits 4-16 zero run, bits 17-30 value + WHOLE_MAX
+WHOLE_FLAG = 1 << 31
+WHOLE_MAX = 8191
 # table fields
 T_KREF, T_NRUN, T_NCLASS, T_LEN_OFF = range(4)
 
@@ -292,11 +296,13 @@ def parse_directory(d, dir_off, max_tables, max_table_symbols, max_tensors, max_
 
 
 @njit(cache=True)
-def build_luts(tables, lengths, luts):
+def build_luts(tables, lengths, luts, whole):
     """Fill ``luts[t]`` (uint32[1 << 12], the fused layout of kernels/decode.py) for every
-    table t of ``tables`` (rows kref, nrun, nclass, offset into ``lengths``).  Returns the
-    index of the first table whose codes do not form a prefix code or whose symbols do not
-    fit an entry, or -1 if all are fine."""
+    table t of ``tables`` (rows kref, nrun, nclass, offset into ``lengths``).  With ``whole``,
+    prefixes that hold a value's whole set (code, remainder bits and sign within the 12
+    looked-up bits, value within +-8191) get "whole-set" entries (bit 31 set, see
+    kernels/decode.py) instead.  Returns the index of the first table whose codes do not form
+    a prefix code or whose symbols do not fit an entry, or -1 if all are fine."""
     T = tables.shape[0]
     if luts.shape[0] < T or luts.shape[1] != (1 << MAX_CODE_LEN):
         return 0
@@ -336,7 +342,7 @@ def build_luts(tables, lengths, luts):
                     L = kref + 2 + (j >> kref)
                     e = L - 1 - kref
                     mant = (1 << kref) + (j & ((1 << kref) - 1))
-            if mant > 255 or e > 31 or run > 8191:
+            if mant > 127 or e > 31 or run > 8191:
                 return t
             ent = (np.uint32(ln) | (np.uint32(kind) << np.uint32(4))
                    | (np.uint32(e) << np.uint32(6)) | (np.uint32(run) << np.uint32(11))
@@ -345,5 +351,16 @@ def build_luts(tables, lengths, luts):
             cnt = np.int64(1) << (MAX_CODE_LEN - ln)
             if lo < 0 or lo + cnt > lut.size:
                 return t
-            lut[lo:lo + cnt] = ent
+            total = ln + e + 1
+            if whole and kind == 1 and total <= MAX_CODE_LEN and ((mant + 1) << e) <= WHOLE_MAX:
+                # the bits after the code in each index: e remainder bits, then the sign
+                for k in range(cnt):
+                    tail = k >> (MAX_CODE_LEN - total)
+                    m = (mant << e) + (tail >> 1)
+                    v = -m if tail & 1 else m
+                    lut[lo + k] = (np.uint32(WHOLE_FLAG) | np.uint32(total)
+                                   | (np.uint32(run) << np.uint32(4))
+                                   | (np.uint32(v + WHOLE_MAX) << np.uint32(17)))
+            else:
+                lut[lo:lo + cnt] = ent
     return -1
