@@ -382,8 +382,9 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream) -> _P
     """Plan every grouping candidate and keep the one whose package is smallest (the first on
     ties), sized exactly without packing any payload.  A candidate that groups every tensor
     exactly as an earlier one would write the same package and is skipped.  Not streaming,
-    the run-length passes run first (parallel kernels), then the candidates are planned and
-    sized concurrently, one thread each (their serial kernels release the GIL)."""
+    the run-length passes run first, then the candidates are planned and sized concurrently,
+    one thread each (the kernels release the GIL; the first to ask runs its kernels in
+    parallel, :func:`codec.kernels.parallel.parallel_slot`)."""
     srcs = [_Source(tensors, meta, g, stream) for g in cands]
     if len(srcs) > 1:
         first = [srcs[0].grouping(k) for k in names]

@@ -230,15 +230,18 @@ class Sampler:
         self.stride = 1
         self.parts: list[list] = []   # [runs, vals, n_pairs, n_groups]
         self.maxmag = 0
+        self.kept = 0                 # sampled pairs held
 
     def add(self, p: Prepared) -> None:
         self.maxmag = max(self.maxmag, p.maxmag)
         self.parts.append([p.runs[::self.stride].copy(), p.vals[::self.stride].copy(),
                            p.runs.size, p.n_groups])
-        while sum(q[0].size for q in self.parts) > 2 * self.budget:
+        self.kept += self.parts[-1][0].size
+        while self.kept > 2 * self.budget:
             self.stride *= 2
             for q in self.parts:
                 q[0], q[1] = q[0][::2].copy(), q[1][::2].copy()
+            self.kept = sum(q[0].size for q in self.parts)
 
     def arrays(self):
         runs = np.concatenate([q[0] for q in self.parts])
@@ -263,7 +266,7 @@ def choose_alphabet(sampler: Sampler, effort: int = 1) -> tuple[int, int, int]:
     runs, vals, owner, eob, w = sampler.arrays()
     n_owner = eob.size
     # distinct (owner, run, |value|) triples with counts: the same histograms, far fewer steps
-    rcap = 1024
+    rcap = int(min(int(runs.max()) + 1 if runs.size else 1, 1024))
     mcap = int(min(max(maxmag, 0) + 1, 1 << 12))
     o3, r3, m3, c3 = (np.empty(runs.size, np.int64) for _ in range(4))
     st, n3 = dedup_pairs(owner, runs, vals, np.int64(rcap), np.int64(mcap), o3, r3, m3, c3)
