@@ -400,10 +400,9 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream) -> _P
     else:
         for s in srcs:
             s.prepare_all(names)
-        with parallel_slot():  # taken here: the planning threads run serial kernels
-            with ThreadPoolExecutor(len(srcs)) as ex:
-                plans = list(ex.map(lambda s: _size_of(_plan(s, names, max_tables=max_tables,
-                                                             effort=effort)), srcs))
+        with ThreadPoolExecutor(len(srcs)) as ex:
+            plans = list(ex.map(lambda s: _size_of(_plan(s, names, max_tables=max_tables,
+                                                         effort=effort)), srcs))
     best = plans[0]
     for pl in plans[1:]:
         if pl.size < best.size:
