@@ -16,8 +16,8 @@ from .format import (DEFAULT_LIMITS, FOOTER_SIZE, PREAMBLE_SIZE, Directory, Limi
                      write_directory)
 from .huffman import LUT_BITS, canonical_codes
 from .kernels.decode import LANES, decode_groups, decode_groups_par
-from .kernels.encode import (group_bits, group_bits_par, merge_first_bytes, pack_groups,
-                             pack_groups_par)
+from .kernels.encode import (group_bits, group_bits_par, group_tables, merge_first_bytes,
+                             pack_groups, pack_groups_par)
 from .kernels.parallel import parallel_slot
 from .kernels.status import STATUS_MESSAGES
 from .kernels.directory import build_luts
@@ -218,6 +218,7 @@ class _Plan:
         self.src, self.names, self.tables, self.group_tables = src, names, tables, group_tables
         self.enc = _Encoder(tables)
         self.bits: dict[str, np.ndarray] = {}
+        self.batch_bits: np.ndarray | None = None
         self.size: int | None = None
 
     def batch(self):
@@ -265,9 +266,42 @@ def _batch_lengths(plan: _Plan, batch) -> None:
     """Every tensor's group lengths with one kernel call, into plan.bits."""
     pairs, tid, work = batch
     bits = plan.enc.lengths(pairs.runs, pairs.vals, pairs.ps, tid, work)
+    plan.batch_bits = bits
     for k in plan.names:
         p = plan.src.get(k)
         plan.bits[k] = bits[p.g0:p.g0 + p.n_groups]
+
+
+def _batch_layout(plan: _Plan, batch, tables: bool):
+    """One batch's block layout with two kernel-free passes and one kernel call: per tensor
+    (names order) tid_base, tid_bits, len_bits, group table bytes, payload byte offset and
+    size, and every group's absolute bit offset in the batch payload buffer."""
+    pairs, tid, work = batch
+    if plan.batch_bits is None:
+        _batch_lengths(plan, batch)
+    bits = plan.batch_bits
+    ps = [plan.src.get(k) for k in plan.names]
+    g0 = np.array([p.g0 for p in ps], np.int64)
+    ng = np.array([p.n_groups for p in ps], np.int64)
+    n = len(ps)
+    tbase, tbits, lbits = (np.zeros(n, np.int64) for _ in range(3))
+    boff = np.zeros(n + 1, np.int64)
+    empty = np.zeros(0, np.uint8)
+    if group_tables(tid, bits, g0, ng, tbase, tbits, lbits, boff, empty):
+        raise AssertionError("group table kernel failed")
+    gtabs = empty
+    if tables:
+        gtabs = np.zeros(int(boff[-1]), np.uint8)
+        if group_tables(tid, bits, g0, ng, tbase, tbits, lbits, boff, gtabs):
+            raise AssertionError("group table kernel failed")
+    cs = np.zeros(bits.size + 1, np.int64)
+    np.cumsum(bits, out=cs[1:])
+    pbytes = (cs[g0 + ng] - cs[g0] + 7) // 8
+    poff = np.zeros(n + 1, np.int64)
+    np.cumsum(pbytes, out=poff[1:])
+    order = np.argsort(g0, kind="stable")
+    gstart = np.repeat((8 * poff[:-1] - cs[g0])[order], ng[order]) + cs[:-1]
+    return tbase, tbits, lbits, boff, gtabs, poff, pbytes, gstart
 
 
 def _size(plan: _Plan) -> int:
@@ -276,8 +310,7 @@ def _size(plan: _Plan) -> int:
     placeholder CRCs (fixed width)."""
     src = plan.src
     batch = plan.batch()
-    if batch is not None:
-        _batch_lengths(plan, batch)
+    lay = _batch_layout(plan, batch, False) if batch is not None else None
     pos = PREAMBLE_SIZE
     entries = []
     for i, k in enumerate(plan.names):
@@ -287,12 +320,11 @@ def _size(plan: _Plan) -> int:
         mlen = len(m.to_bytes()) if m is not None else 0
         if p.n_groups == 0:
             length, tbase, tbits, lbits = mlen, 0, 0, 0
+        elif lay is not None:
+            tbase, tbits, lbits = int(lay[0][i]), int(lay[1][i]), int(lay[2][i])
+            length = mlen + int(lay[3][i + 1] - lay[3][i]) + int(lay[6][i])
         else:
-            bits = plan.bits.get(k)
-            if bits is None:
-                bits = plan.enc.group_lengths(p, tid)
-                if not src.stream:
-                    plan.bits[k] = bits
+            bits = plan.enc.group_lengths(p, tid)
             tbase = int(tid.min())
             tbits = int(tid.max() - tbase).bit_length()
             lbits = int(bits.max()).bit_length()
@@ -306,7 +338,7 @@ def _size(plan: _Plan) -> int:
 def _emit(sink, plan: _Plan) -> int:
     """Pass 3: encode block by block into ``sink``, then the directory and footer.  With one
     batch, all payloads are packed by one kernel call into one buffer (each tensor's payload
-    starts on a byte), then cut into blocks."""
+    starts on a byte) and all group tables by another, then cut into blocks."""
     src = plan.src
     pre = preamble()
     sink.write(pre)
@@ -315,34 +347,18 @@ def _emit(sink, plan: _Plan) -> int:
     batch = plan.batch()
     payload = None
     if batch is not None:
-        if len(plan.bits) < len(plan.names):
-            _batch_lengths(plan, batch)
         pairs, tid, work = batch
-        G = tid.size
-        bits = np.zeros(G, np.int64)
-        gstart = np.zeros(G, np.int64)
-        offs = {}
-        nbytes = 0
-        for k in plan.names:
-            p = src.get(k)
-            g0, g1 = p.g0, p.g0 + p.n_groups
-            b = plan.bits[k]
-            bits[g0:g1] = b
-            if g1 > g0:
-                gstart[g0 + 1:g1] = np.cumsum(b[:-1])
-                gstart[g0:g1] += 8 * nbytes
-            n = (int(b.sum()) + 7) // 8
-            offs[k] = (nbytes, n)
-            nbytes += n
-        payload = plan.enc.payload(pairs.runs, pairs.vals, pairs.ps, tid, gstart, bits, nbytes, work)
+        tb, tbits_, lbits_, boff, gtabs, poff, pbytes, gstart = _batch_layout(plan, batch, True)
+        payload = plan.enc.payload(pairs.runs, pairs.vals, pairs.ps, tid, gstart, plan.batch_bits,
+                                   int(poff[-1]), work)
     for i, k in enumerate(plan.names):
         p = src.get(k)
         m = src.meta.get(k)
         if payload is not None and p.n_groups:
-            tid = np.ascontiguousarray(plan.group_tables[i], dtype=np.int64)
-            gtab, tbase, tbits, lbits = _Encoder.header(tid, plan.bits[k])
-            a, n = offs[k]
-            block = (m.to_bytes() if m is not None else b"") + gtab + payload[a:a + n].tobytes()
+            tbase, tbits, lbits = int(tb[i]), int(tbits_[i]), int(lbits_[i])
+            block = b"".join([m.to_bytes() if m is not None else b"",
+                              gtabs[boff[i]:boff[i + 1]].tobytes(),
+                              payload[poff[i]:poff[i + 1]].tobytes()])
         else:
             block, tbase, tbits, lbits = plan.enc.block(p, plan.group_tables[i], m,
                                                         plan.bits.get(k))

@@ -6,6 +6,7 @@ smallest for it.  See docs/DESIGN.md for the alternatives that were measured.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,8 +67,8 @@ class Pairs:
 
 def group_size_for(shape: tuple, group) -> tuple[str, int]:
     """Resolve the ``group`` option to (mode, parameters per group)."""
-    numel = int(np.prod(shape, dtype=np.int64))
-    kernel = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) >= 2 else max(numel, 1)
+    numel = math.prod(int(d) for d in shape)
+    kernel = math.prod(int(d) for d in shape[1:]) if len(shape) >= 2 else max(numel, 1)
     if group == "auto":
         k = max(1, -(-MIN_GROUP // max(kernel, 1)))
         return ("kernel" if k == 1 else "kernels"), max(1, kernel * k)
@@ -117,7 +118,6 @@ def prepare_many(items: list, group) -> list[Prepared]:
         ngroups.append(-(-flat.size // gsize) if flat.size else 0)
         voffs.append(value_offset_for(flat))
     ng = np.array(ngroups, np.int64)
-    g0s = np.zeros(n_items + 1, np.int64)
     # groups are numbered per dtype partition (each partition's groups are contiguous)
     parts: dict = {}
     for i, f in enumerate(flats):

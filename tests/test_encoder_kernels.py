@@ -295,3 +295,42 @@ def test_prepare_many_matches_one_by_one(sparsity):
             (q.group_mode, q.group_size, q.value_offset, q.maxmag)
         for f in ("gb", "ps", "runs", "vals"):
             assert np.array_equal(getattr(p, f), getattr(q, f)), (name, f)
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_group_tables_match_per_tensor_packing(seed):
+    from codec.kernels.encode import group_tables
+    from codec.package import _pack_bits
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 6))
+    ng = rng.integers(0, 9, n).astype(np.int64)
+    G = int(ng.sum())
+    order = rng.permutation(n)  # tensors' group ranges in any order of the batch
+    g0 = np.zeros(n, np.int64)
+    pos = 0
+    for i in order:
+        g0[i] = pos
+        pos += ng[i]
+    tid = rng.integers(0, 40, G).astype(np.int64)
+    bits = rng.integers(1, 5000, G).astype(np.int64)
+    tb, tbits, lbits = (np.zeros(n, np.int64) for _ in range(3))
+    boff = np.zeros(n + 1, np.int64)
+    assert group_tables(tid, bits, g0, ng, tb, tbits, lbits, boff, np.zeros(0, np.uint8)) == OK
+    out = np.zeros(int(boff[-1]), np.uint8)
+    assert group_tables(tid, bits, g0, ng, tb, tbits, lbits, boff, out) == OK
+    for i in range(n):
+        t, b = tid[g0[i]:g0[i] + ng[i]], bits[g0[i]:g0[i] + ng[i]]
+        if ng[i] == 0:
+            assert boff[i + 1] == boff[i]
+            continue
+        base = int(t.min())
+        want = _pack_bits([(t - base, int(t.max() - base).bit_length()),
+                           (b, int(b.max()).bit_length())], int(ng[i]))
+        assert (tb[i], tbits[i], lbits[i]) == (base, int(t.max() - base).bit_length(),
+                                               int(b.max()).bit_length())
+        assert out[boff[i]:boff[i + 1]].tobytes() == want
+    assert group_tables(tid, bits, g0 + G, ng, tb, tbits, lbits, boff, out) in (OK, ERR_BUFFER)
+    assert group_tables(tid, bits, g0, ng, tb, tbits, lbits, boff[:-1], out) == ERR_BUFFER
+    if G:
+        assert group_tables(tid, bits, np.full(n, G), np.ones(n, np.int64), tb, tbits, lbits, boff,
+                            out) == ERR_BUFFER

@@ -329,3 +329,59 @@ def owner_stats(runs, vals, owner, eob, kref, nrun, nsym):
             H[o, s] += 1
         X[o] += e + 1
     return H, X
+
+
+@njit(cache=True, nogil=True)
+def group_tables(tid, bits, g0, ng, tbase, tbits, lbits, boff, out):
+    """Group tables (FORMAT.md 8.1) of several tensors at once: tensor i's groups are
+    ``[g0[i], g0[i] + ng[i])`` of tid / bits.  Fills tbase / tbits / lbits (tid_base, tid_bits,
+    len_bits), boff (byte offset of each table in ``out``, n + 1 entries) and, when ``out`` is
+    large enough (boff[n] bytes, zero-filled), the tables themselves.  Returns a status."""
+    n = g0.size
+    if ng.size != n or tbase.size != n or tbits.size != n or lbits.size != n or boff.size != n + 1:
+        return ERR_BUFFER
+    boff[0] = 0
+    for i in range(n):
+        a = g0[i]
+        b = a + ng[i]
+        if a < 0 or b > tid.size or b > bits.size or b < a:
+            return ERR_BUFFER
+        lo = np.int64(0)
+        hi = np.int64(0)
+        mb = np.int64(0)
+        if b > a:
+            lo = tid[a]
+            hi = tid[a]
+            for g in range(a, b):
+                lo = min(lo, tid[g])
+                hi = max(hi, tid[g])
+                mb = max(mb, bits[g])
+        tb = 0
+        while (hi - lo) >> tb:
+            tb += 1
+        lb = 0
+        while mb >> lb:
+            lb += 1
+        tbase[i] = lo
+        tbits[i] = tb
+        lbits[i] = lb
+        boff[i + 1] = boff[i] + (ng[i] * (tb + lb) + 7) // 8
+    if out.size < boff[n]:
+        return OK
+    for i in range(n):
+        a = g0[i]
+        tb = tbits[i]
+        lb = lbits[i]
+        bit = boff[i] * 8
+        for g in range(a, a + ng[i]):
+            v = np.uint64(tid[g] - tbase[i])
+            for j in range(tb - 1, -1, -1):
+                if (v >> np.uint64(j)) & np.uint64(1):
+                    out[bit >> 3] |= np.uint8(0x80 >> (bit & 7))
+                bit += 1
+            v = np.uint64(bits[g])
+            for j in range(lb - 1, -1, -1):
+                if (v >> np.uint64(j)) & np.uint64(1):
+                    out[bit >> 3] |= np.uint8(0x80 >> (bit & 7))
+                bit += 1
+    return OK
