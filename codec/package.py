@@ -399,8 +399,7 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream) -> _P
     ties), sized exactly without packing any payload.  A candidate that groups every tensor
     exactly as an earlier one would write the same package and is skipped.  Not streaming,
     the run-length passes run first, then the candidates are planned and sized concurrently,
-    one thread each (the kernels release the GIL; the first to ask runs its kernels in
-    parallel, :func:`codec.kernels.parallel.parallel_slot`)."""
+    one thread each (their serial kernels release the GIL)."""
     srcs = [_Source(tensors, meta, g, stream) for g in cands]
     if len(srcs) > 1:
         first = [srcs[0].grouping(k) for k in names]
@@ -416,7 +415,10 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream) -> _P
     else:
         for s in srcs:
             s.prepare_all(names)
-        with ThreadPoolExecutor(len(srcs)) as ex:
+        with parallel_slot(), ThreadPoolExecutor(len(srcs)) as ex:
+            # the slot is held here: the planning threads run their kernels serially (each
+            # thread that launches a parallel kernel gets its own OpenMP team, whose spinning
+            # threads then compete with every later kernel of the process)
             plans = list(ex.map(lambda s: _size_of(_plan(s, names, max_tables=max_tables,
                                                          effort=effort)), srcs))
     best = plans[0]

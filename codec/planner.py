@@ -7,6 +7,8 @@ smallest for it.  See docs/DESIGN.md for the alternatives that were measured.
 from __future__ import annotations
 
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +21,7 @@ from .kernels.parallel import parallel_slot
 from .kernels.encode import (CHUNKS_PER_THREAD, count_pairs, count_pairs_par,
                              fill_pairs, fill_pairs_par)
 from .kernels.symbols import SYM_FIRST, num_classes
-from .kernels.plan import (argmin_tables, code_len_matrix, cost_matrix, cost_matrix_par,
+from .kernels.plan import (argmin_tables, code_len_matrix, cost_matrix, cost_matrix_range,
                            csr_table_sums, dedup_pairs, group_hist_csr, model_cost_kernel,
                            row_entropy_csr, tensor_hist_row, tensor_hist_rows,
                            weighted_owner_stats)
@@ -354,10 +356,18 @@ class Csr:
         """costT[t, row] = sum of w * LT[s, t] over the row's nonzeros (s, w)."""
         costT = np.empty((LT.shape[1], self.n))
         work = self.indices.size * LT.shape[1]
+        nt = min(numba.get_num_threads(), self.n)
         with parallel_slot() as slot:
-            if slot and work >= PAR_MIN_COST and self.n > 1:
-                st = cost_matrix_par(self.indptr, self.indices, self.data, LT, costT,
-                                     chunks(self.n))
+            if slot and work >= PAR_MIN_COST and nt > 1:
+                # row chunks on the calling thread and a small pool of threads (serial nogil
+                # kernels: no OpenMP team is started from a planning thread)
+                cuts = [self.n * c // nt for c in range(nt + 1)]
+                args = (self.indptr, self.indices, self.data, LT, costT)
+                futs = [_pool(nt - 1).submit(cost_matrix_range, *args, cuts[c], cuts[c + 1])
+                        for c in range(1, nt)]
+                st = cost_matrix_range(*args, cuts[0], cuts[1])
+                for f in futs:
+                    st |= f.result()
             else:
                 st = cost_matrix(self.indptr, self.indices, self.data, LT, costT)
         if st:
@@ -400,6 +410,18 @@ class Csr:
         if row_entropy_csr(self.indptr, self.indices, self.data, out):
             raise AssertionError("row entropy kernel failed")
         return out
+
+
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(n: int) -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL._max_workers < n:
+            _POOL = ThreadPoolExecutor(max_workers=n, thread_name_prefix="codec-plan")
+        return _POOL
 
 
 PAR_MIN_COST = 1 << 20  # nonzeros x tables above which cost matrices are computed in parallel

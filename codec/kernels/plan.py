@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .status import ERR_BUFFER, OK
 from .symbols import SYM_EOB, SYM_ESC, SYM_FIRST, mag_class
@@ -197,16 +197,13 @@ def cost_matrix(indptr, indices, data, LT, costT):
     return _cost_rows(indptr, indices, data, LT, costT, 0, G)
 
 
-@njit(cache=True, parallel=True)
-def cost_matrix_par(indptr, indices, data, LT, costT, nchunk):
+@njit(cache=True, nogil=True)
+def cost_matrix_range(indptr, indices, data, LT, costT, g0, g1):
+    """:func:`cost_matrix` for rows [g0, g1) only (one chunk of a threaded call)."""
     G = indptr.size - 1
-    if costT.shape[1] != G or costT.shape[0] != LT.shape[1] or nchunk < 1:
+    if costT.shape[1] != G or costT.shape[0] != LT.shape[1] or g0 < 0 or g1 > G:
         return ERR_BUFFER
-    bad = 0
-    for c in prange(nchunk):
-        bad += _cost_rows(indptr, indices, data, LT, costT, G * c // nchunk,
-                          G * (c + 1) // nchunk) != OK
-    return OK if bad == 0 else ERR_BUFFER
+    return _cost_rows(indptr, indices, data, LT, costT, g0, g1)
 
 
 @njit(cache=True, nogil=True)
