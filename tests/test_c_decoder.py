@@ -216,6 +216,49 @@ def test_generated_api(cbuild):
         check_agrees(cbuild, data, api=True)
 
 
+def test_whole_set_entries(cbuild, tmp_path):
+    """The decode table's whole-set entries (a value's code, remainder bits and sign within the
+    12 looked-up bits, |value| < 2^14: docs/C_DECODER.md): magnitudes at that bound, zero runs
+    of hundreds, value offsets, every 16/32-bit dtype; also the -DSPK_NO_WHOLE build."""
+    r = _make(tmp_path, "all", CFLAGS="-O2 -Werror -DSPK_NO_WHOLE")
+    assert r.returncode == 0, r.stdout + r.stderr
+    rng = np.random.default_rng(11)
+    n = 20000
+    for center in (1, 100, 8191, 8192, 16383, 16384, 20000):
+        for density in (1.0, 0.5, 0.001):
+            v = (center + rng.integers(-3, 4, n)) * rng.choice([-1, 1], n)
+            v[rng.random(n) >= density] = 0
+            data = codec.pack({"a": v.astype(np.int16), "b": (v + 30000).astype(np.int32),
+                               "c": (v + 32768).astype(np.uint16),
+                               "d": (v + 40000).astype(np.uint32)}, group="tensor")
+            check_agrees(cbuild, data)
+            rc, got, err = run_c(tmp_path / "cdecode", data)
+            assert rc == 0 and got == expected(data), f"SPK_NO_WHOLE: exit {rc} {err}"
+
+
+def test_whole_set_longest_run(cbuild):
+    """A whole-set entry with the longest zero run a value can have (nrun - 1 = 4095, which the
+    encoder does not choose): decoded when it fits the group, rejected one value short."""
+    from codec.format import Table, TensorEntry, footer, preamble, write_directory
+    lengths = np.zeros(2 + 4096, np.uint8)
+    lengths[[0, 2, 2 + 4095]] = (1, 2, 2)  # end '0', (run 0, +-1) '10', (run 4095, +-1) '11'
+
+    def package(n: int, bits: str) -> bytes:
+        pay = int(bits.ljust(-(-len(bits) // 8) * 8, "0"), 2).to_bytes(-(-len(bits) // 8), "big")
+        block = bytes([len(bits)]) + pay  # group table: len_bits 8, one group
+        e = TensorEntry("w", np.dtype(np.int16), (n,), "count", n, 0, 8, len(block),
+                        zlib.crc32(block), 0, 0, 0, 8)
+        pre, dirb = preamble(), write_directory([Table(0, 4096, 1, lengths)], [e])
+        return pre + block + dirb + footer(len(pre) + len(block), dirb, pre)
+
+    for n, bits in ((4096, "1100"), (4096, "1110"), (4097, "1101000"), (4098, "1111010")):
+        check_agrees(cbuild, package(n, bits))
+    bad = package(4095, "1100")  # the run and its value reach past the group's end
+    assert expected(bad) is None
+    for exe in ("cdecode", "cdecode_small"):
+        assert run_c(cbuild / exe, bad)[0] == 2
+
+
 # --------------------------------------------------------------------------------- vectors
 
 @pytest.mark.skipif(not VECTORS.is_dir() or not any(VECTORS.glob("*.bin")),

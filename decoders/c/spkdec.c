@@ -194,8 +194,19 @@ static uint32_t gamma_(rd *r, uint64_t *bp)
 
 /* Decode-table entry of symbol s: bits 0-3 code length (set by the caller), 4-16 zero run,
  * 17-21 extra-bit count e, 22-28 magnitude mantissa (magnitude base = mant << e; 0 for the
- * escape), bit 29 end of group. */
+ * escape), bit 29 end of group.
+ * Whole-set entries (not with SPK_SMALL or SPK_NO_WHOLE): where a value's code, its e
+ * remainder bits and its sign bit all lie within the 12 looked-up bits and its magnitude is
+ * below 2^14, the entry holds the decoded set: bit 31 set, bits 0-3 bits used (code + e + 1
+ * <= 12), 4-15 zero run (< nrun <= 4096), 16-30 value + 2^14. */
 #define ENT_EOB (1u << 29)
+#define ENT_WHOLE (1u << 31)
+#define WHOLE_BIAS 16384u
+#if !defined(SPK_SMALL) && !defined(SPK_NO_WHOLE)
+#define WHOLE 1
+#else
+#define WHOLE 0
+#endif
 static uint32_t sym_entry(uint32_t s, uint32_t kref, uint32_t nrun)
 {
     uint32_t c, run, small = (2u << kref) - 1u, e = 0, mant;
@@ -275,9 +286,22 @@ static int table_read(rd *r, spk_dec *d, uint32_t *syms)
 #else
             if (d) { /* Kraft (checked) keeps code << sh + n within the table */
                 uint32_t sh = MAXLEN - 1 - l, e = sym_entry(s, kref, nrun) | (l + 1);
-                uint32_t *o = d->lut + (code << sh), n = 1u << sh;
-                while (n--)
-                    *o++ = e;
+                uint32_t *o = d->lut + (code << sh), rep = 1u << sh, n = 1u, i, j, q = e, t;
+                uint32_t x = (e >> 17) & 31u, m = ((e >> 22) & 127u) << x, tot = l + 2u + x;
+                uint32_t st = 0;
+                if (WHOLE && m && tot <= MAXLEN && m + (1u << x) <= WHOLE_BIAS) {
+                    /* 2^x remainders, each: rep entries of +value, then rep of -value */
+                    n = 2u << x;
+                    rep >>= x + 1u;
+                    e = ENT_WHOLE | tot | (e & 0xfff0u) | ((WHOLE_BIAS + m) << 16);
+                    q = e - (m << 17);
+                    st = 1u << 16;
+                }
+                for (i = 0; i < n; i++) { /* blocks e, q, e + st, q - st, ... */
+                    for (j = 0; j < rep; j++)
+                        *o++ = e;
+                    t = e, e = q, q = t + st, st = 0u - st;
+                }
             }
 #endif
         }
@@ -621,7 +645,8 @@ static void lane_init(lane *L, uint64_t pos, uint64_t end, uint8_t *out, uint32_
 HOT int step(lane *L)
 {
     uint32_t ent, ln, run, mant, e;
-    uint64_t m, acc;
+    uint64_t acc;
+    int64_t v;
     if (L->left <= 0)
         return SPK_E_DATA; /* runs past the group's recorded length */
     refill(L);
@@ -643,36 +668,41 @@ HOT int step(lane *L)
     ent = L->d->lut[acc >> (64 - MAXLEN)];
 #endif
     ln = ent & 15u;
-    if (!ln)
-        return SPK_E_DATA; /* invalid code */
-    acc <<= ln;
-    L->left -= ln;
-    L->nb -= ln;
-    L->acc = acc;
-    if (ent & ENT_EOB)
-        return L->left == 0 ? 1 : SPK_E_DATA;
-    run = (ent >> 4) & 0x1fffu;
-    mant = ent >> 22;
-    if (run > L->n - L->i)
-        return SPK_E_DATA;
-    L->i += run;
-    if (!mant)
-        return 0; /* escape: nrun zeros */
-    if (L->i >= L->n)
-        return SPK_E_DATA;
-    e = (ent >> 17) & 31u;
-    m = ((uint64_t)mant << e) + ((acc >> 1) >> (63u - e)); /* branchless: e may be 0 */
-    acc <<= e;
-    {
-        int64_t neg = -(int64_t)(acc >> 63);
-        int64_t v = L->voff + (((int64_t)m ^ neg) - neg);
-        if (v < L->lo || v > L->hi)
-            return SPK_E_DATA;
-        put(L->out, L->i++, L->sz, v);
+    if (WHOLE && (ent & ENT_WHOLE)) { /* code, remainder and sign: ln bits in all */
+        run = (ent >> 4) & 0xfffu;
+        v = L->voff + (int64_t)(ent >> 16) - (int64_t)(WHOLE_BIAS + 32768u);
+    } else {
+        if (!ln)
+            return SPK_E_DATA; /* invalid code */
+        acc <<= ln;
+        L->left -= ln;
+        L->nb -= ln;
+        L->acc = acc;
+        if (ent & ENT_EOB)
+            return L->left == 0 ? 1 : SPK_E_DATA;
+        run = (ent >> 4) & 0x1fffu;
+        mant = ent >> 22;
+        if (!mant) { /* escape: nrun zeros */
+            if (run > L->n - L->i)
+                return SPK_E_DATA;
+            L->i += run;
+            return 0;
+        }
+        e = (ent >> 17) & 31u;
+        { /* magnitude: mant << e + e remainder bits (branchless: e may be 0); then sign */
+            int64_t m = (int64_t)(((uint64_t)mant << e) + ((acc >> 1) >> (63u - e)));
+            int64_t neg = -(int64_t)((acc << e) >> 63);
+            v = L->voff + ((m ^ neg) - neg);
+        }
+        ln = e + 1u;
     }
-    L->acc = acc << 1;
-    L->nb -= e + 1;
-    L->left -= e + 1;
+    if (run >= L->n - L->i || (uint64_t)(v - L->lo) > (uint64_t)(L->hi - L->lo))
+        return SPK_E_DATA; /* zeros past the group's end, value outside the dtype */
+    L->i += run;
+    put(L->out, L->i++, L->sz, v);
+    L->acc = acc << ln;
+    L->nb -= ln;
+    L->left -= ln;
     return 0;
 }
 
