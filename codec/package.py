@@ -15,13 +15,13 @@ from .format import (DEFAULT_LIMITS, FOOTER_SIZE, PREAMBLE_SIZE, Directory, Limi
                      Table, TensorEntry, footer, preamble, read_directory, value_range,
                      write_directory)
 from .huffman import LUT_BITS, canonical_codes
-from .kernels.decode import LANES, decode_groups, decode_groups_par
+from .kernels.decode import LANES, decode_groups
 from .kernels.encode import (group_bits, group_bits_par, group_tables, merge_first_bytes,
                              pack_groups, pack_groups_par)
-from .kernels.parallel import parallel_slot
+from .kernels.parallel import parallel_slot, run_chunks, workers
 from .kernels.status import STATUS_MESSAGES
 from .kernels.directory import build_luts
-from .kernels.tables import P_FIELDS, plan_batch
+from .kernels.tables import P_FIELDS, plan_batch, work_cuts
 
 PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group has length 0",
                  -7: "group lengths do not add up to the payload size",
@@ -33,6 +33,7 @@ from .planner import (FAST_SAMPLE_PAIRS, PAR_MIN_WORK, SAMPLE_PAIRS, Prepared, S
 
 DEFAULT_MAX_TABLES = 256
 PLAN_BATCH = 1 << 16  # groups planned and decoded per kernel call
+CHUNKS_PER_WORKER = 4  # decode chunks per thread (taken dynamically: balance vs call overhead)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -639,11 +640,18 @@ class Package:
                 np.int64(vmin), np.int64(vmax), self._luts, out, status, where)
         nq = (n + LANES - 1) // LANES
         work = int(cn.sum())
-        with parallel_slot() as slot_ok:
-            if slot_ok and work >= PAR_MIN_WORK and nq > 1:
-                rc = decode_groups_par(*args, np.int64(min(nq, chunks(nq))))
-            else:
-                rc = decode_groups(*args, np.int64(0), np.int64(nq))
+        nw = workers()
+        if work >= PAR_MIN_WORK and nq > 1 and nw > 0:
+            # chunks of about equal work (parameters), taken dynamically by the pool
+            k = min(nq, CHUNKS_PER_WORKER * (nw + 1))
+            cuts = work_cuts(cn, np.int64(LANES), np.int64(k))
+            rcs = [0] * k
+            def chunk(j):  # noqa: E306
+                rcs[j] = decode_groups(*args, np.int64(cuts[j]), np.int64(cuts[j + 1]))
+            run_chunks(chunk, k)
+            rc = next((r for r in rcs if r), 0)
+        else:
+            rc = decode_groups(*args, np.int64(0), np.int64(nq))
         if rc != 0 and not status.any():
             raise CorruptError("decoder kernel rejected its arguments", value=rc)
         if status.any():

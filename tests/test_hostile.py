@@ -461,7 +461,7 @@ def test_inspect_does_not_decode(monkeypatch):
 
     def boom(*a, **k):
         raise AssertionError("inspect ran a decode kernel")
-    for k in ("decode_groups", "decode_groups_par", "plan_batch", "build_luts"):
+    for k in ("decode_groups", "plan_batch", "build_luts"):
         monkeypatch.setattr(pkg, k, boom)
     for s in SAMPLES:
         info = codec.inspect(s.data)

@@ -158,3 +158,53 @@ def test_concurrent_decoding_with_workqueue_layer():
     r = subprocess.run([sys.executable, "-c", _WORKQUEUE_SCRIPT], capture_output=True,
                        text=True, env=env, timeout=300)
     assert r.returncode == 0, (r.returncode, r.stderr[-500:])
+
+
+# --- the decoder's chunk runner (codec.kernels.parallel.run_chunks) ----------------------------
+
+def test_run_chunks_runs_every_chunk_once_on_several_threads():
+    from codec.kernels.parallel import run_chunks, workers
+    seen: list[tuple[int, str]] = []
+    lock = threading.Lock()
+
+    def work(k):
+        with lock:
+            seen.append((k, threading.current_thread().name))
+
+    run_chunks(work, 50)
+    assert sorted(k for k, _ in seen) == list(range(50))
+    if workers() == 0:
+        assert {t for _, t in seen} == {threading.current_thread().name}
+
+
+def test_run_chunks_reraises_and_still_finishes_the_other_chunks():
+    from codec.kernels.parallel import run_chunks
+    done = []
+
+    def work(k):
+        if k == 3:
+            raise ValueError("chunk 3")
+        done.append(k)
+
+    with pytest.raises(ValueError, match="chunk 3"):
+        run_chunks(work, 8)
+    assert sorted(done) == [0, 1, 2, 4, 5, 6, 7]
+
+
+def test_run_chunks_does_not_wait_for_an_idle_pool():
+    """The caller may do every chunk itself: a pool thread that starts late must not be
+    waited for (that is what a prange barrier does under load)."""
+    from codec.kernels import parallel
+    if parallel.workers() == 0:
+        pytest.skip("one thread: nothing runs on the pool")
+    block = threading.Event()
+    pool = parallel._pool(parallel.workers())
+    blockers = [pool.submit(block.wait) for _ in range(pool._max_workers)]
+    try:
+        seen = []
+        parallel.run_chunks(seen.append, 6)  # the pool is busy: the caller runs all six
+        assert sorted(seen) == list(range(6))
+    finally:
+        block.set()
+        for b in blockers:
+            b.result()

@@ -22,7 +22,7 @@ They are built by kernels/directory.py (``build_luts``).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ..huffman import LUT_BITS
 from .directory import WHOLE_FLAG, WHOLE_MAX
@@ -186,15 +186,3 @@ def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, lu
                 status[g] = st
                 where[g] = p
     return OK
-
-
-@njit(cache=True, parallel=True)
-def decode_groups_par(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts, out,
-                      status, where, nchunk):
-    """:func:`decode_groups` over all groups, chunks of pairs spread over threads."""
-    nq = (tid.size + LANES - 1) // LANES
-    bad = 0
-    for c in prange(nchunk):
-        bad += decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts,
-                             out, status, where, nq * c // nchunk, nq * (c + 1) // nchunk) != OK
-    return OK if bad == 0 else ERR_BUFFER

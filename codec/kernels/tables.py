@@ -233,3 +233,28 @@ def plan_batch(buf, items, ntables, glo, ghi, tid, ostart, ocount, gvoff, ends):
         ends[k] = end
         slot += n
     return 0, 0
+
+
+@njit(cache=True)
+def work_cuts(counts, lanes, k):
+    """k + 1 boundaries (in units of ``lanes`` groups) splitting groups into k chunks of about
+    equal work (``counts`` = values per group); no temporaries beyond the result."""
+    n = counts.size
+    nq = (n + lanes - 1) // lanes
+    cuts = np.zeros(k + 1, np.int64)
+    total = 0
+    for g in range(n):
+        total += counts[g]
+    j = 1
+    acc = 0
+    for q in range(nq):
+        if j >= k:
+            break
+        for g in range(q * lanes, min(n, q * lanes + lanes)):
+            acc += counts[g]
+        while j < k and acc * k >= total * j:
+            cuts[j] = q + 1
+            j += 1
+    for jj in range(j, k + 1):
+        cuts[jj] = nq
+    return cuts
