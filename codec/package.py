@@ -203,12 +203,11 @@ class _Source:
             self.cache[k] = p
         return p
 
-    def grouping(self, k: str) -> tuple:
-        """(mode, group size) of tensor k without the run-length pass."""
+    def shape(self, k: str) -> tuple:
+        """Tensor k's shape (from the run-length pass when cached: a lazy mapping would read
+        the array again)."""
         p = self.cache.get(k)
-        if p is not None:
-            return p.group_mode, p.group_size
-        return group_size_for(np.shape(self.tensors[k]), self.group)
+        return p.shape if p is not None else tuple(np.shape(self.tensors[k]))
 
 
 class _Plan:
@@ -403,8 +402,11 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream) -> _P
     one thread each (their serial kernels release the GIL)."""
     srcs = [_Source(tensors, meta, g, stream) for g in cands]
     if len(srcs) > 1:
-        first = [srcs[0].grouping(k) for k in names]
-        srcs = srcs[:1] + [s for s in srcs[1:] if [s.grouping(k) for k in names] != first]
+        srcs[0].prepare_all(names)  # (not streaming) the arrays are read once, here
+        shapes = [srcs[0].shape(k) for k in names]
+        first = [group_size_for(sh, cands[0]) for sh in shapes]
+        srcs = srcs[:1] + [s for s in srcs[1:]
+                           if [group_size_for(sh, s.group) for sh in shapes] != first]
     if len(srcs) == 1:
         return _plan(srcs[0], names, max_tables=max_tables, effort=effort)
     if stream:
