@@ -16,8 +16,7 @@ from .format import (DEFAULT_LIMITS, FOOTER_SIZE, PREAMBLE_SIZE, Directory, Limi
                      write_directory)
 from .huffman import LUT_BITS, canonical_codes
 from .kernels.decode import LANES, decode_groups
-from .kernels.encode import (group_bits, group_bits_par, group_tables, merge_first_bytes,
-                             pack_groups, pack_groups_par)
+from .kernels.encode import group_bits, group_tables, merge_first_bytes, pack_groups
 from .kernels.parallel import parallel_slot, run_chunks, workers
 from .kernels.status import STATUS_MESSAGES
 from .kernels.directory import build_luts
@@ -29,7 +28,7 @@ PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group h
 from .meta import QuantMeta
 from .planner import (FAST_SAMPLE_PAIRS, PAR_MIN_WORK, SAMPLE_PAIRS, Prepared, Sampler, build_tables,
                       check_dtype, choose_alphabet, chunks, group_size_for, prepare, prepare_many,
-                      tensor_hists, use_per_group)
+                      run_ranges, tensor_hists, use_per_group)
 
 DEFAULT_MAX_TABLES = 256
 PLAN_BATCH = 1 << 16  # groups planned and decoded per kernel call
@@ -64,6 +63,11 @@ def _pack_bits(fields: list[tuple[np.ndarray, int]], n: int) -> bytes:
     return np.packbits(bits).tobytes()
 
 
+def _pair_work(ps: np.ndarray) -> np.ndarray:
+    """Cumulative work of groups with pairs ``[ps[g], ps[g+1])``: their pairs plus one each."""
+    return ps - ps[0] + np.arange(ps.size, dtype=np.int64)
+
+
 class _Encoder:
     """Stateless per call: turns prepared tensors + tables into blocks."""
 
@@ -83,12 +87,8 @@ class _Encoder:
         """Exact coded bits of every group (pairs ``[ps[g], ps[g+1])``) under table tid[g]."""
         G = ps.size - 1
         bits = np.zeros(G, np.int64)
-        with parallel_slot() as slot:
-            if slot and work >= PAR_MIN_WORK and G > 1:
-                st = group_bits_par(runs, vals, ps, tid, self.krefs, self.nruns, self.lens, bits,
-                                    chunks(G))
-            else:
-                st = group_bits(runs, vals, ps, tid, self.krefs, self.nruns, self.lens, bits, 0, G)
+        st = run_ranges(group_bits, (runs, vals, ps, tid, self.krefs, self.nruns, self.lens, bits),
+                        _pair_work(ps))
         if st or (bits < 0).any():  # cannot happen: tables cover the groups assigned to them
             raise AssertionError("encoder table does not cover its group")
         return bits
@@ -106,11 +106,7 @@ class _Encoder:
         status = np.zeros(G, np.int64)
         args = (runs, vals, ps, tid, self.krefs, self.nruns, self.codes, self.lens,
                 gstart, bits, out, first, status)
-        with parallel_slot() as slot:
-            if slot and work >= PAR_MIN_WORK and G > 1:
-                st = pack_groups_par(*args, chunks(G))
-            else:
-                st = pack_groups(*args, 0, G)
+        st = run_ranges(pack_groups, args, _pair_work(ps))
         if status.any():
             raise AssertionError(f"encoder kernel failed: {STATUS_MESSAGES[int(status[status != 0][0])]}")
         if st or merge_first_bytes(out, first, gstart):
@@ -399,7 +395,8 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream) -> _P
     ties), sized exactly without packing any payload.  A candidate that groups every tensor
     exactly as an earlier one would write the same package and is skipped.  Not streaming,
     the run-length passes run first, then the candidates are planned and sized concurrently,
-    one thread each (their serial kernels release the GIL)."""
+    one thread each (their kernels release the GIL and split their work over the shared
+    pool, :func:`codec.planner.run_ranges`)."""
     srcs = [_Source(tensors, meta, g, stream) for g in cands]
     if len(srcs) > 1:
         srcs[0].prepare_all(names)  # (not streaming) the arrays are read once, here
@@ -418,10 +415,7 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream) -> _P
     else:
         for s in srcs:
             s.prepare_all(names)
-        with parallel_slot(), ThreadPoolExecutor(len(srcs)) as ex:
-            # the slot is held here: the planning threads run their kernels serially (each
-            # thread that launches a parallel kernel gets its own OpenMP team, whose spinning
-            # threads then compete with every later kernel of the process)
+        with ThreadPoolExecutor(len(srcs)) as ex:
             plans = list(ex.map(lambda s: _size_of(_plan(s, names, max_tables=max_tables,
                                                          effort=effort)), srcs))
     best = plans[0]

@@ -7,8 +7,6 @@ smallest for it.  See docs/DESIGN.md for the alternatives that were measured.
 from __future__ import annotations
 
 import math
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,9 +15,8 @@ from .format import MAX_KREF, Table, value_range
 from .huffman import MAX_CODE_LEN, huffman_lengths
 import numba
 
-from .kernels.parallel import parallel_slot
-from .kernels.encode import (CHUNKS_PER_THREAD, count_pairs, count_pairs_par,
-                             fill_pairs, fill_pairs_par)
+from .kernels.parallel import run_chunks, workers
+from .kernels.encode import CHUNKS_PER_THREAD, count_pairs, fill_pairs
 from .kernels.symbols import SYM_FIRST, num_classes
 from .kernels.plan import (argmin_tables, code_len_matrix, cost_matrix, cost_matrix_range,
                            csr_table_sums, dedup_pairs, group_hist_csr, model_cost_kernel,
@@ -149,27 +146,20 @@ def prepare_many(items: list, group) -> list[Prepared]:
     maxmag = np.zeros(G, np.int64)
     ps = np.zeros(G + 1, np.int64)
     st = 0
-    with parallel_slot() as slot:
-        spans = []
-        for (idx, x) in zip(parts.values(), xs):
-            a = int(gstart[idx[0]])
-            b = a + int(ng[idx].sum())
-            par = slot and x.size >= PAR_MIN_WORK and b - a > 1
-            spans.append((x, a, b, par))
-            if par:
-                st |= count_pairs_par(x, gvoff, glo, ghi, counts, a, b, chunks(b - a))
-            else:
-                st |= count_pairs(x, gvoff, glo, ghi, counts, a, b)
-        np.cumsum(counts, out=ps[1:])
-        P = int(ps[-1])
-        runs = np.empty(P, np.int32)
-        vals = np.empty(P, np.int64)
-        for x, a, b, par in spans:
-            if par:
-                st |= fill_pairs_par(x, gvoff, glo, ghi, ps, runs, vals, maxmag, a, b,
-                                     chunks(b - a))
-            else:
-                st |= fill_pairs(x, gvoff, glo, ghi, ps, runs, vals, maxmag, a, b)
+    spans = []
+    for (idx, x) in zip(parts.values(), xs):
+        a = int(gstart[idx[0]])
+        b = a + int(ng[idx].sum())
+        cum = np.zeros(b - a + 1, np.int64)
+        np.cumsum(ghi[a:b] - glo[a:b], out=cum[1:])
+        spans.append((x, a, cum))
+        st |= run_ranges(count_pairs, (x, gvoff, glo, ghi, counts), cum, a)
+    np.cumsum(counts, out=ps[1:])
+    P = int(ps[-1])
+    runs = np.empty(P, np.int32)
+    vals = np.empty(P, np.int64)
+    for x, a, cum in spans:
+        st |= run_ranges(fill_pairs, (x, gvoff, glo, ghi, ps, runs, vals, maxmag), cum, a)
     if st:
         raise AssertionError(f"run-length kernel failed with status {st}")
     pairs = Pairs(ps, runs, vals)
@@ -182,6 +172,35 @@ def prepare_many(items: list, group) -> list[Prepared]:
                             voffs[i], gb, ps[a:a + g + 1] - p0, runs[p0:p1], vals[p0:p1],
                             int(maxmag[a:a + g].max()) if g else 0, pairs, a))
     return out
+
+
+CHUNKS_PER_WORKER = 4  # chunks per thread, taken dynamically (balance vs. call overhead)
+
+
+def run_ranges(kernel, args: tuple, cum: np.ndarray, g0: int = 0) -> int:
+    """``kernel(*args, a, b)`` over chunks ``[a, b)`` of ``[g0, g0 + n)`` of about equal work
+    (``cum``: cumulative work, n + 1 entries), on the calling thread and the shared pool
+    (:func:`codec.kernels.parallel.run_chunks`: a thread that starts late is not waited for,
+    unlike a ``prange`` barrier); returns the OR of the kernels' statuses.  Small work runs
+    in one call."""
+    n = cum.size - 1
+    total = int(cum[-1])
+    nw = workers()
+    if nw == 0 or n < 2 or total < PAR_MIN_WORK:
+        return int(kernel(*args, g0, g0 + n))
+    k = min(n, CHUNKS_PER_WORKER * (nw + 1))
+    cuts = np.searchsorted(cum, total * np.arange(1, k) / k, side="left")
+    cuts = np.unique(np.concatenate(([0], np.clip(cuts, 0, n), [n]))) + g0
+    sts = [0] * (cuts.size - 1)
+
+    def work(j):
+        sts[j] = kernel(*args, cuts[j], cuts[j + 1])
+
+    run_chunks(work, cuts.size - 1)
+    st = 0
+    for v in sts:
+        st |= int(v)
+    return st
 
 
 def chunks(n_groups: int) -> int:
@@ -356,20 +375,12 @@ class Csr:
         """costT[t, row] = sum of w * LT[s, t] over the row's nonzeros (s, w)."""
         costT = np.empty((LT.shape[1], self.n))
         work = self.indices.size * LT.shape[1]
-        nt = min(numba.get_num_threads(), self.n)
-        with parallel_slot() as slot:
-            if slot and work >= PAR_MIN_COST and nt > 1:
-                # row chunks on the calling thread and a small pool of threads (serial nogil
-                # kernels: no OpenMP team is started from a planning thread)
-                cuts = [self.n * c // nt for c in range(nt + 1)]
-                args = (self.indptr, self.indices, self.data, LT, costT)
-                futs = [_pool(nt - 1).submit(cost_matrix_range, *args, cuts[c], cuts[c + 1])
-                        for c in range(1, nt)]
-                st = cost_matrix_range(*args, cuts[0], cuts[1])
-                for f in futs:
-                    st |= f.result()
-            else:
-                st = cost_matrix(self.indptr, self.indices, self.data, LT, costT)
+        if work >= PAR_MIN_COST and self.n > 1:
+            # row chunks of about equal nonzeros, on the calling thread and the pool
+            st = run_ranges(cost_matrix_range, (self.indptr, self.indices, self.data, LT, costT),
+                            self.indptr * LT.shape[1])
+        else:
+            st = cost_matrix(self.indptr, self.indices, self.data, LT, costT)
         if st:
             raise AssertionError(f"cost kernel failed with status {st}")
         return costT
@@ -410,18 +421,6 @@ class Csr:
         if row_entropy_csr(self.indptr, self.indices, self.data, out):
             raise AssertionError("row entropy kernel failed")
         return out
-
-
-_POOL = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool(n: int) -> ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None or _POOL._max_workers < n:
-            _POOL = ThreadPoolExecutor(max_workers=n, thread_name_prefix="codec-plan")
-        return _POOL
 
 
 PAR_MIN_COST = 1 << 20  # nonzeros x tables above which cost matrices are computed in parallel

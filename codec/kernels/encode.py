@@ -4,14 +4,15 @@ A tensor's values ``x`` (flat, any integer dtype) minus its value offset give ``
 ``[gb[g], gb[g+1])`` becomes pairs (run of zeros, nonzero d); pairs of group g are
 ``[ps[g], ps[g+1])``.  Trailing zeros of a group are implied by its end-of-group symbol.
 
-Each kernel works on a range of groups ``[g0, g1)`` (serial, ``nogil``); the ``*_par``
-wrappers split the groups over threads.  :mod:`codec.planner` calls the serial form for small
-tensors, where waking threads costs more than the work.
+Each kernel works on a range of groups ``[g0, g1)`` (serial, ``nogil``);
+:func:`codec.planner.run_ranges` splits large calls into chunks of about equal work that the
+calling thread and a small pool take from a shared counter (no ``prange`` barrier that waits
+for a descheduled thread); small calls run whole on the calling thread.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .status import ERR_BUFFER, ERR_LENGTH_MISMATCH, ERR_SYMBOL, OK
 from .symbols import SYM_EOB, SYM_ESC, SYM_FIRST, mag_class
@@ -261,49 +262,6 @@ def merge_first_bytes(out, first, gstart):
         else:
             return ERR_BUFFER
     return OK
-
-
-# --- thread-parallel wrappers: chunks of groups, each chunk serial ---------------------------
-
-@njit(cache=True, parallel=True)
-def count_pairs_par(x, gvoff, glo, ghi, counts, g0, g1, nchunk):
-    G = g1 - g0
-    bad = 0
-    for c in prange(nchunk):
-        bad += count_pairs(x, gvoff, glo, ghi, counts, g0 + G * c // nchunk,
-                           g0 + G * (c + 1) // nchunk) != OK
-    return OK if bad == 0 else ERR_BUFFER
-
-
-@njit(cache=True, parallel=True)
-def fill_pairs_par(x, gvoff, glo, ghi, ps, runs, vals, maxmag, g0, g1, nchunk):
-    G = g1 - g0
-    bad = 0
-    for c in prange(nchunk):
-        bad += fill_pairs(x, gvoff, glo, ghi, ps, runs, vals, maxmag, g0 + G * c // nchunk,
-                          g0 + G * (c + 1) // nchunk) != OK
-    return OK if bad == 0 else ERR_BUFFER
-
-
-@njit(cache=True, parallel=True)
-def group_bits_par(runs, vals, ps, tid, krefs, nruns, lens, bits, nchunk):
-    G = ps.size - 1
-    bad = 0
-    for c in prange(nchunk):
-        bad += group_bits(runs, vals, ps, tid, krefs, nruns, lens, bits,
-                          G * c // nchunk, G * (c + 1) // nchunk) != OK
-    return OK if bad == 0 else ERR_SYMBOL
-
-
-@njit(cache=True, parallel=True)
-def pack_groups_par(runs, vals, ps, tid, krefs, nruns, codes, lens, gstart, gbits, out, first,
-                    status, nchunk):
-    G = ps.size - 1
-    bad = 0
-    for c in prange(nchunk):
-        bad += pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gstart, gbits, out,
-                           first, status, G * c // nchunk, G * (c + 1) // nchunk) != OK
-    return OK if bad == 0 else ERR_BUFFER
 
 
 @njit(cache=True, nogil=True)
