@@ -83,7 +83,7 @@ class _Encoder:
             self.lens[i, :t.nsym] = t.lengths
             self.codes[i, :t.nsym] = canonical_codes(t.lengths).astype(np.uint32)
 
-    def lengths(self, runs, vals, ps, tid: np.ndarray, work: int) -> np.ndarray:
+    def lengths(self, runs, vals, ps, tid: np.ndarray) -> np.ndarray:
         """Exact coded bits of every group (pairs ``[ps[g], ps[g+1])``) under table tid[g]."""
         G = ps.size - 1
         bits = np.zeros(G, np.int64)
@@ -95,10 +95,9 @@ class _Encoder:
 
     def group_lengths(self, p: Prepared, tid: np.ndarray) -> np.ndarray:
         """Exact coded bits of every group of ``p`` under its table."""
-        return self.lengths(p.runs, p.vals, p.ps, np.ascontiguousarray(tid, dtype=np.int64),
-                            int(p.gb[-1]))
+        return self.lengths(p.runs, p.vals, p.ps, np.ascontiguousarray(tid, dtype=np.int64))
 
-    def payload(self, runs, vals, ps, tid, gstart, bits, nbytes: int, work: int) -> np.ndarray:
+    def payload(self, runs, vals, ps, tid, gstart, bits, nbytes: int) -> np.ndarray:
         """Pack every group at its bit offset gstart[g] into one zero-filled byte array."""
         G = ps.size - 1
         out = np.zeros(nbytes, np.uint8)
@@ -134,8 +133,7 @@ class _Encoder:
         gtab, tid_base, tid_bits, len_bits = self.header(tid, bits)
         gstart = np.zeros(G, np.int64)
         np.cumsum(bits[:-1], out=gstart[1:])
-        out = self.payload(p.runs, p.vals, p.ps, tid, gstart, bits, (int(bits.sum()) + 7) // 8,
-                           int(p.gb[-1]))
+        out = self.payload(p.runs, p.vals, p.ps, tid, gstart, bits, (int(bits.sum()) + 7) // 8)
         return meta_bytes + gtab + out.tobytes(), tid_base, tid_bits, len_bits
 
 
@@ -218,7 +216,7 @@ class _Plan:
         self.size: int | None = None
 
     def batch(self):
-        """(pairs, tid of every batch group, params) when every tensor is a view of one
+        """(pairs, tid of every batch group) when every tensor is a view of one
         :class:`Pairs` batch that holds no other groups (then kernels run once for all)."""
         if self.src.stream or not self.names:
             return None
@@ -230,7 +228,7 @@ class _Plan:
         tid = np.zeros(pairs.ps.size - 1, np.int64)
         for p, t in zip(ps, self.group_tables):
             tid[p.g0:p.g0 + p.n_groups] = t
-        return pairs, tid, sum(int(p.gb[-1]) for p in ps)
+        return pairs, tid
 
 
 def _plan(src: _Source, names: list, *, max_tables: int, effort: int) -> _Plan:
@@ -260,8 +258,8 @@ def _entry(p: Prepared, m: QuantMeta | None, pos: int, length: int, crc: int, tb
 
 def _batch_lengths(plan: _Plan, batch) -> None:
     """Every tensor's group lengths with one kernel call, into plan.bits."""
-    pairs, tid, work = batch
-    bits = plan.enc.lengths(pairs.runs, pairs.vals, pairs.ps, tid, work)
+    pairs, tid = batch
+    bits = plan.enc.lengths(pairs.runs, pairs.vals, pairs.ps, tid)
     plan.batch_bits = bits
     for k in plan.names:
         p = plan.src.get(k)
@@ -269,10 +267,11 @@ def _batch_lengths(plan: _Plan, batch) -> None:
 
 
 def _batch_layout(plan: _Plan, batch, tables: bool):
-    """One batch's block layout with two kernel-free passes and one kernel call: per tensor
-    (names order) tid_base, tid_bits, len_bits, group table bytes, payload byte offset and
-    size, and every group's absolute bit offset in the batch payload buffer."""
-    pairs, tid, work = batch
+    """One batch's block layout, with :func:`group_tables` for all tensors at once (its sizes
+    pass, then with ``tables`` its bytes): per tensor (names order) tid_base, tid_bits,
+    len_bits, group table offsets and bytes, payload byte offset and size; and every group's
+    absolute bit offset in the batch payload buffer."""
+    pairs, tid = batch
     if plan.batch_bits is None:
         _batch_lengths(plan, batch)
     bits = plan.batch_bits
@@ -343,10 +342,10 @@ def _emit(sink, plan: _Plan) -> int:
     batch = plan.batch()
     payload = None
     if batch is not None:
-        pairs, tid, work = batch
+        pairs, tid = batch
         tb, tbits_, lbits_, boff, gtabs, poff, pbytes, gstart = _batch_layout(plan, batch, True)
         payload = plan.enc.payload(pairs.runs, pairs.vals, pairs.ps, tid, gstart, plan.batch_bits,
-                                   int(poff[-1]), work)
+                                   int(poff[-1]))
     for i, k in enumerate(plan.names):
         p = src.get(k)
         m = src.meta.get(k)
