@@ -334,3 +334,25 @@ def test_group_tables_match_per_tensor_packing(seed):
     if G:
         assert group_tables(tid, bits, np.full(n, G), np.ones(n, np.int64), tb, tbits, lbits, boff,
                             out) == ERR_BUFFER
+
+
+@pytest.mark.parametrize("effort", [0, 1])
+def test_batched_pack_and_streamed_save_write_the_same_bytes(tmp_path, effort):
+    """pack() runs its kernels once per batch of tensors; save() streams tensor by tensor:
+    the bytes must be identical (and decode in both decoders)."""
+    import codec
+    import codec.reference as ref
+    rng = np.random.default_rng(7)
+    q = {}
+    for i, (shape, dt, sp) in enumerate([((16, 8, 3, 3), np.int8, 0.5), ((40, 300), np.int8, 0.0),
+                                         ((700,), np.uint8, 0.9), ((0, 5), np.int8, 0.0),
+                                         ((9, 1000), np.int16, 0.3), ((5,), np.uint32, 0.0)]):
+        lo = -200 if np.dtype(dt).kind == "i" else 0
+        a = rng.integers(lo, 200, shape).astype(dt)
+        a[rng.random(shape) < sp] = 0
+        q[f"layer{i}.w"] = a
+    data = codec.pack(q, effort=effort)
+    n = codec.save(tmp_path / "m.spkg", q, effort=effort)
+    assert (tmp_path / "m.spkg").read_bytes() == data and n == len(data)
+    for out in (codec.unpack(data), ref.unpack(data)):
+        assert all(np.array_equal(out[k], v) for k, v in q.items())
