@@ -41,6 +41,30 @@ def group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data):
         row[SYM_EOB] = 1
         touched[nt] = SYM_EOB
         nt += 1
+        if 2 * (hi - lo) >= nsym:
+            # many pairs for the alphabet: count only, then scan the whole row in order
+            for k in range(lo, hi):
+                r = np.int64(runs[k])
+                if r >= nrun:
+                    row[SYM_ESC] += r // nrun
+                    r = r % nrun
+                d = np.int64(vals[k])
+                m = d if d > 0 else -d
+                c, _e, _x = mag_class(m, kref)
+                s = SYM_FIRST + c * nrun + r
+                if s < 0 or s >= nsym:
+                    return ERR_BUFFER, nnz
+                row[s] += 1
+            for s in range(nsym):
+                if row[s] != 0:
+                    if nnz >= indices.size or nnz >= data.size:
+                        return ERR_BUFFER, nnz
+                    indices[nnz] = s
+                    data[nnz] = row[s]
+                    row[s] = 0
+                    nnz += 1
+            indptr[g + 1] = nnz
+            continue
         for k in range(lo, hi):
             r = np.int64(runs[k])
             if r >= nrun:
