@@ -20,7 +20,7 @@ from .kernels.encode import CHUNKS_PER_THREAD, count_pairs, fill_pairs
 from .kernels.symbols import SYM_FIRST, num_classes
 from .kernels.plan import (argmin_tables, code_len_matrix, cost_matrix, cost_matrix_range,
                            csr_table_sums, dedup_pairs, group_hist_csr, model_cost_kernel,
-                           row_entropy_csr, tensor_hist_row, tensor_hist_rows,
+                           row_entropy_csr, tensor_hist_row, tensor_hist_rows, csr_move_rows,
                            weighted_owner_stats)
 
 PAR_MIN_WORK = 1 << 16    # below this many parameters kernels run on the calling thread
@@ -536,32 +536,49 @@ def _huffman_refine(rows: Csr, assign: np.ndarray) -> tuple[np.ndarray, np.ndarr
 GROUP_SPLITS = 8  # new tables the group-level refinement may seed
 
 
-def _lloyd(rows: Csr, ga: np.ndarray, iters: int = 6):
-    """Alternate table rebuild / cheapest-table reassignment.
+def _moved_sums(rows: Csr, S: np.ndarray, ga: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Table sums after rows move from tables ``ga`` to ``new`` (labels < len(S)), updated
+    from S by the moved rows only (exact: the sums are integer counts)."""
+    S = S.copy()
+    moved = np.flatnonzero(new != ga)
+    if moved.size and csr_move_rows(rows.indptr, rows.indices, rows.data, moved,
+                                    np.ascontiguousarray(ga, dtype=np.int64),
+                                    np.ascontiguousarray(new, dtype=np.int64), S):
+        raise AssertionError("table sums update kernel failed")
+    return S
 
-    Returns (assignment, est. bits, cost matrix of that assignment's tables)."""
+
+def _lloyd(rows: Csr, ga: np.ndarray, iters: int = 6, S: np.ndarray | None = None):
+    """Alternate table rebuild / cheapest-table reassignment (``S``: the table sums of ``ga``
+    when the caller has them).
+
+    Returns (assignment, est. bits, cost matrix of that assignment's tables, their sums)."""
     n = rows.n
-    best, best_total, best_cost = ga, None, None
+    best, best_total, best_cost, best_S = ga, None, None, None
     for _it in range(iters):
-        S = rows.sums(ga)
+        if S is None:
+            S = rows.sums(ga)
         cost = _costs_from_sums(rows, S)
         total = float(cost[np.arange(n), ga].sum() + _table_bits(S).sum())
         if best_total is None or total < best_total - 1e-6:
-            best, best_total, best_cost = ga, total, cost
+            best, best_total, best_cost, best_S = ga, total, cost, S
         else:
             break
-        new = _relabel(_argmin(cost))
+        pre = _argmin(cost)
+        new = _relabel(pre)
         if np.array_equal(new, ga):
             break
+        used = np.bincount(pre, minlength=S.shape[0]) > 0
+        S = _moved_sums(rows, S, ga, pre)[used]
         ga = new
-    return best, best_total, best_cost
+    return best, best_total, best_cost, best_S
 
 
 def _refine_groups(rows: Csr, ga: np.ndarray, max_tables: int) -> np.ndarray:
     """Per-group table choice: Lloyd iterations, then try seeding new tables from the groups
     that fit their current table worst (kept only when the estimated total shrinks)."""
     n = rows.n
-    best, best_total, cost = _lloyd(rows, ga)
+    best, best_total, cost, S = _lloyd(rows, ga)
     own = rows.row_entropy()
     for _s in range(GROUP_SPLITS):
         k = int(best.max()) + 1
@@ -571,9 +588,10 @@ def _refine_groups(rows: Csr, ga: np.ndarray, max_tables: int) -> np.ndarray:
         seed = int(np.argmax(gain))
         trial = best.copy()
         trial[seed] = k
-        trial, total, tcost = _lloyd(rows, trial, iters=3)
+        S_trial = _moved_sums(rows, np.vstack([S, np.zeros((1, S.shape[1]))]), best, trial)
+        trial, total, tcost, tS = _lloyd(rows, trial, iters=3, S=S_trial)
         if total < best_total - 1e-6:
-            best, best_total, cost = trial, total, tcost
+            best, best_total, cost, S = trial, total, tcost, tS
         else:
             break
     return best

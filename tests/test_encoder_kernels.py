@@ -356,3 +356,23 @@ def test_batched_pack_and_streamed_save_write_the_same_bytes(tmp_path, effort):
     assert (tmp_path / "m.spkg").read_bytes() == data and n == len(data)
     for out in (codec.unpack(data), ref.unpack(data)):
         assert all(np.array_equal(out[k], v) for k, v in q.items())
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_moved_row_sums_equal_recomputed_sums(seed):
+    from codec.kernels.plan import csr_move_rows
+    rng = np.random.default_rng(seed)
+    G, n, T = int(rng.integers(1, 40)), int(rng.integers(1, 30)), int(rng.integers(1, 6))
+    H = rng.integers(0, 9, (G, n)) * (rng.random((G, n)) < 0.5)
+    mask = H != 0
+    indptr = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int64)
+    r, c = np.nonzero(mask)
+    idx, data = c.astype(np.int64), H[r, c].astype(np.float64)
+    a = rng.integers(0, T, G).astype(np.int64)
+    b = rng.integers(0, T, G).astype(np.int64)
+    st0, S = csr_table_sums(indptr, idx, data, a, T, n)
+    moved = np.flatnonzero(a != b)
+    assert st0 == OK and csr_move_rows(indptr, idx, data, moved, a, b, S) == OK
+    assert np.array_equal(S, csr_table_sums(indptr, idx, data, b, T, n)[1])
+    assert csr_move_rows(indptr, idx, data, np.array([G]), a, b, S) == ERR_BUFFER
+    assert csr_move_rows(indptr, idx, data, np.array([0]), a, np.full(G, T), S) == ERR_BUFFER

@@ -479,3 +479,30 @@ def tensor_hist_rows(runs, vals, plo, phi, ngroups, kref, nrun, nsym, H, X):
         if st != OK:
             return st
     return OK
+
+
+@njit(cache=True, nogil=True)
+def csr_move_rows(indptr, indices, data, moved, src, dst, S):
+    """Table sums after moving rows: for g in ``moved``, S[src[g]] -= row g, S[dst[g]] += row
+    g (integer counts in floats: exact, so equal to recomputing the sums)."""
+    G = indptr.size - 1
+    T, n = S.shape
+    if src.size != G or dst.size != G:
+        return ERR_BUFFER
+    for j in range(moved.size):
+        g = moved[j]
+        if g < 0 or g >= G:
+            return ERR_BUFFER
+        a = src[g]
+        b = dst[g]
+        lo = indptr[g]
+        hi = indptr[g + 1]
+        if a < 0 or a >= T or b < 0 or b >= T or lo < 0 or hi > indices.size or hi > data.size:
+            return ERR_BUFFER
+        for k in range(lo, hi):
+            s = indices[k]
+            if s < 0 or s >= n:
+                return ERR_BUFFER
+            S[a, s] -= data[k]
+            S[b, s] += data[k]
+    return OK
