@@ -8,10 +8,7 @@ process run, interleaved, so a noisy machine affects both alike).
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import os
-import sys
 import time
 from pathlib import Path
 
@@ -46,7 +43,7 @@ def main(argv=None):
         z = np.load(WEIGHTS / f"{m}.npz")
         floats = {k: z[k] for k in z.files}
         n = sum(v.size for v in floats.values())
-        for bits, sp in a.configs if hasattr(a, "configs") else CONFIGS:
+        for bits, sp in CONFIGS:
             q = {k: quantize_reference(v, bits, sp) for k, v in floats.items()}
             for eff in a.efforts:
                 data = codec.pack(q, effort=eff)

@@ -17,7 +17,7 @@ from .format import (DEFAULT_LIMITS, FOOTER_SIZE, PREAMBLE_SIZE, Directory, Limi
 from .huffman import LUT_BITS, canonical_codes
 from .kernels.decode import LANES, decode_groups
 from .kernels.encode import group_bits, group_tables, merge_first_bytes, pack_groups
-from .kernels.parallel import parallel_slot, run_chunks, workers
+from .kernels.parallel import run_chunks, workers
 from .kernels.status import STATUS_MESSAGES
 from .kernels.directory import build_luts
 from .kernels.tables import P_FIELDS, plan_batch, work_cuts
@@ -27,7 +27,7 @@ PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group h
                  -8: "group table outside the package"}
 from .meta import QuantMeta
 from .planner import (FAST_SAMPLE_PAIRS, PAR_MIN_WORK, SAMPLE_PAIRS, Prepared, Sampler, build_tables,
-                      check_dtype, choose_alphabet, chunks, group_size_for, prepare, prepare_many,
+                      check_dtype, choose_alphabet, group_size_for, prepare, prepare_many,
                       run_ranges, tensor_hists, use_per_group)
 
 DEFAULT_MAX_TABLES = 256

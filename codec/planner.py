@@ -13,10 +13,8 @@ import numpy as np
 
 from .format import MAX_KREF, Table, value_range
 from .huffman import MAX_CODE_LEN, huffman_lengths
-import numba
-
 from .kernels.parallel import run_chunks, workers
-from .kernels.encode import CHUNKS_PER_THREAD, count_pairs, fill_pairs
+from .kernels.encode import count_pairs, fill_pairs
 from .kernels.symbols import SYM_FIRST, num_classes
 from .kernels.plan import (argmin_tables, code_len_matrix, cost_matrix, cost_matrix_range,
                            csr_table_sums, dedup_pairs, group_hist_csr, model_cost_kernel,
@@ -201,10 +199,6 @@ def run_ranges(kernel, args: tuple, cum: np.ndarray, g0: int = 0) -> int:
     for v in sts:
         st |= int(v)
     return st
-
-
-def chunks(n_groups: int) -> int:
-    return max(1, min(n_groups, numba.get_num_threads() * CHUNKS_PER_THREAD))
 
 
 def _code_len(P: np.ndarray) -> np.ndarray:

@@ -17,8 +17,6 @@ from numba import njit
 from .status import ERR_BUFFER, ERR_LENGTH_MISMATCH, ERR_SYMBOL, OK
 from .symbols import SYM_EOB, SYM_ESC, SYM_FIRST, mag_class
 
-CHUNKS_PER_THREAD = 8
-
 
 @njit(cache=True, nogil=True)
 def count_pairs(x, gvoff, glo, ghi, counts, g0, g1):
