@@ -615,8 +615,8 @@ def tensor_hist(p: Prepared, kref: int, nrun: int, nclass: int, per_group: bool)
 
 
 def tensor_hists(ps: list[Prepared], kref: int, nrun: int, nclass: int, per_group: bool) -> list:
-    """:func:`tensor_hist` of every tensor; tensors of one batch without per-group rows take
-    one kernel call for all."""
+    """:func:`tensor_hist` of every tensor (a list); tensors of one batch without per-group
+    rows take one kernel call for all and come back as one matrix, a row per tensor."""
     if per_group or not ps or any(p.pairs is None or p.pairs is not ps[0].pairs for p in ps):
         return [tensor_hist(p, kref, nrun, nclass, per_group) for p in ps]
     nsym = SYM_FIRST + nclass * nrun
@@ -629,7 +629,7 @@ def tensor_hists(ps: list[Prepared], kref: int, nrun: int, nclass: int, per_grou
                           np.int64(kref), np.int64(nrun), np.int64(nsym), H, X)
     if st:
         raise AssertionError(f"tensor histogram kernel failed with status {st}")
-    return [H[i:i + 1] for i in range(len(ps))]
+    return H  # one row per tensor (a tensor without groups has a zero row)
 
 
 def use_per_group(gtot: int, kref: int, nrun: int, nclass: int, effort: int) -> bool:
@@ -666,8 +666,11 @@ def build_tables(hists: list, gcount: np.ndarray, per_group: bool, kref: int,
         tensor_of = np.repeat(np.arange(nt), gcount)
         Ht = Hg.sums(tensor_of, nt)
     else:
-        Ht = np.vstack([h if g > 0 else np.zeros((1, nsym), np.int64)
-                        for h, g in zip(hists, gcount)]).astype(np.float64)
+        if isinstance(hists, np.ndarray):  # already one matrix (tensor_hists, one batch)
+            Ht = hists.astype(np.float64)
+        else:
+            Ht = np.vstack([h if g > 0 else np.zeros((1, nsym), np.int64)
+                            for h, g in zip(hists, gcount)]).astype(np.float64)
     live = np.flatnonzero(gcount > 0)
     cols = np.flatnonzero(Ht.sum(axis=0))  # cluster on the symbols that occur
     tassign = cluster(Ht[live][:, cols], max_tables)
