@@ -8,7 +8,7 @@ quantized with recipe.quantized_model and packed with codec.pack defaults.  Both
 the whole job each repetition: parse and check the directory, check every block CRC32, decode
 every tensor (C: ``cdecode --bench``, timing in-process around the library calls; Python:
 ``codec.unpack`` on bytes, warm JIT).  Best of --repeat runs.  C builds: -O2 (4096-entry decode
-table, 256-entry CRC table, 8-byte refills), -O2 -DSPK_SMALL (canonical decoding), and the same
+table, slice-by-8 CRC tables, 8-byte refills), -O2 -DSPK_SMALL (canonical decoding), and the same
 two at -Os (firmware builds: 16-entry CRC table, byte-wise refills).
 Writes benchmarks/results/c_decoder.json and prints a table.
 """

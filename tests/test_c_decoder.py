@@ -259,6 +259,34 @@ def test_whole_set_longest_run(cbuild):
         assert run_c(cbuild / exe, bad)[0] == 2
 
 
+@pytest.mark.parametrize("cache", [1, 3])
+def test_small_table_offset_cache(tmp_path, cache):
+    """More tables than SPK_TABLE_CACHE: spk_dec remembers every ceil(ntables / cache)-th
+    table's offset and parses forward from there (docs/C_DECODER.md); groups switch between
+    tables, consecutive tensors share some (the table still loaded goes first)."""
+    r = _make(tmp_path, "all", "small", CFLAGS=f"-O2 -Werror -DSPK_TABLE_CACHE={cache}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    rng = np.random.default_rng(3)
+    ts = {}
+    for k in range(3):
+        rows = []
+        for g in range(40):
+            bits, dens = 1 + (g * 7 + k) % 14, (0.02, 0.3, 0.95)[g % 3]
+            v = rng.integers(-(1 << bits), 1 << bits, 4096)
+            v[rng.random(4096) > dens] = 0
+            rows.append(v)
+        ts[f"t{k}"] = np.concatenate(rows).astype(np.int16)
+    data = codec.pack(ts, group=("count", 4096), max_tables=1024)
+    assert len(read_directory(np.frombuffer(data, np.uint8)).tables) > 3 * cache
+    check_agrees(tmp_path, data, api=True)
+    for p in sorted(VECTORS.glob("*.bin")):
+        vec = p.read_bytes()
+        exp = expected(vec)
+        for exe in ("cdecode", "cdecode_small"):
+            rc, got, _ = run_c(tmp_path / exe, vec)
+            assert (rc == 2) if exp is None else (rc == 0 and got == exp), f"{p.name}: {exe}"
+
+
 # --------------------------------------------------------------------------------- vectors
 
 @pytest.mark.skipif(not VECTORS.is_dir() or not any(VECTORS.glob("*.bin")),

@@ -8,8 +8,8 @@
  * RAM (x86-64 sizes; see docs/C_DECODER.md):
  *   spk_pkg      64 bytes          parsed package header (pointers into the package)
  *   spk_tensor   360 bytes         one directory entry (shape has SPK_MAX_NDIM = 32 dims)
- *   spk_dec      16672 bytes       4096-entry decode table (uint32) + SPK_TABLE_CACHE offsets
- *                2416 bytes        with -DSPK_SMALL: 2 * SPK_SMALL_MAX_CODES (1024) + offsets
+ *   spk_dec      16928 bytes       4096-entry decode table (uint32) + SPK_TABLE_CACHE (64) offsets
+ *                2416 bytes        with -DSPK_SMALL: 2 * SPK_SMALL_MAX_CODES (1024) + 32 offsets
  *   spk_stream   64 bytes          plus the caller's group buffer (group_size values)
  *   stack        < 1 KiB           deepest: spk_open -> table_read (~900 bytes at -Os)
  *
@@ -37,8 +37,14 @@ extern "C" {
 #define SPK_MAX_OUTPUT (1u << 31)  /* Limits.max_output_bytes: sum of all decoded tensors */
 #define SPK_MAX_NAME 65536u        /* Limits.max_name_bytes */
 #define SPK_LUT_BITS 12            /* MAX_CODE_LEN */
+/* Table offsets spk_dec remembers (>= 1): those of every ceil(ntables / SPK_TABLE_CACHE)-th
+ * table, so all of them when the package has at most SPK_TABLE_CACHE tables. */
 #ifndef SPK_TABLE_CACHE
-#define SPK_TABLE_CACHE 32         /* table offsets spk_dec remembers (>= 1) */
+#ifdef SPK_SMALL
+#define SPK_TABLE_CACHE 32
+#else
+#define SPK_TABLE_CACHE 64
+#endif
 #endif
 #ifndef SPK_SMALL_MAX_CODES
 #define SPK_SMALL_MAX_CODES 1024   /* -DSPK_SMALL: most codes one table may have */
@@ -97,7 +103,8 @@ typedef struct {
     uint32_t kcrc;
     int32_t table;             /* index of the table loaded (valid if key matches) */
     uint32_t ncached;          /* toff[0 .. ncached) are known */
-    size_t toff[SPK_TABLE_CACHE]; /* directory offsets of the first tables */
+    uint32_t stride;           /* toff[k]: directory offset of table k * stride */
+    size_t toff[SPK_TABLE_CACHE];
     uint32_t nrun;
 #ifdef SPK_SMALL
     uint16_t first[SPK_LUT_BITS + 1], count[SPK_LUT_BITS + 1], offs[SPK_LUT_BITS + 1];
