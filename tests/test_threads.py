@@ -1,8 +1,8 @@
 """Re-entrancy and thread safety: many threads decoding different packages at once (issue 6).
 
-Packages above ``PAR_MIN_WORK`` parameters go through the parallel (prange) kernel, smaller ones
-through the serial kernel on the calling thread; both kinds run concurrently here, together
-with corrupt inputs whose errors must stay in their own thread.
+Packages whose payload exceeds ``PAR_MIN_BITS`` are decoded in chunks on the thread pool
+(codec.kernels.parallel.run_chunks), smaller ones on the calling thread; both kinds run
+concurrently here, together with corrupt inputs whose errors must stay in their own thread.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import codec
-from codec.planner import PAR_MIN_WORK
+from codec.package import PAR_MIN_BITS
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 8
@@ -25,7 +25,7 @@ THREADS = 8
 
 def _model(seed: int, big: bool) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    n = (PAR_MIN_WORK * 2) // 64 if big else 300
+    n = PAR_MIN_BITS // 64 // 2 if big else 300  # big: ~3.5 bits a value, > PAR_MIN_BITS
     w = rng.integers(-40, 41, size=(64, n)).astype(np.int8)
     w[rng.random(w.shape) < 0.6] = 0
     out = {f"m{seed}.w": w,
@@ -40,6 +40,8 @@ def packages():
     for seed in range(6):
         arrays = _model(seed, big=seed % 2 == 0)
         pk.append((codec.pack(arrays, group=("count", 512 + 97 * seed)), arrays))
+        payload = sum(t.payload_bytes for t in codec.inspect(pk[-1][0]).tensors) * 8
+        assert (payload >= PAR_MIN_BITS) == (seed % 2 == 0), payload  # both paths are covered
     return pk
 
 
