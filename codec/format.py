@@ -234,11 +234,11 @@ def _parse_fast(raw: bytes, dir_off: int, limits: Limits):
     """(tables, entries) from the directory kernel, or None when it declines (then the
     Python parser below decides and names the problem)."""
     big = (1 << 62) - 1
+    lim = np.array([min(x, big) for x in (
+        limits.max_tables, limits.max_table_symbols, limits.max_tensors, limits.max_name_bytes,
+        limits.max_names_bytes, limits.max_ndim, limits.max_output_bytes)], np.int64)
     st, tabs, lens, ents, shapes, names = parse_directory(
-        np.frombuffer(raw, np.uint8), dir_off, min(limits.max_tables, big),
-        min(limits.max_table_symbols, big), min(limits.max_tensors, big),
-        min(limits.max_name_bytes, big), min(limits.max_names_bytes, big),
-        min(limits.max_ndim, big), min(limits.max_output_bytes, big), _MAX_CLASSES, SYM_FIRST)
+        np.frombuffer(raw, np.uint8), dir_off, lim, _MAX_CLASSES, SYM_FIRST)
     if st != 0:
         return None
     tables = []

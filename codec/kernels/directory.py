@@ -1,6 +1,6 @@
 """Directory parsing kernel: the fast path of :func:`codec.format.read_directory`.
 
-``parse_directory`` walks the directory bytes once and checks every rule of docs/FORMAT.md
+``parse_directory`` walks the directory bytes twice (check and size, then fill) and checks every rule of docs/FORMAT.md
 §"What a decoder rejects" that does not need Python objects (D1-D3, T1-T7, E1, E2, E4-E16 and
 the names total).  It accepts only what the Python parser (``format._read_tables`` /
 ``format._read_entries``) accepts, with the same values; on any problem it returns a negative
@@ -9,7 +9,7 @@ status and the caller re-parses with the Python parser, which names the exact fi
 uniqueness of names (E3) are checked by the caller on the names the kernel returns.
 
 Reader invariant: ``pos`` is a byte index into ``d`` (the directory bytes); every read checks
-``pos < d.size`` first.  Every write into a growing output checks its capacity first.
+``pos < d.size`` first.  Every write into an output array checks its size first.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ _VMIN = np.array([0, -128, 0, -32768, 0, -(1 << 31), 0], np.int64)
 _VMAX = np.array([0, 127, 255, 32767, 65535, (1 << 31) - 1, (1 << 32) - 1], np.int64)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _varint(d, pos):
     """(value, new pos); value -1 for a varint that is truncated, over 9 bytes or >= 2**62."""
     v = np.int64(0)
@@ -57,21 +57,11 @@ def _varint(d, pos):
 
 
 @njit(cache=True)
-def _grow(a, need):
-    n = a.shape[0]
-    while n < need:
-        n *= 2
-    if n == a.shape[0]:
-        return a
-    b = np.empty(n, a.dtype)
-    b[:a.shape[0]] = a
-    return b
-
-
-@njit(cache=True)
-def _read_table(d, pos, nsym, lengths, off):
-    """Counts per length and the gamma-coded symbol list of one table into
-    lengths[off:off+nsym]; returns the position after it or FAIL."""
+def _read_table(d, pos, nsym, fill, lengths, off, mark, tag):
+    """Counts per length and the gamma-coded symbol list of one table; with ``fill`` the code
+    lengths go to lengths[off:off+nsym].  ``mark[s] == tag`` flags symbols already listed (a
+    fresh tag per table, so ``mark`` is never cleared).  Returns the position after the table
+    or FAIL."""
     counts = np.zeros(MAX_CODE_LEN, np.int64)
     total = 0
     kraft = 0
@@ -82,11 +72,15 @@ def _read_table(d, pos, nsym, lengths, off):
         counts[li] = c
         total += c
         kraft += c << (MAX_CODE_LEN - 1 - li)
-    if total == 0 or total > nsym or kraft > (1 << MAX_CODE_LEN):
+    if total == 0 or total > nsym or kraft > (1 << MAX_CODE_LEN) or nsym > mark.size:
         return FAIL
-    lengths[off:off + nsym] = 0
+    if fill:
+        if off < 0 or off + nsym > lengths.size:
+            return FAIL
+        lengths[off:off + nsym] = 0
     bitpos = pos * 8
     endbit = d.size * 8
+    eob = False
     for li in range(MAX_CODE_LEN):
         prev = -1
         for _ in range(counts[li]):
@@ -108,69 +102,72 @@ def _read_table(d, pos, nsym, lengths, off):
                 x = (x << 1) | ((d[bitpos >> 3] >> (7 - (bitpos & 7))) & 1)
                 bitpos += 1
             s = prev + x
-            if s >= nsym or lengths[off + s] != 0:
+            if s >= nsym or mark[s] == tag:
                 return FAIL
-            lengths[off + s] = li + 1
+            mark[s] = tag
+            if s == 0:
+                eob = True
+            if fill:
+                lengths[off + s] = li + 1
             prev = s
-    if lengths[off] == 0:  # T7: the end-of-group symbol (0) has a code
+    if not eob:  # T7: the end-of-group symbol (0) has a code
         return FAIL
     return (bitpos + 7) >> 3
 
 
 @njit(cache=True)
-def parse_directory(d, dir_off, max_tables, max_table_symbols, max_tensors, max_name_bytes,
-                    max_names_bytes, max_ndim, max_output_bytes, max_classes, sym_first):
-    """Parse directory bytes ``d`` (whose first byte is at file offset ``dir_off``).
+def _walk(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, entries, shapes,
+          names, sizes):
+    """One pass over the directory bytes ``d`` (first byte at file offset ``dir_off``).
 
-    Returns (status, tables int64[T, 4], lengths uint8[...], entries int64[N, 16],
-    shapes int64[...], names uint8[...]); status 0 = valid, FAIL = re-parse in Python.
-    """
-    tables = np.zeros((0, 4), np.int64)
-    lengths = np.zeros(0, np.uint8)
-    entries = np.zeros((0, N_FIELDS), np.int64)
-    shapes = np.zeros(0, np.int64)
-    names = np.zeros(0, np.uint8)
+    Without ``fill`` it checks every rule and writes the output sizes to ``sizes`` (tables,
+    code-length symbols, entries, dims, name bytes); with ``fill`` it walks the same bytes
+    again into arrays of those sizes.  Returns 0 or FAIL.  (Integer returns only: a kernel
+    returning tuples of arrays from many exits took Numba 7.7 s to compile.)
+    ``lim`` = max_tables, max_table_symbols, max_tensors, max_name_bytes, max_names_bytes,
+    max_ndim, max_output_bytes."""
+    max_tables, max_table_symbols, max_tensors = lim[0], lim[1], lim[2]
+    max_name_bytes, max_names_bytes, max_ndim, max_output_bytes = lim[3], lim[4], lim[5], lim[6]
     pos = 0
     ntab, pos = _varint(d, pos)
     if ntab < 0 or ntab > max_tables:
-        return FAIL, tables, lengths, entries, shapes, names
-    tables = np.zeros((ntab, 4), np.int64)
-    lengths = np.zeros(256, np.uint8)
+        return FAIL
+    if fill and (tables.shape[0] < ntab or tables.shape[1] < 4):
+        return FAIL
+    mark = np.zeros(0, np.int32)  # grown to the largest alphabet (tags stay unique per table)
     total_sym = 0
     for i in range(ntab):
         if pos >= d.size:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         kref = np.int64(d[pos])
         pos += 1
         if kref >= max_classes.size:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         nrun, pos = _varint(d, pos)
         if nrun < 1 or nrun > 4096:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         nclass, pos = _varint(d, pos)
         if nclass < 1 or nclass > max_classes[kref]:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         nsym = sym_first + nclass * nrun
         total_sym += nsym
         if nsym > 65536 or total_sym > max_table_symbols:
-            return FAIL, tables, lengths, entries, shapes, names
-        lengths = _grow(lengths, total_sym)
-        pos = _read_table(d, pos, nsym, lengths, total_sym - nsym)
+            return FAIL
+        if nsym > mark.size:
+            mark = np.zeros(nsym, np.int32)
+        pos = _read_table(d, pos, nsym, fill, lengths, total_sym - nsym, mark, i + 1)
         if pos < 0:
-            return FAIL, tables, lengths, entries, shapes, names
-        tables[i, T_KREF] = kref
-        tables[i, T_NRUN] = nrun
-        tables[i, T_NCLASS] = nclass
-        tables[i, T_LEN_OFF] = total_sym - nsym
+            return FAIL
+        if fill:
+            tables[i, T_KREF] = kref
+            tables[i, T_NRUN] = nrun
+            tables[i, T_NCLASS] = nclass
+            tables[i, T_LEN_OFF] = total_sym - nsym
     count, pos = _varint(d, pos)
     if count < 0 or count > max_tensors:
-        return FAIL, tables, lengths, entries, shapes, names
-    # an entry takes >= 14 directory bytes: never allocate more rows than the bytes allow
-    if count > (d.size - pos) // 14 + 1:
-        return FAIL, tables, lengths, entries, shapes, names
-    entries = np.zeros((count, N_FIELDS), np.int64)
-    shapes = np.zeros(16, np.int64)
-    names = np.zeros(256, np.uint8)
+        return FAIL
+    if fill and (entries.shape[0] < count or entries.shape[1] < N_FIELDS):
+        return FAIL
     nshape = 0
     nnames = 0
     prev_off = 0
@@ -179,41 +176,45 @@ def parse_directory(d, dir_off, max_tables, max_table_symbols, max_tensors, max_
     for i in range(count):
         shared, pos = _varint(d, pos)
         if shared < 0 or shared > prev_len:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         tail, pos = _varint(d, pos)
         if tail < 0 or tail > max_name_bytes - shared or pos + tail > d.size:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         ln = shared + tail
         if nnames + ln > max_names_bytes:
-            return FAIL, tables, lengths, entries, shapes, names
-        names = _grow(names, nnames + ln)
-        for k in range(shared):
-            names[nnames + k] = names[prev_off + k]
-        for k in range(tail):
-            names[nnames + shared + k] = d[pos + k]
+            return FAIL
+        if fill:
+            if nnames + ln > names.size:
+                return FAIL
+            for k in range(shared):
+                names[nnames + k] = names[prev_off + k]
+            for k in range(tail):
+                names[nnames + shared + k] = d[pos + k]
+            entries[i, F_NAME_OFF] = nnames
+            entries[i, F_NAME_LEN] = ln
         pos += tail
-        entries[i, F_NAME_OFF] = nnames
-        entries[i, F_NAME_LEN] = ln
         prev_off = nnames
         prev_len = ln
         nnames += ln
         if pos >= d.size:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         code = np.int64(d[pos])
         pos += 1
         if code < 1 or code > 6:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         ndim, pos = _varint(d, pos)
         if ndim < 0 or ndim > max_ndim:
-            return FAIL, tables, lengths, entries, shapes, names
-        shapes = _grow(shapes, nshape + ndim)
+            return FAIL
+        if fill and nshape + ndim > shapes.size:
+            return FAIL
         numel = np.int64(1)
         zero = False
         for k in range(ndim):
             dim, pos = _varint(d, pos)
             if dim < 0 or dim > (np.int64(1) << 48):
-                return FAIL, tables, lengths, entries, shapes, names
-            shapes[nshape + k] = dim
+                return FAIL
+            if fill:
+                shapes[nshape + k] = dim
             if dim == 0:
                 zero = True
             elif numel <= BIG // dim:
@@ -222,77 +223,109 @@ def parse_directory(d, dir_off, max_tables, max_table_symbols, max_tensors, max_
                 numel = BIG
         if zero:
             numel = 0
-        entries[i, F_SHAPE_OFF] = nshape
+        shape_off = nshape
         nshape += ndim
         if numel > max_output_bytes or numel > BIG // 8:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         total_out += numel * _ITEMSIZE[code]
         if total_out > max_output_bytes:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         if pos >= d.size:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         gm = np.int64(d[pos])
         pos += 1
         gsize, pos = _varint(d, pos)
         if gm > 2 or gsize < 1 or gsize > (np.int64(1) << 48):
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         z, pos = _varint(d, pos)
         if z < 0:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         voff = (z >> 1) if (z & 1) == 0 else -((z + 1) >> 1)
         if voff < _VMIN[code] or voff > _VMAX[code]:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         boff, pos = _varint(d, pos)
         blen, pos = _varint(d, pos)
         if boff < 8 or blen < 0 or boff + blen > dir_off:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         if pos + 4 > d.size:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         crc = (np.int64(d[pos]) | (np.int64(d[pos + 1]) << 8) | (np.int64(d[pos + 2]) << 16)
                | (np.int64(d[pos + 3]) << 24))
         pos += 4
         mlen, pos = _varint(d, pos)
         if mlen < 0 or mlen > blen:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         tid_base, pos = _varint(d, pos)
         if tid_base < 0 or tid_base > max(ntab - 1, 0):
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         if pos + 2 > d.size:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         tid_bits = np.int64(d[pos])
         len_bits = np.int64(d[pos + 1])
         pos += 2
         if tid_bits > 12 or len_bits > 56:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         n_groups = (numel + gsize - 1) // gsize
         if n_groups > 0 and ntab == 0:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         if n_groups > blen * 8:  # cannot fit (E15); also keeps the products below in range
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         payload = blen - mlen - (n_groups * (tid_bits + len_bits) + 7) // 8
         if payload < 0 or (n_groups > 0 and len_bits == 0):
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         if n_groups == 0 and payload != 0:
-            return FAIL, tables, lengths, entries, shapes, names
+            return FAIL
         if n_groups > payload * 8:
-            return FAIL, tables, lengths, entries, shapes, names
-        e = entries[i]
-        e[F_DTYPE] = code
-        e[F_NDIM] = ndim
-        e[F_NUMEL] = numel
-        e[F_GMODE] = gm
-        e[F_GSIZE] = gsize
-        e[F_VOFF] = voff
-        e[F_BOFF] = boff
-        e[F_BLEN] = blen
-        e[F_CRC] = crc
-        e[F_MLEN] = mlen
-        e[F_TID_BASE] = tid_base
-        e[F_TID_BITS] = tid_bits
-        e[F_LEN_BITS] = len_bits
+            return FAIL
+        if fill:
+            e = entries[i]
+            e[F_DTYPE] = code
+            e[F_NDIM] = ndim
+            e[F_SHAPE_OFF] = shape_off
+            e[F_NUMEL] = numel
+            e[F_GMODE] = gm
+            e[F_GSIZE] = gsize
+            e[F_VOFF] = voff
+            e[F_BOFF] = boff
+            e[F_BLEN] = blen
+            e[F_CRC] = crc
+            e[F_MLEN] = mlen
+            e[F_TID_BASE] = tid_base
+            e[F_TID_BITS] = tid_bits
+            e[F_LEN_BITS] = len_bits
     if pos != d.size:
-        return FAIL, tables, lengths, entries, shapes, names
-    return 0, tables, lengths[:total_sym], entries, shapes[:nshape], names[:nnames]
+        return FAIL
+    if sizes.size < 5:
+        return FAIL
+    sizes[0] = ntab
+    sizes[1] = total_sym
+    sizes[2] = count
+    sizes[3] = nshape
+    sizes[4] = nnames
+    return 0
+
+
+def parse_directory(d, dir_off, lim, max_classes, sym_first):
+    """Parse directory bytes ``d`` (first byte at file offset ``dir_off``): a checking pass,
+    then a filling pass into arrays of the sizes it found.  ``lim`` = int64[7] (see
+    :func:`_walk`).  Returns (status, tables int64[T, 4], lengths uint8[...],
+    entries int64[N, 16], shapes int64[...], names uint8[...]); status 0 = valid, FAIL =
+    re-parse in Python."""
+    sizes = np.zeros(5, np.int64)
+    e2, e1 = np.zeros((0, 4), np.int64), np.zeros(0, np.uint8)
+    ee, es = np.zeros((0, N_FIELDS), np.int64), np.zeros(0, np.int64)
+    st = _walk(d, dir_off, lim, max_classes, sym_first, False, e2, e1, ee, es, e1, sizes)
+    if st != 0:
+        return st, e2, e1, ee, es, e1
+    ntab, nsym, count, nshape, nnames = (int(x) for x in sizes)
+    tables = np.zeros((ntab, 4), np.int64)
+    lengths = np.zeros(nsym, np.uint8)
+    entries = np.zeros((count, N_FIELDS), np.int64)
+    shapes = np.zeros(nshape, np.int64)
+    names = np.zeros(nnames, np.uint8)
+    st = _walk(d, dir_off, lim, max_classes, sym_first, True, tables, lengths, entries, shapes,
+               names, sizes)
+    return st, tables, lengths, entries, shapes, names
 
 
 @njit(cache=True)
