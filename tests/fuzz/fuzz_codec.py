@@ -33,8 +33,10 @@ except ImportError:  # the smoke test in tests/test_hostile.py runs the target w
 if atheris is not None and os.environ.get("CODEC_FUZZ_INSTRUMENT", "1") == "1":
     nojit = os.environ.get("NUMBA_DISABLE_JIT") == "1"
     # Numba cannot compile instrumented bytecode: leave the kernels alone unless JIT is off.
-    kernels = [f"codec.kernels.{m}" for m in ("decode", "encode", "tables", "symbols",
-                                              "intrinsics", "status")]
+    # Every module of codec/kernels, found on disk (a new kernel module must not be missed).
+    kernels = sorted(f"codec.kernels.{p.stem}" for p in
+                     (Path(__file__).resolve().parents[2] / "codec" / "kernels").glob("*.py")
+                     if p.stem != "__init__")
     with atheris.instrument_imports(include=["codec"],
                                     exclude=[] if nojit else ["codec.kernels"] + kernels):
         import codec  # noqa: F401
