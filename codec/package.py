@@ -155,11 +155,16 @@ def _check_args(tensors, meta, effort) -> tuple[list, dict]:
     if not isinstance(tensors, Mapping):
         raise TypeError(f"tensors must be a mapping of name -> array, got {type(tensors).__name__}")
     names = list(tensors.keys())
+    total = 0
     for k in names:
         if not isinstance(k, str):
             raise TypeError(f"tensor names must be str, got {type(k).__name__}")
-        if len(k.encode("utf-8")) > DEFAULT_LIMITS.max_name_bytes:
+        nb = len(k.encode("utf-8"))
+        if nb > DEFAULT_LIMITS.max_name_bytes:
             raise ValueError(f"tensor name longer than {DEFAULT_LIMITS.max_name_bytes} bytes")
+        total += nb
+    if total > DEFAULT_LIMITS.max_names_bytes:  # what a default reader accepts (check E2b)
+        raise ValueError(f"tensor names total {total} bytes > {DEFAULT_LIMITS.max_names_bytes}")
     meta = _check_meta(meta, set(names))
     if effort not in (0, 1):
         raise ValueError(f"effort must be 0 (fast) or 1 (smallest), got {effort!r}")

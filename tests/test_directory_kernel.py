@@ -204,3 +204,12 @@ def test_build_luts_rejects_bad_rows():
     assert build_luts(np.array([[0, 1, 1, 0]], np.int64), ok, luts, True) == -1
     assert build_luts(np.array([[0, 1, 1, 0]], np.int64), ok, np.zeros((1, 8), np.uint32),
                       True) == 0
+
+
+def test_writer_refuses_names_a_default_reader_would_reject(monkeypatch):
+    import codec.package as pk
+    from codec.format import Limits as L
+    monkeypatch.setattr(pk, "DEFAULT_LIMITS", L(max_names_bytes=10))
+    with pytest.raises(ValueError, match="names total"):
+        codec.pack({"abcdef": np.zeros(3, np.int8), "ghijkl": np.zeros(3, np.int8)})
+    assert codec.unpack(codec.pack({"abcde": np.zeros(3, np.int8), "fghij": np.zeros(3, np.int8)}))
