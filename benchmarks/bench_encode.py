@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +16,6 @@ import numpy as np
 WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "weights"
 MODELS = ["nudenet_yolov8n_320", "mtcnn_facenet_pytorch", "fer_emotion_minixception"]
 CONFIGS = [(8, 0.0), (8, 0.5), (4, 0.0), (4, 0.9)]
-
-
-def best(fn, repeat):
-    b = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        b = min(b, time.perf_counter() - t0)
-    return b
 
 
 def main(argv=None):
@@ -37,7 +27,7 @@ def main(argv=None):
     ap.add_argument("--no-time", action="store_true")
     a = ap.parse_args(argv)
     import codec
-    from codec.bench import quantize_reference
+    from codec.bench import best_time as best, quantize_reference
     rows = []
     for m in a.models:
         z = np.load(WEIGHTS / f"{m}.npz")

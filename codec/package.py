@@ -26,7 +26,7 @@ PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group h
                  -7: "group lengths do not add up to the payload size",
                  -8: "group table outside the package"}
 from .meta import QuantMeta
-from .planner import (FAST_SAMPLE_PAIRS, PAR_MIN_WORK, SAMPLE_PAIRS, Prepared, Sampler, build_tables,
+from .planner import (FAST_SAMPLE_PAIRS, SAMPLE_PAIRS, Prepared, Sampler, build_tables,
                       check_dtype, choose_alphabet, group_size_for, prepare, prepare_many,
                       run_ranges, tensor_hists, use_per_group)
 

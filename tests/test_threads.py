@@ -152,8 +152,8 @@ sys.exit(1 if bad else 0)
 """
 
 
-# Regression: with Numba's workqueue layer, concurrent parallel kernels abort the process;
-# codec.kernels.parallel.parallel_slot lets one thread at a time run prange kernels.
+# Regression: with Numba's workqueue layer, concurrent prange kernels aborted the process
+# (the kernels now run on codec.kernels.parallel's own pool, and this must stay so).
 def test_concurrent_decoding_with_workqueue_layer():
     env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue",
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .tables import canonical_codes_kernel
+from .tables import canonical_codes_kernel, read_symbol_list
 
 MAX_CODE_LEN = 12
 FAIL = -1          # any rule broken: the caller re-parses with the Python parser
@@ -57,11 +57,11 @@ def _varint(d, pos):
 
 
 @njit(cache=True)
-def _read_table(d, pos, nsym, fill, lengths, off, mark, tag):
-    """Counts per length and the gamma-coded symbol list of one table; with ``fill`` the code
-    lengths go to lengths[off:off+nsym].  ``mark[s] == tag`` flags symbols already listed (a
-    fresh tag per table, so ``mark`` is never cleared).  Returns the position after the table
-    or FAIL."""
+def _read_table(d, pos, dest):
+    """Counts per length and the gamma-coded symbol list of one table (the same checks as
+    huffman.read_lengths) into ``dest`` (uint8[nsym], the table's code lengths).  Returns the
+    position after the table or FAIL."""
+    nsym = dest.size
     counts = np.zeros(MAX_CODE_LEN, np.int64)
     total = 0
     kraft = 0
@@ -72,47 +72,12 @@ def _read_table(d, pos, nsym, fill, lengths, off, mark, tag):
         counts[li] = c
         total += c
         kraft += c << (MAX_CODE_LEN - 1 - li)
-    if total == 0 or total > nsym or kraft > (1 << MAX_CODE_LEN) or nsym > mark.size:
+    if total == 0 or total > nsym or kraft > (1 << MAX_CODE_LEN):
         return FAIL
-    if fill:
-        if off < 0 or off + nsym > lengths.size:
-            return FAIL
-        lengths[off:off + nsym] = 0
-    bitpos = pos * 8
-    endbit = d.size * 8
-    eob = False
-    for li in range(MAX_CODE_LEN):
-        prev = -1
-        for _ in range(counts[li]):
-            nz = 0
-            while True:
-                if bitpos >= endbit:
-                    return FAIL
-                b = (d[bitpos >> 3] >> (7 - (bitpos & 7))) & 1
-                bitpos += 1
-                if b:
-                    break
-                nz += 1
-                if nz > 20:
-                    return FAIL
-            x = np.int64(1)
-            for _k in range(nz):
-                if bitpos >= endbit:
-                    return FAIL
-                x = (x << 1) | ((d[bitpos >> 3] >> (7 - (bitpos & 7))) & 1)
-                bitpos += 1
-            s = prev + x
-            if s >= nsym or mark[s] == tag:
-                return FAIL
-            mark[s] = tag
-            if s == 0:
-                eob = True
-            if fill:
-                lengths[off + s] = li + 1
-            prev = s
-    if not eob:  # T7: the end-of-group symbol (0) has a code
+    st, after, _bit = read_symbol_list(d, pos, d.size, counts, dest)
+    if st != 0 or dest[0] == 0:  # T6; T7: the end-of-group symbol (0) has a code
         return FAIL
-    return (bitpos + 7) >> 3
+    return after
 
 
 @njit(cache=True)
@@ -134,7 +99,7 @@ def _walk(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, entrie
         return FAIL
     if fill and (tables.shape[0] < ntab or tables.shape[1] < 4):
         return FAIL
-    mark = np.zeros(0, np.int32)  # grown to the largest alphabet (tags stay unique per table)
+    scratch = np.zeros(0, np.uint8)  # the checking pass's code lengths (largest alphabet)
     total_sym = 0
     for i in range(ntab):
         if pos >= d.size:
@@ -153,9 +118,15 @@ def _walk(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, entrie
         total_sym += nsym
         if nsym > 65536 or total_sym > max_table_symbols:
             return FAIL
-        if nsym > mark.size:
-            mark = np.zeros(nsym, np.int32)
-        pos = _read_table(d, pos, nsym, fill, lengths, total_sym - nsym, mark, i + 1)
+        if fill:
+            if total_sym > lengths.size:
+                return FAIL
+            dest = lengths[total_sym - nsym:total_sym]
+        else:
+            if nsym > scratch.size:
+                scratch = np.zeros(nsym, np.uint8)
+            dest = scratch[:nsym]
+        pos = _read_table(d, pos, dest)
         if pos < 0:
             return FAIL
         if fill:

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from .status import ERR_BUFFER, ERR_LENGTH_MISMATCH, ERR_SYMBOL, OK
-from .symbols import SYM_EOB, SYM_ESC, SYM_FIRST, mag_class
+from .symbols import SYM_EOB, SYM_ESC, pair_symbol
 
 
 @njit(cache=True, nogil=True)
@@ -114,16 +114,11 @@ def group_bits(runs, vals, ps, tid, krefs, nruns, lens, bits, g0, g1):
         total = np.int64(lens[t, SYM_EOB])
         ok = total > 0
         for k in range(ps[g], ps[g + 1]):
-            r = np.int64(runs[k])
-            if r >= nrun:
-                total += (r // nrun) * esc
+            nesc, s, e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
+            if nesc:
+                total += nesc * esc
                 if esc == 0:
                     ok = False
-                r = r % nrun
-            d = vals[k]
-            m = d if d > 0 else -d
-            c, e, _x = mag_class(m, kref)
-            s = SYM_FIRST + c * nrun + r
             ln = np.int64(lens[t, s]) if s < nsym else np.int64(0)
             if ln == 0:
                 ok = False
@@ -199,17 +194,13 @@ def pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gstart, gbits, o
         esc_code = np.uint64(codes[t, SYM_ESC])
         esc_len = np.int64(lens[t, SYM_ESC])
         for k in range(ps[g], ps[g + 1]):
-            r = np.int64(runs[k])
-            while r >= nrun:
+            d = vals[k]
+            nesc, s, e, x = pair_symbol(np.int64(runs[k]), np.int64(d), kref, nrun)
+            for _ in range(nesc):
                 acc = (acc << np.uint64(esc_len)) | esc_code
                 nacc += esc_len
                 nacc, pos, ok1 = _flush(out, first, shared_pos, shared_g, acc, nacc, pos)
                 ok = ok and ok1
-                r -= nrun
-            d = vals[k]
-            m = d if d > 0 else -d
-            c, e, x = mag_class(m, kref)
-            s = SYM_FIRST + c * nrun + r
             if s < 0 or s >= nsym or lens[t, s] == 0:
                 st = ERR_SYMBOL
                 break
@@ -273,14 +264,8 @@ def owner_stats(runs, vals, owner, eob, kref, nrun, nsym):
         H[o, SYM_EOB] = eob[o]
     for k in range(runs.size):
         o = owner[k]
-        r = np.int64(runs[k])
-        if r >= nrun:
-            H[o, SYM_ESC] += r // nrun
-            r = r % nrun
-        d = vals[k]
-        m = d if d > 0 else -d
-        c, e, _x = mag_class(m, kref)
-        s = SYM_FIRST + c * nrun + r
+        nesc, s, e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
+        H[o, SYM_ESC] += nesc
         if s < nsym:
             H[o, s] += 1
         X[o] += e + 1

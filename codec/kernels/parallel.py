@@ -1,9 +1,4 @@
-"""One parallel kernel at a time per process.
-
-Numba's default ``workqueue`` threading layer aborts the process if two Python threads launch
-parallel kernels at once.  Callers take :func:`parallel_slot`: the thread that gets it runs the
-``prange`` kernel; any other thread meanwhile runs the serial (``nogil``) form, so concurrent
-decoders stay correct and still use several cores.
+"""Chunked work on a small thread pool, for the decoder's and the encoder's nogil kernels.
 """
 from __future__ import annotations
 
@@ -12,22 +7,10 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
-from contextlib import contextmanager
 
-_LOCK = threading.Lock()
+import numba
 
-
-@contextmanager
-def parallel_slot():
-    got = _LOCK.acquire(blocking=False)
-    try:
-        yield got
-    finally:
-        if got:
-            _LOCK.release()
-
-
-# --- chunked work on a small thread pool (the decoder) ----------------------------------------
+# ----------------------------------------------------------------------------------------------
 #
 # A prange kernel ends at a barrier that waits for every team thread: when another process
 # holds a core, a descheduled thread stalls the whole call for a scheduler time slice (an
@@ -42,7 +25,6 @@ _POOL_LOCK = threading.Lock()
 
 def workers() -> int:
     """Pool threads besides the caller: numba's thread count (NUMBA_NUM_THREADS) minus one."""
-    import numba
     return max(0, min(numba.get_num_threads(), os.cpu_count() or 1) - 1)
 
 

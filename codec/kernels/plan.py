@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from .status import ERR_BUFFER, OK
-from .symbols import SYM_EOB, SYM_ESC, SYM_FIRST, mag_class
+from .symbols import SYM_EOB, SYM_ESC, SYM_FIRST, mag_class, pair_symbol
 
 
 @njit(cache=True, nogil=True)
@@ -44,14 +44,8 @@ def group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data):
         if 2 * (hi - lo) >= nsym:
             # many pairs for the alphabet: count only, then scan the whole row in order
             for k in range(lo, hi):
-                r = np.int64(runs[k])
-                if r >= nrun:
-                    row[SYM_ESC] += r // nrun
-                    r = r % nrun
-                d = np.int64(vals[k])
-                m = d if d > 0 else -d
-                c, _e, _x = mag_class(m, kref)
-                s = SYM_FIRST + c * nrun + r
+                nesc, s, _e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
+                row[SYM_ESC] += nesc
                 if s < 0 or s >= nsym:
                     return ERR_BUFFER, nnz
                 row[s] += 1
@@ -66,17 +60,12 @@ def group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data):
             indptr[g + 1] = nnz
             continue
         for k in range(lo, hi):
-            r = np.int64(runs[k])
-            if r >= nrun:
+            nesc, s, _e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
+            if nesc:
                 if row[SYM_ESC] == 0:
                     touched[nt] = SYM_ESC
                     nt += 1
-                row[SYM_ESC] += r // nrun
-                r = r % nrun
-            d = np.int64(vals[k])
-            m = d if d > 0 else -d
-            c, _e, _x = mag_class(m, kref)
-            s = SYM_FIRST + c * nrun + r
+                row[SYM_ESC] += nesc
             if s < 0 or s >= nsym:
                 return ERR_BUFFER, nnz
             if row[s] == 0:
@@ -116,14 +105,8 @@ def tensor_hist_row(runs, vals, n_groups, kref, nrun, nsym, H, X):
     H[SYM_EOB] = n_groups
     x = np.int64(0)
     for k in range(runs.size):
-        r = np.int64(runs[k])
-        if r >= nrun:
-            H[SYM_ESC] += r // nrun
-            r = r % nrun
-        d = np.int64(vals[k])
-        m = d if d > 0 else -d
-        c, e, _x = mag_class(m, kref)
-        s = SYM_FIRST + c * nrun + r
+        nesc, s, e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
+        H[SYM_ESC] += nesc
         if s < nsym:
             H[s] += 1
         x += e + 1

@@ -36,6 +36,19 @@ def mag_class(m, kref):
     return c, e, m & ((1 << e) - 1)
 
 
+@njit(cache=True, inline="always")
+def pair_symbol(r, v, kref, nrun):
+    """The codes of one run-length pair (zero run r, value v != 0): (escapes before it, its
+    symbol, extra bit count e, extra value x).  Scalars only (inlined into hot loops)."""
+    nesc = 0
+    if r >= nrun:
+        nesc = r // nrun
+        r = r - nesc * nrun
+    m = v if v > 0 else -v
+    c, e, x = mag_class(m, kref)
+    return nesc, SYM_FIRST + c * nrun + r, e, x
+
+
 def class_base(c: int, kref: int) -> tuple[int, int]:
     """Inverse of :func:`mag_class`: (smallest magnitude of class c, extra bit count)."""
     small = (1 << (kref + 1)) - 1

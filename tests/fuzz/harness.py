@@ -131,15 +131,11 @@ def sections(data: bytes) -> list[tuple[str, int, int]]:
 def fix_footer(data: bytes) -> bytes:
     """Repair the header CRC (if the footer still locates a directory) so mutations reach
     the directory parser instead of stopping at the checksum."""
-    n = len(data)
-    if n < PREAMBLE_SIZE + FOOTER_SIZE:
-        return data
-    off, ln = struct.unpack_from("<QQ", data, n - FOOTER_SIZE)
-    if not (PREAMBLE_SIZE <= off and off + ln == n - FOOTER_SIZE):
+    header = header_bytes(data)
+    if header is None:
         return data
     buf = bytearray(data)
-    crc = zlib.crc32(bytes(buf[off:n - FOOTER_SIZE]), zlib.crc32(bytes(buf[:PREAMBLE_SIZE])))
-    struct.pack_into("<I", buf, n - 8, crc)
+    struct.pack_into("<I", buf, len(data) - 8, zlib.crc32(header))
     return bytes(buf)
 
 
