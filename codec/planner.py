@@ -16,8 +16,8 @@ from .huffman import MAX_CODE_LEN, huffman_lengths
 from .kernels.parallel import run_chunks, workers
 from .kernels.encode import count_pairs, fill_pairs
 from .kernels.symbols import SYM_FIRST, num_classes
-from .kernels.plan import (argmin_tables, code_len_matrix, cost_matrix, cost_matrix_range,
-                           csr_table_sums, dedup_pairs, group_hist_csr, model_cost_kernel,
+from .kernels.plan import (code_len_matrix, cost_pool_range, csr_table_sums, dedup_pairs,
+                           group_hist_csr, model_cost_kernel, pool_argmin, pool_gather,
                            row_entropy_csr, tensor_hist_row, tensor_hist_rows, csr_move_rows,
                            weighted_owner_stats)
 
@@ -333,6 +333,36 @@ def choose_alphabet(sampler: Sampler, effort: int = 1) -> tuple[int, int, int]:
     return best[1], best[2], best[3]
 
 
+class Costs:
+    """Costs of every row under each table of one :meth:`Csr.model_costs` call: table t's
+    costs are row ``slots[t]`` of ``pool`` (kept there for later calls to reuse)."""
+
+    def __init__(self, pool: np.ndarray, slots: np.ndarray):
+        self.pool, self.slots = pool, slots
+
+    @property
+    def shape(self) -> tuple:
+        return self.pool.shape[1], self.slots.size
+
+    def at(self, assign: np.ndarray) -> np.ndarray:
+        """cost[g, assign[g]] for every row g."""
+        out = np.empty(self.pool.shape[1])
+        if pool_gather(self.pool, self.slots, np.ascontiguousarray(assign, dtype=np.int64), out):
+            raise AssertionError("cost gather kernel failed")
+        return out
+
+    def argmin(self) -> np.ndarray:
+        """The cheapest table of every row (the first on ties: numpy's argmin)."""
+        out = np.empty(self.pool.shape[1], np.int64)
+        if pool_argmin(self.pool, self.slots, out):
+            raise AssertionError("argmin kernel failed")
+        return out
+
+    def dense(self) -> np.ndarray:
+        """cost[row, table] as a (rows x tables) matrix (a transposed copy)."""
+        return self.pool[self.slots].T
+
+
 class Csr:
     """A histogram matrix (rows: tensors or groups, columns: symbols) in CSR form, with
     ascending columns per row: rows are sparse (a group uses a small part of the alphabet)."""
@@ -342,7 +372,12 @@ class Csr:
         self.indices = np.ascontiguousarray(indices, dtype=np.int64)
         self.data = np.ascontiguousarray(data, dtype=np.float64)
         self.ncols = int(ncols)
-        self._gens: list = []   # (table key -> column, cost matrix) of the last two calls
+        # cost rows of tables seen in earlier model_costs calls: key -> pool row
+        self._pool = np.empty((0, self.n))
+        self._index: dict = {}
+        self._key_of: list = []      # pool row -> key (None: free)
+        self._last = np.zeros(0, np.int64)  # pool row -> last call that used it
+        self._call = 0
 
     @classmethod
     def from_dense(cls, H: np.ndarray) -> "Csr":
@@ -368,47 +403,78 @@ class Csr:
     def costs(self, LT: np.ndarray) -> np.ndarray:
         """costT[t, row] = sum of w * LT[s, t] over the row's nonzeros (s, w)."""
         costT = np.empty((LT.shape[1], self.n))
-        work = self.indices.size * LT.shape[1]
-        if work >= PAR_MIN_COST and self.n > 1:
-            # row chunks of about equal nonzeros, on the calling thread and the pool
-            st = run_ranges(cost_matrix_range, (self.indptr, self.indices, self.data, LT, costT),
-                            self.indptr * LT.shape[1])
-        else:
-            st = cost_matrix(self.indptr, self.indices, self.data, LT, costT)
-        if st:
-            raise AssertionError(f"cost kernel failed with status {st}")
+        self._costs_into(LT, costT, np.arange(LT.shape[1], dtype=np.int64))
         return costT
 
-    def model_costs(self, M: np.ndarray, use_lens: int) -> np.ndarray:
-        """cost[row, t] under each table model t (a transposed view of a table-major
-        matrix): rows of M are table symbol sums (``use_lens`` 0) or Huffman code lengths (1).
-        A table identical to one of the last two calls' reuses its costs (Lloyd steps and
-        splits change a few tables at a time); only the others are computed."""
+    def _costs_into(self, LT: np.ndarray, pool: np.ndarray, slots: np.ndarray) -> None:
+        """pool[slots[t], row] = sum of w * LT[s, t] over the row's nonzeros (s, w)."""
+        work = self.indices.size * LT.shape[1]
+        args = (self.indptr, self.indices, self.data, LT, pool, slots)
+        if work >= PAR_MIN_COST and self.n > 1:
+            # row chunks of about equal nonzeros, on the calling thread and the pool
+            st = run_ranges(cost_pool_range, args, self.indptr * LT.shape[1])
+        else:
+            st = cost_pool_range(*args, 0, self.n)
+        if st:
+            raise AssertionError(f"cost kernel failed with status {st}")
+
+    def _free_rows(self, need: int, T: int) -> np.ndarray:
+        """``need`` pool rows for new cost rows: free ones, then (while the pool holds at
+        least 3 T rows) the least recently used ones not used by the current call."""
+        free = [r for r, k in enumerate(self._key_of) if k is None]
+        if len(free) < need and self._pool.shape[0] >= 3 * T:
+            old = np.flatnonzero(self._last < self._call)
+            old = [int(r) for r in old[np.argsort(self._last[old], kind="stable")]
+                   if self._key_of[r] is not None]
+            for r in old[:need - len(free)]:
+                del self._index[self._key_of[r]]
+                self._key_of[r] = None
+                free.append(r)
+        if len(free) < need:
+            R = self._pool.shape[0]
+            grow = max(need - len(free), R, 8)
+            pool = np.empty((R + grow, self.n))
+            pool[:R] = self._pool
+            self._pool = pool
+            self._key_of += [None] * grow
+            self._last = np.concatenate([self._last, np.zeros(grow, np.int64)])
+            free += list(range(R, R + grow))
+        return np.array(free[:need], np.int64)
+
+    def model_costs(self, M: np.ndarray, use_lens: int) -> Costs:
+        """Costs of every row under each table model t: rows of M are table symbol sums
+        (``use_lens`` 0) or Huffman code lengths (1).  A table met in an earlier call (Lloyd
+        steps and splits change a few tables at a time) reuses its cost row; only the others
+        are computed."""
         T = M.shape[0]
-        keys = [(use_lens, M[t].tobytes()) for t in range(T)]
-        costT = np.empty((T, self.n))
-        miss, hits = [], {}
-        for t, key in enumerate(keys):
-            for gen, (index, _mat) in enumerate(self._gens):
-                j = index.get(key)
-                if j is not None:
-                    hits.setdefault(gen, ([], []))
-                    hits[gen][0].append(t)
-                    hits[gen][1].append(j)
-                    break
+        self._call += 1
+        slots = np.empty(T, np.int64)
+        miss, new_keys = [], {}
+        for t in range(T):
+            key = (use_lens, M[t].tobytes())
+            r = self._index.get(key)
+            if r is not None:
+                slots[t] = r
+                self._last[r] = self._call
+            elif key in new_keys:
+                new_keys[key].append(t)
             else:
+                new_keys[key] = [t]
                 miss.append(t)
-        for gen, (dst, src) in hits.items():
-            costT[dst] = self._gens[gen][1][src]
         if miss:
+            rows = self._free_rows(len(miss), T)
+            for key, r in zip(new_keys, rows):
+                self._index[key] = int(r)
+                self._key_of[r] = key
+                self._last[r] = self._call
+                slots[new_keys[key]] = r
             sub = np.ascontiguousarray(M[miss])
             if use_lens:
                 LT = code_len_matrix(_NO_SUMS, sub.astype(np.uint8), 1)
             else:
                 LT = code_len_matrix(sub.astype(np.float64), _NO_LENS, 0)
-            costT[miss] = self.costs(LT)
-        self._gens = [({key: t for t, key in enumerate(keys)}, costT)] + self._gens[:1]
-        return costT.T
+            self._costs_into(LT, self._pool, rows)
+        return Costs(self._pool, slots)
 
     def row_entropy(self) -> np.ndarray:
         out = np.empty(self.n)
@@ -422,25 +488,19 @@ _NO_LENS = np.zeros((1, 1), np.uint8)
 _NO_SUMS = np.zeros((1, 1))
 
 
-def _costs_from_sums(rows: Csr, S: np.ndarray) -> np.ndarray:
+def _costs_from_sums(rows: Csr, S: np.ndarray) -> Costs:
     """Cost of each row under each table model estimated from table sums S (inf: uncovered)."""
     return rows.model_costs(S, 0)
 
 
-def _costs_from_lens(rows: Csr, lens: np.ndarray) -> np.ndarray:
+def _costs_from_lens(rows: Csr, lens: np.ndarray) -> Costs:
     """Exact cost of each row under each table's Huffman lengths (inf: uncovered)."""
     return rows.model_costs(lens, 1)
 
 
-def _argmin(cost: np.ndarray) -> np.ndarray:
-    """cost.argmin(axis=1) of a cost matrix from :meth:`Csr.model_costs` (a transposed view)."""
-    costT = cost.T
-    if not costT.flags.c_contiguous:
-        return cost.argmin(axis=1)
-    out = np.empty(cost.shape[0], np.int64)
-    if argmin_tables(costT, out):
-        raise AssertionError("argmin kernel failed")
-    return out
+def _argmin(cost: Costs) -> np.ndarray:
+    """The cheapest table of every row (the first on ties)."""
+    return cost.argmin()
 
 
 def _relabel(a: np.ndarray) -> np.ndarray:
@@ -468,7 +528,7 @@ def cluster(H: np.ndarray, max_tables: int) -> np.ndarray:
     best_assign = assign
     for _it in range(8):
         S = rows.sums(assign)
-        cost = _costs_from_sums(rows, S)
+        cost = _costs_from_sums(rows, S).dense()
         total = float(cost[np.arange(n), assign].sum() + _table_bits(S).sum())
         if best_total is None or total < best_total - 1e-6:
             best_total, best_assign = total, assign
@@ -546,18 +606,20 @@ def _lloyd(rows: Csr, ga: np.ndarray, iters: int = 6, S: np.ndarray | None = Non
     """Alternate table rebuild / cheapest-table reassignment (``S``: the table sums of ``ga``
     when the caller has them).
 
-    Returns (assignment, est. bits, cost matrix of that assignment's tables, their sums)."""
-    n = rows.n
-    best, best_total, best_cost, best_S = ga, None, None, None
+    Returns (assignment, est. bits, each row's cost under its table, the tables' sums)."""
+    best, best_total, best_at, best_S = ga, None, None, None
     for _it in range(iters):
         if S is None:
             S = rows.sums(ga)
         cost = _costs_from_sums(rows, S)
-        total = float(cost[np.arange(n), ga].sum() + _table_bits(S).sum())
+        at = cost.at(ga)
+        total = float(at.sum() + _table_bits(S).sum())
         if best_total is None or total < best_total - 1e-6:
-            best, best_total, best_cost, best_S = ga, total, cost, S
+            best, best_total, best_at, best_S = ga, total, at, S
         else:
             break
+        if _it == iters - 1:
+            break  # (the next assignment would not be evaluated)
         pre = _argmin(cost)
         new = _relabel(pre)
         if np.array_equal(new, ga):
@@ -565,27 +627,26 @@ def _lloyd(rows: Csr, ga: np.ndarray, iters: int = 6, S: np.ndarray | None = Non
         used = np.bincount(pre, minlength=S.shape[0]) > 0
         S = _moved_sums(rows, S, ga, pre)[used]
         ga = new
-    return best, best_total, best_cost, best_S
+    return best, best_total, best_at, best_S
 
 
 def _refine_groups(rows: Csr, ga: np.ndarray, max_tables: int) -> np.ndarray:
     """Per-group table choice: Lloyd iterations, then try seeding new tables from the groups
     that fit their current table worst (kept only when the estimated total shrinks)."""
-    n = rows.n
-    best, best_total, cost, S = _lloyd(rows, ga)
+    best, best_total, at, S = _lloyd(rows, ga)
     own = rows.row_entropy()
     for _s in range(GROUP_SPLITS):
         k = int(best.max()) + 1
         if k >= max_tables:
             break
-        gain = cost[np.arange(n), best] - own
+        gain = at - own
         seed = int(np.argmax(gain))
         trial = best.copy()
         trial[seed] = k
         S_trial = _moved_sums(rows, np.vstack([S, np.zeros((1, S.shape[1]))]), best, trial)
-        trial, total, tcost, tS = _lloyd(rows, trial, iters=3, S=S_trial)
+        trial, total, tat, tS = _lloyd(rows, trial, iters=3, S=S_trial)
         if total < best_total - 1e-6:
-            best, best_total, cost, S = trial, total, tcost, tS
+            best, best_total, at, S = trial, total, tat, tS
         else:
             break
     return best

@@ -173,7 +173,7 @@ def code_len_matrix(S, lens, use_lens):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _cost_rows(indptr, indices, data, LT, costT, g0, g1):
+def _cost_rows(indptr, indices, data, LT, costT, slots, g0, g1):
     T = LT.shape[1]
     n = LT.shape[0]
     acc = np.empty(T)
@@ -191,8 +191,18 @@ def _cost_rows(indptr, indices, data, LT, costT, g0, g1):
             for t in range(T):
                 acc[t] += w * LT[s, t]
         for t in range(T):
-            costT[t, g] = acc[t]
+            costT[slots[t], g] = acc[t]
     return OK
+
+
+@njit(cache=True, nogil=True)
+def _slots_ok(slots, T, rows):
+    if slots.size != T:
+        return False
+    for t in range(T):
+        if slots[t] < 0 or slots[t] >= rows:
+            return False
+    return True
 
 
 @njit(cache=True, nogil=True)
@@ -201,7 +211,7 @@ def cost_matrix(indptr, indices, data, LT, costT):
     G = indptr.size - 1
     if costT.shape[1] != G or costT.shape[0] != LT.shape[1]:
         return ERR_BUFFER
-    return _cost_rows(indptr, indices, data, LT, costT, 0, G)
+    return _cost_rows(indptr, indices, data, LT, costT, np.arange(LT.shape[1]), 0, G)
 
 
 @njit(cache=True, nogil=True)
@@ -210,7 +220,53 @@ def cost_matrix_range(indptr, indices, data, LT, costT, g0, g1):
     G = indptr.size - 1
     if costT.shape[1] != G or costT.shape[0] != LT.shape[1] or g0 < 0 or g1 > G:
         return ERR_BUFFER
-    return _cost_rows(indptr, indices, data, LT, costT, g0, g1)
+    return _cost_rows(indptr, indices, data, LT, costT, np.arange(LT.shape[1]), g0, g1)
+
+
+@njit(cache=True, nogil=True)
+def cost_pool_range(indptr, indices, data, LT, pool, slots, g0, g1):
+    """:func:`cost_matrix` for rows [g0, g1), table t's costs going to row ``slots[t]`` of
+    ``pool`` (a store of cost rows that later calls reuse, see ``planner.Csr.model_costs``)."""
+    G = indptr.size - 1
+    if pool.shape[1] != G or not _slots_ok(slots, LT.shape[1], pool.shape[0]) or g0 < 0 \
+            or g1 > G:
+        return ERR_BUFFER
+    return _cost_rows(indptr, indices, data, LT, pool, slots, g0, g1)
+
+
+@njit(cache=True, nogil=True)
+def pool_argmin(pool, slots, out):
+    """out[g] = the first t with the smallest pool[slots[t], g] (:func:`argmin_tables` of the
+    matrix whose row t is pool row slots[t])."""
+    T = slots.size
+    G = pool.shape[1]
+    if out.size != G or T < 1 or not _slots_ok(slots, T, pool.shape[0]):
+        return ERR_BUFFER
+    best = pool[slots[0]].copy()
+    out[:] = 0
+    for t in range(1, T):
+        row = pool[slots[t]]
+        for g in range(G):
+            v = row[g]
+            if v < best[g]:
+                best[g] = v
+                out[g] = t
+    return OK
+
+
+@njit(cache=True, nogil=True)
+def pool_gather(pool, slots, assign, out):
+    """out[g] = pool[slots[assign[g]], g]: each row's cost under its assigned table."""
+    G = pool.shape[1]
+    T = slots.size
+    if out.size != G or assign.size != G or not _slots_ok(slots, T, pool.shape[0]):
+        return ERR_BUFFER
+    for g in range(G):
+        a = assign[g]
+        if a < 0 or a >= T:
+            return ERR_BUFFER
+        out[g] = pool[slots[a], g]
+    return OK
 
 
 @njit(cache=True, nogil=True)
