@@ -240,7 +240,7 @@ class _Plan:
 def _plan(src: _Source, names: list, *, max_tables: int, effort: int) -> _Plan:
     """Passes 1 and 2: samples for the alphabet, then histograms for the tables."""
     src.prepare_all(names)
-    sampler = Sampler(SAMPLE_PAIRS if effort >= 1 else FAST_SAMPLE_PAIRS)
+    sampler = Sampler(SAMPLE_PAIRS if effort >= 1 else FAST_SAMPLE_PAIRS, views=not src.stream)
     gcount = []
     for k in names:
         p = src.get(k)

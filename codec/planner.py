@@ -18,8 +18,8 @@ from .kernels.encode import count_pairs, fill_pairs
 from .kernels.symbols import SYM_FIRST, num_classes
 from .kernels.plan import (code_len_matrix, cost_pool_range, csr_table_sums, dedup_pairs,
                            group_hist_csr, model_cost_kernel, pool_argmin, pool_gather,
-                           row_entropy_csr, tensor_hist_row, tensor_hist_rows, csr_move_rows,
-                           weighted_owner_stats)
+                           row_entropy_csr, sample_model_cost, triple_classes, tensor_hist_row, tensor_hist_rows,
+                           csr_move_rows)
 
 PAR_MIN_WORK = 1 << 16    # below this many parameters kernels run on the calling thread
 MIN_GROUP = 4096          # "auto" grouping: whole kernels, at least this many parameters a group
@@ -238,10 +238,14 @@ class Sampler:
 
     Every tensor is sampled at the same rate; when the sample outgrows twice its budget the
     rate halves and the kept samples are thinned, so memory stays bounded for any model.
+    With ``views`` (the caller keeps every tensor's pairs anyway) nothing is copied: the
+    tensors' pair arrays are held and sliced once, at the final rate, by :meth:`arrays` (the
+    same sample: thinning ``x[::a]`` by 2 is ``x[::2 a]``).
     """
 
-    def __init__(self, budget: int):
+    def __init__(self, budget: int, views: bool = False):
         self.budget = budget
+        self.views = views
         self.stride = 1
         self.parts: list[list] = []   # [runs, vals, n_pairs, n_groups]
         self.maxmag = 0
@@ -249,6 +253,13 @@ class Sampler:
 
     def add(self, p: Prepared) -> None:
         self.maxmag = max(self.maxmag, p.maxmag)
+        if self.views:
+            self.parts.append([p.runs, p.vals, p.runs.size, p.n_groups])
+            self.kept += -(-p.runs.size // self.stride)
+            while self.kept > 2 * self.budget:
+                self.stride *= 2
+                self.kept = sum(-(-q[2] // self.stride) for q in self.parts)
+            return
         self.parts.append([p.runs[::self.stride].copy(), p.vals[::self.stride].copy(),
                            p.runs.size, p.n_groups])
         self.kept += self.parts[-1][0].size
@@ -259,10 +270,12 @@ class Sampler:
             self.kept = sum(q[0].size for q in self.parts)
 
     def arrays(self):
-        runs = np.concatenate([q[0] for q in self.parts])
-        vals = np.concatenate([q[1] for q in self.parts])
-        owner = np.concatenate([np.full(q[0].size, i, np.int64) for i, q in enumerate(self.parts)])
-        kept = np.array([q[0].size for q in self.parts], np.float64)
+        step = self.stride if self.views else 1
+        runs = np.concatenate([q[0][::step] for q in self.parts])
+        vals = np.concatenate([q[1][::step] for q in self.parts])
+        kept = np.array([-(-q[2] // self.stride) for q in self.parts], np.int64)
+        owner = np.repeat(np.arange(len(self.parts), dtype=np.int64), kept)
+        kept = kept.astype(np.float64)
         n = np.array([q[2] for q in self.parts], np.float64)
         w = np.where(kept > 0, n / np.maximum(kept, 1), 0.0)
         eob = np.round(np.array([q[3] for q in self.parts]) / np.maximum(w, 1)).astype(np.int64)
@@ -289,6 +302,7 @@ def choose_alphabet(sampler: Sampler, effort: int = 1) -> tuple[int, int, int]:
         raise AssertionError(f"pair dedup kernel failed with status {st}")
     o3, r3, m3, c3 = o3[:n3], r3[:n3], m3[:n3], c3[:n3]
     cache: dict = {}
+    classes: dict = {}  # kref -> (class of every triple, extra bits per owner)
 
     def cost_of(kref, nrun):
         if (kref, nrun) not in cache:
@@ -297,11 +311,19 @@ def choose_alphabet(sampler: Sampler, effort: int = 1) -> tuple[int, int, int]:
             if nsym > MAX_PLAN_SYMBOLS and nrun > 1:
                 cache[kref, nrun] = (float("inf"), kref, nrun, nclass)
             else:
-                st, H, X = weighted_owner_stats(o3, r3, m3, c3, np.int64(n_owner), eob,
-                                                np.int64(kref), np.int64(nrun), np.int64(nsym))
+                # model_cost(weighted_owner_stats(...)) in one sparse pass (same bits)
+                if kref not in classes:
+                    cls, X = np.empty(n3, np.int64), np.empty(n_owner, np.int64)
+                    if triple_classes(o3, m3, c3, np.int64(n_owner), np.int64(kref), cls, X):
+                        raise AssertionError("magnitude class kernel failed")
+                    classes[kref] = cls, X
+                cls, X = classes[kref]
+                st, bits = sample_model_cost(o3, r3, cls, c3, np.int64(n_owner), eob, X,
+                                             np.int64(nrun), np.int64(nsym), w,
+                                             float(TABLE_FIXED_BITS), float(TABLE_BITS_PER_CODE))
                 if st:
-                    raise AssertionError(f"sample statistics kernel failed with status {st}")
-                cache[kref, nrun] = (model_cost(H, X, w), kref, nrun, nclass)
+                    raise AssertionError(f"sample cost kernel failed with status {st}")
+                cache[kref, nrun] = (float(bits), kref, nrun, nclass)
         return cache[kref, nrun]
 
     def scan_nrun(kref):

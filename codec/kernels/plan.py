@@ -545,3 +545,132 @@ def csr_move_rows(indptr, indices, data, moved, src, dst, S):
             S[a, s] -= data[k]
             S[b, s] += data[k]
     return OK
+
+
+@njit(cache=True, nogil=True)
+def triple_classes(owner, mags, counts, n_owner, kref, cls, X):
+    """Magnitude class of every (owner, run, |value|) triple at ``kref`` (cls[k]) and each
+    owner's extra bits X[o] (the parts of :func:`weighted_owner_stats` that do not depend on
+    nrun).  Returns a status."""
+    n = mags.size
+    if owner.size != n or counts.size != n or cls.size != n or X.size != n_owner:
+        return ERR_BUFFER
+    X[:] = 0
+    for k in range(n):
+        o = owner[k]
+        if o < 0 or o >= n_owner or mags[k] < 1:
+            return ERR_BUFFER
+        c, e, _x = mag_class(mags[k], kref)
+        cls[k] = c
+        X[o] += (e + 1) * counts[k]
+    return OK
+
+
+@njit(cache=True, nogil=True)
+def sample_model_cost(owner, runs, cls, counts, n_owner, eob, X, nrun, nsym, w, fixed_bits,
+                      bits_per_code):
+    """:func:`model_cost_kernel` of :func:`weighted_owner_stats`' histograms without the dense
+    ``n_owner x nsym`` matrix (``cls``, ``X``: from :func:`triple_classes`): each owner's row
+    is counted over its touched symbols only (the triples of an owner are contiguous, owners
+    non-decreasing), kept in CSR form with ascending symbols, and every sum is taken in the
+    dense kernels' order (same result, bit for bit).  Returns (status, bits)."""
+    n = runs.size
+    if owner.size != n or cls.size != n or counts.size != n or eob.size != n_owner \
+            or w.size != n_owner or X.size != n_owner or nrun < 1 or nsym < SYM_FIRST \
+            or n_owner < 0:
+        return ERR_BUFFER, 0.0
+    row = np.zeros(nsym, np.int64)
+    touched = np.empty(nsym, np.int64)
+    cap = n + 2 * n_owner
+    indptr = np.zeros(n_owner + 1, np.int64)
+    cols = np.empty(cap, np.int64)
+    vals = np.empty(cap, np.int64)
+    S = np.zeros(nsym)
+    nnz = 0
+    k = 0
+    for o in range(n_owner):
+        nt = 0
+        if eob[o] != 0:
+            row[SYM_EOB] = eob[o]
+            touched[nt] = SYM_EOB
+            nt += 1
+        while k < n and owner[k] == o:
+            c_n = counts[k]
+            r = np.int64(runs[k])
+            if r >= nrun:
+                if row[SYM_ESC] == 0:
+                    touched[nt] = SYM_ESC
+                    nt += 1
+                row[SYM_ESC] += (r // nrun) * c_n
+                r = r % nrun
+            s = SYM_FIRST + cls[k] * nrun + r
+            if s < nsym:
+                if s < 0:
+                    return ERR_BUFFER, 0.0
+                if row[s] == 0:
+                    touched[nt] = s
+                    nt += 1
+                row[s] += c_n
+            k += 1
+        if k < n and (owner[k] < o or owner[k] < 0):
+            return ERR_BUFFER, 0.0
+        if nnz + nt > cap:
+            return ERR_BUFFER, 0.0
+        hi_s = -1
+        for j in range(nt):
+            hi_s = max(hi_s, touched[j])
+        if hi_s + 1 <= 8 * nt:  # dense enough: scan the row in order instead of sorting
+            for s in range(hi_s + 1):
+                h = row[s]
+                if h != 0:
+                    row[s] = 0
+                    cols[nnz] = s
+                    vals[nnz] = h
+                    S[s] += h * w[o]
+                    nnz += 1
+        else:
+            t = np.sort(touched[:nt])
+            for j in range(nt):
+                s = t[j]
+                h = row[s]
+                row[s] = 0
+                if h != 0:  # (a count that summed to zero is no nonzero)
+                    cols[nnz] = s
+                    vals[nnz] = h
+                    S[s] += h * w[o]
+                    nnz += 1
+        indptr[o + 1] = nnz
+    if k != n:
+        return ERR_BUFFER, 0.0
+    tot = 0.0
+    for s in range(nsym):
+        tot += S[s]
+    tot = max(tot, 1.0)
+    L = np.empty(nsym)
+    kS = 0
+    for s in range(nsym):
+        if S[s] > 0:
+            L[s] = max(1.0, -math.log2(S[s] / tot))
+            kS += 1
+        else:
+            L[s] = 1.0
+    c2 = 1.0 / (2.0 * math.log(2.0))
+    total = 0.0
+    xs = 0.0
+    for o in range(n_owner):
+        rs = 0.0
+        kk = 0
+        for j in range(indptr[o], indptr[o + 1]):
+            rs += vals[j]
+            kk += 1
+        rs = max(rs, 1.0)
+        ent = 0.0
+        shared = 0.0
+        for j in range(indptr[o], indptr[o + 1]):
+            h = vals[j]
+            ent += h * max(1.0, -math.log2(h / rs))
+            shared += h * w[o] * L[cols[j]]
+        own = (ent + max(kk - 1, 0) * c2) * w[o] + fixed_bits + bits_per_code * kk
+        total += min(own, shared)
+        xs += X[o] * w[o]
+    return OK, total + xs + fixed_bits + bits_per_code * kS
