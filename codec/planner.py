@@ -16,10 +16,10 @@ from .huffman import MAX_CODE_LEN, huffman_lengths
 from .kernels.parallel import run_chunks, workers
 from .kernels.encode import count_pairs, fill_pairs
 from .kernels.symbols import SYM_FIRST, num_classes
-from .kernels.plan import (code_len_matrix, cost_pool_range, csr_table_sums, dedup_pairs,
-                           group_hist_csr, model_cost_kernel, pool_argmin, pool_gather,
-                           row_entropy_csr, sample_model_cost, triple_classes, tensor_hist_row, tensor_hist_rows,
-                           csr_move_rows)
+from .kernels.plan import (class_triples, code_len_matrix, cost_pool_range, csr_move_rows,
+                           csr_table_sums, dedup_pairs, dedup_parts, group_hist_csr,
+                           model_cost_kernel, pool_argmin, pool_gather, row_entropy_csr,
+                           sample_model_cost, tensor_hist_row, tensor_hist_rows)
 
 PAR_MIN_WORK = 1 << 16    # below this many parameters kernels run on the calling thread
 MIN_GROUP = 4096          # "auto" grouping: whole kernels, at least this many parameters a group
@@ -254,7 +254,8 @@ class Sampler:
     def add(self, p: Prepared) -> None:
         self.maxmag = max(self.maxmag, p.maxmag)
         if self.views:
-            self.parts.append([p.runs, p.vals, p.runs.size, p.n_groups])
+            self.parts.append([p.runs, p.vals, p.runs.size, p.n_groups, p.pairs,
+                               int(p.pairs.ps[p.g0]) if p.pairs is not None else -1])
             self.kept += -(-p.runs.size // self.stride)
             while self.kept > 2 * self.budget:
                 self.stride *= 2
@@ -268,6 +269,37 @@ class Sampler:
             for q in self.parts:
                 q[0], q[1] = q[0][::2].copy(), q[1][::2].copy()
             self.kept = sum(q[0].size for q in self.parts)
+
+    def weights(self):
+        """(eob, w): end-of-block counts in sample units and the sample-to-tensor factor of
+        every tensor."""
+        kept = np.array([-(-q[2] // self.stride) for q in self.parts], np.float64)
+        n = np.array([q[2] for q in self.parts], np.float64)
+        w = np.where(kept > 0, n / np.maximum(kept, 1), 0.0)
+        eob = np.round(np.array([q[3] for q in self.parts]) / np.maximum(w, 1)).astype(np.int64)
+        return eob, w
+
+    def triples(self, rcap: int, mcap: int):
+        """Distinct (tensor, run, |value|) triples of the sample with counts (runs >= rcap or
+        magnitudes >= mcap are not merged): :func:`codec.kernels.plan.dedup_pairs`, or, when
+        the sample is views of one batch, :func:`codec.kernels.plan.dedup_parts` straight
+        from the batch (no sample arrays).  Returns (owner, run, |value|, count) arrays."""
+        batch = self.parts[0][4] if self.views else None
+        if batch is not None and all(q[4] is batch for q in self.parts):
+            lo = np.array([q[5] for q in self.parts], np.int64)
+            hi = lo + np.array([q[2] for q in self.parts], np.int64)
+            size = int(sum(-(-q[2] // self.stride) for q in self.parts))
+            o3, r3, m3, c3 = (np.empty(size, np.int64) for _ in range(4))
+            st, n3 = dedup_parts(batch.runs, batch.vals, lo, hi, np.int64(self.stride),
+                                 np.int64(rcap), np.int64(mcap), o3, r3, m3, c3)
+        else:
+            runs, vals, owner, _eob, _w = self.arrays()
+            rcap = int(min(int(runs.max()) + 1 if runs.size else 1, rcap))
+            o3, r3, m3, c3 = (np.empty(runs.size, np.int64) for _ in range(4))
+            st, n3 = dedup_pairs(owner, runs, vals, np.int64(rcap), np.int64(mcap), o3, r3, m3, c3)
+        if st:
+            raise AssertionError(f"pair dedup kernel failed with status {st}")
+        return o3[:n3], r3[:n3], m3[:n3], c3[:n3]
 
     def arrays(self):
         step = self.stride if self.views else 1
@@ -291,18 +323,12 @@ def choose_alphabet(sampler: Sampler, effort: int = 1) -> tuple[int, int, int]:
     maxmag = sampler.maxmag
     if not sampler.parts or sum(q[2] for q in sampler.parts) == 0:
         return 0, 1, 1
-    runs, vals, owner, eob, w = sampler.arrays()
+    eob, w = sampler.weights()
     n_owner = eob.size
     # distinct (owner, run, |value|) triples with counts: the same histograms, far fewer steps
-    rcap = int(min(int(runs.max()) + 1 if runs.size else 1, 1024))
-    mcap = int(min(max(maxmag, 0) + 1, 1 << 12))
-    o3, r3, m3, c3 = (np.empty(runs.size, np.int64) for _ in range(4))
-    st, n3 = dedup_pairs(owner, runs, vals, np.int64(rcap), np.int64(mcap), o3, r3, m3, c3)
-    if st:
-        raise AssertionError(f"pair dedup kernel failed with status {st}")
-    o3, r3, m3, c3 = o3[:n3], r3[:n3], m3[:n3], c3[:n3]
+    o3, r3, m3, c3 = sampler.triples(1024, int(min(max(maxmag, 0) + 1, 1 << 12)))
     cache: dict = {}
-    classes: dict = {}  # kref -> (class of every triple, extra bits per owner)
+    classes: dict = {}  # kref -> (owner, run, class, count) triples, extra bits per owner
 
     def cost_of(kref, nrun):
         if (kref, nrun) not in cache:
@@ -313,12 +339,15 @@ def choose_alphabet(sampler: Sampler, effort: int = 1) -> tuple[int, int, int]:
             else:
                 # model_cost(weighted_owner_stats(...)) in one sparse pass (same bits)
                 if kref not in classes:
-                    cls, X = np.empty(n3, np.int64), np.empty(n_owner, np.int64)
-                    if triple_classes(o3, m3, c3, np.int64(n_owner), np.int64(kref), cls, X):
-                        raise AssertionError("magnitude class kernel failed")
-                    classes[kref] = cls, X
-                cls, X = classes[kref]
-                st, bits = sample_model_cost(o3, r3, cls, c3, np.int64(n_owner), eob, X,
+                    o4, r4, k4, c4 = (np.empty(o3.size, np.int64) for _ in range(4))
+                    X = np.empty(n_owner, np.int64)
+                    st, n4 = class_triples(o3, r3, m3, c3, np.int64(n_owner), np.int64(kref),
+                                           np.int64(nclass), np.int64(1024), o4, r4, k4, c4, X)
+                    if st:
+                        raise AssertionError(f"magnitude class kernel failed with status {st}")
+                    classes[kref] = o4[:n4], r4[:n4], k4[:n4], c4[:n4], X
+                o4, r4, k4, c4, X = classes[kref]
+                st, bits = sample_model_cost(o4, r4, k4, c4, np.int64(n_owner), eob, X,
                                              np.int64(nrun), np.int64(nsym), w,
                                              float(TABLE_FIXED_BITS), float(TABLE_BITS_PER_CODE))
                 if st:

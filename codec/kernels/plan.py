@@ -463,6 +463,64 @@ def dedup_pairs(owner, runs, vals, rcap, mcap, o_out, r_out, m_out, c_out):
 
 
 @njit(cache=True, nogil=True)
+def dedup_parts(runs, vals, lo, hi, step, rcap, mcap, o_out, r_out, m_out, c_out):
+    """:func:`dedup_pairs` of a strided sample without building it: owner i's pairs are
+    ``runs[lo[i]:hi[i]:step]`` / ``vals[...]`` (the same triples, in the same order, as
+    :func:`dedup_pairs` of those slices concatenated with their owner numbers, with ``rcap``
+    at most the longest sampled run + 1, as there).  Outputs need room for the sample's
+    size.  Returns (status, number of triples)."""
+    n_owner = lo.size
+    if hi.size != n_owner or step < 1 or rcap < 1 or mcap < 1:
+        return ERR_BUFFER, 0
+    cap = min(o_out.size, r_out.size, m_out.size, c_out.size)
+    rmax = np.int64(0)
+    for o in range(n_owner):
+        a = lo[o]
+        b = hi[o]
+        if a < 0 or b < a or b > runs.size or b > vals.size:
+            return ERR_BUFFER, 0
+        for j in range(a, b, step):
+            rmax = max(rmax, np.int64(runs[j]))
+    rcap = min(rcap, rmax + 1)  # (the table need not be larger than the longest run)
+    tab = np.zeros(rcap * mcap, np.int64)
+    touched = np.empty(rcap * mcap + 1, np.int64)
+    out = 0
+    for o in range(n_owner):
+        a = lo[o]
+        b = hi[o]
+        nt = 0
+        for j in range(a, b, step):
+            r = np.int64(runs[j])
+            d = np.int64(vals[j])
+            m = d if d > 0 else -d
+            if r < rcap and m < mcap and r >= 0:
+                key = r * mcap + m
+                if tab[key] == 0:
+                    touched[nt] = key
+                    nt += 1
+                tab[key] += 1
+            else:
+                if out >= cap:
+                    return ERR_BUFFER, 0
+                o_out[out] = o
+                r_out[out] = r
+                m_out[out] = m
+                c_out[out] = 1
+                out += 1
+        for i in range(nt):
+            key = touched[i]
+            if out >= cap:
+                return ERR_BUFFER, 0
+            o_out[out] = o
+            r_out[out] = key // mcap
+            m_out[out] = key % mcap
+            c_out[out] = tab[key]
+            tab[key] = 0
+            out += 1
+    return OK, out
+
+
+@njit(cache=True, nogil=True)
 def csr_table_sums(indptr, indices, data, assign, k, ncols):
     """Returns (status, out) with out[assign[g], s] += w for every nonzero (g, s, w) of a CSR
     matrix: the symbol sums of each table's rows (tables 0..k-1)."""
@@ -548,29 +606,71 @@ def csr_move_rows(indptr, indices, data, moved, src, dst, S):
 
 
 @njit(cache=True, nogil=True)
-def triple_classes(owner, mags, counts, n_owner, kref, cls, X):
-    """Magnitude class of every (owner, run, |value|) triple at ``kref`` (cls[k]) and each
-    owner's extra bits X[o] (the parts of :func:`weighted_owner_stats` that do not depend on
-    nrun).  Returns a status."""
-    n = mags.size
-    if owner.size != n or counts.size != n or cls.size != n or X.size != n_owner:
-        return ERR_BUFFER
+def class_triples(owner, runs, mags, counts, n_owner, kref, ncls, rcap, o_out, r_out, c_out,
+                  n_out, X):
+    """(owner, run, |value|) triples with counts (from :func:`dedup_pairs`) collapsed to
+    (owner, run, magnitude class at ``kref``) triples with counts, and each owner's extra bits
+    X[o]: the parts of :func:`weighted_owner_stats` that do not depend on nrun.  Triples
+    with run >= rcap are copied as they are.  Outputs need room for ``runs.size`` entries.
+    Returns (status, number of triples)."""
+    n = runs.size
+    if owner.size != n or mags.size != n or counts.size != n or X.size != n_owner \
+            or o_out.size < n or r_out.size < n or c_out.size < n or n_out.size < n \
+            or rcap < 1 or ncls < 1:
+        return ERR_BUFFER, 0
+    tab = np.zeros(rcap * ncls, np.int64)
+    touched = np.empty(min(n, rcap * ncls) + 1, np.int64)
     X[:] = 0
-    for k in range(n):
+    out = 0
+    k = 0
+    while k < n:
         o = owner[k]
-        if o < 0 or o >= n_owner or mags[k] < 1:
-            return ERR_BUFFER
-        c, e, _x = mag_class(mags[k], kref)
-        cls[k] = c
-        X[o] += (e + 1) * counts[k]
-    return OK
+        if o < 0 or o >= n_owner:
+            return ERR_BUFFER, 0
+        nt = 0
+        j = k
+        while j < n and owner[j] == o:
+            if mags[j] < 1:
+                return ERR_BUFFER, 0
+            c, e, _x = mag_class(mags[j], kref)
+            X[o] += (e + 1) * counts[j]
+            r = np.int64(runs[j])
+            if c >= ncls or c < 0:
+                return ERR_BUFFER, 0
+            if 0 <= r < rcap:
+                key = r * ncls + c
+                if tab[key] == 0:
+                    if nt >= touched.size:
+                        return ERR_BUFFER, 0
+                    touched[nt] = key
+                    nt += 1
+                tab[key] += counts[j]
+            else:
+                o_out[out] = o
+                r_out[out] = r
+                c_out[out] = c
+                n_out[out] = counts[j]
+                out += 1
+            j += 1
+        if j < n and owner[j] < o:
+            return ERR_BUFFER, 0
+        for i in range(nt):
+            key = touched[i]
+            o_out[out] = o
+            r_out[out] = key // ncls
+            c_out[out] = key % ncls
+            n_out[out] = tab[key]
+            tab[key] = 0
+            out += 1
+        k = j
+    return OK, out
 
 
 @njit(cache=True, nogil=True)
 def sample_model_cost(owner, runs, cls, counts, n_owner, eob, X, nrun, nsym, w, fixed_bits,
                       bits_per_code):
     """:func:`model_cost_kernel` of :func:`weighted_owner_stats`' histograms without the dense
-    ``n_owner x nsym`` matrix (``cls``, ``X``: from :func:`triple_classes`): each owner's row
+    ``n_owner x nsym`` matrix (``cls``, ``X``: from :func:`class_triples`): each owner's row
     is counted over its touched symbols only (the triples of an owner are contiguous, owners
     non-decreasing), kept in CSR form with ascending symbols, and every sum is taken in the
     dense kernels' order (same result, bit for bit).  Returns (status, bits)."""
