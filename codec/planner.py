@@ -16,8 +16,9 @@ from .huffman import MAX_CODE_LEN, huffman_lengths
 from .kernels.parallel import run_chunks, workers
 from .kernels.encode import count_pairs, fill_pairs
 from .kernels.symbols import SYM_FIRST, num_classes
-from .kernels.plan import (class_triples, code_len_matrix, cost_pool_range, csr_move_rows,
-                           csr_table_sums, dedup_pairs, dedup_parts, group_hist_csr,
+from .kernels.plan import (class_triples, code_len_matrix, cost_pool_range, csr_compact,
+                           csr_move_rows, csr_table_sums, dedup_pairs, dedup_parts,
+                           group_hist_csr, group_hist_slots,
                            model_cost_kernel, pool_argmin, pool_gather, row_entropy_csr,
                            sample_model_cost, tensor_hist_row, tensor_hist_rows)
 
@@ -728,13 +729,19 @@ def tensor_hist(p: Prepared, kref: int, nrun: int, nclass: int, per_group: bool)
 
 def tensor_hists(ps: list[Prepared], kref: int, nrun: int, nclass: int, per_group: bool) -> list:
     """:func:`tensor_hist` of every tensor (a list); tensors of one batch without per-group
-    rows take one kernel call for all and come back as one matrix, a row per tensor."""
-    if per_group or not ps or any(p.pairs is None or p.pairs is not ps[0].pairs for p in ps):
+    rows take one kernel call for all and come back as one matrix, a row per tensor; with
+    per-group rows, tensors whose groups lie back to back in one batch (in order) come back
+    as one :class:`Csr` of all their groups, made by one threaded kernel call."""
+    if not ps or any(p.pairs is None or p.pairs is not ps[0].pairs for p in ps):
         return [tensor_hist(p, kref, nrun, nclass, per_group) for p in ps]
     nsym = SYM_FIRST + nclass * nrun
     pairs = ps[0].pairs
     g0 = np.array([p.g0 for p in ps], np.int64)
     ng = np.array([p.n_groups for p in ps], np.int64)
+    if per_group:
+        if not np.array_equal(g0[1:], g0[:-1] + ng[:-1]):
+            return [tensor_hist(p, kref, nrun, nclass, per_group) for p in ps]
+        return _batch_group_hist(pairs, int(g0[0]), int(g0[-1] + ng[-1]), kref, nrun, nsym)
     H = np.zeros((len(ps), nsym), np.int64)
     X = np.zeros(len(ps), np.int64)
     st = tensor_hist_rows(pairs.runs, pairs.vals, pairs.ps[g0], pairs.ps[g0 + ng], ng,
@@ -742,6 +749,36 @@ def tensor_hists(ps: list[Prepared], kref: int, nrun: int, nclass: int, per_grou
     if st:
         raise AssertionError(f"tensor histogram kernel failed with status {st}")
     return H  # one row per tensor (a tensor without groups has a zero row)
+
+
+def _batch_group_hist(pairs: Pairs, a: int, b: int, kref: int, nrun: int, nsym: int) -> Csr:
+    """Per-group histograms of batch groups [a, b) as one :class:`Csr` (rows in chunks of
+    about equal pairs on the calling thread and the pool, each group at a fixed offset, then
+    packed: the rows :func:`group_hist_csr` writes)."""
+    ps = pairs.ps[a:b + 1]
+    G = b - a
+    room = np.minimum(np.diff(ps) + 2, nsym)
+    off = np.zeros(G + 1, np.int64)
+    np.cumsum(room, out=off[1:])
+    cnt = np.zeros(G, np.int64)
+    idx = np.empty(int(off[-1]), np.int64)
+    dat = np.empty(int(off[-1]), np.float64)
+    st = run_ranges(group_hist_slots, (pairs.runs, pairs.vals, ps, np.int64(kref), np.int64(nrun),
+                                       np.int64(nsym), off, cnt, idx, dat), _pairs_work(ps))
+    if st:
+        raise AssertionError(f"group histogram kernel failed with status {st}")
+    nnz = int(cnt.sum())
+    indptr = np.empty(G + 1, np.int64)
+    indices = np.empty(nnz, np.int64)
+    data = np.empty(nnz, np.float64)
+    if csr_compact(off, cnt, idx, dat, indptr, indices, data):
+        raise AssertionError("histogram compaction kernel failed")
+    return Csr(indptr, indices, data, nsym)
+
+
+def _pairs_work(ps: np.ndarray) -> np.ndarray:
+    """Cumulative work of groups with pairs ``[ps[g], ps[g+1])``: their pairs plus one each."""
+    return ps - ps[0] + np.arange(ps.size, dtype=np.int64)
 
 
 def use_per_group(gtot: int, kref: int, nrun: int, nclass: int, effort: int) -> bool:
@@ -768,13 +805,14 @@ def build_tables(hists: list, gcount: np.ndarray, per_group: bool, kref: int,
     of different sparsity or scale.
     """
     nsym = SYM_FIRST + nclass * nrun
-    nt = len(hists)
+    nt = len(gcount)
     gtot = int(gcount.sum())
     if gtot == 0:
         return [], [np.zeros(0, np.int64) for _ in range(nt)]
     goff = np.concatenate([[0], np.cumsum(gcount)])
     if per_group:
-        Hg = _concat_csr([h for h, g in zip(hists, gcount) if g > 0], nsym)
+        Hg = hists if isinstance(hists, Csr) else \
+            _concat_csr([h for h, g in zip(hists, gcount) if g > 0], nsym)
         tensor_of = np.repeat(np.arange(nt), gcount)
         Ht = Hg.sums(tensor_of, nt)
     else:

@@ -376,3 +376,134 @@ def test_moved_row_sums_equal_recomputed_sums(seed):
     assert np.array_equal(S, csr_table_sums(indptr, idx, data, b, T, n)[1])
     assert csr_move_rows(indptr, idx, data, np.array([G]), a, b, S) == ERR_BUFFER
     assert csr_move_rows(indptr, idx, data, np.array([0]), a, np.full(G, T), S) == ERR_BUFFER
+
+
+# --- kernels of the faster effort-1 planner (cost pool, sparse alphabet search, batch hists)
+
+@given(st.integers(0, 2**32 - 1))
+def test_cost_pool_kernels_match_cost_matrix(seed):
+    from codec.kernels.plan import cost_pool_range, pool_argmin, pool_gather
+    rng = np.random.default_rng(seed)
+    G, T, n = int(rng.integers(1, 30)), int(rng.integers(1, 6)), int(rng.integers(2, 40))
+    H = rng.integers(0, 5, (G, n)) * (rng.random((G, n)) < 0.4)
+    S = rng.integers(0, 50, (T, n)) * (rng.random((T, n)) < 0.8)
+    mask = H != 0
+    indptr = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int64)
+    r, c = np.nonzero(mask)
+    idx, data = c.astype(np.int64), H[r, c].astype(np.float64)
+    LT = code_len_matrix(S.astype(np.float64), np.zeros((1, 1), np.uint8), 0)
+    costT = np.empty((T, G))
+    assert cost_matrix(indptr, idx, data, LT, costT) == OK
+    pool = np.full((T + 3, G), -1.0)
+    slots = rng.permutation(T + 3)[:T].astype(np.int64)
+    cut = int(rng.integers(0, G + 1))
+    assert cost_pool_range(indptr, idx, data, LT, pool, slots, 0, cut) == OK
+    assert cost_pool_range(indptr, idx, data, LT, pool, slots, cut, G) == OK
+    assert np.array_equal(pool[slots], costT)
+    out = np.empty(G, np.int64)
+    assert pool_argmin(pool, slots, out) == OK and np.array_equal(out, costT.argmin(axis=0))
+    assign = rng.integers(0, T, G).astype(np.int64)
+    at = np.empty(G)
+    assert pool_gather(pool, slots, assign, at) == OK
+    assert np.array_equal(at, costT[assign, np.arange(G)])
+    # bad slots, rows and assignments are refused
+    assert cost_pool_range(indptr, idx, data, LT, pool, np.full(T, T + 3), 0, G) == ERR_BUFFER
+    assert cost_pool_range(indptr, idx, data, LT, pool, slots, 0, G + 1) == ERR_BUFFER
+    assert pool_argmin(pool, slots[:0], out) == ERR_BUFFER
+    assert pool_gather(pool, slots, np.full(G, T), at) == ERR_BUFFER
+
+
+def test_csr_cost_pool_reuses_and_evicts_rows():
+    """Csr.model_costs: the same tables give the same costs whether computed or reused, also
+    after the pool evicted and grew."""
+    from codec.planner import Csr
+    rng = np.random.default_rng(5)
+    H = rng.integers(0, 4, (50, 12)) * (rng.random((50, 12)) < 0.5)
+    H[:, 0] += 1
+    rows = Csr.from_dense(H)
+    fresh = Csr.from_dense(H)
+    for _ in range(12):
+        S = rng.integers(0, 30, (int(rng.integers(1, 7)), 12)).astype(np.float64)
+        S[:, 0] += 1
+        if rng.random() < 0.5:
+            S = np.vstack([S, S[:1]])  # a repeated table within one call
+        got = rows.model_costs(S, 0)
+        want = fresh.costs(code_len_matrix(S, np.zeros((1, 1), np.uint8), 0))
+        assert np.array_equal(got.dense().T, want)
+        assert np.array_equal(got.argmin(), want.argmin(axis=0))
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 3), st.sampled_from([1, 2, 3, 16]))
+def test_sparse_alphabet_cost_matches_dense(seed, kref, nrun):
+    from codec.kernels.plan import class_triples, dedup_parts, sample_model_cost
+    rng = np.random.default_rng(seed)
+    n_owner = int(rng.integers(1, 6))
+    parts = [_pairs(rng, int(rng.integers(0, 5)), 50, float(rng.random())) for _ in range(n_owner)]
+    runs = np.concatenate([p[0] for p in parts])
+    vals = np.concatenate([p[1] for p in parts])
+    sizes = np.array([p[0].size for p in parts], np.int64)
+    lo = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    step = int(rng.integers(1, 4))
+    # dedup_parts == dedup_pairs of the strided sample
+    sample = [np.arange(a, a + s, step) for a, s in zip(lo, sizes)]
+    owner = np.concatenate([np.full(x.size, i, np.int64) for i, x in enumerate(sample)])
+    pick = np.concatenate(sample).astype(np.int64)
+    m = pick.size
+    ref = [np.empty(m, np.int64) for _ in range(4)]
+    st1, n1 = dedup_pairs(owner, runs[pick], vals[pick], 1024, 41, *ref)
+    got = [np.empty(m, np.int64) for _ in range(4)]
+    st2, n2 = dedup_parts(runs, vals, lo, lo + sizes, step, 1024, 41, *got)
+    assert st1 == st2 == OK and n1 == n2
+    assert all(np.array_equal(a[:n1], b[:n1]) for a, b in zip(ref, got))
+    o3, r3, m3, c3 = (a[:n1] for a in got)
+    eob = rng.integers(0, 6, n_owner).astype(np.int64)
+    w = rng.random(n_owner) * 3
+    nclass = num_classes(40, kref)
+    nsym = SYM_FIRST + nclass * nrun
+    st3, H, X = weighted_owner_stats(o3, r3, m3, c3, n_owner, eob, kref, nrun, nsym)
+    st4, want = model_cost_kernel(H, X, w, float(TABLE_FIXED_BITS), float(TABLE_BITS_PER_CODE))
+    o4, r4, k4, c4 = (np.empty(max(n1, 1), np.int64) for _ in range(4))
+    X4 = np.empty(n_owner, np.int64)
+    st5, n4 = class_triples(o3, r3, m3, c3, n_owner, kref, nclass, 1024, o4, r4, k4, c4, X4)
+    assert st3 == st4 == st5 == OK and np.array_equal(X4, X)
+    st6, bits = sample_model_cost(o4[:n4], r4[:n4], k4[:n4], c4[:n4], n_owner, eob, X4, nrun,
+                                  nsym, w, float(TABLE_FIXED_BITS), float(TABLE_BITS_PER_CODE))
+    assert st6 == OK and bits == want  # bit for bit
+    # bad arguments
+    assert dedup_parts(runs, vals, lo, lo + sizes + runs.size + 1, 1, 8, 8, *got)[0] == ERR_BUFFER
+    assert class_triples(o3, r3, m3, c3, n_owner, kref, 1, 1024, o4, r4, k4, c4, X4)[0] \
+        in ((ERR_BUFFER,) if n1 and nclass > 1 and m3.max() > 1 else (OK, ERR_BUFFER))
+    assert sample_model_cost(o4[:n4], r4[:n4], k4[:n4], c4[:n4], n_owner, eob[:0], X4, nrun, nsym,
+                             w, 1.0, 1.0)[0] == ERR_BUFFER
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 3), st.sampled_from([1, 2, 16]),
+       st.floats(0, 0.95))
+def test_group_hist_slots_match_group_hist_csr(seed, kref, nrun, sparsity):
+    from codec.kernels.plan import csr_compact, group_hist_slots
+    rng = np.random.default_rng(seed)
+    runs, vals, ps = _pairs(rng, int(rng.integers(0, 12)), 60, sparsity)
+    nsym = SYM_FIRST + num_classes(40, kref) * nrun
+    G = ps.size - 1
+    cap = min(runs.size + 2 * G, G * nsym)
+    indptr = np.empty(G + 1, np.int64)
+    indices = np.empty(cap, np.int64)
+    data = np.empty(cap)
+    status, nnz = group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data)
+    assert status == OK
+    off = np.concatenate([[0], np.cumsum(np.minimum(np.diff(ps) + 2, nsym))]).astype(np.int64)
+    cnt = np.zeros(G, np.int64)
+    idx, dat = np.empty(int(off[-1]), np.int64), np.empty(int(off[-1]))
+    cut = int(rng.integers(0, G + 1))
+    assert group_hist_slots(runs, vals, ps, kref, nrun, nsym, off, cnt, idx, dat, cut, G) == OK
+    assert group_hist_slots(runs, vals, ps, kref, nrun, nsym, off, cnt, idx, dat, 0, cut) == OK
+    ip2, i2, d2 = np.empty(G + 1, np.int64), np.empty(nnz, np.int64), np.empty(nnz)
+    assert csr_compact(off, cnt, idx, dat, ip2, i2, d2) == OK
+    assert np.array_equal(ip2, indptr) and np.array_equal(i2, indices[:nnz])
+    assert np.array_equal(d2, data[:nnz])
+    if G:
+        small = off.copy()
+        small[1:] = np.minimum(small[1:], 1)  # no room for a group's entries
+        assert group_hist_slots(runs, vals, ps, kref, nrun, nsym, small, cnt, idx, dat, 0, G) \
+            == ERR_BUFFER
+        assert csr_compact(off, cnt + 10**6, idx, dat, ip2, i2, d2) == ERR_BUFFER

@@ -17,6 +17,76 @@ from .status import ERR_BUFFER, OK
 from .symbols import SYM_EOB, SYM_ESC, SYM_FIRST, mag_class, pair_symbol
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, indices, data, pos, lim):
+    """One group's histogram (pairs [lo, hi), one EOB) written as ascending (symbol, count)
+    entries at indices/data[pos:], at most up to ``lim``; ``row`` must be zero and is left
+    zero.  Returns (status, entries written)."""
+    if lo < 0 or hi < lo or hi > runs.size or hi > vals.size or lim > indices.size \
+            or lim > data.size or pos < 0:
+        return ERR_BUFFER, 0
+    nnz = pos
+    nt = 0
+    row[SYM_EOB] = 1
+    touched[nt] = SYM_EOB
+    nt += 1
+    if 2 * (hi - lo) >= nsym:
+        # many pairs for the alphabet: count only, then scan the whole row in order
+        for k in range(lo, hi):
+            nesc, s, _e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
+            row[SYM_ESC] += nesc
+            if s < 0 or s >= nsym:
+                row[:] = 0
+                return ERR_BUFFER, 0
+            row[s] += 1
+        for s in range(nsym):
+            if row[s] != 0:
+                if nnz >= lim:
+                    row[:] = 0
+                    return ERR_BUFFER, 0
+                indices[nnz] = s
+                data[nnz] = row[s]
+                row[s] = 0
+                nnz += 1
+        return OK, nnz - pos
+    for k in range(lo, hi):
+        nesc, s, _e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
+        if nesc:
+            if row[SYM_ESC] == 0:
+                touched[nt] = SYM_ESC
+                nt += 1
+            row[SYM_ESC] += nesc
+        if s < 0 or s >= nsym:
+            row[:] = 0
+            return ERR_BUFFER, 0
+        if row[s] == 0:
+            touched[nt] = s
+            nt += 1
+        row[s] += 1
+    if nnz + nt > lim:
+        row[:] = 0
+        return ERR_BUFFER, 0
+    hi_s = 0
+    for j in range(nt):
+        hi_s = max(hi_s, touched[j])
+    if hi_s + 1 <= 8 * nt:  # dense enough: scan the row in order instead of sorting
+        for s in range(hi_s + 1):
+            if row[s] != 0:
+                indices[nnz] = s
+                data[nnz] = row[s]
+                row[s] = 0
+                nnz += 1
+    else:
+        t = np.sort(touched[:nt])
+        for j in range(nt):
+            s = t[j]
+            indices[nnz] = s
+            data[nnz] = row[s]
+            row[s] = 0
+            nnz += 1
+    return OK, nnz - pos
+
+
 @njit(cache=True, nogil=True)
 def group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data):
     """Symbol histogram of every group (one EOB each), as CSR rows with ascending symbols.
@@ -32,68 +102,57 @@ def group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data):
     touched = np.empty(nsym, np.int64)
     nnz = 0
     indptr[0] = 0
+    lim = min(indices.size, data.size)
     for g in range(G):
-        lo = ps[g]
-        hi = ps[g + 1]
-        if lo < 0 or hi < lo or hi > runs.size or hi > vals.size:
-            return ERR_BUFFER, nnz
-        nt = 0
-        row[SYM_EOB] = 1
-        touched[nt] = SYM_EOB
-        nt += 1
-        if 2 * (hi - lo) >= nsym:
-            # many pairs for the alphabet: count only, then scan the whole row in order
-            for k in range(lo, hi):
-                nesc, s, _e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
-                row[SYM_ESC] += nesc
-                if s < 0 or s >= nsym:
-                    return ERR_BUFFER, nnz
-                row[s] += 1
-            for s in range(nsym):
-                if row[s] != 0:
-                    if nnz >= indices.size or nnz >= data.size:
-                        return ERR_BUFFER, nnz
-                    indices[nnz] = s
-                    data[nnz] = row[s]
-                    row[s] = 0
-                    nnz += 1
-            indptr[g + 1] = nnz
-            continue
-        for k in range(lo, hi):
-            nesc, s, _e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
-            if nesc:
-                if row[SYM_ESC] == 0:
-                    touched[nt] = SYM_ESC
-                    nt += 1
-                row[SYM_ESC] += nesc
-            if s < 0 or s >= nsym:
-                return ERR_BUFFER, nnz
-            if row[s] == 0:
-                touched[nt] = s
-                nt += 1
-            row[s] += 1
-        if nnz + nt > indices.size or nnz + nt > data.size:
-            return ERR_BUFFER, nnz
-        hi_s = 0
-        for j in range(nt):
-            hi_s = max(hi_s, touched[j])
-        if hi_s + 1 <= 8 * nt:  # dense enough: scan the row in order instead of sorting
-            for s in range(hi_s + 1):
-                if row[s] != 0:
-                    indices[nnz] = s
-                    data[nnz] = row[s]
-                    row[s] = 0
-                    nnz += 1
-        else:
-            t = np.sort(touched[:nt])
-            for j in range(nt):
-                s = t[j]
-                indices[nnz] = s
-                data[nnz] = row[s]
-                row[s] = 0
-                nnz += 1
+        st, c = _hist_row(runs, vals, ps[g], ps[g + 1], kref, nrun, nsym, row, touched,
+                          indices, data, nnz, lim)
+        if st != OK:
+            return st, nnz
+        nnz += c
         indptr[g + 1] = nnz
     return OK, nnz
+
+
+@njit(cache=True, nogil=True)
+def group_hist_slots(runs, vals, ps, kref, nrun, nsym, off, cnt, indices, data, g0, g1):
+    """:func:`group_hist_csr` of groups [g0, g1) (one chunk of a threaded call), group g's
+    entries written at ``off[g]`` (room up to ``off[g+1]``: ``min(nsym, pairs_g + 2)``) and
+    their number to ``cnt[g]``; :func:`csr_compact` then packs the rows."""
+    G = ps.size - 1
+    if off.size != G + 1 or cnt.size != G or g0 < 0 or g1 > G or nsym < SYM_FIRST or nrun < 1:
+        return ERR_BUFFER
+    row = np.zeros(nsym, np.int64)
+    touched = np.empty(nsym, np.int64)
+    for g in range(g0, g1):
+        st, c = _hist_row(runs, vals, ps[g], ps[g + 1], kref, nrun, nsym, row, touched,
+                          indices, data, off[g], off[g + 1])
+        if st != OK:
+            return st
+        cnt[g] = c
+    return OK
+
+
+@njit(cache=True, nogil=True)
+def csr_compact(off, cnt, indices, data, indptr, out_indices, out_data):
+    """Rows written at ``off[g]`` with ``cnt[g]`` entries (:func:`group_hist_slots`) packed
+    back to back: indptr, out_indices, out_data.  Returns a status."""
+    G = cnt.size
+    if off.size != G + 1 or indptr.size != G + 1:
+        return ERR_BUFFER
+    nnz = 0
+    indptr[0] = 0
+    for g in range(G):
+        a = off[g]
+        c = cnt[g]
+        if c < 0 or a < 0 or a + c > off[g + 1] or a + c > indices.size or a + c > data.size \
+                or nnz + c > out_indices.size or nnz + c > out_data.size:
+            return ERR_BUFFER
+        for j in range(c):
+            out_indices[nnz + j] = indices[a + j]
+            out_data[nnz + j] = data[a + j]
+        nnz += c
+        indptr[g + 1] = nnz
+    return OK
 
 
 @njit(cache=True, nogil=True)
@@ -618,6 +677,10 @@ def class_triples(owner, runs, mags, counts, n_owner, kref, ncls, rcap, o_out, r
             or o_out.size < n or r_out.size < n or c_out.size < n or n_out.size < n \
             or rcap < 1 or ncls < 1:
         return ERR_BUFFER, 0
+    rmax = np.int64(0)
+    for k in range(n):
+        rmax = max(rmax, np.int64(runs[k]))
+    rcap = min(rcap, rmax + 1)
     tab = np.zeros(rcap * ncls, np.int64)
     touched = np.empty(min(n, rcap * ncls) + 1, np.int64)
     X[:] = 0
