@@ -13,15 +13,16 @@ import math
 import numpy as np
 from numba import njit
 
+from .intrinsics import bit_length64
 from .status import ERR_BUFFER, OK
 from .symbols import SYM_EOB, SYM_ESC, SYM_FIRST, mag_class, pair_symbol
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, indices, data, pos, lim):
+def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, bits, indices, data, pos, lim):
     """One group's histogram (pairs [lo, hi), one EOB) written as ascending (symbol, count)
-    entries at indices/data[pos:], at most up to ``lim``; ``row`` must be zero and is left
-    zero.  Returns (status, entries written)."""
+    entries at indices/data[pos:], at most up to ``lim``; ``row`` and ``bits`` (a bitmap of
+    nsym bits, scratch) must be zero and are left zero.  Returns (status, entries written)."""
     if lo < 0 or hi < lo or hi > runs.size or hi > vals.size or lim > indices.size \
             or lim > data.size or pos < 0:
         return ERR_BUFFER, 0
@@ -66,20 +67,20 @@ def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, indices, data,
     if nnz + nt > lim:
         row[:] = 0
         return ERR_BUFFER, 0
-    hi_s = 0
+    # the touched symbols in ascending order: set bits of a bitmap, word by word
+    hi_w = 0
     for j in range(nt):
-        hi_s = max(hi_s, touched[j])
-    if hi_s + 1 <= 8 * nt:  # dense enough: scan the row in order instead of sorting
-        for s in range(hi_s + 1):
-            if row[s] != 0:
-                indices[nnz] = s
-                data[nnz] = row[s]
-                row[s] = 0
-                nnz += 1
-    else:
-        t = np.sort(touched[:nt])
-        for j in range(nt):
-            s = t[j]
+        s = touched[j]
+        w = s >> 6
+        bits[w] |= np.uint64(1) << np.uint64(s & 63)
+        hi_w = max(hi_w, w)
+    for w in range(hi_w + 1):
+        x = bits[w]
+        bits[w] = 0
+        while x:
+            low = x & (~x + np.uint64(1))
+            s = (w << 6) + np.int64(bit_length64(low)) - 1
+            x ^= low
             indices[nnz] = s
             data[nnz] = row[s]
             row[s] = 0
@@ -100,11 +101,12 @@ def group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data):
         return ERR_BUFFER, 0
     row = np.zeros(nsym, np.int64)
     touched = np.empty(nsym, np.int64)
+    bits = np.zeros((nsym >> 6) + 1, np.uint64)
     nnz = 0
     indptr[0] = 0
     lim = min(indices.size, data.size)
     for g in range(G):
-        st, c = _hist_row(runs, vals, ps[g], ps[g + 1], kref, nrun, nsym, row, touched,
+        st, c = _hist_row(runs, vals, ps[g], ps[g + 1], kref, nrun, nsym, row, touched, bits,
                           indices, data, nnz, lim)
         if st != OK:
             return st, nnz
@@ -123,8 +125,9 @@ def group_hist_slots(runs, vals, ps, kref, nrun, nsym, off, cnt, indices, data, 
         return ERR_BUFFER
     row = np.zeros(nsym, np.int64)
     touched = np.empty(nsym, np.int64)
+    bits = np.zeros((nsym >> 6) + 1, np.uint64)
     for g in range(g0, g1):
-        st, c = _hist_row(runs, vals, ps[g], ps[g + 1], kref, nrun, nsym, row, touched,
+        st, c = _hist_row(runs, vals, ps[g], ps[g + 1], kref, nrun, nsym, row, touched, bits,
                           indices, data, off[g], off[g + 1])
         if st != OK:
             return st
@@ -744,6 +747,7 @@ def sample_model_cost(owner, runs, cls, counts, n_owner, eob, X, nrun, nsym, w, 
         return ERR_BUFFER, 0.0
     row = np.zeros(nsym, np.int64)
     touched = np.empty(nsym, np.int64)
+    bits = np.zeros((nsym >> 6) + 1, np.uint64)
     cap = n + 2 * n_owner
     indptr = np.zeros(n_owner + 1, np.int64)
     cols = np.empty(cap, np.int64)
@@ -779,22 +783,20 @@ def sample_model_cost(owner, runs, cls, counts, n_owner, eob, X, nrun, nsym, w, 
             return ERR_BUFFER, 0.0
         if nnz + nt > cap:
             return ERR_BUFFER, 0.0
-        hi_s = -1
+        # the touched symbols in ascending order: set bits of a bitmap, word by word
+        hi_w = -1
         for j in range(nt):
-            hi_s = max(hi_s, touched[j])
-        if hi_s + 1 <= 8 * nt:  # dense enough: scan the row in order instead of sorting
-            for s in range(hi_s + 1):
-                h = row[s]
-                if h != 0:
-                    row[s] = 0
-                    cols[nnz] = s
-                    vals[nnz] = h
-                    S[s] += h * w[o]
-                    nnz += 1
-        else:
-            t = np.sort(touched[:nt])
-            for j in range(nt):
-                s = t[j]
+            s = touched[j]
+            wd = s >> 6
+            bits[wd] |= np.uint64(1) << np.uint64(s & 63)
+            hi_w = max(hi_w, wd)
+        for wd in range(hi_w + 1):
+            x = bits[wd]
+            bits[wd] = 0
+            while x:
+                low = x & (~x + np.uint64(1))
+                s = (wd << 6) + np.int64(bit_length64(low)) - 1
+                x ^= low
                 h = row[s]
                 row[s] = 0
                 if h != 0:  # (a count that summed to zero is no nonzero)
