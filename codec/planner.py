@@ -16,11 +16,11 @@ from .huffman import MAX_CODE_LEN, huffman_lengths
 from .kernels.parallel import run_chunks, workers
 from .kernels.encode import count_pairs, fill_pairs
 from .kernels.symbols import SYM_FIRST, num_classes
-from .kernels.plan import (class_triples, code_len_matrix, cost_pool_range, csr_compact,
-                           csr_move_rows, csr_table_sums, dedup_pairs, dedup_parts,
-                           group_hist_csr, group_hist_slots,
-                           model_cost_kernel, pool_argmin, pool_gather, row_entropy_csr,
-                           sample_model_cost, tensor_hist_row, tensor_hist_rows)
+from .kernels.plan import (class_triples, code_len_matrix, cost_pool_cols, cost_pool_range,
+                           csr_compact, csr_move_rows, csr_table_sums, dedup_pairs, dedup_parts,
+                           group_hist_csr, group_hist_slots, model_cost_kernel, pool_argmin,
+                           pool_gather, row_entropy_csr, sample_model_cost, tensor_hist_row,
+                           tensor_hist_rows)
 
 PAR_MIN_WORK = 1 << 16    # below this many parameters kernels run on the calling thread
 MIN_GROUP = 4096          # "auto" grouping: whole kernels, at least this many parameters a group
@@ -462,11 +462,12 @@ class Csr:
         """pool[slots[t], row] = sum of w * LT[s, t] over the row's nonzeros (s, w)."""
         work = self.indices.size * LT.shape[1]
         args = (self.indptr, self.indices, self.data, LT, pool, slots)
+        kernel = cost_pool_cols if LT.shape[1] <= FEW_TABLES else cost_pool_range
         if work >= PAR_MIN_COST and self.n > 1:
             # row chunks of about equal nonzeros, on the calling thread and the pool
-            st = run_ranges(cost_pool_range, args, self.indptr * LT.shape[1])
+            st = run_ranges(kernel, args, self.indptr * LT.shape[1])
         else:
-            st = cost_pool_range(*args, 0, self.n)
+            st = kernel(*args, 0, self.n)
         if st:
             raise AssertionError(f"cost kernel failed with status {st}")
 
@@ -535,6 +536,7 @@ class Csr:
         return out
 
 
+FEW_TABLES = 3  # up to this many tables, costs are computed a table at a time (cost_pool_cols)
 PAR_MIN_COST = 1 << 20  # nonzeros x tables above which cost matrices are computed in parallel
 _NO_LENS = np.zeros((1, 1), np.uint8)
 _NO_SUMS = np.zeros((1, 1))

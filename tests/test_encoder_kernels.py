@@ -382,7 +382,7 @@ def test_moved_row_sums_equal_recomputed_sums(seed):
 
 @given(st.integers(0, 2**32 - 1))
 def test_cost_pool_kernels_match_cost_matrix(seed):
-    from codec.kernels.plan import cost_pool_range, pool_argmin, pool_gather
+    from codec.kernels.plan import cost_pool_cols, cost_pool_range, pool_argmin, pool_gather
     rng = np.random.default_rng(seed)
     G, T, n = int(rng.integers(1, 30)), int(rng.integers(1, 6)), int(rng.integers(2, 40))
     H = rng.integers(0, 5, (G, n)) * (rng.random((G, n)) < 0.4)
@@ -400,6 +400,12 @@ def test_cost_pool_kernels_match_cost_matrix(seed):
     assert cost_pool_range(indptr, idx, data, LT, pool, slots, 0, cut) == OK
     assert cost_pool_range(indptr, idx, data, LT, pool, slots, cut, G) == OK
     assert np.array_equal(pool[slots], costT)
+    pool2 = np.full_like(pool, -1.0)
+    assert cost_pool_cols(indptr, idx, data, LT, pool2, slots, 0, cut) == OK
+    assert cost_pool_cols(indptr, idx, data, LT, pool2, slots, cut, G) == OK
+    assert np.array_equal(pool2[slots], costT)  # bit for bit, one table at a time
+    assert cost_pool_cols(indptr, np.full_like(idx, n), data, LT, pool2, slots, 0, G) \
+        == (ERR_BUFFER if idx.size else OK)
     out = np.empty(G, np.int64)
     assert pool_argmin(pool, slots, out) == OK and np.array_equal(out, costT.argmin(axis=0))
     assign = rng.integers(0, T, G).astype(np.int64)
