@@ -15,11 +15,11 @@ from .format import (DEFAULT_LIMITS, FOOTER_SIZE, PREAMBLE_SIZE, Directory, Limi
                      Table, TensorEntry, footer, preamble, read_directory, value_range,
                      write_directory)
 from .huffman import LUT_BITS, canonical_codes
-from .kernels.decode import LANES, decode_groups
+from .kernels.decode import LANES, decode_groups, decode_groups_multi
 from .kernels.encode import group_bits, group_tables, merge_first_bytes, pack_groups
 from .kernels.parallel import run_chunks, workers
 from .kernels.status import STATUS_MESSAGES
-from .kernels.directory import build_luts
+from .kernels.directory import build_luts, build_multi, multi_worth
 from .kernels.tables import P_FIELDS, plan_batch, work_cuts
 
 PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group has length 0",
@@ -34,6 +34,9 @@ DEFAULT_MAX_TABLES = 256
 PLAN_BATCH = 1 << 16  # groups planned and decoded per kernel call
 CHUNKS_PER_WORKER = 4  # decode chunks per thread (taken dynamically: balance vs call overhead)
 PAR_MIN_BITS = 1 << 20  # payload bits below which a decode batch runs on the calling thread
+# payload bits a table must decode in one batch before its multi-set entries are built
+# (building one, ~10 us, pays for itself after ~10 K dense 4-bit values, ~30 K bits)
+MULTI_MIN_BITS = 1 << 16
 
 
 # ---------------------------------------------------------------------------------------------
@@ -535,6 +538,7 @@ class Package:
         self.directory: Directory = read_directory(self._buf, limits)
         self._entries = {e.name: e for e in self.directory.tensors}
         self._luts_cache = None  # built on first decode: inspect() never pays for them
+        self._multi_cache = None
         self._crc_ok: set[str] = set()
 
     @property
@@ -558,6 +562,33 @@ class Package:
         if self._luts_cache is None:
             self._luts_cache = _decode_luts(self.directory.tables)
         return self._luts_cache
+
+    def _multi(self, tid: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, tables): multi-set decode tables (kernels/directory.py) for the tables that
+        decode enough bits here to pay for building them (MULTI_MIN_BITS) and whose
+        entries average >= 2 sets; rows[t] = their row, -1 for a table without, -2 for one
+        not considered yet.  Built once per table per Package."""
+        T = len(self.directory.tables)
+        if self._multi_cache is None:
+            self._multi_cache = (np.full(T, -2, np.int64), np.zeros((0, 1 << LUT_BITS), np.uint64))
+        rows, mluts = self._multi_cache
+        if T and int(bits.sum()) >= MULTI_MIN_BITS and (rows == -2).any():
+            per = np.bincount(tid, weights=bits, minlength=T)
+            ts = np.flatnonzero((per >= MULTI_MIN_BITS) & (rows == -2))
+            if ts.size:
+                worth = np.zeros(ts.size, np.int64)
+                luts = self._luts
+                if multi_worth(luts, ts, worth) != 0:
+                    raise CorruptError("decode tables do not fit their layout")
+                rows[ts] = -1
+                ts = ts[worth == 1]
+                block = np.zeros((ts.size, luts.shape[1]), np.uint64)
+                if build_multi(luts, ts, block) != 0:
+                    raise CorruptError("decode tables do not fit their layout")
+                rows[ts] = np.arange(mluts.shape[0], mluts.shape[0] + ts.size)
+                mluts = np.concatenate([mluts, block]) if mluts.shape[0] else block
+                self._multi_cache = rows, mluts
+        return rows, mluts
 
     def _meta(self, e: TensorEntry) -> QuantMeta | None:
         """The tensor's quantization metadata, parsed only after its block CRC matched."""
@@ -637,24 +668,55 @@ class Package:
         n, glo, ghi, tid, st, cn, voff = self._plan(batch, bitpos)
         status = np.zeros(n, np.int64)
         where = np.zeros(n, np.int64)
-        args = (self._buf, np.int64(self._buf.size), glo, ghi, tid, st, cn, voff,
-                np.int64(vmin), np.int64(vmax), self._luts, out, status, where)
-        nq = (n + LANES - 1) // LANES
-        nw = workers()
+        # groups whose table has multi-set entries go to decode_groups_multi, the rest to
+        # decode_groups (plan_batch checked every table id)
+        bits = ghi - glo
+        rows, mluts = self._multi(tid, bits)
+        parts = [(decode_groups, self._luts, None, tid)]
+        if mluts.shape[0]:
+            sel = rows[tid]
+            m = sel >= 0
+            if m.any():
+                im, ip = np.flatnonzero(m), np.flatnonzero(~m)
+                parts = [(decode_groups_multi, mluts, im, sel[im])]
+                if ip.size:
+                    parts.append((decode_groups, self._luts, ip, tid[ip]))
         # parallel only when the payload is big enough to pay for waking threads: time goes
         # with the bits read more than with the values written (4-bit 90 % sparse mtcnn,
         # 50 KB: 1.0-1.3 G params/s on two threads vs 1.6 G on one)
-        if nq > 1 and nw > 0 and int((ghi - glo).sum()) >= PAR_MIN_BITS:
-            # chunks of about equal work (parameters), taken dynamically by the pool
-            k = min(nq, CHUNKS_PER_WORKER * (nw + 1))
-            cuts = work_cuts(cn, np.int64(LANES), np.int64(k))
-            rcs = [0] * k
-            def chunk(j):  # noqa: E306
-                rcs[j] = decode_groups(*args, np.int64(cuts[j]), np.int64(cuts[j + 1]))
-            run_chunks(chunk, k)
-            rc = next((r for r in rcs if r), 0)
+        nw = workers()
+        par = nw > 0 and n > LANES and int(bits.sum()) >= PAR_MIN_BITS
+        jobs, outs = [], []
+        for kern, luts, idx, t in parts:
+            if idx is None:
+                arrs, s_, w_ = (glo, ghi, t, st, cn, voff), status, where
+            else:
+                arrs = (glo[idx], ghi[idx], t, st[idx], cn[idx], voff[idx])
+                s_, w_ = np.zeros(idx.size, np.int64), np.zeros(idx.size, np.int64)
+                outs.append((idx, s_, w_))
+            args = (self._buf, np.int64(self._buf.size), *arrs, np.int64(vmin), np.int64(vmax),
+                    luts, out, s_, w_)
+            nq = (t.size + LANES - 1) // LANES
+            if par and nq > 1:
+                # chunks of about equal work (parameters), taken dynamically by the pool
+                k = min(nq, CHUNKS_PER_WORKER * (nw + 1))
+                cuts = work_cuts(arrs[4], np.int64(LANES), np.int64(k))
+                jobs += [(kern, args, int(cuts[j]), int(cuts[j + 1])) for j in range(k)]
+            else:
+                jobs.append((kern, args, 0, nq))
+        rcs = [0] * len(jobs)
+        def job(j):  # noqa: E306
+            kern, args, q0, q1 = jobs[j]
+            rcs[j] = kern(*args, np.int64(q0), np.int64(q1))
+        if par and len(jobs) > 1:
+            run_chunks(job, len(jobs))
         else:
-            rc = decode_groups(*args, np.int64(0), np.int64(nq))
+            for j in range(len(jobs)):
+                job(j)
+        rc = next((r for r in rcs if r), 0)
+        for idx, s_, w_ in outs:
+            status[idx] = s_
+            where[idx] = w_
         if rc != 0 and not status.any():
             raise CorruptError("decoder kernel rejected its arguments", value=rc)
         if status.any():

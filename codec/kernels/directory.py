@@ -368,3 +368,120 @@ def build_luts(tables, lengths, luts, whole):
             else:
                 lut[lo:lo + cnt] = ent
     return -1
+
+
+# multi-set entries (decode.decode_groups_multi): a whole-set entry (layout above, but bits
+# 0-3 = bits used by all its sets) followed, in bits 32-59, by up to two more whole sets that
+# fit in the same 12 looked-up bits: set k (k = 0, 1) at bit 32 + 14k, 6 bits adv = its zero
+# run + 1 (0: no such set), 8 bits value + 128 (|value| <= 127); bits 60-63 = bits used by
+# the first set alone (the decoder's fallback when a check fails).  An escape (nrun zeros) is
+# the set "nrun - 1 zeros, then a zero value": same output, same bounds check.
+MULTI_SETS = 3
+MULTI_MIN_SETS = 2  # tables whose entries average fewer sets per lookup use the plain kernel
+_LUT_MASK = (1 << MAX_CODE_LEN) - 1
+
+
+@njit(cache=True, inline="always")
+def _as_set(e):
+    """A uint32 whole-set entry as a whole set, an escape as the equivalent set, else a
+    non-set: (is_set, bits, run, value)."""
+    if e >= np.uint64(WHOLE_FLAG):
+        return (True, np.int64(e & np.uint64(15)), np.int64((e >> np.uint64(4)) & np.uint64(8191)),
+                np.int64((e >> np.uint64(17)) & np.uint64(16383)) - WHOLE_MAX)
+    if (e >> np.uint64(4)) & np.uint64(3) == np.uint64(2) and e & np.uint64(15) != np.uint64(0):
+        return True, np.int64(e & np.uint64(15)), np.int64((e >> np.uint64(11)) & np.uint64(8191)) - 1, 0
+    return False, 0, 0, 0
+
+
+@njit(cache=True, inline="always")
+def _multi_entry(lut, p):
+    """(uint64 entry, number of sets) for prefix p of the uint32 whole-set table ``lut``
+    (the plain definition; build_multi computes the same entries faster)."""
+    e1 = np.uint64(lut[p])
+    ok, b1, r1, v1 = _as_set(e1)
+    if not ok or r1 > 8191:
+        return e1, 1
+    b = b1
+    hi = np.uint64(0)
+    n = 1
+    for k in range(MULTI_SETS - 1):
+        ok, b2, r2, v2 = _as_set(np.uint64(lut[(p << b) & _LUT_MASK]))
+        if not ok or b + b2 > MAX_CODE_LEN or r2 > 62 or v2 < -127 or v2 > 127:
+            break
+        hi |= np.uint64((r2 + 1) | ((v2 + 128) << 6)) << np.uint64(14 * k)
+        n += 1
+        b += b2
+    if n == 1 and e1 < np.uint64(WHOLE_FLAG):
+        return e1, 1  # a lone escape stays an escape
+    for k in range(n - 1, MULTI_SETS - 1):  # absent sets: adv 0, value 0
+        hi |= np.uint64(128 << 6) << np.uint64(14 * k)
+    low = np.uint64(WHOLE_FLAG) | np.uint64(b) | (np.uint64(r1) << np.uint64(4)) \
+        | (np.uint64(v1 + WHOLE_MAX) << np.uint64(17))
+    return low | (hi << np.uint64(32)) | (np.uint64(b1) << np.uint64(60)), n
+
+
+@njit(cache=True)
+def multi_worth(luts, ts, worth):
+    """worth[k] = 1 if table ts[k]'s multi-set entries average >= MULTI_MIN_SETS sets per
+    lookup (estimated on every 16th prefix), else 0.  Returns 0, or -1 if an argument does
+    not fit."""
+    if worth.size < ts.size or luts.shape[1] != (1 << MAX_CODE_LEN):
+        return -1
+    for k in range(ts.size):
+        t = ts[k]
+        if t < 0 or t >= luts.shape[0]:
+            return -1
+        total = 0
+        for p in range(0, 1 << MAX_CODE_LEN, 16):
+            total += _multi_entry(luts[t], p)[1]
+        worth[k] = 1 if total >= MULTI_MIN_SETS << (MAX_CODE_LEN - 4) else 0
+    return 0
+
+
+@njit(cache=True)
+def build_multi(luts, ts, out):
+    """out[k] = the multi-set entries of table ts[k] (the entries of _multi_entry, built from
+    per-prefix arrays: ~4x faster); 0, or -1 if an argument does not fit."""
+    N = 1 << MAX_CODE_LEN
+    if out.shape[0] < ts.size or out.shape[1] != N or luts.shape[1] != N:
+        return -1
+    sb = np.empty(N, np.int64)   # bits of the set at prefix p if it can be a 2nd/3rd set, else 99
+    sf = np.empty(N, np.uint64)  # its 14-bit field (adv | value + 128 << 6)
+    absent = np.uint64(128 << 6)
+    for k in range(ts.size):
+        t = ts[k]
+        if t < 0 or t >= luts.shape[0]:
+            return -1
+        lut = luts[t]
+        for p in range(N):
+            ok, b, r, v = _as_set(np.uint64(lut[p]))
+            ok = ok and r <= 62 and -127 <= v <= 127
+            sb[p] = b if ok else 99
+            sf[p] = np.uint64((r + 1) | ((v + 128) << 6)) if ok else absent
+        for p in range(N):
+            e1 = np.uint64(lut[p])
+            ok, b1, r1, v1 = _as_set(e1)
+            if not ok:
+                out[k, p] = e1
+                continue
+            q2 = (p << b1) & _LUT_MASK
+            b2 = b1 + sb[q2]
+            f2 = sf[q2]
+            f3 = absent
+            b = b1
+            if b2 <= MAX_CODE_LEN:
+                b = b2
+                q3 = (p << b2) & _LUT_MASK
+                if b2 + sb[q3] <= MAX_CODE_LEN:
+                    b = b2 + sb[q3]
+                    f3 = sf[q3]
+            else:
+                f2 = absent
+                if e1 < np.uint64(WHOLE_FLAG):
+                    out[k, p] = e1  # a lone escape stays an escape
+                    continue
+            low = np.uint64(WHOLE_FLAG) | np.uint64(b) | (np.uint64(r1) << np.uint64(4)) \
+                | (np.uint64(v1 + WHOLE_MAX) << np.uint64(17))
+            out[k, p] = low | (f2 << np.uint64(32)) | (f3 << np.uint64(46)) \
+                | (np.uint64(b1) << np.uint64(60))
+    return 0

@@ -1,0 +1,119 @@
+"""Multi-set decode tables (kernels/directory.build_multi, kernels/decode.decode_groups_multi).
+
+Tables whose entries average >= 2 whole sets per 12-bit lookup (dense low-bit weights) are
+decoded by a kernel that takes up to three sets per lookup.  It must give the same values as
+the plain kernel on valid input and, on corrupt input, the same error (type, message, byte
+offset), since it falls back to one set whenever a check fails.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numba import njit
+
+import codec
+import codec.package as P
+from codec.errors import CodecError
+from codec.kernels.directory import _multi_entry, build_multi, multi_worth
+
+OFF = 1 << 62  # MULTI_MIN_BITS that turns the multi-set kernel off
+
+
+def _dense4(seed: int, shape=(48, 24, 3, 3), dtype=np.int8, shift: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    w = np.clip(np.round(rng.laplace(0, 0.8, size=shape)), -8, 7).astype(np.int64) + shift
+    return {"a.weight": w.astype(dtype), "b.weight": w[::-1].copy().astype(dtype)}
+
+
+@njit(cache=False)
+def _reference_entries(luts, ts, out):
+    for k in range(ts.size):
+        for p in range(luts.shape[1]):
+            out[k, p] = _multi_entry(luts[ts[k]], p)[0]
+
+
+def _decode(data: bytes, multi: bool, monkeypatch) -> object:
+    monkeypatch.setattr(P, "MULTI_MIN_BITS", 0 if multi else OFF)
+    try:
+        return codec.Package(data, verify=False).read_all()
+    except CodecError as exc:
+        return (type(exc).__name__, str(exc), exc.offset, exc.value)
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    return a == b
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fast_build_matches_entry_function(seed):
+    data = codec.pack(_dense4(seed))
+    luts = codec.Package(data)._luts
+    ts = np.arange(luts.shape[0], dtype=np.int64)
+    fast = np.zeros((ts.size, luts.shape[1]), np.uint64)
+    slow = np.zeros_like(fast)
+    assert build_multi(luts, ts, fast) == 0
+    _reference_entries(luts, ts, slow)
+    assert np.array_equal(fast, slow)
+    worth = np.zeros(ts.size, np.int64)
+    assert multi_worth(luts, ts, worth) == 0
+    assert worth.any()  # dense 4-bit tables are worth it: the kernel below is really used
+    assert build_multi(luts, ts, fast[:0]) == -1  # output too small: refused, not written
+    assert multi_worth(luts, ts + luts.shape[0], worth) == -1
+
+
+def test_multi_kernel_used_and_exact(monkeypatch):
+    arrays = _dense4(7)
+    data = codec.pack(arrays)
+    monkeypatch.setattr(P, "MULTI_MIN_BITS", 0)
+    pkg = codec.Package(data)
+    out = pkg.read_all()
+    rows, mluts = pkg._multi_cache
+    assert mluts.shape[0] >= 1 and (rows >= 0).any()
+    for k, v in arrays.items():
+        assert np.array_equal(out[k], v)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), sparsity=st.sampled_from([0.0, 0.2, 0.6]),
+       unsigned=st.booleans())
+def test_multi_equals_plain_on_valid_input(seed, sparsity, unsigned):
+    rng = np.random.default_rng(seed)
+    shift = int(rng.integers(200, 248)) if unsigned else 0
+    arrays = _dense4(seed, shape=(int(rng.integers(1, 40)), 16, 3, 3),
+                     dtype=np.uint8 if unsigned else np.int8, shift=shift)
+    for v in arrays.values():
+        v[rng.random(v.shape) < sparsity] = shift
+    data = codec.pack(arrays)
+    with pytest.MonkeyPatch.context() as mp:
+        a = _decode(data, True, mp)
+        b = _decode(data, False, mp)
+    assert isinstance(a, dict) and _same(a, b)
+    assert all(np.array_equal(a[k], arrays[k]) for k in arrays)
+
+
+@pytest.mark.parametrize("unsigned", [False, True])
+def test_multi_equals_plain_on_corrupt_payload(unsigned, monkeypatch):
+    """Bit flips in the payload (CRC checks off so the kernels see them): both kernels give the
+    same values or the same error at the same offset."""
+    shift = 244 if unsigned else 0  # unsigned: zero value 244, so flips can leave 0..255
+    arrays = _dense4(11, dtype=np.uint8 if unsigned else np.int8, shift=shift)
+    data = codec.pack(arrays)
+    pkg = codec.Package(data)
+    e = pkg.entry("a.weight")
+    lo = e.block_offset + e.meta_length + e.group_table_bytes
+    hi = e.block_offset + e.block_length
+    rng = np.random.default_rng(3)
+    errors = 0
+    for _ in range(150):
+        bad = bytearray(data)
+        for _ in range(int(rng.integers(1, 4))):
+            bad[int(rng.integers(lo, hi))] ^= 1 << int(rng.integers(0, 8))
+        a = _decode(bytes(bad), True, monkeypatch)
+        b = _decode(bytes(bad), False, monkeypatch)
+        assert _same(a, b), (a if not isinstance(a, dict) else "values", b if not isinstance(b, dict) else "values")
+        errors += not isinstance(a, dict)
+    assert errors > 20  # the flips really reached the kernels' error paths
