@@ -255,7 +255,15 @@ def _plan(src: _Source, names: list, *, max_tables: int, effort: int) -> _Plan:
     per_group = use_per_group(int(gcount.sum()), kref, nrun, nclass, effort)
     hists = tensor_hists([src.get(k) for k in names], kref, nrun, nclass, per_group)
     tables, group_tables = build_tables(hists, gcount, per_group, kref, nrun, nclass, max_tables)
-    return _Plan(src, names, tables, group_tables)
+    plan = _Plan(src, names, tables, group_tables)
+    gb = getattr(hists, "group_bits", None)  # exact group lengths, known to the planner
+    batch = plan.batch() if gb is not None else None
+    if batch is not None and gb.size == batch[1].size:
+        plan.batch_bits = gb
+        for k in names:
+            p = src.get(k)
+            plan.bits[k] = gb[p.g0:p.g0 + p.n_groups]
+    return plan
 
 
 def _entry(p: Prepared, m: QuantMeta | None, pos: int, length: int, crc: int, tbase: int,

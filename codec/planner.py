@@ -424,6 +424,8 @@ class Csr:
         self.indices = np.ascontiguousarray(indices, dtype=np.int64)
         self.data = np.ascontiguousarray(data, dtype=np.float64)
         self.ncols = int(ncols)
+        self.xbits: np.ndarray | None = None       # per row: sign and extra bits of its pairs
+        self.group_bits: np.ndarray | None = None  # per row: exact coded bits (build_tables)
         # cost rows of tables seen in earlier model_costs calls: key -> pool row
         self._pool = np.empty((0, self.n))
         self._index: dict = {}
@@ -733,7 +735,8 @@ def tensor_hists(ps: list[Prepared], kref: int, nrun: int, nclass: int, per_grou
     """:func:`tensor_hist` of every tensor (a list); tensors of one batch without per-group
     rows take one kernel call for all and come back as one matrix, a row per tensor; with
     per-group rows, tensors whose groups lie back to back in one batch (in order) come back
-    as one :class:`Csr` of all their groups, made by one threaded kernel call."""
+    as one :class:`Csr` of all their groups, made by one threaded kernel call (after
+    :func:`build_tables`, its ``group_bits`` are the groups' exact coded lengths)."""
     if not ps or any(p.pairs is None or p.pairs is not ps[0].pairs for p in ps):
         return [tensor_hist(p, kref, nrun, nclass, per_group) for p in ps]
     nsym = SYM_FIRST + nclass * nrun
@@ -763,10 +766,11 @@ def _batch_group_hist(pairs: Pairs, a: int, b: int, kref: int, nrun: int, nsym: 
     off = np.zeros(G + 1, np.int64)
     np.cumsum(room, out=off[1:])
     cnt = np.zeros(G, np.int64)
+    xbits = np.zeros(G, np.int64)
     idx = np.empty(int(off[-1]), np.int64)
     dat = np.empty(int(off[-1]), np.float64)
     st = run_ranges(group_hist_slots, (pairs.runs, pairs.vals, ps, np.int64(kref), np.int64(nrun),
-                                       np.int64(nsym), off, cnt, idx, dat), _pairs_work(ps))
+                                       np.int64(nsym), off, cnt, xbits, idx, dat), _pairs_work(ps))
     if st:
         raise AssertionError(f"group histogram kernel failed with status {st}")
     nnz = int(cnt.sum())
@@ -775,7 +779,9 @@ def _batch_group_hist(pairs: Pairs, a: int, b: int, kref: int, nrun: int, nsym: 
     data = np.empty(nnz, np.float64)
     if csr_compact(off, cnt, idx, dat, indptr, indices, data):
         raise AssertionError("histogram compaction kernel failed")
-    return Csr(indptr, indices, data, nsym)
+    H = Csr(indptr, indices, data, nsym)
+    H.xbits = xbits  # each group's sign and extra bits (see build_tables: group_bits)
+    return H
 
 
 def _pairs_work(ps: np.ndarray) -> np.ndarray:
@@ -834,6 +840,13 @@ def build_tables(hists: list, gcount: np.ndarray, per_group: bool, kref: int,
         Hc = Csr(Hg.indptr, colmap[Hg.indices], Hg.data, cols.size)
         best = _refine_groups(Hc, t_of_tensor[tensor_of], max_tables)
         ga, lens_c = _huffman_refine(Hc, best)
+        if Hg.xbits is not None:
+            # exact coded bits of every group: its symbols' code lengths (integer sums: the
+            # costs under the final lengths are exact, and usually already in the pool) plus
+            # its sign and extra bits -- what codec.kernels.encode.group_bits computes
+            at = _costs_from_lens(Hc, lens_c).at(ga)
+            if np.isfinite(at).all():
+                Hg.group_bits = at.astype(np.int64) + Hg.xbits
         tids = [ga[goff[i]:goff[i + 1]] for i in range(nt)]
     else:
         ta, lens_c = _huffman_refine(Csr.from_dense(Ht[live][:, cols]), tassign)

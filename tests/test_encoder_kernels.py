@@ -498,18 +498,26 @@ def test_group_hist_slots_match_group_hist_csr(seed, kref, nrun, sparsity):
     status, nnz = group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data)
     assert status == OK
     off = np.concatenate([[0], np.cumsum(np.minimum(np.diff(ps) + 2, nsym))]).astype(np.int64)
-    cnt = np.zeros(G, np.int64)
+    cnt, xb = np.zeros(G, np.int64), np.zeros(G, np.int64)
     idx, dat = np.empty(int(off[-1]), np.int64), np.empty(int(off[-1]))
     cut = int(rng.integers(0, G + 1))
-    assert group_hist_slots(runs, vals, ps, kref, nrun, nsym, off, cnt, idx, dat, cut, G) == OK
-    assert group_hist_slots(runs, vals, ps, kref, nrun, nsym, off, cnt, idx, dat, 0, cut) == OK
+    assert group_hist_slots(runs, vals, ps, kref, nrun, nsym, off, cnt, xb, idx, dat, cut, G) == OK
+    assert group_hist_slots(runs, vals, ps, kref, nrun, nsym, off, cnt, xb, idx, dat, 0, cut) == OK
     ip2, i2, d2 = np.empty(G + 1, np.int64), np.empty(nnz, np.int64), np.empty(nnz)
     assert csr_compact(off, cnt, idx, dat, ip2, i2, d2) == OK
     assert np.array_equal(ip2, indptr) and np.array_equal(i2, indices[:nnz])
     assert np.array_equal(d2, data[:nnz])
+    # sign and extra bits + code lengths of the symbols = group_bits' exact lengths
+    lens = np.full((1, nsym), 5, np.uint8)
+    want = np.zeros(G, np.int64)
+    st_b = group_bits(runs, vals, ps, np.zeros(G, np.int64), np.array([kref]), np.array([nrun]),
+                      lens, want, 0, G)
+    assert st_b == OK
+    coded = np.array([5 * d2[ip2[g]:ip2[g + 1]].sum() for g in range(G)], np.int64)
+    assert np.array_equal(xb + coded, want)
     if G:
         small = off.copy()
         small[1:] = np.minimum(small[1:], 1)  # no room for a group's entries
-        assert group_hist_slots(runs, vals, ps, kref, nrun, nsym, small, cnt, idx, dat, 0, G) \
+        assert group_hist_slots(runs, vals, ps, kref, nrun, nsym, small, cnt, xb, idx, dat, 0, G) \
             == ERR_BUFFER
         assert csr_compact(off, cnt + 10**6, idx, dat, ip2, i2, d2) == ERR_BUFFER

@@ -22,11 +22,13 @@ from .symbols import SYM_EOB, SYM_ESC, SYM_FIRST, mag_class, pair_symbol
 def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, bits, indices, data, pos, lim):
     """One group's histogram (pairs [lo, hi), one EOB) written as ascending (symbol, count)
     entries at indices/data[pos:], at most up to ``lim``; ``row`` and ``bits`` (a bitmap of
-    nsym bits, scratch) must be zero and are left zero.  Returns (status, entries written)."""
+    nsym bits, scratch) must be zero and are left zero.  Returns (status, entries written,
+    the group's sign and extra bits: sum of e + 1 over its pairs)."""
     if lo < 0 or hi < lo or hi > runs.size or hi > vals.size or lim > indices.size \
             or lim > data.size or pos < 0:
-        return ERR_BUFFER, 0
+        return ERR_BUFFER, 0, 0
     nnz = pos
+    xb = np.int64(0)
     nt = 0
     row[SYM_EOB] = 1
     touched[nt] = SYM_EOB
@@ -34,24 +36,26 @@ def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, bits, indices,
     if 2 * (hi - lo) >= nsym:
         # many pairs for the alphabet: count only, then scan the whole row in order
         for k in range(lo, hi):
-            nesc, s, _e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
+            nesc, s, e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
+            xb += e + 1
             row[SYM_ESC] += nesc
             if s < 0 or s >= nsym:
                 row[:] = 0
-                return ERR_BUFFER, 0
+                return ERR_BUFFER, 0, 0
             row[s] += 1
         for s in range(nsym):
             if row[s] != 0:
                 if nnz >= lim:
                     row[:] = 0
-                    return ERR_BUFFER, 0
+                    return ERR_BUFFER, 0, 0
                 indices[nnz] = s
                 data[nnz] = row[s]
                 row[s] = 0
                 nnz += 1
-        return OK, nnz - pos
+        return OK, nnz - pos, xb
     for k in range(lo, hi):
-        nesc, s, _e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
+        nesc, s, e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
+        xb += e + 1
         if nesc:
             if row[SYM_ESC] == 0:
                 touched[nt] = SYM_ESC
@@ -59,14 +63,14 @@ def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, bits, indices,
             row[SYM_ESC] += nesc
         if s < 0 or s >= nsym:
             row[:] = 0
-            return ERR_BUFFER, 0
+            return ERR_BUFFER, 0, 0
         if row[s] == 0:
             touched[nt] = s
             nt += 1
         row[s] += 1
     if nnz + nt > lim:
         row[:] = 0
-        return ERR_BUFFER, 0
+        return ERR_BUFFER, 0, 0
     # the touched symbols in ascending order: set bits of a bitmap, word by word
     hi_w = 0
     for j in range(nt):
@@ -85,7 +89,7 @@ def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, bits, indices,
             data[nnz] = row[s]
             row[s] = 0
             nnz += 1
-    return OK, nnz - pos
+    return OK, nnz - pos, xb
 
 
 @njit(cache=True, nogil=True)
@@ -106,8 +110,8 @@ def group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data):
     indptr[0] = 0
     lim = min(indices.size, data.size)
     for g in range(G):
-        st, c = _hist_row(runs, vals, ps[g], ps[g + 1], kref, nrun, nsym, row, touched, bits,
-                          indices, data, nnz, lim)
+        st, c, _xb = _hist_row(runs, vals, ps[g], ps[g + 1], kref, nrun, nsym, row, touched,
+                               bits, indices, data, nnz, lim)
         if st != OK:
             return st, nnz
         nnz += c
@@ -116,22 +120,25 @@ def group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data):
 
 
 @njit(cache=True, nogil=True)
-def group_hist_slots(runs, vals, ps, kref, nrun, nsym, off, cnt, indices, data, g0, g1):
+def group_hist_slots(runs, vals, ps, kref, nrun, nsym, off, cnt, xbits, indices, data, g0, g1):
     """:func:`group_hist_csr` of groups [g0, g1) (one chunk of a threaded call), group g's
     entries written at ``off[g]`` (room up to ``off[g+1]``: ``min(nsym, pairs_g + 2)``) and
-    their number to ``cnt[g]``; :func:`csr_compact` then packs the rows."""
+    their number to ``cnt[g]``; :func:`csr_compact` then packs the rows.  xbits[g]: the
+    group's sign and extra bits (its coded length is these plus its symbols' code lengths)."""
     G = ps.size - 1
-    if off.size != G + 1 or cnt.size != G or g0 < 0 or g1 > G or nsym < SYM_FIRST or nrun < 1:
+    if off.size != G + 1 or cnt.size != G or xbits.size != G or g0 < 0 or g1 > G \
+            or nsym < SYM_FIRST or nrun < 1:
         return ERR_BUFFER
     row = np.zeros(nsym, np.int64)
     touched = np.empty(nsym, np.int64)
     bits = np.zeros((nsym >> 6) + 1, np.uint64)
     for g in range(g0, g1):
-        st, c = _hist_row(runs, vals, ps[g], ps[g + 1], kref, nrun, nsym, row, touched, bits,
-                          indices, data, off[g], off[g + 1])
+        st, c, xb = _hist_row(runs, vals, ps[g], ps[g + 1], kref, nrun, nsym, row, touched,
+                              bits, indices, data, off[g], off[g + 1])
         if st != OK:
             return st
         cnt[g] = c
+        xbits[g] = xb
     return OK
 
 
