@@ -133,11 +133,16 @@ def write_directory(tables: list[Table], entries: list[TensorEntry]) -> bytes:
         t.to_bytes(out)
     put_varint(out, len(entries))
     prev = b""
+    mode_codes = {v: k for k, v in GROUP_MODES.items()}
     for e in entries:
         name = e.name.encode("utf-8")
-        k = 0
-        while k < min(len(name), len(prev)) and name[k] == prev[k]:
-            k += 1
+        k, m = 0, min(len(name), len(prev))  # k: longest common prefix (binary search)
+        while k < m:
+            mid = (k + m + 1) // 2
+            if name[:mid] == prev[:mid]:
+                k = mid
+            else:
+                m = mid - 1
         put_varint(out, k)
         put_varint(out, len(name) - k)
         out += name[k:]
@@ -146,7 +151,7 @@ def write_directory(tables: list[Table], entries: list[TensorEntry]) -> bytes:
         put_varint(out, len(e.shape))
         for d in e.shape:
             put_varint(out, d)
-        out.append({v: k for k, v in GROUP_MODES.items()}[e.group_mode])
+        out.append(mode_codes[e.group_mode])
         put_varint(out, e.group_size)
         put_svarint(out, e.value_offset)
         put_varint(out, e.block_offset)
