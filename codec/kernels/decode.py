@@ -59,7 +59,16 @@ def _window(buf, p, hi):
 
 
 @njit(cache=True, inline="always")
-def _plain(w, ent, pos, end, i, o_hi, voff, vmin, vmax):
+def _ended(st, pos, end):
+    """A lane's final status: the end symbol (state 1) must end the group exactly at ``end``
+    (checked here, after the loop, so ``end`` is not live in it: +2-4 % serial)."""
+    if st == 1 and pos != end:
+        return ERR_LENGTH_MISMATCH if pos < end else ERR_OVERRUN
+    return OK if st == 1 else st
+
+
+@njit(cache=True, inline="always")
+def _plain(w, ent, pos, i, o_hi, voff, vmin, vmax):
     """A symbol that is not a whole set (entry ``ent``, bit window ``w`` at ``pos``): a value
     with remainder bits, an escape or the end of the group; returns as :func:`_step`."""
     ln = np.int64(ent & np.uint64(15))
@@ -84,24 +93,21 @@ def _plain(w, ent, pos, end, i, o_hi, voff, vmin, vmax):
             return pos, i, ERR_RUN_OVERFLOW, j, voff
         return pos + ln, i, 0, j, voff  # r >= 1, so o_lo <= j < o_hi
     if kind == KIND_EOB:
-        pos += ln
-        if pos != end:
-            return pos, i, (ERR_LENGTH_MISMATCH if pos < end else ERR_OVERRUN), i, voff
-        return pos, i, 1, i, voff
+        return pos + ln, i, 1, i, voff  # the caller checks pos == end (_ended)
     return pos, i, ERR_INVALID_CODE, i, voff
 
 
 @njit(cache=True, inline="always")
-def _step(buf, hi, luts, t, pos, end, i, o_hi, voff, vmin, vmax):
+def _step(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax):
     """Decode one symbol of a group.  Returns (pos, i, state, j, v): state 0 = more to come
     and the caller stores ``out[j] = v`` (a value, or for an escape the zero value at the
-    run's first position, already there), 1 = end of group reached at exactly ``end``,
-    negative = error status.  The caller, not this function, writes ``out``: an array
+    run's first position, already there), 1 = end symbol read (the caller then checks with
+    :func:`_ended` that it ended the group exactly at its end), negative = error status.  The caller, not this function, writes ``out``: an array
     argument of an inlined function costs an atomic NRT incref/decref per call that Numba's
     reference-count pruning does not remove here (measured in docs/DESIGN.md)."""
     # No bit-position check per symbol: every symbol advances ``i`` (bounded by o_hi) or ends
-    # the group, and _window reads zeros past ``hi``, so the loop ends; the end symbol then
-    # checks that the group ended exactly at ``end``.
+    # the group, and _window reads zeros past ``hi``, so the loop ends; after the end symbol
+    # the caller checks that the group ended exactly at its end.
     w = _window(buf, pos >> 3, hi) << np.uint64(pos & 7)
     ent = np.uint64(luts[t, w >> _SHIFT])  # unsigned index: no wraparound code
     if ent >= np.uint64(WHOLE_FLAG):  # the whole set (code, remainder, sign) in one entry
@@ -112,7 +118,7 @@ def _step(buf, hi, luts, t, pos, end, i, o_hi, voff, vmin, vmax):
         if np.uint64(v - vmin) > np.uint64(vmax - vmin):  # v outside [vmin, vmax]
             return pos, i, ERR_RANGE, i, voff
         return pos + np.int64(ent & np.uint64(15)), i + 1, 0, i, v
-    return _plain(w, ent, pos, end, i, o_hi, voff, vmin, vmax)
+    return _plain(w, ent, pos, i, o_hi, voff, vmin, vmax)
 
 
 @njit(cache=True, inline="always")
@@ -135,10 +141,10 @@ def decode_group(buf, hi, start, end, luts, t, o_lo, o_hi, voff, vmin, vmax, out
     pos = start
     i = o_lo
     while st == 0:
-        pos, i, st, j, v = _step(buf, hi, luts, t, pos, end, i, o_hi, voff, vmin, vmax)
+        pos, i, st, j, v = _step(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax)
         if st == 0:
             out[j] = v
-    return (OK if st == 1 else st), pos
+    return _ended(st, pos, end), pos
 
 
 LANES = 2
@@ -177,22 +183,22 @@ def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, lu
             va, vb = voff[a], voff[b]
             la, lb = np.uint64(tid[a]), np.uint64(tid[b])
             while (sa | sb) == 0:
-                pa, ia, sa, ja, xa = _step(buf, hi, luts, la, pa, ea, ia, ha, va, vmin, vmax)
+                pa, ia, sa, ja, xa = _step(buf, hi, luts, la, pa, ia, ha, va, vmin, vmax)
                 if sa == 0:
                     out[np.uint64(ja)] = xa
-                pb, ib, sb, jb, xb = _step(buf, hi, luts, lb, pb, eb, ib, hb, vb, vmin, vmax)
+                pb, ib, sb, jb, xb = _step(buf, hi, luts, lb, pb, ib, hb, vb, vmin, vmax)
                 if sb == 0:
                     out[np.uint64(jb)] = xb
             while sa == 0:
-                pa, ia, sa, ja, xa = _step(buf, hi, luts, la, pa, ea, ia, ha, va, vmin, vmax)
+                pa, ia, sa, ja, xa = _step(buf, hi, luts, la, pa, ia, ha, va, vmin, vmax)
                 if sa == 0:
                     out[np.uint64(ja)] = xa
             while sb == 0:
-                pb, ib, sb, jb, xb = _step(buf, hi, luts, lb, pb, eb, ib, hb, vb, vmin, vmax)
+                pb, ib, sb, jb, xb = _step(buf, hi, luts, lb, pb, ib, hb, vb, vmin, vmax)
                 if sb == 0:
                     out[np.uint64(jb)] = xb
-            status[a] = OK if sa == 1 else sa
-            status[b] = OK if sb == 1 else sb
+            status[a] = _ended(sa, pa, ea)
+            status[b] = _ended(sb, pb, eb)
             where[a], where[b] = pa, pb
         else:
             for g in range(g0, G):
@@ -204,7 +210,7 @@ def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, lu
 
 
 @njit(cache=True, inline="always")
-def _step_multi(buf, hi, luts, t, pos, end, i, o_hi, voff, vmin, vmax):
+def _step_multi(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax):
     """_step for a multi-set table: returns (pos, i, state, j3, v3, j2, v2, j1, v1); for
     state 0 the caller stores out[j3] = v3, out[j2] = v2, out[j1] = v1 in that order (one
     set: j3 = j2 = j1, two: j3 = j2)."""
@@ -227,7 +233,7 @@ def _step_multi(buf, hi, luts, t, pos, end, i, o_hi, voff, vmin, vmax):
         if np.uint64(v1 - vmin) > span:
             return pos, j1, ERR_RANGE, j1, voff, j1, voff, j1, voff
         return pos + np.int64(ent >> np.uint64(60)), j1 + 1, 0, j1, v1, j1, v1, j1, v1
-    pos, i, st, j, v = _plain(w, ent, pos, end, i, o_hi, voff, vmin, vmax)
+    pos, i, st, j, v = _plain(w, ent, pos, i, o_hi, voff, vmin, vmax)
     return pos, i, st, j, v, j, v, j, v
 
 
@@ -258,31 +264,31 @@ def decode_groups_multi(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vm
         pb, eb, ib = glo[b], ghi[b], o_start[b]
         hb, vb, lb = ib + o_count[b], voff[b], np.uint64(tid[b])
         while (sa | sb) == 0:
-            pa, ia, sa, ka, xa, ja2, xa2, ja, ya = _step_multi(buf, hi, luts, la, pa, ea, ia, ha, va, vmin, vmax)
+            pa, ia, sa, ka, xa, ja2, xa2, ja, ya = _step_multi(buf, hi, luts, la, pa, ia, ha, va, vmin, vmax)
             if sa == 0:
                 out[np.uint64(ka)] = xa
                 out[np.uint64(ja2)] = xa2
                 out[np.uint64(ja)] = ya
-            pb, ib, sb, kb, xb, jb2, xb2, jb, yb = _step_multi(buf, hi, luts, lb, pb, eb, ib, hb, vb, vmin, vmax)
+            pb, ib, sb, kb, xb, jb2, xb2, jb, yb = _step_multi(buf, hi, luts, lb, pb, ib, hb, vb, vmin, vmax)
             if sb == 0:
                 out[np.uint64(kb)] = xb
                 out[np.uint64(jb2)] = xb2
                 out[np.uint64(jb)] = yb
         while sa == 0:
-            pa, ia, sa, ka, xa, ja2, xa2, ja, ya = _step_multi(buf, hi, luts, la, pa, ea, ia, ha, va, vmin, vmax)
+            pa, ia, sa, ka, xa, ja2, xa2, ja, ya = _step_multi(buf, hi, luts, la, pa, ia, ha, va, vmin, vmax)
             if sa == 0:
                 out[np.uint64(ka)] = xa
                 out[np.uint64(ja2)] = xa2
                 out[np.uint64(ja)] = ya
         while sb == 0:
-            pb, ib, sb, kb, xb, jb2, xb2, jb, yb = _step_multi(buf, hi, luts, lb, pb, eb, ib, hb, vb, vmin, vmax)
+            pb, ib, sb, kb, xb, jb2, xb2, jb, yb = _step_multi(buf, hi, luts, lb, pb, ib, hb, vb, vmin, vmax)
             if sb == 0:
                 out[np.uint64(kb)] = xb
                 out[np.uint64(jb2)] = xb2
                 out[np.uint64(jb)] = yb
-        status[a] = OK if sa == 1 else sa
+        status[a] = _ended(sa, pa, ea)
         where[a] = pa
         if b != a:
-            status[b] = OK if sb == 1 else sb
+            status[b] = _ended(sb, pb, eb)
             where[b] = pb
     return OK
