@@ -644,6 +644,8 @@ def _huffman_refine(rows: Csr, assign: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 GROUP_SPLITS = 8  # new tables the group-level refinement may seed
+GROUP_LLOYD = 2   # Lloyd steps before the split trials (each trial runs its own 3): 6 steps
+                  # found 0.0063 % less on the worst of 20 configs and cost 20 % more columns
 
 
 def _moved_sums(rows: Csr, S: np.ndarray, ga: np.ndarray, new: np.ndarray) -> np.ndarray:
@@ -689,7 +691,7 @@ def _lloyd(rows: Csr, ga: np.ndarray, iters: int = 6, S: np.ndarray | None = Non
 def _refine_groups(rows: Csr, ga: np.ndarray, max_tables: int) -> np.ndarray:
     """Per-group table choice: Lloyd iterations, then try seeding new tables from the groups
     that fit their current table worst (kept only when the estimated total shrinks)."""
-    best, best_total, at, S = _lloyd(rows, ga)
+    best, best_total, at, S = _lloyd(rows, ga, iters=GROUP_LLOYD)
     own = rows.row_entropy()
     for _s in range(GROUP_SPLITS):
         k = int(best.max()) + 1
