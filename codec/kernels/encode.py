@@ -205,12 +205,28 @@ def pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gstart, gbits, o
                 st = ERR_SYMBOL
                 break
             ln = np.int64(lens[t, s])
-            acc = (acc << np.uint64(ln)) | np.uint64(codes[t, s])
-            acc = (acc << np.uint64(e)) | np.uint64(x)
-            acc = (acc << np.uint64(1)) | np.uint64(1 if d < 0 else 0)
-            nacc += ln + e + 1
-            nacc, pos, ok1 = _flush(out, first, shared_pos, shared_g, acc, nacc, pos)
-            ok = ok and ok1
+            add = ln + e + 1
+            if nacc + add > 64:  # (the accumulator holds 64 bits)
+                nacc, pos, ok1 = _flush(out, first, shared_pos, shared_g, acc, nacc, pos)
+                ok = ok and ok1
+            # code, extra bits, sign: one shift of the accumulator
+            word = (((np.uint64(codes[t, s]) << np.uint64(e)) | np.uint64(x)) << np.uint64(1)) \
+                | np.uint64(1 if d < 0 else 0)
+            acc = (acc << np.uint64(add)) | word
+            nacc += add
+            if nacc >= 32:
+                if pos + 4 <= out.size and (shared_pos < pos or shared_pos > pos + 3):
+                    # four whole bytes at once (none of them is the shared byte)
+                    v = acc >> np.uint64(nacc - 32)
+                    out[pos] = np.uint8((v >> np.uint64(24)) & np.uint64(0xFF))
+                    out[pos + 1] = np.uint8((v >> np.uint64(16)) & np.uint64(0xFF))
+                    out[pos + 2] = np.uint8((v >> np.uint64(8)) & np.uint64(0xFF))
+                    out[pos + 3] = np.uint8(v & np.uint64(0xFF))
+                    pos += 4
+                    nacc -= 32
+                else:
+                    nacc, pos, ok1 = _flush(out, first, shared_pos, shared_g, acc, nacc, pos)
+                    ok = ok and ok1
         if st == OK:
             ln = np.int64(lens[t, SYM_EOB])
             acc = (acc << np.uint64(ln)) | np.uint64(codes[t, SYM_EOB])
