@@ -767,28 +767,29 @@ def tensor_hists(ps: list[Prepared], kref: int, nrun: int, nclass: int, per_grou
 
 def _batch_group_hist(pairs: Pairs, a: int, b: int, kref: int, nrun: int, nsym: int) -> Csr:
     """Per-group histograms of batch groups [a, b) as one :class:`Csr` (rows in chunks of
-    about equal pairs on the calling thread and the pool, each group at a fixed offset, then
-    packed: the rows :func:`group_hist_csr` writes)."""
+    about equal pairs on the calling thread and the pool, each chunk's rows back to back in a
+    buffer with room for every group, then the gaps between chunks closed in place: the rows
+    :func:`group_hist_csr` writes)."""
     ps = pairs.ps[a:b + 1]
     G = b - a
     room = np.minimum(np.diff(ps) + 2, nsym)
     off = np.zeros(G + 1, np.int64)
     np.cumsum(room, out=off[1:])
+    start = np.zeros(G, np.int64)
     cnt = np.zeros(G, np.int64)
     xbits = np.zeros(G, np.int64)
-    idx = np.empty(int(off[-1]), np.int64)
-    dat = np.empty(int(off[-1]), np.float64)
+    indices = np.empty(int(off[-1]), np.int64)
+    data = np.empty(int(off[-1]), np.float64)
     st = run_ranges(group_hist_slots, (pairs.runs, pairs.vals, ps, np.int64(kref), np.int64(nrun),
-                                       np.int64(nsym), off, cnt, xbits, idx, dat), _pairs_work(ps))
+                                       np.int64(nsym), off, start, cnt, xbits, indices, data),
+                    _pairs_work(ps))
     if st:
         raise AssertionError(f"group histogram kernel failed with status {st}")
-    nnz = int(cnt.sum())
     indptr = np.empty(G + 1, np.int64)
-    indices = np.empty(nnz, np.int64)
-    data = np.empty(nnz, np.float64)
-    if csr_compact(off, cnt, idx, dat, indptr, indices, data):
+    if csr_compact(start, cnt, indices, data, indptr):
         raise AssertionError("histogram compaction kernel failed")
-    H = Csr(indptr, indices, data, nsym)
+    nnz = int(indptr[-1])
+    H = Csr(indptr, indices[:nnz], data[:nnz], nsym)
     H.xbits = xbits  # each group's sign and extra bits (see build_tables: group_bits)
     return H
 

@@ -498,13 +498,16 @@ def test_group_hist_slots_match_group_hist_csr(seed, kref, nrun, sparsity):
     status, nnz = group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data)
     assert status == OK
     off = np.concatenate([[0], np.cumsum(np.minimum(np.diff(ps) + 2, nsym))]).astype(np.int64)
-    cnt, xb = np.zeros(G, np.int64), np.zeros(G, np.int64)
+    start, cnt, xb = np.zeros(G, np.int64), np.zeros(G, np.int64), np.zeros(G, np.int64)
     idx, dat = np.empty(int(off[-1]), np.int64), np.empty(int(off[-1]))
     cut = int(rng.integers(0, G + 1))
-    assert group_hist_slots(runs, vals, ps, kref, nrun, nsym, off, cnt, xb, idx, dat, cut, G) == OK
-    assert group_hist_slots(runs, vals, ps, kref, nrun, nsym, off, cnt, xb, idx, dat, 0, cut) == OK
-    ip2, i2, d2 = np.empty(G + 1, np.int64), np.empty(nnz, np.int64), np.empty(nnz)
-    assert csr_compact(off, cnt, idx, dat, ip2, i2, d2) == OK
+    assert group_hist_slots(runs, vals, ps, kref, nrun, nsym, off, start, cnt, xb, idx, dat,
+                            cut, G) == OK
+    assert group_hist_slots(runs, vals, ps, kref, nrun, nsym, off, start, cnt, xb, idx, dat,
+                            0, cut) == OK
+    ip2 = np.empty(G + 1, np.int64)
+    assert csr_compact(start, cnt, idx, dat, ip2) == OK
+    i2, d2 = idx[:ip2[-1]], dat[:ip2[-1]]
     assert np.array_equal(ip2, indptr) and np.array_equal(i2, indices[:nnz])
     assert np.array_equal(d2, data[:nnz])
     # sign and extra bits + code lengths of the symbols = group_bits' exact lengths
@@ -516,8 +519,8 @@ def test_group_hist_slots_match_group_hist_csr(seed, kref, nrun, sparsity):
     coded = np.array([5 * d2[ip2[g]:ip2[g + 1]].sum() for g in range(G)], np.int64)
     assert np.array_equal(xb + coded, want)
     if G:
-        small = off.copy()
-        small[1:] = np.minimum(small[1:], 1)  # no room for a group's entries
-        assert group_hist_slots(runs, vals, ps, kref, nrun, nsym, small, cnt, xb, idx, dat, 0, G) \
-            == ERR_BUFFER
-        assert csr_compact(off, cnt + 10**6, idx, dat, ip2, i2, d2) == ERR_BUFFER
+        small = np.zeros_like(off)  # no room for a group's entries
+        assert group_hist_slots(runs, vals, ps, kref, nrun, nsym, small, start, cnt, xb, idx,
+                                dat, 0, G) == ERR_BUFFER
+        assert csr_compact(start, cnt + 10**6, idx, dat, ip2) == ERR_BUFFER
+        assert csr_compact(start - 1, cnt, idx, dat, ip2) == ERR_BUFFER  # a row before its place

@@ -120,46 +120,54 @@ def group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data):
 
 
 @njit(cache=True, nogil=True)
-def group_hist_slots(runs, vals, ps, kref, nrun, nsym, off, cnt, xbits, indices, data, g0, g1):
-    """:func:`group_hist_csr` of groups [g0, g1) (one chunk of a threaded call), group g's
-    entries written at ``off[g]`` (room up to ``off[g+1]``: ``min(nsym, pairs_g + 2)``) and
-    their number to ``cnt[g]``; :func:`csr_compact` then packs the rows.  xbits[g]: the
-    group's sign and extra bits (its coded length is these plus its symbols' code lengths)."""
+def group_hist_slots(runs, vals, ps, kref, nrun, nsym, off, start, cnt, xbits, indices, data,
+                     g0, g1):
+    """:func:`group_hist_csr` of groups [g0, g1) (one chunk of a threaded call): the chunk's
+    rows are written back to back from ``off[g0]`` (group g has room for
+    ``off[g+1] - off[g] = min(nsym, pairs_g + 2)`` entries, so it always starts at or before
+    ``off[g]``); group g's first entry goes to ``start[g]``, their number to ``cnt[g]``, its
+    sign and extra bits to xbits[g] (its coded length is these plus its symbols' code
+    lengths).  :func:`csr_compact` then closes the gaps between chunks.  Only the entries
+    written are touched (a fresh buffer's untouched pages cost no page faults)."""
     G = ps.size - 1
-    if off.size != G + 1 or cnt.size != G or xbits.size != G or g0 < 0 or g1 > G \
-            or nsym < SYM_FIRST or nrun < 1:
+    if off.size != G + 1 or start.size != G or cnt.size != G or xbits.size != G or g0 < 0 \
+            or g1 > G or nsym < SYM_FIRST or nrun < 1:
         return ERR_BUFFER
     row = np.zeros(nsym, np.int64)
     touched = np.empty(nsym, np.int64)
     bits = np.zeros((nsym >> 6) + 1, np.uint64)
+    pos = off[g0] if g0 < G else 0
     for g in range(g0, g1):
         st, c, xb = _hist_row(runs, vals, ps[g], ps[g + 1], kref, nrun, nsym, row, touched,
-                              bits, indices, data, off[g], off[g + 1])
+                              bits, indices, data, pos, off[g + 1])
         if st != OK:
             return st
+        start[g] = pos
         cnt[g] = c
         xbits[g] = xb
+        pos += c
     return OK
 
 
 @njit(cache=True, nogil=True)
-def csr_compact(off, cnt, indices, data, indptr, out_indices, out_data):
-    """Rows written at ``off[g]`` with ``cnt[g]`` entries (:func:`group_hist_slots`) packed
-    back to back: indptr, out_indices, out_data.  Returns a status."""
+def csr_compact(start, cnt, indices, data, indptr):
+    """Rows written at ``start[g]`` with ``cnt[g]`` entries (:func:`group_hist_slots`, rows in
+    order, each at or after where it belongs) packed back to back in place: entries move
+    down (a forward copy), indptr gets the row bounds.  Returns a status."""
     G = cnt.size
-    if off.size != G + 1 or indptr.size != G + 1:
+    if start.size != G or indptr.size != G + 1:
         return ERR_BUFFER
     nnz = 0
     indptr[0] = 0
     for g in range(G):
-        a = off[g]
+        a = start[g]
         c = cnt[g]
-        if c < 0 or a < 0 or a + c > off[g + 1] or a + c > indices.size or a + c > data.size \
-                or nnz + c > out_indices.size or nnz + c > out_data.size:
+        if c < 0 or a < nnz or a + c > indices.size or a + c > data.size:
             return ERR_BUFFER
-        for j in range(c):
-            out_indices[nnz + j] = indices[a + j]
-            out_data[nnz + j] = data[a + j]
+        if a != nnz:
+            for j in range(c):
+                indices[nnz + j] = indices[a + j]
+                data[nnz + j] = data[a + j]
         nnz += c
         indptr[g + 1] = nnz
     return OK
