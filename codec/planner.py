@@ -430,6 +430,7 @@ class Csr:
         self._pool = np.empty((0, self.n))
         self._index: dict = {}
         self._key_of: list = []      # pool row -> key (None: free)
+        self._free: list = []        # free pool rows (taken from the end)
         self._last = np.zeros(0, np.int64)  # pool row -> last call that used it
         self._call = 0
 
@@ -476,15 +477,20 @@ class Csr:
     def _free_rows(self, need: int, T: int) -> np.ndarray:
         """``need`` pool rows for new cost rows: free ones, then (while the pool holds at
         least 3 T rows) the least recently used ones not used by the current call."""
-        free = [r for r, k in enumerate(self._key_of) if k is None]
+        free = self._free
+        if need <= 0:
+            return np.zeros(0, np.int64)
         if len(free) < need and self._pool.shape[0] >= 3 * T:
             old = np.flatnonzero(self._last < self._call)
-            old = [int(r) for r in old[np.argsort(self._last[old], kind="stable")]
-                   if self._key_of[r] is not None]
-            for r in old[:need - len(free)]:
-                del self._index[self._key_of[r]]
-                self._key_of[r] = None
-                free.append(r)
+            old = old[np.argsort(self._last[old], kind="stable")]
+            for r in old.tolist():
+                if len(free) >= need:
+                    break
+                key = self._key_of[r]
+                if key is not None:
+                    del self._index[key]
+                    self._key_of[r] = None
+                    free.append(r)
         if len(free) < need:
             R = self._pool.shape[0]
             grow = max(need - len(free), R, 8)
@@ -493,8 +499,10 @@ class Csr:
             self._pool = pool
             self._key_of += [None] * grow
             self._last = np.concatenate([self._last, np.zeros(grow, np.int64)])
-            free += list(range(R, R + grow))
-        return np.array(free[:need], np.int64)
+            free.extend(range(R + grow - 1, R - 1, -1))
+        rows = np.array(free[-need:][::-1], np.int64)
+        del free[-need:]
+        return rows
 
     def model_costs(self, M: np.ndarray, use_lens: int) -> Costs:
         """Costs of every row under each table model t: rows of M are table symbol sums

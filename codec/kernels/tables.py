@@ -133,8 +133,8 @@ def huffman_depths(weights):
     ii = 0                           # next internal node to consume
     ni = 0                           # internal nodes created
     for _ in range(n - 1):
-        picks = np.zeros(2, np.int64)
-        for j in range(2):
+        w = np.int64(0)
+        for _j in range(2):  # the two lightest nodes (no per-step array)
             take_leaf = False
             if li < n and ii < ni:
                 # (weight, id): leaf ids (< n) win ties against internal ids (>= n)
@@ -142,14 +142,11 @@ def huffman_depths(weights):
             elif li < n:
                 take_leaf = True
             if take_leaf:
-                picks[j] = order[li]
+                p = order[li]
                 li += 1
             else:
-                picks[j] = n + ii
+                p = n + ii
                 ii += 1
-        w = np.int64(0)
-        for j in range(2):
-            p = picks[j]
             w += weights[p] if p < n else wi[p - n]
             parent[p] = n + ni
         wi[ni] = w
