@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "weights"
-MODELS = ["nudenet_yolov8n_320", "mtcnn_facenet_pytorch", "fer_emotion_minixception"]
+MODELS = ["nudenet_yolov8n_320", "mtcnn_facenet_pytorch", "silero_vad_16k",
+          "fer_emotion_minixception", "fer_emotion_minixception_tflite"]
 CONFIGS = [(8, 0.0), (8, 0.5), (4, 0.0), (4, 0.9)]
 
 

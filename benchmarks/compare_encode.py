@@ -35,7 +35,8 @@ for line in sys.stdin:
     print(json.dumps({"bytes": len(d), "s": best, "params": n}), flush=True)
 '''
 
-MODELS = ["nudenet_yolov8n_320", "mtcnn_facenet_pytorch", "fer_emotion_minixception"]
+MODELS = ["nudenet_yolov8n_320", "mtcnn_facenet_pytorch", "silero_vad_16k",
+          "fer_emotion_minixception", "fer_emotion_minixception_tflite"]
 CONFIGS = [(8, 0.0), (8, 0.5), (4, 0.0), (4, 0.9)]
 
 
