@@ -876,11 +876,17 @@ def build_tables(hists: list, gcount: np.ndarray, per_group: bool, kref: int,
     return tables, tids
 
 
+_DTYPES_OK: set = set()  # dtypes check_dtype accepted (the checks below are ~10 us a tensor)
+
+
 def check_dtype(name: str, arr: np.ndarray) -> None:
     from .format import DTYPE_CODES
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"tensor {name!r}: expected a numpy array, got {type(arr).__name__}")
+    if arr.dtype in _DTYPES_OK:
+        return
     if arr.dtype.newbyteorder("=") not in DTYPE_CODES and np.dtype(arr.dtype.str.replace(">", "<")) not in DTYPE_CODES:
         raise TypeError(f"tensor {name!r}: dtype {arr.dtype} is not supported; quantize first "
                         f"(supported: int8, uint8, int16, uint16, int32, uint32)")
     value_range(arr.dtype)
+    _DTYPES_OK.add(arr.dtype)

@@ -731,6 +731,8 @@ def class_triples(owner, runs, mags, counts, n_owner, kref, ncls, rcap, o_out, r
     for k in range(n):
         rmax = max(rmax, np.int64(runs[k]))
     rcap = min(rcap, rmax + 1)
+    if rcap * ncls > 4 * n + 64:
+        rcap = 0  # a table much larger than the triples costs more than it saves: no merging
     tab = np.zeros(rcap * ncls, np.int64)
     touched = np.empty(min(n, rcap * ncls) + 1, np.int64)
     X[:] = 0
@@ -750,7 +752,7 @@ def class_triples(owner, runs, mags, counts, n_owner, kref, ncls, rcap, o_out, r
             r = np.int64(runs[j])
             if c >= ncls or c < 0:
                 return ERR_BUFFER, 0
-            if 0 <= r < rcap:
+            if 0 <= r < rcap:  # (none when rcap is 0)
                 key = r * ncls + c
                 if tab[key] == 0:
                     if nt >= touched.size:
