@@ -492,8 +492,10 @@ class Csr:
                     self._key_of[r] = None
                     free.append(r)
         if len(free) < need:
+            # grow by doubling, up to the 3 T rows at which rows are evicted instead (the
+            # old two-generation cache held as many)
             R = self._pool.shape[0]
-            grow = max(need - len(free), R, 8)
+            grow = max(need - len(free), min(max(R, 8), 3 * T - R))
             pool = np.empty((R + grow, self.n))
             pool[:R] = self._pool
             self._pool = pool

@@ -592,7 +592,7 @@ def dedup_parts(runs, vals, lo, hi, step, rcap, mcap, o_out, r_out, m_out, c_out
             rmax = max(rmax, np.int64(runs[j]))
     rcap = min(rcap, rmax + 1)  # (the table need not be larger than the longest run)
     tab = np.zeros(rcap * mcap, np.int64)
-    touched = np.empty(rcap * mcap + 1, np.int64)
+    touched = np.empty(min(cap, rcap * mcap) + 1, np.int64)
     out = 0
     for o in range(n_owner):
         a = lo[o]
@@ -605,6 +605,8 @@ def dedup_parts(runs, vals, lo, hi, step, rcap, mcap, o_out, r_out, m_out, c_out
             if r < rcap and m < mcap and r >= 0:
                 key = r * mcap + m
                 if tab[key] == 0:
+                    if nt >= touched.size:
+                        return ERR_BUFFER, 0
                     touched[nt] = key
                     nt += 1
                 tab[key] += 1
