@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import tempfile
 import zlib
@@ -31,6 +32,8 @@ from .planner import (FAST_SAMPLE_PAIRS, SAMPLE_PAIRS, Prepared, Sampler, build_
                       run_ranges, tensor_hists, use_per_group)
 
 DEFAULT_MAX_TABLES = 256
+SEQ_PLAN_PARAMS = 1 << 18  # below this many parameters the candidates are planned on one
+                           # thread (GIL-bound Python: fer 1.02-1.16x over two threads)
 PLAN_BATCH = 1 << 16  # groups planned and decoded per kernel call
 CHUNKS_PER_WORKER = 4  # decode chunks per thread (taken dynamically: balance vs call overhead)
 PAR_MIN_BITS = 1 << 20  # payload bits below which a decode batch runs on the calling thread
@@ -412,7 +415,8 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream) -> _P
     exactly as an earlier one would write the same package and is skipped.  Not streaming,
     the run-length passes run first, then the candidates are planned and sized concurrently,
     one thread each (their kernels release the GIL and split their work over the shared
-    pool, :func:`codec.planner.run_ranges`)."""
+    pool, :func:`codec.planner.run_ranges`); a model below SEQ_PLAN_PARAMS parameters is
+    planned on the calling thread (its time is Python's, which two threads only share)."""
     srcs = [_Source(tensors, meta, g, stream) for g in cands]
     if len(srcs) > 1:
         srcs[0].prepare_all(names)  # (not streaming) the arrays are read once, here
@@ -422,7 +426,7 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream) -> _P
                            if [group_size_for(sh, s.group) for sh in shapes] != first]
     if len(srcs) == 1:
         return _plan(srcs[0], names, max_tables=max_tables, effort=effort)
-    if stream:
+    if stream or sum(math.prod(sh) for sh in shapes) < SEQ_PLAN_PARAMS:
         plans = []
         for s in srcs:
             pl = _plan(s, names, max_tables=max_tables, effort=effort)
