@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -34,24 +35,32 @@ TABLE_BITS_PER_CODE = 7.0       # gamma-coded symbol gap, roughly (estimate for 
 
 @dataclass
 class Prepared:
-    """One tensor after the run-length pass."""
+    """One tensor after the run-length pass (its pairs: views of a :class:`Pairs` batch)."""
     name: str
     dtype: np.dtype
     shape: tuple
     group_mode: str
     group_size: int
     value_offset: int
-    gb: np.ndarray      # group bounds, int64[G+1]
-    ps: np.ndarray      # pair bounds per group, int64[G+1]
+    numel: int
+    n_groups: int
     runs: np.ndarray    # int32[P]
     vals: np.ndarray    # int64[P]
     maxmag: int
-    pairs: "Pairs | None" = None  # the batch's pair arrays this tensor's pairs are a view of
-    g0: int = 0                   # index of the tensor's first group in ``pairs``
+    pairs: "Pairs"      # the batch's pair arrays this tensor's pairs are a view of
+    g0: int = 0         # index of the tensor's first group in ``pairs``
 
-    @property
-    def n_groups(self) -> int:
-        return self.gb.size - 1
+    @cached_property
+    def gb(self) -> np.ndarray:
+        """Group bounds, int64[G+1] (made when asked: the batch kernels do not need them)."""
+        return np.minimum(np.arange(self.n_groups + 1, dtype=np.int64) * self.group_size,
+                          self.numel)
+
+    @cached_property
+    def ps(self) -> np.ndarray:
+        """Pair bounds per group, int64[G+1], from the tensor's first pair."""
+        ps = self.pairs.ps[self.g0:self.g0 + self.n_groups + 1]
+        return ps - ps[0]
 
 
 @dataclass
@@ -116,31 +125,28 @@ def prepare_many(items: list, group) -> list[Prepared]:
         ngroups.append(-(-flat.size // gsize) if flat.size else 0)
         voffs.append(value_offset_for(flat))
     ng = np.array(ngroups, np.int64)
+    sizes = np.array([f.size for f in flats], np.int64)
+    gs_arr = np.array(gsizes, np.int64)
     # groups are numbered per dtype partition (each partition's groups are contiguous)
     parts: dict = {}
     for i, f in enumerate(flats):
         parts.setdefault(f.dtype.str, []).append(i)
-    order = [i for idx in parts.values() for i in idx]
-    pos = 0
+    order = np.array([i for idx in parts.values() for i in idx], np.int64)
     gstart = np.zeros(n_items, np.int64)
-    for i in order:
-        gstart[i] = pos
-        pos += int(ng[i])
-    G = pos
-    glo = np.zeros(G, np.int64)
-    ghi = np.zeros(G, np.int64)
-    gvoff = np.zeros(G, np.int64)
+    if n_items:
+        gstart[order] = np.cumsum(ng[order]) - ng[order]
+    G = int(ng.sum())
+    base = np.zeros(n_items, np.int64)  # a tensor's first value in its partition's array
     xs = []
     for idx in parts.values():
-        base = 0
-        for i in idx:
-            n, gs, a = flats[i].size, gsizes[i], int(gstart[i])
-            j = np.arange(int(ng[i]), dtype=np.int64) * gs
-            glo[a:a + ng[i]] = base + j
-            ghi[a:a + ng[i]] = base + np.minimum(j + gs, n)
-            gvoff[a:a + ng[i]] = voffs[i]
-            base += n
+        base[idx] = np.cumsum(sizes[idx]) - sizes[idx]
         xs.append(flats[idx[0]] if len(idx) == 1 else np.concatenate([flats[i] for i in idx]))
+    # every group's value range and offset, vectorised over the groups (in batch order)
+    t = np.repeat(order, ng[order])                 # tensor of each group
+    j = np.arange(G, dtype=np.int64) - gstart[t]    # group index within its tensor
+    glo = base[t] + j * gs_arr[t]
+    ghi = base[t] + np.minimum((j + 1) * gs_arr[t], sizes[t])
+    gvoff = np.array(voffs, np.int64)[t] if G else np.zeros(0, np.int64)
     counts = np.zeros(G, np.int64)
     maxmag = np.zeros(G, np.int64)
     ps = np.zeros(G + 1, np.int64)
@@ -162,14 +168,20 @@ def prepare_many(items: list, group) -> list[Prepared]:
     if st:
         raise AssertionError(f"run-length kernel failed with status {st}")
     pairs = Pairs(ps, runs, vals)
+    tmax = np.zeros(n_items, np.int64)  # each tensor's largest |value|
+    live = np.flatnonzero(ng > 0)
+    if live.size:
+        by_start = live[np.argsort(gstart[live], kind="stable")]
+        tmax[by_start] = np.maximum.reduceat(maxmag, gstart[by_start])
+    p0s = ps[gstart].tolist()
+    p1s = ps[gstart + ng].tolist()
+    gl, ngl, tml, szl = gstart.tolist(), ng.tolist(), tmax.tolist(), sizes.tolist()
     out = []
     for i, (name, arr) in enumerate(items):
-        a, g = int(gstart[i]), int(ng[i])
-        p0, p1 = int(ps[a]), int(ps[a + g])
-        gb = np.minimum(np.arange(g + 1, dtype=np.int64) * gsizes[i], flats[i].size)
+        p0, p1 = p0s[i], p1s[i]
         out.append(Prepared(name, arr.dtype, tuple(int(d) for d in arr.shape), modes[i], gsizes[i],
-                            voffs[i], gb, ps[a:a + g + 1] - p0, runs[p0:p1], vals[p0:p1],
-                            int(maxmag[a:a + g].max()) if g else 0, pairs, a))
+                            voffs[i], szl[i], ngl[i], runs[p0:p1], vals[p0:p1], tml[i], pairs,
+                            gl[i]))
     return out
 
 
