@@ -33,8 +33,10 @@ from fuzz.harness import (FUZZ_LIMITS, OracleFailure, assemble, check_consistent
                           sample_packages, sections)
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = sample_packages()
-DONORS = [s.data for s in SAMPLES]
+SAMPLES = sample_packages()        # format v2 (the default), 64-byte CRC chunks
+SAMPLES_V1 = sample_packages(1)
+ALL = SAMPLES + SAMPLES_V1
+DONORS = [s.data for s in ALL]
 SMALL = min(SAMPLES, key=lambda s: len(s.data))
 
 
@@ -46,13 +48,13 @@ def _nometa(s):
 # deterministic sweeps
 
 def test_samples_round_trip():
-    for s in SAMPLES:
+    for s in ALL:
         assert check_exact(s.data, s.arrays) == "ok", s.name
         assert check_consistent(s.data) == "ok", s.name
         assert fix_all_crcs(s.data) == s.data
 
 
-@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s.name)
+@pytest.mark.parametrize("sample", SAMPLES + SAMPLES_V1[2:3], ids=lambda s: s.name)
 def test_truncation_at_every_length(sample):
     data = sample.data
     for n in range(len(data)):
@@ -62,8 +64,9 @@ def test_truncation_at_every_length(sample):
         assert check_exact(extra + data, sample.arrays) == "error"
 
 
-def test_bit_flip_at_every_bit():
-    s = SAMPLES[2]  # "edge": empty, all-zero, scalar, constant and non-ASCII-named tensors
+@pytest.mark.parametrize("s", [SAMPLES[2], SAMPLES_V1[2]], ids=lambda s: s.name)
+def test_bit_flip_at_every_bit(s):
+    # "edge": empty, all-zero, scalar, constant and non-ASCII-named tensors
     for pos in range(len(s.data)):
         for bit in range(8):
             bad = bytearray(s.data)
@@ -71,9 +74,9 @@ def test_bit_flip_at_every_bit():
             assert check_exact(bytes(bad), s.arrays, read_names=bit == 0) == "error", (pos, bit)
 
 
-def test_bit_flips_deep_every_byte():
+@pytest.mark.parametrize("s", [SAMPLES[0], SAMPLES_V1[0]], ids=lambda s: s.name)
+def test_bit_flips_deep_every_byte(s):
     """Flip every byte with the checksums repaired: reaches every parser and kernel branch."""
-    s = SAMPLES[0]
     for pos in range(PREAMBLE_SIZE, len(s.data) - FOOTER_SIZE):
         for mask in (0x01, 0x80, 0xFF):
             bad = bytearray(s.data)
@@ -130,13 +133,17 @@ def test_errors_name_the_problem():
             codec.unpack(bad)
         assert ei.value.offset is not None and 0 <= ei.value.offset <= len(bad), label
         assert str(ei.value), label
-    info = codec.inspect(s.data)
-    t = info.tensors[-1]
-    bad = bytearray(s.data)
-    bad[t.block_offset + t.block_bytes - 1] ^= 0x10
-    with pytest.raises(codec.ChecksumError) as ei:
-        codec.read_tensor(bytes(bad), t.name)
-    assert ei.value.offset == t.block_offset and t.name in str(ei.value)
+    for s in (SMALL, min(SAMPLES_V1, key=lambda s: len(s.data))):
+        info = codec.inspect(s.data)
+        t = info.tensors[-1]
+        bad = bytearray(s.data)
+        pos = t.block_offset + t.block_bytes - 1
+        bad[pos] ^= 0x10
+        with pytest.raises(codec.ChecksumError) as ei:
+            codec.read_tensor(bytes(bad), t.name)
+        k = codec.Package(s.data).directory.chunk_log2
+        want = t.block_offset if s.data[4] == 1 else PREAMBLE_SIZE + ((pos - PREAMBLE_SIZE) >> k << k)
+        assert ei.value.offset == want and t.name in str(ei.value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,12 +177,29 @@ def test_crc_checked_before_values_are_returned():
     with pytest.raises(codec.ChecksumError):
         codec.read_tensor(bad, "b", out=out)
     assert (out == 77).all(), "out= was written before the CRC check"
-    assert np.array_equal(codec.read_tensor(bad, "a"), s.arrays["a"])
+    pos = next(i for i in range(len(bad)) if bad[i] != s.data[i])
+    a = codec.inspect(s.data).tensor("a")
+    if not _shares_chunk(a, pos, 2, codec.Package(s.data).directory.chunk_log2):
+        assert np.array_equal(codec.read_tensor(bad, "a"), s.arrays["a"])
 
 
-@pytest.mark.parametrize("sample", [s for s in SAMPLES if _nometa(s)], ids=lambda s: s.name)
+def _shares_chunk(other, pos: int, version: int, k: int) -> bool:
+    """Whether a corrupt byte at ``pos`` fails tensor ``other``'s CRC check: its own block (v1)
+    or any block overlapping the chunk of ``pos`` (v2, FORMAT.md §19)."""
+    if not other.block_bytes:
+        return False
+    lo, hi = other.block_offset, other.block_offset + other.block_bytes
+    if version == 1:
+        return lo <= pos < hi
+    c = (pos - PREAMBLE_SIZE) >> k
+    return (lo - PREAMBLE_SIZE) >> k <= c <= (hi - 1 - PREAMBLE_SIZE) >> k
+
+
+@pytest.mark.parametrize("sample", [s for s in ALL if _nometa(s)], ids=lambda s: s.name)
 def test_corrupt_block_does_not_stop_other_tensors(sample):
     info = codec.inspect(sample.data)
+    version = sample.data[4]
+    k = codec.Package(sample.data).directory.chunk_log2
     for t in info.tensors:
         if not t.block_bytes:
             continue
@@ -187,7 +211,10 @@ def test_corrupt_block_does_not_stop_other_tensors(sample):
             with pytest.raises(codec.ChecksumError):
                 pkg.read(t.name)
             for other in info.tensors:
-                if other.block_offset != t.block_offset or not other.block_bytes:
+                if _shares_chunk(other, pos, version, k):
+                    with pytest.raises(codec.ChecksumError):
+                        codec.read_tensor(bad, other.name)
+                else:
                     assert np.array_equal(pkg.read(other.name), sample.arrays[other.name])
                     assert np.array_equal(codec.read_tensor(bad, other.name),
                                           sample.arrays[other.name])
@@ -236,7 +263,7 @@ def test_empty_tensor_with_payload_rejected():
 
 @st.composite
 def mutated(draw, allow_shrink_ops=True):
-    s = draw(st.sampled_from(SAMPLES))
+    s = draw(st.sampled_from(ALL))
     buf = bytearray(s.data)
     for _ in range(draw(st.integers(1, 3))):
         n = len(buf)
