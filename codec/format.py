@@ -219,10 +219,29 @@ def read_directory(buf, limits: Limits = DEFAULT_LIMITS, *, check_crc: bool = Tr
     # (or accepts what the kernel declined, e.g. a non-shortest varint)
     if version == 1:
         parsed = _parse_fast(raw, dir_off, limits) or _parse_slow(raw, dir_off, limits)
-        return Directory(version, flags, parsed[0], parsed[1], dir_off, dir_len)
-    tables, entries, log2, crcs = (_parse_fast_v2(raw, dir_off, limits)
-                                   or _parse_slow_v2(raw, dir_off, limits))
-    return Directory(version, flags, tables, entries, dir_off, dir_len, log2, crcs)
+        d = Directory(version, flags, parsed[0], parsed[1], dir_off, dir_len)
+    else:
+        tables, entries, log2, crcs = (_parse_fast_v2(raw, dir_off, limits)
+                                       or _parse_slow_v2(raw, dir_off, limits))
+        d = Directory(version, flags, tables, entries, dir_off, dir_len, log2, crcs)
+    check_shapes(d.tensors, limits, dir_off)
+    return d
+
+
+def check_shapes(entries, limits: Limits, dir_off: int) -> None:
+    """E7b (a reader limit, both versions): an empty tensor's shape with its zero dims read as 1
+    stays within max_output_bytes, so that an array of that shape can exist (numpy rejects
+    shapes such as (0, 2^31, 2^48))."""
+    for e in entries:
+        if e.numel:
+            continue
+        n = e.dtype.itemsize
+        for dim in e.shape:
+            n *= max(dim, 1)
+        if n > limits.max_output_bytes:
+            raise LimitError(f"tensor {e.name!r}: empty shape {e.shape} is beyond "
+                             f"max_output_bytes={limits.max_output_bytes} with its zero dims "
+                             f"read as 1", offset=dir_off, value=e.shape)
 
 
 def _parse_slow_v2(raw: bytes, dir_off: int, limits: Limits):

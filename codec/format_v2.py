@@ -305,6 +305,9 @@ def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], e
             gsize = K
         else:
             gsize = max(1, numel)
+        if gsize > MAX_DIM:
+            raise CorruptError(f"tensor {name!r}: group size {gsize} > 2^48", offset=at,
+                               value=gsize)
         voff = 0
         if flags & F_VOFF:
             lo, hi = value_range(dtype)

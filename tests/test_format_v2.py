@@ -362,3 +362,27 @@ def test_flags_and_versions_in_the_preamble():
     struct.pack_into("<I", v1, len(v1) - 8, zlib.crc32(bytes(v1[:8]) + bytes(v1[off:off + ln])))
     with pytest.raises(codec.CodecError):
         codec.unpack(bytes(v1))
+
+
+def test_e8_implicit_group_size_bounded_and_e7b_empty_shapes():
+    """Found by the forged-v2 fuzzer: an empty tensor (0, 2^31, 2^48) in kernel mode has
+    K = 2^79 (E8), and in any mode numpy cannot make an array of its shape (E7b, a reader
+    limit in both versions; it crashed v1's read_all with a ValueError before)."""
+    huge = entry(flags=0x09, dims=(0, 1 << 31, 1 << 48), blen=0, tid=None)
+    data, at = package(entries=[huge], data=b"", ntab=0, tables=b"")
+    expect(data, codec.CorruptError, at["entries"], match="group size")
+    huge = entry(flags=0x19, dims=(0, 1 << 31, 1 << 48), blen=0, tid=None)
+    data, _ = package(entries=[huge], data=b"", ntab=0, tables=b"")
+    expect(data, codec.LimitError, match="empty shape")
+    ok = Limits(max_output_bytes=1 << 80)
+    assert codec.Package(data, limits=ok).entry("t").shape == (0, 1 << 31, 1 << 48)
+    from codec.format import read_directory, write_directory, footer
+    v1 = codec.pack({"t": np.zeros((0, 3), np.int8)}, version=1)
+    d = read_directory(np.frombuffer(v1, np.uint8))
+    d.tensors[0].shape = (0, 1 << 31, 1 << 48)
+    d.tensors[0].group_size = 1
+    w = write_directory(d.tables, d.tensors)
+    bad = v1[:d.directory_offset] + w + footer(d.directory_offset, w, v1[:8])
+    for fn in (codec.unpack, codec.inspect, ref.unpack):
+        with pytest.raises(codec.LimitError):
+            fn(bad)

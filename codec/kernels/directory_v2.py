@@ -240,6 +240,8 @@ def _walk_v2(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, ent
             gsize = kern
         else:
             gsize = max(numel, 1)
+        if gsize > MAX_DIM:
+            return FAIL
         voff = np.int64(0)
         if flags & 0x20:
             z, pos = _varint(d, pos)

@@ -307,6 +307,13 @@ def read_header(data, limits: RefLimits = RefLimits()):
         chunks = v2.read_chunks(r, dir_off)
     if r.pos != fpos:
         raise CorruptError("stray bytes at the end of the directory", offset=r.pos)
+    for e in entries:  # E7b: an empty tensor's shape, zero dims read as 1, within the limit
+        size = np.dtype(e.dtype).itemsize
+        for d in e.shape:
+            size *= max(d, 1)
+        if e.numel == 0 and size > limits.max_output_bytes:
+            raise LimitError(f"empty tensor {e.name!r}: shape beyond max_output_bytes",
+                             offset=dir_off)
     return buf, version, flags, tables, entries, dir_off, chunks
 
 

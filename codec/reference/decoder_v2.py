@@ -131,6 +131,8 @@ def read_entries(r: ByteReader, limits, ntab: int, dir_off: int, names: list[str
             gsize = k * K
         else:
             gsize = max(1, numel)
+        if gsize > MAX_DIM:
+            raise CorruptError("group size > 2^48", offset=at)
         voff = 0
         if flags & 0x20:
             lo, hi = dtype_range(dtype)
