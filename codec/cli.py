@@ -258,7 +258,7 @@ def cmd_compress(args) -> int:
     if not model.names:
         raise UsageError(f"{args.input}: the model has no tensors")
     arrays, metas, counts = _quantize_model(args, model, bits=args.bits, sparsity=args.sparsity)
-    data = pack(arrays, meta=metas, group=args.group)
+    data = pack(arrays, meta=metas, group=args.group, version=args.format_version)
     atomic_write_bytes(args.output, data, protect=[args.input])
     numel = model.numel
     parts = [f"{v} {k}" for k, v in counts.items() if v]
@@ -728,6 +728,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("compress", "compress a model file into a codec package", cmd_compress)
     sp.add_argument("input", metavar="IN", help="model file (.npz .safetensors .onnx .pt .pth)")
     sp.add_argument("-o", "--output", required=True, metavar="OUT", help="package file to write")
+    sp.add_argument("--format-version", type=int, choices=(1, 2), default=2,
+                    help="package format to write: 2 (default, compact directory) or 1 (for "
+                         "readers that only know v1)")
     quant_opts(sp, many=False)
 
     sp = add("decompress", "decode a package to .npz or .safetensors", cmd_decompress)
