@@ -113,3 +113,17 @@ def test_kernel_respects_reader_limits():
             _parse_slow_v2(raw, off, tight)
     exact = Limits(max_tensors=n, max_name_bytes=longest, max_names_bytes=total)
     same(_parse_fast_v2(raw, off, exact), _parse_slow_v2(raw, off, exact))
+
+
+def test_long_token_sequences():
+    """Names of 200 tokens (the kernel's token-id buffer starts at 64 and grows) sharing long
+    token prefixes: kernel == Python parser, and the names come back."""
+    x = np.arange(3, dtype=np.int8)
+    names = ["a." * 199 + "w", "a." * 150 + "b." * 49 + "w", "a." * 199 + "v", "w"]
+    data = codec.pack({n: x for n in names})
+    raw, off = directory_of(data)
+    fast = _parse_fast_v2(raw, off, DEFAULT_LIMITS)
+    assert fast is not None
+    same(fast, _parse_slow_v2(raw, off, DEFAULT_LIMITS))
+    assert [e.name for e in fast[1]] == names
+    assert list(codec.unpack(data)) == names

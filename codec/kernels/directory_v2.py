@@ -61,8 +61,7 @@ def _names(d, pos, count, lim, fill, entries, names, sizes):
     id_bits = np.int64(0)
     while (np.int64(1) << id_bits) < ntok:
         id_bits += 1
-    prev = np.zeros(64, np.int64)
-    cur = np.zeros(64, np.int64)
+    seq = np.zeros(64, np.int64)  # the current name's token ids (its prefix: the previous name's)
     nprev = np.int64(0)
     bit = 8 * pos
     nnames = np.int64(0)
@@ -75,18 +74,18 @@ def _names(d, pos, count, lim, fill, entries, names, sizes):
             return FAIL
         ln = np.int64(0)
         for k in range(shared):
-            cur[k] = prev[k]
-            ln += tlen[prev[k]]
+            ln += tlen[seq[k]]
         n = shared
         for _ in range(fresh):
             t, bit = _bits(d, bit, id_bits)
             if t < 0 or t >= ntok:
                 return FAIL
-            if n >= cur.size:
-                grown = np.zeros(2 * cur.size, np.int64)
-                grown[:cur.size] = cur
-                cur = grown
-            cur[n] = t
+            if n >= seq.size:
+                grown = np.empty(2 * seq.size, np.int64)
+                for k in range(seq.size):
+                    grown[k] = seq[k]
+                seq = grown
+            seq[n] = t
             n += 1
             ln += tlen[t]
             if ln > max_name_bytes:
@@ -100,14 +99,11 @@ def _names(d, pos, count, lim, fill, entries, names, sizes):
             entries[i, F_NAME_LEN] = ln
             o = nnames
             for k in range(n):
-                src = toff[cur[k]]
-                for b in range(tlen[cur[k]]):
+                src = toff[seq[k]]
+                for b in range(tlen[seq[k]]):
                     names[o + b] = d[src + b]
-                o += tlen[cur[k]]
+                o += tlen[seq[k]]
         nnames += ln
-        prev, cur = cur, prev
-        if cur.size < prev.size:
-            cur = np.zeros(prev.size, np.int64)
         nprev = n
     sizes[4] = nnames
     return (bit + 7) >> 3
