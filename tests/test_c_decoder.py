@@ -505,6 +505,26 @@ def test_names_total_limit(cbuild, version):
             assert rc == (0 if ok else 2), (exe, count, err)
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_empty_shape_limits(cbuild, version):
+    """E7b (both versions): an empty tensor's shape with its zero dims read as 1 must fit
+    max_output_bytes (2^31): (0, 2^15, 2^16) int8 passes, int16 does not; v2 E8: a
+    kernel-coded empty tensor whose K (= 2^49, behind a zero first dim) exceeds 2^48."""
+    from codec.format import TensorEntry
+    cases = [((0, 1 << 15, 1 << 16), np.int8, "count", True),
+             ((0, 1 << 15, 1 << 16), np.int16, "count", False),
+             ((1 << 16, 0, 1 << 16), np.int16, "count", False),
+             ((0, 1 << 24, 1 << 25), np.int8, "kernel", False)]
+    for shape, dt, mode, ok in cases:
+        gsize = int(np.prod(shape[1:])) if mode == "kernel" else 1
+        e = TensorEntry("e", np.dtype(dt), shape, mode, gsize, 0, 8, 0, 0, 0, 0, 0, 0)
+        pkg = _package([], [TensorEntry("a", np.dtype(np.int8), (0,), "count", 1, 0, 8, 0, 0,
+                                        0, 0, 0, 0), e], version=version)
+        assert (expected(pkg) is not None) == ok, (shape, dt)
+        for exe in ("cdecode", "cdecode_small"):
+            assert run_c(cbuild / exe, pkg)[0] == (0 if ok else 2), (exe, shape, dt, mode)
+
+
 # --------------------------------------------------------------------------------- sanitizers
 
 def _fix_crcs(buf: bytearray, flip_at: int) -> bytearray:

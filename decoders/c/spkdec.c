@@ -804,8 +804,8 @@ static rd rd_at(const spk_pkg *p, size_t pos)
  * shape; returns numel (saturated at 2^31 + 1); *tot: running output bytes. */
 static uint64_t shape_read(rd *r, spk_tensor *t, uint32_t v, uint64_t *tot)
 {
-    uint64_t x, numel = 1;
-    uint32_t k, sz;
+    uint64_t x, n1 = 1; /* product of the dims with zeros read as 1 */
+    uint32_t k, sz, zero = 0;
     if (v - 1u > 5u)
         v = 1, fail(r, SPK_E_CORRUPT);
     t->dtype = (uint8_t)v;
@@ -813,19 +813,19 @@ static uint64_t shape_read(rd *r, spk_tensor *t, uint32_t v, uint64_t *tot)
     t->ndim = (uint8_t)(v = (uint32_t)var(r, SPK_MAX_NDIM));
     for (k = 0; k < v; k++) {
         x = t->shape[k] = var(r, MAX_DIM);
+        zero |= !x;
         if (x > SPK_MAX_OUTPUT)
             x = (uint64_t)SPK_MAX_OUTPUT + 1u;
-        numel *= x; /* <= (2^31 + 1)^2: no overflow */
-        if (numel > SPK_MAX_OUTPUT)
-            numel = (uint64_t)SPK_MAX_OUTPUT + 1u;
+        n1 *= x ? x : 1u; /* <= (2^31 + 1)^2: no overflow */
+        if (n1 > SPK_MAX_OUTPUT)
+            n1 = (uint64_t)SPK_MAX_OUTPUT + 1u;
     }
-    for (k = 0; k < v; k++)
-        if (!t->shape[k])
-            numel = 0;
-    if ((*tot += numel * sz) > SPK_MAX_OUTPUT)
+    x = zero ? 0 : n1; /* numel */
+    /* E7 (all tensors' output) and E7b (an empty shape, zero dims read as 1, fits it too) */
+    if ((*tot += x * sz) > SPK_MAX_OUTPUT || n1 * sz > SPK_MAX_OUTPUT)
         fail(r, SPK_E_LIMIT);
-    t->numel = (uint32_t)numel;
-    return numel;
+    t->numel = (uint32_t)x;
+    return x;
 }
 
 /* svarint value offset within t's dtype range */
@@ -1007,9 +1007,11 @@ static int entry_read2(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
     if (zero || !kern)
         kern = 1;
     x = numel ? numel : 1; /* group code 3: the whole tensor */
-    if (gc == 1)
+    if (gc == 1) {
         x = kern;
-    else if (gc != 3) {
+        if (x > MAX_DIM) /* E8: an empty tensor's K (a zero first dim) */
+            fail(&r, SPK_E_CORRUPT);
+    } else if (gc != 3) {
         x = var(&r, MAX_DIM); /* 0: group size; 2: kernels per group */
         if (!x || (gc == 2 && x > MAX_DIM / kern))
             x = 1, fail(&r, SPK_E_CORRUPT);
