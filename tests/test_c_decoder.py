@@ -229,12 +229,19 @@ def test_generated_api(cbuild, version):
                      "b": np.zeros((0, 4), np.int32), "s": np.array(7, np.uint32)},
                     group=group, version=version)
         check_agrees(cbuild, data, api=True)
-    # names sharing tokens / prefixes in every way spk_find must follow (v2: token sequences)
+    check_agrees(cbuild, _names_package(version), api=True)
+
+
+def _names_package(version: int) -> bytes:
+    """Names sharing tokens / prefixes in every way spk_find must follow (v2: token sequences;
+    34 tokens, so spk_pkg's token-offset cache is strided)."""
+    rng = np.random.default_rng(6)
     names = ["model.0.conv.weight", "model.0.conv.bias", "model.0.bn.weight", "model.1.conv.weight",
              "model.10.conv.weight", "model.1", "model.", "model", "", "x_y_z/w:0", "x_y_z/w:1",
              "x_y", "головa.weight", "a" * 300 + ".b", "a" * 300 + ".c"]
+    names += [f"blk{i}.sub{i % 3}.w" for i in range(12)] + ["model.0.conv.weight.x"]
     ts = {nm: rng.integers(-3, 4, (i % 4 + 1, 5)).astype(np.int8) for i, nm in enumerate(names)}
-    check_agrees(cbuild, pack(ts, version=version), api=True)
+    return pack(ts, version=version)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -286,8 +293,10 @@ def test_whole_set_longest_run(cbuild, version):
 def test_small_table_offset_cache(tmp_path, cache, version):
     """More tables than SPK_TABLE_CACHE: spk_dec remembers every ceil(ntables / cache)-th
     table's offset and parses forward from there (docs/C_DECODER.md); groups switch between
-    tables, consecutive tensors share some (the table still loaded goes first)."""
-    r = _make(tmp_path, "all", "small", CFLAGS=f"-O2 -Werror -DSPK_TABLE_CACHE={cache}")
+    tables, consecutive tensors share some (the table still loaded goes first).  The same
+    for v2 name tokens and SPK_TOKEN_CACHE."""
+    r = _make(tmp_path, "all", "small",
+              CFLAGS=f"-O2 -Werror -DSPK_TABLE_CACHE={cache} -DSPK_TOKEN_CACHE={cache}")
     assert r.returncode == 0, r.stdout + r.stderr
     rng = np.random.default_rng(3)
     ts = {}
@@ -302,6 +311,7 @@ def test_small_table_offset_cache(tmp_path, cache, version):
     data = pack(ts, group=("count", 4096), max_tables=1024, version=version)
     assert len(read_directory(np.frombuffer(data, np.uint8)).tables) > 3 * cache
     check_agrees(tmp_path, data, api=True)
+    check_agrees(tmp_path, _names_package(version), api=True)  # and SPK_TOKEN_CACHE
     for p in VECTOR_FILES:
         vec = p.read_bytes()
         exp = expected(vec)

@@ -907,15 +907,16 @@ static int entry_read1(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, 
 }
 
 /* v2 token `id` (< p->ntokens, the dictionary checked by spk_open): its length (0 if the
- * dictionary is not where p says), *off its first byte.  Walks the dictionary from the last
- * token looked up when id is not below it (the writer numbers tokens in order of first use,
- * so a name's new tokens are the next ones), else from the first. */
+ * dictionary is not where p says), *off its first byte.  Walks the dictionary from the
+ * nearest token whose offset is known before it: p's cached ones (every tok_stride-th), or
+ * the last one t looked up (the writer numbers tokens in order of first use, so a name's new
+ * tokens are the next ones). */
 static NOINLINE uint32_t tok_at(const spk_pkg *p, spk_tensor *t, uint32_t id, size_t *off)
 {
-    rd r = rd_at(p, p->tok_off);
-    uint32_t i = 0, n;
+    uint32_t j = id / p->tok_stride, i = j * p->tok_stride, n;
+    rd r = rd_at(p, p->tok_off + p->tokc[j]);
     size_t at;
-    if (id >= t->tk_id && t->tk_off)
+    if (id >= t->tk_id && t->tk_id > i && t->tk_off)
         i = t->tk_id, r.pos = t->tk_off;
     for (;; i++) {
         at = r.pos;
@@ -1131,7 +1132,15 @@ static int names2_open(spk_pkg *p, rd *r, spk_tensor *t)
     uint64_t total = 0;
     p->ntokens = (uint32_t)var(r, SPK_MAX_NAMES);
     p->tok_off = r->pos;
+    p->tok_stride = (p->ntokens + SPK_TOKEN_CACHE - 1u) / SPK_TOKEN_CACHE;
+    if (!p->tok_stride)
+        p->tok_stride = 1;
     for (i = 0; i < p->ntokens && !r->err; i++) {
+        if (i % p->tok_stride == 0) {
+            if (r->pos - p->tok_off > 0xffffffffu)
+                return SPK_E_LIMIT; /* (a dictionary of 4 GiB) */
+            p->tokc[i / p->tok_stride] = (uint32_t)(r->pos - p->tok_off);
+        }
         n = (uint32_t)var(r, SPK_MAX_NAME);
         if (!n)
             fail(r, SPK_E_CORRUPT); /* empty token */
@@ -1198,9 +1207,13 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
         E_(names2_open(p, &r, &t));
     iter_reset(p, &t);
     for (i = 0; i < p->ntensors; i++) {
-        E_(entry_read(p, &t, NULL, 0, &tot));
+        if (p->version == 2) { /* the entries alone (names_open checked the names) */
+            E_(entry_read2(p, &t, &tot));
+            continue;
+        }
+        E_(entry_read1(p, &t, NULL, 0, &tot));
         if ((names += t.name_len) > SPK_MAX_NAMES)
-            return SPK_E_LIMIT; /* E2b (v1; v2 checked it with the names) */
+            return SPK_E_LIMIT; /* E2b */
     }
     if (p->version == 1)
         return t.next == p->dir_end ? 0 : SPK_E_CORRUPT; /* stray bytes after the entries */

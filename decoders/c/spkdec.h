@@ -61,6 +61,11 @@ extern "C" {
 #define SPK_TABLE_CACHE 64
 #endif
 #endif
+/* v2 token offsets spk_pkg remembers (>= 1): those of every ceil(ntokens / SPK_TOKEN_CACHE)-th
+ * token of the name dictionary, so a token lookup walks at most that many tokens. */
+#ifndef SPK_TOKEN_CACHE
+#define SPK_TOKEN_CACHE 16
+#endif
 #ifndef SPK_SMALL_MAX_CODES
 #define SPK_SMALL_MAX_CODES 1024   /* -DSPK_SMALL: most codes one table may have */
 #endif
@@ -97,6 +102,8 @@ typedef struct {
     uint64_t name_bit;         /* first name record (bit offset in buf) */
     size_t crc_off;            /* chunk_crc[0] (u32 LE each) */
     uint32_t nchunks;
+    uint32_t tok_stride;       /* tokc[k]: offset of token k * tok_stride from tok_off */
+    uint32_t tokc[SPK_TOKEN_CACHE];
 } spk_pkg;
 
 typedef struct {
