@@ -95,7 +95,7 @@ def main(argv=None) -> int:
         sizes = text_sizes(tmp)
         for m in a.models:
             for bits, sp in configs:
-                data = codec.pack(quantized_model(m, bits, sp), version=1)  # C decoder: v1 only so far
+                data = codec.pack(quantized_model(m, bits, sp))  # format v2 (the C decoder reads both)
                 pkg = tmp / "pkg.spkg"
                 pkg.write_bytes(data)
                 params = sum(v.size for v in codec.unpack(data).values())
