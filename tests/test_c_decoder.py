@@ -320,6 +320,24 @@ def test_small_table_offset_cache(tmp_path, cache, version):
             assert (rc == 2) if exp is None else (rc == 0 and got == exp), f"{p.name}: {exe}"
 
 
+@pytest.mark.parametrize("only", VERSIONS)
+def test_single_version_builds(tmp_path, only):
+    """-DSPK_ONLY_V1 / -DSPK_ONLY_V2 (smaller firmware builds): packages of that version decode
+    as codec.unpack decodes them, the other version is SPK_E_UNSUPPORTED."""
+    r = _make(tmp_path, "all", "small", CFLAGS=f"-O2 -Werror -DSPK_ONLY_V{only}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    for p in VECTOR_FILES:
+        data = p.read_bytes()
+        exp = expected(data)
+        for exe in ("cdecode", "cdecode_small"):
+            rc, got, err = run_c(tmp_path / exe, data)
+            if p.parent.name != f"v{only}":
+                assert rc == 2 and "error -2" in err, (p, exe, rc, err)
+            else:
+                assert (rc == 2) if exp is None else (rc == 0 and got == exp), (p, exe, err)
+    check_agrees(tmp_path, _names_package(only), api=True)
+
+
 # --------------------------------------------------------------------------------- vectors
 
 @pytest.mark.skipif(not VECTOR_FILES, reason="no golden vectors in tests/vectors/v1, v2")

@@ -38,6 +38,22 @@
 #define NO_CRC 0
 #endif
 
+/* Format versions read: both by default; -DSPK_ONLY_V1 or -DSPK_ONLY_V2 leave the other out
+ * (smaller code, for firmware that embeds a package of a known version). */
+#if defined(SPK_ONLY_V1) && defined(SPK_ONLY_V2)
+#error "SPK_ONLY_V1 and SPK_ONLY_V2 exclude each other"
+#endif
+#if defined(SPK_ONLY_V1)
+#define V2(p) 0
+#define VERSION_OK(v) ((v) == 1)
+#elif defined(SPK_ONLY_V2)
+#define V2(p) 1
+#define VERSION_OK(v) ((v) == 2)
+#else
+#define V2(p) ((p)->version == 2)
+#define VERSION_OK(v) ((v) - 1u <= 1u)
+#endif
+
 #define MAXLEN SPK_LUT_BITS
 #define MAX_KREF 6u
 #define MAX_NRUN 4096u
@@ -842,24 +858,20 @@ static void voff_read(rd *r, spk_tensor *t)
     t->value_offset = vo;
 }
 
-/* The rest of an entry, both versions: group size x (>= 1), block length, metadata length,
- * group-table widths v (tid) and w (len); derived sizes and their checks (FORMAT.md §7). */
-static int entry_end(const spk_pkg *p, spk_tensor *t, const rd *r, uint64_t numel, uint64_t x,
-                     uint64_t blen, uint64_t mlen, uint32_t v, uint32_t w)
+/* The rest of an entry, both versions (t has block and metadata lengths, group-table widths):
+ * group size x (>= 1), derived sizes and their checks (FORMAT.md §7). */
+static int entry_end(const spk_pkg *p, spk_tensor *t, const rd *r, uint64_t numel, uint64_t x)
 {
     uint64_t ng, room;
+    uint32_t v = t->tid_bits, w = t->len_bits;
     t->group_size = (uint32_t)(x < numel ? x : numel);
     /* n_groups = ceil(numel / x) with a 32-bit division (numel <= 2^31; no 64-bit divide) */
     ng = x >= numel ? numel != 0 : (t->group_size + (uint32_t)numel - 1u) / t->group_size;
     t->n_groups = (uint32_t)ng;
-    t->block_len = (size_t)blen;
-    t->meta_len = (size_t)mlen;
-    t->tid_bits = (uint8_t)v;
-    t->len_bits = (uint8_t)w;
     t->next = r->pos;
     if (r->err)
         return r->err;
-    room = blen - mlen; /* group table + payload bytes */
+    room = t->block_len - t->meta_len; /* group table + payload bytes */
     ng = (ng * (v + w) + 7u) >> 3;
     if (v > 12 || w > 56 || (t->n_groups && (!p->ntables || !w)) || ng > room ||
         t->n_groups > (room - ng) * 8u || (!t->n_groups && room != ng))
@@ -875,7 +887,7 @@ static int entry_read1(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, 
 {
     rd r = rd_at(p, t->next);
     uint32_t shared, tail, v, k;
-    uint64_t x, x2, numel, blen, mlen;
+    uint64_t x, x2, numel, blen;
     shared = (uint32_t)var(&r, t->name_len);
     tail = (uint32_t)var(&r, SPK_MAX_NAME - shared);
     if (r.end - r.pos < tail)
@@ -897,13 +909,15 @@ static int entry_read1(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, 
     if (x2 < 8 || blen > p->dir_off || x2 > p->dir_off - blen)
         x2 = 8, blen = 0, fail(&r, SPK_E_CORRUPT);
     t->block_off = (size_t)x2;
+    t->block_len = (size_t)blen;
     t->crc32 = 0;
     for (k = 0; k < 32; k += 8)
         t->crc32 |= u8(&r) << k;
-    mlen = var(&r, blen);
+    t->meta_len = (size_t)var(&r, blen);
     t->tid_base = (uint32_t)var(&r, p->ntables ? p->ntables - 1u : 0);
-    v = u8(&r);
-    return entry_end(p, t, &r, numel, x, blen, mlen, v, u8(&r));
+    t->tid_bits = (uint8_t)u8(&r);
+    t->len_bits = (uint8_t)u8(&r);
+    return entry_end(p, t, &r, numel, x);
 }
 
 /* v2 token `id` (< p->ntokens, the dictionary checked by spk_open): its length (0 if the
@@ -990,29 +1004,28 @@ static int name2_read(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, c
 static int entry_read2(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
 {
     rd r = rd_at(p, t->next);
-    uint32_t f = u8(&r), gc = (f >> 3) & 3u, k, v = 0, w = 0, tb = 0;
-    uint64_t numel, kern = 1, x, blen, mlen = 0, z, maxt = p->ntables ? p->ntables - 1u : 0;
+    uint32_t f = u8(&r), gc = (f >> 3) & 3u, k;
+    uint64_t numel, kern = 1, x, blen, z = 0, maxt = p->ntables ? p->ntables - 1u : 0;
     size_t off = t->block_off + t->block_len;
-    int zero = 0;
-    if ((f & 7u) - 1u <= 5u && (f & 0x80u))
-        fail(&r, SPK_E_CORRUPT); /* reserved flag bit (after the dtype check, as codec) */
     numel = shape_read(&r, t, f & 7u, tot);
-    /* K: max(1, dims[1] * ... * dims[ndim-1]) (saturated above 2^48), max(1, numel) below 2-D */
+    if (f & 0x80u)
+        fail(&r, SPK_E_CORRUPT); /* reserved flag bit (after the dtype check, as codec) */
+    /* K: max(1, dims[1] * ... * dims[ndim-1]), max(1, numel) below 2-D; saturated above 2^31
+     * (shape_read's E7b check has failed then; it also covers E8's K <= 2^48 for code 1) */
     for (k = 1; k < t->ndim; k++) {
         x = t->shape[k];
-        zero |= !x;
-        kern = x && kern > MAX_DIM / x ? MAX_DIM + 1u : kern * x;
+        kern *= x > SPK_MAX_OUTPUT ? (uint64_t)SPK_MAX_OUTPUT + 1u : x;
+        if (kern > SPK_MAX_OUTPUT)
+            kern = (uint64_t)SPK_MAX_OUTPUT + 1u;
     }
     if (t->ndim < 2)
         kern = numel;
-    if (zero || !kern)
+    if (!kern)
         kern = 1;
     x = numel ? numel : 1; /* group code 3: the whole tensor */
-    if (gc == 1) {
+    if (gc == 1)
         x = kern;
-        if (x > MAX_DIM) /* E8: an empty tensor's K (a zero first dim) */
-            fail(&r, SPK_E_CORRUPT);
-    } else if (gc != 3) {
+    else if (gc != 3) {
         x = var(&r, MAX_DIM); /* 0: group size; 2: kernels per group */
         if (!x || (gc == 2 && x > MAX_DIM / kern))
             x = 1, fail(&r, SPK_E_CORRUPT);
@@ -1026,26 +1039,25 @@ static int entry_read2(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
     blen = var(&r, ~(uint64_t)0);
     if (blen > p->dir_off - off)
         blen = 0, fail(&r, SPK_E_CORRUPT);
-    if (f & 0x40u)
-        mlen = var(&r, blen);
-    if (numel) {
-        z = var(&r, ~(uint64_t)0); /* zigzag table base delta */
-        if (z & 1u ? (z >> 1) >= t->tid_prev : (z >> 1) > maxt - t->tid_prev)
-            fail(&r, SPK_E_CORRUPT);
-        else
-            tb = z & 1u ? t->tid_prev - (uint32_t)(z >> 1) - 1u : t->tid_prev + (uint32_t)(z >> 1);
-        z = var(&r, 12u * 64u + 56u);
-        v = (uint32_t)(z >> 6);
-        w = (uint32_t)(z & 63u);
-        if (w > 56)
-            fail(&r, SPK_E_CORRUPT);
-        if (!r.err)
-            t->tid_prev = tb;
-    }
-    t->tid_base = tb;
     t->block_off = off;
+    t->block_len = (size_t)blen;
+    t->meta_len = f & 0x40u ? (size_t)var(&r, blen) : 0;
     t->crc32 = 0;
-    return entry_end(p, t, &r, numel, x, blen, mlen, v, w);
+    t->tid_bits = t->len_bits = 0;
+    if (numel) {
+        z = var(&r, ~(uint64_t)0); /* zigzag delta; below 0 wraps to above maxt */
+        z = z & 1u ? (uint64_t)t->tid_prev - (z >> 1) - 1u : t->tid_prev + (z >> 1);
+        if (z > maxt)
+            fail(&r, SPK_E_CORRUPT);
+        t->tid_prev = (uint32_t)z;
+        k = (uint32_t)var(&r, 12u * 64u + 56u); /* widths */
+        t->tid_bits = (uint8_t)(k >> 6);
+        t->len_bits = (uint8_t)(k & 63u);
+        if ((k & 63u) > 56)
+            fail(&r, SPK_E_CORRUPT);
+    }
+    t->tid_base = (uint32_t)z;
+    return entry_end(p, t, &r, numel, x);
 }
 
 /* Start iterating: t before the first entry. */
@@ -1065,7 +1077,7 @@ static NOINLINE void iter_reset(const spk_pkg *p, spk_tensor *t)
 
 static int entry_read(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, uint64_t *tot)
 {
-    if (p->version == 2) {
+    if (V2(p)) {
         E_(name2_read(p, t, name, cap, NULL, 0, NULL));
         return entry_read2(p, t, tot);
     }
@@ -1103,7 +1115,7 @@ int32_t spk_find(const spk_pkg *p, const char *name, size_t nlen)
     rd r;
     iter_reset(p, &t);
     for (i = 0; i < p->ntensors; i++) {
-        if (p->version == 2) { /* the name records alone (entries are elsewhere) */
+        if (V2(p)) { /* the name records alone (entries are elsewhere) */
             E_(name2_read(p, &t, NULL, 0, name, nlen, &m));
         } else {
             r = rd_at(p, t.next);
@@ -1176,7 +1188,7 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
     memset(p, 0, sizeof *p);
     if (!buf || len < 8)
         return SPK_E_TRUNCATED;
-    if (le(buf, 4) != 0x474b5053u || buf[4] - 1u > 1u || buf[5]) /* "SPKG", version 1-2, flags 0 */
+    if (le(buf, 4) != 0x474b5053u || !VERSION_OK(buf[4]) || buf[5]) /* "SPKG", 1-2, flags 0 */
         return SPK_E_UNSUPPORTED;
     if (buf[6] || buf[7])
         return SPK_E_CORRUPT;
@@ -1203,11 +1215,11 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
     if (r.err)
         return r.err;
     p->ent_off = r.pos;
-    if (p->version == 2)
+    if (V2(p))
         E_(names2_open(p, &r, &t));
     iter_reset(p, &t);
     for (i = 0; i < p->ntensors; i++) {
-        if (p->version == 2) { /* the entries alone (names_open checked the names) */
+        if (V2(p)) { /* the entries alone (names_open checked the names) */
             E_(entry_read2(p, &t, &tot));
             continue;
         }
@@ -1215,7 +1227,7 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
         if ((names += t.name_len) > SPK_MAX_NAMES)
             return SPK_E_LIMIT; /* E2b */
     }
-    if (p->version == 1)
+    if (!V2(p))
         return t.next == p->dir_end ? 0 : SPK_E_CORRUPT; /* stray bytes after the entries */
     if (t.block_off + t.block_len != p->dir_off)
         return SPK_E_CORRUPT; /* D4: the blocks end where the directory starts */
@@ -1260,7 +1272,7 @@ static int verify(const spk_pkg *p, const spk_tensor *t, spk_dec *d)
     size_t lo, hi;
     if (t->block_off > p->dir_off || t->block_len > p->dir_off - t->block_off)
         return SPK_E_ARG;
-    if (p->version != 2)
+    if (!V2(p))
         return spk_crc32(0, p->buf + t->block_off, t->block_len) == t->crc32 || NO_CRC
                    ? 0
                    : SPK_E_CHECKSUM;
