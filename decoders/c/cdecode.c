@@ -7,8 +7,8 @@
  *   cdecode --list IN          one line per tensor: index dtype numel ndim dims... name(hex)
  *   cdecode --check-api IN     cross-check spk_find, spk_tensor_at and streaming decode
  *                              (one group at a time) against spk_decode; exit 3 on mismatch
- *   cdecode --bench N IN       decode the package N times (open, directory, CRCs, all tensors);
- *                              print "<params> <best seconds>"
+ *   cdecode --bench N IN       decode the package N times (open, directory, CRCs, all tensors,
+ *                              each time with a zeroed spk_dec); print "<params> <best seconds>"
  *   cdecode --each IN          decode every tensor with spk_decode alone (no spk_verify first:
  *                              v2 chunks remembered by spk_dec), in order, then in reverse
  *                              order with a fresh spk_dec: print "<index> <rc>" for each
@@ -244,6 +244,7 @@ int main(int argc, char **argv)
             spk_pkg q;
             spk_tensor t;
             double dt;
+            memset(&dec, 0, sizeof dec); /* nothing remembered (v2: chunks verified) */
             t0 = now();
             rc = spk_open(&q, buf, len);
             for (i = 0; i < q.ntensors && rc >= 0; i++) {
