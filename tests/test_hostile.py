@@ -550,6 +550,15 @@ def test_soak_forged_headers(data):
     check_reference(data)
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("CODEC_SLOW") != "1", reason="set CODEC_SLOW=1")
+@SOAK
+@given(forged_v2())
+def test_soak_forged_v2_headers(data):
+    check_consistent(data)
+    check_reference(data)
+
+
 # ---------------------------------------------------------------------------------------------
 # limits
 
