@@ -922,19 +922,23 @@ static int entry_read1(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, 
 
 /* v2 token `id` (< p->ntokens, the dictionary checked by spk_open): its length (0 if the
  * dictionary is not where p says), *off its first byte.  Walks the dictionary from the
- * nearest token whose offset is known before it: p's cached ones (every tok_stride-th), or
+ * nearest token whose offset is known before it: p's cached ones (every 2^tok_shift-th), or
  * the last one t looked up (the writer numbers tokens in order of first use, so a name's new
  * tokens are the next ones). */
-static NOINLINE uint32_t tok_at(const spk_pkg *p, spk_tensor *t, uint32_t id, size_t *off)
+static SIZE_NOINLINE uint32_t tok_at(const spk_pkg *p, spk_tensor *t, uint32_t id, size_t *off)
 {
-    uint32_t j = id / p->tok_stride, i = j * p->tok_stride, n;
-    rd r = rd_at(p, p->tok_off + p->tokc[j]);
+    uint32_t i = id >> p->tok_shift, n;
+    rd r = rd_at(p, p->tok_off + p->tokc[i]);
+    i <<= p->tok_shift;
     size_t at;
     if (id >= t->tk_id && t->tk_id > i && t->tk_off)
         i = t->tk_id, r.pos = t->tk_off;
     for (;; i++) {
         at = r.pos;
-        n = (uint32_t)var(&r, SPK_MAX_NAME);
+        if (r.pos < r.end && r.b[r.pos] < 0x80u) /* (a length below 128: one byte) */
+            n = r.b[r.pos++];
+        else
+            n = (uint32_t)var(&r, SPK_MAX_NAME);
         if (r.err || n > r.end - r.pos)
             return 0;
         if (i == id)
@@ -949,7 +953,7 @@ static NOINLINE uint32_t tok_at(const spk_pkg *p, spk_tensor *t, uint32_t id, si
 
 /* v2: the w <= 32 bits at *bp (then advanced) in the directory; past its end, 2^40 (fails
  * every check of its caller) and *err = SPK_E_TRUNCATED. */
-static NOINLINE uint64_t nbits(const spk_pkg *p, uint64_t *bp, unsigned w, int *err)
+static SIZE_NOINLINE uint64_t nbits(const spk_pkg *p, uint64_t *bp, unsigned w, int *err)
 {
     uint64_t v = (uint64_t)1 << 40;
     if ((uint64_t)p->dir_end * 8u - *bp < w)
@@ -1144,14 +1148,13 @@ static int names2_open(spk_pkg *p, rd *r, spk_tensor *t)
     uint64_t total = 0;
     p->ntokens = (uint32_t)var(r, SPK_MAX_NAMES);
     p->tok_off = r->pos;
-    p->tok_stride = (p->ntokens + SPK_TOKEN_CACHE - 1u) / SPK_TOKEN_CACHE;
-    if (!p->tok_stride)
-        p->tok_stride = 1;
+    while (((p->ntokens - 1u) >> p->tok_shift) >= SPK_TOKEN_CACHE)
+        p->tok_shift++; /* the smallest power-of-two stride whose offsets fit the cache */
     for (i = 0; i < p->ntokens && !r->err; i++) {
-        if (i % p->tok_stride == 0) {
+        if (!(i & ((1u << p->tok_shift) - 1u))) {
             if (r->pos - p->tok_off > 0xffffffffu)
                 return SPK_E_LIMIT; /* (a dictionary of 4 GiB) */
-            p->tokc[i / p->tok_stride] = (uint32_t)(r->pos - p->tok_off);
+            p->tokc[i >> p->tok_shift] = (uint32_t)(r->pos - p->tok_off);
         }
         n = (uint32_t)var(r, SPK_MAX_NAME);
         if (!n)

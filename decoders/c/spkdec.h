@@ -61,8 +61,9 @@ extern "C" {
 #define SPK_TABLE_CACHE 64
 #endif
 #endif
-/* v2 token offsets spk_pkg remembers (>= 1): those of every ceil(ntokens / SPK_TOKEN_CACHE)-th
- * token of the name dictionary, so a token lookup walks at most that many tokens. */
+/* v2 token offsets spk_pkg remembers (>= 1): those of every 2^k-th token of the name
+ * dictionary, the smallest 2^k that fits (< 2 * ntokens / SPK_TOKEN_CACHE), so a token lookup
+ * walks fewer tokens than that. */
 #ifndef SPK_TOKEN_CACHE
 #define SPK_TOKEN_CACHE 16
 #endif
@@ -102,7 +103,7 @@ typedef struct {
     uint64_t name_bit;         /* first name record (bit offset in buf) */
     size_t crc_off;            /* chunk_crc[0] (u32 LE each) */
     uint32_t nchunks;
-    uint32_t tok_stride;       /* tokc[k]: offset of token k * tok_stride from tok_off */
+    uint8_t tok_shift;         /* tokc[k]: offset of token k << tok_shift from tok_off */
     uint32_t tokc[SPK_TOKEN_CACHE];
 } spk_pkg;
 
