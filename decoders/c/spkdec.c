@@ -765,7 +765,14 @@ static int table_read(rd *r, spk_dec *d, uint32_t *syms)
  * offsets of every `stride`-th table (stride = ceil(ntables / SPK_TABLE_CACHE), 1 when all
  * fit), filled as tables are first reached, so a load parses at most stride - 1 tables
  * besides its own once the cache is warm. */
-static NOINLINE void dec_key(spk_dec *d, const spk_pkg *p);
+static SIZE_NOINLINE void dec_reset(spk_dec *d, const spk_pkg *p);
+
+/* d's cache key: the package it last served (reset what it remembers when that changes) */
+#define dec_key(d, p)                                                                          \
+    do {                                                                                       \
+        if ((d)->kbuf != (p)->buf || (d)->kcrc != (p)->dir_crc)                                \
+            dec_reset(d, p);                                                                   \
+    } while (0)
 
 static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid)
 {
@@ -1250,20 +1257,17 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
     return 0;
 }
 
-/* d's cache key: the package it last served (reset what it remembers when that changes) */
-static NOINLINE void dec_key(spk_dec *d, const spk_pkg *p)
+static SIZE_NOINLINE void dec_reset(spk_dec *d, const spk_pkg *p)
 {
-    if (d->kbuf != p->buf || d->kcrc != p->dir_crc) {
-        d->kbuf = p->buf;
-        d->kcrc = p->dir_crc;
-        d->table = -1;
-        d->ncached = 1;
-        d->toff[0] = p->tab_off;
-        d->stride = (p->ntables + SPK_TABLE_CACHE - 1u) / SPK_TABLE_CACHE;
-        if (!d->stride)
-            d->stride = 1;
-        d->ck_lo = d->ck_hi = 0;
-    }
+    d->kbuf = p->buf;
+    d->kcrc = p->dir_crc;
+    d->table = -1;
+    d->ncached = 1;
+    d->toff[0] = p->tab_off;
+    d->stride = (p->ntables + SPK_TABLE_CACHE - 1u) / SPK_TABLE_CACHE;
+    if (!d->stride)
+        d->stride = 1;
+    d->ck_lo = d->ck_hi = 0;
 }
 
 /* v1: the block CRC.  v2: the CRC of every chunk the block overlaps (FORMAT.md §19), except

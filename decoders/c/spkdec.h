@@ -146,7 +146,6 @@ typedef struct {
     uint32_t stride;           /* toff[k]: directory offset of table k * stride */
     size_t toff[SPK_TABLE_CACHE];
     uint32_t nrun;
-    uint32_t ck_lo, ck_hi;     /* v2: CRC chunks [ck_lo, ck_hi) verified (same key) */
 #ifdef SPK_SMALL
     uint16_t first[SPK_LUT_BITS + 1], count[SPK_LUT_BITS + 1], offs[SPK_LUT_BITS + 1];
     uint8_t kref;
@@ -154,6 +153,7 @@ typedef struct {
 #else
     uint32_t lut[1u << SPK_LUT_BITS];
 #endif
+    uint32_t ck_lo, ck_hi;     /* v2: CRC chunks [ck_lo, ck_hi) verified (same key) */
 } spk_dec;
 
 typedef struct {
