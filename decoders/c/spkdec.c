@@ -1,8 +1,11 @@
-/* spkdec.c: portable C99 decoder for codec packages, format v1 (see spkdec.h).
+/* spkdec.c: portable C99 decoder for codec packages, format v1 and v2 (see spkdec.h).
  *
- * Source of truth for the format: codec/format.py, codec/huffman.py, codec/kernels/ (decode.py, symbols.py, tables.py).
+ * Source of truth for the format: docs/FORMAT.md; codec/format.py, codec/format_v2.py,
+ * codec/huffman.py, codec/kernels/ (decode.py, symbols.py, tables.py).
  *   package  = preamble(8) | blocks | directory | footer(24)
- *   preamble = "SPKG" version=1 flags=0 0 0
+ *   preamble = "SPKG" version=1|2 flags=0 0 0
+ *   v2 directory = tables | n_tensors | token dictionary + name bit string | compact entries
+ *              (block offsets implicit) | chunk_log2 | one CRC32 per 2^chunk_log2 data bytes
  *   footer   = dir_off u64le, dir_len u64le, crc32(preamble + directory) u32le, "GKPS"
  *   block    = [meta][group table: per group tid_bits + len_bits, MSB-first, byte padded]
  *              [payload: groups back to back, MSB-first bits]

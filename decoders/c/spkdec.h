@@ -6,7 +6,8 @@
  * bytes, so the decoder is independent of host endianness and alignment.
  *
  * RAM (x86-64 sizes; see docs/C_DECODER.md):
- *   spk_pkg      104 bytes         parsed package header (pointers into the package)
+ *   spk_pkg      168 bytes         parsed package header (pointers into the package; v2: token
+ *                                  dictionary with SPK_TOKEN_CACHE (16) token offsets)
  *   spk_tensor   520 bytes         one directory entry (shape has SPK_MAX_NDIM = 32 dims) and,
  *                                  for v2 names, the byte ends of the name's tokens
  *                                  (SPK_MAX_NAME_TOKENS = 64 uint16)
@@ -14,7 +15,7 @@
  *                2424 bytes        with -DSPK_SMALL: 2 * SPK_SMALL_MAX_CODES (1024) + 32 offsets
  *                                  (+ the range of v2 CRC chunks already verified)
  *   spk_stream   64 bytes          plus the caller's group buffer (group_size values)
- *   stack        < 1.5 KiB         deepest: spk_find / spk_open (a spk_tensor on the stack)
+ *   stack        ~ 1.1 KiB         deepest: spk_open -> table_read (~1060 bytes at -Os)
  *
  * Typical use:
  *   spk_pkg p; spk_tensor t; static spk_dec d;
@@ -192,9 +193,9 @@ int spk_verify(const spk_pkg *p, const spk_tensor *t);
 int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, size_t out_bytes);
 
 /* Streaming: one group at a time.  begin checks the block's CRCs (as spk_decode) and the
- * whole group table;
- * next decodes the next group into out (at least group_size values) and returns the number of
- * values written (> 0), SPK_END (0) after the last group, or a negative error. */
+ * whole group table; next decodes the next group into out (at least group_size values) and
+ * returns the number of values written (> 0), SPK_END (0) after the last group, or a negative
+ * error. */
 int spk_stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_dec *d);
 int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes);
 
