@@ -300,7 +300,7 @@ def read_header(data, limits: RefLimits = RefLimits()):
     if version == 1:
         entries = _read_entries(r, limits, len(tables), dir_off)
     else:
-        from . import decoder_v2 as v2
+        v2 = _v2
         count = r.varint("tensor count", limits.max_tensors, LimitError)
         names = v2.read_names(r, count, limits)
         entries = v2.read_entries(r, limits, len(tables), dir_off, names)
@@ -588,8 +588,7 @@ def read_package(data, *, limits: RefLimits = RefLimits(), decode: bool = True,
         for e in entries:
             block = buf[e.block_offset:e.block_offset + e.block_length]
             if verify and chunks is not None:
-                from .decoder_v2 import check_chunks
-                check_chunks(buf, e, chunks[0], chunks[1], dir_off)
+                _v2.check_chunks(buf, e, chunks[0], chunks[1], dir_off)
             elif verify and zlib.crc32(block) != e.crc32:
                 raise ChecksumError(f"tensor {e.name!r}: block CRC32 mismatch",
                                     offset=e.block_offset)
@@ -622,3 +621,7 @@ def decode(data) -> np.ndarray:
     if len(p.entries) != 1:
         raise CorruptError(f"expected a single-tensor package, got {len(p.entries)} tensors")
     return p.tensors[p.entries[0].name]
+
+
+# the v2 directory reader uses the helpers above (imported last: it imports this module)
+from . import decoder_v2 as _v2  # noqa: E402

@@ -194,7 +194,7 @@ def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int = 2,
     items = list(tensors.items()) if isinstance(tensors, Mapping) else list(tensors)
     tables = [as_table(t) for t in tables]
     codes = [canonical_codes(t.lengths) for t in tables]
-    from . import encoder_v2 as v2  # (it imports this module's bit helpers)
+    v2 = _v2
     pre = MAGIC + bytes([version, 0, 0, 0])
     body = bytearray(pre)
     entries = bytearray()
@@ -263,3 +263,7 @@ def reencode(data) -> bytes:
     chunks = read_header(data)[6]
     return pack(tensors, tables, choices, version=data[4],
                 chunk_log2=chunks[0] if chunks else 16)
+
+
+# the v2 directory writer uses the bit helpers above (imported last: it imports this module)
+from . import encoder_v2 as _v2  # noqa: E402
