@@ -628,6 +628,29 @@ def _sanitizer_seeds(version: int) -> list[bytes]:
     return seeds
 
 
+def _check_sanitized(asan_build: Path, m: bytes, kind: str, stats: dict) -> None:
+    """Both sanitizer builds on ``m``: no report, exit 2 exactly where codec.unpack rejects
+    (but for the documented differences), else exactly its values."""
+    exp = expected(m)
+    for exe in ("cdecode_asan", "cdecode_asan_small"):
+        rc, got, err = run_c(asan_build / exe, m, env=SAN_ENV)
+        assert "Sanitizer" not in err and "runtime error" not in err, f"{kind}: {err}"
+        assert rc in (0, 2), f"{exe} {kind}: exit {rc}: {err}"
+        if rc == 0:
+            want = exp
+            if want is None:  # allowed only when the metadata alone is malformed
+                want = meta_only_rejection(m)
+                stats["meta"] += 1
+            assert want is not None, f"{exe} {kind}: accepted what codec.unpack rejects"
+            assert got == want, f"{exe} {kind}: output differs from codec.unpack"
+            stats["exit0"] += 1
+        else:
+            if exp is not None and exe.endswith("small") and _max_codes(m) > SMALL_MAX_CODES:
+                continue  # SPK_SMALL's documented table-size limit
+            assert exp is None, f"{exe} {kind}: rejected what codec.unpack decodes: {err}"
+            stats["exit2"] += 1
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_sanitizers_on_damaged_packages(asan_build, version):
     seeds = _sanitizer_seeds(version)
@@ -635,24 +658,29 @@ def test_sanitizers_on_damaged_packages(asan_build, version):
     stats = {"exit0": 0, "exit2": 0, "meta": 0}
     for seed in seeds:
         for kind, m in _mutants(seed, pr, 60):
-            exp = expected(m)
-            for exe in ("cdecode_asan", "cdecode_asan_small"):
-                rc, got, err = run_c(asan_build / exe, m, env=SAN_ENV)
-                assert "Sanitizer" not in err and "runtime error" not in err, f"{kind}: {err}"
-                assert rc in (0, 2), f"{exe} {kind}: exit {rc}: {err}"
-                if rc == 0:
-                    if exp is None:  # allowed only when the metadata alone is malformed
-                        exp = meta_only_rejection(m)
-                        stats["meta"] += 1
-                    assert exp is not None, f"{exe} {kind}: accepted what codec.unpack rejects"
-                    assert got == exp, f"{exe} {kind}: output differs from codec.unpack"
-                    stats["exit0"] += 1
-                else:
-                    if exp is not None and exe.endswith("small") and _max_codes(m) > SMALL_MAX_CODES:
-                        continue  # SPK_SMALL's documented table-size limit
-                    assert exp is None, f"{exe} {kind}: rejected what codec.unpack decodes: {err}"
-                    stats["exit2"] += 1
+            _check_sanitized(asan_build, m, kind, stats)
     assert stats["exit2"] > 100
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_sanitizers_on_forged_headers(asan_build, version):
+    """tests/test_hostile.py's forged directories (any field value; correct footer CRC, usually
+    correct block / chunk CRCs; over random or real blocks; v2: garbage, writer-made or
+    arbitrary token dictionaries and name records): the sanitizer builds agree with
+    codec.unpack on every one."""
+    from hypothesis import HealthCheck
+    import test_hostile
+    stats = {"exit0": 0, "exit2": 0, "meta": 0}
+
+    @settings(max_examples=3 * int(os.environ.get("CODEC_C_EXAMPLES", "40")), deadline=None,
+              database=None, suppress_health_check=[HealthCheck.too_slow,
+                                                    HealthCheck.data_too_large])
+    @given(data=test_hostile.forged() if version == 1 else test_hostile.forged_v2())
+    def run(data):
+        _check_sanitized(asan_build, data, "forged", stats)
+
+    run()
+    assert stats["exit2"] > 0
 
 
 # --------------------------------------------------------------------------------- example
