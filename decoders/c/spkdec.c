@@ -48,14 +48,12 @@
 #endif
 #if defined(SPK_ONLY_V1)
 #define V2(p) 0
-#define VERSION_OK(v) ((v) == 1)
 #elif defined(SPK_ONLY_V2)
 #define V2(p) 1
-#define VERSION_OK(v) ((v) == 2)
 #else
 #define V2(p) ((p)->version == 2)
-#define VERSION_OK(v) ((v) - 1u <= 1u)
 #endif
+#define VERSION_OK(v) SPK_READS_VERSION(v)
 
 #define MAXLEN SPK_LUT_BITS
 #define MAX_KREF 6u

@@ -38,7 +38,21 @@
 extern "C" {
 #endif
 
-#define SPK_FORMAT_VERSION 2        /* highest version read (all of 1 .. 2) */
+/* Format versions read: SPK_MIN_FORMAT_VERSION .. SPK_FORMAT_VERSION (1 .. 2; one of them with
+ * -DSPK_ONLY_V1 / -DSPK_ONLY_V2, which the code including this header should see too).
+ * SPK_FORMAT_VERSION was 1 when only v1 was read: test a package's version with
+ * SPK_READS_VERSION(v), not with == SPK_FORMAT_VERSION. */
+#if defined(SPK_ONLY_V1)
+#define SPK_FORMAT_VERSION 1
+#else
+#define SPK_FORMAT_VERSION 2
+#endif
+#if defined(SPK_ONLY_V2)
+#define SPK_MIN_FORMAT_VERSION 2
+#else
+#define SPK_MIN_FORMAT_VERSION 1
+#endif
+#define SPK_READS_VERSION(v) ((v) >= SPK_MIN_FORMAT_VERSION && (v) <= SPK_FORMAT_VERSION)
 #define SPK_MAX_NDIM 32            /* format limit (codec.format.Limits.max_ndim) */
 #define SPK_MAX_TENSORS (1u << 20) /* Limits.max_tensors */
 #define SPK_MAX_TABLES 1024u       /* Limits.max_tables */

@@ -18,7 +18,7 @@
 #define PKG_LEN model_len
 #define PKG_VERSION model_FORMAT_VERSION
 #endif
-#if PKG_VERSION < 1 || PKG_VERSION > SPK_FORMAT_VERSION /* spkdec reads versions 1 .. 2 */
+#if !SPK_READS_VERSION(PKG_VERSION) /* spkdec reads versions 1 .. 2 */
 #error "the embedded package has a format version this decoder does not read"
 #endif
 
