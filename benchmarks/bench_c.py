@@ -2,10 +2,13 @@
 single-threaded, on the same packages; and the decoder's code size at -Os.
 
     python3 benchmarks/bench_c.py [--models m1 m2 ...] [--repeat 7] [--configs 8:0.0 4:0.9]
+                                  [--versions 1 2]
 
 Packages: every model of benchmarks/recipe.py MODELS under every REFERENCE config (CONFIGS),
-quantized with recipe.quantized_model and packed with codec.pack defaults.  Both decoders do
-the whole job each repetition: parse and check the directory, check every block CRC32, decode
+quantized with recipe.quantized_model and packed with codec.pack defaults, in each format
+version of --versions (default 1 and 2: same payload, only the directory and the CRC layout
+differ, so decode speed should not).  Both decoders do the whole job each repetition: parse
+and check the directory, check every CRC32 (v1: each block's; v2: each data chunk's), decode
 every tensor (C: ``cdecode --bench``, timing in-process around the library calls; Python:
 ``codec.unpack`` on bytes, warm JIT).  Best of --repeat runs.  C builds: -O2 (4096-entry decode
 table, slice-by-8 CRC tables, 8-byte refills), -O2 -DSPK_SMALL (canonical decoding), and the same
@@ -56,9 +59,10 @@ def text_sizes(tmp: Path) -> dict[str, dict[str, int]]:
     out = {}
     r = subprocess.run(["make", "-s", "-C", str(CDIR), f"BUILD={tmp / 'size'}", "size"],
                        capture_output=True, text=True, check=True)
-    for line in r.stdout.splitlines():  # "spkdec.o (LUT, -Os)       .text 5175"
+    for line in r.stdout.splitlines():  # "spkdec.o (LUT, v2 only, -Os) .text 7987"
         parts = line.split()
-        variant = "lut" if "LUT" in line else "small"
+        variant = ("lut" if "LUT" in line else "small") + (
+            "_v1" if "v1 only" in line else "_v2" if "v2 only" in line else "")
         out.setdefault(variant, {})[parts[-2]] = int(parts[-1])
     return out
 
@@ -85,6 +89,8 @@ def main(argv=None) -> int:
     ap.add_argument("--configs", nargs="*", default=[f"{b}:{s}" for b, s in CONFIGS],
                     help="bits:sparsity pairs")
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--versions", nargs="*", type=int, default=[1, 2],
+                    help="format versions to pack each model in")
     ap.add_argument("--out", default=str(HERE / "results" / "c_decoder.json"))
     a = ap.parse_args(argv)
     configs = [(int(c.split(":")[0]), float(c.split(":")[1])) for c in a.configs]
@@ -95,37 +101,55 @@ def main(argv=None) -> int:
         sizes = text_sizes(tmp)
         for m in a.models:
             for bits, sp in configs:
-                data = codec.pack(quantized_model(m, bits, sp))
-                pkg = tmp / "pkg.spkg"
-                pkg.write_bytes(data)
-                params = sum(v.size for v in codec.unpack(data).values())
-                row = {"model": m, "bits": bits, "sparsity": sp, "params": params,
-                       "package_bytes": len(data)}
-                row["numba_s"] = time_numba(data, a.repeat)
-                for name, exe in exes.items():
-                    row[f"{name}_s"] = time_c(exe, pkg, a.repeat)
-                for k in ["numba", *exes]:
-                    row[f"{k}_mparams_s"] = params / row[f"{k}_s"] / 1e6
-                rows.append(row)
-                print(f"{m:34s} {bits}b {sp:<4} {params:>9,d} params  "
-                      f"numba {row['numba_mparams_s']:7.1f}  C -O2 {row['c_O2_mparams_s']:7.1f}  "
-                      f"small {row['c_O2_small_mparams_s']:7.1f}  C -Os {row['c_Os_mparams_s']:7.1f}  "
-                      f"small {row['c_Os_small_mparams_s']:7.1f} M params/s", flush=True)
-    tot = {k: sum(r["params"] for r in rows) / sum(r[f"{k}_s"] for r in rows) / 1e6
-           for k in ["numba", *VARIANTS]}
+                q = quantized_model(m, bits, sp)
+                for version in a.versions:
+                    data = codec.pack(q, version=version)
+                    pkg = tmp / "pkg.spkg"
+                    pkg.write_bytes(data)
+                    params = sum(v.size for v in codec.unpack(data).values())
+                    row = {"model": m, "bits": bits, "sparsity": sp, "version": version,
+                           "params": params, "package_bytes": len(data)}
+                    row["numba_s"] = time_numba(data, a.repeat)
+                    for name, exe in exes.items():
+                        row[f"{name}_s"] = time_c(exe, pkg, a.repeat)
+                    for k in ["numba", *exes]:
+                        row[f"{k}_mparams_s"] = params / row[f"{k}_s"] / 1e6
+                    rows.append(row)
+                    print(f"{m:34s} {bits}b {sp:<4} v{version} {params:>9,d} params  numba "
+                          f"{row['numba_mparams_s']:7.1f}  C -O2 {row['c_O2_mparams_s']:7.1f}  "
+                          f"small {row['c_O2_small_mparams_s']:7.1f}  "
+                          f"C -Os {row['c_Os_mparams_s']:7.1f}  "
+                          f"small {row['c_Os_small_mparams_s']:7.1f} M params/s", flush=True)
+    tot = {}
+    for version in a.versions:
+        rs = [r for r in rows if r["version"] == version]
+        tot[f"v{version}"] = {k: sum(r["params"] for r in rs) / sum(r[f"{k}_s"] for r in rs) / 1e6
+                              for k in ["numba", *VARIANTS]}
     print()
     print("M params/s over all packages (total params / total time), single thread:")
-    for k, v in tot.items():
-        print(f"  {k:14s} {v:8.1f}")
+    for version, t in tot.items():
+        print(f"  format {version}: " + "  ".join(f"{k} {v:.1f}" for k, v in t.items()))
+    ratios = {k: [] for k in ["numba", *VARIANTS]}
+    by = {(r["model"], r["bits"], r["sparsity"], r["version"]): r for r in rows}
+    for (m, b, sp, ver), r in by.items():
+        if ver == 2 and (m, b, sp, 1) in by:
+            for k in ratios:
+                ratios[k].append(r[f"{k}_s"] / by[(m, b, sp, 1)][f"{k}_s"])
+    if ratios["numba"]:
+        print("decode time v2 / v1 per package (median, min, max):")
+        for k, xs in ratios.items():
+            xs.sort()
+            print(f"  {k:12s} {xs[len(xs) // 2]:.3f}  {xs[0]:.3f}  {xs[-1]:.3f}")
     print("decoder code size at -Os (x86-64):")
     for variant, secs in sizes.items():
-        print(f"  {variant:6s} " + "  ".join(f"{s} {n} B" for s, n in secs.items()))
+        print(f"  {variant:9s} " + "  ".join(f"{s} {n} B" for s, n in secs.items()))
     result = {
         "what": "decode speed, C decoder vs codec.unpack (Numba), single thread; best of repeat",
         "date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
         "cc_version": subprocess.run([os.environ.get("CC", "cc"), "--version"], capture_output=True,
                                      text=True).stdout.splitlines()[0],
         "numba_threads": os.environ["NUMBA_NUM_THREADS"], "repeat": a.repeat,
+        "versions": a.versions,
         "variants": {"numba": "codec.unpack", **VARIANTS},
         "text_size_Os": sizes, "mparams_s_total": tot, "rows": rows,
     }

@@ -258,7 +258,7 @@ def cmd_compress(args) -> int:
     if not model.names:
         raise UsageError(f"{args.input}: the model has no tensors")
     arrays, metas, counts = _quantize_model(args, model, bits=args.bits, sparsity=args.sparsity)
-    data = pack(arrays, meta=metas, group=args.group)
+    data = pack(arrays, meta=metas, group=args.group, version=args.format_version)
     atomic_write_bytes(args.output, data, protect=[args.input])
     numel = model.numel
     parts = [f"{v} {k}" for k, v in counts.items() if v]
@@ -318,7 +318,9 @@ def _info_package(args, data) -> int:
     print(f"{args.input}: codec package, format v{info.version}, {len(info.tensors)} tensors, "
           f"{_fmt_int(info.numel)} params, {_fmt_int(info.total_bytes)} bytes, "
           f"{info.bits_per_param:.3f} bits/param ({len(info.tables)} Huffman tables, "
-          f"header {_fmt_int(info.header_bytes)} bytes)")
+          f"header {_fmt_int(info.header_bytes)} bytes"
+          + (f", {info.crc_chunks} CRC chunk{'s' if info.crc_chunks != 1 else ''} of "
+             f"{_fmt_int(info.crc_chunk_bytes)} bytes" if info.version >= 2 else "") + ")")
     rows = [["tensor", "dtype", "shape", "params", "groups", "bytes", "bits/param", "quant"]]
     for t in info.tensors:
         m = t.meta
@@ -551,7 +553,6 @@ _Generic _Noreturn _Static_assert _Thread_local""".split())
 def render_c_header(data: bytes, *, symbol: str, section: str | None, align: int,
                     source: str = "", guard: str | None = None) -> str:
     """A C header holding ``data`` as ``const uint8_t symbol[]`` (see ``codec export-c``)."""
-    from .format import VERSION
     from .info import inspect
     info = inspect(data)
     M = symbol.upper()
@@ -578,7 +579,7 @@ def render_c_header(data: bytes, *, symbol: str, section: str | None, align: int
 #include <stdint.h>
 
 #define {M}_SIZE {len(data)}u
-#define {M}_FORMAT_VERSION {VERSION}
+#define {M}_FORMAT_VERSION {info.version}
 #define {M}_ALIGN {align}
 
 #ifdef __cplusplus
@@ -624,7 +625,7 @@ def cmd_export_c(args) -> int:
                            source=args.input)
     atomic_write_bytes(args.output, text.encode("ascii"), protect=[args.input])
     _say(args, f"{args.output}: {symbol}[{_fmt_int(len(data))}] "
-               f"(format v{__import__('codec').VERSION}, aligned {args.align})")
+               f"(format v{data[4]}, aligned {args.align})")
     return EXIT_OK
 
 
@@ -727,6 +728,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("compress", "compress a model file into a codec package", cmd_compress)
     sp.add_argument("input", metavar="IN", help="model file (.npz .safetensors .onnx .pt .pth)")
     sp.add_argument("-o", "--output", required=True, metavar="OUT", help="package file to write")
+    sp.add_argument("--format-version", type=int, choices=(1, 2), default=2,
+                    help="package format to write: 2 (default, compact directory) or 1 (for "
+                         "readers that only know v1)")
     quant_opts(sp, many=False)
 
     sp = add("decompress", "decode a package to .npz or .safetensors", cmd_decompress)

@@ -1,4 +1,4 @@
-"""Format v1 constants and the header (directory) structures: write and parse, no decoding.
+"""Format constants (v1 and v2) and the header (directory) structures: write and parse, no decoding.
 
 File layout (docs/FORMAT.md is normative)::
 
@@ -19,14 +19,16 @@ import numpy as np
 from ._bytes import Reader, put_svarint, put_varint
 from .errors import ChecksumError, CorruptError, LimitError, TruncatedError, UnsupportedError
 from .huffman import read_lengths, write_lengths
+from . import format_v2 as v2
 from .kernels.directory import parse_directory
+from .kernels.directory_v2 import parse_directory_v2
 from .kernels.symbols import SYM_EOB, SYM_FIRST, max_classes
 from .meta import QuantMeta
 
 MAGIC = b"SPKG"
 FOOTER_MAGIC = b"GKPS"
-VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+VERSION = 2          # what the writer writes by default (version=1 still writes v1)
+SUPPORTED_VERSIONS = (1, 2)
 FLAGS_KNOWN = 0  # v1 defines no flags; a reader rejects any flag bit it does not know
 PREAMBLE_SIZE = 8
 FOOTER_SIZE = 24
@@ -113,6 +115,8 @@ class Directory:
     tensors: list[TensorEntry]
     directory_offset: int
     directory_length: int
+    chunk_log2: int = 0                       # v2: CRC chunk size 2**chunk_log2 (v1: 0)
+    chunk_crcs: np.ndarray | None = field(default=None, repr=False)  # v2: one CRC32 a chunk
 
 
 _RANGES = {dt: (int(np.iinfo(dt).min), int(np.iinfo(dt).max)) for dt in DTYPES.values()}
@@ -164,8 +168,10 @@ def write_directory(tables: list[Table], entries: list[TensorEntry]) -> bytes:
     return bytes(out)
 
 
-def preamble(flags: int = 0) -> bytes:
-    return MAGIC + bytes([VERSION, flags, 0, 0])
+def preamble(flags: int = 0, version: int = 1) -> bytes:
+    """The 8 preamble bytes; version 1 unless given (the pair of :func:`write_directory`, the
+    v1 directory writer; ``format_v2.write_directory`` writes v2's)."""
+    return MAGIC + bytes([version, flags, 0, 0])
 
 
 def footer(dir_offset: int, dir_bytes: bytes, pre: bytes) -> bytes:
@@ -216,8 +222,59 @@ def read_directory(buf, limits: Limits = DEFAULT_LIMITS, *, check_crc: bool = Tr
     raw = bytes(dir_view)
     # the kernel parses valid directories; on any problem the Python parser names it exactly
     # (or accepts what the kernel declined, e.g. a non-shortest varint)
-    parsed = _parse_fast(raw, dir_off, limits) or _parse_slow(raw, dir_off, limits)
-    return Directory(version, flags, parsed[0], parsed[1], dir_off, dir_len)
+    if version == 1:
+        parsed = _parse_fast(raw, dir_off, limits) or _parse_slow(raw, dir_off, limits)
+        d = Directory(version, flags, parsed[0], parsed[1], dir_off, dir_len)
+    else:
+        tables, entries, log2, crcs = (_parse_fast_v2(raw, dir_off, limits)
+                                       or _parse_slow_v2(raw, dir_off, limits))
+        d = Directory(version, flags, tables, entries, dir_off, dir_len, log2, crcs)
+    check_shapes(d.tensors, limits, dir_off)
+    return d
+
+
+def check_shapes(entries, limits: Limits, dir_off: int) -> None:
+    """E7b (a reader limit, both versions): an empty tensor's shape with its zero dims read as 1
+    stays within max_output_bytes, so that an array of that shape can exist (numpy rejects
+    shapes such as (0, 2^31, 2^48))."""
+    for e in entries:
+        if e.numel:
+            continue
+        n = e.dtype.itemsize
+        for dim in e.shape:
+            n *= max(dim, 1)
+        if n > limits.max_output_bytes:
+            raise LimitError(f"tensor {e.name!r}: empty shape {e.shape} is beyond "
+                             f"max_output_bytes={limits.max_output_bytes} with its zero dims "
+                             f"read as 1", offset=dir_off, value=e.shape)
+
+
+def _parse_slow_v2(raw: bytes, dir_off: int, limits: Limits):
+    """(tables, entries, chunk_log2, chunk CRCs) of a v2 directory, exact errors."""
+    r = Reader(raw, 0, len(raw), base=dir_off)
+    tables = _read_tables(r, limits)
+    count = r.varint("tensor count", limit=limits.max_tensors, exc=LimitError)
+    names = v2.read_names(r, count, limits)
+    entries = v2.read_entries(r, limits, len(tables), dir_off, names, TensorEntry, DTYPES,
+                              value_range)
+    log2, crcs = v2.read_chunks(r, dir_off)
+    if r.pos != r.end:
+        raise CorruptError(f"{r.end - r.pos} stray bytes at the end of the directory",
+                           offset=r.offset)
+    return tables, entries, log2, crcs
+
+
+def _parse_fast_v2(raw: bytes, dir_off: int, limits: Limits):
+    """The v2 directory kernel's result, or None (then the Python parser decides)."""
+    st, tabs, lens, ents, shapes, names, crcs = parse_directory_v2(
+        np.frombuffer(raw, np.uint8), dir_off, _limit_array(limits), _MAX_CLASSES, SYM_FIRST)
+    if st < 0:
+        return None
+    tables = _tables_of(tabs, lens)
+    entries = _entries_of(ents, shapes, names, v2.GROUP_MODE_OF_CODE)
+    if entries is None:
+        return None
+    return tables, entries, st, crcs
 
 
 def _parse_slow(raw: bytes, dir_off: int, limits: Limits):
@@ -238,17 +295,29 @@ _MAX_CLASSES = np.array([max_classes(k) for k in range(MAX_KREF + 1)], np.int64)
 def _parse_fast(raw: bytes, dir_off: int, limits: Limits):
     """(tables, entries) from the directory kernel, or None when it declines (then the
     Python parser below decides and names the problem)."""
-    big = (1 << 62) - 1
-    lim = np.array([min(x, big) for x in (
-        limits.max_tables, limits.max_table_symbols, limits.max_tensors, limits.max_name_bytes,
-        limits.max_names_bytes, limits.max_ndim, limits.max_output_bytes)], np.int64)
     st, tabs, lens, ents, shapes, names = parse_directory(
-        np.frombuffer(raw, np.uint8), dir_off, lim, _MAX_CLASSES, SYM_FIRST)
+        np.frombuffer(raw, np.uint8), dir_off, _limit_array(limits), _MAX_CLASSES, SYM_FIRST)
     if st != 0:
         return None
-    tables = []
-    for kref, nrun, nclass, off in tabs.tolist():
-        tables.append(Table(kref, nrun, nclass, lens[off:off + SYM_FIRST + nclass * nrun]))
+    entries = _entries_of(ents, shapes, names, GROUP_MODES)
+    return None if entries is None else (_tables_of(tabs, lens), entries)
+
+
+def _limit_array(limits: Limits) -> np.ndarray:
+    big = (1 << 62) - 1
+    return np.array([min(x, big) for x in (
+        limits.max_tables, limits.max_table_symbols, limits.max_tensors, limits.max_name_bytes,
+        limits.max_names_bytes, limits.max_ndim, limits.max_output_bytes)], np.int64)
+
+
+def _tables_of(tabs, lens) -> list[Table]:
+    return [Table(kref, nrun, nclass, lens[off:off + SYM_FIRST + nclass * nrun])
+            for kref, nrun, nclass, off in tabs.tolist()]
+
+
+def _entries_of(ents, shapes, names, modes):
+    """TensorEntry objects from a directory kernel's arrays; None if a name is not UTF-8 or
+    repeats (E3: the Python parser then names it)."""
     nb = names.tobytes()
     dims = shapes.tolist()
     entries = []
@@ -263,9 +332,9 @@ def _parse_fast(raw: bytes, dir_off: int, limits: Limits):
             return None
         seen.add(name)
         entries.append(TensorEntry(name, DTYPES[code], tuple(dims[soff:soff + ndim]),
-                                   GROUP_MODES[gm], gsize, voff, boff, blen, crc, mlen, tbase,
+                                   modes[gm], gsize, voff, boff, blen, crc, mlen, tbase,
                                    tbits, lbits))
-    return tables, entries
+    return entries
 
 
 def _read_tables(r: Reader, limits: Limits) -> list[Table]:

@@ -32,7 +32,7 @@ class TensorInfo:
     block_bytes: int
     payload_bytes: int
     bits_per_param: float
-    crc32: int
+    crc32: int             # v1: the block's CRC32; v2: 0 (the data area has chunk CRCs)
     meta: QuantMeta | None = field(default=None, compare=False)
 
 
@@ -46,6 +46,8 @@ class PackageInfo:
     bits_per_param: float
     tables: tuple
     tensors: tuple
+    crc_chunk_bytes: int = 0   # v2: size of a CRC chunk of the data area (v1: 0)
+    crc_chunks: int = 0        # v2: number of chunk CRCs
 
     def tensor(self, name: str) -> TensorInfo:
         for t in self.tensors:
@@ -80,5 +82,7 @@ def inspect(data, /, *, limits: Limits = DEFAULT_LIMITS) -> PackageInfo:
             tids, e.value_offset, e.block_offset, e.block_length, e.payload_bytes,
             (8.0 * e.block_length / e.numel) if e.numel else 0.0, e.crc32, p.meta(e.name)))
         numel += e.numel
+    chunks = 0 if d.chunk_crcs is None else int(d.chunk_crcs.size)
     return PackageInfo(d.version, d.flags, total, PREAMBLE_SIZE + d.directory_length + FOOTER_SIZE,
-                       numel, (8.0 * total / numel) if numel else 0.0, tables, tuple(tensors))
+                       numel, (8.0 * total / numel) if numel else 0.0, tables, tuple(tensors),
+                       (1 << d.chunk_log2) if d.version >= 2 else 0, chunks)

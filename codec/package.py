@@ -12,8 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .errors import ChecksumError, CodecError, CorruptError, TruncatedError
-from .format import (DEFAULT_LIMITS, FOOTER_SIZE, PREAMBLE_SIZE, Directory, Limits,
-                     Table, TensorEntry, footer, preamble, read_directory, value_range,
+from . import format_v2 as v2
+from .format import (DEFAULT_LIMITS, DTYPE_CODES, FOOTER_SIZE, PREAMBLE_SIZE, VERSION, Directory,
+                     Limits, Table, TensorEntry, footer, preamble, read_directory, value_range,
                      write_directory)
 from .huffman import LUT_BITS, canonical_codes
 from .kernels.decode import LANES, decode_groups, decode_groups_multi
@@ -157,7 +158,9 @@ def _check_meta(meta, names) -> dict:
     return dict(meta)
 
 
-def _check_args(tensors, meta, effort) -> tuple[list, dict]:
+def _check_args(tensors, meta, effort, version: int = VERSION) -> tuple[list, dict]:
+    if version not in (1, 2) or isinstance(version, bool):
+        raise ValueError(f"version must be 1 or 2, got {version!r}")
     if not isinstance(tensors, Mapping):
         raise TypeError(f"tensors must be a mapping of name -> array, got {type(tensors).__name__}")
     names = list(tensors.keys())
@@ -226,6 +229,8 @@ class _Plan:
         self.bits: dict[str, np.ndarray] = {}
         self.batch_bits: np.ndarray | None = None
         self.size: int | None = None
+        self.version = VERSION
+        self.chunk_log2 = v2.DEFAULT_CHUNK_LOG2
 
     def batch(self):
         """(pairs, tid of every batch group) when every tensor is a view of one
@@ -346,8 +351,18 @@ def _size(plan: _Plan) -> int:
             length = mlen + (p.n_groups * (tbits + lbits) + 7) // 8 + (int(bits.sum()) + 7) // 8
         entries.append(_entry(p, m, pos, length, 0, tbase, tbits, lbits))
         pos += length
-    plan.size = pos + len(write_directory(plan.tables, entries)) + FOOTER_SIZE
+    plan.size = pos + len(_directory(plan, entries, pos, None)) + FOOTER_SIZE
     return plan.size
+
+
+def _directory(plan: _Plan, entries: list[TensorEntry], end: int, crcs) -> bytes:
+    """The directory of ``plan.version``; v2 with the data area's chunk CRCs (``crcs`` None:
+    zeros, for sizing)."""
+    if plan.version == 1:
+        return write_directory(plan.tables, entries)
+    n = v2.chunk_count(end - PREAMBLE_SIZE, plan.chunk_log2)
+    return v2.write_directory(plan.tables, entries, DTYPE_CODES, end - PREAMBLE_SIZE,
+                              [0] * n if crcs is None else crcs, plan.chunk_log2)
 
 
 def _emit(sink, plan: _Plan) -> int:
@@ -355,9 +370,10 @@ def _emit(sink, plan: _Plan) -> int:
     batch, all payloads are packed by one kernel call into one buffer (each tensor's payload
     starts on a byte) and all group tables by another, then cut into blocks."""
     src = plan.src
-    pre = preamble()
+    pre = preamble(version=plan.version)
     sink.write(pre)
     pos = len(pre)
+    chunks = v2.ChunkCRC(plan.chunk_log2) if plan.version == 2 else None
     entries = []
     batch = plan.batch()
     payload = None
@@ -380,9 +396,11 @@ def _emit(sink, plan: _Plan) -> int:
         src.cache.pop(k, None)
         plan.bits.pop(k, None)
         sink.write(block)
+        if chunks is not None:
+            chunks.feed(block)
         entries.append(_entry(p, m, pos, len(block), zlib.crc32(block), tbase, tbits, lbits))
         pos += len(block)
-    d = write_directory(plan.tables, entries)
+    d = _directory(plan, entries, pos, chunks.finish() if chunks is not None else None)
     sink.write(d)
     sink.write(footer(pos, d, pre))
     return pos + len(d) + FOOTER_SIZE
@@ -409,7 +427,7 @@ def _group_candidates(group, effort: int) -> list:
     return [group]
 
 
-def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream) -> _Plan:
+def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, version) -> _Plan:
     """Plan every grouping candidate and keep the one whose package is smallest (the first on
     ties), sized exactly without packing any payload.  A candidate that groups every tensor
     exactly as an earlier one would write the same package and is skipped.  Not streaming,
@@ -417,6 +435,10 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream) -> _P
     one thread each (their kernels release the GIL and split their work over the shared
     pool, :func:`codec.planner.run_ranges`); a model below SEQ_PLAN_PARAMS parameters is
     planned on the calling thread (its time is Python's, which two threads only share)."""
+    def plan_of(s):
+        pl = _plan(s, names, max_tables=max_tables, effort=effort)
+        pl.version = version
+        return pl
     srcs = [_Source(tensors, meta, g, stream) for g in cands]
     if len(srcs) > 1:
         srcs[0].prepare_all(names)  # (not streaming) the arrays are read once, here
@@ -425,19 +447,18 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream) -> _P
         srcs = srcs[:1] + [s for s in srcs[1:]
                            if [group_size_for(sh, s.group) for sh in shapes] != first]
     if len(srcs) == 1:
-        return _plan(srcs[0], names, max_tables=max_tables, effort=effort)
+        return plan_of(srcs[0])
     if stream or sum(math.prod(sh) for sh in shapes) < SEQ_PLAN_PARAMS:
         plans = []
         for s in srcs:
-            pl = _plan(s, names, max_tables=max_tables, effort=effort)
+            pl = plan_of(s)
             _size(pl)
             plans.append(pl)
     else:
         for s in srcs:
             s.prepare_all(names)
         with ThreadPoolExecutor(len(srcs)) as ex:
-            plans = list(ex.map(lambda s: _size_of(_plan(s, names, max_tables=max_tables,
-                                                         effort=effort)), srcs))
+            plans = list(ex.map(lambda s: _size_of(plan_of(s)), srcs))
     best = plans[0]
     for pl in plans[1:]:
         if pl.size < best.size:
@@ -451,7 +472,7 @@ def _size_of(plan: _Plan) -> _Plan:
 
 
 def pack(tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
-         max_tables: int = DEFAULT_MAX_TABLES, effort: int = 1) -> bytes:
+         max_tables: int = DEFAULT_MAX_TABLES, effort: int = 1, version: int = VERSION) -> bytes:
     """Compress named integer tensors into one package (bytes).
 
     ``group``: 'auto' (whole kernels of >= 4096 parameters, or at effort 1 also one group per
@@ -460,26 +481,28 @@ def pack(tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
     ``{name: QuantMeta}`` stored exactly beside each tensor.  ``max_tables``: size of the
     Huffman table pool the encoder may use (1 = one shared table).  ``effort``: 1 (default)
     searches the alphabet and lets every group pick its table; 0 is a faster, coarser search.
+    ``version``: format version to write, 2 (default, compact directory) or 1.
     """
-    names, meta = _check_args(tensors, meta, effort)
+    names, meta = _check_args(tensors, meta, effort, version)
     plan = _best_plan(tensors, names, meta, _group_candidates(group, effort),
-                      max_tables=max_tables, effort=effort, stream=False)
+                      max_tables=max_tables, effort=effort, stream=False, version=version)
     buf = io.BytesIO()
     _emit(buf, plan)
     return buf.getvalue()
 
 
 def save(path, tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
-         max_tables: int = DEFAULT_MAX_TABLES, effort: int = 1) -> int:
+         max_tables: int = DEFAULT_MAX_TABLES, effort: int = 1, version: int = VERSION) -> int:
     """Write a package to ``path`` atomically (temporary file, fsync, rename); returns its size.
 
     ``tensors`` may be a lazy mapping (e.g. ``np.load('x.npz')``): each tensor is read when
     needed and blocks are streamed to disk, so the package is never held in memory (with
     several grouping candidates, each is first planned and sized exactly without packing).
+    ``version``: format version to write (2 by default, or 1).
     """
-    names, meta = _check_args(tensors, meta, effort)
+    names, meta = _check_args(tensors, meta, effort, version)
     plan = _best_plan(tensors, names, meta, _group_candidates(group, effort),
-                      max_tables=max_tables, effort=effort, stream=True)
+                      max_tables=max_tables, effort=effort, stream=True, version=version)
     path = os.fspath(path)
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".codec-", suffix=".tmp", dir=d)
@@ -499,9 +522,10 @@ def save(path, tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
 
 
 def encode(array: np.ndarray, /, *, group="auto", meta: QuantMeta | None = None,
-           effort: int = 1) -> bytes:
+           effort: int = 1, version: int = VERSION) -> bytes:
     """Compress one integer tensor (a package holding one tensor named '')."""
-    return pack({"": array}, group=group, meta=None if meta is None else {"": meta}, effort=effort)
+    return pack({"": array}, group=group, meta=None if meta is None else {"": meta}, effort=effort,
+                version=version)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -552,6 +576,7 @@ class Package:
         self._luts_cache = None  # built on first decode: inspect() never pays for them
         self._multi_cache = None
         self._crc_ok: set[str] = set()
+        self._chunk_ok: set[int] = set()  # v2 chunks verified
 
     @property
     def names(self) -> list[str]:
@@ -612,14 +637,34 @@ class Package:
         return e.meta
 
     def _check_crc(self, e: TensorEntry) -> None:
-        """Check a block's CRC32 once per Package (metadata and values share the block)."""
+        """Check a block's CRC32 (v1) or the CRC32s of the chunks its block overlaps (v2),
+        once per Package (metadata and values share the block; tensors share chunks)."""
         if e.name in self._crc_ok:
             return
-        blk = self._buf[e.block_offset:e.block_offset + e.block_length]
-        crc = zlib.crc32(blk)
-        if crc != e.crc32:
-            raise ChecksumError(f"tensor {e.name!r}: block CRC32 mismatch (stored {e.crc32:08x}, "
-                                f"computed {crc:08x})", offset=e.block_offset, value=e.name)
+        d = self.directory
+        if d.version == 1:
+            blk = self._buf[e.block_offset:e.block_offset + e.block_length]
+            crc = zlib.crc32(blk)
+            if crc != e.crc32:
+                raise ChecksumError(f"tensor {e.name!r}: block CRC32 mismatch (stored "
+                                    f"{e.crc32:08x}, computed {crc:08x})", offset=e.block_offset,
+                                    value=e.name)
+        elif e.block_length:
+            k = d.chunk_log2
+            c0 = (e.block_offset - PREAMBLE_SIZE) >> k
+            c1 = (e.block_offset + e.block_length - 1 - PREAMBLE_SIZE) >> k
+            for c in range(c0, c1 + 1):
+                if c in self._chunk_ok:
+                    continue
+                lo = PREAMBLE_SIZE + (c << k)
+                hi = min(lo + (1 << k), d.directory_offset)
+                crc = zlib.crc32(self._buf[lo:hi])
+                stored = int(d.chunk_crcs[c])
+                if crc != stored:
+                    raise ChecksumError(f"tensor {e.name!r}: CRC32 mismatch in data chunk {c} "
+                                        f"[{lo}, {hi}) (stored {stored:08x}, computed {crc:08x})",
+                                        offset=lo, value=e.name)
+                self._chunk_ok.add(c)
         self._crc_ok.add(e.name)
 
     def _decode_flat(self, entries: list[TensorEntry], out: np.ndarray | None = None) -> np.ndarray:

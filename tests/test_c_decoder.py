@@ -1,11 +1,14 @@
 """The portable C decoder (decoders/c) agrees byte for byte with codec.unpack.
 
 Builds decoders/c with the system C compiler into a temporary directory (skipped, with the
-reason, when no compiler is found) and checks:
+reason, when no compiler is found) and checks, on format v1 and v2 packages alike:
   * hypothesis-generated packages (every dtype, grouping, metadata and table-pool option, empty
-    and scalar shapes), the golden vectors tests/vectors/v1/*.bin, and the real models in
-    ../shared/weights quantized with benchmarks/recipe.py, for both the 4096-entry-table build
-    and the -DSPK_SMALL (canonical decoding) build;
+    and scalar shapes), the golden vectors tests/vectors/v1/*.bin and tests/vectors/v2/*.bin,
+    and the real models in ../shared/weights quantized with benchmarks/recipe.py, for both the
+    4096-entry-table build and the -DSPK_SMALL (canonical decoding) build;
+  * v2 specifics: CRC chunks smaller and larger than blocks (a damaged chunk fails exactly the
+    tensors whose blocks overlap it, also through spk_decode's remembered chunks), names of many
+    tokens (SPK_MAX_NAME_TOKENS), the names-total limit (both versions);
   * the streaming API (one group at a time), spk_find and spk_tensor_at (cdecode --check-api);
   * an AddressSanitizer + UndefinedBehaviorSanitizer build fed truncated and bit-flipped packages,
     some with their CRCs recomputed so that the parser and the bitstream decoder see the damage:
@@ -35,7 +38,17 @@ from codec.format import read_directory
 
 ROOT = Path(__file__).resolve().parent.parent
 CDIR = ROOT / "decoders" / "c"
-VECTORS = ROOT / "tests" / "vectors" / "v1"
+
+
+VERSIONS = (1, 2)  # the C decoder reads both (FORMAT.md §1-15, §16-22)
+
+
+def pack(*args, version: int, **kwargs) -> bytes:
+    """``codec.pack`` writing format ``version``."""
+    return codec.pack(*args, version=version, **kwargs)
+
+
+VECTOR_FILES = sorted((ROOT / "tests" / "vectors").glob("v[12]/*.bin"))
 SAN_ENV = {"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:exitcode=99",
            "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1:exitcode=98"}
 
@@ -196,7 +209,8 @@ def packages(draw):
     meta = None
     if draw(st.booleans()):
         meta = {nm: codec.QuantMeta(bits=8, scale=np.float32([0.5])) for nm in names[:1]}
-    return codec.pack(ts, group=group, max_tables=max_tables, meta=meta)
+    return pack(ts, group=group, max_tables=max_tables, meta=meta,
+                version=draw(st.sampled_from(VERSIONS)))
 
 
 @settings(max_examples=int(os.environ.get("CODEC_C_EXAMPLES", "40")), deadline=None)
@@ -205,18 +219,33 @@ def test_generated_packages(cbuild, data):
     check_agrees(cbuild, data)
 
 
-def test_generated_api(cbuild):
+@pytest.mark.parametrize("version", VERSIONS)
+def test_generated_api(cbuild, version):
     rng = np.random.default_rng(5)
     x = rng.integers(-50, 50, (16, 3, 5, 5)).astype(np.int16)
     x[rng.random(x.shape) < 0.7] = 0
     for group in GROUPS:
-        data = codec.pack({"a.weight": x, "a.bias": x[0, 0].astype(np.uint8),
-                           "b": np.zeros((0, 4), np.int32), "s": np.array(7, np.uint32)},
-                          group=group)
+        data = pack({"a.weight": x, "a.bias": x[0, 0].astype(np.uint8),
+                     "b": np.zeros((0, 4), np.int32), "s": np.array(7, np.uint32)},
+                    group=group, version=version)
         check_agrees(cbuild, data, api=True)
+    check_agrees(cbuild, _names_package(version), api=True)
 
 
-def test_whole_set_entries(cbuild, tmp_path):
+def _names_package(version: int) -> bytes:
+    """Names sharing tokens / prefixes in every way spk_find must follow (v2: token sequences;
+    34 tokens, so spk_pkg's token-offset cache is strided)."""
+    rng = np.random.default_rng(6)
+    names = ["model.0.conv.weight", "model.0.conv.bias", "model.0.bn.weight", "model.1.conv.weight",
+             "model.10.conv.weight", "model.1", "model.", "model", "", "x_y_z/w:0", "x_y_z/w:1",
+             "x_y", "головa.weight", "a" * 300 + ".b", "a" * 300 + ".c"]
+    names += [f"blk{i}.sub{i % 3}.w" for i in range(12)] + ["model.0.conv.weight.x"]
+    ts = {nm: rng.integers(-3, 4, (i % 4 + 1, 5)).astype(np.int8) for i, nm in enumerate(names)}
+    return pack(ts, version=version)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_whole_set_entries(cbuild, tmp_path, version):
     """The decode table's whole-set entries (a value's code, remainder bits and sign within the
     12 looked-up bits, |value| < 2^14: docs/C_DECODER.md): magnitudes at that bound, zero runs
     of hundreds, value offsets, every 16/32-bit dtype; also the -DSPK_NO_WHOLE build."""
@@ -228,18 +257,19 @@ def test_whole_set_entries(cbuild, tmp_path):
         for density in (1.0, 0.5, 0.001):
             v = (center + rng.integers(-3, 4, n)) * rng.choice([-1, 1], n)
             v[rng.random(n) >= density] = 0
-            data = codec.pack({"a": v.astype(np.int16), "b": (v + 30000).astype(np.int32),
-                               "c": (v + 32768).astype(np.uint16),
-                               "d": (v + 40000).astype(np.uint32)}, group="tensor")
+            data = pack({"a": v.astype(np.int16), "b": (v + 30000).astype(np.int32),
+                         "c": (v + 32768).astype(np.uint16),
+                         "d": (v + 40000).astype(np.uint32)}, group="tensor", version=version)
             check_agrees(cbuild, data)
             rc, got, err = run_c(tmp_path / "cdecode", data)
             assert rc == 0 and got == expected(data), f"SPK_NO_WHOLE: exit {rc} {err}"
 
 
-def test_whole_set_longest_run(cbuild):
+@pytest.mark.parametrize("version", VERSIONS)
+def test_whole_set_longest_run(cbuild, version):
     """A whole-set entry with the longest zero run a value can have (nrun - 1 = 4095, which the
     encoder does not choose): decoded when it fits the group, rejected one value short."""
-    from codec.format import Table, TensorEntry, footer, preamble, write_directory
+    from codec.format import Table, TensorEntry
     lengths = np.zeros(2 + 4096, np.uint8)
     lengths[[0, 2, 2 + 4095]] = (1, 2, 2)  # end '0', (run 0, +-1) '10', (run 4095, +-1) '11'
 
@@ -248,8 +278,7 @@ def test_whole_set_longest_run(cbuild):
         block = bytes([len(bits)]) + pay  # group table: len_bits 8, one group
         e = TensorEntry("w", np.dtype(np.int16), (n,), "count", n, 0, 8, len(block),
                         zlib.crc32(block), 0, 0, 0, 8)
-        pre, dirb = preamble(), write_directory([Table(0, 4096, 1, lengths)], [e])
-        return pre + block + dirb + footer(len(pre) + len(block), dirb, pre)
+        return _package([Table(0, 4096, 1, lengths)], [e], block, version=version)
 
     for n, bits in ((4096, "1100"), (4096, "1110"), (4097, "1101000"), (4098, "1111010")):
         check_agrees(cbuild, package(n, bits))
@@ -260,11 +289,14 @@ def test_whole_set_longest_run(cbuild):
 
 
 @pytest.mark.parametrize("cache", [1, 3])
-def test_small_table_offset_cache(tmp_path, cache):
+@pytest.mark.parametrize("version", VERSIONS)
+def test_small_table_offset_cache(tmp_path, cache, version):
     """More tables than SPK_TABLE_CACHE: spk_dec remembers every ceil(ntables / cache)-th
     table's offset and parses forward from there (docs/C_DECODER.md); groups switch between
-    tables, consecutive tensors share some (the table still loaded goes first)."""
-    r = _make(tmp_path, "all", "small", CFLAGS=f"-O2 -Werror -DSPK_TABLE_CACHE={cache}")
+    tables, consecutive tensors share some (the table still loaded goes first).  The same
+    for v2 name tokens and SPK_TOKEN_CACHE."""
+    r = _make(tmp_path, "all", "small",
+              CFLAGS=f"-O2 -Werror -DSPK_TABLE_CACHE={cache} -DSPK_TOKEN_CACHE={cache}")
     assert r.returncode == 0, r.stdout + r.stderr
     rng = np.random.default_rng(3)
     ts = {}
@@ -276,10 +308,11 @@ def test_small_table_offset_cache(tmp_path, cache):
             v[rng.random(4096) > dens] = 0
             rows.append(v)
         ts[f"t{k}"] = np.concatenate(rows).astype(np.int16)
-    data = codec.pack(ts, group=("count", 4096), max_tables=1024)
+    data = pack(ts, group=("count", 4096), max_tables=1024, version=version)
     assert len(read_directory(np.frombuffer(data, np.uint8)).tables) > 3 * cache
     check_agrees(tmp_path, data, api=True)
-    for p in sorted(VECTORS.glob("*.bin")):
+    check_agrees(tmp_path, _names_package(version), api=True)  # and SPK_TOKEN_CACHE
+    for p in VECTOR_FILES:
         vec = p.read_bytes()
         exp = expected(vec)
         for exe in ("cdecode", "cdecode_small"):
@@ -287,12 +320,30 @@ def test_small_table_offset_cache(tmp_path, cache):
             assert (rc == 2) if exp is None else (rc == 0 and got == exp), f"{p.name}: {exe}"
 
 
+@pytest.mark.parametrize("only", VERSIONS)
+def test_single_version_builds(tmp_path, only):
+    """-DSPK_ONLY_V1 / -DSPK_ONLY_V2 (smaller firmware builds): packages of that version decode
+    as codec.unpack decodes them, the other version is SPK_E_UNSUPPORTED."""
+    r = _make(tmp_path, "all", "small", CFLAGS=f"-O2 -Werror -DSPK_ONLY_V{only}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    for p in VECTOR_FILES:
+        data = p.read_bytes()
+        exp = expected(data)
+        for exe in ("cdecode", "cdecode_small"):
+            rc, got, err = run_c(tmp_path / exe, data)
+            if p.parent.name != f"v{only}":
+                assert rc == 2 and "error -2" in err, (p, exe, rc, err)
+            else:
+                assert (rc == 2) if exp is None else (rc == 0 and got == exp), (p, exe, err)
+    check_agrees(tmp_path, _names_package(only), api=True)
+
+
 # --------------------------------------------------------------------------------- vectors
 
-@pytest.mark.skipif(not VECTORS.is_dir() or not any(VECTORS.glob("*.bin")),
-                    reason="no golden vectors in tests/vectors/v1")
+@pytest.mark.skipif(not VECTOR_FILES, reason="no golden vectors in tests/vectors/v1, v2")
 def test_golden_vectors(cbuild):
-    for p in sorted(VECTORS.glob("*.bin")):
+    assert {p.parent.name for p in VECTOR_FILES} == {"v1", "v2"}
+    for p in VECTOR_FILES:
         data = p.read_bytes()
         exp = expected(data)
         for exe in ("cdecode", "cdecode_small"):
@@ -311,7 +362,9 @@ def _real_packages():
         pytest.skip(f"real weights not found at {weights_dir()} (set CODEC_WEIGHTS)")
     for m in MODELS:
         for bits, sp in ((8, 0.0), (4, 0.9)):
-            yield f"{m}-{bits}b-{sp}", codec.pack(quantized_model(m, bits, sp))
+            q = quantized_model(m, bits, sp)
+            for version in VERSIONS:
+                yield f"{m}-{bits}b-{sp}-v{version}", pack(q, version=version)
 
 
 def test_real_models(cbuild, shared_weights):
@@ -322,30 +375,38 @@ def test_real_models(cbuild, shared_weights):
     assert n
 
 
-def _package(tables, entries, blocks=b"") -> bytes:
-    from codec.format import footer, preamble, write_directory
-    pre = preamble()
-    dirb = write_directory(tables, entries)
+def _package(tables, entries, blocks=b"", *, version: int = 1, chunk_log2: int = 16) -> bytes:
+    """A package of these tables, entries and data area (v2: blocks back to back from offset 8,
+    chunk CRCs computed over ``blocks``)."""
+    from codec import format_v2
+    from codec.format import DTYPE_CODES, footer, preamble, write_directory
+    pre = preamble(version=version)
+    if version == 1:
+        dirb = write_directory(tables, entries)
+    else:
+        dirb = format_v2.directory_over(tables, entries, DTYPE_CODES, blocks, chunk_log2)
     return pre + blocks + dirb + footer(len(pre) + len(blocks), dirb, pre)
 
 
-def test_empty_tensor_with_stray_payload_is_rejected(cbuild):
+@pytest.mark.parametrize("version", VERSIONS)
+def test_empty_tensor_with_stray_payload_is_rejected(cbuild, version):
     """Bytes after an empty tensor's metadata (FORMAT.md G3 with no groups): both reject."""
-    data = codec.pack({"e": np.zeros((0,), np.int8)},
-                      meta={"e": codec.QuantMeta(bits=8, scale=np.float32([1.0]))})
+    data = pack({"e": np.zeros((0,), np.int8)},
+                meta={"e": codec.QuantMeta(bits=8, scale=np.float32([1.0]))}, version=version)
     d = read_directory(np.frombuffer(data, np.uint8))
     e = d.tensors[0]
     block = data[e.block_offset:e.block_offset + e.block_length] + b"\x00"
     e.block_length += 1
     e.crc32 = zlib.crc32(block)
-    pkg = _package(d.tables, d.tensors, block)
+    pkg = _package(d.tables, d.tensors, block, version=version)
     assert expected(pkg) is None
     for exe in ("cdecode", "cdecode_small"):
         assert run_c(cbuild / exe, pkg)[0] == 2
 
 
 @pytest.mark.parametrize("case", ["tables", "symbols"])
-def test_reader_limits(cbuild, case):
+@pytest.mark.parametrize("version", VERSIONS)
+def test_reader_limits(cbuild, case, version):
     """Limits.max_tables and Limits.max_table_symbols: both decoders reject, at the boundary
     both accept."""
     from codec.format import DEFAULT_LIMITS, Table
@@ -357,17 +418,147 @@ def test_reader_limits(cbuild, case):
     for count, ok in ((n, True), (n + 1, False)):
         lengths = np.zeros(2 + nrun * nclass, np.uint8)
         lengths[0] = 1  # a lone end-of-group code
-        pkg = _package([Table(0, nrun, nclass, lengths)] * count, [])
+        pkg = _package([Table(0, nrun, nclass, lengths)] * count, [], version=version)
         assert (expected(pkg) is not None) == ok
         for exe in ("cdecode", "cdecode_small"):
             assert run_c(cbuild / exe, pkg)[0] == (0 if ok else 2), (exe, count)
 
 
+# --------------------------------------------------------------------------------- v2 specifics
+
+def _each(exe: Path, data: bytes) -> list[tuple[int, int]]:
+    """``cdecode --each``: (index, spk_decode's return) in order, then in reverse order."""
+    with tempfile.NamedTemporaryFile(suffix=".spkg") as f:
+        f.write(data)
+        f.flush()
+        r = subprocess.run([str(exe), "--each", f.name], capture_output=True, text=True,
+                           timeout=60)
+    assert r.returncode == 0, r.stderr
+    return [tuple(map(int, ln.split())) for ln in r.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("chunk_log2", [6, 9, 16])
+def test_v2_chunks(cbuild, chunk_log2):
+    """v2 chunk CRCs (FORMAT.md §19) with chunks smaller and larger than blocks: valid packages
+    decode; a damaged data byte fails exactly the tensors whose blocks overlap its chunk (as
+    codec's Package.read), through spk_decode alone (chunks spk_dec remembers as verified must
+    not hide it: in order and in reverse order), and cdecode rejects the package."""
+    from codec.package import Package
+    rng = np.random.default_rng(7)
+    sizes = [5, 300, 40, 2000, 1, 0, 700, 90, 3]
+    ts = {f"t{i}": rng.integers(-20, 20, (n,)).astype(np.int8) for i, n in enumerate(sizes)}
+    base = pack(ts, version=2, group=("count", 64))
+    d = read_directory(np.frombuffer(base, np.uint8))
+    area = base[8:d.directory_offset]
+    pkg = _package(d.tables, d.tensors, area, version=2, chunk_log2=chunk_log2)
+    check_agrees(cbuild, pkg, api=True)
+    n = len(ts)
+    assert _each(cbuild / "cdecode", pkg) == [(i, 0) for i in range(n)] + \
+        [(i, 0) for i in reversed(range(n))]
+    spots = sorted(set(rng.integers(8, d.directory_offset, 10).tolist()) | {8, d.directory_offset - 1})
+    for at in spots:
+        bad = bytearray(pkg)
+        bad[at] ^= 0x10
+        bad = bytes(bad)
+        c = (at - 8) >> chunk_log2
+        lo, hi = 8 + (c << chunk_log2), 8 + ((c + 1) << chunk_log2)
+        fails = {i for i, e in enumerate(d.tensors)
+                 if e.block_length and e.block_offset < hi and e.block_offset + e.block_length > lo}
+        assert fails
+        py = set()
+        for i, e in enumerate(d.tensors):
+            try:
+                Package(bad).read(e.name)
+            except codec.ChecksumError:
+                py.add(i)
+        assert py == fails, at
+        for exe in ("cdecode", "cdecode_small"):
+            got = _each(cbuild / exe, bad)
+            assert {i for i, rc in got[:n] if rc} == fails, (exe, at)
+            assert {i for i, rc in got[n:] if rc} == fails, (exe, at)
+            assert all(rc in (0, -4) for _, rc in got)  # SPK_E_CHECKSUM
+            assert run_c(cbuild / exe, bad)[0] == 2
+
+
+def test_v2_name_tokens(cbuild):
+    """v2 names are token sequences; the C decoder keeps the previous name's token ends in
+    spk_tensor, so it reads names of up to SPK_MAX_NAME_TOKENS (64) tokens: a name of 65 tokens
+    is SPK_E_LIMIT there (a documented limit of its own; codec.unpack decodes it, and v1 has no
+    tokens).  Names sharing long token prefixes, and spk_find on them."""
+    x = np.arange(6, dtype=np.int8)
+    ok = pack({"a." * 63 + "w": x, "a." * 62 + "b.w": x, "a." * 63 + "v": x, "a.w": x},
+              version=2)
+    check_agrees(cbuild, ok, api=True)
+    over = pack({"a.w": x, "a." * 64 + "w": x}, version=2)
+    assert expected(over) is not None
+    for exe in ("cdecode", "cdecode_small"):
+        rc, _, err = run_c(cbuild / exe, over)
+        assert rc == 2 and "error -5" in err, (exe, rc, err)
+    check_agrees(cbuild, pack({"a.w": x, "a." * 64 + "w": x}, version=1))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_names_total_limit(cbuild, version):
+    """Limits.max_names_bytes (E2b: all names together <= 2^26 bytes), which front coding (v1)
+    or shared tokens (v2: a few bits a name) can exceed with a small directory: 1024 names of
+    64 KiB are accepted by both decoders, 1025 rejected by both."""
+    import string
+    from codec.format import DEFAULT_LIMITS, TensorEntry
+    alphabet = string.ascii_letters + string.digits + "-+"
+    prefix = "a" * (DEFAULT_LIMITS.max_name_bytes - 3) + "."
+    for count, ok in ((1024, True), (1025, False)):
+        names = [prefix + alphabet[i // 64] + alphabet[i % 64] for i in range(count)]
+        if version == 2:
+            entries = [TensorEntry(nm, np.dtype(np.int8), (0,), "count", 1, 0, 8, 0, 0, 0, 0, 0,
+                                   0) for nm in names]
+            pkg = _package([], entries, version=2)
+        else:  # (write_directory's prefix search is slow on 64 KiB names): the entries by hand
+            from codec._bytes import put_varint
+            from codec.format import footer, preamble
+            dirb = bytearray(b"\x00")  # no tables
+            put_varint(dirb, count)
+            for i, nm in enumerate(names):
+                shared = 0 if i == 0 else len(prefix) + (nm[-2] == names[i - 1][-2])
+                put_varint(dirb, shared)
+                put_varint(dirb, len(nm) - shared)
+                dirb += nm[shared:].encode()
+                # int8, 1 dim of 0, count, group size 1, offset 0, block 8+0, crc 0, meta 0, widths 0
+                dirb += bytes([1, 1, 0, 0, 1, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+            pre = preamble(version=1)
+            pkg = pre + bytes(dirb) + footer(8, bytes(dirb), pre)
+        assert len(pkg) < 300_000
+        assert (expected(pkg) is not None) == ok
+        for exe in ("cdecode", "cdecode_small"):
+            rc, got, err = run_c(cbuild / exe, pkg)
+            assert rc == (0 if ok else 2), (exe, count, err)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_empty_shape_limits(cbuild, version):
+    """E7b (both versions): an empty tensor's shape with its zero dims read as 1 must fit
+    max_output_bytes (2^31): (0, 2^15, 2^16) int8 passes, int16 does not; v2 E8: a
+    kernel-coded empty tensor whose K (= 2^49, behind a zero first dim) exceeds 2^48."""
+    from codec.format import TensorEntry
+    cases = [((0, 1 << 15, 1 << 16), np.int8, "count", True),
+             ((0, 1 << 15, 1 << 16), np.int16, "count", False),
+             ((1 << 16, 0, 1 << 16), np.int16, "count", False),
+             ((0, 1 << 24, 1 << 25), np.int8, "kernel", False)]
+    for shape, dt, mode, ok in cases:
+        gsize = int(np.prod(shape[1:])) if mode == "kernel" else 1
+        e = TensorEntry("e", np.dtype(dt), shape, mode, gsize, 0, 8, 0, 0, 0, 0, 0, 0)
+        pkg = _package([], [TensorEntry("a", np.dtype(np.int8), (0,), "count", 1, 0, 8, 0, 0,
+                                        0, 0, 0, 0), e], version=version)
+        assert (expected(pkg) is not None) == ok, (shape, dt)
+        for exe in ("cdecode", "cdecode_small"):
+            assert run_c(cbuild / exe, pkg)[0] == (0 if ok else 2), (exe, shape, dt, mode)
+
+
 # --------------------------------------------------------------------------------- sanitizers
 
 def _fix_crcs(buf: bytearray, flip_at: int) -> bytearray:
-    """Recompute the CRC32s a damaged byte at ``flip_at`` breaks (block CRC in the directory,
-    then the directory CRC in the footer), so the damage reaches the parser / decoder."""
+    """Recompute the CRC32s a damaged byte at ``flip_at`` breaks (v1: the block CRC in the
+    directory; v2: the chunk CRC at the directory's end; then the directory CRC in the footer),
+    so the damage reaches the parser / decoder."""
     n = len(buf)
     dir_off, dir_len = struct.unpack_from("<QQ", buf, n - 24)
     if dir_off + dir_len != n - 24:
@@ -375,7 +566,14 @@ def _fix_crcs(buf: bytearray, flip_at: int) -> bytearray:
     if flip_at < dir_off:
         orig = getattr(_fix_crcs, "orig")
         d = read_directory(orig)
-        for e in d.tensors:
+        if d.version == 2:
+            if d.directory_offset == dir_off and flip_at >= 8:
+                c = (flip_at - 8) >> d.chunk_log2
+                lo = 8 + (c << d.chunk_log2)
+                hi = min(lo + (1 << d.chunk_log2), dir_off)
+                j = n - 24 - 4 * len(d.chunk_crcs) + 4 * c
+                struct.pack_into("<I", buf, j, zlib.crc32(bytes(buf[lo:hi])))
+        for e in d.tensors if d.version == 1 else ():
             if e.block_offset <= flip_at < e.block_offset + e.block_length:
                 old = struct.pack("<I", e.crc32)
                 new = struct.pack("<I", zlib.crc32(buf[e.block_offset:e.block_offset + e.block_length]))
@@ -411,54 +609,95 @@ def _mutants(data: bytes, rng: random.Random, count: int):
         yield "byte+crc", bytes(_fix_crcs(b, k))
 
 
-def test_sanitizers_on_damaged_packages(asan_build):
+def _sanitizer_seeds(version: int) -> list[bytes]:
     rng = np.random.default_rng(11)
     w = rng.integers(-9, 9, (6, 4, 3, 3)).astype(np.int8)
     w[rng.random(w.shape) < 0.6] = 0
     u = rng.integers(0, 3000, (50,)).astype(np.uint16)
     seeds = [
-        codec.pack({"conv.weight": w, "conv.bias": u, "s": np.array(-5, np.int32)}, group="kernel"),
-        codec.pack({"a": w, "b": np.zeros((0,), np.uint32), "c": u}, group=("count", 5),
-                   max_tables=2, meta={"a": codec.QuantMeta(bits=4, scale=np.float32([0.1]))}),
+        pack({"conv.weight": w, "conv.bias": u, "s": np.array(-5, np.int32)}, group="kernel",
+             version=version),
+        pack({"a": w, "b": np.zeros((0,), np.uint32), "c": u}, group=("count", 5),
+             max_tables=2, meta={"a": codec.QuantMeta(bits=4, scale=np.float32([0.1]))},
+             version=version),
     ]
+    if version == 2:  # 64-byte CRC chunks: blocks span chunks and chunks span blocks
+        d = read_directory(np.frombuffer(seeds[0], np.uint8))
+        seeds.append(_package(d.tables, d.tensors, seeds[0][8:d.directory_offset], version=2,
+                              chunk_log2=6))
+    return seeds
+
+
+def _check_sanitized(asan_build: Path, m: bytes, kind: str, stats: dict) -> None:
+    """Both sanitizer builds on ``m``: no report, exit 2 exactly where codec.unpack rejects
+    (but for the documented differences), else exactly its values."""
+    exp = expected(m)
+    for exe in ("cdecode_asan", "cdecode_asan_small"):
+        rc, got, err = run_c(asan_build / exe, m, env=SAN_ENV)
+        assert "Sanitizer" not in err and "runtime error" not in err, f"{kind}: {err}"
+        assert rc in (0, 2), f"{exe} {kind}: exit {rc}: {err}"
+        if rc == 0:
+            want = exp
+            if want is None:  # allowed only when the metadata alone is malformed
+                want = meta_only_rejection(m)
+                stats["meta"] += 1
+            assert want is not None, f"{exe} {kind}: accepted what codec.unpack rejects"
+            assert got == want, f"{exe} {kind}: output differs from codec.unpack"
+            stats["exit0"] += 1
+        else:
+            if exp is not None and exe.endswith("small") and _max_codes(m) > SMALL_MAX_CODES:
+                continue  # SPK_SMALL's documented table-size limit
+            assert exp is None, f"{exe} {kind}: rejected what codec.unpack decodes: {err}"
+            stats["exit2"] += 1
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_sanitizers_on_damaged_packages(asan_build, version):
+    seeds = _sanitizer_seeds(version)
     pr = random.Random(1234)
     stats = {"exit0": 0, "exit2": 0, "meta": 0}
     for seed in seeds:
         for kind, m in _mutants(seed, pr, 60):
-            exp = expected(m)
-            for exe in ("cdecode_asan", "cdecode_asan_small"):
-                rc, got, err = run_c(asan_build / exe, m, env=SAN_ENV)
-                assert "Sanitizer" not in err and "runtime error" not in err, f"{kind}: {err}"
-                assert rc in (0, 2), f"{exe} {kind}: exit {rc}: {err}"
-                if rc == 0:
-                    if exp is None:  # allowed only when the metadata alone is malformed
-                        exp = meta_only_rejection(m)
-                        stats["meta"] += 1
-                    assert exp is not None, f"{exe} {kind}: accepted what codec.unpack rejects"
-                    assert got == exp, f"{exe} {kind}: output differs from codec.unpack"
-                    stats["exit0"] += 1
-                else:
-                    if exp is not None and exe.endswith("small") and _max_codes(m) > SMALL_MAX_CODES:
-                        continue  # SPK_SMALL's documented table-size limit
-                    assert exp is None, f"{exe} {kind}: rejected what codec.unpack decodes: {err}"
-                    stats["exit2"] += 1
+            _check_sanitized(asan_build, m, kind, stats)
     assert stats["exit2"] > 100
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_sanitizers_on_forged_headers(asan_build, version):
+    """tests/test_hostile.py's forged directories (any field value; correct footer CRC, usually
+    correct block / chunk CRCs; over random or real blocks; v2: garbage, writer-made or
+    arbitrary token dictionaries and name records): the sanitizer builds agree with
+    codec.unpack on every one."""
+    from hypothesis import HealthCheck
+    import test_hostile
+    stats = {"exit0": 0, "exit2": 0, "meta": 0}
+
+    @settings(max_examples=3 * int(os.environ.get("CODEC_C_EXAMPLES", "40")), deadline=None,
+              database=None, suppress_health_check=[HealthCheck.too_slow,
+                                                    HealthCheck.data_too_large])
+    @given(data=test_hostile.forged() if version == 1 else test_hostile.forged_v2())
+    def run(data):
+        _check_sanitized(asan_build, data, "forged", stats)
+
+    run()
+    assert stats["exit2"] > 0
 
 
 # --------------------------------------------------------------------------------- example
 
-def _example_package() -> bytes:
+def _example_package(version: int = 2) -> bytes:
     rng = np.random.default_rng(3)
     w = rng.integers(-7, 8, (32, 16, 3, 3)).astype(np.int8)
     w[rng.random(w.shape) < 0.8] = 0
     b = rng.integers(-1000, 1000, (32,)).astype(np.int16)
-    return codec.pack({"conv1.weight": w, "conv1.bias": b, "fc.weight": w.reshape(64, -1)[:10]},
-                      group=("count", 2048))
+    return pack({"conv1.weight": w, "conv1.bias": b, "fc.weight": w.reshape(64, -1)[:10]},
+                group=("count", 2048), version=version)
 
 
 @pytest.mark.parametrize("generator", ["make_header", "export-c"])
-def test_firmware_example(tmp_path, generator):
-    data = _example_package()
+@pytest.mark.parametrize("version", VERSIONS)
+def test_firmware_example(tmp_path, generator, version):
+    data = _example_package(version)
     pkg = tmp_path / "model.spkg"
     pkg.write_bytes(data)
     header = tmp_path / "model_pkg.h"
@@ -503,9 +742,10 @@ def test_libfuzzer(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    for i, p in enumerate(sorted(VECTORS.glob("*.bin"))):
+    for i, p in enumerate(VECTOR_FILES):
         shutil.copy(p, corpus / f"v{i}")
-    (corpus / "g0").write_bytes(_example_package())
+    (corpus / "g0").write_bytes(_example_package(1))
+    (corpus / "g1").write_bytes(_example_package(2))
     secs = int(os.environ.get("CODEC_FUZZ_SECONDS", "30"))
     # half the time as shipped, half with CRC checks compiled out (mutations reach the parser)
     for target in ("fuzz_spkdec", "fuzz_spkdec_nocrc"):

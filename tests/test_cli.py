@@ -271,8 +271,16 @@ def test_info_json_is_valid(tmp_path, capsys, toy_npz):
     assert d["total_bytes"] == pkg.stat().st_size
     cw = next(t for t in d["tensors"] if t["name"] == "conv.weight")
     assert cw["shape"] == [8, 4, 3, 3] and cw["meta"]["bits"] == 8 and cw["n_groups"] >= 1
+    assert d["crc_chunks"] == 1 and d["crc_chunk_bytes"] == 65536
     rc, out, _ = run(capsys, "info", pkg)
     assert rc == 0 and "conv.weight" in out and "bits/param" in out
+    assert "format v2" in out and "1 CRC chunk of 65,536 bytes" in out
+    old = tmp_path / "toy_v1.spkg"
+    run(capsys, "compress", toy_npz, "-o", old, "--format-version", "1")
+    assert old.read_bytes()[4] == 1 and old.stat().st_size > pkg.stat().st_size
+    rc, out, _ = run(capsys, "info", old)
+    assert rc == 0 and "format v1" in out and "CRC chunk" not in out
+    assert np.array_equal(codec.load(old)["conv.weight"], codec.load(pkg)["conv.weight"])
     rc, out, _ = run(capsys, "info", toy_npz, "--json")
     d = json.loads(out)
     assert d["format"] == "npz" and d["tensors"][0]["shape"] == [8, 4, 3, 3]

@@ -9,14 +9,14 @@ import pytest
 import codec
 
 
-@pytest.fixture(scope="module")
-def package():
+@pytest.fixture(scope="module", params=[2, 1], ids=["v2", "v1"])
+def package(request):
     rng = np.random.default_rng(7)
     t = {"conv": np.round(rng.laplace(size=(8, 4, 3, 3)) * 3).astype(np.int8),
          "bias": rng.integers(-1000, 1000, 8).astype(np.int32),
          "u": rng.integers(0, 4, 50).astype(np.uint8)}
     t["conv"][rng.random(t["conv"].shape) < 0.6] = 0
-    return t, codec.pack(t, group=("count", 64))
+    return t, codec.pack(t, group=("count", 64), version=request.param)
 
 
 def _same(out, t):
@@ -55,14 +55,20 @@ def test_exact_errors(package):
         codec.unpack(data[:5] + b"\x01" + data[6:])
     with pytest.raises(codec.TruncatedError):
         codec.unpack(data[:-1])
-    # a flipped payload byte is caught by that tensor's CRC, and other tensors still read
+    # a flipped payload byte is caught by that tensor's CRC (v1) or its chunk's (v2: one
+    # 64 KiB chunk here, shared by every tensor); in v1 the other tensors still read
     entry = codec.inspect(data).tensor("conv")
     bad = bytearray(data)
     bad[entry.block_offset + entry.block_bytes - 1] ^= 0xFF
     with pytest.raises(codec.ChecksumError, match="conv") as ei:
         codec.read_tensor(bytes(bad), "conv")
-    assert ei.value.offset == entry.block_offset
-    np.testing.assert_array_equal(codec.read_tensor(bytes(bad), "bias"), t["bias"])
+    if data[4] == 1:
+        assert ei.value.offset == entry.block_offset
+        np.testing.assert_array_equal(codec.read_tensor(bytes(bad), "bias"), t["bias"])
+    else:
+        assert ei.value.offset == 8 and "chunk 0" in str(ei.value)
+        with pytest.raises(codec.ChecksumError, match="bias"):
+            codec.read_tensor(bytes(bad), "bias")
     # directory CRC
     dir_off = struct.unpack_from("<Q", data, len(data) - 24)[0]
     bad = bytearray(data)

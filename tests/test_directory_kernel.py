@@ -1,4 +1,5 @@
-"""The directory kernel (codec/kernels/directory.py) against the Python parser it speeds up.
+"""The v1 directory kernel (codec/kernels/directory.py) against the Python parser it speeds up
+(v2: tests/test_directory_kernel_v2.py).
 
 Contract: whatever the bytes, the kernel either declines (then the Python parser decides and
 names the problem) or returns exactly what the Python parser returns.  The decode tables it
@@ -24,7 +25,7 @@ from codec.kernels.symbols import SYM_FIRST, class_base
 from codec.package import _decode_luts
 from fuzz.harness import sample_packages
 
-SAMPLES = sample_packages()
+SAMPLES = sample_packages(1)
 
 
 def directory_of(data: bytes) -> tuple[bytes, int]:
@@ -124,7 +125,7 @@ def name_bomb(n: int, name_len: int) -> bytes:
         put_varint(out, 0)
         out += b"\0\0"
     d = bytes(out)
-    pre = preamble()
+    pre = preamble(version=1)
     return pre + d + footer(len(pre), d, pre)
 
 

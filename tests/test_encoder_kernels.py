@@ -336,12 +336,18 @@ def test_group_tables_match_per_tensor_packing(seed):
                             out) == ERR_BUFFER
 
 
-@pytest.mark.parametrize("effort", [0, 1])
-def test_batched_pack_and_streamed_save_write_the_same_bytes(tmp_path, effort):
+@pytest.mark.parametrize("effort,version,chunk_log2", [(0, 2, None), (1, 2, None), (1, 2, 8),
+                                                      (1, 1, None)])
+def test_batched_pack_and_streamed_save_write_the_same_bytes(tmp_path, effort, version,
+                                                             chunk_log2, monkeypatch):
     """pack() runs its kernels once per batch of tensors; save() streams tensor by tensor:
-    the bytes must be identical (and decode in both decoders)."""
+    the bytes must be identical (and decode in both decoders), in both format versions, and
+    with v2 chunk CRCs computed across block boundaries while streaming (256-byte chunks)."""
     import codec
+    import codec.format_v2 as fv2
     import codec.reference as ref
+    if chunk_log2:
+        monkeypatch.setattr(fv2, "DEFAULT_CHUNK_LOG2", chunk_log2)
     rng = np.random.default_rng(7)
     q = {}
     for i, (shape, dt, sp) in enumerate([((16, 8, 3, 3), np.int8, 0.5), ((40, 300), np.int8, 0.0),
@@ -351,9 +357,12 @@ def test_batched_pack_and_streamed_save_write_the_same_bytes(tmp_path, effort):
         a = rng.integers(lo, 200, shape).astype(dt)
         a[rng.random(shape) < sp] = 0
         q[f"layer{i}.w"] = a
-    data = codec.pack(q, effort=effort)
-    n = codec.save(tmp_path / "m.spkg", q, effort=effort)
-    assert (tmp_path / "m.spkg").read_bytes() == data and n == len(data)
+    data = codec.pack(q, effort=effort, version=version)
+    n = codec.save(tmp_path / "m.spkg", q, effort=effort, version=version)
+    assert (tmp_path / "m.spkg").read_bytes() == data and n == len(data) and data[4] == version
+    if chunk_log2:
+        assert codec.Package(data).directory.chunk_crcs.size > 20
+        assert ref.reencode(data) == data
     for out in (codec.unpack(data), ref.unpack(data)):
         assert all(np.array_equal(out[k], v) for k, v in q.items())
 

@@ -19,10 +19,15 @@ def doc_text() -> str:
     return DOC.read_text(encoding="utf-8")
 
 
-def hex_dump() -> list[tuple[int, bytes]]:
-    """The ```hex block: lines 'OFFSET: HEX BYTES   # comment' -> [(offset, bytes)]."""
-    m = re.search(r"^```hex\n(.*?)^```", doc_text(), re.S | re.M)
-    assert m, "no ```hex block in FORMAT.md"
+EXAMPLE_V2 = {"fc.weight": np.array([[0, 0, 3], [0, -1, 0]], np.int8),
+              "fc.bias": np.array([0, 0, 0, 0], np.int8)}
+
+
+def hex_dump(tag: str = "hex") -> list[tuple[int, bytes]]:
+    """The ```hex (v1) or ```hex-v2 block: lines 'OFFSET: HEX BYTES   # comment' ->
+    [(offset, bytes)]."""
+    m = re.search(rf"^```{tag}\n(.*?)^```", doc_text(), re.S | re.M)
+    assert m, f"no ```{tag} block in FORMAT.md"
     rows = []
     for line in m.group(1).splitlines():
         line = line.split("#", 1)[0].strip()
@@ -40,9 +45,44 @@ def test_worked_example_is_what_encode_writes():
         assert off == pos, f"offset {off:#x} in the dump, expected {pos:#x}"
         pos += len(b)
     data = b"".join(b for _, b in rows)
-    assert data == codec.encode(EXAMPLE, group="tensor")
-    assert "codec.encode(np.array([0, 0, 3, 0, -1, 0, 0, 0], np.int8), group=\"tensor\")" in doc_text()
+    assert data == codec.encode(EXAMPLE, group="tensor", version=1)
+    assert "codec.encode(np.array([0, 0, 3, 0, -1, 0, 0, 0], np.int8), group=\"tensor\", " \
+        "version=1)" in doc_text()
     assert f"The {len(data)}-byte package" in doc_text()
+
+
+def test_v2_worked_example_is_what_pack_writes():
+    rows = hex_dump("hex-v2")
+    pos = 0
+    for off, b in rows:
+        assert off == pos, f"offset {off:#x} in the dump, expected {pos:#x}"
+        pos += len(b)
+    data = b"".join(b for _, b in rows)
+    assert data == codec.pack(EXAMPLE_V2, group="kernel")
+    assert data[4] == 2
+    assert ('codec.pack({"fc.weight": np.array([[0, 0, 3], [0, -1, 0]], np.int8),\n'
+            '            "fc.bias": np.array([0, 0, 0, 0], np.int8)}, group="kernel")') in doc_text()
+    assert f"The {len(data)}-byte package" in doc_text()
+    v1 = codec.pack(EXAMPLE_V2, group="kernel", version=1)
+    assert f"The same tensors in v1 take {len(v1)} bytes" in doc_text()
+
+
+def test_v2_worked_example_decodes_in_both_readers():
+    data = b"".join(b for _, b in hex_dump("hex-v2"))
+    for got in (ref.unpack(data), codec.unpack(data)):
+        assert list(got) == list(EXAMPLE_V2)
+        for k, v in EXAMPLE_V2.items():
+            assert got[k].dtype == v.dtype and np.array_equal(got[k], v)
+    assert ref.reencode(data) == data
+    p = ref.read_package(data)
+    (t,) = p.tables
+    assert (t.kref, t.nrun, t.nclass) == (1, 3, 3)
+    assert [(s, ln) for s, ln in enumerate(t.lengths) if ln] == [(0, 1), (3, 2), (10, 2)]
+    w, b = p.entries
+    assert (w.block_offset, w.block_length, w.group_lengths, w.len_bits) == (8, 2, [4, 4], 3)
+    assert (b.block_offset, b.block_length, b.group_lengths, b.len_bits) == (10, 2, [1], 1)
+    d = codec.Package(data).directory
+    assert d.chunk_log2 == 16 and d.chunk_crcs.tolist() == [0x3BBFB565]
 
 
 def test_worked_example_decodes_in_both_readers():

@@ -16,14 +16,26 @@ import codec
 from codec import reference as ref
 from codec.reference.decoder import RefMeta
 
-VEC = Path(__file__).resolve().parent / "vectors" / "v1"
-NAMES = sorted(p.stem for p in VEC.glob("*.json"))
+VECS = Path(__file__).resolve().parent / "vectors"
+VEC = VECS / "v1"
+NAMES_V1 = sorted(p.stem for p in VEC.glob("*.json"))
+NAMES_V2 = sorted(p.stem for p in (VECS / "v2").glob("*.json"))
+NAMES = [f"v1/{n}" for n in NAMES_V1] + [f"v2/{n}" for n in NAMES_V2]
+
+
+def both(*names) -> list[str]:
+    """The named vectors in both versions."""
+    return [f"{v}/{n}" for v in ("v1", "v2") for n in names]
 
 
 def load_vector(name: str):
-    """(tensors in package order, pack options, expected bytes)."""
-    js = json.loads((VEC / f"{name}.json").read_text(encoding="utf-8"))
-    with np.load(VEC / f"{name}.npz") as z:
+    """(tensors in package order, pack options, expected bytes); ``name`` is "v1/x", "v2/x"
+    or "x" (v1).  The options include ``version`` (and ``chunk_log2`` for v2: see
+    :func:`pack_vector`)."""
+    vdir, _, stem = name.rpartition("/")
+    d = VECS / (vdir or "v1")
+    js = json.loads((d / f"{stem}.json").read_text(encoding="utf-8"))
+    with np.load(d / f"{stem}.npz") as z:
         tensors = {k: z[k] for k in js["order"]}
     group = tuple(js["group"]) if isinstance(js["group"], list) else js["group"]
     meta = {}
@@ -33,8 +45,24 @@ def load_vector(name: str):
         zp = None if m["zero_point"] is None else np.array(m["zero_point"], np.int64)
         meta[k] = codec.QuantMeta(bits=m["bits"], scale=scale, zero_point=zp, axis=m["axis"],
                                   block=m["block"], kind=m["kind"])
-    opts = {"group": group, "max_tables": js["max_tables"], "meta": meta or None}
-    return tensors, opts, (VEC / f"{name}.bin").read_bytes()
+    opts = {"group": group, "max_tables": js["max_tables"], "meta": meta or None,
+            "version": js.get("version", 1)}
+    if "chunk_log2" in js:
+        opts["chunk_log2"] = js["chunk_log2"]
+    return tensors, opts, (d / f"{stem}.bin").read_bytes()
+
+
+def pack_vector(tensors, opts) -> bytes:
+    """``codec.pack`` with a vector's options (a v2 vector's CRC chunk size is the writer's
+    module default, set here for the call)."""
+    import codec.format_v2 as fv2
+    opts = dict(opts)
+    saved = fv2.DEFAULT_CHUNK_LOG2
+    fv2.DEFAULT_CHUNK_LOG2 = opts.pop("chunk_log2", saved)
+    try:
+        return codec.pack(tensors, **opts)
+    finally:
+        fv2.DEFAULT_CHUNK_LOG2 = saved
 
 
 def same_meta(a: RefMeta | None, b: codec.QuantMeta | None) -> bool:
@@ -56,17 +84,22 @@ def assert_same_tensors(got: dict, want: dict) -> None:
         assert np.array_equal(got[k], want[k]), k
 
 
-def test_vector_set_is_complete():
-    assert len(NAMES) >= 12
-    total = sum(p.stat().st_size for p in VEC.iterdir() if p.is_file())
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_vector_set_is_complete(version):
+    names = NAMES_V1 if version == "v1" else NAMES_V2
+    assert len(names) >= 12
+    total = sum(p.stat().st_size for p in (VECS / version).iterdir() if p.is_file())
     assert total < 300_000
-    for n in NAMES:
+    for n in names:
         for ext in (".npz", ".bin"):
-            assert (VEC / f"{n}{ext}").is_file(), n + ext
+            assert (VECS / version / f"{n}{ext}").is_file(), n + ext
+    if version == "v2":  # every v1 case also exists as v2
+        assert set(NAMES_V1) <= set(NAMES_V2)
     dtypes = set()
     groups = set()
-    for n in NAMES:
-        tensors, opts, _ = load_vector(n)
+    for n in names:
+        tensors, opts, data = load_vector(f"{version}/{n}")
+        assert data[4] == opts["version"] == int(version[1])
         dtypes |= {str(v.dtype) for v in tensors.values()}
         groups.add(opts["group"] if isinstance(opts["group"], str) else opts["group"][0])
     assert dtypes == {"int8", "uint8", "int16", "uint16", "int32", "uint32"}
@@ -99,7 +132,7 @@ def test_pack_reproduces_vector(name):
     than the frozen bytes (+2 %): the encoder may change its choices (a deliberate encoder
     change is not a format change), but never regress in size on the golden set unnoticed."""
     tensors, opts, data = load_vector(name)
-    new = codec.pack(tensors, **opts)
+    new = pack_vector(tensors, opts)
     out = codec.unpack(new)
     assert list(out) == list(tensors)
     for k, a in tensors.items():
@@ -128,14 +161,15 @@ def test_reference_header_matches_core(name):
              ti.value_offset, ti.block_offset, ti.block_bytes, ti.payload_bytes, ti.crc32)
 
 
-def test_reference_pack_from_explicit_choices():
+@pytest.mark.parametrize("name", both("multi_table"))
+def test_reference_pack_from_explicit_choices(name):
     """The reference encoder from hand-written decisions equals codec.pack's bytes."""
-    _, _, data = load_vector("multi_table")
+    _, _, data = load_vector(name)
     tensors, tables, choices = ref.choices_of(data)
     plain = [(t.kref, t.nrun, t.nclass, list(t.lengths)) for t in tables]
     simple = {k: ref.TensorChoice(c.group_mode, c.group_size, c.value_offset, c.table)
               for k, c in choices.items()}
-    assert ref.pack(tensors, plain, simple) == data
+    assert ref.pack(tensors, plain, simple, version=data[4]) == data
 
 
 def test_reference_per_group_tables_round_trip():
@@ -194,10 +228,11 @@ def tensors(draw):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(tensors(), min_size=1, max_size=3), st.sampled_from(GROUPS),
-       st.sampled_from([1, 2, 1024]))
-def test_random_tensors_both_paths(arrays, group, max_tables):
+       st.sampled_from([1, 2, 1024]), st.sampled_from([2, 1]))
+def test_random_tensors_both_paths(arrays, group, max_tables, version):
     ts = {f"t{i}": a for i, a in enumerate(arrays)}
-    data = codec.pack(ts, group=group, max_tables=max_tables)
+    data = codec.pack(ts, group=group, max_tables=max_tables, version=version)
+    assert data[4] == version
     assert_same_tensors(codec.unpack(data), ts)
     assert_same_tensors(ref.unpack(data), ts)
     assert ref.reencode(data) == data
@@ -232,7 +267,7 @@ def _both(data, verify=True):
     return out
 
 
-@pytest.mark.parametrize("name", ["multi_meta", "int16_4d_kernels2"])
+@pytest.mark.parametrize("name", both("multi_meta", "int16_4d_kernels2"))
 def test_truncations_rejected_by_both(name):
     _, _, data = load_vector(name)
     for n in range(len(data)):
@@ -241,7 +276,8 @@ def test_truncations_rejected_by_both(name):
         assert isinstance(slow, codec.CodecError), n
 
 
-@pytest.mark.parametrize("name", ["pm1", "long_zero_runs_count", "multi_meta", "uint8_4d_kernel"])
+@pytest.mark.parametrize("name", both("pm1", "long_zero_runs_count", "multi_meta",
+                                      "uint8_4d_kernel"))
 def test_payload_bit_flips_agree(name):
     """With block CRCs off, flip each bit of every block: both decoders reject the same inputs
     (always with a CodecError) and, where they accept, return the same arrays."""
@@ -262,7 +298,7 @@ def test_payload_bit_flips_agree(name):
             assert type(fast) is type(slow), (bit, fast, slow)
 
 
-@pytest.mark.parametrize("name", ["multi_meta", "multi_table"])
+@pytest.mark.parametrize("name", both("multi_meta", "multi_table") + ["v2/multi_table_chunks64"])
 def test_random_byte_corruption_is_codec_error(name):
     _, _, data = load_vector(name)
     rng = np.random.default_rng(7)
@@ -277,12 +313,13 @@ def test_random_byte_corruption_is_codec_error(name):
             assert_same_tensors(slow, fast)
 
 
-def test_reference_rejects_wrong_types_and_headers():
-    _, _, data = load_vector("pm1")
+@pytest.mark.parametrize("name", both("pm1"))
+def test_reference_rejects_wrong_types_and_headers(name):
+    _, _, data = load_vector(name)
     with pytest.raises(codec.UnsupportedError):
         ref.unpack(b"XPKG" + data[4:])
     with pytest.raises(codec.UnsupportedError):
-        ref.unpack(data[:4] + b"\x02" + data[5:])
+        ref.unpack(data[:4] + b"\x03" + data[5:])
     with pytest.raises(codec.UnsupportedError):
         ref.unpack(data[:5] + b"\x01" + data[6:])
     with pytest.raises(codec.TruncatedError):
@@ -307,8 +344,9 @@ def _empty_tensor_with_payload(entries) -> bool:
     return any(e.n_groups == 0 and e.payload_bytes > 0 for e in entries)
 
 
-@pytest.mark.parametrize("name", ["multi_meta", "empty_and_scalar", "long_zero_runs_count",
-                                  "multi_table"])
+@pytest.mark.parametrize("name", both("multi_meta", "empty_and_scalar", "long_zero_runs_count",
+                                      "multi_table") + ["v2/many_names", "v2/group_kernels3",
+                                                        "v2/multi_table_chunks64"])
 def test_directory_bit_flips_agree(name):
     """Flip each directory bit and repair the directory CRC, so the header checks themselves are
     exercised: both readers accept or reject alike, only with CodecErrors, same arrays."""

@@ -1,4 +1,4 @@
-"""Slow, obviously-correct pure-Python reference implementation of format v1 (no Numba).
+"""Slow, obviously-correct pure-Python reference implementation of formats v1 and v2 (no Numba).
 
 * :func:`read_package` / :func:`unpack` / :func:`unpack_with_meta` / :func:`decode`: an
   independent reader written from docs/FORMAT.md (it imports only :mod:`codec.errors` from

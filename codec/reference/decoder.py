@@ -1,4 +1,5 @@
-"""Reference decoder for format v1, written from docs/FORMAT.md alone.
+"""Reference decoder for formats v1 and v2, written from docs/FORMAT.md alone (the v2
+directory is read by :mod:`.decoder_v2`).
 
 Slow and deliberately plain: every field is read in the order the spec lists it, every bit is
 read from a big-endian :class:`bitarray.bitarray`, Huffman codes are decoded one bit at a time
@@ -27,6 +28,7 @@ from ..errors import ChecksumError, CodecError, CorruptError, LimitError, Trunca
 MAGIC = b"SPKG"
 FOOTER_MAGIC = b"GKPS"
 VERSION = 1
+VERSIONS = (1, 2)
 PREAMBLE_SIZE = 8
 FOOTER_SIZE = 24
 MAX_CODE_LEN = 12
@@ -266,7 +268,8 @@ def _buffer(data) -> bytes:
 
 def read_header(data, limits: RefLimits = RefLimits()):
     """Parse preamble, footer, directory (tables and entries).  Returns (buf, version, flags,
-    tables, entries, directory offset)."""
+    tables, entries, directory offset, chunks); chunks = (chunk_log2, chunk CRC32s) for v2,
+    None for v1."""
     buf = _buffer(data)
     n = len(buf)
     if n < PREAMBLE_SIZE:
@@ -274,7 +277,7 @@ def read_header(data, limits: RefLimits = RefLimits()):
     if buf[0:4] != MAGIC:
         raise UnsupportedError("bad magic", offset=0)
     version, flags = buf[4], buf[5]
-    if version != VERSION:
+    if version not in VERSIONS:
         raise UnsupportedError(f"format version {version}", offset=4)
     if flags != 0:
         raise UnsupportedError(f"unknown flags 0x{flags:02x}", offset=5)
@@ -293,10 +296,25 @@ def read_header(data, limits: RefLimits = RefLimits()):
     r = ByteReader(buf, dir_off, fpos)
     ntab = r.varint("table count", limits.max_tables, LimitError)
     tables = [_read_table(r, buf, i) for i in range(ntab)]
-    entries = _read_entries(r, limits, len(tables), dir_off)
+    chunks = None
+    if version == 1:
+        entries = _read_entries(r, limits, len(tables), dir_off)
+    else:
+        v2 = _v2
+        count = r.varint("tensor count", limits.max_tensors, LimitError)
+        names = v2.read_names(r, count, limits)
+        entries = v2.read_entries(r, limits, len(tables), dir_off, names)
+        chunks = v2.read_chunks(r, dir_off)
     if r.pos != fpos:
         raise CorruptError("stray bytes at the end of the directory", offset=r.pos)
-    return buf, version, flags, tables, entries, dir_off
+    for e in entries:  # E7b: an empty tensor's shape, zero dims read as 1, within the limit
+        size = np.dtype(e.dtype).itemsize
+        for d in e.shape:
+            size *= max(d, 1)
+        if e.numel == 0 and size > limits.max_output_bytes:
+            raise LimitError(f"empty tensor {e.name!r}: shape beyond max_output_bytes",
+                             offset=dir_off)
+    return buf, version, flags, tables, entries, dir_off, chunks
 
 
 def _read_table(r: ByteReader, buf: bytes, i: int) -> RefTable:
@@ -562,14 +580,16 @@ def read_package(data, *, limits: RefLimits = RefLimits(), decode: bool = True,
     :class:`codec.errors.CodecError` subclasses for bad bytes.
     """
     try:
-        buf, version, flags, tables, entries, _ = read_header(data, limits)
+        buf, version, flags, tables, entries, dir_off, chunks = read_header(data, limits)
         bits = to_bits(buf)
         tensors: dict[str, np.ndarray] = {}
         metas: dict[str, RefMeta | None] = {}
         decoders: dict[int, CanonicalDecoder] = {}
         for e in entries:
             block = buf[e.block_offset:e.block_offset + e.block_length]
-            if verify and zlib.crc32(block) != e.crc32:
+            if verify and chunks is not None:
+                _v2.check_chunks(buf, e, chunks[0], chunks[1], dir_off)
+            elif verify and zlib.crc32(block) != e.crc32:
                 raise ChecksumError(f"tensor {e.name!r}: block CRC32 mismatch",
                                     offset=e.block_offset)
             metas[e.name] = (read_meta(buf, e.block_offset, e.block_offset + e.meta_length,
@@ -601,3 +621,7 @@ def decode(data) -> np.ndarray:
     if len(p.entries) != 1:
         raise CorruptError(f"expected a single-tensor package, got {len(p.entries)} tensors")
     return p.tensors[p.entries[0].name]
+
+
+# the v2 directory reader uses the helpers above (imported last: it imports this module)
+from . import decoder_v2 as _v2  # noqa: E402

@@ -1,4 +1,5 @@
-"""Reference encoder for format v1: the encoder's *decisions* in, the exact package bytes out.
+"""Reference encoder for formats v1 and v2 (v2 directory: :mod:`.encoder_v2`): the encoder's
+*decisions* in, the exact package bytes out.
 
 ``codec.pack`` makes choices (grouping, value offset, the (kref, nrun) alphabet, the Huffman
 tables and which tensor uses which table); given the same choices this module must produce
@@ -183,8 +184,9 @@ def tensor_block(arr: np.ndarray, ch: TensorChoice, tables: list[RefTable], code
     return mbytes + padded_bytes(gtab) + padded_bytes(payload), tid_base, tid_bits, len_bits, len(mbytes)
 
 
-def pack(tensors, tables, choices: Mapping[str, TensorChoice]) -> bytes:
-    """Write a v1 package.
+def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int = 2,
+         chunk_log2: int = 16) -> bytes:
+    """Write a v2 (default; CRC chunks of ``2**chunk_log2`` bytes) or v1 package.
 
     ``tensors``: mapping (or sequence of pairs) name -> integer array, in package order.
     ``tables``: list of (kref, nrun, nclass, lengths) or RefTable.  ``choices``: name -> choice.
@@ -192,14 +194,24 @@ def pack(tensors, tables, choices: Mapping[str, TensorChoice]) -> bytes:
     items = list(tensors.items()) if isinstance(tensors, Mapping) else list(tensors)
     tables = [as_table(t) for t in tables]
     codes = [canonical_codes(t.lengths) for t in tables]
-    pre = MAGIC + bytes([VERSION, 0, 0, 0])
+    v2 = _v2
+    pre = MAGIC + bytes([version, 0, 0, 0])
     body = bytearray(pre)
     entries = bytearray()
     prev = b""
+    prev_tb = 0
     for name, arr in items:
         arr = np.asarray(arr)
         ch = choices[name]
         block, tid_base, tid_bits, len_bits, mlen = tensor_block(arr, ch, tables, codes)
+        if version == 2:
+            entries += v2.entry_bytes(CODE_BY_DTYPE[arr.dtype.newbyteorder("=").name], arr.shape,
+                                      ch.group_mode, ch.group_size, ch.value_offset, len(block),
+                                      mlen, tid_base - prev_tb, tid_bits, len_bits)
+            if arr.size:
+                prev_tb = tid_base
+            body += block
+            continue
         raw = name.encode("utf-8")
         k = 0
         while k < min(len(raw), len(prev)) and raw[k] == prev[k]:
@@ -216,7 +228,12 @@ def pack(tensors, tables, choices: Mapping[str, TensorChoice]) -> bytes:
         entries += varint(mlen) + varint(tid_base) + bytes([tid_bits, len_bits])
         body += block
     directory = varint(len(tables)) + b"".join(table_bytes(t) for t in tables)
-    directory += varint(len(items)) + bytes(entries)
+    directory += varint(len(items))
+    if version == 2:
+        directory += v2.names_bytes([name for name, _ in items]) + bytes(entries)
+        directory += v2.chunk_crcs(bytes(body[len(pre):]), chunk_log2)
+    else:
+        directory += bytes(entries)
     dir_off = len(body)
     crc = zlib.crc32(pre + directory)
     return bytes(body) + directory + struct.pack("<QQI", dir_off, len(directory), crc) + FOOTER_MAGIC
@@ -241,5 +258,12 @@ def reencode(data) -> bytes:
     """Decode ``data`` with the reference decoder and encode it again with the reference
     encoder, using the choices stored in its header (tables, table ids, grouping, value offset,
     metadata).  For any package written by ``codec.pack`` the result equals ``data``."""
+    from .decoder import read_header
     tensors, tables, choices = choices_of(data)
-    return pack(tensors, tables, choices)
+    chunks = read_header(data)[6]
+    return pack(tensors, tables, choices, version=data[4],
+                chunk_log2=chunks[0] if chunks else 16)
+
+
+# the v2 directory writer uses the bit helpers above (imported last: it imports this module)
+from . import encoder_v2 as _v2  # noqa: E402

@@ -7,8 +7,11 @@
  *   cdecode --list IN          one line per tensor: index dtype numel ndim dims... name(hex)
  *   cdecode --check-api IN     cross-check spk_find, spk_tensor_at and streaming decode
  *                              (one group at a time) against spk_decode; exit 3 on mismatch
- *   cdecode --bench N IN       decode the package N times (open, directory, CRCs, all tensors);
- *                              print "<params> <best seconds>"
+ *   cdecode --bench N IN       decode the package N times (open, directory, CRCs, all tensors,
+ *                              each time with a zeroed spk_dec); print "<params> <best seconds>"
+ *   cdecode --each IN          decode every tensor with spk_decode alone (no spk_verify first:
+ *                              v2 chunks remembered by spk_dec), in order, then in reverse
+ *                              order with a fresh spk_dec: print "<index> <rc>" for each
  *
  * The harness (not the library) also rejects what codec.unpack rejects at the name level:
  * names that are not valid UTF-8 and duplicate names.
@@ -148,7 +151,8 @@ int main(int argc, char **argv)
         reps = atoi(argv[2]);
         in = argv[3];
     } else {
-        fprintf(stderr, "usage: cdecode IN OUTDIR | --list IN | --check-api IN | --bench N IN\n");
+        fprintf(stderr, "usage: cdecode IN OUTDIR | --list IN | --check-api IN | --bench N IN | "
+                        "--each IN\n");
         return 1;
     }
     buf = read_file(in, &len);
@@ -196,6 +200,21 @@ int main(int argc, char **argv)
         }
         return 0;
     }
+    if (!strcmp(mode, "--each")) {
+        static spk_dec d2;
+        int pass;
+        for (pass = 0; pass < 2; pass++)
+            for (i = 0; i < p.ntensors; i++) {
+                size_t k = pass ? p.ntensors - 1u - i : i;
+                size_t nbytes = (size_t)ts[k].numel * ts[k].itemsize;
+                uint8_t *o = (uint8_t *)malloc(nbytes + 1u);
+                if (!o)
+                    return 1;
+                printf("%u %d\n", (unsigned)k, spk_decode(&p, &ts[k], pass ? &d2 : &dec, o, nbytes));
+                free(o);
+            }
+        return 0;
+    }
     if (p.ntensors > 1) {
         nm *sorted = (nm *)malloc(p.ntensors * sizeof *sorted);
         if (!sorted)
@@ -225,6 +244,7 @@ int main(int argc, char **argv)
             spk_pkg q;
             spk_tensor t;
             double dt;
+            memset(&dec, 0, sizeof dec); /* nothing remembered (v2: chunks verified) */
             t0 = now();
             rc = spk_open(&q, buf, len);
             for (i = 0; i < q.ntensors && rc >= 0; i++) {

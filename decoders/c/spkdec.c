@@ -1,8 +1,11 @@
-/* spkdec.c: portable C99 decoder for codec packages, format v1 (see spkdec.h).
+/* spkdec.c: portable C99 decoder for codec packages, format v1 and v2 (see spkdec.h).
  *
- * Source of truth for the format: codec/format.py, codec/huffman.py, codec/kernels/ (decode.py, symbols.py, tables.py).
+ * Source of truth for the format: docs/FORMAT.md; codec/format.py, codec/format_v2.py,
+ * codec/huffman.py, codec/kernels/ (decode.py, symbols.py, tables.py).
  *   package  = preamble(8) | blocks | directory | footer(24)
- *   preamble = "SPKG" version=1 flags=0 0 0
+ *   preamble = "SPKG" version=1|2 flags=0 0 0
+ *   v2 directory = tables | n_tensors | token dictionary + name bit string | compact entries
+ *              (block offsets implicit) | chunk_log2 | one CRC32 per 2^chunk_log2 data bytes
  *   footer   = dir_off u64le, dir_len u64le, crc32(preamble + directory) u32le, "GKPS"
  *   block    = [meta][group table: per group tid_bits + len_bits, MSB-first, byte padded]
  *              [payload: groups back to back, MSB-first bits]
@@ -37,6 +40,20 @@
 #else
 #define NO_CRC 0
 #endif
+
+/* Format versions read: both by default; -DSPK_ONLY_V1 or -DSPK_ONLY_V2 leave the other out
+ * (smaller code, for firmware that embeds a package of a known version). */
+#if defined(SPK_ONLY_V1) && defined(SPK_ONLY_V2)
+#error "SPK_ONLY_V1 and SPK_ONLY_V2 exclude each other"
+#endif
+#if defined(SPK_ONLY_V1)
+#define V2(p) 0
+#elif defined(SPK_ONLY_V2)
+#define V2(p) 1
+#else
+#define V2(p) ((p)->version == 2)
+#endif
+#define VERSION_OK(v) SPK_READS_VERSION(v)
 
 #define MAXLEN SPK_LUT_BITS
 #define MAX_KREF 6u
@@ -749,20 +766,20 @@ static int table_read(rd *r, spk_dec *d, uint32_t *syms)
  * offsets of every `stride`-th table (stride = ceil(ntables / SPK_TABLE_CACHE), 1 when all
  * fit), filled as tables are first reached, so a load parses at most stride - 1 tables
  * besides its own once the cache is warm. */
+static SIZE_NOINLINE void dec_reset(spk_dec *d, const spk_pkg *p);
+
+/* d's cache key: the package it last served (reset what it remembers when that changes) */
+#define dec_key(d, p)                                                                          \
+    do {                                                                                       \
+        if ((d)->kbuf != (p)->buf || (d)->kcrc != (p)->dir_crc)                                \
+            dec_reset(d, p);                                                                   \
+    } while (0)
+
 static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid)
 {
     rd r = {0};
     uint32_t i, j, st;
-    if (d->kbuf != p->buf || d->kcrc != p->dir_crc) {
-        d->kbuf = p->buf;
-        d->kcrc = p->dir_crc;
-        d->table = -1;
-        d->ncached = 1;
-        d->toff[0] = p->tab_off;
-        d->stride = (p->ntables + SPK_TABLE_CACHE - 1u) / SPK_TABLE_CACHE;
-        if (!d->stride)
-            d->stride = 1;
-    }
+    dec_key(d, p);
     if (d->table == (int32_t)tid)
         return 0;
     d->table = -1;
@@ -788,6 +805,8 @@ static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid)
 
 /* ---- directory entries ----------------------------------------------------------------- */
 
+#define MAX_DIM ((uint64_t)1 << 48)
+
 static void vrange(unsigned v, int64_t *lo, int64_t *hi)
 {
     unsigned bits = 8u << ((v - 1u) >> 1);
@@ -795,17 +814,88 @@ static void vrange(unsigned v, int64_t *lo, int64_t *hi)
     *hi = ((int64_t)1 << (bits - (v & 1u))) - 1;
 }
 
-/* Parse the entry at t->next (t holds the previous entry, or name_len 0 for the first) into t
- * (codec.format._read_entries).  tot: running output bytes (spk_open) or NULL. */
-static int entry_read(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, uint64_t *tot)
+static rd rd_at(const spk_pkg *p, size_t pos)
 {
-    rd r = {0};
-    uint32_t shared, tail, v, k, sz, w;
-    uint64_t x, numel = 1, blen, ng, room;
-    int64_t lo, hi, vo;
+    rd r;
     r.b = p->buf;
-    r.pos = t->next;
+    r.pos = pos;
     r.end = p->dir_end;
+    r.err = 0;
+    return r;
+}
+
+/* dtype code v (checked: 1 .. 6), ndim and dims (both versions): t's dtype, itemsize, ndim,
+ * shape; returns numel (saturated at 2^31 + 1); *tot: running output bytes. */
+static uint64_t shape_read(rd *r, spk_tensor *t, uint32_t v, uint64_t *tot)
+{
+    uint64_t x, n1 = 1; /* product of the dims with zeros read as 1 */
+    uint32_t k, sz, zero = 0;
+    if (v - 1u > 5u)
+        v = 1, fail(r, SPK_E_CORRUPT);
+    t->dtype = (uint8_t)v;
+    t->itemsize = (uint8_t)(sz = 1u << ((v - 1u) >> 1));
+    t->ndim = (uint8_t)(v = (uint32_t)var(r, SPK_MAX_NDIM));
+    for (k = 0; k < v; k++) {
+        x = t->shape[k] = var(r, MAX_DIM);
+        zero |= !x;
+        if (x > SPK_MAX_OUTPUT)
+            x = (uint64_t)SPK_MAX_OUTPUT + 1u;
+        n1 *= x ? x : 1u; /* <= (2^31 + 1)^2: no overflow */
+        if (n1 > SPK_MAX_OUTPUT)
+            n1 = (uint64_t)SPK_MAX_OUTPUT + 1u;
+    }
+    x = zero ? 0 : n1; /* numel */
+    /* E7 (all tensors' output) and E7b (an empty shape, zero dims read as 1, fits it too) */
+    if ((*tot += x * sz) > SPK_MAX_OUTPUT || n1 * sz > SPK_MAX_OUTPUT)
+        fail(r, SPK_E_LIMIT);
+    t->numel = (uint32_t)x;
+    return x;
+}
+
+/* svarint value offset within t's dtype range */
+static void voff_read(rd *r, spk_tensor *t)
+{
+    int64_t lo, hi, vo;
+    uint64_t x = var(r, ~(uint64_t)0);
+    vrange(t->dtype, &lo, &hi);
+    vo = (x >> 1) > 0xffffffffu ? hi + 1 : (int64_t)(x >> 1);
+    if (x & 1u)
+        vo = -vo - 1;
+    if (vo < lo || vo > hi)
+        fail(r, SPK_E_CORRUPT);
+    t->value_offset = vo;
+}
+
+/* The rest of an entry, both versions (t has block and metadata lengths, group-table widths):
+ * group size x (>= 1), derived sizes and their checks (FORMAT.md §7). */
+static int entry_end(const spk_pkg *p, spk_tensor *t, const rd *r, uint64_t numel, uint64_t x)
+{
+    uint64_t ng, room;
+    uint32_t v = t->tid_bits, w = t->len_bits;
+    t->group_size = (uint32_t)(x < numel ? x : numel);
+    /* n_groups = ceil(numel / x) with a 32-bit division (numel <= 2^31; no 64-bit divide) */
+    ng = x >= numel ? numel != 0 : (t->group_size + (uint32_t)numel - 1u) / t->group_size;
+    t->n_groups = (uint32_t)ng;
+    t->next = r->pos;
+    if (r->err)
+        return r->err;
+    room = t->block_len - t->meta_len; /* group table + payload bytes */
+    ng = (ng * (v + w) + 7u) >> 3;
+    if (v > 12 || w > 56 || (t->n_groups && (!p->ntables || !w)) || ng > room ||
+        t->n_groups > (room - ng) * 8u || (!t->n_groups && room != ng))
+        return SPK_E_CORRUPT; /* the last: an empty tensor with payload bytes */
+    t->pay_len = (size_t)(room - ng);
+    t->pay_off = t->block_off + t->block_len - t->pay_len;
+    return 0;
+}
+
+/* v1: parse the entry at t->next (t holds the previous entry, or name_len 0 for the first)
+ * into t (codec.format._read_entries). */
+static int entry_read1(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, uint64_t *tot)
+{
+    rd r = rd_at(p, t->next);
+    uint32_t shared, tail, v, k;
+    uint64_t x, x2, numel, blen;
     shared = (uint32_t)var(&r, t->name_len);
     tail = (uint32_t)var(&r, SPK_MAX_NAME - shared);
     if (r.end - r.pos < tail)
@@ -814,68 +904,196 @@ static int entry_read(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, u
         if (name && shared + k < cap)
             name[shared + k] = (char)r.b[r.pos];
     t->name_len = shared + tail;
-    v = u8(&r);
-    if (v - 1u > 5u)
-        v = 1, fail(&r, SPK_E_CORRUPT);
-    t->dtype = (uint8_t)v;
-    t->itemsize = (uint8_t)(sz = 1u << ((v - 1u) >> 1));
-    vrange(v, &lo, &hi);
-    t->ndim = (uint8_t)(v = (uint32_t)var(&r, SPK_MAX_NDIM));
-    for (k = 0; k < v; k++) {
-        x = t->shape[k] = var(&r, (uint64_t)1 << 48);
-        if (x > SPK_MAX_OUTPUT)
-            x = (uint64_t)SPK_MAX_OUTPUT + 1u;
-        numel *= x; /* <= (2^31 + 1)^2: no overflow */
-        if (numel > SPK_MAX_OUTPUT)
-            numel = (uint64_t)SPK_MAX_OUTPUT + 1u;
-    }
-    for (k = 0; k < v; k++)
-        if (!t->shape[k])
-            numel = 0;
-    if ((*tot += numel * sz) > SPK_MAX_OUTPUT)
-        fail(&r, SPK_E_LIMIT);
-    t->numel = (uint32_t)numel;
+    numel = shape_read(&r, t, u8(&r), tot);
     t->group_mode = (uint8_t)(v = u8(&r));
     if (v > 2)
         fail(&r, SPK_E_CORRUPT);
-    x = var(&r, (uint64_t)1 << 48);
+    x = var(&r, MAX_DIM);
     if (!x)
         x = 1, fail(&r, SPK_E_CORRUPT);
-    t->group_size = (uint32_t)(x < numel ? x : numel);
-    /* n_groups = ceil(numel / x) with a 32-bit division (numel <= 2^31; no 64-bit divide) */
-    ng = x >= numel ? numel != 0 : (t->group_size + (uint32_t)numel - 1u) / t->group_size;
-    t->n_groups = (uint32_t)ng;
-    x = var(&r, ~(uint64_t)0); /* zigzag value offset */
-    vo = (x >> 1) > 0xffffffffu ? hi + 1 : (int64_t)(x >> 1);
-    if (x & 1u)
-        vo = -vo - 1;
-    if (vo < lo || vo > hi)
-        fail(&r, SPK_E_CORRUPT);
-    t->value_offset = vo;
-    x = var(&r, ~(uint64_t)0);
+    voff_read(&r, t);
+    x2 = var(&r, ~(uint64_t)0);
     blen = var(&r, ~(uint64_t)0);
-    if (x < 8 || blen > p->dir_off || x > p->dir_off - blen)
-        fail(&r, SPK_E_CORRUPT);
-    t->block_off = (size_t)x;
+    if (x2 < 8 || blen > p->dir_off || x2 > p->dir_off - blen)
+        x2 = 8, blen = 0, fail(&r, SPK_E_CORRUPT);
+    t->block_off = (size_t)x2;
     t->block_len = (size_t)blen;
     t->crc32 = 0;
     for (k = 0; k < 32; k += 8)
         t->crc32 |= u8(&r) << k;
-    t->meta_len = (size_t)(x = var(&r, blen));
+    t->meta_len = (size_t)var(&r, blen);
     t->tid_base = (uint32_t)var(&r, p->ntables ? p->ntables - 1u : 0);
-    t->tid_bits = (uint8_t)(v = u8(&r));
-    t->len_bits = (uint8_t)(w = u8(&r));
-    room = blen - x; /* group table + payload bytes */
-    ng = (ng * (v + w) + 7u) >> 3;
-    if (r.err)
-        return r.err;
-    if (v > 12 || w > 56 || (t->n_groups && (!p->ntables || !w)) || ng > room ||
-        t->n_groups > (room - ng) * 8u || (!t->n_groups && room != ng))
-        return SPK_E_CORRUPT; /* the last: an empty tensor with payload bytes */
-    t->pay_len = (size_t)(room - ng);
-    t->pay_off = t->block_off + t->block_len - t->pay_len;
-    t->next = r.pos;
+    t->tid_bits = (uint8_t)u8(&r);
+    t->len_bits = (uint8_t)u8(&r);
+    return entry_end(p, t, &r, numel, x);
+}
+
+/* v2 token `id` (< p->ntokens, the dictionary checked by spk_open): its length (0 if the
+ * dictionary is not where p says), *off its first byte.  Walks the dictionary from the
+ * nearest token whose offset is known before it: p's cached ones (every 2^tok_shift-th), or
+ * the last one t looked up (the writer numbers tokens in order of first use, so a name's new
+ * tokens are the next ones). */
+static SIZE_NOINLINE uint32_t tok_at(const spk_pkg *p, spk_tensor *t, uint32_t id, size_t *off)
+{
+    uint32_t i = id >> p->tok_shift, n;
+    rd r = rd_at(p, p->tok_off + p->tokc[i]);
+    i <<= p->tok_shift;
+    size_t at;
+    if (id >= t->tk_id && t->tk_id > i && t->tk_off)
+        i = t->tk_id, r.pos = t->tk_off;
+    for (;; i++) {
+        at = r.pos;
+        if (r.pos < r.end && r.b[r.pos] < 0x80u) /* (a length below 128: one byte) */
+            n = r.b[r.pos++];
+        else
+            n = (uint32_t)var(&r, SPK_MAX_NAME);
+        if (r.err || n > r.end - r.pos)
+            return 0;
+        if (i == id)
+            break;
+        r.pos += n;
+    }
+    t->tk_id = id;
+    t->tk_off = at;
+    *off = r.pos;
+    return n;
+}
+
+/* v2: the w <= 32 bits at *bp (then advanced) in the directory; past its end, 2^40 (fails
+ * every check of its caller) and *err = SPK_E_TRUNCATED. */
+static SIZE_NOINLINE uint64_t nbits(const spk_pkg *p, uint64_t *bp, unsigned w, int *err)
+{
+    uint64_t v = (uint64_t)1 << 40;
+    if ((uint64_t)p->dir_end * 8u - *bp < w)
+        *err = SPK_E_TRUNCATED;
+    else
+        v = bits_at(p->buf, *bp, w), *bp += w;
+    return v;
+}
+
+/* v2 name record at bit t->name_bit (FORMAT.md §17.1: N4, N5, E2), t holding the previous
+ * name's token ends.  name: as entry_read1.  If q != NULL (spk_find), *m = the length of the
+ * common prefix of this name and q[0:qn], given *m for the previous name. */
+static int name2_read(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, const char *q,
+                      size_t qn, size_t *m)
+{
+    const uint8_t *b = p->buf;
+    uint64_t bp = t->name_bit, sh, fr, k, id;
+    uint32_t len, tl, j, c;
+    size_t off;
+    int err = SPK_E_CORRUPT, match = 0;
+    sh = nbits(p, &bp, p->count_bits, &err);
+    if (sh > t->ntok)
+        return err; /* shares more tokens than the previous name has (or truncated) */
+    fr = nbits(p, &bp, p->count_bits, &err);
+    len = sh ? t->tok_end[sh - 1u] + 1u : 0u;
+    if (q && len <= *m)
+        match = 1, *m = len;
+    for (k = 0; k < fr; k++) { /* ends by E2 (tokens are non-empty) even when id_bits = 0 */
+        id = nbits(p, &bp, p->id_bits, &err);
+        if (id >= p->ntokens || !(tl = tok_at(p, t, (uint32_t)id, &off)))
+            return err;
+        if (tl > SPK_MAX_NAME - len || sh + k >= SPK_MAX_NAME_TOKENS)
+            return SPK_E_LIMIT; /* name too long; more tokens than this build keeps */
+        for (j = 0; j < tl; j++, len++) {
+            c = b[off + j];
+            if (name && len < cap)
+                name[len] = (char)c;
+            if (match && (len >= qn || c != (uint8_t)q[len]))
+                match = 0, *m = len;
+        }
+        if (match)
+            *m = len;
+        t->tok_end[sh + k] = (uint16_t)(len - 1u);
+    }
+    t->ntok = (uint16_t)(sh + fr);
+    t->name_len = len;
+    t->name_bit = bp;
     return 0;
+}
+
+/* v2 entry at t->next (FORMAT.md §18: E4-E16); its block follows the previous one. */
+static int entry_read2(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
+{
+    rd r = rd_at(p, t->next);
+    uint32_t f = u8(&r), gc = (f >> 3) & 3u, k;
+    uint64_t numel, kern = 1, x, blen, z = 0, maxt = p->ntables ? p->ntables - 1u : 0;
+    size_t off = t->block_off + t->block_len;
+    numel = shape_read(&r, t, f & 7u, tot);
+    if (f & 0x80u)
+        fail(&r, SPK_E_CORRUPT); /* reserved flag bit (after the dtype check, as codec) */
+    /* K: max(1, dims[1] * ... * dims[ndim-1]), max(1, numel) below 2-D; saturated above 2^31
+     * (shape_read's E7b check has failed then; it also covers E8's K <= 2^48 for code 1) */
+    for (k = 1; k < t->ndim; k++) {
+        x = t->shape[k];
+        kern *= x > SPK_MAX_OUTPUT ? (uint64_t)SPK_MAX_OUTPUT + 1u : x;
+        if (kern > SPK_MAX_OUTPUT)
+            kern = (uint64_t)SPK_MAX_OUTPUT + 1u;
+    }
+    if (t->ndim < 2)
+        kern = numel;
+    if (!kern)
+        kern = 1;
+    x = numel ? numel : 1; /* group code 3: the whole tensor */
+    if (gc == 1)
+        x = kern;
+    else if (gc != 3) {
+        x = var(&r, MAX_DIM); /* 0: group size; 2: kernels per group */
+        if (!x || (gc == 2 && x > MAX_DIM / kern))
+            x = 1, fail(&r, SPK_E_CORRUPT);
+        if (gc == 2)
+            x *= kern;
+    }
+    t->group_mode = (uint8_t)(gc == 3 ? 0 : gc); /* 3 (one group) reads as count */
+    t->value_offset = 0;
+    if (f & 0x20u)
+        voff_read(&r, t);
+    blen = var(&r, ~(uint64_t)0);
+    if (blen > p->dir_off - off)
+        blen = 0, fail(&r, SPK_E_CORRUPT);
+    t->block_off = off;
+    t->block_len = (size_t)blen;
+    t->meta_len = f & 0x40u ? (size_t)var(&r, blen) : 0;
+    t->crc32 = 0;
+    t->tid_bits = t->len_bits = 0;
+    if (numel) {
+        z = var(&r, ~(uint64_t)0); /* zigzag delta; below 0 wraps to above maxt */
+        z = z & 1u ? (uint64_t)t->tid_prev - (z >> 1) - 1u : t->tid_prev + (z >> 1);
+        if (z > maxt)
+            fail(&r, SPK_E_CORRUPT);
+        t->tid_prev = (uint32_t)z;
+        k = (uint32_t)var(&r, 12u * 64u + 56u); /* widths */
+        t->tid_bits = (uint8_t)(k >> 6);
+        t->len_bits = (uint8_t)(k & 63u);
+        if ((k & 63u) > 56)
+            fail(&r, SPK_E_CORRUPT);
+    }
+    t->tid_base = (uint32_t)z;
+    return entry_end(p, t, &r, numel, x);
+}
+
+/* Start iterating: t before the first entry. */
+static NOINLINE void iter_reset(const spk_pkg *p, spk_tensor *t)
+{
+    t->index = ~0u;
+    t->name_len = 0;
+    t->next = p->ent_off;
+    t->name_bit = p->name_bit;
+    t->ntok = 0;
+    t->tid_prev = 0;
+    t->tk_id = 0;
+    t->tk_off = 0;
+    t->block_off = 8;
+    t->block_len = 0;
+}
+
+static int entry_read(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, uint64_t *tot)
+{
+    if (V2(p)) {
+        E_(name2_read(p, t, name, cap, NULL, 0, NULL));
+        return entry_read2(p, t, tot);
+    }
+    return entry_read1(p, t, name, cap, tot);
 }
 
 int spk_tensor_next(const spk_pkg *p, spk_tensor *t, char *name, size_t cap)
@@ -893,9 +1111,7 @@ int spk_tensor_at(const spk_pkg *p, uint32_t index, spk_tensor *t, char *name, s
     uint64_t tot = 0;
     if (index >= p->ntensors)
         return SPK_E_ARG;
-    t->name_len = 0;
-    t->next = p->ent_off;
-    t->index = ~0u;
+    iter_reset(p, t);
     do
         E_(entry_read(p, t, name, cap, &tot));
     while (++t->index < index);
@@ -908,21 +1124,22 @@ int32_t spk_find(const spk_pkg *p, const char *name, size_t nlen)
     uint32_t i, shared, tail;
     uint64_t tot = 0;
     spk_tensor t;
-    rd r = {0};
-    t.name_len = 0;
-    t.next = p->ent_off;
+    rd r;
+    iter_reset(p, &t);
     for (i = 0; i < p->ntensors; i++) {
-        r.b = p->buf;
-        r.pos = t.next;
-        r.end = p->dir_end;
-        shared = (uint32_t)var(&r, ~(uint64_t)0);
-        tail = (uint32_t)var(&r, ~(uint64_t)0);
-        E_(entry_read(p, &t, NULL, 0, &tot)); /* validates shared, tail */
-        if (shared <= m) { /* else the name differs from `name` at m, like the previous one */
-            size_t k = 0;
-            while (k < tail && shared + k < nlen && r.b[r.pos + k] == (uint8_t)name[shared + k])
-                k++;
-            m = shared + k;
+        if (V2(p)) { /* the name records alone (entries are elsewhere) */
+            E_(name2_read(p, &t, NULL, 0, name, nlen, &m));
+        } else {
+            r = rd_at(p, t.next);
+            shared = (uint32_t)var(&r, ~(uint64_t)0);
+            tail = (uint32_t)var(&r, ~(uint64_t)0);
+            E_(entry_read1(p, &t, NULL, 0, &tot)); /* validates shared, tail */
+            if (shared <= m) { /* else the name differs from `name` at m, like the previous one */
+                size_t k = 0;
+                while (k < tail && shared + k < nlen && r.b[r.pos + k] == (uint8_t)name[shared + k])
+                    k++;
+                m = shared + k;
+            }
         }
         if (m == nlen && t.name_len == nlen)
             return (int32_t)i;
@@ -932,16 +1149,57 @@ int32_t spk_find(const spk_pkg *p, const char *name, size_t nlen)
 
 /* ---- package --------------------------------------------------------------------------- */
 
+/* v2: token dictionary and name records (N1-N5, E2, E2b), then p->ent_off */
+static int names2_open(spk_pkg *p, rd *r, spk_tensor *t)
+{
+    uint32_t i, n;
+    uint64_t total = 0;
+    p->ntokens = (uint32_t)var(r, SPK_MAX_NAMES);
+    p->tok_off = r->pos;
+    while (((p->ntokens - 1u) >> p->tok_shift) >= SPK_TOKEN_CACHE)
+        p->tok_shift++; /* the smallest power-of-two stride whose offsets fit the cache */
+    for (i = 0; i < p->ntokens && !r->err; i++) {
+        if (!(i & ((1u << p->tok_shift) - 1u))) {
+            if (r->pos - p->tok_off > 0xffffffffu)
+                return SPK_E_LIMIT; /* (a dictionary of 4 GiB) */
+            p->tokc[i >> p->tok_shift] = (uint32_t)(r->pos - p->tok_off);
+        }
+        n = (uint32_t)var(r, SPK_MAX_NAME);
+        if (!n)
+            fail(r, SPK_E_CORRUPT); /* empty token */
+        else if (r->end - r->pos < n)
+            fail(r, SPK_E_TRUNCATED);
+        else
+            r->pos += n;
+    }
+    p->count_bits = (uint8_t)(n = u8(r));
+    if (n > 32)
+        fail(r, SPK_E_CORRUPT);
+    if (r->err)
+        return r->err;
+    for (n = p->ntokens - 1u; p->ntokens > 1 && n; n >>= 1)
+        p->id_bits++;
+    p->name_bit = (uint64_t)r->pos * 8u;
+    iter_reset(p, t);
+    for (i = 0; i < p->ntensors; i++) {
+        E_(name2_read(p, t, NULL, 0, NULL, 0, NULL));
+        if ((total += t->name_len) > SPK_MAX_NAMES)
+            return SPK_E_LIMIT;
+    }
+    p->ent_off = (size_t)((t->name_bit + 7u) >> 3);
+    return 0;
+}
+
 int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
 {
     rd r = {0};
-    uint64_t off, dlen, tot = 0;
+    uint64_t off, dlen, tot = 0, names = 0, n;
     uint32_t i, syms = 0;
     spk_tensor t;
     memset(p, 0, sizeof *p);
     if (!buf || len < 8)
         return SPK_E_TRUNCATED;
-    if (le(buf, 6) != 0x0001474b5053u) /* "SPKG", version 1, flags 0 */
+    if (le(buf, 4) != 0x474b5053u || !VERSION_OK(buf[4]) || buf[5]) /* "SPKG", 1-2, flags 0 */
         return SPK_E_UNSUPPORTED;
     if (buf[6] || buf[7])
         return SPK_E_CORRUPT;
@@ -954,13 +1212,12 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
         return SPK_E_CORRUPT;
     p->buf = buf;
     p->len = len;
+    p->version = buf[4];
     p->dir_off = (size_t)off;
     p->dir_crc = (uint32_t)le(buf + len - 8, 4);
     if (spk_crc32(spk_crc32(0, buf, 8), buf + off, (size_t)dlen) != p->dir_crc && !NO_CRC)
         return SPK_E_CHECKSUM;
-    r.b = buf;
-    r.pos = p->dir_off;
-    r.end = p->dir_end;
+    r = rd_at(p, p->dir_off);
     p->ntables = (uint32_t)var(&r, SPK_MAX_TABLES);
     p->tab_off = r.pos;
     for (i = 0; i < p->ntables && !r.err; i++)
@@ -968,18 +1225,96 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
     p->ntensors = (uint32_t)var(&r, SPK_MAX_TENSORS);
     if (r.err)
         return r.err;
-    t.name_len = 0;
-    t.next = p->ent_off = r.pos;
-    for (i = 0; i < p->ntensors; i++)
-        E_(entry_read(p, &t, NULL, 0, &tot));
-    return t.next == p->dir_end ? 0 : SPK_E_CORRUPT; /* stray bytes after the entries */
+    p->ent_off = r.pos;
+    if (V2(p))
+        E_(names2_open(p, &r, &t));
+    iter_reset(p, &t);
+    for (i = 0; i < p->ntensors; i++) {
+        if (V2(p)) { /* the entries alone (names_open checked the names) */
+            E_(entry_read2(p, &t, &tot));
+            continue;
+        }
+        E_(entry_read1(p, &t, NULL, 0, &tot));
+        if ((names += t.name_len) > SPK_MAX_NAMES)
+            return SPK_E_LIMIT; /* E2b */
+    }
+    if (!V2(p))
+        return t.next == p->dir_end ? 0 : SPK_E_CORRUPT; /* stray bytes after the entries */
+    if (t.block_off + t.block_len != p->dir_off)
+        return SPK_E_CORRUPT; /* D4: the blocks end where the directory starts */
+    r.pos = t.next;
+    p->chunk_log2 = (uint8_t)(i = u8(&r));
+    if (r.err)
+        return r.err;
+    if (i < 6 || i > 31)
+        return SPK_E_CORRUPT;
+    n = ((uint64_t)p->dir_off - 8u + ((uint64_t)1 << i) - 1u) >> i;
+    if ((r.end - r.pos) / 4u < n)
+        return SPK_E_TRUNCATED;
+    if (r.end - r.pos != n * 4u || n > 0xffffffffu)
+        return SPK_E_CORRUPT; /* stray bytes after the chunk CRCs */
+    p->crc_off = r.pos;
+    p->nchunks = (uint32_t)n;
+    return 0;
+}
+
+static SIZE_NOINLINE void dec_reset(spk_dec *d, const spk_pkg *p)
+{
+    d->kbuf = p->buf;
+    d->kcrc = p->dir_crc;
+    d->table = -1;
+    d->ncached = 1;
+    d->toff[0] = p->tab_off;
+    d->stride = (p->ntables + SPK_TABLE_CACHE - 1u) / SPK_TABLE_CACHE;
+    if (!d->stride)
+        d->stride = 1;
+    d->ck_lo = d->ck_hi = 0;
+}
+
+/* v1: the block CRC.  v2: the CRC of every chunk the block overlaps (FORMAT.md §19), except
+ * those in d's verified range; d (if given) then remembers the verified range. */
+static int verify(const spk_pkg *p, const spk_tensor *t, spk_dec *d)
+{
+    unsigned k = p->chunk_log2;
+    uint32_t c, c0, c1;
+    size_t lo, hi;
+    if (t->block_off > p->dir_off || t->block_len > p->dir_off - t->block_off)
+        return SPK_E_ARG;
+    if (!V2(p))
+        return spk_crc32(0, p->buf + t->block_off, t->block_len) == t->crc32 || NO_CRC
+                   ? 0
+                   : SPK_E_CHECKSUM;
+    if (!t->block_len)
+        return 0;
+    if (t->block_off < 8)
+        return SPK_E_ARG;
+    c0 = (uint32_t)((t->block_off - 8u) >> k);
+    c1 = (uint32_t)((t->block_off + t->block_len - 9u) >> k); /* < nchunks < 2^32 */
+    if (d)
+        dec_key(d, p);
+    for (c = c0; c <= c1; c++) {
+        if (d && c - d->ck_lo < d->ck_hi - d->ck_lo)
+            continue; /* verified before */
+        lo = 8u + ((size_t)c << k);
+        hi = (p->dir_off - lo) >> k ? lo + ((size_t)1 << k) : p->dir_off;
+        if (spk_crc32(0, p->buf + lo, hi - lo) != (uint32_t)le(p->buf + p->crc_off + 4u * c, 4) &&
+            !NO_CRC)
+            return SPK_E_CHECKSUM;
+    }
+    if (d) { /* one contiguous range: join it to the previous one where they touch */
+        if (c0 > d->ck_hi || c1 + 1u < d->ck_lo)
+            d->ck_lo = d->ck_hi = c0;
+        if (c0 < d->ck_lo)
+            d->ck_lo = c0;
+        if (c1 + 1u > d->ck_hi)
+            d->ck_hi = c1 + 1u;
+    }
+    return 0;
 }
 
 int spk_verify(const spk_pkg *p, const spk_tensor *t)
 {
-    if (t->block_off > p->dir_off || t->block_len > p->dir_off - t->block_off)
-        return SPK_E_ARG;
-    return spk_crc32(0, p->buf + t->block_off, t->block_len) == t->crc32 || NO_CRC ? 0 : SPK_E_CHECKSUM;
+    return verify(p, t, NULL);
 }
 
 /* ---- bitstream ------------------------------------------------------------------------- */
@@ -1134,7 +1469,7 @@ int spk_stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_d
 {
     uint64_t gt = ((uint64_t)t->block_off + t->meta_len) * 8u, total = 0, ln;
     uint32_t g, w = t->tid_bits;
-    E_(spk_verify(p, t));
+    E_(verify(p, t, d));
     /* the whole group table first (codec.kernels.tables.plan_groups) */
     for (g = 0; g < t->n_groups; g++) {
         if (bits_at(p->buf, gt, w) + t->tid_base >= p->ntables)

@@ -1,4 +1,4 @@
-/* spkdec: portable C99 decoder for codec packages, format v1.
+/* spkdec: portable C99 decoder for codec packages, format versions 1 and 2.
  *
  * No dynamic allocation, no libc beyond memcpy/memset, no global state.  All buffers are
  * provided by the caller; every function returns a negative SPK_E_* code on malformed input
@@ -6,18 +6,27 @@
  * bytes, so the decoder is independent of host endianness and alignment.
  *
  * RAM (x86-64 sizes; see docs/C_DECODER.md):
- *   spk_pkg      64 bytes          parsed package header (pointers into the package)
- *   spk_tensor   360 bytes         one directory entry (shape has SPK_MAX_NDIM = 32 dims)
- *   spk_dec      16928 bytes       4096-entry decode table (uint32) + SPK_TABLE_CACHE (64) offsets
- *                2416 bytes        with -DSPK_SMALL: 2 * SPK_SMALL_MAX_CODES (1024) + 32 offsets
+ *   spk_pkg      168 bytes         parsed package header (pointers into the package; v2: token
+ *                                  dictionary with SPK_TOKEN_CACHE (16) token offsets)
+ *   spk_tensor   520 bytes         one directory entry (shape has SPK_MAX_NDIM = 32 dims) and,
+ *                                  for v2 names, the byte ends of the name's tokens
+ *                                  (SPK_MAX_NAME_TOKENS = 64 uint16)
+ *   spk_dec      16936 bytes       4096-entry decode table (uint32) + SPK_TABLE_CACHE (64) offsets
+ *                2424 bytes        with -DSPK_SMALL: 2 * SPK_SMALL_MAX_CODES (1024) + 32 offsets
+ *                                  (+ the range of v2 CRC chunks already verified)
  *   spk_stream   64 bytes          plus the caller's group buffer (group_size values)
- *   stack        < 1 KiB           deepest: spk_open -> table_read (~900 bytes at -Os)
+ *   stack        ~ 1.1 KiB         deepest: spk_open -> table_read (~1060 bytes at -Os)
  *
  * Typical use:
  *   spk_pkg p; spk_tensor t; static spk_dec d;
  *   if (spk_open(&p, buf, len) < 0) ...;
  *   if (spk_tensor_at(&p, 0, &t, NULL, 0) < 0) ...;
- *   if (spk_decode(&p, &t, &d, out, sizeof out) < 0) ...;   // checks the block CRC first
+ *   if (spk_decode(&p, &t, &d, out, sizeof out) < 0) ...;   // checks the block's CRCs first
+ *
+ * Format v2 (docs/FORMAT.md §16-22) differs only in the directory: names are token sequences
+ * (walked in the directory, never copied), block offsets are implicit, and one CRC32 covers
+ * each 2^chunk_log2-byte chunk of the data area instead of each block.  The API is the same
+ * for both versions (p->version says which one a package is).
  */
 #ifndef SPKDEC_H
 #define SPKDEC_H
@@ -29,13 +38,34 @@
 extern "C" {
 #endif
 
+/* Format versions read: SPK_MIN_FORMAT_VERSION .. SPK_FORMAT_VERSION (1 .. 2; one of them with
+ * -DSPK_ONLY_V1 / -DSPK_ONLY_V2, which the code including this header should see too).
+ * SPK_FORMAT_VERSION was 1 when only v1 was read: test a package's version with
+ * SPK_READS_VERSION(v), not with == SPK_FORMAT_VERSION. */
+#if defined(SPK_ONLY_V1)
 #define SPK_FORMAT_VERSION 1
+#else
+#define SPK_FORMAT_VERSION 2
+#endif
+#if defined(SPK_ONLY_V2)
+#define SPK_MIN_FORMAT_VERSION 2
+#else
+#define SPK_MIN_FORMAT_VERSION 1
+#endif
+#define SPK_READS_VERSION(v) ((v) >= SPK_MIN_FORMAT_VERSION && (v) <= SPK_FORMAT_VERSION)
 #define SPK_MAX_NDIM 32            /* format limit (codec.format.Limits.max_ndim) */
 #define SPK_MAX_TENSORS (1u << 20) /* Limits.max_tensors */
 #define SPK_MAX_TABLES 1024u       /* Limits.max_tables */
 #define SPK_MAX_TABLE_SYMBOLS (1u << 20) /* Limits.max_table_symbols: sum of alphabet sizes */
 #define SPK_MAX_OUTPUT (1u << 31)  /* Limits.max_output_bytes: sum of all decoded tensors */
 #define SPK_MAX_NAME 65536u        /* Limits.max_name_bytes */
+#define SPK_MAX_NAMES (1u << 26)   /* Limits.max_names_bytes: all names together */
+/* v2: most tokens one name may have (a C decoder limit, not the format's: SPK_E_LIMIT above;
+ * the writer's names have one token per '/', '.', '_', ':', ';'-terminated part).  Costs
+ * 2 bytes of spk_tensor each. */
+#ifndef SPK_MAX_NAME_TOKENS
+#define SPK_MAX_NAME_TOKENS 64
+#endif
 #define SPK_LUT_BITS 12            /* MAX_CODE_LEN */
 /* Table offsets spk_dec remembers (>= 1): those of every ceil(ntables / SPK_TABLE_CACHE)-th
  * table, so all of them when the package has at most SPK_TABLE_CACHE tables. */
@@ -45,6 +75,12 @@ extern "C" {
 #else
 #define SPK_TABLE_CACHE 64
 #endif
+#endif
+/* v2 token offsets spk_pkg remembers (>= 1): those of every 2^k-th token of the name
+ * dictionary, the smallest 2^k that fits (< 2 * ntokens / SPK_TOKEN_CACHE), so a token lookup
+ * walks fewer tokens than that. */
+#ifndef SPK_TOKEN_CACHE
+#define SPK_TOKEN_CACHE 16
 #endif
 #ifndef SPK_SMALL_MAX_CODES
 #define SPK_SMALL_MAX_CODES 1024   /* -DSPK_SMALL: most codes one table may have */
@@ -73,6 +109,17 @@ typedef struct {
     size_t ent_off;            /* first tensor entry */
     uint32_t ntables, ntensors;
     uint32_t dir_crc;
+    uint8_t version;           /* 1 or 2 */
+    /* v2 only (0 in v1) */
+    uint8_t id_bits, count_bits; /* name records: token id width, shared / fresh width */
+    uint8_t chunk_log2;        /* CRC chunk size 2^chunk_log2 */
+    uint32_t ntokens;          /* token dictionary */
+    size_t tok_off;            /* first token (varint length, bytes) */
+    uint64_t name_bit;         /* first name record (bit offset in buf) */
+    size_t crc_off;            /* chunk_crc[0] (u32 LE each) */
+    uint32_t nchunks;
+    uint8_t tok_shift;         /* tokc[k]: offset of token k << tok_shift from tok_off */
+    uint32_t tokc[SPK_TOKEN_CACHE];
 } spk_pkg;
 
 typedef struct {
@@ -89,10 +136,18 @@ typedef struct {
     int64_t value_offset;      /* the value zeros of the bitstream stand for */
     size_t block_off, block_len, meta_len;  /* block = [meta][group table][payload] */
     size_t pay_off, pay_len;   /* payload bytes */
-    uint32_t crc32;
+    uint32_t crc32;            /* v1: the block's CRC32; v2: 0 (chunk CRCs, spk_verify) */
     uint32_t tid_base;
     uint8_t tid_bits, len_bits;
     size_t next;               /* directory offset of the following entry (iteration) */
+    /* v2 iteration state (names and entries are separate; offsets and table bases are
+     * relative to the previous entry) */
+    uint64_t name_bit;         /* the following name record */
+    uint32_t tid_prev;         /* table base of the last entry with values */
+    uint32_t tk_id;            /* a token id and its directory offset: token lookups walk */
+    size_t tk_off;             /* the dictionary forward from here when they can */
+    uint16_t ntok;             /* tokens of this name; tok_end[k] + 1 = bytes of tokens 0..k */
+    uint16_t tok_end[SPK_MAX_NAME_TOKENS];
 } spk_tensor;
 
 /* Decoder work area: the decode table of the Huffman table last used (reused across calls).
@@ -113,6 +168,7 @@ typedef struct {
 #else
     uint32_t lut[1u << SPK_LUT_BITS];
 #endif
+    uint32_t ck_lo, ck_hi;     /* v2: CRC chunks [ck_lo, ck_hi) verified (same key) */
 } spk_dec;
 
 typedef struct {
@@ -125,12 +181,13 @@ typedef struct {
     int64_t lo, hi;            /* the dtype's range */
 } spk_stream;
 
-/* Parse and check preamble, footer, directory CRC32 and the whole directory (every table and
- * entry).  Keeps pointers into buf, which must outlive p. */
+/* Parse and check preamble, footer, directory CRC32 and the whole directory (every table,
+ * name and entry; v2: token dictionary, name records, chunk CRC array).  Keeps pointers into
+ * buf, which must outlive p. */
 int spk_open(spk_pkg *p, const uint8_t *buf, size_t len);
 
-/* Directory entry `index` (O(index): entries are prefix-compressed).  If name != NULL, the
- * first min(name_len, cap) bytes of the name are written there. */
+/* Directory entry `index` (O(index): names are prefix-compressed, v2 offsets implicit).  If
+ * name != NULL, the first min(name_len, cap) bytes of the name are written there. */
 int spk_tensor_at(const spk_pkg *p, uint32_t index, spk_tensor *t, char *name, size_t cap);
 /* The entry after t (t from spk_tensor_at / spk_tensor_next); name must still hold the
  * previous entry's name (as written by the previous call, same cap).  1 = got one, 0 = end. */
@@ -138,16 +195,21 @@ int spk_tensor_next(const spk_pkg *p, spk_tensor *t, char *name, size_t cap);
 /* Index of the tensor named name[0:nlen], or SPK_E_ARG if absent.  Needs no name buffer. */
 int32_t spk_find(const spk_pkg *p, const char *name, size_t nlen);
 
-/* CRC32 (IEEE, zlib-compatible) of the tensor's block against the directory. */
+/* v1: CRC32 (IEEE, zlib-compatible) of the tensor's block against the directory; v2: CRC32 of
+ * every data chunk the block overlaps (each time: spk_verify remembers nothing). */
 int spk_verify(const spk_pkg *p, const spk_tensor *t);
 
 /* Decode tensor t into out (numel values of the stored dtype, native byte order; out needs no
- * particular alignment).  Checks the block CRC and the group table first. */
+ * particular alignment).  Checks the block's CRCs (v1: block CRC; v2: the chunks it overlaps,
+ * except those d has verified before in this package: d remembers one contiguous range of
+ * verified chunks, so decoding tensors in order reads each chunk once; zero d if the package
+ * bytes change in place) and the group table first. */
 int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, size_t out_bytes);
 
-/* Streaming: one group at a time.  begin checks the block CRC and the whole group table;
- * next decodes the next group into out (at least group_size values) and returns the number of
- * values written (> 0), SPK_END (0) after the last group, or a negative error. */
+/* Streaming: one group at a time.  begin checks the block's CRCs (as spk_decode) and the
+ * whole group table; next decodes the next group into out (at least group_size values) and
+ * returns the number of values written (> 0), SPK_END (0) after the last group, or a negative
+ * error. */
 int spk_stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_dec *d);
 int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes);
 

@@ -52,14 +52,14 @@ else:
 
 
 
-VECTORS = ROOT / "tests" / "vectors" / "v1"
+VECTORS = [ROOT / "tests" / "vectors" / "v1", ROOT / "tests" / "vectors" / "v2"]
 REFERENCE_EVERY = int(os.environ.get("CODEC_FUZZ_REFERENCE_EVERY", "8"))
 
 
 def load_bases() -> list[tuple[str, bytes, dict]]:
     """(label, package bytes, original arrays): golden vectors, then the harness samples."""
     bases = []
-    for b in sorted(VECTORS.glob("*.bin")):
+    for b in sorted(p for v in VECTORS for p in v.glob("*.bin")):
         try:
             order = json.loads(b.with_suffix(".json").read_text())["order"]
             z = np.load(b.with_suffix(".npz"))
@@ -70,7 +70,7 @@ def load_bases() -> list[tuple[str, bytes, dict]]:
         if len(data) <= 8192:
             harness.register(data, arrays)
             bases.append((b.stem, data, arrays))
-    for s in harness.sample_packages():
+    for s in harness.sample_packages(2) + harness.sample_packages(1):
         bases.append((s.name, s.data, s.arrays))
     return bases
 

@@ -100,15 +100,28 @@ def register(data: bytes, arrays: dict) -> None:
     KNOWN_HEADERS[header_bytes(data)] = arrays
 
 
-def sample_packages() -> list[Sample]:
-    if "samples" not in _CACHE:
+SAMPLE_CHUNK_LOG2 = 6  # v2 samples use 64-byte CRC chunks: several chunks per package
+
+
+def sample_packages(version: int = 2) -> list[Sample]:
+    """The samples written as format ``version`` (v2 with 64-byte CRC chunks, so that chunk
+    boundaries fall inside blocks; labels end in "-v1" for v1)."""
+    key = f"samples{version}"
+    if key not in _CACHE:
+        import codec.format_v2 as fv2
         samples = []
-        for label, arrays, meta, group in sample_arrays():
-            data = codec.pack(arrays, group=group, meta=meta or None)
-            register(data, arrays)
-            samples.append(Sample(label, data, arrays, meta))
-        _CACHE["samples"] = samples
-    return _CACHE["samples"]
+        saved = fv2.DEFAULT_CHUNK_LOG2
+        fv2.DEFAULT_CHUNK_LOG2 = SAMPLE_CHUNK_LOG2
+        try:
+            for label, arrays, meta, group in sample_arrays():
+                data = codec.pack(arrays, group=group, meta=meta or None, version=version)
+                register(data, arrays)
+                samples.append(Sample(label + ("-v1" if version == 1 else ""), data, arrays,
+                                      meta))
+        finally:
+            fv2.DEFAULT_CHUNK_LOG2 = saved
+        _CACHE[key] = samples
+    return _CACHE[key]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,9 +152,9 @@ def fix_footer(data: bytes) -> bytes:
     return bytes(buf)
 
 
-def assemble(directory: bytes, blocks: bytes = b"", flags: int = 0) -> bytes:
+def assemble(directory: bytes, blocks: bytes = b"", flags: int = 0, version: int = 1) -> bytes:
     """A package from raw directory bytes (any content) with a correct footer and CRC."""
-    pre = codec.MAGIC + bytes([codec.VERSION, flags, 0, 0])
+    pre = codec.MAGIC + bytes([version, flags, 0, 0])
     dir_off = len(pre) + len(blocks)
     crc = zlib.crc32(directory, zlib.crc32(pre))
     return pre + blocks + directory + struct.pack("<QQI", dir_off, len(directory), crc) \
@@ -326,21 +339,37 @@ def mutate(rng: np.random.Generator, data: bytes, donors: list[bytes]) -> bytes:
     return bytes(buf)
 
 
+def _directory_bytes(d, tensors, data: bytes, chunk_crcs=None) -> bytes:
+    """Directory of ``d.version`` for ``tensors`` (v2: chunk CRCs as given, else recomputed
+    over ``data``'s data area)."""
+    from codec.format import DTYPE_CODES, write_directory
+    import codec.format_v2 as fv2
+    if d.version == 1:
+        return write_directory(d.tables, tensors)
+    if chunk_crcs is not None:
+        return fv2.write_directory(d.tables, tensors, DTYPE_CODES,
+                                   d.directory_offset - PREAMBLE_SIZE, list(chunk_crcs),
+                                   d.chunk_log2)
+    return fv2.directory_over(d.tables, tensors, DTYPE_CODES,
+                              data[PREAMBLE_SIZE:d.directory_offset], d.chunk_log2)
+
+
 def fix_all_crcs(data: bytes) -> bytes:
     """Repair the header CRC and, if the directory parses and re-serializes to the same bytes,
-    every block CRC too: the result reaches the payload decoder of *any* reader."""
-    from codec.format import read_directory, write_directory
+    every block (v1) or chunk (v2) CRC too: the result reaches the payload decoder of *any*
+    reader."""
+    from codec.format import read_directory
     data = fix_footer(data)
     try:
         d = read_directory(np.frombuffer(data, np.uint8), codec.Limits(), check_crc=False)
     except Exception:  # noqa: BLE001 - a directory that does not parse stays as it is
         return data
     dir_off, end = d.directory_offset, len(data) - FOOTER_SIZE
-    if write_directory(d.tables, d.tensors) != data[dir_off:end]:
+    if _directory_bytes(d, d.tensors, data, d.chunk_crcs) != data[dir_off:end]:
         return data
     for e in d.tensors:
         e.crc32 = zlib.crc32(data[e.block_offset:e.block_offset + e.block_length])
-    return fix_footer(data[:dir_off] + write_directory(d.tables, d.tensors) + data[end:])
+    return fix_footer(data[:dir_off] + _directory_bytes(d, d.tensors, data) + data[end:])
 
 
 def _unpack_with_meta(data, *, limits):
@@ -393,8 +422,11 @@ def known_discrepancy(data: bytes) -> str | None:
 
 
 def rewrite_directory(data: bytes, tables, tensors) -> bytes:
-    """``data`` with its directory replaced by one written from (possibly edited) entries."""
-    from codec.format import footer, write_directory
-    dir_off = struct.unpack_from("<Q", data, len(data) - FOOTER_SIZE)[0]
-    d = write_directory(tables, tensors)
-    return data[:dir_off] + d + footer(dir_off, d, data[:PREAMBLE_SIZE])
+    """``data`` with its directory replaced by one written from (possibly edited) entries, in
+    ``data``'s version (v2: chunk CRCs recomputed over the data area)."""
+    from codec.format import footer, read_directory
+    d = read_directory(np.frombuffer(data, np.uint8), codec.Limits(), check_crc=False)
+    d.tables = tables
+    dir_off = d.directory_offset
+    dd = _directory_bytes(d, tensors, data)
+    return data[:dir_off] + dd + footer(dir_off, dd, data[:PREAMBLE_SIZE])

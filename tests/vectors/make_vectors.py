@@ -1,6 +1,11 @@
-"""Write the format-v1 golden vectors.  Run ONCE by hand; never regenerate.
+"""Write the golden vectors.  Run ONCE by hand per format version; never regenerate.
 
-    cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py
+    cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py          # v1 (done)
+    cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py --v2     # v2 (done)
+
+``--v2`` writes the same cases plus v2-only ones (``V2_CASES``) as format v2 under
+tests/vectors/v2/ and never touches tests/vectors/v1/; its JSON also records ``version`` 2 and
+the ``chunk_log2`` the writer used.
 
 For each case ``<name>`` it writes, under tests/vectors/v1/:
   * ``<name>.npz``  the input tensors (keys in package order; see ``order`` in the JSON),
@@ -23,6 +28,7 @@ import numpy as np
 import codec
 
 OUT = Path(__file__).resolve().parent / "v1"
+OUT_V2 = Path(__file__).resolve().parent / "v2"
 
 
 def meta_to_json(m: codec.QuantMeta) -> dict:
@@ -135,7 +141,83 @@ def cases() -> dict:
     return c
 
 
+def v2_cases() -> dict:
+    """Cases for v2 only: chunk boundaries inside blocks, names with many shared tokens (every
+    group code: ``main_v2``'s group_* cases)."""
+    rng = np.random.default_rng(20261125)
+    c = {}
+    base = cases()
+    c["multi_meta_chunks64"] = dict(base["multi_meta"], chunk_log2=6,
+                                    desc="multi_meta with 64-byte CRC chunks (chunk_log2 = 6): "
+                                         "chunks cross block boundaries")
+    c["multi_table_chunks64"] = dict(base["multi_table"], chunk_log2=6,
+                                     desc="multi_table with 64-byte CRC chunks")
+    layers = {}
+    for i in range(12):
+        for part in ("conv.weight", "conv.bias", "bn.weight", "bn.running_mean"):
+            shape = (4, 3, 3, 3) if part == "conv.weight" else (4,)
+            x = rng.integers(-5, 6, size=shape).astype(np.int8)
+            x[rng.random(shape) < 0.5] = 0
+            layers[f"model.{i}.cv{i % 3}.{part}"] = x
+    c["many_names"] = dict(
+        desc="48 tensors named model.<i>.cv<j>.<part>: a token dictionary with id_bits > 1 and "
+             "names sharing token prefixes", tensors=layers, group="kernel")
+    return c
+
+
+def main_v2() -> int:
+    OUT_V2.mkdir(parents=True, exist_ok=True)
+    cs = dict(cases())
+    cs.update(v2_cases())
+    extra = {"g_kernels3": ("kernels", 3), "g_count13": ("count", 13), "g_tensor": "tensor"}
+    for name, g in extra.items():
+        x = np.random.default_rng(len(name)).integers(-9, 10, size=(7, 5, 2)).astype(np.int16)
+        cs[f"group_{name[2:]}"] = dict(desc=f"int16 (7, 5, 2) with group={g!r}",
+                                       tensors={"k": x, "e": np.zeros((0, 5), np.int16)}, group=g)
+    targets = [OUT_V2 / f"{n}{ext}" for n in cs for ext in (".npz", ".json", ".bin")]
+    existing = [str(p) for p in targets if p.exists()]
+    if existing:
+        print("refusing to overwrite golden vectors (they are frozen):", *existing, sep="\n  ",
+              file=sys.stderr)
+        return 1
+    import codec.format_v2 as fv2
+    total = 0
+    for name, c in cs.items():
+        tensors = c["tensors"]
+        opts = {"group": c["group"], "max_tables": c.get("max_tables", codec.package.DEFAULT_MAX_TABLES)}
+        meta = c.get("meta")
+        log2 = c.get("chunk_log2", fv2.DEFAULT_CHUNK_LOG2)
+        saved, fv2.DEFAULT_CHUNK_LOG2 = fv2.DEFAULT_CHUNK_LOG2, log2
+        try:
+            data = codec.pack(tensors, group=opts["group"], meta=meta,
+                              max_tables=opts["max_tables"], version=2)
+        finally:
+            fv2.DEFAULT_CHUNK_LOG2 = saved
+        assert data[4] == 2
+        back = codec.unpack(data)
+        assert list(back) == list(tensors)
+        for k, v in tensors.items():
+            assert back[k].dtype == v.dtype and back[k].shape == v.shape
+            assert np.array_equal(back[k], v)
+        js = {"description": c["desc"], "order": list(tensors), "group": group_to_json(c["group"]),
+              "max_tables": opts["max_tables"],
+              "meta": {k: meta_to_json(m) for k, m in (meta or {}).items()},
+              "codec_version": codec.__version__, "bytes": len(data), "version": 2,
+              "chunk_log2": log2}
+        np.savez_compressed(OUT_V2 / f"{name}.npz", **tensors)
+        (OUT_V2 / f"{name}.json").write_text(json.dumps(js, indent=1, ensure_ascii=False) + "\n",
+                                             encoding="utf-8")
+        (OUT_V2 / f"{name}.bin").write_bytes(data)
+        size = sum((OUT_V2 / f"{name}{ext}").stat().st_size for ext in (".npz", ".json", ".bin"))
+        total += size
+        print(f"{name:24s} {len(data):7d} package bytes, {size:7d} on disk")
+    print(f"total {total} bytes")
+    return 0
+
+
 def main() -> int:
+    if "--v2" in sys.argv[1:]:
+        return main_v2()
     OUT.mkdir(parents=True, exist_ok=True)
     cs = cases()
     targets = [OUT / f"{n}{ext}" for n in cs for ext in (".npz", ".json", ".bin")]
@@ -149,7 +231,8 @@ def main() -> int:
         tensors = c["tensors"]
         opts = {"group": c["group"], "max_tables": c.get("max_tables", codec.package.DEFAULT_MAX_TABLES)}
         meta = c.get("meta")
-        data = codec.pack(tensors, group=opts["group"], meta=meta, max_tables=opts["max_tables"])
+        data = codec.pack(tensors, group=opts["group"], meta=meta, max_tables=opts["max_tables"],
+                          version=1)
         back = codec.unpack(data)
         assert list(back) == list(tensors)
         for k, v in tensors.items():

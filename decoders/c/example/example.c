@@ -18,7 +18,7 @@
 #define PKG_LEN model_len
 #define PKG_VERSION model_FORMAT_VERSION
 #endif
-#if PKG_VERSION != SPK_FORMAT_VERSION
+#if !SPK_READS_VERSION(PKG_VERSION) /* spkdec reads versions 1 .. 2 */
 #error "the embedded package has a format version this decoder does not read"
 #endif
 
@@ -78,7 +78,7 @@ int main(void)
                    (unsigned)t.group_size);
             return 1;
         }
-        rc = spk_stream_begin(&s, &pkg, &t, &dec); /* checks the block CRC first */
+        rc = spk_stream_begin(&s, &pkg, &t, &dec); /* checks the block's CRCs first */
         if (rc < 0) {
             printf("tensor %s: error %d\n", name, rc);
             return 2;

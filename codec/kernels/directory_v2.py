@@ -1,0 +1,348 @@
+"""Format v2 directory kernel: the fast path of :func:`codec.format.read_directory` for v2.
+
+Same contract as kernels/directory.py: two walks over the directory bytes (check and size,
+then fill), integer returns only; it accepts only what the Python parser
+(``format_v2.read_names`` / ``read_entries`` / ``read_chunks``) accepts, with the same values,
+and returns FAIL on anything else (the caller re-parses in Python for the exact error).  UTF-8
+validity and uniqueness of names (E3) are checked by the caller.
+
+Reader invariant: ``pos`` is a byte index into ``d``, checked against ``d.size`` before every
+read; bit reads check ``bit + w <= 8 * d.size``; every output write checks the array size.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .directory import (BIG, F_BLEN, F_BOFF, F_DTYPE, F_GMODE, F_GSIZE, F_LEN_BITS, F_MLEN,
+                        F_NAME_LEN, F_NAME_OFF, F_NDIM, F_NUMEL, F_SHAPE_OFF, F_TID_BASE,
+                        F_TID_BITS, F_VOFF, FAIL, N_FIELDS, T_KREF, T_LEN_OFF, T_NCLASS, T_NRUN,
+                        _ITEMSIZE, _VMAX, _VMIN, _read_table, _varint)
+
+MAX_DIM = np.int64(1) << np.int64(48)
+
+
+@njit(cache=True)
+def _bits(d, bit, w):
+    """(value, new bit position) of ``w`` (<= 32) MSB-first bits at ``bit``; value -1 if they
+    run past the end of ``d``."""
+    if bit + w > 8 * d.size:
+        return np.int64(-1), bit
+    v = np.int64(0)
+    for _ in range(w):
+        v = (v << 1) | ((np.int64(d[bit >> 3]) >> (7 - (bit & 7))) & 1)
+        bit += 1
+    return v, bit
+
+
+@njit(cache=True)
+def _names(d, pos, count, lim, fill, entries, names, sizes):
+    """Token dictionary and name records (N1-N5, E2, E2b).  Returns the byte position after
+    the name bit string or FAIL; ``sizes[4]`` = total name bytes."""
+    max_name_bytes, max_names_bytes = lim[3], lim[4]
+    ntok, pos = _varint(d, pos)
+    if ntok < 0 or ntok > max_names_bytes or 2 * ntok > d.size:
+        return FAIL
+    toff = np.zeros(ntok, np.int64)
+    tlen = np.zeros(ntok, np.int64)
+    for j in range(ntok):
+        ln, pos = _varint(d, pos)
+        if ln < 1 or ln > max_name_bytes or pos + ln > d.size:
+            return FAIL
+        toff[j] = pos
+        tlen[j] = ln
+        pos += ln
+    if pos >= d.size:
+        return FAIL
+    cw = np.int64(d[pos])
+    pos += 1
+    if cw > 32:
+        return FAIL
+    id_bits = np.int64(0)
+    while (np.int64(1) << id_bits) < ntok:
+        id_bits += 1
+    seq = np.zeros(64, np.int64)  # the current name's token ids (its prefix: the previous name's)
+    nprev = np.int64(0)
+    bit = 8 * pos
+    nnames = np.int64(0)
+    for i in range(count):
+        shared, bit = _bits(d, bit, cw)
+        if shared < 0 or shared > nprev:
+            return FAIL
+        fresh, bit = _bits(d, bit, cw)
+        if fresh < 0:
+            return FAIL
+        ln = np.int64(0)
+        for k in range(shared):
+            ln += tlen[seq[k]]
+        n = shared
+        for _ in range(fresh):
+            t, bit = _bits(d, bit, id_bits)
+            if t < 0 or t >= ntok:
+                return FAIL
+            if n >= seq.size:
+                grown = np.empty(2 * seq.size, np.int64)
+                for k in range(seq.size):
+                    grown[k] = seq[k]
+                seq = grown
+            seq[n] = t
+            n += 1
+            ln += tlen[t]
+            if ln > max_name_bytes:
+                return FAIL
+        if nnames + ln > max_names_bytes:
+            return FAIL
+        if fill:
+            if nnames + ln > names.size or i >= entries.shape[0]:
+                return FAIL
+            entries[i, F_NAME_OFF] = nnames
+            entries[i, F_NAME_LEN] = ln
+            o = nnames
+            for k in range(n):
+                src = toff[seq[k]]
+                for b in range(tlen[seq[k]]):
+                    names[o + b] = d[src + b]
+                o += tlen[seq[k]]
+        nnames += ln
+        nprev = n
+    sizes[4] = nnames
+    return (bit + 7) >> 3
+
+
+@njit(cache=True)
+def _walk_v2(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, entries, shapes,
+             names, crcs, sizes):
+    """One walk over a v2 directory (see kernels/directory.py ``_walk``).  Returns
+    chunk_log2 (>= 0) or FAIL; ``sizes`` = tables, code-length symbols, entries, dims, name
+    bytes, chunks."""
+    max_tables, max_table_symbols, max_tensors = lim[0], lim[1], lim[2]
+    max_ndim, max_output_bytes = lim[5], lim[6]
+    if sizes.size < 6:
+        return FAIL
+    pos = 0
+    ntab, pos = _varint(d, pos)
+    if ntab < 0 or ntab > max_tables:
+        return FAIL
+    if fill and (tables.shape[0] < ntab or tables.shape[1] < 4):
+        return FAIL
+    scratch = np.zeros(0, np.uint8)
+    total_sym = 0
+    for i in range(ntab):
+        if pos >= d.size:
+            return FAIL
+        kref = np.int64(d[pos])
+        pos += 1
+        if kref >= max_classes.size:
+            return FAIL
+        nrun, pos = _varint(d, pos)
+        if nrun < 1 or nrun > 4096:
+            return FAIL
+        nclass, pos = _varint(d, pos)
+        if nclass < 1 or nclass > max_classes[kref]:
+            return FAIL
+        nsym = sym_first + nclass * nrun
+        total_sym += nsym
+        if nsym > 65536 or total_sym > max_table_symbols:
+            return FAIL
+        if fill:
+            if total_sym > lengths.size:
+                return FAIL
+            dest = lengths[total_sym - nsym:total_sym]
+        else:
+            if nsym > scratch.size:
+                scratch = np.zeros(nsym, np.uint8)
+            dest = scratch[:nsym]
+        pos = _read_table(d, pos, dest)
+        if pos < 0:
+            return FAIL
+        if fill:
+            tables[i, T_KREF] = kref
+            tables[i, T_NRUN] = nrun
+            tables[i, T_NCLASS] = nclass
+            tables[i, T_LEN_OFF] = total_sym - nsym
+    count, pos = _varint(d, pos)
+    if count < 0 or count > max_tensors or count > d.size:
+        return FAIL
+    if fill and (entries.shape[0] < count or entries.shape[1] < N_FIELDS):
+        return FAIL
+    pos = _names(d, pos, count, lim, fill, entries, names, sizes)
+    if pos < 0:
+        return FAIL
+    nshape = 0
+    total_out = 0
+    boff = np.int64(8)
+    prev_tb = np.int64(0)
+    for i in range(count):
+        if pos >= d.size:
+            return FAIL
+        flags = np.int64(d[pos])
+        pos += 1
+        code = flags & 7
+        if code < 1 or code > 6 or flags >= 128:
+            return FAIL
+        ndim, pos = _varint(d, pos)
+        if ndim < 0 or ndim > max_ndim:
+            return FAIL
+        if fill and nshape + ndim > shapes.size:
+            return FAIL
+        numel = np.int64(1)
+        kern = np.int64(1)
+        zero = False
+        for k in range(ndim):
+            dim, pos = _varint(d, pos)
+            if dim < 0 or dim > MAX_DIM:
+                return FAIL
+            if fill:
+                shapes[nshape + k] = dim
+            if dim == 0:
+                zero = True
+            elif numel <= BIG // dim:
+                numel *= dim
+            else:
+                numel = BIG
+            if k >= 1:
+                if dim == 0 or kern == 0:
+                    kern = 0
+                elif kern <= BIG // dim:
+                    kern *= dim
+                else:
+                    kern = BIG
+        if zero:
+            numel = 0
+        if ndim < 2:
+            kern = numel
+        if kern < 1:
+            kern = 1
+        if kern >= BIG:  # (a zero dim first, huge ones after) the Python parser is exact
+            return FAIL
+        shape_off = nshape
+        nshape += ndim
+        if numel > max_output_bytes or numel > BIG // 8:
+            return FAIL
+        total_out += numel * _ITEMSIZE[code]
+        if total_out > max_output_bytes:
+            return FAIL
+        gc = (flags >> 3) & 3
+        if gc == 0:
+            gsize, pos = _varint(d, pos)
+            if gsize < 1 or gsize > MAX_DIM:
+                return FAIL
+        elif gc == 2:
+            kk, pos = _varint(d, pos)
+            if kk < 1 or kk > MAX_DIM or kern > MAX_DIM // kk:
+                return FAIL
+            gsize = kk * kern
+        elif gc == 1:
+            gsize = kern
+        else:
+            gsize = max(numel, 1)
+        if gsize > MAX_DIM:
+            return FAIL
+        voff = np.int64(0)
+        if flags & 0x20:
+            z, pos = _varint(d, pos)
+            if z < 0:
+                return FAIL
+            voff = (z >> 1) if (z & 1) == 0 else -((z + 1) >> 1)
+            if voff < _VMIN[code] or voff > _VMAX[code]:
+                return FAIL
+        blen, pos = _varint(d, pos)
+        if blen < 0 or boff + blen > dir_off:
+            return FAIL
+        mlen = np.int64(0)
+        if flags & 0x40:
+            mlen, pos = _varint(d, pos)
+            if mlen < 0 or mlen > blen:
+                return FAIL
+        tid_base = np.int64(0)
+        tid_bits = np.int64(0)
+        len_bits = np.int64(0)
+        if numel > 0:
+            z, pos = _varint(d, pos)
+            if z < 0:
+                return FAIL
+            tid_base = prev_tb + ((z >> 1) if (z & 1) == 0 else -((z + 1) >> 1))
+            if tid_base < 0 or tid_base > max(ntab - 1, 0):
+                return FAIL
+            prev_tb = tid_base
+            w, pos = _varint(d, pos)
+            if w < 0 or w > 12 * 64 + 56 or (w & 63) > 56:
+                return FAIL
+            tid_bits = w >> 6
+            len_bits = w & 63
+        n_groups = (numel + gsize - 1) // gsize
+        if n_groups > 0 and ntab == 0:
+            return FAIL
+        if n_groups > blen * 8:
+            return FAIL
+        payload = blen - mlen - (n_groups * (tid_bits + len_bits) + 7) // 8
+        if payload < 0 or (n_groups > 0 and len_bits == 0):
+            return FAIL
+        if n_groups == 0 and payload != 0:
+            return FAIL
+        if n_groups > payload * 8:
+            return FAIL
+        if fill:
+            e = entries[i]
+            e[F_DTYPE] = code
+            e[F_NDIM] = ndim
+            e[F_SHAPE_OFF] = shape_off
+            e[F_NUMEL] = numel
+            e[F_GMODE] = gc
+            e[F_GSIZE] = gsize
+            e[F_VOFF] = voff
+            e[F_BOFF] = boff
+            e[F_BLEN] = blen
+            e[F_MLEN] = mlen
+            e[F_TID_BASE] = tid_base
+            e[F_TID_BITS] = tid_bits
+            e[F_LEN_BITS] = len_bits
+        boff += blen
+    if boff != dir_off:
+        return FAIL
+    if pos >= d.size:
+        return FAIL
+    log2 = np.int64(d[pos])
+    pos += 1
+    if log2 < 6 or log2 > 31:
+        return FAIL
+    nch = (dir_off - 8 + (np.int64(1) << log2) - 1) >> log2
+    if pos + 4 * nch != d.size:
+        return FAIL
+    if fill:
+        if crcs.size < nch:
+            return FAIL
+        for c in range(nch):
+            p = pos + 4 * c
+            crcs[c] = (np.uint32(d[p]) | (np.uint32(d[p + 1]) << np.uint32(8))
+                       | (np.uint32(d[p + 2]) << np.uint32(16))
+                       | (np.uint32(d[p + 3]) << np.uint32(24)))
+    sizes[0] = ntab
+    sizes[1] = total_sym
+    sizes[2] = count
+    sizes[3] = nshape
+    sizes[5] = nch
+    return log2
+
+
+def parse_directory_v2(d, dir_off, lim, max_classes, sym_first):
+    """Parse v2 directory bytes ``d`` (first byte at file offset ``dir_off``).  Returns
+    (status, tables, lengths, entries, shapes, names, chunk CRCs uint32[...]); status =
+    chunk_log2 (>= 0) when valid, FAIL = re-parse in Python."""
+    sizes = np.zeros(6, np.int64)
+    e2, e1 = np.zeros((0, 4), np.int64), np.zeros(0, np.uint8)
+    ee, es = np.zeros((0, N_FIELDS), np.int64), np.zeros(0, np.int64)
+    ec = np.zeros(0, np.uint32)
+    st = _walk_v2(d, dir_off, lim, max_classes, sym_first, False, e2, e1, ee, es, e1, ec, sizes)
+    if st < 0:
+        return st, e2, e1, ee, es, e1, ec
+    ntab, nsym, count, nshape, nnames, nch = (int(x) for x in sizes)
+    tables = np.zeros((ntab, 4), np.int64)
+    lengths = np.zeros(nsym, np.uint8)
+    entries = np.zeros((count, N_FIELDS), np.int64)
+    shapes = np.zeros(nshape, np.int64)
+    names = np.zeros(nnames, np.uint8)
+    crcs = np.zeros(nch, np.uint32)
+    st = _walk_v2(d, dir_off, lim, max_classes, sym_first, True, tables, lengths, entries,
+                  shapes, names, crcs, sizes)
+    return st, tables, lengths, entries, shapes, names, crcs
