@@ -398,7 +398,8 @@ def _emit(sink, plan: _Plan) -> int:
         sink.write(block)
         if chunks is not None:
             chunks.feed(block)
-        entries.append(_entry(p, m, pos, len(block), zlib.crc32(block), tbase, tbits, lbits))
+        crc = zlib.crc32(block) if chunks is None else 0  # v2: chunk CRCs only
+        entries.append(_entry(p, m, pos, len(block), crc, tbase, tbits, lbits))
         pos += len(block)
     d = _directory(plan, entries, pos, chunks.finish() if chunks is not None else None)
     sink.write(d)
