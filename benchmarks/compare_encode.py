@@ -1,6 +1,6 @@
 """Encode speed of two checkouts side by side, interleaved (for a noisy, shared machine).
 
-``python3 benchmarks/compare_encode.py BASE_DIR NEW_DIR [--repeat 5] [--rounds 2]``: one
+``python3 benchmarks/compare_encode.py BASE_DIR NEW_DIR [--repeat 5] [--rounds 2] [--version 1]``: one
 worker process per checkout (``PYTHONPATH=<dir>``); for every model x config x effort the
 driver asks each worker in turn for ``codec.pack``'s best-of-``repeat`` time, ``rounds``
 times, and keeps each side's best.  Prints a table of sizes, M params/s and the speed ratio.
@@ -15,9 +15,12 @@ import sys
 from pathlib import Path
 
 WORKER = r'''
-import sys, json, time, numpy as np, codec
+import sys, json, time, inspect, numpy as np, codec
 from codec.bench import quantize_reference
 W = sys.argv[1]
+VERSION = int(sys.argv[2])
+# the format version to write, where this checkout's pack takes one (older ones write v1)
+kw = {"version": VERSION} if VERSION and "version" in inspect.signature(codec.pack).parameters else {}
 cache = {}
 for line in sys.stdin:
     m, bits, sp, eff, rep = line.split()
@@ -27,10 +30,10 @@ for line in sys.stdin:
         cache.clear()
         cache[key] = {k: quantize_reference(z[k], int(bits), float(sp)) for k in z.files}
     q = cache[key]
-    d = codec.pack(q, effort=int(eff))
+    d = codec.pack(q, effort=int(eff), **kw)
     best = float("inf")
     for _ in range(int(rep)):
-        t0 = time.perf_counter(); codec.pack(q, effort=int(eff)); best = min(best, time.perf_counter() - t0)
+        t0 = time.perf_counter(); codec.pack(q, effort=int(eff), **kw); best = min(best, time.perf_counter() - t0)
     n = sum(v.size for v in q.values())
     print(json.dumps({"bytes": len(d), "s": best, "params": n}), flush=True)
 '''
@@ -50,11 +53,15 @@ def main(argv=None):
     ap.add_argument("--efforts", nargs="*", type=int, default=[0, 1])
     ap.add_argument("--weights", default=str(Path(__file__).resolve().parents[2] / "shared" / "weights"))
     ap.add_argument("--json")
+    ap.add_argument("--version", type=int, default=0,
+                    help="format version both sides write where their pack() takes one "
+                         "(0: each side's default; a checkout without the option writes v1)")
     a = ap.parse_args(argv)
     procs = {}
     for side, d in (("base", a.base), ("new", a.new)):
         env = dict(os.environ, PYTHONPATH=os.path.abspath(d))
-        procs[side] = subprocess.Popen([sys.executable, "-c", WORKER, a.weights], stdin=subprocess.PIPE,
+        procs[side] = subprocess.Popen([sys.executable, "-c", WORKER, a.weights, str(a.version)],
+                                       stdin=subprocess.PIPE,
                                        stdout=subprocess.PIPE, text=True, env=env, cwd="/")
     rows = []
     print("| model | bits | sp | effort | base bytes | new bytes | size change | base M/s | new M/s | speed-up |")
