@@ -687,7 +687,7 @@ static int table_read(rd *r, spk_dec *d, uint32_t *syms)
     k = 0;
 #else
     if (d)
-        memset(d->lut, 0, sizeof d->lut);
+        memset(d->lut, 0, sizeof(uint32_t) << MAXLEN);
 #endif
     gb.acc = 0;
     gb.nb = 0;
@@ -775,13 +775,104 @@ static SIZE_NOINLINE void dec_reset(spk_dec *d, const spk_pkg *p);
             dec_reset(d, p);                                                                   \
     } while (0)
 
-static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid)
+#if defined(SPK_MULTI)
+#define MULTI 1
+/* Multi-set entries (docs/C_DECODER.md "Multi-set entries"; codec.kernels.directory
+ * build_multi): lut[2p] = the plain entry of prefix p, lut[2p + 1] = x, the whole sets that
+ * follow its first set within the same 12 bits: 0 if its first set is not a whole set or no
+ * second set fits, else f2 | f3 << 14 | bits used by all sets << 28, where f = run + 1 |
+ * (value + 128) << 6 (run <= 62, |value| <= 127; an escape is the set "nrun - 1 zeros, then
+ * a zero"; an absent third set: 128 << 6, run -1 and value 0, so it lands where the second
+ * set's value lands before that is stored).  A table is converted (in place: plain entries
+ * spread to the even words, from the top) only when its sampled entries average >= 2 sets
+ * and the tensor decodes >= MULTI_MIN_BITS with it. */
+#define LUT_MASK ((1u << MAXLEN) - 1u)
+
+/* Entry e as a second or third set: its field | its bits << 14, or 0 if it cannot be one (a
+ * whole set with run <= 62 and |value| <= 127, or an escape: e = nrun << 4 | bits, whose
+ * field | 0 << 14 is esc, 0 if nrun > 63).  Branch-free. */
+static SIZE_NOINLINE uint32_t next_set(uint32_t e, uint32_t nrun, uint32_t esc)
+{
+    uint32_t ln = e & 15u, run = (e >> 4) & 0xfffu, v = ((e >> 16) & 0x7fffu) - WHOLE_BIAS + 128u;
+    uint32_t ok = (e >> 31) & (run <= 62u) & (v - 1u <= 254u);
+    uint32_t d = ok ? (run + 1u) | (v << 6) | (ln << 14) : 0u;
+    return e >> 4 == nrun && ln && esc ? esc | (ln << 14) : d;
+}
+
+/* x of prefix p from its plain entry and the next_set values of the prefixes q where its
+ * second and third set start (q has >= 2 more trailing zero bits than p: a whole set is >= 2
+ * bits): w = 0: computed from the plain table lut[0, 4096); w = 1: lut[2q + 1] holds them
+ * and lut[2p] the plain entry of p */
+static SIZE_NOINLINE uint32_t multi_x(const uint32_t *lut, uint32_t p, int w, uint32_t nrun,
+                                      uint32_t esc)
+{
+    uint32_t e = lut[w ? 2u * p : p], b = e & 15u, d2, d3, b2, b3;
+#define DSC(q) (w ? lut[2u * (q) + 1u] : next_set(lut[q], nrun, esc))
+    if (!(e & ENT_WHOLE) || ((e >> 16) & 0x7fffu) - WHOLE_BIAS + 127u > 254u)
+        return 0; /* not a whole set, or |value| > 127 */
+    d2 = DSC((p << b) & LUT_MASK);
+    b2 = b + (d2 >> 14);
+    d3 = DSC((p << b2) & LUT_MASK);
+    b3 = b2 + (d3 >> 14);
+#undef DSC
+    if (!d3 || b3 > MAXLEN) { /* no third set: field 128 << 6 (run -1, value 0) */
+        d3 = 128u << 6;
+        b3 = b2;
+    }
+    return d2 && b2 <= MAXLEN ? (d2 & 0x3fffu) | ((d3 & 0x3fffu) << 14) | (b3 << 28) : 0u;
+}
+
+/* Convert d's loaded plain table to multi-set entries if its entries average >= 2 sets per
+ * lookup, estimated on every 16th prefix (256 of 4096).  Conversion, in place: the plain
+ * entries spread to the even words (from the top: lut[2p] is read as lut[p'] before it is
+ * written); next_set of every prefix 4k into its odd word; then x of every prefix into its
+ * odd word, by levels of trailing zero bits: prefixes with 0-1 trailing zeros, then 2-3, ...,
+ * then 0, so the next_set values an x needs (of prefixes with >= 2 more trailing zeros) are
+ * still there.  ~40 us for 4096 entries on the development machine. */
+static void multi_make(spk_dec *d)
+{
+    uint32_t p, x, k, sets = 0, *lut = d->lut;
+    uint32_t nrun = d->nrun, esc = nrun <= 63u ? nrun | (128u << 6) : 0u;
+    for (p = 0; p < (1u << MAXLEN); p += 16u) {
+        x = multi_x(lut, p, 0, nrun, esc);
+        sets += 1u + (x != 0) + ((x >> 14 & 63u) != 0);
+    }
+    d->multi = 2;
+    if (sets < 2u << (MAXLEN - 4))
+        return;
+    for (p = 1u << MAXLEN; p-- > 0;)
+        lut[2u * p] = lut[p];
+    for (p = 0; p < (1u << MAXLEN); p += 4u)
+        lut[2u * p + 1u] = next_set(lut[2u * p], nrun, esc);
+    for (k = 1; k <= (1u << MAXLEN); k <<= 2) /* p: multiples of k, not of 4k (then 0) */
+        for (p = k & LUT_MASK; p < (1u << MAXLEN); p += k) {
+            if (p & (4u * k - 1u) || k == (1u << MAXLEN))
+                lut[2u * p + 1u] = multi_x(lut, p, 1, nrun, esc);
+            if (!p)
+                break;
+        }
+    d->multi = 1;
+}
+#else
+#define MULTI 0
+#endif
+#ifndef MULTI_MIN_BITS
+#define MULTI_MIN_BITS 65536u
+#endif
+
+/* want: the caller decodes enough with this table to convert it to multi-set entries */
+static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid, int want)
 {
     rd r = {0};
     uint32_t i, j, st;
     dec_key(d, p);
-    if (d->table == (int32_t)tid)
+    if (d->table == (int32_t)tid) {
+#if MULTI
+        if (want && !d->multi)
+            multi_make(d);
+#endif
         return 0;
+    }
     d->table = -1;
     st = d->stride;
     if (tid >= p->ntables || !d->ncached || d->ncached > SPK_TABLE_CACHE || !st)
@@ -800,6 +891,13 @@ static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid)
     if (i == d->ncached * st && d->ncached < SPK_TABLE_CACHE && i < p->ntables)
         d->toff[d->ncached++] = r.pos;
     d->table = (int32_t)tid;
+#if MULTI
+    d->multi = 0;
+    if (want)
+        multi_make(d);
+#else
+    (void)want;
+#endif
     return 0;
 }
 
@@ -1338,8 +1436,8 @@ typedef struct {
     const uint8_t *b;
     uint8_t *out;
     size_t byte, bend;      /* next byte to load; reads stop at bend (zeros past it) */
-    uint64_t acc;           /* MSB-first bit accumulator, nb valid bits */
-    int64_t left;           /* bits left in the group */
+    uint64_t acc;           /* MSB-first bit accumulator, nb valid bits: bit position
+                               byte * 8 - nb of the payload is its top bit */
     int64_t voff, lo, hi;
     uint32_t i, n;          /* next value, values in the group */
     unsigned nb, sz;
@@ -1365,9 +1463,9 @@ HOT void refill(lane *L)
     }
 }
 
-/* Start decoding bits [pos, end) into out[0, n): every value starts as the offset (one
+/* Start decoding bits from pos into out[0, n): every value starts as the offset (one
  * store, then doubling copies). */
-static void lane_init(lane *L, uint64_t pos, uint64_t end, uint8_t *out, uint32_t n)
+static void lane_init(lane *L, uint64_t pos, uint8_t *out, uint32_t n)
 {
     size_t done = L->sz, all = (size_t)n * L->sz;
     if (n)
@@ -1381,7 +1479,6 @@ static void lane_init(lane *L, uint64_t pos, uint64_t end, uint8_t *out, uint32_
     L->n = n;
     L->i = 0;
     L->byte = (size_t)(pos >> 3);
-    L->left = (int64_t)(end - pos);
     L->acc = 0;
     L->nb = 0;
     refill(L);
@@ -1389,32 +1486,76 @@ static void lane_init(lane *L, uint64_t pos, uint64_t end, uint8_t *out, uint32_
     L->nb -= (unsigned)(pos & 7u);
 }
 
-/* Decode one symbol: 0 = more to come, 1 = end of group reached exactly, < 0 = error. */
-HOT int step(lane *L)
+/* Decode one symbol: 0 = more to come, 1 = end-of-group symbol read (the caller checks that
+ * it ends the group exactly at its end), < 0 = error.  No bit-position check per symbol:
+ * every other symbol advances i (at most n) or fails, and reads past the block read zeros,
+ * so the loop ends; the end is checked once, after it (lane_end). */
+HOT int step_ent(lane *L, uint32_t ent, unsigned sz);
+HOT int step(lane *L, unsigned sz)
 {
-    uint32_t ent, ln, run, mant, e;
-    uint64_t acc;
-    int64_t v;
-    if (L->left <= 0)
-        return SPK_E_DATA; /* runs past the group's recorded length */
     refill(L);
-    acc = L->acc;
 #ifdef SPK_SMALL
     {
         const spk_dec *d = L->d;
-        uint32_t peek = (uint32_t)(acc >> (64 - MAXLEN)), l, c;
-        ent = 0;
+        uint32_t peek = (uint32_t)(L->acc >> (64 - MAXLEN)), l, c;
         for (l = 0; l < MAXLEN; l++) {
             c = (peek >> (MAXLEN - 1 - l)) - d->first[l];
-            if (c < d->count[l]) {
-                ent = sym_entry(d->sym[d->offs[l] + c], d->kref, d->nrun) | (l + 1);
-                break;
-            }
+            if (c < d->count[l])
+                return step_ent(L, sym_entry(d->sym[d->offs[l] + c], d->kref, d->nrun) | (l + 1),
+                                sz);
         }
+        return SPK_E_DATA; /* invalid code */
     }
 #else
-    ent = L->d->lut[acc >> (64 - MAXLEN)];
+    return step_ent(L, L->d->lut[L->acc >> (64 - MAXLEN)], sz);
 #endif
+}
+
+#if MULTI
+/* step, m = 1: with multi-set entries (d->multi == 1): all sets of the entry at once (set 3,
+ * then 2, then 1: an absent set writes the zero value where set 1 then writes its own) when
+ * every check passes, else the first set alone through step_ent, exactly as step would;
+ * m = 0: step (one copy of step_ent for both in -Os builds). */
+HOT int step_multi(lane *L, int m, int wide, unsigned sz)
+{
+    uint32_t ent, x = 0, k;
+    refill(L);
+    k = (uint32_t)(L->acc >> (64 - MAXLEN));
+    if (m) {
+        ent = L->d->lut[2u * k];
+        x = L->d->lut[2u * k + 1u];
+    } else {
+        ent = L->d->lut[k];
+    }
+    if (x) {
+        uint64_t span = (uint64_t)(L->hi - L->lo);
+        uint32_t j1 = L->i + ((ent >> 4) & 0xfffu), j2 = j1 + (x & 63u);
+        uint32_t j3 = j2 + ((x >> 14) & 63u), ln = x >> 28;
+        int64_t v1 = L->voff + (int64_t)(ent >> 16) - (int64_t)(WHOLE_BIAS + 32768u);
+        int64_t v2 = L->voff + (int64_t)((x >> 6) & 255u) - 128;
+        int64_t v3 = L->voff + (int64_t)((x >> 20) & 255u) - 128;
+        if (j3 < L->n && (wide || ((uint64_t)(v1 - L->lo) <= span &&
+                                   (uint64_t)(v2 - L->lo) <= span &&
+                                   (uint64_t)(v3 - L->lo) <= span))) {
+            put(L->out, j3, sz, v3);
+            put(L->out, j2, sz, v2);
+            put(L->out, j1, sz, v1);
+            L->i = j3 + 1u;
+            L->acc <<= ln;
+            L->nb -= ln;
+            return 0;
+        }
+    }
+    return step_ent(L, ent, sz);
+}
+#endif
+
+/* the rest of step, for decode-table entry ent of the bits at the top of L->acc */
+HOT int step_ent(lane *L, uint32_t ent, unsigned sz)
+{
+    uint32_t ln, run, mant, e;
+    uint64_t acc = L->acc;
+    int64_t v;
     ln = ent & 15u;
     if (WHOLE && (ent & ENT_WHOLE)) { /* code, remainder and sign: ln bits in all */
         run = (ent >> 4) & 0xfffu;
@@ -1423,11 +1564,10 @@ HOT int step(lane *L)
         if (!ln)
             return SPK_E_DATA; /* invalid code */
         acc <<= ln;
-        L->left -= ln;
         L->nb -= ln;
         L->acc = acc;
         if (ent & ENT_EOB)
-            return L->left == 0 ? 1 : SPK_E_DATA;
+            return 1;
         run = (ent >> 4) & 0x1fffu;
         mant = ent >> 22;
         if (!mant) { /* escape: nrun zeros */
@@ -1447,10 +1587,9 @@ HOT int step(lane *L)
     if (run >= L->n - L->i || (uint64_t)(v - L->lo) > (uint64_t)(L->hi - L->lo))
         return SPK_E_DATA; /* zeros past the group's end, value outside the dtype */
     L->i += run;
-    put(L->out, L->i++, L->sz, v);
+    put(L->out, L->i++, sz, v);
     L->acc = acc << ln;
     L->nb -= ln;
-    L->left -= ln;
     return 0;
 }
 
@@ -1492,21 +1631,44 @@ int spk_stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_d
     return 0;
 }
 
-/* Decode group g (bits [pay, pay + ln) of table `id`) into `dst` (that group's values). */
+/* Decode group g (bits [pay, pay + ln) of table `id`) into `dst` (that group's values);
+ * want: multi-set entries are worth building for this table (dec_load). */
 static int group_at(spk_stream *s, uint32_t g, uint64_t id, uint64_t pay, uint64_t ln,
-                    uint8_t *dst)
+                    uint8_t *dst, int want)
 {
     const spk_tensor *t = s->t;
     uint64_t first = (uint64_t)g * t->group_size;
     uint32_t n = (uint32_t)((t->numel - first < t->group_size) ? t->numel - first : t->group_size);
     lane L;
     int rc;
-    E_(dec_load(s->dec, s->pkg, (uint32_t)id));
+    E_(dec_load(s->dec, s->pkg, (uint32_t)id, want));
     lane_setup(&L, s);
-    lane_init(&L, pay, pay + ln, dst, n);
-    while ((rc = step(&L)) == 0) {
+    lane_init(&L, pay, dst, n);
+#define LOOP(x)                                                                                \
+    while ((rc = (x)) == 0) {                                                                  \
     }
-    return rc < 0 ? rc : 0;
+#if defined(__OPTIMIZE_SIZE__) /* one loop */
+#if MULTI
+    LOOP(step_multi(&L, s->dec->multi == 1, 0, L.sz))
+#else
+    LOOP(step(&L, L.sz))
+#endif
+#else /* -O2: the plain loop does not test for multi-set entries (a loop for each item size,
+       * sz constant in it, measured no faster) */
+#if MULTI
+    if (s->dec->multi == 1 && L.voff - 127 >= L.lo && L.voff + 127 <= L.hi)
+        LOOP(step_multi(&L, 1, 1, L.sz)) /* every set's value (|value| <= 127) in range */
+    else if (s->dec->multi == 1)
+        LOOP(step_multi(&L, 1, 0, L.sz))
+    else
+#endif
+        LOOP(step(&L, L.sz))
+#endif
+    if (rc < 0)
+        return rc;
+    /* the end-of-group symbol must end the group exactly at its end (after the loop, so the
+     * end is not live in it) */
+    return (uint64_t)L.byte * 8u - L.nb == pay + ln ? 0 : SPK_E_DATA;
 }
 
 int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes)
@@ -1523,7 +1685,8 @@ int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes)
         return SPK_E_ARG;
     id = bits_at(p->buf, s->gt_bit, t->tid_bits) + t->tid_base;
     ln = bits_at(p->buf, s->gt_bit + t->tid_bits, t->len_bits);
-    E_(group_at(s, s->group, id, s->pay_bit, ln, (uint8_t *)out));
+    E_(group_at(s, s->group, id, s->pay_bit, ln, (uint8_t *)out,
+                (uint64_t)t->pay_len * 8u >= MULTI_MIN_BITS));
     s->gt_bit += (uint64_t)t->tid_bits + t->len_bits;
     s->pay_bit += ln;
     s->group++;
@@ -1550,24 +1713,32 @@ int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, siz
      * table still loaded from the previous call goes first (consecutive tensors often share
      * one), then the others in ascending order. */
     {
-        uint64_t cur = 0, lo = 0, start, next, id, ln, gt, pay;
+        uint64_t cur = 0, lo = 0, start, next, id, ln, gt, pay, bits = 0;
         uint32_t g, w = t->tid_bits;
         if (d->kbuf == p->buf && d->kcrc == p->dir_crc && d->table >= 0 &&
             (uint32_t)d->table >= t->tid_base && (uint32_t)d->table - t->tid_base < (1u << w))
             cur = (uint32_t)d->table - t->tid_base;
         start = cur;
         for (;;) {
+            /* bits: payload bits of table cur's groups (MULTI_MIN_BITS: multi-set entries) */
+            for (g = 0, gt = s.gt_bit, bits = 0; MULTI && g < t->n_groups; g++) {
+                if (bits_at(p->buf, gt, w) == cur)
+                    bits += bits_at(p->buf, gt + w, t->len_bits);
+                gt += w + t->len_bits;
+            }
             next = ~(uint64_t)0;
             gt = s.gt_bit;
             pay = s.pay_bit;
             for (g = 0; g < t->n_groups; g++) {
                 id = bits_at(p->buf, gt, w);
                 ln = bits_at(p->buf, gt + w, t->len_bits);
-                if (id == cur)
+                if (id == cur) {
                     E_(group_at(&s, g, id + t->tid_base, pay, ln,
-                                o + (size_t)g * t->group_size * t->itemsize));
-                else if (id >= lo && id < next && id != start)
+                                o + (size_t)g * t->group_size * t->itemsize,
+                                bits >= MULTI_MIN_BITS));
+                } else if (id >= lo && id < next && id != start) {
                     next = id;
+                }
                 gt += w + t->len_bits;
                 pay += ln;
             }

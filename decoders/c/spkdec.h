@@ -82,6 +82,13 @@ extern "C" {
 #ifndef SPK_TOKEN_CACHE
 #define SPK_TOKEN_CACHE 16
 #endif
+/* Multi-set decode-table entries (default in the full-size build; -DSPK_NO_MULTI, SPK_SMALL or
+ * SPK_NO_WHOLE leave them out): spk_dec's decode table is 8192 uint32 instead of 4096 (+16 KiB
+ * RAM), so a table whose entries hold >= 2 whole sets per lookup on average (dense 4-bit
+ * weights) can carry up to three sets per entry (docs/C_DECODER.md "Multi-set entries"). */
+#if !defined(SPK_SMALL) && !defined(SPK_NO_WHOLE) && !defined(SPK_NO_MULTI)
+#define SPK_MULTI 1
+#endif
 #ifndef SPK_SMALL_MAX_CODES
 #define SPK_SMALL_MAX_CODES 1024   /* -DSPK_SMALL: most codes one table may have */
 #endif
@@ -165,6 +172,10 @@ typedef struct {
     uint16_t first[SPK_LUT_BITS + 1], count[SPK_LUT_BITS + 1], offs[SPK_LUT_BITS + 1];
     uint8_t kref;
     uint16_t sym[SPK_SMALL_MAX_CODES];
+#elif defined(SPK_MULTI)
+    uint8_t multi;             /* 0 plain lut[0, 4096); 1 multi-set: lut[2p] plain entry of
+                                  prefix p, lut[2p + 1] its extra sets; 2 plain, not worth it */
+    uint32_t lut[2u << SPK_LUT_BITS];
 #else
     uint32_t lut[1u << SPK_LUT_BITS];
 #endif
