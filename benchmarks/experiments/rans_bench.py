@@ -200,6 +200,44 @@ def run_case(m, bits, sp, reps, chunk):
     rc.decode_sets_split(stream_s, *gs, luts_a, out_s)
     assert np.array_equal(out_s, flat_ref), "rans_sets split round trip"
     size_s = len(pkg) - removed + pos_s + gt_bytes_s + math.ceil(tab_bits_a / 8)
+    # (a'') merged: consecutive groups of a tensor share one stream of >= chunk values (one
+    # state pair flush + one length field per stream; table id still per group)
+    outm = np.zeros(16 + 2 * len(pkg) + 64 * sum(e.n_groups for e in ents), np.uint8)
+    pos_m = 0
+    slo, srlo, sg0, sg1 = [], [], [], []
+    gt_bytes_m = 0
+    gbase = 0
+    per_tensor_m = {}
+    for e, ev in zip(ents, evs):
+        if ev is None:
+            per_tensor_m[e.name] = 0
+            continue
+        ne = ev["kind"].size
+        of, oc, os_, rv, rn = (np.empty(ne, np.int64) for _ in range(5))
+        rc.sets_ops_split(ev["kind"], ev["sym"], ev["tab"], ev["mag"], ev["sgn"].astype(np.int64),
+                          ev["ebits"], freqs, cums, of, oc, os_, rv, rn)
+        gb = np.concatenate(([0], np.cumsum(np.bincount(ev["grp"], minlength=e.n_groups))))
+        per = max(1, -(-chunk // e.group_size))
+        slen = []
+        t_start = pos_m
+        for g0 in range(0, e.n_groups, per):
+            g1 = min(e.n_groups, g0 + per)
+            slo.append(pos_m); sg0.append(gbase + g0); sg1.append(gbase + g1)
+            p2 = rc.encode_ops(of, oc, os_, gb[g0], gb[g1], outm, pos_m, 2)
+            srlo.append(p2)
+            p3 = rc.pack_bits(rv, rn, gb[g0], gb[g1], outm, p2)
+            slen.append(p3 - pos_m)
+            pos_m = p3
+        gtb = (e.n_groups * e.tid_bits + (len(slen) * max(1, int(max(slen)).bit_length()) if len(slen) > 1 else 0) + 7) // 8
+        gt_bytes_m += gtb
+        per_tensor_m[e.name] = pos_m - t_start + gtb
+        gbase += e.n_groups
+    stream_m = outm[:pos_m + 16].copy()
+    gm = [np.array(z, np.int64) for z in (slo, srlo, sg0, sg1)] + ga[1:]
+    out_m = np.zeros(n, dtype)
+    rc.decode_sets_merged(stream_m, *gm, luts_a, out_m)
+    assert np.array_equal(out_m, flat_ref), "rans_sets merged round trip"
+    size_m = len(pkg) - removed + pos_m + gt_bytes_m + math.ceil(tab_bits_a / 8)
     stream_a1 = outbuf1[:opos1 + 16].copy()
     ga1 = [np.array(glo1_l, np.int64)] + ga[1:]
     out_a1 = np.zeros(n, dtype)
@@ -209,6 +247,7 @@ def run_case(m, bits, sp, reps, chunk):
 
     # ---------------- (b) P3 per-value class tree ---------------------------------------------
     cls_f, cls_c, man_f, man_c, sgn_f1, lut_l, unit_l, w_l = [], [], [], [], [], [], [], []
+    p3_tabs = []
     clo_l, ctid_l, cst_l, ccn_l, cvo_l = [], [], [], [], []
     outbuf = np.zeros(16 + 2 * len(pkg) + 64 * n // 256 + 64 * 1024, np.uint8)
     outbuf1 = np.zeros_like(outbuf)
@@ -228,6 +267,7 @@ def run_case(m, bits, sp, reps, chunk):
         tabs = rc.P3Tables(x, unit, W) if x.size else None
         if tabs is None:
             tabs = rc.P3Tables(np.zeros(1, np.int64), 1, 0)
+        p3_tabs.append(tabs)
         cls_f.append(tabs.cls_f); cls_c.append(tabs.cls_c); man_f.append(tabs.man_f)
         man_c.append(tabs.man_c); sgn_f1.append(tabs.sgn_f1); lut_l.append(tabs.luts())
         unit_l.append(unit); w_l.append(W)
@@ -272,6 +312,82 @@ def run_case(m, bits, sp, reps, chunk):
     rc.decode_p3(stream_b, *gb_, *P3args, out_b)
     assert np.array_equal(out_b, flat_ref), "rans_p3 round trip"
     size_b = len(pkg) - removed + pay_b + ct_bytes_b + math.ceil(tab_bits_b / 8) + len(ents)
+    # (b') P3 split: raw low bits in a separate stream per chunk
+    outs = np.zeros(16 + 2 * len(pkg) + 64 * n // 256 + 64 * 1024, np.uint8)
+    pos_s = 0
+    clo_s, rlo_s = [], []
+    ct_bytes_ps = 0
+    per_tensor_ps = {}
+    for ti, e in enumerate(ents):
+        x = q[e.name].reshape(-1).astype(np.int64) - e.value_offset
+        if x.size == 0:
+            per_tensor_ps[e.name] = 0
+            continue
+        unit, W = int(P3args[0][ti]), int(P3args[1][ti])
+        tabs = p3_tabs[ti]
+        csz = unit * max(1, chunk // unit)
+        of, oc, os_ = (np.empty(4 * x.size + 4, np.int64) for _ in range(3))
+        rv, rn = (np.empty(x.size + 1, np.int64) for _ in range(2))
+        clen = []
+        t_start = pos_s
+        for lo in range(0, x.size, csz):
+            hi = min(x.size, lo + csz)
+            k, r = rc.p3_ops_split(x, unit, W, lo, hi, tabs.cls_f, tabs.cls_c, tabs.man_f,
+                                   tabs.man_c, tabs.sgn_f1, of, oc, os_, rv, rn)
+            clo_s.append(pos_s)
+            p2 = rc.encode_ops(of, oc, os_, 0, k, outs, pos_s, 2)
+            rlo_s.append(p2)
+            p3 = rc.pack_bits(rv, rn, 0, r, outs, p2)
+            clen.append(p3 - pos_s)
+            pos_s = p3
+        ctb = (len(clen) * max(1, int(max(clen)).bit_length()) + 7) // 8 if len(clen) > 1 else 0
+        ct_bytes_ps += ctb
+        per_tensor_ps[e.name] = pos_s - t_start + ctb + (tabs.table_bits + 7) // 8
+    stream_ps = outs[:pos_s + 16].copy()
+    gps = [np.array(clo_s, np.int64), np.array(rlo_s, np.int64)] + gb_[1:]
+    out_ps = np.zeros(n, dtype)
+    rc.decode_p3_split(stream_ps, *gps, *P3args, out_ps)
+    assert np.array_equal(out_ps, flat_ref), "rans_p3 split round trip"
+    size_ps = len(pkg) - removed + pos_s + ct_bytes_ps + math.ceil(tab_bits_b / 8) + len(ents)
+    # (b'') same with one state per chunk, two chunks in turn
+    outl = np.zeros_like(outs)
+    pos_l = 0
+    clo_l2, rlo_l2 = [], []
+    ct_bytes_pl = 0
+    for ti, e in enumerate(ents):
+        x = q[e.name].reshape(-1).astype(np.int64) - e.value_offset
+        if x.size == 0:
+            continue
+        unit, W = int(P3args[0][ti]), int(P3args[1][ti])
+        tabs = p3_tabs[ti]
+        csz = unit * max(1, chunk // unit)
+        of, oc, os_ = (np.empty(4 * x.size + 4, np.int64) for _ in range(3))
+        rv, rn = (np.empty(x.size + 1, np.int64) for _ in range(2))
+        clen = []
+        for lo in range(0, x.size, csz):
+            hi = min(x.size, lo + csz)
+            k, r = rc.p3_ops_split(x, unit, W, lo, hi, tabs.cls_f, tabs.cls_c, tabs.man_f,
+                                   tabs.man_c, tabs.sgn_f1, of, oc, os_, rv, rn)
+            clo_l2.append(pos_l)
+            p2 = rc.encode_ops(of, oc, os_, 0, k, outl, pos_l, 1)
+            rlo_l2.append(p2)
+            p3 = rc.pack_bits(rv, rn, 0, r, outl, p2)
+            clen.append(p3 - pos_l)
+            pos_l = p3
+        ct_bytes_pl += (len(clen) * max(1, int(max(clen)).bit_length()) + 7) // 8 if len(clen) > 1 else 0
+    stream_pl = outl[:pos_l + 16].copy()
+    gpl = [np.array(clo_l2, np.int64), np.array(rlo_l2, np.int64)] + gb_[1:]
+    out_pl = np.zeros(n, dtype)
+    rc.decode_p3_split_lanes(stream_pl, *gpl, *P3args, out_pl)
+    assert np.array_equal(out_pl, flat_ref), "rans_p3 split lanes round trip"
+    out_pl2 = np.zeros(n, dtype)
+    rc.decode_p3_split_lanes2(stream_pl, *gpl, *P3args, out_pl2)
+    assert np.array_equal(out_pl2, flat_ref), "rans_p3 split lanes2 round trip"
+    size_pl = len(pkg) - removed + pos_l + ct_bytes_pl + math.ceil(tab_bits_b / 8) + len(ents)
+    # per-tensor mix of the merged-sets and split-P3 coders
+    mix_s = len(pkg) - removed + math.ceil(tab_bits_a / 8) + len(ents) + sum(
+        min(per_tensor_m[k], per_tensor_ps[k]) if per_tensor_m[k] else per_tensor_ps[k]
+        for k in per_tensor_a)
     stream_b1 = outbuf1[:opos1 + 16].copy()
     gb1 = [np.array(clo1_l, np.int64)] + gb_[1:]
     out_b1 = np.zeros(n, dtype)
@@ -282,14 +398,37 @@ def run_case(m, bits, sp, reps, chunk):
     mix = len(pkg) - removed + math.ceil(tab_bits_a / 8) + len(ents) + sum(
         min(per_tensor_a[k], per_tensor_b[k]) if per_tensor_a[k] else per_tensor_b[k]
         for k in per_tensor_a)
+    n_p3_split_tensors = sum(1 for k in per_tensor_m if per_tensor_m[k] and per_tensor_ps[k] < per_tensor_m[k])
+    p3_params = sum(q[k].size for k in per_tensor_m if not per_tensor_m[k] or per_tensor_ps[k] < per_tensor_m[k])
     n_p3_tensors = sum(1 for k in per_tensor_a if per_tensor_a[k] and per_tensor_b[k] < per_tensor_a[k])
 
     # ---------------- timing: interleaved, best of reps ----------------------------------------
+    # table builds: sets LUTs from frequencies + per-symbol meaning; P3 slot->symbol LUTs
+    meta_a = luts_a & ~np.uint64((1 << 25) - 1)          # kind / run / e / base of each slot
+    meta_sym = np.zeros((T, nsym_max), np.uint64)
+    for t in range(T):
+        nz = np.flatnonzero(freqs[t])
+        if nz.size:
+            meta_sym[t, nz] = meta_a[t, cums[t, nz]]
+    luts_chk = np.zeros_like(luts_a)
+    rc.fill_sets_luts(freqs, meta_sym, luts_chk)
+    assert np.array_equal(luts_chk, luts_a)
+    lut_p3 = P3args[2]
+    f_p3 = np.zeros((lut_p3.shape[0], 10), np.int64)
+    NL = rc.NCLS + rc.NMAN
+    for ti in range(len(ents)):
+        f_p3[ti * NL:ti * NL + rc.NCLS] = P3args[3][ti * rc.NCLS:(ti + 1) * rc.NCLS]
+        f_p3[ti * NL + rc.NCLS:(ti + 1) * NL, :4] = P3args[5][ti * rc.NMAN:(ti + 1) * rc.NMAN]
+    lut_chk = np.zeros_like(lut_p3)
+    rc.fill_u8_luts(f_p3, lut_chk)
+    assert np.array_equal(lut_chk, lut_p3)
     calls, res = codec_kernel_jobs(pkg)
     for k_ in q:
         assert np.array_equal(res[k_], q[k_])
     tm = {"codec_kernel": [], "codec_unpack": [], "rans_sets": [], "rans_p3": [],
-          "rans_sets_lanes": [], "rans_p3_lanes": [], "rans_sets_split": []}
+          "rans_sets_lanes": [], "rans_p3_lanes": [], "rans_sets_split": [], "rans_p3_split": [],
+          "rans_sets_merged": [], "rans_p3_split_lanes": [], "rans_p3_split_lanes2": [],
+          "build_sets_luts": [], "build_p3_luts": []}
     for _ in range(reps):
         tm["codec_kernel"].append(time_codec_kernels(calls))
         t0 = time.perf_counter()
@@ -302,26 +441,50 @@ def run_case(m, bits, sp, reps, chunk):
         rc.decode_sets_split(stream_s, *gs, luts_a, out_s)
         tm["rans_sets_split"].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
+        rc.decode_p3_split(stream_ps, *gps, *P3args, out_ps)
+        tm["rans_p3_split"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        rc.decode_sets_merged(stream_m, *gm, luts_a, out_m)
+        tm["rans_sets_merged"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        rc.decode_p3_split_lanes(stream_pl, *gpl, *P3args, out_pl)
+        tm["rans_p3_split_lanes"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        rc.decode_p3_split_lanes2(stream_pl, *gpl, *P3args, out_pl2)
+        tm["rans_p3_split_lanes2"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
         rc.decode_sets_lanes(stream_a1, *ga1, luts_a, out_a1)
         tm["rans_sets_lanes"].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         rc.decode_p3_lanes(stream_b1, *gb1, *P3args, out_b1)
         tm["rans_p3_lanes"].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
+        rc.fill_sets_luts(freqs, meta_sym, luts_chk)
+        tm["build_sets_luts"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        rc.fill_u8_luts(f_p3, lut_chk)
+        tm["build_p3_luts"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
         codec.unpack(pkg)
         tm["codec_unpack"].append(time.perf_counter() - t0)
-    for o in (out_a, out_b, out_a1, out_b1, out_s):
+    for o in (out_a, out_b, out_a1, out_b1, out_s, out_ps, out_m, out_pl, out_pl2):
         assert np.array_equal(o, flat_ref)
     best = {k: min(v) for k, v in tm.items()}
-    mps = {k: n / v / 1e6 for k, v in best.items()}
+    mps = {k: n / v / 1e6 for k, v in best.items() if not k.startswith("build")}
+    mps["rans_sets_merged_with_build"] = n / (best["rans_sets_merged"] + best["build_sets_luts"]) / 1e6
+    mps["rans_p3_split_with_build"] = n / (best["rans_p3_split"] + best["build_p3_luts"]) / 1e6
     return dict(
         model=m, bits=bits, sparsity=sp, params=n, reps=reps, chunk=chunk,
         bpp={"codec": 8 * len(pkg) / n, "rans_sets": 8 * size_a / n, "rans_p3": 8 * size_b / n,
              "rans_sets_lanes": 8 * size_a1 / n, "rans_p3_lanes": 8 * size_b1 / n,
-             "rans_sets_split": 8 * size_s / n,
+             "rans_sets_split": 8 * size_s / n, "rans_p3_split": 8 * size_ps / n,
+             "mix_split": 8 * mix_s / n, "rans_sets_merged": 8 * size_m / n,
+             "rans_p3_split_lanes": 8 * size_pl / n,
              "mix_sets_p3": 8 * mix / n},
         bytes={"codec": len(pkg), "rans_sets": size_a, "rans_p3": size_b,
                "rans_sets_lanes": size_a1, "rans_p3_lanes": size_b1, "rans_sets_split": size_s,
+               "rans_p3_split": size_ps, "mix_split": mix_s, "rans_sets_merged": size_m,
+               "rans_p3_split_lanes": size_pl,
                "mix_sets_p3": mix},
         parts={"v1_tables": v1_tab, "v1_payload_and_group_tables": removed - v1_tab,
                "sets_payload": pay_a, "sets_group_tables": gt_bytes_a,
@@ -329,7 +492,8 @@ def run_case(m, bits, sp, reps, chunk):
                "sets_groups": len(glo_l),
                "p3_payload": pay_b, "p3_chunk_tables": ct_bytes_b,
                "p3_model_tables": math.ceil(tab_bits_b / 8), "p3_ideal_payload_bytes": ideal_b / 8,
-               "p3_chunks": len(clo_l), "mix_p3_tensors": n_p3_tensors, "tensors": len(ents)},
+               "p3_chunks": len(clo_l), "mix_p3_tensors": n_p3_tensors, "mix_split_p3_tensors": n_p3_split_tensors, "mix_split_p3_params": p3_params,
+               "merged_streams": len(slo), "merged_payload": pos_m, "merged_group_tables": gt_bytes_m, "tensors": len(ents)},
         decode_s=best, mparams_s=mps,
         ratio_to_codec_kernel={k: mps[k] / mps["codec_kernel"] for k in mps},
         round_trip_ok=True)
@@ -362,6 +526,10 @@ def main():
                   f"/{mp['rans_sets_lanes']:.0f} p3 {mp['rans_p3']:.0f}/{mp['rans_p3_lanes']:.0f}"
                   f"  [lanes b/p sets {bp['rans_sets_lanes']:.3f} p3 {bp['rans_p3_lanes']:.3f}]"
                   f" split {bp['rans_sets_split']:.3f} {mp['rans_sets_split']:.0f} Mp/s"
+                  f" p3split {bp['rans_p3_split']:.3f} {mp['rans_p3_split']:.0f} Mp/s mix {bp['mix_split']:.3f}"
+                  f" merged {bp['rans_sets_merged']:.3f} {mp['rans_sets_merged']:.0f} Mp/s"
+                  f" p3splitlanes {bp['rans_p3_split_lanes']:.3f} {mp['rans_p3_split_lanes']:.0f}/{mp['rans_p3_split_lanes2']:.0f} Mp/s"
+                  f" +build: merged {mp['rans_sets_merged_with_build']:.0f} p3 {mp['rans_p3_split_with_build']:.0f}"
                   f"  ({time.time() - t0:.0f}s)", flush=True)
             order = {(mm, bb, ss): i for i, (mm, (bb, ss)) in
                      enumerate((mm, c) for mm in MODELS for c in CONFIGS)}

@@ -788,3 +788,480 @@ def decode_sets_split(buf, glo, rlo, tid, o_start, o_count, voff, luts, out):
             elif kind == 0:
                 break
     return 0
+
+
+# ------------------------------------------------------------------------------------------
+# (b') P3 split: the c - 3 raw low bits go to a raw bit stream; rANS ops = class, mantissa
+# symbol, sign (two interleaved states); the left neighbour stays in a register.
+
+@njit(cache=True)
+def p3_ops_split(x, unit, W, lo, hi, cls_f, cls_c, man_f, man_c, sgn_f1, of, oc, os_, rv, rn):
+    k = 0
+    r = 0
+    for i in range(lo, hi):
+        v = x[i]
+        a = abs(v)
+        pos = i % unit
+        lb = 0
+        l = 0
+        if pos != 0:
+            l = x[i - 1]
+            lb = _bucket(abs(l))
+        ub = 0
+        u = 0
+        if W > 0 and pos >= W:
+            u = x[i - W]
+            ub = _bucket(abs(u))
+        c = _bl(a)
+        ctx = lb * 7 + ub
+        of[k] = cls_f[ctx, c]
+        oc[k] = cls_c[ctx, c]
+        os_[k] = 12
+        k += 1
+        if a == 0:
+            continue
+        if c >= 2:
+            lc = 0 if lb <= 1 else (1 if lb < 5 else 2)
+            s = (a >> (c - 2)) & 1 if c == 2 else (a >> (c - 3)) & 3
+            of[k] = man_f[c * 3 + lc, s]
+            oc[k] = man_c[c * 3 + lc, s]
+            os_[k] = 12
+            k += 1
+        ls = 0 if l == 0 else (1 if l > 0 else 2)
+        us = 0 if u == 0 else (1 if u > 0 else 2)
+        f1 = sgn_f1[(ls * 3 + us) * 4 + min(c, 4) - 1]
+        if v < 0:
+            of[k] = f1
+            oc[k] = PROB_SCALE - f1
+        else:
+            of[k] = PROB_SCALE - f1
+            oc[k] = 0
+        os_[k] = 12
+        k += 1
+        if c >= 4:
+            rv[r] = a & ((1 << (c - 3)) - 1)
+            rn[r] = c - 3
+            r += 1
+    return k, r
+
+
+@njit(cache=True, nogil=True)
+def decode_p3_split(buf, clo, rlo, ctid, o_start, o_count, voff, unit_of, w_of, lut, cls_f,
+                    cls_c, man_f, man_c, sgn_f1, out):
+    MASK = np.uint64(PROB_SCALE - 1)
+    PB = np.uint64(PROB_BITS)
+    NL = NCLS + NMAN
+    for g in range(ctid.size):
+        p = clo[g]
+        x0 = _init_state(buf, p)
+        x1 = _init_state(buf, p + 4)
+        p += 8
+        bp = rlo[g] * 8
+        t = ctid[g]
+        unit = unit_of[t]
+        W = w_of[t]
+        i0 = o_start[g]
+        vo = voff[g]
+        tb = t * NCLS
+        lb_ = t * NL
+        mb = t * NMAN
+        sb = t * NSGN
+        pos = 0
+        l = np.int64(0)
+        for i in range(i0, i0 + o_count[g]):
+            lb = BKT[abs(l)] if pos != 0 else 0
+            ub = 0
+            u = np.int64(0)
+            if pos >= W and W > 0:
+                u = np.int64(out[i - W]) - vo
+                ub = BKT[abs(u)]
+            pos += 1
+            ctx = lb * 7 + ub
+            slot = x0 & MASK
+            c = np.int64(lut[lb_ + ctx, slot])
+            x0 = np.uint64(cls_f[tb + ctx, c]) * (x0 >> PB) + slot - np.uint64(cls_c[tb + ctx, c])
+            x0, p = _renorm(x0, buf, p)
+            x0, x1 = x1, x0
+            if c == 0:
+                out[i] = vo
+                l = 0
+            else:
+                a = np.int64(1)
+                if c >= 2:
+                    mk = c * 3 + LCT[lb]
+                    slot = x0 & MASK
+                    s = np.int64(lut[lb_ + NCLS + mk, slot])
+                    x0 = np.uint64(man_f[mb + mk, s]) * (x0 >> PB) + slot - np.uint64(man_c[mb + mk, s])
+                    x0, p = _renorm(x0, buf, p)
+                    x0, x1 = x1, x0
+                    a = (2 | s) if c == 2 else (4 | s)
+                ls = 0 if l == 0 else (1 if l > 0 else 2)
+                us = 0 if u == 0 else (1 if u > 0 else 2)
+                f1 = np.uint64(sgn_f1[sb + (ls * 3 + us) * 4 + min(c, 4) - 1])
+                f0 = np.uint64(PROB_SCALE) - f1
+                slot = x0 & MASK
+                neg = slot >= f0
+                if neg:
+                    x0 = f1 * (x0 >> PB) + slot - f0
+                else:
+                    x0 = f0 * (x0 >> PB) + slot
+                x0, p = _renorm(x0, buf, p)
+                x0, x1 = x1, x0
+                if c >= 4:
+                    k = np.uint64(c - 3)
+                    w = load_be64(buf, bp >> 3) << np.uint64(bp & 7)
+                    a = (a << np.int64(k)) | np.int64(w >> (np.uint64(64) - k))
+                    bp += c - 3
+                l = -a if neg else a
+                out[i] = vo + l
+            if pos == unit:
+                pos = 0
+                l = 0
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def decode_sets_merged(buf, slo, srlo, sg0, sg1, tid, o_start, o_count, voff, luts, out):
+    """decode_sets_split with several consecutive groups per stream: stream s = groups
+    [sg0[s], sg1[s]) of one tensor, one state pair and one raw bit stream; each group still
+    ends with its end symbol and has its own table."""
+    MASK = np.uint64(PROB_SCALE - 1)
+    for s in range(slo.size):
+        p = slo[s]
+        x0 = _init_state(buf, p)
+        x1 = _init_state(buf, p + 4)
+        p += 8
+        bp = srlo[s] * 8
+        for g in range(sg0[s], sg1[s]):
+            t = tid[g]
+            i = o_start[g]
+            vo = voff[g]
+            out[i:i + o_count[g]] = vo
+            while True:
+                ent = luts[t, x0 & MASK]
+                x0 = (ent & np.uint64(8191)) * (x0 >> np.uint64(PROB_BITS)) + ((ent >> np.uint64(13)) & np.uint64(4095))
+                x0, p = _renorm(x0, buf, p)
+                x0, x1 = x1, x0
+                kind = (ent >> np.uint64(25)) & np.uint64(3)
+                i += np.int64((ent >> np.uint64(27)) & np.uint64(8191))
+                if kind == 2:
+                    k = ((ent >> np.uint64(40)) & np.uint64(31)) + np.uint64(1)
+                    w = load_be64(buf, bp >> 3) << np.uint64(bp & 7)
+                    b = w >> (np.uint64(64) - k)
+                    bp += np.int64(k)
+                    m = np.int64((ent >> np.uint64(45)) + (b >> np.uint64(1)))
+                    neg = -np.int64(b & np.uint64(1))
+                    out[i] = vo + ((m ^ neg) - neg)
+                    i += 1
+                elif kind == 0:
+                    break
+    return 0
+
+
+# (b'') P3 split, two lanes: one state per chunk, two chunks decoded value by value in turn
+# (their context chains are independent, unlike two states inside one chunk)
+
+@njit(cache=True, inline="always")
+def _p3s_value(buf, lut, cls_f, cls_c, man_f, man_c, sgn_f1, x, p, bp, l, u, lb, ub, tb, lb_, mb, sb):
+    MASK = np.uint64(PROB_SCALE - 1)
+    PB = np.uint64(PROB_BITS)
+    ctx = lb * 7 + ub
+    slot = x & MASK
+    c = np.int64(lut[lb_ + ctx, slot])
+    x = np.uint64(cls_f[tb + ctx, c]) * (x >> PB) + slot - np.uint64(cls_c[tb + ctx, c])
+    x, p = _renorm(x, buf, p)
+    if c == 0:
+        return x, p, bp, np.int64(0)
+    a = np.int64(1)
+    if c >= 2:
+        mk = c * 3 + LCT[lb]
+        slot = x & MASK
+        s = np.int64(lut[lb_ + NCLS + mk, slot])
+        x = np.uint64(man_f[mb + mk, s]) * (x >> PB) + slot - np.uint64(man_c[mb + mk, s])
+        x, p = _renorm(x, buf, p)
+        a = (2 | s) if c == 2 else (4 | s)
+    ls = 0 if l == 0 else (1 if l > 0 else 2)
+    us = 0 if u == 0 else (1 if u > 0 else 2)
+    f1 = np.uint64(sgn_f1[sb + (ls * 3 + us) * 4 + min(c, 4) - 1])
+    f0 = np.uint64(PROB_SCALE) - f1
+    slot = x & MASK
+    neg = slot >= f0
+    if neg:
+        x = f1 * (x >> PB) + slot - f0
+    else:
+        x = f0 * (x >> PB) + slot
+    x, p = _renorm(x, buf, p)
+    if c >= 4:
+        k = np.uint64(c - 3)
+        w = load_be64(buf, bp >> 3) << np.uint64(bp & 7)
+        a = (a << np.int64(k)) | np.int64(w >> (np.uint64(64) - k))
+        bp += c - 3
+    return x, p, bp, -a if neg else a
+
+
+@njit(cache=True, nogil=True)
+def decode_p3_split_lanes(buf, clo, rlo, ctid, o_start, o_count, voff, unit_of, w_of, lut,
+                          cls_f, cls_c, man_f, man_c, sgn_f1, out):
+    G = ctid.size
+    NL = NCLS + NMAN
+    for g0 in range(0, G, 2):
+        ga = g0
+        two = g0 + 1 < G
+        gb = g0 + 1 if two else g0
+        pa = clo[ga]; xa = _init_state(buf, pa); pa += 4; bpa = rlo[ga] * 8
+        pb = clo[gb]; xb = _init_state(buf, pb); pb += 4; bpb = rlo[gb] * 8
+        ta = ctid[ga]; tbb = ctid[gb]
+        ua = unit_of[ta]; ub_ = unit_of[tbb]
+        Wa = w_of[ta]; Wb = w_of[tbb]
+        ia = o_start[ga]; ib = o_start[gb]
+        na = o_count[ga]; nb = o_count[gb] if two else 0
+        va = voff[ga]; vb = voff[gb]
+        posa = 0; posb = 0
+        la = np.int64(0); lbv = np.int64(0)
+        nmin = min(na, nb)
+        for r in range(nmin):
+            lba = BKT[abs(la)] if posa != 0 else 0
+            uu = np.int64(0); uba = 0
+            if posa >= Wa and Wa > 0:
+                uu = np.int64(out[ia + r - Wa]) - va
+                uba = BKT[abs(uu)]
+            xa, pa, bpa, v = _p3s_value(buf, lut, cls_f, cls_c, man_f, man_c, sgn_f1, xa, pa, bpa,
+                                        la, uu, lba, uba, ta * NCLS, ta * NL, ta * NMAN, ta * NSGN)
+            out[ia + r] = va + v
+            la = v
+            posa += 1
+            if posa == ua:
+                posa = 0
+                la = 0
+            lbb = BKT[abs(lbv)] if posb != 0 else 0
+            uu = np.int64(0); ubb = 0
+            if posb >= Wb and Wb > 0:
+                uu = np.int64(out[ib + r - Wb]) - vb
+                ubb = BKT[abs(uu)]
+            xb, pb, bpb, v = _p3s_value(buf, lut, cls_f, cls_c, man_f, man_c, sgn_f1, xb, pb, bpb,
+                                        lbv, uu, lbb, ubb, tbb * NCLS, tbb * NL, tbb * NMAN, tbb * NSGN)
+            out[ib + r] = vb + v
+            lbv = v
+            posb += 1
+            if posb == ub_:
+                posb = 0
+                lbv = 0
+        if na > nmin:
+            x, p, bp, i0, cnt, t, unit, W, vo, pos, l = xa, pa, bpa, ia, na, ta, ua, Wa, va, posa, la
+        else:
+            x, p, bp, i0, cnt, t, unit, W, vo, pos, l = xb, pb, bpb, ib, nb, tbb, ub_, Wb, vb, posb, lbv
+        for r in range(nmin, cnt):
+            lbx = BKT[abs(l)] if pos != 0 else 0
+            uu = np.int64(0); ubx = 0
+            if pos >= W and W > 0:
+                uu = np.int64(out[i0 + r - W]) - vo
+                ubx = BKT[abs(uu)]
+            x, p, bp, v = _p3s_value(buf, lut, cls_f, cls_c, man_f, man_c, sgn_f1, x, p, bp, l, uu,
+                                     lbx, ubx, t * NCLS, t * NL, t * NMAN, t * NSGN)
+            out[i0 + r] = vo + v
+            l = v
+            pos += 1
+            if pos == unit:
+                pos = 0
+                l = 0
+    return 0
+
+
+# (b3) the same two-lane P3 with the value decode written out per lane (generated text; no
+# inlined function taking arrays: each such call costs NRT reference-count atomics, see
+# codec/kernels/decode.py)
+
+@njit(cache=True, nogil=True)
+def decode_p3_split_lanes2(buf, clo, rlo, ctid, o_start, o_count, voff, unit_of, w_of, lut,
+                           cls_f, cls_c, man_f, man_c, sgn_f1, out):
+    MASK = np.uint64(PROB_SCALE - 1)
+    PB = np.uint64(PROB_BITS)
+    NL = NCLS + NMAN
+    G = ctid.size
+    for g0 in range(0, G, 2):
+        ga = g0
+        two = g0 + 1 < G
+        gb = g0 + 1 if two else g0
+        pa = clo[ga]; xa = _init_state(buf, pa); pa += 4; bpa = rlo[ga] * 8
+        pb = clo[gb]; xb = _init_state(buf, pb); pb += 4; bpb = rlo[gb] * 8
+        ta = ctid[ga]; tbb = ctid[gb]
+        ua = unit_of[ta]; ub_ = unit_of[tbb]
+        Wa = w_of[ta]; Wb = w_of[tbb]
+        ia = o_start[ga]; ib = o_start[gb]
+        na = o_count[ga]; nb = o_count[gb] if two else 0
+        va = voff[ga]; vb = voff[gb]
+        posa = 0; posb = 0
+        la = np.int64(0); lbv = np.int64(0)
+        nmin = min(na, nb)
+        for r in range(nmin):
+            # ---- lane a: one value
+            lba = BKT[abs(la)] if posa != 0 else 0
+            uua = np.int64(0)
+            uba = 0
+            if posa >= Wa and Wa > 0:
+                uua = np.int64(out[ia + r - Wa]) - va
+                uba = BKT[abs(uua)]
+            ctx = lba * 7 + uba
+            slot = xa & MASK
+            c = np.int64(lut[ta * NL + ctx, slot])
+            xa = np.uint64(cls_f[ta * NCLS + ctx, c]) * (xa >> PB) + slot - np.uint64(cls_c[ta * NCLS + ctx, c])
+            xa, pa = _renorm(xa, buf, pa)
+            v = np.int64(0)
+            if c != 0:
+                a = np.int64(1)
+                if c >= 2:
+                    mk = c * 3 + LCT[lba]
+                    slot = xa & MASK
+                    s = np.int64(lut[ta * NL + NCLS + mk, slot])
+                    xa = np.uint64(man_f[ta * NMAN + mk, s]) * (xa >> PB) + slot - np.uint64(man_c[ta * NMAN + mk, s])
+                    xa, pa = _renorm(xa, buf, pa)
+                    a = (2 | s) if c == 2 else (4 | s)
+                ls = 0 if la == 0 else (1 if la > 0 else 2)
+                us = 0 if uua == 0 else (1 if uua > 0 else 2)
+                f1 = np.uint64(sgn_f1[ta * NSGN + (ls * 3 + us) * 4 + min(c, 4) - 1])
+                f0 = np.uint64(PROB_SCALE) - f1
+                slot = xa & MASK
+                neg = slot >= f0
+                if neg:
+                    xa = f1 * (xa >> PB) + slot - f0
+                else:
+                    xa = f0 * (xa >> PB) + slot
+                xa, pa = _renorm(xa, buf, pa)
+                if c >= 4:
+                    k = np.uint64(c - 3)
+                    w = load_be64(buf, bpa >> 3) << np.uint64(bpa & 7)
+                    a = (a << np.int64(k)) | np.int64(w >> (np.uint64(64) - k))
+                    bpa += c - 3
+                v = -a if neg else a
+            out[ia + r] = va + v
+            la = v
+            posa += 1
+            if posa == ua:
+                posa = 0
+                la = 0
+            # ---- lane b: one value
+            lbb = BKT[abs(lbv)] if posb != 0 else 0
+            uub = np.int64(0)
+            ubb = 0
+            if posb >= Wb and Wb > 0:
+                uub = np.int64(out[ib + r - Wb]) - vb
+                ubb = BKT[abs(uub)]
+            ctx = lbb * 7 + ubb
+            slot = xb & MASK
+            c = np.int64(lut[tbb * NL + ctx, slot])
+            xb = np.uint64(cls_f[tbb * NCLS + ctx, c]) * (xb >> PB) + slot - np.uint64(cls_c[tbb * NCLS + ctx, c])
+            xb, pb = _renorm(xb, buf, pb)
+            v = np.int64(0)
+            if c != 0:
+                a = np.int64(1)
+                if c >= 2:
+                    mk = c * 3 + LCT[lbb]
+                    slot = xb & MASK
+                    s = np.int64(lut[tbb * NL + NCLS + mk, slot])
+                    xb = np.uint64(man_f[tbb * NMAN + mk, s]) * (xb >> PB) + slot - np.uint64(man_c[tbb * NMAN + mk, s])
+                    xb, pb = _renorm(xb, buf, pb)
+                    a = (2 | s) if c == 2 else (4 | s)
+                ls = 0 if lbv == 0 else (1 if lbv > 0 else 2)
+                us = 0 if uub == 0 else (1 if uub > 0 else 2)
+                f1 = np.uint64(sgn_f1[tbb * NSGN + (ls * 3 + us) * 4 + min(c, 4) - 1])
+                f0 = np.uint64(PROB_SCALE) - f1
+                slot = xb & MASK
+                neg = slot >= f0
+                if neg:
+                    xb = f1 * (xb >> PB) + slot - f0
+                else:
+                    xb = f0 * (xb >> PB) + slot
+                xb, pb = _renorm(xb, buf, pb)
+                if c >= 4:
+                    k = np.uint64(c - 3)
+                    w = load_be64(buf, bpb >> 3) << np.uint64(bpb & 7)
+                    a = (a << np.int64(k)) | np.int64(w >> (np.uint64(64) - k))
+                    bpb += c - 3
+                v = -a if neg else a
+            out[ib + r] = vb + v
+            lbv = v
+            posb += 1
+            if posb == ub_:
+                posb = 0
+                lbv = 0
+        if na > nmin:
+            x, p, bp, i0, cnt, t, unit, W, vo, pos, l = xa, pa, bpa, ia, na, ta, ua, Wa, va, posa, la
+        else:
+            x, p, bp, i0, cnt, t, unit, W, vo, pos, l = xb, pb, bpb, ib, nb, tbb, ub_, Wb, vb, posb, lbv
+        for r in range(nmin, cnt):
+            # ---- lane tail: one value
+            lbx = BKT[abs(l)] if pos != 0 else 0
+            uux = np.int64(0)
+            ubx = 0
+            if pos >= W and W > 0:
+                uux = np.int64(out[i0 + r - W]) - vo
+                ubx = BKT[abs(uux)]
+            ctx = lbx * 7 + ubx
+            slot = x & MASK
+            c = np.int64(lut[t * NL + ctx, slot])
+            x = np.uint64(cls_f[t * NCLS + ctx, c]) * (x >> PB) + slot - np.uint64(cls_c[t * NCLS + ctx, c])
+            x, p = _renorm(x, buf, p)
+            v = np.int64(0)
+            if c != 0:
+                a = np.int64(1)
+                if c >= 2:
+                    mk = c * 3 + LCT[lbx]
+                    slot = x & MASK
+                    s = np.int64(lut[t * NL + NCLS + mk, slot])
+                    x = np.uint64(man_f[t * NMAN + mk, s]) * (x >> PB) + slot - np.uint64(man_c[t * NMAN + mk, s])
+                    x, p = _renorm(x, buf, p)
+                    a = (2 | s) if c == 2 else (4 | s)
+                ls = 0 if l == 0 else (1 if l > 0 else 2)
+                us = 0 if uux == 0 else (1 if uux > 0 else 2)
+                f1 = np.uint64(sgn_f1[t * NSGN + (ls * 3 + us) * 4 + min(c, 4) - 1])
+                f0 = np.uint64(PROB_SCALE) - f1
+                slot = x & MASK
+                neg = slot >= f0
+                if neg:
+                    x = f1 * (x >> PB) + slot - f0
+                else:
+                    x = f0 * (x >> PB) + slot
+                x, p = _renorm(x, buf, p)
+                if c >= 4:
+                    k = np.uint64(c - 3)
+                    w = load_be64(buf, bp >> 3) << np.uint64(bp & 7)
+                    a = (a << np.int64(k)) | np.int64(w >> (np.uint64(64) - k))
+                    bp += c - 3
+                v = -a if neg else a
+            out[i0 + r] = vo + v
+            l = v
+            pos += 1
+            if pos == unit:
+                pos = 0
+                l = 0
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+# decode-table builds (timed separately: a decoder builds them from the stored frequencies)
+
+@njit(cache=True, nogil=True)
+def fill_sets_luts(freqs, meta, luts):
+    """luts[t, slot] = meta[t, s] | freq | (slot - cum) << 13 for the symbol s owning slot."""
+    for t in range(freqs.shape[0]):
+        c0 = 0
+        for s in range(freqs.shape[1]):
+            f = freqs[t, s]
+            if f == 0:
+                continue
+            m = meta[t, s] | np.uint64(f)
+            for j in range(f):
+                luts[t, c0 + j] = m | (np.uint64(j) << np.uint64(13))
+            c0 += f
+
+
+@njit(cache=True, nogil=True)
+def fill_u8_luts(freqs, lut):
+    """Slot -> symbol LUT rows of a frequency matrix (rows with no mass left alone)."""
+    for k in range(freqs.shape[0]):
+        c0 = 0
+        for s in range(freqs.shape[1]):
+            f = freqs[k, s]
+            for j in range(f):
+                lut[k, c0 + j] = s
+            c0 += f
