@@ -512,7 +512,10 @@ def main():
     if a.out_tag:  # scratch runs stay out of the repository
         os.makedirs("/tmp/rans", exist_ok=True)
         jpath = type(jpath)(f"/tmp/rans/experiments_rans{a.out_tag}.json")
-    rows = json.loads(jpath.read_text()) if jpath.exists() else []
+    doc = json.loads(jpath.read_text()) if jpath.exists() else {}
+    if isinstance(doc, list):
+        doc = {"rows": doc}
+    rows = doc.get("rows", [])
     for m in a.models:
         for b, s in cfgs:
             t0 = time.time()
@@ -534,7 +537,8 @@ def main():
             order = {(mm, bb, ss): i for i, (mm, (bb, ss)) in
                      enumerate((mm, c) for mm in MODELS for c in CONFIGS)}
             rows.sort(key=lambda x: order.get((x["model"], x["bits"], x["sparsity"]), 99))
-            jpath.write_text(json.dumps(rows, indent=1, default=float))
+            doc["rows"] = rows
+            jpath.write_text(json.dumps(doc, indent=1, default=float))
 
 
 if __name__ == "__main__":
