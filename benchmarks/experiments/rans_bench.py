@@ -31,7 +31,6 @@ from common import ROOT, SHORT, package_events, rans_table_bits  # noqa: E402
 import codec  # noqa: E402
 import codec.package as cpkg  # noqa: E402
 from benchmarks.recipe import quantized_model  # noqa: E402
-from codec.format import read_directory  # noqa: E402
 import rans_coder as rc  # noqa: E402
 
 MODELS = ["mtcnn_facenet_pytorch", "nudenet_yolov8n_320", "silero_vad_16k"]
@@ -87,7 +86,6 @@ def run_case(m, bits, sp, reps, chunk):
     q = quantized_model(m, bits, sp)
     pkg = codec.pack(q)
     d, evs = package_events(q, pkg, check=True)
-    buf8 = np.frombuffer(pkg, np.uint8)
     n = sum(v.size for v in q.values())
     v1_tab = 0
     for t in d.tables:

@@ -185,7 +185,6 @@ def sets_ops(kind, sym, tab, mag, sgn, ebits, freqs, cums, of, oc, os_):
 def decode_sets(buf, glo, tid, o_start, o_count, voff, luts, out):
     """Decode groups g: stream at buf[glo[g]:], table tid[g], into out[o_start : +o_count]."""
     MASK = np.uint64(PROB_SCALE - 1)
-    L = np.uint64(RANS_L)
     for g in range(tid.size):
         p = glo[g]
         x0 = _init_state(buf, p)
