@@ -288,6 +288,120 @@ def test_whole_set_longest_run(cbuild, version):
         assert run_c(cbuild / exe, bad)[0] == 2
 
 
+def _multi_states(exe: Path, data: bytes, env=None) -> list[tuple[int, int, int]]:
+    """``cdecode --multi``: (index, spk_decode's return, spk_dec.multi after it) per tensor."""
+    with tempfile.NamedTemporaryFile(suffix=".spkg") as f:
+        f.write(data)
+        f.flush()
+        r = subprocess.run([str(exe), "--multi", f.name], capture_output=True, text=True,
+                           env={**os.environ, **(env or {})}, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return [tuple(map(int, ln.split())) for ln in r.stdout.splitlines()]
+
+
+def _dense4_package(version: int, seed: int = 21, group="auto", max_tables: int = 1024) -> bytes:
+    """Dense 4-bit weights (2-3 whole sets per 12 bits: multi-set entries, docs/C_DECODER.md),
+    >= 64 Kbit a table: int8 around 0; int8 at the top of its range (value offset ~123, so a
+    set's value can leave the dtype: the entry's range checks); uint8 from 0; int16 and
+    uint32 with an offset; a sparse 4-bit tensor (its table is not worth them)."""
+    rng = np.random.default_rng(seed)
+    d4 = lambda shape: rng.integers(-8, 8, shape)  # noqa: E731
+    sparse = d4(40000)
+    sparse[rng.random(40000) < 0.9] = 0
+    return pack({"conv.weight": d4((64, 64, 3, 3)).astype(np.int8),
+                 "edge": (120 + rng.integers(0, 8, 40000)).astype(np.int8),
+                 "u8": rng.integers(0, 16, 40000).astype(np.uint8),
+                 "i16": (d4(30000) - 300).astype(np.int16),
+                 "u32": (d4(30000) + 70000).astype(np.uint32),
+                 "sparse": sparse.astype(np.int8),
+                 "fc.weight": d4((8, 3000)).astype(np.int8)},
+                group=group, max_tables=max_tables, version=version)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_multi_set_entries(cbuild, tmp_path, version):
+    """Multi-set decode-table entries (up to three whole sets a lookup, for tables whose
+    entries average >= 2 sets and tensors that decode >= 64 Kbit with them): used on dense
+    4-bit packages (cdecode --multi), values identical to codec.unpack and to the
+    -DSPK_NO_MULTI build, with every grouping (groups of 7 values: many entries hold the
+    end of the group, where the chain of sets stops) and table pool."""
+    r = _make(tmp_path, "all", CFLAGS="-O2 -Werror -DSPK_NO_MULTI")
+    assert r.returncode == 0, r.stdout + r.stderr
+    used = 0
+    for group, max_tables in (("auto", 1024), ("tensor", 1), (("count", 7), 2), ("kernel", 4)):
+        data = _dense4_package(version, group=group, max_tables=max_tables)
+        check_agrees(cbuild, data, api=True)
+        rc, got, err = run_c(tmp_path / "cdecode", data)
+        assert rc == 0 and got == expected(data), f"SPK_NO_MULTI: exit {rc} {err}"
+        states = _multi_states(cbuild / "cdecode", data)
+        assert all(s[1] == 0 for s in states)
+        used += sum(s[2] == 1 for s in states)
+        assert {s[2] for s in _multi_states(tmp_path / "cdecode", data)} == {-1}
+        assert {s[2] for s in _multi_states(cbuild / "cdecode_small", data)} == {-1}
+    assert used >= 8  # the dense tensors of the larger groupings
+
+
+@pytest.mark.parametrize("n", [999, 1000, 1001])
+@pytest.mark.parametrize("version", VERSIONS)
+def test_multi_set_group_end(cbuild, n, version):
+    """A group with one or two values too many (each value a 2-bit set, so the value at the
+    group's end is the first, second or third set of a multi-set entry, as n % 3 varies) and
+    its length covering them: rejected as by codec.unpack (the entry's check that its last
+    set lies within the group, then the first set alone); the same groups without the extra
+    values decode."""
+    from codec.format import Table, TensorEntry
+    # +-1: '0' sign, +-(2 + r): '10' r sign, end '110', escape '111' (2.2 sets a lookup)
+    table = Table(0, 1, 2, np.array([3, 3, 1, 2], np.uint8))
+    G = 40  # 40 groups of ~2000 bits: >= 64 Kbit with this table
+    rng = np.random.default_rng(n)
+
+    def tob(b: str) -> bytes:
+        return int(b.ljust(-(-len(b) // 8) * 8, "0"), 2).to_bytes(-(-len(b) // 8), "big")
+
+    def package(extra: dict[int, int]) -> bytes:
+        gt, pay = [], []
+        for g in range(G):
+            bits = "".join("0" + str(s) for s in rng.integers(0, 2, n + extra.get(g, 0))) + "110"
+            gt.append(format(len(bits), "016b"))
+            pay.append(bits)
+        block = tob("".join(gt)) + tob("".join(pay))
+        e = TensorEntry("w", np.dtype(np.int8), (G * n,), "count", n, 0, 8, len(block),
+                        zlib.crc32(block), 0, 0, 0, 16)
+        return _package([table], [e], block, version=version)
+
+    good = package({})
+    check_agrees(cbuild, good)
+    assert _multi_states(cbuild / "cdecode", good) == [(0, 0, 1)]
+    for extra in ({0: 1}, {17: 2}, {G - 1: 1}, {G - 1: 2}, {5: 3}):
+        bad = package(extra)
+        assert expected(bad) is None
+        for exe in ("cdecode", "cdecode_small"):
+            assert run_c(cbuild / exe, bad)[0] == 2, (exe, extra)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_sanitizers_on_multi_set_packages(asan_build, version):
+    """Damaged dense 4-bit packages (multi-set entries in use: bits flipped and bytes replaced
+    in the payload with the CRCs recomputed, so the damage reaches the symbol loop): the
+    sanitizer builds exit 2 exactly where codec.unpack rejects, else give its values."""
+    seed = _dense4_package(version, seed=5, group=("count", 40))
+    assert any(s[2] == 1 for s in _multi_states(asan_build / "cdecode_asan", seed, SAN_ENV))
+    d = read_directory(np.frombuffer(seed, np.uint8))
+    pr = random.Random(77)
+    stats = {"exit0": 0, "exit2": 0, "meta": 0}
+    for _ in range(3 * int(os.environ.get("CODEC_C_EXAMPLES", "40"))):
+        e = pr.choice([e for e in d.tensors if e.block_length > 64])
+        b = bytearray(seed)
+        k = pr.randrange(e.block_offset + e.block_length // 8, e.block_offset + e.block_length)
+        if pr.random() < 0.7:
+            b[k] ^= 1 << pr.randrange(8)
+        else:
+            b[k] = pr.randrange(256)
+        _fix_crcs.orig = seed
+        _check_sanitized(asan_build, bytes(_fix_crcs(b, k)), "multi", stats)
+    assert stats["exit2"] > 0 and stats["exit0"] > 0
+
+
 @pytest.mark.parametrize("cache", [1, 3])
 @pytest.mark.parametrize("version", VERSIONS)
 def test_small_table_offset_cache(tmp_path, cache, version):

@@ -12,6 +12,10 @@
  *   cdecode --each IN          decode every tensor with spk_decode alone (no spk_verify first:
  *                              v2 chunks remembered by spk_dec), in order, then in reverse
  *                              order with a fresh spk_dec: print "<index> <rc>" for each
+ *   cdecode --multi IN         decode every tensor with spk_decode in order: print "<index> <rc>
+ *                              <m>", m = the multi-set state of the table loaded last (spk_dec
+ *                              .multi: 0 plain, 1 multi-set entries, 2 not worth them; -1 in
+ *                              builds without SPK_MULTI)
  *
  * The harness (not the library) also rejects what codec.unpack rejects at the name level:
  * names that are not valid UTF-8 and duplicate names.
@@ -152,7 +156,7 @@ int main(int argc, char **argv)
         in = argv[3];
     } else {
         fprintf(stderr, "usage: cdecode IN OUTDIR | --list IN | --check-api IN | --bench N IN | "
-                        "--each IN\n");
+                        "--each IN | --multi IN\n");
         return 1;
     }
     buf = read_file(in, &len);
@@ -197,6 +201,22 @@ int main(int argc, char **argv)
             for (k = 0; k < names[i].n; k++)
                 printf("%02x", (uint8_t)names[i].s[k]);
             printf("\n");
+        }
+        return 0;
+    }
+    if (!strcmp(mode, "--multi")) {
+        for (i = 0; i < p.ntensors; i++) {
+            size_t nbytes = (size_t)ts[i].numel * ts[i].itemsize;
+            uint8_t *o = (uint8_t *)malloc(nbytes + 1u);
+            if (!o)
+                return 1;
+            rc = spk_decode(&p, &ts[i], &dec, o, nbytes);
+#ifdef SPK_MULTI
+            printf("%u %d %d\n", (unsigned)i, rc, dec.multi);
+#else
+            printf("%u %d -1\n", (unsigned)i, rc);
+#endif
+            free(o);
         }
         return 0;
     }
