@@ -2,7 +2,7 @@
 single-threaded, on the same packages; and the decoder's code size at -Os.
 
     python3 benchmarks/bench_c.py [--models m1 m2 ...] [--repeat 7] [--configs 8:0.0 4:0.9]
-                                  [--versions 1 2]
+                                  [--versions 1 2] [--baseline REV [--rounds 3]]
 
 Packages: every model of benchmarks/recipe.py MODELS under every REFERENCE config (CONFIGS),
 quantized with recipe.quantized_model and packed with codec.pack defaults, in each format
@@ -13,6 +13,10 @@ every tensor (C: ``cdecode --bench``, timing in-process around the library calls
 ``codec.unpack`` on bytes, warm JIT).  Best of --repeat runs.  C builds: -O2 (4096-entry decode
 table, slice-by-8 CRC tables, 8-byte refills), -O2 -DSPK_SMALL (canonical decoding), and the same
 two at -Os (firmware builds: 16-entry CRC table, byte-wise refills).
+With --baseline REV (a git revision), the same four builds of decoders/c as of REV are timed
+too, alternating with the current ones on each package (--rounds alternations of --repeat runs,
+best of all): an A/B run on the same packages and machine; it prints before/after per package
+and per config and stores both (rows: "<variant>_base_s", sizes: "text_size_Os_base").
 Writes benchmarks/results/c_decoder.json and prints a table.
 """
 from __future__ import annotations
@@ -42,22 +46,32 @@ CDIR = ROOT / "decoders" / "c"
 VARIANTS = {"c_O2": "-O2", "c_O2_small": "-O2 -DSPK_SMALL", "c_Os": "-Os", "c_Os_small": "-Os -DSPK_SMALL"}
 
 
-def build(tmp: Path) -> dict[str, Path]:
+def build(tmp: Path, cdir: Path = CDIR, suffix: str = "") -> dict[str, Path]:
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if cc is None:
         sys.exit("bench_c.py: no C compiler found")
     exes = {}
     for name, flags in VARIANTS.items():
-        exe = tmp / name
-        subprocess.run([cc, "-std=c99", *flags.split(), "-o", str(exe), str(CDIR / "cdecode.c"),
-                        str(CDIR / "spkdec.c")], check=True)
+        exe = tmp / (name + suffix)
+        subprocess.run([cc, "-std=c99", *flags.split(), "-o", str(exe), str(cdir / "cdecode.c"),
+                        str(cdir / "spkdec.c")], check=True)
         exes[name] = exe
     return exes
 
 
-def text_sizes(tmp: Path) -> dict[str, dict[str, int]]:
+def baseline_source(rev: str, dest: Path) -> Path:
+    """decoders/c as of git revision ``rev`` (the files make and build() need) in ``dest``."""
+    dest.mkdir(parents=True)
+    for f in ("Makefile", "spkdec.c", "spkdec.h", "cdecode.c"):
+        r = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:decoders/c/{f}"],
+                           capture_output=True, check=True)
+        (dest / f).write_bytes(r.stdout)
+    return dest
+
+
+def text_sizes(tmp: Path, cdir: Path = CDIR) -> dict[str, dict[str, int]]:
     out = {}
-    r = subprocess.run(["make", "-s", "-C", str(CDIR), f"BUILD={tmp / 'size'}", "size"],
+    r = subprocess.run(["make", "-s", "-C", str(cdir), f"BUILD={tmp / 'size'}", "size"],
                        capture_output=True, text=True, check=True)
     for line in r.stdout.splitlines():  # "spkdec.o (LUT, v2 only, -Os) .text 7987"
         parts = line.split()
@@ -91,6 +105,10 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--versions", nargs="*", type=int, default=[1, 2],
                     help="format versions to pack each model in")
+    ap.add_argument("--baseline", default=None,
+                    help="git revision whose decoders/c to time against the current one (A/B)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="with --baseline: alternations of current and baseline per package")
     ap.add_argument("--out", default=str(HERE / "results" / "c_decoder.json"))
     a = ap.parse_args(argv)
     configs = [(int(c.split(":")[0]), float(c.split(":")[1])) for c in a.configs]
@@ -99,6 +117,11 @@ def main(argv=None) -> int:
         tmp = Path(td)
         exes = build(tmp)
         sizes = text_sizes(tmp)
+        base_exes, base_sizes = {}, {}
+        if a.baseline:
+            bdir = baseline_source(a.baseline, tmp / "base_src")
+            base_exes = build(tmp, bdir, "_base")
+            base_sizes = text_sizes(tmp / "base", bdir)
         for m in a.models:
             for bits, sp in configs:
                 q = quantized_model(m, bits, sp)
@@ -111,7 +134,15 @@ def main(argv=None) -> int:
                            "params": params, "package_bytes": len(data)}
                     row["numba_s"] = time_numba(data, a.repeat)
                     for name, exe in exes.items():
-                        row[f"{name}_s"] = time_c(exe, pkg, a.repeat)
+                        if name in base_exes:  # A/B: alternate, best of all rounds
+                            ts, tb = [], []
+                            for _ in range(a.rounds):
+                                ts.append(time_c(exe, pkg, a.repeat))
+                                tb.append(time_c(base_exes[name], pkg, a.repeat))
+                            row[f"{name}_s"], row[f"{name}_base_s"] = min(ts), min(tb)
+                            row[f"{name}_base_mparams_s"] = params / min(tb) / 1e6
+                        else:
+                            row[f"{name}_s"] = time_c(exe, pkg, a.repeat)
                     for k in ["numba", *exes]:
                         row[f"{k}_mparams_s"] = params / row[f"{k}_s"] / 1e6
                     rows.append(row)
@@ -119,7 +150,10 @@ def main(argv=None) -> int:
                           f"{row['numba_mparams_s']:7.1f}  C -O2 {row['c_O2_mparams_s']:7.1f}  "
                           f"small {row['c_O2_small_mparams_s']:7.1f}  "
                           f"C -Os {row['c_Os_mparams_s']:7.1f}  "
-                          f"small {row['c_Os_small_mparams_s']:7.1f} M params/s", flush=True)
+                          f"small {row['c_Os_small_mparams_s']:7.1f} M params/s"
+                          + ("  after/before: " + " ".join(
+                              f"{row[f'{k}_base_s'] / row[f'{k}_s']:.3f}" for k in base_exes)
+                             if base_exes else ""), flush=True)
     tot = {}
     for version in a.versions:
         rs = [r for r in rows if r["version"] == version]
@@ -140,9 +174,25 @@ def main(argv=None) -> int:
         for k, xs in ratios.items():
             xs.sort()
             print(f"  {k:12s} {xs[len(xs) // 2]:.3f}  {xs[0]:.3f}  {xs[-1]:.3f}")
+    ab = {}
+    if base_exes:
+        print(f"A/B against {a.baseline}: speed after / before (total params / total time), "
+              "per config over its packages:")
+        cfgs = sorted({(r["bits"], r["sparsity"]) for r in rows}, key=lambda c: (-c[0], c[1]))
+        for version in a.versions:
+            for b, sp in cfgs + [(None, None)]:
+                rs = [r for r in rows if r["version"] == version
+                      and (b is None or (r["bits"], r["sparsity"]) == (b, sp))]
+                key = f"v{version} " + (f"{b}-bit {sp}" if b is not None else "all")
+                ab[key] = {k: sum(r[f"{k}_base_s"] for r in rs) / sum(r[f"{k}_s"] for r in rs)
+                           for k in base_exes}
+                print(f"  {key:14s} " + "  ".join(f"{k} {v:.3f}" for k, v in ab[key].items()))
     print("decoder code size at -Os (x86-64):")
     for variant, secs in sizes.items():
-        print(f"  {variant:9s} " + "  ".join(f"{s} {n} B" for s, n in secs.items()))
+        print(f"  {variant:9s} " + "  ".join(f"{s} {n} B" for s, n in secs.items())
+              + ("  (before: " + "  ".join(f"{s} {n} B" for s, n in
+                                            base_sizes.get(variant, {}).items()) + ")"
+                 if base_sizes else ""))
     result = {
         "what": "decode speed, C decoder vs codec.unpack (Numba), single thread; best of repeat",
         "date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
@@ -152,6 +202,8 @@ def main(argv=None) -> int:
         "versions": a.versions,
         "variants": {"numba": "codec.unpack", **VARIANTS},
         "text_size_Os": sizes, "mparams_s_total": tot, "rows": rows,
+        **({"baseline": a.baseline, "rounds": a.rounds, "text_size_Os_base": base_sizes,
+            "after_over_before_speed": ab} if a.baseline else {}),
     }
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     tmp_out = Path(a.out).with_suffix(".json.tmp")
