@@ -324,8 +324,12 @@ def test_multi_set_entries(cbuild, tmp_path, version):
     entries average >= 2 sets and tensors that decode >= 64 Kbit with them): used on dense
     4-bit packages (cdecode --multi), values identical to codec.unpack and to the
     -DSPK_NO_MULTI build, with every grouping (groups of 7 values: many entries hold the
-    end of the group, where the chain of sets stops) and table pool."""
+    end of the group, where the chain of sets stops) and table pool; also the -Os build (its
+    own loops)."""
     r = _make(tmp_path, "all", CFLAGS="-O2 -Werror -DSPK_NO_MULTI")
+    assert r.returncode == 0, r.stdout + r.stderr
+    os_build = tmp_path / "os"
+    r = _make(os_build, "all", CFLAGS="-Os -Werror")
     assert r.returncode == 0, r.stdout + r.stderr
     used = 0
     for group, max_tables in (("auto", 1024), ("tensor", 1), (("count", 7), 2), ("kernel", 4)):
@@ -333,6 +337,9 @@ def test_multi_set_entries(cbuild, tmp_path, version):
         check_agrees(cbuild, data, api=True)
         rc, got, err = run_c(tmp_path / "cdecode", data)
         assert rc == 0 and got == expected(data), f"SPK_NO_MULTI: exit {rc} {err}"
+        rc, got, err = run_c(os_build / "cdecode", data)
+        assert rc == 0 and got == expected(data), f"-Os: exit {rc} {err}"
+        assert _multi_states(os_build / "cdecode", data) == _multi_states(cbuild / "cdecode", data)
         states = _multi_states(cbuild / "cdecode", data)
         assert all(s[1] == 0 for s in states)
         used += sum(s[2] == 1 for s in states)
@@ -343,7 +350,7 @@ def test_multi_set_entries(cbuild, tmp_path, version):
 
 @pytest.mark.parametrize("n", [999, 1000, 1001])
 @pytest.mark.parametrize("version", VERSIONS)
-def test_multi_set_group_end(cbuild, n, version):
+def test_multi_set_group_end(cbuild, tmp_path, n, version):
     """A group with one or two values too many (each value a 2-bit set, so the value at the
     group's end is the first, second or third set of a multi-set entry, as n % 3 varies) and
     its length covering them: rejected as by codec.unpack (the entry's check that its last
@@ -369,14 +376,17 @@ def test_multi_set_group_end(cbuild, n, version):
                         zlib.crc32(block), 0, 0, 0, 16)
         return _package([table], [e], block, version=version)
 
+    r = _make(tmp_path, "all", CFLAGS="-Os -Werror")
+    assert r.returncode == 0, r.stdout + r.stderr
     good = package({})
     check_agrees(cbuild, good)
+    assert run_c(tmp_path / "cdecode", good)[1] == expected(good)
     assert _multi_states(cbuild / "cdecode", good) == [(0, 0, 1)]
     for extra in ({0: 1}, {17: 2}, {G - 1: 1}, {G - 1: 2}, {5: 3}):
         bad = package(extra)
         assert expected(bad) is None
-        for exe in ("cdecode", "cdecode_small"):
-            assert run_c(cbuild / exe, bad)[0] == 2, (exe, extra)
+        for exe in (cbuild / "cdecode", cbuild / "cdecode_small", tmp_path / "cdecode"):
+            assert run_c(exe, bad)[0] == 2, (exe, extra)
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -11,7 +11,9 @@
  *   spk_tensor   520 bytes         one directory entry (shape has SPK_MAX_NDIM = 32 dims) and,
  *                                  for v2 names, the byte ends of the name's tokens
  *                                  (SPK_MAX_NAME_TOKENS = 64 uint16)
- *   spk_dec      16936 bytes       4096-entry decode table (uint32) + SPK_TABLE_CACHE (64) offsets
+ *   spk_dec      33320 bytes       8192 uint32 (a 4096-entry decode table, or one with multi-set
+ *                                  entries: two words an entry) + SPK_TABLE_CACHE (64) offsets
+ *                16936 bytes       with -DSPK_NO_MULTI: a 4096-entry decode table (uint32)
  *                2424 bytes        with -DSPK_SMALL: 2 * SPK_SMALL_MAX_CODES (1024) + 32 offsets
  *                                  (+ the range of v2 CRC chunks already verified)
  *   spk_stream   64 bytes          plus the caller's group buffer (group_size values)

@@ -1,5 +1,6 @@
 /* Firmware-style example: a package compiled into flash as a const array, decoded at load
- * time with fixed, statically allocated RAM (a 16 KiB decode table and one group buffer).
+ * time with fixed, statically allocated RAM (a 32 KiB decode table, 16 KiB with -DSPK_NO_MULTI,
+ * and one group buffer).
  *
  * model_pkg.h comes from `codec export-c model.spkg -o model_pkg.h --symbol model` or from
  * `python make_header.py model.spkg model_pkg.h --name model`.  Prints one line per tensor:
