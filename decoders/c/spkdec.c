@@ -823,13 +823,14 @@ static SIZE_NOINLINE uint32_t multi_x(const uint32_t *lut, uint32_t p, int w, ui
 }
 
 /* Convert d's loaded plain table to multi-set entries if its entries average >= 2 sets per
- * lookup, estimated on 64 of the 4096 prefixes (~0.4 us; every 16th prefix took 1.7 us, 60 %
- * of a plain table build, on each load of a table that then was not worth it).  Conversion, in place: the plain
- * entries spread to the even words (from the top: lut[2p] is read as lut[p'] before it is
- * written); next_set of every prefix 4k into its odd word; then x of every prefix into its
- * odd word, by levels of trailing zero bits: prefixes with 0-1 trailing zeros, then 2-3, ...,
- * then 0, so the next_set values an x needs (of prefixes with >= 2 more trailing zeros) are
- * still there.  ~40 us for 4096 entries on the development machine. */
+ * lookup, estimated on 64 of the 4096 prefixes (~0.5 us; every 16th prefix took 1.7 us, 60 %
+ * of a plain table build, on each load of a table that then was not worth it).  Conversion,
+ * in place: the plain entries spread to the even words (from the top: lut[2p] is read as
+ * lut[p'] before it is written); next_set of every prefix 4k into its odd word; then x of
+ * every prefix into its odd word, by levels of trailing zero bits: prefixes with 0-1
+ * trailing zeros, then 2-3, ..., then 0, so the next_set values an x needs (of prefixes with
+ * >= 2 more trailing zeros) are still there.  ~12-25 us a table on the development machine
+ * (the plain build: 1.5-3 us), hence MULTI_MIN_BITS. */
 static void multi_make(spk_dec *d)
 {
     uint32_t p, x, k, sets = 0, *lut = d->lut;
