@@ -12,8 +12,9 @@ and check the directory, check every CRC32 (v1: each block's; v2: each data chun
 every tensor (C: ``cdecode --bench``, timing in-process around the library calls; Python:
 ``codec.unpack`` on bytes, warm JIT).  Best of --repeat runs.  C builds: -O2 (4096-entry decode
 table, slice-by-8 CRC tables, 8-byte refills), -O2 -DSPK_SMALL (canonical decoding), and the same
-two at -Os (firmware builds: 16-entry CRC table, byte-wise refills).
-With --baseline REV (a git revision), the same four builds of decoders/c as of REV are timed
+two at -Os (firmware builds: 16-entry CRC table, byte-wise refills); and -O2 -DSPK_MULTI (the
+opt-in multi-set decode-table entries, 32 KiB table: not the default, reported beside it).
+With --baseline REV (a git revision), the same five builds of decoders/c as of REV are timed
 too, alternating with the current ones on each package (--rounds alternations of --repeat runs,
 best of all): an A/B run on the same packages and machine; it prints before/after per package
 and per config and stores both (rows: "<variant>_base_s", sizes: "text_size_Os_base").
@@ -43,7 +44,8 @@ import codec  # noqa: E402
 from benchmarks.recipe import CONFIGS, MODELS, quantized_model  # noqa: E402
 
 CDIR = ROOT / "decoders" / "c"
-VARIANTS = {"c_O2": "-O2", "c_O2_small": "-O2 -DSPK_SMALL", "c_Os": "-Os", "c_Os_small": "-Os -DSPK_SMALL"}
+VARIANTS = {"c_O2": "-O2", "c_O2_small": "-O2 -DSPK_SMALL", "c_Os": "-Os", "c_Os_small": "-Os -DSPK_SMALL",
+            "c_O2_multi": "-O2 -DSPK_MULTI"}  # multi-set entries: opt-in
 
 
 def build(tmp: Path, cdir: Path = CDIR, suffix: str = "") -> dict[str, Path]:
@@ -75,7 +77,7 @@ def text_sizes(tmp: Path, cdir: Path = CDIR) -> dict[str, dict[str, int]]:
                        capture_output=True, text=True, check=True)
     for line in r.stdout.splitlines():  # "spkdec.o (LUT, v2 only, -Os) .text 7987"
         parts = line.split()
-        variant = ("lut" if "LUT" in line else "small") + (
+        variant = ("lut_multi" if "SPK_MULTI" in line else "lut" if "LUT" in line else "small") + (
             "_v1" if "v1 only" in line else "_v2" if "v2 only" in line else "")
         out.setdefault(variant, {})[parts[-2]] = int(parts[-1])
     return out
@@ -150,7 +152,8 @@ def main(argv=None) -> int:
                           f"{row['numba_mparams_s']:7.1f}  C -O2 {row['c_O2_mparams_s']:7.1f}  "
                           f"small {row['c_O2_small_mparams_s']:7.1f}  "
                           f"C -Os {row['c_Os_mparams_s']:7.1f}  "
-                          f"small {row['c_Os_small_mparams_s']:7.1f} M params/s"
+                          f"small {row['c_Os_small_mparams_s']:7.1f}  "
+                          f"-O2 MULTI {row['c_O2_multi_mparams_s']:7.1f} M params/s"
                           + ("  after/before: " + " ".join(
                               f"{row[f'{k}_base_s'] / row[f'{k}_s']:.3f}" for k in base_exes)
                              if base_exes else ""), flush=True)
@@ -189,7 +192,7 @@ def main(argv=None) -> int:
                 print(f"  {key:14s} " + "  ".join(f"{k} {v:.3f}" for k, v in ab[key].items()))
     print("decoder code size at -Os (x86-64):")
     for variant, secs in sizes.items():
-        print(f"  {variant:9s} " + "  ".join(f"{s} {n} B" for s, n in secs.items())
+        print(f"  {variant:10s} " + "  ".join(f"{s} {n} B" for s, n in secs.items())
               + ("  (before: " + "  ".join(f"{s} {n} B" for s, n in
                                             base_sizes.get(variant, {}).items()) + ")"
                  if base_sizes else ""))

@@ -79,13 +79,33 @@ def cbuild(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def asan_build(tmp_path_factory) -> Path:
-    build = tmp_path_factory.mktemp("casan")
-    r = _make(build, "asan")
+def mbuild(tmp_path_factory) -> Path:
+    """The opt-in multi-set build (-DSPK_MULTI), -O2 and -Os (mbuild / "os")."""
+    build = tmp_path_factory.mktemp("cmulti")
+    r = _make(build, "all", "small", CFLAGS="-O2 -Werror -DSPK_MULTI")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = _make(build / "os", "all", CFLAGS="-Os -Werror -DSPK_MULTI")
+    assert r.returncode == 0, r.stdout + r.stderr
+    return build
+
+
+def _asan(tmp_path_factory, name: str, **env) -> Path:
+    build = tmp_path_factory.mktemp(name)
+    r = _make(build, "asan", **env)
     if r.returncode != 0 and "sanitize" in (r.stderr + r.stdout):
         pytest.skip(f"the C compiler cannot build with sanitizers: {r.stderr[-300:]}")
     assert r.returncode == 0, r.stdout + r.stderr
     return build
+
+
+@pytest.fixture(scope="session")
+def asan_build(tmp_path_factory) -> Path:
+    return _asan(tmp_path_factory, "casan")
+
+
+@pytest.fixture(scope="session")
+def asan_multi_build(tmp_path_factory) -> Path:
+    return _asan(tmp_path_factory, "casanmulti", CPPFLAGS="-DSPK_MULTI")
 
 
 def run_c(exe: Path, data: bytes, env=None) -> tuple[int, list[bytes] | None, str]:
@@ -319,38 +339,35 @@ def _dense4_package(version: int, seed: int = 21, group="auto", max_tables: int 
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_multi_set_entries(cbuild, tmp_path, version):
-    """Multi-set decode-table entries (up to three whole sets a lookup, for tables whose
-    entries average >= 2 sets and tensors that decode >= 64 Kbit with them): used on dense
-    4-bit packages (cdecode --multi), values identical to codec.unpack and to the
-    -DSPK_NO_MULTI build, with every grouping (groups of 7 values: many entries hold the
-    end of the group, where the chain of sets stops) and table pool; also the -Os build (its
-    own loops)."""
-    r = _make(tmp_path, "all", CFLAGS="-O2 -Werror -DSPK_NO_MULTI")
+def test_multi_set_entries(cbuild, mbuild, tmp_path, version):
+    """Multi-set decode-table entries (opt-in, -DSPK_MULTI: up to three whole sets a lookup,
+    for tables whose entries average >= 2 sets and tensors that decode >= 64 Kbit with them):
+    used on dense 4-bit packages (cdecode --multi), values identical to codec.unpack and to
+    the default build (no multi-set entries), with every grouping (groups of 7 values: many
+    entries hold the end of the group, where the chain of sets stops) and table pool; also
+    the -Os -DSPK_MULTI build (its own loops).  -DSPK_NO_MULTI overrides -DSPK_MULTI."""
+    r = _make(tmp_path, "all", CFLAGS="-O2 -Werror -DSPK_MULTI -DSPK_NO_MULTI")
     assert r.returncode == 0, r.stdout + r.stderr
-    os_build = tmp_path / "os"
-    r = _make(os_build, "all", CFLAGS="-Os -Werror")
-    assert r.returncode == 0, r.stdout + r.stderr
+    os_build = mbuild / "os"
     used = 0
     for group, max_tables in (("auto", 1024), ("tensor", 1), (("count", 7), 2), ("kernel", 4)):
         data = _dense4_package(version, group=group, max_tables=max_tables)
         check_agrees(cbuild, data, api=True)
-        rc, got, err = run_c(tmp_path / "cdecode", data)
-        assert rc == 0 and got == expected(data), f"SPK_NO_MULTI: exit {rc} {err}"
+        check_agrees(mbuild, data, api=True)
         rc, got, err = run_c(os_build / "cdecode", data)
-        assert rc == 0 and got == expected(data), f"-Os: exit {rc} {err}"
-        assert _multi_states(os_build / "cdecode", data) == _multi_states(cbuild / "cdecode", data)
-        states = _multi_states(cbuild / "cdecode", data)
+        assert rc == 0 and got == expected(data), f"-Os -DSPK_MULTI: exit {rc} {err}"
+        assert _multi_states(os_build / "cdecode", data) == _multi_states(mbuild / "cdecode", data)
+        states = _multi_states(mbuild / "cdecode", data)
         assert all(s[1] == 0 for s in states)
         used += sum(s[2] == 1 for s in states)
-        assert {s[2] for s in _multi_states(tmp_path / "cdecode", data)} == {-1}
-        assert {s[2] for s in _multi_states(cbuild / "cdecode_small", data)} == {-1}
+        for exe in (cbuild / "cdecode", cbuild / "cdecode_small", tmp_path / "cdecode"):
+            assert {s[2] for s in _multi_states(exe, data)} == {-1}, exe  # no multi-set entries
     assert used >= 8  # the dense tensors of the larger groupings
 
 
 @pytest.mark.parametrize("n", [999, 1000, 1001])
 @pytest.mark.parametrize("version", VERSIONS)
-def test_multi_set_group_end(cbuild, tmp_path, n, version):
+def test_multi_set_group_end(cbuild, mbuild, n, version):
     """A group with one or two values too many (each value a 2-bit set, so the value at the
     group's end is the first, second or third set of a multi-set entry, as n % 3 varies) and
     its length covering them: rejected as by codec.unpack (the entry's check that its last
@@ -376,24 +393,26 @@ def test_multi_set_group_end(cbuild, tmp_path, n, version):
                         zlib.crc32(block), 0, 0, 0, 16)
         return _package([table], [e], block, version=version)
 
-    r = _make(tmp_path, "all", CFLAGS="-Os -Werror")
-    assert r.returncode == 0, r.stdout + r.stderr
     good = package({})
     check_agrees(cbuild, good)
-    assert run_c(tmp_path / "cdecode", good)[1] == expected(good)
-    assert _multi_states(cbuild / "cdecode", good) == [(0, 0, 1)]
+    assert run_c(mbuild / "cdecode", good)[1] == expected(good)
+    assert run_c(mbuild / "os" / "cdecode", good)[1] == expected(good)
+    assert _multi_states(mbuild / "cdecode", good) == [(0, 0, 1)]
     for extra in ({0: 1}, {17: 2}, {G - 1: 1}, {G - 1: 2}, {5: 3}):
         bad = package(extra)
         assert expected(bad) is None
-        for exe in (cbuild / "cdecode", cbuild / "cdecode_small", tmp_path / "cdecode"):
+        for exe in (cbuild / "cdecode", cbuild / "cdecode_small", mbuild / "cdecode",
+                    mbuild / "os" / "cdecode"):
             assert run_c(exe, bad)[0] == 2, (exe, extra)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_sanitizers_on_multi_set_packages(asan_build, version):
-    """Damaged dense 4-bit packages (multi-set entries in use: bits flipped and bytes replaced
-    in the payload with the CRCs recomputed, so the damage reaches the symbol loop): the
-    sanitizer builds exit 2 exactly where codec.unpack rejects, else give its values."""
+def test_sanitizers_on_multi_set_packages(asan_multi_build, version):
+    """Damaged dense 4-bit packages (multi-set entries in use, -DSPK_MULTI: bits flipped and
+    bytes replaced in the payload with the CRCs recomputed, so the damage reaches the symbol
+    loop): the sanitizer builds exit 2 exactly where codec.unpack rejects, else give its
+    values."""
+    asan_build = asan_multi_build
     seed = _dense4_package(version, seed=5, group=("count", 40))
     assert any(s[2] == 1 for s in _multi_states(asan_build / "cdecode_asan", seed, SAN_ENV))
     d = read_directory(np.frombuffer(seed, np.uint8))

@@ -15,7 +15,7 @@
  *   cdecode --multi IN         decode every tensor with spk_decode in order: print "<index> <rc>
  *                              <m>", m = the multi-set state of the table loaded last (spk_dec
  *                              .multi: 0 plain, 1 multi-set entries, 2 not worth them; -1 in
- *                              builds without SPK_MULTI)
+ *                              builds without -DSPK_MULTI, the default)
  *
  * The harness (not the library) also rejects what codec.unpack rejects at the name level:
  * names that are not valid UTF-8 and duplicate names.
@@ -28,7 +28,7 @@
 
 #include "spkdec.h"
 
-static spk_dec dec; /* 33 KiB (16 KiB with -DSPK_NO_MULTI): static, zero-initialized */
+static spk_dec dec; /* 16 KiB (33 KiB with -DSPK_MULTI): static, zero-initialized */
 
 static uint8_t *read_file(const char *path, size_t *len)
 {

@@ -11,9 +11,9 @@
  *   spk_tensor   520 bytes         one directory entry (shape has SPK_MAX_NDIM = 32 dims) and,
  *                                  for v2 names, the byte ends of the name's tokens
  *                                  (SPK_MAX_NAME_TOKENS = 64 uint16)
- *   spk_dec      33320 bytes       8192 uint32 (a 4096-entry decode table, or one with multi-set
- *                                  entries: two words an entry) + SPK_TABLE_CACHE (64) offsets
- *                16936 bytes       with -DSPK_NO_MULTI: a 4096-entry decode table (uint32)
+ *   spk_dec      16936 bytes       4096-entry decode table (uint32) + SPK_TABLE_CACHE (64) offsets
+ *                33320 bytes       with -DSPK_MULTI (opt-in): 8192 uint32, a 4096-entry decode
+ *                                  table or one with multi-set entries (two words an entry)
  *                2424 bytes        with -DSPK_SMALL: 2 * SPK_SMALL_MAX_CODES (1024) + 32 offsets
  *                                  (+ the range of v2 CRC chunks already verified)
  *   spk_stream   64 bytes          plus the caller's group buffer (group_size values)
@@ -84,12 +84,15 @@ extern "C" {
 #ifndef SPK_TOKEN_CACHE
 #define SPK_TOKEN_CACHE 16
 #endif
-/* Multi-set decode-table entries (default in the full-size build; -DSPK_NO_MULTI, SPK_SMALL or
- * SPK_NO_WHOLE leave them out): spk_dec's decode table is 8192 uint32 instead of 4096 (+16 KiB
- * RAM), so a table whose entries hold >= 2 whole sets per lookup on average (dense 4-bit
- * weights) can carry up to three sets per entry (docs/C_DECODER.md "Multi-set entries"). */
-#if !defined(SPK_SMALL) && !defined(SPK_NO_WHOLE) && !defined(SPK_NO_MULTI)
-#define SPK_MULTI 1
+/* Multi-set decode-table entries: opt-in with -DSPK_MULTI (full-size build only; SPK_SMALL,
+ * SPK_NO_WHOLE or SPK_NO_MULTI leave them out): spk_dec's decode table is 8192 uint32 instead
+ * of 4096 (+16 KiB RAM, +1.6 KB code), so a table whose entries hold >= 2 whole sets per lookup
+ * on average (dense 4-bit weights) can carry up to three sets per entry: +15-39 % decode speed
+ * on dense 4-bit packages with big tensors, 1-5 % slower on the others (docs/C_DECODER.md
+ * "Multi-set entries").  -DSPK_NO_MULTI (their off switch while they were the default) is
+ * still accepted. */
+#if defined(SPK_MULTI) && (defined(SPK_SMALL) || defined(SPK_NO_WHOLE) || defined(SPK_NO_MULTI))
+#undef SPK_MULTI
 #endif
 #ifndef SPK_SMALL_MAX_CODES
 #define SPK_SMALL_MAX_CODES 1024   /* -DSPK_SMALL: most codes one table may have */

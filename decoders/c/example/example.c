@@ -1,5 +1,5 @@
 /* Firmware-style example: a package compiled into flash as a const array, decoded at load
- * time with fixed, statically allocated RAM (a 32 KiB decode table, 16 KiB with -DSPK_NO_MULTI,
+ * time with fixed, statically allocated RAM (a 16 KiB decode table, 32 KiB with -DSPK_MULTI,
  * and one group buffer).
  *
  * model_pkg.h comes from `codec export-c model.spkg -o model_pkg.h --symbol model` or from
