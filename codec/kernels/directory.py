@@ -81,19 +81,12 @@ def _read_table(d, pos, dest):
 
 
 @njit(cache=True)
-def _walk(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, entries, shapes,
-          names, sizes):
-    """One pass over the directory bytes ``d`` (first byte at file offset ``dir_off``).
-
-    Without ``fill`` it checks every rule and writes the output sizes to ``sizes`` (tables,
-    code-length symbols, entries, dims, name bytes); with ``fill`` it walks the same bytes
-    again into arrays of those sizes.  Returns 0 or FAIL.  (Integer returns only: a kernel
-    returning tuples of arrays from many exits took Numba 7.7 s to compile.)
-    ``lim`` = max_tables, max_table_symbols, max_tensors, max_name_bytes, max_names_bytes,
-    max_ndim, max_output_bytes."""
-    max_tables, max_table_symbols, max_tensors = lim[0], lim[1], lim[2]
-    max_name_bytes, max_names_bytes, max_ndim, max_output_bytes = lim[3], lim[4], lim[5], lim[6]
-    pos = 0
+def read_table_pool(d, pos, fill, tables, lengths, max_classes, sym_first, max_tables,
+                    max_table_symbols, sizes):
+    """The table pool at ``d[pos:]`` (both versions): check it, and with ``fill`` write
+    (kref, nrun, nclass, offset) rows to ``tables`` and the code lengths to ``lengths``;
+    sizes[0], sizes[1] = tables, code-length symbols.  Returns the position after it or
+    FAIL."""
     ntab, pos = _varint(d, pos)
     if ntab < 0 or ntab > max_tables:
         return FAIL
@@ -134,6 +127,31 @@ def _walk(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, entrie
             tables[i, T_NRUN] = nrun
             tables[i, T_NCLASS] = nclass
             tables[i, T_LEN_OFF] = total_sym - nsym
+    if sizes.size < 2:
+        return FAIL
+    sizes[0] = ntab
+    sizes[1] = total_sym
+    return pos
+
+
+@njit(cache=True)
+def _walk(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, entries, shapes,
+          names, sizes):
+    """One pass over the directory bytes ``d`` (first byte at file offset ``dir_off``).
+
+    Without ``fill`` it checks every rule and writes the output sizes to ``sizes`` (tables,
+    code-length symbols, entries, dims, name bytes); with ``fill`` it walks the same bytes
+    again into arrays of those sizes.  Returns 0 or FAIL.  (Integer returns only: a kernel
+    returning tuples of arrays from many exits took Numba 7.7 s to compile.)
+    ``lim`` = max_tables, max_table_symbols, max_tensors, max_name_bytes, max_names_bytes,
+    max_ndim, max_output_bytes."""
+    max_tables, max_table_symbols, max_tensors = lim[0], lim[1], lim[2]
+    max_name_bytes, max_names_bytes, max_ndim, max_output_bytes = lim[3], lim[4], lim[5], lim[6]
+    pos = read_table_pool(d, 0, fill, tables, lengths, max_classes, sym_first, max_tables,
+                          max_table_symbols, sizes)
+    if pos < 0:
+        return FAIL
+    ntab, total_sym = sizes[0], sizes[1]
     count, pos = _varint(d, pos)
     if count < 0 or count > max_tensors:
         return FAIL

@@ -16,8 +16,8 @@ from numba import njit
 
 from .directory import (BIG, F_BLEN, F_BOFF, F_DTYPE, F_GMODE, F_GSIZE, F_LEN_BITS, F_MLEN,
                         F_NAME_LEN, F_NAME_OFF, F_NDIM, F_NUMEL, F_SHAPE_OFF, F_TID_BASE,
-                        F_TID_BITS, F_VOFF, FAIL, N_FIELDS, T_KREF, T_LEN_OFF, T_NCLASS, T_NRUN,
-                        _ITEMSIZE, _VMAX, _VMIN, _read_table, _varint)
+                        F_TID_BITS, F_VOFF, FAIL, N_FIELDS, _ITEMSIZE, _VMAX, _VMIN, _varint,
+                        read_table_pool)
 
 MAX_DIM = np.int64(1) << np.int64(48)
 
@@ -119,47 +119,11 @@ def _walk_v2(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, ent
     max_ndim, max_output_bytes = lim[5], lim[6]
     if sizes.size < 6:
         return FAIL
-    pos = 0
-    ntab, pos = _varint(d, pos)
-    if ntab < 0 or ntab > max_tables:
+    pos = read_table_pool(d, 0, fill, tables, lengths, max_classes, sym_first, max_tables,
+                          max_table_symbols, sizes)
+    if pos < 0:
         return FAIL
-    if fill and (tables.shape[0] < ntab or tables.shape[1] < 4):
-        return FAIL
-    scratch = np.zeros(0, np.uint8)
-    total_sym = 0
-    for i in range(ntab):
-        if pos >= d.size:
-            return FAIL
-        kref = np.int64(d[pos])
-        pos += 1
-        if kref >= max_classes.size:
-            return FAIL
-        nrun, pos = _varint(d, pos)
-        if nrun < 1 or nrun > 4096:
-            return FAIL
-        nclass, pos = _varint(d, pos)
-        if nclass < 1 or nclass > max_classes[kref]:
-            return FAIL
-        nsym = sym_first + nclass * nrun
-        total_sym += nsym
-        if nsym > 65536 or total_sym > max_table_symbols:
-            return FAIL
-        if fill:
-            if total_sym > lengths.size:
-                return FAIL
-            dest = lengths[total_sym - nsym:total_sym]
-        else:
-            if nsym > scratch.size:
-                scratch = np.zeros(nsym, np.uint8)
-            dest = scratch[:nsym]
-        pos = _read_table(d, pos, dest)
-        if pos < 0:
-            return FAIL
-        if fill:
-            tables[i, T_KREF] = kref
-            tables[i, T_NRUN] = nrun
-            tables[i, T_NCLASS] = nclass
-            tables[i, T_LEN_OFF] = total_sym - nsym
+    ntab, total_sym = sizes[0], sizes[1]
     count, pos = _varint(d, pos)
     if count < 0 or count > max_tensors or count > d.size:
         return FAIL
