@@ -386,3 +386,30 @@ def test_e8_implicit_group_size_bounded_and_e7b_empty_shapes():
     for fn in (codec.unpack, codec.inspect, ref.unpack):
         with pytest.raises(codec.LimitError):
             fn(bad)
+
+
+def test_read_all_chunk_pass_names_first_tensor_over_bad_chunk(monkeypatch):
+    """read_all checks every chunk once when all tensors are wanted; a bad chunk then fails with
+    the error the per-tensor checks give: the first tensor (package order) over that chunk."""
+    from codec import format_v2
+    monkeypatch.setattr(format_v2, "DEFAULT_CHUNK_LOG2", 6)  # 64-byte chunks: many per package
+    rng = np.random.default_rng(8)
+    arrays = {f"layer{i}.weight": rng.integers(-60, 60, size=(3, 40 + 17 * i)).astype(np.int8)
+              for i in range(6)}
+    data = codec.pack(arrays)
+    pkg = codec.Package(data)
+    d = pkg.directory
+    assert d.version == 2 and d.chunk_log2 == 6 and len(d.chunk_crcs) > 6
+    out = pkg.read_all()
+    assert all(np.array_equal(out[k], v) for k, v in arrays.items())
+    assert pkg._chunk_ok == set(range(len(d.chunk_crcs)))  # the one-pass check ran
+    for c in range(len(d.chunk_crcs)):
+        lo = 8 + (c << 6)
+        bad = bytearray(data)
+        bad[lo] ^= 0x40
+        first = next(e for e in d.tensors if e.block_length and
+                     e.block_offset <= lo + 63 and e.block_offset + e.block_length > lo)
+        with pytest.raises(codec.ChecksumError) as exc:
+            codec.unpack(bytes(bad))
+        assert exc.value.value == first.name and f"data chunk {c} " in str(exc.value)
+        assert exc.value.offset == lo
