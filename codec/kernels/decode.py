@@ -132,6 +132,18 @@ def _start(buf, hi, start, end, o_lo, o_hi, voff, vmin, vmax, out):
     return 0
 
 
+@njit(cache=True, nogil=True)
+def _finish(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax, out):
+    """One lane alone to the end of its group (the last group of a chunk): (pos, i, state).
+    A called function, not inlined, so the kernels compile two copies of the step, not four."""
+    st = np.int64(0)
+    while st == 0:
+        pos, i, st, j, v = _step(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax)
+        if st == 0:
+            out[np.uint64(j)] = v
+    return pos, i, st
+
+
 LANES = 2
 
 
@@ -217,14 +229,10 @@ def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, lu
                 out[np.uint64(jb)] = xb
         if ln[0] < ln[1]:
             continue  # refill the lane that ended
-        while sa == 0:  # no group left: the other lane finishes alone
-            pa, ia, sa, ja, xa = _step(buf, hi, luts, la, pa, ia, ha, va, vmin, vmax)
-            if sa == 0:
-                out[np.uint64(ja)] = xa
-        while sb == 0:
-            pb, ib, sb, jb, xb = _step(buf, hi, luts, lb, pb, ib, hb, vb, vmin, vmax)
-            if sb == 0:
-                out[np.uint64(jb)] = xb
+        if sa == 0:  # no group left: the other lane finishes alone
+            pa, ia, sa = _finish(buf, hi, luts, la, pa, ia, ha, va, vmin, vmax, out)
+        if sb == 0:
+            pb, ib, sb = _finish(buf, hi, luts, lb, pb, ib, hb, vb, vmin, vmax, out)
 
 
 @njit(cache=True, inline="always")
@@ -253,6 +261,19 @@ def _step_multi(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax):
         return pos + np.int64(ent >> np.uint64(60)), j1 + 1, 0, j1, v1, j1, v1, j1, v1
     pos, i, st, j, v = _plain(w, ent, pos, i, o_hi, voff, vmin, vmax)
     return pos, i, st, j, v, j, v, j, v
+
+
+@njit(cache=True, nogil=True)
+def _finish_multi(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax, out):
+    """_finish for a multi-set table."""
+    st = np.int64(0)
+    while st == 0:
+        pos, i, st, k, x, j2, x2, j, y = _step_multi(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax)
+        if st == 0:
+            out[np.uint64(k)] = x
+            out[np.uint64(j2)] = x2
+            out[np.uint64(j)] = y
+    return pos, i, st
 
 
 @njit(cache=True, nogil=True)
@@ -334,15 +355,7 @@ def decode_groups_multi(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vm
                 out[np.uint64(jb)] = yb
         if ln[0] < ln[1]:
             continue  # refill the lane that ended
-        while sa == 0:  # no group left: the other lane finishes alone
-            pa, ia, sa, ka, xa, ja2, xa2, ja, ya = _step_multi(buf, hi, luts, la, pa, ia, ha, va, vmin, vmax)
-            if sa == 0:
-                out[np.uint64(ka)] = xa
-                out[np.uint64(ja2)] = xa2
-                out[np.uint64(ja)] = ya
-        while sb == 0:
-            pb, ib, sb, kb, xb, jb2, xb2, jb, yb = _step_multi(buf, hi, luts, lb, pb, ib, hb, vb, vmin, vmax)
-            if sb == 0:
-                out[np.uint64(kb)] = xb
-                out[np.uint64(jb2)] = xb2
-                out[np.uint64(jb)] = yb
+        if sa == 0:  # no group left: the other lane finishes alone
+            pa, ia, sa = _finish_multi(buf, hi, luts, la, pa, ia, ha, va, vmin, vmax, out)
+        if sb == 0:
+            pb, ib, sb = _finish_multi(buf, hi, luts, lb, pb, ib, hb, vb, vmin, vmax, out)
