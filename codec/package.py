@@ -655,33 +655,34 @@ class Package:
             c0 = (e.block_offset - PREAMBLE_SIZE) >> k
             c1 = (e.block_offset + e.block_length - 1 - PREAMBLE_SIZE) >> k
             for c in range(c0, c1 + 1):
-                if c in self._chunk_ok:
-                    continue
-                lo = PREAMBLE_SIZE + (c << k)
-                hi = min(lo + (1 << k), d.directory_offset)
-                crc = zlib.crc32(self._buf[lo:hi])
-                stored = int(d.chunk_crcs[c])
-                if crc != stored:
+                bad = self._chunk_mismatch(c)
+                if bad is not None:
+                    lo, hi, stored, crc = bad
                     raise ChecksumError(f"tensor {e.name!r}: CRC32 mismatch in data chunk {c} "
                                         f"[{lo}, {hi}) (stored {stored:08x}, computed {crc:08x})",
                                         offset=lo, value=e.name)
-                self._chunk_ok.add(c)
         self._crc_ok.add(e.name)
+
+    def _chunk_mismatch(self, c: int):
+        """v2 data chunk c checked once per Package: None if its CRC32 matches (remembered),
+        else (start, end, stored, computed)."""
+        if c in self._chunk_ok:
+            return None
+        d = self.directory
+        lo = PREAMBLE_SIZE + (c << d.chunk_log2)
+        hi = min(lo + (1 << d.chunk_log2), d.directory_offset)
+        crc = zlib.crc32(self._buf[lo:hi])
+        stored = int(d.chunk_crcs[c])
+        if crc != stored:
+            return lo, hi, stored, crc
+        self._chunk_ok.add(c)
+        return None
 
     def _check_all_chunks(self) -> bool:
         """v2, every tensor wanted: check every chunk once, in order; True if all match.  On a
         mismatch the per-tensor checks then name the first tensor whose block overlaps a bad
         chunk, as they would have without this pass."""
-        d = self.directory
-        k = d.chunk_log2
-        for c in range(len(d.chunk_crcs)):
-            if c in self._chunk_ok:
-                continue
-            lo = PREAMBLE_SIZE + (c << k)
-            if zlib.crc32(self._buf[lo:min(lo + (1 << k), d.directory_offset)]) != int(d.chunk_crcs[c]):
-                return False
-            self._chunk_ok.add(c)
-        return True
+        return all(self._chunk_mismatch(c) is None for c in range(len(self.directory.chunk_crcs)))
 
     def _decode_flat(self, entries: list[TensorEntry], out: np.ndarray | None = None) -> np.ndarray:
         """Decode tensors of one dtype, back to back, into one flat buffer.

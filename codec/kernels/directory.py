@@ -80,6 +80,23 @@ def _read_table(d, pos, dest):
     return after
 
 
+@njit(cache=True, inline="always")
+def groups_fit(numel, gsize, ntab, blen, mlen, tid_bits, len_bits):
+    """An entry's groups against its block (both versions, E13-E16): a table to name, a
+    group table and payload that fit the block, >= 1 bit a group, no payload without groups."""
+    n_groups = (numel + gsize - 1) // gsize
+    if n_groups > 0 and ntab == 0:
+        return False
+    if n_groups > blen * 8:  # cannot fit (E15); also keeps the products below in range
+        return False
+    payload = blen - mlen - (n_groups * (tid_bits + len_bits) + 7) // 8
+    if payload < 0 or (n_groups > 0 and len_bits == 0):
+        return False
+    if n_groups == 0 and payload != 0:
+        return False
+    return n_groups <= payload * 8
+
+
 @njit(cache=True)
 def read_table_pool(d, pos, fill, tables, lengths, max_classes, sym_first, max_tables,
                     max_table_symbols, sizes):
@@ -254,17 +271,7 @@ def _walk(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, entrie
         pos += 2
         if tid_bits > 12 or len_bits > 56:
             return FAIL
-        n_groups = (numel + gsize - 1) // gsize
-        if n_groups > 0 and ntab == 0:
-            return FAIL
-        if n_groups > blen * 8:  # cannot fit (E15); also keeps the products below in range
-            return FAIL
-        payload = blen - mlen - (n_groups * (tid_bits + len_bits) + 7) // 8
-        if payload < 0 or (n_groups > 0 and len_bits == 0):
-            return FAIL
-        if n_groups == 0 and payload != 0:
-            return FAIL
-        if n_groups > payload * 8:
+        if not groups_fit(numel, gsize, ntab, blen, mlen, tid_bits, len_bits):
             return FAIL
         if fill:
             e = entries[i]

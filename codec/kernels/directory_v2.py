@@ -17,7 +17,7 @@ from numba import njit
 from .directory import (BIG, F_BLEN, F_BOFF, F_DTYPE, F_GMODE, F_GSIZE, F_LEN_BITS, F_MLEN,
                         F_NAME_LEN, F_NAME_OFF, F_NDIM, F_NUMEL, F_SHAPE_OFF, F_TID_BASE,
                         F_TID_BITS, F_VOFF, FAIL, N_FIELDS, _ITEMSIZE, _VMAX, _VMIN, _varint,
-                        read_table_pool)
+                        groups_fit, read_table_pool)
 
 MAX_DIM = np.int64(1) << np.int64(48)
 
@@ -234,17 +234,7 @@ def _walk_v2(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, ent
                 return FAIL
             tid_bits = w >> 6
             len_bits = w & 63
-        n_groups = (numel + gsize - 1) // gsize
-        if n_groups > 0 and ntab == 0:
-            return FAIL
-        if n_groups > blen * 8:
-            return FAIL
-        payload = blen - mlen - (n_groups * (tid_bits + len_bits) + 7) // 8
-        if payload < 0 or (n_groups > 0 and len_bits == 0):
-            return FAIL
-        if n_groups == 0 and payload != 0:
-            return FAIL
-        if n_groups > payload * 8:
+        if not groups_fit(numel, gsize, ntab, blen, mlen, tid_bits, len_bits):
             return FAIL
         if fill:
             e = entries[i]
