@@ -1,12 +1,20 @@
-"""Decoder kernel: table-driven, one 64-bit window per set, groups in parallel.
+"""Decoder kernel: table-driven, a 64-bit bit buffer per group, groups in parallel.
 
 Bit reader invariants (MSB-first):
-  * ``pos`` is an absolute bit index into ``buf``; bit ``pos`` is bit ``7 - pos % 8`` of byte
-    ``pos // 8``.
-  * ``window(pos)`` = the 64 bits starting at byte ``pos // 8`` (bytes at or past ``hi`` read as 0),
-    shifted left by ``pos % 8``: its top 57 bits are the next 57 stream bits.  A set needs at most
-    12 (code) + 31 (remainder) + 1 (sign) = 44 bits, so one window serves one whole set.
-  * before each symbol ``pos < end`` (the group's end); after the end symbol ``pos == end``.
+  * stream bit ``pos`` (an absolute bit index into ``buf``) is bit ``7 - pos % 8`` of byte
+    ``pos // 8``; bytes at or past ``hi`` read as 0 (``_window``, one bounds-checked 8-byte
+    load).
+  * a lane's reader is (bb, nb, bp): the next stream bit is ``pos = 8 * bp - nb``; the top
+    ``nb`` bits of ``bb`` are the stream bits from ``pos`` on, and every bit below them is
+    either 0 or the stream bit of that position (a refill ORs in bytes that may already be
+    partly there: the same bits).  ``0 <= nb <= 63`` always, so every shift is < 64.
+  * ``_refill`` (no branch: ``bb |= window(bp) >> nb``, then as many whole bytes as fitted are
+    counted) leaves ``56 <= nb <= 63``.  A set needs at most 12 (code) + 31 (remainder) + 1
+    (sign) = 44 bits and a whole-set entry at most 12, so after a refill one symbol always
+    fits, and a second one does when the first was a whole set (else the loop refills first).
+  * a symbol that fails a check consumes nothing: the error's position is the symbol's.
+  * before each symbol ``pos < end`` (the group's end); after the end symbol ``pos == end``
+    (checked after the loop, :func:`_ended`).
   * every write index is checked against the group's output range, which is checked against
     ``out`` before the group starts.
 
@@ -25,7 +33,9 @@ the tables whose entries average >= 2 sets (dense 4-bit weights: 2.1-2.8 sets pe
 1.25-1.7x faster there).  The kernel stores all three (set 3, then 2, then 1: an absent set
 has run 0 and writes the zero value where set 1 then writes its own); when a check fails it
 decodes the first set alone, exactly as the plain kernel would, so errors and their
-positions do not depend on the kernel.
+positions do not depend on the kernel.  It reads one window per lookup at ``pos`` (``w =
+window(pos // 8) << pos % 8``, the bit buffer's invariants with the buffer reloaded every
+symbol): the bit buffer measured only 1.00-1.04x there for twice its compile time.
 """
 from __future__ import annotations
 
@@ -98,27 +108,47 @@ def _plain(w, ent, pos, i, o_hi, voff, vmin, vmax):
 
 
 @njit(cache=True, inline="always")
-def _step(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax):
-    """Decode one symbol of a group.  Returns (pos, i, state, j, v): state 0 = more to come
-    and the caller stores ``out[j] = v`` (a value, or for an escape the zero value at the
-    run's first position, already there), 1 = end symbol read (the caller then checks with
-    :func:`_ended` that it ended the group exactly at its end), negative = error status.  The caller, not this function, writes ``out``: an array
-    argument of an inlined function costs an atomic NRT incref/decref per call that Numba's
-    reference-count pruning does not remove here (measured in docs/DESIGN.md)."""
+def _open(buf, hi, start):
+    """The bit buffer of a group starting at bit ``start``: (bb, nb, bp), see the module doc."""
+    s = start & 7
+    bb = _window(buf, start >> 3, hi) << np.uint64(s)
+    return bb, np.int64(56) - s, (start >> 3) + 7
+
+
+@njit(cache=True, inline="always")
+def _refill(buf, hi, bb, nb, bp):
+    """Branch-free refill (0 <= nb <= 63 on entry): afterwards 56 <= nb <= 63."""
+    bb |= _window(buf, bp, hi) >> np.uint64(nb)
+    k = (63 - nb) >> 3
+    return bb, nb + (k << 3), bp + k
+
+
+@njit(cache=True, inline="always")
+def _sym(luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax):
+    """Decode one symbol of a group from its bit buffer (``nb >= 44``, a whole set's worst
+    case).  Returns (bb, nb, bp, i, state, j, v): state 0 = more to come and the caller
+    stores ``out[j] = v`` (a value, or for an escape the zero value at the run's first
+    position, already there), 1 = end symbol read (the caller then checks with
+    :func:`_ended` that it ended the group exactly at its end), negative = error status (the
+    buffer is returned unconsumed: the error's position is the symbol's).  The caller, not
+    this function, writes ``out``: an array argument of an inlined function costs an atomic
+    NRT incref/decref per call that Numba's reference-count pruning does not remove here
+    (measured in docs/DESIGN.md)."""
     # No bit-position check per symbol: every symbol advances ``i`` (bounded by o_hi) or ends
     # the group, and _window reads zeros past ``hi``, so the loop ends; after the end symbol
     # the caller checks that the group ended exactly at its end.
-    w = _window(buf, pos >> 3, hi) << np.uint64(pos & 7)
-    ent = np.uint64(luts[t, w >> _SHIFT])  # unsigned index: no wraparound code
+    ent = np.uint64(luts[t, bb >> _SHIFT])  # unsigned index: no wraparound code
     if ent >= np.uint64(WHOLE_FLAG):  # the whole set (code, remainder, sign) in one entry
         i += np.int64((ent >> np.uint64(4)) & np.uint64(8191))
         if i >= o_hi:
-            return pos, i, ERR_RUN_OVERFLOW, i, voff
+            return bb, nb, bp, i, ERR_RUN_OVERFLOW, i, voff
         v = voff + np.int64((ent >> np.uint64(17)) & np.uint64(16383)) - WHOLE_MAX
         if np.uint64(v - vmin) > np.uint64(vmax - vmin):  # v outside [vmin, vmax]
-            return pos, i, ERR_RANGE, i, voff
-        return pos + np.int64(ent & np.uint64(15)), i + 1, 0, i, v
-    return _plain(w, ent, pos, i, o_hi, voff, vmin, vmax)
+            return bb, nb, bp, i, ERR_RANGE, i, voff
+        c = ent & np.uint64(15)
+        return bb << c, nb - np.int64(c), bp, i + 1, 0, i, v
+    c, i, st, j, v = _plain(bb, ent, 0, i, o_hi, voff, vmin, vmax)
+    return bb << np.uint64(c), nb - c, bp, i, st, j, v
 
 
 @njit(cache=True, inline="always")
@@ -133,15 +163,16 @@ def _start(buf, hi, start, end, o_lo, o_hi, voff, vmin, vmax, out):
 
 
 @njit(cache=True, nogil=True)
-def _finish(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax, out):
+def _finish(buf, hi, luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax, out):
     """One lane alone to the end of its group (the last group of a chunk): (pos, i, state).
-    A called function, not inlined, so the kernels compile two copies of the step, not four."""
+    A called function, not inlined, so the kernels compile fewer copies of the step."""
     st = np.int64(0)
     while st == 0:
-        pos, i, st, j, v = _step(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax)
+        bb, nb, bp = _refill(buf, hi, bb, nb, bp)
+        bb, nb, bp, i, st, j, v = _sym(luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax)
         if st == 0:
             out[np.uint64(j)] = v
-    return pos, i, st
+    return bp * 8 - nb, i, st
 
 
 LANES = 2
@@ -176,7 +207,8 @@ def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, lu
     ln[2] = ln[3] = -1
     sa = sb = np.int64(1)
     pa = ea = ia = ha = va = pb = eb = ib = hb = vb = np.int64(0)
-    la = lb = np.uint64(0)
+    na = nb = qa = qb = np.int64(0)  # lane bit buffers: valid bits, next byte (module doc)
+    ba = bb = la = lb = np.uint64(0)
     while True:
         # a lane whose group ended takes the next group at once, so both lanes stay busy
         # while groups remain (a group whose ranges fail _start is reported and skipped)
@@ -196,6 +228,8 @@ def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, lu
                     status[a] = sa
                     where[a] = pa
                     a = -1
+                else:
+                    ba, na, qa = _open(buf, hi, pa)
             if a < 0:
                 sa = 1
             ln[2] = a
@@ -215,29 +249,51 @@ def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, lu
                     status[b] = sb
                     where[b] = pb
                     b = -1
+                else:
+                    bb, nb, qb = _open(buf, hi, pb)
             if b < 0:
                 sb = 1
             ln[3] = b
         if ln[2] < 0 and ln[3] < 0:
             return OK
+        # two symbols per lane per round: the first after a refill (>= 56 bits), the second
+        # refills only if the first was not a whole set (<= 12 bits; rare on dense weights):
+        # one refill per two symbols, without a data-dependent branch (+11-23 % serial)
         while (sa | sb) == 0:
-            pa, ia, sa, ja, xa = _step(buf, hi, luts, la, pa, ia, ha, va, vmin, vmax)
+            ba, na, qa = _refill(buf, hi, ba, na, qa)
+            ba, na, qa, ia, sa, ja, xa = _sym(luts, la, ba, na, qa, ia, ha, va, vmin, vmax)
             if sa == 0:
                 out[np.uint64(ja)] = xa
-            pb, ib, sb, jb, xb = _step(buf, hi, luts, lb, pb, ib, hb, vb, vmin, vmax)
+            bb, nb, qb = _refill(buf, hi, bb, nb, qb)
+            bb, nb, qb, ib, sb, jb, xb = _sym(luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax)
             if sb == 0:
                 out[np.uint64(jb)] = xb
+            if sa == 0:
+                if na < 44:
+                    ba, na, qa = _refill(buf, hi, ba, na, qa)
+                ba, na, qa, ia, sa, ja, xa = _sym(luts, la, ba, na, qa, ia, ha, va, vmin, vmax)
+                if sa == 0:
+                    out[np.uint64(ja)] = xa
+            if sb == 0:
+                if nb < 44:
+                    bb, nb, qb = _refill(buf, hi, bb, nb, qb)
+                bb, nb, qb, ib, sb, jb, xb = _sym(luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax)
+                if sb == 0:
+                    out[np.uint64(jb)] = xb
+        pa = qa * 8 - na  # the lanes' bit positions (an ended lane's is checked by _ended)
+        pb = qb * 8 - nb
         if ln[0] < ln[1]:
             continue  # refill the lane that ended
         if sa == 0:  # no group left: the other lane finishes alone
-            pa, ia, sa = _finish(buf, hi, luts, la, pa, ia, ha, va, vmin, vmax, out)
+            pa, ia, sa = _finish(buf, hi, luts, la, ba, na, qa, ia, ha, va, vmin, vmax, out)
         if sb == 0:
-            pb, ib, sb = _finish(buf, hi, luts, lb, pb, ib, hb, vb, vmin, vmax, out)
+            pb, ib, sb = _finish(buf, hi, luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax, out)
 
 
 @njit(cache=True, inline="always")
 def _step_multi(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax):
-    """_step for a multi-set table: returns (pos, i, state, j3, v3, j2, v2, j1, v1); for
+    """One lookup of a multi-set table at bit ``pos``: returns (pos, i, state, j3, v3, j2, v2,
+    j1, v1), the states of :func:`_sym`; for
     state 0 the caller stores out[j3] = v3, out[j2] = v2, out[j1] = v1 in that order (one
     set: j3 = j2 = j1, two: j3 = j2)."""
     w = _window(buf, pos >> 3, hi) << np.uint64(pos & 7)
