@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from .errors import CodecError
+from .warmup import DTYPE_NAMES
 
 PROG = "codec"
 EXIT_OK, EXIT_USER, EXIT_CORRUPT, EXIT_INTERRUPT = 0, 1, 2, 130
@@ -629,6 +630,16 @@ def cmd_export_c(args) -> int:
     return EXIT_OK
 
 
+def cmd_warmup(args) -> int:
+    from .warmup import warmup
+    total = 0.0
+    for name, sec in warmup(args.dtypes, encode=not args.decode_only):
+        total += sec
+        _say(args, f"{name:7s} {sec:6.2f} s")
+    _say(args, f"kernels ready in {total:.1f} s (Numba cache: later processes load them)")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------------------------------
 # parser
 
@@ -667,6 +678,10 @@ EXAMPLES = {
     "export-c": """examples:
   codec export-c model.spkg -o model_blob.h
   codec export-c model.spkg -o weights.h --symbol g_weights --section .rodata.weights --align 32
+""",
+    "warmup": """examples:
+  codec warmup                      # e.g. in a Dockerfile, after pip install
+  codec warmup --dtypes int8 --decode-only
 """,
 }
 
@@ -772,7 +787,19 @@ def build_parser() -> argparse.ArgumentParser:
                     help="linker section for the array, e.g. .rodata.model (GCC/Clang)")
     sp.add_argument("--align", type=int, default=16, metavar="N",
                     help="array alignment in bytes, a power of two (default 16)")
+
+    sp = add("warmup", "compile the kernels into Numba's cache now, not on first use", cmd_warmup)
+    sp.add_argument("--dtypes", type=_list_of(_dtype_name), default=list(DTYPE_NAMES),
+                    metavar="T[,T...]", help=f"stored dtypes (default all: {','.join(DTYPE_NAMES)})")
+    sp.add_argument("--decode-only", action="store_true",
+                    help="the decoder's kernels and the fastest encoder search only")
     return p
+
+
+def _dtype_name(text: str) -> str:
+    if text not in DTYPE_NAMES:
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(DTYPE_NAMES)}")
+    return text
 
 
 def _one_line(msg) -> str:

@@ -465,3 +465,16 @@ def test_export_c_default_symbol(tmp_path, capsys):
     assert f"#define MODEL_BLOB_SIZE {pkg.stat().st_size}u" in text
     assert f"#define MODEL_BLOB_FORMAT_VERSION {codec.VERSION}" in text
     assert "const uint8_t model_blob[MODEL_BLOB_SIZE]" in text
+
+
+def test_warmup_compiles_the_decoders_for_each_dtype(capsys):
+    from codec.kernels.decode import decode_groups, decode_groups_multi
+    rc, out, err = run(capsys, "warmup", "--dtypes", "uint16,int16", "--decode-only")
+    assert rc == 0, err
+    assert out.splitlines()[0].startswith("uint16") and out.splitlines()[1].startswith("int16")
+    assert "kernels ready" in out
+    for kern in (decode_groups, decode_groups_multi):  # both kernels met each output dtype
+        outs = {str(sig[11].dtype) for sig in kern.signatures}
+        assert {"uint16", "int16"} <= outs, (kern, outs)
+    rc, out, err = run(capsys, "warmup", "--dtypes", "float32")
+    assert rc == 1 and "float32" in one_error_line(err)

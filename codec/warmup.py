@@ -1,0 +1,64 @@
+"""Compile every kernel once, ahead of first use (``codec warmup``).
+
+Numba compiles a kernel the first time it meets a new argument type and keeps the machine
+code in its on-disk cache (next to the package, or in ``NUMBA_CACHE_DIR``).  A fresh install
+therefore pays ~10 s of compilation on its first decode (docs/DESIGN.md); a container image,
+firmware build host or device image can pay it at build time instead by running
+``python -m codec warmup`` once, after which a fresh process imports codec and decodes in
+well under a second.
+
+Each stored dtype gets one package whose tensors reach both decode kernels (a dense
+low-magnitude tensor large enough for multi-set decode tables, wide ones of several
+sparsities for the plain kernel and the encoder's table pool), written in both format
+versions, read whole and by name, plus the parallel decoder's chunk planner.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .format import DTYPES
+
+DTYPE_NAMES = tuple(str(d) for d in DTYPES.values())
+
+
+def _sample(dtype: np.dtype) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    info = np.iinfo(dtype)
+    mid = 0 if info.min < 0 else (info.max + 1) // 2  # unsigned data sits around a zero point
+    lo, hi = max(info.min, -127 + mid), min(info.max, 127 + mid)
+    out = {"dense": np.clip(np.round(rng.laplace(0, 0.6, (40, 1000))), -3, 3)}
+    # wide 8-bit-like tensors of several sparsities: long codes (length limiting), a pool of
+    # tables and per-group table choice in the encoder
+    for k, sp in enumerate((0.0, 0.3, 0.6, 0.8, 0.95)):
+        w = np.round(rng.laplace(0, 12 + 8 * k, (64, 3, 3, 16)))
+        w[rng.random(w.shape) < sp] = 0
+        out[f"wide{k}"] = w
+    return {k: np.clip(v + mid, lo, hi).astype(dtype) for k, v in out.items()}
+
+
+def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]]:
+    """Compile (or load from Numba's cache) the kernels for each stored dtype in ``dtypes``:
+    [(dtype name, seconds)].  With ``encode=False`` only the decoder's kernels are made
+    ready (the packages it decodes are still written here, so the encoder compiles too, but
+    only for the smallest search)."""
+    from .kernels.tables import work_cuts
+    from .package import Package, pack, unpack
+    out = []
+    for name in dtypes:
+        dtype = np.dtype(name)
+        if dtype not in DTYPES.values():
+            raise ValueError(f"{name!r} is not a stored dtype ({', '.join(DTYPE_NAMES)})")
+        t0 = time.perf_counter()
+        tensors = _sample(dtype)
+        for version in (2, 1):
+            data = pack(tensors, version=version, effort=1 if encode else 0)
+            got = unpack(data)
+            one = Package(data).read("wide4")
+            if not (all(np.array_equal(got[k], v) for k, v in tensors.items())
+                    and np.array_equal(one, tensors["wide4"])):
+                raise AssertionError(f"warm-up round trip failed for {name}")  # pragma: no cover
+        out.append((name, time.perf_counter() - t0))
+    work_cuts(np.ones(4, np.int64), np.int64(2), np.int64(2))  # parallel decodes (>= 1 Mbit)
+    return out
