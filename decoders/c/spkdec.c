@@ -1513,6 +1513,18 @@ HOT int step(lane *L, unsigned sz)
 #endif
 }
 
+#if !defined(SPK_SMALL) && !defined(__OPTIMIZE_SIZE__)
+/* The symbol after a step, refilling only if fewer than 44 bits (a set's worst case) are
+ * left: after a refill (>= 48 bits) and a whole set (<= 12 bits) that is rare on dense
+ * weights, so the loop refills about once per two symbols (-O2 only; docs/C_DECODER.md). */
+HOT int step2(lane *L, unsigned sz)
+{
+    if (L->nb < 44)
+        refill(L);
+    return step_ent(L, L->d->lut[L->acc >> (64 - MAXLEN)], sz);
+}
+#endif
+
 #if MULTI
 /* step, m = 1: with multi-set entries (d->multi == 1): all sets of the entry at once (set 3,
  * then 2, then 1: an absent set writes the zero value where set 1 then writes its own) when
@@ -1662,7 +1674,12 @@ static int group_at(spk_stream *s, uint32_t g, uint64_t id, uint64_t pay, uint64
         LOOP(step_multi(&L, 1, 0, L.sz))
     else
 #endif
+#if !defined(SPK_SMALL) && !defined(__OPTIMIZE_SIZE__)
+        while ((rc = step(&L, L.sz)) == 0 && (rc = step2(&L, L.sz)) == 0) {
+        }
+#else
         LOOP(step(&L, L.sz))
+#endif
     if (rc < 0)
         return rc;
     /* the end-of-group symbol must end the group exactly at its end (after the loop, so the
