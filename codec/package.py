@@ -21,7 +21,7 @@ from .kernels.decode import LANES, decode_groups, decode_groups_multi
 from .kernels.encode import group_bits, group_tables, merge_first_bytes, pack_groups
 from .kernels.parallel import run_chunks, workers
 from .kernels.status import STATUS_MESSAGES
-from .kernels.directory import build_luts, build_multi, multi_worth
+from .kernels.directory import build_luts, build_multi, multi_value_bound, multi_worth
 from .kernels.tables import P_FIELDS, plan_batch, work_cuts
 
 PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group has length 0",
@@ -601,15 +601,17 @@ class Package:
             self._luts_cache = _decode_luts(self.directory.tables)
         return self._luts_cache
 
-    def _multi(self, tid: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, tables): multi-set decode tables (kernels/directory.py) for the tables that
-        decode enough bits here to pay for building them (MULTI_MIN_BITS) and whose
+    def _multi(self, tid: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, tables, bounds): multi-set decode tables (kernels/directory.py) for the tables
+        that decode enough bits here to pay for building them (MULTI_MIN_BITS) and whose
         entries average >= 2 sets; rows[t] = their row, -1 for a table without, -2 for one
-        not considered yet.  Built once per table per Package."""
+        not considered yet; bounds[row] = the largest |value| its whole-set entries store
+        (multi_value_bound).  Built once per table per Package."""
         T = len(self.directory.tables)
         if self._multi_cache is None:
-            self._multi_cache = (np.full(T, -2, np.int64), np.zeros((0, 1 << LUT_BITS), np.uint64))
-        rows, mluts = self._multi_cache
+            self._multi_cache = (np.full(T, -2, np.int64), np.zeros((0, 1 << LUT_BITS), np.uint64),
+                                 np.zeros(0, np.int64))
+        rows, mluts, bounds = self._multi_cache
         if T and int(bits.sum()) >= MULTI_MIN_BITS and (rows == -2).any():
             per = np.bincount(tid, weights=bits, minlength=T)
             ts = np.flatnonzero((per >= MULTI_MIN_BITS) & (rows == -2))
@@ -621,12 +623,14 @@ class Package:
                 rows[ts] = -1
                 ts = ts[worth == 1]
                 block = np.zeros((ts.size, luts.shape[1]), np.uint64)
-                if build_multi(luts, ts, block) != 0:
+                bound = np.zeros(ts.size, np.int64)
+                if build_multi(luts, ts, block) != 0 or multi_value_bound(block, bound) != 0:
                     raise CorruptError("decode tables do not fit their layout")
                 rows[ts] = np.arange(mluts.shape[0], mluts.shape[0] + ts.size)
                 mluts = np.concatenate([mluts, block]) if mluts.shape[0] else block
-                self._multi_cache = rows, mluts
-        return rows, mluts
+                bounds = np.concatenate([bounds, bound])
+                self._multi_cache = rows, mluts, bounds
+        return rows, mluts, bounds
 
     def _meta(self, e: TensorEntry) -> QuantMeta | None:
         """The tensor's quantization metadata, parsed only after its block CRC matched."""
@@ -745,11 +749,15 @@ class Package:
         # groups whose table has multi-set entries go to decode_groups_multi, the rest to
         # decode_groups (plan_batch checked every table id)
         bits = ghi - glo
-        rows, mluts = self._multi(tid, bits)
+        rows, mluts, bounds = self._multi(tid, bits)
         parts = [(decode_groups, self._luts, None, tid)]
         if mluts.shape[0]:
             sel = rows[tid]
             m = sel >= 0
+            # the multi-set kernel does not range-check whole-set values: only groups whose
+            # value offset +- their table's largest |value| stays in the dtype's range go there
+            b = bounds[np.maximum(sel, 0)]
+            m &= (voff - b >= vmin) & (voff + b <= vmax)
             if m.any():
                 im, ip = np.flatnonzero(m), np.flatnonzero(~m)
                 parts = [(decode_groups_multi, mluts, im, sel[im])]

@@ -71,8 +71,9 @@ def test_multi_kernel_used_and_exact(monkeypatch):
     monkeypatch.setattr(P, "MULTI_MIN_BITS", 0)
     pkg = codec.Package(data)
     out = pkg.read_all()
-    rows, mluts = pkg._multi_cache
+    rows, mluts, bounds = pkg._multi_cache
     assert mluts.shape[0] >= 1 and (rows >= 0).any()
+    assert bounds.shape == (mluts.shape[0],) and 1 <= bounds.min() and bounds.max() <= 8
     for k, v in arrays.items():
         assert np.array_equal(out[k], v)
 
@@ -117,3 +118,30 @@ def test_multi_equals_plain_on_corrupt_payload(unsigned, monkeypatch):
         assert _same(a, b), (a if not isinstance(a, dict) else "values", b if not isinstance(b, dict) else "values")
         errors += not isinstance(a, dict)
     assert errors > 20  # the flips really reached the kernels' error paths
+
+
+@pytest.mark.parametrize("shift, multi", [(0, True), (120, True), (248, False), (7, False)])
+def test_groups_whose_values_could_leave_the_dtype_take_the_checked_kernel(shift, multi,
+                                                                          monkeypatch):
+    """decode_groups_multi does not range-check whole-set values, so a group goes there only if
+    its value offset +- its table's largest |value| (<= 8 here) fits the dtype: uint8 data
+    around 248 (248 + 8 > 255) and around 7 (7 - 8 < 0) take the plain kernel, which checks
+    every value; data around 0 (int8) or 120 (uint8) take the multi-set kernel."""
+    arrays = _dense4(5, dtype=np.int8 if shift == 0 else np.uint8, shift=shift)
+    if shift == 7:
+        arrays = {k: np.clip(v.astype(np.int64), 0, 255).astype(np.uint8) for k, v in arrays.items()}
+    data = codec.pack(arrays)
+    calls = []
+    real = P.decode_groups_multi
+
+    def spy(*args):
+        calls.append(args[4].size)  # groups handed to the kernel
+        return real(*args)
+
+    monkeypatch.setattr(P, "decode_groups_multi", spy)
+    monkeypatch.setattr(P, "MULTI_MIN_BITS", 0)
+    pkg = codec.Package(data)
+    out = pkg.read_all()
+    assert all(np.array_equal(out[k], v) for k, v in arrays.items())
+    assert (pkg._multi_cache[1].shape[0] >= 1)  # the tables do have multi-set entries
+    assert (sum(calls) > 0) == multi, calls

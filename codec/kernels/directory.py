@@ -510,3 +510,25 @@ def build_multi(luts, ts, out):
             out[k, p] = low | (f2 << np.uint64(32)) | (f3 << np.uint64(46)) \
                 | (np.uint64(b1) << np.uint64(60))
     return 0
+
+
+@njit(cache=True)
+def multi_value_bound(mluts, out):
+    """out[r] = the largest |value| that a whole-set entry of multi-set table r can store (any
+    of its up to three sets; escapes and entries that are not whole sets are decoded with the
+    checks of the plain step).  decode_groups_multi does not range-check those values: the
+    caller routes a group there only if its value offset +- this bound lies in its dtype's
+    range.  Returns 0, or -1 if ``out`` is too small."""
+    if out.size < mluts.shape[0]:
+        return -1
+    for r in range(mluts.shape[0]):
+        m = np.int64(0)
+        for p in range(mluts.shape[1]):
+            e = mluts[r, p]
+            if e & np.uint64(WHOLE_FLAG):
+                v1 = np.int64((e >> np.uint64(17)) & np.uint64(16383)) - WHOLE_MAX
+                v2 = np.int64((e >> np.uint64(38)) & np.uint64(255)) - 128
+                v3 = np.int64((e >> np.uint64(52)) & np.uint64(255)) - 128
+                m = max(m, abs(v1), abs(v2), abs(v3))
+        out[r] = m
+    return 0
