@@ -34,11 +34,11 @@ the tables whose entries average >= 2 sets (dense 4-bit weights: 2.1-2.8 sets pe
 has run 0 and writes the zero value where set 1 then writes its own); when the run check fails
 it decodes the first set alone, exactly as the plain kernel would, so errors and their
 positions do not depend on the kernel.  It checks no value range on whole-set entries: a
-group is routed to it only when its value offset plus or minus the table's largest whole-set
-|value| stays in the dtype's range (codec/package.py; the others take the plain kernel,
-which checks every value: +12-18 % serial on dense 4-bit).  It reads one window per lookup at ``pos`` (``w =
-window(pos // 8) << pos % 8``, the bit buffer's invariants with the buffer reloaded every
-symbol): the bit buffer measured only 1.00-1.04x there for twice its compile time.
+group is routed to it only when its value offset plus or minus the table's largest
+whole-set |value| stays in the dtype's range (codec/package.py; the others take the plain
+kernel, which checks every value: +12-18 % serial on dense 4-bit).  It reads one window per
+lookup at ``pos`` (``w = window(pos // 8) << pos % 8``: the bit buffer's invariants with the
+buffer reloaded every symbol); the bit buffer measured only 1.00-1.04x there.
 """
 from __future__ import annotations
 
