@@ -344,6 +344,33 @@ def cost_pool_cols(indptr, indices, data, LT, pool, slots, g0, g1):
 
 
 @njit(cache=True, nogil=True)
+def cost_assigned(indptr, indices, data, LT, col, out, g0, g1):
+    """out[g] = sum over row g's nonzeros (s, w) of w * LT[s, col[g]] for rows [g0, g1) with
+    col[g] >= 0 (others are left as they are): each row's cost under one table, the same sum
+    in the same order as :func:`cost_matrix`'s entry for that table."""
+    G = indptr.size - 1
+    n = LT.shape[0]
+    if col.size != G or out.size != G or g0 < 0 or g1 > G:
+        return ERR_BUFFER
+    for g in range(g0, g1):
+        c = col[g]
+        if c < 0:
+            continue
+        lo = indptr[g]
+        hi = indptr[g + 1]
+        if c >= LT.shape[1] or lo < 0 or hi > indices.size or hi > data.size:
+            return ERR_BUFFER
+        a = 0.0
+        for k in range(lo, hi):
+            s = indices[k]
+            if s < 0 or s >= n:
+                return ERR_BUFFER
+            a += data[k] * LT[s, c]
+        out[g] = a
+    return OK
+
+
+@njit(cache=True, nogil=True)
 def pool_argmin(pool, slots, out):
     """out[g] = the first t with the smallest pool[slots[t], g] (:func:`argmin_tables` of the
     matrix whose row t is pool row slots[t])."""
