@@ -241,10 +241,17 @@ class _Plan:
         self.version = VERSION
         self.chunk_log2 = v2.DEFAULT_CHUNK_LOG2
         self.names_cache: dict = {}  # the directory's name bytes (candidates share one)
+        self._batch = None
 
     def batch(self):
         """(pairs, tid of every batch group) when every tensor is a view of one
-        :class:`Pairs` batch that holds no other groups (then kernels run once for all)."""
+        :class:`Pairs` batch that holds no other groups (then kernels run once for all);
+        made once (sizing and writing ask for it)."""
+        if self._batch is None:
+            self._batch = (self._make_batch(),)
+        return self._batch[0]
+
+    def _make_batch(self):
         if self.src.stream or not self.names:
             return None
         ps = [self.src.get(k) for k in self.names]
