@@ -13,16 +13,15 @@ from functools import cached_property
 import numpy as np
 
 from .format import MAX_KREF, Table, value_range
-from .huffman import MAX_CODE_LEN, huffman_lengths
+from .huffman import MAX_CODE_LEN
 from .kernels.parallel import run_chunks, workers
 from .kernels.encode import coarsen_runs, count_pairs, fill_pairs
 from .kernels.symbols import SYM_FIRST, num_classes
 from .kernels.plan import (class_triples, code_len_matrix, cost_assigned, cost_pool_cols,
-                           cost_pool_range,
-                           csr_compact, csr_move_rows, csr_table_sums, dedup_pairs, dedup_parts,
-                           group_hist_csr, group_hist_slots, model_cost_kernel, pool_argmin,
-                           pool_gather, row_entropy_csr, sample_model_cost, tensor_hist_row,
-                           tensor_hist_rows)
+                           cost_pool_range, csr_compact, csr_move_rows, csr_table_sums,
+                           dedup_pairs, dedup_parts, group_hist_csr, group_hist_slots,
+                           huffman_lengths_rows, model_cost_kernel, pool_argmin, pool_gather,
+                           row_entropy_csr, sample_model_cost, tensor_hist_row, tensor_hist_rows)
 
 PAR_MIN_WORK = 1 << 16    # below this many parameters kernels run on the calling thread
 MIN_GROUP = 4096          # "auto" grouping: whole kernels, at least this many parameters a group
@@ -640,11 +639,8 @@ class Csr:
                 raise AssertionError("cost gather kernel failed")
         if miss:
             LT = _model_lt(np.ascontiguousarray(M[list(miss.values())]), use_lens)
-            args = (self.indptr, self.indices, self.data, LT, g_col, out)
-            if self.indices.size >= PAR_MIN_COST and self.n > 1:
-                st = run_ranges(cost_assigned, args, self.indptr)
-            else:
-                st = cost_assigned(*args, 0, self.n)
+            st = run_ranges(cost_assigned, (self.indptr, self.indices, self.data, LT, g_col, out),
+                            self.indptr)
             if st:
                 raise AssertionError(f"assigned cost kernel failed with status {st}")
         return out
@@ -741,17 +737,23 @@ MAX_GROUP_MATRIX = 1 << 24  # entries of the groups x symbols histogram for grou
 
 def _lengths(S: np.ndarray, memo: dict | None = None) -> np.ndarray:
     """Huffman code lengths of each table from its symbol sums (``memo``: by sums, so a
-    table unchanged since the last call is not rebuilt)."""
-    out = []
-    for j in range(S.shape[0]):
-        key = S[j].tobytes()
-        ln = memo.get(key) if memo is not None else None
-        if ln is None:
-            ln = huffman_lengths(np.rint(S[j]).astype(np.int64), MAX_CODE_LEN)
-            if memo is not None:
-                memo[key] = ln
-        out.append(ln)
-    return np.stack(out)
+    table unchanged since the last call is not rebuilt); the new ones in one kernel call
+    (:func:`codec.kernels.plan.huffman_lengths_rows`: ``huffman_lengths`` of each)."""
+    memo = {} if memo is None else memo
+    keys = [S[j].tobytes() for j in range(S.shape[0])]
+    todo: dict = {}
+    for j, key in enumerate(keys):
+        if key not in memo:
+            todo.setdefault(key, j)
+    if todo:
+        out = np.empty((len(todo), S.shape[1]), np.uint8)
+        st = huffman_lengths_rows(np.ascontiguousarray(S, dtype=np.float64),
+                                  np.array(list(todo.values()), np.int64), MAX_CODE_LEN, out)
+        if st:
+            raise ValueError(f"Huffman lengths kernel failed with status {st}")
+        for i, key in enumerate(todo):
+            memo[key] = out[i]
+    return np.stack([memo[key] for key in keys])
 
 
 def _huffman_refine(rows: Csr, assign: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -593,3 +593,31 @@ def test_assigned_costs_match_model_costs(seed):
         got = rows.assigned_costs(M, use_lens, assign)
         want = fresh.model_costs(M, use_lens).at(assign)
         assert np.array_equal(got, want)
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from([3, 5, 12]))
+def test_huffman_lengths_rows_match_huffman_lengths(seed, limit):
+    """One kernel call for many tables gives each table's huffman_lengths (limited ones too)."""
+    from codec.kernels.plan import huffman_lengths_rows
+    rng = np.random.default_rng(seed)
+    T, n = int(rng.integers(1, 8)), int(rng.integers(1, 30))
+    S = np.floor(2.0 ** rng.uniform(0, 20, (T, n))) * (rng.random((T, n)) < rng.random())
+    S[0, :] = 0
+    if T > 1:
+        S[1, :] = 0
+        S[1, int(rng.integers(0, n))] = 7  # one used symbol
+    rows = rng.integers(0, T, int(rng.integers(1, 2 * T + 1))).astype(np.int64)
+    out = np.empty((rows.size, n), np.uint8)
+    want = []
+    for r in rows:
+        try:
+            want.append(huffman_lengths(np.rint(S[r]).astype(np.int64), limit))
+        except ValueError:  # more symbols than codes of at most `limit` bits
+            want = None
+            break
+    st_ = huffman_lengths_rows(S, rows, limit, out)
+    if want is None:
+        assert st_ != OK
+    else:
+        assert st_ == OK and np.array_equal(out, np.array(want))
+    assert huffman_lengths_rows(S, np.array([T]), limit, out[:1]) == ERR_BUFFER

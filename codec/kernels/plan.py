@@ -14,8 +14,9 @@ import numpy as np
 from numba import njit
 
 from .intrinsics import bit_length64
-from .status import ERR_BUFFER, OK
+from .status import ERR_BUFFER, ERR_SYMBOL, OK
 from .symbols import SYM_EOB, SYM_ESC, SYM_FIRST, mag_class, pair_symbol
+from .tables import huffman_depths
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -451,6 +452,47 @@ def row_entropy_csr(indptr, indices, data, out):
             if w > 0:
                 b += w * max(1.0, -math.log2(w / tot))
         out[g] = b
+    return OK
+
+
+@njit(cache=True, nogil=True)
+def huffman_lengths_rows(S, rows, limit, out):
+    """out[j] = ``codec.huffman.huffman_lengths(np.rint(S[rows[j]]).astype(np.int64), limit)``
+    for every j (one call for the tables of a refinement step instead of one per table; the
+    same :func:`huffman_depths` and :func:`limit_lengths`).  Returns a status (ERR_SYMBOL:
+    more used symbols than codes of at most ``limit`` bits)."""
+    T, n = S.shape
+    if out.shape[0] != rows.size or out.shape[1] != n or limit < 1 or limit > 62:
+        return ERR_BUFFER
+    counts = np.empty(n, np.int64)
+    used = np.empty(n, np.int64)
+    for j in range(rows.size):
+        r = rows[j]
+        if r < 0 or r >= T:
+            return ERR_BUFFER
+        m = 0
+        for s in range(n):
+            out[j, s] = 0
+            c = np.int64(np.rint(S[r, s]))
+            if c != 0:
+                counts[m] = c
+                used[m] = s
+                m += 1
+        if m == 0:
+            continue
+        if m == 1:
+            out[j, used[0]] = 1
+            continue
+        if m > (np.int64(1) << limit):
+            return ERR_SYMBOL
+        w = counts[:m].copy()
+        lens = huffman_depths(w)
+        if lens.max() > limit:
+            st = limit_lengths(w, lens, limit)
+            if st != OK:
+                return st
+        for i in range(m):
+            out[j, used[i]] = lens[i]
     return OK
 
 
