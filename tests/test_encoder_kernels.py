@@ -621,3 +621,33 @@ def test_huffman_lengths_rows_match_huffman_lengths(seed, limit):
     else:
         assert st_ == OK and np.array_equal(out, np.array(want))
     assert huffman_lengths_rows(S, np.array([T]), limit, out[:1]) == ERR_BUFFER
+
+
+@pytest.mark.parametrize("kref", [0, 1, 2, 3, 5])
+@pytest.mark.parametrize("nrun", [1, 3, 16])
+def test_symbol_lookup_tables_match_pair_symbol(kref, nrun):
+    """pair_symbol_lut / pair_symbol_klut (table lookups below MAG_LUT) give pair_symbol's
+    codes for every run and magnitude, in and beyond the tables."""
+    from numba import njit
+
+    from codec.kernels.symbols import (MAG_LUT, class_lut, mag_lut, pair_symbol,
+                                       pair_symbol_klut, pair_symbol_lut)
+
+    @njit
+    def check(kref, nrun):
+        s0, x1 = mag_lut(kref, nrun)
+        clut, elut = class_lut(4)
+        bad = 0
+        for r in range(0, 3 * nrun + 2):
+            for m in range(1, 2 * MAG_LUT + 3):
+                for v in (m, -m):
+                    a = pair_symbol(np.int64(r), np.int64(v), np.int64(kref), np.int64(nrun))
+                    b = pair_symbol_lut(np.int64(r), np.int64(v), np.int64(kref), np.int64(nrun),
+                                        s0, x1)
+                    c = pair_symbol_klut(np.int64(r), np.int64(v), np.int64(kref),
+                                         np.int64(nrun), clut, elut)
+                    if a[0] != b[0] or a[1] != b[1] or a[2] + 1 != b[2] or a != c:
+                        bad += 1
+        return bad
+
+    assert check(kref, nrun) == 0

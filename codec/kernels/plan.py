@@ -15,16 +15,19 @@ from numba import njit
 
 from .intrinsics import bit_length64
 from .status import ERR_BUFFER, ERR_SYMBOL, OK
-from .symbols import SYM_EOB, SYM_ESC, SYM_FIRST, mag_class, pair_symbol
+from .symbols import (SYM_EOB, SYM_ESC, SYM_FIRST, mag_class, mag_lut,
+                      pair_symbol_lut)
 from .tables import huffman_depths
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, bits, indices, data, pos, lim):
+def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, bits, indices, data, pos, lim,
+              s0, x1):
     """One group's histogram (pairs [lo, hi), one EOB) written as ascending (symbol, count)
     entries at indices/data[pos:], at most up to ``lim``; ``row`` and ``bits`` (a bitmap of
-    nsym bits, scratch) must be zero and are left zero.  Returns (status, entries written,
-    the group's sign and extra bits: sum of e + 1 over its pairs)."""
+    nsym bits, scratch) must be zero and are left zero; s0, x1: ``mag_lut(kref, nrun)``.
+    Returns (status, entries written, the group's sign and extra bits: sum of e + 1 over its
+    pairs)."""
     if lo < 0 or hi < lo or hi > runs.size or hi > vals.size or lim > indices.size \
             or lim > data.size or pos < 0:
         return ERR_BUFFER, 0, 0
@@ -37,8 +40,8 @@ def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, bits, indices,
     if 2 * (hi - lo) >= nsym:
         # many pairs for the alphabet: count only, then scan the whole row in order
         for k in range(lo, hi):
-            nesc, s, e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
-            xb += e + 1
+            nesc, s, e1 = pair_symbol_lut(np.int64(runs[k]), np.int64(vals[k]), kref, nrun, s0, x1)
+            xb += e1
             row[SYM_ESC] += nesc
             if s < 0 or s >= nsym:
                 row[:] = 0
@@ -55,8 +58,8 @@ def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, bits, indices,
                 nnz += 1
         return OK, nnz - pos, xb
     for k in range(lo, hi):
-        nesc, s, e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
-        xb += e + 1
+        nesc, s, e1 = pair_symbol_lut(np.int64(runs[k]), np.int64(vals[k]), kref, nrun, s0, x1)
+        xb += e1
         if nesc:
             if row[SYM_ESC] == 0:
                 touched[nt] = SYM_ESC
@@ -107,12 +110,13 @@ def group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data):
     row = np.zeros(nsym, np.int64)
     touched = np.empty(nsym, np.int64)
     bits = np.zeros((nsym >> 6) + 1, np.uint64)
+    s0, x1 = mag_lut(kref, nrun)
     nnz = 0
     indptr[0] = 0
     lim = min(indices.size, data.size)
     for g in range(G):
         st, c, _xb = _hist_row(runs, vals, ps[g], ps[g + 1], kref, nrun, nsym, row, touched,
-                               bits, indices, data, nnz, lim)
+                               bits, indices, data, nnz, lim, s0, x1)
         if st != OK:
             return st, nnz
         nnz += c
@@ -137,10 +141,11 @@ def group_hist_slots(runs, vals, ps, kref, nrun, nsym, off, start, cnt, xbits, i
     row = np.zeros(nsym, np.int64)
     touched = np.empty(nsym, np.int64)
     bits = np.zeros((nsym >> 6) + 1, np.uint64)
+    s0, x1 = mag_lut(kref, nrun)
     pos = off[g0] if g0 < G else 0
     for g in range(g0, g1):
         st, c, xb = _hist_row(runs, vals, ps[g], ps[g + 1], kref, nrun, nsym, row, touched,
-                              bits, indices, data, pos, off[g + 1])
+                              bits, indices, data, pos, off[g + 1], s0, x1)
         if st != OK:
             return st
         start[g] = pos
@@ -179,17 +184,25 @@ def tensor_hist_row(runs, vals, n_groups, kref, nrun, nsym, H, X):
     """One tensor's symbol histogram H[sym] (n_groups EOBs) and extra bits X[0]."""
     if H.size < nsym or X.size < 1 or nsym < SYM_FIRST or nrun < 1 or vals.size < runs.size:
         return ERR_BUFFER
+    s0, x1 = mag_lut(kref, nrun)
+    _tensor_hist(runs, vals, 0, runs.size, n_groups, kref, nrun, nsym, H, X, s0, x1)
+    return OK
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _tensor_hist(runs, vals, lo, hi, n_groups, kref, nrun, nsym, H, X, s0, x1):
+    """:func:`tensor_hist_row` of pairs [lo, hi) (checked by the caller), with mag_lut's
+    tables s0, x1."""
     H[:] = 0
     H[SYM_EOB] = n_groups
     x = np.int64(0)
-    for k in range(runs.size):
-        nesc, s, e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
+    for k in range(lo, hi):
+        nesc, s, e1 = pair_symbol_lut(np.int64(runs[k]), np.int64(vals[k]), kref, nrun, s0, x1)
         H[SYM_ESC] += nesc
         if s < nsym:
             H[s] += 1
-        x += e + 1
+        x += e1
     X[0] = x
-    return OK
 
 
 @njit(cache=True, nogil=True)
@@ -772,14 +785,13 @@ def tensor_hist_rows(runs, vals, plo, phi, ngroups, kref, nrun, nsym, H, X):
     if phi.size != n or ngroups.size != n or H.shape[0] != n or H.shape[1] < nsym or X.size != n \
             or nsym < SYM_FIRST or nrun < 1:
         return ERR_BUFFER
+    s0, x1 = mag_lut(kref, nrun)
     for i in range(n):
         lo = plo[i]
         hi = phi[i]
         if lo < 0 or hi < lo or hi > runs.size or hi > vals.size:
             return ERR_BUFFER
-        st = tensor_hist_row(runs[lo:hi], vals[lo:hi], ngroups[i], kref, nrun, nsym, H[i], X[i:i + 1])
-        if st != OK:
-            return st
+        _tensor_hist(runs, vals, lo, hi, ngroups[i], kref, nrun, nsym, H[i], X[i:i + 1], s0, x1)
     return OK
 
 
