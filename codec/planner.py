@@ -586,30 +586,33 @@ class Csr:
         (``use_lens`` 0) or Huffman code lengths (1).  A table met in an earlier call (Lloyd
         steps and splits change a few tables at a time) reuses its cost row; only the others
         are computed."""
-        T = M.shape[0]
+        slots, new = self._lookup(M, use_lens)
+        if new:
+            rows = self._free_rows(len(new), M.shape[0])
+            for (key, ts), r in zip(new.items(), rows):
+                self._index[key] = int(r)
+                self._key_of[r] = key
+                self._last[r] = self._call
+                slots[ts] = r
+            miss = [ts[0] for ts in new.values()]
+            self._costs_into(_model_lt(np.ascontiguousarray(M[miss]), use_lens), self._pool, rows)
+        return Costs(self._pool, slots)
+
+    def _lookup(self, M: np.ndarray, use_lens: int) -> tuple[np.ndarray, dict]:
+        """A new call's look-up of table models M in the pool: (the pool row of every table
+        found, else 0; key -> the tables with that key, for the tables not found)."""
         self._call += 1
-        slots = np.empty(T, np.int64)
-        miss, new_keys = [], {}
-        for t in range(T):
+        slots = np.zeros(M.shape[0], np.int64)
+        new: dict = {}
+        for t in range(M.shape[0]):
             key = (use_lens, M[t].tobytes())
             r = self._index.get(key)
             if r is not None:
                 slots[t] = r
                 self._last[r] = self._call
-            elif key in new_keys:
-                new_keys[key].append(t)
             else:
-                new_keys[key] = [t]
-                miss.append(t)
-        if miss:
-            rows = self._free_rows(len(miss), T)
-            for key, r in zip(new_keys, rows):
-                self._index[key] = int(r)
-                self._key_of[r] = key
-                self._last[r] = self._call
-                slots[new_keys[key]] = r
-            self._costs_into(_model_lt(np.ascontiguousarray(M[miss]), use_lens), self._pool, rows)
-        return Costs(self._pool, slots)
+                new.setdefault(key, []).append(t)
+        return slots, new
 
     def assigned_costs(self, M: np.ndarray, use_lens: int, assign: np.ndarray) -> np.ndarray:
         """``model_costs(M, use_lens).at(assign)`` (the same numbers) without the rest of the
@@ -617,28 +620,18 @@ class Csr:
         rows assigned to it only (a last Lloyd step needs no argmin: its full matrix is used
         again only when the next split trial starts from it, which computes the columns)."""
         assign = np.ascontiguousarray(assign, dtype=np.int64)
-        T = M.shape[0]
-        self._call += 1
-        slots = np.zeros(T, np.int64)
-        col = np.full(T, -1, np.int64)  # table -> its column of LT below (-1: in the pool)
-        miss: dict = {}                 # key -> first table with it
-        for t in range(T):
-            key = (use_lens, M[t].tobytes())
-            r = self._index.get(key)
-            if r is not None:
-                slots[t] = r
-                self._last[r] = self._call
-            else:
-                first = miss.setdefault(key, t)
-                col[t] = len(miss) - 1 if first == t else col[first]
+        slots, new = self._lookup(M, use_lens)
+        col = np.full(M.shape[0], -1, np.int64)  # table -> its column of LT below (-1: pooled)
+        for j, ts in enumerate(new.values()):
+            col[ts] = j
         out = np.zeros(self.n)
         g_col = col[assign]
         if self._pool.shape[0] and (g_col < 0).any():
             # (rows of computed tables get a pool row's value here, replaced below)
             if pool_gather(self._pool, slots, assign, out):
                 raise AssertionError("cost gather kernel failed")
-        if miss:
-            LT = _model_lt(np.ascontiguousarray(M[list(miss.values())]), use_lens)
+        if new:
+            LT = _model_lt(np.ascontiguousarray(M[[ts[0] for ts in new.values()]]), use_lens)
             st = run_ranges(cost_assigned, (self.indptr, self.indices, self.data, LT, g_col, out),
                             self.indptr)
             if st:
