@@ -625,29 +625,17 @@ def test_huffman_lengths_rows_match_huffman_lengths(seed, limit):
 
 @pytest.mark.parametrize("kref", [0, 1, 2, 3, 5])
 @pytest.mark.parametrize("nrun", [1, 3, 16])
-def test_symbol_lookup_tables_match_pair_symbol(kref, nrun):
-    """pair_symbol_lut / pair_symbol_klut (table lookups below MAG_LUT) give pair_symbol's
-    codes for every run and magnitude, in and beyond the tables."""
-    from numba import njit
-
-    from codec.kernels.symbols import (MAG_LUT, class_lut, mag_lut, pair_symbol,
-                                       pair_symbol_klut, pair_symbol_lut)
-
-    @njit
-    def check(kref, nrun):
-        s0, x1 = mag_lut(kref, nrun)
-        clut, elut = class_lut(4)
-        bad = 0
-        for r in range(0, 3 * nrun + 2):
-            for m in range(1, 2 * MAG_LUT + 3):
-                for v in (m, -m):
-                    a = pair_symbol(np.int64(r), np.int64(v), np.int64(kref), np.int64(nrun))
-                    b = pair_symbol_lut(np.int64(r), np.int64(v), np.int64(kref), np.int64(nrun),
-                                        s0, x1)
-                    c = pair_symbol_klut(np.int64(r), np.int64(v), np.int64(kref),
-                                         np.int64(nrun), clut, elut)
-                    if a[0] != b[0] or a[1] != b[1] or a[2] + 1 != b[2] or a != c:
-                        bad += 1
-        return bad
-
-    assert check(kref, nrun) == 0
+def test_mag_lut_matches_pair_symbol(kref, nrun):
+    """mag_lut's tables (the histogram kernels' look-up below MAG_LUT) give pair_symbol's
+    symbol and sign + extra bits for every run below nrun and magnitude below MAG_LUT."""
+    from codec.kernels.symbols import MAG_LUT, lut_index, mag_lut, pair_symbol, pair_symbol_lut
+    s0, x1 = mag_lut(np.int64(kref), np.int64(nrun))
+    for r in range(3 * nrun + 2):
+        for m in range(1, MAG_LUT + 40, 3):
+            for v in (m, -m):
+                args = (np.int64(r), np.int64(v), np.int64(kref), np.int64(nrun))
+                nesc, s, e, _x = pair_symbol(*args)
+                i = lut_index(np.int64(v))
+                assert pair_symbol_lut(*args, s0[i], x1[i]) == (nesc, s, e + 1)
+                if r < nrun and m < MAG_LUT:
+                    assert (nesc, s, e + 1) == (0, s0[m] + r, x1[m])

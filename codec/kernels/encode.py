@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from .status import ERR_BUFFER, ERR_LENGTH_MISMATCH, ERR_SYMBOL, OK
-from .symbols import SYM_EOB, SYM_ESC, class_lut, pair_symbol, pair_symbol_klut
+from .symbols import SYM_EOB, SYM_ESC, pair_symbol
 
 
 @njit(cache=True, nogil=True)
@@ -142,10 +142,6 @@ def group_bits(runs, vals, ps, tid, krefs, nruns, lens, bits, g0, g1):
         return ERR_BUFFER
     bad = 0
     nsym = lens.shape[1]
-    kmax = 0
-    for t in range(krefs.size):
-        kmax = max(kmax, min(krefs[t], 16))
-    clut, elut = class_lut(kmax)
     for g in range(g0, g1):
         t = tid[g]
         if t < 0 or t >= lens.shape[0] or ps[g + 1] > runs.size:
@@ -156,8 +152,7 @@ def group_bits(runs, vals, ps, tid, krefs, nruns, lens, bits, g0, g1):
         total = np.int64(lens[t, SYM_EOB])
         ok = total > 0
         for k in range(ps[g], ps[g + 1]):
-            nesc, s, e, _x = pair_symbol_klut(np.int64(runs[k]), np.int64(vals[k]), kref, nrun,
-                                              clut, elut)
+            nesc, s, e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
             if nesc:
                 total += nesc * esc
                 if esc == 0:
@@ -212,10 +207,6 @@ def pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gstart, gbits, o
     last_byte = np.uint64(0)
     shared_pos = np.int64(-1)
     shared_g = g0
-    kmax = 0
-    for t in range(krefs.size):
-        kmax = max(kmax, min(krefs[t], 16))
-    clut, elut = class_lut(kmax)
     for g in range(g0, g1):
         t = tid[g]
         start = gstart[g]
@@ -242,7 +233,7 @@ def pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gstart, gbits, o
         esc_len = np.int64(lens[t, SYM_ESC])
         for k in range(ps[g], ps[g + 1]):
             d = vals[k]
-            nesc, s, e, x = pair_symbol_klut(np.int64(runs[k]), np.int64(d), kref, nrun, clut, elut)
+            nesc, s, e, x = pair_symbol(np.int64(runs[k]), np.int64(d), kref, nrun)
             for _ in range(nesc):
                 acc = (acc << np.uint64(esc_len)) | esc_code
                 nacc += esc_len

@@ -15,7 +15,7 @@ from numba import njit
 
 from .intrinsics import bit_length64
 from .status import ERR_BUFFER, ERR_SYMBOL, OK
-from .symbols import (SYM_EOB, SYM_ESC, SYM_FIRST, mag_class, mag_lut,
+from .symbols import (SYM_EOB, SYM_ESC, SYM_FIRST, lut_index, mag_class, mag_lut,
                       pair_symbol_lut)
 from .tables import huffman_depths
 
@@ -40,7 +40,9 @@ def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, bits, indices,
     if 2 * (hi - lo) >= nsym:
         # many pairs for the alphabet: count only, then scan the whole row in order
         for k in range(lo, hi):
-            nesc, s, e1 = pair_symbol_lut(np.int64(runs[k]), np.int64(vals[k]), kref, nrun, s0, x1)
+            v = np.int64(vals[k])
+            i = lut_index(v)
+            nesc, s, e1 = pair_symbol_lut(np.int64(runs[k]), v, kref, nrun, s0[i], x1[i])
             xb += e1
             row[SYM_ESC] += nesc
             if s < 0 or s >= nsym:
@@ -58,7 +60,9 @@ def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, bits, indices,
                 nnz += 1
         return OK, nnz - pos, xb
     for k in range(lo, hi):
-        nesc, s, e1 = pair_symbol_lut(np.int64(runs[k]), np.int64(vals[k]), kref, nrun, s0, x1)
+        v = np.int64(vals[k])
+        i = lut_index(v)
+        nesc, s, e1 = pair_symbol_lut(np.int64(runs[k]), v, kref, nrun, s0[i], x1[i])
         xb += e1
         if nesc:
             if row[SYM_ESC] == 0:
@@ -197,7 +201,9 @@ def _tensor_hist(runs, vals, lo, hi, n_groups, kref, nrun, nsym, H, X, s0, x1):
     H[SYM_EOB] = n_groups
     x = np.int64(0)
     for k in range(lo, hi):
-        nesc, s, e1 = pair_symbol_lut(np.int64(runs[k]), np.int64(vals[k]), kref, nrun, s0, x1)
+        v = np.int64(vals[k])
+        i = lut_index(v)
+        nesc, s, e1 = pair_symbol_lut(np.int64(runs[k]), v, kref, nrun, s0[i], x1[i])
         H[SYM_ESC] += nesc
         if s < nsym:
             H[s] += 1

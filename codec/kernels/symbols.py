@@ -55,7 +55,11 @@ MAG_LUT = 256  # magnitudes below this take their symbol base and extra bits fro
 @njit(cache=True, nogil=True)
 def mag_lut(kref, nrun):
     """(s0, x1): for magnitudes 1 <= m < MAG_LUT, s0[m] = SYM_FIRST + class(m) * nrun and
-    x1[m] = extra bits + 1 (the sign), for :func:`pair_symbol_lut`."""
+    x1[m] = extra bits + 1 (the sign): a pair (r < nrun, v) with 0 < |v| < MAG_LUT has symbol
+    s0[|v|] + r and x1[|v|] sign and extra bits (:func:`pair_symbol` otherwise).  Kernels look
+    them up in their own loops (:func:`pair_symbol_lut` takes the values): an array passed to
+    an inlined per-pair helper costs an atomic reference-count pair per call (docs/DESIGN.md:
+    such a helper made the histograms 2-3x slower than without the tables)."""
     s0 = np.zeros(MAG_LUT, np.int64)
     x1 = np.zeros(MAG_LUT, np.int64)
     for m in range(1, MAG_LUT):
@@ -66,38 +70,22 @@ def mag_lut(kref, nrun):
 
 
 @njit(cache=True, inline="always")
-def pair_symbol_lut(r, v, kref, nrun, s0, x1):
-    """:func:`pair_symbol`'s (escapes, symbol, e + 1) with the tables of :func:`mag_lut`
-    (no bit-length arithmetic) where the run is below nrun and the magnitude below MAG_LUT:
-    dense 8-bit group histograms 1.4-2.7x."""
+def lut_index(v):
+    """The index of mag_lut's tables for value v: |v| below MAG_LUT, else 0 (not in them)."""
     m = v if v > 0 else -v
-    if 0 < m < MAG_LUT and r < nrun:
-        return 0, s0[m] + r, x1[m]
-    nesc, s, e, _x = pair_symbol(r, v, kref, nrun)
-    return nesc, s, e + 1
-
-
-@njit(cache=True, nogil=True)
-def class_lut(kmax):
-    """(c, e): c[kref, m] = class and e[kref, m] = extra bits of magnitude 1 <= m < MAG_LUT,
-    for kref 0..kmax (:func:`pair_symbol_klut`)."""
-    c = np.zeros((kmax + 1, MAG_LUT), np.int64)
-    e = np.zeros((kmax + 1, MAG_LUT), np.int64)
-    for k in range(kmax + 1):
-        for m in range(1, MAG_LUT):
-            c[k, m], e[k, m], _x = mag_class(np.int64(m), np.int64(k))
-    return c, e
+    return m if m < MAG_LUT else 0
 
 
 @njit(cache=True, inline="always")
-def pair_symbol_klut(r, v, kref, nrun, clut, elut):
-    """:func:`pair_symbol` (the same four values) with :func:`class_lut`'s tables where the
-    run is below nrun, the magnitude below MAG_LUT and kref within the tables."""
+def pair_symbol_lut(r, v, kref, nrun, s0m, x1m):
+    """:func:`pair_symbol`'s (escapes, symbol, e + 1) given s0m = s0[lut_index(v)] and
+    x1m = x1[lut_index(v)] of :func:`mag_lut` (looked up by the caller: scalars only, see
+    there): the tables' values where they apply, else :func:`pair_symbol`'s arithmetic."""
     m = v if v > 0 else -v
-    if 0 < m < MAG_LUT and r < nrun and 0 <= kref < clut.shape[0]:
-        e = elut[kref, m]
-        return 0, SYM_FIRST + clut[kref, m] * nrun + r, e, m & ((1 << e) - 1)
-    return pair_symbol(r, v, kref, nrun)
+    if 0 < m < MAG_LUT and r < nrun:
+        return 0, s0m + r, x1m
+    nesc, s, e, _x = pair_symbol(r, v, kref, nrun)
+    return nesc, s, e + 1
 
 
 def class_base(c: int, kref: int) -> tuple[int, int]:
