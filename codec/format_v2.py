@@ -133,14 +133,18 @@ def write_names(out: bytearray, names: list[str]) -> None:
 
 
 def write_directory(tables, entries, dtype_code, data_len: int, crcs: list[int],
-                    chunk_log2: int = DEFAULT_CHUNK_LOG2) -> bytes:
-    """The v2 directory of ``entries`` (blocks back to back from offset 8, in entry order)."""
+                    chunk_log2: int = DEFAULT_CHUNK_LOG2, names: bytes | None = None) -> bytes:
+    """The v2 directory of ``entries`` (blocks back to back from offset 8, in entry order);
+    ``names``: what :func:`write_names` writes for the entries' names, when known."""
     out = bytearray()
     put_varint(out, len(tables))
     for t in tables:
         t.to_bytes(out)
     put_varint(out, len(entries))
-    write_names(out, [e.name for e in entries])
+    if names is None:
+        write_names(out, [e.name for e in entries])
+    else:
+        out += names
     prev_tb = 0
     for e in entries:
         gc, gval = group_code(e.group_mode, e.group_size, e.shape)

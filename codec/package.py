@@ -28,7 +28,7 @@ PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group h
                  -7: "group lengths do not add up to the payload size",
                  -8: "group table outside the package"}
 from .meta import QuantMeta
-from .planner import (FAST_SAMPLE_PAIRS, SAMPLE_PAIRS, Prepared, Sampler, build_tables,
+from .planner import (FAST_SAMPLE_PAIRS, SAMPLE_PAIRS, Prepared, Sampler, build_tables, coarsen,
                       check_dtype, choose_alphabet, group_size_for, prepare, prepare_many,
                       run_ranges, tensor_hists, use_per_group)
 
@@ -203,6 +203,15 @@ class _Source:
         for k, p in zip(todo, prepare_many(items, self.group)):
             self.cache[k] = p
 
+    def derive(self, fine: "_Source", names: list) -> None:
+        """Cache the pairs of ``names`` under this grouping from ``fine``'s (a finer grouping's,
+        :func:`coarsen`) when it applies."""
+        if self.stream or fine.stream or any(k not in fine.cache for k in names):
+            return
+        ps = coarsen([fine.cache[k] for k in names], self.group)
+        if ps is not None:
+            self.cache.update(zip(names, ps))
+
     def get(self, k: str) -> Prepared:
         p = self.cache.get(k)
         if p is not None:
@@ -231,10 +240,18 @@ class _Plan:
         self.size: int | None = None
         self.version = VERSION
         self.chunk_log2 = v2.DEFAULT_CHUNK_LOG2
+        self.names_cache: dict = {}  # the directory's name bytes (candidates share one)
+        self._batch = None
 
     def batch(self):
         """(pairs, tid of every batch group) when every tensor is a view of one
-        :class:`Pairs` batch that holds no other groups (then kernels run once for all)."""
+        :class:`Pairs` batch that holds no other groups (then kernels run once for all);
+        made once (sizing and writing ask for it)."""
+        if self._batch is None:
+            self._batch = (self._make_batch(),)
+        return self._batch[0]
+
+    def _make_batch(self):
         if self.src.stream or not self.names:
             return None
         ps = [self.src.get(k) for k in self.names]
@@ -361,8 +378,13 @@ def _directory(plan: _Plan, entries: list[TensorEntry], end: int, crcs) -> bytes
     if plan.version == 1:
         return write_directory(plan.tables, entries)
     n = v2.chunk_count(end - PREAMBLE_SIZE, plan.chunk_log2)
+    names = plan.names_cache.get("v2")
+    if names is None:
+        buf = bytearray()
+        v2.write_names(buf, [e.name for e in entries])
+        names = plan.names_cache["v2"] = bytes(buf)
     return v2.write_directory(plan.tables, entries, DTYPE_CODES, end - PREAMBLE_SIZE,
-                              [0] * n if crcs is None else crcs, plan.chunk_log2)
+                              [0] * n if crcs is None else crcs, plan.chunk_log2, names)
 
 
 def _emit(sink, plan: _Plan) -> int:
@@ -436,15 +458,22 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
     one thread each (their kernels release the GIL and split their work over the shared
     pool, :func:`codec.planner.run_ranges`); a model below SEQ_PLAN_PARAMS parameters is
     planned on the calling thread (its time is Python's, which two threads only share)."""
+    names_cache: dict = {}
+
     def plan_of(s):
         pl = _plan(s, names, max_tables=max_tables, effort=effort)
         pl.version = version
+        pl.names_cache = names_cache
         return pl
     srcs = [_Source(tensors, meta, g, stream) for g in cands]
     if len(srcs) > 1:
-        srcs[0].prepare_all(names)  # (not streaming) the arrays are read once, here
-        shapes = [srcs[0].shape(k) for k in names]
+        # (not streaming) the arrays are read once, here: the finest grouping's run-length
+        # pass ('kernel', the last candidate), the others' pairs derived from it
+        srcs[-1].prepare_all(names)
+        shapes = [srcs[-1].shape(k) for k in names]
         first = [group_size_for(sh, cands[0]) for sh in shapes]
+        for s in srcs[:-1]:
+            s.derive(srcs[-1], names)
         srcs = srcs[:1] + [s for s in srcs[1:]
                            if [group_size_for(sh, s.group) for sh in shapes] != first]
     if len(srcs) == 1:

@@ -13,15 +13,15 @@ from functools import cached_property
 import numpy as np
 
 from .format import MAX_KREF, Table, value_range
-from .huffman import MAX_CODE_LEN, huffman_lengths
+from .huffman import MAX_CODE_LEN
 from .kernels.parallel import run_chunks, workers
-from .kernels.encode import count_pairs, fill_pairs
+from .kernels.encode import coarsen_runs, count_pairs, fill_pairs
 from .kernels.symbols import SYM_FIRST, num_classes
-from .kernels.plan import (class_triples, code_len_matrix, cost_pool_cols, cost_pool_range,
-                           csr_compact, csr_move_rows, csr_table_sums, dedup_pairs, dedup_parts,
-                           group_hist_csr, group_hist_slots, model_cost_kernel, pool_argmin,
-                           pool_gather, row_entropy_csr, sample_model_cost, tensor_hist_row,
-                           tensor_hist_rows)
+from .kernels.plan import (class_triples, code_len_matrix, cost_assigned, cost_pool_cols,
+                           cost_pool_range, csr_compact, csr_move_rows, csr_table_sums,
+                           dedup_pairs, dedup_parts, group_hist_csr, group_hist_slots,
+                           huffman_lengths_rows, model_cost_kernel, pool_argmin, pool_gather,
+                           row_entropy_csr, sample_model_cost, tensor_hist_row, tensor_hist_rows)
 
 PAR_MIN_WORK = 1 << 16    # below this many parameters kernels run on the calling thread
 MIN_GROUP = 4096          # "auto" grouping: whole kernels, at least this many parameters a group
@@ -182,6 +182,64 @@ def prepare_many(items: list, group) -> list[Prepared]:
         out.append(Prepared(name, arr.dtype, tuple(int(d) for d in arr.shape), modes[i], gsizes[i],
                             voffs[i], szl[i], ngl[i], runs[p0:p1], vals[p0:p1], tml[i], pairs,
                             gl[i]))
+    return out
+
+
+def coarsen(fine: list[Prepared], group) -> list[Prepared] | None:
+    """:func:`prepare_many` of the same tensors grouped by ``group``, derived from their
+    pairs under a finer grouping whose groups tile every coarse group (``fine``: one batch,
+    e.g. 'kernel' for 'auto'): a pair per nonzero either way, in the same order, so the values
+    are shared and only the first run of each fine group inside a coarse one changes
+    (:func:`codec.kernels.encode.coarsen_runs`, one pass over the runs instead of a
+    run-length pass over the values).  None where it does not apply."""
+    pairs = fine[0].pairs if fine else None
+    if pairs is None or any(p.pairs is not pairs for p in fine) or \
+            sum(p.n_groups for p in fine) != pairs.ps.size - 1:
+        return None
+    G = pairs.ps.size - 1
+    modes, gsizes = [], []
+    for p in fine:
+        mode, gs = group_size_for(p.shape, group)
+        if gs % p.group_size and gs < p.numel:
+            return None  # a coarse group would cut a fine one
+        modes.append(mode)
+        gsizes.append(gs)
+    ordered = sorted(range(len(fine)), key=lambda i: fine[i].g0)
+    numel = np.array([fine[i].numel for i in ordered], np.int64)
+    gs_f = np.array([fine[i].group_size for i in ordered], np.int64)
+    ng_f = np.array([fine[i].n_groups for i in ordered], np.int64)
+    g0_f = np.array([fine[i].g0 for i in ordered], np.int64)
+    gs_c = np.array([gsizes[i] for i in ordered], np.int64)
+    ng_c = np.where(numel > 0, -(-numel // np.maximum(gs_c, 1)), 0)
+    if not np.array_equal(g0_f, np.cumsum(ng_f) - ng_f):
+        return None
+    g0_c = np.cumsum(ng_c) - ng_c
+    Gc = int(ng_c.sum())
+    step = np.maximum(gs_c // gs_f, 1)  # fine groups per coarse group
+    t = np.repeat(np.arange(len(fine)), ng_c)
+    cf = np.empty(Gc + 1, np.int64)
+    cf[:Gc] = g0_f[t] + (np.arange(Gc, dtype=np.int64) - g0_c[t]) * step[t]
+    cf[Gc] = G
+    tf = np.repeat(np.arange(len(fine)), ng_f)
+    jf = np.arange(G, dtype=np.int64) - g0_f[tf]
+    glen = np.minimum(gs_f[tf], numel[tf] - jf * gs_f[tf])
+    runs = np.empty_like(pairs.runs)
+    ps_c = pairs.ps[cf]
+    if run_ranges(coarsen_runs, (pairs.runs, pairs.ps, glen, cf, runs),
+                  ps_c - ps_c[0] + np.arange(Gc + 1, dtype=np.int64)):
+        return None
+    batch = Pairs(ps_c, runs, pairs.vals)
+    g0_of = np.empty(len(fine), np.int64)
+    g0_of[ordered] = g0_c
+    ngc_of = np.empty(len(fine), np.int64)
+    ngc_of[ordered] = ng_c
+    out = []
+    for i, p in enumerate(fine):
+        p0 = int(ps_c[g0_of[i]])
+        p1 = p0 + p.runs.size
+        out.append(Prepared(p.name, p.dtype, p.shape, modes[i], gsizes[i], p.value_offset,
+                            p.numel, int(ngc_of[i]), runs[p0:p1], p.vals, p.maxmag, batch,
+                            int(g0_of[i])))
     return out
 
 
@@ -439,7 +497,8 @@ class Csr:
         self.xbits: np.ndarray | None = None       # per row: sign and extra bits of its pairs
         self.group_bits: np.ndarray | None = None  # per row: exact coded bits (build_tables)
         # cost rows of tables seen in earlier model_costs calls: key -> pool row
-        self._pool = np.empty((0, self.n))
+        self._pool = np.empty((0, self.n))  # (rows beyond self._rows: not handed out yet)
+        self._rows = 0
         self._index: dict = {}
         self._key_of: list = []      # pool row -> key (None: free)
         self._free: list = []        # free pool rows (taken from the end)
@@ -492,7 +551,7 @@ class Csr:
         free = self._free
         if need <= 0:
             return np.zeros(0, np.int64)
-        if len(free) < need and self._pool.shape[0] >= 3 * T:
+        if len(free) < need and self._rows >= 3 * T:
             old = np.flatnonzero(self._last < self._call)
             old = old[np.argsort(self._last[old], kind="stable")]
             for r in old.tolist():
@@ -506,11 +565,15 @@ class Csr:
         if len(free) < need:
             # grow by doubling, up to the 3 T rows at which rows are evicted instead (the
             # old two-generation cache held as many)
-            R = self._pool.shape[0]
+            R = self._rows
             grow = max(need - len(free), min(max(R, 8), 3 * T - R))
-            pool = np.empty((R + grow, self.n))
-            pool[:R] = self._pool
-            self._pool = pool
+            if R + grow > self._pool.shape[0]:
+                # room for 4 T rows at once: no copy per doubling (pages are touched only
+                # when a cost row is written)
+                pool = np.empty((max(R + grow, 4 * T, 2 * self._pool.shape[0]), self.n))
+                pool[:R] = self._pool[:R]
+                self._pool = pool
+            self._rows = R + grow
             self._key_of += [None] * grow
             self._last = np.concatenate([self._last, np.zeros(grow, np.int64)])
             free.extend(range(R + grow - 1, R - 1, -1))
@@ -523,35 +586,57 @@ class Csr:
         (``use_lens`` 0) or Huffman code lengths (1).  A table met in an earlier call (Lloyd
         steps and splits change a few tables at a time) reuses its cost row; only the others
         are computed."""
-        T = M.shape[0]
+        slots, new = self._lookup(M, use_lens)
+        if new:
+            rows = self._free_rows(len(new), M.shape[0])
+            for (key, ts), r in zip(new.items(), rows):
+                self._index[key] = int(r)
+                self._key_of[r] = key
+                self._last[r] = self._call
+                slots[ts] = r
+            miss = [ts[0] for ts in new.values()]
+            self._costs_into(_model_lt(np.ascontiguousarray(M[miss]), use_lens), self._pool, rows)
+        return Costs(self._pool, slots)
+
+    def _lookup(self, M: np.ndarray, use_lens: int) -> tuple[np.ndarray, dict]:
+        """A new call's look-up of table models M in the pool: (the pool row of every table
+        found, else 0; key -> the tables with that key, for the tables not found)."""
         self._call += 1
-        slots = np.empty(T, np.int64)
-        miss, new_keys = [], {}
-        for t in range(T):
+        slots = np.zeros(M.shape[0], np.int64)
+        new: dict = {}
+        for t in range(M.shape[0]):
             key = (use_lens, M[t].tobytes())
             r = self._index.get(key)
             if r is not None:
                 slots[t] = r
                 self._last[r] = self._call
-            elif key in new_keys:
-                new_keys[key].append(t)
             else:
-                new_keys[key] = [t]
-                miss.append(t)
-        if miss:
-            rows = self._free_rows(len(miss), T)
-            for key, r in zip(new_keys, rows):
-                self._index[key] = int(r)
-                self._key_of[r] = key
-                self._last[r] = self._call
-                slots[new_keys[key]] = r
-            sub = np.ascontiguousarray(M[miss])
-            if use_lens:
-                LT = code_len_matrix(_NO_SUMS, sub.astype(np.uint8), 1)
-            else:
-                LT = code_len_matrix(sub.astype(np.float64), _NO_LENS, 0)
-            self._costs_into(LT, self._pool, rows)
-        return Costs(self._pool, slots)
+                new.setdefault(key, []).append(t)
+        return slots, new
+
+    def assigned_costs(self, M: np.ndarray, use_lens: int, assign: np.ndarray) -> np.ndarray:
+        """``model_costs(M, use_lens).at(assign)`` (the same numbers) without the rest of the
+        matrix: a table's costs in the pool are gathered, the others are computed for the
+        rows assigned to it only (a last Lloyd step needs no argmin: its full matrix is used
+        again only when the next split trial starts from it, which computes the columns)."""
+        assign = np.ascontiguousarray(assign, dtype=np.int64)
+        slots, new = self._lookup(M, use_lens)
+        col = np.full(M.shape[0], -1, np.int64)  # table -> its column of LT below (-1: pooled)
+        for j, ts in enumerate(new.values()):
+            col[ts] = j
+        out = np.zeros(self.n)
+        g_col = col[assign]
+        if self._pool.shape[0] and (g_col < 0).any():
+            # (rows of computed tables get a pool row's value here, replaced below)
+            if pool_gather(self._pool, slots, assign, out):
+                raise AssertionError("cost gather kernel failed")
+        if new:
+            LT = _model_lt(np.ascontiguousarray(M[[ts[0] for ts in new.values()]]), use_lens)
+            st = run_ranges(cost_assigned, (self.indptr, self.indices, self.data, LT, g_col, out),
+                            self.indptr)
+            if st:
+                raise AssertionError(f"assigned cost kernel failed with status {st}")
+        return out
 
     def row_entropy(self) -> np.ndarray:
         out = np.empty(self.n)
@@ -564,6 +649,13 @@ FEW_TABLES = 3  # up to this many tables, costs are computed a table at a time (
 PAR_MIN_COST = 1 << 20  # nonzeros x tables above which cost matrices are computed in parallel
 _NO_LENS = np.zeros((1, 1), np.uint8)
 _NO_SUMS = np.zeros((1, 1))
+
+
+def _model_lt(sub: np.ndarray, use_lens: int) -> np.ndarray:
+    """The code-length matrix LT[sym, t] of table models ``sub`` (:func:`code_len_matrix`)."""
+    if use_lens:
+        return code_len_matrix(_NO_SUMS, sub.astype(np.uint8), 1)
+    return code_len_matrix(sub.astype(np.float64), _NO_LENS, 0)
 
 
 def _costs_from_sums(rows: Csr, S: np.ndarray) -> Costs:
@@ -638,17 +730,23 @@ MAX_GROUP_MATRIX = 1 << 24  # entries of the groups x symbols histogram for grou
 
 def _lengths(S: np.ndarray, memo: dict | None = None) -> np.ndarray:
     """Huffman code lengths of each table from its symbol sums (``memo``: by sums, so a
-    table unchanged since the last call is not rebuilt)."""
-    out = []
-    for j in range(S.shape[0]):
-        key = S[j].tobytes()
-        ln = memo.get(key) if memo is not None else None
-        if ln is None:
-            ln = huffman_lengths(np.rint(S[j]).astype(np.int64), MAX_CODE_LEN)
-            if memo is not None:
-                memo[key] = ln
-        out.append(ln)
-    return np.stack(out)
+    table unchanged since the last call is not rebuilt); the new ones in one kernel call
+    (:func:`codec.kernels.plan.huffman_lengths_rows`: ``huffman_lengths`` of each)."""
+    memo = {} if memo is None else memo
+    keys = [S[j].tobytes() for j in range(S.shape[0])]
+    todo: dict = {}
+    for j, key in enumerate(keys):
+        if key not in memo:
+            todo.setdefault(key, j)
+    if todo:
+        out = np.empty((len(todo), S.shape[1]), np.uint8)
+        st = huffman_lengths_rows(np.ascontiguousarray(S, dtype=np.float64),
+                                  np.array(list(todo.values()), np.int64), MAX_CODE_LEN, out)
+        if st:
+            raise ValueError(f"Huffman lengths kernel failed with status {st}")
+        for i, key in enumerate(todo):
+            memo[key] = out[i]
+    return np.stack([memo[key] for key in keys])
 
 
 def _huffman_refine(rows: Csr, assign: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -694,8 +792,11 @@ def _lloyd(rows: Csr, ga: np.ndarray, iters: int = 6, S: np.ndarray | None = Non
     for _it in range(iters):
         if S is None:
             S = rows.sums(ga)
-        cost = _costs_from_sums(rows, S)
-        at = cost.at(ga)
+        if _it == iters - 1:
+            at = rows.assigned_costs(S, 0, ga)  # (no argmin follows)
+        else:
+            cost = _costs_from_sums(rows, S)
+            at = cost.at(ga)
         total = float(at.sum() + _table_bits(S).sum())
         if best_total is None or total < best_total - 1e-6:
             best, best_total, best_at, best_S = ga, total, at, S
@@ -876,7 +977,7 @@ def build_tables(hists: list, gcount: np.ndarray, per_group: bool, kref: int,
             # exact coded bits of every group: its symbols' code lengths (integer sums: the
             # costs under the final lengths are exact, and usually already in the pool) plus
             # its sign and extra bits -- what codec.kernels.encode.group_bits computes
-            at = _costs_from_lens(Hc, lens_c).at(ga)
+            at = Hc.assigned_costs(lens_c, 1, ga)
             if np.isfinite(at).all():
                 Hg.group_bits = at.astype(np.int64) + Hg.xbits
         tids = [ga[goff[i]:goff[i + 1]] for i in range(nt)]

@@ -533,3 +533,109 @@ def test_group_hist_slots_match_group_hist_csr(seed, kref, nrun, sparsity):
                                 dat, 0, G) == ERR_BUFFER
         assert csr_compact(start, cnt + 10**6, idx, dat, ip2) == ERR_BUFFER
         assert csr_compact(start - 1, cnt, idx, dat, ip2) == ERR_BUFFER  # a row before its place
+
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.6, 0.97])
+def test_coarsen_matches_prepare_many(sparsity):
+    """'auto' pairs derived from 'kernel' pairs (planner.coarsen) equal the run-length pass."""
+    from codec.kernels.encode import coarsen_runs
+    from codec.planner import coarsen
+    rng = np.random.default_rng(3)
+    items = []
+    for i, (shape, dt) in enumerate([((8, 3, 3, 3), np.int8), ((300,), np.uint8), ((0, 4), np.int8),
+                                     ((5, 900), np.int16), ((7,), np.uint32), ((2, 2), np.int8),
+                                     ((40, 7, 3), np.int8), ((9, 5000), np.int8), ((1, 3), np.int8)]):
+        a = rng.integers(-100 if np.dtype(dt).kind == "i" else 0, 100, shape).astype(dt)
+        a[rng.random(shape) < sparsity] = 0
+        a[-1:] = 0  # trailing zero kernels carry into the next kernel's first run
+        items.append((f"t{i}", a))
+    want = prepare_many(items, "auto")
+    for fine in ("kernel", ("count", 5)):  # (5 divides every multi-group 'auto' group size)
+        got = coarsen(prepare_many(items, fine), "auto")
+        assert got is not None
+        for p, q in zip(want, got):
+            assert (p.group_mode, p.group_size, p.n_groups, p.g0, p.value_offset, p.maxmag) == \
+                (q.group_mode, q.group_size, q.n_groups, q.g0, q.value_offset, q.maxmag)
+            for f in ("ps", "runs", "vals"):
+                assert np.array_equal(getattr(p, f), getattr(q, f)), (p.name, f)
+        assert np.array_equal(want[0].pairs.ps, got[0].pairs.ps)
+        assert np.array_equal(want[0].pairs.runs, got[0].pairs.runs)
+    # a grouping that cuts the fine groups is declined; bad arguments give a status
+    assert coarsen(prepare_many(items, ("count", 7)), "auto") is None
+    ps = np.array([0, 2], np.int64)
+    runs = np.array([1, 0], np.int32)
+    assert coarsen_runs(runs, ps, np.array([4]), np.array([0, 2]), np.empty(2, np.int32), 0, 1) \
+        == ERR_BUFFER  # coarse group beyond the fine groups
+    assert coarsen_runs(runs, ps, np.array([2]), np.array([0, 1]), np.empty(2, np.int32), 0, 1) \
+        == ERR_BUFFER  # the pairs need 3 values, the group has 2
+    assert coarsen_runs(runs, ps, np.array([4]), np.array([0, 1]), np.empty(2, np.int32), 0, 1) == OK
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_assigned_costs_match_model_costs(seed):
+    """Csr.assigned_costs: each row's cost under its table, bit for bit the full matrix's
+    entry, whether the table's costs are in the pool or computed for its rows only."""
+    from codec.planner import Csr
+    rng = np.random.default_rng(seed)
+    G, n = int(rng.integers(1, 40)), int(rng.integers(2, 20))
+    H = rng.integers(0, 4, (G, n)) * (rng.random((G, n)) < 0.5)
+    H[:, 0] += 1
+    rows, fresh = Csr.from_dense(H), Csr.from_dense(H)
+    for use_lens in (0, 1, 0):
+        T = int(rng.integers(1, 6))
+        M = rng.integers(0, 30 if use_lens == 0 else 12, (T, n)).astype(np.float64)
+        M[:, 0] += 1
+        if rng.random() < 0.5:
+            M = np.vstack([M, M[:1]])
+        if rng.random() < 0.5:
+            rows.model_costs(M[:1], use_lens)  # one table already in the pool
+        assign = rng.integers(0, M.shape[0], G).astype(np.int64)
+        got = rows.assigned_costs(M, use_lens, assign)
+        want = fresh.model_costs(M, use_lens).at(assign)
+        assert np.array_equal(got, want)
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from([3, 5, 12]))
+def test_huffman_lengths_rows_match_huffman_lengths(seed, limit):
+    """One kernel call for many tables gives each table's huffman_lengths (limited ones too)."""
+    from codec.kernels.plan import huffman_lengths_rows
+    rng = np.random.default_rng(seed)
+    T, n = int(rng.integers(1, 8)), int(rng.integers(1, 30))
+    S = np.floor(2.0 ** rng.uniform(0, 20, (T, n))) * (rng.random((T, n)) < rng.random())
+    S[0, :] = 0
+    if T > 1:
+        S[1, :] = 0
+        S[1, int(rng.integers(0, n))] = 7  # one used symbol
+    rows = rng.integers(0, T, int(rng.integers(1, 2 * T + 1))).astype(np.int64)
+    out = np.empty((rows.size, n), np.uint8)
+    want = []
+    for r in rows:
+        try:
+            want.append(huffman_lengths(np.rint(S[r]).astype(np.int64), limit))
+        except ValueError:  # more symbols than codes of at most `limit` bits
+            want = None
+            break
+    st_ = huffman_lengths_rows(S, rows, limit, out)
+    if want is None:
+        assert st_ != OK
+    else:
+        assert st_ == OK and np.array_equal(out, np.array(want))
+    assert huffman_lengths_rows(S, np.array([T]), limit, out[:1]) == ERR_BUFFER
+
+
+@pytest.mark.parametrize("kref", [0, 1, 2, 3, 5])
+@pytest.mark.parametrize("nrun", [1, 3, 16])
+def test_mag_lut_matches_pair_symbol(kref, nrun):
+    """mag_lut's tables (the histogram kernels' look-up below MAG_LUT) give pair_symbol's
+    symbol and sign + extra bits for every run below nrun and magnitude below MAG_LUT."""
+    from codec.kernels.symbols import MAG_LUT, lut_index, mag_lut, pair_symbol, pair_symbol_lut
+    s0, x1 = mag_lut(np.int64(kref), np.int64(nrun))
+    for r in range(3 * nrun + 2):
+        for m in range(1, MAG_LUT + 40, 3):
+            for v in (m, -m):
+                args = (np.int64(r), np.int64(v), np.int64(kref), np.int64(nrun))
+                nesc, s, e, _x = pair_symbol(*args)
+                i = lut_index(np.int64(v))
+                assert pair_symbol_lut(*args, s0[i], x1[i]) == (nesc, s, e + 1)
+                if r < nrun and m < MAG_LUT:
+                    assert (nesc, s, e + 1) == (0, s0[m] + r, x1[m])

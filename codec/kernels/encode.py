@@ -98,6 +98,44 @@ def fill_pairs(x, gvoff, glo, ghi, ps, runs, vals, maxmag, g0, g1):
 
 
 @njit(cache=True, nogil=True)
+def coarsen_runs(runs, ps, glen, cf, out, c0, c1):
+    """The runs of a coarser grouping from a finer one's pairs (the same pairs, one per
+    nonzero, in the same order): coarse group c is fine groups [cf[c], cf[c+1]) of lengths
+    ``glen``; the first pair of a fine group after the first also counts the zeros that end
+    the fine groups before it.  Writes out[ps[cf[c]]:ps[cf[c+1]]] for c in [c0, c1)."""
+    G = glen.size
+    if ps.size != G + 1 or c0 < 0 or c1 + 1 > cf.size or runs.size != out.size:
+        return ERR_BUFFER
+    for c in range(c0, c1):
+        a = cf[c]
+        b = cf[c + 1]
+        if a < 0 or b < a or b > G:
+            return ERR_BUFFER
+        carry = np.int64(0)
+        for j in range(a, b):
+            lo = ps[j]
+            hi = ps[j + 1]
+            if lo < 0 or hi < lo or hi > runs.size:
+                return ERR_BUFFER
+            used = np.int64(0)
+            for k in range(lo, hi):
+                r = np.int64(runs[k])
+                used += r + 1
+                out[k] = runs[k]
+            if hi > lo:
+                r = np.int64(runs[lo]) + carry
+                if r >= 2**31:
+                    return ERR_BUFFER
+                out[lo] = r
+                carry = glen[j] - used
+            else:
+                carry += glen[j]
+            if carry < 0:
+                return ERR_BUFFER
+    return OK
+
+
+@njit(cache=True, nogil=True)
 def group_bits(runs, vals, ps, tid, krefs, nruns, lens, bits, g0, g1):
     """Exact coded length in bits of groups [g0, g1) under their tables (-1: uncodable)."""
     if g1 + 1 > ps.size or g1 > tid.size or g1 > bits.size:

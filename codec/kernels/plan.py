@@ -14,16 +14,20 @@ import numpy as np
 from numba import njit
 
 from .intrinsics import bit_length64
-from .status import ERR_BUFFER, OK
-from .symbols import SYM_EOB, SYM_ESC, SYM_FIRST, mag_class, pair_symbol
+from .status import ERR_BUFFER, ERR_SYMBOL, OK
+from .symbols import (SYM_EOB, SYM_ESC, SYM_FIRST, lut_index, mag_class, mag_lut,
+                      pair_symbol_lut)
+from .tables import huffman_depths
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, bits, indices, data, pos, lim):
+def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, bits, indices, data, pos, lim,
+              s0, x1):
     """One group's histogram (pairs [lo, hi), one EOB) written as ascending (symbol, count)
     entries at indices/data[pos:], at most up to ``lim``; ``row`` and ``bits`` (a bitmap of
-    nsym bits, scratch) must be zero and are left zero.  Returns (status, entries written,
-    the group's sign and extra bits: sum of e + 1 over its pairs)."""
+    nsym bits, scratch) must be zero and are left zero; s0, x1: ``mag_lut(kref, nrun)``.
+    Returns (status, entries written, the group's sign and extra bits: sum of e + 1 over its
+    pairs)."""
     if lo < 0 or hi < lo or hi > runs.size or hi > vals.size or lim > indices.size \
             or lim > data.size or pos < 0:
         return ERR_BUFFER, 0, 0
@@ -36,8 +40,10 @@ def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, bits, indices,
     if 2 * (hi - lo) >= nsym:
         # many pairs for the alphabet: count only, then scan the whole row in order
         for k in range(lo, hi):
-            nesc, s, e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
-            xb += e + 1
+            v = np.int64(vals[k])
+            i = lut_index(v)
+            nesc, s, e1 = pair_symbol_lut(np.int64(runs[k]), v, kref, nrun, s0[i], x1[i])
+            xb += e1
             row[SYM_ESC] += nesc
             if s < 0 or s >= nsym:
                 row[:] = 0
@@ -54,8 +60,10 @@ def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, bits, indices,
                 nnz += 1
         return OK, nnz - pos, xb
     for k in range(lo, hi):
-        nesc, s, e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
-        xb += e + 1
+        v = np.int64(vals[k])
+        i = lut_index(v)
+        nesc, s, e1 = pair_symbol_lut(np.int64(runs[k]), v, kref, nrun, s0[i], x1[i])
+        xb += e1
         if nesc:
             if row[SYM_ESC] == 0:
                 touched[nt] = SYM_ESC
@@ -106,12 +114,13 @@ def group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data):
     row = np.zeros(nsym, np.int64)
     touched = np.empty(nsym, np.int64)
     bits = np.zeros((nsym >> 6) + 1, np.uint64)
+    s0, x1 = mag_lut(kref, nrun)
     nnz = 0
     indptr[0] = 0
     lim = min(indices.size, data.size)
     for g in range(G):
         st, c, _xb = _hist_row(runs, vals, ps[g], ps[g + 1], kref, nrun, nsym, row, touched,
-                               bits, indices, data, nnz, lim)
+                               bits, indices, data, nnz, lim, s0, x1)
         if st != OK:
             return st, nnz
         nnz += c
@@ -136,10 +145,11 @@ def group_hist_slots(runs, vals, ps, kref, nrun, nsym, off, start, cnt, xbits, i
     row = np.zeros(nsym, np.int64)
     touched = np.empty(nsym, np.int64)
     bits = np.zeros((nsym >> 6) + 1, np.uint64)
+    s0, x1 = mag_lut(kref, nrun)
     pos = off[g0] if g0 < G else 0
     for g in range(g0, g1):
         st, c, xb = _hist_row(runs, vals, ps[g], ps[g + 1], kref, nrun, nsym, row, touched,
-                              bits, indices, data, pos, off[g + 1])
+                              bits, indices, data, pos, off[g + 1], s0, x1)
         if st != OK:
             return st
         start[g] = pos
@@ -178,17 +188,27 @@ def tensor_hist_row(runs, vals, n_groups, kref, nrun, nsym, H, X):
     """One tensor's symbol histogram H[sym] (n_groups EOBs) and extra bits X[0]."""
     if H.size < nsym or X.size < 1 or nsym < SYM_FIRST or nrun < 1 or vals.size < runs.size:
         return ERR_BUFFER
+    s0, x1 = mag_lut(kref, nrun)
+    _tensor_hist(runs, vals, 0, runs.size, n_groups, kref, nrun, nsym, H, X, s0, x1)
+    return OK
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _tensor_hist(runs, vals, lo, hi, n_groups, kref, nrun, nsym, H, X, s0, x1):
+    """:func:`tensor_hist_row` of pairs [lo, hi) (checked by the caller), with mag_lut's
+    tables s0, x1."""
     H[:] = 0
     H[SYM_EOB] = n_groups
     x = np.int64(0)
-    for k in range(runs.size):
-        nesc, s, e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
+    for k in range(lo, hi):
+        v = np.int64(vals[k])
+        i = lut_index(v)
+        nesc, s, e1 = pair_symbol_lut(np.int64(runs[k]), v, kref, nrun, s0[i], x1[i])
         H[SYM_ESC] += nesc
         if s < nsym:
             H[s] += 1
-        x += e + 1
+        x += e1
     X[0] = x
-    return OK
 
 
 @njit(cache=True, nogil=True)
@@ -251,6 +271,10 @@ def code_len_matrix(S, lens, use_lens):
 
 @njit(cache=True, nogil=True, inline="always")
 def _cost_rows(indptr, indices, data, LT, costT, slots, g0, g1):
+    """costT[slots[t], g] = sum over row g's nonzeros (s, w), in order, of w * LT[s, t].
+    Four nonzeros per pass over the tables: acc[t] is loaded and stored once per four
+    products, and added to in the same order as one nonzero at a time (the same bits):
+    1.3-1.6x on yolov8n's 8-bit cost calls."""
     T = LT.shape[1]
     n = LT.shape[0]
     acc = np.empty(T)
@@ -260,13 +284,34 @@ def _cost_rows(indptr, indices, data, LT, costT, slots, g0, g1):
         hi = indptr[g + 1]
         if lo < 0 or hi > indices.size or hi > data.size:
             return ERR_BUFFER
-        for k in range(lo, hi):
+        k = lo
+        while k + 4 <= hi:
+            s0 = indices[k]
+            s1 = indices[k + 1]
+            s2 = indices[k + 2]
+            s3 = indices[k + 3]
+            if s0 < 0 or s0 >= n or s1 < 0 or s1 >= n or s2 < 0 or s2 >= n or s3 < 0 \
+                    or s3 >= n:
+                return ERR_BUFFER
+            w0 = data[k]
+            w1 = data[k + 1]
+            w2 = data[k + 2]
+            w3 = data[k + 3]
+            L0 = LT[s0]
+            L1 = LT[s1]
+            L2 = LT[s2]
+            L3 = LT[s3]
+            for t in range(T):
+                acc[t] = (((acc[t] + w0 * L0[t]) + w1 * L1[t]) + w2 * L2[t]) + w3 * L3[t]
+            k += 4
+        while k < hi:
             s = indices[k]
             if s < 0 or s >= n:
                 return ERR_BUFFER
             w = data[k]
             for t in range(T):
                 acc[t] += w * LT[s, t]
+            k += 1
         for t in range(T):
             costT[slots[t], g] = acc[t]
     return OK
@@ -344,6 +389,33 @@ def cost_pool_cols(indptr, indices, data, LT, pool, slots, g0, g1):
 
 
 @njit(cache=True, nogil=True)
+def cost_assigned(indptr, indices, data, LT, col, out, g0, g1):
+    """out[g] = sum over row g's nonzeros (s, w) of w * LT[s, col[g]] for rows [g0, g1) with
+    col[g] >= 0 (others are left as they are): each row's cost under one table, the same sum
+    in the same order as :func:`cost_matrix`'s entry for that table."""
+    G = indptr.size - 1
+    n = LT.shape[0]
+    if col.size != G or out.size != G or g0 < 0 or g1 > G:
+        return ERR_BUFFER
+    for g in range(g0, g1):
+        c = col[g]
+        if c < 0:
+            continue
+        lo = indptr[g]
+        hi = indptr[g + 1]
+        if c >= LT.shape[1] or lo < 0 or hi > indices.size or hi > data.size:
+            return ERR_BUFFER
+        a = 0.0
+        for k in range(lo, hi):
+            s = indices[k]
+            if s < 0 or s >= n:
+                return ERR_BUFFER
+            a += data[k] * LT[s, c]
+        out[g] = a
+    return OK
+
+
+@njit(cache=True, nogil=True)
 def pool_argmin(pool, slots, out):
     """out[g] = the first t with the smallest pool[slots[t], g] (:func:`argmin_tables` of the
     matrix whose row t is pool row slots[t])."""
@@ -399,6 +471,47 @@ def row_entropy_csr(indptr, indices, data, out):
             if w > 0:
                 b += w * max(1.0, -math.log2(w / tot))
         out[g] = b
+    return OK
+
+
+@njit(cache=True, nogil=True)
+def huffman_lengths_rows(S, rows, limit, out):
+    """out[j] = ``codec.huffman.huffman_lengths(np.rint(S[rows[j]]).astype(np.int64), limit)``
+    for every j (one call for the tables of a refinement step instead of one per table; the
+    same :func:`huffman_depths` and :func:`limit_lengths`).  Returns a status (ERR_SYMBOL:
+    more used symbols than codes of at most ``limit`` bits)."""
+    T, n = S.shape
+    if out.shape[0] != rows.size or out.shape[1] != n or limit < 1 or limit > 62:
+        return ERR_BUFFER
+    counts = np.empty(n, np.int64)
+    used = np.empty(n, np.int64)
+    for j in range(rows.size):
+        r = rows[j]
+        if r < 0 or r >= T:
+            return ERR_BUFFER
+        m = 0
+        for s in range(n):
+            out[j, s] = 0
+            c = np.int64(np.rint(S[r, s]))
+            if c != 0:
+                counts[m] = c
+                used[m] = s
+                m += 1
+        if m == 0:
+            continue
+        if m == 1:
+            out[j, used[0]] = 1
+            continue
+        if m > (np.int64(1) << limit):
+            return ERR_SYMBOL
+        w = counts[:m].copy()
+        lens = huffman_depths(w)
+        if lens.max() > limit:
+            st = limit_lengths(w, lens, limit)
+            if st != OK:
+                return st
+        for i in range(m):
+            out[j, used[i]] = lens[i]
     return OK
 
 
@@ -678,14 +791,13 @@ def tensor_hist_rows(runs, vals, plo, phi, ngroups, kref, nrun, nsym, H, X):
     if phi.size != n or ngroups.size != n or H.shape[0] != n or H.shape[1] < nsym or X.size != n \
             or nsym < SYM_FIRST or nrun < 1:
         return ERR_BUFFER
+    s0, x1 = mag_lut(kref, nrun)
     for i in range(n):
         lo = plo[i]
         hi = phi[i]
         if lo < 0 or hi < lo or hi > runs.size or hi > vals.size:
             return ERR_BUFFER
-        st = tensor_hist_row(runs[lo:hi], vals[lo:hi], ngroups[i], kref, nrun, nsym, H[i], X[i:i + 1])
-        if st != OK:
-            return st
+        _tensor_hist(runs, vals, lo, hi, ngroups[i], kref, nrun, nsym, H[i], X[i:i + 1], s0, x1)
     return OK
 
 

@@ -49,6 +49,45 @@ def pair_symbol(r, v, kref, nrun):
     return nesc, SYM_FIRST + c * nrun + r, e, x
 
 
+MAG_LUT = 256  # magnitudes below this take their symbol base and extra bits from mag_lut
+
+
+@njit(cache=True, nogil=True)
+def mag_lut(kref, nrun):
+    """(s0, x1): for magnitudes 1 <= m < MAG_LUT, s0[m] = SYM_FIRST + class(m) * nrun and
+    x1[m] = extra bits + 1 (the sign): a pair (r < nrun, v) with 0 < |v| < MAG_LUT has symbol
+    s0[|v|] + r and x1[|v|] sign and extra bits (:func:`pair_symbol` otherwise).  Kernels look
+    them up in their own loops (:func:`pair_symbol_lut` takes the values): an array passed to
+    an inlined per-pair helper costs an atomic reference-count pair per call (docs/DESIGN.md:
+    such a helper made the histograms 2-3x slower than without the tables)."""
+    s0 = np.zeros(MAG_LUT, np.int64)
+    x1 = np.zeros(MAG_LUT, np.int64)
+    for m in range(1, MAG_LUT):
+        c, e, _x = mag_class(np.int64(m), kref)
+        s0[m] = SYM_FIRST + c * nrun
+        x1[m] = e + 1
+    return s0, x1
+
+
+@njit(cache=True, inline="always")
+def lut_index(v):
+    """The index of mag_lut's tables for value v: |v| below MAG_LUT, else 0 (not in them)."""
+    m = v if v > 0 else -v
+    return m if m < MAG_LUT else 0
+
+
+@njit(cache=True, inline="always")
+def pair_symbol_lut(r, v, kref, nrun, s0m, x1m):
+    """:func:`pair_symbol`'s (escapes, symbol, e + 1) given s0m = s0[lut_index(v)] and
+    x1m = x1[lut_index(v)] of :func:`mag_lut` (looked up by the caller: scalars only, see
+    there): the tables' values where they apply, else :func:`pair_symbol`'s arithmetic."""
+    m = v if v > 0 else -v
+    if 0 < m < MAG_LUT and r < nrun:
+        return 0, s0m + r, x1m
+    nesc, s, e, _x = pair_symbol(r, v, kref, nrun)
+    return nesc, s, e + 1
+
+
 def class_base(c: int, kref: int) -> tuple[int, int]:
     """Inverse of :func:`mag_class`: (smallest magnitude of class c, extra bit count)."""
     small = (1 << (kref + 1)) - 1
