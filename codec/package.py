@@ -19,7 +19,7 @@ from .format import (DEFAULT_LIMITS, DTYPE_CODES, FOOTER_SIZE, PREAMBLE_SIZE, VE
 from .huffman import LUT_BITS, canonical_codes
 from .kernels.decode import LANES, decode_groups, decode_groups_multi
 from .kernels.encode import group_bits, group_tables, merge_first_bytes, pack_groups
-from .kernels.parallel import run_chunks, workers
+from .kernels.parallel import run_chunks, submit, workers
 from .kernels.status import STATUS_MESSAGES
 from .kernels.directory import build_luts, build_multi, multi_worth
 from .kernels.tables import P_FIELDS, plan_batch, work_cuts
@@ -37,7 +37,13 @@ SEQ_PLAN_PARAMS = 1 << 18  # below this many parameters the candidates are plann
                            # thread (GIL-bound Python: fer 1.02-1.16x over two threads)
 PLAN_BATCH = 1 << 16  # groups planned and decoded per kernel call
 CHUNKS_PER_WORKER = 4  # decode chunks per thread (taken dynamically: balance vs call overhead)
-PAR_MIN_BITS = 1 << 20  # payload bits below which a decode batch runs on the calling thread
+# estimated decode cost (_group_cost, in plain-kernel payload bits) below which a decode batch
+# runs on the calling thread
+PAR_MIN_BITS = 1 << 20
+# v2 data area (bytes) from which read_all's chunk CRC pass runs on a pool thread, overlapped
+# with planning and decoding (zlib.crc32 releases the GIL; below this the handoff costs more
+# than the ~25 us pass)
+CRC_ASYNC_MIN_BYTES = 1 << 18
 # payload bits a table must decode in one batch before its multi-set entries are built
 # (building one, ~10 us, pays for itself after ~10 K dense 4-bit values, ~30 K bits)
 MULTI_MIN_BITS = 1 << 16
@@ -532,6 +538,15 @@ def encode(array: np.ndarray, /, *, group="auto", meta: QuantMeta | None = None,
 # ---------------------------------------------------------------------------------------------
 # decoding
 
+def _group_cost(bits: np.ndarray, counts: np.ndarray, multi: bool) -> np.ndarray:
+    """Estimated decode time of groups, in payload bits of the plain kernel: per bit (a
+    multi-set table's 2/3: 0.37-0.58 vs 0.47-0.88 ns, serial, the 20 benchmark packages),
+    per value written (1/4 bit: sparse 4-bit yolov8n 0.62 ns a bit vs dense 0.50) and per
+    group (~140 ns, 256 bits)."""
+    b = bits * 2 // 3 if multi else bits
+    return b + (counts >> 2) + 256
+
+
 def _decode_luts(tables: list[Table], whole: bool = True) -> np.ndarray:
     """One fused uint32 decode table per Huffman table (see kernels/decode.py), built by one
     kernel call for all tables; ``whole``: with whole-set entries (the CPU decoder's layout;
@@ -755,13 +770,19 @@ class Package:
                 parts = [(decode_groups_multi, mluts, im, sel[im])]
                 if ip.size:
                     parts.append((decode_groups, self._luts, ip, tid[ip]))
-        # parallel only when the payload is big enough to pay for waking threads: time goes
-        # with the bits read more than with the values written (4-bit 90 % sparse mtcnn,
-        # 50 KB: 1.0-1.3 G params/s on two threads vs 1.6 G on one)
+        # parallel only when the work is big enough to pay for waking threads; chunks of
+        # about equal estimated cost (_group_cost), cut for both kernels' parts in proportion
+        # to their cost and taken dynamically by the pool, the costliest first
         nw = workers()
-        par = nw > 0 and n > LANES and int(bits.sum()) >= PAR_MIN_BITS
+        par = nw > 0 and n > LANES
+        if par:
+            sub = [(bits, cn) if idx is None else (bits[idx], cn[idx]) for _, _, idx, _ in parts]
+            costs = [_group_cost(b_, c_, kern is decode_groups_multi)
+                     for (b_, c_), (kern, _, _, _) in zip(sub, parts)]
+            totals = [int(c.sum()) for c in costs]
+            par = sum(totals) >= PAR_MIN_BITS
         jobs, outs = [], []
-        for kern, luts, idx, t in parts:
+        for i, (kern, luts, idx, t) in enumerate(parts):
             if idx is None:
                 arrs, s_, w_ = (glo, ghi, t, st, cn, voff), status, where
             else:
@@ -771,16 +792,15 @@ class Package:
             args = (self._buf, np.int64(self._buf.size), *arrs, np.int64(vmin), np.int64(vmax),
                     luts, out, s_, w_)
             nq = (t.size + LANES - 1) // LANES
-            if par and nq > 1:
-                # chunks of about equal work (parameters), taken dynamically by the pool
-                k = min(nq, CHUNKS_PER_WORKER * (nw + 1))
-                cuts = work_cuts(arrs[4], np.int64(LANES), np.int64(k))
-                jobs += [(kern, args, int(cuts[j]), int(cuts[j + 1])) for j in range(k)]
-            else:
-                jobs.append((kern, args, 0, nq))
+            k = min(nq, max(1, round(CHUNKS_PER_WORKER * (nw + 1) * totals[i] / sum(totals)))) \
+                if par else 1
+            cuts = work_cuts(costs[i], np.int64(LANES), np.int64(k)) if k > 1 else (0, nq)
+            jobs += [(totals[i] // k if par else 0, kern, args, int(cuts[j]), int(cuts[j + 1]))
+                     for j in range(k)]
+        jobs.sort(key=lambda j: -j[0])
         rcs = [0] * len(jobs)
         def job(j):  # noqa: E306
-            kern, args, q0, q1 = jobs[j]
+            _, kern, args, q0, q1 = jobs[j]
             rcs[j] = kern(*args, np.int64(q0), np.int64(q1))
         if par and len(jobs) > 1:
             run_chunks(job, len(jobs))
@@ -821,21 +841,59 @@ class Package:
         return self._decode_flat([e]).reshape(e.shape)
 
     def read_all(self, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
-        """Decode tensors (all by default), one parallel kernel call per dtype."""
+        """Decode tensors (all by default), one parallel kernel call per dtype.
+
+        A v2 package's one-pass chunk check runs on a pool thread while this thread plans and
+        decodes (CRC_ASYNC_MIN_BYTES); its errors, then the metadata's, are raised before any
+        error of the decode (exactly the errors, in the order, of checking first)."""
         entries = [self.entry(n) for n in (self.names if names is None else names)]
+        job = self._chunk_pass_async() if names is None else None
+        if job is None:
+            self._check(entries, self.verify and names is None
+                        and self.directory.version == 2 and self._check_all_chunks())
+            return self._assemble(entries, self._decode_dtypes(entries))
+        err = None
+        try:
+            flats = self._decode_dtypes(entries)
+        except CodecError as exc:  # raised below, after the checks that come first
+            flats, err = None, exc
+        finally:
+            all_ok = job.result()
+        self._check(entries, all_ok)
+        if err is not None:
+            raise err
+        return self._assemble(entries, flats)
+
+    def _chunk_pass_async(self):
+        """The one-pass chunk check (:meth:`_check_all_chunks`) started on a pool thread, or
+        None (one thread, v1, verify off, or a data area too small to pay for the handoff)."""
+        d = self.directory
+        if not self.verify or d.version != 2 or \
+                d.directory_offset - PREAMBLE_SIZE < CRC_ASYNC_MIN_BYTES:
+            return None
+        return submit(self._check_all_chunks)
+
+    def _check(self, entries: list[TensorEntry], all_chunks_ok: bool) -> None:
+        """CRCs (all of them known good when ``all_chunks_ok``), then metadata, of ``entries``."""
         if self.verify:
-            if names is None and self.directory.version == 2 and self._check_all_chunks():
+            if all_chunks_ok:
                 self._crc_ok.update(self._entries)
             for e in entries:
                 self._check_crc(e)
         for e in entries:
             self._meta(e)
-        result: dict[str, np.ndarray] = {}
+
+    def _decode_dtypes(self, entries: list[TensorEntry]) -> dict:
+        """{dtype: (entries, flat buffer)}: each dtype's tensors decoded back to back."""
         by_dtype: dict[np.dtype, list[TensorEntry]] = {}
         for e in entries:
             by_dtype.setdefault(e.dtype, []).append(e)
-        for es in by_dtype.values():
-            flat = self._decode_flat(es)
+        return {dt: (es, self._decode_flat(es)) for dt, es in by_dtype.items()}
+
+    @staticmethod
+    def _assemble(entries: list[TensorEntry], flats: dict) -> dict[str, np.ndarray]:
+        result: dict[str, np.ndarray] = {}
+        for es, flat in flats.values():
             base = 0
             for e in es:
                 result[e.name] = flat[base:base + e.numel].reshape(e.shape)
