@@ -712,7 +712,13 @@ class Package:
             out = np.empty(total, dtype)
         segs, batch, count, base = [], [], 0, 0
         for e in entries:
-            for g0 in range(0, e.n_groups, PLAN_BATCH):
+            ng = e.n_groups
+            if 0 < ng and count + ng <= PLAN_BATCH:  # the whole tensor joins the batch
+                batch.append((e, 0, ng, base))
+                count += ng
+                base += e.numel
+                continue
+            for g0 in range(0, ng, PLAN_BATCH):
                 g1 = min(e.n_groups, g0 + PLAN_BATCH)
                 if count + (g1 - g0) > PLAN_BATCH and batch:
                     segs.append(batch)
@@ -733,15 +739,16 @@ class Package:
         ``bitpos`` carries where a tensor's next group starts between batches."""
         n = sum(g1 - g0 for _, g0, g1, _ in batch)
         glo, ghi, tid, st, cn, voff = (np.empty(n, np.int64) for _ in range(6))
-        rows = []
+        rows: list[int] = []  # flat: np.fromiter reads it ~2x faster than a list of tuples
+        add = rows.extend
         for e, g0, g1, base in batch:
             gt0 = e.block_offset + e.meta_length
             pay0 = gt0 + e.group_table_bytes
-            rows.append((gt0, e.tid_bits, e.len_bits, e.tid_base, bitpos.get(id(e), pay0 * 8),
-                         g0, g1, e.group_size, e.numel, base, e.value_offset, pay0,
-                         e.payload_bytes if g1 == e.n_groups else -1))
-        items = np.array(rows, np.int64).reshape(len(rows), P_FIELDS)
-        ends = np.zeros(len(rows), np.int64)
+            add((gt0, e.tid_bits, e.len_bits, e.tid_base, bitpos.get(id(e), pay0 * 8),
+                 g0, g1, e.group_size, e.numel, base, e.value_offset, pay0,
+                 e.payload_bytes if g1 == e.n_groups else -1))
+        items = np.fromiter(rows, np.int64, len(rows)).reshape(len(batch), P_FIELDS)
+        ends = np.zeros(len(batch), np.int64)
         status, k = plan_batch(self._buf, items, np.int64(len(self.directory.tables)), glo, ghi,
                                tid, st, cn, voff, ends)
         if status != 0:
@@ -774,7 +781,9 @@ class Package:
         # about equal estimated cost (_group_cost), cut for both kernels' parts in proportion
         # to their cost and taken dynamically by the pool, the costliest first
         nw = workers()
-        par = nw > 0 and n > LANES
+        # (the plain kernel's cost of every group bounds the estimate: one sum for most batches)
+        par = nw > 0 and n > LANES and \
+            int(bits.sum()) + (int(cn.sum()) >> 2) + 256 * n >= PAR_MIN_BITS
         if par:
             sub = [(bits, cn) if idx is None else (bits[idx], cn[idx]) for _, _, idx, _ in parts]
             costs = [_group_cost(b_, c_, kern is decode_groups_multi)
@@ -878,10 +887,12 @@ class Package:
         if self.verify:
             if all_chunks_ok:
                 self._crc_ok.update(self._entries)
-            for e in entries:
-                self._check_crc(e)
+            else:
+                for e in entries:
+                    self._check_crc(e)
         for e in entries:
-            self._meta(e)
+            if e.meta_length:
+                self._meta(e)
 
     def _decode_dtypes(self, entries: list[TensorEntry]) -> dict:
         """{dtype: (entries, flat buffer)}: each dtype's tensors decoded back to back."""
