@@ -19,7 +19,7 @@ from .format import (DEFAULT_LIMITS, DTYPE_CODES, FOOTER_SIZE, PREAMBLE_SIZE, VE
 from .huffman import LUT_BITS, canonical_codes
 from .kernels.decode import LANES, decode_groups, decode_groups_multi
 from .kernels.encode import group_bits, group_tables, merge_first_bytes, pack_groups
-from .kernels.parallel import run_chunks, submit, workers
+from .kernels.parallel import run_chunks, workers
 from .kernels.status import STATUS_MESSAGES
 from .kernels.directory import build_luts, build_multi, multi_worth
 from .kernels.tables import P_FIELDS, plan_batch, work_cuts
@@ -40,10 +40,9 @@ CHUNKS_PER_WORKER = 4  # decode chunks per thread (taken dynamically: balance vs
 # estimated decode cost (_group_cost, in plain-kernel payload bits) below which a decode batch
 # runs on the calling thread
 PAR_MIN_BITS = 1 << 20
-# v2 data area (bytes) from which read_all's chunk CRC pass runs on a pool thread, overlapped
-# with planning and decoding (zlib.crc32 releases the GIL; below this the handoff costs more
-# than the ~25 us pass)
-CRC_ASYNC_MIN_BYTES = 1 << 18
+# data area (bytes) from which read_all's v2 chunk CRC pass runs among the chunks of a
+# parallel decode (zlib.crc32 releases the GIL) instead of on its own before decoding
+CRC_OVERLAP_MIN_BYTES = 1 << 18
 # payload bits a table must decode in one batch before its multi-set entries are built
 # (building one, ~10 us, pays for itself after ~10 K dense 4-bit values, ~30 K bits)
 MULTI_MIN_BITS = 1 << 16
@@ -699,7 +698,8 @@ class Package:
         chunk, as they would have without this pass."""
         return all(self._chunk_mismatch(c) is None for c in range(len(self.directory.chunk_crcs)))
 
-    def _decode_flat(self, entries: list[TensorEntry], out: np.ndarray | None = None) -> np.ndarray:
+    def _decode_flat(self, entries: list[TensorEntry], out: np.ndarray | None = None,
+                     extra: list | None = None) -> np.ndarray:
         """Decode tensors of one dtype, back to back, into one flat buffer.
 
         Groups are planned and decoded in batches of at most PLAN_BATCH groups (one kernel call
@@ -730,7 +730,7 @@ class Package:
             segs.append(batch)
         bitpos: dict[int, int] = {}
         for batch in segs:
-            self._decode_batch(batch, out, bitpos)
+            self._decode_batch(batch, out, bitpos, extra)
         return out
 
     def _plan(self, batch, bitpos: dict):
@@ -759,7 +759,9 @@ class Package:
             bitpos[id(e)] = end
         return n, glo, ghi, tid, st, cn, voff
 
-    def _decode_batch(self, batch, out: np.ndarray, bitpos: dict) -> None:
+    def _decode_batch(self, batch, out: np.ndarray, bitpos: dict, extra: list | None) -> None:
+        """Decode one batch; a parallel batch also runs the ``extra`` [(cost, job)] jobs (and
+        empties the list), among its chunks in order of cost."""
         vmin, vmax = value_range(out.dtype)
         n, glo, ghi, tid, st, cn, voff = self._plan(batch, bitpos)
         status = np.zeros(n, np.int64)
@@ -806,11 +808,17 @@ class Package:
             cuts = work_cuts(costs[i], np.int64(LANES), np.int64(k)) if k > 1 else (0, nq)
             jobs += [(totals[i] // k if par else 0, kern, args, int(cuts[j]), int(cuts[j + 1]))
                      for j in range(k)]
+        if par and extra:
+            jobs += [(c, fn, None, 0, 0) for c, fn in extra]
+            extra.clear()
         jobs.sort(key=lambda j: -j[0])
         rcs = [0] * len(jobs)
         def job(j):  # noqa: E306
             _, kern, args, q0, q1 = jobs[j]
-            rcs[j] = kern(*args, np.int64(q0), np.int64(q1))
+            if args is None:
+                kern()
+            else:
+                rcs[j] = kern(*args, np.int64(q0), np.int64(q1))
         if par and len(jobs) > 1:
             run_chunks(job, len(jobs))
         else:
@@ -852,35 +860,55 @@ class Package:
     def read_all(self, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
         """Decode tensors (all by default), one parallel kernel call per dtype.
 
-        A v2 package's one-pass chunk check runs on a pool thread while this thread plans and
-        decodes (CRC_ASYNC_MIN_BYTES); its errors, then the metadata's, are raised before any
-        error of the decode (exactly the errors, in the order, of checking first)."""
+        A v2 package's one-pass chunk check joins the first parallel decode's job list
+        (:meth:`_chunk_jobs`; chunks nobody took run here after the decode); its errors, then
+        the metadata's, are raised before any error of the decode: exactly the errors, in
+        the order, of checking first."""
         entries = [self.entry(n) for n in (self.names if names is None else names)]
-        job = self._chunk_pass_async() if names is None else None
-        if job is None:
+        crc = self._chunk_jobs() if names is None else None
+        if crc is None:
             self._check(entries, self.verify and names is None
                         and self.directory.version == 2 and self._check_all_chunks())
-            return self._assemble(entries, self._decode_dtypes(entries))
+            return self._assemble(entries, self._decode_dtypes(entries, []))
         err = None
         try:
-            flats = self._decode_dtypes(entries)
+            flats = self._decode_dtypes(entries, crc[0])
         except CodecError as exc:  # raised below, after the checks that come first
             flats, err = None, exc
-        finally:
-            all_ok = job.result()
-        self._check(entries, all_ok)
+        self._check(entries, crc[1]())
         if err is not None:
             raise err
         return self._assemble(entries, flats)
 
-    def _chunk_pass_async(self):
-        """The one-pass chunk check (:meth:`_check_all_chunks`) started on a pool thread, or
-        None (one thread, v1, verify off, or a data area too small to pay for the handoff)."""
+    def _chunk_jobs(self):
+        """read_all's one-pass chunk check (v2, verify) cut into jobs for a parallel decode
+        batch to run beside its own chunks: ([(cost, job)], all_ok), ``all_ok()`` running the
+        jobs no thread took and returning True if every chunk matched (as
+        :meth:`_check_all_chunks`); or None with no pool thread or a data area under
+        CRC_OVERLAP_MIN_BYTES (its decode would not run in parallel)."""
         d = self.directory
-        if not self.verify or d.version != 2 or \
-                d.directory_offset - PREAMBLE_SIZE < CRC_ASYNC_MIN_BYTES:
+        nw = workers()
+        if not self.verify or d.version != 2 or nw == 0 or \
+                d.directory_offset - PREAMBLE_SIZE < CRC_OVERLAP_MIN_BYTES:
             return None
-        return submit(self._check_all_chunks)
+        n = len(d.chunk_crcs)
+        k = min(n, 2 * (nw + 1))
+        cuts = [n * j // k for j in range(k + 1)]
+        ok: list = [None] * k
+
+        def run(j):
+            if ok[j] is None:
+                ok[j] = all(self._chunk_mismatch(c) is None for c in range(cuts[j], cuts[j + 1]))
+
+        # cost in the decode's units (_group_cost): zlib.crc32 ~0.25 ns a byte
+        cost = (d.directory_offset - PREAMBLE_SIZE) // (2 * k)
+        def all_ok():
+            for j in range(k):
+                run(j)
+                if not ok[j]:
+                    return False
+            return True
+        return [(cost, lambda j=j: run(j)) for j in range(k)], all_ok
 
     def _check(self, entries: list[TensorEntry], all_chunks_ok: bool) -> None:
         """CRCs (all of them known good when ``all_chunks_ok``), then metadata, of ``entries``."""
@@ -894,12 +922,13 @@ class Package:
             if e.meta_length:
                 self._meta(e)
 
-    def _decode_dtypes(self, entries: list[TensorEntry]) -> dict:
-        """{dtype: (entries, flat buffer)}: each dtype's tensors decoded back to back."""
+    def _decode_dtypes(self, entries: list[TensorEntry], extra: list) -> dict:
+        """{dtype: (entries, flat buffer)}: each dtype's tensors decoded back to back;
+        ``extra`` as :meth:`_decode_batch`."""
         by_dtype: dict[np.dtype, list[TensorEntry]] = {}
         for e in entries:
             by_dtype.setdefault(e.dtype, []).append(e)
-        return {dt: (es, self._decode_flat(es)) for dt, es in by_dtype.items()}
+        return {dt: (es, self._decode_flat(es, extra=extra)) for dt, es in by_dtype.items()}
 
     @staticmethod
     def _assemble(entries: list[TensorEntry], flats: dict) -> dict[str, np.ndarray]:

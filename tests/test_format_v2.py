@@ -416,10 +416,9 @@ def test_read_all_chunk_pass_names_first_tensor_over_bad_chunk(monkeypatch):
 
 
 def test_read_all_overlapped_chunk_pass_same_errors(monkeypatch):
-    """With the chunk pass on a pool thread, overlapped with planning and decoding
-    (package.CRC_ASYNC_MIN_BYTES), read_all raises exactly the error of checking first: a bad
-    chunk's ChecksumError before any decode error; with the chunk CRC mended, the decode's
-    own error."""
+    """With the chunk pass among a parallel decode's jobs (package.CRC_OVERLAP_MIN_BYTES),
+    read_all raises exactly the error of checking first: a bad chunk's ChecksumError before
+    any decode error; with the chunk CRC mended, the decode's own error."""
     import codec.package as package
     from codec import format_v2
     monkeypatch.setattr(format_v2, "DEFAULT_CHUNK_LOG2", 6)
@@ -431,7 +430,8 @@ def test_read_all_overlapped_chunk_pass_same_errors(monkeypatch):
     n = len(data)
 
     def outcome(buf, overlapped):
-        monkeypatch.setattr(package, "CRC_ASYNC_MIN_BYTES", 0 if overlapped else 1 << 62)
+        monkeypatch.setattr(package, "CRC_OVERLAP_MIN_BYTES", 0 if overlapped else 1 << 62)
+        monkeypatch.setattr(package, "PAR_MIN_BITS", 0 if overlapped else 1 << 20)
         try:
             return "ok", [v.tobytes() for v in codec.unpack(buf).values()]
         except codec.CodecError as exc:
@@ -458,3 +458,10 @@ def test_read_all_overlapped_chunk_pass_same_errors(monkeypatch):
             assert got == outcome(mended, False)
             kinds.add(got[0])
     assert "CorruptError" in kinds  # some damage reaches the decoder
+    for at in range(d.directory_offset, d.directory_offset + 48):  # the tables, footer mended
+        for flip in (0x01, 0x10, 0x80):
+            bad = bytearray(data)
+            bad[at] ^= flip
+            struct.pack_into("<I", bad, n - 8, zlib.crc32(bytes(bad[d.directory_offset:n - 24]),
+                                                          zlib.crc32(bytes(bad[:8]))))
+            assert outcome(bytes(bad), True) == outcome(bytes(bad), False)

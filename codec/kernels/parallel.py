@@ -76,16 +76,6 @@ def _pool(n: int) -> _Pool:
         return _POOL
 
 
-def submit(fn) -> Future | None:
-    """Start ``fn()`` on a pool thread and return its future; None when there is no pool
-    thread (one thread configured): the caller then runs the work itself.  A pool thread
-    busy with it takes run_chunks() chunks when it is done (run_chunks never waits for a
-    chunk nobody took), so overlapping work cannot deadlock a later call."""
-    if workers() == 0:
-        return None
-    return _pool(1).submit(fn)
-
-
 def run_chunks(work, n: int) -> None:
     """Call ``work(k)`` for k in range(n), on the calling thread and up to workers() pool
     threads; returns when every chunk has run; re-raises the first exception."""
