@@ -41,8 +41,10 @@ CHUNKS_PER_WORKER = 4  # decode chunks per thread (taken dynamically: balance vs
 # runs on the calling thread
 PAR_MIN_BITS = 1 << 20
 # data area (bytes) from which read_all's v2 chunk CRC pass runs among the chunks of a
-# parallel decode (zlib.crc32 releases the GIL) instead of on its own before decoding
-CRC_OVERLAP_MIN_BYTES = 1 << 18
+# parallel decode (zlib.crc32 releases the GIL) instead of on its own before decoding: a
+# pass of >= ~100 us (0.25 ns a byte); below, the gain is within the cost of handing jobs
+# over (yolov8n 4/.9, 287 KB: 0.84-1.04x in alternating A/B runs on the loaded machine)
+CRC_OVERLAP_MIN_BYTES = 3 << 17
 # payload bits a table must decode in one batch before its multi-set entries are built
 # (building one, ~10 us, pays for itself after ~10 K dense 4-bit values, ~30 K bits)
 MULTI_MIN_BITS = 1 << 16
