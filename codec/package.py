@@ -37,9 +37,7 @@ SEQ_PLAN_PARAMS = 1 << 18  # below this many parameters the candidates are plann
                            # thread (GIL-bound Python: fer 1.02-1.16x over two threads)
 PLAN_BATCH = 1 << 16  # groups planned and decoded per kernel call
 CHUNKS_PER_WORKER = 4  # decode chunks per thread (taken dynamically: balance vs call overhead)
-# estimated decode cost (_group_cost, in plain-kernel payload bits) below which a decode batch
-# runs on the calling thread
-PAR_MIN_BITS = 1 << 20
+PAR_MIN_BITS = 1 << 20  # payload bits below which a decode batch runs on the calling thread
 # data area (bytes) from which read_all's v2 chunk CRC pass runs among the chunks of a
 # parallel decode (zlib.crc32 releases the GIL) instead of on its own before decoding: a
 # pass of >= ~100 us (0.25 ns a byte); below, the gain is within the cost of handing jobs
@@ -539,15 +537,6 @@ def encode(array: np.ndarray, /, *, group="auto", meta: QuantMeta | None = None,
 # ---------------------------------------------------------------------------------------------
 # decoding
 
-def _group_cost(bits: np.ndarray, counts: np.ndarray, multi: bool) -> np.ndarray:
-    """Estimated decode time of groups, in payload bits of the plain kernel: per bit (a
-    multi-set table's 2/3: 0.37-0.58 vs 0.47-0.88 ns, serial, the 20 benchmark packages),
-    per value written (1/4 bit: sparse 4-bit yolov8n 0.62 ns a bit vs dense 0.50) and per
-    group (~140 ns, 256 bits)."""
-    b = bits * 2 // 3 if multi else bits
-    return b + (counts >> 2) + 256
-
-
 def _decode_luts(tables: list[Table], whole: bool = True) -> np.ndarray:
     """One fused uint32 decode table per Huffman table (see kernels/decode.py), built by one
     kernel call for all tables; ``whole``: with whole-set entries (the CPU decoder's layout;
@@ -781,19 +770,17 @@ class Package:
                 parts = [(decode_groups_multi, mluts, im, sel[im])]
                 if ip.size:
                     parts.append((decode_groups, self._luts, ip, tid[ip]))
-        # parallel only when the work is big enough to pay for waking threads; chunks of
-        # about equal estimated cost (_group_cost), cut for both kernels' parts in proportion
-        # to their cost and taken dynamically by the pool, the costliest first
+        # parallel only when the payload is big enough to pay for waking threads: time goes
+        # with the bits read more than with the values written (4-bit 90 % sparse mtcnn,
+        # 50 KB: 1.0-1.3 G params/s on two threads vs 1.6 G on one).  Both kernels' parts
+        # share one job list, each cut into chunks in proportion to its bits (not a fixed
+        # count each: yolov8n 8/0's 65-group multi-set part made 8 jobs of ~50 us), taken
+        # dynamically by the pool, the biggest first
         nw = workers()
-        # (the plain kernel's cost of every group bounds the estimate: one sum for most batches)
-        par = nw > 0 and n > LANES and \
-            int(bits.sum()) + (int(cn.sum()) >> 2) + 256 * n >= PAR_MIN_BITS
+        total = int(bits.sum())
+        par = nw > 0 and n > LANES and total >= PAR_MIN_BITS
         if par:
-            sub = [(bits, cn) if idx is None else (bits[idx], cn[idx]) for _, _, idx, _ in parts]
-            costs = [_group_cost(b_, c_, kern is decode_groups_multi)
-                     for (b_, c_), (kern, _, _, _) in zip(sub, parts)]
-            totals = [int(c.sum()) for c in costs]
-            par = sum(totals) >= PAR_MIN_BITS
+            shares = [total if idx is None else int(bits[idx].sum()) for _, _, idx, _ in parts]
         jobs, outs = [], []
         for i, (kern, luts, idx, t) in enumerate(parts):
             if idx is None:
@@ -805,10 +792,12 @@ class Package:
             args = (self._buf, np.int64(self._buf.size), *arrs, np.int64(vmin), np.int64(vmax),
                     luts, out, s_, w_)
             nq = (t.size + LANES - 1) // LANES
-            k = min(nq, max(1, round(CHUNKS_PER_WORKER * (nw + 1) * totals[i] / sum(totals)))) \
+            k = min(nq, max(1, round(CHUNKS_PER_WORKER * (nw + 1) * shares[i] / total))) \
                 if par else 1
-            cuts = work_cuts(costs[i], np.int64(LANES), np.int64(k)) if k > 1 else (0, nq)
-            jobs += [(totals[i] // k if par else 0, kern, args, int(cuts[j]), int(cuts[j + 1]))
+            # chunks of about equal parameters (cutting by bits + values was no better:
+            # yolov8n 4/.9 2.97 vs 2.56 ms, 4/0 4.70 vs 4.58, two threads, loaded machine)
+            cuts = work_cuts(arrs[4], np.int64(LANES), np.int64(k)) if k > 1 else (0, nq)
+            jobs += [(shares[i] // k if par else 0, kern, args, int(cuts[j]), int(cuts[j + 1]))
                      for j in range(k)]
         if par and extra:
             jobs += [(c, fn, None, 0, 0) for c, fn in extra]
@@ -902,7 +891,7 @@ class Package:
             if ok[j] is None:
                 ok[j] = all(self._chunk_mismatch(c) is None for c in range(cuts[j], cuts[j + 1]))
 
-        # cost in the decode's units (_group_cost): zlib.crc32 ~0.25 ns a byte
+        # cost in the decode's units (payload bits, ~0.5 ns each): zlib.crc32 ~0.25 ns a byte
         cost = (d.directory_offset - PREAMBLE_SIZE) // (2 * k)
         def all_ok():
             for j in range(k):
