@@ -777,8 +777,8 @@ class Package:
         # count each: yolov8n 8/0's 65-group multi-set part made 8 jobs of ~50 us), taken
         # dynamically by the pool, the biggest first
         nw = workers()
-        total = int(bits.sum())
-        par = nw > 0 and n > LANES and total >= PAR_MIN_BITS
+        total = int(bits.sum()) if nw > 0 and n > LANES else -1
+        par = total >= PAR_MIN_BITS and total > 0
         if par:
             shares = [total if idx is None else int(bits[idx].sum()) for _, _, idx, _ in parts]
         jobs, outs = [], []
@@ -878,9 +878,11 @@ class Package:
         :meth:`_check_all_chunks`); or None with no pool thread or a data area under
         CRC_OVERLAP_MIN_BYTES (its decode would not run in parallel)."""
         d = self.directory
-        nw = workers()
-        if not self.verify or d.version != 2 or nw == 0 or \
+        if not self.verify or d.version != 2 or \
                 d.directory_offset - PREAMBLE_SIZE < CRC_OVERLAP_MIN_BYTES:
+            return None
+        nw = workers()
+        if nw == 0:
             return None
         n = len(d.chunk_crcs)
         k = min(n, 2 * (nw + 1))
