@@ -38,6 +38,11 @@ SEQ_PLAN_PARAMS = 1 << 18  # below this many parameters the candidates are plann
 PLAN_BATCH = 1 << 16  # groups planned and decoded per kernel call
 CHUNKS_PER_WORKER = 4  # decode chunks per thread (taken dynamically: balance vs call overhead)
 PAR_MIN_BITS = 1 << 20  # payload bits below which a decode batch runs on the calling thread
+# data area (bytes) from which read_all's v2 chunk CRC pass runs among the chunks of a
+# parallel decode (zlib.crc32 releases the GIL) instead of on its own before decoding: a
+# pass of >= ~100 us (0.25 ns a byte); below, the gain is within the cost of handing jobs
+# over (yolov8n 4/.9, 287 KB: 0.84-1.04x in alternating A/B runs on the loaded machine)
+CRC_OVERLAP_MIN_BYTES = 3 << 17
 # payload bits a table must decode in one batch before its multi-set entries are built
 # (building one, ~10 us, pays for itself after ~10 K dense 4-bit values, ~30 K bits)
 MULTI_MIN_BITS = 1 << 16
@@ -717,7 +722,8 @@ class Package:
         chunk, as they would have without this pass."""
         return all(self._chunk_mismatch(c) is None for c in range(len(self.directory.chunk_crcs)))
 
-    def _decode_flat(self, entries: list[TensorEntry], out: np.ndarray | None = None) -> np.ndarray:
+    def _decode_flat(self, entries: list[TensorEntry], out: np.ndarray | None = None,
+                     extra: list | None = None) -> np.ndarray:
         """Decode tensors of one dtype, back to back, into one flat buffer.
 
         Groups are planned and decoded in batches of at most PLAN_BATCH groups (one kernel call
@@ -730,7 +736,13 @@ class Package:
             out = np.empty(total, dtype)
         segs, batch, count, base = [], [], 0, 0
         for e in entries:
-            for g0 in range(0, e.n_groups, PLAN_BATCH):
+            ng = e.n_groups
+            if 0 < ng and count + ng <= PLAN_BATCH:  # the whole tensor joins the batch
+                batch.append((e, 0, ng, base))
+                count += ng
+                base += e.numel
+                continue
+            for g0 in range(0, ng, PLAN_BATCH):
                 g1 = min(e.n_groups, g0 + PLAN_BATCH)
                 if count + (g1 - g0) > PLAN_BATCH and batch:
                     segs.append(batch)
@@ -742,7 +754,7 @@ class Package:
             segs.append(batch)
         bitpos: dict[int, int] = {}
         for batch in segs:
-            self._decode_batch(batch, out, bitpos)
+            self._decode_batch(batch, out, bitpos, extra)
         return out
 
     def _plan(self, batch, bitpos: dict):
@@ -751,15 +763,16 @@ class Package:
         ``bitpos`` carries where a tensor's next group starts between batches."""
         n = sum(g1 - g0 for _, g0, g1, _ in batch)
         glo, ghi, tid, st, cn, voff = (np.empty(n, np.int64) for _ in range(6))
-        rows = []
+        rows: list[int] = []  # flat: np.fromiter reads it ~2x faster than a list of tuples
+        add = rows.extend
         for e, g0, g1, base in batch:
             gt0 = e.block_offset + e.meta_length
             pay0 = gt0 + e.group_table_bytes
-            rows.append((gt0, e.tid_bits, e.len_bits, e.tid_base, bitpos.get(id(e), pay0 * 8),
-                         g0, g1, e.group_size, e.numel, base, e.value_offset, pay0,
-                         e.payload_bytes if g1 == e.n_groups else -1))
-        items = np.array(rows, np.int64).reshape(len(rows), P_FIELDS)
-        ends = np.zeros(len(rows), np.int64)
+            add((gt0, e.tid_bits, e.len_bits, e.tid_base, bitpos.get(id(e), pay0 * 8),
+                 g0, g1, e.group_size, e.numel, base, e.value_offset, pay0,
+                 e.payload_bytes if g1 == e.n_groups else -1))
+        items = np.fromiter(rows, np.int64, len(rows)).reshape(len(batch), P_FIELDS)
+        ends = np.zeros(len(batch), np.int64)
         status, k = plan_batch(self._buf, items, np.int64(len(self.directory.tables)), glo, ghi,
                                tid, st, cn, voff, ends)
         if status != 0:
@@ -770,7 +783,9 @@ class Package:
             bitpos[id(e)] = end
         return n, glo, ghi, tid, st, cn, voff
 
-    def _decode_batch(self, batch, out: np.ndarray, bitpos: dict) -> None:
+    def _decode_batch(self, batch, out: np.ndarray, bitpos: dict, extra: list | None) -> None:
+        """Decode one batch; a parallel batch also runs the ``extra`` [(cost, job)] jobs (and
+        empties the list), among its chunks in order of cost."""
         vmin, vmax = value_range(out.dtype)
         n, glo, ghi, tid, st, cn, voff = self._plan(batch, bitpos)
         status = np.zeros(n, np.int64)
@@ -794,11 +809,17 @@ class Package:
                     parts.append((decode_groups, self._luts, ip, tid[ip]))
         # parallel only when the payload is big enough to pay for waking threads: time goes
         # with the bits read more than with the values written (4-bit 90 % sparse mtcnn,
-        # 50 KB: 1.0-1.3 G params/s on two threads vs 1.6 G on one)
+        # 50 KB: 1.0-1.3 G params/s on two threads vs 1.6 G on one).  Both kernels' parts
+        # share one job list, each cut into chunks in proportion to its bits (not a fixed
+        # count each: yolov8n 8/0's 65-group multi-set part made 8 jobs of ~50 us), taken
+        # dynamically by the pool, the biggest first
         nw = workers()
-        par = nw > 0 and n > LANES and int(bits.sum()) >= PAR_MIN_BITS
+        total = int(bits.sum()) if nw > 0 and n > LANES else -1
+        par = total >= PAR_MIN_BITS and total > 0
+        if par:
+            shares = [total if idx is None else int(bits[idx].sum()) for _, _, idx, _ in parts]
         jobs, outs = [], []
-        for kern, luts, idx, t in parts:
+        for i, (kern, luts, idx, t) in enumerate(parts):
             if idx is None:
                 arrs, s_, w_ = (glo, ghi, t, st, cn, voff), status, where
             else:
@@ -808,17 +829,24 @@ class Package:
             args = (self._buf, np.int64(self._buf.size), *arrs, np.int64(vmin), np.int64(vmax),
                     luts, out, s_, w_)
             nq = (t.size + LANES - 1) // LANES
-            if par and nq > 1:
-                # chunks of about equal work (parameters), taken dynamically by the pool
-                k = min(nq, CHUNKS_PER_WORKER * (nw + 1))
-                cuts = work_cuts(arrs[4], np.int64(LANES), np.int64(k))
-                jobs += [(kern, args, int(cuts[j]), int(cuts[j + 1])) for j in range(k)]
-            else:
-                jobs.append((kern, args, 0, nq))
+            k = min(nq, max(1, round(CHUNKS_PER_WORKER * (nw + 1) * shares[i] / total))) \
+                if par else 1
+            # chunks of about equal parameters (cutting by bits + values was no better:
+            # yolov8n 4/.9 2.97 vs 2.56 ms, 4/0 4.70 vs 4.58, two threads, loaded machine)
+            cuts = work_cuts(arrs[4], np.int64(LANES), np.int64(k)) if k > 1 else (0, nq)
+            jobs += [(shares[i] // k if par else 0, kern, args, int(cuts[j]), int(cuts[j + 1]))
+                     for j in range(k)]
+        if par and extra:
+            jobs += [(c, fn, None, 0, 0) for c, fn in extra]
+            extra.clear()
+        jobs.sort(key=lambda j: -j[0])
         rcs = [0] * len(jobs)
         def job(j):  # noqa: E306
-            kern, args, q0, q1 = jobs[j]
-            rcs[j] = kern(*args, np.int64(q0), np.int64(q1))
+            _, kern, args, q0, q1 = jobs[j]
+            if args is None:
+                kern()
+            else:
+                rcs[j] = kern(*args, np.int64(q0), np.int64(q1))
         if par and len(jobs) > 1:
             run_chunks(job, len(jobs))
         else:
@@ -858,21 +886,84 @@ class Package:
         return self._decode_flat([e]).reshape(e.shape)
 
     def read_all(self, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
-        """Decode tensors (all by default), one parallel kernel call per dtype."""
+        """Decode tensors (all by default), one parallel kernel call per dtype.
+
+        A v2 package's one-pass chunk check joins the first parallel decode's job list
+        (:meth:`_chunk_jobs`; chunks nobody took run here after the decode); its errors, then
+        the metadata's, are raised before any error of the decode: exactly the errors, in
+        the order, of checking first."""
         entries = [self.entry(n) for n in (self.names if names is None else names)]
+        crc = self._chunk_jobs() if names is None else None
+        if crc is None:
+            self._check(entries, self.verify and names is None
+                        and self.directory.version == 2 and self._check_all_chunks())
+            return self._assemble(entries, self._decode_dtypes(entries, []))
+        err = None
+        try:
+            flats = self._decode_dtypes(entries, crc[0])
+        except CodecError as exc:  # raised below, after the checks that come first
+            flats, err = None, exc
+        self._check(entries, crc[1]())
+        if err is not None:
+            raise err
+        return self._assemble(entries, flats)
+
+    def _chunk_jobs(self):
+        """read_all's one-pass chunk check (v2, verify) cut into jobs for a parallel decode
+        batch to run beside its own chunks: ([(cost, job)], all_ok), ``all_ok()`` running the
+        jobs no thread took and returning True if every chunk matched (as
+        :meth:`_check_all_chunks`); or None with no pool thread or a data area under
+        CRC_OVERLAP_MIN_BYTES (its decode would not run in parallel)."""
+        d = self.directory
+        if not self.verify or d.version != 2 or \
+                d.directory_offset - PREAMBLE_SIZE < CRC_OVERLAP_MIN_BYTES:
+            return None
+        nw = workers()
+        if nw == 0:
+            return None
+        n = len(d.chunk_crcs)
+        k = min(n, 2 * (nw + 1))
+        cuts = [n * j // k for j in range(k + 1)]
+        ok: list = [None] * k
+
+        def run(j):
+            if ok[j] is None:
+                ok[j] = all(self._chunk_mismatch(c) is None for c in range(cuts[j], cuts[j + 1]))
+
+        # cost in the decode's units (payload bits, ~0.5 ns each): zlib.crc32 ~0.25 ns a byte
+        cost = (d.directory_offset - PREAMBLE_SIZE) // (2 * k)
+        def all_ok():
+            for j in range(k):
+                run(j)
+                if not ok[j]:
+                    return False
+            return True
+        return [(cost, lambda j=j: run(j)) for j in range(k)], all_ok
+
+    def _check(self, entries: list[TensorEntry], all_chunks_ok: bool) -> None:
+        """CRCs (all of them known good when ``all_chunks_ok``), then metadata, of ``entries``."""
         if self.verify:
-            if names is None and self.directory.version == 2 and self._check_all_chunks():
+            if all_chunks_ok:
                 self._crc_ok.update(self._entries)
-            for e in entries:
-                self._check_crc(e)
+            else:
+                for e in entries:
+                    self._check_crc(e)
         for e in entries:
-            self._meta(e)
-        result: dict[str, np.ndarray] = {}
+            if e.meta_length:
+                self._meta(e)
+
+    def _decode_dtypes(self, entries: list[TensorEntry], extra: list) -> dict:
+        """{dtype: (entries, flat buffer)}: each dtype's tensors decoded back to back;
+        ``extra`` as :meth:`_decode_batch`."""
         by_dtype: dict[np.dtype, list[TensorEntry]] = {}
         for e in entries:
             by_dtype.setdefault(e.dtype, []).append(e)
-        for es in by_dtype.values():
-            flat = self._decode_flat(es)
+        return {dt: (es, self._decode_flat(es, extra=extra)) for dt, es in by_dtype.items()}
+
+    @staticmethod
+    def _assemble(entries: list[TensorEntry], flats: dict) -> dict[str, np.ndarray]:
+        result: dict[str, np.ndarray] = {}
+        for es, flat in flats.values():
             base = 0
             for e in es:
                 result[e.name] = flat[base:base + e.numel].reshape(e.shape)

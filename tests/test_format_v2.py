@@ -413,3 +413,55 @@ def test_read_all_chunk_pass_names_first_tensor_over_bad_chunk(monkeypatch):
             codec.unpack(bytes(bad))
         assert exc.value.value == first.name and f"data chunk {c} " in str(exc.value)
         assert exc.value.offset == lo
+
+
+def test_read_all_overlapped_chunk_pass_same_errors(monkeypatch):
+    """With the chunk pass among a parallel decode's jobs (package.CRC_OVERLAP_MIN_BYTES),
+    read_all raises exactly the error of checking first: a bad chunk's ChecksumError before
+    any decode error; with the chunk CRC mended, the decode's own error."""
+    import codec.package as package
+    from codec import format_v2
+    monkeypatch.setattr(format_v2, "DEFAULT_CHUNK_LOG2", 6)
+    rng = np.random.default_rng(9)
+    arrays = {f"layer{i}.weight": rng.integers(-60, 60, size=(3, 40 + 17 * i)).astype(np.int8)
+              for i in range(6)}
+    data = codec.pack(arrays)
+    d = codec.Package(data).directory
+    n = len(data)
+
+    def outcome(buf, overlapped):
+        monkeypatch.setattr(package, "CRC_OVERLAP_MIN_BYTES", 0 if overlapped else 1 << 62)
+        monkeypatch.setattr(package, "PAR_MIN_BITS", 0 if overlapped else 1 << 20)
+        try:
+            return "ok", [v.tobytes() for v in codec.unpack(buf).values()]
+        except codec.CodecError as exc:
+            return type(exc).__name__, str(exc), exc.offset, exc.value
+
+    def mend(buf, c):  # the chunk CRC, then the footer's directory CRC, over the damage
+        lo = 8 + (c << 6)
+        struct.pack_into("<I", buf, n - 24 - 4 * len(d.chunk_crcs) + 4 * c,
+                         zlib.crc32(bytes(buf[lo:min(lo + 64, d.directory_offset)])))
+        struct.pack_into("<I", buf, n - 8, zlib.crc32(bytes(buf[d.directory_offset:n - 24]),
+                                                      zlib.crc32(bytes(buf[:8]))))
+        return buf
+
+    assert outcome(data, True) == outcome(data, False) and outcome(data, True)[0] == "ok"
+    kinds = set()
+    for c in range(len(d.chunk_crcs)):
+        for flip in (0x40, 0xff):
+            bad = bytearray(data)
+            bad[8 + (c << 6)] ^= flip
+            got = outcome(bytes(bad), True)
+            assert got == outcome(bytes(bad), False) and got[0] == "ChecksumError"
+            mended = bytes(mend(bad, c))
+            got = outcome(mended, True)
+            assert got == outcome(mended, False)
+            kinds.add(got[0])
+    assert "CorruptError" in kinds  # some damage reaches the decoder
+    for at in range(d.directory_offset, d.directory_offset + 48):  # the tables, footer mended
+        for flip in (0x01, 0x10, 0x80):
+            bad = bytearray(data)
+            bad[at] ^= flip
+            struct.pack_into("<I", bad, n - 8, zlib.crc32(bytes(bad[d.directory_offset:n - 24]),
+                                                          zlib.crc32(bytes(bad[:8]))))
+            assert outcome(bytes(bad), True) == outcome(bytes(bad), False)
