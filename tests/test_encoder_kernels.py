@@ -44,10 +44,9 @@ def _dense_group_hist(runs, vals, ps, kref, nrun, nsym):
     return H
 
 
-@given(st.integers(0, 2**32 - 1), st.integers(0, 3), st.sampled_from([1, 2, 3, 16]),
-       st.floats(0, 0.95))
-def test_group_hist_csr_matches_dense(seed, kref, nrun, sparsity):
-    rng = np.random.default_rng(seed)
+def _group_csr(rng, kref, nrun, sparsity):
+    """Random groups of pairs and their group_hist_csr rows: (runs, vals, ps, nsym, G, indptr,
+    indices, data, nnz)."""
     runs, vals, ps = _pairs(rng, int(rng.integers(0, 12)), 60, sparsity)
     nsym = SYM_FIRST + num_classes(40, kref) * nrun
     G = ps.size - 1
@@ -57,6 +56,14 @@ def test_group_hist_csr_matches_dense(seed, kref, nrun, sparsity):
     data = np.empty(cap)
     status, nnz = group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data)
     assert status == OK
+    return runs, vals, ps, nsym, G, indptr, indices, data, nnz
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 3), st.sampled_from([1, 2, 3, 16]),
+       st.floats(0, 0.95))
+def test_group_hist_csr_matches_dense(seed, kref, nrun, sparsity):
+    rng = np.random.default_rng(seed)
+    runs, vals, ps, nsym, G, indptr, indices, data, nnz = _group_csr(rng, kref, nrun, sparsity)
     H = _dense_group_hist(runs, vals, ps, kref, nrun, nsym)
     D = np.zeros((G, nsym))
     for g in range(G):
@@ -497,15 +504,7 @@ def test_sparse_alphabet_cost_matches_dense(seed, kref, nrun):
 def test_group_hist_slots_match_group_hist_csr(seed, kref, nrun, sparsity):
     from codec.kernels.plan import csr_compact, group_hist_slots
     rng = np.random.default_rng(seed)
-    runs, vals, ps = _pairs(rng, int(rng.integers(0, 12)), 60, sparsity)
-    nsym = SYM_FIRST + num_classes(40, kref) * nrun
-    G = ps.size - 1
-    cap = min(runs.size + 2 * G, G * nsym)
-    indptr = np.empty(G + 1, np.int64)
-    indices = np.empty(cap, np.int64)
-    data = np.empty(cap)
-    status, nnz = group_hist_csr(runs, vals, ps, kref, nrun, nsym, indptr, indices, data)
-    assert status == OK
+    runs, vals, ps, nsym, G, indptr, indices, data, nnz = _group_csr(rng, kref, nrun, sparsity)
     off = np.concatenate([[0], np.cumsum(np.minimum(np.diff(ps) + 2, nsym))]).astype(np.int64)
     start, cnt, xb = np.zeros(G, np.int64), np.zeros(G, np.int64), np.zeros(G, np.int64)
     idx, dat = np.empty(int(off[-1]), np.int64), np.empty(int(off[-1]))

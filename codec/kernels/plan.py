@@ -579,6 +579,27 @@ def gamma_symbol_list(lengths, maxlen, out):
     return OK, (bit + 7) >> 3
 
 
+@njit(cache=True, inline="always")
+def _shared_lengths(S):
+    """Estimated code lengths of one table shared by all owners (weighted symbol sums ``S``):
+    -log2 of each symbol's share, at least 1 bit (1 for an absent symbol); and the number of
+    symbols present.  The model-cost kernels' common first step (same float order)."""
+    nsym = S.size
+    tot = 0.0
+    for s in range(nsym):
+        tot += S[s]
+    tot = max(tot, 1.0)
+    L = np.empty(nsym)
+    kS = 0
+    for s in range(nsym):
+        if S[s] > 0:
+            L[s] = max(1.0, -math.log2(S[s] / tot))
+            kS += 1
+        else:
+            L[s] = 1.0
+    return L, kS
+
+
 @njit(cache=True, nogil=True)
 def model_cost_kernel(H, X, w, fixed_bits, bits_per_code):
     """Estimated package bits for per-owner histograms H (sample counts), extra bits X and
@@ -592,18 +613,7 @@ def model_cost_kernel(H, X, w, fixed_bits, bits_per_code):
     for o in range(n):
         for s in range(nsym):
             S[s] += H[o, s] * w[o]
-    tot = 0.0
-    for s in range(nsym):
-        tot += S[s]
-    tot = max(tot, 1.0)
-    L = np.empty(nsym)
-    kS = 0
-    for s in range(nsym):
-        if S[s] > 0:
-            L[s] = max(1.0, -math.log2(S[s] / tot))
-            kS += 1
-        else:
-            L[s] = 1.0
+    L, kS = _shared_lengths(S)
     c = 1.0 / (2.0 * math.log(2.0))
     total = 0.0
     xs = 0.0
@@ -970,18 +980,7 @@ def sample_model_cost(owner, runs, cls, counts, n_owner, eob, X, nrun, nsym, w, 
         indptr[o + 1] = nnz
     if k != n:
         return ERR_BUFFER, 0.0
-    tot = 0.0
-    for s in range(nsym):
-        tot += S[s]
-    tot = max(tot, 1.0)
-    L = np.empty(nsym)
-    kS = 0
-    for s in range(nsym):
-        if S[s] > 0:
-            L[s] = max(1.0, -math.log2(S[s] / tot))
-            kS += 1
-        else:
-            L[s] = 1.0
+    L, kS = _shared_lengths(S)
     c2 = 1.0 / (2.0 * math.log(2.0))
     total = 0.0
     xs = 0.0
