@@ -866,9 +866,12 @@ class Package:
                     break
                 k += g1 - g0
             code = int(status[g])
+            # a damaged group can read on past its end (bits there read as the next group's
+            # or as zeros past the payload) before a check fails: its error is reported at
+            # most at the group's end, which lies within the input
             raise CorruptError(f"tensor {e.name!r} group {g0 + g - k}: "
                                f"{STATUS_MESSAGES.get(code, code)}",
-                               offset=int(where[g]) // 8, value=code)
+                               offset=min(int(where[g]), int(ghi[g])) // 8, value=code)
 
     def read(self, name: str, /, *, out: np.ndarray | None = None) -> np.ndarray:
         """Decode one tensor (its CRC is checked first); ``out`` receives it if given."""

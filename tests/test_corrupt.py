@@ -108,3 +108,19 @@ def test_unknown_name(package):
     _, data = package
     with pytest.raises(KeyError):
         codec.read_tensor(data, "nope")
+
+
+def test_group_reading_past_the_payload_reports_an_offset_inside_the_input():
+    """Found by the fuzzer (CI, 2026-11-25): a damaged group decodes on past the payload's end
+    (zeros there) before a check fails; its CorruptError's offset must still lie within the
+    input (the group's end at most), not where the kernel's reader had got to (byte 261 of
+    this 201-byte package)."""
+    data = bytes.fromhex(
+        "53504b470200000067627c7d7b6e8170bc25181dd37e1f76d0047d5db88c7f000000019754b78547de"
+        "56b08be96445f793f4ad2fa9ebbc63e568c5563d2659404df2cea9b7c3679719445928a6eefe2891"
+        "35bc209b2d44e34a80684e521e3f74d408f93f039616e8de8a23ce7907cd19d62375d1e7cc609a3d"
+        "bcf0532cff95bdd443b5c0010001060101010003020000000000004735d940010104636f6e760101"
+        "2a040803035980027c000810b62cc1d184000000000000002d000000000000000afa1fc8474b5053")
+    with pytest.raises(codec.CorruptError, match="group 7: zero run or value past the end") as ei:
+        codec.unpack(data, verify=False)
+    assert ei.value.offset == 131 and 0 <= ei.value.offset <= len(data)
