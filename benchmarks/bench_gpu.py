@@ -8,8 +8,9 @@ message otherwise (the simulator is refused: its timings mean nothing).  For eve
 ../shared/weights and a synthetic model (>= 64 M parameters, 16 int8 matrices), at every config
 of REFERENCE.md, in one process:
 
-  * decode: the decode kernels alone (prefill + decode, package bytes and plans already on the
-    device), G params/s, for the 'auto' and 'global' kernel variants;
+  * decode: the decode kernels alone (package bytes and plans already on the device), G
+    params/s, for the 'warp' kernel (32 threads a group, the default) and the first decoder's
+    one-thread-a-group kernels 'global' and 'shared' (each after a prefill launch);
   * load: end to end, package bytes in host memory → tensors on the GPU (host checks and plans,
     host→device copy, kernels, status check): ``codec.cuda.unpack``;
   * cpu+copy: ``codec.unpack`` on the host, then every tensor copied to the device;
@@ -98,9 +99,29 @@ def synthetic_model(params: int, seed: int = 0) -> dict[str, np.ndarray]:
     return out
 
 
-def measure(cuda, name: str, tensors: dict, bits: int, sparsity: float, repeat: int) -> dict:
+VARIANTS = ("auto", "warp", "global", "shared")
+
+
+def time_variant(cuda, gp, plan, ref, variant, repeat, label):
+    """Best kernel time of ``variant``, and the share of groups the warp kernel handed to the
+    sequential fallback (codec.cuda.warp.PATH_UNSYNCED/REJECTED; None for other variants)."""
+    from codec.cuda import warp
+    out = gp.run(plan, variant)  # warm-up (JIT) and exactness
+    for k, v in ref.items():
+        if not np.array_equal(out[k].copy_to_host(), v):
+            raise AssertionError(f"{label}: GPU decode ({variant}) differs on {k!r}")
+    fb = None
+    if variant == "warp":
+        p = gp.paths(plan)
+        fb = float(np.isin(p, (warp.PATH_UNSYNCED, warp.PATH_REJECTED)).mean()) if p.size else 0.0
+    return best_events(cuda, lambda: gp.launch(plan, variant), repeat), fb
+
+
+def measure(cuda, name: str, tensors: dict, bits: int, sparsity: float, repeat: int,
+            sweep: list | None = None) -> dict:
     import codec
     import codec.cuda as gc
+    from codec.cuda import api
     n = sum(int(v.size) for v in tensors.values())
     data = codec.pack(tensors)
     row = {"model": name, "bits": bits, "sparsity": sparsity, "params": n,
@@ -108,14 +129,26 @@ def measure(cuda, name: str, tensors: dict, bits: int, sparsity: float, repeat: 
     ref = codec.unpack(data)
     gp = gc.GpuPackage(data)
     plan = gp.prepare()
-    for variant in ("auto", "global"):
-        out = gp.run(plan, variant)  # warm-up (JIT) and exactness
-        for k, v in ref.items():
-            if not np.array_equal(out[k].copy_to_host(), v):
-                raise AssertionError(f"{name} {bits}/{sparsity}: GPU decode differs on {k!r}")
-        t = best_events(cuda, lambda: gp.launch(plan, variant), repeat)
+    label = f"{name} {bits}/{sparsity}"
+    for variant in VARIANTS:
+        if variant == "shared" and any(len(set(L.host["tid"].tolist())) > 1
+                                       for b in plan.batches for L in b.launches if L.gidx.size):
+            continue  # needs one table per launch
+        t, fb = time_variant(cuda, gp, plan, ref, variant, repeat, label)
         row[f"decode_{variant}_s"] = t
         row[f"decode_{variant}_Gparams_s"] = n / t / 1e9
+        if fb is not None:
+            row["warp_fallback_share"] = fb
+    default = dict(api.WARP_CONFIG)
+    for cfg in sweep or []:
+        api.WARP_CONFIG.update(cfg)
+        try:
+            t, fb = time_variant(cuda, gp, plan, ref, "warp", repeat, label)
+        finally:
+            api.WARP_CONFIG.clear()
+            api.WARP_CONFIG.update(default)
+        key = ",".join(f"{k}={v}" for k, v in cfg.items())
+        row.setdefault("sweep", {})[key] = (n / t / 1e9, fb)
     groups = sum(b.n for b in plan.batches)
     row["groups"] = groups
 
@@ -146,6 +179,12 @@ def measure(cuda, name: str, tensors: dict, bits: int, sparsity: float, repeat: 
     return row
 
 
+# warp-kernel settings timed with --sweep (each differs from api.WARP_CONFIG in one or two)
+SWEEP = [{"overlap": 0}, {"overlap": 64}, {"overlap": 256}, {"bit_words": 0},
+         {"stage_bytes": 0}, {"stage_bytes": 0, "bit_words": 0}, {"warps": 2}, {"warps": 8},
+         {"max_rounds": 32}, {"max_rounds": 1}]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", nargs="*", default=MODELS)
@@ -153,6 +192,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-synthetic", action="store_true")
     ap.add_argument("--no-real", action="store_true")
     ap.add_argument("--repeat", type=int, default=10)
+    ap.add_argument("--sweep", action="store_true",
+                    help="also time warp-kernel settings (benchmarks/bench_gpu.py SWEEP) on the "
+                         "synthetic model")
     ap.add_argument("--out", default=str(HERE / "results" / "gpu.json"))
     args = ap.parse_args(argv)
     cuda = need_gpu()
@@ -183,21 +225,31 @@ def main(argv=None) -> int:
             jobs.append((f"synthetic_{sum(v.size for v in floats.values()) // 2**20}M", bits, sp,
                          floats))
     hdr = (f"{'model':34} {'b':>2} {'sp':>4} {'params':>11} {'bpp':>5} {'groups':>7} "
-           f"{'dec auto':>9} {'dec glob':>9} {'load GPU':>9} {'CPU+copy':>9} {'raw copy':>9}")
+           f"{'dec auto':>9} {'dec warp':>9} {'dec glob':>9} {'dec shar':>9} {'load GPU':>9} "
+           f"{'CPU+copy':>9} {'raw copy':>9}")
     print(hdr)
-    print(f"{'':34} {'':>2} {'':>4} {'':>11} {'':>5} {'':>7} {'Gparam/s':>9} {'Gparam/s':>9} "
-          f"{'ms':>9} {'ms':>9} {'ms':>9}")
+    print(f"{'':34} {'':>2} {'':>4} {'':>11} {'':>5} {'':>7} " + f"{'Gparam/s':>9} " * 4
+          + f"{'ms':>9} " * 3)
     for m, bits, sp, floats in jobs:
         if floats is None:
             t = quantized_model(m, bits, sp)
         else:
             t = {k: quantize_tensor(v, bits, sp) for k, v in floats.items()}
-        r = measure(cuda, m, t, bits, sp, args.repeat)
+        r = measure(cuda, m, t, bits, sp, args.repeat,
+                    SWEEP if (args.sweep and floats is not None) else None)
         rows.append(r)
         print(f"{m:34} {bits:>2} {sp:>4} {r['params']:>11,} {r['bits_per_param']:>5.2f} "
               f"{r['groups']:>7} {r['decode_auto_Gparams_s']:>9.1f} "
-              f"{r['decode_global_Gparams_s']:>9.1f} {1e3 * r['load_gpu_s']:>9.2f} "
+              f"{r['decode_warp_Gparams_s']:>9.1f} "
+              f"{r['decode_global_Gparams_s']:>9.1f} "
+              f"{r.get('decode_shared_Gparams_s', float('nan')):>9.1f} "
+              f"{1e3 * r['load_gpu_s']:>9.2f} "
               f"{1e3 * r['load_cpu_copy_s']:>9.2f} {1e3 * r['load_raw_copy_s']:>9.2f}", flush=True)
+        if "warp_fallback_share" in r:
+            print(f"    warp: {r['decode_warp_Gparams_s']:.1f} G params/s, "
+                  f"{100 * r['warp_fallback_share']:.2f} % of groups sequential", flush=True)
+        for key, (v, fb) in r.get("sweep", {}).items():
+            print(f"    warp {key}: {v:.1f} G params/s, {100 * fb:.2f} % sequential", flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w") as f:
         json.dump({"info": info, "rows": rows}, f, indent=1)

@@ -290,6 +290,102 @@ def _():
         raise AssertionError("bad plan accepted")
 
 
+from codec.cuda import api as gapi, warp as gwarp
+
+
+def warp_same(data, **kw):
+    """The warp kernel (variant='warp') == CPU; returns the per-group decode paths."""
+    ref = codec.unpack(data)
+    gp = gc.GpuPackage(data)
+    plan = gp.prepare(**kw)
+    out = gp.run(plan, "warp")
+    for k, v in ref.items():
+        h = out[k].copy_to_host()
+        assert h.dtype == v.dtype and np.array_equal(h, v), k
+    return gp.paths(plan)
+
+
+def warp_tensors():
+    t = {"i8_short": sparse(np.int8, (3, 20), spread=40),         # staged (<= 64 values here)
+         "i8_long": sparse(np.int8, (2, 150), density=0.7, spread=9),  # direct, > 16 words
+         "u8_off": (sparse(np.uint8, (2, 30), spread=50) + 7).astype(np.uint8),
+         "i16": sparse(np.int16, (2, 40), spread=3000),           # direct (2-byte values)
+         "i32_ext": np.array([np.iinfo(np.int32).min, 0, 0, np.iinfo(np.int32).max, 5],
+                             np.int32)}
+    t["i8_long"][1, 40:140] = 0  # a long zero run (escape symbols)
+    return t
+
+
+@check("warp_kernel_paths")
+def _():
+    # exact; valid groups take the warp-parallel paths (both kinds of writes), except a tiny
+    # group whose lanes' slices are shorter than its symbols may not synchronise in time
+    paths = warp_same(codec.pack(warp_tensors(), group="kernel")).tolist()
+    assert {gwarp.PATH_STAGED, gwarp.PATH_DIRECT} <= set(paths), paths
+    assert gwarp.PATH_REJECTED not in paths, paths
+    assert paths.count(gwarp.PATH_UNSYNCED) <= 1, paths
+
+
+@check("warp_kernel_fallback")
+def _():
+    # no synchronisation rounds, no overlap: lanes that start off a boundary send their group
+    # to the sequential decoder, which must give the same values
+    old = dict(gapi.WARP_CONFIG)
+    gapi.WARP_CONFIG.update(max_rounds=0, overlap=0)
+    try:
+        paths = warp_same(codec.pack(warp_tensors(), group="tensor"))
+    finally:
+        gapi.WARP_CONFIG.clear()
+        gapi.WARP_CONFIG.update(old)
+    assert gwarp.PATH_UNSYNCED in paths.tolist(), paths
+
+
+@check("warp_kernel_tables_and_dequantize")
+def _():
+    from codec import reference as ref
+    x = rng.integers(-3, 4, size=(3, 25)).astype(np.int8)
+    tables = [(0, 1, 2, [1, 2, 3, 3]), (0, 1, 2, [2, 2, 2, 2])]
+    data = ref.pack({"x": x}, tables, {"x": ref.TensorChoice("kernel", 25, 0, [1, 0, 1])})
+    assert codec.Package(data).directory.tensors[0].tid_bits > 0
+    paths = warp_same(data)  # per-group tables: read from global memory
+    assert set(paths.tolist()) <= {gwarp.PATH_STAGED, gwarp.PATH_DIRECT}, paths
+    q = sparse(np.int8, (4, 30), spread=100)
+    meta = {"q": QuantMeta(bits=8, scale=rng.random(4).astype(np.float32) * 0.05, axis=0)}
+    data = codec.pack({"q": q}, meta=meta, group="kernel")
+    for odt in ("float16", "float32"):
+        gp = gc.GpuPackage(data)
+        plan = gp.prepare(dequantize=odt)
+        h = gp.run(plan, "warp")["q"].copy_to_host()
+        want = np.asarray(meta["q"].dequantize(q, dtype=odt)).reshape(q.shape)
+        assert h.dtype == np.dtype(odt) and np.array_equal(h, want), odt
+        assert set(gp.paths(plan).tolist()) == {gwarp.PATH_STAGED}
+
+
+@check("warp_kernel_corrupt_like_cpu")
+def _():
+    t = {"a": sparse(np.int8, (2, 60), spread=30), "b": sparse(np.int16, (1, 50), spread=9)}
+    data = codec.pack(t, group="kernel")
+    p = codec.Package(data)
+    spots = []
+    for e in p.directory.tensors:
+        spots += list(range(e.block_offset + e.meta_length, e.block_offset + e.block_length))
+    n_err = rejected = 0
+    for off in rng.choice(spots, size=min(8, len(spots)), replace=False):
+        bad = bytearray(data)
+        bad[off] ^= 1 << int(rng.integers(8))
+        cpu = outcome(lambda: codec.unpack(bytes(bad), verify=False))
+        try:
+            gp = gc.GpuPackage(bytes(bad), verify=False)
+            plan = gp.prepare()
+        except codec.CodecError:
+            continue  # group tables: the host's checks, shared with the CPU path
+        gpu = outcome(lambda: gp.run(plan, "warp"))
+        assert cpu == gpu, (off, cpu, gpu)
+        n_err += cpu[0] == "error"
+        rejected += gwarp.PATH_REJECTED in gp.paths(plan).tolist()
+    assert n_err >= 2 and rejected >= 1, (n_err, rejected)
+
+
 with open(sys.argv[1], "w") as f:
     json.dump(results, f)
 '''
@@ -314,7 +410,9 @@ CHECKS = (["import_codec_no_numba_cuda"]
           + [f"dtypes_group_{g}" for g in ["auto", "kernel", ("count", 7), "tensor"]]
           + ["edge_cases", "per_group_tables", "shared_table_variant",
              "names_subset_and_read_tensor", "dequantize_float32", "dequantize_float16",
-             "dequantize_bad_argument", "corrupt_like_cpu", "kernel_checks_indices"])
+             "dequantize_bad_argument", "corrupt_like_cpu", "kernel_checks_indices",
+             "warp_kernel_paths", "warp_kernel_fallback", "warp_kernel_tables_and_dequantize",
+             "warp_kernel_corrupt_like_cpu"])
 
 
 @pytest.mark.parametrize("name", CHECKS)
@@ -344,11 +442,12 @@ for m in MODELS:
         t = quantized_model(m, bits, sp)
         data = codec.pack(t)
         ref = codec.unpack(data)
-        out = gc.unpack(data)
-        for k, v in ref.items():
-            h = out[k].copy_to_host()
-            assert h.dtype == v.dtype and np.array_equal(h, v), (m, bits, sp, k)
-            assert hasattr(out[k], "__cuda_array_interface__")
+        for variant in ("auto", "global"):
+            out = gc.unpack(data, variant=variant)
+            for k, v in ref.items():
+                h = out[k].copy_to_host()
+                assert h.dtype == v.dtype and np.array_equal(h, v), (m, bits, sp, variant, k)
+                assert hasattr(out[k], "__cuda_array_interface__")
         n += 1
 print("CHECKED", n)
 '''
@@ -378,6 +477,7 @@ except Exception as exc:
     print("NO_NVVM", type(exc).__name__, exc); sys.exit(0)
 sys.path.insert(0, sys.argv[1])
 import codec.cuda.kernels as K
+import codec.cuda.warp as W
 i64 = T.int64; a64 = T.int64[::1]; u64 = T.uint64[::1]; f64 = T.float64[::1]
 luts = T.uint32[:, ::1]; dqi = T.int64[:, ::1]
 cuda.compile_ptx(K.bswap_words.py_func, (u64,), cc=(9, 0))
@@ -391,6 +491,9 @@ for out, bits in [(T.int8[::1], T.int8[::1]), (T.float16[::1], T.uint16[::1]),
     dec = (u64, i64) + (a64,) * 7 + (i64, i64, luts, dqi, f64, f64, out, bits, a64, a64)
     cuda.compile_ptx(K.decode_global.py_func, dec, cc=(9, 0))
     cuda.compile_ptx(K.decode_shared.py_func, dec + (i64,), cc=(9, 0))
+    for sht in (True, False):
+        k = W.make_warp_kernel(4, 4096, 4, sht, 128, 512)
+        cuda.compile_ptx(k.py_func, dec + (i64, i64, T.int8[::1]), cc=(9, 0))
 print("PTX_OK")
 '''
 

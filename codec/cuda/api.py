@@ -18,6 +18,7 @@ from ..format import DEFAULT_LIMITS, Limits, TensorEntry, value_range
 from ..kernels.status import STATUS_MESSAGES
 from ..package import Package, _decode_luts, _guard
 from . import kernels as K
+from .warp import warp_kernel
 
 __all__ = ["unpack", "read_tensor", "is_available", "GpuPackage", "DecodePlan"]
 
@@ -28,6 +29,13 @@ FILL_THREADS = 32 if SIMULATOR else 256
 FILL_BLOCKS = 4 if SIMULATOR else 16384
 SWAP_THREADS = 32 if SIMULATOR else 256
 SWAP_BLOCKS = 2 if SIMULATOR else 4096
+# warp kernel (codec/cuda/warp.py): groups (warps) per block, shared staging bytes per warp,
+# synchronisation rounds before the sequential fallback.  The simulator's small staging
+# buffer sends groups of more than 64 values down the direct-write path, so tests see both.
+WARP_CONFIG = {"warps": 2 if SIMULATOR else 4, "stage_bytes": 64 if SIMULATOR else 4096,
+               "max_rounds": 4, "overlap": 128, "bit_words": 16 if SIMULATOR else 512,
+               "min_bits": 4096}
+VARIANTS = ("auto", "warp", "global", "shared")
 # bytes copied after the last needed block when only some tensors are read (see docs/GPU.md)
 TAIL_BYTES = 1 << 16
 
@@ -68,6 +76,7 @@ class _Launch:
     outbits: object = None
     status: object = None
     where: object = None
+    path: object = None           # warp kernel: how each group was decoded (warp.PATH_*)
 
 
 @dataclass
@@ -203,13 +212,18 @@ class GpuPackage:
                     L.dev = {k: cuda.to_device(v) for k, v in L.host.items()}
                     L.status = cuda.to_device(np.zeros(L.gidx.size, np.int64))
                     L.where = cuda.device_array(L.gidx.size, np.int64)
+                    L.path = cuda.to_device(np.zeros(L.gidx.size, np.int8))
         return DecodePlan(entries, batches, lo, words, nbytes * 8, self._d_luts)
 
     # --- device side ----------------------------------------------------------------------
     def launch(self, plan: DecodePlan, variant: str = "auto") -> None:
-        """Launch the prefill and decode kernels of every launch (asynchronous)."""
-        if variant not in ("auto", "global", "shared"):
-            raise ValueError(f"variant must be 'auto', 'global' or 'shared', got {variant!r}")
+        """Launch the decode kernels of every launch (asynchronous).
+
+        ``variant``: 'warp' (32 threads a group, codec/cuda/warp.py; 'auto' is it), 'global'
+        or 'shared' (one thread a group after a prefill launch: the first decoder, kept as
+        the baseline of benchmarks/bench_gpu.py)."""
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         for b in plan.batches:
             vmin, vmax = value_range(b.dtype)
             for L in b.launches:
@@ -220,21 +234,32 @@ class GpuPackage:
                 # float16 results are always written as bits: the kernels never see a float16
                 # array (no dependence on the target's half-precision support)
                 kout = L.outbits if L.out_dtype == np.dtype(np.float16) else L.out
-                K.prefill[min(n, FILL_BLOCKS), FILL_THREADS](
-                    d["glo"], d["ghi"], d["tid"], d["ostart"], d["ocount"], d["voff"], d["gten"],
-                    d["dqi"], plan.luts, d["scales"], d["zps"], kout, L.outbits,
-                    np.int64(plan.nbits))
                 tids = L.host["tid"]
                 one_table = bool((tids == tids[0]).all())
-                use_shared = variant == "shared" or (variant == "auto" and one_table)
-                if use_shared and not one_table:
-                    raise ValueError("variant 'shared' needs every group to use one table")
                 args = (plan.words, np.int64(plan.nbits), d["glo"], d["ghi"], d["tid"],
                         d["ostart"], d["ocount"], d["voff"], d["gten"], np.int64(vmin),
                         np.int64(vmax), plan.luts, d["dqi"], d["scales"], d["zps"], kout,
                         L.outbits, L.status, L.where)
+                c = WARP_CONFIG
+                v = variant
+                if v == "auto":  # short groups: one thread a group is faster (docs/GPU.md)
+                    short = (L.host["ghi"] - L.host["glo"]).sum() < c["min_bits"] * n
+                    v = ("shared" if one_table else "global") if short else "warp"
+                if v == "warp":
+                    kern = warp_kernel(c["warps"], c["stage_bytes"], c["max_rounds"], one_table,
+                                       c["overlap"], c["bit_words"])
+                    blocks = (n + c["warps"] - 1) // c["warps"]
+                    kern[blocks, 32 * c["warps"]](*args, np.int64(tids[0] if one_table else -1),
+                                                  np.int64(b.dtype.itemsize == 1), L.path)
+                    continue
+                K.prefill[min(n, FILL_BLOCKS), FILL_THREADS](
+                    d["glo"], d["ghi"], d["tid"], d["ostart"], d["ocount"], d["voff"], d["gten"],
+                    d["dqi"], plan.luts, d["scales"], d["zps"], kout, L.outbits,
+                    np.int64(plan.nbits))
+                if v == "shared" and not one_table:
+                    raise ValueError("variant 'shared' needs every group to use one table")
                 blocks = (n + DECODE_THREADS - 1) // DECODE_THREADS
-                if use_shared:
+                if v == "shared":
                     K.decode_shared[blocks, DECODE_THREADS](*args, np.int64(tids[0]))
                 else:
                     K.decode_global[blocks, DECODE_THREADS](*args)
@@ -250,7 +275,9 @@ class GpuPackage:
             for L in b.launches:
                 if L.gidx.size:
                     status[L.gidx] = L.status.copy_to_host()
-                    where[L.gidx] = L.where.copy_to_host()
+                    # at most the group's end, as the CPU decoder (codec/package.py): a
+                    # damaged group can read on past it before a check fails
+                    where[L.gidx] = np.minimum(L.where.copy_to_host(), L.host["ghi"])
             if not status.any():
                 continue
             g = int(np.flatnonzero(status)[0])
@@ -261,6 +288,20 @@ class GpuPackage:
             raise CorruptError(f"tensor {e.name!r} group {g - int(first)}: "
                                f"{STATUS_MESSAGES.get(code, code)}",
                                offset=(int(where[g]) + 8 * plan.base_byte) // 8, value=code)
+
+    @staticmethod
+    def paths(plan: DecodePlan) -> np.ndarray:
+        """How each group was decoded by the last warp-kernel launch (codec.cuda.warp.PATH_*;
+        0 for groups decoded by the one-thread kernels), package order per dtype: a
+        diagnostic for tests and benchmarks/bench_gpu.py."""
+        res = []
+        for b in plan.batches:
+            p = np.zeros(b.n, np.int8)
+            for L in b.launches:
+                if L.gidx.size:
+                    p[L.gidx] = L.path.copy_to_host()
+            res.append(p)
+        return np.concatenate(res) if res else np.zeros(0, np.int8)
 
     @staticmethod
     def results(plan: DecodePlan) -> dict:

@@ -1,0 +1,25 @@
+#!/bin/sh
+# One device session's checks, in one command (see docs/GPU.md "Measuring on a GPU machine").
+# Run from the repository root on the GPU machine, with the wheels of .whl/ (numpy < 2.5 for
+# numba-cuda, bitarray) and ../shared/weights copied to shared/weights:
+#   sh benchmarks/gpu_session.sh [bench_gpu.py options]
+# Writes its logs and benchmarks/results/gpu.json to $OUT (or to /tmp/gpu_session).
+OUT=${OUT:-/tmp/gpu_session}
+mkdir -p "$OUT"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/numpy-*.whl .whl/bitarray-*.whl || exit 1
+export PYTHONPATH=/tmp/site:$PWD CODEC_WEIGHTS=$PWD/shared/weights PYTHONUNBUFFERED=1
+if ! python3 -c "from numba import cuda; assert cuda.is_available()" 2>"$OUT/cuda_import.log"; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/numba_cuda-*.whl || exit 1
+fi
+python3 - <<'PY' 2>&1 | tee "$OUT/env.log"
+import numpy, numba
+from numba import cuda
+d = cuda.get_current_device()
+print("numpy", numpy.__version__, "numba", numba.__version__, "device", d.name,
+      "cc", d.compute_capability, "SMs", d.MULTIPROCESSOR_COUNT)
+PY
+python3 -m pytest -q -p no:cacheprovider tests/test_cuda_sim.py -k "real_models or ptx" 2>&1 \
+    | tee "$OUT/pytest.log"
+python3 benchmarks/bench_gpu.py --out "$OUT/gpu.json" "$@" 2>&1 | tee "$OUT/bench.log"

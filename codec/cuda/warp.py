@@ -1,0 +1,416 @@
+"""Warp-cooperative GPU decode: 32 threads decode one group (see docs/GPU.md, "Warp kernel").
+
+A group's bit range ``[start, end)`` is cut into 32 equal slices, one per lane.  Huffman codes
+(with their raw remainder and sign bits) resynchronise: a decoder started at an arbitrary bit
+usually falls onto the true codeword boundaries after a few symbols.  So:
+
+1. **Speculative pass.**  Lane ``j`` starts at its slice's first bit ``b[j]`` (lane 0 at the
+   group's start, the only known boundary) and walks symbols (lengths and zero runs only, no
+   values) until its position reaches ``b[j+1]``; the first position at or past ``b[j+1]`` is
+   ``q[j]``.
+2. **Synchronisation rounds.**  Lane ``j`` restarts at ``q[j-1]`` when that differs from where
+   it started, and walks again.  After round ``k`` lanes ``0..k`` started on true boundaries;
+   in practice one round settles every lane.  At most ``max_rounds`` rounds, then the group is
+   decoded by the sequential fallback below.
+3. **Scan.**  Each lane's count of parameters (runs + values) gives, by a prefix sum over the
+   warp, the output index of its first parameter.
+4. **Decode.**  Every lane decodes its slice again, now writing values (into a shared-memory
+   staging buffer filled with the zero value, then written out coalesced by the whole warp; or
+   straight into the output, prefilled by the warp, when the group does not fit the buffer or
+   the stored integers are wider than 8 bits).
+5. **Verification.**  The group is accepted only if lane ``j`` ended exactly where lane
+   ``j+1`` started (so, by induction from lane 0, every lane decoded the true parse), the end
+   symbol ended exactly at ``end``, and no lane met an error.  Otherwise (damaged data, or no
+   convergence) the warp prefills the group's output and lane 0 decodes it with the sequential
+   decoder of codec/cuda/kernels.py, which reports the CPU decoder's status and bit position.
+   Valid groups never reach it in practice; damaged groups always do, so errors are exactly
+   the sequential decoder's.
+
+Lanes talk through shared memory and ``syncthreads`` (the CUDA simulator, which runs the tests
+without a GPU, has no warp shuffles); the block holds ``warps`` groups, one per warp, and every
+``syncthreads`` is reached by every thread of the block (loop counts are block-uniform).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import cuda
+
+from ..kernels.status import (ERR_BUFFER, ERR_INVALID_CODE, ERR_RANGE, ERR_RUN_OVERFLOW, OK)
+from .kernels import LUT_SIZE, _SHIFT, _decode_group, _group_ok, _store
+
+# how a group was decoded (the kernel's ``path`` output)
+PATH_STAGED = 1     # warp-parallel, values staged in shared memory, written out coalesced
+PATH_DIRECT = 2     # warp-parallel, values written straight to the prefilled output
+PATH_UNSYNCED = 3   # sequential: the lanes did not synchronise within max_rounds
+PATH_REJECTED = 4   # sequential: the parallel decode failed its verification (damaged data)
+
+# lane outcomes of the decode pass (shared ``sst``)
+_LANE_OK = 0        # reached its slice end, no end symbol
+_LANE_EOB = 1       # met the end symbol, which ended exactly at the group's end
+_LANE_BAD = 2       # anything else: the group goes to the sequential decoder
+
+
+@cuda.jit(device=True)
+def _win(buf, off, nw, pbase, pos):
+    """The 64 stream bits from absolute bit ``pos``, read from ``buf[off:off + nw]`` holding
+    the stream's words from bit ``pbase`` on (a warp's shared copy of its group, or all the
+    words with ``pbase`` 0); words outside read as zeros."""
+    rel = pos - pbase
+    wi = rel >> 6
+    sh = rel & 63
+    a = np.uint64(0)
+    if wi >= 0 and wi < nw and off + wi < buf.size:
+        a = buf[off + wi]
+    if sh == 0:
+        return a
+    b = np.uint64(0)
+    if wi + 1 >= 0 and wi + 1 < nw and off + wi + 1 < buf.size:
+        b = buf[off + wi + 1]
+    return (a << np.uint64(sh)) | (b >> np.uint64(64 - sh))
+
+
+@cuda.jit(device=True)
+def _walk(buf, off, nw, pbase, lut, pos, stop):
+    """Symbols from ``pos`` while ``pos < stop``: (position reached, parameters covered).
+
+    Stops early (position of the offending symbol) at an invalid prefix and after an end
+    symbol (position after it): in a speculative walk either only means this lane has not
+    synchronised yet."""
+    c = np.int64(0)
+    while pos < stop:
+        w = _win(buf, off, nw, pbase, pos)
+        ent = np.uint64(lut[np.int64(w >> _SHIFT)])
+        ln = np.int64(ent & np.uint64(15))
+        kind = np.int64((ent >> np.uint64(4)) & np.uint64(3))
+        r = np.int64((ent >> np.uint64(11)) & np.uint64(8191))
+        if ln == 0 or kind == 0:
+            return pos, c
+        if kind == 3:
+            return pos + ln, c
+        if kind == 1:
+            eb = np.int64((ent >> np.uint64(6)) & np.uint64(31))
+            pos += ln + eb + 1
+            c += r + 1
+        else:
+            pos += ln
+            c += r
+    return pos, c
+
+
+@cuda.jit(device=True)
+def _decode_slice(buf, off, nw, pbase, lut, pos, stop, end, i, o_lo, o_hi, v0, vmin, vmax, staged, stage,
+                  soff, slim, out, outbits, t, dqi, scales, zps):
+    """Decode one lane's slice from a verified-or-not start: (outcome, position, index).
+
+    Values go to ``stage[soff + i - o_lo]`` (as their low byte; the warp's slot is
+    ``[soff, slim)``) when ``staged``, else through ``_store``.  Every write index is checked against the group's output range first."""
+    span = np.uint64(vmax - vmin)
+    while pos < stop:
+        w = _win(buf, off, nw, pbase, pos)
+        ent = np.uint64(lut[np.int64(w >> _SHIFT)])
+        ln = np.int64(ent & np.uint64(15))
+        kind = np.int64((ent >> np.uint64(4)) & np.uint64(3))
+        r = np.int64((ent >> np.uint64(11)) & np.uint64(8191))
+        if kind == 1 and ln > 0:
+            i += r
+            if i >= o_hi:
+                return _LANE_BAD, pos, i
+            eb = np.int64((ent >> np.uint64(6)) & np.uint64(31))
+            rest = w << np.uint64(ln)
+            m = (np.int64(ent >> np.uint64(24)) << eb) \
+                + np.int64((rest >> np.uint64(1)) >> np.uint64(63 - eb))
+            neg = -np.int64((rest << np.uint64(eb)) >> np.uint64(63))
+            v = v0 + ((m ^ neg) - neg)
+            if np.uint64(v - vmin) > span:
+                return _LANE_BAD, pos, i
+            if staged:
+                k = soff + i - o_lo
+                if k < soff or k >= slim or k >= stage.size:
+                    return _LANE_BAD, pos, i
+                stage[k] = np.uint8(v & 255)
+            else:
+                if _store(out, outbits, i, v, t, dqi, scales, zps) != OK:
+                    return _LANE_BAD, pos, i
+            pos += ln + eb + 1
+            i += 1
+        elif kind == 2 and ln > 0:
+            i += r
+            if i > o_hi:
+                return _LANE_BAD, pos, i
+            pos += ln
+        elif kind == 3 and ln > 0:
+            pos += ln
+            if pos != end:
+                return _LANE_BAD, pos, i
+            return _LANE_EOB, pos, i
+        else:
+            return _LANE_BAD, pos, i
+    return _LANE_OK, pos, i
+
+
+def make_warp_kernel(warps: int, stage_bytes: int, max_rounds: int, shared_table: bool,
+                     overlap: int = 0, bit_words: int = 0):
+    """Compile-time-specialised warp kernel: ``warps`` groups per block (blockDim 32*warps),
+    ``stage_bytes`` of shared output staging per warp, at most ``max_rounds`` synchronisation
+    rounds, the launch's single decode table in shared memory (``shared_table``) or per-group
+    tables read from global memory; lanes start their speculative walk ``overlap`` bits before
+    their slice (a head start on synchronisation); ``bit_words`` words of shared memory per
+    warp hold the group's bitstream when it fits (coalesced copy; else reads go to global
+    memory)."""
+    W = int(warps)
+    SB = int(stage_bytes)
+    MR = int(max_rounds)
+    SHT = bool(shared_table)
+    OV = int(overlap)
+    BW = int(bit_words)
+    NT = 32 * W
+    NC = NT + W
+    NS = max(W * SB, 1)
+    NB = max(W * BW, 1)
+    SL = LUT_SIZE if SHT else 1
+
+    @cuda.jit
+    def decode_warp(words, nbits, glo, ghi, tid, ostart, ocount, voff, gten, vmin, vmax, luts,
+                    dqi, scales, zps, out, outbits, status, where, table, stage8, path):
+        """``stage8``: 1 if stored values fit a byte (int8/uint8), so groups may be staged.
+        ``path[g]``: how group ``g`` was decoded (PATH_* of this module; 0 if not at all)."""
+        sq = cuda.shared.array(NT, np.int64)     # per lane: reached position
+        sc = cuda.shared.array(NC, np.int64)     # per lane: parameter count -> prefix
+        ss = cuda.shared.array(NT, np.int64)     # per lane: start of the decode pass
+        sst = cuda.shared.array(NT, np.int32)    # per lane: outcome of the decode pass
+        sflag = cuda.shared.array(W, np.int32)   # per warp: 1 staged, 2 direct, 3/4 fallback
+        stage = cuda.shared.array(NS, np.uint8)  # per warp: output values (low bytes)
+        sbits = cuda.shared.array(NB, np.uint64)  # per warp: the group's bitstream words
+        slut = cuda.shared.array(SL, np.uint32)  # the launch's decode table
+        tx = cuda.threadIdx.x
+        wp = tx // 32
+        lane = tx % 32
+        me = wp * 32 + lane
+        tab_ok = True
+        if SHT:
+            tab_ok = table >= 0 and table < luts.shape[0] and luts.shape[1] == LUT_SIZE
+            k = tx
+            while k < LUT_SIZE:
+                slut[k] = luts[table, k] if tab_ok else np.uint32(0)
+                k += NT
+            cuda.syncthreads()
+        G = tid.size
+        base = cuda.blockIdx.x * W
+        while base < G:  # block-uniform
+            g = base + wp
+            active = False
+            st = OK
+            if g < G and g < status.size and g < where.size:
+                st = _group_ok(g, G, glo, ghi, tid, ostart, ocount, voff, gten, dqi, luts,
+                               out, nbits)
+                if st == OK and SHT and (not tab_ok or tid[g] != table):
+                    st = ERR_BUFFER
+                if st == OK and (voff[g] < vmin or voff[g] > vmax):
+                    st = ERR_RANGE  # the sequential decoder's first check (position start)
+                if st != OK and lane == 0:
+                    status[g] = st
+                    where[g] = glo[g] if g < glo.size else 0
+                active = st == OK
+            start = np.int64(0)
+            end = np.int64(0)
+            o_lo = np.int64(0)
+            o_hi = np.int64(0)
+            t = np.int64(0)
+            v0 = np.int64(0)
+            tb = np.int64(0)
+            if active:
+                start = glo[g]
+                end = ghi[g]
+                o_lo = ostart[g]
+                o_hi = o_lo + ocount[g]
+                t = gten[g]
+                v0 = voff[g]
+                tb = tid[g]
+            # the bitstream: a shared copy when it fits (one extra word past the end: the
+            # windows of the last symbols), else the global words
+            w0 = start >> 6
+            nwd = ((end + 63) >> 6) + 1 - w0
+            buf = words
+            off = np.int64(0)
+            nw = np.int64(words.size)
+            pbase = np.int64(0)
+            if active and nwd <= BW:
+                buf = sbits
+                off = np.int64(wp * BW)
+                nw = nwd
+                pbase = w0 << 6
+                k = lane
+                while k < nwd:
+                    x = np.uint64(0)
+                    if w0 + k < words.size:
+                        x = words[w0 + k]
+                    sbits[off + k] = x
+                    k += 32
+            cuda.syncthreads()
+            L = end - start
+            b0 = start + (L * lane) // 32
+            b1 = start + (L * (lane + 1)) // 32
+            # 1. speculative walk (lane 0 starts on the group's first symbol); with an
+            # overlap, from ``overlap`` bits earlier, keeping the first boundary >= b0
+            s = b0
+            q = b0
+            c = np.int64(0)
+            if active:
+                if lane > 0 and OV > 0:
+                    s0 = b0 - OV
+                    if s0 < start:
+                        s0 = start
+                    if SHT:
+                        s, _c = _walk(buf, off, nw, pbase, slut, s0, b0)
+                    else:
+                        s, _c = _walk(buf, off, nw, pbase, luts[tb], s0, b0)
+                if SHT:
+                    q, c = _walk(buf, off, nw, pbase, slut, s, b1)
+                else:
+                    q, c = _walk(buf, off, nw, pbase, luts[tb], s, b1)
+            sq[me] = q
+            # 2. synchronisation rounds (block-uniform count)
+            rounds = 0
+            changed = False
+            while True:
+                cuda.syncthreads()
+                ns = start
+                if lane > 0:
+                    ns = sq[me - 1]
+                changed = active and ns != s
+                cuda.syncthreads()
+                if cuda.syncthreads_or(1 if changed else 0) == 0 or rounds >= MR:
+                    break
+                rounds += 1
+                if changed:
+                    s = ns
+                    if SHT:
+                        q, c = _walk(buf, off, nw, pbase, slut, s, b1)
+                    else:
+                        q, c = _walk(buf, off, nw, pbase, luts[tb], s, b1)
+                    sq[me] = q
+            synced = not changed
+            # 3. prefix sum of the counts (lane 0 of each warp); staging decision
+            sc[me] = c
+            ss[me] = s
+            sst[me] = 0 if synced else 1
+            cuda.syncthreads()
+            if lane == 0:
+                acc = np.int64(0)
+                bad = 0
+                for j in range(32):
+                    x = sc[wp * 32 + j]
+                    sc[wp * 32 + j] = acc
+                    acc += x
+                    bad |= sst[wp * 32 + j]
+                n = o_hi - o_lo
+                fl = 0
+                if active:
+                    if bad != 0:
+                        fl = 3
+                    elif stage8 != 0 and n <= SB:
+                        fl = 1
+                    else:
+                        fl = 2
+                sflag[wp] = fl
+            cuda.syncthreads()
+            fl = sflag[wp]
+            soff = wp * SB
+            # fill: the stage (staged) or the output (direct, fallback) with the zero value
+            if fl == 1:
+                k = lane
+                zb = np.uint8(v0 & 255)
+                while k < o_hi - o_lo:
+                    stage[soff + k] = zb
+                    k += 32
+            elif fl >= 2:
+                k = o_lo + lane
+                while k < o_hi:
+                    _store(out, outbits, k, v0, t, dqi, scales, zps)
+                    k += 32
+            cuda.syncthreads()
+            # 4. decode pass
+            res = _LANE_OK
+            pend = s
+            if fl == 1 or fl == 2:
+                i0 = o_lo + sc[me]
+                if SHT:
+                    res, pend, _i = _decode_slice(buf, off, nw, pbase, slut, s, b1, end, i0,
+                                                  o_lo, o_hi, v0, vmin, vmax, fl == 1, stage,
+                                                  soff, soff + SB, out, outbits, t, dqi,
+                                                  scales, zps)
+                else:
+                    res, pend, _i = _decode_slice(buf, off, nw, pbase, luts[tb], s, b1, end,
+                                                  i0, o_lo, o_hi, v0, vmin, vmax, fl == 1,
+                                                  stage, soff, soff + SB, out, outbits, t,
+                                                  dqi, scales, zps)
+            sst[me] = res
+            sq[me] = pend
+            cuda.syncthreads()
+            # 5. verification (lane 0): chain of positions, one end symbol at the end
+            if lane == 0 and (fl == 1 or fl == 2):
+                eobs = 0
+                ok = True
+                for j in range(32):
+                    r_ = sst[wp * 32 + j]
+                    if r_ == _LANE_BAD:
+                        ok = False
+                    elif r_ == _LANE_EOB:
+                        eobs += 1
+                    if j < 31 and sq[wp * 32 + j] != ss[wp * 32 + j + 1]:
+                        ok = False
+                if eobs != 1 or sq[wp * 32 + 31] != end:
+                    ok = False
+                if not ok:
+                    sflag[wp] = 4  # fallback after a failed verification
+                else:
+                    status[g] = OK
+                    where[g] = end
+            cuda.syncthreads()
+            fl = sflag[wp]
+            if lane == 0 and fl != 0 and g < path.size:
+                path[g] = fl
+            if fl == 1:  # write the stage out, coalesced
+                k = lane
+                while k < o_hi - o_lo:
+                    b = np.int64(stage[soff + k])
+                    if vmin < 0 and b >= 128:
+                        b -= 256
+                    _store(out, outbits, o_lo + k, b, t, dqi, scales, zps)
+                    k += 32
+            elif fl == 4:  # prefill again (values of the failed pass are in it)
+                k = o_lo + lane
+                while k < o_hi:
+                    _store(out, outbits, k, v0, t, dqi, scales, zps)
+                    k += 32
+            cuda.syncthreads()
+            if (fl == 3 or fl == 4) and lane == 0:  # the sequential decoder, exact errors
+                if SHT:
+                    st, pos = _decode_group(words, slut, start, end, o_lo, o_hi, v0, vmin,
+                                            vmax, out, outbits, t, dqi, scales, zps)
+                else:
+                    st, pos = _decode_group(words, luts[tb], start, end, o_lo, o_hi, v0, vmin,
+                                            vmax, out, outbits, t, dqi, scales, zps)
+                status[g] = st
+                where[g] = pos
+            cuda.syncthreads()
+            base += cuda.gridDim.x * W
+
+    return decode_warp
+
+
+_CACHE: dict = {}
+
+
+def warp_kernel(warps: int, stage_bytes: int, max_rounds: int, shared_table: bool,
+                overlap: int = 0, bit_words: int = 0):
+    """The kernel for these constants (compiled once per process)."""
+    key = (int(warps), int(stage_bytes), int(max_rounds), bool(shared_table), int(overlap),
+           int(bit_words))
+    k = _CACHE.get(key)
+    if k is None:
+        k = _CACHE[key] = make_warp_kernel(*key)
+    return k
+
+
+__all__ = ["make_warp_kernel", "warp_kernel", "ERR_INVALID_CODE", "ERR_RUN_OVERFLOW"]
