@@ -180,9 +180,9 @@ def measure(cuda, name: str, tensors: dict, bits: int, sparsity: float, repeat: 
 
 
 # warp-kernel settings timed with --sweep (each differs from api.WARP_CONFIG in one or two)
-SWEEP = [{"overlap": 0}, {"overlap": 64}, {"overlap": 256}, {"bit_words": 0},
-         {"stage_bytes": 0}, {"stage_bytes": 0, "bit_words": 0}, {"warps": 2}, {"warps": 8},
-         {"max_rounds": 32}, {"max_rounds": 1}]
+SWEEP = [{"overlap": 0}, {"overlap": 256}, {"bit_words": 512}, {"stage_bytes": 4096},
+         {"warps": 2}, {"warps": 8}, {"max_registers": 64}, {"max_registers": 96},
+         {"warps": 8, "max_registers": 64}, {"max_rounds": 32}]
 
 
 def main(argv=None) -> int:

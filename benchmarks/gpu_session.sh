@@ -20,6 +20,8 @@ d = cuda.get_current_device()
 print("numpy", numpy.__version__, "numba", numba.__version__, "device", d.name,
       "cc", d.compute_capability, "SMs", d.MULTIPROCESSOR_COUNT)
 PY
-python3 -m pytest -q -p no:cacheprovider tests/test_cuda_sim.py -k "real_models or ptx" 2>&1 \
-    | tee "$OUT/pytest.log"
+if [ "${GPU_SESSION_TESTS:-1}" = 1 ]; then  # GPU_SESSION_TESTS=0: benchmark only
+    python3 -m pytest -q -p no:cacheprovider tests/test_cuda_sim.py -k "real_models or ptx" \
+        2>&1 | tee "$OUT/pytest.log"
+fi
 python3 benchmarks/bench_gpu.py --out "$OUT/gpu.json" "$@" 2>&1 | tee "$OUT/bench.log"

@@ -32,9 +32,9 @@ SWAP_BLOCKS = 2 if SIMULATOR else 4096
 # warp kernel (codec/cuda/warp.py): groups (warps) per block, shared staging bytes per warp,
 # synchronisation rounds before the sequential fallback.  The simulator's small staging
 # buffer sends groups of more than 64 values down the direct-write path, so tests see both.
-WARP_CONFIG = {"warps": 2 if SIMULATOR else 4, "stage_bytes": 64 if SIMULATOR else 4096,
-               "max_rounds": 4, "overlap": 128, "bit_words": 16 if SIMULATOR else 512,
-               "min_bits": 4096}
+WARP_CONFIG = {"warps": 2 if SIMULATOR else 4, "stage_bytes": 64 if SIMULATOR else 0,
+               "max_rounds": 4, "overlap": 128, "bit_words": 16 if SIMULATOR else 0,
+               "max_registers": 0, "min_bits": 4096}
 VARIANTS = ("auto", "warp", "global", "shared")
 # bytes copied after the last needed block when only some tensors are read (see docs/GPU.md)
 TAIL_BYTES = 1 << 16
@@ -246,11 +246,11 @@ class GpuPackage:
                     short = (L.host["ghi"] - L.host["glo"]).sum() < c["min_bits"] * n
                     v = ("shared" if one_table else "global") if short else "warp"
                 if v == "warp":
-                    kern = warp_kernel(c["warps"], c["stage_bytes"], c["max_rounds"], one_table,
-                                       c["overlap"], c["bit_words"])
+                    kern = warp_kernel(c["warps"], c["stage_bytes"], c["max_rounds"],
+                                       c["overlap"], c["bit_words"],
+                                       L.out_dtype not in _FLOATS, c["max_registers"])
                     blocks = (n + c["warps"] - 1) // c["warps"]
-                    kern[blocks, 32 * c["warps"]](*args, np.int64(tids[0] if one_table else -1),
-                                                  np.int64(b.dtype.itemsize == 1), L.path)
+                    kern[blocks, 32 * c["warps"]](*args, np.int64(b.dtype.itemsize == 1), L.path)
                     continue
                 K.prefill[min(n, FILL_BLOCKS), FILL_THREADS](
                     d["glo"], d["ghi"], d["tid"], d["ostart"], d["ocount"], d["voff"], d["gten"],

@@ -35,8 +35,9 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda
 
-from ..kernels.status import (ERR_BUFFER, ERR_INVALID_CODE, ERR_RANGE, ERR_RUN_OVERFLOW, OK)
-from .kernels import LUT_SIZE, _SHIFT, _decode_group, _group_ok, _store
+from ..kernels.status import (ERR_BUFFER, ERR_INVALID_CODE, ERR_LENGTH_MISMATCH, ERR_OVERRUN,
+                              ERR_RANGE, ERR_RUN_OVERFLOW, OK)
+from .kernels import LUT_SIZE, _SHIFT, _group_ok, _store
 
 # how a group was decoded (the kernel's ``path`` output)
 PATH_STAGED = 1     # warp-parallel, values staged in shared memory, written out coalesced
@@ -44,10 +45,23 @@ PATH_DIRECT = 2     # warp-parallel, values written straight to the prefilled ou
 PATH_UNSYNCED = 3   # sequential: the lanes did not synchronise within max_rounds
 PATH_REJECTED = 4   # sequential: the parallel decode failed its verification (damaged data)
 
-# lane outcomes of the decode pass (shared ``sst``)
+# lane outcomes of the decode pass (shared ``sst``); the decoder's error codes are negative
 _LANE_OK = 0        # reached its slice end, no end symbol
 _LANE_EOB = 1       # met the end symbol, which ended exactly at the group's end
-_LANE_BAD = 2       # anything else: the group goes to the sequential decoder
+_FAR = np.int64(1) << 62   # a ``stop`` past every position: decode to the end symbol
+
+
+@cuda.jit(device=True)
+def _put(out, outbits, i, v, t, dqi, scales, zps, plain):
+    """``_store`` (kernels.py); with ``plain`` (a compile-time constant of the kernel: the
+    launch writes integers as decoded) only the integer store, so the dequantization code is
+    not compiled in (fewer registers)."""
+    if plain:
+        if i < 0 or i >= out.size:
+            return ERR_BUFFER
+        out[i] = v
+        return OK
+    return _store(out, outbits, i, v, t, dqi, scales, zps)
 
 
 @cuda.jit(device=True)
@@ -98,12 +112,16 @@ def _walk(buf, off, nw, pbase, lut, pos, stop):
 
 
 @cuda.jit(device=True)
-def _decode_slice(buf, off, nw, pbase, lut, pos, stop, end, i, o_lo, o_hi, v0, vmin, vmax, staged, stage,
-                  soff, slim, out, outbits, t, dqi, scales, zps):
-    """Decode one lane's slice from a verified-or-not start: (outcome, position, index).
+def _decode_slice(buf, off, nw, pbase, lut, pos, stop, end, i, o_lo, o_hi, v0, vmin, vmax,
+                  staged, stage, soff, slim, out, outbits, t, dqi, scales, zps, plain):
+    """Decode from ``pos`` while ``pos < stop``, writing values: (outcome, position, index).
 
-    Values go to ``stage[soff + i - o_lo]`` (as their low byte; the warp's slot is
-    ``[soff, slim)``) when ``staged``, else through ``_store``.  Every write index is checked against the group's output range first."""
+    Outcome: ``_LANE_OK`` (reached ``stop``), ``_LANE_EOB`` (the end symbol ended exactly at
+    ``end``), or the sequential decoder's error status at the position it gives (the
+    offending symbol's; after the end symbol for a length mismatch or overrun), so with
+    ``stop`` past every position this *is* the sequential decoder.  Values go to
+    ``stage[soff + i - o_lo]`` (their low byte; the warp's slot is ``[soff, slim)``) when
+    ``staged``, else to the output through ``_put``; every write index is checked first."""
     span = np.uint64(vmax - vmin)
     while pos < stop:
         w = _win(buf, off, nw, pbase, pos)
@@ -114,7 +132,7 @@ def _decode_slice(buf, off, nw, pbase, lut, pos, stop, end, i, o_lo, o_hi, v0, v
         if kind == 1 and ln > 0:
             i += r
             if i >= o_hi:
-                return _LANE_BAD, pos, i
+                return ERR_RUN_OVERFLOW, pos, i
             eb = np.int64((ent >> np.uint64(6)) & np.uint64(31))
             rest = w << np.uint64(ln)
             m = (np.int64(ent >> np.uint64(24)) << eb) \
@@ -122,56 +140,63 @@ def _decode_slice(buf, off, nw, pbase, lut, pos, stop, end, i, o_lo, o_hi, v0, v
             neg = -np.int64((rest << np.uint64(eb)) >> np.uint64(63))
             v = v0 + ((m ^ neg) - neg)
             if np.uint64(v - vmin) > span:
-                return _LANE_BAD, pos, i
+                return ERR_RANGE, pos, i
             if staged:
                 k = soff + i - o_lo
                 if k < soff or k >= slim or k >= stage.size:
-                    return _LANE_BAD, pos, i
+                    return ERR_BUFFER, pos, i
                 stage[k] = np.uint8(v & 255)
             else:
-                if _store(out, outbits, i, v, t, dqi, scales, zps) != OK:
-                    return _LANE_BAD, pos, i
+                st = _put(out, outbits, i, v, t, dqi, scales, zps, plain)
+                if st != OK:
+                    return st, pos, i
             pos += ln + eb + 1
             i += 1
         elif kind == 2 and ln > 0:
             i += r
             if i > o_hi:
-                return _LANE_BAD, pos, i
+                return ERR_RUN_OVERFLOW, pos, i
             pos += ln
         elif kind == 3 and ln > 0:
             pos += ln
-            if pos != end:
-                return _LANE_BAD, pos, i
+            if pos < end:
+                return ERR_LENGTH_MISMATCH, pos, i
+            if pos > end:
+                return ERR_OVERRUN, pos, i
             return _LANE_EOB, pos, i
         else:
-            return _LANE_BAD, pos, i
+            return ERR_INVALID_CODE, pos, i
     return _LANE_OK, pos, i
 
 
-def make_warp_kernel(warps: int, stage_bytes: int, max_rounds: int, shared_table: bool,
-                     overlap: int = 0, bit_words: int = 0):
+def make_warp_kernel(warps: int, stage_bytes: int = 0, max_rounds: int = 4, overlap: int = 0,
+                     bit_words: int = 0, plain: bool = False, max_registers: int = 0):
     """Compile-time-specialised warp kernel: ``warps`` groups per block (blockDim 32*warps),
     ``stage_bytes`` of shared output staging per warp, at most ``max_rounds`` synchronisation
-    rounds, the launch's single decode table in shared memory (``shared_table``) or per-group
-    tables read from global memory; lanes start their speculative walk ``overlap`` bits before
-    their slice (a head start on synchronisation); ``bit_words`` words of shared memory per
-    warp hold the group's bitstream when it fits (coalesced copy; else reads go to global
-    memory)."""
+    rounds; lanes start their speculative walk ``overlap`` bits before their slice (a head
+    start on synchronisation); ``bit_words`` words of shared memory per warp hold the group's
+    bitstream when it fits (coalesced copy; else reads go to global memory); ``plain``: the
+    launch stores integers as decoded (no dequantization code compiled in); ``max_registers``
+    (0: the compiler's choice) caps registers per thread (more resident warps, some spills).
+
+    Decode tables: the block keeps one table in shared memory, the table of its first group of
+    the round (reloaded only when that changes: consecutive groups mostly share a table); a
+    warp whose group uses another table reads it from global memory."""
     W = int(warps)
     SB = int(stage_bytes)
     MR = int(max_rounds)
-    SHT = bool(shared_table)
     OV = int(overlap)
     BW = int(bit_words)
+    PL = bool(plain)
     NT = 32 * W
     NC = NT + W
     NS = max(W * SB, 1)
     NB = max(W * BW, 1)
-    SL = LUT_SIZE if SHT else 1
+    jit = cuda.jit(max_registers=int(max_registers)) if max_registers else cuda.jit
 
-    @cuda.jit
+    @jit
     def decode_warp(words, nbits, glo, ghi, tid, ostart, ocount, voff, gten, vmin, vmax, luts,
-                    dqi, scales, zps, out, outbits, status, where, table, stage8, path):
+                    dqi, scales, zps, out, outbits, status, where, stage8, path):
         """``stage8``: 1 if stored values fit a byte (int8/uint8), so groups may be staged.
         ``path[g]``: how group ``g`` was decoded (PATH_* of this module; 0 if not at all)."""
         sq = cuda.shared.array(NT, np.int64)     # per lane: reached position
@@ -181,30 +206,33 @@ def make_warp_kernel(warps: int, stage_bytes: int, max_rounds: int, shared_table
         sflag = cuda.shared.array(W, np.int32)   # per warp: 1 staged, 2 direct, 3/4 fallback
         stage = cuda.shared.array(NS, np.uint8)  # per warp: output values (low bytes)
         sbits = cuda.shared.array(NB, np.uint64)  # per warp: the group's bitstream words
-        slut = cuda.shared.array(SL, np.uint32)  # the launch's decode table
+        slut = cuda.shared.array(LUT_SIZE, np.uint32)  # the block's cached decode table
         tx = cuda.threadIdx.x
         wp = tx // 32
         lane = tx % 32
         me = wp * 32 + lane
-        tab_ok = True
-        if SHT:
-            tab_ok = table >= 0 and table < luts.shape[0] and luts.shape[1] == LUT_SIZE
-            k = tx
-            while k < LUT_SIZE:
-                slut[k] = luts[table, k] if tab_ok else np.uint32(0)
-                k += NT
-            cuda.syncthreads()
         G = tid.size
+        ntab = luts.shape[0] if luts.shape[1] == LUT_SIZE else 0
+        cur = np.int64(-1)  # table in slut (block-uniform)
         base = cuda.blockIdx.x * W
         while base < G:  # block-uniform
+            # the block's table: its first group's (every thread reads the same value)
+            want = np.int64(-1)
+            if base < G:
+                want = tid[base]
+            if want >= 0 and want < ntab and want != cur:
+                k = tx
+                while k < LUT_SIZE:
+                    slut[k] = luts[want, k]
+                    k += NT
+                cur = want
+                cuda.syncthreads()
             g = base + wp
             active = False
             st = OK
             if g < G and g < status.size and g < where.size:
                 st = _group_ok(g, G, glo, ghi, tid, ostart, ocount, voff, gten, dqi, luts,
                                out, nbits)
-                if st == OK and SHT and (not tab_ok or tid[g] != table):
-                    st = ERR_BUFFER
                 if st == OK and (voff[g] < vmin or voff[g] > vmax):
                     st = ERR_RANGE  # the sequential decoder's first check (position start)
                 if st != OK and lane == 0:
@@ -217,7 +245,7 @@ def make_warp_kernel(warps: int, stage_bytes: int, max_rounds: int, shared_table
             o_hi = np.int64(0)
             t = np.int64(0)
             v0 = np.int64(0)
-            tb = np.int64(0)
+            lut = slut
             if active:
                 start = glo[g]
                 end = ghi[g]
@@ -225,7 +253,8 @@ def make_warp_kernel(warps: int, stage_bytes: int, max_rounds: int, shared_table
                 o_hi = o_lo + ocount[g]
                 t = gten[g]
                 v0 = voff[g]
-                tb = tid[g]
+                if tid[g] != cur:
+                    lut = luts[tid[g]]
             # the bitstream: a shared copy when it fits (one extra word past the end: the
             # windows of the last symbols), else the global words
             w0 = start >> 6
@@ -234,19 +263,20 @@ def make_warp_kernel(warps: int, stage_bytes: int, max_rounds: int, shared_table
             off = np.int64(0)
             nw = np.int64(words.size)
             pbase = np.int64(0)
-            if active and nwd <= BW:
-                buf = sbits
-                off = np.int64(wp * BW)
-                nw = nwd
-                pbase = w0 << 6
-                k = lane
-                while k < nwd:
-                    x = np.uint64(0)
-                    if w0 + k < words.size:
-                        x = words[w0 + k]
-                    sbits[off + k] = x
-                    k += 32
-            cuda.syncthreads()
+            if BW > 0:
+                if active and nwd <= BW:
+                    buf = sbits
+                    off = np.int64(wp * BW)
+                    nw = nwd
+                    pbase = w0 << 6
+                    k = lane
+                    while k < nwd:
+                        x = np.uint64(0)
+                        if w0 + k < words.size:
+                            x = words[w0 + k]
+                        sbits[off + k] = x
+                        k += 32
+                cuda.syncthreads()
             L = end - start
             b0 = start + (L * lane) // 32
             b1 = start + (L * (lane + 1)) // 32
@@ -260,14 +290,8 @@ def make_warp_kernel(warps: int, stage_bytes: int, max_rounds: int, shared_table
                     s0 = b0 - OV
                     if s0 < start:
                         s0 = start
-                    if SHT:
-                        s, _c = _walk(buf, off, nw, pbase, slut, s0, b0)
-                    else:
-                        s, _c = _walk(buf, off, nw, pbase, luts[tb], s0, b0)
-                if SHT:
-                    q, c = _walk(buf, off, nw, pbase, slut, s, b1)
-                else:
-                    q, c = _walk(buf, off, nw, pbase, luts[tb], s, b1)
+                    s, _c = _walk(buf, off, nw, pbase, lut, s0, b0)
+                q, c = _walk(buf, off, nw, pbase, lut, s, b1)
             sq[me] = q
             # 2. synchronisation rounds (block-uniform count)
             rounds = 0
@@ -278,16 +302,12 @@ def make_warp_kernel(warps: int, stage_bytes: int, max_rounds: int, shared_table
                 if lane > 0:
                     ns = sq[me - 1]
                 changed = active and ns != s
-                cuda.syncthreads()
                 if cuda.syncthreads_or(1 if changed else 0) == 0 or rounds >= MR:
                     break
                 rounds += 1
                 if changed:
                     s = ns
-                    if SHT:
-                        q, c = _walk(buf, off, nw, pbase, slut, s, b1)
-                    else:
-                        q, c = _walk(buf, off, nw, pbase, luts[tb], s, b1)
+                    q, c = _walk(buf, off, nw, pbase, lut, s, b1)
                     sq[me] = q
             synced = not changed
             # 3. prefix sum of the counts (lane 0 of each warp); staging decision
@@ -303,57 +323,49 @@ def make_warp_kernel(warps: int, stage_bytes: int, max_rounds: int, shared_table
                     sc[wp * 32 + j] = acc
                     acc += x
                     bad |= sst[wp * 32 + j]
-                n = o_hi - o_lo
                 fl = 0
                 if active:
                     if bad != 0:
-                        fl = 3
-                    elif stage8 != 0 and n <= SB:
-                        fl = 1
+                        fl = PATH_UNSYNCED
+                    elif stage8 != 0 and o_hi - o_lo <= SB:
+                        fl = PATH_STAGED
                     else:
-                        fl = 2
+                        fl = PATH_DIRECT
                 sflag[wp] = fl
             cuda.syncthreads()
             fl = sflag[wp]
             soff = wp * SB
             # fill: the stage (staged) or the output (direct, fallback) with the zero value
-            if fl == 1:
+            if fl == PATH_STAGED:
                 k = lane
                 zb = np.uint8(v0 & 255)
                 while k < o_hi - o_lo:
                     stage[soff + k] = zb
                     k += 32
-            elif fl >= 2:
+            elif fl >= PATH_DIRECT:
                 k = o_lo + lane
                 while k < o_hi:
-                    _store(out, outbits, k, v0, t, dqi, scales, zps)
+                    _put(out, outbits, k, v0, t, dqi, scales, zps, PL)
                     k += 32
             cuda.syncthreads()
             # 4. decode pass
             res = _LANE_OK
             pend = s
-            if fl == 1 or fl == 2:
-                i0 = o_lo + sc[me]
-                if SHT:
-                    res, pend, _i = _decode_slice(buf, off, nw, pbase, slut, s, b1, end, i0,
-                                                  o_lo, o_hi, v0, vmin, vmax, fl == 1, stage,
-                                                  soff, soff + SB, out, outbits, t, dqi,
-                                                  scales, zps)
-                else:
-                    res, pend, _i = _decode_slice(buf, off, nw, pbase, luts[tb], s, b1, end,
-                                                  i0, o_lo, o_hi, v0, vmin, vmax, fl == 1,
-                                                  stage, soff, soff + SB, out, outbits, t,
-                                                  dqi, scales, zps)
+            if fl == PATH_STAGED or fl == PATH_DIRECT:
+                res, pend, _i = _decode_slice(buf, off, nw, pbase, lut, s, b1, end,
+                                              o_lo + sc[me], o_lo, o_hi, v0, vmin, vmax,
+                                              fl == PATH_STAGED, stage, soff, soff + SB, out,
+                                              outbits, t, dqi, scales, zps, PL)
             sst[me] = res
             sq[me] = pend
             cuda.syncthreads()
             # 5. verification (lane 0): chain of positions, one end symbol at the end
-            if lane == 0 and (fl == 1 or fl == 2):
+            if lane == 0 and (fl == PATH_STAGED or fl == PATH_DIRECT):
                 eobs = 0
                 ok = True
                 for j in range(32):
                     r_ = sst[wp * 32 + j]
-                    if r_ == _LANE_BAD:
+                    if r_ < 0:
                         ok = False
                     elif r_ == _LANE_EOB:
                         eobs += 1
@@ -362,7 +374,7 @@ def make_warp_kernel(warps: int, stage_bytes: int, max_rounds: int, shared_table
                 if eobs != 1 or sq[wp * 32 + 31] != end:
                     ok = False
                 if not ok:
-                    sflag[wp] = 4  # fallback after a failed verification
+                    sflag[wp] = PATH_REJECTED
                 else:
                     status[g] = OK
                     where[g] = end
@@ -370,29 +382,27 @@ def make_warp_kernel(warps: int, stage_bytes: int, max_rounds: int, shared_table
             fl = sflag[wp]
             if lane == 0 and fl != 0 and g < path.size:
                 path[g] = fl
-            if fl == 1:  # write the stage out, coalesced
+            if fl == PATH_STAGED:  # write the stage out, coalesced
                 k = lane
                 while k < o_hi - o_lo:
                     b = np.int64(stage[soff + k])
                     if vmin < 0 and b >= 128:
                         b -= 256
-                    _store(out, outbits, o_lo + k, b, t, dqi, scales, zps)
+                    _put(out, outbits, o_lo + k, b, t, dqi, scales, zps, PL)
                     k += 32
-            elif fl == 4:  # prefill again (values of the failed pass are in it)
+            elif fl == PATH_REJECTED:  # prefill again (values of the failed pass are in it)
                 k = o_lo + lane
                 while k < o_hi:
-                    _store(out, outbits, k, v0, t, dqi, scales, zps)
+                    _put(out, outbits, k, v0, t, dqi, scales, zps, PL)
                     k += 32
             cuda.syncthreads()
-            if (fl == 3 or fl == 4) and lane == 0:  # the sequential decoder, exact errors
-                if SHT:
-                    st, pos = _decode_group(words, slut, start, end, o_lo, o_hi, v0, vmin,
-                                            vmax, out, outbits, t, dqi, scales, zps)
-                else:
-                    st, pos = _decode_group(words, luts[tb], start, end, o_lo, o_hi, v0, vmin,
-                                            vmax, out, outbits, t, dqi, scales, zps)
-                status[g] = st
-                where[g] = pos
+            if (fl == PATH_UNSYNCED or fl == PATH_REJECTED) and lane == 0:
+                # the sequential decoder (global bitstream), exact errors
+                res, pend, _i = _decode_slice(words, 0, words.size, 0, lut, start, _FAR, end,
+                                              o_lo, o_lo, o_hi, v0, vmin, vmax, False, stage,
+                                              0, 0, out, outbits, t, dqi, scales, zps, PL)
+                status[g] = OK if res == _LANE_EOB else (res if res < 0 else ERR_OVERRUN)
+                where[g] = pend
             cuda.syncthreads()
             base += cuda.gridDim.x * W
 
@@ -402,11 +412,11 @@ def make_warp_kernel(warps: int, stage_bytes: int, max_rounds: int, shared_table
 _CACHE: dict = {}
 
 
-def warp_kernel(warps: int, stage_bytes: int, max_rounds: int, shared_table: bool,
-                overlap: int = 0, bit_words: int = 0):
+def warp_kernel(warps: int, stage_bytes: int = 0, max_rounds: int = 4, overlap: int = 0,
+                bit_words: int = 0, plain: bool = False, max_registers: int = 0):
     """The kernel for these constants (compiled once per process)."""
-    key = (int(warps), int(stage_bytes), int(max_rounds), bool(shared_table), int(overlap),
-           int(bit_words))
+    key = (int(warps), int(stage_bytes), int(max_rounds), int(overlap), int(bit_words),
+           bool(plain), int(max_registers))
     k = _CACHE.get(key)
     if k is None:
         k = _CACHE[key] = make_warp_kernel(*key)
