@@ -180,9 +180,11 @@ def measure(cuda, name: str, tensors: dict, bits: int, sparsity: float, repeat: 
 
 
 # warp-kernel settings timed with --sweep (each differs from api.WARP_CONFIG in one or two)
-SWEEP = [{"overlap": 0}, {"overlap": 256}, {"bit_words": 512}, {"stage_bytes": 4096},
-         {"warps": 2}, {"warps": 8}, {"max_registers": 64}, {"max_registers": 96},
-         {"warps": 8, "max_registers": 64}, {"max_rounds": 32}]
+SWEEP = [{"warps": 8, "max_registers": 64}, {"warps": 8, "max_registers": 64, "stage_bytes": 4096},
+         {"warps": 4, "max_registers": 64, "stage_bytes": 4096},
+         {"warps": 8, "max_registers": 64, "stage_bytes": 4096, "overlap": 256},
+         {"warps": 16, "max_registers": 64}, {"warps": 8, "max_registers": 80},
+         {"warps": 8, "max_registers": 64, "max_rounds": 32}]
 
 
 def main(argv=None) -> int:

@@ -24,4 +24,16 @@ if [ "${GPU_SESSION_TESTS:-1}" = 1 ]; then  # GPU_SESSION_TESTS=0: benchmark onl
     python3 -m pytest -q -p no:cacheprovider tests/test_cuda_sim.py -k "real_models or ptx" \
         2>&1 | tee "$OUT/pytest.log"
 fi
+if [ "${GPU_SESSION_PROFILE:-0}" = 1 ]; then  # Nsight Compute on one launch of each kernel
+    NCU=$(command -v ncu || ls -d /opt/nvidia/nsight-compute/*/ncu | head -1)
+    for k in decode_warp decode_global; do
+        v=warp; [ $k = decode_global ] && v=global
+        timeout 240 "$NCU" --kernel-name regex:$k --launch-skip 1 --launch-count 1 \
+            --section LaunchStats --section Occupancy --section SpeedOfLight \
+            --section WarpStateStats --section SchedulerStats --section InstructionStats \
+            --section MemoryWorkloadAnalysis --section SourceCounters \
+            python3 benchmarks/gpu_profile.py --variant $v > "$OUT/ncu_$k.txt" 2>&1
+        tail -n 5 "$OUT/ncu_$k.txt"
+    done
+fi
 python3 benchmarks/bench_gpu.py --out "$OUT/gpu.json" "$@" 2>&1 | tee "$OUT/bench.log"
