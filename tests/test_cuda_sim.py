@@ -491,7 +491,7 @@ for out, bits in [(T.int8[::1], T.int8[::1]), (T.float16[::1], T.uint16[::1]),
     dec = (u64, i64) + (a64,) * 7 + (i64, i64, luts, dqi, f64, f64, out, bits, a64, a64)
     cuda.compile_ptx(K.decode_global.py_func, dec, cc=(9, 0))
     cuda.compile_ptx(K.decode_shared.py_func, dec + (i64,), cc=(9, 0))
-    for cfg in ((4, 4096, 4, 128, 512, out == bits), (4, 0, 4, 0, 0, False)):
+    for cfg in ((4, 4096, 4, 128, out == bits, 64), (4, 0, 4, 0, False)):
         k = W.make_warp_kernel(*cfg)
         cuda.compile_ptx(k.py_func, dec + (i64, T.int8[::1]), cc=(9, 0))
 print("PTX_OK")

@@ -33,7 +33,7 @@ SWAP_BLOCKS = 2 if SIMULATOR else 4096
 # synchronisation rounds before the sequential fallback.  The simulator's small staging
 # buffer sends groups of more than 64 values down the direct-write path, so tests see both.
 WARP_CONFIG = {"warps": 2 if SIMULATOR else 4, "stage_bytes": 64 if SIMULATOR else 0,
-               "max_rounds": 4, "overlap": 128, "bit_words": 16 if SIMULATOR else 0,
+               "max_rounds": 4, "overlap": 128,
                "max_registers": 0, "min_bits": 4096}
 VARIANTS = ("auto", "warp", "global", "shared")
 # bytes copied after the last needed block when only some tensors are read (see docs/GPU.md)
@@ -247,8 +247,8 @@ class GpuPackage:
                     v = ("shared" if one_table else "global") if short else "warp"
                 if v == "warp":
                     kern = warp_kernel(c["warps"], c["stage_bytes"], c["max_rounds"],
-                                       c["overlap"], c["bit_words"],
-                                       L.out_dtype not in _FLOATS, c["max_registers"])
+                                       c["overlap"], L.out_dtype not in _FLOATS,
+                                       c["max_registers"])
                     blocks = (n + c["warps"] - 1) // c["warps"]
                     kern[blocks, 32 * c["warps"]](*args, np.int64(b.dtype.itemsize == 1), L.path)
                     continue

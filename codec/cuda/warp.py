@@ -65,55 +65,56 @@ def _put(out, outbits, i, v, t, dqi, scales, zps, plain):
 
 
 @cuda.jit(device=True)
-def _win(buf, off, nw, pbase, pos):
-    """The 64 stream bits from absolute bit ``pos``, read from ``buf[off:off + nw]`` holding
-    the stream's words from bit ``pbase`` on (a warp's shared copy of its group, or all the
-    words with ``pbase`` 0); words outside read as zeros."""
-    rel = pos - pbase
-    wi = rel >> 6
-    sh = rel & 63
-    a = np.uint64(0)
-    if wi >= 0 and wi < nw and off + wi < buf.size:
-        a = buf[off + wi]
-    if sh == 0:
-        return a
-    b = np.uint64(0)
-    if wi + 1 >= 0 and wi + 1 < nw and off + wi + 1 < buf.size:
-        b = buf[off + wi + 1]
-    return (a << np.uint64(sh)) | (b >> np.uint64(64 - sh))
+def _load(words, k):
+    """Word ``k`` of the stream (zeros outside it)."""
+    if k >= 0 and k < words.size:
+        return words[k]
+    return np.uint64(0)
 
+
+# Bit reader of a lane (registers only): ``a``, ``b`` are stream words ``wi``, ``wi + 1`` and
+# the next bit is bit ``sh`` (0..63, from the top) of ``a``, so the 64 bits from the current
+# position are ``(a << sh) | (b >> 1 >> (63 - sh))`` (no shift reaches 64).  A symbol with its
+# remainder and sign takes at most 15 + 31 + 1 = 47 bits, so one step crosses at most one
+# word boundary: then ``a = b`` and one word is loaded.
 
 @cuda.jit(device=True)
-def _walk(buf, off, nw, pbase, lut, pos, stop):
+def _walk(words, lut, pos, stop):
     """Symbols from ``pos`` while ``pos < stop``: (position reached, parameters covered).
 
     Stops early (position of the offending symbol) at an invalid prefix and after an end
     symbol (position after it): in a speculative walk either only means this lane has not
     synchronised yet."""
     c = np.int64(0)
+    wi = pos >> 6
+    sh = np.uint64(pos & 63)
+    a = _load(words, wi)
+    b = _load(words, wi + 1)
     while pos < stop:
-        w = _win(buf, off, nw, pbase, pos)
-        ent = np.uint64(lut[np.int64(w >> _SHIFT)])
-        ln = np.int64(ent & np.uint64(15))
-        kind = np.int64((ent >> np.uint64(4)) & np.uint64(3))
-        r = np.int64((ent >> np.uint64(11)) & np.uint64(8191))
+        w = (a << sh) | ((b >> np.uint64(1)) >> (np.uint64(63) - sh))
+        ent = lut[np.int64(w >> _SHIFT)]
+        ln = np.int64(ent & np.uint32(15))
+        kind = np.int64((ent >> np.uint32(4)) & np.uint32(3))
         if ln == 0 or kind == 0:
             return pos, c
         if kind == 3:
             return pos + ln, c
-        if kind == 1:
-            eb = np.int64((ent >> np.uint64(6)) & np.uint64(31))
-            pos += ln + eb + 1
-            c += r + 1
-        else:
-            pos += ln
-            c += r
+        isv = np.int64(kind == 1)
+        adv = ln + isv * (np.int64((ent >> np.uint32(6)) & np.uint32(31)) + 1)
+        c += np.int64((ent >> np.uint32(11)) & np.uint32(8191)) + isv
+        pos += adv
+        sh += np.uint64(adv)
+        if sh >= np.uint64(64):
+            sh -= np.uint64(64)
+            wi += 1
+            a = b
+            b = _load(words, wi + 1)
     return pos, c
 
 
 @cuda.jit(device=True)
-def _decode_slice(buf, off, nw, pbase, lut, pos, stop, end, i, o_lo, o_hi, v0, vmin, vmax,
-                  staged, stage, soff, slim, out, outbits, t, dqi, scales, zps, plain):
+def _decode_slice(words, lut, pos, stop, end, i, o_lo, o_hi, v0, vmin, vmax, staged, stage,
+                  soff, slim, out, outbits, t, dqi, scales, zps, plain):
     """Decode from ``pos`` while ``pos < stop``, writing values: (outcome, position, index).
 
     Outcome: ``_LANE_OK`` (reached ``stop``), ``_LANE_EOB`` (the end symbol ended exactly at
@@ -123,19 +124,24 @@ def _decode_slice(buf, off, nw, pbase, lut, pos, stop, end, i, o_lo, o_hi, v0, v
     ``stage[soff + i - o_lo]`` (their low byte; the warp's slot is ``[soff, slim)``) when
     ``staged``, else to the output through ``_put``; every write index is checked first."""
     span = np.uint64(vmax - vmin)
+    wi = pos >> 6
+    sh = np.uint64(pos & 63)
+    a = _load(words, wi)
+    b = _load(words, wi + 1)
     while pos < stop:
-        w = _win(buf, off, nw, pbase, pos)
-        ent = np.uint64(lut[np.int64(w >> _SHIFT)])
-        ln = np.int64(ent & np.uint64(15))
-        kind = np.int64((ent >> np.uint64(4)) & np.uint64(3))
-        r = np.int64((ent >> np.uint64(11)) & np.uint64(8191))
+        w = (a << sh) | ((b >> np.uint64(1)) >> (np.uint64(63) - sh))
+        ent = lut[np.int64(w >> _SHIFT)]
+        ln = np.int64(ent & np.uint32(15))
+        kind = np.int64((ent >> np.uint32(4)) & np.uint32(3))
+        r = np.int64((ent >> np.uint32(11)) & np.uint32(8191))
+        adv = ln
         if kind == 1 and ln > 0:
             i += r
             if i >= o_hi:
                 return ERR_RUN_OVERFLOW, pos, i
-            eb = np.int64((ent >> np.uint64(6)) & np.uint64(31))
+            eb = np.int64((ent >> np.uint32(6)) & np.uint32(31))
             rest = w << np.uint64(ln)
-            m = (np.int64(ent >> np.uint64(24)) << eb) \
+            m = (np.int64(ent >> np.uint32(24)) << eb) \
                 + np.int64((rest >> np.uint64(1)) >> np.uint64(63 - eb))
             neg = -np.int64((rest << np.uint64(eb)) >> np.uint64(63))
             v = v0 + ((m ^ neg) - neg)
@@ -150,13 +156,12 @@ def _decode_slice(buf, off, nw, pbase, lut, pos, stop, end, i, o_lo, o_hi, v0, v
                 st = _put(out, outbits, i, v, t, dqi, scales, zps, plain)
                 if st != OK:
                     return st, pos, i
-            pos += ln + eb + 1
+            adv = ln + eb + 1
             i += 1
         elif kind == 2 and ln > 0:
             i += r
             if i > o_hi:
                 return ERR_RUN_OVERFLOW, pos, i
-            pos += ln
         elif kind == 3 and ln > 0:
             pos += ln
             if pos < end:
@@ -166,16 +171,22 @@ def _decode_slice(buf, off, nw, pbase, lut, pos, stop, end, i, o_lo, o_hi, v0, v
             return _LANE_EOB, pos, i
         else:
             return ERR_INVALID_CODE, pos, i
+        pos += adv
+        sh += np.uint64(adv)
+        if sh >= np.uint64(64):
+            sh -= np.uint64(64)
+            wi += 1
+            a = b
+            b = _load(words, wi + 1)
     return _LANE_OK, pos, i
 
 
 def make_warp_kernel(warps: int, stage_bytes: int = 0, max_rounds: int = 4, overlap: int = 0,
-                     bit_words: int = 0, plain: bool = False, max_registers: int = 0):
+                     plain: bool = False, max_registers: int = 0):
     """Compile-time-specialised warp kernel: ``warps`` groups per block (blockDim 32*warps),
     ``stage_bytes`` of shared output staging per warp, at most ``max_rounds`` synchronisation
     rounds; lanes start their speculative walk ``overlap`` bits before their slice (a head
-    start on synchronisation); ``bit_words`` words of shared memory per warp hold the group's
-    bitstream when it fits (coalesced copy; else reads go to global memory); ``plain``: the
+    start on synchronisation); ``plain``: the
     launch stores integers as decoded (no dequantization code compiled in); ``max_registers``
     (0: the compiler's choice) caps registers per thread (more resident warps, some spills).
 
@@ -186,12 +197,10 @@ def make_warp_kernel(warps: int, stage_bytes: int = 0, max_rounds: int = 4, over
     SB = int(stage_bytes)
     MR = int(max_rounds)
     OV = int(overlap)
-    BW = int(bit_words)
     PL = bool(plain)
     NT = 32 * W
     NC = NT + W
     NS = max(W * SB, 1)
-    NB = max(W * BW, 1)
     jit = cuda.jit(max_registers=int(max_registers)) if max_registers else cuda.jit
 
     @jit
@@ -205,12 +214,16 @@ def make_warp_kernel(warps: int, stage_bytes: int = 0, max_rounds: int = 4, over
         sst = cuda.shared.array(NT, np.int32)    # per lane: outcome of the decode pass
         sflag = cuda.shared.array(W, np.int32)   # per warp: 1 staged, 2 direct, 3/4 fallback
         stage = cuda.shared.array(NS, np.uint8)  # per warp: output values (low bytes)
-        sbits = cuda.shared.array(NB, np.uint64)  # per warp: the group's bitstream words
         slut = cuda.shared.array(LUT_SIZE, np.uint32)  # the block's cached decode table
         tx = cuda.threadIdx.x
         wp = tx // 32
         lane = tx % 32
         me = wp * 32 + lane
+        # 32 at run time (blockDim is not a compile-time constant): keeps the compiler from
+        # unrolling lane 0's loops over the warp, whose hoisted loads cost ~50 registers
+        nlanes = cuda.blockDim.x // W
+        if cuda.blockDim.x != NT:  # the launch shape this kernel was compiled for
+            return
         G = tid.size
         ntab = luts.shape[0] if luts.shape[1] == LUT_SIZE else 0
         cur = np.int64(-1)  # table in slut (block-uniform)
@@ -255,28 +268,6 @@ def make_warp_kernel(warps: int, stage_bytes: int = 0, max_rounds: int = 4, over
                 v0 = voff[g]
                 if tid[g] != cur:
                     lut = luts[tid[g]]
-            # the bitstream: a shared copy when it fits (one extra word past the end: the
-            # windows of the last symbols), else the global words
-            w0 = start >> 6
-            nwd = ((end + 63) >> 6) + 1 - w0
-            buf = words
-            off = np.int64(0)
-            nw = np.int64(words.size)
-            pbase = np.int64(0)
-            if BW > 0:
-                if active and nwd <= BW:
-                    buf = sbits
-                    off = np.int64(wp * BW)
-                    nw = nwd
-                    pbase = w0 << 6
-                    k = lane
-                    while k < nwd:
-                        x = np.uint64(0)
-                        if w0 + k < words.size:
-                            x = words[w0 + k]
-                        sbits[off + k] = x
-                        k += 32
-                cuda.syncthreads()
             L = end - start
             b0 = start + (L * lane) // 32
             b1 = start + (L * (lane + 1)) // 32
@@ -290,8 +281,8 @@ def make_warp_kernel(warps: int, stage_bytes: int = 0, max_rounds: int = 4, over
                     s0 = b0 - OV
                     if s0 < start:
                         s0 = start
-                    s, _c = _walk(buf, off, nw, pbase, lut, s0, b0)
-                q, c = _walk(buf, off, nw, pbase, lut, s, b1)
+                    s, _c = _walk(words, lut, s0, b0)
+                q, c = _walk(words, lut, s, b1)
             sq[me] = q
             # 2. synchronisation rounds (block-uniform count)
             rounds = 0
@@ -307,7 +298,7 @@ def make_warp_kernel(warps: int, stage_bytes: int = 0, max_rounds: int = 4, over
                 rounds += 1
                 if changed:
                     s = ns
-                    q, c = _walk(buf, off, nw, pbase, lut, s, b1)
+                    q, c = _walk(words, lut, s, b1)
                     sq[me] = q
             synced = not changed
             # 3. prefix sum of the counts (lane 0 of each warp); staging decision
@@ -318,7 +309,7 @@ def make_warp_kernel(warps: int, stage_bytes: int = 0, max_rounds: int = 4, over
             if lane == 0:
                 acc = np.int64(0)
                 bad = 0
-                for j in range(32):
+                for j in range(nlanes):
                     x = sc[wp * 32 + j]
                     sc[wp * 32 + j] = acc
                     acc += x
@@ -352,7 +343,7 @@ def make_warp_kernel(warps: int, stage_bytes: int = 0, max_rounds: int = 4, over
             res = _LANE_OK
             pend = s
             if fl == PATH_STAGED or fl == PATH_DIRECT:
-                res, pend, _i = _decode_slice(buf, off, nw, pbase, lut, s, b1, end,
+                res, pend, _i = _decode_slice(words, lut, s, b1, end,
                                               o_lo + sc[me], o_lo, o_hi, v0, vmin, vmax,
                                               fl == PATH_STAGED, stage, soff, soff + SB, out,
                                               outbits, t, dqi, scales, zps, PL)
@@ -363,7 +354,7 @@ def make_warp_kernel(warps: int, stage_bytes: int = 0, max_rounds: int = 4, over
             if lane == 0 and (fl == PATH_STAGED or fl == PATH_DIRECT):
                 eobs = 0
                 ok = True
-                for j in range(32):
+                for j in range(nlanes):
                     r_ = sst[wp * 32 + j]
                     if r_ < 0:
                         ok = False
@@ -398,7 +389,7 @@ def make_warp_kernel(warps: int, stage_bytes: int = 0, max_rounds: int = 4, over
             cuda.syncthreads()
             if (fl == PATH_UNSYNCED or fl == PATH_REJECTED) and lane == 0:
                 # the sequential decoder (global bitstream), exact errors
-                res, pend, _i = _decode_slice(words, 0, words.size, 0, lut, start, _FAR, end,
+                res, pend, _i = _decode_slice(words, lut, start, _FAR, end,
                                               o_lo, o_lo, o_hi, v0, vmin, vmax, False, stage,
                                               0, 0, out, outbits, t, dqi, scales, zps, PL)
                 status[g] = OK if res == _LANE_EOB else (res if res < 0 else ERR_OVERRUN)
@@ -413,10 +404,10 @@ _CACHE: dict = {}
 
 
 def warp_kernel(warps: int, stage_bytes: int = 0, max_rounds: int = 4, overlap: int = 0,
-                bit_words: int = 0, plain: bool = False, max_registers: int = 0):
+                plain: bool = False, max_registers: int = 0):
     """The kernel for these constants (compiled once per process)."""
-    key = (int(warps), int(stage_bytes), int(max_rounds), int(overlap), int(bit_words),
-           bool(plain), int(max_registers))
+    key = (int(warps), int(stage_bytes), int(max_rounds), int(overlap), bool(plain),
+           int(max_registers))
     k = _CACHE.get(key)
     if k is None:
         k = _CACHE[key] = make_warp_kernel(*key)
