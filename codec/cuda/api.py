@@ -32,7 +32,7 @@ SWAP_BLOCKS = 2 if SIMULATOR else 4096
 # warp kernel (codec/cuda/warp.py): groups (warps) per block, shared staging bytes per warp,
 # synchronisation rounds before the sequential fallback.  The simulator's small staging
 # buffer sends groups of more than 64 values down the direct-write path, so tests see both.
-WARP_CONFIG = {"warps": 2 if SIMULATOR else 4, "stage_bytes": 64 if SIMULATOR else 0,
+WARP_CONFIG = {"warps": 2 if SIMULATOR else 8, "stage_bytes": 64 if SIMULATOR else 4096,
                "max_rounds": 4, "overlap": 128,
                "max_registers": 0, "min_bits": 4096}
 VARIANTS = ("auto", "warp", "global", "shared")

@@ -45,7 +45,7 @@ PATH_DIRECT = 2     # warp-parallel, values written straight to the prefilled ou
 PATH_UNSYNCED = 3   # sequential: the lanes did not synchronise within max_rounds
 PATH_REJECTED = 4   # sequential: the parallel decode failed its verification (damaged data)
 
-# lane outcomes of the decode pass (shared ``sst``); the decoder's error codes are negative
+# lane outcomes of the decode pass; the decoder's error codes are negative
 _LANE_OK = 0        # reached its slice end, no end symbol
 _LANE_EOB = 1       # met the end symbol, which ended exactly at the group's end
 _FAR = np.int64(1) << 62   # a ``stop`` past every position: decode to the end symbol
@@ -199,7 +199,7 @@ def make_warp_kernel(warps: int, stage_bytes: int = 0, max_rounds: int = 4, over
     OV = int(overlap)
     PL = bool(plain)
     NT = 32 * W
-    NC = NT + W
+    NW3 = 3 * W
     NS = max(W * SB, 1)
     jit = cuda.jit(max_registers=int(max_registers)) if max_registers else cuda.jit
 
@@ -209,19 +209,15 @@ def make_warp_kernel(warps: int, stage_bytes: int = 0, max_rounds: int = 4, over
         """``stage8``: 1 if stored values fit a byte (int8/uint8), so groups may be staged.
         ``path[g]``: how group ``g`` was decoded (PATH_* of this module; 0 if not at all)."""
         sq = cuda.shared.array(NT, np.int64)     # per lane: reached position
-        sc = cuda.shared.array(NC, np.int64)     # per lane: parameter count -> prefix
+        sc = cuda.shared.array(NT, np.int64)     # per lane: parameter count -> prefix
         ss = cuda.shared.array(NT, np.int64)     # per lane: start of the decode pass
-        sst = cuda.shared.array(NT, np.int32)    # per lane: outcome of the decode pass
-        sflag = cuda.shared.array(W, np.int32)   # per warp: 1 staged, 2 direct, 3/4 fallback
+        swc = cuda.shared.array(NW3, np.int32)   # per warp: unsynced lanes, bad lanes, EOBs
         stage = cuda.shared.array(NS, np.uint8)  # per warp: output values (low bytes)
         slut = cuda.shared.array(LUT_SIZE, np.uint32)  # the block's cached decode table
         tx = cuda.threadIdx.x
         wp = tx // 32
         lane = tx % 32
         me = wp * 32 + lane
-        # 32 at run time (blockDim is not a compile-time constant): keeps the compiler from
-        # unrolling lane 0's loops over the warp, whose hoisted loads cost ~50 registers
-        nlanes = cuda.blockDim.x // W
         if cuda.blockDim.x != NT:  # the launch shape this kernel was compiled for
             return
         G = tid.size
@@ -229,6 +225,8 @@ def make_warp_kernel(warps: int, stage_bytes: int = 0, max_rounds: int = 4, over
         cur = np.int64(-1)  # table in slut (block-uniform)
         base = cuda.blockIdx.x * W
         while base < G:  # block-uniform
+            if lane < 3:  # this round's per-warp counters (read after later barriers)
+                swc[3 * wp + lane] = 0
             # the block's table: its first group's (every thread reads the same value)
             want = np.int64(-1)
             if base < G:
@@ -300,31 +298,29 @@ def make_warp_kernel(warps: int, stage_bytes: int = 0, max_rounds: int = 4, over
                     s = ns
                     q, c = _walk(words, lut, s, b1)
                     sq[me] = q
-            synced = not changed
-            # 3. prefix sum of the counts (lane 0 of each warp); staging decision
+            # 3. prefix sum of the counts over each warp (in shared memory, log steps)
+            if changed:
+                cuda.atomic.add(swc, 3 * wp, 1)
             sc[me] = c
             ss[me] = s
-            sst[me] = 0 if synced else 1
+            d = 1
+            while d < 32:
+                cuda.syncthreads()
+                x = np.int64(0)
+                if lane >= d:
+                    x = sc[me - d]
+                cuda.syncthreads()
+                sc[me] += x
+                d *= 2
             cuda.syncthreads()
-            if lane == 0:
-                acc = np.int64(0)
-                bad = 0
-                for j in range(nlanes):
-                    x = sc[wp * 32 + j]
-                    sc[wp * 32 + j] = acc
-                    acc += x
-                    bad |= sst[wp * 32 + j]
-                fl = 0
-                if active:
-                    if bad != 0:
-                        fl = PATH_UNSYNCED
-                    elif stage8 != 0 and o_hi - o_lo <= SB:
-                        fl = PATH_STAGED
-                    else:
-                        fl = PATH_DIRECT
-                sflag[wp] = fl
-            cuda.syncthreads()
-            fl = sflag[wp]
+            fl = 0
+            if active:
+                if swc[3 * wp] != 0:
+                    fl = PATH_UNSYNCED
+                elif stage8 != 0 and o_hi - o_lo <= SB:
+                    fl = PATH_STAGED
+                else:
+                    fl = PATH_DIRECT
             soff = wp * SB
             # fill: the stage (staged) or the output (direct, fallback) with the zero value
             if fl == PATH_STAGED:
@@ -339,38 +335,30 @@ def make_warp_kernel(warps: int, stage_bytes: int = 0, max_rounds: int = 4, over
                     _put(out, outbits, k, v0, t, dqi, scales, zps, PL)
                     k += 32
             cuda.syncthreads()
-            # 4. decode pass
+            # 4. decode pass (from the exclusive prefix of the counts)
             res = _LANE_OK
             pend = s
             if fl == PATH_STAGED or fl == PATH_DIRECT:
-                res, pend, _i = _decode_slice(words, lut, s, b1, end,
-                                              o_lo + sc[me], o_lo, o_hi, v0, vmin, vmax,
-                                              fl == PATH_STAGED, stage, soff, soff + SB, out,
-                                              outbits, t, dqi, scales, zps, PL)
-            sst[me] = res
-            sq[me] = pend
+                res, pend, _i = _decode_slice(words, lut, s, b1, end, o_lo + sc[me] - c, o_lo,
+                                              o_hi, v0, vmin, vmax, fl == PATH_STAGED, stage,
+                                              soff, soff + SB, out, outbits, t, dqi, scales,
+                                              zps, PL)
+                # 5. verification: this lane ended where the next one started (the last one
+                # at the group's end), no error; one end symbol in the warp
+                nxt = end
+                if lane < 31:
+                    nxt = ss[me + 1]
+                if res < 0 or pend != nxt:
+                    cuda.atomic.add(swc, 3 * wp + 1, 1)
+                if res == _LANE_EOB:
+                    cuda.atomic.add(swc, 3 * wp + 2, 1)
             cuda.syncthreads()
-            # 5. verification (lane 0): chain of positions, one end symbol at the end
-            if lane == 0 and (fl == PATH_STAGED or fl == PATH_DIRECT):
-                eobs = 0
-                ok = True
-                for j in range(nlanes):
-                    r_ = sst[wp * 32 + j]
-                    if r_ < 0:
-                        ok = False
-                    elif r_ == _LANE_EOB:
-                        eobs += 1
-                    if j < 31 and sq[wp * 32 + j] != ss[wp * 32 + j + 1]:
-                        ok = False
-                if eobs != 1 or sq[wp * 32 + 31] != end:
-                    ok = False
-                if not ok:
-                    sflag[wp] = PATH_REJECTED
-                else:
+            if fl == PATH_STAGED or fl == PATH_DIRECT:
+                if swc[3 * wp + 1] != 0 or swc[3 * wp + 2] != 1:
+                    fl = PATH_REJECTED
+                elif lane == 0:
                     status[g] = OK
                     where[g] = end
-            cuda.syncthreads()
-            fl = sflag[wp]
             if lane == 0 and fl != 0 and g < path.size:
                 path[g] = fl
             if fl == PATH_STAGED:  # write the stage out, coalesced
