@@ -279,9 +279,11 @@ def _():
     L.host["tid"][2] = 99             # table that does not exist
     L.host["ghi"][3] = plan.nbits + 64  # bits past the copied bytes
     L.dev = {k: cuda.to_device(v) for k, v in L.host.items()}
-    gp.launch(plan, "global")
-    st = L.status.copy_to_host()
-    assert list(st) == [0, K.ERR_BUFFER, K.ERR_BUFFER, K.ERR_BUFFER], st
+    for variant in ("global", "warp"):
+        L.status.copy_to_device(np.zeros(4, np.int64))
+        gp.launch(plan, variant)
+        st = L.status.copy_to_host()
+        assert list(st) == [0, K.ERR_BUFFER, K.ERR_BUFFER, K.ERR_BUFFER], (variant, st)
     try:
         gp.check(plan)
     except codec.CorruptError as exc:

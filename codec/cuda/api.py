@@ -30,11 +30,17 @@ FILL_BLOCKS = 4 if SIMULATOR else 16384
 SWAP_THREADS = 32 if SIMULATOR else 256
 SWAP_BLOCKS = 2 if SIMULATOR else 4096
 # warp kernel (codec/cuda/warp.py): groups (warps) per block, shared staging bytes per warp,
-# synchronisation rounds before the sequential fallback.  The simulator's small staging
-# buffer sends groups of more than 64 values down the direct-write path, so tests see both.
+# synchronisation rounds before the sequential fallback, overlap bits of the speculative
+# walks, register cap (0: none).  'auto' uses the one-thread-a-group kernels only for launches
+# of at least ``min_groups`` groups averaging under ``min_bits`` bits (enough threads to fill
+# the GPU, too few symbols a lane for the warp kernel): measured on an H200, docs/GPU.md.
+# The simulator (slow: every thread a Python thread) keeps 4 rounds and sends every launch
+# of short groups to the one-thread kernels (its checks ask for variant='warp' explicitly);
+# its small staging buffer sends groups of more than 64 values down the direct-write path,
+# so its tests see both.
 WARP_CONFIG = {"warps": 2 if SIMULATOR else 8, "stage_bytes": 64 if SIMULATOR else 4096,
-               "max_rounds": 4, "overlap": 128,
-               "max_registers": 0, "min_bits": 4096}
+               "max_rounds": 4 if SIMULATOR else 32, "overlap": 128, "max_registers": 0,
+               "min_bits": 4096, "min_groups": 0 if SIMULATOR else 32768}
 VARIANTS = ("auto", "warp", "global", "shared")
 # bytes copied after the last needed block when only some tensors are read (see docs/GPU.md)
 TAIL_BYTES = 1 << 16
@@ -77,6 +83,8 @@ class _Launch:
     status: object = None
     where: object = None
     path: object = None           # warp kernel: how each group was decoded (warp.PATH_*)
+    one_table: bool = True        # every group of the launch uses one decode table
+    bits: int = 0                 # payload bits of the launch's groups
 
 
 @dataclass
@@ -179,6 +187,9 @@ class GpuPackage:
             L.host = dict(glo=glo[sel], ghi=ghi[sel], tid=tid[sel], ostart=st[sel],
                           ocount=cn[sel], voff=voff[sel], gten=gten, dqi=dqi, scales=scales,
                           zps=zps)
+            t_sel = tid[sel]
+            L.one_table = bool(t_sel.size == 0 or (t_sel == t_sel[0]).all())
+            L.bits = int((ghi[sel] - glo[sel]).sum())
         return batch
 
     def prepare(self, names: Iterable[str] | None = None, dequantize=None) -> DecodePlan:
@@ -235,15 +246,15 @@ class GpuPackage:
                 # array (no dependence on the target's half-precision support)
                 kout = L.outbits if L.out_dtype == np.dtype(np.float16) else L.out
                 tids = L.host["tid"]
-                one_table = bool((tids == tids[0]).all())
+                one_table = L.one_table
                 args = (plan.words, np.int64(plan.nbits), d["glo"], d["ghi"], d["tid"],
                         d["ostart"], d["ocount"], d["voff"], d["gten"], np.int64(vmin),
                         np.int64(vmax), plan.luts, d["dqi"], d["scales"], d["zps"], kout,
                         L.outbits, L.status, L.where)
                 c = WARP_CONFIG
                 v = variant
-                if v == "auto":  # short groups: one thread a group is faster (docs/GPU.md)
-                    short = (L.host["ghi"] - L.host["glo"]).sum() < c["min_bits"] * n
+                if v == "auto":  # many short groups: one thread a group (docs/GPU.md)
+                    short = n >= c["min_groups"] and L.bits < c["min_bits"] * n
                     v = ("shared" if one_table else "global") if short else "warp"
                 if v == "warp":
                     kern = warp_kernel(c["warps"], c["stage_bytes"], c["max_rounds"],
