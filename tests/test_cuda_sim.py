@@ -295,6 +295,29 @@ def _():
 from codec.cuda import api as gapi, warp as gwarp
 
 
+@check("host_crc_parallel")
+def _():
+    # a whole package over package.CRC_OVERLAP_MIN_BYTES (its chunk CRCs checked by the
+    # parallel pass): every tensor checked; a damaged chunk names the CPU path's tensor
+    from codec import package as P
+    t = {f"w{i}": sparse(np.int8, (256, 256), density=0.9, spread=120) for i in range(8)}
+    data = codec.pack(t)
+    assert len(data) > P.CRC_OVERLAP_MIN_BYTES, len(data)
+    gp = gc.GpuPackage(data)
+    gp._entries(None)
+    assert gp.package._chunk_ok and len(gp.package._crc_ok) == len(t)
+    bad = bytearray(data)
+    bad[len(data) // 2] ^= 0x08
+    cpu = outcome(lambda: codec.unpack(bytes(bad)))
+    try:
+        gc.GpuPackage(bytes(bad))._entries(None)
+    except codec.CodecError as exc:
+        gpu = ("error", type(exc).__name__, str(exc))
+    else:
+        gpu = ("ok",)
+    assert cpu == gpu and cpu[1] == "ChecksumError", (cpu, gpu)
+
+
 def warp_same(data, **kw):
     """The warp kernel (variant='warp') == CPU; returns the per-group decode paths."""
     ref = codec.unpack(data)
@@ -414,7 +437,7 @@ CHECKS = (["import_codec_no_numba_cuda"]
              "names_subset_and_read_tensor", "dequantize_float32", "dequantize_float16",
              "dequantize_bad_argument", "corrupt_like_cpu", "kernel_checks_indices",
              "warp_kernel_paths", "warp_kernel_fallback", "warp_kernel_tables_and_dequantize",
-             "warp_kernel_corrupt_like_cpu"])
+             "warp_kernel_corrupt_like_cpu", "host_crc_parallel"])
 
 
 @pytest.mark.parametrize("name", CHECKS)

@@ -16,6 +16,7 @@ from numba import config, cuda
 from ..errors import CorruptError
 from ..format import DEFAULT_LIMITS, Limits, TensorEntry, value_range
 from ..kernels.status import STATUS_MESSAGES
+from ..kernels.parallel import run_chunks
 from ..package import Package, _decode_luts, _guard
 from . import kernels as K
 from .warp import warp_kernel
@@ -125,11 +126,17 @@ class GpuPackage:
     def _entries(self, names) -> list[TensorEntry]:
         p = self.package
         entries = [p.entry(n) for n in (p.names if names is None else names)]
-        if p.verify:
-            for e in entries:
-                p._check_crc(e)
-        for e in entries:
-            p._meta(e)  # a tensor is returned only if its whole block is valid
+        all_ok = False
+        if p.verify and names is None:
+            # v2, the whole package: its chunk CRCs in parallel on the host's threads (zlib
+            # releases the GIL), as the CPU decoder's read_all overlaps them with decoding;
+            # on a mismatch the per-tensor checks below name the tensor, as without it
+            jobs = p._chunk_jobs()
+            if jobs is not None:
+                parts, done = jobs
+                run_chunks(lambda k: parts[k][1](), len(parts))
+                all_ok = done()
+        p._check(entries, all_ok)  # CRCs (unless all known good), then metadata
         return entries
 
     def _span(self, entries, whole: bool) -> tuple[int, int]:
