@@ -309,8 +309,8 @@ class GpuPackage:
 
     @staticmethod
     def paths(plan: DecodePlan) -> np.ndarray:
-        """How each group was decoded by the last warp-kernel launch (codec.cuda.warp.PATH_*;
-        0 for groups decoded by the one-thread kernels), package order per dtype: a
+        """How each group was decoded by the last warp-kernel launch of this plan
+        (codec.cuda.warp.PATH_*; 0 where no warp kernel has run), package order per dtype: a
         diagnostic for tests and benchmarks/bench_gpu.py."""
         res = []
         for b in plan.batches:
