@@ -1,34 +1,34 @@
-"""Warp-cooperative GPU decode: 32 threads decode one group (see docs/GPU.md, "Warp kernel").
+"""Warp-cooperative GPU decode: 32 threads decode one group (see docs/GPU.md, "The warp kernel").
 
 A group's bit range ``[start, end)`` is cut into 32 equal slices, one per lane.  Huffman codes
 (with their raw remainder and sign bits) resynchronise: a decoder started at an arbitrary bit
 usually falls onto the true codeword boundaries after a few symbols.  So:
 
-1. **Speculative pass.**  Lane ``j`` starts at its slice's first bit ``b[j]`` (lane 0 at the
-   group's start, the only known boundary) and walks symbols (lengths and zero runs only, no
-   values) until its position reaches ``b[j+1]``; the first position at or past ``b[j+1]`` is
-   ``q[j]``.
+1. **Speculative walk.**  Lane ``j`` starts ``overlap`` bits before its slice's first bit
+   ``b[j]`` (lane 0 at the group's start, the only known boundary), walks symbols (lengths
+   and zero runs only, no values) to ``b[j]``, keeps the first position at or past it as its
+   start, and walks on until its position reaches ``b[j+1]``; that position is ``q[j]``.
 2. **Synchronisation rounds.**  Lane ``j`` restarts at ``q[j-1]`` when that differs from where
-   it started, and walks again.  After round ``k`` lanes ``0..k`` started on true boundaries;
-   in practice one round settles every lane.  At most ``max_rounds`` rounds, then the group is
-   decoded by the sequential fallback below.
+   it started, and walks again.  After round ``k`` lanes ``0..k`` started on true boundaries.
+   At most ``max_rounds`` rounds, then the group is decoded by the sequential fallback below.
 3. **Scan.**  Each lane's count of parameters (runs + values) gives, by a prefix sum over the
-   warp, the output index of its first parameter.
+   warp (shared memory, log steps), the output index of its first parameter.
 4. **Decode.**  Every lane decodes its slice again, now writing values (into a shared-memory
    staging buffer filled with the zero value, then written out coalesced by the whole warp; or
    straight into the output, prefilled by the warp, when the group does not fit the buffer or
    the stored integers are wider than 8 bits).
 5. **Verification.**  The group is accepted only if lane ``j`` ended exactly where lane
-   ``j+1`` started (so, by induction from lane 0, every lane decoded the true parse), the end
-   symbol ended exactly at ``end``, and no lane met an error.  Otherwise (damaged data, or no
-   convergence) the warp prefills the group's output and lane 0 decodes it with the sequential
-   decoder of codec/cuda/kernels.py, which reports the CPU decoder's status and bit position.
-   Valid groups never reach it in practice; damaged groups always do, so errors are exactly
-   the sequential decoder's.
+   ``j+1`` started (so, by induction from lane 0, every lane decoded the true parse), the last
+   lane at ``end``, one end symbol in the warp (ending exactly at ``end``), and no lane met an
+   error.  Otherwise (damaged data, or no convergence) the warp prefills the group's output
+   and lane 0 runs the same slice decoder with no slice end: the sequential decoder, which
+   returns the CPU decoder's status and bit position.  Valid groups never depend on it;
+   damaged groups always reach it, so errors are exactly the sequential decoder's.
 
-Lanes talk through shared memory and ``syncthreads`` (the CUDA simulator, which runs the tests
-without a GPU, has no warp shuffles); the block holds ``warps`` groups, one per warp, and every
-``syncthreads`` is reached by every thread of the block (loop counts are block-uniform).
+Lanes talk through shared memory, shared atomics and ``syncthreads`` (the CUDA simulator,
+which runs the tests without a GPU, has no warp shuffles); the block holds ``warps`` groups,
+one per warp, and every ``syncthreads`` is reached by every thread of the block (loop counts
+are block-uniform).
 """
 from __future__ import annotations
 
