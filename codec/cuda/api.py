@@ -237,9 +237,11 @@ class GpuPackage:
     def launch(self, plan: DecodePlan, variant: str = "auto") -> None:
         """Launch the decode kernels of every launch (asynchronous).
 
-        ``variant``: 'warp' (32 threads a group, codec/cuda/warp.py; 'auto' is it), 'global'
-        or 'shared' (one thread a group after a prefill launch: the first decoder, kept as
-        the baseline of benchmarks/bench_gpu.py)."""
+        ``variant``: 'warp' (32 threads a group, codec/cuda/warp.py), 'global' or 'shared'
+        (one thread a group after a prefill launch: the first decoder, faster for many short
+        groups and the baseline of benchmarks/bench_gpu.py), or 'auto': per launch, the
+        one-thread kernels for at least WARP_CONFIG['min_groups'] groups averaging under
+        WARP_CONFIG['min_bits'] bits, else the warp kernel."""
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         for b in plan.batches:
@@ -270,12 +272,12 @@ class GpuPackage:
                     blocks = (n + c["warps"] - 1) // c["warps"]
                     kern[blocks, 32 * c["warps"]](*args, np.int64(b.dtype.itemsize == 1), L.path)
                     continue
+                if v == "shared" and not one_table:
+                    raise ValueError("variant 'shared' needs every group to use one table")
                 K.prefill[min(n, FILL_BLOCKS), FILL_THREADS](
                     d["glo"], d["ghi"], d["tid"], d["ostart"], d["ocount"], d["voff"], d["gten"],
                     d["dqi"], plan.luts, d["scales"], d["zps"], kout, L.outbits,
                     np.int64(plan.nbits))
-                if v == "shared" and not one_table:
-                    raise ValueError("variant 'shared' needs every group to use one table")
                 blocks = (n + DECODE_THREADS - 1) // DECODE_THREADS
                 if v == "shared":
                     K.decode_shared[blocks, DECODE_THREADS](*args, np.int64(tids[0]))
@@ -399,8 +401,7 @@ def unpack(data, /, *, names: Iterable[str] | None = None, dequantize=None,
     span of the needed blocks).  ``dequantize``: None (integers as stored), 'float16' or
     'float32': tensors with quantization metadata come back dequantized with their stored
     scales (fused into the decode); tensors without metadata stay integers.  ``variant``:
-    decode kernel, 'auto' (the shared-memory table when a launch uses one table), 'global' or
-    'shared'.
+    decode kernel, 'auto', 'warp', 'global' or 'shared' (:meth:`GpuPackage.launch`).
     """
     return GpuPackage(data, limits=limits, verify=verify).load(names, dequantize, variant)
 
