@@ -235,6 +235,17 @@ def _group_ok(g, G, glo, ghi, tid, ostart, ocount, voff, gten, dqi, luts, out, n
 
 
 @cuda.jit(device=True)
+def _set_value(w, ent, ln, eb):
+    """The signed value of a value entry ``ent`` (code length ``ln``, ``eb`` remainder bits)
+    from the 64 stream bits ``w`` at its code: base magnitude, remainder bits, sign bit."""
+    rest = w << np.uint64(ln)
+    m = (np.int64(np.uint64(ent) >> np.uint64(24)) << eb) \
+        + np.int64((rest >> np.uint64(1)) >> np.uint64(63 - eb))
+    neg = -np.int64((rest << np.uint64(eb)) >> np.uint64(63))
+    return (m ^ neg) - neg
+
+
+@cuda.jit(device=True)
 def _decode_group(words, lut, start, end, o_lo, o_hi, v0, vmin, vmax, out, outbits, t, dqi,
                   scales, zps):
     """Decode one group's nonzero values (zeros were pre-filled); returns (status, bit pos)."""
@@ -254,11 +265,7 @@ def _decode_group(words, lut, start, end, o_lo, o_hi, v0, vmin, vmax, out, outbi
             if i >= o_hi:
                 return ERR_RUN_OVERFLOW, pos
             eb = np.int64((ent >> np.uint64(6)) & np.uint64(31))
-            rest = w << np.uint64(ln)
-            m = (np.int64(ent >> np.uint64(24)) << eb) \
-                + np.int64((rest >> np.uint64(1)) >> np.uint64(63 - eb))
-            neg = -np.int64((rest << np.uint64(eb)) >> np.uint64(63))
-            v = v0 + ((m ^ neg) - neg)
+            v = v0 + _set_value(w, ent, ln, eb)
             if np.uint64(v - vmin) > span:
                 return ERR_RANGE, pos
             st = _store(out, outbits, i, v, t, dqi, scales, zps)

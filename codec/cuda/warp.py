@@ -37,7 +37,7 @@ from numba import cuda
 
 from ..kernels.status import (ERR_BUFFER, ERR_INVALID_CODE, ERR_LENGTH_MISMATCH, ERR_OVERRUN,
                               ERR_RANGE, ERR_RUN_OVERFLOW, OK)
-from .kernels import LUT_SIZE, _SHIFT, _group_ok, _store
+from .kernels import LUT_SIZE, _SHIFT, _group_ok, _set_value, _store
 
 # how a group was decoded (the kernel's ``path`` output)
 PATH_STAGED = 1     # warp-parallel, values staged in shared memory, written out coalesced
@@ -79,6 +79,31 @@ def _load(words, k):
 # word boundary: then ``a = b`` and one word is loaded.
 
 @cuda.jit(device=True)
+def _open(words, pos):
+    """A lane's bit reader at bit ``pos``: (wi, sh, a, b)."""
+    wi = pos >> 6
+    return wi, np.uint64(pos & 63), _load(words, wi), _load(words, wi + 1)
+
+
+@cuda.jit(device=True)
+def _peek(sh, a, b):
+    """The 64 stream bits from the reader's position."""
+    return (a << sh) | ((b >> np.uint64(1)) >> (np.uint64(63) - sh))
+
+
+@cuda.jit(device=True)
+def _skip(words, wi, sh, a, b, adv):
+    """The reader moved on by ``adv`` <= 47 bits (at most one word crossed)."""
+    sh += np.uint64(adv)
+    if sh >= np.uint64(64):
+        sh -= np.uint64(64)
+        wi += 1
+        a = b
+        b = _load(words, wi + 1)
+    return wi, sh, a, b
+
+
+@cuda.jit(device=True)
 def _walk(words, lut, pos, stop):
     """Symbols from ``pos`` while ``pos < stop``: (position reached, parameters covered).
 
@@ -86,12 +111,9 @@ def _walk(words, lut, pos, stop):
     symbol (position after it): in a speculative walk either only means this lane has not
     synchronised yet."""
     c = np.int64(0)
-    wi = pos >> 6
-    sh = np.uint64(pos & 63)
-    a = _load(words, wi)
-    b = _load(words, wi + 1)
+    wi, sh, a, b = _open(words, pos)
     while pos < stop:
-        w = (a << sh) | ((b >> np.uint64(1)) >> (np.uint64(63) - sh))
+        w = _peek(sh, a, b)
         ent = lut[np.int64(w >> _SHIFT)]
         ln = np.int64(ent & np.uint32(15))
         kind = np.int64((ent >> np.uint32(4)) & np.uint32(3))
@@ -103,12 +125,7 @@ def _walk(words, lut, pos, stop):
         adv = ln + isv * (np.int64((ent >> np.uint32(6)) & np.uint32(31)) + 1)
         c += np.int64((ent >> np.uint32(11)) & np.uint32(8191)) + isv
         pos += adv
-        sh += np.uint64(adv)
-        if sh >= np.uint64(64):
-            sh -= np.uint64(64)
-            wi += 1
-            a = b
-            b = _load(words, wi + 1)
+        wi, sh, a, b = _skip(words, wi, sh, a, b, adv)
     return pos, c
 
 
@@ -124,12 +141,9 @@ def _decode_slice(words, lut, pos, stop, end, i, o_lo, o_hi, v0, vmin, vmax, sta
     ``stage[soff + i - o_lo]`` (their low byte; the warp's slot is ``[soff, slim)``) when
     ``staged``, else to the output through ``_put``; every write index is checked first."""
     span = np.uint64(vmax - vmin)
-    wi = pos >> 6
-    sh = np.uint64(pos & 63)
-    a = _load(words, wi)
-    b = _load(words, wi + 1)
+    wi, sh, a, b = _open(words, pos)
     while pos < stop:
-        w = (a << sh) | ((b >> np.uint64(1)) >> (np.uint64(63) - sh))
+        w = _peek(sh, a, b)
         ent = lut[np.int64(w >> _SHIFT)]
         ln = np.int64(ent & np.uint32(15))
         kind = np.int64((ent >> np.uint32(4)) & np.uint32(3))
@@ -140,11 +154,7 @@ def _decode_slice(words, lut, pos, stop, end, i, o_lo, o_hi, v0, vmin, vmax, sta
             if i >= o_hi:
                 return ERR_RUN_OVERFLOW, pos, i
             eb = np.int64((ent >> np.uint32(6)) & np.uint32(31))
-            rest = w << np.uint64(ln)
-            m = (np.int64(ent >> np.uint32(24)) << eb) \
-                + np.int64((rest >> np.uint64(1)) >> np.uint64(63 - eb))
-            neg = -np.int64((rest << np.uint64(eb)) >> np.uint64(63))
-            v = v0 + ((m ^ neg) - neg)
+            v = v0 + _set_value(w, ent, ln, eb)
             if np.uint64(v - vmin) > span:
                 return ERR_RANGE, pos, i
             if staged:
@@ -172,12 +182,7 @@ def _decode_slice(words, lut, pos, stop, end, i, o_lo, o_hi, v0, vmin, vmax, sta
         else:
             return ERR_INVALID_CODE, pos, i
         pos += adv
-        sh += np.uint64(adv)
-        if sh >= np.uint64(64):
-            sh -= np.uint64(64)
-            wi += 1
-            a = b
-            b = _load(words, wi + 1)
+        wi, sh, a, b = _skip(words, wi, sh, a, b, adv)
     return _LANE_OK, pos, i
 
 
