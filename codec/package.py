@@ -19,6 +19,7 @@ from .format import (DEFAULT_LIMITS, DTYPE_CODES, FOOTER_SIZE, PREAMBLE_SIZE, VE
 from .huffman import LUT_BITS, canonical_codes
 from .kernels.decode import LANES, decode_groups, decode_groups_multi
 from .kernels.encode import group_bits, group_tables, merge_first_bytes, pack_groups
+from .kernels.crc import CRC_TABLES, crc_chunks
 from .kernels.parallel import run_chunks, workers
 from .kernels.status import STATUS_MESSAGES
 from .kernels.directory import build_luts, build_multi, multi_value_bound, multi_worth
@@ -43,6 +44,9 @@ PAR_MIN_BITS = 1 << 20  # payload bits below which a decode batch runs on the ca
 # pass of >= ~100 us (0.25 ns a byte); below, the gain is within the cost of handing jobs
 # over (yolov8n 4/.9, 287 KB: 0.84-1.04x in alternating A/B runs on the loaded machine)
 CRC_OVERLAP_MIN_BYTES = 3 << 17
+# threads (pool + caller) from which that pass runs as kernels/crc.py's nogil kernel instead
+# of zlib.crc32 (faster per core, but it needs the GIL after every 64 KiB chunk)
+CRC_KERNEL_MIN_THREADS = 4
 # payload bits a table must decode in one batch before its multi-set entries are built
 # (building one, ~10 us, pays for itself after ~10 K dense 4-bit values, ~30 K bits)
 MULTI_MIN_BITS = 1 << 16
@@ -928,10 +932,26 @@ class Package:
         k = min(n, 2 * (nw + 1))
         cuts = [n * j // k for j in range(k + 1)]
         ok: list = [None] * k
+        if nw + 1 >= CRC_KERNEL_MIN_THREADS:
+            # one nogil kernel call a job (kernels/crc.py: zlib.crc32 takes the GIL back
+            # after every 64 KiB chunk, and many threads then queue on it)
+            got = np.zeros(n, np.uint32)
+            stored = np.asarray(d.chunk_crcs, np.uint32)
 
-        def run(j):
-            if ok[j] is None:
-                ok[j] = all(self._chunk_mismatch(c) is None for c in range(cuts[j], cuts[j + 1]))
+            def run(j):
+                if ok[j] is None:
+                    c0, c1 = cuts[j], cuts[j + 1]
+                    rc = crc_chunks(self._buf, np.int64(PREAMBLE_SIZE),
+                                    np.int64(d.directory_offset), np.int64(d.chunk_log2),
+                                    np.int64(c0), np.int64(c1), got, CRC_TABLES)
+                    ok[j] = rc == 0 and bool(np.array_equal(got[c0:c1], stored[c0:c1]))
+                    if ok[j]:
+                        self._chunk_ok.update(range(c0, c1))
+        else:
+            def run(j):
+                if ok[j] is None:
+                    ok[j] = all(self._chunk_mismatch(c) is None
+                                for c in range(cuts[j], cuts[j + 1]))
 
         # cost in the decode's units (payload bits, ~0.5 ns each): zlib.crc32 ~0.25 ns a byte
         cost = (d.directory_offset - PREAMBLE_SIZE) // (2 * k)

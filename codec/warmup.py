@@ -43,6 +43,7 @@ def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]
     [(dtype name, seconds)].  With ``encode=False`` only the decoder's kernels are made
     ready (the packages it decodes are still written here, so the encoder compiles too, but
     only for the smallest search)."""
+    from .kernels.crc import CRC_TABLES, crc_chunks
     from .kernels.tables import work_cuts
     from .package import Package, pack, unpack
     out = []
@@ -61,4 +62,7 @@ def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]
                 raise AssertionError(f"warm-up round trip failed for {name}")  # pragma: no cover
         out.append((name, time.perf_counter() - t0))
     work_cuts(np.ones(4, np.int64), np.int64(2), np.int64(2))  # parallel decodes (>= 1 Mbit)
+    # the chunk CRC kernel of hosts with >= CRC_KERNEL_MIN_THREADS threads
+    crc_chunks(np.zeros(64, np.uint8), np.int64(0), np.int64(64), np.int64(6), np.int64(0),
+               np.int64(1), np.zeros(1, np.uint32), CRC_TABLES)
     return out

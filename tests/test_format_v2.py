@@ -13,6 +13,7 @@ import codec
 from codec import reference as ref
 from codec._bytes import put_svarint, put_varint
 from codec.format import DEFAULT_LIMITS, Limits, _parse_fast_v2
+from codec.kernels.parallel import workers as parallel_workers
 
 PRE = b"SPKG\x02\x00\x00\x00"
 # one table: kref 0, nrun 1, nclass 1 (symbols EOB, ESC, value +-1), EOB = "0", +-1 = "1"
@@ -415,13 +416,18 @@ def test_read_all_chunk_pass_names_first_tensor_over_bad_chunk(monkeypatch):
         assert exc.value.offset == lo
 
 
-def test_read_all_overlapped_chunk_pass_same_errors(monkeypatch):
+@pytest.mark.parametrize("crc_kernel", [False, True])
+def test_read_all_overlapped_chunk_pass_same_errors(monkeypatch, crc_kernel):
     """With the chunk pass among a parallel decode's jobs (package.CRC_OVERLAP_MIN_BYTES),
     read_all raises exactly the error of checking first: a bad chunk's ChecksumError before
-    any decode error; with the chunk CRC mended, the decode's own error."""
+    any decode error; with the chunk CRC mended, the decode's own error.  ``crc_kernel``:
+    the pass as kernels/crc.py's kernel (hosts of >= CRC_KERNEL_MIN_THREADS threads) instead
+    of zlib.crc32; one pool thread is enough for the jobs to exist."""
     import codec.package as package
     from codec import format_v2
     monkeypatch.setattr(format_v2, "DEFAULT_CHUNK_LOG2", 6)
+    monkeypatch.setattr(package, "CRC_KERNEL_MIN_THREADS", 1 if crc_kernel else 1 << 30)
+    monkeypatch.setattr(package, "workers", lambda: max(1, parallel_workers()))
     rng = np.random.default_rng(9)
     arrays = {f"layer{i}.weight": rng.integers(-60, 60, size=(3, 40 + 17 * i)).astype(np.int8)
               for i in range(6)}

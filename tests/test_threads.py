@@ -210,3 +210,25 @@ def test_run_chunks_does_not_wait_for_an_idle_pool():
         block.set()
         for b in blockers:
             b.result()
+
+
+def test_start_chunks_runs_on_the_pool_until_finish():
+    """start_chunks: the caller is free until finish(), which runs what no pool thread took,
+    waits for the rest and re-raises the first exception."""
+    from codec.kernels.parallel import start_chunks
+    seen = []
+    lock = threading.Lock()
+
+    def work(k):
+        with lock:
+            seen.append(k)
+        if k == 5:
+            raise ValueError("chunk 5")
+
+    finish = start_chunks(work, 12)
+    with pytest.raises(ValueError, match="chunk 5"):
+        finish()
+    assert sorted(seen) == list(range(12))
+    seen.clear()
+    start_chunks(seen.append, 0)()
+    assert seen == []

@@ -16,7 +16,7 @@ from numba import config, cuda
 from ..errors import CorruptError
 from ..format import DEFAULT_LIMITS, Limits, TensorEntry, value_range
 from ..kernels.status import STATUS_MESSAGES
-from ..kernels.parallel import run_chunks
+from ..kernels.parallel import start_chunks
 from ..package import Package, _decode_luts, _guard
 from . import kernels as K
 from .warp import warp_kernel
@@ -123,21 +123,44 @@ class GpuPackage:
         self._d_luts = None
 
     # --- host side ------------------------------------------------------------------------
-    def _entries(self, names) -> list[TensorEntry]:
+    def _start_checks(self, names):
+        """(entries, finish): the requested entries, and ``finish()``, which completes the
+        checks (CRCs unless all known good, then metadata) and raises their errors.  For a
+        v2 package read whole, the chunk CRC pass starts here on the host's pool threads
+        (kernels/crc.py's nogil kernel on many-thread hosts) and runs while the caller
+        copies the bytes to the device; on a mismatch the per-tensor checks name the
+        tensor, as without it."""
         p = self.package
         entries = [p.entry(n) for n in (p.names if names is None else names)]
-        all_ok = False
-        if p.verify and names is None:
-            # v2, the whole package: its chunk CRCs in parallel on the host's threads (zlib
-            # releases the GIL), as the CPU decoder's read_all overlaps them with decoding;
-            # on a mismatch the per-tensor checks below name the tensor, as without it
-            jobs = p._chunk_jobs()
-            if jobs is not None:
-                parts, done = jobs
-                run_chunks(lambda k: parts[k][1](), len(parts))
-                all_ok = done()
-        p._check(entries, all_ok)  # CRCs (unless all known good), then metadata
+        jobs = p._chunk_jobs() if p.verify and names is None else None
+        if jobs is None:
+            return entries, lambda: p._check(entries, False)
+        parts, done = jobs
+        wait = start_chunks(lambda k: parts[k][1](), len(parts))
+
+        def finish():
+            wait()
+            p._check(entries, done())
+        return entries, finish
+
+    def _entries(self, names) -> list[TensorEntry]:
+        """The requested entries, checked (as :meth:`_start_checks` then its ``finish``)."""
+        entries, finish = self._start_checks(names)
+        finish()
         return entries
+
+    def _copy_bytes(self, lo: int, hi: int):
+        """Package bytes [lo, hi) to the device, zero-padded to whole uint64 words plus one,
+        byte-swapped there into big-endian words (asynchronous kernel)."""
+        nbytes = hi - lo
+        nw = nbytes // 8 + 2
+        raw = cuda.device_array(nw * 8, np.uint8)
+        if nbytes:
+            raw[:nbytes].copy_to_device(np.ascontiguousarray(self.package._buf[lo:hi]))
+        raw[nbytes:].copy_to_device(np.zeros(nw * 8 - nbytes, np.uint8))
+        words = raw.view(np.uint64)
+        K.bswap_words[SWAP_BLOCKS, SWAP_THREADS](words)
+        return words
 
     def _span(self, entries, whole: bool) -> tuple[int, int]:
         buf = self.package._buf
@@ -201,24 +224,27 @@ class GpuPackage:
 
     def prepare(self, names: Iterable[str] | None = None, dequantize=None) -> DecodePlan:
         """Checks (CRCs, metadata, group tables) and plans on the host, then copies the needed
-        bytes, tables and plans to the device."""
+        bytes, tables and plans to the device.  The bytes are copied while the host checks
+        their CRCs (nothing is launched before the checks pass; the errors are those of
+        checking first)."""
         out_dt = _out_dtype(dequantize)
         whole = names is None
-        entries = self._entries(None if names is None else list(names))
+        entries, finish = self._start_checks(None if names is None else list(names))
+        lo, hi = self._span(entries, whole)
+        words = self._copy_bytes(lo, hi)
+        finish()
+        batches = self._plan_all(entries, out_dt, lo)
+        self._to_device(batches)
+        return DecodePlan(entries, batches, lo, words, (hi - lo) * 8, self._d_luts)
+
+    def _plan_all(self, entries, out_dt, lo: int) -> list[_DtypeBatch]:
         by_dtype: dict = {}
         for e in entries:
             by_dtype.setdefault(e.dtype, []).append(e)
-        lo, hi = self._span(entries, whole)
-        batches = [self._plan_dtype(dt, es, out_dt, lo) for dt, es in by_dtype.items()]
-        # device copies: bytes once, tables once per package, plans per launch
-        nbytes = hi - lo
-        nw = nbytes // 8 + 2
-        raw = cuda.device_array(nw * 8, np.uint8)
-        if nbytes:
-            raw[:nbytes].copy_to_device(np.ascontiguousarray(self.package._buf[lo:hi]))
-        raw[nbytes:].copy_to_device(np.zeros(nw * 8 - nbytes, np.uint8))
-        words = raw.view(np.uint64)
-        K.bswap_words[SWAP_BLOCKS, SWAP_THREADS](words)
+        return [self._plan_dtype(dt, es, out_dt, lo) for dt, es in by_dtype.items()]
+
+    def _to_device(self, batches: list[_DtypeBatch]) -> None:
+        """Decode tables (once per package), output arrays and per-launch plan arrays."""
         if self._d_luts is None:
             self._d_luts = cuda.to_device(_decode_luts(self.package.directory.tables, whole=False))
         for b in batches:
@@ -231,7 +257,6 @@ class GpuPackage:
                     L.status = cuda.to_device(np.zeros(L.gidx.size, np.int64))
                     L.where = cuda.device_array(L.gidx.size, np.int64)
                     L.path = cuda.to_device(np.zeros(L.gidx.size, np.int8))
-        return DecodePlan(entries, batches, lo, words, nbytes * 8, self._d_luts)
 
     # --- device side ----------------------------------------------------------------------
     def launch(self, plan: DecodePlan, variant: str = "auto") -> None:

@@ -82,11 +82,24 @@ def _pool(n: int) -> _Pool:
 def run_chunks(work, n: int) -> None:
     """Call ``work(k)`` for k in range(n), on the calling thread and up to workers() pool
     threads; returns when every chunk has run; re-raises the first exception."""
-    w = min(workers(), n - 1)
+    start_chunks(work, n, caller=True)()
+
+
+def start_chunks(work, n: int, *, caller: bool = False):
+    """Start ``work(k)`` for k in range(n) on up to workers() pool threads and return
+    ``finish()``, which runs on the calling thread the chunks no pool thread has taken, waits
+    for the ones taken and re-raises the first exception.  ``caller``: the calling thread
+    takes chunks at once (``run_chunks``); else it is free until ``finish()`` (e.g. to copy
+    to a GPU while the pool computes checksums)."""
+    w = min(workers(), n - 1 if caller else n)
     if w <= 0:
-        for k in range(n):
-            work(k)
-        return
+        def serial():
+            for k in range(n):
+                work(k)
+        if caller:
+            serial()
+            return lambda: None
+        return serial
     lock = threading.Lock()
     # ``work`` is reached through ``box`` only, and dropped when the call returns: a pool
     # thread that starts late must not keep the caller's arrays alive (measured: the next
@@ -114,11 +127,17 @@ def run_chunks(work, n: int) -> None:
                 if state["done"] == n:
                     finished.set()
 
+    def finish():
+        drain()
+        finished.wait()
+        box[0] = None
+        if errors:
+            raise errors[0]
+
     pool = _pool(w)
     for _ in range(w):
         pool.submit(drain)
-    drain()
-    finished.wait()
-    box[0] = None
-    if errors:
-        raise errors[0]
+    if caller:
+        finish()
+        return lambda: None
+    return finish

@@ -1,0 +1,92 @@
+"""codec.kernels.crc: the chunk CRC-32 kernel equals zlib.crc32 and rejects arguments that do
+not fit (read_all's use of it: tests/test_format_v2.py, crc_kernel=True)."""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import codec
+from codec import package
+from codec.kernels.crc import CRC_TABLES, crc_chunks
+
+I = np.int64
+
+
+def _zlib_chunks(buf, lo, end, log2):
+    size = 1 << log2
+    return [zlib.crc32(buf[a:min(a + size, end)]) for a in range(lo, end, size)]
+
+
+@given(data=st.binary(max_size=3000), lo=st.integers(0, 40), log2=st.integers(0, 12),
+       cut=st.integers(0, 40))
+def test_chunks_equal_zlib(data, lo, log2, cut):
+    buf = np.frombuffer(data, np.uint8)
+    lo = min(lo, buf.size)
+    end = max(lo, buf.size - cut)
+    want = _zlib_chunks(buf, lo, end, log2)
+    out = np.zeros(len(want) + 1, np.uint32)
+    assert crc_chunks(buf, I(lo), I(end), I(log2), I(0), I(len(want)), out, CRC_TABLES) == 0
+    assert out[:len(want)].tolist() == want and out[len(want)] == 0
+
+
+def test_a_slice_of_chunks_and_every_tail_length():
+    rng = np.random.default_rng(3)
+    buf = rng.integers(0, 256, 70_000).astype(np.uint8)
+    for end in (8, 9, 23, 24, 25, 64 + 8, 1000, 70_000):
+        want = _zlib_chunks(buf, 8, end, 6)
+        out = np.zeros(len(want), np.uint32)
+        c0, c1 = len(want) // 3, len(want)
+        assert crc_chunks(buf, I(8), I(end), I(6), I(c0), I(c1), out, CRC_TABLES) == 0
+        assert out[:c0].tolist() == [0] * c0 and out[c0:].tolist() == want[c0:]
+
+
+@pytest.mark.parametrize("args", [
+    (-1, 100, 6, 0, 1, 4),        # lo < 0
+    (50, 40, 6, 0, 1, 4),         # end < lo
+    (0, 101, 6, 0, 1, 4),         # end past the buffer
+    (0, 100, -1, 0, 1, 4),        # log2 < 0
+    (0, 100, 41, 0, 1, 4),        # log2 too big
+    (0, 100, 6, -1, 1, 4),        # c0 < 0
+    (0, 100, 6, 2, 1, 4),         # c1 < c0
+    (0, 100, 6, 0, 5, 4),         # c1 past out
+    (0, 100, 6, 0, 3, 4),         # chunk 2 starts at 128 >= end
+    (10, 10, 6, 0, 1, 4),         # no data, one chunk asked for
+])
+def test_rejects_arguments_that_do_not_fit(args):
+    buf = np.arange(100, dtype=np.uint8)
+    lo, end, log2, c0, c1, nout = args
+    out = np.zeros(nout, np.uint32)
+    assert crc_chunks(buf, I(lo), I(end), I(log2), I(c0), I(c1), out, CRC_TABLES) == -1
+    assert not out.any()
+    assert crc_chunks(buf, I(0), I(100), I(6), I(0), I(2), out, np.zeros((8, 256), np.uint32)) \
+        == -1
+
+
+def test_package_chunk_pass_with_the_kernel(monkeypatch):
+    """A whole v2 package's chunk pass (Package._chunk_jobs) with the kernel: all chunks
+    found good and remembered; a damaged chunk fails the pass, and unpack names the tensor
+    as with zlib.crc32."""
+    monkeypatch.setattr(package, "workers", lambda: 1)
+    rng = np.random.default_rng(5)
+    t = {f"w{i}": rng.integers(-127, 128, size=(64, 1024)).astype(np.int8) for i in range(8)}
+    data = codec.pack(t, effort=0)
+    assert len(data) > package.CRC_OVERLAP_MIN_BYTES
+    results = {}
+    for kernel in (True, False):
+        monkeypatch.setattr(package, "CRC_KERNEL_MIN_THREADS", 1 if kernel else 1 << 30)
+        p = codec.Package(data)
+        jobs, done = p._chunk_jobs()
+        for _, job in jobs[::2]:
+            job()
+        assert done() and p._chunk_ok == set(range(len(p.directory.chunk_crcs)))
+        bad = bytearray(data)
+        bad[len(data) // 3] ^= 0x20
+        p = codec.Package(bytes(bad))
+        assert not p._chunk_jobs()[1]()
+        with pytest.raises(codec.ChecksumError) as exc:
+            codec.unpack(bytes(bad))
+        results[kernel] = (str(exc.value), exc.value.offset, exc.value.value)
+    assert results[True] == results[False]
