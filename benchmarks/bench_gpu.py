@@ -181,7 +181,61 @@ def measure(cuda, name: str, tensors: dict, bits: int, sparsity: float, repeat: 
         row[f"{key}_Mparams_s"] = n / t / 1e6
     t = best_time(lambda: codec.unpack(data), max(3, repeat // 2))
     row["cpu_decode_Mparams_s"] = n / t / 1e6
+    row["load_phases_s"] = load_phases(cuda, data, repeat)
     return row
+
+
+def load_phases(cuda, data: bytes, repeat: int) -> dict:
+    """The steps of ``codec.cuda.unpack`` timed one at a time (best of; in a load the CRC pass
+    runs while the bytes are copied), seconds: ``package`` (header parse), ``crc_zlib`` /
+    ``crc_kernel`` (the chunk CRC pass with zlib.crc32 / kernels/crc.py, on the host's
+    threads, header parse included), ``copy_bytes`` (host -> device, byte swap),
+    ``plan`` (group plans), ``to_device`` (tables, outputs, plan arrays), ``launch_sync``
+    (kernels), ``check_results``; and whole loads with each CRC pass."""
+    import codec
+    import codec.cuda as gc
+    from codec import package as P
+    from codec.kernels.parallel import run_chunks
+    res = {}
+    k = max(3, repeat // 2)
+
+    def timed(key, fn):
+        fn()
+        res[key] = best_time(fn, k)
+
+    def crc_modes():
+        for mode, thr in (("zlib", 1 << 30), ("kernel", 1)):
+            old = P.CRC_KERNEL_MIN_THREADS
+            P.CRC_KERNEL_MIN_THREADS = thr
+            try:
+                yield mode
+            finally:
+                P.CRC_KERNEL_MIN_THREADS = old
+
+    def crc_pass():
+        q = codec.Package(data)
+        jobs = q._chunk_jobs()
+        if jobs is not None:
+            parts, done = jobs
+            run_chunks(lambda j: parts[j][1](), len(parts))
+            assert done()
+
+    timed("package", lambda: codec.Package(data))
+    for mode in crc_modes():
+        timed(f"crc_{mode}", crc_pass)
+    gp = gc.GpuPackage(data)
+    entries = gp._entries(None)
+    lo, hi = gp._span(entries, True)
+    timed("copy_bytes", lambda: (gp._copy_bytes(lo, hi), cuda.synchronize()))
+    timed("plan", lambda: gp._plan_all(entries, None, lo))
+    batches = gp._plan_all(entries, None, lo)
+    timed("to_device", lambda: (gp._to_device(batches), cuda.synchronize()))
+    plan = gp.prepare()
+    timed("launch_sync", lambda: (gp.launch(plan), cuda.synchronize()))
+    timed("check_results", lambda: (gp.check(plan), gp.results(plan)))
+    for mode in crc_modes():
+        timed(f"load_crc_{mode}", lambda: (gc.unpack(data), cuda.synchronize()))
+    return res
 
 
 # warp-kernel settings timed with --sweep (each differs from api.WARP_CONFIG in one or two)
@@ -249,6 +303,9 @@ def main(argv=None) -> int:
               f"{r.get('decode_shared_Gparams_s', float('nan')):>9.1f} "
               f"{1e3 * r['load_gpu_s']:>9.2f} {1e3 * r['load_gpu_noverify_s']:>9.2f} "
               f"{1e3 * r['load_cpu_copy_s']:>9.2f} {1e3 * r['load_raw_copy_s']:>9.2f}", flush=True)
+        ph = {key: 1e3 * v for key, v in r["load_phases_s"].items()}
+        print("    load steps ms: " + ", ".join(f"{key} {v:.2f}" for key, v in ph.items()),
+              flush=True)
         if "warp_fallback_share" in r:
             print(f"    warp: {r['decode_warp_Gparams_s']:.1f} G params/s, "
                   f"{100 * r['warp_fallback_share']:.2f} % of groups sequential", flush=True)

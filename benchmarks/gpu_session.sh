@@ -14,11 +14,14 @@ if ! python3 -c "from numba import cuda; assert cuda.is_available()" 2>"$OUT/cud
         --target /tmp/site .whl/numba_cuda-*.whl || exit 1
 fi
 python3 - <<'PY' 2>&1 | tee "$OUT/env.log"
-import numpy, numba
+import os, numpy, numba
 from numba import cuda
+from codec.kernels.parallel import workers
 d = cuda.get_current_device()
 print("numpy", numpy.__version__, "numba", numba.__version__, "device", d.name,
-      "cc", d.compute_capability, "SMs", d.MULTIPROCESSOR_COUNT)
+      "cc", d.compute_capability, "SMs", d.MULTIPROCESSOR_COUNT, "cpus", os.cpu_count(),
+      "affinity", len(os.sched_getaffinity(0)), "numba threads", numba.get_num_threads(),
+      "pool workers", workers())
 PY
 if [ "${GPU_SESSION_TESTS:-1}" = 1 ]; then  # GPU_SESSION_TESTS=0: benchmark only
     python3 -m pytest -q -p no:cacheprovider tests/test_cuda_sim.py -k "real_models or ptx" \
