@@ -205,12 +205,12 @@ def load_phases(cuda, data: bytes, repeat: int) -> dict:
 
     def crc_modes():
         for mode, thr in (("zlib", 1 << 30), ("kernel", 1)):
-            old = P.CRC_KERNEL_MIN_THREADS
-            P.CRC_KERNEL_MIN_THREADS = thr
+            old = P.CRC_KERNEL_MIN_THREADS, P.CRC_KERNEL_MIN_CHUNKS
+            P.CRC_KERNEL_MIN_THREADS, P.CRC_KERNEL_MIN_CHUNKS = thr, 0
             try:
                 yield mode
             finally:
-                P.CRC_KERNEL_MIN_THREADS = old
+                P.CRC_KERNEL_MIN_THREADS, P.CRC_KERNEL_MIN_CHUNKS = old
 
     def crc_pass():
         q = codec.Package(data)

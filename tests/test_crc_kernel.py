@@ -77,6 +77,7 @@ def test_package_chunk_pass_with_the_kernel(monkeypatch):
     results = {}
     for kernel in (True, False):
         monkeypatch.setattr(package, "CRC_KERNEL_MIN_THREADS", 1 if kernel else 1 << 30)
+        monkeypatch.setattr(package, "CRC_KERNEL_MIN_CHUNKS", 0)
         p = codec.Package(data)
         jobs, done = p._chunk_jobs()
         for _, job in jobs[::2]:

@@ -427,6 +427,7 @@ def test_read_all_overlapped_chunk_pass_same_errors(monkeypatch, crc_kernel):
     from codec import format_v2
     monkeypatch.setattr(format_v2, "DEFAULT_CHUNK_LOG2", 6)
     monkeypatch.setattr(package, "CRC_KERNEL_MIN_THREADS", 1 if crc_kernel else 1 << 30)
+    monkeypatch.setattr(package, "CRC_KERNEL_MIN_CHUNKS", 0)
     monkeypatch.setattr(package, "workers", lambda: max(1, parallel_workers()))
     rng = np.random.default_rng(9)
     arrays = {f"layer{i}.weight": rng.integers(-60, 60, size=(3, 40 + 17 * i)).astype(np.int8)

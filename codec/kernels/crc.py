@@ -7,7 +7,8 @@ with many threads (the GPU machine's 16) the hand-offs queue on the GIL and the 
 pass ran at about one thread's speed.  This kernel (slicing-by-16 tables) is slower per
 core than zlib's (1.5 vs 2.3 GB/s on this project's 2-core VM) but takes the GIL once per
 slice, so it scales with threads; :mod:`codec.package` uses it from CRC_KERNEL_MIN_THREADS
-threads on.  Same values as ``zlib.crc32`` (tests/test_crc_kernel.py).
+threads and CRC_KERNEL_MIN_CHUNKS chunks a thread on (H200 host, 16 threads: 3.2 vs 7.7 ms
+on 580 chunks; slower than zlib on 15-38 chunks).  Same values as ``zlib.crc32`` (tests/test_crc_kernel.py).
 """
 from __future__ import annotations
 
