@@ -38,7 +38,9 @@ SEQ_PLAN_PARAMS = 1 << 18  # below this many parameters the candidates are plann
                            # thread (GIL-bound Python: fer 1.02-1.16x over two threads)
 PLAN_BATCH = 1 << 16  # groups planned and decoded per kernel call
 CHUNKS_PER_WORKER = 4  # decode chunks per thread (taken dynamically: balance vs call overhead)
-PAR_MIN_BITS = 1 << 20  # payload bits below which a decode batch runs on the calling thread
+PAR_MIN_BITS = 3 << 20  # payload bits below which a decode batch runs on the calling thread
+                        # (2 threads: 0.88-1.01x on 1.4-2.2 Mbit packages, 1.41x at 3.4:
+                        # benchmarks/results/par_min_bits_ab.md, docs/DESIGN.md)
 # data area (bytes) from which read_all's v2 chunk CRC pass runs among the chunks of a
 # parallel decode (zlib.crc32 releases the GIL) instead of on its own before decoding: a
 # pass of >= ~100 us (0.25 ns a byte); below, the gain is within the cost of handing jobs
