@@ -318,6 +318,71 @@ def _():
     assert cpu == gpu and cpu[1] == "ChecksumError", (cpu, gpu)
 
 
+@check("device_chunk_crcs")
+def _():
+    # a whole v2 package's chunk CRCs on the device (api.GPU_CRC_MIN_BYTES): 64-byte chunks
+    # whose ends fall anywhere in a word; equal to zlib's; a damaged chunk (CRC kept or
+    # mended) gives the CPU path's error
+    import struct, zlib
+    from codec import format_v2
+    from codec.cuda import kernels as gk
+    from codec.kernels.crc import CRC_TABLES
+    old = format_v2.DEFAULT_CHUNK_LOG2, gapi.GPU_CRC_MIN_BYTES
+    format_v2.DEFAULT_CHUNK_LOG2, gapi.GPU_CRC_MIN_BYTES = 6, 0
+    try:
+        t = {"a": sparse(np.int8, (5, 37), density=0.8, spread=90),
+             "b": sparse(np.int16, (3, 29), density=0.6)}
+        data = codec.pack(t)
+        d = codec.Package(data).directory
+        assert d.chunk_log2 == 6 and len(d.chunk_crcs) >= 3, len(d.chunk_crcs)
+        gp = gc.GpuPackage(data)
+        plan = gp.prepare()
+        assert gp.package._chunk_ok == set(range(len(d.chunk_crcs)))
+        assert gp._device_chunk_crcs(plan.words, len(data))  # the device pass itself agrees
+        out = gp.run(plan)
+        for k, v in t.items():
+            assert np.array_equal(out[k].copy_to_host(), v), k
+        # the kernel alone: every start and end offset within a word, against zlib
+        from numba import cuda as ncuda
+        raw = rng.integers(0, 256, 203, dtype=np.uint8)
+        host = np.zeros((203 // 8 + 2) * 8, np.uint8)
+        host[:203] = raw
+        words = ncuda.to_device(host.view(np.uint64))
+        gk.bswap_words[2, 32](words)  # as api.GpuPackage._copy_bytes
+        for lo in range(0, 9):
+            for end in (lo + 1, lo + 7, lo + 8, lo + 9, 150, 203):
+                n = -(-(end - lo) // 16)
+                got = ncuda.device_array(n, np.uint32)
+                st = ncuda.to_device(np.full(n, 9, np.int64))
+                gk.crc_chunks[1, 32](words, np.int64(203), np.int64(lo), np.int64(end),
+                                     np.int64(4), ncuda.to_device(CRC_TABLES), got, st)
+                want = [zlib.crc32(raw[a:min(a + 16, end)]) for a in range(lo, end, 16)]
+                assert not st.copy_to_host().any() and got.copy_to_host().tolist() == want
+        st = ncuda.to_device(np.zeros(1, np.int64))
+        gk.crc_chunks[1, 32](words, np.int64(8 * words.size + 1), np.int64(0),
+                             np.int64(8 * words.size + 1), np.int64(8), ncuda.to_device(CRC_TABLES),
+                             ncuda.device_array(1, np.uint32), st)  # past the words: refused
+        assert st.copy_to_host()[0] != 0
+        n = len(data)
+        for c in range(len(d.chunk_crcs)):
+            bad = bytearray(data)
+            bad[8 + (c << 6) + 5] ^= 0x10
+            for mended in (False, True):
+                if mended:
+                    lo = 8 + (c << 6)
+                    struct.pack_into("<I", bad, n - 24 - 4 * len(d.chunk_crcs) + 4 * c,
+                                     zlib.crc32(bytes(bad[lo:min(lo + 64, d.directory_offset)])))
+                    struct.pack_into("<I", bad, n - 8, zlib.crc32(
+                        bytes(bad[d.directory_offset:n - 24]), zlib.crc32(bytes(bad[:8]))))
+                cpu = outcome(lambda: codec.unpack(bytes(bad)))
+                gpu = outcome(lambda: gc.unpack(bytes(bad)))
+                assert cpu == gpu, (c, mended, cpu, gpu)
+                if not mended:
+                    assert cpu[1] == "ChecksumError", cpu
+    finally:
+        format_v2.DEFAULT_CHUNK_LOG2, gapi.GPU_CRC_MIN_BYTES = old
+
+
 def warp_same(data, **kw):
     """The warp kernel (variant='warp') == CPU; returns the per-group decode paths."""
     ref = codec.unpack(data)
@@ -437,7 +502,7 @@ CHECKS = (["import_codec_no_numba_cuda"]
              "names_subset_and_read_tensor", "dequantize_float32", "dequantize_float16",
              "dequantize_bad_argument", "corrupt_like_cpu", "kernel_checks_indices",
              "warp_kernel_paths", "warp_kernel_fallback", "warp_kernel_tables_and_dequantize",
-             "warp_kernel_corrupt_like_cpu", "host_crc_parallel"])
+             "warp_kernel_corrupt_like_cpu", "host_crc_parallel", "device_chunk_crcs"])
 
 
 @pytest.mark.parametrize("name", CHECKS)
@@ -507,6 +572,8 @@ i64 = T.int64; a64 = T.int64[::1]; u64 = T.uint64[::1]; f64 = T.float64[::1]
 luts = T.uint32[:, ::1]; dqi = T.int64[:, ::1]
 cuda.compile_ptx(K.bswap_words.py_func, (u64,), cc=(9, 0))
 cuda.compile_ptx(K.copy_words.py_func, (u64, u64), cc=(9, 0))
+cuda.compile_ptx(K.crc_chunks.py_func, (u64, i64, i64, i64, i64, T.uint32[:, ::1],
+                                        T.uint32[::1], a64), cc=(9, 0))
 for out, bits in [(T.int8[::1], T.int8[::1]), (T.float16[::1], T.uint16[::1]),
                   (T.float32[::1], T.uint32[::1])]:
     if out.dtype == T.float16:

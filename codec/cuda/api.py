@@ -14,7 +14,8 @@ import numpy as np
 from numba import config, cuda
 
 from ..errors import CorruptError
-from ..format import DEFAULT_LIMITS, Limits, TensorEntry, value_range
+from ..format import DEFAULT_LIMITS, PREAMBLE_SIZE, Limits, TensorEntry, value_range
+from ..kernels.crc import CRC_TABLES
 from ..kernels.status import STATUS_MESSAGES
 from ..kernels.parallel import start_chunks
 from ..package import Package, _decode_luts, _guard
@@ -45,6 +46,11 @@ WARP_CONFIG = {"warps": 2 if SIMULATOR else 8, "stage_bytes": 64 if SIMULATOR el
                "max_rounds": 4 if SIMULATOR else 32, "overlap": 128, "max_registers": 0,
                "min_bits": 4096, "min_groups": 0 if SIMULATOR else 32768}
 VARIANTS = ("auto", "warp", "global", "shared")
+# a whole v2 package's chunk CRCs are computed on the device (kernels.crc_chunks, one thread
+# a chunk) from this much data on, instead of on the host before the copy (GPU.md); the
+# simulator (every thread a Python thread) keeps them on the host unless a test asks
+GPU_CRC_MIN_BYTES = (1 << 62) if SIMULATOR else (1 << 18)
+CRC_THREADS = 32 if SIMULATOR else 64
 # bytes copied after the last needed block when only some tensors are read (see docs/GPU.md)
 TAIL_BYTES = 1 << 16
 
@@ -127,6 +133,7 @@ class GpuPackage:
         self.package = data if isinstance(data, Package) else Package(data, limits=limits,
                                                                         verify=verify)
         self._d_luts = None
+        self._d_crc_tables = None
 
     # --- host side ------------------------------------------------------------------------
     def _start_checks(self, names):
@@ -154,6 +161,26 @@ class GpuPackage:
         entries, finish = self._start_checks(names)
         finish()
         return entries
+
+    def _device_chunk_crcs(self, words, nbytes: int) -> bool:
+        """True if every v2 data chunk's CRC-32, computed on the device from the copied
+        package (bytes [0, nbytes)), matches the directory's (then remembered as checked)."""
+        p = self.package
+        d = p.directory
+        n = len(d.chunk_crcs)
+        if self._d_crc_tables is None:
+            self._d_crc_tables = cuda.to_device(CRC_TABLES)
+        got = cuda.device_array(n, np.uint32)
+        status = cuda.device_array(n, np.int64)
+        blocks = (n + CRC_THREADS - 1) // CRC_THREADS
+        K.crc_chunks[blocks, CRC_THREADS](words, np.int64(nbytes), np.int64(PREAMBLE_SIZE),
+                                          np.int64(d.directory_offset), np.int64(d.chunk_log2),
+                                          self._d_crc_tables, got, status)
+        ok = not status.copy_to_host().any() and np.array_equal(
+            got.copy_to_host(), np.asarray(d.chunk_crcs, np.uint32))
+        if ok:
+            p._chunk_ok.update(range(n))
+        return ok
 
     def _copy_bytes(self, lo: int, hi: int):
         """Package bytes [lo, hi) to the device, zero-padded to whole uint64 words plus one,
@@ -237,10 +264,23 @@ class GpuPackage:
         checking first)."""
         out_dt = _out_dtype(dequantize)
         whole = names is None
-        entries, finish = self._start_checks(None if names is None else list(names))
-        lo, hi = self._span(entries, whole)
-        words = self._copy_bytes(lo, hi)
-        finish()
+        p = self.package
+        d = p.directory
+        if (whole and p.verify and d.version == 2
+                and d.directory_offset - PREAMBLE_SIZE >= GPU_CRC_MIN_BYTES):
+            # the chunk CRCs computed on the device once the bytes are there; on a mismatch
+            # (or a chunk the kernel could not check) the host's per-tensor checks name the
+            # tensor, so the errors are those of checking on the host
+            entries = [p.entry(n) for n in p.names]
+            lo, hi = self._span(entries, whole)
+            words = self._copy_bytes(lo, hi)
+            ok = lo == 0 and hi >= d.directory_offset and self._device_chunk_crcs(words, hi)
+            p._check(entries, ok)
+        else:
+            entries, finish = self._start_checks(None if names is None else list(names))
+            lo, hi = self._span(entries, whole)
+            words = self._copy_bytes(lo, hi)
+            finish()
         batches = self._plan_all(entries, out_dt, lo)
         self._to_device(batches)
         return DecodePlan(entries, batches, lo, words, (hi - lo) * 8, self._d_luts)

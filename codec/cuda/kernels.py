@@ -371,3 +371,53 @@ def copy_words(src, dst):
     while i < n:
         dst[i] = src[i]
         i += stride
+
+
+@cuda.jit(device=True)
+def _byte(words, i):
+    """Byte i of the stream (words byte-swapped by bswap_words: the first byte is a word's
+    top byte); the caller checked i < 8 * words.size."""
+    return (words[i >> 3] >> np.uint64(56 - 8 * (i & 7))) & np.uint64(0xFF)
+
+
+@cuda.jit
+def crc_chunks(words, nbytes, lo, end, log2, T, out, status):
+    """One thread a chunk: out[c] = CRC-32 (zlib's) of stream bytes [lo + c * 2**log2,
+    min(lo + (c + 1) * 2**log2, end)), slicing-by-8 over whole words (T: the 16 x 256 tables
+    of codec.kernels.crc, rows 0-7 used).  status[c] = 0, or ERR_BUFFER (nothing computed)
+    when the chunk or the tables do not fit the buffers."""
+    c = cuda.grid(1)
+    if c >= out.size or c >= status.size:
+        return
+    a = lo + (c << log2)
+    b = a + (np.int64(1) << log2)
+    if b > end:
+        b = end
+    if (lo < 0 or a < 0 or a >= b or b > nbytes or nbytes > 8 * words.size or log2 < 0
+            or log2 > 40 or T.shape[0] < 8 or T.shape[1] != 256):
+        status[c] = ERR_BUFFER
+        return
+    m = np.uint32(0xFF)
+    crc = np.uint32(0xFFFFFFFF)
+    p = a
+    while p < b and (p & 7) != 0:
+        crc = T[0, (crc ^ np.uint32(_byte(words, p))) & m] ^ (crc >> np.uint32(8))
+        p += 1
+    while p + 8 <= b:
+        w = words[p >> 3]
+        x = crc ^ np.uint32(((w >> np.uint64(56)) & np.uint64(0xFF))
+                            | (((w >> np.uint64(48)) & np.uint64(0xFF)) << np.uint64(8))
+                            | (((w >> np.uint64(40)) & np.uint64(0xFF)) << np.uint64(16))
+                            | (((w >> np.uint64(32)) & np.uint64(0xFF)) << np.uint64(24)))
+        crc = (T[7, x & m] ^ T[6, (x >> np.uint32(8)) & m] ^ T[5, (x >> np.uint32(16)) & m]
+               ^ T[4, x >> np.uint32(24)]
+               ^ T[3, np.uint32((w >> np.uint64(24)) & np.uint64(0xFF))]
+               ^ T[2, np.uint32((w >> np.uint64(16)) & np.uint64(0xFF))]
+               ^ T[1, np.uint32((w >> np.uint64(8)) & np.uint64(0xFF))]
+               ^ T[0, np.uint32(w & np.uint64(0xFF))])
+        p += 8
+    while p < b:
+        crc = T[0, (crc ^ np.uint32(_byte(words, p))) & m] ^ (crc >> np.uint32(8))
+        p += 1
+    out[c] = crc ^ np.uint32(0xFFFFFFFF)
+    status[c] = 0
