@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 
 import codec
 from codec import package
-from codec.kernels.crc import CRC_TABLES, crc_chunks
+from codec.kernels.crc import CRC_TABLES, crc_chunks, crc_shift_tables
 
 I = np.int64
 
@@ -91,3 +91,31 @@ def test_package_chunk_pass_with_the_kernel(monkeypatch):
             codec.unpack(bytes(bad))
         results[kernel] = (str(exc.value), exc.value.offset, exc.value.value)
     assert results[True] == results[False]
+
+
+def _register(data: bytes, r: int) -> int:
+    """The reflected CRC-32 register after ``data`` from register r (no inversions)."""
+    t = CRC_TABLES[0]
+    for b in data:
+        r = int(t[(r ^ b) & 0xFF]) ^ (r >> 8)
+    return r
+
+
+@pytest.mark.parametrize("log2n", [0, 1, 3, 6])
+def test_shift_tables_fold_sub_slices_into_the_crc(log2n):
+    """codec.cuda's crc_chunks kernel folds sub-slice registers with crc_shift_tables: the
+    fold of registers computed from zero equals zlib.crc32 of the whole (CPU check of the
+    algebra; the kernel itself: tests/test_cuda_sim.py device_chunk_crcs)."""
+    M = crc_shift_tables(log2n)
+    S = 1 << log2n
+    rng = np.random.default_rng(log2n)
+    data = rng.integers(0, 256, 5 * S + S // 2 + 1).astype(np.uint8).tobytes()
+    R = 0xFFFFFFFF
+    for j in range(0, len(data), S):
+        part = data[j:j + S]
+        if len(part) == S:
+            R = (int(M[0][R & 255]) ^ int(M[1][(R >> 8) & 255]) ^ int(M[2][(R >> 16) & 255])
+                 ^ int(M[3][R >> 24])) ^ _register(part, 0)
+        else:
+            R = _register(part, R)
+    assert R ^ 0xFFFFFFFF == zlib.crc32(data)

@@ -320,65 +320,77 @@ def _():
 
 @check("device_chunk_crcs")
 def _():
-    # a whole v2 package's chunk CRCs on the device (api.GPU_CRC_MIN_BYTES): 64-byte chunks
-    # whose ends fall anywhere in a word; equal to zlib's; a damaged chunk (CRC kept or
-    # mended) gives the CPU path's error
+    # a whole v2 package's chunk CRCs on the device (api.GPU_CRC_MIN_BYTES): chunks of 64
+    # bytes (lane 0 alone) and 256 bytes (32 lanes of 8 bytes, folded), ends anywhere in a
+    # word; equal to zlib's; a damaged chunk (CRC kept or mended) gives the CPU path's error
     import struct, zlib
+    from numba import cuda as ncuda
     from codec import format_v2
     from codec.cuda import kernels as gk
-    from codec.kernels.crc import CRC_TABLES
+    from codec.kernels.crc import CRC_TABLES, crc_shift_tables
     old = format_v2.DEFAULT_CHUNK_LOG2, gapi.GPU_CRC_MIN_BYTES
-    format_v2.DEFAULT_CHUNK_LOG2, gapi.GPU_CRC_MIN_BYTES = 6, 0
+    gapi.GPU_CRC_MIN_BYTES = 0
     try:
-        t = {"a": sparse(np.int8, (5, 37), density=0.8, spread=90),
-             "b": sparse(np.int16, (3, 29), density=0.6)}
-        data = codec.pack(t)
-        d = codec.Package(data).directory
-        assert d.chunk_log2 == 6 and len(d.chunk_crcs) >= 3, len(d.chunk_crcs)
-        gp = gc.GpuPackage(data)
-        plan = gp.prepare()
-        assert gp.package._chunk_ok == set(range(len(d.chunk_crcs)))
-        assert gp._device_chunk_crcs(plan.words, len(data))  # the device pass itself agrees
-        out = gp.run(plan)
-        for k, v in t.items():
-            assert np.array_equal(out[k].copy_to_host(), v), k
-        # the kernel alone: every start and end offset within a word, against zlib
-        from numba import cuda as ncuda
-        raw = rng.integers(0, 256, 203, dtype=np.uint8)
-        host = np.zeros((203 // 8 + 2) * 8, np.uint8)
-        host[:203] = raw
+        # the kernel alone, against zlib
+        raw = rng.integers(0, 256, 1203, dtype=np.uint8)
+        host = np.zeros((raw.size // 8 + 2) * 8, np.uint8)
+        host[:raw.size] = raw
         words = ncuda.to_device(host.view(np.uint64))
         gk.bswap_words[2, 32](words)  # as api.GpuPackage._copy_bytes
-        for lo in range(0, 9):
-            for end in (lo + 1, lo + 7, lo + 8, lo + 9, 150, 203):
-                n = -(-(end - lo) // 16)
-                got = ncuda.device_array(n, np.uint32)
-                st = ncuda.to_device(np.full(n, 9, np.int64))
-                gk.crc_chunks[1, 32](words, np.int64(203), np.int64(lo), np.int64(end),
-                                     np.int64(4), ncuda.to_device(CRC_TABLES), got, st)
-                want = [zlib.crc32(raw[a:min(a + 16, end)]) for a in range(lo, end, 16)]
-                assert not st.copy_to_host().any() and got.copy_to_host().tolist() == want
+        T = ncuda.to_device(CRC_TABLES)
+        for log2, los, ends in ((4, range(0, 9), (1, 7, 8, 9, 150)), (8, (0, 3, 8), (9, 300, 1203))):
+            M = ncuda.to_device(crc_shift_tables(max(log2 - 5, 0)))
+            for lo in los:
+                for end in ends:
+                    end = min(lo + end, raw.size)
+                    n = -(-(end - lo) // (1 << log2))
+                    got = ncuda.device_array(n, np.uint32)
+                    st = ncuda.to_device(np.full(n, 9, np.int64))
+                    blocks = -(-n // gk.CRC_WARPS)
+                    gk.crc_chunks[blocks, 32 * gk.CRC_WARPS](
+                        words, np.int64(raw.size), np.int64(lo), np.int64(end), np.int64(log2),
+                        T, M, got, st)
+                    want = [zlib.crc32(raw[a:min(a + (1 << log2), end)])
+                            for a in range(lo, end, 1 << log2)]
+                    assert not st.copy_to_host().any(), (log2, lo, end)
+                    assert got.copy_to_host().tolist() == want, (log2, lo, end)
         st = ncuda.to_device(np.zeros(1, np.int64))
-        gk.crc_chunks[1, 32](words, np.int64(8 * words.size + 1), np.int64(0),
-                             np.int64(8 * words.size + 1), np.int64(8), ncuda.to_device(CRC_TABLES),
-                             ncuda.device_array(1, np.uint32), st)  # past the words: refused
+        gk.crc_chunks[1, 32 * gk.CRC_WARPS](
+            words, np.int64(8 * words.size + 1), np.int64(0), np.int64(8 * words.size + 1),
+            np.int64(8), T, M, ncuda.device_array(1, np.uint32), st)  # past the words: refused
         assert st.copy_to_host()[0] != 0
-        n = len(data)
-        for c in range(len(d.chunk_crcs)):
-            bad = bytearray(data)
-            bad[8 + (c << 6) + 5] ^= 0x10
-            for mended in (False, True):
-                if mended:
-                    lo = 8 + (c << 6)
-                    struct.pack_into("<I", bad, n - 24 - 4 * len(d.chunk_crcs) + 4 * c,
-                                     zlib.crc32(bytes(bad[lo:min(lo + 64, d.directory_offset)])))
-                    struct.pack_into("<I", bad, n - 8, zlib.crc32(
-                        bytes(bad[d.directory_offset:n - 24]), zlib.crc32(bytes(bad[:8]))))
-                cpu = outcome(lambda: codec.unpack(bytes(bad)))
-                gpu = outcome(lambda: gc.unpack(bytes(bad)))
-                assert cpu == gpu, (c, mended, cpu, gpu)
-                if not mended:
-                    assert cpu[1] == "ChecksumError", cpu
+        for log2 in (6, 8):
+            format_v2.DEFAULT_CHUNK_LOG2 = log2
+            t = {"a": sparse(np.int8, (5, 37), density=0.8, spread=90),
+                 "b": sparse(np.int16, (7, 29), density=0.6)}
+            data = codec.pack(t)
+            d = codec.Package(data).directory
+            assert d.chunk_log2 == log2 and len(d.chunk_crcs) >= 2, len(d.chunk_crcs)
+            gp = gc.GpuPackage(data)
+            plan = gp.prepare()
+            assert gp.package._chunk_ok == set(range(len(d.chunk_crcs)))
+            assert gp._device_chunk_crcs(plan.words, len(data))  # the device pass agrees
+            out = gp.run(plan)
+            for k, v in t.items():
+                assert np.array_equal(out[k].copy_to_host(), v), k
+            n = len(data)
+            size = 1 << log2
+            for c in range(len(d.chunk_crcs)):
+                bad = bytearray(data)
+                bad[8 + c * size + 5] ^= 0x10
+                for mended in (False, True):
+                    if mended:
+                        lo = 8 + c * size
+                        struct.pack_into("<I", bad, n - 24 - 4 * len(d.chunk_crcs) + 4 * c,
+                                         zlib.crc32(bytes(bad[lo:min(lo + size,
+                                                                     d.directory_offset)])))
+                        struct.pack_into("<I", bad, n - 8, zlib.crc32(
+                            bytes(bad[d.directory_offset:n - 24]), zlib.crc32(bytes(bad[:8]))))
+                    cpu = outcome(lambda: codec.unpack(bytes(bad)))
+                    gpu = outcome(lambda: gc.unpack(bytes(bad)))
+                    assert cpu == gpu, (log2, c, mended, cpu, gpu)
+                    if not mended:
+                        assert cpu[1] == "ChecksumError", cpu
     finally:
         format_v2.DEFAULT_CHUNK_LOG2, gapi.GPU_CRC_MIN_BYTES = old
 
@@ -573,7 +585,7 @@ luts = T.uint32[:, ::1]; dqi = T.int64[:, ::1]
 cuda.compile_ptx(K.bswap_words.py_func, (u64,), cc=(9, 0))
 cuda.compile_ptx(K.copy_words.py_func, (u64, u64), cc=(9, 0))
 cuda.compile_ptx(K.crc_chunks.py_func, (u64, i64, i64, i64, i64, T.uint32[:, ::1],
-                                        T.uint32[::1], a64), cc=(9, 0))
+                                        T.uint32[:, ::1], T.uint32[::1], a64), cc=(9, 0))
 for out, bits in [(T.int8[::1], T.int8[::1]), (T.float16[::1], T.uint16[::1]),
                   (T.float32[::1], T.uint32[::1])]:
     if out.dtype == T.float16:

@@ -15,7 +15,7 @@ from numba import config, cuda
 
 from ..errors import CorruptError
 from ..format import DEFAULT_LIMITS, PREAMBLE_SIZE, Limits, TensorEntry, value_range
-from ..kernels.crc import CRC_TABLES
+from ..kernels.crc import CRC_TABLES, crc_shift_tables
 from ..kernels.status import STATUS_MESSAGES
 from ..kernels.parallel import start_chunks
 from ..package import Package, _decode_luts, _guard
@@ -50,7 +50,6 @@ VARIANTS = ("auto", "warp", "global", "shared")
 # a chunk) from this much data on, instead of on the host before the copy (GPU.md); the
 # simulator (every thread a Python thread) keeps them on the host unless a test asks
 GPU_CRC_MIN_BYTES = (1 << 62) if SIMULATOR else (1 << 18)
-CRC_THREADS = 32 if SIMULATOR else 64
 # bytes copied after the last needed block when only some tensors are read (see docs/GPU.md)
 TAIL_BYTES = 1 << 16
 
@@ -169,13 +168,14 @@ class GpuPackage:
         d = p.directory
         n = len(d.chunk_crcs)
         if self._d_crc_tables is None:
-            self._d_crc_tables = cuda.to_device(CRC_TABLES)
+            self._d_crc_tables = (cuda.to_device(CRC_TABLES),
+                                  cuda.to_device(crc_shift_tables(max(d.chunk_log2 - 5, 0))))
         got = cuda.device_array(n, np.uint32)
         status = cuda.device_array(n, np.int64)
-        blocks = (n + CRC_THREADS - 1) // CRC_THREADS
-        K.crc_chunks[blocks, CRC_THREADS](words, np.int64(nbytes), np.int64(PREAMBLE_SIZE),
-                                          np.int64(d.directory_offset), np.int64(d.chunk_log2),
-                                          self._d_crc_tables, got, status)
+        blocks = (n + K.CRC_WARPS - 1) // K.CRC_WARPS
+        K.crc_chunks[blocks, 32 * K.CRC_WARPS](
+            words, np.int64(nbytes), np.int64(PREAMBLE_SIZE), np.int64(d.directory_offset),
+            np.int64(d.chunk_log2), *self._d_crc_tables, got, status)
         ok = not status.copy_to_host().any() and np.array_equal(
             got.copy_to_host(), np.asarray(d.chunk_crcs, np.uint32))
         if ok:

@@ -373,6 +373,9 @@ def copy_words(src, dst):
         i += stride
 
 
+CRC_WARPS = 4  # chunks (warps) a block of crc_chunks
+
+
 @cuda.jit(device=True)
 def _byte(words, i):
     """Byte i of the stream (words byte-swapped by bswap_words: the first byte is a word's
@@ -380,26 +383,12 @@ def _byte(words, i):
     return (words[i >> 3] >> np.uint64(56 - 8 * (i & 7))) & np.uint64(0xFF)
 
 
-@cuda.jit
-def crc_chunks(words, nbytes, lo, end, log2, T, out, status):
-    """One thread a chunk: out[c] = CRC-32 (zlib's) of stream bytes [lo + c * 2**log2,
-    min(lo + (c + 1) * 2**log2, end)), slicing-by-8 over whole words (T: the 16 x 256 tables
-    of codec.kernels.crc, rows 0-7 used).  status[c] = 0, or ERR_BUFFER (nothing computed)
-    when the chunk or the tables do not fit the buffers."""
-    c = cuda.grid(1)
-    if c >= out.size or c >= status.size:
-        return
-    a = lo + (c << log2)
-    b = a + (np.int64(1) << log2)
-    if b > end:
-        b = end
-    if (lo < 0 or a < 0 or a >= b or b > nbytes or nbytes > 8 * words.size or log2 < 0
-            or log2 > 40 or T.shape[0] < 8 or T.shape[1] != 256):
-        status[c] = ERR_BUFFER
-        return
+@cuda.jit(device=True)
+def _crc_run(words, p, b, crc, T):
+    """The reflected CRC-32 register after stream bytes [p, b) from register ``crc`` (no
+    pre/post inversion): bytes one at a time up to a word boundary, then slicing-by-8 over
+    whole words, then the tail.  The caller checked 0 <= p <= b <= 8 * words.size."""
     m = np.uint32(0xFF)
-    crc = np.uint32(0xFFFFFFFF)
-    p = a
     while p < b and (p & 7) != 0:
         crc = T[0, (crc ^ np.uint32(_byte(words, p))) & m] ^ (crc >> np.uint32(8))
         p += 1
@@ -419,5 +408,59 @@ def crc_chunks(words, nbytes, lo, end, log2, T, out, status):
     while p < b:
         crc = T[0, (crc ^ np.uint32(_byte(words, p))) & m] ^ (crc >> np.uint32(8))
         p += 1
-    out[c] = crc ^ np.uint32(0xFFFFFFFF)
+    return crc
+
+
+@cuda.jit
+def crc_chunks(words, nbytes, lo, end, log2, T, M, out, status):
+    """out[c] = CRC-32 (zlib's) of stream bytes [lo + c * 2**log2, min(lo + (c + 1) * 2**log2,
+    end)), one warp a chunk, CRC_WARPS chunks a block (blockDim.x = 32 * CRC_WARPS).  Lane j
+    computes the register of sub-slice j (2**(log2 - 5) bytes) from zero; lane 0 then folds
+    them: R = shift(R) ^ r_j, where shift (the register after 2**(log2 - 5) zero bytes,
+    linear: M, 4 x 256 tables from codec.cuda.api) carries R over the sub-slice, and
+    continues byte-wise through a last, shorter sub-slice.  Chunks under 256 bytes: lane 0
+    alone.  T: codec.kernels.crc's tables (rows 0-7).  status[c] = 0, or ERR_BUFFER (nothing
+    computed) when the chunk or the tables do not fit the buffers."""
+    part = cuda.shared.array((CRC_WARPS, 32), np.uint32)
+    lane = cuda.threadIdx.x & 31
+    wi = cuda.threadIdx.x >> 5
+    c = cuda.blockIdx.x * CRC_WARPS + wi
+    valid = wi < CRC_WARPS and c < out.size and c < status.size
+    a = lo + (c << log2)
+    b = a + (np.int64(1) << log2)
+    if b > end:
+        b = end
+    ok = valid and not (lo < 0 or a < 0 or a >= b or b > nbytes or nbytes > 8 * words.size
+                        or log2 < 0 or log2 > 40 or T.shape[0] < 8 or T.shape[1] != 256
+                        or M.shape[0] != 4 or M.shape[1] != 256)
+    split = log2 >= 8
+    size = np.int64(1) << (log2 - 5) if split else np.int64(0)
+    r = np.uint32(0)
+    if ok and split:
+        s0 = a + lane * size
+        s1 = s0 + size
+        if s1 <= b:  # a whole sub-slice (a shorter last one is lane 0's below)
+            r = _crc_run(words, s0, s1, np.uint32(0), T)
+    if wi < CRC_WARPS:
+        part[wi, lane] = r
+    cuda.syncthreads()
+    if lane != 0 or not valid:
+        return
+    if not ok:
+        status[c] = ERR_BUFFER
+        return
+    m = np.uint32(0xFF)
+    R = np.uint32(0xFFFFFFFF)
+    if not split:
+        R = _crc_run(words, a, b, R, T)
+    else:
+        for j in range(32):
+            s0 = a + j * size
+            s1 = s0 + size
+            if s1 <= b:
+                R = (M[0, R & m] ^ M[1, (R >> np.uint32(8)) & m] ^ M[2, (R >> np.uint32(16)) & m]
+                     ^ M[3, R >> np.uint32(24)]) ^ part[wi, j]
+            elif s0 < b:
+                R = _crc_run(words, s0, b, R, T)
+    out[c] = R ^ np.uint32(0xFFFFFFFF)
     status[c] = 0

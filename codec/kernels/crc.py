@@ -35,6 +35,23 @@ def _tables() -> np.ndarray:
 CRC_TABLES = _tables()
 
 
+def crc_shift_tables(log2n: int) -> np.ndarray:
+    """M (4 x 256 uint32): the reflected CRC-32 register after 2**log2n zero bytes from
+    register v << 8k is M[k][v] (the map is linear, so M[0][r & 255] ^ M[1][r >> 8 & 255] ^
+    ... for any register r).  Built by doubling from one zero byte.  codec.cuda's chunk CRC
+    kernel folds sub-slice registers with it."""
+    t0 = CRC_TABLES[0]
+    v = np.arange(256, dtype=np.uint32)
+    M = np.stack([t0] + [(v << np.uint32(8 * k)) >> np.uint32(8) for k in (1, 2, 3)])
+
+    def apply(r):
+        return (M[0][r & 0xFF] ^ M[1][(r >> 8) & 0xFF] ^ M[2][(r >> 16) & 0xFF]
+                ^ M[3][r >> 24])
+    for _ in range(log2n):
+        M = np.stack([apply(M[k]) for k in range(4)])
+    return M.astype(np.uint32)
+
+
 @njit(nogil=True, cache=True, inline="always")
 def _crc(buf, a, b, T):
     """CRC-32 of buf[a:b] (the caller checked 0 <= a <= b <= buf.size)."""
