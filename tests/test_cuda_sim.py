@@ -327,7 +327,6 @@ def _():
     from numba import cuda as ncuda
     from codec import format_v2
     from codec.cuda import kernels as gk
-    from codec.kernels.crc import CRC_TABLES, crc_shift_tables
     old = format_v2.DEFAULT_CHUNK_LOG2, gapi.GPU_CRC_MIN_BYTES
     gapi.GPU_CRC_MIN_BYTES = 0
     try:
@@ -337,28 +336,29 @@ def _():
         host[:raw.size] = raw
         words = ncuda.to_device(host.view(np.uint64))
         gk.bswap_words[2, 32](words)  # as api.GpuPackage._copy_bytes
-        T = ncuda.to_device(CRC_TABLES)
         for log2, los, ends in ((4, range(0, 9), (1, 7, 8, 9, 150)), (8, (0, 3, 8), (9, 300, 1203))):
-            M = ncuda.to_device(crc_shift_tables(max(log2 - 5, 0)))
+            T = ncuda.to_device(gapi._crc_tables(log2))
             for lo in los:
                 for end in ends:
                     end = min(lo + end, raw.size)
                     n = -(-(end - lo) // (1 << log2))
-                    got = ncuda.device_array(n, np.uint32)
-                    st = ncuda.to_device(np.full(n, 9, np.int64))
+                    got = ncuda.to_device(np.full(n, -7, np.int64))
                     blocks = -(-n // gk.CRC_WARPS)
                     gk.crc_chunks[blocks, 32 * gk.CRC_WARPS](
                         words, np.int64(raw.size), np.int64(lo), np.int64(end), np.int64(log2),
-                        T, M, got, st)
+                        T, got)
                     want = [zlib.crc32(raw[a:min(a + (1 << log2), end)])
                             for a in range(lo, end, 1 << log2)]
-                    assert not st.copy_to_host().any(), (log2, lo, end)
                     assert got.copy_to_host().tolist() == want, (log2, lo, end)
-        st = ncuda.to_device(np.zeros(1, np.int64))
+        got = ncuda.to_device(np.zeros(1, np.int64))
         gk.crc_chunks[1, 32 * gk.CRC_WARPS](
             words, np.int64(8 * words.size + 1), np.int64(0), np.int64(8 * words.size + 1),
-            np.int64(8), T, M, ncuda.device_array(1, np.uint32), st)  # past the words: refused
-        assert st.copy_to_host()[0] != 0
+            np.int64(8), T, got)  # past the words: refused
+        assert got.copy_to_host()[0] == -1
+        bad_t = ncuda.to_device(np.zeros((8, 256), np.uint32))
+        gk.crc_chunks[1, 32 * gk.CRC_WARPS](words, np.int64(raw.size), np.int64(0),
+                                            np.int64(64), np.int64(6), bad_t, got)
+        assert got.copy_to_host()[0] == -1  # tables of the wrong shape: refused
         for log2 in (6, 8):
             format_v2.DEFAULT_CHUNK_LOG2 = log2
             t = {"a": sparse(np.int8, (5, 37), density=0.8, spread=90),
@@ -584,8 +584,8 @@ i64 = T.int64; a64 = T.int64[::1]; u64 = T.uint64[::1]; f64 = T.float64[::1]
 luts = T.uint32[:, ::1]; dqi = T.int64[:, ::1]
 cuda.compile_ptx(K.bswap_words.py_func, (u64,), cc=(9, 0))
 cuda.compile_ptx(K.copy_words.py_func, (u64, u64), cc=(9, 0))
-cuda.compile_ptx(K.crc_chunks.py_func, (u64, i64, i64, i64, i64, T.uint32[:, ::1],
-                                        T.uint32[:, ::1], T.uint32[::1], a64), cc=(9, 0))
+cuda.compile_ptx(K.crc_chunks.py_func, (u64, i64, i64, i64, i64, T.uint32[:, ::1], a64),
+                 cc=(9, 0))
 for out, bits in [(T.int8[::1], T.int8[::1]), (T.float16[::1], T.uint16[::1]),
                   (T.float32[::1], T.uint32[::1])]:
     if out.dtype == T.float16:

@@ -412,27 +412,26 @@ def _crc_run(words, p, b, crc, T):
 
 
 @cuda.jit
-def crc_chunks(words, nbytes, lo, end, log2, T, M, out, status):
+def crc_chunks(words, nbytes, lo, end, log2, T, out):
     """out[c] = CRC-32 (zlib's) of stream bytes [lo + c * 2**log2, min(lo + (c + 1) * 2**log2,
-    end)), one warp a chunk, CRC_WARPS chunks a block (blockDim.x = 32 * CRC_WARPS).  Lane j
-    computes the register of sub-slice j (2**(log2 - 5) bytes) from zero; lane 0 then folds
-    them: R = shift(R) ^ r_j, where shift (the register after 2**(log2 - 5) zero bytes,
-    linear: M, 4 x 256 tables from codec.cuda.api) carries R over the sub-slice, and
-    continues byte-wise through a last, shorter sub-slice.  Chunks under 256 bytes: lane 0
-    alone.  T: codec.kernels.crc's tables (rows 0-7).  status[c] = 0, or ERR_BUFFER (nothing
-    computed) when the chunk or the tables do not fit the buffers."""
+    end)), or -1 (nothing computed) when the chunk or the tables do not fit the buffers; one
+    warp a chunk, CRC_WARPS chunks a block (blockDim.x = 32 * CRC_WARPS).  Lane j computes
+    the register of sub-slice j (2**(log2 - 5) bytes) from zero; lane 0 then folds them:
+    R = shift(R) ^ r_j, where shift (the register after 2**(log2 - 5) zero bytes, linear:
+    T[8:12], codec.kernels.crc.crc_shift_tables) carries R over the sub-slice, and continues
+    byte-wise through a last, shorter sub-slice.  Chunks under 256 bytes: lane 0 alone.
+    T[0:8]: codec.kernels.crc's slicing tables (api.GpuPackage stacks the two)."""
     part = cuda.shared.array((CRC_WARPS, 32), np.uint32)
     lane = cuda.threadIdx.x & 31
     wi = cuda.threadIdx.x >> 5
     c = cuda.blockIdx.x * CRC_WARPS + wi
-    valid = wi < CRC_WARPS and c < out.size and c < status.size
+    valid = wi < CRC_WARPS and c < out.size
     a = lo + (c << log2)
     b = a + (np.int64(1) << log2)
     if b > end:
         b = end
     ok = valid and not (lo < 0 or a < 0 or a >= b or b > nbytes or nbytes > 8 * words.size
-                        or log2 < 0 or log2 > 40 or T.shape[0] < 8 or T.shape[1] != 256
-                        or M.shape[0] != 4 or M.shape[1] != 256)
+                        or log2 < 0 or log2 > 40 or T.shape[0] != 12 or T.shape[1] != 256)
     split = log2 >= 8
     size = np.int64(1) << (log2 - 5) if split else np.int64(0)
     r = np.uint32(0)
@@ -447,7 +446,7 @@ def crc_chunks(words, nbytes, lo, end, log2, T, M, out, status):
     if lane != 0 or not valid:
         return
     if not ok:
-        status[c] = ERR_BUFFER
+        out[c] = -1
         return
     m = np.uint32(0xFF)
     R = np.uint32(0xFFFFFFFF)
@@ -458,9 +457,8 @@ def crc_chunks(words, nbytes, lo, end, log2, T, M, out, status):
             s0 = a + j * size
             s1 = s0 + size
             if s1 <= b:
-                R = (M[0, R & m] ^ M[1, (R >> np.uint32(8)) & m] ^ M[2, (R >> np.uint32(16)) & m]
-                     ^ M[3, R >> np.uint32(24)]) ^ part[wi, j]
+                R = (T[8, R & m] ^ T[9, (R >> np.uint32(8)) & m] ^ T[10, (R >> np.uint32(16)) & m]
+                     ^ T[11, R >> np.uint32(24)]) ^ part[wi, j]
             elif s0 < b:
                 R = _crc_run(words, s0, b, R, T)
-    out[c] = R ^ np.uint32(0xFFFFFFFF)
-    status[c] = 0
+    out[c] = np.int64(R ^ np.uint32(0xFFFFFFFF))
