@@ -318,83 +318,6 @@ def _():
     assert cpu == gpu and cpu[1] == "ChecksumError", (cpu, gpu)
 
 
-@check("device_chunk_crcs")
-def _():
-    # a whole v2 package's chunk CRCs on the device (api.GPU_CRC_MIN_BYTES): chunks of 64
-    # bytes (lane 0 alone) and 256 bytes (32 lanes of 8 bytes, folded), ends anywhere in a
-    # word; equal to zlib's; a damaged chunk (CRC kept or mended) gives the CPU path's error
-    import struct, zlib
-    from numba import cuda as ncuda
-    from codec import format_v2
-    from codec.cuda import kernels as gk
-    old = format_v2.DEFAULT_CHUNK_LOG2, gapi.GPU_CRC_MIN_BYTES
-    gapi.GPU_CRC_MIN_BYTES = 0
-    try:
-        # the kernel alone, against zlib
-        raw = rng.integers(0, 256, 1203, dtype=np.uint8)
-        host = np.zeros((raw.size // 8 + 2) * 8, np.uint8)
-        host[:raw.size] = raw
-        words = ncuda.to_device(host.view(np.uint64))
-        gk.bswap_words[2, 32](words)  # as api.GpuPackage._copy_bytes
-        for log2, los, ends in ((4, range(0, 9), (1, 7, 8, 9, 150)), (8, (0, 3, 8), (9, 300, 1203))):
-            T = ncuda.to_device(gapi._crc_tables(log2))
-            for lo in los:
-                for end in ends:
-                    end = min(lo + end, raw.size)
-                    n = -(-(end - lo) // (1 << log2))
-                    got = ncuda.to_device(np.full(n, -7, np.int64))
-                    blocks = -(-n // gk.CRC_WARPS)
-                    gk.crc_chunks[blocks, 32 * gk.CRC_WARPS](
-                        words, np.int64(raw.size), np.int64(lo), np.int64(end), np.int64(log2),
-                        T, got)
-                    want = [zlib.crc32(raw[a:min(a + (1 << log2), end)])
-                            for a in range(lo, end, 1 << log2)]
-                    assert got.copy_to_host().tolist() == want, (log2, lo, end)
-        got = ncuda.to_device(np.zeros(1, np.int64))
-        gk.crc_chunks[1, 32 * gk.CRC_WARPS](
-            words, np.int64(8 * words.size + 1), np.int64(0), np.int64(8 * words.size + 1),
-            np.int64(8), T, got)  # past the words: refused
-        assert got.copy_to_host()[0] == -1
-        bad_t = ncuda.to_device(np.zeros((8, 256), np.uint32))
-        gk.crc_chunks[1, 32 * gk.CRC_WARPS](words, np.int64(raw.size), np.int64(0),
-                                            np.int64(64), np.int64(6), bad_t, got)
-        assert got.copy_to_host()[0] == -1  # tables of the wrong shape: refused
-        for log2 in (6, 8):
-            format_v2.DEFAULT_CHUNK_LOG2 = log2
-            t = {"a": sparse(np.int8, (5, 37), density=0.8, spread=90),
-                 "b": sparse(np.int16, (7, 29), density=0.6)}
-            data = codec.pack(t)
-            d = codec.Package(data).directory
-            assert d.chunk_log2 == log2 and len(d.chunk_crcs) >= 2, len(d.chunk_crcs)
-            gp = gc.GpuPackage(data)
-            plan = gp.prepare()
-            assert gp.package._chunk_ok == set(range(len(d.chunk_crcs)))
-            assert gp._device_chunk_crcs(plan.words, len(data))  # the device pass agrees
-            out = gp.run(plan)
-            for k, v in t.items():
-                assert np.array_equal(out[k].copy_to_host(), v), k
-            n = len(data)
-            size = 1 << log2
-            for c in range(len(d.chunk_crcs)):
-                bad = bytearray(data)
-                bad[8 + c * size + 5] ^= 0x10
-                for mended in (False, True):
-                    if mended:
-                        lo = 8 + c * size
-                        struct.pack_into("<I", bad, n - 24 - 4 * len(d.chunk_crcs) + 4 * c,
-                                         zlib.crc32(bytes(bad[lo:min(lo + size,
-                                                                     d.directory_offset)])))
-                        struct.pack_into("<I", bad, n - 8, zlib.crc32(
-                            bytes(bad[d.directory_offset:n - 24]), zlib.crc32(bytes(bad[:8]))))
-                    cpu = outcome(lambda: codec.unpack(bytes(bad)))
-                    gpu = outcome(lambda: gc.unpack(bytes(bad)))
-                    assert cpu == gpu, (log2, c, mended, cpu, gpu)
-                    if not mended:
-                        assert cpu[1] == "ChecksumError", cpu
-    finally:
-        format_v2.DEFAULT_CHUNK_LOG2, gapi.GPU_CRC_MIN_BYTES = old
-
-
 def warp_same(data, **kw):
     """The warp kernel (variant='warp') == CPU; returns the per-group decode paths."""
     ref = codec.unpack(data)
@@ -486,6 +409,84 @@ def _():
         n_err += cpu[0] == "error"
         rejected += gwarp.PATH_REJECTED in gp.paths(plan).tolist()
     assert n_err >= 2 and rejected >= 1, (n_err, rejected)
+
+
+@check("device_chunk_crcs")
+def _():
+    # a whole v2 package's chunk CRCs on the device (api.GPU_CRC_MIN_BYTES): chunks of 64
+    # bytes (lane 0 alone) and 256 bytes (32 lanes of 8 bytes, folded), ends anywhere in a
+    # word; equal to zlib's; a damaged chunk (CRC kept or mended) gives the CPU path's error.
+    # (Last of the checks: the random data of the checks above stays as it was.)
+    import struct, zlib
+    from numba import cuda as ncuda
+    from codec import format_v2
+    from codec.cuda import kernels as gk
+    old = format_v2.DEFAULT_CHUNK_LOG2, gapi.GPU_CRC_MIN_BYTES
+    gapi.GPU_CRC_MIN_BYTES = 0
+    try:
+        # the kernel alone, against zlib
+        raw = rng.integers(0, 256, 1203, dtype=np.uint8)
+        host = np.zeros((raw.size // 8 + 2) * 8, np.uint8)
+        host[:raw.size] = raw
+        words = ncuda.to_device(host.view(np.uint64))
+        gk.bswap_words[2, 32](words)  # as api.GpuPackage._copy_bytes
+        for log2, los, ends in ((4, range(0, 9), (1, 7, 8, 9, 150)), (8, (0, 3, 8), (9, 300, 1203))):
+            T = ncuda.to_device(gapi._crc_tables(log2))
+            for lo in los:
+                for end in ends:
+                    end = min(lo + end, raw.size)
+                    n = -(-(end - lo) // (1 << log2))
+                    got = ncuda.to_device(np.full(n, -7, np.int64))
+                    blocks = -(-n // gk.CRC_WARPS)
+                    gk.crc_chunks[blocks, 32 * gk.CRC_WARPS](
+                        words, np.int64(raw.size), np.int64(lo), np.int64(end), np.int64(log2),
+                        T, got)
+                    want = [zlib.crc32(raw[a:min(a + (1 << log2), end)])
+                            for a in range(lo, end, 1 << log2)]
+                    assert got.copy_to_host().tolist() == want, (log2, lo, end)
+        got = ncuda.to_device(np.zeros(1, np.int64))
+        gk.crc_chunks[1, 32 * gk.CRC_WARPS](
+            words, np.int64(8 * words.size + 1), np.int64(0), np.int64(8 * words.size + 1),
+            np.int64(8), T, got)  # past the words: refused
+        assert got.copy_to_host()[0] == -1
+        bad_t = ncuda.to_device(np.zeros((8, 256), np.uint32))
+        gk.crc_chunks[1, 32 * gk.CRC_WARPS](words, np.int64(raw.size), np.int64(0),
+                                            np.int64(64), np.int64(6), bad_t, got)
+        assert got.copy_to_host()[0] == -1  # tables of the wrong shape: refused
+        for log2 in (6, 8):
+            format_v2.DEFAULT_CHUNK_LOG2 = log2
+            t = {"a": sparse(np.int8, (5, 37), density=0.8, spread=90),
+                 "b": sparse(np.int16, (7, 29), density=0.6)}
+            data = codec.pack(t)
+            d = codec.Package(data).directory
+            assert d.chunk_log2 == log2 and len(d.chunk_crcs) >= 2, len(d.chunk_crcs)
+            gp = gc.GpuPackage(data)
+            plan = gp.prepare()
+            assert gp.package._chunk_ok == set(range(len(d.chunk_crcs)))
+            assert gp._device_chunk_crcs(plan.words, len(data))  # the device pass agrees
+            out = gp.run(plan)
+            for k, v in t.items():
+                assert np.array_equal(out[k].copy_to_host(), v), k
+            n = len(data)
+            size = 1 << log2
+            for c in range(len(d.chunk_crcs)):
+                bad = bytearray(data)
+                bad[8 + c * size + 5] ^= 0x10
+                for mended in (False, True):
+                    if mended:
+                        lo = 8 + c * size
+                        struct.pack_into("<I", bad, n - 24 - 4 * len(d.chunk_crcs) + 4 * c,
+                                         zlib.crc32(bytes(bad[lo:min(lo + size,
+                                                                     d.directory_offset)])))
+                        struct.pack_into("<I", bad, n - 8, zlib.crc32(
+                            bytes(bad[d.directory_offset:n - 24]), zlib.crc32(bytes(bad[:8]))))
+                    cpu = outcome(lambda: codec.unpack(bytes(bad)))
+                    gpu = outcome(lambda: gc.unpack(bytes(bad)))
+                    assert cpu == gpu, (log2, c, mended, cpu, gpu)
+                    if not mended:
+                        assert cpu[1] == "ChecksumError", cpu
+    finally:
+        format_v2.DEFAULT_CHUNK_LOG2, gapi.GPU_CRC_MIN_BYTES = old
 
 
 with open(sys.argv[1], "w") as f:

@@ -47,7 +47,7 @@ WARP_CONFIG = {"warps": 2 if SIMULATOR else 8, "stage_bytes": 64 if SIMULATOR el
                "max_rounds": 4 if SIMULATOR else 32, "overlap": 128, "max_registers": 0,
                "min_bits": 4096, "min_groups": 0 if SIMULATOR else 32768}
 VARIANTS = ("auto", "warp", "global", "shared")
-# a whole v2 package's chunk CRCs are computed on the device (kernels.crc_chunks, one thread
+# a whole v2 package's chunk CRCs are computed on the device (kernels.crc_chunks, a warp
 # a chunk) from this much data on, instead of on the host before the copy (GPU.md); the
 # simulator (every thread a Python thread) keeps them on the host unless a test asks
 GPU_CRC_MIN_BYTES = (1 << 62) if SIMULATOR else (1 << 18)
