@@ -61,7 +61,7 @@ def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]
                     and np.array_equal(one, tensors["wide4"])):
                 raise AssertionError(f"warm-up round trip failed for {name}")  # pragma: no cover
         out.append((name, time.perf_counter() - t0))
-    work_cuts(np.ones(4, np.int64), np.int64(2), np.int64(2))  # parallel decodes (>= 1 Mbit)
+    work_cuts(np.ones(4, np.int64), np.int64(2), np.int64(2))  # parallel decodes (>= PAR_MIN_BITS)
     # the chunk CRC kernel of hosts with >= CRC_KERNEL_MIN_THREADS threads
     crc_chunks(np.zeros(64, np.uint8), np.int64(0), np.int64(64), np.int64(6), np.int64(0),
                np.int64(1), np.zeros(1, np.uint32), CRC_TABLES)
