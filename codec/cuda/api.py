@@ -135,30 +135,38 @@ class GpuPackage:
         self._d_luts = None
 
     # --- host side ------------------------------------------------------------------------
-    def _start_checks(self, names):
-        """(entries, finish): the requested entries, and ``finish()``, which completes the
-        checks (CRCs unless all known good, then metadata) and raises their errors.  For a
-        v2 package read whole, the chunk CRC pass starts here on the host's pool threads
-        (kernels/crc.py's nogil kernel on many-thread hosts) and runs while the caller
-        copies the bytes to the device; on a mismatch the per-tensor checks name the
-        tensor, as without it."""
+    def _start_checks(self, names, device: bool = True):
+        """(entries, finish): the requested entries, and ``finish(words, nbytes)``, called once
+        the package bytes [0, nbytes) are on the device (``words``), which completes the
+        checks (CRCs unless all known good, then metadata) and raises their errors.  A v2
+        package read whole has its chunk CRCs computed on the device (``device`` and from
+        GPU_CRC_MIN_BYTES of data: :meth:`_device_chunk_crcs`) or, else, by a pass that starts
+        here on the host's pool threads (kernels/crc.py's nogil kernel on many-thread hosts)
+        and runs while the caller copies the bytes; on a mismatch the per-tensor checks name
+        the tensor, as without either."""
         p = self.package
+        d = p.directory
         entries = [p.entry(n) for n in (p.names if names is None else names)]
-        jobs = p._chunk_jobs() if p.verify and names is None else None
-        if jobs is None:
-            return entries, lambda: p._check(entries, False)
-        parts, done = jobs
-        wait = start_chunks(lambda k: parts[k][1](), len(parts))
+        if names is None and p.verify and d.version == 2:
+            if device and d.directory_offset - PREAMBLE_SIZE >= GPU_CRC_MIN_BYTES:
+                return entries, lambda words, nbytes: p._check(
+                    entries, nbytes >= d.directory_offset
+                    and self._device_chunk_crcs(words, nbytes))
+            jobs = p._chunk_jobs()
+            if jobs is not None:
+                parts, done = jobs
+                wait = start_chunks(lambda k: parts[k][1](), len(parts))
 
-        def finish():
-            wait()
-            p._check(entries, done())
-        return entries, finish
+                def finish(words, nbytes):
+                    wait()
+                    p._check(entries, done())
+                return entries, finish
+        return entries, lambda words, nbytes: p._check(entries, False)
 
     def _entries(self, names) -> list[TensorEntry]:
-        """The requested entries, checked (as :meth:`_start_checks` then its ``finish``)."""
-        entries, finish = self._start_checks(names)
-        finish()
+        """The requested entries, checked on the host (:meth:`_start_checks`)."""
+        entries, finish = self._start_checks(names, device=False)
+        finish(None, 0)
         return entries
 
     def _device_chunk_crcs(self, words, nbytes: int) -> bool:
@@ -254,28 +262,15 @@ class GpuPackage:
 
     def prepare(self, names: Iterable[str] | None = None, dequantize=None) -> DecodePlan:
         """Checks (CRCs, metadata, group tables) and plans on the host, then copies the needed
-        bytes, tables and plans to the device.  The bytes are copied while the host checks
-        their CRCs (nothing is launched before the checks pass; the errors are those of
-        checking first)."""
+        bytes, tables and plans to the device.  The bytes are copied before the CRC checks end
+        (:meth:`_start_checks`); nothing is launched before they pass, and the errors are
+        those of checking first."""
         out_dt = _out_dtype(dequantize)
         whole = names is None
-        p = self.package
-        d = p.directory
-        if (whole and p.verify and d.version == 2
-                and d.directory_offset - PREAMBLE_SIZE >= GPU_CRC_MIN_BYTES):
-            # the chunk CRCs computed on the device once the bytes are there; on a mismatch
-            # (or a chunk the kernel could not check) the host's per-tensor checks name the
-            # tensor, so the errors are those of checking on the host
-            entries = [p.entry(n) for n in p.names]
-            lo, hi = self._span(entries, whole)
-            words = self._copy_bytes(lo, hi)
-            ok = lo == 0 and hi >= d.directory_offset and self._device_chunk_crcs(words, hi)
-            p._check(entries, ok)
-        else:
-            entries, finish = self._start_checks(None if names is None else list(names))
-            lo, hi = self._span(entries, whole)
-            words = self._copy_bytes(lo, hi)
-            finish()
+        entries, finish = self._start_checks(None if names is None else list(names))
+        lo, hi = self._span(entries, whole)
+        words = self._copy_bytes(lo, hi)
+        finish(words, hi if lo == 0 else 0)
         batches = self._plan_all(entries, out_dt, lo)
         self._to_device(batches)
         return DecodePlan(entries, batches, lo, words, (hi - lo) * 8, self._d_luts)
