@@ -6,7 +6,7 @@ symbol closes each group (seed CN 2022 "神经网络模型参数的压缩方法"
 """
 from .errors import (ChecksumError, CodecError, CorruptError, LimitError, TruncatedError,
                      UnsupportedError)
-from .format import FOOTER_MAGIC, MAGIC, SUPPORTED_VERSIONS, VERSION, Limits
+from .format import FOOTER_MAGIC, LATEST_VERSION, MAGIC, SUPPORTED_VERSIONS, VERSION, Limits
 from .info import inspect
 from .frontend import (QuantizedTensor, compress_model, decompress_model, progressive_quantize,
                        prune, prune_finetune_quantize, quantize, quantize_activation)
@@ -22,5 +22,5 @@ __all__ = [
     "quantize", "quantize_activation", "QuantizedTensor", "prune", "compress_model",
     "decompress_model", "progressive_quantize", "prune_finetune_quantize",
     "CodecError", "TruncatedError", "CorruptError", "ChecksumError", "UnsupportedError", "LimitError",
-    "MAGIC", "FOOTER_MAGIC", "VERSION", "SUPPORTED_VERSIONS",
+    "MAGIC", "FOOTER_MAGIC", "VERSION", "LATEST_VERSION", "SUPPORTED_VERSIONS",
 ]

@@ -27,8 +27,9 @@ from .meta import QuantMeta
 
 MAGIC = b"SPKG"
 FOOTER_MAGIC = b"GKPS"
-VERSION = 2          # what the writer writes by default (version=1 still writes v1)
-SUPPORTED_VERSIONS = (1, 2)
+VERSION = 2          # what the writer writes by default for a package without a mirror
+LATEST_VERSION = 3   # ... and with one (format v3, docs/FORMAT.md §23-§26)
+SUPPORTED_VERSIONS = (1, 2, 3)
 FLAGS_KNOWN = 0  # v1 defines no flags; a reader rejects any flag bit it does not know
 PREAMBLE_SIZE = 8
 FOOTER_SIZE = 24
@@ -92,10 +93,13 @@ class TensorEntry:
     tid_bits: int
     len_bits: int
     meta: QuantMeta | None = field(default=None, repr=False)
+    mirror_period: int = 0                    # v3: values per mirror row (0 = no mirror)
+    mirror_skip: int = 0                      # v3: leading values of a row outside the mirror
     numel: int = field(init=False)
     n_groups: int = field(init=False)
     group_table_bytes: int = field(init=False)
     payload_bytes: int = field(init=False)
+    mirror_bytes: int = field(init=False)
 
     def __post_init__(self):
         n = 1
@@ -104,7 +108,9 @@ class TensorEntry:
         self.numel = n
         self.n_groups = -(-n // self.group_size) if n else 0
         self.group_table_bytes = (self.n_groups * (self.tid_bits + self.len_bits) + 7) // 8
-        self.payload_bytes = self.block_length - self.meta_length - self.group_table_bytes
+        self.mirror_bytes = (n // self.mirror_period + 3) // 4 if self.mirror_period else 0
+        self.payload_bytes = (self.block_length - self.meta_length - self.mirror_bytes
+                              - self.group_table_bytes)
 
 
 @dataclass
@@ -226,8 +232,9 @@ def read_directory(buf, limits: Limits = DEFAULT_LIMITS, *, check_crc: bool = Tr
         parsed = _parse_fast(raw, dir_off, limits) or _parse_slow(raw, dir_off, limits)
         d = Directory(version, flags, parsed[0], parsed[1], dir_off, dir_len)
     else:
+        # (v3: the kernel declines an entry with a mirror, flag bit 7; the Python parser reads it)
         tables, entries, log2, crcs = (_parse_fast_v2(raw, dir_off, limits)
-                                       or _parse_slow_v2(raw, dir_off, limits))
+                                       or _parse_slow_v2(raw, dir_off, limits, version))
         d = Directory(version, flags, tables, entries, dir_off, dir_len, log2, crcs)
     check_shapes(d.tensors, limits, dir_off)
     return d
@@ -249,14 +256,14 @@ def check_shapes(entries, limits: Limits, dir_off: int) -> None:
                              f"read as 1", offset=dir_off, value=e.shape)
 
 
-def _parse_slow_v2(raw: bytes, dir_off: int, limits: Limits):
-    """(tables, entries, chunk_log2, chunk CRCs) of a v2 directory, exact errors."""
+def _parse_slow_v2(raw: bytes, dir_off: int, limits: Limits, version: int = 2):
+    """(tables, entries, chunk_log2, chunk CRCs) of a v2 or v3 directory, exact errors."""
     r = Reader(raw, 0, len(raw), base=dir_off)
     tables = _read_tables(r, limits)
     count = r.varint("tensor count", limit=limits.max_tensors, exc=LimitError)
     names = v2.read_names(r, count, limits)
     entries = v2.read_entries(r, limits, len(tables), dir_off, names, TensorEntry, DTYPES,
-                              value_range)
+                              value_range, version)
     log2, crcs = v2.read_chunks(r, dir_off)
     if r.pos != r.end:
         raise CorruptError(f"{r.end - r.pos} stray bytes at the end of the directory",

@@ -24,7 +24,7 @@ MAX_WIDTHS = 12 * 64 + 56        # tid_bits * 64 + len_bits
 MAX_DIM = 1 << 48
 # flags byte: bits 0-2 dtype code, bits 3-4 group code, bit 5 value offset, bit 6 meta length
 G_COUNT, G_KERNEL, G_KERNELS, G_TENSOR = 0, 1, 2, 3
-F_VOFF, F_META, F_RESERVED = 0x20, 0x40, 0x80
+F_VOFF, F_META, F_MIRROR = 0x20, 0x40, 0x80  # bit 7: reserved in v2, the mirror in v3
 GROUP_MODE_OF_CODE = {G_COUNT: "count", G_KERNEL: "kernel", G_KERNELS: "kernels",
                       G_TENSOR: "count"}
 TOKEN = re.compile(rb"[^/._:;]*[/._:;]|[^/._:;]+")
@@ -153,6 +153,8 @@ def write_directory(tables, entries, dtype_code, data_len: int, crcs: list[int],
             flags |= F_VOFF
         if e.meta_length:
             flags |= F_META
+        if e.mirror_period:
+            flags |= F_MIRROR
         out.append(flags)
         put_varint(out, len(e.shape))
         for d in e.shape:
@@ -164,6 +166,9 @@ def write_directory(tables, entries, dtype_code, data_len: int, crcs: list[int],
         put_varint(out, e.block_length)
         if e.meta_length:
             put_varint(out, e.meta_length)
+        if e.mirror_period:
+            put_varint(out, e.mirror_period)
+            put_varint(out, e.mirror_skip)
         if numel_of(e.shape):
             put_svarint(out, e.tid_base - prev_tb)
             prev_tb = e.tid_base
@@ -268,8 +273,8 @@ def read_names(r: Reader, count: int, limits) -> list[str]:
 
 
 def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], entry_cls,
-                 dtypes: dict, value_range):
-    """Entries of §18 with the checks E4-E16, D4 of §20."""
+                 dtypes: dict, value_range, version: int = 2):
+    """Entries of §18 with the checks E4-E16, D4 of §20 (v3: and X1-X3 of §24)."""
     entries = []
     total_out = 0
     pos = PREAMBLE_SIZE
@@ -281,7 +286,7 @@ def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], e
         code = flags & 7
         if code not in dtypes:
             raise CorruptError(f"tensor {name!r}: unknown dtype code {code}", offset=at, value=code)
-        if flags & F_RESERVED:
+        if flags & F_MIRROR and version < 3:
             raise CorruptError(f"tensor {name!r}: reserved flag bit 7 set", offset=at, value=flags)
         dtype = dtypes[code]
         ndim = r.varint("ndim", limit=limits.max_ndim, exc=LimitError)
@@ -322,6 +327,22 @@ def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], e
             raise CorruptError(f"tensor {name!r}: block [{pos}, +{blen}) outside the data area "
                                f"[{PREAMBLE_SIZE}, {dir_off})", offset=at_b, value=blen)
         mlen = r.varint("meta length", limit=blen) if flags & F_META else 0
+        period = skip = 0
+        if flags & F_MIRROR:
+            at_m = r.offset
+            period = r.varint("mirror period", limit=MAX_DIM)
+            if numel == 0 or period < 2 or numel % period:
+                raise CorruptError(f"tensor {name!r}: mirror period {period} does not divide "
+                                   f"its {numel} values into rows of >= 2", offset=at_m,
+                                   value=period)
+            at_m = r.offset
+            skip = r.varint("mirror skip", limit=MAX_DIM)
+            if skip > period - 2:
+                raise CorruptError(f"tensor {name!r}: mirror skip {skip} > period - 2",
+                                   offset=at_m, value=skip)
+            if mlen + (numel // period + 3) // 4 > blen:
+                raise CorruptError(f"tensor {name!r}: block of {blen} bytes cannot hold its "
+                                   f"mirror modes", offset=at_m, value=blen)
         tid_base = tid_bits = len_bits = 0
         if numel:
             at_t = r.offset
@@ -338,7 +359,7 @@ def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], e
                 raise CorruptError(f"tensor {name!r}: length width {len_bits} > 56", offset=at_w,
                                    value=widths)
         e = entry_cls(name, dtype, shape, GROUP_MODE_OF_CODE[gc], gsize, voff, pos, blen, 0, mlen,
-                      tid_base, tid_bits, len_bits)
+                      tid_base, tid_bits, len_bits, None, period, skip)
         if e.n_groups and ntab == 0:
             raise CorruptError(f"tensor {name!r} has data but the package has no tables", offset=at)
         if e.payload_bytes < 0 or (e.n_groups and e.len_bits == 0):

@@ -29,9 +29,10 @@ PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group h
                  -7: "group lengths do not add up to the payload size",
                  -8: "group table outside the package"}
 from .meta import QuantMeta
+from . import mirror as mir
 from .planner import (FAST_SAMPLE_PAIRS, SAMPLE_PAIRS, Prepared, Sampler, build_tables, coarsen,
                       check_dtype, choose_alphabet, group_size_for, prepare, prepare_many,
-                      run_ranges, tensor_hists, use_per_group)
+                      run_ranges, tensor_hists, use_per_group, value_offset_for)
 
 DEFAULT_MAX_TABLES = 256
 SEQ_PLAN_PARAMS = 1 << 18  # below this many parameters the candidates are planned on one
@@ -144,9 +145,9 @@ class _Encoder:
             tid_base, tid_bits, len_bits
 
     def block(self, p: Prepared, tid: np.ndarray, meta: QuantMeta | None,
-              bits: np.ndarray | None = None):
+              bits: np.ndarray | None = None, modes: bytes = b""):
         G = p.n_groups
-        meta_bytes = meta.to_bytes() if meta is not None else b""
+        meta_bytes = (meta.to_bytes() if meta is not None else b"") + modes
         if G == 0:
             return meta_bytes, 0, 0, 0
         tid = np.ascontiguousarray(tid, dtype=np.int64)
@@ -172,9 +173,9 @@ def _check_meta(meta, names) -> dict:
     return dict(meta)
 
 
-def _check_args(tensors, meta, effort, version: int = VERSION) -> tuple[list, dict]:
-    if version not in (1, 2) or isinstance(version, bool):
-        raise ValueError(f"version must be 1 or 2, got {version!r}")
+def _check_args(tensors, meta, effort, version: int | None = None) -> tuple[list, dict]:
+    if (version is not None and version not in (1, 2, 3)) or isinstance(version, bool):
+        raise ValueError(f"version must be None, 1, 2 or 3, got {version!r}")
     if not isinstance(tensors, Mapping):
         raise TypeError(f"tensors must be a mapping of name -> array, got {type(tensors).__name__}")
     names = list(tensors.keys())
@@ -199,15 +200,23 @@ class _Source:
     tensor is read from the mapping again on every pass), else the run-length pairs of all
     tensors are made at once (one kernel call per dtype, :func:`prepare_many`) and cached."""
 
-    def __init__(self, tensors: Mapping, meta: dict, group, stream: bool):
+    def __init__(self, tensors: Mapping, meta: dict, group, stream: bool,
+                 mirrors: dict | None = None):
         self.tensors, self.meta, self.group, self.stream = tensors, meta, group, stream
+        self.mirrors = mirrors or {}  # {name: (mirror.Mirror, value offset)}: format v3
         self.cache: dict[str, Prepared] = {}
 
     def _array(self, k: str) -> np.ndarray:
         arr = _native(k, self.tensors[k])
         if k in self.meta:
             self.meta[k].check_shape(arr.shape)
-        return arr
+        m = self.mirrors.get(k)
+        return arr if m is None else mir.forward(arr, m[0], m[1])
+
+    def mirror(self, k: str) -> tuple[int, int, bytes]:
+        """(period, skip, mode string) of tensor k's mirror; (0, 0, b"") without one."""
+        m = self.mirrors.get(k)
+        return (0, 0, b"") if m is None else (m[0].period, m[0].skip, mir.mode_bytes(m[0].modes))
 
     def prepare_all(self, names: list) -> None:
         if self.stream:
@@ -306,10 +315,11 @@ def _plan(src: _Source, names: list, *, max_tables: int, effort: int) -> _Plan:
 
 
 def _entry(p: Prepared, m: QuantMeta | None, pos: int, length: int, crc: int, tbase: int,
-           tbits: int, lbits: int) -> TensorEntry:
+           tbits: int, lbits: int, mirror: tuple = (0, 0, b"")) -> TensorEntry:
     return TensorEntry(p.name, np.dtype(p.dtype.newbyteorder("=")), p.shape, p.group_mode,
                        p.group_size, p.value_offset, pos, length, crc,
-                       len(m.to_bytes()) if m is not None else 0, tbase, tbits, lbits, m)
+                       len(m.to_bytes()) if m is not None else 0, tbase, tbits, lbits, m,
+                       mirror[0], mirror[1])
 
 
 def _batch_lengths(plan: _Plan, batch) -> None:
@@ -368,7 +378,8 @@ def _size(plan: _Plan) -> int:
         p = src.get(k)
         m = src.meta.get(k)
         tid = plan.group_tables[i]
-        mlen = len(m.to_bytes()) if m is not None else 0
+        mr = src.mirror(k)
+        mlen = (len(m.to_bytes()) if m is not None else 0) + len(mr[2])
         if p.n_groups == 0:
             length, tbase, tbits, lbits = mlen, 0, 0, 0
         elif lay is not None:
@@ -380,7 +391,7 @@ def _size(plan: _Plan) -> int:
             tbits = int(tid.max() - tbase).bit_length()
             lbits = int(bits.max()).bit_length()
             length = mlen + (p.n_groups * (tbits + lbits) + 7) // 8 + (int(bits.sum()) + 7) // 8
-        entries.append(_entry(p, m, pos, length, 0, tbase, tbits, lbits))
+        entries.append(_entry(p, m, pos, length, 0, tbase, tbits, lbits, mr))
         pos += length
     plan.size = pos + len(_directory(plan, entries, pos, None)) + FOOTER_SIZE
     return plan.size
@@ -409,7 +420,7 @@ def _emit(sink, plan: _Plan) -> int:
     pre = preamble(version=plan.version)
     sink.write(pre)
     pos = len(pre)
-    chunks = v2.ChunkCRC(plan.chunk_log2) if plan.version == 2 else None
+    chunks = v2.ChunkCRC(plan.chunk_log2) if plan.version >= 2 else None
     entries = []
     batch = plan.batch()
     payload = None
@@ -421,26 +432,71 @@ def _emit(sink, plan: _Plan) -> int:
     for i, k in enumerate(plan.names):
         p = src.get(k)
         m = src.meta.get(k)
+        mr = src.mirror(k)
         if payload is not None and p.n_groups:
             tbase, tbits, lbits = int(tb[i]), int(tbits_[i]), int(lbits_[i])
-            block = b"".join([m.to_bytes() if m is not None else b"",
+            block = b"".join([m.to_bytes() if m is not None else b"", mr[2],
                               gtabs[boff[i]:boff[i + 1]].tobytes(),
                               payload[poff[i]:poff[i + 1]].tobytes()])
         else:
             block, tbase, tbits, lbits = plan.enc.block(p, plan.group_tables[i], m,
-                                                        plan.bits.get(k))
+                                                        plan.bits.get(k), mr[2])
         src.cache.pop(k, None)
         plan.bits.pop(k, None)
         sink.write(block)
         if chunks is not None:
             chunks.feed(block)
         crc = zlib.crc32(block) if chunks is None else 0  # v2: chunk CRCs only
-        entries.append(_entry(p, m, pos, len(block), crc, tbase, tbits, lbits))
+        entries.append(_entry(p, m, pos, len(block), crc, tbase, tbits, lbits, mr))
         pos += len(block)
     d = _directory(plan, entries, pos, chunks.finish() if chunks is not None else None)
     sink.write(d)
     sink.write(footer(pos, d, pre))
     return pos + len(d) + FOOTER_SIZE
+
+
+def _mirrors(tensors: Mapping, names: list, option, version: int | None) -> dict:
+    """{name: (mirror.Mirror, value offset)}: the tensors that get format v3's mirror transform
+    (docs/FORMAT.md §25).  ``option``: 'auto' (§25's rule), None / False (never), or
+    {name: (period, skip)} (exactly those tensors, rows' modes by §25's rule)."""
+    if version in (1, 2) or option is None or option is False:
+        return {}
+    if isinstance(option, str) and option == "auto":
+        todo = {k: None for k in names}
+    elif isinstance(option, Mapping):
+        todo = {}
+        for k, v in option.items():
+            if k not in tensors:
+                raise ValueError(f"mirror given for unknown tensor {k!r}")
+            if not (isinstance(v, tuple) and len(v) == 2
+                    and all(isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+                            for x in v)):
+                raise TypeError(f"mirror[{k!r}] must be a (period, skip) tuple of ints")
+            todo[k] = (int(v[0]), int(v[1]))
+    else:
+        raise ValueError(f"mirror must be 'auto', None or a mapping name -> (period, skip), "
+                         f"got {option!r}")
+    out = {}
+    for k, ps in todo.items():
+        arr = _native(k, tensors[k])
+        voff = value_offset_for(arr.reshape(-1))
+        if ps is None:
+            m = mir.choose(arr, voff)
+        else:
+            period, skip = ps
+            if arr.size == 0 or period < 2 or arr.size % period or not 0 <= skip <= period - 2:
+                raise ValueError(f"mirror[{k!r}] = {ps}: the period must divide the tensor's "
+                                 f"{arr.size} values into rows of >= 2 and skip be <= period - 2")
+            m = mir.Mirror(period, skip, mir.row_modes(arr, period, skip, voff))
+        if m is None:
+            continue
+        if arr.dtype.kind == "u" and value_offset_for(mir.forward(arr, m, voff).reshape(-1)) != voff:
+            if ps is not None:
+                raise ValueError(f"mirror[{k!r}]: the mirrored tensor's most frequent value is "
+                                 f"not the tensor's value offset {voff} (docs/FORMAT.md §25)")
+            continue
+        out[k] = (m, voff)
+    return out
 
 
 def _write(sink, tensors: Mapping, *, group, meta, max_tables: int, effort: int = 1,
@@ -464,7 +520,8 @@ def _group_candidates(group, effort: int) -> list:
     return [group]
 
 
-def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, version) -> _Plan:
+def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, version,
+               mirror="auto") -> _Plan:
     """Plan every grouping candidate and keep the one whose package is smallest (the first on
     ties), sized exactly without packing any payload.  A candidate that groups every tensor
     exactly as an earlier one would write the same package and is skipped.  Not streaming,
@@ -473,13 +530,16 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
     pool, :func:`codec.planner.run_ranges`); a model below SEQ_PLAN_PARAMS parameters is
     planned on the calling thread (its time is Python's, which two threads only share)."""
     names_cache: dict = {}
+    mirrors = _mirrors(tensors, names, mirror, version)
+    if version is None:  # the lowest version that holds the package (§25)
+        version = 3 if mirrors else VERSION
 
     def plan_of(s):
         pl = _plan(s, names, max_tables=max_tables, effort=effort)
         pl.version = version
         pl.names_cache = names_cache
         return pl
-    srcs = [_Source(tensors, meta, g, stream) for g in cands]
+    srcs = [_Source(tensors, meta, g, stream, mirrors) for g in cands]
     if len(srcs) > 1:
         # (not streaming) the arrays are read once, here: the finest grouping's run-length
         # pass ('kernel', the last candidate), the others' pairs derived from it
@@ -516,7 +576,8 @@ def _size_of(plan: _Plan) -> _Plan:
 
 
 def pack(tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
-         max_tables: int = DEFAULT_MAX_TABLES, effort: int = 1, version: int = VERSION) -> bytes:
+         max_tables: int = DEFAULT_MAX_TABLES, effort: int = 1, version: int | None = None,
+         mirror="auto") -> bytes:
     """Compress named integer tensors into one package (bytes).
 
     ``group``: 'auto' (whole kernels of >= 4096 parameters, or at effort 1 also one group per
@@ -525,28 +586,35 @@ def pack(tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
     ``{name: QuantMeta}`` stored exactly beside each tensor.  ``max_tables``: size of the
     Huffman table pool the encoder may use (1 = one shared table).  ``effort``: 1 (default)
     searches the alphabet and lets every group pick its table; 0 is a faster, coarser search.
-    ``version``: format version to write, 2 (default, compact directory) or 1.
+    ``version``: format version to write: None (default) = the lowest that holds the package
+    (2, or 3 when a tensor uses the mirror), 3, 2 (compact directory, no mirror) or 1.
+    ``mirror``: format v3's mirror transform for symmetric / antisymmetric rows (an STFT or
+    DCT basis, linear-phase filters): 'auto' (default; docs/FORMAT.md §25), None (never), or
+    ``{name: (period, skip)}`` (exactly those tensors).
     """
     names, meta = _check_args(tensors, meta, effort, version)
     plan = _best_plan(tensors, names, meta, _group_candidates(group, effort),
-                      max_tables=max_tables, effort=effort, stream=False, version=version)
+                      max_tables=max_tables, effort=effort, stream=False, version=version,
+                      mirror=mirror)
     buf = io.BytesIO()
     _emit(buf, plan)
     return buf.getvalue()
 
 
 def save(path, tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
-         max_tables: int = DEFAULT_MAX_TABLES, effort: int = 1, version: int = VERSION) -> int:
+         max_tables: int = DEFAULT_MAX_TABLES, effort: int = 1, version: int | None = None,
+         mirror="auto") -> int:
     """Write a package to ``path`` atomically (temporary file, fsync, rename); returns its size.
 
     ``tensors`` may be a lazy mapping (e.g. ``np.load('x.npz')``): each tensor is read when
     needed and blocks are streamed to disk, so the package is never held in memory (with
     several grouping candidates, each is first planned and sized exactly without packing).
-    ``version``: format version to write (2 by default, or 1).
+    ``version``, ``mirror``: as :func:`pack`.
     """
     names, meta = _check_args(tensors, meta, effort, version)
     plan = _best_plan(tensors, names, meta, _group_candidates(group, effort),
-                      max_tables=max_tables, effort=effort, stream=True, version=version)
+                      max_tables=max_tables, effort=effort, stream=True, version=version,
+                      mirror=mirror)
     path = os.fspath(path)
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".codec-", suffix=".tmp", dir=d)
@@ -566,10 +634,13 @@ def save(path, tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
 
 
 def encode(array: np.ndarray, /, *, group="auto", meta: QuantMeta | None = None,
-           effort: int = 1, version: int = VERSION) -> bytes:
-    """Compress one integer tensor (a package holding one tensor named '')."""
+           effort: int = 1, version: int | None = None, mirror="auto") -> bytes:
+    """Compress one integer tensor (a package holding one tensor named '').  ``mirror``:
+    'auto', None, or (period, skip) for this tensor (see :func:`pack`)."""
+    if isinstance(mirror, tuple):
+        mirror = {"": mirror}
     return pack({"": array}, group=group, meta=None if meta is None else {"": meta}, effort=effort,
-                version=version)
+                version=version, mirror=mirror)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -621,6 +692,7 @@ class Package:
         self._multi_cache = None
         self._crc_ok: set[str] = set()
         self._chunk_ok: set[int] = set()  # v2 chunks verified
+        self._modes_ok: set[str] = set()  # v3 tensors whose mirror modes passed X4
 
     @property
     def names(self) -> list[str]:
@@ -676,12 +748,23 @@ class Package:
         return rows, mluts, bounds
 
     def _meta(self, e: TensorEntry) -> QuantMeta | None:
-        """The tensor's quantization metadata, parsed only after its block CRC matched."""
+        """The tensor's quantization metadata, parsed only after its block CRC matched; then
+        (v3) its mirror modes checked (X4)."""
         if e.meta_length and e.meta is None:
             if self.verify:
                 self._check_crc(e)
             e.meta = QuantMeta.from_bytes(self._buf, e.block_offset, e.block_offset + e.meta_length,
                                           shape=e.shape)
+        if e.mirror_period and e.name not in self._modes_ok:
+            if self.verify:
+                self._check_crc(e)
+            off = e.block_offset + e.meta_length
+            r = int(mir.check_modes(self._buf, np.int64(off), np.int64(e.numel // e.mirror_period)))
+            if r != -1:
+                raise CorruptError(f"tensor {e.name!r}: mirror mode 3 (invalid) at row {r}"
+                                   if r >= 0 else f"tensor {e.name!r}: mirror modes outside the "
+                                   f"package", offset=off + max(r, 0) // 4, value=r)
+            self._modes_ok.add(e.name)
         return e.meta
 
     def _check_crc(self, e: TensorEntry) -> None:
@@ -764,7 +847,28 @@ class Package:
         bitpos: dict[int, int] = {}
         for batch in segs:
             self._decode_batch(batch, out, bitpos, extra)
+        if any(e.mirror_period for e in entries):
+            self._unmirror(entries, out)
         return out
+
+    def _unmirror(self, entries: list[TensorEntry], out: np.ndarray) -> None:
+        """Format v3: undo the mirror transform of the tensors that have one, in place
+        (``entries`` back to back in ``out``)."""
+        bits = 8 * out.dtype.itemsize
+        base = 0
+        for e in entries:
+            if e.mirror_period:
+                off = e.block_offset + e.meta_length
+                st = int(mir.inverse(out, np.int64(base), np.int64(e.numel),
+                                     np.int64(e.mirror_period), np.int64(e.mirror_skip),
+                                     self._buf, np.int64(off), np.int64(e.value_offset),
+                                     np.int64(bits), out.dtype.kind == "i"))
+                if st != 0:
+                    r = -2 - st
+                    raise CorruptError(f"tensor {e.name!r}: mirror mode 3 (invalid) at row {r}"
+                                       if st <= -2 else f"tensor {e.name!r}: mirror transform "
+                                       f"does not fit", offset=off + max(r, 0) // 4, value=st)
+            base += e.numel
 
     def _plan(self, batch, bitpos: dict):
         """Group plan of ``batch`` = [(entry, g0, g1, output base)]: the decode kernel's per-group
@@ -775,7 +879,7 @@ class Package:
         rows: list[int] = []  # flat: np.fromiter reads it ~2x faster than a list of tuples
         add = rows.extend
         for e, g0, g1, base in batch:
-            gt0 = e.block_offset + e.meta_length
+            gt0 = e.block_offset + e.meta_length + e.mirror_bytes
             pay0 = gt0 + e.group_table_bytes
             add((gt0, e.tid_bits, e.len_bits, e.tid_base, bitpos.get(id(e), pay0 * 8),
                  g0, g1, e.group_size, e.numel, base, e.value_offset, pay0,
@@ -908,7 +1012,7 @@ class Package:
         crc = self._chunk_jobs() if names is None else None
         if crc is None:
             self._check(entries, self.verify and names is None
-                        and self.directory.version == 2 and self._check_all_chunks())
+                        and self.directory.version >= 2 and self._check_all_chunks())
             return self._assemble(entries, self._decode_dtypes(entries, []))
         err = None
         try:
@@ -927,7 +1031,7 @@ class Package:
         :meth:`_check_all_chunks`); or None with no pool thread or a data area under
         CRC_OVERLAP_MIN_BYTES (its decode would not run in parallel)."""
         d = self.directory
-        if not self.verify or d.version != 2 or \
+        if not self.verify or d.version < 2 or \
                 d.directory_offset - PREAMBLE_SIZE < CRC_OVERLAP_MIN_BYTES:
             return None
         nw = workers()
@@ -977,7 +1081,7 @@ class Package:
                 for e in entries:
                     self._check_crc(e)
         for e in entries:
-            if e.meta_length:
+            if e.meta_length or e.mirror_period:
                 self._meta(e)
 
     def _decode_dtypes(self, entries: list[TensorEntry], extra: list) -> dict:

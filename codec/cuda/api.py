@@ -34,6 +34,8 @@ FILL_THREADS = 32 if SIMULATOR else 256
 FILL_BLOCKS = 4 if SIMULATOR else 16384
 SWAP_THREADS = 32 if SIMULATOR else 256
 SWAP_BLOCKS = 2 if SIMULATOR else 4096
+MIRROR_THREADS = 32 if SIMULATOR else 256   # kernels.mirror_inverse: a thread a (row, k) pair
+MIRROR_BLOCKS = 2 if SIMULATOR else 16384   # grid-stride beyond this
 # warp kernel (codec/cuda/warp.py): groups (warps) per block, shared staging bytes per warp,
 # synchronisation rounds before the sequential fallback, overlap bits of the speculative
 # walks, register cap (0: none).  'auto' uses the one-thread-a-group kernels only for launches
@@ -98,6 +100,17 @@ class _Launch:
     path: object = None           # warp kernel: how each group was decoded (warp.PATH_*)
     one_table: bool = True        # every group of the launch uses one decode table
     bits: int = 0                 # payload bits of the launch's groups
+    # v3 mirror (kernels.mirror_inverse): the launch's mirrored tensors (rows of its mirror
+    # table), their (row, k) pairs, the table and per-tensor status on the device
+    mir_entries: list = field(default_factory=list)
+    npairs: int = 0
+    mir: object = None
+    mir_status: object = None
+    # dequantized tensors with a mirror are decoded as integers (``out``), the mirror undone
+    # there, then stored as ``final_dtype`` into ``final`` (kernels.store_values)
+    final_dtype: np.dtype | None = None
+    final: object = None
+    store_status: object = None
 
 
 @dataclass
@@ -147,7 +160,7 @@ class GpuPackage:
         p = self.package
         d = p.directory
         entries = [p.entry(n) for n in (p.names if names is None else names)]
-        if names is None and p.verify and d.version == 2:
+        if names is None and p.verify and d.version >= 2:
             if device and d.directory_offset - PREAMBLE_SIZE >= GPU_CRC_MIN_BYTES:
                 return entries, lambda words, nbytes: p._check(
                     entries, nbytes >= d.directory_offset
@@ -212,12 +225,17 @@ class GpuPackage:
     def _plan_dtype(self, dtype, es: list[TensorEntry], out_dt, base_byte: int) -> _DtypeBatch:
         """Group plan of one dtype's tensors (the CPU decoder's ``_decode_flat``), split into
         launches by output dtype (dequantized tensors / tensors kept as integers)."""
-        keys = [out_dt if (out_dt is not None and e.meta is not None) else e.dtype for e in es]
+        # launch keys (decode dtype, final dtype): a dequantized tensor with a v3 mirror is
+        # decoded as integers, its mirror undone, then dequantized (a pass of its own)
+        keys = [(e.dtype, None) if out_dt is None or e.meta is None
+                else (e.dtype, out_dt) if e.mirror_period else (out_dt, None) for e in es]
         order: list = []
         for k in keys:
             if k not in order:
                 order.append(k)
-        launches = {k: _Launch(np.dtype(k), [], [], 0, np.zeros(0, np.int64)) for k in order}
+        launches = {k: _Launch(np.dtype(k[0]), [], [], 0, np.zeros(0, np.int64),
+                               final_dtype=None if k[1] is None else np.dtype(k[1]))
+                    for k in order}
         base_of = {}
         for e, k in zip(es, keys):
             L = launches[k]
@@ -258,6 +276,21 @@ class GpuPackage:
             t_sel = tid[sel]
             L.one_table = bool(t_sel.size == 0 or (t_sel == t_sel[0]).all())
             L.bits = int((ghi[sel] - glo[sel]).sum())
+            if L.final_dtype is not None:
+                L.host.update(zip(("fdqi", "fscales", "fzps"), _dq_params(
+                    lives, [base_of[id(e)] for e in lives], L.final_dtype)))
+            rows = []
+            for e in lives:
+                if e.mirror_period:
+                    P, a = e.mirror_period, e.mirror_skip
+                    # the mode string follows the metadata (FORMAT.md §23)
+                    rows.append((base_of[id(e)], e.numel, P, a,
+                                 e.block_offset + e.meta_length - base_byte, e.value_offset,
+                                 L.npairs))
+                    L.mir_entries.append(e)
+                    L.npairs += e.numel // P * ((P - a) // 2)
+            if rows:
+                L.host["mir"] = np.array(rows, np.int64).reshape(-1, K.MIR_COLS)
         return batch
 
     def prepare(self, names: Iterable[str] | None = None, dequantize=None) -> DecodePlan:
@@ -303,6 +336,15 @@ class GpuPackage:
                     L.where = dall[len(rows) + 1]
                     L.status_where = dall[len(rows):]
                     L.path = cuda.to_device(np.zeros(L.gidx.size, np.int8))
+                if "mir" in L.host:
+                    L.mir = cuda.to_device(L.host["mir"])
+                    L.mir_status = cuda.to_device(np.full(len(L.mir_entries), K.MIR_OK,
+                                                          np.int64))
+                if L.final_dtype is not None:
+                    L.final = cuda.device_array(L.total, L.final_dtype)
+                    L.store_status = cuda.to_device(np.zeros(1, np.int64))
+                    for k in ("fdqi", "fscales", "fzps"):
+                        L.dev[k] = cuda.to_device(L.host[k])
 
     # --- device side ----------------------------------------------------------------------
     def launch(self, plan: DecodePlan, variant: str = "auto") -> None:
@@ -316,44 +358,73 @@ class GpuPackage:
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         for b in plan.batches:
-            vmin, vmax = value_range(b.dtype)
             for L in b.launches:
-                n = int(L.gidx.size)
-                if n == 0:
-                    continue
-                d = L.dev
-                # float16 results are always written as bits: the kernels never see a float16
-                # array (no dependence on the target's half-precision support)
-                kout = L.outbits if L.out_dtype == np.dtype(np.float16) else L.out
-                tids = L.host["tid"]
-                one_table = L.one_table
-                args = (plan.words, np.int64(plan.nbits), d["glo"], d["ghi"], d["tid"],
-                        d["ostart"], d["ocount"], d["voff"], d["gten"], np.int64(vmin),
-                        np.int64(vmax), plan.luts, d["dqi"], d["scales"], d["zps"], kout,
-                        L.outbits, L.status, L.where)
-                c = WARP_CONFIG
-                v = variant
-                if v == "auto":  # many short groups: one thread a group (docs/GPU.md)
-                    short = n >= c["min_groups"] and L.bits < c["min_bits"] * n
-                    v = ("shared" if one_table else "global") if short else "warp"
-                if v == "warp":
-                    kern = warp_kernel(c["warps"], c["stage_bytes"], c["max_rounds"],
-                                       c["overlap"], L.out_dtype not in _FLOATS,
-                                       c["max_registers"])
-                    blocks = (n + c["warps"] - 1) // c["warps"]
-                    kern[blocks, 32 * c["warps"]](*args, np.int64(b.dtype.itemsize == 1), L.path)
-                    continue
-                if v == "shared" and not one_table:
-                    raise ValueError("variant 'shared' needs every group to use one table")
-                K.prefill[min(n, FILL_BLOCKS), FILL_THREADS](
-                    d["glo"], d["ghi"], d["tid"], d["ostart"], d["ocount"], d["voff"], d["gten"],
-                    d["dqi"], plan.luts, d["scales"], d["zps"], kout, L.outbits,
-                    np.int64(plan.nbits))
-                blocks = (n + DECODE_THREADS - 1) // DECODE_THREADS
-                if v == "shared":
-                    K.decode_shared[blocks, DECODE_THREADS](*args, np.int64(tids[0]))
-                else:
-                    K.decode_global[blocks, DECODE_THREADS](*args)
+                if L.gidx.size:
+                    self._launch_decode(plan, b, L, variant)
+                    self._launch_mirror(plan, b, L)
+                    self._launch_store(L)
+
+    @staticmethod
+    def _launch_decode(plan: DecodePlan, b: _DtypeBatch, L: _Launch, variant: str) -> None:
+        """One launch's decode kernels (``variant`` as :meth:`launch`)."""
+        vmin, vmax = value_range(b.dtype)
+        n = int(L.gidx.size)
+        d = L.dev
+        # float16 results are always written as bits: the kernels never see a float16
+        # array (no dependence on the target's half-precision support)
+        kout = L.outbits if L.out_dtype == np.dtype(np.float16) else L.out
+        tids = L.host["tid"]
+        one_table = L.one_table
+        args = (plan.words, np.int64(plan.nbits), d["glo"], d["ghi"], d["tid"],
+                d["ostart"], d["ocount"], d["voff"], d["gten"], np.int64(vmin),
+                np.int64(vmax), plan.luts, d["dqi"], d["scales"], d["zps"], kout,
+                L.outbits, L.status, L.where)
+        c = WARP_CONFIG
+        v = variant
+        if v == "auto":  # many short groups: one thread a group (docs/GPU.md)
+            short = n >= c["min_groups"] and L.bits < c["min_bits"] * n
+            v = ("shared" if one_table else "global") if short else "warp"
+        if v == "warp":
+            kern = warp_kernel(c["warps"], c["stage_bytes"], c["max_rounds"],
+                               c["overlap"], L.out_dtype not in _FLOATS,
+                               c["max_registers"])
+            blocks = (n + c["warps"] - 1) // c["warps"]
+            kern[blocks, 32 * c["warps"]](*args, np.int64(b.dtype.itemsize == 1), L.path)
+            return
+        if v == "shared" and not one_table:
+            raise ValueError("variant 'shared' needs every group to use one table")
+        K.prefill[min(n, FILL_BLOCKS), FILL_THREADS](
+            d["glo"], d["ghi"], d["tid"], d["ostart"], d["ocount"], d["voff"], d["gten"],
+            d["dqi"], plan.luts, d["scales"], d["zps"], kout, L.outbits,
+            np.int64(plan.nbits))
+        blocks = (n + DECODE_THREADS - 1) // DECODE_THREADS
+        if v == "shared":
+            K.decode_shared[blocks, DECODE_THREADS](*args, np.int64(tids[0]))
+        else:
+            K.decode_global[blocks, DECODE_THREADS](*args)
+
+    @staticmethod
+    def _launch_mirror(plan: DecodePlan, b: _DtypeBatch, L: _Launch) -> None:
+        """Undo the v3 mirror of the launch's mirrored tensors in its integer output, after
+        (same stream) its decode (kernels.mirror_inverse, a thread a (row, k) pair)."""
+        if L.mir is None or L.npairs == 0:
+            return
+        blocks = min((L.npairs + MIRROR_THREADS - 1) // MIRROR_THREADS, MIRROR_BLOCKS)
+        K.mirror_inverse[blocks, MIRROR_THREADS](
+            plan.words, np.int64(plan.nbits // 8), L.mir, np.int64(L.npairs),
+            np.int64(8 * b.dtype.itemsize), np.int64(b.dtype.kind == "i"), L.out, L.mir_status)
+
+    @staticmethod
+    def _launch_store(L: _Launch) -> None:
+        """Dequantize a launch decoded as integers (its tensors have a mirror) into ``final``."""
+        if L.final is None or L.total == 0:
+            return
+        bits = L.final.view(_FLOATS[L.final_dtype])
+        kout = bits if L.final_dtype == np.dtype(np.float16) else L.final
+        blocks = min((L.total + FILL_THREADS - 1) // FILL_THREADS, FILL_BLOCKS)
+        d = L.dev
+        K.store_values[blocks, FILL_THREADS](L.out, d["fdqi"], d["fscales"], d["fzps"], kout,
+                                             bits, L.store_status)
 
     def check(self, plan: DecodePlan) -> None:
         """Copy the per-group status back and raise the CPU decoder's error for the first bad
@@ -380,6 +451,28 @@ class GpuPackage:
             raise CorruptError(f"tensor {e.name!r} group {g - int(first)}: "
                                f"{STATUS_MESSAGES.get(code, code)}",
                                offset=(int(where[g]) + 8 * plan.base_byte) // 8, value=code)
+        # then the mirror pass and the stores after it (neither fails on a package that
+        # passed the host's checks: X4, a mode 3, is the CPU reader's, Package._meta, run
+        # by prepare before any launch)
+        for b in plan.batches:
+            for L in b.launches:
+                if L.mir_status is not None:
+                    st = L.mir_status.copy_to_host()
+                    for e, code in zip(L.mir_entries, st.tolist()):
+                        if code == K.MIR_OK:
+                            continue
+                        if code >= 0:
+                            raise _mode_error(e, code)
+                        raise CorruptError(f"tensor {e.name!r}: mirror: "
+                                           f"{STATUS_MESSAGES[K.ERR_BUFFER]}",
+                                           offset=e.block_offset, value=K.ERR_BUFFER)
+                if L.store_status is not None:
+                    code = int(L.store_status.copy_to_host()[0])
+                    if code:
+                        e = L.entries[0]
+                        raise CorruptError(f"tensor {e.name!r}: dequantize: "
+                                           f"{STATUS_MESSAGES.get(code, code)}",
+                                           offset=e.block_offset, value=code)
 
     @staticmethod
     def paths(plan: DecodePlan) -> np.ndarray:
@@ -400,8 +493,9 @@ class GpuPackage:
         res = {}
         for b in plan.batches:
             for L in b.launches:
+                out = L.out if L.final is None else L.final
                 for e, base in zip(L.entries, L.bases):
-                    res[e.name] = _view(L.out, base, e.numel, e.shape)
+                    res[e.name] = _view(out, base, e.numel, e.shape)
         return {e.name: res[e.name] for e in plan.entries}
 
     def run(self, plan: DecodePlan, variant: str = "auto") -> dict:
@@ -412,6 +506,13 @@ class GpuPackage:
     def load(self, names: Iterable[str] | None = None, dequantize=None,
              variant: str = "auto") -> dict:
         return self.run(self.prepare(names, dequantize), variant)
+
+
+def _mode_error(e: TensorEntry, r: int) -> CorruptError:
+    """Check X4's error (as codec.Package's): row ``r`` of tensor ``e`` has mirror mode 3."""
+    off = e.block_offset + e.meta_length
+    return CorruptError(f"tensor {e.name!r}: mirror mode 3 (invalid) at row {r}",
+                        offset=off + r // 4, value=r)
 
 
 @functools.lru_cache(maxsize=8)

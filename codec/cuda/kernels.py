@@ -462,3 +462,119 @@ def crc_chunks(words, nbytes, lo, end, log2, T, out):
             elif s0 < b:
                 R = _crc_run(words, s0, b, R, T)
     out[c] = np.int64(R ^ np.uint32(0xFFFFFFFF))
+
+
+# --- format v3's mirror transform (docs/FORMAT.md §23), undone after a launch's decode -------
+# mirror table columns: one row per mirrored tensor of a launch, rows in ascending MIR_PAIR0
+MIR_BASE = 0    # flat index of the tensor's first value in ``out``
+MIR_NUMEL = 1   # the tensor's values
+MIR_PERIOD = 2  # P: values per mirror row
+MIR_SKIP = 3    # a: leading values of a row outside the mirror
+MIR_MODES = 4   # byte offset of the tensor's mode string in the copied span
+MIR_VOFF = 5    # z: the tensor's value offset
+MIR_PAIR0 = 6   # first (row, k) pair of the tensor: the pairs of the rows before it
+MIR_COLS = 7
+MIR_OK = np.iinfo(np.int64).max  # mirror_inverse's status of a tensor without a problem
+
+
+@cuda.jit
+def mirror_inverse(words, nbytes, mir, npairs, bits, signed, out, status):
+    """Undo the mirror in place: for pair q = (tensor t, row r, k) with mode m in {1, 2} read
+    from the package bytes on the device (2 bits a row, MSB first, at byte ``mir[t,
+    MIR_MODES]`` of the copied span), ``x[b + M - 1 - k] = wrap(x[b + M - 1 - k] + s * (x[b +
+    k] - z))`` with ``b = base + r * P + a``, ``M = P - a``, ``h = M // 2``, ``s = +1 / -1``,
+    arithmetic modulo 2**bits (two's complement when ``signed``).  One thread a pair
+    (grid-stride over ``npairs`` = the sum of each tensor's rows * h); a pair reads only
+    first-half values and writes only its second-half value, so no order is needed.
+
+    ``status[t]`` (MIR_OK from the caller) is lowered with ``cuda.atomic.min``: to -1 for a
+    bad argument or index (nothing written by that thread), else to r for a mode 3 at row r
+    (so the smallest such r: the host's own check X4 rejects such a package first)."""
+    T = mir.shape[0]
+    q = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    if mir.shape[1] != MIR_COLS or T > status.size:  # a table of the wrong shape: all refused
+        while q < status.size:
+            status[q] = -1
+            q += stride
+        return
+    mask = (np.int64(1) << bits) - 1
+    half = (np.int64(1) << (bits - 1)) if signed else np.int64(0)
+    while q < npairs:
+        # the tensor of pair q: the last row whose first pair is <= q
+        lo = np.int64(0)
+        hi = np.int64(T)
+        while hi - lo > 1:
+            mid = (lo + hi) >> 1
+            if mir[mid, MIR_PAIR0] <= q:
+                lo = mid
+            else:
+                hi = mid
+        t = lo
+        if T == 0:
+            return
+        base = mir[t, MIR_BASE]
+        numel = mir[t, MIR_NUMEL]
+        P = mir[t, MIR_PERIOD]
+        a = mir[t, MIR_SKIP]
+        if P < 2 or a < 0 or a > P - 2 or numel <= 0 or numel % P != 0 or base < 0 \
+                or base + numel > out.size or bits < 8 or bits > 32:
+            cuda.atomic.min(status, t, np.int64(-1))
+            q += stride
+            continue
+        M = P - a
+        h = M >> 1
+        local = q - mir[t, MIR_PAIR0]
+        r = local // h
+        k = local - r * h
+        if local < 0 or r >= numel // P:
+            cuda.atomic.min(status, t, np.int64(-1))
+            q += stride
+            continue
+        mb = mir[t, MIR_MODES] + (r >> 2)
+        if mb < 0 or mb >= nbytes or mb >= 8 * words.size:
+            cuda.atomic.min(status, t, np.int64(-1))
+            q += stride
+            continue
+        mode = np.int64(_byte(words, mb) >> np.uint64(6 - 2 * (r & 3))) & 3
+        if mode == 3:
+            cuda.atomic.min(status, t, r)
+        elif mode != 0:
+            b = base + r * P + a
+            i = b + k
+            j = b + M - 1 - k
+            if mode == 1:
+                v = np.int64(out[j]) + (np.int64(out[i]) - mir[t, MIR_VOFF])
+            else:
+                v = np.int64(out[j]) - (np.int64(out[i]) - mir[t, MIR_VOFF])
+            v = v & mask
+            if half != 0 and v >= half:
+                v -= mask + 1
+            out[j] = v
+        q += stride
+
+
+@cuda.jit
+def store_values(src, dqi, scales, zps, out, outbits, status):
+    """out[i] = stored integer src[i] through :func:`_store` (dequantization of a launch decoded
+    as integers first: the mirror is undone on the integers, api.py), i over ``src``; the
+    tensor row of i is the last ``dqi`` row whose DQ_BASE is <= i.  ``status[0]`` (zeroed by
+    the caller) gets the first failing store's code (ERR_BUFFER: an index outside a buffer)."""
+    T = dqi.shape[0]
+    i = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    while i < src.size:
+        lo = np.int64(0)
+        hi = np.int64(T)
+        while hi - lo > 1:
+            mid = (lo + hi) >> 1
+            if dqi[mid, DQ_BASE] <= i:
+                lo = mid
+            else:
+                hi = mid
+        st = ERR_BUFFER
+        if T > 0 and dqi.shape[1] == DQ_COLS:
+            st = _store(out, outbits, i, np.int64(src[i]), lo, dqi, scales, zps)
+        if st != OK and status.size > 0:
+            cuda.atomic.min(status, 0, np.int64(st))
+        i += stride

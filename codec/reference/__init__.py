@@ -1,4 +1,5 @@
-"""Slow, obviously-correct pure-Python reference implementation of formats v1 and v2 (no Numba).
+"""Slow, obviously-correct pure-Python reference implementation of formats v1, v2 and v3 (no
+Numba).
 
 * :func:`read_package` / :func:`unpack` / :func:`unpack_with_meta` / :func:`decode`: an
   independent reader written from docs/FORMAT.md (it imports only :mod:`codec.errors` from
@@ -8,11 +9,16 @@
   ``codec.pack``.
 * :func:`reencode`: decode a package and write it again from the choices in its own header;
   for every package made by ``codec.pack`` the result is byte-identical.
+* :func:`choose_mirror`: §25's automatic choice of the v3 mirror transform for one tensor
+  (``((P, a), row modes)`` or None); :func:`row_modes`, :func:`mirror_forward` and
+  :func:`value_offset_of` are its parts.
 """
 from .decoder import (RefEntry, RefLimits, RefMeta, RefPackage, RefTable, decode, read_header,
                       read_package, unpack, unpack_with_meta)
 from .encoder import TensorChoice, choices_of, pack, reencode
+from .encoder_v2 import choose_mirror, mirror_forward, row_modes, value_offset_of
 
 __all__ = ["read_package", "read_header", "unpack", "unpack_with_meta", "decode", "pack",
            "reencode", "choices_of", "TensorChoice", "RefTable", "RefMeta", "RefEntry",
-           "RefPackage", "RefLimits"]
+           "RefPackage", "RefLimits", "choose_mirror", "mirror_forward", "row_modes",
+           "value_offset_of"]

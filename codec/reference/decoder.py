@@ -1,5 +1,5 @@
-"""Reference decoder for formats v1 and v2, written from docs/FORMAT.md alone (the v2
-directory is read by :mod:`.decoder_v2`).
+"""Reference decoder for formats v1, v2 and v3, written from docs/FORMAT.md alone (the v2/v3
+directory and v3's mirror transform are read by :mod:`.decoder_v2`).
 
 Slow and deliberately plain: every field is read in the order the spec lists it, every bit is
 read from a big-endian :class:`bitarray.bitarray`, Huffman codes are decoded one bit at a time
@@ -28,7 +28,7 @@ from ..errors import ChecksumError, CodecError, CorruptError, LimitError, Trunca
 MAGIC = b"SPKG"
 FOOTER_MAGIC = b"GKPS"
 VERSION = 1
-VERSIONS = (1, 2)
+VERSIONS = (1, 2, 3)
 PREAMBLE_SIZE = 8
 FOOTER_SIZE = 24
 MAX_CODE_LEN = 12
@@ -242,6 +242,10 @@ class RefEntry:
     payload_bytes: int = 0
     group_tables: list[int] = field(default_factory=list)   # table index of each group
     group_lengths: list[int] = field(default_factory=list)  # coded bits of each group
+    mirror_period: int = 0   # v3 (§23): P, values per mirror row; 0 = no mirror
+    mirror_skip: int = 0     # v3: a, leading values of each row outside the mirror
+    mirror_bytes: int = 0    # v3: bytes of the mode string, ceil(n_rows / 4); 0 = no mirror
+    mirror_modes: list[int] = field(default_factory=list)   # v3: each row's mode (0, 1, 2)
 
 
 @dataclass
@@ -268,8 +272,8 @@ def _buffer(data) -> bytes:
 
 def read_header(data, limits: RefLimits = RefLimits()):
     """Parse preamble, footer, directory (tables and entries).  Returns (buf, version, flags,
-    tables, entries, directory offset, chunks); chunks = (chunk_log2, chunk CRC32s) for v2,
-    None for v1."""
+    tables, entries, directory offset, chunks); chunks = (chunk_log2, chunk CRC32s) for v2
+    and v3, None for v1."""
     buf = _buffer(data)
     n = len(buf)
     if n < PREAMBLE_SIZE:
@@ -303,7 +307,7 @@ def read_header(data, limits: RefLimits = RefLimits()):
         v2 = _v2
         count = r.varint("tensor count", limits.max_tensors, LimitError)
         names = v2.read_names(r, count, limits)
-        entries = v2.read_entries(r, limits, len(tables), dir_off, names)
+        entries = v2.read_entries(r, limits, len(tables), dir_off, names, version)
         chunks = v2.read_chunks(r, dir_off)
     if r.pos != fpos:
         raise CorruptError("stray bytes at the end of the directory", offset=r.pos)
@@ -508,8 +512,8 @@ class CanonicalDecoder:
 
 
 def read_group_table(bits: bitarray, e: RefEntry, ntab: int) -> None:
-    br = BitReader(bits, 8 * (e.block_offset + e.meta_length),
-                   8 * (e.block_offset + e.meta_length + e.group_table_bytes), "group table")
+    start = e.block_offset + e.meta_length + e.mirror_bytes  # v3: after the mirror modes
+    br = BitReader(bits, 8 * start, 8 * (start + e.group_table_bytes), "group table")
     for _ in range(e.n_groups):
         t = br.read(e.tid_bits) + e.tid_base
         ln = br.read(e.len_bits)
@@ -559,7 +563,7 @@ def decode_tensor(bits: bitarray, e: RefEntry, tables: list[RefTable],
                   decoders: dict[int, CanonicalDecoder]) -> np.ndarray:
     lo, hi = dtype_range(e.dtype)
     values: list[int] = []
-    pos = 8 * (e.block_offset + e.meta_length + e.group_table_bytes)
+    pos = 8 * (e.block_offset + e.meta_length + e.mirror_bytes + e.group_table_bytes)
     for g in range(e.n_groups):
         n = min(e.group_size, e.numel - g * e.group_size)
         t = e.group_tables[g]
@@ -568,6 +572,8 @@ def decode_tensor(bits: bitarray, e: RefEntry, tables: list[RefTable],
         br = BitReader(bits, pos, pos + e.group_lengths[g], f"tensor {e.name!r} group {g}")
         values += decode_group(br, tables[t], decoders[t], n, e.value_offset, lo, hi)
         pos += e.group_lengths[g]
+    if e.mirror_period:  # v3 (§23): undo the mirror transform on the stored values
+        _v2.unmirror(values, e)
     return np.array(values, dtype=e.dtype).reshape(e.shape)
 
 
@@ -576,7 +582,8 @@ def read_package(data, *, limits: RefLimits = RefLimits(), decode: bool = True,
     """Parse and (if ``decode``) decode every tensor of a package.
 
     For each tensor, in directory order: block CRC32 (skipped if not ``verify``; the directory
-    CRC is always checked), quantization metadata, group table, groups.  Raises only
+    CRC is always checked), quantization metadata, mirror modes (v3), group table, groups,
+    then (v3) the inverse mirror transform.  Raises only
     :class:`codec.errors.CodecError` subclasses for bad bytes.
     """
     try:
@@ -594,6 +601,8 @@ def read_package(data, *, limits: RefLimits = RefLimits(), decode: bool = True,
                                     offset=e.block_offset)
             metas[e.name] = (read_meta(buf, e.block_offset, e.block_offset + e.meta_length,
                                        e.shape) if e.meta_length else None)
+            if e.mirror_period:  # v3, X4: the mode string, between metadata and group table
+                _v2.read_mirror_modes(buf, e)
             read_group_table(bits, e, len(tables))
             if decode:
                 tensors[e.name] = decode_tensor(bits, e, tables, decoders)

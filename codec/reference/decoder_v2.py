@@ -1,8 +1,9 @@
-"""Reference reader of the format v2 directory (docs/FORMAT.md §16-§20), written from the spec.
+"""Reference reader of the format v2 / v3 directory (docs/FORMAT.md §16-§20, §23-§24) and of
+v3's mirror transform, written from the spec.
 
 Plain Python, every field in the order the spec lists it; shares no code with ``codec.format``
-/ ``codec.format_v2`` (only the v1 reference helpers of :mod:`.decoder`).  The checks and their
-order are §20's.
+/ ``codec.format_v2`` / ``codec.mirror`` (only the v1 reference helpers of :mod:`.decoder`).
+The checks and their order are §20's, with §24's X1-X4 for v3.
 """
 from __future__ import annotations
 
@@ -92,7 +93,8 @@ def _kernel(shape) -> int:
     return max(1, k)
 
 
-def read_entries(r: ByteReader, limits, ntab: int, dir_off: int, names: list[str]):
+def read_entries(r: ByteReader, limits, ntab: int, dir_off: int, names: list[str],
+                 version: int = 2):
     entries = []
     total_bytes = 0
     boff = PREAMBLE_SIZE
@@ -103,7 +105,7 @@ def read_entries(r: ByteReader, limits, ntab: int, dir_off: int, names: list[str
         code = flags & 7
         if code not in DTYPE_BY_CODE:
             raise CorruptError(f"unknown dtype code {code}", offset=at)
-        if flags & 0x80:
+        if flags & 0x80 and version < 3:  # E4: bit 7 is reserved in v2, "mirror" in v3
             raise CorruptError("reserved flag bit 7 set", offset=at)
         dtype = DTYPE_BY_CODE[code]
         ndim = r.varint("ndim", limits.max_ndim, LimitError)
@@ -142,6 +144,21 @@ def read_entries(r: ByteReader, limits, ntab: int, dir_off: int, names: list[str
         if boff + blen > dir_off:
             raise CorruptError("block outside the data area", offset=g)
         mlen = r.varint("meta length", blen) if flags & 0x40 else 0
+        period = skip = mbytes = 0
+        if flags & 0x80:  # v3 mirror fields (§23), checks X1-X3 (§24)
+            g = r.pos
+            period = r.varint("mirror period", MAX_DIM)
+            if numel == 0 or period < 2 or numel % period != 0:
+                raise CorruptError(f"mirror period {period} does not fit {numel} values",
+                                   offset=g)
+            g = r.pos
+            skip = r.varint("mirror skip")
+            if skip > period - 2:
+                raise CorruptError(f"mirror skip {skip} > period {period} - 2", offset=g)
+            n_rows = numel // period
+            mbytes = (n_rows + 3) // 4
+            if mlen + mbytes > blen:
+                raise CorruptError("block too small for the mirror modes", offset=at)
         tid_base = tid_bits = len_bits = 0
         if numel:
             g = r.pos
@@ -157,9 +174,10 @@ def read_entries(r: ByteReader, limits, ntab: int, dir_off: int, names: list[str
         e = RefEntry(name, dtype, shape, GROUP_MODE_BY_CODE2[gcode], gsize, voff, boff, blen, 0,
                      mlen, tid_base, tid_bits, len_bits)
         e.numel = numel
+        e.mirror_period, e.mirror_skip, e.mirror_bytes = period, skip, mbytes
         e.n_groups = -(-numel // gsize) if numel else 0
         e.group_table_bytes = (e.n_groups * (tid_bits + len_bits) + 7) // 8
-        e.payload_bytes = blen - mlen - e.group_table_bytes
+        e.payload_bytes = blen - mlen - mbytes - e.group_table_bytes
         if e.n_groups and ntab == 0:
             raise CorruptError(f"tensor {name!r} has groups but there are no tables", offset=at)
         if e.payload_bytes < 0 or (e.n_groups and len_bits == 0):
@@ -197,3 +215,43 @@ def check_chunks(buf: bytes, e: RefEntry, log2: int, crcs: list[int], dir_off: i
         lo = PREAMBLE_SIZE + c * size
         if zlib.crc32(buf[lo:min(lo + size, dir_off)]) != crcs[c]:
             raise ChecksumError(f"tensor {e.name!r}: chunk {c} CRC32 mismatch", offset=lo)
+
+
+# --- v3: the mirror transform (§23) -----------------------------------------------------------
+
+def read_mirror_modes(buf: bytes, e: RefEntry) -> None:
+    """X4: ``n_rows`` 2-bit fields, MSB first, at the block start + ``meta_length``; each <= 2."""
+    start = e.block_offset + e.meta_length
+    n_rows = e.numel // e.mirror_period
+    modes = []
+    for row in range(n_rows):
+        byte = buf[start + row // 4]
+        mode = (byte >> (6 - 2 * (row % 4))) & 3  # field r = bits 2r, 2r+1 of the string
+        if mode == 3:
+            raise CorruptError(f"tensor {e.name!r}: row {row} has mirror mode 3",
+                               offset=start + row // 4)
+        modes.append(mode)
+    e.mirror_modes = modes
+
+
+def wrap(v: int, dtype: str) -> int:
+    """``v`` reduced modulo 2^(8 * itemsize) into the dtype's range (two's complement)."""
+    lo, hi = dtype_range(dtype)
+    width = hi - lo + 1
+    return (v - lo) % width + lo
+
+
+def unmirror(values: list[int], e: RefEntry) -> None:
+    """The inverse transform, in place on the decoded (stored) values in C order: for each row
+    r with mode 1 (s = +1) or 2 (s = -1), second-half value b + M - 1 - k += s * (x[b + k] - z)."""
+    P, a, z = e.mirror_period, e.mirror_skip, e.value_offset
+    M = P - a
+    h = M // 2
+    for r, mode in enumerate(e.mirror_modes):
+        if mode == 0:
+            continue
+        s = 1 if mode == 1 else -1
+        b = r * P + a
+        for k in range(h):
+            j = b + M - 1 - k
+            values[j] = wrap(values[j] + s * (values[b + k] - z), e.dtype)

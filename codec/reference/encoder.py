@@ -1,5 +1,5 @@
-"""Reference encoder for formats v1 and v2 (v2 directory: :mod:`.encoder_v2`): the encoder's
-*decisions* in, the exact package bytes out.
+"""Reference encoder for formats v1, v2 and v3 (v2/v3 directory and v3's mirror transform:
+:mod:`.encoder_v2`): the encoder's *decisions* in, the exact package bytes out.
 
 ``codec.pack`` makes choices (grouping, value offset, the (kref, nrun) alphabet, the Huffman
 tables and which tensor uses which table); given the same choices this module must produce
@@ -36,6 +36,10 @@ class TensorChoice:
     rule (one table: base = that table, 0 bits; per-group tables: base = smallest index,
     bits = bit length of (largest - smallest); length bits = bit length of the longest group).
     ``meta``: a ``codec.QuantMeta``, a :class:`~codec.reference.decoder.RefMeta`, or None.
+    ``mirror``: v3 only (§23): ``(P, a)`` = (mirror period, mirror skip), or None for no mirror.
+    ``mirror_modes``: each row's mode (0 as is, 1 mirror, 2 negated mirror); None = §25's
+    per-row rule (the mode leaving the fewest nonzero second-half values, ties the lower).
+    The tensor given to :func:`pack` is always the *original* one; the writer transforms it.
     """
     group_mode: str
     group_size: int
@@ -45,6 +49,8 @@ class TensorChoice:
     tid_bits: int | None = None
     len_bits: int | None = None
     meta: object = None
+    mirror: tuple[int, int] | None = None
+    mirror_modes: Sequence[int] | None = None
 
 
 def as_table(t) -> RefTable:
@@ -162,12 +168,21 @@ def group_bits(values: list[int], voff: int, t: RefTable, codes: dict) -> bitarr
 
 def tensor_block(arr: np.ndarray, ch: TensorChoice, tables: list[RefTable], codes: list[dict]):
     """(block bytes, tid_base, tid_bits, len_bits, meta length)."""
-    flat = [int(v) for v in np.asarray(arr).reshape(-1).tolist()]
+    arr = np.asarray(arr)
+    flat = [int(v) for v in arr.reshape(-1).tolist()]
     mbytes = meta_bytes(ch.meta)
+    mlen = len(mbytes)
+    if ch.mirror is not None:  # v3 (§23): store the transformed values, modes after the meta
+        P, a = int(ch.mirror[0]), int(ch.mirror[1])
+        dtype = arr.dtype.newbyteorder("=").name
+        modes = (_v2.row_modes(flat, P, a, ch.value_offset, dtype) if ch.mirror_modes is None
+                 else [int(m) for m in ch.mirror_modes])
+        flat = _v2.mirror_forward(flat, P, a, ch.value_offset, modes, dtype)
+        mbytes += _v2.mode_string(modes)
     n = len(flat)
     G = -(-n // ch.group_size) if n else 0
     if G == 0:
-        return mbytes, 0, 0, 0, len(mbytes)
+        return mbytes, 0, 0, 0, mlen
     tids = [int(ch.table)] * G if isinstance(ch.table, (int, np.integer)) else [int(t) for t in ch.table]
     if len(tids) != G:
         raise ValueError(f"{len(tids)} table ids for {G} groups")
@@ -181,17 +196,26 @@ def tensor_block(arr: np.ndarray, ch: TensorChoice, tables: list[RefTable], code
     for t, b in zip(tids, groups):
         gtab += bits_of(t - tid_base, tid_bits) + bits_of(len(b), len_bits)
         payload += b  # groups are bit-contiguous; offsets are cumulative lengths
-    return mbytes + padded_bytes(gtab) + padded_bytes(payload), tid_base, tid_bits, len_bits, len(mbytes)
+    return mbytes + padded_bytes(gtab) + padded_bytes(payload), tid_base, tid_bits, len_bits, mlen
 
 
-def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int = 2,
+def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int | None = None,
          chunk_log2: int = 16) -> bytes:
-    """Write a v2 (default; CRC chunks of ``2**chunk_log2`` bytes) or v1 package.
+    """Write a v3, v2 (CRC chunks of ``2**chunk_log2`` bytes) or v1 package.
 
-    ``tensors``: mapping (or sequence of pairs) name -> integer array, in package order.
-    ``tables``: list of (kref, nrun, nclass, lengths) or RefTable.  ``choices``: name -> choice.
+    ``tensors``: mapping (or sequence of pairs) name -> integer array (the original values),
+    in package order.  ``tables``: list of (kref, nrun, nclass, lengths) or RefTable.
+    ``choices``: name -> choice.  ``version`` None: 3 if some choice has a mirror, else 2
+    (§25: the lowest version that holds the package).
     """
     items = list(tensors.items()) if isinstance(tensors, Mapping) else list(tensors)
+    mirrored = any(choices[name].mirror is not None for name, _ in items)
+    if version is None:
+        version = 3 if mirrored else 2
+    if version not in (1, 2, 3):
+        raise ValueError(f"version must be 1, 2 or 3, got {version!r}")
+    if mirrored and version < 3:
+        raise ValueError("the mirror transform needs format version 3")
     tables = [as_table(t) for t in tables]
     codes = [canonical_codes(t.lengths) for t in tables]
     v2 = _v2
@@ -204,10 +228,11 @@ def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int = 2,
         arr = np.asarray(arr)
         ch = choices[name]
         block, tid_base, tid_bits, len_bits, mlen = tensor_block(arr, ch, tables, codes)
-        if version == 2:
+        if version >= 2:
             entries += v2.entry_bytes(CODE_BY_DTYPE[arr.dtype.newbyteorder("=").name], arr.shape,
                                       ch.group_mode, ch.group_size, ch.value_offset, len(block),
-                                      mlen, tid_base - prev_tb, tid_bits, len_bits)
+                                      mlen, tid_base - prev_tb, tid_bits, len_bits,
+                                      mirror=ch.mirror)
             if arr.size:
                 prev_tb = tid_base
             body += block
@@ -229,7 +254,7 @@ def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int = 2,
         body += block
     directory = varint(len(tables)) + b"".join(table_bytes(t) for t in tables)
     directory += varint(len(items))
-    if version == 2:
+    if version >= 2:
         directory += v2.names_bytes([name for name, _ in items]) + bytes(entries)
         directory += v2.chunk_crcs(bytes(body[len(pre):]), chunk_log2)
     else:
@@ -250,14 +275,16 @@ def choices_of(data):
         choices[e.name] = TensorChoice(
             group_mode=e.group_mode, group_size=e.group_size, value_offset=e.value_offset,
             table=(e.tid_base if one else list(e.group_tables)),
-            tid_base=e.tid_base, tid_bits=e.tid_bits, len_bits=None, meta=p.metas[e.name])
+            tid_base=e.tid_base, tid_bits=e.tid_bits, len_bits=None, meta=p.metas[e.name],
+            mirror=(e.mirror_period, e.mirror_skip) if e.mirror_period else None,
+            mirror_modes=list(e.mirror_modes) if e.mirror_period else None)
     return p.tensors, p.tables, choices
 
 
 def reencode(data) -> bytes:
     """Decode ``data`` with the reference decoder and encode it again with the reference
     encoder, using the choices stored in its header (tables, table ids, grouping, value offset,
-    metadata).  For any package written by ``codec.pack`` the result equals ``data``."""
+    metadata, v3 mirror period / skip / row modes).  For any package written by ``codec.pack`` the result equals ``data``."""
     from .decoder import read_header
     tensors, tables, choices = choices_of(data)
     chunks = read_header(data)[6]

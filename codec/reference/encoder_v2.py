@@ -1,12 +1,17 @@
-"""Reference writer of the format v2 directory (docs/FORMAT.md §17-§19, §21), field by field."""
+"""Reference writer of the format v2 / v3 directory (docs/FORMAT.md §17-§19, §21, §23), field by
+field, and of v3's mirror transform with §25's rule for which tensors get it (plain Python,
+value by value; independent of ``codec.mirror``)."""
 from __future__ import annotations
 
 import re
 import struct
 import zlib
 
+import numpy as np
 from bitarray import bitarray
 
+from .decoder import dtype_range
+from .decoder_v2 import wrap
 from .encoder import bits_of, padded_bytes, svarint, varint
 
 DELIMITED = re.compile(rb"[^/._:;]*[/._:;]|[^/._:;]+")
@@ -52,7 +57,9 @@ def names_bytes(names: list[str]) -> bytes:
 
 
 def entry_bytes(dtype_code: int, shape, mode: str, gsize: int, voff: int, blen: int, mlen: int,
-                tid_delta: int, tid_bits: int, len_bits: int) -> bytes:
+                tid_delta: int, tid_bits: int, len_bits: int,
+                mirror: tuple[int, int] | None = None) -> bytes:
+    """One §18 entry; with ``mirror`` = (P, a), §23's flag bit 7 and the two v3 fields."""
     numel = 1
     for d in shape:
         numel *= int(d)
@@ -66,6 +73,8 @@ def entry_bytes(dtype_code: int, shape, mode: str, gsize: int, voff: int, blen: 
     else:
         gcode, extra = 0, varint(gsize)
     flags = dtype_code | gcode << 3 | (0x20 if voff else 0) | (0x40 if mlen else 0)
+    if mirror is not None:
+        flags |= 0x80
     out = bytearray([flags]) + varint(len(shape))
     for d in shape:
         out += varint(int(d))
@@ -75,6 +84,8 @@ def entry_bytes(dtype_code: int, shape, mode: str, gsize: int, voff: int, blen: 
     out += varint(blen)
     if mlen:
         out += varint(mlen)
+    if mirror is not None:
+        out += varint(int(mirror[0])) + varint(int(mirror[1]))
     if numel:
         out += svarint(tid_delta) + varint(tid_bits * 64 + len_bits)
     return bytes(out)
@@ -86,3 +97,106 @@ def chunk_crcs(data_area: bytes, log2: int = CHUNK_LOG2) -> bytes:
     for lo in range(0, len(data_area), size):
         out += struct.pack("<I", zlib.crc32(data_area[lo:lo + size]))
     return bytes(out)
+
+
+# --- v3: the mirror transform (§23) and §25's writer rule -------------------------------------
+
+MIRROR_MIN_NUMEL = 16
+
+
+def _second_half(P: int, a: int, r: int):
+    """(position written, position read) pairs of row r: (b + M - 1 - k, b + k), k < h."""
+    M = P - a
+    b = r * P + a
+    return [(b + M - 1 - k, b + k) for k in range(M // 2)]
+
+
+def stored_value(x: int, x_mirror: int, mode: int, z: int, dtype: str) -> int:
+    """A second-half position's stored value: wrap(x - s * (x_mirror - z)); mode 0 keeps x."""
+    if mode == 0:
+        return x
+    s = 1 if mode == 1 else -1
+    return wrap(x - s * (x_mirror - z), dtype)
+
+
+def row_modes(flat: list[int], P: int, a: int, z: int, dtype: str) -> list[int]:
+    """§25's per-row rule: each row's mode minimises its count of second-half stored values
+    that differ from ``z`` (ties: the lower mode)."""
+    modes = []
+    for r in range(len(flat) // P):
+        best_mode, best = 0, None
+        for mode in (0, 1, 2):
+            nz = sum(1 for j, i in _second_half(P, a, r)
+                     if stored_value(flat[j], flat[i], mode, z, dtype) != z)
+            if best is None or nz < best:
+                best_mode, best = mode, nz
+        modes.append(best_mode)
+    return modes
+
+
+def mirror_forward(flat: list[int], P: int, a: int, z: int, modes, dtype: str) -> list[int]:
+    """The stored values (a new list): each mirrored row's second half minus its signed mirror."""
+    if P < 2 or a > P - 2 or not flat or len(flat) % P:
+        raise ValueError(f"mirror ({P}, {a}) does not fit {len(flat)} values")
+    if len(modes) != len(flat) // P or any(m not in (0, 1, 2) for m in modes):
+        raise ValueError("need one mirror mode in 0..2 per row")
+    out = list(flat)
+    for r, mode in enumerate(modes):
+        for j, i in _second_half(P, a, r):
+            out[j] = stored_value(flat[j], flat[i], mode, z, dtype)
+    return out
+
+
+def mode_string(modes) -> bytes:
+    """§23: one 2-bit field per row, MSB first, zero-padded to a byte."""
+    bits = bitarray(endian="big")
+    for m in modes:
+        bits += bits_of(int(m), 2)
+    return padded_bytes(bits)
+
+
+def value_offset_of(flat: list[int], dtype: str) -> int:
+    """§13: 0 for signed dtypes; unsigned: the most frequent value (smallest on ties, 0 empty)."""
+    if dtype_range(dtype)[0] < 0 or not flat:
+        return 0
+    counts: dict[int, int] = {}
+    for v in flat:
+        counts[v] = counts.get(v, 0) + 1
+    best = max(counts.values())
+    return min(v for v, c in counts.items() if c == best)
+
+
+def choose_mirror(arr):
+    """§25's automatic choice for one tensor: ``((P, a), modes)``, or None for no mirror.
+
+    Candidates ``P`` in (K, last dim) with ``P >= 4`` dividing numel, ``a`` in (0, 1), each row
+    at its best mode; the candidate with the fewest nonzeros (first on ties) is taken if it
+    keeps at most 0.8 x the original nonzeros (and some nonzero is there) and (unsigned) the stored tensor's most frequent
+    value is still the value offset."""
+    arr = np.asarray(arr)
+    dtype = arr.dtype.newbyteorder("=").name
+    flat = [int(v) for v in arr.reshape(-1).tolist()]
+    n = len(flat)
+    if n < MIRROR_MIN_NUMEL or arr.ndim == 0:
+        return None
+    z = value_offset_of(flat, dtype)
+    before = sum(1 for v in flat if v != z)
+    best = None
+    for P in (kernel_size(arr.shape), int(arr.shape[-1])):
+        if P < 4 or n % P:
+            continue
+        for a in (0, 1):
+            modes = row_modes(flat, P, a, z, dtype)
+            stored = mirror_forward(flat, P, a, z, modes, dtype)
+            nz = sum(1 for v in stored if v != z)
+            if best is None or nz < best[0]:
+                best = (nz, (P, a), modes, stored)
+    # nonzeros <= 0.8 x the original's.  A tensor without nonzeros is not mirrored (read
+    # literally, §25's "at most 0.8 x 0" would hold for it; codec.pack requires a saving, and
+    # §25 means one: a package of all-zero tensors stays v2)
+    if best is None or before == 0 or 5 * best[0] > 4 * before:
+        return None
+    nz, pa, modes, stored = best
+    if value_offset_of(stored, dtype) != z:  # (unsigned) the offset must stay the mode value
+        return None
+    return pa, modes
