@@ -2,6 +2,11 @@
 
     cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py          # v1 (done)
     cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py --v2     # v2 (done)
+    cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py --v3     # v3 (done)
+
+``--v3`` writes ``V3_CASES`` (the mirror transform, docs/FORMAT.md §23-§26) under
+tests/vectors/v3/; its JSON also records ``version`` 3 and the ``mirror`` option ('auto' or
+{name: [period, skip]}).
 
 ``--v2`` writes the same cases plus v2-only ones (``V2_CASES``) as format v2 under
 tests/vectors/v2/ and never touches tests/vectors/v1/; its JSON also records ``version`` 2 and
@@ -29,6 +34,7 @@ import codec
 
 OUT = Path(__file__).resolve().parent / "v1"
 OUT_V2 = Path(__file__).resolve().parent / "v2"
+OUT_V3 = Path(__file__).resolve().parent / "v3"
 
 
 def meta_to_json(m: codec.QuantMeta) -> dict:
@@ -215,7 +221,102 @@ def main_v2() -> int:
     return 0
 
 
+def v3_cases() -> dict:
+    """Cases for v3 (the mirror transform): every mode, a = 0 and 1, odd and even halves,
+    wrap-around at the dtype's extremes, a value offset, metadata before the mode string."""
+    rng = np.random.default_rng(20261126)
+    c = {}
+    n = np.arange(32)
+    win = np.sin(np.pi * n / 32) ** 2                       # periodic Hann: symmetric about 16
+    rows = [np.cos(2 * np.pi * k * n / 32) * win for k in range(9)]
+    rows += [np.sin(2 * np.pi * k * n / 32) * win for k in range(9)]
+    stft = np.round(np.array(rows) * 60).astype(np.int8).reshape(18, 1, 32)
+    c["stft_auto"] = dict(desc="int8 (18, 1, 32) windowed cos/sin rows (an STFT basis), mirror "
+                               "'auto': P = 32, a = 1, modes 1 and 2", tensors={"stft": stft},
+                          group="auto", mirror="auto")
+    c["worked_example"] = dict(desc="docs/FORMAT.md §26", tensors={
+        "stft": np.array([[0, 1, 2, 3, 2, 1], [0, 4, 0, 0, 0, -4]], np.int8)},
+        group="kernel", mirror={"stft": [6, 1]})
+    x = rng.integers(-300, 301, size=(6, 10)).astype(np.int16)
+    x[:, 5:] = x[:, :5][:, ::-1] * np.array([1, -1, 0, 1, -1, 1])[:, None]
+    x[0, 7] += 1                                             # one broken symmetry
+    c["int16_forced_a0"] = dict(desc="int16 (6, 10), forced (10, 0): rows symmetric, "
+                                     "antisymmetric, plain, one off by one", tensors={"w": x},
+                                group="kernel", mirror={"w": [10, 0]})
+    u = np.full((8, 9), 128, np.uint8)
+    half = rng.integers(120, 137, size=(8, 4)).astype(np.uint8)
+    half[rng.random((8, 4)) < 0.5] = 128                     # the zero point: most frequent
+    u[:, :4] = half
+    u[:, 5:] = half[:, ::-1]
+    u[::2, 5:] = (256 - half[::2, ::-1].astype(np.int64)).astype(np.uint8)  # 2*128 - v
+    c["uint8_voff_odd"] = dict(desc="uint8 (8, 9) around zero point 128 (value offset 128), "
+                                    "odd M = 9 (a middle value), modes 1 and 2, auto",
+                               tensors={"u": u}, group="kernel", mirror="auto")
+    lo, hi = np.iinfo(np.int32).min, np.iinfo(np.int32).max
+    w = np.array([[7, lo, hi, 5, -hi, hi, lo], [7, hi, lo, 0, lo, hi, 3]], np.int32)
+    c["int32_wrap"] = dict(desc="int32 (2, 7) with the extremes, forced (7, 1): residuals "
+                                "wrap modulo 2^32", tensors={"w": w}, group="kernel",
+                           mirror={"w": [7, 1]})
+    sym = np.round(np.cos(np.linspace(-2, 2, 64))[None, :] * rng.integers(1, 9, (4, 1))
+                   ).astype(np.int8)
+    meta = codec.QuantMeta(bits=4, scale=np.array([0.5, 0.25, 0.125, 1.0], np.float32), axis=0)
+    c["meta_and_plain"] = dict(desc="a mirrored int8 (4, 64) tensor with QuantMeta (metadata, "
+                                    "then the mode string), a plain tensor and an empty one",
+                               tensors={"sym": sym,
+                                        "plain": rng.integers(-3, 4, (5, 7)).astype(np.int8),
+                                        "empty": np.zeros((0, 3), np.int8)},
+                               meta={"sym": meta}, group="kernel", mirror="auto")
+    c["v3_no_mirror"] = dict(desc="version=3 with no mirrored tensor (only the version byte "
+                                  "differs from v2)", tensors={"w": x[:, :7].copy()},
+                             group="kernel", mirror=None)
+    return c
+
+
+def main_v3() -> int:
+    OUT_V3.mkdir(parents=True, exist_ok=True)
+    cs = v3_cases()
+    targets = [OUT_V3 / f"{n}{ext}" for n in cs for ext in (".npz", ".json", ".bin")]
+    existing = [str(p) for p in targets if p.exists()]
+    if existing:
+        print("refusing to overwrite golden vectors (they are frozen):", *existing, sep="\n  ",
+              file=sys.stderr)
+        return 1
+    total = 0
+    for name, c in cs.items():
+        tensors, meta, mirror = c["tensors"], c.get("meta"), c["mirror"]
+        mopt = {k: tuple(v) for k, v in mirror.items()} if isinstance(mirror, dict) else mirror
+        data = codec.pack(tensors, group=c["group"], meta=meta, version=3, mirror=mopt)
+        assert data[4] == 3
+        d = codec.Package(data).directory
+        if mirror is not None:
+            assert any(e.mirror_period for e in d.tensors), name
+        back = codec.unpack(data)
+        assert list(back) == list(tensors)
+        for k, v in tensors.items():
+            assert back[k].dtype == v.dtype and back[k].shape == v.shape
+            assert np.array_equal(back[k], v)
+        js = {"description": c["desc"], "order": list(tensors), "group": group_to_json(c["group"]),
+              "max_tables": codec.package.DEFAULT_MAX_TABLES,
+              "meta": {k: meta_to_json(m) for k, m in (meta or {}).items()},
+              "codec_version": codec.__version__, "bytes": len(data), "version": 3,
+              "chunk_log2": 16, "mirror": mirror,
+              "mirrored": {e.name: [e.mirror_period, e.mirror_skip] for e in d.tensors
+                           if e.mirror_period}}
+        np.savez_compressed(OUT_V3 / f"{name}.npz", **tensors)
+        (OUT_V3 / f"{name}.json").write_text(json.dumps(js, indent=1, ensure_ascii=False) + "\n",
+                                             encoding="utf-8")
+        (OUT_V3 / f"{name}.bin").write_bytes(data)
+        size = sum((OUT_V3 / f"{name}{ext}").stat().st_size for ext in (".npz", ".json", ".bin"))
+        total += size
+        print(f"{name:24s} {len(data):7d} package bytes, {size:7d} on disk, mirrored "
+              f"{js['mirrored']}")
+    print(f"total {total} bytes")
+    return 0
+
+
 def main() -> int:
+    if "--v3" in sys.argv[1:]:
+        return main_v3()
     if "--v2" in sys.argv[1:]:
         return main_v2()
     OUT.mkdir(parents=True, exist_ok=True)
