@@ -259,7 +259,8 @@ def cmd_compress(args) -> int:
     if not model.names:
         raise UsageError(f"{args.input}: the model has no tensors")
     arrays, metas, counts = _quantize_model(args, model, bits=args.bits, sparsity=args.sparsity)
-    data = pack(arrays, meta=metas, group=args.group, version=args.format_version)
+    data = pack(arrays, meta=metas, group=args.group, version=args.format_version,
+                mirror=None if args.mirror == "off" else "auto")
     atomic_write_bytes(args.output, data, protect=[args.input])
     numel = model.numel
     parts = [f"{v} {k}" for k, v in counts.items() if v]
@@ -335,6 +336,8 @@ def _info_package(args, data) -> int:
             quant = f"{m.bits}b, {m.scale.size} scale{'s' if m.scale.size > 1 else ''} ({where})" \
                     + (", zero points" if m.zero_point is not None else "")
         groups = f"{t.n_groups} x {t.group_mode}" if t.n_groups else "0"
+        if t.mirror is not None:
+            groups += f", mirror rows of {t.mirror[0]}"
         rows.append([t.name, t.dtype, _fmt_shape(t.shape), _fmt_int(t.numel), groups,
                      _fmt_int(t.block_bytes), f"{t.bits_per_param:.3f}", quant])
     print(_table(rows, right={3, 5, 6}))
@@ -743,9 +746,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("compress", "compress a model file into a codec package", cmd_compress)
     sp.add_argument("input", metavar="IN", help="model file (.npz .safetensors .onnx .pt .pth)")
     sp.add_argument("-o", "--output", required=True, metavar="OUT", help="package file to write")
-    sp.add_argument("--format-version", type=int, choices=(1, 2), default=2,
-                    help="package format to write: 2 (default, compact directory) or 1 (for "
-                         "readers that only know v1)")
+    sp.add_argument("--format-version", type=int, choices=(1, 2, 3), default=None,
+                    help="package format to write (default: the lowest that holds the package: "
+                         "2, or 3 when a tensor uses the mirror transform); 1 for readers that "
+                         "only know v1")
+    sp.add_argument("--mirror", choices=("auto", "off"), default="auto",
+                    help="format v3's mirror transform for symmetric rows (STFT/DCT bases, "
+                         "linear-phase filters): auto (default) or off")
     quant_opts(sp, many=False)
 
     sp = add("decompress", "decode a package to .npz or .safetensors", cmd_decompress)

@@ -232,8 +232,7 @@ def read_directory(buf, limits: Limits = DEFAULT_LIMITS, *, check_crc: bool = Tr
         parsed = _parse_fast(raw, dir_off, limits) or _parse_slow(raw, dir_off, limits)
         d = Directory(version, flags, parsed[0], parsed[1], dir_off, dir_len)
     else:
-        # (v3: the kernel declines an entry with a mirror, flag bit 7; the Python parser reads it)
-        tables, entries, log2, crcs = (_parse_fast_v2(raw, dir_off, limits)
+        tables, entries, log2, crcs = (_parse_fast_v2(raw, dir_off, limits, version)
                                        or _parse_slow_v2(raw, dir_off, limits, version))
         d = Directory(version, flags, tables, entries, dir_off, dir_len, log2, crcs)
     check_shapes(d.tensors, limits, dir_off)
@@ -271,10 +270,11 @@ def _parse_slow_v2(raw: bytes, dir_off: int, limits: Limits, version: int = 2):
     return tables, entries, log2, crcs
 
 
-def _parse_fast_v2(raw: bytes, dir_off: int, limits: Limits):
-    """The v2 directory kernel's result, or None (then the Python parser decides)."""
+def _parse_fast_v2(raw: bytes, dir_off: int, limits: Limits, version: int = 2):
+    """The v2 / v3 directory kernel's result, or None (then the Python parser decides)."""
     st, tabs, lens, ents, shapes, names, crcs = parse_directory_v2(
-        np.frombuffer(raw, np.uint8), dir_off, _limit_array(limits), _MAX_CLASSES, SYM_FIRST)
+        np.frombuffer(raw, np.uint8), dir_off, _limit_array(limits), _MAX_CLASSES, SYM_FIRST,
+        version)
     if st < 0:
         return None
     tables = _tables_of(tabs, lens)
@@ -330,7 +330,7 @@ def _entries_of(ents, shapes, names, modes):
     entries = []
     seen: set[str] = set()
     for (noff, nlen, code, ndim, soff, _numel, gm, gsize, voff, boff, blen, crc, mlen, tbase,
-         tbits, lbits) in ents.tolist():
+         tbits, lbits, mperiod, mskip) in ents.tolist():
         try:
             name = nb[noff:noff + nlen].decode("utf-8")
         except UnicodeDecodeError:
@@ -340,7 +340,7 @@ def _entries_of(ents, shapes, names, modes):
         seen.add(name)
         entries.append(TensorEntry(name, DTYPES[code], tuple(dims[soff:soff + ndim]),
                                    modes[gm], gsize, voff, boff, blen, crc, mlen, tbase,
-                                   tbits, lbits))
+                                   tbits, lbits, None, mperiod, mskip))
     return entries
 
 

@@ -34,6 +34,7 @@ class TensorInfo:
     bits_per_param: float
     crc32: int             # v1: the block's CRC32; v2: 0 (the data area has chunk CRCs)
     meta: QuantMeta | None = field(default=None, compare=False)
+    mirror: tuple | None = None  # v3: (period, skip) of the mirror transform, None without
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,8 @@ def inspect(data, /, *, limits: Limits = DEFAULT_LIMITS) -> PackageInfo:
         tensors.append(TensorInfo(
             e.name, str(e.dtype), e.shape, e.numel, e.group_mode, e.group_size, e.n_groups,
             tids, e.value_offset, e.block_offset, e.block_length, e.payload_bytes,
-            (8.0 * e.block_length / e.numel) if e.numel else 0.0, e.crc32, p.meta(e.name)))
+            (8.0 * e.block_length / e.numel) if e.numel else 0.0, e.crc32, p.meta(e.name),
+            (e.mirror_period, e.mirror_skip) if e.mirror_period else None))
         numel += e.numel
     chunks = 0 if d.chunk_crcs is None else int(d.chunk_crcs.size)
     return PackageInfo(d.version, d.flags, total, PREAMBLE_SIZE + d.directory_length + FOOTER_SIZE,

@@ -24,8 +24,9 @@ BIG = np.int64(1) << np.int64(62)
 
 # entry fields (columns of the int64 entries array)
 F_NAME_OFF, F_NAME_LEN, F_DTYPE, F_NDIM, F_SHAPE_OFF, F_NUMEL, F_GMODE, F_GSIZE, F_VOFF, \
-    F_BOFF, F_BLEN, F_CRC, F_MLEN, F_TID_BASE, F_TID_BITS, F_LEN_BITS = range(16)
-N_FIELDS = 16
+    F_BOFF, F_BLEN, F_CRC, F_MLEN, F_TID_BASE, F_TID_BITS, F_LEN_BITS, F_MPERIOD, F_MSKIP \
+    = range(18)
+N_FIELDS = 18      # (F_MPERIOD, F_MSKIP: format v3's mirror, 0 in v1 and v2)
 # whole-set entries (build_luts(..., whole=1)): bit 31 set, bits 0-3 bits used (code +
 # remainder + sign <= 12), bits 4-16 zero run, bits 17-30 value + WHOLE_MAX
 WHOLE_FLAG = 1 << 31
@@ -82,8 +83,9 @@ def _read_table(d, pos, dest):
 
 @njit(cache=True, inline="always")
 def groups_fit(numel, gsize, ntab, blen, mlen, tid_bits, len_bits):
-    """An entry's groups against its block (both versions, E13-E16): a table to name, a
-    group table and payload that fit the block, >= 1 bit a group, no payload without groups."""
+    """An entry's groups against its block (every version, E13-E16; ``mlen``: the bytes
+    before the group table: metadata, and in v3 the mirror modes): a table to name, a group
+    table and payload that fit the block, >= 1 bit a group, no payload without groups."""
     n_groups = (numel + gsize - 1) // gsize
     if n_groups > 0 and ntab == 0:
         return False

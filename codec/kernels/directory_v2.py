@@ -1,4 +1,5 @@
-"""Format v2 directory kernel: the fast path of :func:`codec.format.read_directory` for v2.
+"""Format v2 directory kernel: the fast path of :func:`codec.format.read_directory` for v2
+and v3 (v3: an entry's flag bit 7 and mirror fields, docs/FORMAT.md §23-§24).
 
 Same contract as kernels/directory.py: two walks over the directory bytes (check and size,
 then fill), integer returns only; it accepts only what the Python parser
@@ -15,9 +16,9 @@ import numpy as np
 from numba import njit
 
 from .directory import (BIG, F_BLEN, F_BOFF, F_DTYPE, F_GMODE, F_GSIZE, F_LEN_BITS, F_MLEN,
-                        F_NAME_LEN, F_NAME_OFF, F_NDIM, F_NUMEL, F_SHAPE_OFF, F_TID_BASE,
-                        F_TID_BITS, F_VOFF, FAIL, N_FIELDS, _ITEMSIZE, _VMAX, _VMIN, _varint,
-                        groups_fit, read_table_pool)
+                        F_MPERIOD, F_MSKIP, F_NAME_LEN, F_NAME_OFF, F_NDIM, F_NUMEL, F_SHAPE_OFF,
+                        F_TID_BASE, F_TID_BITS, F_VOFF, FAIL, N_FIELDS, _ITEMSIZE, _VMAX, _VMIN,
+                        _varint, groups_fit, read_table_pool)
 
 MAX_DIM = np.int64(1) << np.int64(48)
 
@@ -111,7 +112,7 @@ def _names(d, pos, count, lim, fill, entries, names, sizes):
 
 @njit(cache=True)
 def _walk_v2(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, entries, shapes,
-             names, crcs, sizes):
+             names, crcs, sizes, version):
     """One walk over a v2 directory (see kernels/directory.py ``_walk``).  Returns
     chunk_log2 (>= 0) or FAIL; ``sizes`` = tables, code-length symbols, entries, dims, name
     bytes, chunks."""
@@ -142,7 +143,7 @@ def _walk_v2(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, ent
         flags = np.int64(d[pos])
         pos += 1
         code = flags & 7
-        if code < 1 or code > 6 or flags >= 128:
+        if code < 1 or code > 6 or (flags >= 128 and version < 3):
             return FAIL
         ndim, pos = _varint(d, pos)
         if ndim < 0 or ndim > max_ndim:
@@ -218,6 +219,19 @@ def _walk_v2(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, ent
             mlen, pos = _varint(d, pos)
             if mlen < 0 or mlen > blen:
                 return FAIL
+        period = np.int64(0)
+        skip = np.int64(0)
+        mbytes = np.int64(0)
+        if flags & 0x80:  # v3 mirror (X1-X3)
+            period, pos = _varint(d, pos)
+            if period < 2 or period > MAX_DIM or numel == 0 or numel % period != 0:
+                return FAIL
+            skip, pos = _varint(d, pos)
+            if skip < 0 or skip > period - 2:
+                return FAIL
+            mbytes = (numel // period + 3) // 4
+            if mlen + mbytes > blen:
+                return FAIL
         tid_base = np.int64(0)
         tid_bits = np.int64(0)
         len_bits = np.int64(0)
@@ -234,7 +248,7 @@ def _walk_v2(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, ent
                 return FAIL
             tid_bits = w >> 6
             len_bits = w & 63
-        if not groups_fit(numel, gsize, ntab, blen, mlen, tid_bits, len_bits):
+        if not groups_fit(numel, gsize, ntab, blen, mlen + mbytes, tid_bits, len_bits):
             return FAIL
         if fill:
             e = entries[i]
@@ -251,6 +265,8 @@ def _walk_v2(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, ent
             e[F_TID_BASE] = tid_base
             e[F_TID_BITS] = tid_bits
             e[F_LEN_BITS] = len_bits
+            e[F_MPERIOD] = period
+            e[F_MSKIP] = skip
         boff += blen
     if boff != dir_off:
         return FAIL
@@ -279,15 +295,17 @@ def _walk_v2(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, ent
     return log2
 
 
-def parse_directory_v2(d, dir_off, lim, max_classes, sym_first):
-    """Parse v2 directory bytes ``d`` (first byte at file offset ``dir_off``).  Returns
+def parse_directory_v2(d, dir_off, lim, max_classes, sym_first, version=2):
+    """Parse v2 / v3 directory bytes ``d`` (first byte at file offset ``dir_off``).  Returns
     (status, tables, lengths, entries, shapes, names, chunk CRCs uint32[...]); status =
     chunk_log2 (>= 0) when valid, FAIL = re-parse in Python."""
     sizes = np.zeros(6, np.int64)
     e2, e1 = np.zeros((0, 4), np.int64), np.zeros(0, np.uint8)
     ee, es = np.zeros((0, N_FIELDS), np.int64), np.zeros(0, np.int64)
     ec = np.zeros(0, np.uint32)
-    st = _walk_v2(d, dir_off, lim, max_classes, sym_first, False, e2, e1, ee, es, e1, ec, sizes)
+    version = np.int64(version)
+    st = _walk_v2(d, dir_off, lim, max_classes, sym_first, False, e2, e1, ee, es, e1, ec, sizes,
+                  version)
     if st < 0:
         return st, e2, e1, ee, es, e1, ec
     ntab, nsym, count, nshape, nnames, nch = (int(x) for x in sizes)
@@ -298,5 +316,5 @@ def parse_directory_v2(d, dir_off, lim, max_classes, sym_first):
     names = np.zeros(nnames, np.uint8)
     crcs = np.zeros(nch, np.uint32)
     st = _walk_v2(d, dir_off, lim, max_classes, sym_first, True, tables, lengths, entries,
-                  shapes, names, crcs, sizes)
+                  shapes, names, crcs, sizes, version)
     return st, tables, lengths, entries, shapes, names, crcs
