@@ -20,7 +20,9 @@ VECS = Path(__file__).resolve().parent / "vectors"
 VEC = VECS / "v1"
 NAMES_V1 = sorted(p.stem for p in VEC.glob("*.json"))
 NAMES_V2 = sorted(p.stem for p in (VECS / "v2").glob("*.json"))
-NAMES = [f"v1/{n}" for n in NAMES_V1] + [f"v2/{n}" for n in NAMES_V2]
+NAMES_V3 = sorted(p.stem for p in (VECS / "v3").glob("*.json"))
+NAMES = [f"v1/{n}" for n in NAMES_V1] + [f"v2/{n}" for n in NAMES_V2] + \
+    [f"v3/{n}" for n in NAMES_V3]
 
 
 def both(*names) -> list[str]:
@@ -228,7 +230,7 @@ def tensors(draw):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(tensors(), min_size=1, max_size=3), st.sampled_from(GROUPS),
-       st.sampled_from([1, 2, 1024]), st.sampled_from([2, 1]))
+       st.sampled_from([1, 2, 1024]), st.sampled_from([3, 2, 1]))
 def test_random_tensors_both_paths(arrays, group, max_tables, version):
     ts = {f"t{i}": a for i, a in enumerate(arrays)}
     data = codec.pack(ts, group=group, max_tables=max_tables, version=version)
@@ -319,7 +321,7 @@ def test_reference_rejects_wrong_types_and_headers(name):
     with pytest.raises(codec.UnsupportedError):
         ref.unpack(b"XPKG" + data[4:])
     with pytest.raises(codec.UnsupportedError):
-        ref.unpack(data[:4] + b"\x03" + data[5:])
+        ref.unpack(data[:4] + b"\x04" + data[5:])
     with pytest.raises(codec.UnsupportedError):
         ref.unpack(data[:5] + b"\x01" + data[6:])
     with pytest.raises(codec.TruncatedError):

@@ -171,8 +171,8 @@ def choose_mirror(arr):
 
     Candidates ``P`` in (K, last dim) with ``P >= 4`` dividing numel, ``a`` in (0, 1), each row
     at its best mode; the candidate with the fewest nonzeros (first on ties) is taken if it
-    keeps at most 0.8 x the original nonzeros (and some nonzero is there) and (unsigned) the stored tensor's most frequent
-    value is still the value offset."""
+    keeps at most 0.8 x the original nonzeros (and some nonzero is there) and (unsigned) the
+    stored tensor's most frequent value is still the value offset."""
     arr = np.asarray(arr)
     dtype = arr.dtype.newbyteorder("=").name
     flat = [int(v) for v in arr.reshape(-1).tolist()]
