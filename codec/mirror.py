@@ -95,19 +95,18 @@ def choose(arr: np.ndarray, voff: int) -> Mirror | None:
         return None
     bits, _ = _width(arr.dtype)
     mask = np.int64((1 << bits) - 1)
-    # a cheap look first (tensors without the symmetry, nearly all, are rejected from a
-    # sample of their rows): every candidate saves < half the needed share on SAMPLE_ROWS
-    # evenly spread rows of the smallest period
-    rows = n // min(periods)
-    if rows > 2 * SAMPLE_ROWS:
+    # a cheap look first (§25's sample step: tensors without the symmetry, nearly all, are
+    # rejected from SAMPLE_ROWS evenly spread rows): no candidate saves >= 1/10 of the
+    # sample's nonzeros (half the share the whole tensor needs)
+    if n // min(periods) > 2 * SAMPLE_ROWS:
         promising = False
         for p in periods:
-            pick = np.linspace(0, n // p - 1, SAMPLE_ROWS).astype(np.int64)
+            pick = np.arange(SAMPLE_ROWS, dtype=np.int64) * (n // p - 1) // (SAMPLE_ROWS - 1)
             sample = flat.reshape(-1, p)[pick].reshape(-1)
             snz = int(np.count_nonzero((sample.astype(np.int64) - voff) & mask))
             for a in (0, 1):
-                if p - a >= 2 and _candidate(sample, arr.dtype, p, a, voff)[1] \
-                        >= (1 - KEEP_FRACTION) / 2 * snz > 0:
+                if p - a >= 2 and snz > 0 and \
+                        10 * _candidate(sample, arr.dtype, p, a, voff)[1] >= snz:
                     promising = True
         if not promising:
             return None
@@ -120,7 +119,8 @@ def choose(arr: np.ndarray, voff: int) -> Mirror | None:
             modes, saved = _candidate(flat, arr.dtype, p, a, voff)
             if best is None or saved > best[0]:
                 best = (saved, p, a, modes)
-    if best is None or nz - best[0] > KEEP_FRACTION * nz or best[0] <= 0:
+    # at most 4/5 (KEEP_FRACTION) of the nonzeros left, and at least one saved
+    if best is None or 5 * (nz - best[0]) > 4 * nz or best[0] <= 0:
         return None
     return Mirror(best[1], best[2], best[3])
 

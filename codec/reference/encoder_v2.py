@@ -180,6 +180,21 @@ def choose_mirror(arr):
     if n < MIRROR_MIN_NUMEL or arr.ndim == 0:
         return None
     z = value_offset_of(flat, dtype)
+    cands = [P for P in (kernel_size(arr.shape), int(arr.shape[-1])) if P >= 4 and n % P == 0]
+    if cands and n // min(cands) > 128:  # §25's sample step
+        promising = False
+        for P in cands:
+            R = n // P
+            rows = [i * (R - 1) // 63 for i in range(64)]
+            sample = [v for r in rows for v in flat[r * P:(r + 1) * P]]
+            snz = sum(1 for v in sample if v != z)
+            for a in (0, 1):
+                stored = mirror_forward(sample, P, a, z, row_modes(sample, P, a, z, dtype), dtype)
+                saved = snz - sum(1 for v in stored if v != z)
+                if snz > 0 and 10 * saved >= snz:
+                    promising = True
+        if not promising:
+            return None
     before = sum(1 for v in flat if v != z)
     best = None
     for P in (kernel_size(arr.shape), int(arr.shape[-1])):

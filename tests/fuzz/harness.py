@@ -74,6 +74,16 @@ def sample_arrays(seed: int = 0) -> list[tuple[str, dict, dict, object]]:
     out.append(("kernel-groups", {"a": _sparse(rng, (16, 2, 3, 3), np.int8, 0.2, 2),
                                   "b": _sparse(rng, (16, 2, 3, 3), np.int8, 0.8, 60)}, {}, "kernel"))
     out.append(("single", {"": _sparse(rng, (12, 12), np.int8, 0.35, 15)}, {}, ("count", 7)))
+    # format v3's mirror (written as v3 by sample_packages(3); v1/v2 write it plainly): rows
+    # symmetric, antisymmetric and plain, a = 1 (the head value), a value offset
+    sym = _sparse(rng, (6, 2, 11), np.int16, 0.8, 900)
+    sym[:, :, 6:] = sym[:, :, 1:6][:, :, ::-1] * np.array([1, -1, 1, 0, -1, 1])[:, None, None]
+    u = np.full((5, 8), 200, np.uint8)
+    u[:, :4] = _sparse(rng, (5, 4), np.uint8, 0.6, 40) + 180
+    u[:, 4:] = u[:, :4][:, ::-1]
+    u[1:] = np.where(u[1:] == 180, 200, u[1:])
+    out.append(("mirror", {"sym": sym, "u": u, "meta.w": sym[0, 0].copy()},
+                {"sym": codec.QuantMeta(8, np.float32([0.25]))}, "kernel"))
     return out
 
 
@@ -104,8 +114,8 @@ SAMPLE_CHUNK_LOG2 = 6  # v2 samples use 64-byte CRC chunks: several chunks per p
 
 
 def sample_packages(version: int = 2) -> list[Sample]:
-    """The samples written as format ``version`` (v2 with 64-byte CRC chunks, so that chunk
-    boundaries fall inside blocks; labels end in "-v1" for v1)."""
+    """The samples written as format ``version`` (v2 and v3 with 64-byte CRC chunks, so that
+    chunk boundaries fall inside blocks; labels end in "-v1" for v1, "-v3" for v3)."""
     key = f"samples{version}"
     if key not in _CACHE:
         import codec.format_v2 as fv2
@@ -114,10 +124,12 @@ def sample_packages(version: int = 2) -> list[Sample]:
         fv2.DEFAULT_CHUNK_LOG2 = SAMPLE_CHUNK_LOG2
         try:
             for label, arrays, meta, group in sample_arrays():
-                data = codec.pack(arrays, group=group, meta=meta or None, version=version)
+                data = codec.pack(arrays, group=group, meta=meta or None, version=version,
+                                  mirror={"sym": (11, 1), "u": (8, 0)} if label == "mirror"
+                                  and version == 3 else "auto")
                 register(data, arrays)
-                samples.append(Sample(label + ("-v1" if version == 1 else ""), data, arrays,
-                                      meta))
+                samples.append(Sample(label + {1: "-v1", 3: "-v3"}.get(version, ""), data,
+                                      arrays, meta))
         finally:
             fv2.DEFAULT_CHUNK_LOG2 = saved
         _CACHE[key] = samples
