@@ -1,11 +1,16 @@
 """The portable C decoder (decoders/c) agrees byte for byte with codec.unpack.
 
 Builds decoders/c with the system C compiler into a temporary directory (skipped, with the
-reason, when no compiler is found) and checks, on format v1 and v2 packages alike:
+reason, when no compiler is found) and checks, on format v1, v2 and v3 packages alike:
   * hypothesis-generated packages (every dtype, grouping, metadata and table-pool option, empty
-    and scalar shapes), the golden vectors tests/vectors/v1/*.bin and tests/vectors/v2/*.bin,
-    and the real models in ../shared/weights quantized with benchmarks/recipe.py, for both the
-    4096-entry-table build and the -DSPK_SMALL (canonical decoding) build;
+    and scalar shapes; v3: some tensors with a forced mirror transform), the golden vectors
+    tests/vectors/v1/*.bin, v2/*.bin (and v3/*.bin where present), and the real models in
+    ../shared/weights quantized with benchmarks/recipe.py (v3: silero, whose stft_conv gets the
+    mirror), for both the 4096-entry-table build and the -DSPK_SMALL (canonical decoding) build;
+  * v3 specifics (FORMAT.md §23-26): the worked example, every dtype with value offsets and
+    extreme values (wrap-around), odd and even row halves, mirror_skip 0 and 1 and larger,
+    groups that hold whole rows (streamed) or split them (SPK_E_LIMIT when streamed), mode 3
+    (X4), forged X1-X3 violations, flag bit 7 in a v2 package;
   * v2 specifics: CRC chunks smaller and larger than blocks (a damaged chunk fails exactly the
     tensors whose blocks overlap it, also through spk_decode's remembered chunks), names of many
     tokens (SPK_MAX_NAME_TOKENS), the names-total limit (both versions);
@@ -40,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CDIR = ROOT / "decoders" / "c"
 
 
-VERSIONS = (1, 2)  # the C decoder reads both (FORMAT.md §1-15, §16-22)
+VERSIONS = (1, 2, 3)  # the C decoder reads all three (FORMAT.md §1-15, §16-22, §23-26)
 
 
 def pack(*args, version: int, **kwargs) -> bytes:
@@ -48,7 +53,7 @@ def pack(*args, version: int, **kwargs) -> bytes:
     return codec.pack(*args, version=version, **kwargs)
 
 
-VECTOR_FILES = sorted((ROOT / "tests" / "vectors").glob("v[12]/*.bin"))
+VECTOR_FILES = sorted((ROOT / "tests" / "vectors").glob("v[123]/*.bin"))
 SAN_ENV = {"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:exitcode=99",
            "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1:exitcode=98"}
 
@@ -229,8 +234,32 @@ def packages(draw):
     meta = None
     if draw(st.booleans()):
         meta = {nm: codec.QuantMeta(bits=8, scale=np.float32([0.5])) for nm in names[:1]}
-    return pack(ts, group=group, max_tables=max_tables, meta=meta,
-                version=draw(st.sampled_from(VERSIONS)))
+    version = draw(st.sampled_from(VERSIONS))
+    mirror = {}
+    if version == 3:  # a forced mirror (P = the last dim or numel, a = 0 .. 2) on some tensors
+        for nm, x in ts.items():
+            cands = sorted({p for p in (x.shape[-1] if x.ndim else 0, x.size)
+                            if p >= 2 and x.size % p == 0})
+            if cands and draw(st.booleans()):
+                period = draw(st.sampled_from(cands))
+                mirror[nm] = (period, draw(st.integers(0, min(period - 2, 2))))
+    try:
+        return pack(ts, group=group, max_tables=max_tables, meta=meta, version=version,
+                    mirror=mirror or "auto")
+    except ValueError:  # a forced mirror that moves an unsigned tensor's most frequent value
+        return pack(ts, group=group, max_tables=max_tables, meta=meta, version=version)
+
+
+def _as_v3(data: bytes) -> bytes:
+    """``data`` with preamble version 3 and the directory CRC recomputed (if it has a footer)."""
+    b = bytearray(data)
+    if len(b) >= 32:
+        b[4] = 3
+        dir_off, dir_len = struct.unpack_from("<QQ", b, len(b) - 24)
+        if dir_off + dir_len == len(b) - 24:
+            crc = zlib.crc32(bytes(b[dir_off:len(b) - 24]), zlib.crc32(bytes(b[:8])))
+            struct.pack_into("<I", b, len(b) - 8, crc)
+    return bytes(b)
 
 
 @settings(max_examples=int(os.environ.get("CODEC_C_EXAMPLES", "40")), deadline=None)
@@ -479,13 +508,20 @@ def test_single_version_builds(tmp_path, only):
             else:
                 assert (rc == 2) if exp is None else (rc == 0 and got == exp), (p, exe, err)
     check_agrees(tmp_path, _names_package(only), api=True)
+    mp = _mirror_package()  # v3 with mirror tensors: the v3-only build reads it, others -2
+    for exe in ("cdecode", "cdecode_small"):
+        rc, got, err = run_c(tmp_path / exe, mp)
+        if only == 3:
+            assert rc == 0 and got == expected(mp), (exe, err)
+        else:
+            assert rc == 2 and "error -2" in err, (exe, rc, err)
 
 
 # --------------------------------------------------------------------------------- vectors
 
-@pytest.mark.skipif(not VECTOR_FILES, reason="no golden vectors in tests/vectors/v1, v2")
+@pytest.mark.skipif(not VECTOR_FILES, reason="no golden vectors in tests/vectors/v1, v2, v3")
 def test_golden_vectors(cbuild):
-    assert {p.parent.name for p in VECTOR_FILES} == {"v1", "v2"}
+    assert {"v1", "v2"} <= {p.parent.name for p in VECTOR_FILES} <= {"v1", "v2", "v3"}
     for p in VECTOR_FILES:
         data = p.read_bytes()
         exp = expected(data)
@@ -507,15 +543,21 @@ def _real_packages():
         for bits, sp in ((8, 0.0), (4, 0.9)):
             q = quantized_model(m, bits, sp)
             for version in VERSIONS:
+                if version == 3 and not m.startswith("silero"):
+                    continue  # v3: silero, whose stft_conv.weight gets the mirror (§25)
                 yield f"{m}-{bits}b-{sp}-v{version}", pack(q, version=version)
 
 
 def test_real_models(cbuild, shared_weights):
-    n = 0
+    n = mirrors = 0
     for name, data in _real_packages():
         check_agrees(cbuild, data, api=name.startswith(("silero", "fer")))
         n += 1
+        if name.endswith("-v3"):
+            d = read_directory(np.frombuffer(data, np.uint8))
+            mirrors += sum(e.mirror_period > 0 for e in d.tensors)
     assert n
+    assert mirrors  # the silero STFT basis is stored mirrored
 
 
 def _package(tables, entries, blocks=b"", *, version: int = 1, chunk_log2: int = 16) -> bytes:
@@ -651,10 +693,10 @@ def test_names_total_limit(cbuild, version):
     prefix = "a" * (DEFAULT_LIMITS.max_name_bytes - 3) + "."
     for count, ok in ((1024, True), (1025, False)):
         names = [prefix + alphabet[i // 64] + alphabet[i % 64] for i in range(count)]
-        if version == 2:
+        if version >= 2:
             entries = [TensorEntry(nm, np.dtype(np.int8), (0,), "count", 1, 0, 8, 0, 0, 0, 0, 0,
                                    0) for nm in names]
-            pkg = _package([], entries, version=2)
+            pkg = _package([], entries, version=version)
         else:  # (write_directory's prefix search is slow on 64 KiB names): the entries by hand
             from codec._bytes import put_varint
             from codec.format import footer, preamble
@@ -696,6 +738,191 @@ def test_empty_shape_limits(cbuild, version):
             assert run_c(cbuild / exe, pkg)[0] == (0 if ok else 2), (exe, shape, dt, mode)
 
 
+# --------------------------------------------------------------------------------- v3 specifics
+
+def _wrap(v, dtype) -> np.ndarray:
+    """int64 values modulo the dtype's width, into its range (FORMAT.md §23's wrap)."""
+    info = np.iinfo(dtype)
+    u = np.asarray(v, np.int64) & np.int64((1 << info.bits) - 1)
+    if info.min < 0:
+        u = np.where(u >= 1 << (info.bits - 1), u - (1 << info.bits), u)
+    return u.astype(dtype)
+
+
+def _mirror_rows(rng, dtype, n_rows: int, period: int, skip: int, zero: int = 0) -> np.ndarray:
+    """``n_rows`` rows of ``period`` values, each symmetric, antisymmetric (about ``zero``,
+    modulo the dtype's width: values at the dtype's extremes wrap) or neither, a few with one
+    value off the symmetry; most values ``zero`` (so it stays an unsigned tensor's most
+    frequent value)."""
+    info = np.iinfo(dtype)
+    x = rng.integers(int(info.min), int(info.max), (n_rows, period), endpoint=True)
+    x = np.where(rng.random(x.shape) < 0.15, rng.choice([int(info.min), int(info.max)], x.shape), x)
+    x = np.where(rng.random(x.shape) < 0.45, zero, x)
+    h = (period - skip) // 2
+    if h:
+        mir = (x[:, skip:skip + h] - zero)[:, ::-1]
+        kind = np.arange(n_rows) % 3
+        x[kind == 1, period - h:] = zero + mir[kind == 1]
+        x[kind == 2, period - h:] = zero - mir[kind == 2]
+        off = (np.arange(n_rows) % 5 == 4)
+        x[off, period - 1] += 1  # off the symmetry by one: a nonzero stored difference
+    return _wrap(x, dtype)
+
+
+def _mirror_package() -> bytes:
+    """A v3 package with mirror tensors of three dtypes and a plain one."""
+    rng = np.random.default_rng(31)
+    return pack({"stft": _mirror_rows(rng, np.int8, 10, 8, 1),
+                 "u8": _mirror_rows(rng, np.uint8, 7, 9, 0, zero=131),
+                 "i32": _mirror_rows(rng, np.int32, 4, 6, 0),
+                 "plain": rng.integers(-5, 5, (3, 7)).astype(np.int16)},
+                group="kernel", version=3, mirror={"stft": (8, 1), "u8": (9, 0), "i32": (6, 0)})
+
+
+def _mirror_entries(data: bytes) -> dict:
+    d = read_directory(np.frombuffer(data, np.uint8))
+    return {e.name: (e.mirror_period, e.mirror_skip) for e in d.tensors if e.mirror_period}
+
+
+def test_v3_worked_example(cbuild):
+    """FORMAT.md §26: rows [0 | 1 2 | 3 | 2 1] (mode 1) and [0 | 4 0 | 0 | 0 -4] (mode 2),
+    P = 6, a = 1: mode string 0x60, stored [[0, 1, 2, 3, 0, 0], [0, 4, 0, 0, 0, 0]]."""
+    x = np.array([[0, 1, 2, 3, 2, 1], [0, 4, 0, 0, 0, -4]], np.int8)
+    data = pack({"stft": x}, group="kernel", version=3, mirror={"stft": (6, 1)})
+    assert data[4] == 3 and _mirror_entries(data) == {"stft": (6, 1)}
+    e = read_directory(np.frombuffer(data, np.uint8)).tensors[0]
+    assert data[e.block_offset + e.meta_length] == 0x60
+    check_agrees(cbuild, data, api=True)
+    assert run_c(cbuild / "cdecode", data)[1] == [x.tobytes()]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_v3_mirror_values(cbuild, dtype):
+    """Mirror tensors of every dtype (unsigned ones with a value offset; values at the dtype's
+    extremes, so the inverse wraps), even and odd row halves (M = P - a), a = 0, 1 and more,
+    P = 2 (h = 1) and rows of one value pair; rows = kernels, part of a kernel (P = the last
+    dim) or several groups' worth; groups that hold whole rows (streamed, cdecode --check-api)
+    and groups that split rows (spk_stream_begin: SPK_E_LIMIT; spk_decode decodes them)."""
+    dt = np.dtype(dtype)
+    info = np.iinfo(dt)
+    zero = {"uint8": 200, "uint16": 40000, "uint32": 3_000_000_000}.get(dtype, 0)
+    rng = np.random.default_rng(41 + DTYPES.index(dtype))
+    combos = [(6, 1), (7, 0), (7, 1), (8, 0), (8, 1), (2, 0), (3, 1), (9, 5), (5, 3)]
+    ts, mirror = {}, {}
+    for i, (period, skip) in enumerate(combos):
+        rows = _mirror_rows(rng, dt, 12, period, skip, zero)
+        ts[f"m{i}"] = rows.reshape(6, 2, period) if i % 2 else rows  # K = 2P or P
+        mirror[f"m{i}"] = (period, skip)
+    if info.min < 0:  # extremes against extremes: the inverse wraps in both directions
+        ts["ext"] = _wrap(np.array([[info.min, info.max, 1, info.max, info.min],
+                                    [info.max, info.min, 5, info.max, info.min],
+                                    [info.min, -1, 0, 1, info.max]]), dt)
+        mirror["ext"] = (5, 0)
+    for group in ("kernel", "tensor", ("count", 36), ("count", 5), ("kernels", 2), "auto"):
+        data = pack(ts, group=group, version=3, mirror=mirror)
+        assert _mirror_entries(data) == mirror
+        check_agrees(cbuild, data, api=True)
+
+
+def test_v3_auto_mirror(cbuild):
+    """§25's automatic choice on an STFT-like basis (cosine and sine rows, symmetric and
+    antisymmetric after the first value): the writer mirrors it, the C decoder agrees."""
+    n = np.arange(64)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * n / 64)  # periodic Hann: w[n] = w[64 - n]
+    rows = [np.round(100 * window * f(2 * np.pi * k * n / 64))
+            for k in range(16) for f in (np.cos, np.sin)]
+    basis = np.array(rows).astype(np.int8).reshape(32, 1, 64)
+    data = codec.pack({"stft_conv.weight": basis, "bias": np.arange(32, dtype=np.int16)})
+    assert data[4] == 3 and _mirror_entries(data) == {"stft_conv.weight": (64, 1)}
+    check_agrees(cbuild, data, api=True)
+
+
+def _refix(data: bytes, at: int) -> bytes:
+    """``data`` after a change at byte ``at`` of the data area, with its CRCs recomputed."""
+    _fix_crcs.orig = data
+    return bytes(_fix_crcs(bytearray(data), at))
+
+
+def test_v3_damaged_modes(cbuild):
+    """X4: a mode 3 in any row's field is CorruptError in codec and SPK_E_CORRUPT (-3) in C,
+    through spk_decode and the streaming API alike; 3s in the padding bits after the last
+    field are not checked (both decode); a valid mode changed decodes to the same values in
+    both."""
+    data = _mirror_package()
+    d = read_directory(np.frombuffer(data, np.uint8))
+    for e in d.tensors:
+        if not e.mirror_period:
+            continue
+        rows = e.numel // e.mirror_period
+        start = e.block_offset + e.meta_length
+        for r in sorted({0, 1, rows // 2, rows - 1}):
+            b = bytearray(data)
+            b[start + r // 4] |= 3 << (6 - 2 * (r % 4))
+            bad = _refix(bytes(b), start + r // 4)
+            assert expected(bad) is None, (e.name, r)
+            with pytest.raises(codec.CorruptError):
+                codec.unpack(bad)
+            for exe in ("cdecode", "cdecode_small"):
+                rc, _, err = run_c(cbuild / exe, bad)
+                assert rc == 2 and "error -3" in err, (exe, e.name, r, err)
+            each = _each(cbuild / "cdecode", bad)
+            assert {rc for i, rc in each if d.tensors[i].name == e.name} == {-3}
+            assert {rc for i, rc in each if d.tensors[i].name != e.name} == {0}
+        if rows % 4:  # padding: 3s there are not checked
+            b = bytearray(data)
+            b[start + rows // 4] |= 0xff >> (2 * (rows % 4))
+            check_agrees(cbuild, _refix(bytes(b), start + rows // 4), api=True)
+        b = bytearray(data)  # row 0's mode cycled 0 -> 1 -> 2 -> 0: other values, same in both
+        m = (b[start] >> 6) & 3
+        b[start] = (b[start] & 0x3f) | (((m + 1) % 3) << 6)
+        check_agrees(cbuild, _refix(bytes(b), start), api=True)
+
+
+def test_v3_forged_mirror_fields(cbuild):
+    """X1-X3 (FORMAT.md §24) and E4 in v2: directories with a bad mirror_period (1, not
+    dividing numel, above 2^48, an empty tensor), mirror_skip = P - 1, mode bytes that do not
+    fit the block, and flag bit 7 in a v2 package: codec rejects, the C decoder says
+    SPK_E_CORRUPT (-3)."""
+    import copy
+    from codec.format import TensorEntry
+    data = _mirror_package()
+    d = read_directory(np.frombuffer(data, np.uint8))
+    area = data[8:d.directory_offset]
+    i = next(k for k, e in enumerate(d.tensors) if e.name == "stft")
+    e0 = d.tensors[i]
+
+    def forged(version=3, **change) -> bytes:
+        es = [copy.copy(e) for e in d.tensors]
+        for k, v in change.items():
+            setattr(es[i], k, v)
+        return _package(d.tables, es, area, version=version)
+
+    assert _mirror_entries(forged()) == _mirror_entries(data)  # the forger is faithful
+    check_agrees(cbuild, forged())
+    bad = {"P=1": forged(mirror_period=1),
+           "P=7 (numel 80)": forged(mirror_period=7),
+           "P=numel+1": forged(mirror_period=e0.numel + 1),
+           "P=2^48+1": forged(mirror_period=(1 << 48) + 1),
+           "a=P-1": forged(mirror_skip=e0.mirror_period - 1),
+           "a=P": forged(mirror_skip=e0.mirror_period),
+           "v2 flag bit 7": forged(version=2)}
+    # an empty tensor with a mirror; a tensor whose mode bytes (P = 2: 1024 bytes) overrun
+    empty = TensorEntry("e", np.dtype(np.int8), (0, 4), "count", 1, 0, 8, 0, 0, 0, 0, 0, 0,
+                        mirror_period=2)
+    bad["numel=0"] = _package([], [empty], version=3)
+    z = pack({"z": np.zeros(4096, np.int8)}, group="tensor", version=3, mirror=None)
+    dz = read_directory(np.frombuffer(z, np.uint8))
+    ez = copy.copy(dz.tensors[0])
+    ez.mirror_period = 2
+    bad["X3: modes overrun the block"] = _package(dz.tables, [ez], z[8:dz.directory_offset],
+                                                 version=3)
+    for what, pkg in bad.items():
+        assert expected(pkg) is None, what
+        for exe in ("cdecode", "cdecode_small"):
+            rc, _, err = run_c(cbuild / exe, pkg)
+            assert rc == 2 and "error -3" in err, (what, exe, rc, err)
+
+
 # --------------------------------------------------------------------------------- sanitizers
 
 def _fix_crcs(buf: bytearray, flip_at: int) -> bytearray:
@@ -709,7 +936,7 @@ def _fix_crcs(buf: bytearray, flip_at: int) -> bytearray:
     if flip_at < dir_off:
         orig = getattr(_fix_crcs, "orig")
         d = read_directory(orig)
-        if d.version == 2:
+        if d.version >= 2:
             if d.directory_offset == dir_off and flip_at >= 8:
                 c = (flip_at - 8) >> d.chunk_log2
                 lo = 8 + (c << d.chunk_log2)
@@ -764,10 +991,17 @@ def _sanitizer_seeds(version: int) -> list[bytes]:
              max_tables=2, meta={"a": codec.QuantMeta(bits=4, scale=np.float32([0.1]))},
              version=version),
     ]
-    if version == 2:  # 64-byte CRC chunks: blocks span chunks and chunks span blocks
-        d = read_directory(np.frombuffer(seeds[0], np.uint8))
-        seeds.append(_package(d.tables, d.tensors, seeds[0][8:d.directory_offset], version=2,
-                              chunk_log2=6))
+    if version == 3:  # mirror tensors (FORMAT.md §23): modes, wrap-around, odd rows
+        rng2 = np.random.default_rng(12)
+        seeds.append(pack({"stft": _mirror_rows(rng2, np.int8, 9, 8, 1),
+                           "u16": _mirror_rows(rng2, np.uint16, 6, 7, 0, zero=40000),
+                           "i32": _mirror_rows(rng2, np.int32, 5, 5, 2)},
+                          group="kernel", version=3,
+                          mirror={"stft": (8, 1), "u16": (7, 0), "i32": (5, 2)}))
+    if version >= 2:  # 64-byte CRC chunks: blocks span chunks and chunks span blocks
+        d = read_directory(np.frombuffer(seeds[-1], np.uint8))
+        seeds.append(_package(d.tables, d.tensors, seeds[-1][8:d.directory_offset],
+                              version=version, chunk_log2=6))
     return seeds
 
 
@@ -815,10 +1049,17 @@ def test_sanitizers_on_forged_headers(asan_build, version):
     import test_hostile
     stats = {"exit0": 0, "exit2": 0, "meta": 0}
 
+    if version == 3 and hasattr(test_hostile, "forged_v3"):
+        strategy = test_hostile.forged_v3()
+    elif version == 3:  # forged v2 directories read as v3 (flag bit 7: mirror fields follow)
+        strategy = test_hostile.forged_v2().map(_as_v3)
+    else:
+        strategy = test_hostile.forged() if version == 1 else test_hostile.forged_v2()
+
     @settings(max_examples=3 * int(os.environ.get("CODEC_C_EXAMPLES", "40")), deadline=None,
               database=None, suppress_health_check=[HealthCheck.too_slow,
                                                     HealthCheck.data_too_large])
-    @given(data=test_hostile.forged() if version == 1 else test_hostile.forged_v2())
+    @given(data=strategy)
     def run(data):
         _check_sanitized(asan_build, data, "forged", stats)
 
@@ -833,8 +1074,11 @@ def _example_package(version: int = 2) -> bytes:
     w = rng.integers(-7, 8, (32, 16, 3, 3)).astype(np.int8)
     w[rng.random(w.shape) < 0.8] = 0
     b = rng.integers(-1000, 1000, (32,)).astype(np.int16)
-    return pack({"conv1.weight": w, "conv1.bias": b, "fc.weight": w.reshape(64, -1)[:10]},
-                group=("count", 2048), version=version)
+    ts = {"conv1.weight": w, "conv1.bias": b, "fc.weight": w.reshape(64, -1)[:10]}
+    if version == 3:  # a mirror tensor (rows of 32 in groups of 2048: streamed row-whole)
+        ts["stft.weight"] = _mirror_rows(rng, np.int16, 96, 32, 1).reshape(96, 1, 32)
+        return pack(ts, group=("count", 2048), version=3, mirror={"stft.weight": (32, 1)})
+    return pack(ts, group=("count", 2048), version=version)
 
 
 @pytest.mark.parametrize("generator", ["make_header", "export-c"])
@@ -889,6 +1133,8 @@ def test_libfuzzer(tmp_path):
         shutil.copy(p, corpus / f"v{i}")
     (corpus / "g0").write_bytes(_example_package(1))
     (corpus / "g1").write_bytes(_example_package(2))
+    (corpus / "g2").write_bytes(_example_package(3))
+    (corpus / "g3").write_bytes(_mirror_package())
     secs = int(os.environ.get("CODEC_FUZZ_SECONDS", "30"))
     # half the time as shipped, half with CRC checks compiled out (mutations reach the parser)
     for target in ("fuzz_spkdec", "fuzz_spkdec_nocrc"):

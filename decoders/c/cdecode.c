@@ -7,6 +7,8 @@
  *   cdecode --list IN          one line per tensor: index dtype numel ndim dims... name(hex)
  *   cdecode --check-api IN     cross-check spk_find, spk_tensor_at and streaming decode
  *                              (one group at a time) against spk_decode; exit 3 on mismatch
+ *                              (v3: a mirror tensor whose groups split its rows must be
+ *                              SPK_E_LIMIT for spk_stream_begin, and is not streamed)
  *   cdecode --bench N IN       decode the package N times (open, directory, CRCs, all tensors,
  *                              each time with a zeroed spk_dec); print "<params> <best seconds>"
  *   cdecode --each IN          decode every tensor with spk_decode alone (no spk_verify first:
@@ -307,7 +309,15 @@ int main(int argc, char **argv)
             if (spk_tensor_at(&p, (uint32_t)i, &t, NULL, 0) < 0 || t.numel != ts[i].numel ||
                 t.block_off != ts[i].block_off || t.name_len != ts[i].name_len)
                 return fprintf(stderr, "spk_tensor_at(%u) differs\n", (unsigned)i), 3;
-            if ((rc = spk_stream_begin(&s, &p, &t, &d2)) < 0)
+            rc = spk_stream_begin(&s, &p, &t, &d2);
+            if (t.mirror_period && t.group_size % t.mirror_period) {
+                if (rc != SPK_E_LIMIT)
+                    return fprintf(stderr, "split mirror rows streamed in tensor %u: %d\n",
+                                   (unsigned)i, rc), 3;
+                free(g);
+                continue;
+            }
+            if (rc < 0)
                 return fail("stream begin", rc);
             while ((n = spk_stream_next(&s, g, gbytes)) > 0) {
                 size_t nb = (size_t)n * t.itemsize;

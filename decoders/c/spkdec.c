@@ -1,13 +1,16 @@
-/* spkdec.c: portable C99 decoder for codec packages, format v1 and v2 (see spkdec.h).
+/* spkdec.c: portable C99 decoder for codec packages, format v1, v2 and v3 (see spkdec.h).
  *
  * Source of truth for the format: docs/FORMAT.md; codec/format.py, codec/format_v2.py,
  * codec/huffman.py, codec/kernels/ (decode.py, symbols.py, tables.py).
  *   package  = preamble(8) | blocks | directory | footer(24)
- *   preamble = "SPKG" version=1|2 flags=0 0 0
+ *   preamble = "SPKG" version=1|2|3 flags=0 0 0
  *   v2 directory = tables | n_tensors | token dictionary + name bit string | compact entries
  *              (block offsets implicit) | chunk_log2 | one CRC32 per 2^chunk_log2 data bytes
+ *   v3       = v2; an entry with flag bit 7 adds mirror_period, mirror_skip after meta_length
+ *              and its block a 2-bit mode per mirror row after the metadata (codec/mirror.py)
  *   footer   = dir_off u64le, dir_len u64le, crc32(preamble + directory) u32le, "GKPS"
- *   block    = [meta][group table: per group tid_bits + len_bits, MSB-first, byte padded]
+ *   block    = [meta][v3: mirror modes][group table: per group tid_bits + len_bits, MSB-first,
+ *              byte padded]
  *              [payload: groups back to back, MSB-first bits]
  *   group    = symbols of a canonical Huffman code (max 12 bits):
  *              0 end of group, 1 escape (nrun zeros), 2 + class*nrun + run: `run` zeros then a
@@ -41,17 +44,24 @@
 #define NO_CRC 0
 #endif
 
-/* Format versions read: both by default; -DSPK_ONLY_V1 or -DSPK_ONLY_V2 leave the other out
- * (smaller code, for firmware that embeds a package of a known version). */
-#if defined(SPK_ONLY_V1) && defined(SPK_ONLY_V2)
-#error "SPK_ONLY_V1 and SPK_ONLY_V2 exclude each other"
+/* Format versions read: all three by default; -DSPK_ONLY_V1, -DSPK_ONLY_V2 or -DSPK_ONLY_V3
+ * leave the others out (smaller code, for firmware that embeds a package of a known version).
+ * V2(p): the v2 directory layout (v2 and v3); V3(p): v3 (mirror transform). */
+#if (defined(SPK_ONLY_V1) + defined(SPK_ONLY_V2) + defined(SPK_ONLY_V3)) > 1
+#error "SPK_ONLY_V1, SPK_ONLY_V2 and SPK_ONLY_V3 exclude each other"
 #endif
 #if defined(SPK_ONLY_V1)
 #define V2(p) 0
+#define V3(p) 0
 #elif defined(SPK_ONLY_V2)
 #define V2(p) 1
+#define V3(p) 0
+#elif defined(SPK_ONLY_V3)
+#define V2(p) 1
+#define V3(p) 1
 #else
-#define V2(p) ((p)->version == 2)
+#define V2(p) ((p)->version >= 2)
+#define V3(p) ((p)->version == 3)
 #endif
 #define VERSION_OK(v) SPK_READS_VERSION(v)
 
@@ -966,8 +976,9 @@ static void voff_read(rd *r, spk_tensor *t)
     t->value_offset = vo;
 }
 
-/* The rest of an entry, both versions (t has block and metadata lengths, group-table widths):
- * group size x (>= 1), derived sizes and their checks (FORMAT.md §7). */
+/* The rest of an entry, every version (t has block, metadata and v3 mirror-mode lengths,
+ * group-table widths): group size x (>= 1), derived sizes and their checks (FORMAT.md §7; v3:
+ * the payload after the mirror modes, §23). */
 static int entry_end(const spk_pkg *p, spk_tensor *t, const rd *r, uint64_t numel, uint64_t x)
 {
     uint64_t ng, room;
@@ -979,7 +990,7 @@ static int entry_end(const spk_pkg *p, spk_tensor *t, const rd *r, uint64_t nume
     t->next = r->pos;
     if (r->err)
         return r->err;
-    room = t->block_len - t->meta_len; /* group table + payload bytes */
+    room = t->block_len - t->meta_len - t->mirror_len; /* group table + payload (X3: >= 0) */
     ng = (ng * (v + w) + 7u) >> 3;
     if (v > 12 || w > 56 || (t->n_groups && (!p->ntables || !w)) || ng > room ||
         t->n_groups > (room - ng) * 8u || (!t->n_groups && room != ng))
@@ -1022,6 +1033,8 @@ static int entry_read1(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, 
     for (k = 0; k < 32; k += 8)
         t->crc32 |= u8(&r) << k;
     t->meta_len = (size_t)var(&r, blen);
+    t->mirror_period = t->mirror_skip = 0;
+    t->mirror_len = 0;
     t->tid_base = (uint32_t)var(&r, p->ntables ? p->ntables - 1u : 0);
     t->tid_bits = (uint8_t)u8(&r);
     t->len_bits = (uint8_t)u8(&r);
@@ -1112,7 +1125,8 @@ static int name2_read(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, c
     return 0;
 }
 
-/* v2 entry at t->next (FORMAT.md §18: E4-E16); its block follows the previous one. */
+/* v2 / v3 entry at t->next (FORMAT.md §18: E4-E16; v3 §24: X1-X3); its block follows the
+ * previous one. */
 static int entry_read2(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
 {
     rd r = rd_at(p, t->next);
@@ -1120,8 +1134,8 @@ static int entry_read2(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
     uint64_t numel, kern = 1, x, blen, z = 0, maxt = p->ntables ? p->ntables - 1u : 0;
     size_t off = t->block_off + t->block_len;
     numel = shape_read(&r, t, f & 7u, tot);
-    if (f & 0x80u)
-        fail(&r, SPK_E_CORRUPT); /* reserved flag bit (after the dtype check, as codec) */
+    if ((f & 0x80u) && !V3(p))
+        fail(&r, SPK_E_CORRUPT); /* v2: reserved flag bit (after the dtype check, as codec) */
     /* K: max(1, dims[1] * ... * dims[ndim-1]), max(1, numel) below 2-D; saturated above 2^31
      * (shape_read's E7b check has failed then; it also covers E8's K <= 2^48 for code 1) */
     for (k = 1; k < t->ndim; k++) {
@@ -1154,6 +1168,22 @@ static int entry_read2(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
     t->block_off = off;
     t->block_len = (size_t)blen;
     t->meta_len = f & 0x40u ? (size_t)var(&r, blen) : 0;
+    t->mirror_period = t->mirror_skip = 0;
+    t->mirror_len = 0;
+    if (V3(p) && (f & 0x80u)) {
+        /* v3 mirror (§24): X1 numel > 0, 2 <= P <= 2^48, P divides numel (numel <= 2^31 + 1
+         * here, so P fits 32 bits when it is <= numel: a 32-bit remainder); X2 a <= P - 2 (the
+         * varint's bound); X3 meta_length + mirror_bytes <= block_length */
+        uint64_t per = var(&r, MAX_DIM), mb;
+        if (per < 2 || per > numel || (uint32_t)numel % (uint32_t)per)
+            per = 2, fail(&r, SPK_E_CORRUPT);
+        t->mirror_period = (uint32_t)per;
+        t->mirror_skip = (uint32_t)var(&r, per - 2u);
+        mb = ((uint32_t)numel / (uint32_t)per + 3u) >> 2; /* mirror_bytes: ceil(n_rows / 4) */
+        if (mb > blen - t->meta_len)
+            mb = 0, fail(&r, SPK_E_CORRUPT);
+        t->mirror_len = (size_t)mb;
+    }
     t->crc32 = 0;
     t->tid_bits = t->len_bits = 0;
     if (numel) {
@@ -1618,11 +1648,70 @@ static void lane_setup(lane *L, const spk_stream *s)
     L->hi = s->hi;
 }
 
-int spk_stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_dec *d)
+/* v3: the 2-bit mode of mirror row r (mode string checked to lie in the block: X3) */
+#define MIRROR_MODE(p, t, r) \
+    (((p)->buf[(t)->block_off + (t)->meta_len + ((r) >> 2)] >> (6u - 2u * ((r) & 3u))) & 3u)
+
+/* v3: undo the mirror transform (FORMAT.md §23) on rows [r0, r1) of t, whose values start at o
+ * (row r0's first value): in each row of mode 1 (2), x[b + M - 1 - k] += (-) (x[b + k] - z)
+ * for k < h = M / 2, M = P - a, b = the row's start + a, modulo 2^(8 * itemsize).  Values are
+ * read as unsigned (their two's complement bits), the sum is formed in uint64_t (modulo 2^64,
+ * a multiple of 2^(8 * itemsize)) and narrowed explicitly.  The positions read (< b + h) are
+ * never written (>= b + M - h >= b + h), so the order does not matter. */
+static void unmirror(const spk_pkg *p, const spk_tensor *t, uint8_t *o, uint32_t r0, uint32_t r1)
 {
-    uint64_t gt = ((uint64_t)t->block_off + t->meta_len) * 8u, total = 0, ln;
+    const unsigned sz = t->itemsize;
+    const uint32_t m = t->mirror_period - t->mirror_skip, h = m >> 1;
+    const size_t row = (size_t)t->mirror_period * sz;
+    const uint64_t z = (uint64_t)t->value_offset; /* modulo 2^64 */
+    uint32_t r, k, mode;
+    for (r = r0; r < r1; r++, o += row) {
+        uint8_t *lo = o + (size_t)t->mirror_skip * sz, *hi = lo + (size_t)(m - 1u) * sz;
+        if (!(mode = MIRROR_MODE(p, t, r)))
+            continue;
+        for (k = 0; k < h; k++, lo += sz, hi -= sz) {
+            uint64_t a, b;
+            if (sz == 1) {
+                a = lo[0], b = hi[0];
+            } else if (sz == 2) {
+                uint16_t u, v;
+                memcpy(&u, lo, 2), memcpy(&v, hi, 2);
+                a = u, b = v;
+            } else {
+                uint32_t u, v;
+                memcpy(&u, lo, 4), memcpy(&v, hi, 4);
+                a = u, b = v;
+            }
+            a -= z;                          /* x[b + k] - z */
+            b = mode == 1u ? b + a : b - a;  /* mode 2: the negated mirror */
+            if (sz == 1) {
+                hi[0] = (uint8_t)(b & 0xffu);
+            } else if (sz == 2) {
+                uint16_t v = (uint16_t)(b & 0xffffu);
+                memcpy(hi, &v, 2);
+            } else {
+                uint32_t v = (uint32_t)(b & 0xffffffffu);
+                memcpy(hi, &v, 4);
+            }
+        }
+    }
+}
+
+/* CRCs, v3 mirror modes (X4) and the whole group table (G1-G3) */
+static int stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_dec *d)
+{
+    uint64_t gt = ((uint64_t)t->block_off + t->meta_len + t->mirror_len) * 8u, total = 0, ln;
     uint32_t g, w = t->tid_bits;
     E_(verify(p, t, d));
+    if (V3(p) && t->mirror_period) { /* X4: no mode 3 (a byte's fields: b & b >> 1 & 0x55) */
+        const uint8_t *ms = p->buf + t->block_off + t->meta_len;
+        uint32_t rows = t->numel / t->mirror_period, n = rows >> 2, i;
+        for (i = 0; i < n; i++)
+            if (ms[i] & (ms[i] >> 1) & 0x55u)
+                return SPK_E_CORRUPT;
+        if ((rows & 3u) && (ms[n] & (ms[n] >> 1) & (0x55u << (8u - 2u * (rows & 3u))) & 0xffu))
+            return SPK_E_CORRUPT; /* (the padding bits after the last field are not checked) */
+    }
     /* the whole group table first (codec.kernels.tables.plan_groups) */
     for (g = 0; g < t->n_groups; g++) {
         if (bits_at(p->buf, gt, w) + t->tid_base >= p->ntables)
@@ -1636,12 +1725,21 @@ int spk_stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_d
     if ((total + 7u) >> 3 != t->pay_len)
         return SPK_E_CORRUPT;
     vrange(t->dtype, &s->lo, &s->hi);
-    s->gt_bit = ((uint64_t)t->block_off + t->meta_len) * 8u;
+    s->gt_bit = ((uint64_t)t->block_off + t->meta_len + t->mirror_len) * 8u;
     s->pay_bit = (uint64_t)t->pay_off * 8u;
     s->pkg = p;
     s->t = t;
     s->dec = d;
     s->group = 0;
+    return 0;
+}
+
+int spk_stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_dec *d)
+{
+    E_(stream_begin(s, p, t, d));
+    /* v3: spk_stream_next undoes the mirror group by group, so a group must hold whole rows */
+    if (V3(p) && t->mirror_period && t->group_size % t->mirror_period)
+        return SPK_E_LIMIT;
     return 0;
 }
 
@@ -1687,7 +1785,8 @@ static int group_at(spk_stream *s, uint32_t g, uint64_t id, uint64_t pay, uint64
     return (uint64_t)L.byte * 8u - L.nb == pay + ln ? 0 : SPK_E_DATA;
 }
 
-int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes)
+/* the next group's stored values (v3: the mirror not undone) */
+static int32_t stream_next(spk_stream *s, void *out, size_t out_bytes)
 {
     const spk_tensor *t = s->t;
     const spk_pkg *p = s->pkg;
@@ -1709,6 +1808,62 @@ int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes)
     return (int32_t)n;
 }
 
+int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes)
+{
+    const spk_tensor *t = s->t;
+    uint32_t first = s->group * t->group_size; /* (< numel <= 2^31 while groups remain) */
+    int32_t n = stream_next(s, out, out_bytes);
+    if (V3(s->pkg) && t->mirror_period && n > 0) /* whole rows (spk_stream_begin) */
+        unmirror(s->pkg, t, (uint8_t *)out, first / t->mirror_period,
+                 (first + (uint32_t)n) / t->mirror_period);
+    return n;
+}
+
+/* spk_decode of a tensor whose groups switch between up to 64 tables: decode them table by
+ * table (groups are independent), so each table's decode table is built once, not once per
+ * switch.  The table still loaded from the previous call goes first (consecutive tensors often
+ * share one), then the others in ascending order. */
+static int decode_by_table(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_dec *d,
+                           uint8_t *o)
+{
+    uint64_t cur = 0, lo = 0, start, next, id, ln, gt, pay, bits = 0;
+    uint32_t g, w = t->tid_bits;
+    if (d->kbuf == p->buf && d->kcrc == p->dir_crc && d->table >= 0 &&
+        (uint32_t)d->table >= t->tid_base && (uint32_t)d->table - t->tid_base < (1u << w))
+        cur = (uint32_t)d->table - t->tid_base;
+    start = cur;
+    for (;;) {
+        /* bits: payload bits of table cur's groups (MULTI_MIN_BITS: multi-set entries) */
+        bits = 0;
+        for (g = 0, gt = s->gt_bit;
+             MULTI && (uint64_t)t->pay_len * 8u >= MULTI_MIN_BITS && g < t->n_groups; g++) {
+            if (bits_at(p->buf, gt, w) == cur)
+                bits += bits_at(p->buf, gt + w, t->len_bits);
+            gt += w + t->len_bits;
+        }
+        next = ~(uint64_t)0;
+        gt = s->gt_bit;
+        pay = s->pay_bit;
+        for (g = 0; g < t->n_groups; g++) {
+            id = bits_at(p->buf, gt, w);
+            ln = bits_at(p->buf, gt + w, t->len_bits);
+            if (id == cur) {
+                E_(group_at(s, g, id + t->tid_base, pay, ln,
+                            o + (size_t)g * t->group_size * t->itemsize,
+                            bits >= MULTI_MIN_BITS));
+            } else if (id >= lo && id < next && id != start) {
+                next = id;
+            }
+            gt += w + t->len_bits;
+            pay += ln;
+        }
+        if (next == ~(uint64_t)0)
+            return 0;
+        cur = next;
+        lo = next + 1u;
+    }
+}
+
 int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, size_t out_bytes)
 {
     spk_stream s;
@@ -1716,54 +1871,18 @@ int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, siz
     uint8_t *o = (uint8_t *)out;
     if (out_bytes / t->itemsize < t->numel || (!out && t->numel))
         return SPK_E_ARG;
-    E_(spk_stream_begin(&s, p, t, d));
+    E_(stream_begin(&s, p, t, d));
     if (t->tid_bits == 0 || t->tid_bits > 6) {
-        while ((n = spk_stream_next(&s, o, out_bytes)) > 0) {
+        while ((n = stream_next(&s, o, out_bytes)) > 0) {
             o += (size_t)n * t->itemsize;
             out_bytes -= (size_t)n * t->itemsize;
         }
-        return n;
+        if (n < 0)
+            return n;
+    } else {
+        E_(decode_by_table(&s, p, t, d, o));
     }
-    /* Groups may switch between up to 64 tables: decode them table by table (groups are
-     * independent), so each table's decode table is built once, not once per switch.  The
-     * table still loaded from the previous call goes first (consecutive tensors often share
-     * one), then the others in ascending order. */
-    {
-        uint64_t cur = 0, lo = 0, start, next, id, ln, gt, pay, bits = 0;
-        uint32_t g, w = t->tid_bits;
-        if (d->kbuf == p->buf && d->kcrc == p->dir_crc && d->table >= 0 &&
-            (uint32_t)d->table >= t->tid_base && (uint32_t)d->table - t->tid_base < (1u << w))
-            cur = (uint32_t)d->table - t->tid_base;
-        start = cur;
-        for (;;) {
-            /* bits: payload bits of table cur's groups (MULTI_MIN_BITS: multi-set entries) */
-            bits = 0;
-            for (g = 0, gt = s.gt_bit;
-                 MULTI && (uint64_t)t->pay_len * 8u >= MULTI_MIN_BITS && g < t->n_groups; g++) {
-                if (bits_at(p->buf, gt, w) == cur)
-                    bits += bits_at(p->buf, gt + w, t->len_bits);
-                gt += w + t->len_bits;
-            }
-            next = ~(uint64_t)0;
-            gt = s.gt_bit;
-            pay = s.pay_bit;
-            for (g = 0; g < t->n_groups; g++) {
-                id = bits_at(p->buf, gt, w);
-                ln = bits_at(p->buf, gt + w, t->len_bits);
-                if (id == cur) {
-                    E_(group_at(&s, g, id + t->tid_base, pay, ln,
-                                o + (size_t)g * t->group_size * t->itemsize,
-                                bits >= MULTI_MIN_BITS));
-                } else if (id >= lo && id < next && id != start) {
-                    next = id;
-                }
-                gt += w + t->len_bits;
-                pay += ln;
-            }
-            if (next == ~(uint64_t)0)
-                return SPK_END;
-            cur = next;
-            lo = next + 1u;
-        }
-    }
+    if (V3(p) && t->mirror_period) /* v3: every group decoded, undo the mirror */
+        unmirror(p, t, (uint8_t *)out, 0, t->numel / t->mirror_period);
+    return 0;
 }

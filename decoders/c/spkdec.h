@@ -1,4 +1,4 @@
-/* spkdec: portable C99 decoder for codec packages, format versions 1 and 2.
+/* spkdec: portable C99 decoder for codec packages, format versions 1, 2 and 3.
  *
  * No dynamic allocation, no libc beyond memcpy/memset, no global state.  All buffers are
  * provided by the caller; every function returns a negative SPK_E_* code on malformed input
@@ -27,8 +27,11 @@
  *
  * Format v2 (docs/FORMAT.md §16-22) differs only in the directory: names are token sequences
  * (walked in the directory, never copied), block offsets are implicit, and one CRC32 covers
- * each 2^chunk_log2-byte chunk of the data area instead of each block.  The API is the same
- * for both versions (p->version says which one a package is).
+ * each 2^chunk_log2-byte chunk of the data area instead of each block.  Format v3 (§23-26) is
+ * v2 plus an optional per-tensor mirror transform (entry flag bit 7: t->mirror_period rows of
+ * P values, a 2-bit mode per row between the metadata and the group table), undone after the
+ * tensor's groups are decoded.  The API is the same for every version (p->version says which
+ * one a package is).
  */
 #ifndef SPKDEC_H
 #define SPKDEC_H
@@ -40,17 +43,21 @@
 extern "C" {
 #endif
 
-/* Format versions read: SPK_MIN_FORMAT_VERSION .. SPK_FORMAT_VERSION (1 .. 2; one of them with
- * -DSPK_ONLY_V1 / -DSPK_ONLY_V2, which the code including this header should see too).
- * SPK_FORMAT_VERSION was 1 when only v1 was read: test a package's version with
- * SPK_READS_VERSION(v), not with == SPK_FORMAT_VERSION. */
+/* Format versions read: SPK_MIN_FORMAT_VERSION .. SPK_FORMAT_VERSION (1 .. 3; one of them with
+ * -DSPK_ONLY_V1 / -DSPK_ONLY_V2 / -DSPK_ONLY_V3, which the code including this header should
+ * see too).  SPK_FORMAT_VERSION was 1 when only v1 was read and 2 before v3: test a package's
+ * version with SPK_READS_VERSION(v), not with == SPK_FORMAT_VERSION. */
 #if defined(SPK_ONLY_V1)
 #define SPK_FORMAT_VERSION 1
-#else
+#elif defined(SPK_ONLY_V2)
 #define SPK_FORMAT_VERSION 2
+#else
+#define SPK_FORMAT_VERSION 3
 #endif
 #if defined(SPK_ONLY_V2)
 #define SPK_MIN_FORMAT_VERSION 2
+#elif defined(SPK_ONLY_V3)
+#define SPK_MIN_FORMAT_VERSION 3
 #else
 #define SPK_MIN_FORMAT_VERSION 1
 #endif
@@ -104,7 +111,8 @@ enum {
     SPK_E_UNSUPPORTED = -2, /* bad magic, unknown version or flags */
     SPK_E_CORRUPT = -3,     /* malformed directory, table or group table */
     SPK_E_CHECKSUM = -4,    /* directory or block CRC32 mismatch */
-    SPK_E_LIMIT = -5,       /* exceeds a limit (output size, counts, SPK_SMALL codes) */
+    SPK_E_LIMIT = -5,       /* exceeds a limit (output size, counts, SPK_SMALL codes; v3:
+                               streaming a mirror tensor whose groups split its rows) */
     SPK_E_DATA = -6,        /* malformed bitstream in a group */
     SPK_E_ARG = -7,         /* caller error: bad index, output buffer too small, NULL */
     SPK_END = 0             /* spk_stream_next: no more groups */
@@ -121,8 +129,8 @@ typedef struct {
     size_t ent_off;            /* first tensor entry */
     uint32_t ntables, ntensors;
     uint32_t dir_crc;
-    uint8_t version;           /* 1 or 2 */
-    /* v2 only (0 in v1) */
+    uint8_t version;           /* 1, 2 or 3 */
+    /* v2 and v3 only (0 in v1) */
     uint8_t id_bits, count_bits; /* name records: token id width, shared / fresh width */
     uint8_t chunk_log2;        /* CRC chunk size 2^chunk_log2 */
     uint32_t ntokens;          /* token dictionary */
@@ -146,11 +154,17 @@ typedef struct {
     uint32_t group_size;       /* elements per group, clamped to numel */
     uint32_t n_groups;
     int64_t value_offset;      /* the value zeros of the bitstream stand for */
-    size_t block_off, block_len, meta_len;  /* block = [meta][group table][payload] */
+    size_t block_off, block_len, meta_len;  /* block = [meta][mirror modes][group table]
+                                               [payload] */
     size_t pay_off, pay_len;   /* payload bytes */
     uint32_t crc32;            /* v1: the block's CRC32; v2: 0 (chunk CRCs, spk_verify) */
     uint32_t tid_base;
     uint8_t tid_bits, len_bits;
+    /* v3 mirror transform (FORMAT.md §23; all 0 without one): rows of mirror_period values
+     * (P >= 2, divides numel), the first mirror_skip (a <= P - 2) of each outside the mirror;
+     * the rows' 2-bit modes are the mirror_len bytes after the metadata */
+    uint32_t mirror_period, mirror_skip;
+    size_t mirror_len;
     size_t next;               /* directory offset of the following entry (iteration) */
     /* v2 iteration state (names and entries are separate; offsets and table bases are
      * relative to the previous entry) */
@@ -216,16 +230,19 @@ int32_t spk_find(const spk_pkg *p, const char *name, size_t nlen);
 int spk_verify(const spk_pkg *p, const spk_tensor *t);
 
 /* Decode tensor t into out (numel values of the stored dtype, native byte order; out needs no
- * particular alignment).  Checks the block's CRCs (v1: block CRC; v2: the chunks it overlaps,
- * except those d has verified before in this package: d remembers one contiguous range of
- * verified chunks, so decoding tensors in order reads each chunk once; zero d if the package
- * bytes change in place) and the group table first. */
+ * particular alignment).  Checks the block's CRCs (v1: block CRC; v2, v3: the chunks it
+ * overlaps, except those d has verified before in this package: d remembers one contiguous
+ * range of verified chunks, so decoding tensors in order reads each chunk once; zero d if the
+ * package bytes change in place), v3: the mirror modes, and the group table first; v3: undoes
+ * the mirror transform after the last group. */
 int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, size_t out_bytes);
 
-/* Streaming: one group at a time.  begin checks the block's CRCs (as spk_decode) and the
- * whole group table; next decodes the next group into out (at least group_size values) and
- * returns the number of values written (> 0), SPK_END (0) after the last group, or a negative
- * error. */
+/* Streaming: one group at a time.  begin checks the block's CRCs (as spk_decode), v3: the
+ * mirror modes, and the whole group table; next decodes the next group into out (at least
+ * group_size values) and returns the number of values written (> 0), SPK_END (0) after the
+ * last group, or a negative error.  v3: a group of a mirror tensor holds whole rows when
+ * group_size is a multiple of mirror_period (what codec.pack's groupings give), and next
+ * undoes the mirror on its rows; otherwise begin returns SPK_E_LIMIT (use spk_decode). */
 int spk_stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_dec *d);
 int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes);
 
