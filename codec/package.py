@@ -499,18 +499,6 @@ def _mirrors(tensors: Mapping, names: list, option, version: int | None) -> dict
     return out
 
 
-def _write(sink, tensors: Mapping, *, group, meta, max_tables: int, effort: int = 1,
-           stream: bool = False) -> int:
-    """Core writer: three passes over ``tensors`` (sample, histogram, encode block by block).
-
-    ``stream``: keep nothing between passes (each tensor is read from ``tensors`` again), so a
-    model larger than memory can be written; otherwise run-length pairs are cached.
-    """
-    names, meta = _check_args(tensors, meta, effort)
-    plan = _plan(_Source(tensors, meta, group, stream), names, max_tables=max_tables, effort=effort)
-    return _emit(sink, plan)
-
-
 def _group_candidates(group, effort: int) -> list:
     """'auto' at effort 1 tries whole kernels of >= 4096 parameters and single kernels (with
     per-group table choice, one table per output channel often pays: yolov8n 8-bit 50 %
