@@ -478,3 +478,28 @@ def test_warmup_compiles_the_decoders_for_each_dtype(capsys):
         assert {"uint16", "int16"} <= outs, (kern, outs)
     rc, out, err = run(capsys, "warmup", "--dtypes", "float32")
     assert rc == 1 and "float32" in one_error_line(err)
+
+
+def test_compress_mirror_and_format_versions(tmp_path, capsys):
+    """An STFT-like basis gets format v3's mirror by default; --mirror off and
+    --format-version 2 write v2; the decoded integers are the same either way."""
+    n = np.arange(64)
+    win = np.sin(np.pi * n / 64) ** 2
+    rows = [np.cos(2 * np.pi * k * n / 64) * win for k in range(8)]
+    rows += [np.sin(2 * np.pi * k * n / 64) * win for k in range(8)]
+    src = save_npz(tmp_path / "stft.npz", {"stft.weight": np.array(rows, np.float32)[:, None, :]})
+    pkgs = {}
+    for name, extra in (("auto", []), ("off", ["--mirror", "off"]),
+                        ("v2", ["--format-version", "2"]), ("v3", ["--format-version", "3"])):
+        pkgs[name] = tmp_path / f"{name}.spkg"
+        rc, _, _ = run(capsys, "compress", src, "-o", pkgs[name], *extra)
+        assert rc == 0
+    assert [pkgs[k].read_bytes()[4] for k in ("auto", "off", "v2", "v3")] == [3, 2, 2, 3]
+    assert pkgs["auto"].stat().st_size < pkgs["off"].stat().st_size
+    rc, out, _ = run(capsys, "info", pkgs["auto"])
+    assert rc == 0 and "format v3" in out and "mirror rows of 64" in out
+    rc, out, _ = run(capsys, "info", pkgs["auto"], "--json")
+    assert json.loads(out)["tensors"][0]["mirror"] == [64, 1]
+    ref = codec.load(pkgs["off"])["stft.weight"]
+    assert all(np.array_equal(codec.load(p)["stft.weight"], ref) for p in pkgs.values())
+    assert run(capsys, "verify", pkgs["auto"])[0] == 0
