@@ -411,6 +411,139 @@ def _():
     assert n_err >= 2 and rejected >= 1, (n_err, rejected)
 
 
+# --- format v3's mirror transform (kernels.mirror_inverse): own random stream, so the data of
+# the other checks (device_chunk_crcs last) stays as it was
+mrng = np.random.default_rng(23)
+
+
+def mirror_rows(dtype, rows, P, a, modes, spread, zero=0, noise=0.0):
+    """rows x P values: a head of ``a`` values, then a first half, a middle (odd M) and a
+    second half that mirrors the first (mode 1), its negation (2) or nothing (0), around
+    ``zero``; a few values off the symmetry when ``noise``."""
+    info = np.iinfo(dtype)
+    x = mrng.integers(-spread, spread + 1, (rows, P))
+    x[mrng.random((rows, P)) < 0.3] = 0
+    M = P - a
+    h = M // 2
+    for r in range(rows):
+        m = modes[r % len(modes)]
+        if m:
+            x[r, P - h:] = (1 if m == 1 else -1) * x[r, a:a + h][::-1]
+    x[mrng.random((rows, P)) < noise] = 1
+    return np.clip(x + zero, info.min, info.max).astype(dtype)
+
+
+def mirrored(data, names):
+    p = codec.Package(data)
+    assert p.directory.version == 3
+    for k in names:
+        assert p.entry(k).mirror_period >= 2 and p.entry(k).mirror_bytes, k
+
+
+@check("mirror_v3_forced")
+def _():
+    i32 = np.iinfo(np.int32)
+    t = {"i8_a1": mirror_rows(np.int8, 5, 9, 1, [1, 2, 0], 60),            # M 8
+         "i8_odd": mirror_rows(np.int8, 4, 7, 0, [2, 1], 60),              # M 7: middle kept
+         "i16": mirror_rows(np.int16, 3, 12, 1, [1, 2], 3000, noise=0.1),  # M 11
+         # modes 2 and 1, whose stored differences and their inverses wrap
+         "i32_wrap": np.array([[i32.min, i32.max, 7, -7, i32.min + 1, i32.min],
+                               [i32.max, 4, 4, 4, 4, i32.min]], np.int32),
+         "plain": mirror_rows(np.int8, 3, 6, 0, [1], 9),                   # no mirror
+         "u8_off": mirror_rows(np.uint8, 6, 10, 0, [1, 2, 1], 40, zero=128)}
+    t["stft"] = np.array([[0, 1, 2, 3, 2, 1], [0, 4, 0, 0, 0, -4]], np.int8)  # FORMAT.md §26
+    t["u8_off"][t["u8_off"] == 129] = 128
+    force = {"i8_a1": (9, 1), "i8_odd": (7, 0), "i16": (12, 1), "i32_wrap": (6, 0),
+             "u8_off": (10, 0), "stft": (6, 1)}
+    data = codec.pack(t, group="kernel", mirror=force)
+    mirrored(data, force)
+    p = codec.Package(data)
+    assert p.entry("u8_off").value_offset == 128
+    e = p.entry("i32_wrap")
+    assert data[e.block_offset + e.meta_length] == 0x90  # modes 2, 1
+    ref = codec.unpack(data)
+    for k, v in t.items():
+        assert np.array_equal(ref[k], v), k
+    same(data)
+    same(data, variant="global")
+    same(codec.pack({"stft": t["stft"]}, group="kernel", mirror={"stft": (6, 1)}),
+         variant="warp")  # (the warp kernel is slow in the simulator: one small tensor)
+    # only some tensors: a span of the package copied (mode strings at other offsets)
+    same(data, names=["u8_off", "i8_odd"])
+    assert np.array_equal(gc.read_tensor(data, "i16").copy_to_host(), t["i16"])
+    # tensors that are one group (their mode strings right before a one-record group table)
+    same(codec.pack(t, group="tensor", mirror=force))
+
+
+@check("mirror_v3_auto_and_dequantize")
+def _():
+    t = {"i8": mirror_rows(np.int8, 6, 16, 0, [1, 2], 100),
+         "i16": mirror_rows(np.int16, 4, 33, 1, [2, 1, 1], 20000, noise=0.05),
+         "i32": mirror_rows(np.int32, 3, 8, 0, [1], 1 << 30),
+         "u8": mirror_rows(np.uint8, 8, 8, 0, [1, 2], 20, zero=100),
+         "noise": mrng.integers(-5, 6, (4, 16)).astype(np.int8)}
+    data = codec.pack(t, group="kernel")
+    mirrored(data, ["i8", "i16", "i32"])
+    same(data)
+    same(data, variant="global")
+    # quantized tensors with a mirror: decoded as integers, mirror undone, then dequantized
+    meta = {"i8": QuantMeta(bits=8, scale=np.array([0.0173], np.float32)),
+            "i16": QuantMeta(bits=16, scale=mrng.random(4) * 1e-3, axis=0),
+            "u8": QuantMeta(bits=8, scale=np.array([0.25]), zero_point=np.array([100]))}
+    data = codec.pack({k: t[k] for k in meta}, meta=meta, group="kernel",
+                      mirror={"i8": (16, 0), "i16": (33, 1)})
+    mirrored(data, ["i8", "i16"])
+    for odt in ("float32", "float16"):
+        deq_check(data, odt)
+
+
+@check("mirror_v3_bad_modes")
+def _():
+    from numba import cuda
+    from codec.cuda import kernels as K
+    t = {"a": mirror_rows(np.int8, 5, 8, 0, [1, 2], 30),
+         "b": mirror_rows(np.int16, 3, 6, 1, [1], 9)}
+    data = codec.pack(t, group="kernel", mirror={"a": (8, 0), "b": (6, 1)})
+    p = codec.Package(data)
+    e = p.entry("b")
+    off = e.block_offset + e.meta_length
+    bad = bytearray(data)
+    bad[off] |= 0x0C  # row 2 of "b": mode 3 (check X4, on the host before any launch)
+    for verify in (False, True):
+        cpu = outcome(lambda: codec.unpack(bytes(bad), verify=verify))
+        gpu = outcome(lambda: gc.unpack(bytes(bad), verify=verify))
+        assert cpu == gpu and cpu[0] == "error", (verify, cpu, gpu)
+    # the kernel's own checks: a mode 3 (the smallest bad row reported) and a table row that
+    # points outside the output; the host turns them into CorruptError
+    gp = gc.GpuPackage(data)
+    plan = gp.prepare()  # the good package's plan, the damaged bytes on the device (past X4)
+    plan.words = gc.GpuPackage(bytes(bad), verify=False)._copy_bytes(0, len(bad))
+    L = next(L for b in plan.batches for L in b.launches
+             if [e.name for e in L.mir_entries] == ["b"])
+    gp.launch(plan)
+    assert L.mir_status.copy_to_host().tolist() == [2], L.mir_status.copy_to_host()
+    try:
+        gp.check(plan)
+    except codec.CorruptError as exc:
+        assert "tensor 'b': mirror mode 3 (invalid) at row 2" in str(exc), str(exc)
+    else:
+        raise AssertionError("mode 3 accepted")
+    gp = gc.GpuPackage(data)
+    plan = gp.prepare()
+    L = next(L for b in plan.batches for L in b.launches
+             if [e.name for e in L.mir_entries] == ["a"])
+    L.host["mir"][0, K.MIR_BASE] = L.out.size - 3
+    L.mir = cuda.to_device(L.host["mir"])
+    gp.launch(plan)
+    assert L.mir_status.copy_to_host().tolist() == [-1]
+    try:
+        gp.check(plan)
+    except codec.CorruptError as exc:
+        assert "mirror: index outside a buffer" in str(exc), str(exc)
+    else:
+        raise AssertionError("bad mirror table accepted")
+
+
 @check("device_chunk_crcs")
 def _():
     # a whole v2 package's chunk CRCs on the device (api.GPU_CRC_MIN_BYTES): chunks of 64
@@ -515,7 +648,8 @@ CHECKS = (["import_codec_no_numba_cuda"]
              "names_subset_and_read_tensor", "dequantize_float32", "dequantize_float16",
              "dequantize_bad_argument", "corrupt_like_cpu", "kernel_checks_indices",
              "warp_kernel_paths", "warp_kernel_fallback", "warp_kernel_tables_and_dequantize",
-             "warp_kernel_corrupt_like_cpu", "host_crc_parallel", "device_chunk_crcs"])
+             "warp_kernel_corrupt_like_cpu", "host_crc_parallel", "mirror_v3_forced",
+             "mirror_v3_auto_and_dequantize", "mirror_v3_bad_modes", "device_chunk_crcs"])
 
 
 @pytest.mark.parametrize("name", CHECKS)
@@ -599,6 +733,13 @@ for out, bits in [(T.int8[::1], T.int8[::1]), (T.float16[::1], T.uint16[::1]),
     for cfg in ((4, 4096, 4, 128, out == bits, 64), (4, 0, 4, 0, False)):
         k = W.make_warp_kernel(*cfg)
         cuda.compile_ptx(k.py_func, dec + (i64, T.int8[::1]), cc=(9, 0))
+    if out != T.int8[::1]:  # dequantization after the mirror (integers in, floats out)
+        for src in (T.int8[::1], T.uint32[::1]):
+            cuda.compile_ptx(K.store_values.py_func, (src, dqi, f64, f64, out, bits, a64),
+                             cc=(9, 0))
+for ints in (T.int8, T.uint8, T.int16, T.uint16, T.int32, T.uint32):
+    cuda.compile_ptx(K.mirror_inverse.py_func, (u64, i64, dqi, i64, i64, i64, ints[::1], a64),
+                     cc=(9, 0))
 print("PTX_OK")
 '''
 
