@@ -544,6 +544,21 @@ def _():
         raise AssertionError("bad mirror table accepted")
 
 
+@check("mirror_v3_vectors")
+def _():
+    # the golden v3 vectors (tests/vectors/v3: metadata before the mode string, int32 wrap,
+    # odd M, value offset, a v3 package without mirror), integers and dequantized
+    import glob
+    files = sorted(glob.glob("tests/vectors/v3/*.bin"))
+    assert len(files) >= 5, files
+    for f in files:
+        with open(f, "rb") as fh:
+            data = fh.read()
+        same(data)
+        if any(codec.Package(data).meta(k) is not None for k in codec.Package(data).names):
+            deq_check(data, "float32")
+
+
 @check("device_chunk_crcs")
 def _():
     # a whole v2 package's chunk CRCs on the device (api.GPU_CRC_MIN_BYTES): chunks of 64
@@ -649,7 +664,8 @@ CHECKS = (["import_codec_no_numba_cuda"]
              "dequantize_bad_argument", "corrupt_like_cpu", "kernel_checks_indices",
              "warp_kernel_paths", "warp_kernel_fallback", "warp_kernel_tables_and_dequantize",
              "warp_kernel_corrupt_like_cpu", "host_crc_parallel", "mirror_v3_forced",
-             "mirror_v3_auto_and_dequantize", "mirror_v3_bad_modes", "device_chunk_crcs"])
+             "mirror_v3_auto_and_dequantize", "mirror_v3_bad_modes", "mirror_v3_vectors",
+             "device_chunk_crcs"])
 
 
 @pytest.mark.parametrize("name", CHECKS)
