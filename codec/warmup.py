@@ -9,8 +9,9 @@ well under a second.
 
 Each stored dtype gets one package whose tensors reach both decode kernels (a dense
 low-magnitude tensor large enough for multi-set decode tables, wide ones of several
-sparsities for the plain kernel and the encoder's table pool), written in both format
-versions, read whole and by name, plus the parallel decoder's chunk planner.
+sparsities for the plain kernel and the encoder's table pool, symmetric rows for format v3's
+mirror transform), written as v3 (the v2 directory and the mirror) and as v1, read whole and
+by name, plus the parallel decoder's chunk planner.
 """
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ def _sample(dtype: np.dtype) -> dict[str, np.ndarray]:
         w = np.round(rng.laplace(0, 12 + 8 * k, (64, 3, 3, 16)))
         w[rng.random(w.shape) < sp] = 0
         out[f"wide{k}"] = w
+    # rows symmetric and antisymmetric: format v3's mirror (its scan, modes and inverse)
+    sym = np.round(rng.laplace(0, 20, (160, 16)))
+    sym[:, 8:] = sym[:, :8][:, ::-1] * np.where(np.arange(160) % 2, 1, -1)[:, None]
+    out["mirror"] = sym
     return {k: np.clip(v + mid, lo, hi).astype(dtype) for k, v in out.items()}
 
 
@@ -53,8 +58,10 @@ def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]
             raise ValueError(f"{name!r} is not a stored dtype ({', '.join(DTYPE_NAMES)})")
         t0 = time.perf_counter()
         tensors = _sample(dtype)
-        for version in (2, 1):
+        for version in (None, 1):  # None: v3 (the mirror), v1
             data = pack(tensors, version=version, effort=1 if encode else 0)
+            if version is None and data[4] != 3:
+                raise AssertionError(f"warm-up sample for {name} got no mirror")  # pragma: no cover
             got = unpack(data)
             one = Package(data).read("wide4")
             if not (all(np.array_equal(got[k], v) for k, v in tensors.items())
