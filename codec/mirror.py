@@ -191,6 +191,26 @@ def forward(arr: np.ndarray, m: Mirror, voff: int) -> np.ndarray:
     return out.reshape(arr.shape)
 
 
+def order0_bits(arr: np.ndarray) -> float:
+    """Order-0 entropy of the values, in bits: sum over distinct values of -c log2(c / n)."""
+    flat = arr.reshape(-1)
+    if flat.size == 0:
+        return 0.0
+    if flat.dtype.itemsize <= 2:
+        c = np.bincount(flat.view(np.uint8 if flat.dtype.itemsize == 1 else np.uint16))
+        c = c[c > 0]
+    else:
+        c = np.unique(flat, return_counts=True)[1]
+    c = c.astype(np.float64)
+    return float(-(c * np.log2(c / flat.size)).sum())
+
+
+def fewer_bits(arr: np.ndarray, stored: np.ndarray, m: Mirror) -> bool:
+    """§25's bits check: the stored tensor's order-0 bits plus its mode string (2 bits a row)
+    and 16 bits of fields are fewer than the original's order-0 bits."""
+    return order0_bits(stored) + 2 * m.modes.size + 16 < order0_bits(arr)
+
+
 def mode_bytes(modes: np.ndarray) -> bytes:
     """The 2-bit mode string, MSB first, zero padded."""
     bits = np.zeros((modes.size, 2), np.uint8)

@@ -3,6 +3,7 @@ field, and of v3's mirror transform with §25's rule for which tensors get it (p
 value by value; independent of ``codec.mirror``)."""
 from __future__ import annotations
 
+import math
 import re
 import struct
 import zlib
@@ -214,4 +215,15 @@ def choose_mirror(arr):
     nz, pa, modes, stored = best
     if value_offset_of(stored, dtype) != z:  # (unsigned) the offset must stay the mode value
         return None
+    if order0_bits(stored) + 2 * len(modes) + 16 >= order0_bits(flat):  # the bits check
+        return None
     return pa, modes
+
+
+def order0_bits(values) -> float:
+    """§25: sum over distinct values of -c log2(c / n)."""
+    counts: dict = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    n = len(values)
+    return -sum(c * math.log2(c / n) for c in counts.values())
