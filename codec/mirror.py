@@ -11,6 +11,7 @@ Reader side: :func:`check_modes` (check X4) and :func:`inverse` (a Numba kernel,
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -71,41 +72,63 @@ def _row(flat, b, m, h, voff, mask):
     return c0, c1, c2
 
 
+@njit(cache=True, inline="always")
+def _scan(flat, p, voff, mask, sample):
+    """(saved with a = 0, saved with a = 1, nonzeros) of period ``p`` (rows at their best
+    mode) over every row, or with ``sample`` over the SAMPLE_ROWS rows
+    floor(j (R - 1) / (SAMPLE_ROWS - 1)); saved -1 when ``p - a < 2``."""
+    n_rows = flat.size // p
+    count = SAMPLE_ROWS if sample else n_rows
+    s0 = np.int64(0) if p >= 2 else np.int64(-1)
+    s1 = np.int64(0) if p >= 3 else np.int64(-1)
+    nz = np.int64(0)
+    for j in range(count):
+        r = j * (n_rows - 1) // (SAMPLE_ROWS - 1) if sample else j
+        b = r * p  # 0 <= r < n_rows: in range
+        for k in range(p):
+            nz += ((np.int64(flat[b + k]) - voff) & mask) != 0
+        if s0 >= 0:
+            c0, c1, c2 = _row(flat, b, p, p // 2, voff, mask)
+            s0 += c0 - min(c0, min(c1, c2))
+        if s1 >= 0:
+            c0, c1, c2 = _row(flat, b + 1, p - 1, (p - 1) // 2, voff, mask)
+            s1 += c0 - min(c0, min(c1, c2))
+    return s0, s1, nz
+
+
 @njit(cache=True, nogil=True)
-def _scan(flat, periods, voff, mask, sample, res):
-    """For each candidate period ``periods[i]`` and skip a in (0, 1): res[i, a] = nonzeros
-    saved with every row at its best mode, res[i, 2] = nonzeros of the rows looked at: every
-    row, or with ``sample`` the SAMPLE_ROWS rows floor(j (R - 1) / (SAMPLE_ROWS - 1)).  One
-    call a tensor (numpy took ~0.2 ms a tensor in calls alone).  Returns 0, or -1 for a bad
-    argument."""
-    if res.shape[0] < periods.size or res.shape[1] < 3:
-        return -1
-    for i in range(periods.size):
-        p = periods[i]
-        if p < 2 or flat.size % p != 0:
-            return -1
-        n_rows = flat.size // p
-        count = SAMPLE_ROWS if sample else n_rows
-        s0 = s1 = nz = np.int64(0)
-        for j in range(count):
-            r = j * (n_rows - 1) // (SAMPLE_ROWS - 1) if sample else j
-            if r < 0 or r >= n_rows:
-                return -1
-            b = r * p
-            for k in range(p):
-                nz += ((np.int64(flat[b + k]) - voff) & mask) != 0
-            for a in range(2):
-                if p - a >= 2:
-                    c0, c1, c2 = _row(flat, b + a, p - a, (p - a) // 2, voff, mask)
-                    saved = c0 - min(c0, min(c1, c2))
-                    if a == 0:
-                        s0 += saved
-                    else:
-                        s1 += saved
-        res[i, 0] = s0
-        res[i, 1] = s1
-        res[i, 2] = nz
-    return 0
+def _pick(flat, p1, p2, voff, mask):
+    """§25's choice among the candidate periods ``p1`` and ``p2`` (0 = none; each must divide
+    ``flat.size``): (saved, period, skip) of the best candidate, saved 0 when the sample step
+    or the 4/5 share rules it out, -1 for a bad argument.  One call a tensor (numpy took
+    ~0.2 ms a tensor in calls alone)."""
+    n = flat.size
+    for p in (p1, p2):
+        if p != 0 and (p < 2 or n % p != 0):
+            return np.int64(-1), np.int64(0), np.int64(0)
+    if p1 == 0:
+        return np.int64(-1), np.int64(0), np.int64(0)
+    small = p1 if p2 == 0 else min(p1, p2)
+    if n // small > 2 * SAMPLE_ROWS:  # the sample step
+        ok = False
+        for p in (p1, p2):
+            if p != 0:
+                s0, s1, snz = _scan(flat, p, voff, mask, True)
+                if snz > 0 and (10 * s0 >= snz or 10 * s1 >= snz):
+                    ok = True
+        if not ok:
+            return np.int64(0), np.int64(0), np.int64(0)
+    best, bp, ba, nz = np.int64(0), np.int64(0), np.int64(0), np.int64(0)
+    for p in (p1, p2):
+        if p != 0:
+            s0, s1, nz = _scan(flat, p, voff, mask, False)
+            if s0 > best:
+                best, bp, ba = s0, p, np.int64(0)
+            if s1 > best:
+                best, bp, ba = s1, p, np.int64(1)
+    if best <= 0 or 5 * (nz - best) > 4 * nz:  # >= 1 nonzero saved, <= 4/5 of them left
+        return np.int64(0), np.int64(0), np.int64(0)
+    return best, bp, ba
 
 
 @njit(cache=True, nogil=True)
@@ -141,43 +164,30 @@ def row_modes(arr: np.ndarray, period: int, skip: int, voff: int) -> np.ndarray:
 def choose(arr: np.ndarray, voff: int) -> Mirror | None:
     """§25's rule: the (P, a) and row modes that leave the fewest nonzeros, if that saves at
     least one and leaves at most 4/5 of the tensor's nonzeros; None otherwise.  (The unsigned
-    value-offset condition is the caller's: it needs the transformed tensor.)"""
+    value-offset condition and the bits check are the caller's: they need the transformed
+    tensor.)"""
     n = arr.size
     if n < MIN_NUMEL or arr.dtype.itemsize > 4:
         return None
     shape = arr.shape
-    kern = n if len(shape) < 2 else max(1, int(np.prod(shape[1:], dtype=np.int64)))
-    periods = []
-    for p in (kern, shape[-1] if shape else 0):
-        if p >= MIN_PERIOD and n % p == 0 and p not in periods:
-            periods.append(p)
-    if not periods:
+    kern = n if len(shape) < 2 else max(1, math.prod(shape[1:]))
+    p1 = kern if kern >= MIN_PERIOD and n % kern == 0 else 0
+    last = shape[-1]
+    p2 = last if last >= MIN_PERIOD and n % last == 0 and last != p1 else 0
+    if p1 == 0:
+        p1, p2 = p2, 0
+    if p1 == 0:
         return None
-    flat = np.ascontiguousarray(arr).reshape(-1)
-    bits, _ = _width(arr.dtype)
-    mask = np.int64((1 << bits) - 1)
-    ps = np.array(periods, np.int64)
-    res = np.zeros((len(periods), 3), np.int64)
-    # the sample step first (tensors without the symmetry, nearly all, are rejected from
-    # SAMPLE_ROWS evenly spread rows): no candidate saves >= 1/10 of its sample's nonzeros
-    if n // min(periods) > 2 * SAMPLE_ROWS:
-        if _scan(flat, ps, np.int64(voff), mask, True, res) != 0:
-            raise ValueError("mirror scan rejected its arguments")  # pragma: no cover
-        if not any(res[i, 2] > 0 and 10 * res[i, a] >= res[i, 2]
-                   for i in range(len(periods)) for a in (0, 1)):
-            return None
-    if _scan(flat, ps, np.int64(voff), mask, False, res) != 0:
+    flat = arr.reshape(-1)
+    if not flat.flags.c_contiguous:
+        flat = np.ascontiguousarray(flat)
+    bits = 8 * arr.dtype.itemsize
+    saved, period, skip = _pick(flat, p1, p2, voff, (1 << bits) - 1)
+    if saved < 0:
         raise ValueError("mirror scan rejected its arguments")  # pragma: no cover
-    nz = int(res[0, 2])
-    best = None
-    for i, p in enumerate(periods):
-        for a in (0, 1):
-            if p - a >= 2 and (best is None or res[i, a] > best[0]):
-                best = (int(res[i, a]), p, a)
-    # at least one nonzero saved, and at most 4/5 (KEEP_FRACTION) of them left
-    if best is None or best[0] <= 0 or 5 * (nz - best[0]) > 4 * nz:
+    if saved == 0:
         return None
-    return Mirror(best[1], best[2], row_modes(flat, best[1], best[2], voff))
+    return Mirror(int(period), int(skip), row_modes(flat, int(period), int(skip), voff))
 
 
 def forward(arr: np.ndarray, m: Mirror, voff: int) -> np.ndarray:
