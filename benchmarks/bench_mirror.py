@@ -13,23 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import codec  # noqa: E402
+from codec.bench import best_time as best  # noqa: E402
 from benchmarks.recipe import CONFIGS, MODELS, quantized_model  # noqa: E402
-
-
-def best(fn, rounds: int) -> float:
-    t = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        t = min(t, time.perf_counter() - t0)
-    return t
 
 
 def main() -> int:

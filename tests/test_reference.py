@@ -404,30 +404,8 @@ def test_core_rejects_bytes_after_an_empty_tensors_meta():
 
 # --- packages codec.pack does not write, but the format allows --------------------------------
 
-def _symbols(values, voff, kref, nrun):
-    """The symbol sequence of one group (as the reference encoder emits it)."""
-    out, run = [], 0
-    for x in values:
-        d = int(x) - voff
-        if d == 0:
-            run += 1
-            continue
-        out += [1] * (run // nrun)
-        out.append(2 + ref.decoder.mag_class(abs(d), kref)[0] * nrun + run % nrun)
-        run = 0
-    return out + [0]
-
-
-def _lengths(counts: dict, nsym: int) -> list[int]:
-    from bitarray.util import canonical_huffman
-    code = canonical_huffman(counts)[0] if len(counts) > 1 else {s: "0" for s in counts}
-    lengths = [0] * nsym
-    for s, c in code.items():
-        lengths[s] = len(c)
-    if max(lengths) > 12:  # flat code instead
-        L = max(1, (len(counts) - 1).bit_length())
-        lengths = [L if s in counts else 0 for s in range(nsym)]
-    return lengths
+_symbols = ref.encoder.group_symbols
+_lengths = ref.encoder.code_lengths
 
 
 @st.composite

@@ -44,30 +44,8 @@ def _both(data, verify=True):
 
 # --- building v3 packages with the reference alone (decisions made here, by hand) -------------
 
-def _symbols(values, voff, kref, nrun):
-    out, run = [], 0
-    for x in values:
-        d = int(x) - voff
-        if d == 0:
-            run += 1
-            continue
-        out += [1] * (run // nrun)
-        out.append(2 + ref.decoder.mag_class(abs(d), kref)[0] * nrun + run % nrun)
-        run = 0
-    return out + [0]
-
-
-def _lengths(counts: dict, nsym: int) -> list[int]:
-    """A valid length-limited code for the used symbols (Huffman, else a flat code)."""
-    from bitarray.util import canonical_huffman
-    code = canonical_huffman(counts)[0] if len(counts) > 1 else {s: "0" for s in counts}
-    lengths = [0] * nsym
-    for s, c in code.items():
-        lengths[s] = len(c)
-    if max(lengths) > 12:
-        L = max(1, (len(counts) - 1).bit_length())
-        lengths = [L if s in counts else 0 for s in range(nsym)]
-    return lengths
+_symbols = ref.encoder.group_symbols
+_lengths = ref.encoder.code_lengths
 
 
 def ref_pack(tensors: dict, mirrors: dict, *, group_size=None, version=None, modes=None,

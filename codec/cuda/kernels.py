@@ -73,6 +73,21 @@ def bswap_words(words):
 
 
 @cuda.jit(device=True)
+def _last_row_le(table, col, rows, x):
+    """The last of the first ``rows`` rows of ``table`` whose column ``col`` is <= x (the
+    column ascends; row 0 when none is, or ``rows`` <= 1): a binary search."""
+    lo = np.int64(0)
+    hi = np.int64(rows)
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if table[mid, col] <= x:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@cuda.jit(device=True)
 def _window(words, pos):
     """The 64 stream bits starting at bit ``pos`` (zeros past the last word)."""
     wi = pos >> 6
@@ -502,15 +517,7 @@ def mirror_inverse(words, nbytes, mir, npairs, bits, signed, out, status):
     half = (np.int64(1) << (bits - 1)) if signed else np.int64(0)
     while q < npairs:
         # the tensor of pair q: the last row whose first pair is <= q
-        lo = np.int64(0)
-        hi = np.int64(T)
-        while hi - lo > 1:
-            mid = (lo + hi) >> 1
-            if mir[mid, MIR_PAIR0] <= q:
-                lo = mid
-            else:
-                hi = mid
-        t = lo
+        t = _last_row_le(mir, MIR_PAIR0, T, q)
         if T == 0:
             return
         base = mir[t, MIR_BASE]
@@ -564,14 +571,7 @@ def store_values(src, dqi, scales, zps, out, outbits, status):
     i = cuda.grid(1)
     stride = cuda.gridsize(1)
     while i < src.size:
-        lo = np.int64(0)
-        hi = np.int64(T)
-        while hi - lo > 1:
-            mid = (lo + hi) >> 1
-            if dqi[mid, DQ_BASE] <= i:
-                lo = mid
-            else:
-                hi = mid
+        lo = _last_row_le(dqi, DQ_BASE, T, i)
         st = ERR_BUFFER
         if T > 0 and dqi.shape[1] == DQ_COLS:
             st = _store(out, outbits, i, np.int64(src[i]), lo, dqi, scales, zps)

@@ -295,3 +295,32 @@ def reencode(data) -> bytes:
 
 # the v2 directory writer uses the bit helpers above (imported last: it imports this module)
 from . import encoder_v2 as _v2  # noqa: E402
+
+
+def group_symbols(values, voff: int, kref: int, nrun: int) -> list[int]:
+    """The symbol sequence of one group (§8.3: escapes, (run, class) symbols, the end
+    symbol), without remainder and sign bits: for building a table by hand."""
+    out, run = [], 0
+    for x in values:
+        d = int(x) - voff
+        if d == 0:
+            run += 1
+            continue
+        out += [1] * (run // nrun)
+        out.append(2 + mag_class(abs(d), kref)[0] * nrun + run % nrun)
+        run = 0
+    return out + [0]
+
+
+def code_lengths(counts: dict, nsym: int) -> list[int]:
+    """Code lengths (<= 12) for the used symbols ``counts``: Huffman's (bitarray), or a flat
+    code when Huffman's would be longer than 12 bits."""
+    from bitarray.util import canonical_huffman
+    code = canonical_huffman(counts)[0] if len(counts) > 1 else {s: "0" for s in counts}
+    lengths = [0] * nsym
+    for s, c in code.items():
+        lengths[s] = len(c)
+    if max(lengths) > 12:
+        L = max(1, (len(counts) - 1).bit_length())
+        lengths = [L if s in counts else 0 for s in range(nsym)]
+    return lengths

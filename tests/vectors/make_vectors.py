@@ -48,6 +48,17 @@ def group_to_json(group):
     return list(group) if isinstance(group, tuple) else group
 
 
+def refuse_existing(out: Path, cs: dict) -> bool:
+    """True (and a message) if any file of the cases ``cs`` already exists under ``out``: the
+    vectors are frozen."""
+    targets = [out / f"{n}{ext}" for n in cs for ext in (".npz", ".json", ".bin")]
+    existing = [str(p) for p in targets if p.exists()]
+    if existing:
+        print("refusing to overwrite golden vectors (they are frozen):", *existing, sep="\n  ",
+              file=sys.stderr)
+    return bool(existing)
+
+
 def cases() -> dict:
     rng = np.random.default_rng(20240711)
     c = {}
@@ -180,11 +191,7 @@ def main_v2() -> int:
         x = np.random.default_rng(len(name)).integers(-9, 10, size=(7, 5, 2)).astype(np.int16)
         cs[f"group_{name[2:]}"] = dict(desc=f"int16 (7, 5, 2) with group={g!r}",
                                        tensors={"k": x, "e": np.zeros((0, 5), np.int16)}, group=g)
-    targets = [OUT_V2 / f"{n}{ext}" for n in cs for ext in (".npz", ".json", ".bin")]
-    existing = [str(p) for p in targets if p.exists()]
-    if existing:
-        print("refusing to overwrite golden vectors (they are frozen):", *existing, sep="\n  ",
-              file=sys.stderr)
+    if refuse_existing(OUT_V2, cs):
         return 1
     import codec.format_v2 as fv2
     total = 0
@@ -275,11 +282,7 @@ def v3_cases() -> dict:
 def main_v3() -> int:
     OUT_V3.mkdir(parents=True, exist_ok=True)
     cs = v3_cases()
-    targets = [OUT_V3 / f"{n}{ext}" for n in cs for ext in (".npz", ".json", ".bin")]
-    existing = [str(p) for p in targets if p.exists()]
-    if existing:
-        print("refusing to overwrite golden vectors (they are frozen):", *existing, sep="\n  ",
-              file=sys.stderr)
+    if refuse_existing(OUT_V3, cs):
         return 1
     total = 0
     for name, c in cs.items():
@@ -321,11 +324,7 @@ def main() -> int:
         return main_v2()
     OUT.mkdir(parents=True, exist_ok=True)
     cs = cases()
-    targets = [OUT / f"{n}{ext}" for n in cs for ext in (".npz", ".json", ".bin")]
-    existing = [str(p) for p in targets if p.exists()]
-    if existing:
-        print("refusing to overwrite golden vectors (they are frozen):", *existing, sep="\n  ",
-              file=sys.stderr)
+    if refuse_existing(OUT, cs):
         return 1
     total = 0
     for name, c in cs.items():
