@@ -59,6 +59,15 @@ def refuse_existing(out: Path, cs: dict) -> bool:
     return bool(existing)
 
 
+def write_case(out: Path, name: str, tensors: dict, js: dict, data: bytes) -> int:
+    """Write one vector's .npz, .json and .bin under ``out``; their bytes on disk."""
+    np.savez_compressed(out / f"{name}.npz", **tensors)
+    (out / f"{name}.json").write_text(json.dumps(js, indent=1, ensure_ascii=False) + "\n",
+                                      encoding="utf-8")
+    (out / f"{name}.bin").write_bytes(data)
+    return sum((out / f"{name}{ext}").stat().st_size for ext in (".npz", ".json", ".bin"))
+
+
 def cases() -> dict:
     rng = np.random.default_rng(20240711)
     c = {}
@@ -217,11 +226,7 @@ def main_v2() -> int:
               "meta": {k: meta_to_json(m) for k, m in (meta or {}).items()},
               "codec_version": codec.__version__, "bytes": len(data), "version": 2,
               "chunk_log2": log2}
-        np.savez_compressed(OUT_V2 / f"{name}.npz", **tensors)
-        (OUT_V2 / f"{name}.json").write_text(json.dumps(js, indent=1, ensure_ascii=False) + "\n",
-                                             encoding="utf-8")
-        (OUT_V2 / f"{name}.bin").write_bytes(data)
-        size = sum((OUT_V2 / f"{name}{ext}").stat().st_size for ext in (".npz", ".json", ".bin"))
+        size = write_case(OUT_V2, name, tensors, js, data)
         total += size
         print(f"{name:24s} {len(data):7d} package bytes, {size:7d} on disk")
     print(f"total {total} bytes")
@@ -305,11 +310,7 @@ def main_v3() -> int:
               "chunk_log2": 16, "mirror": mirror,
               "mirrored": {e.name: [e.mirror_period, e.mirror_skip] for e in d.tensors
                            if e.mirror_period}}
-        np.savez_compressed(OUT_V3 / f"{name}.npz", **tensors)
-        (OUT_V3 / f"{name}.json").write_text(json.dumps(js, indent=1, ensure_ascii=False) + "\n",
-                                             encoding="utf-8")
-        (OUT_V3 / f"{name}.bin").write_bytes(data)
-        size = sum((OUT_V3 / f"{name}{ext}").stat().st_size for ext in (".npz", ".json", ".bin"))
+        size = write_case(OUT_V3, name, tensors, js, data)
         total += size
         print(f"{name:24s} {len(data):7d} package bytes, {size:7d} on disk, mirrored "
               f"{js['mirrored']}")
@@ -343,11 +344,7 @@ def main() -> int:
               "meta": {k: meta_to_json(m) for k, m in (meta or {}).items()},
               "codec_version": codec.__version__, "bytes": len(data)}
         # npz keys are the tensor names in order; np.savez keeps them (non-ASCII included)
-        np.savez_compressed(OUT / f"{name}.npz", **tensors)
-        (OUT / f"{name}.json").write_text(json.dumps(js, indent=1, ensure_ascii=False) + "\n",
-                                          encoding="utf-8")
-        (OUT / f"{name}.bin").write_bytes(data)
-        size = sum((OUT / f"{name}{ext}").stat().st_size for ext in (".npz", ".json", ".bin"))
+        size = write_case(OUT, name, tensors, js, data)
         total += size
         print(f"{name:24s} {len(data):7d} package bytes, {size:7d} on disk")
     print(f"total {total} bytes")
