@@ -35,8 +35,11 @@ from .planner import (FAST_SAMPLE_PAIRS, SAMPLE_PAIRS, Prepared, Sampler, build_
                       run_ranges, tensor_hists, use_per_group, value_offset_for)
 
 DEFAULT_MAX_TABLES = 256
-SEQ_PLAN_PARAMS = 1 << 18  # below this many parameters the candidates are planned on one
-                           # thread (GIL-bound Python: fer 1.02-1.16x over two threads)
+SEQ_PLAN_PARAMS = 1 << 19  # below this many parameters the candidates are planned on one
+                           # thread (GIL-bound Python: fer 1.02-1.16x over two threads;
+                           # 2026-11-26, best of 15 interleaved: silero (310 K) 0.85-0.97x
+                           # the two-thread time, mtcnn (496 K) 0.85-1.07x, yolov8n (3 M)
+                           # 1.04-1.22x, so it stays on two threads)
 PLAN_BATCH = 1 << 16  # groups planned and decoded per kernel call
 CHUNKS_PER_WORKER = 4  # decode chunks per thread (taken dynamically: balance vs call overhead)
 PAR_MIN_BITS = 3 << 20  # payload bits below which a decode batch runs on the calling thread
