@@ -462,6 +462,8 @@ def _mirrors(tensors: Mapping, names: list, option, version: int | None) -> dict
     """{name: (mirror.Mirror, value offset)}: the tensors that get format v3's mirror transform
     (docs/FORMAT.md §25).  ``option``: 'auto' (§25's rule), None / False (never), or
     {name: (period, skip)} (exactly those tensors, rows' modes by §25's rule)."""
+    if isinstance(option, Mapping) and option and version in (1, 2):
+        raise ValueError(f"a forced mirror needs format v3, not version={version}")
     if version in (1, 2) or option is None or option is False:
         return {}
     if isinstance(option, str) and option == "auto":

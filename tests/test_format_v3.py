@@ -209,6 +209,10 @@ def test_api_errors():
             codec.pack({"x": x}, mirror={"x": bad})
     with pytest.raises(ValueError, match="mirror"):
         codec.pack({"x": x}, mirror="sometimes")
+    for version in (1, 2):  # a forced mirror is not dropped silently
+        with pytest.raises(ValueError, match="needs format v3"):
+            codec.pack({"x": x}, mirror={"x": (8, 0)}, version=version)
+        assert codec.pack({"x": x}, mirror="auto", version=version)[4] == version
     with pytest.raises(ValueError, match="version"):
         codec.pack({"x": x}, version=4)
 
