@@ -27,24 +27,49 @@ def _row(flat, b, m, h, voff, mask):
 def _scan(flat, p, voff, mask, sample):
     """(saved with a = 0, saved with a = 1, nonzeros) of period ``p`` (rows at their best
     mode) over every row, or with ``sample`` over the SAMPLE_ROWS rows
-    floor(j (R - 1) / (SAMPLE_ROWS - 1)); saved -1 when ``p - a < 2``."""
+    floor(j (R - 1) / (SAMPLE_ROWS - 1)); saved -1 when ``p - a < 2``.  One pass a row: both
+    skips pair the same second-half value x[p - 1 - k] with x[k] (a = 0) and x[1 + k]
+    (a = 1), so each is loaded once (1.5 loads a value instead of 3)."""
     n_rows = flat.size // p
     count = SAMPLE_ROWS if sample else n_rows
+    h0 = p // 2
+    h1 = (p - 1) // 2
     s0 = np.int64(0) if p >= 2 else np.int64(-1)
     s1 = np.int64(0) if p >= 3 else np.int64(-1)
     nz = np.int64(0)
     for j in range(count):
         r = j * (n_rows - 1) // (SAMPLE_ROWS - 1) if sample else j
         b = r * p  # 0 <= r < n_rows: in range
-        for k in range(p):
-            nz += ((np.int64(flat[b + k]) - voff) & mask) != 0
+        a0 = a1 = a2 = b0 = b1 = b2 = np.int64(0)
+        for k in range(h0):
+            d2 = np.int64(flat[b + p - 1 - k]) - voff
+            d1 = np.int64(flat[b + k]) - voff
+            z2 = (d2 & mask) != 0
+            nz += z2 + (((d1 & mask) != 0))
+            a0 += z2
+            a1 += ((d2 - d1) & mask) != 0
+            a2 += ((d2 + d1) & mask) != 0
+            if k < h1:
+                e1 = np.int64(flat[b + 1 + k]) - voff
+                b0 += z2
+                b1 += ((d2 - e1) & mask) != 0
+                b2 += ((d2 + e1) & mask) != 0
+        if p & 1:
+            nz += ((np.int64(flat[b + h0]) - voff) & mask) != 0
         if s0 >= 0:
-            c0, c1, c2 = _row(flat, b, p, p // 2, voff, mask)
-            s0 += c0 - min(c0, min(c1, c2))
+            s0 += a0 - min(a0, min(a1, a2))
         if s1 >= 0:
-            c0, c1, c2 = _row(flat, b + 1, p - 1, (p - 1) // 2, voff, mask)
-            s1 += c0 - min(c0, min(c1, c2))
+            s1 += b0 - min(b0, min(b1, b2))
     return s0, s1, nz
+
+
+@njit(cache=True, nogil=True)
+def scan_counts(flat, p, voff, mask, sample):
+    """:func:`_scan` as a call (tests): (saved a = 0, saved a = 1, nonzeros); -1s for a bad
+    argument."""
+    if p < 2 or flat.size % p != 0 or flat.size == 0:
+        return np.int64(-1), np.int64(-1), np.int64(-1)
+    return _scan(flat, p, voff, mask, sample)
 
 
 @njit(cache=True, nogil=True)
