@@ -344,37 +344,45 @@ def test_bits_check():
     assert mir.order0_bits(np.zeros(9, np.uint16)) == 0.0
 
 
-@given(st.integers(2, 40), st.integers(1, 200), st.sampled_from(DTYPES), st.integers(0, 2**32 - 1),
-       st.booleans())
-def test_scan_counts_against_numpy(p, rows, dt, seed, sample):
-    """The writer's one-pass scan (kernels/mirror.py) against a plain numpy count of §25's
-    quantities: nonzeros, and per skip the nonzeros saved with every row at its best mode."""
-    from codec.kernels.mirror import SAMPLE_ROWS, scan_counts
+def _scan_data(p, rows, dt, seed):
     rng = np.random.default_rng(seed)
     dt = np.dtype(dt)
     x = rng.integers(0, 4, size=(rows, p)).astype(np.int64)
     x[rng.random(rows) < 0.3] = x[0]  # repeated rows
     if rng.random() < 0.5:  # some rows (anti)symmetric
         x[::2, p - p // 2:] = x[::2, :p // 2][:, ::-1] * rng.choice([-1, 1])
-    voff = int(rng.integers(0, 3))
     x = (x % (1 << (8 * dt.itemsize))).astype(dt) if dt.kind == "u" else x.astype(dt)
-    mask = (1 << (8 * dt.itemsize)) - 1
-    pick = (np.arange(SAMPLE_ROWS) * (rows - 1) // (SAMPLE_ROWS - 1)) if sample else \
-        np.arange(rows)
-    R = x.astype(np.int64)[pick] - voff
-    want_nz = int(np.count_nonzero(R & mask))
-    want = []
+    return x, int(rng.integers(0, 3)), (1 << (8 * dt.itemsize)) - 1
+
+
+def _np_counts(R, p, a, mask, pairs=None):
+    """(saved, nonzeros of the pairs' positions) of §25 over the rows R (offset space): every
+    pair, or ``pairs`` evenly spread ones (the sample step)."""
+    h = (p - a) // 2
+    ks = np.arange(h) if pairs is None else np.arange(pairs) * (h - 1) // (pairs - 1)
+    first = R[:, a + ks]
+    second = R[:, p - 1 - ks]
+    c = np.stack([np.count_nonzero(second & mask, 1),
+                  np.count_nonzero((second - first) & mask, 1),
+                  np.count_nonzero((second + first) & mask, 1)])
+    nz = np.count_nonzero(first & mask) + np.count_nonzero(second & mask)
+    return int((c[0] - c.min(0)).sum()), int(nz)
+
+
+@given(st.integers(2, 40), st.integers(1, 200), st.sampled_from(DTYPES), st.integers(0, 2**32 - 1))
+def test_scan_and_sample_against_numpy(p, rows, dt, seed):
+    """The writer's kernels (kernels/mirror.py) against plain numpy counts of §25's
+    quantities: the one-pass scan (every row) and the sample step (64 rows, 32 pairs of each,
+    evenly spread)."""
+    from codec.kernels.mirror import SAMPLE_PAIRS, SAMPLE_ROWS, sample_counts, scan_counts
+    x, voff, mask = _scan_data(p, rows, dt, seed)
+    flat = np.ascontiguousarray(x).reshape(-1)
+    R = x.astype(np.int64) - voff
+    got = scan_counts(flat, p, voff, mask)
+    want = [(_np_counts(R, p, a, mask)[0] if p - a >= 2 else -1) for a in (0, 1)]
+    assert tuple(int(v) for v in got) == (want[0], want[1], int(np.count_nonzero(R & mask)))
+    pick = np.arange(SAMPLE_ROWS) * (rows - 1) // (SAMPLE_ROWS - 1)
     for a in (0, 1):
-        m = p - a
-        h = m // 2
-        if m < 2:
-            want.append(-1)
-            continue
-        first = R[:, a:a + h][:, ::-1]
-        second = R[:, a + m - h:]
-        c = np.stack([np.count_nonzero(second & mask, 1),
-                      np.count_nonzero((second - first) & mask, 1),
-                      np.count_nonzero((second + first) & mask, 1)])
-        want.append(int((c[0] - c.min(0)).sum()))
-    got = scan_counts(np.ascontiguousarray(x).reshape(-1), p, voff, mask, sample)
-    assert tuple(int(v) for v in got) == (want[0], want[1], want_nz)
+        if p - a >= 2:
+            got = sample_counts(flat, p, a, voff, mask)
+            assert tuple(int(v) for v in got) == _np_counts(R[pick], p, a, mask, SAMPLE_PAIRS)

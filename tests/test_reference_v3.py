@@ -428,17 +428,20 @@ def test_v3_header_matches_core(name):
 
 
 def test_auto_mirror_sample_step():
-    """§25's sample step: symmetric rows that all miss the 64 sampled rows do not get the
-    mirror, in codec and in the reference; sampled rows symmetric among noise pass the sample
-    step and then fail the 4/5 share."""
+    """§25's sample step (tensors of > 8192 values): symmetric rows that all miss the 64
+    sampled rows do not get the mirror, in codec and in the reference; sampled rows symmetric
+    among noise pass the sample step and then fail the 4/5 share; below 8192 values there is
+    no sample step."""
     rng = np.random.default_rng(1)
-    x = sym_rows(rng, 300, 8, 0, "int8", anti=False, spread=20)
-    pick = [i * 299 // 63 for i in range(64)]  # the sampled rows
+    x = sym_rows(rng, 1100, 8, 0, "int8", anti=False, spread=20)
+    pick = [i * 1099 // 63 for i in range(64)]  # the sampled rows
     assert ref.choose_mirror(x) is not None  # without the noise rows: mirrored
     x[pick] = rng.integers(-20, 21, size=(64, 8))
     assert ref.choose_mirror(x) is None
     _auto_agrees({"x": x}, codec.pack({"x": x}))
-    y = rng.integers(-20, 21, size=(300, 8)).astype(np.int8)
+    assert ref.choose_mirror(x[:1000]) is not None  # 8000 values: no sample step
+    _auto_agrees({"x": x[:1000]}, codec.pack({"x": x[:1000]}))
+    y = rng.integers(-20, 21, size=(1100, 8)).astype(np.int8)
     y[pick] = sym_rows(rng, 64, 8, 0, "int8", anti=False, spread=20)
     assert ref.choose_mirror(y) is None
     _auto_agrees({"y": y}, codec.pack({"y": y}))

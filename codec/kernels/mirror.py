@@ -7,7 +7,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-SAMPLE_ROWS = 64      # §25's sample step: rows looked at first
+SAMPLE_ROWS = 64      # §25's sample step: rows looked at first ...
+SAMPLE_PAIRS = 32     # ... and pairs of each
+SAMPLE_MIN_NUMEL = 8192  # ... in tensors of more values than this
 
 
 @njit(cache=True, inline="always")
@@ -24,22 +26,19 @@ def _row(flat, b, m, h, voff, mask):
 
 
 @njit(cache=True, inline="always")
-def _scan(flat, p, voff, mask, sample):
-    """(saved with a = 0, saved with a = 1, nonzeros) of period ``p`` (rows at their best
-    mode) over every row, or with ``sample`` over the SAMPLE_ROWS rows
-    floor(j (R - 1) / (SAMPLE_ROWS - 1)); saved -1 when ``p - a < 2``.  One pass a row: both
+def _scan(flat, p, voff, mask):
+    """(saved with a = 0, saved with a = 1, nonzeros) of period ``p`` over every row, each at
+    its best mode; saved -1 when ``p - a < 2``.  One pass a row: both
     skips pair the same second-half value x[p - 1 - k] with x[k] (a = 0) and x[1 + k]
     (a = 1), so each is loaded once (1.5 loads a value instead of 3)."""
     n_rows = flat.size // p
-    count = SAMPLE_ROWS if sample else n_rows
     h0 = p // 2
     h1 = (p - 1) // 2
     s0 = np.int64(0) if p >= 2 else np.int64(-1)
     s1 = np.int64(0) if p >= 3 else np.int64(-1)
     nz = np.int64(0)
-    for j in range(count):
-        r = j * (n_rows - 1) // (SAMPLE_ROWS - 1) if sample else j
-        b = r * p  # 0 <= r < n_rows: in range
+    for r in range(n_rows):
+        b = r * p
         a0 = a1 = a2 = b0 = b1 = b2 = np.int64(0)
         for k in range(h0):
             d2 = np.int64(flat[b + p - 1 - k]) - voff
@@ -63,13 +62,47 @@ def _scan(flat, p, voff, mask, sample):
     return s0, s1, nz
 
 
+@njit(cache=True, inline="always")
+def _sample(flat, p, a, voff, mask):
+    """§25's sample step for (p, a): (nonzeros saved, nonzeros) over the SAMPLE_PAIRS pairs
+    (b + a + k, b + p - 1 - k), k = floor(i (h - 1) / (SAMPLE_PAIRS - 1)), of the SAMPLE_ROWS
+    rows floor(j (R - 1) / (SAMPLE_ROWS - 1)), each row at its best mode on those pairs
+    (evenly spread, not the first ones: a windowed basis is all zeros near the row ends once
+    pruned)."""
+    n_rows = flat.size // p
+    h = (p - a) // 2
+    saved = nz = np.int64(0)
+    for j in range(SAMPLE_ROWS):
+        b = (j * (n_rows - 1) // (SAMPLE_ROWS - 1)) * p  # a row in range
+        c0 = c1 = c2 = np.int64(0)
+        for i in range(SAMPLE_PAIRS if h > 0 else 0):
+            k = i * (h - 1) // (SAMPLE_PAIRS - 1)  # 0 <= k < h
+            d1 = np.int64(flat[b + a + k]) - voff
+            d2 = np.int64(flat[b + p - 1 - k]) - voff
+            z2 = (d2 & mask) != 0
+            nz += z2 + ((d1 & mask) != 0)
+            c0 += z2
+            c1 += ((d2 - d1) & mask) != 0
+            c2 += ((d2 + d1) & mask) != 0
+        saved += c0 - min(c0, min(c1, c2))
+    return saved, nz
+
+
 @njit(cache=True, nogil=True)
-def scan_counts(flat, p, voff, mask, sample):
+def sample_counts(flat, p, a, voff, mask):
+    """:func:`_sample` as a call (tests): (saved, nonzeros); -1s for a bad argument."""
+    if p < 2 or a < 0 or a > p - 2 or flat.size % p != 0 or flat.size == 0:
+        return np.int64(-1), np.int64(-1)
+    return _sample(flat, p, a, voff, mask)
+
+
+@njit(cache=True, nogil=True)
+def scan_counts(flat, p, voff, mask):
     """:func:`_scan` as a call (tests): (saved a = 0, saved a = 1, nonzeros); -1s for a bad
     argument."""
     if p < 2 or flat.size % p != 0 or flat.size == 0:
         return np.int64(-1), np.int64(-1), np.int64(-1)
-    return _scan(flat, p, voff, mask, sample)
+    return _scan(flat, p, voff, mask)
 
 
 @njit(cache=True, nogil=True)
@@ -84,20 +117,23 @@ def scan_tensor(flat, p1, p2, voff, mask):
             return np.int64(-1), np.int64(0), np.int64(0)
     if p1 == 0:
         return np.int64(-1), np.int64(0), np.int64(0)
-    small = p1 if p2 == 0 else min(p1, p2)
-    if n // small > 2 * SAMPLE_ROWS:  # the sample step
-        ok = False
+    # the sample step (tensors of > SAMPLE_MIN_NUMEL values; a sample is 4096 values): some
+    # candidate saves >= 1/10 of its sample's nonzeros
+    ok = n <= SAMPLE_MIN_NUMEL
+    if not ok:
         for p in (p1, p2):
             if p != 0:
-                s0, s1, snz = _scan(flat, p, voff, mask, True)
-                if snz > 0 and (10 * s0 >= snz or 10 * s1 >= snz):
-                    ok = True
-        if not ok:
-            return np.int64(0), np.int64(0), np.int64(0)
+                for a in range(2):
+                    if p - a >= 2:
+                        saved, snz = _sample(flat, p, a, voff, mask)
+                        if snz > 0 and 10 * saved >= snz:
+                            ok = True
+    if not ok:
+        return np.int64(0), np.int64(0), np.int64(0)
     best, bp, ba, nz = np.int64(0), np.int64(0), np.int64(0), np.int64(0)
     for p in (p1, p2):
         if p != 0:
-            s0, s1, nz = _scan(flat, p, voff, mask, False)
+            s0, s1, nz = _scan(flat, p, voff, mask)
             if s0 > best:
                 best, bp, ba = s0, p, np.int64(0)
             if s1 > best:

@@ -182,20 +182,27 @@ def choose_mirror(arr):
         return None
     z = value_offset_of(flat, dtype)
     cands = [P for P in (kernel_size(arr.shape), int(arr.shape[-1])) if P >= 4 and n % P == 0]
-    if cands and n // min(cands) > 128:  # §25's sample step
-        promising = False
-        for P in cands:
-            R = n // P
-            rows = [i * (R - 1) // 63 for i in range(64)]
-            sample = [v for r in rows for v in flat[r * P:(r + 1) * P]]
-            snz = sum(1 for v in sample if v != z)
-            for a in (0, 1):
-                stored = mirror_forward(sample, P, a, z, row_modes(sample, P, a, z, dtype), dtype)
-                saved = snz - sum(1 for v in stored if v != z)
-                if snz > 0 and 10 * saved >= snz:
-                    promising = True
-        if not promising:
-            return None
+    promising = n <= 8192  # §25's sample step: 64 rows, 32 pairs of each, evenly spread
+    for P in (cands if not promising else []):
+        R = n // P
+        rows = [i * (R - 1) // 63 for i in range(64)]
+        for a in (0, 1):
+            if P - a < 2:
+                continue
+            saved = snz = 0
+            for r in rows:
+                c = [0, 0, 0]
+                h = (P - a) // 2
+                for k in ([i * (h - 1) // 31 for i in range(32)] if h > 0 else []):
+                    x1, x2 = flat[r * P + a + k], flat[r * P + P - 1 - k]
+                    snz += (x1 != z) + (x2 != z)
+                    for mode in (0, 1, 2):
+                        c[mode] += stored_value(x2, x1, mode, z, dtype) != z
+                saved += c[0] - min(c)
+            if snz > 0 and 10 * saved >= snz:
+                promising = True
+    if not promising:
+        return None
     before = sum(1 for v in flat if v != z)
     best = None
     for P in (kernel_size(arr.shape), int(arr.shape[-1])):
