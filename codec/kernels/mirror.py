@@ -43,8 +43,8 @@ def _scan(flat, p, voff, mask):
         for k in range(h0):
             d2 = np.int64(flat[b + p - 1 - k]) - voff
             d1 = np.int64(flat[b + k]) - voff
-            z2 = (d2 & mask) != 0
-            nz += z2 + (((d1 & mask) != 0))
+            z2 = np.int64((d2 & mask) != 0)  # (ints: under NUMBA_DISABLE_JIT numpy bools
+            nz += z2 + np.int64((d1 & mask) != 0)  # would add as a logical or)
             a0 += z2
             a1 += ((d2 - d1) & mask) != 0
             a2 += ((d2 + d1) & mask) != 0
@@ -79,8 +79,8 @@ def _sample(flat, p, a, voff, mask):
             k = i * (h - 1) // (SAMPLE_PAIRS - 1)  # 0 <= k < h
             d1 = np.int64(flat[b + a + k]) - voff
             d2 = np.int64(flat[b + p - 1 - k]) - voff
-            z2 = (d2 & mask) != 0
-            nz += z2 + ((d1 & mask) != 0)
+            z2 = np.int64((d2 & mask) != 0)
+            nz += z2 + np.int64((d1 & mask) != 0)
             c0 += z2
             c1 += ((d2 - d1) & mask) != 0
             c2 += ((d2 + d1) & mask) != 0
