@@ -21,7 +21,8 @@ V3_VECTORS = sorted((Path(__file__).resolve().parent / "vectors" / "v3").glob("*
 SAMPLES = ["sample"] + [p.stem for p in V3_VECTORS]
 
 
-from test_reference import _both, assert_same_tensors, flips_agree  # noqa: E402
+from test_reference import (_both, _fix_directory_crc, assert_same_tensors,  # noqa: E402
+                            flips_agree)
 
 
 # --- building v3 packages with the reference alone (decisions made here, by hand) -------------
@@ -395,14 +396,6 @@ def test_mode_3_rejected_by_both():
             fast, slow = _both(bad, verify=True)
             assert type(fast) is type(slow) and isinstance(fast, codec.CorruptError)
             assert not isinstance(fast, codec.ChecksumError)
-
-
-def _fix_directory_crc(bad: bytearray) -> bytes:
-    fpos = len(bad) - 24
-    off, ln, _ = struct.unpack_from("<QQI", bad, fpos)
-    if off >= 8 and off + ln == fpos:
-        struct.pack_into("<I", bad, fpos + 16, zlib.crc32(bytes(bad[:8]) + bytes(bad[off:fpos])))
-    return bytes(bad)
 
 
 def _v3_sample() -> bytes:
