@@ -17,12 +17,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .kernels.mirror import (SAMPLE_ROWS, best_modes, check_modes, inverse,  # noqa: F401
-                             scan_tensor)
+from .kernels.mirror import best_modes, check_modes, inverse, scan_tensor  # noqa: F401
 
 MIN_NUMEL = 16        # §25: smaller tensors never get the mirror
 MIN_PERIOD = 4        # §25: candidate periods below this are skipped
-KEEP_FRACTION = 0.8   # §25: the mirror must leave <= this fraction of the nonzeros
 
 
 class Mirror(NamedTuple):
@@ -31,24 +29,17 @@ class Mirror(NamedTuple):
     modes: np.ndarray   # uint8, one per row: 0 as is, 1 mirror, 2 negated mirror
 
 
-def mirror_bytes(numel: int, period: int) -> int:
-    """Bytes of the mode string: 2 bits a row, padded (0 without a mirror)."""
-    return (numel // period + 3) // 4 if period else 0
-
-
-def _width(dtype: np.dtype) -> tuple[int, int]:
-    bits = 8 * dtype.itemsize
-    return bits, (1 << (bits - 1)) if dtype.kind == "i" else 0
+def _mask(dtype: np.dtype) -> int:
+    """2^(8 * itemsize) - 1: the dtype's width as a mask (stored dtypes are <= 32 bits)."""
+    return (1 << (8 * dtype.itemsize)) - 1
 
 
 def _wrap(v: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """int64 values modulo the dtype's width, into its range, as that dtype."""
-    bits, half = _width(dtype)
-    if bits == 64:
-        raise ValueError("64-bit tensors are not supported")
-    u = v & np.int64((1 << bits) - 1)
-    if half:
-        u = np.where(u >= half, u - (1 << bits), u)
+    mask = _mask(dtype)
+    u = v & np.int64(mask)
+    if dtype.kind == "i":
+        u = np.where(u > mask >> 1, u - (mask + 1), u)
     return u.astype(dtype)
 
 
@@ -64,10 +55,9 @@ def _halves(flat: np.ndarray, period: int, skip: int, voff: int):
 def row_modes(arr: np.ndarray, period: int, skip: int, voff: int) -> np.ndarray:
     """§25's mode of every row for a given (P, a): uint8, one per row."""
     flat = np.ascontiguousarray(arr).reshape(-1)
-    bits, _ = _width(flat.dtype)
     modes = np.zeros(flat.size // period, np.uint8)
     if best_modes(flat, np.int64(period), np.int64(skip), np.int64(voff),
-                  np.int64((1 << bits) - 1), modes) != 0:
+                  np.int64(_mask(flat.dtype)), modes) != 0:
         raise ValueError(f"bad mirror ({period}, {skip}) for {flat.size} values")
     return modes
 
@@ -92,8 +82,7 @@ def choose(arr: np.ndarray, voff: int) -> Mirror | None:
     flat = arr.reshape(-1)
     if not flat.flags.c_contiguous:
         flat = np.ascontiguousarray(flat)
-    bits = 8 * arr.dtype.itemsize
-    saved, period, skip = scan_tensor(flat, p1, p2, voff, (1 << bits) - 1)
+    saved, period, skip = scan_tensor(flat, p1, p2, voff, _mask(arr.dtype))
     if saved < 0:
         raise ValueError("mirror scan rejected its arguments")  # pragma: no cover
     if saved == 0:

@@ -206,7 +206,7 @@ class _Source:
     def __init__(self, tensors: Mapping, meta: dict, group, stream: bool,
                  mirrors: dict | None = None):
         self.tensors, self.meta, self.group, self.stream = tensors, meta, group, stream
-        self.mirrors = mirrors or {}  # {name: (mirror.Mirror, value offset)}: format v3
+        self.mirrors = mirrors or {}  # {name: (Mirror, value offset, mode string)}: format v3
         self.cache: dict[str, Prepared] = {}
 
     def _array(self, k: str) -> np.ndarray:
@@ -219,7 +219,7 @@ class _Source:
     def mirror(self, k: str) -> tuple[int, int, bytes]:
         """(period, skip, mode string) of tensor k's mirror; (0, 0, b"") without one."""
         m = self.mirrors.get(k)
-        return (0, 0, b"") if m is None else (m[0].period, m[0].skip, mir.mode_bytes(m[0].modes))
+        return (0, 0, b"") if m is None else (m[0].period, m[0].skip, m[2])
 
     def prepare_all(self, names: list) -> None:
         if self.stream:
@@ -459,9 +459,9 @@ def _emit(sink, plan: _Plan) -> int:
 
 
 def _mirrors(tensors: Mapping, names: list, option, version: int | None) -> dict:
-    """{name: (mirror.Mirror, value offset)}: the tensors that get format v3's mirror transform
-    (docs/FORMAT.md §25).  ``option``: 'auto' (§25's rule), None / False (never), or
-    {name: (period, skip)} (exactly those tensors, rows' modes by §25's rule)."""
+    """{name: (mirror.Mirror, value offset, mode string)}: the tensors that get format v3's
+    mirror transform (docs/FORMAT.md §25).  ``option``: 'auto' (§25's rule), None / False
+    (never), or {name: (period, skip)} (exactly those tensors, rows' modes by §25's rule)."""
     if isinstance(option, Mapping) and option and version in (1, 2):
         raise ValueError(f"a forced mirror needs format v3, not version={version}")
     if version in (1, 2) or option is None or option is False:
@@ -505,7 +505,7 @@ def _mirrors(tensors: Mapping, names: list, option, version: int | None) -> dict
         # gamma trades cheap repeats for residuals: fer 4/0 came out 150 B larger without it)
         if ps is None and not mir.fewer_bits(arr, stored, m):
             continue
-        out[k] = (m, voff)
+        out[k] = (m, voff, mir.mode_bytes(m.modes))
     return out
 
 
@@ -748,20 +748,18 @@ class Package:
     def _meta(self, e: TensorEntry) -> QuantMeta | None:
         """The tensor's quantization metadata, parsed only after its block CRC matched; then
         (v3) its mirror modes checked (X4)."""
-        if e.meta_length and e.meta is None:
-            if self.verify:
-                self._check_crc(e)
+        meta = e.meta_length and e.meta is None
+        modes = e.mirror_period and e.name not in self._modes_ok
+        if (meta or modes) and self.verify:
+            self._check_crc(e)
+        if meta:
             e.meta = QuantMeta.from_bytes(self._buf, e.block_offset, e.block_offset + e.meta_length,
                                           shape=e.shape)
-        if e.mirror_period and e.name not in self._modes_ok:
-            if self.verify:
-                self._check_crc(e)
+        if modes:
             off = e.block_offset + e.meta_length
             r = int(mir.check_modes(self._buf, np.int64(off), np.int64(e.numel // e.mirror_period)))
             if r != -1:
-                raise CorruptError(f"tensor {e.name!r}: mirror mode 3 (invalid) at row {r}"
-                                   if r >= 0 else f"tensor {e.name!r}: mirror modes outside the "
-                                   f"package", offset=off + max(r, 0) // 4, value=r)
+                raise _mirror_error(e, off, r, r, "mirror modes outside the package")
             self._modes_ok.add(e.name)
         return e.meta
 
@@ -862,10 +860,7 @@ class Package:
                                      self._buf, np.int64(off), np.int64(e.value_offset),
                                      np.int64(bits), out.dtype.kind == "i"))
                 if st != 0:
-                    r = -2 - st
-                    raise CorruptError(f"tensor {e.name!r}: mirror mode 3 (invalid) at row {r}"
-                                       if st <= -2 else f"tensor {e.name!r}: mirror transform "
-                                       f"does not fit", offset=off + max(r, 0) // 4, value=st)
+                    raise _mirror_error(e, off, -2 - st, st, "mirror transform does not fit")
             base += e.numel
 
     def _plan(self, batch, bitpos: dict):
@@ -1102,6 +1097,13 @@ class Package:
 
     def meta(self, name: str) -> QuantMeta | None:
         return self._meta(self.entry(name))
+
+
+def _mirror_error(e: TensorEntry, off: int, row: int, value: int, other: str) -> CorruptError:
+    """A v3 mode string's error (mode string at ``off``): a mode 3 at ``row`` (>= 0), else
+    ``other``."""
+    msg = f"mirror mode 3 (invalid) at row {row}" if row >= 0 else other
+    return CorruptError(f"tensor {e.name!r}: {msg}", offset=off + max(row, 0) // 4, value=value)
 
 
 def _guard(fn):

@@ -293,10 +293,6 @@ def reencode(data) -> bytes:
                 chunk_log2=chunks[0] if chunks else 16)
 
 
-# the v2 directory writer uses the bit helpers above (imported last: it imports this module)
-from . import encoder_v2 as _v2  # noqa: E402
-
-
 def group_symbols(values, voff: int, kref: int, nrun: int) -> list[int]:
     """The symbol sequence of one group (§8.3: escapes, (run, class) symbols, the end
     symbol), without remainder and sign bits: for building a table by hand."""
@@ -324,3 +320,7 @@ def code_lengths(counts: dict, nsym: int) -> list[int]:
         L = max(1, (len(counts) - 1).bit_length())
         lengths = [L if s in counts else 0 for s in range(nsym)]
     return lengths
+
+
+# the v2 directory writer uses the bit helpers above (imported last: it imports this module)
+from . import encoder_v2 as _v2  # noqa: E402
