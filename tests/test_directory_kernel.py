@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 import codec
 from codec._bytes import put_svarint, put_varint
 from codec.errors import CodecError, LimitError
-from codec.format import (DEFAULT_LIMITS, FOOTER_SIZE, Limits, _parse_fast, _parse_slow,
-                          preamble, footer)
+from codec.format import (DEFAULT_LIMITS, FOOTER_SIZE, Limits, Table, TableList, _parse_fast,
+                          _parse_slow, preamble, footer)
 from codec.huffman import LUT_BITS, canonical_codes
 from codec.kernels.directory import build_luts
 from codec.kernels.symbols import SYM_FIRST, class_base
@@ -193,6 +193,53 @@ def test_decode_tables_match_per_symbol_construction(sample):
     for i, t in enumerate(tables):
         assert np.array_equal(plain[i], per_symbol_lut(t)), i
         assert np.array_equal(whole[i], per_index_whole_lut(t)), i
+
+
+@st.composite
+def random_tables(draw):
+    """1-3 tables with random alphabets and random code lengths: a prefix code, complete or
+    not (then some prefixes stay invalid), over a sparse or dense subset of the symbols."""
+    tables = []
+    for _ in range(draw(st.integers(1, 3))):
+        kref = draw(st.integers(0, 3))
+        nrun = draw(st.integers(1, 40))
+        nclass = draw(st.integers(1, 12))
+        nsym = SYM_FIRST + nclass * nrun
+        lengths = np.zeros(nsym, np.uint8)
+        kraft = 0
+        order = draw(st.permutations(range(nsym)))
+        for s in order[:draw(st.integers(0, min(nsym, 300)))]:
+            ln = draw(st.integers(1, LUT_BITS))
+            if kraft + (1 << (LUT_BITS - ln)) <= 1 << LUT_BITS:
+                lengths[s] = ln
+                kraft += 1 << (LUT_BITS - ln)
+        if lengths[0] == 0 and kraft < 1 << LUT_BITS:
+            lengths[0] = LUT_BITS
+        tables.append(Table(kref, nrun, nclass, lengths))
+    return tables
+
+
+@settings(max_examples=60, deadline=None)
+@given(random_tables())
+def test_build_luts_matches_per_symbol_construction_on_random_codes(tables):
+    """build_luts works from the symbols that have a code (one branch-free pass) and zeroes a
+    table only when its code is incomplete: both table layouts equal the per-symbol
+    construction, through the gathered path (a plain list) and the directory kernel's arrays
+    (format.TableList), on memory that held garbage before."""
+    rows = np.zeros((len(tables), 4), np.int64)
+    off = 0
+    for i, t in enumerate(tables):
+        rows[i] = (t.kref, t.nrun, t.nclass, off)
+        off += t.lengths.size
+    as_list = TableList(Table(t.kref, t.nrun, t.nclass, t.lengths) for t in tables)
+    as_list.rows, as_list.lengths = rows, np.concatenate([t.lengths for t in tables])
+    for whole in (False, True):
+        garbage = np.full((len(tables), 1 << LUT_BITS), 0xDEADBEEF, np.uint32)
+        assert build_luts(rows, as_list.lengths, garbage, whole) == -1
+        for luts in (_decode_luts(list(tables), whole), _decode_luts(as_list, whole), garbage):
+            for i, t in enumerate(tables):
+                want = per_index_whole_lut(t) if whole else per_symbol_lut(t)
+                assert np.array_equal(luts[i], want), (i, whole)
 
 
 def test_build_luts_rejects_bad_rows():
