@@ -174,6 +174,9 @@ def check_modes(buf, off, n_rows):
     return np.int64(-1)
 
 
+MIRROR_CHUNK = 4096  # inverse's scratch: pairs per chunk (bounded whatever the period)
+
+
 @njit(cache=True, nogil=True)
 def inverse(out, lo, numel, period, skip, buf, off, voff, bits, signed):
     """Undo the mirror in place on ``out[lo : lo + numel]`` (modes at ``buf[off:]``).  Status
@@ -188,6 +191,7 @@ def inverse(out, lo, numel, period, skip, buf, off, voff, bits, signed):
     half = (np.int64(1) << (bits - 1)) if signed else np.int64(0)
     m = period - skip
     h = m // 2
+    tmp = np.empty(min(h, MIRROR_CHUNK), np.int64)
     for r in range(n_rows):
         mode = (np.int64(buf[off + (r >> 2)]) >> (6 - 2 * (r & 3))) & 3
         if mode == 0:
@@ -196,10 +200,18 @@ def inverse(out, lo, numel, period, skip, buf, off, voff, bits, signed):
             return -(2 + np.int64(r))
         s = np.int64(1) if mode == 1 else np.int64(-1)
         b = lo + r * period + skip
-        for k in range(h):
-            j = b + m - 1 - k
-            v = (np.int64(out[j]) + s * (np.int64(out[b + k]) - voff)) & mask
-            if half and v >= half:
-                v -= mask + 1
-            out[j] = v
+        e = b + m - 1
+        # the pairs in chunks of <= MIRROR_CHUNK: the s * (x[b + k] - z) of a chunk into
+        # ``tmp`` in reverse, then the second half's update in forward order, modulo 2**bits
+        # and the signed dtypes' two's complement without a branch: the loops vectorise
+        # (silero's 258 x 256 basis: 65 -> 21 us; the reversed in-place loop with a branch did
+        # not)
+        for k0 in range(0, h, MIRROR_CHUNK):
+            k1 = min(h, k0 + MIRROR_CHUNK)
+            for k in range(k0, k1):  # s * (first half - z), reversed: the update runs forwards
+                tmp[k1 - 1 - k] = s * (np.int64(out[np.uint64(b + k)]) - voff)
+            d = np.uint64(e - (k1 - 1))
+            for q in range(k1 - k0):  # (unsigned indices: no negative-index wraparound code)
+                v = (np.int64(out[d + np.uint64(q)]) + tmp[q]) & mask
+                out[d + np.uint64(q)] = v - ((v & half) << 1)
     return np.int64(0)
