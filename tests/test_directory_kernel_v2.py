@@ -170,23 +170,3 @@ def test_v3_every_byte_flip_agrees():
                     if fast is not None:
                         assert not isinstance(slow, Exception), (i, bit, version, slow)
                         same(fast, slow)
-
-
-def test_names_past_the_first_walks_guess_take_the_two_walk_path():
-    """The kernel's first walk fills arrays sized from the directory's length, names guessed
-    at 8 bytes a directory byte + 4096; names that expand past that (a long shared token)
-    make it fail, and the checking walk plus an exact filling walk give the same result as
-    the Python parser."""
-    from codec.kernels.directory_v2 import parse_directory_v2
-    from codec.format import _MAX_CLASSES, _limit_array
-    from codec.kernels.symbols import SYM_FIRST
-    names = ["w" * 900 + f"/{i}" for i in range(300)]
-    data = codec.pack({n: np.full(3, i % 5, np.int8) for i, n in enumerate(names)})
-    raw, off = directory_of(data)
-    assert sum(len(n) for n in names) > 8 * len(raw) + 4096  # past the guess
-    st, *_ = parse_directory_v2(np.frombuffer(raw, np.uint8), off, _limit_array(DEFAULT_LIMITS),
-                                _MAX_CLASSES, SYM_FIRST)
-    assert st >= 0
-    same(_parse_fast_v2(raw, off, DEFAULT_LIMITS), slow_or_error(raw, off))
-    out = codec.unpack(data)
-    assert list(out) == names and all(int(v[0]) == i % 5 for i, v in enumerate(out.values()))

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .directory import (BIG, F_BLEN, F_BOFF, F_CRC, F_DTYPE, F_GMODE, F_GSIZE, F_LEN_BITS,
-                        F_MLEN, F_MPERIOD, F_MSKIP, F_NAME_LEN, F_NAME_OFF, F_NDIM, F_NUMEL, F_SHAPE_OFF,
+from .directory import (BIG, F_BLEN, F_BOFF, F_DTYPE, F_GMODE, F_GSIZE, F_LEN_BITS, F_MLEN,
+                        F_MPERIOD, F_MSKIP, F_NAME_LEN, F_NAME_OFF, F_NDIM, F_NUMEL, F_SHAPE_OFF,
                         F_TID_BASE, F_TID_BITS, F_VOFF, FAIL, N_FIELDS, _ITEMSIZE, _VMAX, _VMIN,
                         _varint, groups_fit, read_table_pool)
 
@@ -252,7 +252,6 @@ def _walk_v2(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, ent
             return FAIL
         if fill:
             e = entries[i]
-            e[F_CRC] = 0  # no per-block CRC in v2 (the rows may come from np.empty)
             e[F_DTYPE] = code
             e[F_NDIM] = ndim
             e[F_SHAPE_OFF] = shape_off
@@ -299,29 +298,8 @@ def _walk_v2(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, ent
 def parse_directory_v2(d, dir_off, lim, max_classes, sym_first, version=2):
     """Parse v2 / v3 directory bytes ``d`` (first byte at file offset ``dir_off``).  Returns
     (status, tables, lengths, entries, shapes, names, chunk CRCs uint32[...]); status =
-    chunk_log2 (>= 0) when valid, FAIL = re-parse in Python.
-
-    One filling walk into arrays of sizes bounded by the directory's length first (every
-    table, entry, dim and CRC takes at least a byte; code lengths are bounded by the tables'
-    65536-symbol alphabets, names guessed at 8 bytes a directory byte): its arrays, cut to the
-    sizes found, are the result.  Only when that walk fails (bad bytes, or more name bytes
-    than guessed) do the checking walk and a filling walk into exact sizes run.  (The
-    checking walk was half of the parse: yolov8n 8/.5's 53 tables take ~110 us to read.)"""
-    n = d.size
-    ntab = min(lim[0], n)
-    tables = np.empty((ntab, 4), np.int64)
-    lengths = np.empty(min(lim[1], 65536 * ntab), np.uint8)
-    entries = np.empty((min(lim[2], n), N_FIELDS), np.int64)
-    shapes = np.empty(n, np.int64)
-    names = np.empty(min(lim[4], 8 * n + 4096), np.uint8)
-    crcs = np.empty(n // 4, np.uint32)
+    chunk_log2 (>= 0) when valid, FAIL = re-parse in Python."""
     sizes = np.zeros(6, np.int64)
-    st = _walk_v2(d, dir_off, lim, max_classes, sym_first, True, tables, lengths, entries,
-                  shapes, names, crcs, sizes, np.int64(version))
-    if st >= 0:
-        return (st, tables[:sizes[0]], lengths[:sizes[1]], entries[:sizes[2]],
-                shapes[:sizes[3]], names[:sizes[4]], crcs[:sizes[5]])
-    sizes[:] = 0
     e2, e1 = np.zeros((0, 4), np.int64), np.zeros(0, np.uint8)
     ee, es = np.zeros((0, N_FIELDS), np.int64), np.zeros(0, np.int64)
     ec = np.zeros(0, np.uint32)
