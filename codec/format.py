@@ -206,6 +206,23 @@ def check_preamble(buf) -> tuple[int, int]:
 
 def read_directory(buf, limits: Limits = DEFAULT_LIMITS, *, check_crc: bool = True) -> Directory:
     """Parse and validate the header of a package held in ``buf`` (bytes-like or memmap)."""
+    version, flags, dir_off, dir_len, raw = directory_bytes(buf, check_crc=check_crc)
+    # the kernel parses valid directories; on any problem the Python parser names it exactly
+    # (or accepts what the kernel declined, e.g. a non-shortest varint)
+    if version == 1:
+        parsed = _parse_fast(raw, dir_off, limits) or _parse_slow(raw, dir_off, limits)
+        d = Directory(version, flags, parsed[0], parsed[1], dir_off, dir_len)
+    else:
+        tables, entries, log2, crcs = (_parse_fast_v2(raw, dir_off, limits, version)
+                                       or _parse_slow_v2(raw, dir_off, limits, version))
+        d = Directory(version, flags, tables, entries, dir_off, dir_len, log2, crcs)
+    check_shapes(d.tensors, limits, dir_off)
+    return d
+
+
+def directory_bytes(buf, *, check_crc: bool = True) -> tuple[int, int, int, int, bytes]:
+    """(version, flags, dir_offset, dir_length, directory bytes) of a package: preamble and
+    footer checked (P1-P5, F1-F4) and, with ``check_crc``, the directory's CRC32."""
     n = len(buf)
     version, flags = check_preamble(buf)
     if n < PREAMBLE_SIZE + FOOTER_SIZE:
@@ -225,18 +242,7 @@ def read_directory(buf, limits: Limits = DEFAULT_LIMITS, *, check_crc: bool = Tr
         if crc != dir_crc:
             raise ChecksumError(f"directory CRC32 mismatch: stored {dir_crc:08x}, computed {crc:08x}",
                                 offset=fpos + 16, value=dir_crc)
-    raw = bytes(dir_view)
-    # the kernel parses valid directories; on any problem the Python parser names it exactly
-    # (or accepts what the kernel declined, e.g. a non-shortest varint)
-    if version == 1:
-        parsed = _parse_fast(raw, dir_off, limits) or _parse_slow(raw, dir_off, limits)
-        d = Directory(version, flags, parsed[0], parsed[1], dir_off, dir_len)
-    else:
-        tables, entries, log2, crcs = (_parse_fast_v2(raw, dir_off, limits, version)
-                                       or _parse_slow_v2(raw, dir_off, limits, version))
-        d = Directory(version, flags, tables, entries, dir_off, dir_len, log2, crcs)
-    check_shapes(d.tensors, limits, dir_off)
-    return d
+    return version, flags, dir_off, dir_len, bytes(dir_view)
 
 
 def check_shapes(entries, limits: Limits, dir_off: int) -> None:

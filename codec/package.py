@@ -667,6 +667,43 @@ def _decode_luts(tables: list[Table], whole: bool = True) -> np.ndarray:
     return luts
 
 
+def _multi_tables(luts: np.ndarray, ts: np.ndarray):
+    """(tables, uint64 multi-set decode tables, value bounds) for those of tables ``ts`` whose
+    entries average >= 2 sets (kernels/directory.py multi_worth, build_multi,
+    multi_value_bound)."""
+    worth = np.zeros(ts.size, np.int64)
+    if multi_worth(luts, ts, worth) != 0:
+        raise CorruptError("decode tables do not fit their layout")
+    ts = ts[worth == 1]
+    block = np.zeros((ts.size, luts.shape[1]), np.uint64)
+    bound = np.zeros(ts.size, np.int64)
+    if build_multi(luts, ts, block) != 0 or multi_value_bound(block, bound) != 0:
+        raise CorruptError("decode tables do not fit their layout")
+    return ts, block, bound
+
+
+def _kernel_parts(luts: np.ndarray, multi, tid: np.ndarray, voff: np.ndarray, vmin: int,
+                  vmax: int) -> list:
+    """[(kernel, its tables, group slots or None for all, table of each)]: groups whose table
+    has multi-set entries (``multi`` = (row of each table or < 0, multi-set tables, bounds))
+    go to decode_groups_multi, the rest to decode_groups."""
+    rows, mluts, bounds = multi
+    if mluts.shape[0]:
+        sel = rows[tid]
+        m = sel >= 0
+        # the multi-set kernel does not range-check whole-set values: only groups whose
+        # value offset +- their table's largest |value| stays in the dtype's range go there
+        b = bounds[np.maximum(sel, 0)]
+        m &= (voff - b >= vmin) & (voff + b <= vmax)
+        if m.any():
+            im, ip = np.flatnonzero(m), np.flatnonzero(~m)
+            parts = [(decode_groups_multi, mluts, im, sel[im])]
+            if ip.size:
+                parts.append((decode_groups, luts, ip, tid[ip]))
+            return parts
+    return [(decode_groups, luts, None, tid)]
+
+
 def _as_buffer(data) -> np.ndarray:
     if isinstance(data, np.ndarray):
         if data.dtype != np.uint8 or data.ndim != 1:
@@ -733,16 +770,8 @@ class Package:
             per = np.bincount(tid, weights=bits, minlength=T)
             ts = np.flatnonzero((per >= MULTI_MIN_BITS) & (rows == -2))
             if ts.size:
-                worth = np.zeros(ts.size, np.int64)
-                luts = self._luts
-                if multi_worth(luts, ts, worth) != 0:
-                    raise CorruptError("decode tables do not fit their layout")
                 rows[ts] = -1
-                ts = ts[worth == 1]
-                block = np.zeros((ts.size, luts.shape[1]), np.uint64)
-                bound = np.zeros(ts.size, np.int64)
-                if build_multi(luts, ts, block) != 0 or multi_value_bound(block, bound) != 0:
-                    raise CorruptError("decode tables do not fit their layout")
+                ts, block, bound = _multi_tables(self._luts, ts)
                 rows[ts] = np.arange(mluts.shape[0], mluts.shape[0] + ts.size)
                 mluts = np.concatenate([mluts, block]) if mluts.shape[0] else block
                 bounds = np.concatenate([bounds, bound])
@@ -903,20 +932,7 @@ class Package:
         # groups whose table has multi-set entries go to decode_groups_multi, the rest to
         # decode_groups (plan_batch checked every table id)
         bits = ghi - glo
-        rows, mluts, bounds = self._multi(tid, bits)
-        parts = [(decode_groups, self._luts, None, tid)]
-        if mluts.shape[0]:
-            sel = rows[tid]
-            m = sel >= 0
-            # the multi-set kernel does not range-check whole-set values: only groups whose
-            # value offset +- their table's largest |value| stays in the dtype's range go there
-            b = bounds[np.maximum(sel, 0)]
-            m &= (voff - b >= vmin) & (voff + b <= vmax)
-            if m.any():
-                im, ip = np.flatnonzero(m), np.flatnonzero(~m)
-                parts = [(decode_groups_multi, mluts, im, sel[im])]
-                if ip.size:
-                    parts.append((decode_groups, self._luts, ip, tid[ip]))
+        parts = _kernel_parts(self._luts, self._multi(tid, bits), tid, voff, vmin, vmax)
         # parallel only when the payload is big enough to pay for waking threads: time goes
         # with the bits read more than with the values written (4-bit 90 % sparse mtcnn,
         # 50 KB: 1.0-1.3 G params/s on two threads vs 1.6 G on one).  Both kernels' parts
@@ -1133,8 +1149,12 @@ def unpack(data, /, *, limits: Limits = DEFAULT_LIMITS, verify: bool = True) -> 
     """Decode every tensor of a package: ``{name: array}`` in package order.
 
     Arrays of the same dtype are views of one buffer (decoded by one parallel kernel call).
+    Small and mid-size v2 / v3 packages take :mod:`codec.fastpath` (no per-tensor objects);
+    anything it declines, errors included, the general path decodes or rejects exactly.
     """
-    return Package(data, limits=limits, verify=verify).read_all()
+    buf = _as_buffer(data)
+    out = unpack_fast(buf, limits, verify)
+    return out if out is not None else Package(buf, limits=limits, verify=verify).read_all()
 
 
 @_guard
@@ -1154,18 +1174,25 @@ def decode(data, /, *, out: np.ndarray | None = None, limits: Limits = DEFAULT_L
     return p.read(p.names[0], out=out)
 
 
+def _map(path) -> np.ndarray:
+    if os.path.getsize(path) == 0:
+        raise TruncatedError("file is empty", offset=0)
+    return np.memmap(path, dtype=np.uint8, mode="r")
+
+
 def open_package(path, /, *, limits: Limits = DEFAULT_LIMITS, verify: bool = True) -> Package:
     """Memory-map a package file; tensors are decoded on demand (``.read(name)``)."""
-    size = os.path.getsize(path)
-    if size == 0:
-        raise TruncatedError("file is empty", offset=0)
-    mm = np.memmap(path, dtype=np.uint8, mode="r")
-    return _guard(Package)(mm, limits=limits, verify=verify)
+    return _guard(Package)(_map(path), limits=limits, verify=verify)
 
 
 def load(path, /, *, limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarray]:
-    """Decode every tensor of a package file (read through a memory map)."""
-    return _guard(lambda: open_package(path, limits=limits).read_all())()
+    """Decode every tensor of a package file (read through a memory map; small and mid-size
+    packages through :mod:`codec.fastpath`, as :func:`unpack`)."""
+    def run():
+        mm = _map(path)
+        out = unpack_fast(mm, limits, True)
+        return out if out is not None else Package(mm, limits=limits).read_all()
+    return _guard(run)()
 
 
 def check(data, /) -> bool:
@@ -1176,3 +1203,6 @@ def check(data, /) -> bool:
         return False
     from .format import MAGIC, SUPPORTED_VERSIONS
     return len(b) == PREAMBLE_SIZE and b[:4] == MAGIC and b[4] in SUPPORTED_VERSIONS
+
+
+from .fastpath import unpack_fast  # noqa: E402  (it imports this module's helpers)

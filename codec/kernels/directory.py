@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .tables import read_symbol_list
+from .tables import (P_BASE, P_FIELDS, P_G0, P_G1, P_GSIZE, P_GT0, P_LEN_BITS, P_NUMEL, P_PAY0,
+                     P_PAYLOAD, P_START, P_TID_BASE, P_TID_BITS, P_VOFF, read_symbol_list)
 
 MAX_CODE_LEN = 12
 FAIL = -1          # any rule broken: the caller re-parses with the Python parser
@@ -575,3 +576,54 @@ def multi_value_bound(mluts, out):
                 m = max(m, abs(v1), abs(v2), abs(v3))
         out[r] = m
     return 0
+
+
+@njit(cache=True)
+def whole_rows(fields, code, rows):
+    """plan_batch rows (P_*) for every tensor of dtype ``code`` that has groups, in directory
+    order, from a directory kernel's entry array ``fields`` (kernels/directory.py F_*), each
+    with all its groups; P_BASE = the tensor's first value in its dtype's flat output (empty
+    tensors count 0).  Returns (rows written, values of the dtype, groups), or (-1, 0, 0) if
+    ``rows`` is too small or a field is out of range (the caller then takes the general path:
+    the directory kernel checked every field already)."""
+    if fields.shape[1] < N_FIELDS or rows.shape[1] < P_FIELDS:
+        return -1, 0, 0
+    k = 0
+    total = np.int64(0)
+    groups = np.int64(0)
+    for i in range(fields.shape[0]):
+        if fields[i, F_DTYPE] != code:
+            continue
+        numel = fields[i, F_NUMEL]
+        gsize = fields[i, F_GSIZE]
+        if numel < 0 or gsize < 1:
+            return -1, 0, 0
+        if numel == 0:
+            continue
+        if k >= rows.shape[0]:
+            return -1, 0, 0
+        ng = (numel + gsize - 1) // gsize
+        period = fields[i, F_MPERIOD]
+        mbytes = (numel // period + 3) // 4 if period > 0 else 0
+        tb = fields[i, F_TID_BITS]
+        lb = fields[i, F_LEN_BITS]
+        gtb = (ng * (tb + lb) + 7) // 8
+        gt0 = fields[i, F_BOFF] + fields[i, F_MLEN] + mbytes
+        r = rows[k]
+        r[P_GT0] = gt0
+        r[P_TID_BITS] = tb
+        r[P_LEN_BITS] = lb
+        r[P_TID_BASE] = fields[i, F_TID_BASE]
+        r[P_START] = (gt0 + gtb) * 8
+        r[P_G0] = 0
+        r[P_G1] = ng
+        r[P_GSIZE] = gsize
+        r[P_NUMEL] = numel
+        r[P_BASE] = total
+        r[P_VOFF] = fields[i, F_VOFF]
+        r[P_PAY0] = gt0 + gtb
+        r[P_PAYLOAD] = fields[i, F_BLEN] - fields[i, F_MLEN] - mbytes - gtb
+        k += 1
+        total += numel
+        groups += ng
+    return k, total, groups

@@ -1,0 +1,180 @@
+"""``unpack``'s fast path: a small or mid-size v2 / v3 package decoded from the directory
+kernel's arrays, with no per-tensor objects.
+
+``codec.unpack`` (and ``codec.load``) decode every tensor of a package.  The general path
+(:class:`codec.package.Package`) builds a ``TensorEntry`` per tensor, plans each tensor's
+groups from it and checks each tensor on its own; on small models that per-tensor Python is
+most of the time (fer, 80 tensors of 58 K parameters: ~60 % of a 0.5 ms decode).  Here the
+directory kernel's entry array is planned by one kernel call per dtype
+(``kernels.directory.whole_rows`` + ``kernels.tables.plan_batch``) and decoded by the same
+kernels on the calling thread.
+
+It is an optimistic path: it runs every check the general path runs (directory CRC and
+kernel, E3 on names, E7b, every chunk CRC, the group tables, the decode kernels' statuses,
+the mirror modes (X4, in the inverse) and transform), and it returns ``None`` as soon as any
+of them fails, or
+when the package is outside its scope (format v1, quantization metadata, non-ASCII names,
+more than PLAN_BATCH groups of a dtype, a data area from CRC_OVERLAP_MIN_BYTES on, which
+the general path decodes on the pool's threads).  The caller then runs the general path,
+which raises the exact error or decodes.  So the values, names, order, dtypes and shapes it
+returns are the general path's (tests/test_fastpath.py compares both on valid and damaged
+packages).
+"""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from .errors import CodecError
+from .format import DTYPES, PREAMBLE_SIZE, Limits, _MAX_CLASSES, _limit_array, directory_bytes, \
+    value_range
+from .huffman import LUT_BITS
+from .kernels.decode import LANES
+from .kernels.directory import (F_DTYPE, F_MLEN, F_MPERIOD, F_MSKIP, F_NAME_LEN, F_NAME_OFF,
+                                F_NDIM, F_NUMEL, F_SHAPE_OFF, F_BOFF, F_VOFF, build_luts,
+                                whole_rows)
+from .kernels.directory_v2 import parse_directory_v2
+from .kernels.mirror import inverse
+from .kernels.symbols import SYM_FIRST
+from .kernels.tables import P_FIELDS, plan_batch
+from .package import (CRC_OVERLAP_MIN_BYTES, MULTI_MIN_BITS, PLAN_BATCH, _kernel_parts,
+                      _multi_tables)
+
+
+def unpack_fast(buf: np.ndarray, limits: Limits, verify: bool) -> dict[str, np.ndarray] | None:
+    """``{name: array}`` of every tensor of package ``buf`` (uint8 array), or None: the
+    general path decides (see the module doc)."""
+    try:
+        version, _flags, dir_off, _dir_len, raw = directory_bytes(buf, check_crc=True)
+    except CodecError:
+        return None
+    if version < 2 or dir_off - PREAMBLE_SIZE >= CRC_OVERLAP_MIN_BYTES:
+        return None
+    st, tabs, lens, ents, shapes, names, crcs = parse_directory_v2(
+        np.frombuffer(raw, np.uint8), dir_off, _limit_array(limits), _MAX_CLASSES, SYM_FIRST,
+        version)
+    if st < 0 or (ents[:, F_MLEN] != 0).any():
+        return None
+    keys = _names(ents, names)
+    if keys is None or not _empty_shapes_fit(ents, shapes, limits):
+        return None
+    if verify and not _chunks_ok(buf, dir_off, st, crcs):
+        return None
+    ntab = tabs.shape[0]
+    luts = np.empty((max(ntab, 1), 1 << LUT_BITS), np.uint32)
+    if ntab == 0:
+        luts[:] = 0
+    elif build_luts(tabs, lens, luts, True) >= 0:
+        return None
+    codes = ents[:, F_DTYPE]
+    flats = {}
+    for code in dict.fromkeys(codes.tolist()):  # dtypes in order of first use
+        out = _decode_dtype(buf, ents, code, luts, ntab)
+        if out is None:
+            return None
+        flats[code] = out
+    return _assemble(keys, ents, shapes, flats)
+
+
+def _names(ents: np.ndarray, names: np.ndarray) -> list[str] | None:
+    """The names (E3: valid and unique), when all are ASCII (else None: the general path
+    decodes UTF-8 name by name)."""
+    nb = names.tobytes()
+    if not nb.isascii():
+        return None
+    text = nb.decode("ascii")
+    keys = [text[o:o + n] for o, n in zip(ents[:, F_NAME_OFF].tolist(),
+                                          ents[:, F_NAME_LEN].tolist())]
+    return keys if len(set(keys)) == len(keys) else None
+
+
+def _empty_shapes_fit(ents: np.ndarray, shapes: np.ndarray, limits: Limits) -> bool:
+    """E7b (format.check_shapes) for the empty tensors."""
+    for i in np.flatnonzero(ents[:, F_NUMEL] == 0).tolist():
+        n = DTYPES[int(ents[i, F_DTYPE])].itemsize
+        a = int(ents[i, F_SHAPE_OFF])
+        for dim in shapes[a:a + int(ents[i, F_NDIM])].tolist():
+            n *= max(dim, 1)
+        if n > limits.max_output_bytes:
+            return False
+    return True
+
+
+def _chunks_ok(buf: np.ndarray, dir_off: int, log2: int, crcs: np.ndarray) -> bool:
+    """Every chunk CRC of the data area matches (B1v2 for all tensors at once)."""
+    size = 1 << log2
+    for c, stored in enumerate(crcs.tolist()):
+        lo = PREAMBLE_SIZE + c * size
+        if zlib.crc32(buf[lo:min(lo + size, dir_off)]) != stored:
+            return False
+    return True
+
+
+def _decode_dtype(buf: np.ndarray, ents: np.ndarray, code: int, luts: np.ndarray,
+                  ntab: int) -> np.ndarray | None:
+    """The tensors of dtype ``code``, back to back in one flat array (mirrors undone), or
+    None."""
+    sel = ents[:, F_DTYPE] == code
+    rows = np.empty((int(sel.sum()), P_FIELDS), np.int64)
+    k, total, n = whole_rows(ents, np.int64(code), rows)
+    if k < 0 or n > PLAN_BATCH:
+        return None
+    dtype = DTYPES[code]
+    out = np.empty(total, dtype)
+    if k:
+        glo, ghi, tid, ost, cnt, voff = (np.empty(n, np.int64) for _ in range(6))
+        ends = np.zeros(k, np.int64)
+        st, _ = plan_batch(buf, rows[:k], np.int64(ntab), glo, ghi, tid, ost, cnt, voff, ends)
+        if st != 0:
+            return None
+        vmin, vmax = value_range(dtype)
+        bits = ghi - glo
+        per = np.bincount(tid, weights=bits, minlength=ntab)
+        ts = np.flatnonzero(per >= MULTI_MIN_BITS)
+        multi = (np.full(ntab, -1, np.int64), np.zeros((0, 1 << LUT_BITS), np.uint64),
+                 np.zeros(0, np.int64))
+        if ts.size:
+            try:
+                ts, block, bound = _multi_tables(luts, ts)
+            except CodecError:
+                return None
+            multi[0][ts] = np.arange(ts.size)
+            multi = (multi[0], block, bound)
+        for kern, tabs, idx, t in _kernel_parts(luts, multi, tid, voff, vmin, vmax):
+            arrs = (glo, ghi, t, ost, cnt, voff) if idx is None else \
+                (glo[idx], ghi[idx], t, ost[idx], cnt[idx], voff[idx])
+            status = np.zeros(t.size, np.int64)
+            where = np.zeros(t.size, np.int64)
+            rc = kern(buf, np.int64(buf.size), *arrs, np.int64(vmin), np.int64(vmax), tabs, out,
+                      status, where, np.int64(0), np.int64((t.size + LANES - 1) // LANES))
+            if rc != 0 or status.any():
+                return None
+    mirrored = sel & (ents[:, F_MPERIOD] > 0)
+    if mirrored.any():  # v3: undo the mirrors (inverse fails on a mode 3: X4)
+        numel = np.where(sel, ents[:, F_NUMEL], 0)
+        bases = np.cumsum(numel) - numel
+        bits = 8 * dtype.itemsize
+        for i in np.flatnonzero(mirrored).tolist():
+            if inverse(out, np.int64(bases[i]), np.int64(ents[i, F_NUMEL]),
+                       np.int64(ents[i, F_MPERIOD]), np.int64(ents[i, F_MSKIP]), buf,
+                       np.int64(ents[i, F_BOFF]), np.int64(ents[i, F_VOFF]), np.int64(bits),
+                       dtype.kind == "i") != 0:
+                return None
+    return out
+
+
+def _assemble(keys: list[str], ents: np.ndarray, shapes: np.ndarray,
+              flats: dict) -> dict[str, np.ndarray]:
+    """{name: view of its dtype's flat array, shaped}, in package order."""
+    dims = shapes.tolist()
+    bases = dict.fromkeys(flats, 0)
+    result = {}
+    for key, code, numel, soff, ndim in zip(keys, ents[:, F_DTYPE].tolist(),
+                                            ents[:, F_NUMEL].tolist(),
+                                            ents[:, F_SHAPE_OFF].tolist(),
+                                            ents[:, F_NDIM].tolist()):
+        b = bases[code]
+        result[key] = flats[code][b:b + numel].reshape(dims[soff:soff + ndim])
+        bases[code] = b + numel
+    return result
