@@ -10,12 +10,12 @@ directory kernel's entry array is planned by one kernel call per dtype
 kernels on the calling thread.
 
 It is an optimistic path: it runs every check the general path runs (directory CRC and
-kernel, E3 on names, E7b, every chunk CRC, the group tables, the decode kernels' statuses,
-the mirror modes (X4, in the inverse) and transform), and it returns ``None`` as soon as any
-of them fails, or
-when the package is outside its scope (format v1, quantization metadata, non-ASCII names,
-more than PLAN_BATCH groups of a dtype, a data area from CRC_OVERLAP_MIN_BYTES on, which
-the general path decodes on the pool's threads).  The caller then runs the general path,
+kernel, E3 on names, E7b, every chunk CRC, the quantization metadata (kernels/meta.py), the
+group tables, the decode kernels' statuses, the mirror modes (X4, in the inverse) and
+transform), and it returns ``None`` as soon as any of them fails, or when the package is
+outside its scope (format v1, non-ASCII names, more than PLAN_BATCH groups of a dtype, a
+data area from CRC_OVERLAP_MIN_BYTES on, which the general path decodes on the pool's
+threads).  The caller then runs the general path,
 which raises the exact error or decodes.  So the values, names, order, dtypes and shapes it
 returns are the general path's (tests/test_fastpath.py compares both on valid and damaged
 packages).
@@ -35,6 +35,7 @@ from .kernels.directory import (F_DTYPE, F_MLEN, F_MPERIOD, F_MSKIP, F_NAME_LEN,
                                 F_NDIM, F_NUMEL, F_SHAPE_OFF, F_BOFF, F_VOFF, build_luts,
                                 whole_rows)
 from .kernels.directory_v2 import parse_directory_v2
+from .kernels.meta import check_metas
 from .kernels.mirror import inverse
 from .kernels.symbols import SYM_FIRST
 from .kernels.tables import P_FIELDS, plan_batch
@@ -54,12 +55,14 @@ def unpack_fast(buf: np.ndarray, limits: Limits, verify: bool) -> dict[str, np.n
     st, tabs, lens, ents, shapes, names, crcs = parse_directory_v2(
         np.frombuffer(raw, np.uint8), dir_off, _limit_array(limits), _MAX_CLASSES, SYM_FIRST,
         version)
-    if st < 0 or (ents[:, F_MLEN] != 0).any():
+    if st < 0:
         return None
     keys = _names(ents, names)
     if keys is None or not _empty_shapes_fit(ents, shapes, limits):
         return None
     if verify and not _chunks_ok(buf, dir_off, st, crcs):
+        return None
+    if not _metas_ok(buf, ents, shapes):
         return None
     ntab = tabs.shape[0]
     luts = np.empty((max(ntab, 1), 1 << LUT_BITS), np.uint32)
@@ -111,6 +114,17 @@ def _chunks_ok(buf: np.ndarray, dir_off: int, log2: int, crcs: np.ndarray) -> bo
     return True
 
 
+def _metas_ok(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray) -> bool:
+    """M1 for every metadata block, by kernels/meta.py (conservative: a block it declines
+    goes to the general path, which parses it)."""
+    has = np.flatnonzero(ents[:, F_MLEN] > 0)
+    if not has.size:
+        return True
+    e = ents[has].T.copy()  # contiguous columns
+    return check_metas(buf, e[F_BOFF], e[F_BOFF] + e[F_MLEN], e[F_NDIM], e[F_SHAPE_OFF], shapes,
+                       e[F_NUMEL]) == -1
+
+
 def _decode_dtype(buf: np.ndarray, ents: np.ndarray, code: int, luts: np.ndarray,
                   ntab: int) -> np.ndarray | None:
     """The tensors of dtype ``code``, back to back in one flat array (mirrors undone), or
@@ -158,7 +172,8 @@ def _decode_dtype(buf: np.ndarray, ents: np.ndarray, code: int, luts: np.ndarray
         for i in np.flatnonzero(mirrored).tolist():
             if inverse(out, np.int64(bases[i]), np.int64(ents[i, F_NUMEL]),
                        np.int64(ents[i, F_MPERIOD]), np.int64(ents[i, F_MSKIP]), buf,
-                       np.int64(ents[i, F_BOFF]), np.int64(ents[i, F_VOFF]), np.int64(bits),
+                       np.int64(ents[i, F_BOFF] + ents[i, F_MLEN]), np.int64(ents[i, F_VOFF]),
+                       np.int64(bits),
                        dtype.kind == "i") != 0:
                 return None
     return out

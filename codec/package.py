@@ -23,6 +23,7 @@ from .kernels.crc import CRC_TABLES, crc_chunks
 from .kernels.parallel import run_chunks, workers
 from .kernels.status import STATUS_MESSAGES
 from .kernels.directory import build_luts, build_multi, multi_value_bound, multi_worth
+from .kernels.meta import check_metas
 from .kernels.tables import P_FIELDS, plan_batch, work_cuts
 
 PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group has length 0",
@@ -732,6 +733,7 @@ class Package:
         self._crc_ok: set[str] = set()
         self._chunk_ok: set[int] = set()  # v2 chunks verified
         self._modes_ok: set[str] = set()  # v3 tensors whose mirror modes passed X4
+        self._meta_valid: set[str] = set()  # metadata checked by kernels/meta.py (not parsed)
 
     @property
     def names(self) -> list[str]:
@@ -778,10 +780,11 @@ class Package:
                 self._multi_cache = rows, mluts, bounds
         return rows, mluts, bounds
 
-    def _meta(self, e: TensorEntry) -> QuantMeta | None:
+    def _meta(self, e: TensorEntry, parse: bool = True) -> QuantMeta | None:
         """The tensor's quantization metadata, parsed only after its block CRC matched; then
-        (v3) its mirror modes checked (X4)."""
-        meta = e.meta_length and e.meta is None
+        (v3) its mirror modes checked (X4).  ``parse=False``: a block that
+        :meth:`_check_metas` accepted is not parsed (the result is then None)."""
+        meta = e.meta_length and e.meta is None and (parse or e.name not in self._meta_valid)
         modes = e.mirror_period and e.name not in self._modes_ok
         if (meta or modes) and self.verify:
             self._check_crc(e)
@@ -1025,14 +1028,14 @@ class Package:
         crc = self._chunk_jobs() if names is None else None
         if crc is None:
             self._check(entries, self.verify and names is None
-                        and self.directory.version >= 2 and self._check_all_chunks())
+                        and self.directory.version >= 2 and self._check_all_chunks(), False)
             return self._assemble(entries, self._decode_dtypes(entries, []))
         err = None
         try:
             flats = self._decode_dtypes(entries, crc[0])
         except CodecError as exc:  # raised below, after the checks that come first
             flats, err = None, exc
-        self._check(entries, crc[1]())
+        self._check(entries, crc[1](), False)
         if err is not None:
             raise err
         return self._assemble(entries, flats)
@@ -1085,17 +1088,39 @@ class Package:
             return True
         return [(cost, lambda j=j: run(j)) for j in range(k)], all_ok
 
-    def _check(self, entries: list[TensorEntry], all_chunks_ok: bool) -> None:
-        """CRCs (all of them known good when ``all_chunks_ok``), then metadata, of ``entries``."""
+    def _check(self, entries: list[TensorEntry], all_chunks_ok: bool, parse: bool = True) -> None:
+        """CRCs (all of them known good when ``all_chunks_ok``), then metadata, of ``entries``
+        (``parse=False``: checked by :meth:`_check_metas`, for callers that return values only,
+        and parsed only if it declines)."""
         if self.verify:
             if all_chunks_ok:
                 self._crc_ok.update(self._entries)
             else:
                 for e in entries:
                     self._check_crc(e)
+        if not parse:
+            self._check_metas(entries)
         for e in entries:
             if e.meta_length or e.mirror_period:
-                self._meta(e)
+                self._meta(e, parse=parse)
+
+    def _check_metas(self, entries: list[TensorEntry]) -> None:
+        """M1 for the entries' metadata blocks not parsed yet, by one kernel call
+        (kernels/meta.py, which accepts only what QuantMeta.from_bytes accepts): the blocks
+        join ``_meta_valid`` when it accepts them all, else every one is left to
+        :meth:`_meta` (parsed, exact errors).  Call it after the blocks' CRCs."""
+        todo = [e for e in entries if e.meta_length and e.meta is None
+                and e.name not in self._meta_valid]
+        if not todo:
+            return
+        dims = [d for e in todo for d in e.shape]
+        ndims = np.fromiter((len(e.shape) for e in todo), np.int64, len(todo))
+        starts = np.fromiter((e.block_offset for e in todo), np.int64, len(todo))
+        ends = starts + np.fromiter((e.meta_length for e in todo), np.int64, len(todo))
+        numels = np.fromiter((e.numel for e in todo), np.int64, len(todo))
+        if check_metas(self._buf, starts, ends, ndims, np.cumsum(ndims) - ndims,
+                       np.array(dims, np.int64), numels) == -1:
+            self._meta_valid.update(e.name for e in todo)
 
     def _decode_dtypes(self, entries: list[TensorEntry], extra: list) -> dict:
         """{dtype: (entries, flat buffer)}: each dtype's tensors decoded back to back;

@@ -4,6 +4,8 @@ returns, and on every package the general path rejects it declines (returns None
 unpack's errors stay the general path's."""
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -39,6 +41,20 @@ PACKAGES = {
     "tensor-groups": codec.pack(_arrays(), group="tensor", version=2),
     "count-7": codec.pack(_arrays(), group=("count", 7), mirror={"c.sym": (64, 1)}),
 }
+
+
+def _fix_crcs(bad: bytearray) -> bytes:
+    """Every chunk CRC (the last 4 * n_chunks directory bytes) and the directory CRC
+    recomputed, so that damage to the data area reaches the parsers."""
+    d = Package(bytes(bad), verify=False).directory
+    size = 1 << d.chunk_log2
+    n = len(d.chunk_crcs)
+    at = d.directory_offset + d.directory_length - 4 * n
+    for c in range(n):
+        lo = 8 + c * size
+        crc = zlib.crc32(bytes(bad[lo:min(lo + size, d.directory_offset)]))
+        bad[at + 4 * c:at + 4 * c + 4] = crc.to_bytes(4, "little")
+    return _fix_directory_crc(bad)
 
 
 def general(data, verify=True):
@@ -100,16 +116,37 @@ def test_samples(version):
 
 
 def test_scope():
-    """Declined, then decoded by the general path: format v1, metadata, non-ASCII names, a
-    data area past CRC_OVERLAP_MIN_BYTES (decoded on the pool)."""
+    """Declined, then decoded by the general path: format v1, non-ASCII names, a data area
+    past CRC_OVERLAP_MIN_BYTES (decoded on the pool)."""
     a = _arrays()
-    meta = {"g.i32": codec.QuantMeta(bits=32, scale=np.ones(1, np.float32))}
     big = {"w": np.random.default_rng(0).integers(-127, 128, CRC_OVERLAP_MIN_BYTES + 10,
                                                    dtype=np.int64).astype(np.int8)}
-    for data in (codec.pack(a, version=1), codec.pack(a, meta=meta),
-                 codec.pack({"é": np.ones(3, np.int8)}), codec.pack(big)):
+    for data in (codec.pack(a, version=1), codec.pack({"é": np.ones(3, np.int8)}),
+                 codec.pack(big)):
         assert fast(data) is None
         same(codec.unpack(data), general(data))
+
+
+def test_quantization_metadata():
+    """Packages with metadata (as codec.frontend writes them) are taken; a metadata block
+    the kernel declines (a scale count the shape does not need) makes it decline, and the
+    general path raises the exact error."""
+    from codec.frontend.model import compress_model
+    rng = np.random.default_rng(5)
+    fl = {"conv": rng.normal(size=(16, 8, 3, 3)).astype(np.float32),
+          "bias": rng.normal(size=16).astype(np.float32)}
+    data = compress_model(fl, bits=4, sparsity=0.5)
+    assert agree(data)
+    a = _arrays()
+    meta = {"g.i32": codec.QuantMeta(bits=32, scale=np.ones(1, np.float32)),
+            "c.sym": codec.QuantMeta(bits=8, scale=np.linspace(0.5, 2, 12), axis=0)}
+    data = codec.pack(a, meta=meta, mirror={"c.sym": (64, 1)})
+    assert agree(data) and Package(data).directory.version == 3
+    e = Package(data).entry("g.i32")
+    bad = bytearray(data)
+    bad[e.block_offset + 3] = 1  # scale mode 'axis': the axis varint eats the dtype byte
+    bad = _fix_crcs(bad)
+    assert fast(bad) is None and isinstance(general(bad), codec.CorruptError)
 
 
 def test_limits_apply():
