@@ -27,17 +27,15 @@ import zlib
 import numpy as np
 
 from .errors import CodecError
-from .format import DTYPES, PREAMBLE_SIZE, Limits, _MAX_CLASSES, _limit_array, directory_bytes, \
+from .format import DTYPES, PREAMBLE_SIZE, Limits, directory_arrays_v2, directory_bytes, \
     value_range
 from .huffman import LUT_BITS
 from .kernels.decode import LANES
 from .kernels.directory import (F_DTYPE, F_MLEN, F_MPERIOD, F_MSKIP, F_NAME_LEN, F_NAME_OFF,
                                 F_NDIM, F_NUMEL, F_SHAPE_OFF, F_BOFF, F_VOFF, build_luts,
                                 whole_rows)
-from .kernels.directory_v2 import parse_directory_v2
 from .kernels.meta import check_metas
 from .kernels.mirror import inverse
-from .kernels.symbols import SYM_FIRST
 from .kernels.tables import P_FIELDS, plan_batch
 from .package import (CRC_OVERLAP_MIN_BYTES, MULTI_MIN_BITS, PLAN_BATCH, _kernel_parts,
                       _multi_tables)
@@ -52,11 +50,10 @@ def unpack_fast(buf: np.ndarray, limits: Limits, verify: bool) -> dict[str, np.n
         return None
     if version < 2 or dir_off - PREAMBLE_SIZE >= CRC_OVERLAP_MIN_BYTES:
         return None
-    st, tabs, lens, ents, shapes, names, crcs = parse_directory_v2(
-        np.frombuffer(raw, np.uint8), dir_off, _limit_array(limits), _MAX_CLASSES, SYM_FIRST,
-        version)
-    if st < 0:
+    got = directory_arrays_v2(raw, dir_off, limits, version)
+    if got is None:
         return None
+    st, tabs, lens, ents, shapes, names, crcs = got
     keys = _names(ents, names)
     if keys is None or not _empty_shapes_fit(ents, shapes, limits):
         return None

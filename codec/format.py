@@ -276,13 +276,20 @@ def _parse_slow_v2(raw: bytes, dir_off: int, limits: Limits, version: int = 2):
     return tables, entries, log2, crcs
 
 
+def directory_arrays_v2(raw: bytes, dir_off: int, limits: Limits, version: int = 2):
+    """The v2 / v3 directory kernel's arrays (chunk_log2, tables, code lengths, entries,
+    dims, name bytes, chunk CRCs), or None when it declines."""
+    got = parse_directory_v2(np.frombuffer(raw, np.uint8), dir_off, _limit_array(limits),
+                             _MAX_CLASSES, SYM_FIRST, version)
+    return None if got[0] < 0 else got
+
+
 def _parse_fast_v2(raw: bytes, dir_off: int, limits: Limits, version: int = 2):
     """The v2 / v3 directory kernel's result, or None (then the Python parser decides)."""
-    st, tabs, lens, ents, shapes, names, crcs = parse_directory_v2(
-        np.frombuffer(raw, np.uint8), dir_off, _limit_array(limits), _MAX_CLASSES, SYM_FIRST,
-        version)
-    if st < 0:
+    got = directory_arrays_v2(raw, dir_off, limits, version)
+    if got is None:
         return None
+    st, tabs, lens, ents, shapes, names, crcs = got
     tables = _tables_of(tabs, lens)
     entries = _entries_of(ents, shapes, names, v2.GROUP_MODE_OF_CODE)
     if entries is None:
