@@ -91,3 +91,55 @@ def test_never_accepts_what_from_bytes_rejects(meta, edits, shape, cut):
 def test_never_accepts_random_bytes_from_bytes_rejects(block, shape):
     if kernel_accepts(block, shape):
         assert parses(block, shape)
+
+
+# --- QuantMeta.from_bytes' unchecked fast path (codec/meta.py _from_bytes_fast) -----------
+
+def checked(block: bytes, shape: tuple):
+    """from_bytes through the checked reader only (the fast path bypassed)."""
+    import codec.meta as cm
+    real = cm._from_bytes_fast
+    cm._from_bytes_fast = lambda *a: None
+    try:
+        return QuantMeta.from_bytes(block, 0, len(block), shape=shape)
+    except CodecError as exc:
+        return exc
+    finally:
+        cm._from_bytes_fast = real
+
+
+def same_meta(a: QuantMeta, b: QuantMeta) -> None:
+    assert a == b and type(a.bits) is type(b.bits) and a.scale.dtype == b.scale.dtype
+    assert a.scale.flags.c_contiguous and a.scale.dtype.isnative
+    assert (a.zero_point is None) == (b.zero_point is None)
+    if a.zero_point is not None:
+        assert a.zero_point.dtype == np.int64 and a.zero_point.flags.c_contiguous
+
+
+@pytest.mark.parametrize("meta", VALID, ids=range(len(VALID)))
+def test_fast_parse_equals_checked_parse(meta):
+    from codec.meta import _from_bytes_fast
+    block = meta.to_bytes()
+    fast = _from_bytes_fast(QuantMeta, block, 0, len(block), SHAPE)
+    assert fast is not None
+    same_meta(fast, checked(block, SHAPE))
+    same_meta(QuantMeta.from_bytes(np.frombuffer(b"xy" + block, np.uint8), 2, 2 + len(block),
+                                   shape=SHAPE), meta)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(VALID), st.lists(st.tuples(st.integers(0, 63), st.integers(0, 255)),
+                                        max_size=3),
+       st.sampled_from([SHAPE, (6,), (3, 4), (), (6, 4, 3, 1)]), st.integers(-2, 2))
+def test_fast_parse_never_accepts_what_the_checked_parse_rejects(meta, edits, shape, cut):
+    from codec.meta import _from_bytes_fast
+    block = bytearray(meta.to_bytes())
+    for i, v in edits:
+        if i < len(block):
+            block[i] = v
+    block = bytes(block[:len(block) + cut] if cut < 0 else block + b"\x00" * cut)
+    fast = _from_bytes_fast(QuantMeta, block, 0, len(block), shape)
+    if fast is not None:
+        got = checked(block, shape)
+        assert not isinstance(got, CodecError), got
+        same_meta(fast, got)
