@@ -82,6 +82,10 @@ class QuantMeta:
 
     def dequantize(self, q: np.ndarray, dtype=np.float32) -> np.ndarray:
         q = np.asarray(q)
+        if self.kind == "linear":
+            out = dequantize_fast(q, self.scale, self.zero_point, self.axis, self.block, dtype)
+            if out is not None:
+                return out
         if self.kind == "float-bits":
             ftype = {16: np.float16, 32: np.float32}[self.bits]
             itype = {16: np.uint16, 32: np.uint32}[self.bits]
@@ -178,6 +182,37 @@ class QuantMeta:
         except ValueError as exc:
             raise CorruptError(f"invalid quantization metadata: {exc}", offset=base + start) from None
         return meta
+
+
+DEQUANT_KERNEL_MIN = 4096  # values from which the kernel beats numpy (~8 us fixed vs ~2)
+
+
+def dequantize_fast(q: np.ndarray, scale, zero_point, axis, block, dtype) -> np.ndarray | None:
+    """``(q - zero_point[k]) * scale[k]`` in float64, rounded to ``dtype`` (float32 or
+    float64), by one kernel pass (kernels/dequant.py): the numpy form's exact values at ~1/5
+    of its time.  None where the numpy form decides: another dtype, fewer than
+    DEQUANT_KERNEL_MIN values, or a scale count that numpy would broadcast."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64) or q.dtype.kind not in "iu" \
+            or q.size < DEQUANT_KERNEL_MIN:
+        return None
+    from .kernels.dequant import dequantize_linear
+    s = np.ascontiguousarray(scale, np.float64).reshape(-1)
+    z = (np.zeros(0) if zero_point is None
+         else np.ascontiguousarray(zero_point).reshape(-1).astype(np.float64))
+    inner = period = 0
+    if axis is not None:
+        a = int(axis) % q.ndim if q.ndim else -1
+        if a < 0 or q.shape[a] != s.size:  # (numpy broadcasts other counts)
+            return None
+        period = int(q.shape[a])
+        inner = int(np.prod(q.shape[a + 1:], dtype=np.int64))
+    elif block is None and s.size != 1:
+        return None
+    out = np.empty(q.shape, dtype)
+    st = dequantize_linear(np.ascontiguousarray(q).reshape(-1), s, z, max(inner, 1), period,
+                           0 if block is None else int(block), out.reshape(-1))
+    return out if st == 0 else None
 
 
 def _varint_at(b: bytes, pos: int):

@@ -49,6 +49,7 @@ def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]
     ready (the packages it decodes are still written here, so the encoder compiles too, but
     only for the smallest search)."""
     from .kernels.crc import CRC_TABLES, crc_chunks
+    from .kernels.dequant import dequantize_linear
     from .kernels.tables import work_cuts
     from .package import Package, pack, unpack
     out = []
@@ -67,6 +68,10 @@ def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]
             if not (all(np.array_equal(got[k], v) for k, v in tensors.items())
                     and np.array_equal(one, tensors["wide4"])):
                 raise AssertionError(f"warm-up round trip failed for {name}")  # pragma: no cover
+        # decompress_model's dequantization (float32 out; float64 for the front-end's error)
+        for fdt in (np.float32, np.float64) if encode else (np.float32,):
+            dequantize_linear(np.zeros(8, dtype), np.ones(2), np.zeros(2), 4, 2, 0,
+                              np.empty(8, fdt))
         out.append((name, time.perf_counter() - t0))
     work_cuts(np.ones(4, np.int64), np.int64(2), np.int64(2))  # parallel decodes (>= PAR_MIN_BITS)
     # the chunk CRC kernel of hosts with >= CRC_KERNEL_MIN_THREADS threads
