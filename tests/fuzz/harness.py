@@ -290,6 +290,13 @@ def check_consistent(data: bytes, *, limits: codec.Limits = FUZZ_LIMITS) -> str:
                                     f"{dt}{shape}")
         if total > limits.max_output_bytes:
             raise OracleFailure("limit", f"decoded {total} bytes > max_output_bytes")
+    # unpack (codec/fastpath.py where it applies) must answer as Package.read_all does
+    full, _ = _call("Package.read_all", codec.package._guard(pkg.read_all))
+    if (res is None) != (full is None):
+        raise OracleFailure("inconsistent", f"unpack {'failed' if res is None else 'passed'} "
+                            f"but Package.read_all {'failed' if full is None else 'passed'}")
+    if res is not None and any(not _same(res[n], full[n]) for n in names):
+        raise OracleFailure("inconsistent", "unpack and Package.read_all decode differently")
     # one tensor at a time must agree with the batched decode (shared kernel call per dtype)
     ok_single = True
     for name in names:
