@@ -234,7 +234,10 @@ def _from_bytes_fast(cls, buf, start: int, end: int, shape: tuple) -> QuantMeta 
     the dataclass checks (they run here as plain comparisons): ~3 instead of ~9.5 us a block
     (inspect and decompress_model parse one a tensor).  None for anything else (an error,
     or an unusual encoding such as a varint of 10 bytes): ``from_bytes`` then reads it with
-    exact errors.  Same object as the checked path (tests/test_meta_kernel.py)."""
+    exact errors.  Same object as the checked path (tests/test_meta_kernel.py).  It follows
+    kernels/meta.py's checks line by line (that kernel validates many blocks without objects);
+    building the object from that kernel's parse instead measured 2x slower (8.2 vs 3.7 us:
+    the call and the arrays it returns), so the two stay side by side."""
     if not 0 <= start <= end:
         return None
     b = bytes(buf[start:end])
