@@ -330,19 +330,9 @@ def _limit_array(limits: Limits) -> np.ndarray:
         limits.max_names_bytes, limits.max_ndim, limits.max_output_bytes)], np.int64)
 
 
-class TableList(list):
-    """The tables a directory kernel parsed, with its arrays: ``rows`` (kref, nrun, nclass,
-    offset into ``lengths``) and ``lengths``, of which each table's lengths are a view, so
-    the decode tables are built from them without re-gathering (package._decode_luts)."""
-    rows: np.ndarray
-    lengths: np.ndarray
-
-
 def _tables_of(tabs, lens) -> list[Table]:
-    out = TableList(Table(kref, nrun, nclass, lens[off:off + SYM_FIRST + nclass * nrun])
-                    for kref, nrun, nclass, off in tabs.tolist())
-    out.rows, out.lengths = tabs, lens
-    return out
+    return [Table(kref, nrun, nclass, lens[off:off + SYM_FIRST + nclass * nrun])
+            for kref, nrun, nclass, off in tabs.tolist()]
 
 
 def _entries_of(ents, shapes, names, modes):

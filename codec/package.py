@@ -14,8 +14,8 @@ import numpy as np
 from .errors import ChecksumError, CodecError, CorruptError, TruncatedError
 from . import format_v2 as v2
 from .format import (DEFAULT_LIMITS, DTYPE_CODES, FOOTER_SIZE, PREAMBLE_SIZE, VERSION, Directory,
-                     Limits, Table, TableList, TensorEntry, footer, preamble, read_directory,
-                     value_range, write_directory)
+                     Limits, Table, TensorEntry, footer, preamble, read_directory, value_range,
+                     write_directory)
 from .huffman import LUT_BITS, canonical_codes
 from .kernels.decode import LANES, decode_groups, decode_groups_multi
 from .kernels.encode import group_bits, group_tables, merge_first_bytes, pack_groups
@@ -653,15 +653,12 @@ def _decode_luts(tables: list[Table], whole: bool = True) -> np.ndarray:
     if not tables:
         luts[:] = 0
         return luts
-    if isinstance(tables, TableList):  # a directory kernel's arrays (format.TableList)
-        rows, lengths = tables.rows, tables.lengths
-    else:
-        rows = np.zeros((len(tables), 4), np.int64)
-        off = 0
-        for i, t in enumerate(tables):
-            rows[i] = (t.kref, t.nrun, t.nclass, off)
-            off += t.lengths.size
-        lengths = np.concatenate([np.asarray(t.lengths, np.uint8) for t in tables])
+    rows = np.zeros((len(tables), 4), np.int64)
+    off = 0
+    for i, t in enumerate(tables):
+        rows[i] = (t.kref, t.nrun, t.nclass, off)
+        off += t.lengths.size
+    lengths = np.concatenate([np.asarray(t.lengths, np.uint8) for t in tables])
     bad = build_luts(rows, lengths, luts, whole)
     if bad >= 0:
         raise CorruptError(f"table {bad}: a symbol does not fit the decode table", value=bad)

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 import codec
 from codec._bytes import put_svarint, put_varint
 from codec.errors import CodecError, LimitError
-from codec.format import (DEFAULT_LIMITS, FOOTER_SIZE, Limits, Table, TableList, _parse_fast,
-                          _parse_slow, preamble, footer)
+from codec.format import (DEFAULT_LIMITS, FOOTER_SIZE, Limits, Table, _parse_fast, _parse_slow,
+                          preamble, footer)
 from codec.huffman import LUT_BITS, canonical_codes
 from codec.kernels.directory import build_luts
 from codec.kernels.symbols import SYM_FIRST, class_base
@@ -224,19 +224,17 @@ def random_tables(draw):
 def test_build_luts_matches_per_symbol_construction_on_random_codes(tables):
     """build_luts works from the symbols that have a code (one branch-free pass) and zeroes a
     table only when its code is incomplete: both table layouts equal the per-symbol
-    construction, through the gathered path (a plain list) and the directory kernel's arrays
-    (format.TableList), on memory that held garbage before."""
+    construction, through _decode_luts and on memory that held garbage before."""
     rows = np.zeros((len(tables), 4), np.int64)
     off = 0
     for i, t in enumerate(tables):
         rows[i] = (t.kref, t.nrun, t.nclass, off)
         off += t.lengths.size
-    as_list = TableList(Table(t.kref, t.nrun, t.nclass, t.lengths) for t in tables)
-    as_list.rows, as_list.lengths = rows, np.concatenate([t.lengths for t in tables])
+    lengths = np.concatenate([t.lengths for t in tables])
     for whole in (False, True):
         garbage = np.full((len(tables), 1 << LUT_BITS), 0xDEADBEEF, np.uint32)
-        assert build_luts(rows, as_list.lengths, garbage, whole) == -1
-        for luts in (_decode_luts(list(tables), whole), _decode_luts(as_list, whole), garbage):
+        assert build_luts(rows, lengths, garbage, whole) == -1
+        for luts in (_decode_luts(list(tables), whole), garbage):
             for i, t in enumerate(tables):
                 want = per_index_whole_lut(t) if whole else per_symbol_lut(t)
                 assert np.array_equal(luts[i], want), (i, whole)
