@@ -71,17 +71,24 @@ def test_several_blocks_and_the_first_declined():
     assert check_metas(buf, starts, ends + 1, *args) == 0  # a stray byte after block 0
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.sampled_from(VALID), st.lists(st.tuples(st.integers(0, 63), st.integers(0, 255)),
-                                        max_size=3),
-       st.sampled_from([SHAPE, (6,), (3, 4), (), (6, 4, 3, 1)]), st.integers(-2, 2))
-def test_never_accepts_what_from_bytes_rejects(meta, edits, shape, cut):
-    """Valid blocks with bytes replaced, cut short or extended: kernel accepts => parses."""
-    block = bytearray(meta.to_bytes())
-    for i, v in edits:
+@st.composite
+def damaged(draw):
+    """(block, shape): a valid block with bytes replaced, cut short or extended, and a shape
+    that may not fit it."""
+    block = bytearray(draw(st.sampled_from(VALID)).to_bytes())
+    for i, v in draw(st.lists(st.tuples(st.integers(0, 63), st.integers(0, 255)), max_size=3)):
         if i < len(block):
             block[i] = v
+    cut = draw(st.integers(-2, 2))
     block = bytes(block[:len(block) + cut] if cut < 0 else block + b"\x00" * cut)
+    return block, draw(st.sampled_from([SHAPE, (6,), (3, 4), (), (6, 4, 3, 1)]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(damaged())
+def test_never_accepts_what_from_bytes_rejects(case):
+    """Damaged valid blocks: kernel accepts => parses."""
+    block, shape = case
     if kernel_accepts(block, shape):
         assert parses(block, shape)
 
@@ -128,16 +135,10 @@ def test_fast_parse_equals_checked_parse(meta):
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.sampled_from(VALID), st.lists(st.tuples(st.integers(0, 63), st.integers(0, 255)),
-                                        max_size=3),
-       st.sampled_from([SHAPE, (6,), (3, 4), (), (6, 4, 3, 1)]), st.integers(-2, 2))
-def test_fast_parse_never_accepts_what_the_checked_parse_rejects(meta, edits, shape, cut):
+@given(damaged())
+def test_fast_parse_never_accepts_what_the_checked_parse_rejects(case):
     from codec.meta import _from_bytes_fast
-    block = bytearray(meta.to_bytes())
-    for i, v in edits:
-        if i < len(block):
-            block[i] = v
-    block = bytes(block[:len(block) + cut] if cut < 0 else block + b"\x00" * cut)
+    block, shape = case
     fast = _from_bytes_fast(QuantMeta, block, 0, len(block), shape)
     if fast is not None:
         got = checked(block, shape)
