@@ -22,23 +22,21 @@ packages).
 """
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 
 from .errors import CodecError
-from .format import DTYPES, PREAMBLE_SIZE, Limits, directory_arrays_v2, directory_bytes, \
-    value_range
+from .format import (DTYPES, PREAMBLE_SIZE, Limits, directory_arrays_v2, directory_bytes,
+                     empty_shape_fits, value_range)
+from .format_v2 import chunk_crc
 from .huffman import LUT_BITS
 from .kernels.decode import LANES
 from .kernels.directory import (F_DTYPE, F_MLEN, F_MPERIOD, F_MSKIP, F_NAME_LEN, F_NAME_OFF,
-                                F_NDIM, F_NUMEL, F_SHAPE_OFF, F_BOFF, F_VOFF, build_luts,
-                                whole_rows)
+                                F_NDIM, F_NUMEL, F_SHAPE_OFF, F_BOFF, F_VOFF, whole_rows)
 from .kernels.meta import check_metas
 from .kernels.mirror import inverse
 from .kernels.tables import P_FIELDS, plan_batch
 from .package import (CRC_OVERLAP_MIN_BYTES, MULTI_MIN_BITS, PLAN_BATCH, _kernel_parts,
-                      _multi_tables)
+                      _luts_of, _multi_tables)
 
 
 def unpack_fast(buf: np.ndarray, limits: Limits, verify: bool) -> dict[str, np.ndarray] | None:
@@ -62,10 +60,9 @@ def unpack_fast(buf: np.ndarray, limits: Limits, verify: bool) -> dict[str, np.n
     if not _metas_ok(buf, ents, shapes):
         return None
     ntab = tabs.shape[0]
-    luts = np.empty((max(ntab, 1), 1 << LUT_BITS), np.uint32)
-    if ntab == 0:
-        luts[:] = 0
-    elif build_luts(tabs, lens, luts, True) >= 0:
+    try:
+        luts = _luts_of(tabs, lens)
+    except CodecError:
         return None
     codes = ents[:, F_DTYPE]
     flats = {}
@@ -92,23 +89,17 @@ def _names(ents: np.ndarray, names: np.ndarray) -> list[str] | None:
 def _empty_shapes_fit(ents: np.ndarray, shapes: np.ndarray, limits: Limits) -> bool:
     """E7b (format.check_shapes) for the empty tensors."""
     for i in np.flatnonzero(ents[:, F_NUMEL] == 0).tolist():
-        n = DTYPES[int(ents[i, F_DTYPE])].itemsize
         a = int(ents[i, F_SHAPE_OFF])
-        for dim in shapes[a:a + int(ents[i, F_NDIM])].tolist():
-            n *= max(dim, 1)
-        if n > limits.max_output_bytes:
+        if not empty_shape_fits(DTYPES[int(ents[i, F_DTYPE])].itemsize,
+                                shapes[a:a + int(ents[i, F_NDIM])].tolist(), limits):
             return False
     return True
 
 
 def _chunks_ok(buf: np.ndarray, dir_off: int, log2: int, crcs: np.ndarray) -> bool:
     """Every chunk CRC of the data area matches (B1v2 for all tensors at once)."""
-    size = 1 << log2
-    for c, stored in enumerate(crcs.tolist()):
-        lo = PREAMBLE_SIZE + c * size
-        if zlib.crc32(buf[lo:min(lo + size, dir_off)]) != stored:
-            return False
-    return True
+    return all(chunk_crc(buf, c, log2, dir_off)[2] == stored
+               for c, stored in enumerate(crcs.tolist()))
 
 
 def _metas_ok(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray) -> bool:

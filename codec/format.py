@@ -250,15 +250,19 @@ def check_shapes(entries, limits: Limits, dir_off: int) -> None:
     stays within max_output_bytes, so that an array of that shape can exist (numpy rejects
     shapes such as (0, 2^31, 2^48))."""
     for e in entries:
-        if e.numel:
-            continue
-        n = e.dtype.itemsize
-        for dim in e.shape:
-            n *= max(dim, 1)
-        if n > limits.max_output_bytes:
+        if not e.numel and not empty_shape_fits(e.dtype.itemsize, e.shape, limits):
             raise LimitError(f"tensor {e.name!r}: empty shape {e.shape} is beyond "
                              f"max_output_bytes={limits.max_output_bytes} with its zero dims "
                              f"read as 1", offset=dir_off, value=e.shape)
+
+
+def empty_shape_fits(itemsize: int, shape, limits: Limits) -> bool:
+    """E7b for one empty tensor: its shape with zero dims read as 1, in bytes, within
+    max_output_bytes."""
+    n = itemsize
+    for dim in shape:
+        n *= max(int(dim), 1)
+    return n <= limits.max_output_bytes
 
 
 def _parse_slow_v2(raw: bytes, dir_off: int, limits: Limits, version: int = 2):

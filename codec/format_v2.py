@@ -66,6 +66,13 @@ def chunk_count(data_len: int, log2: int) -> int:
     return (data_len + (1 << log2) - 1) >> log2
 
 
+def chunk_crc(buf, c: int, log2: int, dir_off: int) -> tuple[int, int, int]:
+    """(start, end, CRC32) of data chunk ``c`` of a package in ``buf`` (§19)."""
+    lo = PREAMBLE_SIZE + (c << log2)
+    hi = min(lo + (1 << log2), dir_off)
+    return lo, hi, zlib.crc32(buf[lo:hi])
+
+
 class ChunkCRC:
     """CRC32 of every ``2**log2``-byte chunk of the data area, fed as blocks are written."""
 

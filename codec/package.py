@@ -649,16 +649,21 @@ def _decode_luts(tables: list[Table], whole: bool = True) -> np.ndarray:
     """One fused uint32 decode table per Huffman table (see kernels/decode.py), built by one
     kernel call for all tables; ``whole``: with whole-set entries (the CPU decoder's layout;
     codec.cuda uses the plain one)."""
-    luts = np.empty((max(len(tables), 1), 1 << LUT_BITS), np.uint32)
-    if not tables:
-        luts[:] = 0
-        return luts
     rows = np.zeros((len(tables), 4), np.int64)
     off = 0
     for i, t in enumerate(tables):
         rows[i] = (t.kref, t.nrun, t.nclass, off)
         off += t.lengths.size
-    lengths = np.concatenate([np.asarray(t.lengths, np.uint8) for t in tables])
+    return _luts_of(rows, np.concatenate([np.asarray(t.lengths, np.uint8) for t in tables]
+                                         or [np.zeros(0, np.uint8)]), whole)
+
+
+def _luts_of(rows: np.ndarray, lengths: np.ndarray, whole: bool = True) -> np.ndarray:
+    """:func:`_decode_luts` from the tables' arrays (rows kref, nrun, nclass, offset into
+    ``lengths``: the directory kernel's layout); one all-invalid table when there is none."""
+    if not rows.shape[0]:
+        return np.zeros((1, 1 << LUT_BITS), np.uint32)
+    luts = np.empty((rows.shape[0], 1 << LUT_BITS), np.uint32)  # (build_luts fills them)
     bad = build_luts(rows, lengths, luts, whole)
     if bad >= 0:
         raise CorruptError(f"table {bad}: a symbol does not fit the decode table", value=bad)
@@ -828,9 +833,7 @@ class Package:
         if c in self._chunk_ok:
             return None
         d = self.directory
-        lo = PREAMBLE_SIZE + (c << d.chunk_log2)
-        hi = min(lo + (1 << d.chunk_log2), d.directory_offset)
-        crc = zlib.crc32(self._buf[lo:hi])
+        lo, hi, crc = v2.chunk_crc(self._buf, c, d.chunk_log2, d.directory_offset)
         stored = int(d.chunk_crcs[c])
         if crc != stored:
             return lo, hi, stored, crc
@@ -1174,7 +1177,11 @@ def unpack(data, /, *, limits: Limits = DEFAULT_LIMITS, verify: bool = True) -> 
     Small and mid-size v2 / v3 packages take :mod:`codec.fastpath` (no per-tensor objects);
     anything it declines, errors included, the general path decodes or rejects exactly.
     """
-    buf = _as_buffer(data)
+    return _unpack_buf(_as_buffer(data), limits, verify)
+
+
+def _unpack_buf(buf: np.ndarray, limits: Limits, verify: bool) -> dict[str, np.ndarray]:
+    """:mod:`codec.fastpath` first, the general path for what it declines."""
     out = unpack_fast(buf, limits, verify)
     return out if out is not None else Package(buf, limits=limits, verify=verify).read_all()
 
@@ -1210,11 +1217,7 @@ def open_package(path, /, *, limits: Limits = DEFAULT_LIMITS, verify: bool = Tru
 def load(path, /, *, limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarray]:
     """Decode every tensor of a package file (read through a memory map; small and mid-size
     packages through :mod:`codec.fastpath`, as :func:`unpack`)."""
-    def run():
-        mm = _map(path)
-        out = unpack_fast(mm, limits, True)
-        return out if out is not None else Package(mm, limits=limits).read_all()
-    return _guard(run)()
+    return _guard(lambda: _unpack_buf(_map(path), limits, True))()
 
 
 def check(data, /) -> bool:

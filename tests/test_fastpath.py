@@ -4,7 +4,6 @@ returns, and on every package the general path rejects it declines (returns None
 unpack's errors stay the general path's."""
 from __future__ import annotations
 
-import zlib
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from codec.errors import CodecError
 from codec.fastpath import unpack_fast
 from codec.format import DEFAULT_LIMITS, Limits
 from codec.package import CRC_OVERLAP_MIN_BYTES, Package
-from fuzz.harness import sample_packages
+from fuzz.harness import fix_all_crcs, sample_packages
 from test_reference import _fix_directory_crc
 
 
@@ -41,20 +40,6 @@ PACKAGES = {
     "tensor-groups": codec.pack(_arrays(), group="tensor", version=2),
     "count-7": codec.pack(_arrays(), group=("count", 7), mirror={"c.sym": (64, 1)}),
 }
-
-
-def _fix_crcs(bad: bytearray) -> bytes:
-    """Every chunk CRC (the last 4 * n_chunks directory bytes) and the directory CRC
-    recomputed, so that damage to the data area reaches the parsers."""
-    d = Package(bytes(bad), verify=False).directory
-    size = 1 << d.chunk_log2
-    n = len(d.chunk_crcs)
-    at = d.directory_offset + d.directory_length - 4 * n
-    for c in range(n):
-        lo = 8 + c * size
-        crc = zlib.crc32(bytes(bad[lo:min(lo + size, d.directory_offset)]))
-        bad[at + 4 * c:at + 4 * c + 4] = crc.to_bytes(4, "little")
-    return _fix_directory_crc(bad)
 
 
 def general(data, verify=True):
@@ -145,7 +130,7 @@ def test_quantization_metadata():
     e = Package(data).entry("g.i32")
     bad = bytearray(data)
     bad[e.block_offset + 3] = 1  # scale mode 'axis': the axis varint eats the dtype byte
-    bad = _fix_crcs(bad)
+    bad = fix_all_crcs(bytes(bad))
     assert fast(bad) is None and isinstance(general(bad), codec.CorruptError)
 
 

@@ -123,10 +123,9 @@ class QuantizedTensor:
     def dequantize(self, dtype=np.float32) -> np.ndarray:
         """Floats ``scale[k] * (values - zero_point[k])`` (computed in float64, then cast)."""
         from ..meta import dequantize_fast
-        fast = dequantize_fast(np.asarray(self.values), self.scale[:1] if self.granularity ==
-                               "tensor" else self.scale, None if self.zero_point is None else
-                               (self.zero_point[:1] if self.granularity == "tensor"
-                                else self.zero_point),
+        k = 1 if self.granularity == "tensor" else None  # per tensor: the first scale only
+        zp = None if self.zero_point is None else self.zero_point[:k]
+        fast = dequantize_fast(np.asarray(self.values), self.scale[:k], zp,
                                self.axis if self.granularity == "channel" else None,
                                self.group_size if self.granularity == "group" else None, dtype)
         if fast is not None:
