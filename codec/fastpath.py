@@ -61,13 +61,13 @@ def unpack_fast(buf: np.ndarray, limits: Limits, verify: bool) -> dict[str, np.n
         return None
     ntab = tabs.shape[0]
     try:
-        luts = _luts_of(tabs, lens)
+        luts, wbound = _luts_of(tabs, lens)
     except CodecError:
         return None
     codes = ents[:, F_DTYPE]
     flats = {}
     for code in dict.fromkeys(codes.tolist()):  # dtypes in order of first use
-        out = _decode_dtype(buf, ents, code, luts, ntab)
+        out = _decode_dtype(buf, ents, code, luts, wbound, ntab)
         if out is None:
             return None
         flats[code] = out
@@ -114,7 +114,7 @@ def _metas_ok(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray) -> bool:
 
 
 def _decode_dtype(buf: np.ndarray, ents: np.ndarray, code: int, luts: np.ndarray,
-                  ntab: int) -> np.ndarray | None:
+                  wbound: np.ndarray, ntab: int) -> np.ndarray | None:
     """The tensors of dtype ``code``, back to back in one flat array (mirrors undone), or
     None."""
     sel = ents[:, F_DTYPE] == code
@@ -143,7 +143,7 @@ def _decode_dtype(buf: np.ndarray, ents: np.ndarray, code: int, luts: np.ndarray
                 return None
             multi[0][ts] = np.arange(ts.size)
             multi = (multi[0], block, bound)
-        for kern, tabs, idx, t in _kernel_parts(luts, multi, tid, voff, vmin, vmax):
+        for kern, tabs, idx, t in _kernel_parts(luts, wbound, multi, tid, voff, vmin, vmax):
             arrs = (glo, ghi, t, ost, cnt, voff) if idx is None else \
                 (glo[idx], ghi[idx], t, ost[idx], cnt[idx], voff[idx])
             status = np.zeros(t.size, np.int64)

@@ -17,7 +17,7 @@ from .format import (DEFAULT_LIMITS, DTYPE_CODES, FOOTER_SIZE, PREAMBLE_SIZE, VE
                      Limits, Table, TensorEntry, footer, preamble, read_directory, value_range,
                      write_directory)
 from .huffman import LUT_BITS, canonical_codes
-from .kernels.decode import LANES, decode_groups, decode_groups_multi
+from .kernels.decode import LANES, decode_groups, decode_groups_multi, decode_groups_wide
 from .kernels.encode import group_bits, group_tables, merge_first_bytes, pack_groups
 from .kernels.crc import CRC_TABLES, crc_chunks
 from .kernels.parallel import run_chunks, workers
@@ -649,6 +649,11 @@ def _decode_luts(tables: list[Table], whole: bool = True) -> np.ndarray:
     """One fused uint32 decode table per Huffman table (see kernels/decode.py), built by one
     kernel call for all tables; ``whole``: with whole-set entries (the CPU decoder's layout;
     codec.cuda uses the plain one)."""
+    return _decode_luts_bounds(tables, whole)[0]
+
+
+def _decode_luts_bounds(tables: list[Table], whole: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(:func:`_decode_luts`, each table's largest whole-set |value|)."""
     rows = np.zeros((len(tables), 4), np.int64)
     off = 0
     for i, t in enumerate(tables):
@@ -658,16 +663,19 @@ def _decode_luts(tables: list[Table], whole: bool = True) -> np.ndarray:
                                          or [np.zeros(0, np.uint8)]), whole)
 
 
-def _luts_of(rows: np.ndarray, lengths: np.ndarray, whole: bool = True) -> np.ndarray:
-    """:func:`_decode_luts` from the tables' arrays (rows kref, nrun, nclass, offset into
-    ``lengths``: the directory kernel's layout); one all-invalid table when there is none."""
+def _luts_of(rows: np.ndarray, lengths: np.ndarray,
+             whole: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(:func:`_decode_luts`, each table's largest whole-set |value|) from the tables' arrays
+    (rows kref, nrun, nclass, offset into ``lengths``: the directory kernel's layout); one
+    all-invalid table when there is none."""
     if not rows.shape[0]:
-        return np.zeros((1, 1 << LUT_BITS), np.uint32)
+        return np.zeros((1, 1 << LUT_BITS), np.uint32), np.zeros(1, np.int64)
     luts = np.empty((rows.shape[0], 1 << LUT_BITS), np.uint32)  # (build_luts fills them)
-    bad = build_luts(rows, lengths, luts, whole)
+    bound = np.empty(rows.shape[0], np.int64)
+    bad = build_luts(rows, lengths, luts, whole, bound)
     if bad >= 0:
         raise CorruptError(f"table {bad}: a symbol does not fit the decode table", value=bad)
-    return luts
+    return luts, bound
 
 
 def _multi_tables(luts: np.ndarray, ts: np.ndarray):
@@ -685,26 +693,42 @@ def _multi_tables(luts: np.ndarray, ts: np.ndarray):
     return ts, block, bound
 
 
-def _kernel_parts(luts: np.ndarray, multi, tid: np.ndarray, voff: np.ndarray, vmin: int,
-                  vmax: int) -> list:
+def _kernel_parts(luts: np.ndarray, wbound: np.ndarray, multi, tid: np.ndarray,
+                  voff: np.ndarray, vmin: int, vmax: int) -> list:
     """[(kernel, its tables, group slots or None for all, table of each)]: groups whose table
     has multi-set entries (``multi`` = (row of each table or < 0, multi-set tables, bounds))
-    go to decode_groups_multi, the rest to decode_groups."""
+    go to decode_groups_multi, the others to decode_groups_wide or decode_groups.
+
+    Neither decode_groups_multi nor decode_groups_wide range-checks whole-set values: a group
+    goes to one of them only if its value offset +- its table's largest whole-set |value|
+    (``bounds``; ``wbound`` for the plain tables: build_luts) stays in the dtype's range."""
     rows, mluts, bounds = multi
+    parts = []
+    rest = None  # the group slots not sent to the multi-set kernel (None: all)
     if mluts.shape[0]:
         sel = rows[tid]
-        m = sel >= 0
-        # the multi-set kernel does not range-check whole-set values: only groups whose
-        # value offset +- their table's largest |value| stays in the dtype's range go there
         b = bounds[np.maximum(sel, 0)]
-        m &= (voff - b >= vmin) & (voff + b <= vmax)
+        m = (sel >= 0) & (voff - b >= vmin) & (voff + b <= vmax)
         if m.any():
-            im, ip = np.flatnonzero(m), np.flatnonzero(~m)
-            parts = [(decode_groups_multi, mluts, im, sel[im])]
-            if ip.size:
-                parts.append((decode_groups, luts, ip, tid[ip]))
-            return parts
-    return [(decode_groups, luts, None, tid)]
+            im = np.flatnonzero(m)
+            parts.append((decode_groups_multi, mluts, im, sel[im]))
+            rest = np.flatnonzero(~m)
+    t = tid if rest is None else tid[rest]
+    if t.size:
+        b = wbound[t]
+        v = voff if rest is None else voff[rest]
+        w = (v - b >= vmin) & (v + b <= vmax)
+        if w.all():
+            parts.append((decode_groups_wide, luts, rest, t))
+        elif not w.any():
+            parts.append((decode_groups, luts, rest, t))
+        else:
+            iw, ic = np.flatnonzero(w), np.flatnonzero(~w)
+            if rest is not None:
+                iw, ic = rest[iw], rest[ic]
+            parts.append((decode_groups_wide, luts, iw, tid[iw]))
+            parts.append((decode_groups, luts, ic, tid[ic]))
+    return parts
 
 
 def _as_buffer(data) -> np.ndarray:
@@ -755,8 +779,13 @@ class Package:
 
     @property
     def _luts(self) -> np.ndarray:
+        return self._luts_bounds[0]
+
+    @property
+    def _luts_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(decode tables, each one's largest whole-set |value|): :func:`_luts_of`."""
         if self._luts_cache is None:
-            self._luts_cache = _decode_luts(self.directory.tables)
+            self._luts_cache = _decode_luts_bounds(self.directory.tables)
         return self._luts_cache
 
     def _multi(self, tid: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -935,7 +964,8 @@ class Package:
         # groups whose table has multi-set entries go to decode_groups_multi, the rest to
         # decode_groups (plan_batch checked every table id)
         bits = ghi - glo
-        parts = _kernel_parts(self._luts, self._multi(tid, bits), tid, voff, vmin, vmax)
+        luts, wbound = self._luts_bounds
+        parts = _kernel_parts(luts, wbound, self._multi(tid, bits), tid, voff, vmin, vmax)
         # parallel only when the payload is big enough to pay for waking threads: time goes
         # with the bits read more than with the values written (4-bit 90 % sparse mtcnn,
         # 50 KB: 1.0-1.3 G params/s on two threads vs 1.6 G on one).  Both kernels' parts

@@ -7,7 +7,7 @@ firmware build host or device image can pay it at build time instead by running
 ``python -m codec warmup`` once, after which a fresh process imports codec and decodes in
 well under a second.
 
-Each stored dtype gets one package whose tensors reach both decode kernels (a dense
+Each stored dtype gets one package whose tensors reach the decode kernels (a dense
 low-magnitude tensor large enough for multi-set decode tables, wide ones of several
 sparsities for the plain kernel and the encoder's table pool, symmetric rows for format v3's
 mirror transform), written as v3 (the v2 directory and the mirror) and as v1, read whole and
@@ -43,6 +43,19 @@ def _sample(dtype: np.dtype) -> dict[str, np.ndarray]:
     return {k: np.clip(v + mid, lo, hi).astype(dtype) for k, v in out.items()}
 
 
+def _decode_kernels(dtype: np.dtype) -> None:
+    """Compile decode_groups and decode_groups_wide for ``dtype`` (no groups: nothing runs),
+    with a read-only package buffer, as ``unpack(bytes)`` passes."""
+    from .huffman import LUT_BITS
+    from .kernels.decode import decode_groups, decode_groups_wide
+    z = np.zeros(0, np.int64)
+    buf = np.frombuffer(bytes(8), np.uint8)
+    for kern in (decode_groups, decode_groups_wide):
+        kern(buf, np.int64(8), z, z, z, z, z, z, np.int64(0), np.int64(0),
+             np.zeros((1, 1 << LUT_BITS), np.uint32), np.empty(0, dtype), z, z, np.int64(0),
+             np.int64(0))
+
+
 def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]]:
     """Compile (or load from Numba's cache) the kernels for each stored dtype in ``dtypes``:
     [(dtype name, seconds)].  With ``encode=False`` only the decoder's kernels are made
@@ -68,6 +81,9 @@ def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]
             if not (all(np.array_equal(got[k], v) for k, v in tensors.items())
                     and np.array_equal(one, tensors["wide4"])):
                 raise AssertionError(f"warm-up round trip failed for {name}")  # pragma: no cover
+        # both plain decode kernels, whichever the packages above reached (decode_groups_wide
+        # takes the groups whose values cannot leave the dtype, decode_groups the others)
+        _decode_kernels(dtype)
         # decompress_model's dequantization (float32 out; float64 for the front-end's error)
         for fdt in (np.float32, np.float64) if encode else (np.float32,):
             dequantize_linear(np.zeros(8, dtype), np.ones(2), np.zeros(2), 4, 2, 0,

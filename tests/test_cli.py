@@ -468,12 +468,12 @@ def test_export_c_default_symbol(tmp_path, capsys):
 
 
 def test_warmup_compiles_the_decoders_for_each_dtype(capsys):
-    from codec.kernels.decode import decode_groups, decode_groups_multi
+    from codec.kernels.decode import decode_groups, decode_groups_multi, decode_groups_wide
     rc, out, err = run(capsys, "warmup", "--dtypes", "uint16,int16", "--decode-only")
     assert rc == 0, err
     assert out.splitlines()[0].startswith("uint16") and out.splitlines()[1].startswith("int16")
     assert "kernels ready" in out
-    for kern in (decode_groups, decode_groups_multi):  # both kernels met each output dtype
+    for kern in (decode_groups, decode_groups_wide, decode_groups_multi):  # each met each dtype
         outs = {str(sig[11].dtype) for sig in kern.signatures}
         assert {"uint16", "int16"} <= outs, (kern, outs)
     rc, out, err = run(capsys, "warmup", "--dtypes", "float32")

@@ -233,23 +233,32 @@ def test_build_luts_matches_per_symbol_construction_on_random_codes(tables):
     lengths = np.concatenate([t.lengths for t in tables])
     for whole in (False, True):
         garbage = np.full((len(tables), 1 << LUT_BITS), 0xDEADBEEF, np.uint32)
-        assert build_luts(rows, lengths, garbage, whole) == -1
+        bound = np.full(len(tables), -5, np.int64)
+        assert build_luts(rows, lengths, garbage, whole, bound) == -1
         for luts in (_decode_luts(list(tables), whole), garbage):
             for i, t in enumerate(tables):
                 want = per_index_whole_lut(t) if whole else per_symbol_lut(t)
                 assert np.array_equal(luts[i], want), (i, whole)
+        for i, t in enumerate(tables):  # the largest |value| of a whole-set entry (0: none)
+            ent = per_index_whole_lut(t).astype(np.int64) if whole else np.zeros(1, np.int64)
+            vals = ((ent[ent >> 31 == 1] >> 17) & 16383) - 8191
+            assert bound[i] == (np.abs(vals).max() if vals.size else 0), (i, whole)
 
 
 def test_build_luts_rejects_bad_rows():
     luts = np.zeros((1, 1 << LUT_BITS), np.uint32)
+    bound = np.zeros(1, np.int64)
     lengths = np.array([1, 1, 1], np.uint8)  # Kraft sum 3/2: not a prefix code
-    assert build_luts(np.array([[0, 1, 1, 0]], np.int64), lengths, luts, True) == 0
+    assert build_luts(np.array([[0, 1, 1, 0]], np.int64), lengths, luts, True, bound) == 0
     rows = np.array([[0, 1, 1, 5]], np.int64)  # lengths offset past the array
-    assert build_luts(rows, lengths, luts, True) == 0
+    assert build_luts(rows, lengths, luts, True, bound) == 0
     ok = np.array([1, 1, 0], np.uint8)
-    assert build_luts(np.array([[0, 1, 1, 0]], np.int64), ok, luts, True) == -1
+    assert build_luts(np.array([[0, 1, 1, 0]], np.int64), ok, luts, True, bound) == -1
     assert build_luts(np.array([[0, 1, 1, 0]], np.int64), ok, np.zeros((1, 8), np.uint32),
-                      True) == 0
+                      True, bound) == 0
+    # no room for the bounds: refused before anything is written
+    assert build_luts(np.array([[0, 1, 1, 0]], np.int64), ok, luts, True,
+                      np.zeros(0, np.int64)) == 0
 
 
 def test_writer_refuses_names_a_default_reader_would_reject(monkeypatch):

@@ -135,7 +135,7 @@ def _refill(buf, hi, bb, nb, bp):
 
 
 @njit(cache=True, inline="always")
-def _sym(luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax):
+def _sym(luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax, wcheck):
     """Decode one symbol of a group from its bit buffer (``nb >= 44``, a whole set's worst
     case).  Returns (bb, nb, bp, i, state, j, v): state 0 = more to come and the caller
     stores ``out[j] = v`` (a value, or for an escape the zero value at the run's first
@@ -144,7 +144,8 @@ def _sym(luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax):
     buffer is returned unconsumed: the error's position is the symbol's).  The caller, not
     this function, writes ``out``: an array argument of an inlined function costs an atomic
     NRT incref/decref per call that Numba's reference-count pruning does not remove here
-    (measured in docs/DESIGN.md)."""
+    (measured in docs/DESIGN.md).  ``wcheck`` None (a type, so Numba compiles the check out):
+    whole-set values are not range-checked (:func:`decode_groups_wide`)."""
     # No bit-position check per symbol: every symbol advances ``i`` (bounded by o_hi) or ends
     # the group, and _window reads zeros past ``hi``, so the loop ends; after the end symbol
     # the caller checks that the group ended exactly at its end.
@@ -154,8 +155,9 @@ def _sym(luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax):
         if i >= o_hi:
             return bb, nb, bp, i, ERR_RUN_OVERFLOW, i, voff
         v = voff + np.int64((ent >> np.uint64(17)) & np.uint64(16383)) - WHOLE_MAX
-        if np.uint64(v - vmin) > np.uint64(vmax - vmin):  # v outside [vmin, vmax]
-            return bb, nb, bp, i, ERR_RANGE, i, voff
+        if wcheck is not None:  # (compiled out in decode_groups_wide)
+            if np.uint64(v - vmin) > np.uint64(vmax - vmin):  # v outside [vmin, vmax]
+                return bb, nb, bp, i, ERR_RANGE, i, voff
         c = ent & np.uint64(15)
         return bb << c, nb - np.int64(c), bp, i + 1, 0, i, v
     c, i, st, j, v = _plain_call(bb, ent, i, o_hi, voff, vmin, vmax)
@@ -174,13 +176,13 @@ def _start(buf, hi, start, end, o_lo, o_hi, voff, vmin, vmax, out):
 
 
 @njit(cache=True, nogil=True)
-def _finish(buf, hi, luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax, out):
+def _finish(buf, hi, luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax, out, wcheck):
     """One lane alone to the end of its group (the last group of a chunk): (pos, i, state).
     A called function, not inlined, so the kernels compile fewer copies of the step."""
     st = np.int64(0)
     while st == 0:
         bb, nb, bp = _refill(buf, hi, bb, nb, bp)
-        bb, nb, bp, i, st, j, v = _sym(luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax)
+        bb, nb, bp, i, st, j, v = _sym(luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax, wcheck)
         if st == 0:
             out[np.uint64(j)] = v
     return bp * 8 - nb, i, st
@@ -193,7 +195,30 @@ LANES = 2
 def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts, out,
                   status, where, q0, q1):
     """Decode groups g (bits [glo[g], ghi[g]) of buf) into out[o_start[g] : +o_count[g]],
-    for the groups [LANES*q0, LANES*q1).
+    for the groups [LANES*q0, LANES*q1); every value is checked against [vmin, vmax]
+    (:func:`_groups`)."""
+    return _groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts, out,
+                   status, where, q0, q1, True)
+
+
+@njit(cache=True, nogil=True)
+def decode_groups_wide(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts, out,
+                       status, where, q0, q1):
+    """:func:`decode_groups` without the range check of whole-set values (the values that
+    decode from one table entry, 95-100 % of them on dense weights): 1.05-1.07x on dense
+    8-bit.  Only for groups that cannot leave the dtype's range that way: the caller sends a
+    group here only if its value offset +- its table's largest whole-set |value| (build_luts'
+    ``bound``) lies in [vmin, vmax].  Values decoded with remainder bits are checked as in
+    decode_groups, so the values, errors and error positions are decode_groups'."""
+    return _groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts, out,
+                   status, where, q0, q1, None)
+
+
+@njit(cache=True, nogil=True)
+def _groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts, out,
+            status, where, q0, q1, wcheck):
+    """The decode loop of :func:`decode_groups` (``wcheck`` True) and
+    :func:`decode_groups_wide` (None: Numba compiles a second loop without the check).
 
     Two lanes decode two groups interleaved (one symbol of each in turn): they are independent
     streams, so the CPU overlaps their load latencies.  Two lanes beat four by ~5 % (four
@@ -272,23 +297,25 @@ def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, lu
         # one refill per two symbols, without a data-dependent branch (+11-23 % serial)
         while (sa | sb) == 0:
             ba, na, qa = _refill(buf, hi, ba, na, qa)
-            ba, na, qa, ia, sa, ja, xa = _sym(luts, la, ba, na, qa, ia, ha, va, vmin, vmax)
+            ba, na, qa, ia, sa, ja, xa = _sym(luts, la, ba, na, qa, ia, ha, va, vmin, vmax, wcheck)
             if sa == 0:
                 out[np.uint64(ja)] = xa
             bb, nb, qb = _refill(buf, hi, bb, nb, qb)
-            bb, nb, qb, ib, sb, jb, xb = _sym(luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax)
+            bb, nb, qb, ib, sb, jb, xb = _sym(luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax, wcheck)
             if sb == 0:
                 out[np.uint64(jb)] = xb
             if sa == 0:
                 if na < 44:
                     ba, na, qa = _refill(buf, hi, ba, na, qa)
-                ba, na, qa, ia, sa, ja, xa = _sym(luts, la, ba, na, qa, ia, ha, va, vmin, vmax)
+                ba, na, qa, ia, sa, ja, xa = _sym(luts, la, ba, na, qa, ia, ha, va, vmin, vmax,
+                                                        wcheck)
                 if sa == 0:
                     out[np.uint64(ja)] = xa
             if sb == 0:
                 if nb < 44:
                     bb, nb, qb = _refill(buf, hi, bb, nb, qb)
-                bb, nb, qb, ib, sb, jb, xb = _sym(luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax)
+                bb, nb, qb, ib, sb, jb, xb = _sym(luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax,
+                                                        wcheck)
                 if sb == 0:
                     out[np.uint64(jb)] = xb
         pa = qa * 8 - na  # the lanes' bit positions (an ended lane's is checked by _ended)
@@ -296,9 +323,9 @@ def decode_groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, lu
         if ln[0] < ln[1]:
             continue  # refill the lane that ended
         if sa == 0:  # no group left: the other lane finishes alone
-            pa, ia, sa = _finish(buf, hi, luts, la, ba, na, qa, ia, ha, va, vmin, vmax, out)
+            pa, ia, sa = _finish(buf, hi, luts, la, ba, na, qa, ia, ha, va, vmin, vmax, out, wcheck)
         if sb == 0:
-            pb, ib, sb = _finish(buf, hi, luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax, out)
+            pb, ib, sb = _finish(buf, hi, luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax, out, wcheck)
 
 
 @njit(cache=True, inline="always")

@@ -328,13 +328,15 @@ def parse_directory(d, dir_off, lim, max_classes, sym_first):
 
 
 @njit(cache=True)
-def build_luts(tables, lengths, luts, whole):
+def build_luts(tables, lengths, luts, whole, bound):
     """Fill ``luts[t]`` (uint32[1 << 12], the fused layout of kernels/decode.py) for every
     table t of ``tables`` (rows kref, nrun, nclass, offset into ``lengths``).  With ``whole``,
     prefixes that hold a value's whole set (code, remainder bits and sign within the 12
     looked-up bits, value within +-8191) get "whole-set" entries (bit 31 set, see
-    kernels/decode.py) instead.  Returns the index of the first table whose codes do not form
-    a prefix code or whose symbols do not fit an entry, or -1 if all are fine.
+    kernels/decode.py) instead, and ``bound[t]`` gets the largest |value| of table t's
+    whole-set entries (0 if none: decode.decode_groups_wide leaves those values unchecked).
+    Returns the index of the first table whose codes do not form a prefix code or whose
+    symbols do not fit an entry, or -1 if all are fine.
 
     Most symbols of an alphabet have no code (yolov8n 8/.5's tables: 2946 symbols, ~160
     codes), so one branch-free pass lists the symbols that have one (ascending), and the rest
@@ -345,7 +347,7 @@ def build_luts(tables, lengths, luts, whole):
     scan of every symbol in three passes, with a division per code: 8.2 -> 4.6 us a table
     there (docs/DESIGN.md)."""
     T = tables.shape[0]
-    if luts.shape[0] < T or luts.shape[1] != (1 << MAX_CODE_LEN):
+    if luts.shape[0] < T or luts.shape[1] != (1 << MAX_CODE_LEN) or bound.size < T:
         return 0
     counts = np.zeros(MAX_CODE_LEN + 1, np.int64)
     nxt = np.zeros(MAX_CODE_LEN + 1, np.int64)
@@ -382,6 +384,7 @@ def build_luts(tables, lengths, luts, whole):
         lut = luts[t]
         if kraft != (np.int64(1) << MAX_CODE_LEN):
             lut[:] = 0
+        big = np.int64(0)  # the largest whole-set |value| so far
         small = (1 << (kref + 1)) - 1
         c = np.int64(0)    # class and run of symbol s >= 2: s - 2 = c * nrun + run
         run = np.int64(0)
@@ -419,6 +422,7 @@ def build_luts(tables, lengths, luts, whole):
                 # the bits after the code in each index: e remainder bits, then the sign;
                 # each (remainder, sign) repeats over the 12 - total bits after them
                 rep = np.int64(1) << (MAX_CODE_LEN - total)
+                big = max(big, ((mant + 1) << e) - 1)  # the tail below with all ones
                 head = np.uint32(WHOLE_FLAG) | np.uint32(total) | (np.uint32(r) << np.uint32(4))
                 for tail in range(np.int64(2) << e):
                     m = (mant << e) + (tail >> 1)
@@ -433,6 +437,7 @@ def build_luts(tables, lengths, luts, whole):
                        | (np.uint32(mant) << np.uint32(24)))
                 for k in range(cnt):
                     lut[lo + k] = ent
+        bound[t] = big
     return -1
 
 
