@@ -1,5 +1,5 @@
-"""``unpack``'s fast path: a small or mid-size v2 / v3 package decoded from the directory
-kernel's arrays, with no per-tensor objects.
+"""``unpack``'s fast path: a v2 / v3 package decoded from the directory kernel's arrays, with
+no per-tensor objects.
 
 ``codec.unpack`` (and ``codec.load``) decode every tensor of a package.  The general path
 (:class:`codec.package.Package`) builds a ``TensorEntry`` per tensor, plans each tensor's
@@ -7,25 +7,26 @@ groups from it and checks each tensor on its own; on small models that per-tenso
 most of the time (fer, 80 tensors of 58 K parameters: ~60 % of a 0.5 ms decode).  Here the
 directory kernel's entry array is planned by one kernel call per dtype
 (``kernels.directory.whole_rows`` + ``kernels.tables.plan_batch``) and decoded by the same
-kernels on the calling thread.
+kernels, through the general path's job runner (``package._run_parts``): on the calling
+thread, or from PAR_MIN_BITS of payload on the pool's threads too, with a big data area's
+chunk CRC check among the decode's jobs (``package._crc_jobs``, as ``Package.read_all``).
 
 It is an optimistic path: it runs every check the general path runs (directory CRC and
 kernel, E3 on names, E7b, every chunk CRC, the quantization metadata (kernels/meta.py), the
 group tables, the decode kernels' statuses, the mirror modes (X4, in the inverse) and
 transform), and it returns ``None`` as soon as any of them fails, or when the package is
-outside its scope (format v1, non-ASCII names, more than PLAN_BATCH groups of a dtype, a
-data area from CRC_OVERLAP_MIN_BYTES on, which the general path decodes on the pool's
-threads).  The caller then runs the general path,
-which raises the exact error or decodes.  So the values, names, order, dtypes and shapes it
-returns are the general path's (tests/test_fastpath.py compares both on valid and damaged
-packages).
+outside its scope (format v1, non-ASCII names, more than PLAN_BATCH groups of a dtype).  The
+caller then runs the general path, which raises the exact error or decodes.  So the values,
+names, order, dtypes and shapes it returns are the general path's (tests/test_fastpath.py
+compares both on valid and damaged packages).  (A damaged package may have been decoded, in
+vain, before its CRC check failed: the decode kernels check every index, whatever the bytes.)
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .errors import CodecError
-from .format import (DTYPES, PREAMBLE_SIZE, Limits, directory_arrays_v2, directory_bytes,
+from .format import (DTYPES, Limits, directory_arrays_v2, directory_bytes,
                      empty_shape_fits, value_range)
 from .format_v2 import chunk_crc
 from .huffman import LUT_BITS
@@ -35,8 +36,9 @@ from .kernels.directory import (F_DTYPE, F_MLEN, F_MPERIOD, F_MSKIP, F_NAME_LEN,
 from .kernels.meta import check_metas
 from .kernels.mirror import inverse
 from .kernels.tables import P_FIELDS, plan_batch
-from .package import (CRC_OVERLAP_MIN_BYTES, MULTI_MIN_BITS, PLAN_BATCH, _kernel_parts,
-                      _luts_of, _multi_tables)
+from .kernels.parallel import workers
+from .package import (MULTI_MIN_BITS, PAR_MIN_BITS, PLAN_BATCH, _crc_jobs, _kernel_parts,
+                      _luts_of, _multi_tables, _run_parts)
 
 
 def unpack_fast(buf: np.ndarray, limits: Limits, verify: bool) -> dict[str, np.ndarray] | None:
@@ -46,7 +48,7 @@ def unpack_fast(buf: np.ndarray, limits: Limits, verify: bool) -> dict[str, np.n
         version, _flags, dir_off, _dir_len, raw = directory_bytes(buf, check_crc=True)
     except CodecError:
         return None
-    if version < 2 or dir_off - PREAMBLE_SIZE >= CRC_OVERLAP_MIN_BYTES:
+    if version < 2:
         return None
     got = directory_arrays_v2(raw, dir_off, limits, version)
     if got is None:
@@ -55,8 +57,13 @@ def unpack_fast(buf: np.ndarray, limits: Limits, verify: bool) -> dict[str, np.n
     keys = _names(ents, names)
     if keys is None or not _empty_shapes_fit(ents, shapes, limits):
         return None
-    if verify and not _chunks_ok(buf, dir_off, st, crcs):
-        return None
+    crc = None  # a big data area's CRC check runs beside the decode, on the pool's threads
+    if verify:
+        crc = _crc_jobs(buf, dir_off, st, crcs,
+                        lambda c: chunk_crc(buf, c, st, dir_off)[2] == int(crcs[c]),
+                        lambda c0, c1: None)
+        if crc is None and not _chunks_ok(buf, dir_off, st, crcs):
+            return None
     if not _metas_ok(buf, ents, shapes):
         return None
     ntab = tabs.shape[0]
@@ -66,11 +73,14 @@ def unpack_fast(buf: np.ndarray, limits: Limits, verify: bool) -> dict[str, np.n
         return None
     codes = ents[:, F_DTYPE]
     flats = {}
+    extra = crc[0] if crc is not None else None
     for code in dict.fromkeys(codes.tolist()):  # dtypes in order of first use
-        out = _decode_dtype(buf, ents, code, luts, wbound, ntab)
+        out = _decode_dtype(buf, ents, code, luts, wbound, ntab, extra)
         if out is None:
             return None
         flats[code] = out
+    if crc is not None and not crc[1]():  # (runs the CRC jobs no decode took)
+        return None
     return _assemble(keys, ents, shapes, flats)
 
 
@@ -114,9 +124,10 @@ def _metas_ok(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray) -> bool:
 
 
 def _decode_dtype(buf: np.ndarray, ents: np.ndarray, code: int, luts: np.ndarray,
-                  wbound: np.ndarray, ntab: int) -> np.ndarray | None:
+                  wbound: np.ndarray, ntab: int, extra: list | None) -> np.ndarray | None:
     """The tensors of dtype ``code``, back to back in one flat array (mirrors undone), or
-    None."""
+    None.  A payload of PAR_MIN_BITS or more decodes on the pool's threads, with the
+    ``extra`` jobs (package._run_parts)."""
     sel = ents[:, F_DTYPE] == code
     rows = np.empty((int(sel.sum()), P_FIELDS), np.int64)
     k, total, n = whole_rows(ents, np.int64(code), rows)
@@ -143,15 +154,23 @@ def _decode_dtype(buf: np.ndarray, ents: np.ndarray, code: int, luts: np.ndarray
                 return None
             multi[0][ts] = np.arange(ts.size)
             multi = (multi[0], block, bound)
-        for kern, tabs, idx, t in _kernel_parts(luts, wbound, multi, tid, voff, vmin, vmax):
-            arrs = (glo, ghi, t, ost, cnt, voff) if idx is None else \
-                (glo[idx], ghi[idx], t, ost[idx], cnt[idx], voff[idx])
-            status = np.zeros(t.size, np.int64)
-            where = np.zeros(t.size, np.int64)
-            rc = kern(buf, np.int64(buf.size), *arrs, np.int64(vmin), np.int64(vmax), tabs, out,
-                      status, where, np.int64(0), np.int64((t.size + LANES - 1) // LANES))
+        parts = _kernel_parts(luts, wbound, multi, tid, voff, vmin, vmax)
+        if n > LANES and int(per.sum()) >= PAR_MIN_BITS and workers() > 0:
+            rc, status, _ = _run_parts(buf, parts, (glo, ghi, ost, cnt, voff), vmin, vmax,
+                                       out, extra)
             if rc != 0 or status.any():
                 return None
+        else:  # on this thread, each kernel called directly (_run_parts: +3 % on fer)
+            for kern, tabs, idx, t in parts:
+                arrs = (glo, ghi, t, ost, cnt, voff) if idx is None else \
+                    (glo[idx], ghi[idx], t, ost[idx], cnt[idx], voff[idx])
+                status = np.zeros(t.size, np.int64)
+                where = np.zeros(t.size, np.int64)
+                rc = kern(buf, np.int64(buf.size), *arrs, np.int64(vmin), np.int64(vmax), tabs,
+                          out, status, where, np.int64(0),
+                          np.int64((t.size + LANES - 1) // LANES))
+                if rc != 0 or status.any():
+                    return None
     mirrored = sel & (ents[:, F_MPERIOD] > 0)
     if mirrored.any():  # v3: undo the mirrors (inverse fails on a mode 3: X4)
         numel = np.where(sel, ents[:, F_NUMEL], 0)

@@ -731,6 +731,126 @@ def _kernel_parts(luts: np.ndarray, wbound: np.ndarray, multi, tid: np.ndarray,
     return parts
 
 
+def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
+               out: np.ndarray, extra: list | None) -> tuple[int, np.ndarray, np.ndarray]:
+    """Run the decode kernels of :func:`_kernel_parts`' ``parts`` over the groups of ``plan``
+    = (glo, ghi, output start, count, value offset) into ``out``, on the calling thread or,
+    for a big enough payload, in chunks on the pool (with the ``extra`` [(cost, job)] jobs,
+    which it then empties); returns (first nonzero kernel return code or 0, each group's
+    status, where each group stopped)."""
+    glo, ghi, st, cn, voff = plan
+    n = glo.size
+    status = np.zeros(n, np.int64)
+    where = np.zeros(n, np.int64)
+    nw = workers()
+    total = int((ghi - glo).sum()) if nw > 0 and n > LANES else -1
+    if total < PAR_MIN_BITS:  # on the calling thread: no job list (~10 us on small models)
+        rc = 0
+        for kern, luts, idx, t in parts:
+            if idx is None:
+                arrs, s_, w_ = (glo, ghi, t, st, cn, voff), status, where
+            else:
+                arrs = (glo[idx], ghi[idx], t, st[idx], cn[idx], voff[idx])
+                s_, w_ = np.zeros(idx.size, np.int64), np.zeros(idx.size, np.int64)
+            r = kern(buf, np.int64(buf.size), *arrs, np.int64(vmin), np.int64(vmax), luts, out,
+                     s_, w_, np.int64(0), np.int64((t.size + LANES - 1) // LANES))
+            rc = rc or r
+            if idx is not None:
+                status[idx] = s_
+                where[idx] = w_
+        return rc, status, where
+    # in parallel: the payload is big enough to pay for waking threads (time goes with the
+    # bits read more than with the values written: 4-bit 90 % sparse mtcnn, 50 KB: 1.0-1.3
+    # G params/s on two threads vs 1.6 G on one).  All parts share one job list, each cut
+    # into chunks in proportion to its bits (not a fixed count each: yolov8n 8/0's 65-group
+    # multi-set part made 8 jobs of ~50 us), taken dynamically by the pool, the biggest
+    # first, with the ``extra`` jobs
+    bits = ghi - glo
+    shares = [total if idx is None else int(bits[idx].sum()) for _, _, idx, _ in parts]
+    jobs, outs = [], []
+    for i, (kern, luts, idx, t) in enumerate(parts):
+        if idx is None:
+            arrs, s_, w_ = (glo, ghi, t, st, cn, voff), status, where
+        else:
+            arrs = (glo[idx], ghi[idx], t, st[idx], cn[idx], voff[idx])
+            s_, w_ = np.zeros(idx.size, np.int64), np.zeros(idx.size, np.int64)
+            outs.append((idx, s_, w_))
+        args = (buf, np.int64(buf.size), *arrs, np.int64(vmin), np.int64(vmax),
+                luts, out, s_, w_)
+        nq = (t.size + LANES - 1) // LANES
+        k = min(nq, max(1, round(CHUNKS_PER_WORKER * (nw + 1) * shares[i] / total)))
+        # chunks of about equal parameters (cutting by bits + values was no better:
+        # yolov8n 4/.9 2.97 vs 2.56 ms, 4/0 4.70 vs 4.58, two threads, loaded machine)
+        cuts = work_cuts(arrs[4], np.int64(LANES), np.int64(k)) if k > 1 else (0, nq)
+        jobs += [(shares[i] // k, kern, args, int(cuts[j]), int(cuts[j + 1]))
+                 for j in range(k)]
+    if extra:
+        jobs += [(c, fn, None, 0, 0) for c, fn in extra]
+        extra.clear()
+    jobs.sort(key=lambda j: -j[0])
+    rcs = [0] * len(jobs)
+
+    def job(j):
+        _, kern, args, q0, q1 = jobs[j]
+        if args is None:
+            kern()
+        else:
+            rcs[j] = kern(*args, np.int64(q0), np.int64(q1))
+    run_chunks(job, len(jobs))
+    rc = next((r for r in rcs if r), 0)
+    for idx, s_, w_ in outs:
+        status[idx] = s_
+        where[idx] = w_
+    return rc, status, where
+
+
+def _crc_jobs(buf: np.ndarray, dir_off: int, log2: int, crcs, chunk_ok, mark_ok):
+    """A v2 data area's chunk CRC check cut into jobs for a parallel decode to run beside its
+    own chunks (:func:`_run_parts`' ``extra``): ([(cost, job)], all_ok), ``all_ok()`` running
+    the jobs no thread took and returning True if every chunk matched; or None with no pool
+    thread or a data area under CRC_OVERLAP_MIN_BYTES (its decode would not run in
+    parallel).  ``chunk_ok(c)``: chunk c matches (zlib.crc32); ``mark_ok(c0, c1)``: chunks
+    [c0, c1) matched (the kernel pass)."""
+    if dir_off - PREAMBLE_SIZE < CRC_OVERLAP_MIN_BYTES:
+        return None
+    nw = workers()
+    if nw == 0:
+        return None
+    n = len(crcs)
+    k = min(n, 2 * (nw + 1))
+    cuts = [n * j // k for j in range(k + 1)]
+    ok: list = [None] * k
+    if nw + 1 >= CRC_KERNEL_MIN_THREADS and n >= CRC_KERNEL_MIN_CHUNKS * (nw + 1):
+        # one nogil kernel call a job (kernels/crc.py: zlib.crc32 takes the GIL back
+        # after every 64 KiB chunk, and many threads then queue on it)
+        got = np.zeros(n, np.uint32)
+        stored = np.asarray(crcs, np.uint32)
+
+        def run(j):
+            if ok[j] is None:
+                c0, c1 = cuts[j], cuts[j + 1]
+                rc = crc_chunks(buf, np.int64(PREAMBLE_SIZE), np.int64(dir_off), np.int64(log2),
+                                np.int64(c0), np.int64(c1), got, CRC_TABLES)
+                ok[j] = rc == 0 and bool(np.array_equal(got[c0:c1], stored[c0:c1]))
+                if ok[j]:
+                    mark_ok(c0, c1)
+    else:
+        def run(j):
+            if ok[j] is None:
+                ok[j] = all(chunk_ok(c) for c in range(cuts[j], cuts[j + 1]))
+
+    # cost in the decode's units (payload bits, ~0.5 ns each): zlib.crc32 ~0.25 ns a byte
+    cost = (dir_off - PREAMBLE_SIZE) // (2 * k)
+
+    def all_ok():
+        for j in range(k):
+            run(j)
+            if not ok[j]:
+                return False
+        return True
+    return [(cost, lambda j=j: run(j)) for j in range(k)], all_ok
+
+
 def _as_buffer(data) -> np.ndarray:
     if isinstance(data, np.ndarray):
         if data.dtype != np.uint8 or data.ndim != 1:
@@ -959,62 +1079,12 @@ class Package:
         empties the list), among its chunks in order of cost."""
         vmin, vmax = value_range(out.dtype)
         n, glo, ghi, tid, st, cn, voff = self._plan(batch, bitpos)
-        status = np.zeros(n, np.int64)
-        where = np.zeros(n, np.int64)
         # groups whose table has multi-set entries go to decode_groups_multi, the rest to
-        # decode_groups (plan_batch checked every table id)
-        bits = ghi - glo
+        # decode_groups(_wide) (plan_batch checked every table id)
         luts, wbound = self._luts_bounds
-        parts = _kernel_parts(luts, wbound, self._multi(tid, bits), tid, voff, vmin, vmax)
-        # parallel only when the payload is big enough to pay for waking threads: time goes
-        # with the bits read more than with the values written (4-bit 90 % sparse mtcnn,
-        # 50 KB: 1.0-1.3 G params/s on two threads vs 1.6 G on one).  Both kernels' parts
-        # share one job list, each cut into chunks in proportion to its bits (not a fixed
-        # count each: yolov8n 8/0's 65-group multi-set part made 8 jobs of ~50 us), taken
-        # dynamically by the pool, the biggest first
-        nw = workers()
-        total = int(bits.sum()) if nw > 0 and n > LANES else -1
-        par = total >= PAR_MIN_BITS and total > 0
-        if par:
-            shares = [total if idx is None else int(bits[idx].sum()) for _, _, idx, _ in parts]
-        jobs, outs = [], []
-        for i, (kern, luts, idx, t) in enumerate(parts):
-            if idx is None:
-                arrs, s_, w_ = (glo, ghi, t, st, cn, voff), status, where
-            else:
-                arrs = (glo[idx], ghi[idx], t, st[idx], cn[idx], voff[idx])
-                s_, w_ = np.zeros(idx.size, np.int64), np.zeros(idx.size, np.int64)
-                outs.append((idx, s_, w_))
-            args = (self._buf, np.int64(self._buf.size), *arrs, np.int64(vmin), np.int64(vmax),
-                    luts, out, s_, w_)
-            nq = (t.size + LANES - 1) // LANES
-            k = min(nq, max(1, round(CHUNKS_PER_WORKER * (nw + 1) * shares[i] / total))) \
-                if par else 1
-            # chunks of about equal parameters (cutting by bits + values was no better:
-            # yolov8n 4/.9 2.97 vs 2.56 ms, 4/0 4.70 vs 4.58, two threads, loaded machine)
-            cuts = work_cuts(arrs[4], np.int64(LANES), np.int64(k)) if k > 1 else (0, nq)
-            jobs += [(shares[i] // k if par else 0, kern, args, int(cuts[j]), int(cuts[j + 1]))
-                     for j in range(k)]
-        if par and extra:
-            jobs += [(c, fn, None, 0, 0) for c, fn in extra]
-            extra.clear()
-        jobs.sort(key=lambda j: -j[0])
-        rcs = [0] * len(jobs)
-        def job(j):  # noqa: E306
-            _, kern, args, q0, q1 = jobs[j]
-            if args is None:
-                kern()
-            else:
-                rcs[j] = kern(*args, np.int64(q0), np.int64(q1))
-        if par and len(jobs) > 1:
-            run_chunks(job, len(jobs))
-        else:
-            for j in range(len(jobs)):
-                job(j)
-        rc = next((r for r in rcs if r), 0)
-        for idx, s_, w_ in outs:
-            status[idx] = s_
-            where[idx] = w_
+        parts = _kernel_parts(luts, wbound, self._multi(tid, ghi - glo), tid, voff, vmin, vmax)
+        rc, status, where = _run_parts(self._buf, parts, (glo, ghi, st, cn, voff), vmin, vmax,
+                                       out, extra)
         if rc != 0 and not status.any():
             raise CorruptError("decoder kernel rejected its arguments", value=rc)
         if status.any():
@@ -1077,46 +1147,11 @@ class Package:
         :meth:`_check_all_chunks`); or None with no pool thread or a data area under
         CRC_OVERLAP_MIN_BYTES (its decode would not run in parallel)."""
         d = self.directory
-        if not self.verify or d.version < 2 or \
-                d.directory_offset - PREAMBLE_SIZE < CRC_OVERLAP_MIN_BYTES:
+        if not self.verify or d.version < 2:
             return None
-        nw = workers()
-        if nw == 0:
-            return None
-        n = len(d.chunk_crcs)
-        k = min(n, 2 * (nw + 1))
-        cuts = [n * j // k for j in range(k + 1)]
-        ok: list = [None] * k
-        if nw + 1 >= CRC_KERNEL_MIN_THREADS and n >= CRC_KERNEL_MIN_CHUNKS * (nw + 1):
-            # one nogil kernel call a job (kernels/crc.py: zlib.crc32 takes the GIL back
-            # after every 64 KiB chunk, and many threads then queue on it)
-            got = np.zeros(n, np.uint32)
-            stored = np.asarray(d.chunk_crcs, np.uint32)
-
-            def run(j):
-                if ok[j] is None:
-                    c0, c1 = cuts[j], cuts[j + 1]
-                    rc = crc_chunks(self._buf, np.int64(PREAMBLE_SIZE),
-                                    np.int64(d.directory_offset), np.int64(d.chunk_log2),
-                                    np.int64(c0), np.int64(c1), got, CRC_TABLES)
-                    ok[j] = rc == 0 and bool(np.array_equal(got[c0:c1], stored[c0:c1]))
-                    if ok[j]:
-                        self._chunk_ok.update(range(c0, c1))
-        else:
-            def run(j):
-                if ok[j] is None:
-                    ok[j] = all(self._chunk_mismatch(c) is None
-                                for c in range(cuts[j], cuts[j + 1]))
-
-        # cost in the decode's units (payload bits, ~0.5 ns each): zlib.crc32 ~0.25 ns a byte
-        cost = (d.directory_offset - PREAMBLE_SIZE) // (2 * k)
-        def all_ok():
-            for j in range(k):
-                run(j)
-                if not ok[j]:
-                    return False
-            return True
-        return [(cost, lambda j=j: run(j)) for j in range(k)], all_ok
+        return _crc_jobs(self._buf, d.directory_offset, d.chunk_log2, d.chunk_crcs,
+                         lambda c: self._chunk_mismatch(c) is None,
+                         lambda c0, c1: self._chunk_ok.update(range(c0, c1)))
 
     def _check(self, entries: list[TensorEntry], all_chunks_ok: bool, parse: bool = True) -> None:
         """CRCs (all of them known good when ``all_chunks_ok``), then metadata, of ``entries``

@@ -1,4 +1,5 @@
-"""Multi-set decode tables (kernels/directory.build_multi, kernels/decode.decode_groups_multi).
+"""Multi-set decode tables (kernels/directory.build_multi, kernels/decode.decode_groups_multi),
+and the plain kernel without whole-set value checks (kernels/decode.decode_groups_wide).
 
 Tables whose entries average >= 2 whole sets per 12-bit lookup (dense low-bit weights) are
 decoded by a kernel that takes up to three sets per lookup.  It must give the same values as
@@ -145,3 +146,70 @@ def test_groups_whose_values_could_leave_the_dtype_take_the_checked_kernel(shift
     assert all(np.array_equal(out[k], v) for k, v in arrays.items())
     assert (pkg._multi_cache[1].shape[0] >= 1)  # the tables do have multi-set entries
     assert (sum(calls) > 0) == multi, calls
+
+
+# ---------------------------------------------------------------------------------------------
+# decode_groups_wide: the plain kernel without the whole-set value check
+
+def _wide8(seed: int, dtype=np.int8, shift: int = 0) -> dict:
+    """8-bit-like weights (|value| <= 100) around ``shift``: most values decode from
+    whole-set entries, whose largest |value| is then <= 100."""
+    rng = np.random.default_rng(seed)
+    w = np.clip(np.round(rng.laplace(0, 14, size=(64, 8, 3, 3))), -100, 100).astype(np.int64)
+    info = np.iinfo(dtype)
+    return {"w": np.clip(w + shift, info.min, info.max).astype(dtype)}
+
+
+@pytest.mark.parametrize("dtype, shift, wide", [(np.int8, 0, True), (np.uint8, 128, True),
+                                                (np.uint8, 250, False), (np.uint8, 3, False),
+                                                (np.int16, 0, True)])
+def test_plain_groups_that_could_leave_the_dtype_take_the_checked_kernel(dtype, shift, wide,
+                                                                         monkeypatch):
+    """decode_groups_wide does not range-check whole-set values, so a group goes there only
+    if its value offset +- its table's largest whole-set |value| fits the dtype: uint8 data
+    around 250 or 3 take decode_groups, data around 0 (int8, int16) or 128 (uint8) take
+    decode_groups_wide; both the general path and unpack's fast path route so."""
+    arrays = _wide8(9, dtype, shift)
+    data = codec.pack(arrays, group="kernel")
+    calls = {"wide": 0, "checked": 0}
+    real_w, real_c = P.decode_groups_wide, P.decode_groups
+
+    def spy(name, real):
+        def f(*args):
+            calls[name] += args[4].size
+            return real(*args)
+        return f
+    monkeypatch.setattr(P, "decode_groups_wide", spy("wide", real_w))
+    monkeypatch.setattr(P, "decode_groups", spy("checked", real_c))
+    monkeypatch.setattr(P, "MULTI_MIN_BITS", OFF)
+    for out in (codec.Package(data).read_all(), codec.unpack(data)):
+        assert np.array_equal(out["w"], arrays["w"])
+    assert (calls["wide"] > 0, calls["checked"] > 0) == (wide, not wide), calls
+    luts, bound = codec.Package(data)._luts_bounds
+    assert 50 <= bound.max() <= 100  # (the bound is the tables' largest whole-set |value|)
+
+
+@pytest.mark.parametrize("unsigned", [False, True])
+def test_wide_equals_checked_on_corrupt_payload(unsigned, monkeypatch):
+    """Bit flips in the payload (CRC checks off): routing groups to decode_groups_wide gives
+    the same values or the same error at the same offset as decode_groups for all."""
+    arrays = _wide8(4, np.uint8 if unsigned else np.int8, 128 if unsigned else 0)
+    data = codec.pack(arrays, group="kernel")
+    monkeypatch.setattr(P, "MULTI_MIN_BITS", OFF)
+    e = codec.Package(data).entry("w")
+    lo = e.block_offset + e.meta_length + e.group_table_bytes
+    hi = e.block_offset + e.block_length
+    rng = np.random.default_rng(8)
+    errors = 0
+    for _ in range(120):
+        bad = bytearray(data)
+        for _ in range(int(rng.integers(1, 4))):
+            bad[int(rng.integers(lo, hi))] ^= 1 << int(rng.integers(0, 8))
+        a = _decode(bytes(bad), False, monkeypatch)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(P, "decode_groups_wide", P.decode_groups)
+            b = _decode(bytes(bad), False, mp)
+        assert _same(a, b), (a if not isinstance(a, dict) else "values",
+                             b if not isinstance(b, dict) else "values")
+        errors += not isinstance(a, dict)
+    assert errors > 20

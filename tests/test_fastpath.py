@@ -14,7 +14,7 @@ import codec
 from codec.errors import CodecError
 from codec.fastpath import unpack_fast
 from codec.format import DEFAULT_LIMITS, Limits
-from codec.package import CRC_OVERLAP_MIN_BYTES, Package
+from codec.package import CRC_OVERLAP_MIN_BYTES, PAR_MIN_BITS, Package
 from fuzz.harness import fix_all_crcs, sample_packages
 from test_reference import _fix_directory_crc
 
@@ -101,15 +101,68 @@ def test_samples(version):
 
 
 def test_scope():
-    """Declined, then decoded by the general path: format v1, non-ASCII names, a data area
-    past CRC_OVERLAP_MIN_BYTES (decoded on the pool)."""
+    """Declined, then decoded by the general path: format v1, non-ASCII names."""
     a = _arrays()
-    big = {"w": np.random.default_rng(0).integers(-127, 128, CRC_OVERLAP_MIN_BYTES + 10,
-                                                   dtype=np.int64).astype(np.int8)}
-    for data in (codec.pack(a, version=1), codec.pack({"é": np.ones(3, np.int8)}),
-                 codec.pack(big)):
+    for data in (codec.pack(a, version=1), codec.pack({"é": np.ones(3, np.int8)})):
         assert fast(data) is None
         same(codec.unpack(data), general(data))
+
+
+def _big() -> bytes:
+    """A data area past CRC_OVERLAP_MIN_BYTES, a payload past PAR_MIN_BITS, two dtypes."""
+    rng = np.random.default_rng(0)
+    n = max(CRC_OVERLAP_MIN_BYTES, PAR_MIN_BITS // 8) * 3 // 2
+    return codec.pack({"w": rng.integers(-127, 128, (n // 64, 64), dtype=np.int64).astype(np.int8),
+                       "b": rng.integers(-3000, 3000, 300).astype(np.int16),
+                       "v": np.clip(rng.normal(0, 2, (n // 64, 64)), -7, 7).astype(np.int8)})
+
+
+BIG = _big()
+
+
+def test_big_package_decodes_on_the_pool(monkeypatch):
+    """From PAR_MIN_BITS the groups decode in chunks on the pool (where there is one), the
+    chunk CRC jobs among them; the same tensors as the general path, CRCs checked or not."""
+    import codec.fastpath as fp
+    import codec.package as P
+    runs, crc_lists = [], []
+    real_run, real_crc = P.run_chunks, fp._crc_jobs
+
+    def run_spy(work, n):
+        runs.append(n)
+        return real_run(work, n)
+
+    def crc_spy(*args):
+        got = real_crc(*args)
+        crc_lists.append(got[0] if got is not None else None)
+        return got
+    monkeypatch.setattr(P, "run_chunks", run_spy)
+    monkeypatch.setattr(fp, "_crc_jobs", crc_spy)
+    got = fast(BIG)
+    if P.workers() > 0:
+        # one parallel decode (the int8 tensors; the int16 one is small), which took the CRC
+        # jobs (its job list empties the list it was handed)
+        assert len(runs) == 1 and runs[0] > 1, runs
+        assert len(crc_lists) == 1 and crc_lists[0] == [], crc_lists
+    same(got, general(BIG))
+    assert agree(BIG, verify=False)
+
+
+@pytest.mark.parametrize("where", [0.1, 0.5, 0.97])
+def test_big_package_with_a_damaged_byte(where):
+    """A flipped data byte: with CRCs the fast path declines (its CRC jobs caught it, after or
+    beside a decode) and unpack raises the general path's ChecksumError; without, both give
+    the same values or the same error."""
+    d = Package(BIG).directory
+    pos = 8 + int((d.directory_offset - 8) * where)
+    bad = bytearray(BIG)
+    bad[pos] ^= 0x10
+    assert fast(bytes(bad)) is None
+    with pytest.raises(codec.ChecksumError) as exc:
+        codec.unpack(bytes(bad))
+    g = general(bytes(bad))
+    assert isinstance(g, codec.ChecksumError) and str(g) == str(exc.value)
+    agree(bytes(bad), verify=False)
 
 
 def test_quantization_metadata():
