@@ -8,7 +8,7 @@ most of the time (fer, 80 tensors of 58 K parameters: ~60 % of a 0.5 ms decode).
 directory kernel's entry array is planned by one kernel call per dtype
 (``kernels.directory.whole_rows`` + ``kernels.tables.plan_batch``) and decoded by the same
 kernels, through the general path's job runner (``package._run_parts``): on the calling
-thread, or from PAR_MIN_BITS of payload on the pool's threads too, with a big data area's
+thread, or (``package._parallel``) on the pool's threads too, with a big data area's
 chunk CRC check among the decode's jobs (``package._crc_jobs``, as ``Package.read_all``).
 
 It is an optimistic path: it runs every check the general path runs (directory CRC and
@@ -36,9 +36,8 @@ from .kernels.directory import (F_DTYPE, F_MLEN, F_MPERIOD, F_MSKIP, F_NAME_LEN,
 from .kernels.meta import check_metas
 from .kernels.mirror import inverse
 from .kernels.tables import P_FIELDS, plan_batch
-from .kernels.parallel import workers
-from .package import (MULTI_MIN_BITS, PAR_MIN_BITS, PLAN_BATCH, _crc_jobs, _kernel_parts,
-                      _luts_of, _multi_tables, _run_parts)
+from .package import (MULTI_MIN_BITS, PLAN_BATCH, _crc_jobs, _kernel_parts, _luts_of,
+                      _multi_tables, _parallel, _run_parts)
 
 
 def unpack_fast(buf: np.ndarray, limits: Limits, verify: bool) -> dict[str, np.ndarray] | None:
@@ -126,7 +125,7 @@ def _metas_ok(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray) -> bool:
 def _decode_dtype(buf: np.ndarray, ents: np.ndarray, code: int, luts: np.ndarray,
                   wbound: np.ndarray, ntab: int, extra: list | None) -> np.ndarray | None:
     """The tensors of dtype ``code``, back to back in one flat array (mirrors undone), or
-    None.  A payload of PAR_MIN_BITS or more decodes on the pool's threads, with the
+    None.  A big payload (package._parallel) decodes on the pool's threads, with the
     ``extra`` jobs (package._run_parts)."""
     sel = ents[:, F_DTYPE] == code
     rows = np.empty((int(sel.sum()), P_FIELDS), np.int64)
@@ -155,7 +154,7 @@ def _decode_dtype(buf: np.ndarray, ents: np.ndarray, code: int, luts: np.ndarray
             multi[0][ts] = np.arange(ts.size)
             multi = (multi[0], block, bound)
         parts = _kernel_parts(luts, wbound, multi, tid, voff, vmin, vmax)
-        if n > LANES and int(per.sum()) >= PAR_MIN_BITS and workers() > 0:
+        if _parallel(int(per.sum()), total, n):
             rc, status, _ = _run_parts(buf, parts, (glo, ghi, ost, cnt, voff), vmin, vmax,
                                        out, extra)
             if rc != 0 or status.any():

@@ -43,9 +43,10 @@ SEQ_PLAN_PARAMS = 1 << 19  # below this many parameters the candidates are plann
                            # 1.04-1.22x, so it stays on two threads)
 PLAN_BATCH = 1 << 16  # groups planned and decoded per kernel call
 CHUNKS_PER_WORKER = 4  # decode chunks per thread (taken dynamically: balance vs call overhead)
-PAR_MIN_BITS = 3 << 20  # payload bits below which a decode batch runs on the calling thread
-                        # (2 threads: 0.88-1.01x on 1.4-2.2 Mbit packages, 1.41x at 3.4:
-                        # benchmarks/results/par_min_bits_ab.md, docs/DESIGN.md)
+PAR_MIN_WORK = 3 << 20  # payload bits + half the values below which a decode batch runs on
+                        # the calling thread (2 threads: 0.88-1.01x on 1.4-2.2 Mbit packages,
+                        # 1.41x at 3.4: benchmarks/results/par_min_bits_ab.md; the values
+                        # count since session 9: docs/DESIGN.md, _parallel)
 # data area (bytes) from which read_all's v2 chunk CRC pass runs among the chunks of a
 # parallel decode (zlib.crc32 releases the GIL) instead of on its own before decoding: a
 # pass of >= ~100 us (0.25 ns a byte); below, the gain is within the cost of handing jobs
@@ -731,20 +732,28 @@ def _kernel_parts(luts: np.ndarray, wbound: np.ndarray, multi, tid: np.ndarray,
     return parts
 
 
+def _parallel(bits: int, values: int, groups: int) -> bool:
+    """Whether a decode of ``groups`` groups (``bits`` payload bits, ``values`` values) runs
+    in chunks on the pool: from PAR_MIN_WORK of payload bits plus half the values, with a
+    pool thread and more groups than one call's lanes.  A sparse package's time goes with
+    its values too (zero runs written): yolov8n 4/.9 (2.3 Mbit, 3.0 M values) 1.2-1.3x on two
+    threads, mtcnn 4/0 (1.4 Mbit, 0.5 M values) 0.9x (docs/DESIGN.md, session 9)."""
+    return groups > LANES and bits + values // 2 >= PAR_MIN_WORK and workers() > 0
+
+
 def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
                out: np.ndarray, extra: list | None) -> tuple[int, np.ndarray, np.ndarray]:
     """Run the decode kernels of :func:`_kernel_parts`' ``parts`` over the groups of ``plan``
     = (glo, ghi, output start, count, value offset) into ``out``, on the calling thread or,
-    for a big enough payload, in chunks on the pool (with the ``extra`` [(cost, job)] jobs,
+    for a big enough payload (:func:`_parallel`), in chunks on the pool (with the ``extra`` [(cost, job)] jobs,
     which it then empties); returns (first nonzero kernel return code or 0, each group's
     status, where each group stopped)."""
     glo, ghi, st, cn, voff = plan
     n = glo.size
     status = np.zeros(n, np.int64)
     where = np.zeros(n, np.int64)
-    nw = workers()
-    total = int((ghi - glo).sum()) if nw > 0 and n > LANES else -1
-    if total < PAR_MIN_BITS:  # on the calling thread: no job list (~10 us on small models)
+    total = int((ghi - glo).sum())
+    if not _parallel(total, int(cn.sum()), n):  # this thread: no job list (~10 us on fer)
         rc = 0
         for kern, luts, idx, t in parts:
             if idx is None:
@@ -765,6 +774,7 @@ def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
     # into chunks in proportion to its bits (not a fixed count each: yolov8n 8/0's 65-group
     # multi-set part made 8 jobs of ~50 us), taken dynamically by the pool, the biggest
     # first, with the ``extra`` jobs
+    nw = workers()
     bits = ghi - glo
     shares = [total if idx is None else int(bits[idx].sum()) for _, _, idx, _ in parts]
     jobs, outs = [], []

@@ -89,7 +89,7 @@ def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]
             dequantize_linear(np.zeros(8, dtype), np.ones(2), np.zeros(2), 4, 2, 0,
                               np.empty(8, fdt))
         out.append((name, time.perf_counter() - t0))
-    work_cuts(np.ones(4, np.int64), np.int64(2), np.int64(2))  # parallel decodes (>= PAR_MIN_BITS)
+    work_cuts(np.ones(4, np.int64), np.int64(2), np.int64(2))  # parallel decodes (>= PAR_MIN_WORK)
     # the chunk CRC kernel of hosts with >= CRC_KERNEL_MIN_THREADS threads
     crc_chunks(np.zeros(64, np.uint8), np.int64(0), np.int64(64), np.int64(6), np.int64(0),
                np.int64(1), np.zeros(1, np.uint32), CRC_TABLES)

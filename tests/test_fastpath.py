@@ -14,7 +14,7 @@ import codec
 from codec.errors import CodecError
 from codec.fastpath import unpack_fast
 from codec.format import DEFAULT_LIMITS, Limits
-from codec.package import CRC_OVERLAP_MIN_BYTES, PAR_MIN_BITS, Package
+from codec.package import CRC_OVERLAP_MIN_BYTES, PAR_MIN_WORK, Package
 from fuzz.harness import fix_all_crcs, sample_packages
 from test_reference import _fix_directory_crc
 
@@ -109,19 +109,21 @@ def test_scope():
 
 
 def _big() -> bytes:
-    """A data area past CRC_OVERLAP_MIN_BYTES, a payload past PAR_MIN_BITS, two dtypes."""
+    """A data area past CRC_OVERLAP_MIN_BYTES, a payload past PAR_MIN_WORK, two dtypes."""
     rng = np.random.default_rng(0)
-    n = max(CRC_OVERLAP_MIN_BYTES, PAR_MIN_BITS // 8) * 3 // 2
+    n = max(CRC_OVERLAP_MIN_BYTES, PAR_MIN_WORK // 8) * 3 // 2
     return codec.pack({"w": rng.integers(-127, 128, (n // 64, 64), dtype=np.int64).astype(np.int8),
                        "b": rng.integers(-3000, 3000, 300).astype(np.int16),
                        "v": np.clip(rng.normal(0, 2, (n // 64, 64)), -7, 7).astype(np.int8)})
 
 
-BIG = _big()
+@pytest.fixture(scope="module")
+def big() -> bytes:
+    return _big()
 
 
-def test_big_package_decodes_on_the_pool(monkeypatch):
-    """From PAR_MIN_BITS the groups decode in chunks on the pool (where there is one), the
+def test_big_package_decodes_on_the_pool(big, monkeypatch):
+    """From PAR_MIN_WORK the groups decode in chunks on the pool (where there is one), the
     chunk CRC jobs among them; the same tensors as the general path, CRCs checked or not."""
     import codec.fastpath as fp
     import codec.package as P
@@ -138,24 +140,24 @@ def test_big_package_decodes_on_the_pool(monkeypatch):
         return got
     monkeypatch.setattr(P, "run_chunks", run_spy)
     monkeypatch.setattr(fp, "_crc_jobs", crc_spy)
-    got = fast(BIG)
+    got = fast(big)
     if P.workers() > 0:
         # one parallel decode (the int8 tensors; the int16 one is small), which took the CRC
         # jobs (its job list empties the list it was handed)
         assert len(runs) == 1 and runs[0] > 1, runs
         assert len(crc_lists) == 1 and crc_lists[0] == [], crc_lists
-    same(got, general(BIG))
-    assert agree(BIG, verify=False)
+    same(got, general(big))
+    assert agree(big, verify=False)
 
 
 @pytest.mark.parametrize("where", [0.1, 0.5, 0.97])
-def test_big_package_with_a_damaged_byte(where):
+def test_big_package_with_a_damaged_byte(big, where):
     """A flipped data byte: with CRCs the fast path declines (its CRC jobs caught it, after or
     beside a decode) and unpack raises the general path's ChecksumError; without, both give
     the same values or the same error."""
-    d = Package(BIG).directory
+    d = Package(big).directory
     pos = 8 + int((d.directory_offset - 8) * where)
-    bad = bytearray(BIG)
+    bad = bytearray(big)
     bad[pos] ^= 0x10
     assert fast(bytes(bad)) is None
     with pytest.raises(codec.ChecksumError) as exc:

@@ -438,7 +438,7 @@ def test_read_all_overlapped_chunk_pass_same_errors(monkeypatch, crc_kernel):
 
     def outcome(buf, overlapped):
         monkeypatch.setattr(package, "CRC_OVERLAP_MIN_BYTES", 0 if overlapped else 1 << 62)
-        monkeypatch.setattr(package, "PAR_MIN_BITS", 0 if overlapped else 1 << 20)
+        monkeypatch.setattr(package, "PAR_MIN_WORK", 0 if overlapped else 1 << 20)
         try:
             return "ok", [v.tobytes() for v in codec.unpack(buf).values()]
         except codec.CodecError as exc:

@@ -1,6 +1,6 @@
 """Re-entrancy and thread safety: many threads decoding different packages at once (issue 6).
 
-Packages whose payload exceeds ``PAR_MIN_BITS`` are decoded in chunks on the thread pool
+Packages whose payload bits plus half their values exceed ``PAR_MIN_WORK`` are decoded in chunks on the thread pool
 (codec.kernels.parallel.run_chunks), smaller ones on the calling thread; both kinds run
 concurrently here, together with corrupt inputs whose errors must stay in their own thread.
 """
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import codec
-from codec.package import PAR_MIN_BITS
+from codec.package import PAR_MIN_WORK
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 8
@@ -25,7 +25,7 @@ THREADS = 8
 
 def _model(seed: int, big: bool) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    n = PAR_MIN_BITS // 64 // 2 if big else 300  # big: ~3.5 bits a value, > PAR_MIN_BITS
+    n = PAR_MIN_WORK // 64 // 2 if big else 300  # big: ~3.5 bits a value, > PAR_MIN_WORK
     w = rng.integers(-40, 41, size=(64, n)).astype(np.int8)
     w[rng.random(w.shape) < 0.6] = 0
     out = {f"m{seed}.w": w,
@@ -40,8 +40,9 @@ def packages():
     for seed in range(6):
         arrays = _model(seed, big=seed % 2 == 0)
         pk.append((codec.pack(arrays, group=("count", 512 + 97 * seed)), arrays))
-        payload = sum(t.payload_bytes for t in codec.inspect(pk[-1][0]).tensors) * 8
-        assert (payload >= PAR_MIN_BITS) == (seed % 2 == 0), payload  # both paths are covered
+        info = codec.inspect(pk[-1][0]).tensors
+        work = sum(t.payload_bytes for t in info) * 8 + sum(t.numel for t in info) // 2
+        assert (work >= PAR_MIN_WORK) == (seed % 2 == 0), work  # both paths are covered
     return pk
 
 
