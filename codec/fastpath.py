@@ -191,11 +191,13 @@ def _assemble(keys: list[str], ents: np.ndarray, shapes: np.ndarray,
     dims = shapes.tolist()
     bases = dict.fromkeys(flats, 0)
     result = {}
+    view = np.ndarray  # one call a view (slice + reshape: 1.4x the time on fer's 80)
     for key, code, numel, soff, ndim in zip(keys, ents[:, F_DTYPE].tolist(),
                                             ents[:, F_NUMEL].tolist(),
                                             ents[:, F_SHAPE_OFF].tolist(),
                                             ents[:, F_NDIM].tolist()):
         b = bases[code]
-        result[key] = flats[code][b:b + numel].reshape(dims[soff:soff + ndim])
+        flat = flats[code]
+        result[key] = view(dims[soff:soff + ndim], flat.dtype, flat, b * flat.itemsize)
         bases[code] = b + numel
     return result
