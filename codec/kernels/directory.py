@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .intrinsics import load_be64
 from .tables import (P_BASE, P_FIELDS, P_G0, P_G1, P_GSIZE, P_GT0, P_LEN_BITS, P_NUMEL, P_PAY0,
                      P_PAYLOAD, P_START, P_TID_BASE, P_TID_BITS, P_VOFF, read_symbol_list)
 
@@ -363,10 +364,17 @@ def build_luts(tables, lengths, luts, whole, bound):
         nsym = 2 + nclass * nrun
         if off < 0 or nrun < 1 or nclass < 0 or off + nsym > lengths.size or kref > 6:
             return t
-        n = 0
-        for s in range(nsym):  # branch-free: the symbols with a code, ascending
-            idx[n] = s
-            n += lengths[off + s] != 0
+        n = 0  # the symbols with a code, ascending: eight lengths at a time (most are 0 in
+        s = 0  # a sparse table's alphabet), then branch-free (unsigned indices: see below)
+        while s + 8 <= nsym:
+            if load_be64(lengths, off + s) != 0:
+                for j in range(8):
+                    idx[np.uint64(n)] = s + j
+                    n += lengths[np.uint64(off + s + j)] != 0
+            s += 8
+        for s in range(s, nsym):
+            idx[np.uint64(n)] = s
+            n += lengths[np.uint64(off + s)] != 0
         counts[:] = 0
         for i in range(n):
             ln = np.int64(lengths[off + idx[i]])
@@ -430,13 +438,13 @@ def build_luts(tables, lengths, luts, whole, bound):
                     ent = head | (np.uint32(v + WHOLE_MAX) << np.uint32(17))
                     base = lo + tail * rep
                     for k in range(rep):
-                        lut[base + k] = ent
+                        lut[np.uint64(base + k)] = ent
             else:
                 ent = (np.uint32(ln) | (np.uint32(kind) << np.uint32(4))
                        | (np.uint32(e) << np.uint32(6)) | (np.uint32(r) << np.uint32(11))
                        | (np.uint32(mant) << np.uint32(24)))
-                for k in range(cnt):
-                    lut[lo + k] = ent
+                for k in range(cnt):  # an unsigned index: a store loop that vectorises (a
+                    lut[np.uint64(lo + k)] = ent  # signed one checks for < 0: 7x slower)
         bound[t] = big
     return -1
 
