@@ -14,13 +14,18 @@ from numba import njit
 
 @njit(cache=True, nogil=True, inline="always")
 def _run(q, out, lo, hi, s, z, has_zp):
-    """out[lo:hi] from q[lo:hi] with one scale and zero point (the loop vectorises)."""
+    """out[lo:hi] from q[lo:hi] with one scale and zero point.  The indices are unsigned
+    (the caller checked 0 <= lo <= hi <= size): with signed ones Numba keeps Python's
+    negative-index wrap in the loop, which then does not vectorise (3 M int8 values: 3.4 ->
+    0.47 ms)."""
     if has_zp:
         for i in range(lo, hi):
-            out[i] = (np.float64(q[i]) - z) * s
+            u = np.uint64(i)
+            out[u] = (np.float64(q[u]) - z) * s
     else:
         for i in range(lo, hi):
-            out[i] = np.float64(q[i]) * s
+            u = np.uint64(i)
+            out[u] = np.float64(q[u]) * s
 
 
 @njit(cache=True, nogil=True)

@@ -30,8 +30,8 @@ def count_pairs(x, gvoff, glo, ghi, counts, g0, g1):
             return ERR_BUFFER
         off = gvoff[g]
         n = 0
-        for i in range(lo, hi):
-            n += np.int64(x[i]) != off
+        for i in range(lo, hi):  # (unsigned indices: no negative-index code, a loop that
+            n += np.int64(x[np.uint64(i)]) != off  # vectorises: 5x on yolov8n's 3 M values)
         counts[g] = n
     return OK
 
@@ -59,33 +59,33 @@ def fill_pairs(x, gvoff, glo, ghi, ps, runs, vals, maxmag, g0, g1):
             # nonzero), then runs and values from them
             for i in range(lo, hi):
                 if k < end:
-                    runs[k] = i - lo
-                k += np.int64(x[i]) != off
+                    runs[np.uint64(k)] = i - lo
+                k += np.int64(x[np.uint64(i)]) != off
             if k != end:
                 return ERR_BUFFER
             prev = np.int64(-1)
             for j in range(ps[g], end):
-                q = np.int64(runs[j])
+                q = np.int64(runs[np.uint64(j)])
                 if q < 0 or lo + q >= hi:
                     return ERR_BUFFER
-                d = np.int64(x[lo + q]) - off
-                runs[j] = q - prev - 1
+                d = np.int64(x[np.uint64(lo + q)]) - off
+                runs[np.uint64(j)] = q - prev - 1
                 prev = q
-                vals[j] = d
+                vals[np.uint64(j)] = d
                 m = d if d > 0 else -d
                 if m > mm:
                     mm = m
             maxmag[g] = mm
             continue
         for i in range(lo, hi):
-            d = np.int64(x[i]) - off
+            d = np.int64(x[np.uint64(i)]) - off
             if d == 0:
                 run += 1
             else:
                 if k >= end:
                     return ERR_BUFFER
-                runs[k] = run
-                vals[k] = d
+                runs[np.uint64(k)] = run
+                vals[np.uint64(k)] = d
                 m = d if d > 0 else -d
                 if m > mm:
                     mm = m
@@ -119,9 +119,9 @@ def coarsen_runs(runs, ps, glen, cf, out, c0, c1):
                 return ERR_BUFFER
             used = np.int64(0)
             for k in range(lo, hi):
-                r = np.int64(runs[k])
+                r = np.int64(runs[np.uint64(k)])
                 used += r + 1
-                out[k] = runs[k]
+                out[np.uint64(k)] = r
             if hi > lo:
                 r = np.int64(runs[lo]) + carry
                 if r >= 2**31:
@@ -138,13 +138,14 @@ def coarsen_runs(runs, ps, glen, cf, out, c0, c1):
 @njit(cache=True, nogil=True)
 def group_bits(runs, vals, ps, tid, krefs, nruns, lens, bits, g0, g1):
     """Exact coded length in bits of groups [g0, g1) under their tables (-1: uncodable)."""
-    if g1 + 1 > ps.size or g1 > tid.size or g1 > bits.size:
+    if g0 < 0 or g1 + 1 > ps.size or g1 > tid.size or g1 > bits.size:
         return ERR_BUFFER
     bad = 0
     nsym = lens.shape[1]
     for g in range(g0, g1):
         t = tid[g]
-        if t < 0 or t >= lens.shape[0] or ps[g + 1] > runs.size:
+        if t < 0 or t >= lens.shape[0] or ps[g] < 0 or ps[g + 1] > runs.size \
+                or ps[g + 1] > vals.size:
             return ERR_BUFFER
         kref = krefs[t]
         nrun = nruns[t]
@@ -152,7 +153,8 @@ def group_bits(runs, vals, ps, tid, krefs, nruns, lens, bits, g0, g1):
         total = np.int64(lens[t, SYM_EOB])
         ok = total > 0
         for k in range(ps[g], ps[g + 1]):
-            nesc, s, e, _x = pair_symbol(np.int64(runs[k]), np.int64(vals[k]), kref, nrun)
+            nesc, s, e, _x = pair_symbol(np.int64(runs[np.uint64(k)]), np.int64(vals[np.uint64(k)]),
+                                         kref, nrun)
             if nesc:
                 total += nesc * esc
                 if esc == 0:
@@ -232,8 +234,8 @@ def pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gstart, gbits, o
         esc_code = np.uint64(codes[t, SYM_ESC])
         esc_len = np.int64(lens[t, SYM_ESC])
         for k in range(ps[g], ps[g + 1]):
-            d = vals[k]
-            nesc, s, e, x = pair_symbol(np.int64(runs[k]), np.int64(d), kref, nrun)
+            d = vals[np.uint64(k)]
+            nesc, s, e, x = pair_symbol(np.int64(runs[np.uint64(k)]), np.int64(d), kref, nrun)
             for _ in range(nesc):
                 acc = (acc << np.uint64(esc_len)) | esc_code
                 nacc += esc_len

@@ -39,16 +39,17 @@ def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, bits, indices,
     nt += 1
     if 2 * (hi - lo) >= nsym:
         # many pairs for the alphabet: count only, then scan the whole row in order
-        for k in range(lo, hi):
-            v = np.int64(vals[k])
+        for k in range(lo, hi):  # (unsigned indices: no negative-index code)
+            v = np.int64(vals[np.uint64(k)])
             i = lut_index(v)
-            nesc, s, e1 = pair_symbol_lut(np.int64(runs[k]), v, kref, nrun, s0[i], x1[i])
+            nesc, s, e1 = pair_symbol_lut(np.int64(runs[np.uint64(k)]), v, kref, nrun, s0[i],
+                                          x1[i])
             xb += e1
             row[SYM_ESC] += nesc
             if s < 0 or s >= nsym:
                 row[:] = 0
                 return ERR_BUFFER, 0, 0
-            row[s] += 1
+            row[np.uint64(s)] += 1
         for s in range(nsym):
             if row[s] != 0:
                 if nnz >= lim:
@@ -60,9 +61,9 @@ def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, bits, indices,
                 nnz += 1
         return OK, nnz - pos, xb
     for k in range(lo, hi):
-        v = np.int64(vals[k])
+        v = np.int64(vals[np.uint64(k)])
         i = lut_index(v)
-        nesc, s, e1 = pair_symbol_lut(np.int64(runs[k]), v, kref, nrun, s0[i], x1[i])
+        nesc, s, e1 = pair_symbol_lut(np.int64(runs[np.uint64(k)]), v, kref, nrun, s0[i], x1[i])
         xb += e1
         if nesc:
             if row[SYM_ESC] == 0:
@@ -72,10 +73,10 @@ def _hist_row(runs, vals, lo, hi, kref, nrun, nsym, row, touched, bits, indices,
         if s < 0 or s >= nsym:
             row[:] = 0
             return ERR_BUFFER, 0, 0
-        if row[s] == 0:
+        if row[np.uint64(s)] == 0:
             touched[nt] = s
             nt += 1
-        row[s] += 1
+        row[np.uint64(s)] += 1
     if nnz + nt > lim:
         row[:] = 0
         return ERR_BUFFER, 0, 0
@@ -201,9 +202,9 @@ def _tensor_hist(runs, vals, lo, hi, n_groups, kref, nrun, nsym, H, X, s0, x1):
     H[SYM_EOB] = n_groups
     x = np.int64(0)
     for k in range(lo, hi):
-        v = np.int64(vals[k])
+        v = np.int64(vals[np.uint64(k)])
         i = lut_index(v)
-        nesc, s, e1 = pair_symbol_lut(np.int64(runs[k]), v, kref, nrun, s0[i], x1[i])
+        nesc, s, e1 = pair_symbol_lut(np.int64(runs[np.uint64(k)]), v, kref, nrun, s0[i], x1[i])
         H[SYM_ESC] += nesc
         if s < nsym:
             H[s] += 1
