@@ -97,27 +97,34 @@ def test_multi_equals_plain_on_valid_input(seed, sparsity, unsigned):
     assert all(np.array_equal(a[k], arrays[k]) for k in arrays)
 
 
+def _flips_agree(data: bytes, name: str, seed: int, rounds: int, one, other) -> int:
+    """Random 1-3 bit flips in tensor ``name``'s payload, ``rounds`` times: ``one(bad)`` and
+    ``other(bad)`` give the same values or the same error; returns how many were errors."""
+    e = codec.Package(data).entry(name)
+    lo = e.block_offset + e.meta_length + e.group_table_bytes
+    hi = e.block_offset + e.block_length
+    rng = np.random.default_rng(seed)
+    errors = 0
+    for _ in range(rounds):
+        bad = bytearray(data)
+        for _ in range(int(rng.integers(1, 4))):
+            bad[int(rng.integers(lo, hi))] ^= 1 << int(rng.integers(0, 8))
+        a, b = one(bytes(bad)), other(bytes(bad))
+        assert _same(a, b), (a if not isinstance(a, dict) else "values",
+                             b if not isinstance(b, dict) else "values")
+        errors += not isinstance(a, dict)
+    return errors
+
+
 @pytest.mark.parametrize("unsigned", [False, True])
 def test_multi_equals_plain_on_corrupt_payload(unsigned, monkeypatch):
     """Bit flips in the payload (CRC checks off so the kernels see them): both kernels give the
     same values or the same error at the same offset."""
     shift = 244 if unsigned else 0  # unsigned: zero value 244, so flips can leave 0..255
     arrays = _dense4(11, dtype=np.uint8 if unsigned else np.int8, shift=shift)
-    data = codec.pack(arrays)
-    pkg = codec.Package(data)
-    e = pkg.entry("a.weight")
-    lo = e.block_offset + e.meta_length + e.group_table_bytes
-    hi = e.block_offset + e.block_length
-    rng = np.random.default_rng(3)
-    errors = 0
-    for _ in range(150):
-        bad = bytearray(data)
-        for _ in range(int(rng.integers(1, 4))):
-            bad[int(rng.integers(lo, hi))] ^= 1 << int(rng.integers(0, 8))
-        a = _decode(bytes(bad), True, monkeypatch)
-        b = _decode(bytes(bad), False, monkeypatch)
-        assert _same(a, b), (a if not isinstance(a, dict) else "values", b if not isinstance(b, dict) else "values")
-        errors += not isinstance(a, dict)
+    errors = _flips_agree(codec.pack(arrays), "a.weight", 3, 150,
+                          lambda b: _decode(b, True, monkeypatch),
+                          lambda b: _decode(b, False, monkeypatch))
     assert errors > 20  # the flips really reached the kernels' error paths
 
 
@@ -194,22 +201,12 @@ def test_wide_equals_checked_on_corrupt_payload(unsigned, monkeypatch):
     """Bit flips in the payload (CRC checks off): routing groups to decode_groups_wide gives
     the same values or the same error at the same offset as decode_groups for all."""
     arrays = _wide8(4, np.uint8 if unsigned else np.int8, 128 if unsigned else 0)
-    data = codec.pack(arrays, group="kernel")
     monkeypatch.setattr(P, "MULTI_MIN_BITS", OFF)
-    e = codec.Package(data).entry("w")
-    lo = e.block_offset + e.meta_length + e.group_table_bytes
-    hi = e.block_offset + e.block_length
-    rng = np.random.default_rng(8)
-    errors = 0
-    for _ in range(120):
-        bad = bytearray(data)
-        for _ in range(int(rng.integers(1, 4))):
-            bad[int(rng.integers(lo, hi))] ^= 1 << int(rng.integers(0, 8))
-        a = _decode(bytes(bad), False, monkeypatch)
+
+    def checked(b):
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(P, "decode_groups_wide", P.decode_groups)
-            b = _decode(bytes(bad), False, mp)
-        assert _same(a, b), (a if not isinstance(a, dict) else "values",
-                             b if not isinstance(b, dict) else "values")
-        errors += not isinstance(a, dict)
+            return _decode(b, False, mp)
+    errors = _flips_agree(codec.pack(arrays, group="kernel"), "w", 8, 120,
+                          lambda b: _decode(b, False, monkeypatch), checked)
     assert errors > 20
