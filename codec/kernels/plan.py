@@ -712,8 +712,8 @@ def dedup_parts(runs, vals, lo, hi, step, rcap, mcap, o_out, r_out, m_out, c_out
         b = hi[o]
         if a < 0 or b < a or b > runs.size or b > vals.size:
             return ERR_BUFFER, 0
-        for j in range(a, b, step):
-            rmax = max(rmax, np.int64(runs[j]))
+        for j in range(a, b, step):  # (unsigned indices: no negative-index code)
+            rmax = max(rmax, np.int64(runs[np.uint64(j)]))
     rcap = min(rcap, rmax + 1)  # (the table need not be larger than the longest run)
     tab = np.zeros(rcap * mcap, np.int64)
     touched = np.empty(min(cap, rcap * mcap) + 1, np.int64)
@@ -723,11 +723,11 @@ def dedup_parts(runs, vals, lo, hi, step, rcap, mcap, o_out, r_out, m_out, c_out
         b = hi[o]
         nt = 0
         for j in range(a, b, step):
-            r = np.int64(runs[j])
-            d = np.int64(vals[j])
+            r = np.int64(runs[np.uint64(j)])
+            d = np.int64(vals[np.uint64(j)])
             m = d if d > 0 else -d
-            if r < rcap and m < mcap and r >= 0:
-                key = r * mcap + m
+            if r < rcap and m < mcap and r >= 0 and m >= 0:
+                key = np.uint64(r * mcap + m)
                 if tab[key] == 0:
                     if nt >= touched.size:
                         return ERR_BUFFER, 0
