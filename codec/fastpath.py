@@ -30,14 +30,13 @@ from .format import (DTYPES, Limits, directory_arrays_v2, directory_bytes,
                      empty_shape_fits, value_range)
 from .format_v2 import chunk_crc
 from .huffman import LUT_BITS
-from .kernels.decode import LANES
 from .kernels.directory import (F_DTYPE, F_MLEN, F_MPERIOD, F_MSKIP, F_NAME_LEN, F_NAME_OFF,
                                 F_NDIM, F_NUMEL, F_SHAPE_OFF, F_BOFF, F_VOFF, whole_rows)
 from .kernels.meta import check_metas
 from .kernels.mirror import inverse
 from .kernels.tables import P_FIELDS, plan_batch
 from .package import (MULTI_MIN_BITS, PLAN_BATCH, _crc_jobs, _kernel_parts, _luts_of,
-                      _multi_tables, _parallel, _run_parts)
+                      _multi_tables, _run_parts)
 
 
 def unpack_fast(buf: np.ndarray, limits: Limits, verify: bool) -> dict[str, np.ndarray] | None:
@@ -154,22 +153,10 @@ def _decode_dtype(buf: np.ndarray, ents: np.ndarray, code: int, luts: np.ndarray
             multi[0][ts] = np.arange(ts.size)
             multi = (multi[0], block, bound)
         parts = _kernel_parts(luts, wbound, multi, tid, voff, vmin, vmax)
-        if _parallel(int(per.sum()), total, n):
-            rc, status, _ = _run_parts(buf, parts, (glo, ghi, ost, cnt, voff), vmin, vmax,
-                                       out, extra)
-            if rc != 0 or status.any():
-                return None
-        else:  # on this thread, each kernel called directly (_run_parts: +3 % on fer)
-            for kern, tabs, idx, t in parts:
-                arrs = (glo, ghi, t, ost, cnt, voff) if idx is None else \
-                    (glo[idx], ghi[idx], t, ost[idx], cnt[idx], voff[idx])
-                status = np.zeros(t.size, np.int64)
-                where = np.zeros(t.size, np.int64)
-                rc = kern(buf, np.int64(buf.size), *arrs, np.int64(vmin), np.int64(vmax), tabs,
-                          out, status, where, np.int64(0),
-                          np.int64((t.size + LANES - 1) // LANES))
-                if rc != 0 or status.any():
-                    return None
+        rc, status, _ = _run_parts(buf, parts, (glo, ghi, ost, cnt, voff), vmin, vmax, out,
+                                   extra)
+        if rc != 0 or status.any():
+            return None
     mirrored = sel & (ents[:, F_MPERIOD] > 0)
     if mirrored.any():  # v3: undo the mirrors (inverse fails on a mode 3: X4)
         numel = np.where(sel, ents[:, F_NUMEL], 0)
