@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import queue
 import threading
-import time
 from concurrent.futures import Future
 
 import numba
@@ -31,15 +30,16 @@ def workers() -> int:
     return max(0, min(numba.get_num_threads(), _CPUS) - 1)
 
 
-LINGER_S = 0.002  # a pool thread stays runnable this long after a task (see _Pool)
-
-
 class _Pool:
-    """Daemon threads taking tasks from a queue.  After a task a thread lingers (polling the
-    queue, GIL released between polls) for LINGER_S before it blocks: on this VM a blocked
-    thread's idle vCPU took ~1.5 ms to wake, longer than a whole decode of a 300 K-parameter
-    model, so back-to-back calls found no helper (silero 8-bit: pool 308 vs serial 329 M
-    params/s).  OpenMP's worker threads spin after a region for the same reason."""
+    """Daemon threads taking tasks from a queue; an idle thread blocks on it.
+
+    (Until session 9 a thread lingered for 2 ms after a task, polling the queue with the GIL
+    taken and released between polls, so that back-to-back calls found a helper awake: on
+    this VM a blocked thread's idle vCPU took up to ~1.5 ms to wake.  But the polls took the
+    GIL from the caller's Python between its kernel calls, and each hand-back costs a wake
+    too: without the linger two-thread decodes were 1-9 % faster, none slower (mtcnn 4/0
+    forced onto the pool 838 -> 769 µs, yolov8n 4/.9 1507 -> 1384, 8/0 5251 -> 5222;
+    docs/DESIGN.md, session 9).  A caller never waits for a late thread: run_chunks.)"""
 
     def __init__(self, n: int):
         self._max_workers = n
@@ -55,20 +55,12 @@ class _Pool:
     def _loop(self) -> None:
         q = self._q
         while True:
-            item = q.get()
-            while item is not None:
-                fn, fut = item
-                try:
-                    fut.set_result(fn())
-                except BaseException as exc:  # noqa: BLE001 - stored in the future
-                    fut.set_exception(exc)
-                fn = fut = item = None
-                deadline = time.perf_counter() + LINGER_S
-                while item is None and time.perf_counter() < deadline:
-                    try:
-                        item = q.get_nowait()
-                    except queue.Empty:
-                        time.sleep(0)
+            fn, fut = q.get()
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001 - stored in the future
+                fut.set_exception(exc)
+            fn = fut = None  # (drop the work's references before blocking)
 
 
 def _pool(n: int) -> _Pool:
