@@ -57,10 +57,10 @@ def unpack_fast(buf: np.ndarray, limits: Limits, verify: bool) -> dict[str, np.n
         return None
     crc = None  # a big data area's CRC check runs beside the decode, on the pool's threads
     if verify:
-        crc = _crc_jobs(buf, dir_off, st, crcs,
-                        lambda c: chunk_crc(buf, c, st, dir_off)[2] == int(crcs[c]),
-                        lambda c0, c1: None)
-        if crc is None and not _chunks_ok(buf, dir_off, st, crcs):
+        def chunk_ok(c):  # B1v2: chunk c's CRC matches
+            return chunk_crc(buf, c, st, dir_off)[2] == int(crcs[c])
+        crc = _crc_jobs(buf, dir_off, st, crcs, chunk_ok, lambda c0, c1: None)
+        if crc is None and not all(chunk_ok(c) for c in range(crcs.size)):
             return None
     if not _metas_ok(buf, ents, shapes):
         return None
@@ -102,12 +102,6 @@ def _empty_shapes_fit(ents: np.ndarray, shapes: np.ndarray, limits: Limits) -> b
                                 shapes[a:a + int(ents[i, F_NDIM])].tolist(), limits):
             return False
     return True
-
-
-def _chunks_ok(buf: np.ndarray, dir_off: int, log2: int, crcs: np.ndarray) -> bool:
-    """Every chunk CRC of the data area matches (B1v2 for all tensors at once)."""
-    return all(chunk_crc(buf, c, log2, dir_off)[2] == stored
-               for c, stored in enumerate(crcs.tolist()))
 
 
 def _metas_ok(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray) -> bool:

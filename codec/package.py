@@ -752,49 +752,49 @@ def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
     n = glo.size
     status = np.zeros(n, np.int64)
     where = np.zeros(n, np.int64)
-    total = int((ghi - glo).sum())
-    if not _parallel(total, int(cn.sum()), n):  # this thread: no job list (~10 us on fer:
-        # 3-9 % of its decode)
-        rc = 0
-        for kern, luts, idx, t in parts:
-            if idx is None:
-                arrs, s_, w_ = (glo, ghi, t, st, cn, voff), status, where
-            else:
-                arrs = (glo[idx], ghi[idx], t, st[idx], cn[idx], voff[idx])
-                s_, w_ = np.zeros(idx.size, np.int64), np.zeros(idx.size, np.int64)
-            r = kern(buf, np.int64(buf.size), *arrs, np.int64(vmin), np.int64(vmax), luts, out,
-                     s_, w_, np.int64(0), np.int64((t.size + LANES - 1) // LANES))
-            rc = rc or r
-            if idx is not None:
-                status[idx] = s_
-                where[idx] = w_
-        return rc, status, where
-    # in parallel: the payload is big enough to pay for waking threads (time goes with the
-    # bits read more than with the values written: 4-bit 90 % sparse mtcnn, 50 KB: 1.0-1.3
-    # G params/s on two threads vs 1.6 G on one).  All parts share one job list, each cut
-    # into chunks in proportion to its bits (not a fixed count each: yolov8n 8/0's 65-group
-    # multi-set part made 8 jobs of ~50 us), taken dynamically by the pool, the biggest
-    # first, with the ``extra`` jobs
-    nw = workers()
-    bits = ghi - glo
-    shares = [total if idx is None else int(bits[idx].sum()) for _, _, idx, _ in parts]
-    jobs, outs = [], []
-    for i, (kern, luts, idx, t) in enumerate(parts):
+    calls = []  # each part: (kernel, its arguments but the lane range, slots, statuses, lanes)
+    for kern, luts, idx, t in parts:
         if idx is None:
             arrs, s_, w_ = (glo, ghi, t, st, cn, voff), status, where
         else:
             arrs = (glo[idx], ghi[idx], t, st[idx], cn[idx], voff[idx])
             s_, w_ = np.zeros(idx.size, np.int64), np.zeros(idx.size, np.int64)
-            outs.append((idx, s_, w_))
-        args = (buf, np.int64(buf.size), *arrs, np.int64(vmin), np.int64(vmax),
-                luts, out, s_, w_)
-        nq = (t.size + LANES - 1) // LANES
-        k = min(nq, max(1, round(CHUNKS_PER_WORKER * (nw + 1) * shares[i] / total)))
+        calls.append((kern, (buf, np.int64(buf.size), *arrs, np.int64(vmin), np.int64(vmax),
+                             luts, out, s_, w_), idx, s_, w_, (t.size + LANES - 1) // LANES))
+    total = int((ghi - glo).sum())
+    if not _parallel(total, int(cn.sum()), n):  # this thread: no job list (~10 us on fer:
+        # 3-9 % of its decode)
+        rc = 0
+        for kern, args, _, _, _, nq in calls:
+            r = kern(*args, np.int64(0), np.int64(nq))
+            rc = rc or r
+    else:
+        rc = _run_jobs(calls, ghi - glo, total, extra)
+    for _, _, idx, s_, w_, _ in calls:
+        if idx is not None:
+            status[idx] = s_
+            where[idx] = w_
+    return rc, status, where
+
+
+def _run_jobs(calls: list, bits: np.ndarray, total: int, extra: list | None) -> int:
+    """:func:`_run_parts`' ``calls`` in chunks on the pool, with the ``extra`` jobs; the
+    first nonzero kernel return code or 0.
+
+    The payload is big enough to pay for waking threads (time goes with the bits read more
+    than with the values written: 4-bit 90 % sparse mtcnn, 50 KB: 1.0-1.3 G params/s on two
+    threads vs 1.6 G on one).  All parts share one job list, each cut into chunks in
+    proportion to its bits (not a fixed count each: yolov8n 8/0's 65-group multi-set part
+    made 8 jobs of ~50 us), taken dynamically by the pool, the biggest first."""
+    nw = workers()
+    jobs = []
+    for kern, args, idx, _, _, nq in calls:
+        share = total if idx is None else int(bits[idx].sum())
+        k = min(nq, max(1, round(CHUNKS_PER_WORKER * (nw + 1) * share / total)))
         # chunks of about equal parameters (cutting by bits + values was no better:
         # yolov8n 4/.9 2.97 vs 2.56 ms, 4/0 4.70 vs 4.58, two threads, loaded machine)
-        cuts = work_cuts(arrs[4], np.int64(LANES), np.int64(k)) if k > 1 else (0, nq)
-        jobs += [(shares[i] // k, kern, args, int(cuts[j]), int(cuts[j + 1]))
-                 for j in range(k)]
+        cuts = work_cuts(args[6], np.int64(LANES), np.int64(k)) if k > 1 else (0, nq)
+        jobs += [(share // k, kern, args, int(cuts[j]), int(cuts[j + 1])) for j in range(k)]
     if extra:
         jobs += [(c, fn, None, 0, 0) for c, fn in extra]
         extra.clear()
@@ -808,11 +808,7 @@ def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
         else:
             rcs[j] = kern(*args, np.int64(q0), np.int64(q1))
     run_chunks(job, len(jobs))
-    rc = next((r for r in rcs if r), 0)
-    for idx, s_, w_ in outs:
-        status[idx] = s_
-        where[idx] = w_
-    return rc, status, where
+    return next((r for r in rcs if r), 0)
 
 
 def _crc_jobs(buf: np.ndarray, dir_off: int, log2: int, crcs, chunk_ok, mark_ok):

@@ -15,7 +15,8 @@ import numpy as np
 from numba import njit
 
 from .status import ERR_BUFFER, ERR_LENGTH_MISMATCH, ERR_SYMBOL, OK
-from .symbols import MAG_LUT, SYM_EOB, SYM_ESC, mag_lut, pair_symbol
+from .symbols import (MAG_LUT, SYM_EOB, SYM_ESC, lut_index, mag_lut, pair_symbol,
+                      pair_symbol_lut)
 
 
 @njit(cache=True, nogil=True)
@@ -138,8 +139,9 @@ def coarsen_runs(runs, ps, glen, cf, out, c0, c1):
 @njit(cache=True, nogil=True)
 def _mag_luts(krefs, nruns):
     """:func:`codec.kernels.symbols.mag_lut` of every table (rows: symbol base, extra bits +
-    1 by magnitude < MAG_LUT): the per-pair class arithmetic of :func:`pair_symbol` becomes
-    two loads for most pairs (bit packing 1.6x on mtcnn 8-bit)."""
+    1 by magnitude < MAG_LUT), for :func:`codec.kernels.symbols.pair_symbol_lut`: the
+    per-pair class arithmetic becomes two loads for most pairs (bit packing 1.6x on mtcnn
+    8-bit)."""
     n = min(krefs.size, nruns.size)
     s0s = np.zeros((n, MAG_LUT), np.int64)
     x1s = np.zeros((n, MAG_LUT), np.int64)
@@ -168,17 +170,12 @@ def group_bits(runs, vals, ps, tid, krefs, nruns, lens, bits, g0, g1):
         esc = np.int64(lens[t, SYM_ESC])
         total = np.int64(lens[t, SYM_EOB])
         ok = total > 0
-        tt = np.uint64(t)
         for k in range(ps[g], ps[g + 1]):
-            r = np.int64(runs[np.uint64(k)])
             d = np.int64(vals[np.uint64(k)])
-            m = d if d > 0 else -d
-            if 0 < m < MAG_LUT and r < nrun:  # the table's magnitude LUT (most pairs)
-                nesc = 0
-                s = s0s[tt, np.uint64(m)] + r
-                e = x1s[tt, np.uint64(m)] - 1
-            else:
-                nesc, s, e, _x = pair_symbol(r, d, kref, nrun)
+            i = lut_index(d)
+            nesc, s, e1 = pair_symbol_lut(np.int64(runs[np.uint64(k)]), d, kref, nrun,
+                                          s0s[t, i], x1s[t, i])
+            e = e1 - 1
             if nesc:
                 total += nesc * esc
                 if esc == 0:
@@ -258,19 +255,13 @@ def pack_groups(runs, vals, ps, tid, krefs, nruns, codes, lens, gstart, gbits, o
         ok = True
         esc_code = np.uint64(codes[t, SYM_ESC])
         esc_len = np.int64(lens[t, SYM_ESC])
-        tt = np.uint64(t)
         for k in range(ps[g], ps[g + 1]):
             d = vals[np.uint64(k)]
-            r = np.int64(runs[np.uint64(k)])
-            m = np.int64(d) if d > 0 else -np.int64(d)
-            if 0 < m < MAG_LUT and r < nrun:  # the table's magnitude LUT (most pairs)
-                um = np.uint64(m)
-                nesc = 0
-                s = s0s[tt, um] + r
-                e = x1s[tt, um] - 1
-                x = m & ((np.int64(1) << e) - 1)
-            else:
-                nesc, s, e, x = pair_symbol(r, np.int64(d), kref, nrun)
+            i = lut_index(np.int64(d))
+            nesc, s, e1 = pair_symbol_lut(np.int64(runs[np.uint64(k)]), np.int64(d), kref, nrun,
+                                          s0s[t, i], x1s[t, i])
+            e = e1 - 1
+            x = (np.int64(d) if d > 0 else -np.int64(d)) & ((np.int64(1) << e) - 1)  # extra bits
             for _ in range(nesc):
                 acc = (acc << np.uint64(esc_len)) | esc_code
                 nacc += esc_len
