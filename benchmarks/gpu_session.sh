@@ -27,6 +27,10 @@ if [ "${GPU_SESSION_TESTS:-1}" = 1 ]; then  # GPU_SESSION_TESTS=0: benchmark onl
     python3 -m pytest -q -p no:cacheprovider tests/test_cuda_sim.py -k "real_models or ptx" \
         2>&1 | tee "$OUT/pytest.log"
 fi
+if [ "${GPU_SESSION_SIMCHECKS:-1}" = 1 ]; then  # the simulator's checks on the real GPU
+    timeout "${GPU_SESSION_SIMCHECKS_TIMEOUT:-240}" python3 benchmarks/gpu_simchecks.py \
+        "$OUT/simchecks.json" 2>&1 | tee "$OUT/simchecks.log"
+fi
 if [ "${GPU_SESSION_PROFILE:-0}" = 1 ]; then  # Nsight Compute on one launch of each kernel
     NCU=$(command -v ncu || ls -d /opt/nvidia/nsight-compute/*/ncu | head -1)
     for k in decode_warp decode_global; do
