@@ -47,7 +47,7 @@ from numba import njit
 
 from ..huffman import LUT_BITS
 from .directory import WHOLE_FLAG, WHOLE_MAX
-from .intrinsics import load_be64
+from .intrinsics import window_be64 as _window
 from .status import (ERR_BUFFER, ERR_INVALID_CODE, ERR_LENGTH_MISMATCH, ERR_OVERRUN, ERR_RANGE,
                      ERR_RUN_OVERFLOW, OK)
 
@@ -55,20 +55,6 @@ KIND_VALUE = 1
 KIND_ESC = 2
 KIND_EOB = 3
 _SHIFT = np.uint64(64 - LUT_BITS)
-
-
-@njit(cache=True, inline="always")
-def _window(buf, p, hi):
-    # 0 <= p <= hi - 8 as one unsigned compare (hi >= 8 when there is a payload; a negative
-    # p or one past hi - 8 wraps to a large value); hi <= buf.size is checked by the callers
-    if np.uint64(p) <= np.uint64(hi - 8) and hi >= 8:
-        return load_be64(buf, p)
-    w = np.uint64(0)
-    for k in range(8):
-        w <<= np.uint64(8)
-        if p + k < hi:
-            w |= np.uint64(buf[p + k])
-    return w
 
 
 @njit(cache=True, inline="always")

@@ -156,6 +156,55 @@ def read_table_pool(d, pos, fill, tables, lengths, max_classes, sym_first, max_t
 
 
 @njit(cache=True)
+def read_table_pool_once(d, pos, max_classes, sym_first, max_tables, max_table_symbols):
+    """:func:`read_table_pool` in one pass (the same checks): (position after the pool or
+    FAIL, (kref, nrun, nclass, offset) rows, code lengths).  The lengths go straight into a
+    buffer that doubles when a table does not fit, so the gamma-coded symbol lists (the
+    pool's cost: yolov8n's 27 tables, ~50 us a pass) are read once, not once to check and
+    size and again to fill.  One exit (a tuple of arrays from many exits compiles slowly)."""
+    ntab, pos = _varint(d, pos)
+    ok = 0 <= ntab <= max_tables and ntab <= d.size  # a table is >= 15 bytes
+    tables = np.zeros((ntab if ok else 0, 4), np.int64)
+    lengths = np.zeros(256, np.uint8)
+    total_sym = 0
+    for i in range(ntab if ok else 0):
+        if pos >= d.size:
+            ok = False
+            break
+        kref = np.int64(d[pos])
+        pos += 1
+        if kref >= max_classes.size:
+            ok = False
+            break
+        nrun, pos = _varint(d, pos)
+        if nrun < 1 or nrun > 4096:
+            ok = False
+            break
+        nclass, pos = _varint(d, pos)
+        if nclass < 1 or nclass > max_classes[kref]:
+            ok = False
+            break
+        nsym = sym_first + nclass * nrun
+        if nsym > 65536 or total_sym + nsym > max_table_symbols:
+            ok = False
+            break
+        if total_sym + nsym > lengths.size:
+            grown = np.zeros(max(2 * lengths.size, total_sym + nsym), np.uint8)
+            grown[:total_sym] = lengths[:total_sym]
+            lengths = grown
+        pos = _read_table(d, pos, lengths[total_sym:total_sym + nsym])
+        if pos < 0:
+            ok = False
+            break
+        tables[i, T_KREF] = kref
+        tables[i, T_NRUN] = nrun
+        tables[i, T_NCLASS] = nclass
+        tables[i, T_LEN_OFF] = total_sym
+        total_sym += nsym
+    return (pos if ok else FAIL), tables, lengths[:total_sym]
+
+
+@njit(cache=True)
 def _walk(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, entries, shapes,
           names, sizes):
     """One pass over the directory bytes ``d`` (first byte at file offset ``dir_off``).

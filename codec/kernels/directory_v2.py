@@ -1,8 +1,9 @@
 """Format v2 directory kernel: the fast path of :func:`codec.format.read_directory` for v2
 and v3 (v3: an entry's flag bit 7 and mirror fields, docs/FORMAT.md §23-§24).
 
-Same contract as kernels/directory.py: two walks over the directory bytes (check and size,
-then fill), integer returns only; it accepts only what the Python parser
+Same contract as kernels/directory.py: the table pool read once
+(``directory.read_table_pool_once``), then two walks over the rest of the directory bytes
+(check and size, then fill), integer returns only; it accepts only what the Python parser
 (``format_v2.read_names`` / ``read_entries`` / ``read_chunks``) accepts, with the same values,
 and returns FAIL on anything else (the caller re-parses in Python for the exact error).  UTF-8
 validity and uniqueness of names (E3) are checked by the caller.
@@ -18,7 +19,7 @@ from numba import njit
 from .directory import (BIG, F_BLEN, F_BOFF, F_DTYPE, F_GMODE, F_GSIZE, F_LEN_BITS, F_MLEN,
                         F_MPERIOD, F_MSKIP, F_NAME_LEN, F_NAME_OFF, F_NDIM, F_NUMEL, F_SHAPE_OFF,
                         F_TID_BASE, F_TID_BITS, F_VOFF, FAIL, N_FIELDS, _ITEMSIZE, _VMAX, _VMIN,
-                        _varint, groups_fit, read_table_pool)
+                        _varint, groups_fit, read_table_pool_once)
 
 MAX_DIM = np.int64(1) << np.int64(48)
 
@@ -111,20 +112,16 @@ def _names(d, pos, count, lim, fill, entries, names, sizes):
 
 
 @njit(cache=True)
-def _walk_v2(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, entries, shapes,
-             names, crcs, sizes, version):
-    """One walk over a v2 directory (see kernels/directory.py ``_walk``).  Returns
-    chunk_log2 (>= 0) or FAIL; ``sizes`` = tables, code-length symbols, entries, dims, name
-    bytes, chunks."""
-    max_tables, max_table_symbols, max_tensors = lim[0], lim[1], lim[2]
+def _walk_v2(d, dir_off, lim, pos, ntab, total_sym, fill, entries, shapes, names, crcs, sizes,
+             version):
+    """One walk over a v2 directory after its table pool (``ntab`` tables of ``total_sym``
+    code-length symbols, read by ``read_table_pool_once``, ending at ``pos``; see
+    kernels/directory.py ``_walk``).  Returns chunk_log2 (>= 0) or FAIL; ``sizes`` = tables,
+    code-length symbols, entries, dims, name bytes, chunks."""
+    max_tensors = lim[2]
     max_ndim, max_output_bytes = lim[5], lim[6]
-    if sizes.size < 6:
+    if sizes.size < 6 or pos < 0:
         return FAIL
-    pos = read_table_pool(d, 0, fill, tables, lengths, max_classes, sym_first, max_tables,
-                          max_table_symbols, sizes)
-    if pos < 0:
-        return FAIL
-    ntab, total_sym = sizes[0], sizes[1]
     count, pos = _varint(d, pos)
     if count < 0 or count > max_tensors or count > d.size:
         return FAIL
@@ -300,21 +297,20 @@ def parse_directory_v2(d, dir_off, lim, max_classes, sym_first, version=2):
     (status, tables, lengths, entries, shapes, names, chunk CRCs uint32[...]); status =
     chunk_log2 (>= 0) when valid, FAIL = re-parse in Python."""
     sizes = np.zeros(6, np.int64)
-    e2, e1 = np.zeros((0, 4), np.int64), np.zeros(0, np.uint8)
+    e1 = np.zeros(0, np.uint8)
     ee, es = np.zeros((0, N_FIELDS), np.int64), np.zeros(0, np.int64)
     ec = np.zeros(0, np.uint32)
     version = np.int64(version)
-    st = _walk_v2(d, dir_off, lim, max_classes, sym_first, False, e2, e1, ee, es, e1, ec, sizes,
-                  version)
+    pos, tables, lengths = read_table_pool_once(d, 0, max_classes, sym_first, lim[0], lim[1])
+    ntab, nsym = tables.shape[0], lengths.size
+    st = _walk_v2(d, dir_off, lim, pos, ntab, nsym, False, ee, es, e1, ec, sizes, version)
     if st < 0:
-        return st, e2, e1, ee, es, e1, ec
-    ntab, nsym, count, nshape, nnames, nch = (int(x) for x in sizes)
-    tables = np.zeros((ntab, 4), np.int64)
-    lengths = np.zeros(nsym, np.uint8)
+        return st, tables, lengths, ee, es, e1, ec
+    count, nshape, nnames, nch = (int(x) for x in sizes[2:])
     entries = np.zeros((count, N_FIELDS), np.int64)
     shapes = np.zeros(nshape, np.int64)
     names = np.zeros(nnames, np.uint8)
     crcs = np.zeros(nch, np.uint32)
-    st = _walk_v2(d, dir_off, lim, max_classes, sym_first, True, tables, lengths, entries,
-                  shapes, names, crcs, sizes, version)
+    st = _walk_v2(d, dir_off, lim, pos, ntab, nsym, True, entries, shapes, names, crcs, sizes,
+                  version)
     return st, tables, lengths, entries, shapes, names, crcs

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 from llvmlite import ir
-from numba import config, types
+from numba import config, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -65,9 +65,23 @@ if config.DISABLE_JIT:
     def bit_length64(x):
         return int(x).bit_length()
 else:
-    from numba import njit
-
     @njit(inline="always")
     def bit_length64(x):
         """Number of bits of a non-negative integer (0 for 0): 64 - count of leading zeros."""
         return 64 - _ctlz64(x)
+
+
+@njit(cache=True, inline="always")
+def window_be64(buf, p, hi):
+    """:func:`load_be64` at byte ``p`` where bytes at or past ``hi`` read as 0 (``hi <=
+    buf.size`` is checked by the callers)."""
+    # 0 <= p <= hi - 8 as one unsigned compare (hi >= 8 when there is a payload; a negative
+    # p or one past hi - 8 wraps to a large value)
+    if np.uint64(p) <= np.uint64(hi - 8) and hi >= 8:
+        return load_be64(buf, p)
+    w = np.uint64(0)
+    for k in range(8):
+        w <<= np.uint64(8)
+        if p + k < hi:
+            w |= np.uint64(buf[p + k])
+    return w
