@@ -75,9 +75,10 @@ else:
 def window_be64(buf, p, hi):
     """:func:`load_be64` at byte ``p`` where bytes at or past ``hi`` read as 0 (``hi <=
     buf.size`` is checked by the callers)."""
-    # 0 <= p <= hi - 8 as one unsigned compare (hi >= 8 when there is a payload; a negative
-    # p or one past hi - 8 wraps to a large value)
-    if np.uint64(p) <= np.uint64(hi - 8) and hi >= 8:
+    # 0 <= p <= hi - 8 as one unsigned compare (a negative p or one past hi - 8 wraps to a
+    # large value); hi >= 8 first (loop-invariant in the decoder), so that hi - 8 >= 0 also
+    # as plain Python (NUMBA_DISABLE_JIT: np.uint64 of a negative number raises)
+    if hi >= 8 and np.uint64(p) <= np.uint64(hi - 8):
         return load_be64(buf, p)
     w = np.uint64(0)
     for k in range(8):
