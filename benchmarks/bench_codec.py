@@ -22,7 +22,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.recipe import CONFIGS, MODELS, load_float, quantize_tensor  # noqa: E402
-from codec.bench import compare  # noqa: E402
+import codec  # noqa: E402
+from codec.bench import best_time, compare  # noqa: E402
 
 # REFERENCE.md: NNCodec bits/param and decode M params/s (same recipe), per (model, bits, sparsity)
 NNCODEC_BPP = {
@@ -109,7 +110,7 @@ def cold_runs() -> dict:
 def markdown(rows: list[dict], cold: dict | None) -> str:
     head = ("| model | bits | sp | params | order-0 | **codec** | zstd-19 | lzma-9 | brotli-11 | "
             "NNCodec | codec/order-0 | best other | codec enc M/s | codec dec M/s | zstd dec M/s "
-            "| dec/zstd | dec/NNCodec |")
+            "| dec/zstd | dec/NNCodec | effort 0: enc M/s, size vs effort 1 |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         others = {k: r[k] for k in ("zstd-19", "lzma-9", "brotli-11", "NNCodec") if r.get(k)}
@@ -121,7 +122,9 @@ def markdown(rows: list[dict], cold: dict | None) -> str:
             f"{r['codec'] / r['order0']:.4f} | {best} {others[best]:.3f} | {r['encode_Mps']:.1f} | "
             f"{r['decode_Mps']:.0f} | {r['zstd_decode_Mps']:.0f} | "
             f"{r['decode_Mps'] / r['zstd_decode_Mps']:.2f} | "
-            + (f"{r['decode_Mps'] / r['NNCodec_decode_Mps']:.0f}x |" if r.get("NNCodec_decode_Mps") else "- |"))
+            + (f"{r['decode_Mps'] / r['NNCodec_decode_Mps']:.0f}x |" if r.get("NNCodec_decode_Mps") else "- |")
+            + (f" {r['encode_effort0_Mps']:.1f}, {r['codec_effort0'] / r['codec'] - 1:+.2%} |"
+               if "codec_effort0" in r else " - |"))
     out = "\n".join(lines)
     if cold:
         out += ("\n\nCold start, fresh process, bundled MTCNN 8-bit 50 % (`import codec` + "
@@ -149,6 +152,11 @@ def main() -> int:
         for bits, sp in CONFIGS:
             q = {k: quantize_tensor(v, bits, sp) for k, v in floats.items()}
             r = compare(q, repeat=a.repeat)
+            # effort 0 (the faster, coarser table search): its speed and what it costs in size
+            d0 = codec.pack(q, effort=0)
+            r["codec_effort0"] = 8 * len(d0) / r["params"]
+            r["encode_effort0_Mps"] = r["params"] / best_time(lambda: codec.pack(q, effort=0),
+                                                              max(1, a.repeat // 2)) / 1e6
             r.update(model=m, bits=bits, sparsity=sp)
             if (m, bits, sp) in NNCODEC_BPP:
                 r["NNCodec"] = NNCODEC_BPP[(m, bits, sp)]
@@ -165,7 +173,11 @@ def main() -> int:
     meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpu_count": os.cpu_count(),
             "numba_threads": __import__("numba").get_num_threads()}
     (out / "codec.json").write_text(json.dumps({"meta": meta, "rows": rows, "cold": cold}, indent=1))
-    (out / "codec.md").write_text(f"Measured {meta['date']} on {meta['cpu_count']} cores.\n\n" + md + "\n")
+    (out / "codec.md").write_text(
+        f"Measured {meta['date']} on {meta['cpu_count']} cores.  Decode: `codec.unpack` and "
+        "zstd's decompress of the same integers called in turn, best call of each over at "
+        "least 5 rounds and 0.3 s (`codec.bench.best_times_interleaved`); encode: best of "
+        f"{max(1, a.repeat // 2)} `codec.pack` calls.\n\n" + md + "\n")
     return 0
 
 
