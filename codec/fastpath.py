@@ -30,11 +30,11 @@ from .format import (DTYPES, Limits, directory_arrays_v2, directory_bytes,
                      empty_shape_fits, value_range)
 from .format_v2 import chunk_crc
 from .huffman import LUT_BITS
-from .kernels.directory import (F_DTYPE, F_MLEN, F_MPERIOD, F_MSKIP, F_NAME_LEN, F_NAME_OFF,
-                                F_NDIM, F_NUMEL, F_SHAPE_OFF, F_BOFF, F_VOFF, whole_rows)
+from .kernels.directory import (F_BOFF, F_DTYPE, F_MLEN, F_NAME_LEN, F_NAME_OFF, F_NDIM,
+                                F_NUMEL, F_SHAPE_OFF, whole_rows)
 from .kernels.meta import check_metas
-from .kernels.mirror import inverse
-from .kernels.tables import P_FIELDS, plan_batch
+from .kernels.mirror import inverse_entries
+from .kernels.tables import P_FIELDS, plan_batch, table_bits
 from .package import (MULTI_MIN_BITS, PLAN_BATCH, _crc_jobs, _kernel_parts, _luts_of,
                       _multi_tables, _run_parts)
 
@@ -115,54 +115,48 @@ def _metas_ok(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray) -> bool:
                        e[F_NUMEL]) == -1
 
 
+# no multi-set tables: (row of each table, tables, bounds); read-only (rows is indexed
+# only when there are tables)
+_NO_MULTI = (np.full(0, -1, np.int64), np.zeros((0, 1 << LUT_BITS), np.uint64),
+             np.zeros(0, np.int64))
+
+
 def _decode_dtype(buf: np.ndarray, ents: np.ndarray, code: int, luts: np.ndarray,
                   wbound: np.ndarray, ntab: int, extra: list | None) -> np.ndarray | None:
     """The tensors of dtype ``code``, back to back in one flat array (mirrors undone), or
     None.  A big payload (package._parallel) decodes on the pool's threads, with the
     ``extra`` jobs (package._run_parts)."""
-    sel = ents[:, F_DTYPE] == code
-    rows = np.empty((int(sel.sum()), P_FIELDS), np.int64)
+    rows = np.empty((ents.shape[0], P_FIELDS), np.int64)
     k, total, n = whole_rows(ents, np.int64(code), rows)
     if k < 0 or n > PLAN_BATCH:
         return None
     dtype = DTYPES[code]
     out = np.empty(total, dtype)
     if k:
-        glo, ghi, tid, ost, cnt, voff = (np.empty(n, np.int64) for _ in range(6))
+        glo, ghi, tid, ost, cnt, voff = np.empty((6, n), np.int64)
         ends = np.zeros(k, np.int64)
         st, _ = plan_batch(buf, rows[:k], np.int64(ntab), glo, ghi, tid, ost, cnt, voff, ends)
         if st != 0:
             return None
         vmin, vmax = value_range(dtype)
-        bits = ghi - glo
-        per = np.bincount(tid, weights=bits, minlength=ntab)
-        ts = np.flatnonzero(per >= MULTI_MIN_BITS)
-        multi = (np.full(ntab, -1, np.int64), np.zeros((0, 1 << LUT_BITS), np.uint64),
-                 np.zeros(0, np.int64))
+        ts, bits = table_bits(glo, ghi, tid, np.int64(ntab), np.int64(MULTI_MIN_BITS))
+        multi = _NO_MULTI
         if ts.size:
             try:
                 ts, block, bound = _multi_tables(luts, ts)
             except CodecError:
                 return None
+            multi = (np.full(ntab, -1, np.int64), block, bound)
             multi[0][ts] = np.arange(ts.size)
-            multi = (multi[0], block, bound)
         parts = _kernel_parts(luts, wbound, multi, tid, voff, vmin, vmax)
         rc, status, _ = _run_parts(buf, parts, (glo, ghi, ost, cnt, voff), vmin, vmax, out,
-                                   extra)
+                                   extra, (int(bits), int(total)))
         if rc != 0 or status.any():
             return None
-    mirrored = sel & (ents[:, F_MPERIOD] > 0)
-    if mirrored.any():  # v3: undo the mirrors (inverse fails on a mode 3: X4)
-        numel = np.where(sel, ents[:, F_NUMEL], 0)
-        bases = np.cumsum(numel) - numel
-        bits = 8 * dtype.itemsize
-        for i in np.flatnonzero(mirrored).tolist():
-            if inverse(out, np.int64(bases[i]), np.int64(ents[i, F_NUMEL]),
-                       np.int64(ents[i, F_MPERIOD]), np.int64(ents[i, F_MSKIP]), buf,
-                       np.int64(ents[i, F_BOFF] + ents[i, F_MLEN]), np.int64(ents[i, F_VOFF]),
-                       np.int64(bits),
+    # v3: undo the mirrors (inverse fails on a mode 3: X4); nothing to do without one
+    if inverse_entries(out, ents, np.int64(code), buf, np.int64(8 * dtype.itemsize),
                        dtype.kind == "i") != 0:
-                return None
+        return None
     return out
 
 
@@ -170,15 +164,22 @@ def _assemble(keys: list[str], ents: np.ndarray, shapes: np.ndarray,
               flats: dict) -> dict[str, np.ndarray]:
     """{name: view of its dtype's flat array, shaped}, in package order."""
     dims = shapes.tolist()
+    view = np.ndarray  # one call a view (slice + reshape: 1.3x the time)
+    soffs = ents[:, F_SHAPE_OFF].tolist()
+    ndims = ents[:, F_NDIM].tolist()
+    numel = ents[:, F_NUMEL]
+    if len(flats) == 1:  # one dtype (the usual case): byte offsets by one cumsum
+        flat = next(iter(flats.values()))
+        offs = ((np.cumsum(numel) - numel) * flat.itemsize).tolist()
+        dt = flat.dtype
+        return {key: view(dims[s:s + n], dt, flat, o)
+                for key, s, n, o in zip(keys, soffs, ndims, offs)}
     bases = dict.fromkeys(flats, 0)
     result = {}
-    view = np.ndarray  # one call a view (slice + reshape: 1.4x the time on fer's 80)
-    for key, code, numel, soff, ndim in zip(keys, ents[:, F_DTYPE].tolist(),
-                                            ents[:, F_NUMEL].tolist(),
-                                            ents[:, F_SHAPE_OFF].tolist(),
-                                            ents[:, F_NDIM].tolist()):
+    for key, code, n_, soff, ndim in zip(keys, ents[:, F_DTYPE].tolist(), numel.tolist(),
+                                         soffs, ndims):
         b = bases[code]
         flat = flats[code]
         result[key] = view(dims[soff:soff + ndim], flat.dtype, flat, b * flat.itemsize)
-        bases[code] = b + numel
+        bases[code] = b + n_
     return result

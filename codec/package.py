@@ -742,12 +742,14 @@ def _parallel(bits: int, values: int, groups: int) -> bool:
 
 
 def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
-               out: np.ndarray, extra: list | None) -> tuple[int, np.ndarray, np.ndarray]:
+               out: np.ndarray, extra: list | None,
+               work: tuple[int, int] | None = None) -> tuple[int, np.ndarray, np.ndarray]:
     """Run the decode kernels of :func:`_kernel_parts`' ``parts`` over the groups of ``plan``
     = (glo, ghi, output start, count, value offset) into ``out``: on the calling thread, or
     for a big enough payload (:func:`_parallel`) in chunks on the pool together with the
-    ``extra`` [(cost, job)] jobs (it then empties that list).  Returns (first nonzero kernel
-    return code or 0, each group's status, where each group stopped)."""
+    ``extra`` [(cost, job)] jobs (it then empties that list).  ``work``: (payload bits, values)
+    of all the groups when the caller has them (else summed here).  Returns (first nonzero
+    kernel return code or 0, each group's status, where each group stopped)."""
     glo, ghi, st, cn, voff = plan
     n = glo.size
     status = np.zeros(n, np.int64)
@@ -761,8 +763,8 @@ def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
             s_, w_ = np.zeros(idx.size, np.int64), np.zeros(idx.size, np.int64)
         calls.append((kern, (buf, np.int64(buf.size), *arrs, np.int64(vmin), np.int64(vmax),
                              luts, out, s_, w_), idx, s_, w_, (t.size + LANES - 1) // LANES))
-    total = int((ghi - glo).sum())
-    if not _parallel(total, int(cn.sum()), n):  # this thread: no job list (~10 us on fer:
+    total, values = work if work is not None else (int((ghi - glo).sum()), int(cn.sum()))
+    if not _parallel(total, values, n):  # this thread: no job list (~10 us on fer:
         # 3-9 % of its decode)
         rc = 0
         for kern, args, _, _, _, nq in calls:

@@ -161,11 +161,11 @@ def read_table_pool_once(d, pos, max_classes, sym_first, max_tables, max_table_s
     FAIL, (kref, nrun, nclass, offset) rows, code lengths).  The lengths go straight into a
     buffer that doubles when a table does not fit, so the gamma-coded symbol lists (the
     pool's cost: yolov8n's 27 tables, ~50 us a pass) are read once, not once to check and
-    size and again to fill.  One exit (a tuple of arrays from many exits compiles slowly)."""
+    size and again to fill.  The buffer is sized at the first table for all of them.  One exit (a tuple of arrays from many exits compiles slowly)."""
     ntab, pos = _varint(d, pos)
     ok = 0 <= ntab <= max_tables and ntab <= d.size  # a table is >= 15 bytes
     tables = np.zeros((ntab if ok else 0, 4), np.int64)
-    lengths = np.zeros(256, np.uint8)
+    lengths = np.empty(0, np.uint8)  # (read_symbol_list zeroes each table's slice)
     total_sym = 0
     for i in range(ntab if ok else 0):
         if pos >= d.size:
@@ -189,7 +189,12 @@ def read_table_pool_once(d, pos, max_classes, sym_first, max_tables, max_table_s
             ok = False
             break
         if total_sym + nsym > lengths.size:
-            grown = np.zeros(max(2 * lengths.size, total_sym + nsym), np.uint8)
+            # room for the rest of the tables at this one's size (pools are mostly tables of
+            # one alphabet), at most 64 symbols a directory byte beyond this table (a hostile
+            # count costs no big allocation before its lists are read), at least double
+            want = total_sym + (ntab - i) * nsym
+            want = min(want, total_sym + nsym + 64 * d.size, max_table_symbols)
+            grown = np.empty(max(want, 2 * lengths.size, total_sym + nsym), np.uint8)
             grown[:total_sym] = lengths[:total_sym]
             lengths = grown
         pos = _read_table(d, pos, lengths[total_sym:total_sym + nsym])

@@ -7,6 +7,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .directory import (F_BOFF, F_DTYPE, F_MLEN, F_MPERIOD, F_MSKIP, F_NUMEL, F_VOFF,
+                        N_FIELDS)
+
 SAMPLE_ROWS = 64      # §25's sample step: rows looked at first ...
 SAMPLE_PAIRS = 32     # ... and pairs of each
 SAMPLE_MIN_NUMEL = 8192  # ... in tensors of more values than this
@@ -214,4 +217,26 @@ def inverse(out, lo, numel, period, skip, buf, off, voff, bits, signed):
             for q in range(k1 - k0):  # (unsigned indices: no negative-index wraparound code)
                 v = (np.int64(out[d + np.uint64(q)]) + tmp[q]) & mask
                 out[d + np.uint64(q)] = v - ((v & half) << 1)
+    return np.int64(0)
+
+
+@njit(cache=True, nogil=True)
+def inverse_entries(out, ents, code, buf, bits, signed):
+    """:func:`inverse` for every tensor of dtype ``code`` with a mirror (a directory kernel's
+    entry array, kernels/directory.py F_*), ``out`` holding the dtype's tensors back to back in
+    entry order (the fast path's layout): one call instead of one per tensor.  Returns 0 or
+    the first tensor's nonzero :func:`inverse` status."""
+    if ents.shape[1] < N_FIELDS:
+        return np.int64(-1)
+    base = np.int64(0)
+    for i in range(ents.shape[0]):
+        if ents[i, F_DTYPE] != code:
+            continue
+        numel = ents[i, F_NUMEL]
+        if ents[i, F_MPERIOD] > 0:
+            st = inverse(out, base, numel, ents[i, F_MPERIOD], ents[i, F_MSKIP], buf,
+                         ents[i, F_BOFF] + ents[i, F_MLEN], ents[i, F_VOFF], bits, signed)
+            if st != 0:
+                return st
+        base += numel
     return np.int64(0)
