@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .intrinsics import window_be64
+
 from .directory import (BIG, F_BLEN, F_BOFF, F_DTYPE, F_GMODE, F_GSIZE, F_LEN_BITS, F_MLEN,
                         F_MPERIOD, F_MSKIP, F_NAME_LEN, F_NAME_OFF, F_NDIM, F_NUMEL, F_SHAPE_OFF,
                         F_TID_BASE, F_TID_BITS, F_VOFF, FAIL, N_FIELDS, _ITEMSIZE, _VMAX, _VMIN,
@@ -24,17 +26,17 @@ from .directory import (BIG, F_BLEN, F_BOFF, F_DTYPE, F_GMODE, F_GSIZE, F_LEN_BI
 MAX_DIM = np.int64(1) << np.int64(48)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _bits(d, bit, w):
-    """(value, new bit position) of ``w`` (<= 32) MSB-first bits at ``bit``; value -1 if they
-    run past the end of ``d``."""
+    """(value, new bit position) of ``w`` (0 <= w <= 32) MSB-first bits at ``bit`` (>= 0);
+    value -1 if they run past the end of ``d``.  One 64-bit window (>= 57 bits from ``bit``),
+    not a loop over the bits."""
     if bit + w > 8 * d.size:
         return np.int64(-1), bit
-    v = np.int64(0)
-    for _ in range(w):
-        v = (v << 1) | ((np.int64(d[bit >> 3]) >> (7 - (bit & 7))) & 1)
-        bit += 1
-    return v, bit
+    if w == 0:
+        return np.int64(0), bit
+    x = window_be64(d, bit >> 3, d.size) << np.uint64(bit & 7)
+    return np.int64(x >> np.uint64(64 - w)), bit + w
 
 
 @njit(cache=True)
