@@ -79,24 +79,27 @@ def unpack_fast(buf: np.ndarray, limits: Limits, verify: bool) -> dict[str, np.n
         flats[code] = out
     if crc is not None and not crc[1]():  # (runs the CRC jobs no decode took)
         return None
-    return _assemble(keys, ents, shapes, flats)
+    result = _assemble(keys, ents, shapes, flats)
+    return result if len(result) == len(keys) else None  # E3: a name used twice
 
 
 def _names(ents: np.ndarray, names: np.ndarray) -> list[str] | None:
-    """The names (E3: valid and unique), when all are ASCII (else None: the general path
-    decodes UTF-8 name by name)."""
+    """The names, when all are ASCII (else None: the general path decodes UTF-8 name by
+    name); E3's uniqueness is checked by :func:`_assemble` (its dict would drop a name)."""
     nb = names.tobytes()
     if not nb.isascii():
         return None
     text = nb.decode("ascii")
-    keys = [text[o:o + n] for o, n in zip(ents[:, F_NAME_OFF].tolist(),
+    return [text[o:o + n] for o, n in zip(ents[:, F_NAME_OFF].tolist(),
                                           ents[:, F_NAME_LEN].tolist())]
-    return keys if len(set(keys)) == len(keys) else None
 
 
 def _empty_shapes_fit(ents: np.ndarray, shapes: np.ndarray, limits: Limits) -> bool:
     """E7b (format.check_shapes) for the empty tensors."""
-    for i in np.flatnonzero(ents[:, F_NUMEL] == 0).tolist():
+    empty = ents[:, F_NUMEL] == 0
+    if not empty.any():
+        return True
+    for i in np.flatnonzero(empty).tolist():
         a = int(ents[i, F_SHAPE_OFF])
         if not empty_shape_fits(DTYPES[int(ents[i, F_DTYPE])].itemsize,
                                 shapes[a:a + int(ents[i, F_NDIM])].tolist(), limits):

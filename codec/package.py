@@ -24,7 +24,7 @@ from .kernels.parallel import run_chunks, workers
 from .kernels.status import STATUS_MESSAGES
 from .kernels.directory import build_luts, build_multi, multi_value_bound, multi_worth
 from .kernels.meta import check_metas
-from .kernels.tables import P_FIELDS, plan_batch, work_cuts
+from .kernels.tables import P_FIELDS, count_fitting, plan_batch, work_cuts
 
 PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group has length 0",
                  -7: "group lengths do not add up to the payload size",
@@ -686,6 +686,8 @@ def _multi_tables(luts: np.ndarray, ts: np.ndarray):
     worth = np.zeros(ts.size, np.int64)
     if multi_worth(luts, ts, worth) != 0:
         raise CorruptError("decode tables do not fit their layout")
+    if not worth.any():  # (8-bit tables: one set a lookup)
+        return ts[:0], np.zeros((0, luts.shape[1]), np.uint64), np.zeros(0, np.int64)
     ts = ts[worth == 1]
     block = np.zeros((ts.size, luts.shape[1]), np.uint64)
     bound = np.zeros(ts.size, np.int64)
@@ -716,14 +718,15 @@ def _kernel_parts(luts: np.ndarray, wbound: np.ndarray, multi, tid: np.ndarray,
             rest = np.flatnonzero(~m)
     t = tid if rest is None else tid[rest]
     if t.size:
-        b = wbound[t]
         v = voff if rest is None else voff[rest]
-        w = (v - b >= vmin) & (v + b <= vmax)
-        if w.all():
+        fit = count_fitting(wbound, t, v, np.int64(vmin), np.int64(vmax))
+        if fit == t.size:
             parts.append((decode_groups_wide, luts, rest, t))
-        elif not w.any():
+        elif fit == 0:
             parts.append((decode_groups, luts, rest, t))
         else:
+            b = wbound[t]
+            w = (v - b >= vmin) & (v + b <= vmax)
             iw, ic = np.flatnonzero(w), np.flatnonzero(~w)
             if rest is not None:
                 iw, ic = rest[iw], rest[ic]

@@ -228,6 +228,22 @@ def table_bits(glo, ghi, tid, ntables, min_bits):
     return ts, total
 
 
+@njit(cache=True)
+def count_fitting(bound, tid, voff, vmin, vmax):
+    """How many groups g have voff[g] -+ bound[tid[g]] inside [vmin, vmax] (a group that
+    names no table does not fit): the decoder's choice of kernel per group, counted in one
+    call (all or none is the usual answer)."""
+    n = min(tid.size, voff.size)
+    k = 0
+    for g in range(n):
+        t = tid[g]
+        if 0 <= t < bound.size:
+            b = bound[t]
+            if voff[g] - b >= vmin and voff[g] + b <= vmax:
+                k += 1
+    return k
+
+
 # columns of plan_batch's item rows
 (P_GT0, P_TID_BITS, P_LEN_BITS, P_TID_BASE, P_START, P_G0, P_G1, P_GSIZE, P_NUMEL, P_BASE,
  P_VOFF, P_PAY0, P_PAYLOAD) = range(13)
