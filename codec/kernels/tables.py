@@ -92,8 +92,16 @@ ERR_PAYLOAD = -7    # group lengths do not add up to the payload size (checked b
 ERR_PLAN_ARGS = -8  # plan_batch: an item's group table lies outside the buffer, or bad sizes
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _bits_at(buf, bitpos, width):
+    """``width`` MSB-first bits at ``bitpos`` (>= 0) as an integer: one 64-bit window (>= 57
+    bits from ``bitpos``; bytes past ``buf`` read as 0) for a width of at most 57 (the group
+    table's fields: <= 12 and <= 56 bits), else bit by bit."""
+    if width <= 0:
+        return np.int64(0)
+    if width <= 57:
+        x = _window(buf, bitpos >> 3, buf.size) << np.uint64(bitpos & 7)
+        return np.int64(x >> np.uint64(64 - width))
     v = np.int64(0)
     for _ in range(width):
         v = (v << 1) | ((buf[bitpos >> 3] >> (7 - (bitpos & 7))) & 1)
