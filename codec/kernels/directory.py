@@ -574,7 +574,7 @@ def multi_worth(luts, ts, worth):
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def build_multi(luts, ts, out):
     """out[k] = the multi-set entries of table ts[k] (the entries of _multi_entry, built from
     per-prefix arrays: ~4x faster); 0, or -1 if an argument does not fit."""
@@ -623,7 +623,7 @@ def build_multi(luts, ts, out):
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def multi_value_bound(mluts, out):
     """out[r] = the largest |value| that a whole-set entry of multi-set table r can store (any
     of its up to three sets; escapes and entries that are not whole sets are decoded with the
