@@ -693,10 +693,9 @@ def _multi_tables(luts: np.ndarray, ts: np.ndarray):
     ts = ts[worth == 1]
     block = np.empty((ts.size, luts.shape[1]), np.uint64)  # (build_multi writes every entry)
     bound = np.zeros(ts.size, np.int64)
-    nw = workers()
-    k = min(ts.size // MULTI_PAR_MIN_TABLES, nw + 1) if nw else 1
-    cuts = [ts.size * j // max(k, 1) for j in range(max(k, 1) + 1)]
-    sts = [0] * max(k, 1)
+    k = max(1, min(ts.size // MULTI_PAR_MIN_TABLES, workers() + 1))  # jobs
+    cuts = [ts.size * j // k for j in range(k + 1)]
+    sts = [0] * k
 
     def job(j):  # tables [cuts[j], cuts[j + 1]): both kernels release the GIL
         a, b = cuts[j], cuts[j + 1]

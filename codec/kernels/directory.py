@@ -102,66 +102,13 @@ def groups_fit(numel, gsize, ntab, blen, mlen, tid_bits, len_bits):
 
 
 @njit(cache=True)
-def read_table_pool(d, pos, fill, tables, lengths, max_classes, sym_first, max_tables,
-                    max_table_symbols, sizes):
-    """The table pool at ``d[pos:]`` (both versions): check it, and with ``fill`` write
-    (kref, nrun, nclass, offset) rows to ``tables`` and the code lengths to ``lengths``;
-    sizes[0], sizes[1] = tables, code-length symbols.  Returns the position after it or
-    FAIL."""
-    ntab, pos = _varint(d, pos)
-    if ntab < 0 or ntab > max_tables:
-        return FAIL
-    if fill and (tables.shape[0] < ntab or tables.shape[1] < 4):
-        return FAIL
-    scratch = np.zeros(0, np.uint8)  # the checking pass's code lengths (largest alphabet)
-    total_sym = 0
-    for i in range(ntab):
-        if pos >= d.size:
-            return FAIL
-        kref = np.int64(d[pos])
-        pos += 1
-        if kref >= max_classes.size:
-            return FAIL
-        nrun, pos = _varint(d, pos)
-        if nrun < 1 or nrun > 4096:
-            return FAIL
-        nclass, pos = _varint(d, pos)
-        if nclass < 1 or nclass > max_classes[kref]:
-            return FAIL
-        nsym = sym_first + nclass * nrun
-        total_sym += nsym
-        if nsym > 65536 or total_sym > max_table_symbols:
-            return FAIL
-        if fill:
-            if total_sym > lengths.size:
-                return FAIL
-            dest = lengths[total_sym - nsym:total_sym]
-        else:
-            if nsym > scratch.size:
-                scratch = np.zeros(nsym, np.uint8)
-            dest = scratch[:nsym]
-        pos = _read_table(d, pos, dest)
-        if pos < 0:
-            return FAIL
-        if fill:
-            tables[i, T_KREF] = kref
-            tables[i, T_NRUN] = nrun
-            tables[i, T_NCLASS] = nclass
-            tables[i, T_LEN_OFF] = total_sym - nsym
-    if sizes.size < 2:
-        return FAIL
-    sizes[0] = ntab
-    sizes[1] = total_sym
-    return pos
-
-
-@njit(cache=True)
 def read_table_pool_once(d, pos, max_classes, sym_first, max_tables, max_table_symbols):
-    """:func:`read_table_pool` in one pass (the same checks): (position after the pool or
-    FAIL, (kref, nrun, nclass, offset) rows, code lengths).  The lengths go straight into a
-    buffer that doubles when a table does not fit, so the gamma-coded symbol lists (the
-    pool's cost: yolov8n's 27 tables, ~50 us a pass) are read once, not once to check and
-    size and again to fill.  The buffer is sized at the first table for all of them.  One exit (a tuple of arrays from many exits compiles slowly)."""
+    """The table pool at ``d[pos:]`` (both versions), checked and read in one pass:
+    (position after it or FAIL, (kref, nrun, nclass, offset) rows, code lengths).  The
+    gamma-coded symbol lists (the pool's cost: yolov8n's 27 tables) are read once, straight
+    into a length buffer sized at the first table for all of them (the directory walks used
+    to read the pool twice: to check and size, then to fill).  One exit (a tuple of arrays
+    from many exits compiles slowly)."""
     ntab, pos = _varint(d, pos)
     ok = 0 <= ntab <= max_tables and ntab <= d.size  # a table is >= 15 bytes
     tables = np.zeros((ntab if ok else 0, 4), np.int64)
@@ -210,9 +157,10 @@ def read_table_pool_once(d, pos, max_classes, sym_first, max_tables, max_table_s
 
 
 @njit(cache=True)
-def _walk(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, entries, shapes,
-          names, sizes):
-    """One pass over the directory bytes ``d`` (first byte at file offset ``dir_off``).
+def _walk(d, dir_off, lim, pos, ntab, total_sym, fill, entries, shapes, names, sizes):
+    """One pass over the directory bytes ``d`` (first byte at file offset ``dir_off``) after
+    its table pool (``ntab`` tables of ``total_sym`` code-length symbols, read by
+    :func:`read_table_pool_once`, ending at ``pos``).
 
     Without ``fill`` it checks every rule and writes the output sizes to ``sizes`` (tables,
     code-length symbols, entries, dims, name bytes); with ``fill`` it walks the same bytes
@@ -220,13 +168,10 @@ def _walk(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, entrie
     returning tuples of arrays from many exits took Numba 7.7 s to compile.)
     ``lim`` = max_tables, max_table_symbols, max_tensors, max_name_bytes, max_names_bytes,
     max_ndim, max_output_bytes."""
-    max_tables, max_table_symbols, max_tensors = lim[0], lim[1], lim[2]
+    max_tensors = lim[2]
     max_name_bytes, max_names_bytes, max_ndim, max_output_bytes = lim[3], lim[4], lim[5], lim[6]
-    pos = read_table_pool(d, 0, fill, tables, lengths, max_classes, sym_first, max_tables,
-                          max_table_symbols, sizes)
-    if pos < 0:
+    if sizes.size < 5 or pos < 0:
         return FAIL
-    ntab, total_sym = sizes[0], sizes[1]
     count, pos = _varint(d, pos)
     if count < 0 or count > max_tensors:
         return FAIL
@@ -360,25 +305,24 @@ def _walk(d, dir_off, lim, max_classes, sym_first, fill, tables, lengths, entrie
 
 
 def parse_directory(d, dir_off, lim, max_classes, sym_first):
-    """Parse directory bytes ``d`` (first byte at file offset ``dir_off``): a checking pass,
-    then a filling pass into arrays of the sizes it found.  ``lim`` = int64[7] (see
+    """Parse directory bytes ``d`` (first byte at file offset ``dir_off``): the table pool,
+    then a checking pass, then a filling pass into arrays of the sizes it found.  ``lim`` = int64[7] (see
     :func:`_walk`).  Returns (status, tables int64[T, 4], lengths uint8[...],
     entries int64[N, 16], shapes int64[...], names uint8[...]); status 0 = valid, FAIL =
     re-parse in Python."""
     sizes = np.zeros(5, np.int64)
-    e2, e1 = np.zeros((0, 4), np.int64), np.zeros(0, np.uint8)
+    e1 = np.zeros(0, np.uint8)
     ee, es = np.zeros((0, N_FIELDS), np.int64), np.zeros(0, np.int64)
-    st = _walk(d, dir_off, lim, max_classes, sym_first, False, e2, e1, ee, es, e1, sizes)
+    pos, tables, lengths = read_table_pool_once(d, 0, max_classes, sym_first, lim[0], lim[1])
+    ntab, nsym = tables.shape[0], lengths.size
+    st = _walk(d, dir_off, lim, pos, ntab, nsym, False, ee, es, e1, sizes)
     if st != 0:
-        return st, e2, e1, ee, es, e1
-    ntab, nsym, count, nshape, nnames = (int(x) for x in sizes)
-    tables = np.zeros((ntab, 4), np.int64)
-    lengths = np.zeros(nsym, np.uint8)
+        return st, tables, lengths, ee, es, e1
+    count, nshape, nnames = (int(x) for x in sizes[2:])
     entries = np.zeros((count, N_FIELDS), np.int64)
     shapes = np.zeros(nshape, np.int64)
     names = np.zeros(nnames, np.uint8)
-    st = _walk(d, dir_off, lim, max_classes, sym_first, True, tables, lengths, entries, shapes,
-               names, sizes)
+    st = _walk(d, dir_off, lim, pos, ntab, nsym, True, entries, shapes, names, sizes)
     return st, tables, lengths, entries, shapes, names
 
 

@@ -20,8 +20,7 @@ def read_symbol_list(buf, start, end, counts, lengths):
     gamma code (at most 20 zeros, a 1, as many bits: <= 41 bits) is read from one 64-bit
     window at its bit position (bytes at or past ``end`` read as 0) with a count of leading
     zeros; the status and bit offset of a bad or cut code are those of reading it bit by bit
-    (:func:`_gamma_error`).  (The bit-by-bit loop took 2-3x the directory walk's time on
-    4-bit packages, whose tables list hundreds of symbols.)
+    (:func:`_gamma_error`).
     """
     nsym = lengths.size
     lengths[:] = 0
