@@ -85,7 +85,8 @@ def unpack_fast(buf: np.ndarray, limits: Limits, verify: bool) -> dict[str, np.n
 
 def _names(ents: np.ndarray, names: np.ndarray) -> list[str] | None:
     """The names, when all are ASCII (else None: the general path decodes UTF-8 name by
-    name); E3's uniqueness is checked by :func:`_assemble` (its dict would drop a name)."""
+    name); E3's uniqueness is checked on :func:`_assemble`'s result (its dict would drop a
+    name used twice)."""
     nb = names.tobytes()
     if not nb.isascii():
         return None

@@ -24,7 +24,7 @@ from .kernels.parallel import run_chunks, workers
 from .kernels.status import STATUS_MESSAGES
 from .kernels.directory import build_luts, build_multi, multi_value_bound, multi_worth
 from .kernels.meta import check_metas
-from .kernels.tables import P_FIELDS, count_fitting, plan_batch, work_cuts
+from .kernels.tables import P_FIELDS, fitting, plan_batch, work_cuts
 
 PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group has length 0",
                  -7: "group lengths do not add up to the payload size",
@@ -722,25 +722,24 @@ def _kernel_parts(luts: np.ndarray, wbound: np.ndarray, multi, tid: np.ndarray,
     rows, mluts, bounds = multi
     parts = []
     rest = None  # the group slots not sent to the multi-set kernel (None: all)
+    lo, hi = np.int64(vmin), np.int64(vmax)
     if mluts.shape[0]:
         sel = rows[tid]
-        b = bounds[np.maximum(sel, 0)]
-        m = (sel >= 0) & (voff - b >= vmin) & (voff + b <= vmax)
-        if m.any():
+        m = np.empty(tid.size, np.bool_)
+        if fitting(bounds, sel, voff, lo, hi, m):
             im = np.flatnonzero(m)
             parts.append((decode_groups_multi, mluts, im, sel[im]))
             rest = np.flatnonzero(~m)
     t = tid if rest is None else tid[rest]
     if t.size:
         v = voff if rest is None else voff[rest]
-        fit = count_fitting(wbound, t, v, np.int64(vmin), np.int64(vmax))
+        w = np.empty(t.size, np.bool_)
+        fit = fitting(wbound, t, v, lo, hi, w)
         if fit == t.size:
             parts.append((decode_groups_wide, luts, rest, t))
         elif fit == 0:
             parts.append((decode_groups, luts, rest, t))
         else:
-            b = wbound[t]
-            w = (v - b >= vmin) & (v + b <= vmax)
             iw, ic = np.flatnonzero(w), np.flatnonzero(~w)
             if rest is not None:
                 iw, ic = rest[iw], rest[ic]

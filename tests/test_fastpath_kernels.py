@@ -1,5 +1,5 @@
 """The small kernels of the fast path (codec/fastpath.py) against their plain numpy forms:
-``tables.table_bits`` (per-table payload bits), ``tables.count_fitting`` (groups whose
+``tables.table_bits`` (per-table payload bits), ``tables.fitting`` (groups whose
 values cannot leave the dtype) and ``mirror.inverse_entries`` (every mirror of a dtype in
 one call)."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ from codec.format import directory_arrays_v2, directory_bytes, DEFAULT_LIMITS
 from codec.kernels.directory import (F_BOFF, F_DTYPE, F_MLEN, F_MPERIOD, F_MSKIP, F_NUMEL,
                                      F_VOFF)
 from codec.kernels.mirror import inverse, inverse_entries
-from codec.kernels.tables import count_fitting, table_bits
+from codec.kernels.tables import fitting, table_bits
 
 
 @settings(max_examples=200, deadline=None)
@@ -39,11 +39,12 @@ def test_count_fitting_is_the_mask(bound, groups, rng):
     tid = np.array([g[0] for g in groups], np.int64)
     voff = np.array([g[1] for g in groups], np.int64)
     vmin, vmax = rng
-    want = 0
-    for t, v in zip(tid.tolist(), voff.tolist()):
-        if 0 <= t < bound.size and v - bound[t] >= vmin and v + bound[t] <= vmax:
-            want += 1
-    assert count_fitting(bound, tid, voff, np.int64(vmin), np.int64(vmax)) == want
+    mask = [0 <= t < bound.size and v - bound[t] >= vmin and v + bound[t] <= vmax
+            for t, v in zip(tid.tolist(), voff.tolist())]
+    want = sum(mask)
+    got = np.zeros(tid.size, np.bool_)
+    assert fitting(bound, tid, voff, np.int64(vmin), np.int64(vmax), got) == want
+    assert got.tolist() == mask
 
 
 def _entries(data: bytes):

@@ -102,7 +102,7 @@ def groups_fit(numel, gsize, ntab, blen, mlen, tid_bits, len_bits):
 
 
 @njit(cache=True)
-def read_table_pool_once(d, pos, max_classes, sym_first, max_tables, max_table_symbols):
+def read_table_pool(d, pos, max_classes, sym_first, max_tables, max_table_symbols):
     """The table pool at ``d[pos:]`` (both versions), checked and read in one pass:
     (position after it or FAIL, (kref, nrun, nclass, offset) rows, code lengths).  The
     gamma-coded symbol lists (the pool's cost: yolov8n's 27 tables) are read once, straight
@@ -160,7 +160,7 @@ def read_table_pool_once(d, pos, max_classes, sym_first, max_tables, max_table_s
 def _walk(d, dir_off, lim, pos, ntab, total_sym, fill, entries, shapes, names, sizes):
     """One pass over the directory bytes ``d`` (first byte at file offset ``dir_off``) after
     its table pool (``ntab`` tables of ``total_sym`` code-length symbols, read by
-    :func:`read_table_pool_once`, ending at ``pos``).
+    :func:`read_table_pool`, ending at ``pos``).
 
     Without ``fill`` it checks every rule and writes the output sizes to ``sizes`` (tables,
     code-length symbols, entries, dims, name bytes); with ``fill`` it walks the same bytes
@@ -306,14 +306,14 @@ def _walk(d, dir_off, lim, pos, ntab, total_sym, fill, entries, shapes, names, s
 
 def parse_directory(d, dir_off, lim, max_classes, sym_first):
     """Parse directory bytes ``d`` (first byte at file offset ``dir_off``): the table pool,
-    then a checking pass, then a filling pass into arrays of the sizes it found.  ``lim`` = int64[7] (see
-    :func:`_walk`).  Returns (status, tables int64[T, 4], lengths uint8[...],
+    then a checking pass, then a filling pass into arrays of the sizes it found.
+    ``lim`` = int64[7] (see :func:`_walk`).  Returns (status, tables int64[T, 4], lengths uint8[...],
     entries int64[N, 16], shapes int64[...], names uint8[...]); status 0 = valid, FAIL =
     re-parse in Python."""
     sizes = np.zeros(5, np.int64)
     e1 = np.zeros(0, np.uint8)
     ee, es = np.zeros((0, N_FIELDS), np.int64), np.zeros(0, np.int64)
-    pos, tables, lengths = read_table_pool_once(d, 0, max_classes, sym_first, lim[0], lim[1])
+    pos, tables, lengths = read_table_pool(d, 0, max_classes, sym_first, lim[0], lim[1])
     ntab, nsym = tables.shape[0], lengths.size
     st = _walk(d, dir_off, lim, pos, ntab, nsym, False, ee, es, e1, sizes)
     if st != 0:

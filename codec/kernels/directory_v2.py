@@ -2,7 +2,7 @@
 and v3 (v3: an entry's flag bit 7 and mirror fields, docs/FORMAT.md §23-§24).
 
 Same contract as kernels/directory.py: the table pool read once
-(``directory.read_table_pool_once``), then two walks over the rest of the directory bytes
+(``directory.read_table_pool``), then two walks over the rest of the directory bytes
 (check and size, then fill), integer returns only; it accepts only what the Python parser
 (``format_v2.read_names`` / ``read_entries`` / ``read_chunks``) accepts, with the same values,
 and returns FAIL on anything else (the caller re-parses in Python for the exact error).  UTF-8
@@ -16,12 +16,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .intrinsics import window_be64
+from .tables import _bits_at
 
 from .directory import (BIG, F_BLEN, F_BOFF, F_DTYPE, F_GMODE, F_GSIZE, F_LEN_BITS, F_MLEN,
                         F_MPERIOD, F_MSKIP, F_NAME_LEN, F_NAME_OFF, F_NDIM, F_NUMEL, F_SHAPE_OFF,
                         F_TID_BASE, F_TID_BITS, F_VOFF, FAIL, N_FIELDS, _ITEMSIZE, _VMAX, _VMIN,
-                        _varint, groups_fit, read_table_pool_once)
+                        _varint, groups_fit, read_table_pool)
 
 MAX_DIM = np.int64(1) << np.int64(48)
 
@@ -29,14 +29,10 @@ MAX_DIM = np.int64(1) << np.int64(48)
 @njit(cache=True, inline="always")
 def _bits(d, bit, w):
     """(value, new bit position) of ``w`` (0 <= w <= 32) MSB-first bits at ``bit`` (>= 0);
-    value -1 if they run past the end of ``d``.  One 64-bit window (>= 57 bits from ``bit``),
-    not a loop over the bits."""
+    value -1 if they run past the end of ``d`` (tables._bits_at: one 64-bit window)."""
     if bit + w > 8 * d.size:
         return np.int64(-1), bit
-    if w == 0:
-        return np.int64(0), bit
-    x = window_be64(d, bit >> 3, d.size) << np.uint64(bit & 7)
-    return np.int64(x >> np.uint64(64 - w)), bit + w
+    return _bits_at(d, bit, w), bit + w
 
 
 @njit(cache=True)
@@ -117,7 +113,7 @@ def _names(d, pos, count, lim, fill, entries, names, sizes):
 def _walk_v2(d, dir_off, lim, pos, ntab, total_sym, fill, entries, shapes, names, crcs, sizes,
              version):
     """One walk over a v2 directory after its table pool (``ntab`` tables of ``total_sym``
-    code-length symbols, read by ``read_table_pool_once``, ending at ``pos``; see
+    code-length symbols, read by ``read_table_pool``, ending at ``pos``; see
     kernels/directory.py ``_walk``).  Returns chunk_log2 (>= 0) or FAIL; ``sizes`` = tables,
     code-length symbols, entries, dims, name bytes, chunks."""
     max_tensors = lim[2]
@@ -303,7 +299,7 @@ def parse_directory_v2(d, dir_off, lim, max_classes, sym_first, version=2):
     ee, es = np.zeros((0, N_FIELDS), np.int64), np.zeros(0, np.int64)
     ec = np.zeros(0, np.uint32)
     version = np.int64(version)
-    pos, tables, lengths = read_table_pool_once(d, 0, max_classes, sym_first, lim[0], lim[1])
+    pos, tables, lengths = read_table_pool(d, 0, max_classes, sym_first, lim[0], lim[1])
     ntab, nsym = tables.shape[0], lengths.size
     st = _walk_v2(d, dir_off, lim, pos, ntab, nsym, False, ee, es, e1, ec, sizes, version)
     if st < 0:

@@ -236,18 +236,21 @@ def table_bits(glo, ghi, tid, ntables, min_bits):
 
 
 @njit(cache=True)
-def count_fitting(bound, tid, voff, vmin, vmax):
-    """How many groups g have voff[g] -+ bound[tid[g]] inside [vmin, vmax] (a group that
-    names no table does not fit): the decoder's choice of kernel per group, counted in one
-    call (all or none is the usual answer)."""
-    n = min(tid.size, voff.size)
+def fitting(bound, tid, voff, vmin, vmax, fit):
+    """fit[g] = whether group g's values cannot leave [vmin, vmax] by way of its table's
+    whole-set entries: voff[g] -+ bound[tid[g]] inside it (a group that names no table,
+    tid < 0 or past ``bound``, does not fit).  Returns how many fit (all or none is the usual
+    answer): the decoder's choice of kernel per group in one call."""
+    n = min(tid.size, voff.size, fit.size)
     k = 0
     for g in range(n):
         t = tid[g]
+        ok = False
         if 0 <= t < bound.size:
             b = bound[t]
-            if voff[g] - b >= vmin and voff[g] + b <= vmax:
-                k += 1
+            ok = voff[g] - b >= vmin and voff[g] + b <= vmax
+        fit[g] = ok
+        k += ok
     return k
 
 
