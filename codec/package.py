@@ -33,7 +33,8 @@ from .meta import QuantMeta
 from . import mirror as mir
 from .planner import (FAST_SAMPLE_PAIRS, SAMPLE_PAIRS, Prepared, Sampler, build_tables, coarsen,
                       check_dtype, choose_alphabet, group_size_for, prepare, prepare_many,
-                      run_ranges, tensor_hists, use_per_group, value_offset_for)
+                      run_ranges, tensor_hists, use_per_group)
+from .offsets import mirror_offset
 
 DEFAULT_MAX_TABLES = 256
 SEQ_PLAN_PARAMS = 1 << 19  # below this many parameters the candidates are planned on one
@@ -225,12 +226,16 @@ class _Source:
         m = self.mirrors.get(k)
         return (0, 0, b"") if m is None else (m[0].period, m[0].skip, m[2])
 
+    def _offsets(self) -> dict:
+        """{name: value offset} of the mirrored tensors (the transform was made around it)."""
+        return {k: m[1] for k, m in self.mirrors.items()}
+
     def prepare_all(self, names: list) -> None:
         if self.stream:
             return
         todo = [k for k in names if k not in self.cache]
         items = [(k, self._array(k)) for k in todo]
-        for k, p in zip(todo, prepare_many(items, self.group)):
+        for k, p in zip(todo, prepare_many(items, self.group, self._offsets())):
             self.cache[k] = p
 
     def derive(self, fine: "_Source", names: list) -> None:
@@ -246,7 +251,8 @@ class _Source:
         p = self.cache.get(k)
         if p is not None:
             return p
-        p = prepare(k, self._array(k), self.group)
+        m = self.mirrors.get(k)
+        p = prepare(k, self._array(k), self.group, None if m is None else m[1])
         if not self.stream:
             self.cache[k] = p
         return p
@@ -488,7 +494,7 @@ def _mirrors(tensors: Mapping, names: list, option, version: int | None) -> dict
     out = {}
     for k, ps in todo.items():
         arr = _native(k, tensors[k])
-        voff = value_offset_for(arr.reshape(-1))
+        voff = mirror_offset(arr.reshape(-1))
         if ps is None:
             m = mir.choose(arr, voff)
         else:
@@ -500,7 +506,7 @@ def _mirrors(tensors: Mapping, names: list, option, version: int | None) -> dict
         if m is None:
             continue
         stored = mir.forward(arr, m, voff)
-        if arr.dtype.kind == "u" and value_offset_for(stored.reshape(-1)) != voff:
+        if arr.dtype.kind == "u" and mirror_offset(stored.reshape(-1)) != voff:
             if ps is not None:
                 raise ValueError(f"mirror[{k!r}]: the mirrored tensor's most frequent value is "
                                  f"not the tensor's value offset {voff} (docs/FORMAT.md §25)")

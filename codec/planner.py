@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 
 from .format import MAX_KREF, Table, value_range
+from .offsets import value_offset_for
 from .huffman import MAX_CODE_LEN
 from .kernels.parallel import run_chunks, workers
 from .kernels.encode import coarsen_runs, count_pairs, fill_pairs
@@ -96,34 +97,27 @@ def group_size_for(shape: tuple, group) -> tuple[str, int]:
                      f"or an int; got {group!r}")
 
 
-def value_offset_for(flat: np.ndarray) -> int:
-    """Stored values are x - offset.  Signed: 0.  Unsigned: the most frequent value."""
-    if flat.dtype.kind == "i" or flat.size == 0:
-        return 0
-    if flat.dtype.itemsize <= 2:
-        return int(np.argmax(np.bincount(flat.reshape(-1))))
-    vals, counts = np.unique(flat, return_counts=True)
-    return int(vals[np.argmax(counts)])
+def prepare(name: str, arr: np.ndarray, group, offset: int | None = None) -> Prepared:
+    return prepare_many([(name, arr)], group, {name: offset} if offset is not None else None)[0]
 
 
-def prepare(name: str, arr: np.ndarray, group) -> Prepared:
-    return prepare_many([(name, arr)], group)[0]
-
-
-def prepare_many(items: list, group) -> list[Prepared]:
+def prepare_many(items: list, group, offsets: dict | None = None) -> list[Prepared]:
     """The run-length pass of several tensors ``[(name, array), ...]`` at once: per dtype, one
     kernel call counts and one fills the pairs of all their groups (instead of two calls per
-    tensor), into one :class:`Pairs` batch that every returned tensor views."""
+    tensor), into one :class:`Pairs` batch that every returned tensor views.  ``offsets``:
+    {name: value offset} for tensors whose offset is fixed (format v3's mirrored tensors:
+    their transform was made around it), the others' are chosen (codec/offsets.py)."""
     n_items = len(items)
     flats, modes, gsizes, ngroups, voffs = [], [], [], [], []
-    for _name, arr in items:
+    for name, arr in items:
         flat = np.ascontiguousarray(arr).reshape(-1)
         mode, gsize = group_size_for(arr.shape, group)
         flats.append(flat)
         modes.append(mode)
         gsizes.append(gsize)
         ngroups.append(-(-flat.size // gsize) if flat.size else 0)
-        voffs.append(value_offset_for(flat))
+        fixed = offsets.get(name) if offsets else None
+        voffs.append(value_offset_for(flat) if fixed is None else fixed)
     ng = np.array(ngroups, np.int64)
     sizes = np.array([f.size for f in flats], np.int64)
     gs_arr = np.array(gsizes, np.int64)

@@ -198,13 +198,13 @@ def test_unsigned_value_offset_must_stay(monkeypatch):
     u[:, :4] = np.arange(4) + 101
     u[:, 4:] = u[:, :4][:, ::-1]
     assert codec.pack({"u": u})[4] == 3
-    real = pk.value_offset_for
+    real = pk.mirror_offset
     calls = []
 
     def moved(flat):
         calls.append(1)
         return real(flat) + (len(calls) > 1)
-    monkeypatch.setattr(pk, "value_offset_for", moved)
+    monkeypatch.setattr(pk, "mirror_offset", moved)
     data = codec.pack({"u": u})
     assert data[4] == 2 and np.array_equal(codec.unpack(data)["u"], u)
     calls.clear()
