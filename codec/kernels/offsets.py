@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-MAX_CLASS = 256  # classes of magnitudes below 2**40 at kref <= 6 (hist spans are < 2**18)
+MAX_CLASS = 256  # kref 2 and |d| < 2**18 (twice offsets.HIST_SPAN) give classes below 80
 
 
 @njit(cache=True, nogil=True)
