@@ -37,6 +37,7 @@ from .planner import (FAST_SAMPLE_PAIRS, SAMPLE_PAIRS, Prepared, Sampler, build_
 from .offsets import mirror_offset
 
 DEFAULT_MAX_TABLES = 256
+BIG_GROUP = 1 << 14  # effort 1, small models: the third grouping candidate's group size
 SEQ_PLAN_PARAMS = 1 << 19  # below this many parameters the candidates are planned on one
                            # thread (GIL-bound Python: fer 1.02-1.16x over two threads;
                            # 2026-11-26, best of 15 interleaved: silero (310 K) 0.85-0.97x
@@ -522,17 +523,24 @@ def _mirrors(tensors: Mapping, names: list, option, version: int | None) -> dict
 def _group_candidates(group, effort: int) -> list:
     """'auto' at effort 1 tries whole kernels of >= 4096 parameters and single kernels (with
     per-group table choice, one table per output channel often pays: yolov8n 8-bit 50 %
-    4.476 -> 4.369 b/p) and keeps the smaller package; measured in docs/DESIGN.md."""
+    4.476 -> 4.369 b/p) and keeps the smaller package; measured in docs/DESIGN.md.  A model
+    below SEQ_PLAN_PARAMS parameters also tries whole kernels of >= BIG_GROUP parameters
+    (:func:`_best_plan` drops that candidate for bigger ones): fewer groups, fewer end
+    symbols and group-table records (fer 4/.9 -0.86 %, silero -0.05 to -0.54 %)."""
     if isinstance(group, str) and group == "auto" and effort >= 1:
-        return ["auto", "kernel"]
+        return ["auto", ("auto", BIG_GROUP), "kernel"]
     return [group]
 
 
 def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, version,
                mirror="auto") -> _Plan:
     """Plan every grouping candidate and keep the one whose package is smallest (the first on
-    ties), sized exactly without packing any payload.  A candidate that groups every tensor
-    exactly as an earlier one would write the same package and is skipped.  Not streaming,
+    ties, in the order 'auto', 'kernel', ('auto', BIG_GROUP)), sized exactly without packing
+    any payload.  A candidate that groups every tensor exactly as an earlier one would write
+    the same package and is skipped; ('auto', BIG_GROUP), a model below SEQ_PLAN_PARAMS
+    parameters' coarser 'auto', is planned only when 'auto' beats 'kernel' (when one group a
+    kernel wins, fewer and bigger groups did not: mtcnn 8/0 and 8/.5 would pay 1.29x the
+    encode time for the same bytes).  Not streaming,
     the run-length passes run first, then the candidates are planned and sized concurrently,
     one thread each (their kernels release the GIL and split their work over the shared
     pool, :func:`codec.planner.run_ranges`); a model below SEQ_PLAN_PARAMS parameters is
@@ -551,26 +559,49 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
     if len(srcs) > 1:
         # (not streaming) the arrays are read once, here: the finest grouping's run-length
         # pass ('kernel', the last candidate), the others' pairs derived from it
-        srcs[-1].prepare_all(names)
-        shapes = [srcs[-1].shape(k) for k in names]
-        first = [group_size_for(sh, cands[0]) for sh in shapes]
-        for s in srcs[:-1]:
-            s.derive(srcs[-1], names)
-        srcs = srcs[:1] + [s for s in srcs[1:]
-                           if [group_size_for(sh, s.group) for sh in shapes] != first]
+        fine = srcs[-1]
+        fine.prepare_all(names)
+        shapes = [fine.shape(k) for k in names]
+        if sum(math.prod(sh) for sh in shapes) >= SEQ_PLAN_PARAMS:
+            srcs = [s for s in srcs if s.group != ("auto", BIG_GROUP)]  # (small models only)
+        kept, groupings = [], []
+        for s in srcs:
+            gr = [group_size_for(sh, s.group) for sh in shapes]
+            if gr not in groupings:
+                kept.append(s)
+                groupings.append(gr)
+        srcs = kept
+        for s in srcs:
+            if s is not fine and s.group != ("auto", BIG_GROUP):  # (that one: when planned)
+                s.derive(fine, names)
     if len(srcs) == 1:
         return plan_of(srcs[0])
     if stream or sum(math.prod(sh) for sh in shapes) < SEQ_PLAN_PARAMS:
-        plans = []
+        plans, big = [], None
         for s in srcs:
+            if s.group == ("auto", BIG_GROUP):
+                big = s  # planned last, and only if 'auto' beats 'kernel'
+                continue
             pl = plan_of(s)
             _size(pl)
             plans.append(pl)
+        best = _smallest(plans)
+        if big is not None and best.src.group == "auto":
+            big.derive(fine, names)
+            pl = plan_of(big)
+            _size(pl)
+            best = _smallest([best, pl])
+        return best
     else:
         for s in srcs:
             s.prepare_all(names)
         with ThreadPoolExecutor(len(srcs)) as ex:
             plans = list(ex.map(lambda s: _size_of(plan_of(s)), srcs))
+    return _smallest(plans)
+
+
+def _smallest(plans: list) -> _Plan:
+    """The plan whose package is smallest, the first on ties."""
     best = plans[0]
     for pl in plans[1:]:
         if pl.size < best.size:
@@ -589,7 +620,8 @@ def pack(tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
     """Compress named integer tensors into one package (bytes).
 
     ``group``: 'auto' (whole kernels of >= 4096 parameters, or at effort 1 also one group per
-    kernel, whichever is smaller), 'kernel' (one output channel), ('kernels', k),
+    kernel and, below 2**19 parameters, whole kernels of >= 16384, whichever is smallest),
+    ('auto', n) (whole kernels of >= n parameters), 'kernel' (one output channel), ('kernels', k),
     ('count', n) or an int n, 'tensor' (one group).  ``meta``: optional
     ``{name: QuantMeta}`` stored exactly beside each tensor.  ``max_tables``: size of the
     Huffman table pool the encoder may use (1 = one shared table).  ``effort``: 1 (default)

@@ -77,8 +77,11 @@ def group_size_for(shape: tuple, group) -> tuple[str, int]:
     """Resolve the ``group`` option to (mode, parameters per group)."""
     numel = math.prod(int(d) for d in shape)
     kernel = math.prod(int(d) for d in shape[1:]) if len(shape) >= 2 else max(numel, 1)
-    if group == "auto":
-        k = max(1, -(-MIN_GROUP // max(kernel, 1)))
+    if group == "auto" or (isinstance(group, tuple) and len(group) == 2 and group[0] == "auto"):
+        least = MIN_GROUP if group == "auto" else int(group[1])
+        if least < 1:
+            raise ValueError(f"group size must be >= 1, got {least}")
+        k = max(1, -(-least // max(kernel, 1)))
         return ("kernel" if k == 1 else "kernels"), max(1, kernel * k)
     if group == "kernel":
         return "kernel", max(1, kernel)
@@ -93,8 +96,8 @@ def group_size_for(shape: tuple, group) -> tuple[str, int]:
         if group < 1:
             raise ValueError(f"group size must be >= 1, got {group}")
         return "count", int(group)
-    raise ValueError(f"group must be 'auto', 'kernel', 'tensor', ('kernels', k), ('count', n) "
-                     f"or an int; got {group!r}")
+    raise ValueError(f"group must be 'auto', ('auto', n), 'kernel', 'tensor', ('kernels', k), "
+                     f"('count', n) or an int; got {group!r}")
 
 
 def prepare(name: str, arr: np.ndarray, group, offset: int | None = None) -> Prepared:

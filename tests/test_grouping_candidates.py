@@ -1,0 +1,86 @@
+"""Effort 1's grouping candidates (codec/package.py ``_group_candidates``, ``_best_plan``):
+'auto', 'kernel' and, for small models, ('auto', BIG_GROUP)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import codec
+import codec.package as pk
+from codec.planner import group_size_for
+
+
+def test_auto_with_a_least_group_size():
+    assert group_size_for((64, 8, 3, 3), ("auto", 16384)) == ("kernels", 72 * 228)
+    assert group_size_for((64, 8, 3, 3), ("auto", 72)) == ("kernel", 72)
+    assert group_size_for((64, 8, 3, 3), "auto") == group_size_for((64, 8, 3, 3), ("auto", 4096))
+    assert group_size_for((100,), ("auto", 16384)) == ("kernels", 16400)  # (1-D as 'auto')
+    with pytest.raises(ValueError, match=">= 1"):
+        group_size_for((4, 4), ("auto", 0))
+    with pytest.raises(ValueError, match="group must be"):
+        group_size_for((4, 4), ("auto", 1, 2))
+
+
+def _planned(monkeypatch) -> list:
+    """The groupings _best_plan plans, in order (recorded from _plan)."""
+    seen = []
+    real = pk._plan
+
+    def spy(src, names, **kw):
+        seen.append(src.group)
+        return real(src, names, **kw)
+    monkeypatch.setattr(pk, "_plan", spy)
+    return seen
+
+
+def _bn_model(rng) -> dict:
+    """Small model, 'auto' beats 'kernel': sparse 4-bit kernels of one scale."""
+    ts = {}
+    for i in range(6):
+        w = np.clip(np.round(rng.normal(0, 2.0, (32, 16, 3, 3))), -7, 7).astype(np.int8)
+        w[rng.random(w.shape) < 0.9] = 0
+        ts[f"conv{i}.weight"] = w
+        ts[f"bn{i}.weight"] = rng.integers(-7, 8, 32).astype(np.int8)
+    return ts
+
+
+def test_small_model_tries_bigger_groups(monkeypatch):
+    ts = _bn_model(np.random.default_rng(1))
+    sizes = {str(g): len(codec.pack(ts, group=g)) for g in (("auto", 4096), "kernel", ("auto", 16384))}
+    assert sizes[str(("auto", 4096))] <= sizes["kernel"]  # (the model is made so)
+    seen = _planned(monkeypatch)
+    data = codec.pack(ts)
+    assert seen == ["auto", "kernel", ("auto", pk.BIG_GROUP)]
+    assert len(data) == min(sizes[str(("auto", 4096))], sizes[str(("auto", 16384))])
+    out = codec.unpack(data)
+    assert all(np.array_equal(out[k], v) for k, v in ts.items())
+
+
+def test_no_bigger_groups_when_kernel_wins(monkeypatch, shared_weights):
+    """One group a kernel wins (mtcnn 8-bit dense): the coarser candidate is not planned."""
+    from benchmarks.recipe import quantized_model
+    q = quantized_model("mtcnn_facenet_pytorch", 8, 0.0)
+    assert len(codec.pack(q, group="kernel")) < len(codec.pack(q, group=("auto", 4096)))
+    seen = _planned(monkeypatch)
+    data = codec.pack(q)
+    assert seen == ["auto", "kernel"]
+    assert data == codec.pack(q, group="kernel")
+
+
+def test_big_models_keep_two_candidates(monkeypatch):
+    ts = _bn_model(np.random.default_rng(3))
+    monkeypatch.setattr(pk, "SEQ_PLAN_PARAMS", 1000)
+    seen = _planned(monkeypatch)
+    data = codec.pack(ts)
+    assert sorted(map(str, seen)) == ["auto", "kernel"]
+    assert len(data) == min(len(codec.pack(ts, group=g)) for g in (("auto", 4096), "kernel"))
+
+
+def test_fer_gets_the_bigger_groups(shared_weights):
+    """On the real fer model at 4 bits, 90 % sparse, the bigger groups win (7011 -> 6951 B
+    on 2026-11-26)."""
+    from benchmarks.recipe import quantized_model
+    q = quantized_model("fer_emotion_minixception", 4, 0.9)
+    data = codec.pack(q)
+    assert data == codec.pack(q, group=("auto", pk.BIG_GROUP))
+    assert len(data) < min(len(codec.pack(q, group=g)) for g in (("auto", 4096), "kernel"))
