@@ -62,6 +62,32 @@ def tokens(name: bytes) -> list[bytes]:
     return TOKEN.findall(name)
 
 
+def name_tokens(names: list[bytes]) -> list[list[bytes]]:
+    """Every name's tokens (§21): :func:`tokens`, then each chain of tokens that always occur
+    together merged into one: ``a`` then ``b`` are one token when, in every name, each ``a`` is
+    followed by ``b`` and each ``b`` follows an ``a`` (a pair, never a larger section: fewer
+    ids and one dictionary entry less; `batch_` `normalization_` in fer's names)."""
+    seqs = [tokens(n) for n in names]
+    after: dict = {}   # token -> the token after each of its uses (None: varies, or an end)
+    before: dict = {}  # token -> the token before each of its uses (None: varies, or a start)
+    for s in seqs:
+        for i, t in enumerate(s):
+            a = s[i + 1] if i + 1 < len(s) else None
+            b = s[i - 1] if i else None
+            after[t] = a if after.get(t, a) == a else None
+            before[t] = b if before.get(t, b) == b else None
+    out = []
+    for s in seqs:
+        merged: list[bytes] = []
+        for i, t in enumerate(s):
+            if i and after[s[i - 1]] == t and before[t] == s[i - 1] and s[i - 1] != t:
+                merged[-1] += t
+            else:
+                merged.append(t)
+        out.append(merged)
+    return out
+
+
 def chunk_count(data_len: int, log2: int) -> int:
     return (data_len + (1 << log2) - 1) >> log2
 
@@ -103,7 +129,7 @@ class ChunkCRC:
 
 def write_names(out: bytearray, names: list[str]) -> None:
     """Token dictionary (first-use order) and the name bit string (§17.2)."""
-    toks = [tokens(n.encode("utf-8")) for n in names]
+    toks = name_tokens([n.encode("utf-8") for n in names])
     dic: dict[bytes, int] = {}
     for t in toks:
         for x in t:

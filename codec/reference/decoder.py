@@ -246,6 +246,7 @@ class RefEntry:
     mirror_skip: int = 0     # v3: a, leading values of each row outside the mirror
     mirror_bytes: int = 0    # v3: bytes of the mode string, ceil(n_rows / 4); 0 = no mirror
     mirror_modes: list[int] = field(default_factory=list)   # v3: each row's mode (0, 1, 2)
+    name_tokens: list[bytes] = field(default_factory=list)  # v2: the name's tokens (§17.1)
 
 
 @dataclass
@@ -306,8 +307,10 @@ def read_header(data, limits: RefLimits = RefLimits()):
     else:
         v2 = _v2
         count = r.varint("tensor count", limits.max_tensors, LimitError)
-        names = v2.read_names(r, count, limits)
+        names, seqs = v2.read_name_seqs(r, count, limits)
         entries = v2.read_entries(r, limits, len(tables), dir_off, names, version)
+        for e, seq in zip(entries, seqs):
+            e.name_tokens = seq
         chunks = v2.read_chunks(r, dir_off)
     if r.pos != fpos:
         raise CorruptError("stray bytes at the end of the directory", offset=r.pos)

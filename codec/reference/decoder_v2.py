@@ -38,6 +38,11 @@ class NameBits:
 
 
 def read_names(r: ByteReader, count: int, limits) -> list[str]:
+    return read_name_seqs(r, count, limits)[0]
+
+
+def read_name_seqs(r: ByteReader, count: int, limits) -> tuple[list[str], list[list[bytes]]]:
+    """The names and each one's token sequence (§17.1)."""
     ntok = r.varint("token count", limits.max_names_bytes, LimitError)
     toks = []
     for j in range(ntok):
@@ -52,7 +57,7 @@ def read_names(r: ByteReader, count: int, limits) -> list[str]:
         raise CorruptError(f"count_bits {cw} > {MAX_COUNT_BITS}", offset=at)
     id_bits = (ntok - 1).bit_length() if ntok >= 2 else 0
     bits = NameBits(r.buf, r.pos, r.end)
-    names, seen, prev, total = [], set(), [], 0
+    names, seqs, seen, prev, total = [], [], set(), [], 0
     for i in range(count):
         at = bits.bit // 8
         shared = bits.read(cw, "shared")
@@ -81,9 +86,10 @@ def read_names(r: ByteReader, count: int, limits) -> list[str]:
             raise CorruptError(f"duplicate tensor name {name!r}", offset=at)
         seen.add(name)
         names.append(name)
+        seqs.append(seq)
         prev = seq
     r.pos = (bits.bit + 7) // 8
-    return names
+    return names, seqs
 
 
 def _kernel(shape) -> int:

@@ -40,6 +40,8 @@ class TensorChoice:
     ``mirror_modes``: each row's mode (0 as is, 1 mirror, 2 negated mirror); None = §25's
     per-row rule (the mode leaving the fewest nonzero second-half values, ties the lower).
     The tensor given to :func:`pack` is always the *original* one; the writer transforms it.
+    ``name_tokens``: v2/v3, the name's tokens (§17.1) when every choice of the package has
+    them; None = §21's split.
     """
     group_mode: str
     group_size: int
@@ -51,6 +53,7 @@ class TensorChoice:
     meta: object = None
     mirror: tuple[int, int] | None = None
     mirror_modes: Sequence[int] | None = None
+    name_tokens: Sequence[bytes] | None = None
 
 
 def as_table(t) -> RefTable:
@@ -255,7 +258,9 @@ def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int | No
     directory = varint(len(tables)) + b"".join(table_bytes(t) for t in tables)
     directory += varint(len(items))
     if version >= 2:
-        directory += v2.names_bytes([name for name, _ in items]) + bytes(entries)
+        seqs = [choices[name].name_tokens for name, _ in items]
+        directory += v2.names_bytes([name for name, _ in items],
+                                    None if None in seqs else seqs) + bytes(entries)
         directory += v2.chunk_crcs(bytes(body[len(pre):]), chunk_log2)
     else:
         directory += bytes(entries)
@@ -277,14 +282,15 @@ def choices_of(data):
             table=(e.tid_base if one else list(e.group_tables)),
             tid_base=e.tid_base, tid_bits=e.tid_bits, len_bits=None, meta=p.metas[e.name],
             mirror=(e.mirror_period, e.mirror_skip) if e.mirror_period else None,
-            mirror_modes=list(e.mirror_modes) if e.mirror_period else None)
+            mirror_modes=list(e.mirror_modes) if e.mirror_period else None,
+            name_tokens=list(e.name_tokens) if p.version >= 2 else None)
     return p.tensors, p.tables, choices
 
 
 def reencode(data) -> bytes:
     """Decode ``data`` with the reference decoder and encode it again with the reference
     encoder, using the choices stored in its header (tables, table ids, grouping, value offset,
-    metadata, v3 mirror period / skip / row modes).  For any package written by ``codec.pack``
+    metadata, v2 name tokens, v3 mirror period / skip / row modes).  For any package written by ``codec.pack``
     the result equals ``data``."""
     from .decoder import read_header
     tensors, tables, choices = choices_of(data)

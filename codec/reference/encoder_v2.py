@@ -26,9 +26,46 @@ def kernel_size(shape) -> int:
     return max(1, k)
 
 
-def names_bytes(names: list[str]) -> bytes:
-    """§17.1 with §21's tokens: dictionary in first-use order, token-prefix sharing."""
-    seqs = [DELIMITED.findall(n.encode("utf-8")) for n in names]
+def merge_pairs(seqs: list[list[bytes]]) -> list[list[bytes]]:
+    """§21's merge, one pair at a time until none is left: tokens x, y (x != y) become one
+    when every x is followed by y and every y follows an x."""
+    while True:
+        pair = None
+        for s in seqs:
+            for i in range(len(s) - 1):
+                x, y = s[i], s[i + 1]
+                if x != y and all(
+                        (t[j] != x or (j + 1 < len(t) and t[j + 1] == y))
+                        and (t[j] != y or (j > 0 and t[j - 1] == x))
+                        for t in seqs for j in range(len(t))):
+                    pair = x, y
+                    break
+            if pair:
+                break
+        if pair is None:
+            return seqs
+        x, y = pair
+        new = []
+        for s in seqs:
+            out: list[bytes] = []
+            for t in s:
+                if t == y:
+                    out[-1] = x + y  # (every y follows an x)
+                else:
+                    out.append(t)
+            new.append(out)
+        seqs = new
+
+
+def names_bytes(names: list[str], seqs: list | None = None) -> bytes:
+    """§17.1 with §21's tokens (or the token sequences ``seqs``, one per name): dictionary in
+    first-use order, token-prefix sharing."""
+    if seqs is None:
+        seqs = merge_pairs([DELIMITED.findall(n.encode("utf-8")) for n in names])
+    seqs = [list(q) for q in seqs]
+    for n, q in zip(names, seqs):
+        if b"".join(q) != n.encode("utf-8") or not all(q):
+            raise ValueError(f"tokens {q!r} do not spell the name {n!r}")
     order: list[bytes] = []
     for seq in seqs:
         for t in seq:
