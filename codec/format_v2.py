@@ -15,6 +15,8 @@ import numpy as np
 
 from ._bytes import Reader, put_svarint, put_varint
 from .errors import CorruptError, LimitError, TruncatedError
+from .kernels.crc import CRC_TABLES, crc_range
+from .kernels.intrinsics import HAS_CLMUL
 
 PREAMBLE_SIZE = 8
 DEFAULT_CHUNK_LOG2 = 16          # writer: 64 KiB CRC chunks
@@ -93,9 +95,14 @@ def chunk_count(data_len: int, log2: int) -> int:
 
 
 def chunk_crc(buf, c: int, log2: int, dir_off: int) -> tuple[int, int, int]:
-    """(start, end, CRC32) of data chunk ``c`` of a package in ``buf`` (§19)."""
+    """(start, end, CRC32) of data chunk ``c`` of a package in ``buf`` (§19): the folding
+    kernel (kernels/crc.py, 2x zlib's speed) on a uint8 array where the host has it."""
     lo = PREAMBLE_SIZE + (c << log2)
     hi = min(lo + (1 << log2), dir_off)
+    if HAS_CLMUL and isinstance(buf, np.ndarray) and buf.dtype == np.uint8 and buf.ndim == 1:
+        crc = int(crc_range(buf, np.int64(lo), np.int64(hi), CRC_TABLES))
+        if crc >= 0:
+            return lo, hi, crc
     return lo, hi, zlib.crc32(buf[lo:hi])
 
 

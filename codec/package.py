@@ -20,6 +20,7 @@ from .huffman import LUT_BITS, canonical_codes
 from .kernels.decode import LANES, decode_groups, decode_groups_multi, decode_groups_wide
 from .kernels.encode import group_bits, group_tables, merge_first_bytes, pack_groups
 from .kernels.crc import CRC_TABLES, crc_chunks
+from .kernels.intrinsics import HAS_CLMUL
 from .kernels.parallel import run_chunks, workers
 from .kernels.status import STATUS_MESSAGES
 from .kernels.directory import build_luts, build_multi, multi_value_bound, multi_worth
@@ -883,9 +884,10 @@ def _crc_jobs(buf: np.ndarray, dir_off: int, log2: int, crcs, chunk_ok, mark_ok)
     k = min(n, 2 * (nw + 1))
     cuts = [n * j // k for j in range(k + 1)]
     ok: list = [None] * k
-    if nw + 1 >= CRC_KERNEL_MIN_THREADS and n >= CRC_KERNEL_MIN_CHUNKS * (nw + 1):
+    if HAS_CLMUL or (nw + 1 >= CRC_KERNEL_MIN_THREADS and n >= CRC_KERNEL_MIN_CHUNKS * (nw + 1)):
         # one nogil kernel call a job (kernels/crc.py: zlib.crc32 takes the GIL back
-        # after every 64 KiB chunk, and many threads then queue on it)
+        # after every 64 KiB chunk, and many threads then queue on it; the folding kernel,
+        # where the host has it, is also 2x zlib's speed)
         got = np.zeros(n, np.uint32)
         stored = np.asarray(crcs, np.uint32)
 

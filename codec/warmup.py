@@ -61,7 +61,7 @@ def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]
     [(dtype name, seconds)].  With ``encode=False`` only the decoder's kernels are made
     ready (the packages it decodes are still written here, so the encoder compiles too, but
     only for the smallest search)."""
-    from .kernels.crc import CRC_TABLES, crc_chunks
+    from .kernels.crc import CRC_TABLES, crc_chunks, crc_range
     from .kernels.dequant import dequantize_linear
     from .kernels.tables import work_cuts
     from .package import Package, pack, unpack
@@ -90,7 +90,9 @@ def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]
                               np.empty(8, fdt))
         out.append((name, time.perf_counter() - t0))
     work_cuts(np.ones(4, np.int64), np.int64(2), np.int64(2))  # parallel decodes (>= PAR_MIN_WORK)
-    # the chunk CRC kernel of hosts with >= CRC_KERNEL_MIN_THREADS threads
+    # the chunk CRC kernels (slices of chunks: hosts with >= CRC_KERNEL_MIN_THREADS threads
+    # or PCLMULQDQ; one chunk: format_v2.chunk_crc with PCLMULQDQ)
     crc_chunks(np.zeros(64, np.uint8), np.int64(0), np.int64(64), np.int64(6), np.int64(0),
                np.int64(1), np.zeros(1, np.uint32), CRC_TABLES)
+    crc_range(np.zeros(64, np.uint8), np.int64(0), np.int64(64), CRC_TABLES)
     return out

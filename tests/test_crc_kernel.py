@@ -119,3 +119,66 @@ def test_shift_tables_fold_sub_slices_into_the_crc(log2n):
         else:
             R = _register(part, R)
     assert R ^ 0xFFFFFFFF == zlib.crc32(data)
+
+
+# --- the folding kernel (carry-less multiplication) and the slicing one, each on its own ----
+
+from codec.kernels.crc import crc_fold, crc_range, crc_slices  # noqa: E402
+from codec.kernels.intrinsics import HAS_CLMUL  # noqa: E402
+from numba import config as _numba_config  # noqa: E402
+from numba import njit  # noqa: E402
+
+
+def _kernel_of(fn):
+    """A callable kernel around an inline CRC helper (as crc_range calls it)."""
+    @njit(nogil=True)
+    def k(buf, a, b, T):
+        return np.int64(fn(buf, a, b, T))
+    return k
+
+
+def _check_kernel(k):
+    rng = np.random.default_rng(11)
+    buf = rng.integers(0, 256, 70_000).astype(np.uint8)
+    for n in list(range(0, 200)) + [255, 256, 257, 1023, 4096 + 15, 65_536, 69_990]:
+        for a in (0, 1, 7):
+            assert k(buf, I(a), I(a + n), CRC_TABLES) == zlib.crc32(buf[a:a + n]), (n, a)
+    ones = np.full(5000, 255, np.uint8)  # every bit set: the fold's carries
+    assert k(ones, I(0), I(5000), CRC_TABLES) == zlib.crc32(ones)
+
+
+def test_slicing_kernel_equals_zlib():
+    _check_kernel(_kernel_of(crc_slices))
+
+
+@pytest.mark.skipif(not HAS_CLMUL and not _numba_config.DISABLE_JIT,
+                    reason="no PCLMULQDQ on this host: crc_slices serves (tested above)")
+@pytest.mark.skipif(_numba_config.DISABLE_JIT, reason="LLVM intrinsic: compiled kernels only")
+def test_folding_kernel_equals_zlib():
+    _check_kernel(_kernel_of(crc_fold))
+
+
+@given(data=st.binary(max_size=5000), a=st.integers(0, 70))
+def test_range_kernel_equals_zlib(data, a):
+    buf = np.frombuffer(data, np.uint8)
+    a = min(a, buf.size)
+    assert crc_range(buf, I(a), I(buf.size), CRC_TABLES) == zlib.crc32(buf[a:])
+
+
+@pytest.mark.parametrize("a, b", [(-1, 3), (4, 3), (0, 11)])
+def test_range_rejects_bad_bounds(a, b):
+    assert crc_range(np.zeros(10, np.uint8), I(a), I(b), CRC_TABLES) == -1
+    assert crc_range(np.zeros(10, np.uint8), I(0), I(5), CRC_TABLES[:8]) == -1
+
+
+def test_chunk_crc_uses_the_same_values():
+    """format_v2.chunk_crc (the kernel where the host has it) against zlib on a package."""
+    from codec.format_v2 import chunk_crc
+    rng = np.random.default_rng(12)
+    data = codec.pack({"w": rng.integers(-100, 100, 300_000).astype(np.int8)})
+    buf = np.frombuffer(data, np.uint8)
+    d = codec.format.read_directory(buf)
+    for c in range(len(d.chunk_crcs)):
+        lo, hi, crc = chunk_crc(buf, c, d.chunk_log2, d.directory_offset)
+        assert crc == zlib.crc32(buf[lo:hi]) == int(d.chunk_crcs[c])
+        assert chunk_crc(data, c, d.chunk_log2, d.directory_offset)[2] == crc  # bytes: zlib
