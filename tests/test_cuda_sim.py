@@ -421,6 +421,22 @@ def _():
 mrng = np.random.default_rng(23)
 
 
+@check("signed_value_offsets")
+def _():
+    """Signed tensors far from 0 get a value offset (codec/offsets.py, session 11): both
+    kernels decode them as the CPU does, the int8 extremes included."""
+    t = {f"bn{i}.gamma": np.clip(np.round(rng.normal(100, 12, 64)), 70, 127).astype(np.int8)
+         for i in range(4)}
+    t["edge"] = np.array([-128, 127, 127, 126, 120, 127, -128] * 6, np.int8)
+    t["i16"] = (rng.integers(-3000, 3000, (8, 40)) + 20000).astype(np.int16)
+    data = codec.pack(t)
+    p = codec.Package(data)
+    assert all(p.entry(f"bn{i}.gamma").value_offset != 0 for i in range(4))
+    assert p.entry("i16").value_offset != 0
+    same(data)
+    warp_same(data)
+
+
 def mirror_rows(dtype, rows, P, a, modes, spread, zero=0, noise=0.0):
     """rows x P values: a head of ``a`` values, then a first half, a middle (odd M) and a
     second half that mirrors the first (mode 1), its negation (2) or nothing (0), around
@@ -665,7 +681,7 @@ CHECKS = (["import_codec_no_numba_cuda"]
              "warp_kernel_paths", "warp_kernel_fallback", "warp_kernel_tables_and_dequantize",
              "warp_kernel_corrupt_like_cpu", "host_crc_parallel", "mirror_v3_forced",
              "mirror_v3_auto_and_dequantize", "mirror_v3_bad_modes", "mirror_v3_vectors",
-             "device_chunk_crcs"])
+             "device_chunk_crcs", "signed_value_offsets"])
 
 
 @pytest.mark.parametrize("name", CHECKS)
