@@ -46,7 +46,8 @@ def _bn_model(rng) -> dict:
 
 def test_small_model_tries_bigger_groups(monkeypatch):
     ts = _bn_model(np.random.default_rng(1))
-    sizes = {str(g): len(codec.pack(ts, group=g)) for g in (("auto", 4096), "kernel", ("auto", 16384))}
+    sizes = {str(g): len(codec.pack(ts, group=g))
+             for g in (("auto", 4096), "kernel", ("auto", 16384))}
     assert sizes[str(("auto", 4096))] <= sizes["kernel"]  # (the model is made so)
     seen = _planned(monkeypatch)
     data = codec.pack(ts)

@@ -10,7 +10,8 @@ from hypothesis.extra import numpy as hnp
 import codec
 
 DTYPES = [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32]
-GROUPS = ["auto", ("auto", 50), "kernel", ("kernels", 2), ("count", 7), ("count", 100), "tensor", 13]
+GROUPS = ["auto", ("auto", 50), "kernel", ("kernels", 2), ("count", 7), ("count", 100), "tensor",
+          13]
 
 
 def roundtrip(a, **kw):

@@ -96,7 +96,8 @@ def _fold(lo, hi, klo, khi, dlo, dhi):
 def _bytes8(crc, x, T):
     """The CRC register after the 8 bytes of x (little-endian), byte by byte."""
     for k in range(8):
-        crc = T[0, (crc ^ np.uint32(x >> np.uint64(8 * k))) & np.uint32(0xFF)] ^ (crc >> np.uint32(8))
+        b = np.uint32(x >> np.uint64(8 * k)) & np.uint32(0xFF)
+        crc = T[0, (crc ^ b) & np.uint32(0xFF)] ^ (crc >> np.uint32(8))
     return crc
 
 

@@ -94,7 +94,8 @@ def window_be64(buf, p, hi):
 
 @intrinsic
 def load_le64(typingctx, buf, p):
-    if not (isinstance(buf, types.Array) and buf.dtype == types.uint8 and isinstance(p, types.Integer)):
+    if not (isinstance(buf, types.Array) and buf.dtype == types.uint8
+            and isinstance(p, types.Integer)):
         return None
     sig = types.uint64(buf, p)
 

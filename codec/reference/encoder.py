@@ -290,8 +290,8 @@ def choices_of(data):
 def reencode(data) -> bytes:
     """Decode ``data`` with the reference decoder and encode it again with the reference
     encoder, using the choices stored in its header (tables, table ids, grouping, value offset,
-    metadata, v2 name tokens, v3 mirror period / skip / row modes).  For any package written by ``codec.pack``
-    the result equals ``data``."""
+    metadata, v2 name tokens, v3 mirror period / skip / row modes).  For any package written
+    by ``codec.pack`` the result equals ``data``."""
     from .decoder import read_header
     tensors, tables, choices = choices_of(data)
     chunks = read_header(data)[6]
