@@ -13,9 +13,9 @@ import numpy as np
 
 from .errors import ChecksumError, CodecError, CorruptError, TruncatedError
 from . import format_v2 as v2
-from .format import (DEFAULT_LIMITS, DTYPE_CODES, FOOTER_SIZE, PREAMBLE_SIZE, VERSION, Directory,
-                     Limits, Table, TensorEntry, footer, preamble, read_directory, value_range,
-                     write_directory)
+from .format import (DEFAULT_LIMITS, DTYPE_CODES, FOOTER_SIZE, MAX_KREF, PREAMBLE_SIZE, VERSION,
+                     Directory, Limits, Table, TensorEntry, footer, preamble, read_directory,
+                     value_range, write_directory)
 from .huffman import LUT_BITS, canonical_codes
 from .kernels.decode import LANES, decode_groups, decode_groups_multi, decode_groups_wide
 from .kernels.encode import group_bits, group_tables, merge_first_bytes, pack_groups
@@ -32,13 +32,16 @@ PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group h
                  -8: "group table outside the package"}
 from .meta import QuantMeta
 from . import mirror as mir
-from .planner import (FAST_SAMPLE_PAIRS, SAMPLE_PAIRS, Prepared, Sampler, build_tables, coarsen,
-                      check_dtype, choose_alphabet, group_size_for, prepare, prepare_many,
-                      run_ranges, tensor_hists, use_per_group)
+from .planner import (FAST_SAMPLE_PAIRS, MAX_PLAN_SYMBOLS, NRUN_CHOICES, SAMPLE_PAIRS, Prepared,
+                      Sampler, build_tables, coarsen, check_dtype, choose_alphabet,
+                      group_size_for, prepare, prepare_many, run_ranges, tensor_hists,
+                      use_per_group)
+from .kernels.symbols import SYM_FIRST, num_classes
 from .offsets import mirror_offset
 
 DEFAULT_MAX_TABLES = 256
 BIG_GROUP = 1 << 14  # effort 1, small models: the third grouping candidate's group size
+ALPHABET_EXACT_PARAMS = 1 << 17  # effort 1, models below this: the alphabet by exact size
 SEQ_PLAN_PARAMS = 1 << 19  # below this many parameters the candidates are planned on one
                            # thread (GIL-bound Python: fer 1.02-1.16x over two threads;
                            # 2026-11-26, best of 15 interleaved: silero (310 K) 0.85-0.97x
@@ -279,6 +282,7 @@ class _Plan:
         self.version = VERSION
         self.chunk_log2 = v2.DEFAULT_CHUNK_LOG2
         self.names_cache: dict = {}  # the directory's name bytes (candidates share one)
+        self.alphabet: tuple | None = None  # (kref, nrun, nclass) of the tables
         self._batch = None
 
     def batch(self):
@@ -303,22 +307,25 @@ class _Plan:
         return pairs, tid
 
 
-def _plan(src: _Source, names: list, *, max_tables: int, effort: int) -> _Plan:
-    """Passes 1 and 2: samples for the alphabet, then histograms for the tables."""
+def _plan(src: _Source, names: list, *, max_tables: int, effort: int,
+          alphabet: tuple | None = None) -> _Plan:
+    """Passes 1 and 2: samples for the alphabet (unless ``alphabet`` = (kref, nrun, nclass)
+    is given), then histograms for the tables."""
     src.prepare_all(names)
-    sampler = Sampler(SAMPLE_PAIRS if effort >= 1 else FAST_SAMPLE_PAIRS, views=not src.stream)
-    gcount = []
-    for k in names:
-        p = src.get(k)
-        sampler.add(p)
-        gcount.append(p.n_groups)
-    gcount = np.array(gcount, np.int64)
-    kref, nrun, nclass = choose_alphabet(sampler, effort)
-    del sampler
+    gcount = np.array([src.get(k).n_groups for k in names], np.int64)
+    if alphabet is None:
+        sampler = Sampler(SAMPLE_PAIRS if effort >= 1 else FAST_SAMPLE_PAIRS,
+                          views=not src.stream)
+        for k in names:
+            sampler.add(src.get(k))
+        alphabet = choose_alphabet(sampler, effort)
+        del sampler
+    kref, nrun, nclass = alphabet
     per_group = use_per_group(int(gcount.sum()), kref, nrun, nclass, effort)
     hists = tensor_hists([src.get(k) for k in names], kref, nrun, nclass, per_group)
     tables, group_tables = build_tables(hists, gcount, per_group, kref, nrun, nclass, max_tables)
     plan = _Plan(src, names, tables, group_tables)
+    plan.alphabet = alphabet
     gb = getattr(hists, "group_bits", None)  # exact group lengths, known to the planner
     batch = plan.batch() if gb is not None else None
     if batch is not None and gb.size == batch[1].size:
@@ -551,8 +558,8 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
     if version is None:  # the lowest version that holds the package (§25)
         version = 3 if mirrors else VERSION
 
-    def plan_of(s):
-        pl = _plan(s, names, max_tables=max_tables, effort=effort)
+    def plan_of(s, alphabet=None):
+        pl = _plan(s, names, max_tables=max_tables, effort=effort, alphabet=alphabet)
         pl.version = version
         pl.names_cache = names_cache
         return pl
@@ -592,6 +599,8 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
             pl = plan_of(big)
             _size(pl)
             best = _smallest([best, pl])
+        if sum(math.prod(sh) for sh in shapes) < ALPHABET_EXACT_PARAMS:
+            best = _refine_alphabet(best, plan_of)
         return best
     else:
         for s in srcs:
@@ -599,6 +608,29 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
         with ThreadPoolExecutor(len(srcs)) as ex:
             plans = list(ex.map(lambda s: _size_of(plan_of(s)), srcs))
     return _smallest(plans)
+
+
+def _refine_alphabet(best: _Plan, plan_of) -> _Plan:
+    """A small model's alphabet by exact size: the sampled estimate's (kref, nrun) and its
+    neighbours (nrun one step either way in NRUN_CHOICES, kref +- 1), each planned and sized
+    for the chosen grouping; the smallest package, the estimate's on ties (fer_tflite 4/0:
+    nrun 2 instead of 1, -108 B; docs/DESIGN.md, session 11)."""
+    kref, nrun, _ = best.alphabet
+    i = NRUN_CHOICES.index(nrun) if nrun in NRUN_CHOICES else -1
+    cands = [(kref, NRUN_CHOICES[j]) for j in (i - 1, i + 1)
+             if i >= 0 and 0 <= j < len(NRUN_CHOICES)]
+    cands += [(k, nrun) for k in (kref - 1, kref + 1) if 0 <= k <= MAX_KREF]
+    maxmag = max((int(best.src.get(k).maxmag) for k in best.names), default=0)
+    for k, r in cands:
+        if k > 0 and (1 << k) > max(maxmag, 1):
+            continue  # (choose_alphabet's krefs: finer than the magnitudes is the same code)
+        nclass = num_classes(maxmag, k)
+        if SYM_FIRST + nclass * r > MAX_PLAN_SYMBOLS and r > 1:
+            continue
+        pl = plan_of(best.src, (k, r, nclass))
+        _size(pl)
+        best = _smallest([best, pl])
+    return best
 
 
 def _smallest(plans: list) -> _Plan:
