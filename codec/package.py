@@ -41,7 +41,10 @@ from .offsets import mirror_offset
 
 DEFAULT_MAX_TABLES = 256
 BIG_GROUP = 1 << 14  # effort 1, small models: the third grouping candidate's group size
-ALPHABET_EXACT_PARAMS = 1 << 17  # effort 1, models below this: the alphabet by exact size
+SMALL_MODEL_PARAMS = 1 << 17  # effort 1, models below this many values also try BIG_GROUP and
+                              # size the alphabet exactly (1.3-2.5x their encode time for up
+                              # to 2.6 % fewer bytes; silero and mtcnn paid 1.3-1.8x for <=
+                              # 0.56 %, so they keep the faster search: docs/DESIGN.md)
 SEQ_PLAN_PARAMS = 1 << 19  # below this many parameters the candidates are planned on one
                            # thread (GIL-bound Python: fer 1.02-1.16x over two threads;
                            # 2026-11-26, best of 15 interleaved: silero (310 K) 0.85-0.97x
@@ -532,7 +535,7 @@ def _group_candidates(group, effort: int) -> list:
     """'auto' at effort 1 tries whole kernels of >= 4096 parameters and single kernels (with
     per-group table choice, one table per output channel often pays: yolov8n 8-bit 50 %
     4.476 -> 4.369 b/p) and keeps the smaller package; measured in docs/DESIGN.md.  A model
-    below SEQ_PLAN_PARAMS parameters also tries whole kernels of >= BIG_GROUP parameters
+    below SMALL_MODEL_PARAMS parameters also tries whole kernels of >= BIG_GROUP parameters
     (:func:`_best_plan` drops that candidate for bigger ones): fewer groups, fewer end
     symbols and group-table records (fer 4/.9 -0.86 %, silero -0.05 to -0.54 %)."""
     if isinstance(group, str) and group == "auto" and effort >= 1:
@@ -545,10 +548,11 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
     """Plan every grouping candidate and keep the one whose package is smallest (the first on
     ties, in the order 'auto', 'kernel', ('auto', BIG_GROUP)), sized exactly without packing
     any payload.  A candidate that groups every tensor exactly as an earlier one would write
-    the same package and is skipped; ('auto', BIG_GROUP), a model below SEQ_PLAN_PARAMS
+    the same package and is skipped; ('auto', BIG_GROUP), a model below SMALL_MODEL_PARAMS
     parameters' coarser 'auto', is planned only when 'auto' beats 'kernel' (when one group a
     kernel wins, fewer and bigger groups did not: mtcnn 8/0 and 8/.5 would pay 1.29x the
-    encode time for the same bytes).  Not streaming,
+    encode time for the same bytes), and then that model's alphabet is sized exactly
+    (:func:`_refine_alphabet`).  Not streaming,
     the run-length passes run first, then the candidates are planned and sized concurrently,
     one thread each (their kernels release the GIL and split their work over the shared
     pool, :func:`codec.planner.run_ranges`); a model below SEQ_PLAN_PARAMS parameters is
@@ -570,7 +574,7 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
         fine = srcs[-1]
         fine.prepare_all(names)
         shapes = [fine.shape(k) for k in names]
-        if sum(math.prod(sh) for sh in shapes) >= SEQ_PLAN_PARAMS:
+        if sum(math.prod(sh) for sh in shapes) >= SMALL_MODEL_PARAMS:
             srcs = [s for s in srcs if s.group != ("auto", BIG_GROUP)]  # (small models only)
         kept, groupings = [], []
         for s in srcs:
@@ -599,7 +603,7 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
             pl = plan_of(big)
             _size(pl)
             best = _smallest([best, pl])
-        if sum(math.prod(sh) for sh in shapes) < ALPHABET_EXACT_PARAMS:
+        if sum(math.prod(sh) for sh in shapes) < SMALL_MODEL_PARAMS:
             best = _refine_alphabet(best, plan_of)
         return best
     else:
@@ -653,7 +657,7 @@ def pack(tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
     """Compress named integer tensors into one package (bytes).
 
     ``group``: 'auto' (whole kernels of >= 4096 parameters, or at effort 1 also one group per
-    kernel and, below 2**19 parameters, whole kernels of >= 16384, whichever is smallest),
+    kernel and, below 2**17 parameters, whole kernels of >= 16384, whichever is smallest),
     ('auto', n) (whole kernels of >= n parameters), 'kernel' (one output channel), ('kernels', k),
     ('count', n) or an int n, 'tensor' (one group).  ``meta``: optional
     ``{name: QuantMeta}`` stored exactly beside each tensor.  ``max_tables``: size of the

@@ -71,7 +71,7 @@ def test_no_bigger_groups_when_kernel_wins(monkeypatch, shared_weights):
 
 def test_big_models_keep_two_candidates(monkeypatch):
     ts = _bn_model(np.random.default_rng(3))
-    monkeypatch.setattr(pk, "SEQ_PLAN_PARAMS", 1000)
+    monkeypatch.setattr(pk, "SMALL_MODEL_PARAMS", 1000)
     seen = _planned(monkeypatch)
     data = codec.pack(ts)
     assert sorted(map(str, seen)) == ["auto", "kernel"]
@@ -92,14 +92,14 @@ def test_fer_gets_the_bigger_groups(shared_weights):
 
 
 def test_small_model_alphabet_by_exact_size(monkeypatch, shared_weights):
-    """Below ALPHABET_EXACT_PARAMS values the sampled estimate's alphabet and its neighbours
+    """Below SMALL_MODEL_PARAMS values the sampled estimate's alphabet and its neighbours
     are sized exactly: fer_tflite 4/0 codes zero runs of 1 jointly (nrun 2, the estimate
     said 1) and is 108 B smaller (2026-11-26)."""
     from benchmarks.recipe import quantized_model
     q = quantized_model("fer_emotion_minixception_tflite", 4, 0.0)
     data = codec.pack(q)
     assert {t["nrun"] for t in codec.inspect(data).to_dict()["tables"]} == {2}
-    monkeypatch.setattr(pk, "ALPHABET_EXACT_PARAMS", 0)
+    monkeypatch.setattr(pk, "SMALL_MODEL_PARAMS", 0)
     plain = codec.pack(q)
     assert {t["nrun"] for t in codec.inspect(plain).to_dict()["tables"]} == {1}
     assert len(data) < len(plain)
@@ -119,6 +119,6 @@ def test_alphabet_refinement_never_grows_and_skips_big_models(monkeypatch):
     monkeypatch.setattr(pk, "_refine_alphabet", spy)
     refined = codec.pack(ts)
     assert len(calls) == 1
-    monkeypatch.setattr(pk, "ALPHABET_EXACT_PARAMS", 1000)  # (the model has ~28 K values)
+    monkeypatch.setattr(pk, "SMALL_MODEL_PARAMS", 1000)  # (the model has ~28 K values)
     assert len(codec.pack(ts)) >= len(refined)
     assert len(calls) == 1
