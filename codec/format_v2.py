@@ -65,10 +65,11 @@ def tokens(name: bytes) -> list[bytes]:
 
 
 def name_tokens(names: list[bytes]) -> list[list[bytes]]:
-    """Every name's tokens (§21): :func:`tokens`, then each chain of tokens that always occur
-    together merged into one: ``a`` then ``b`` are one token when, in every name, each ``a`` is
-    followed by ``b`` and each ``b`` follows an ``a`` (a pair, never a larger section: fewer
-    ids and one dictionary entry less; `batch_` `normalization_` in fer's names)."""
+    """Every name's tokens (§21): :func:`tokens`, then tokens that always occur together
+    joined: ``a`` and the ``b`` after it become one token when, over all the names, every ``a``
+    is followed by ``b`` and every ``b`` follows an ``a`` (chains join whole: ``batch_``
+    ``normalization_`` in fer's names).  Never longer: one dictionary entry and at least one
+    token id fewer per join."""
     seqs = [tokens(n) for n in names]
     after: dict = {}   # token -> the token after each of its uses (None: varies, or an end)
     before: dict = {}  # token -> the token before each of its uses (None: varies, or a start)

@@ -8,7 +8,13 @@ pass ran at about one thread's speed.  This kernel (slicing-by-16 tables) is slo
 core than zlib's (1.5 vs 2.3 GB/s on this project's 2-core VM) but takes the GIL once per
 slice, so it scales with threads; :mod:`codec.package` uses it from CRC_KERNEL_MIN_THREADS
 threads and CRC_KERNEL_MIN_CHUNKS chunks a thread on (H200 host, 16 threads: 3.2 vs 7.7 ms
-on 580 chunks; slower than zlib on 15-38 chunks).  Same values as ``zlib.crc32`` (tests/test_crc_kernel.py).
+on 580 chunks; slower than zlib on 15-38 chunks).  Same values as ``zlib.crc32``
+(tests/test_crc_kernel.py).
+
+Where the host has PCLMULQDQ (``intrinsics.HAS_CLMUL``: x86-64, compiled kernels) the CRC is
+:func:`crc_fold` (carry-less multiplication, ~2x zlib's speed) instead of :func:`crc_slices`,
+in :func:`crc_chunks` and :func:`crc_range`; :mod:`codec.package` then always uses the
+kernel, and ``format_v2.chunk_crc`` calls :func:`crc_range` for one chunk (session 11).
 """
 from __future__ import annotations
 
