@@ -13,9 +13,9 @@ import numpy as np
 
 from .errors import ChecksumError, CodecError, CorruptError, TruncatedError
 from . import format_v2 as v2
-from .format import (DEFAULT_LIMITS, DTYPE_CODES, FOOTER_SIZE, MAX_KREF, PREAMBLE_SIZE, VERSION,
-                     Directory, Limits, Table, TensorEntry, footer, preamble, read_directory,
-                     value_range, write_directory)
+from .format import (DEFAULT_LIMITS, DTYPE_CODES, FOOTER_SIZE, PREAMBLE_SIZE, VERSION, Directory,
+                     Limits, Table, TensorEntry, footer, preamble, read_directory, value_range,
+                     write_directory)
 from .huffman import LUT_BITS, canonical_codes
 from .kernels.decode import LANES, decode_groups, decode_groups_multi, decode_groups_wide
 from .kernels.encode import group_bits, group_tables, merge_first_bytes, pack_groups
@@ -32,11 +32,11 @@ PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group h
                  -8: "group table outside the package"}
 from .meta import QuantMeta
 from . import mirror as mir
-from .planner import (FAST_SAMPLE_PAIRS, MAX_PLAN_SYMBOLS, NRUN_CHOICES, SAMPLE_PAIRS, Prepared,
-                      Sampler, build_tables, coarsen, check_dtype, choose_alphabet,
-                      group_size_for, prepare, prepare_many, run_ranges, tensor_hists,
-                      use_per_group)
-from .kernels.symbols import SYM_FIRST, num_classes
+from .planner import (FAST_SAMPLE_PAIRS, NRUN_CHOICES, SAMPLE_PAIRS, Prepared, Sampler,
+                      alphabet_fits, alphabet_krefs, build_tables, coarsen, check_dtype,
+                      choose_alphabet, group_size_for, prepare, prepare_many, run_ranges,
+                      tensor_hists, use_per_group)
+from .kernels.symbols import num_classes
 from .offsets import mirror_offset
 
 DEFAULT_MAX_TABLES = 256
@@ -574,7 +574,8 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
         fine = srcs[-1]
         fine.prepare_all(names)
         shapes = [fine.shape(k) for k in names]
-        if sum(math.prod(sh) for sh in shapes) >= SMALL_MODEL_PARAMS:
+        n_values = sum(math.prod(sh) for sh in shapes)
+        if n_values >= SMALL_MODEL_PARAMS:
             srcs = [s for s in srcs if s.group != ("auto", BIG_GROUP)]  # (small models only)
         kept, groupings = [], []
         for s in srcs:
@@ -588,7 +589,7 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
                 s.derive(fine, names)
     if len(srcs) == 1:
         return plan_of(srcs[0])
-    if stream or sum(math.prod(sh) for sh in shapes) < SEQ_PLAN_PARAMS:
+    if stream or n_values < SEQ_PLAN_PARAMS:
         plans, big = [], None
         for s in srcs:
             if s.group == ("auto", BIG_GROUP):
@@ -603,7 +604,7 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
             pl = plan_of(big)
             _size(pl)
             best = _smallest([best, pl])
-        if sum(math.prod(sh) for sh in shapes) < SMALL_MODEL_PARAMS:
+        if n_values < SMALL_MODEL_PARAMS:
             best = _refine_alphabet(best, plan_of)
         return best
     else:
@@ -623,13 +624,12 @@ def _refine_alphabet(best: _Plan, plan_of) -> _Plan:
     i = NRUN_CHOICES.index(nrun) if nrun in NRUN_CHOICES else -1
     cands = [(kref, NRUN_CHOICES[j]) for j in (i - 1, i + 1)
              if i >= 0 and 0 <= j < len(NRUN_CHOICES)]
-    cands += [(k, nrun) for k in (kref - 1, kref + 1) if 0 <= k <= MAX_KREF]
     maxmag = max((int(best.src.get(k).maxmag) for k in best.names), default=0)
+    krefs = alphabet_krefs(maxmag)  # (choose_alphabet's)
+    cands += [(k, nrun) for k in (kref - 1, kref + 1) if k in krefs]
     for k, r in cands:
-        if k > 0 and (1 << k) > max(maxmag, 1):
-            continue  # (choose_alphabet's krefs: finer than the magnitudes is the same code)
         nclass = num_classes(maxmag, k)
-        if SYM_FIRST + nclass * r > MAX_PLAN_SYMBOLS and r > 1:
+        if not alphabet_fits(nclass, r):
             continue
         pl = plan_of(best.src, (k, r, nclass))
         _size(pl)

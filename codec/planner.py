@@ -382,6 +382,17 @@ class Sampler:
         return runs, vals, owner, eob, w
 
 
+def alphabet_krefs(maxmag: int) -> list[int]:
+    """The krefs worth trying for magnitudes up to ``maxmag`` (a finer one than the
+    magnitudes codes the same classes)."""
+    return [k for k in range(MAX_KREF + 1) if k == 0 or (1 << k) <= max(maxmag, 1)]
+
+
+def alphabet_fits(nclass: int, nrun: int) -> bool:
+    """Whether a (run, class) alphabet has room in a planned table (MAX_PLAN_SYMBOLS)."""
+    return SYM_FIRST + nclass * nrun <= MAX_PLAN_SYMBOLS or nrun == 1
+
+
 def choose_alphabet(sampler: Sampler, effort: int = 1) -> tuple[int, int, int]:
     """(kref, nrun, nclass) minimizing estimated bits on the sampled pairs.
 
@@ -402,7 +413,7 @@ def choose_alphabet(sampler: Sampler, effort: int = 1) -> tuple[int, int, int]:
         if (kref, nrun) not in cache:
             nclass = num_classes(maxmag, kref)
             nsym = SYM_FIRST + nclass * nrun
-            if nsym > MAX_PLAN_SYMBOLS and nrun > 1:
+            if not alphabet_fits(nclass, nrun):
                 cache[kref, nrun] = (float("inf"), kref, nrun, nclass)
             else:
                 # model_cost(weighted_owner_stats(...)) in one sparse pass (same bits)
@@ -437,7 +448,7 @@ def choose_alphabet(sampler: Sampler, effort: int = 1) -> tuple[int, int, int]:
                 break  # the cost is rising with nrun
         return best
 
-    krefs = [k for k in range(MAX_KREF + 1) if k == 0 or (1 << k) <= max(maxmag, 1)]
+    krefs = alphabet_krefs(maxmag)
     if effort >= 1:
         # coarse-to-fine: nrun at kref 2, every kref at that nrun, then a full nrun scan for
         # the two best krefs (the cost surface is smooth in both)

@@ -20,27 +20,32 @@ from numba.extending import intrinsic
 LITTLE_ENDIAN = sys.byteorder == "little"
 
 
-@intrinsic
-def load_be64(typingctx, buf, p):
-    if not (isinstance(buf, types.Array) and buf.dtype == types.uint8 and isinstance(p, types.Integer)):
+def _load64(buf, p, swap: bool):
+    """(signature, codegen) of one unaligned 8-byte load of ``buf[p:p+8]`` (a uint8 array),
+    byte-swapped when ``swap``; None for other argument types."""
+    if not (isinstance(buf, types.Array) and buf.dtype == types.uint8
+            and isinstance(p, types.Integer)):
         return None
     sig = types.uint64(buf, p)
 
     def codegen(context, builder, signature, args):
-        arr_t = signature.args[0]
-        arr = context.make_array(arr_t)(context, builder, args[0])
+        arr = context.make_array(signature.args[0])(context, builder, args[0])
         idx = context.cast(builder, args[1], signature.args[1], types.intp)
-        ptr = builder.gep(arr.data, [idx])
         i64 = ir.IntType(64)
-        ptr64 = builder.bitcast(ptr, i64.as_pointer())
-        val = builder.load(ptr64, align=1)
-        if LITTLE_ENDIAN:
+        val = builder.load(builder.bitcast(builder.gep(arr.data, [idx]), i64.as_pointer()),
+                           align=1)
+        if swap:
             fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64]),
                                                 "llvm.bswap.i64")
             val = builder.call(fn, [val])
         return val
 
     return sig, codegen
+
+
+@intrinsic
+def load_be64(typingctx, buf, p):
+    return _load64(buf, p, LITTLE_ENDIAN)
 
 
 if config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1: kernels run as Python, so must this
@@ -94,23 +99,7 @@ def window_be64(buf, p, hi):
 
 @intrinsic
 def load_le64(typingctx, buf, p):
-    if not (isinstance(buf, types.Array) and buf.dtype == types.uint8
-            and isinstance(p, types.Integer)):
-        return None
-    sig = types.uint64(buf, p)
-
-    def codegen(context, builder, signature, args):
-        arr = context.make_array(signature.args[0])(context, builder, args[0])
-        idx = context.cast(builder, args[1], signature.args[1], types.intp)
-        i64 = ir.IntType(64)
-        val = builder.load(builder.bitcast(builder.gep(arr.data, [idx]), i64.as_pointer()), align=1)
-        if not LITTLE_ENDIAN:
-            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64]),
-                                                "llvm.bswap.i64")
-            val = builder.call(fn, [val])
-        return val
-
-    return sig, codegen
+    return _load64(buf, p, not LITTLE_ENDIAN)
 
 
 @intrinsic
