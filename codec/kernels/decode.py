@@ -11,7 +11,13 @@ Bit reader invariants (MSB-first):
   * ``_refill`` (no branch: ``bb |= window(bp) >> nb``, then as many whole bytes as fitted are
     counted) leaves ``56 <= nb <= 63``.  A set needs at most 12 (code) + 31 (remainder) + 1
     (sign) = 44 bits and a whole-set entry at most 12, so after a refill one symbol always
-    fits, and a second one does when the first was a whole set (else the loop refills first).
+    fits.  A lookup needs only 12 valid bits: a round of ``_groups`` refills once and decodes
+    up to four symbols a lane with :func:`_sym_short`, which decodes whole sets (>= 56 - 3 *
+    12 = 20 bits left for the fourth lookup) and hands any other symbol back unconsumed
+    (state ``REFILL``): that lane takes no more steps this round, and at the round's end it
+    refills and decodes the symbol with :func:`_sym` (>= 56 bits); the next round refills
+    first.  So a lookup never follows more than three whole sets since the last refill, and
+    a not-whole set is always decoded right after one.
   * a symbol that fails a check consumes nothing: the error's position is the symbol's.
   * before each symbol ``pos < end`` (the group's end); after the end symbol ``pos == end``
     (checked after the loop, :func:`_ended`).
@@ -55,6 +61,7 @@ KIND_VALUE = 1
 KIND_ESC = 2
 KIND_EOB = 3
 _SHIFT = np.uint64(64 - LUT_BITS)
+REFILL = 2  # _sym_short's state: refill, then decode the symbol with _sym (never a status)
 
 
 @njit(cache=True, inline="always")
@@ -148,6 +155,28 @@ def _sym(luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax, wcheck):
         return bb << c, nb - np.int64(c), bp, i + 1, 0, i, v
     c, i, st, j, v = _plain_call(bb, ent, i, o_hi, voff, vmin, vmax)
     return bb << np.uint64(c), nb - c, bp, i, st, j, v
+
+
+@njit(cache=True, inline="always")
+def _sym_short(luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax, wcheck):
+    """:func:`_sym` for a lane with at least 12 valid bits (``nb >= 12``): a whole set decodes
+    as there; any other symbol returns state ``REFILL`` with nothing consumed (the caller
+    refills and decodes it with :func:`_sym`).  Lets a round decode four symbols a lane per
+    refill on dense weights (docs/DESIGN.md, session 12).  Takes no buffer argument: an
+    array argument of an inlined step costs an NRT incref/decref per symbol (measured with
+    the refill inside: 0.83x)."""
+    ent = np.uint64(luts[t, bb >> _SHIFT])
+    if ent >= np.uint64(WHOLE_FLAG):
+        i += np.int64((ent >> np.uint64(4)) & np.uint64(8191))
+        if i >= o_hi:
+            return bb, nb, bp, i, ERR_RUN_OVERFLOW, i, voff
+        v = voff + np.int64((ent >> np.uint64(17)) & np.uint64(16383)) - WHOLE_MAX
+        if wcheck is not None:  # (compiled out in decode_groups_wide)
+            if np.uint64(v - vmin) > np.uint64(vmax - vmin):  # v outside [vmin, vmax]
+                return bb, nb, bp, i, ERR_RANGE, i, voff
+        c = ent & np.uint64(15)
+        return bb << c, nb - np.int64(c), bp, i + 1, 0, i, v
+    return bb, nb, bp, i, REFILL, i, voff
 
 
 @njit(cache=True, inline="always")
@@ -278,30 +307,65 @@ def _groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts, ou
             ln[3] = b
         if ln[2] < 0 and ln[3] < 0:
             return OK
-        # two symbols per lane per round: the first after a refill (>= 56 bits), the second
-        # refills only if the first was not a whole set (<= 12 bits; rare on dense weights):
-        # one refill per two symbols, without a data-dependent branch (+11-23 % serial)
+        # up to four symbols per lane per round after one refill (>= 56 bits), while they
+        # are whole sets (<= 12 bits each: >= 20 bits for the fourth lookup; the bit reader
+        # invariants in the module doc); a symbol that is not one ends the lane's round and
+        # is decoded after it, after a refill (one inlined copy a lane: cold compile as
+        # before).  1.05-1.12x serial on dense 8-bit against two symbols a round with a
+        # test before the second (docs/DESIGN.md, session 12)
         while (sa | sb) == 0:
             ba, na, qa = _refill(buf, hi, ba, na, qa)
-            ba, na, qa, ia, sa, ja, xa = _sym(luts, la, ba, na, qa, ia, ha, va, vmin, vmax, wcheck)
-            if sa == 0:
-                out[np.uint64(ja)] = xa
             bb, nb, qb = _refill(buf, hi, bb, nb, qb)
-            bb, nb, qb, ib, sb, jb, xb = _sym(luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax, wcheck)
-            if sb == 0:
-                out[np.uint64(jb)] = xb
             if sa == 0:
-                if na < 44:
-                    ba, na, qa = _refill(buf, hi, ba, na, qa)
-                ba, na, qa, ia, sa, ja, xa = _sym(luts, la, ba, na, qa, ia, ha, va, vmin, vmax,
-                                                        wcheck)
+                ba, na, qa, ia, sa, ja, xa = _sym_short(luts, la, ba, na, qa, ia, ha, va, vmin, vmax,
+                                                       wcheck)
                 if sa == 0:
                     out[np.uint64(ja)] = xa
             if sb == 0:
-                if nb < 44:
-                    bb, nb, qb = _refill(buf, hi, bb, nb, qb)
+                bb, nb, qb, ib, sb, jb, xb = _sym_short(luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax,
+                                                       wcheck)
+                if sb == 0:
+                    out[np.uint64(jb)] = xb
+            if sa == 0:
+                ba, na, qa, ia, sa, ja, xa = _sym_short(luts, la, ba, na, qa, ia, ha, va, vmin, vmax,
+                                                       wcheck)
+                if sa == 0:
+                    out[np.uint64(ja)] = xa
+            if sb == 0:
+                bb, nb, qb, ib, sb, jb, xb = _sym_short(luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax,
+                                                       wcheck)
+                if sb == 0:
+                    out[np.uint64(jb)] = xb
+            if sa == 0:
+                ba, na, qa, ia, sa, ja, xa = _sym_short(luts, la, ba, na, qa, ia, ha, va, vmin, vmax,
+                                                       wcheck)
+                if sa == 0:
+                    out[np.uint64(ja)] = xa
+            if sb == 0:
+                bb, nb, qb, ib, sb, jb, xb = _sym_short(luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax,
+                                                       wcheck)
+                if sb == 0:
+                    out[np.uint64(jb)] = xb
+            if sa == 0:
+                ba, na, qa, ia, sa, ja, xa = _sym_short(luts, la, ba, na, qa, ia, ha, va, vmin, vmax,
+                                                       wcheck)
+                if sa == 0:
+                    out[np.uint64(ja)] = xa
+            if sb == 0:
+                bb, nb, qb, ib, sb, jb, xb = _sym_short(luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax,
+                                                       wcheck)
+                if sb == 0:
+                    out[np.uint64(jb)] = xb
+            if sa == REFILL:  # not a whole set: after a refill, as the round's first
+                ba, na, qa = _refill(buf, hi, ba, na, qa)
+                ba, na, qa, ia, sa, ja, xa = _sym(luts, la, ba, na, qa, ia, ha, va, vmin, vmax,
+                                                 wcheck)
+                if sa == 0:
+                    out[np.uint64(ja)] = xa
+            if sb == REFILL:  # not a whole set: after a refill, as the round's first
+                bb, nb, qb = _refill(buf, hi, bb, nb, qb)
                 bb, nb, qb, ib, sb, jb, xb = _sym(luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax,
-                                                        wcheck)
+                                                 wcheck)
                 if sb == 0:
                     out[np.uint64(jb)] = xb
         pa = qa * 8 - na  # the lanes' bit positions (an ended lane's is checked by _ended)
