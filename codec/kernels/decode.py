@@ -128,6 +128,21 @@ def _refill(buf, hi, bb, nb, bp):
 
 
 @njit(cache=True, inline="always")
+def _whole(ent, bb, nb, bp, i, o_hi, voff, vmin, vmax, wcheck):
+    """The step of a whole-set entry ``ent`` (its code, remainder and sign: <= 12 bits), as
+    :func:`_sym` returns it; ``wcheck`` None: the value is not range-checked."""
+    i += np.int64((ent >> np.uint64(4)) & np.uint64(8191))
+    if i >= o_hi:
+        return bb, nb, bp, i, ERR_RUN_OVERFLOW, i, voff
+    v = voff + np.int64((ent >> np.uint64(17)) & np.uint64(16383)) - WHOLE_MAX
+    if wcheck is not None:  # (compiled out in decode_groups_wide)
+        if np.uint64(v - vmin) > np.uint64(vmax - vmin):  # v outside [vmin, vmax]
+            return bb, nb, bp, i, ERR_RANGE, i, voff
+    c = ent & np.uint64(15)
+    return bb << c, nb - np.int64(c), bp, i + 1, 0, i, v
+
+
+@njit(cache=True, inline="always")
 def _sym(luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax, wcheck):
     """Decode one symbol of a group from its bit buffer (``nb >= 44``, a whole set's worst
     case).  Returns (bb, nb, bp, i, state, j, v): state 0 = more to come and the caller
@@ -144,15 +159,7 @@ def _sym(luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax, wcheck):
     # the caller checks that the group ended exactly at its end.
     ent = np.uint64(luts[t, bb >> _SHIFT])  # unsigned index: no wraparound code
     if ent >= np.uint64(WHOLE_FLAG):  # the whole set (code, remainder, sign) in one entry
-        i += np.int64((ent >> np.uint64(4)) & np.uint64(8191))
-        if i >= o_hi:
-            return bb, nb, bp, i, ERR_RUN_OVERFLOW, i, voff
-        v = voff + np.int64((ent >> np.uint64(17)) & np.uint64(16383)) - WHOLE_MAX
-        if wcheck is not None:  # (compiled out in decode_groups_wide)
-            if np.uint64(v - vmin) > np.uint64(vmax - vmin):  # v outside [vmin, vmax]
-                return bb, nb, bp, i, ERR_RANGE, i, voff
-        c = ent & np.uint64(15)
-        return bb << c, nb - np.int64(c), bp, i + 1, 0, i, v
+        return _whole(ent, bb, nb, bp, i, o_hi, voff, vmin, vmax, wcheck)
     c, i, st, j, v = _plain_call(bb, ent, i, o_hi, voff, vmin, vmax)
     return bb << np.uint64(c), nb - c, bp, i, st, j, v
 
@@ -167,15 +174,7 @@ def _sym_short(luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax, wcheck):
     the refill inside: 0.83x)."""
     ent = np.uint64(luts[t, bb >> _SHIFT])
     if ent >= np.uint64(WHOLE_FLAG):
-        i += np.int64((ent >> np.uint64(4)) & np.uint64(8191))
-        if i >= o_hi:
-            return bb, nb, bp, i, ERR_RUN_OVERFLOW, i, voff
-        v = voff + np.int64((ent >> np.uint64(17)) & np.uint64(16383)) - WHOLE_MAX
-        if wcheck is not None:  # (compiled out in decode_groups_wide)
-            if np.uint64(v - vmin) > np.uint64(vmax - vmin):  # v outside [vmin, vmax]
-                return bb, nb, bp, i, ERR_RANGE, i, voff
-        c = ent & np.uint64(15)
-        return bb << c, nb - np.int64(c), bp, i + 1, 0, i, v
+        return _whole(ent, bb, nb, bp, i, o_hi, voff, vmin, vmax, wcheck)
     return bb, nb, bp, i, REFILL, i, voff
 
 
