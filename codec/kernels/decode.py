@@ -11,13 +11,15 @@ Bit reader invariants (MSB-first):
   * ``_refill`` (no branch: ``bb |= window(bp) >> nb``, then as many whole bytes as fitted are
     counted) leaves ``56 <= nb <= 63``.  A set needs at most 12 (code) + 31 (remainder) + 1
     (sign) = 44 bits and a whole-set entry at most 12, so after a refill one symbol always
-    fits.  A lookup needs only 12 valid bits: a round of ``_groups`` refills once and decodes
-    up to four symbols a lane with :func:`_sym_short`, which decodes whole sets (>= 56 - 3 *
-    12 = 20 bits left for the fourth lookup) and hands any other symbol back unconsumed
-    (state ``REFILL``): that lane takes no more steps this round, and at the round's end it
-    refills and decodes the symbol with :func:`_sym` (>= 56 bits); the next round refills
-    first.  So a lookup never follows more than three whole sets since the last refill, and
-    a not-whole set is always decoded right after one.
+    fits.  A lookup needs only 12 valid bits: a round of ``_groups`` refills once, decodes a
+    lane's first symbol with :func:`_sym` (any symbol) and, if at least 44 bits are left
+    (it used <= 12), up to three more with :func:`_sym_short`, which decodes whole sets
+    (<= 12 bits each: >= 44 - 2 * 12 = 20 bits for the fourth lookup) and hands any other
+    symbol back unconsumed (state ``REFILL``): that lane takes no more steps this round, and
+    at the round's end it refills and decodes the symbol with :func:`_sym` (>= 56 bits); the
+    next round refills first.  So a lookup that is not a round's first follows at most three
+    symbols of <= 12 bits since the last refill, and a not-whole set is always decoded with
+    >= 44 bits buffered.
   * a symbol that fails a check consumes nothing: the error's position is the symbol's.
   * before each symbol ``pos < end`` (the group's end); after the end symbol ``pos == end``
     (checked after the loop, :func:`_ended`).
@@ -62,6 +64,7 @@ KIND_ESC = 2
 KIND_EOB = 3
 _SHIFT = np.uint64(64 - LUT_BITS)
 REFILL = 2  # _sym_short's state: refill, then decode the symbol with _sym (never a status)
+SKIP = 3  # a lane's state for the rest of a round after a symbol that was not a whole set
 
 
 @njit(cache=True, inline="always")
@@ -168,8 +171,8 @@ def _sym(luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax, wcheck):
 def _sym_short(luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax, wcheck):
     """:func:`_sym` for a lane with at least 12 valid bits (``nb >= 12``): a whole set decodes
     as there; any other symbol returns state ``REFILL`` with nothing consumed (the caller
-    refills and decodes it with :func:`_sym`).  Lets a round decode four symbols a lane per
-    refill on dense weights (docs/DESIGN.md, session 12).  Takes no buffer argument: an
+    refills and decodes it with :func:`_sym`).  Lets a round decode up to four symbols a
+    lane per refill (docs/DESIGN.md, session 12).  Takes no buffer argument: an
     array argument of an inlined step costs an NRT incref/decref per symbol (measured with
     the refill inside: 0.83x)."""
     ent = np.uint64(luts[t, bb >> _SHIFT])
@@ -306,27 +309,28 @@ def _groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts, ou
             ln[3] = b
         if ln[2] < 0 and ln[3] < 0:
             return OK
-        # up to four symbols per lane per round after one refill (>= 56 bits), while they
-        # are whole sets (<= 12 bits each: >= 20 bits for the fourth lookup; the bit reader
-        # invariants in the module doc); a symbol that is not one ends the lane's round and
-        # is decoded after it, after a refill (one inlined copy a lane: cold compile as
-        # before).  1.05-1.12x serial on dense 8-bit against two symbols a round with a
-        # test before the second (docs/DESIGN.md, session 12).  The steps are written out
-        # on purpose: a `for` loop around them measured 0.97x, one inlined step for both
-        # lanes 0.57-0.77x
+        # up to four symbols per lane per round after one refill (>= 56 bits): the first
+        # whatever it is, the next three while they are whole sets (<= 12 bits each; the
+        # bit reader invariants in the module doc); a symbol that is not one ends the lane's
+        # round and is decoded after it, after a refill.  1.05-1.12x serial on dense 8-bit
+        # against two symbols a round with a test before the second (docs/DESIGN.md,
+        # session 12).  The steps are written out on purpose: a `for` loop around them
+        # measured 0.97x, one inlined step for both lanes 0.57-0.77x
         while (sa | sb) == 0:
             ba, na, qa = _refill(buf, hi, ba, na, qa)
             bb, nb, qb = _refill(buf, hi, bb, nb, qb)
+            # the first symbol whatever it is (>= 44 bits); the next three only if it left 44
+            # bits, else the lane waits for the next round (SKIP)
+            ba, na, qa, ia, sa, ja, xa = _sym(luts, la, ba, na, qa, ia, ha, va, vmin, vmax, wcheck)
             if sa == 0:
-                ba, na, qa, ia, sa, ja, xa = _sym_short(luts, la, ba, na, qa, ia, ha, va, vmin, vmax,
-                                                       wcheck)
-                if sa == 0:
-                    out[np.uint64(ja)] = xa
+                out[np.uint64(ja)] = xa
+                if na < 44:
+                    sa = SKIP
+            bb, nb, qb, ib, sb, jb, xb = _sym(luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax, wcheck)
             if sb == 0:
-                bb, nb, qb, ib, sb, jb, xb = _sym_short(luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax,
-                                                       wcheck)
-                if sb == 0:
-                    out[np.uint64(jb)] = xb
+                out[np.uint64(jb)] = xb
+                if nb < 44:
+                    sb = SKIP
             if sa == 0:
                 ba, na, qa, ia, sa, ja, xa = _sym_short(luts, la, ba, na, qa, ia, ha, va, vmin, vmax,
                                                        wcheck)
@@ -369,6 +373,10 @@ def _groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts, ou
                                                  wcheck)
                 if sb == 0:
                     out[np.uint64(jb)] = xb
+            if sa == SKIP:
+                sa = 0
+            if sb == SKIP:
+                sb = 0
         pa = qa * 8 - na  # the lanes' bit positions (an ended lane's is checked by _ended)
         pb = qb * 8 - nb
         if ln[0] < ln[1]:
