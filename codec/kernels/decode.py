@@ -15,9 +15,9 @@ Bit reader invariants (MSB-first):
     lane's first symbol with :func:`_sym` (any symbol) and, if at least 44 bits are left
     (it used <= 12), up to three more with :func:`_sym_short`, which decodes whole sets
     (<= 12 bits each: >= 44 - 2 * 12 = 20 bits for the fourth lookup) and hands any other
-    symbol back unconsumed (state ``REFILL``): that lane takes no more steps this round, and
-    at the round's end it refills and decodes the symbol with :func:`_sym` (>= 56 bits); the
-    next round refills first.  So a lookup that is not a round's first follows at most three
+    symbol back unconsumed (state ``WAIT``, as a first symbol that left < 44 bits): that
+    lane takes no more steps this round, and the next round refills and decodes the symbol
+    first, with :func:`_sym`.  So a lookup that is not a round's first follows at most three
     symbols of <= 12 bits since the last refill, and a not-whole set is always decoded with
     >= 44 bits buffered.
   * a symbol that fails a check consumes nothing: the error's position is the symbol's.
@@ -63,8 +63,7 @@ KIND_VALUE = 1
 KIND_ESC = 2
 KIND_EOB = 3
 _SHIFT = np.uint64(64 - LUT_BITS)
-REFILL = 2  # _sym_short's state: refill, then decode the symbol with _sym (never a status)
-SKIP = 3  # a lane's state for the rest of a round after a symbol that was not a whole set
+WAIT = 2  # a lane's state for the rest of a round: its next symbol needs a refill first
 
 
 @njit(cache=True, inline="always")
@@ -170,7 +169,7 @@ def _sym(luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax, wcheck):
 @njit(cache=True, inline="always")
 def _sym_short(luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax, wcheck):
     """:func:`_sym` for a lane with at least 12 valid bits (``nb >= 12``): a whole set decodes
-    as there; any other symbol returns state ``REFILL`` with nothing consumed (the caller
+    as there; any other symbol returns state ``WAIT`` with nothing consumed (the next round
     refills and decodes it with :func:`_sym`).  Lets a round decode up to four symbols a
     lane per refill (docs/DESIGN.md, session 12).  Takes no buffer argument: an
     array argument of an inlined step costs an NRT incref/decref per symbol (measured with
@@ -178,7 +177,7 @@ def _sym_short(luts, t, bb, nb, bp, i, o_hi, voff, vmin, vmax, wcheck):
     ent = np.uint64(luts[t, bb >> _SHIFT])
     if ent >= np.uint64(WHOLE_FLAG):
         return _whole(ent, bb, nb, bp, i, o_hi, voff, vmin, vmax, wcheck)
-    return bb, nb, bp, i, REFILL, i, voff
+    return bb, nb, bp, i, WAIT, i, voff
 
 
 @njit(cache=True, inline="always")
@@ -312,7 +311,7 @@ def _groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts, ou
         # up to four symbols per lane per round after one refill (>= 56 bits): the first
         # whatever it is, the next three while they are whole sets (<= 12 bits each; the
         # bit reader invariants in the module doc); a symbol that is not one ends the lane's
-        # round and is decoded after it, after a refill.  1.05-1.12x serial on dense 8-bit
+        # round and is the next round's first.  1.04-1.12x serial on dense 8-bit
         # against two symbols a round with a test before the second (docs/DESIGN.md,
         # session 12).  The steps are written out on purpose: a `for` loop around them
         # measured 0.97x, one inlined step for both lanes 0.57-0.77x
@@ -320,17 +319,17 @@ def _groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts, ou
             ba, na, qa = _refill(buf, hi, ba, na, qa)
             bb, nb, qb = _refill(buf, hi, bb, nb, qb)
             # the first symbol whatever it is (>= 44 bits); the next three only if it left 44
-            # bits, else the lane waits for the next round (SKIP)
+            # bits, else the lane waits for the next round (WAIT)
             ba, na, qa, ia, sa, ja, xa = _sym(luts, la, ba, na, qa, ia, ha, va, vmin, vmax, wcheck)
             if sa == 0:
                 out[np.uint64(ja)] = xa
                 if na < 44:
-                    sa = SKIP
+                    sa = WAIT
             bb, nb, qb, ib, sb, jb, xb = _sym(luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax, wcheck)
             if sb == 0:
                 out[np.uint64(jb)] = xb
                 if nb < 44:
-                    sb = SKIP
+                    sb = WAIT
             if sa == 0:
                 ba, na, qa, ia, sa, ja, xa = _sym_short(luts, la, ba, na, qa, ia, ha, va, vmin, vmax,
                                                        wcheck)
@@ -361,21 +360,9 @@ def _groups(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts, ou
                                                        wcheck)
                 if sb == 0:
                     out[np.uint64(jb)] = xb
-            if sa == REFILL:  # not a whole set: after a refill, as the round's first
-                ba, na, qa = _refill(buf, hi, ba, na, qa)
-                ba, na, qa, ia, sa, ja, xa = _sym(luts, la, ba, na, qa, ia, ha, va, vmin, vmax,
-                                                 wcheck)
-                if sa == 0:
-                    out[np.uint64(ja)] = xa
-            if sb == REFILL:  # not a whole set: after a refill, as the round's first
-                bb, nb, qb = _refill(buf, hi, bb, nb, qb)
-                bb, nb, qb, ib, sb, jb, xb = _sym(luts, lb, bb, nb, qb, ib, hb, vb, vmin, vmax,
-                                                 wcheck)
-                if sb == 0:
-                    out[np.uint64(jb)] = xb
-            if sa == SKIP:
+            if sa == WAIT:  # the next round refills and decodes that symbol first
                 sa = 0
-            if sb == SKIP:
+            if sb == WAIT:
                 sb = 0
         pa = qa * 8 - na  # the lanes' bit positions (an ended lane's is checked by _ended)
         pb = qb * 8 - nb
