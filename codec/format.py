@@ -20,6 +20,7 @@ from ._bytes import Reader, put_svarint, put_varint
 from .errors import ChecksumError, CorruptError, LimitError, TruncatedError, UnsupportedError
 from .huffman import read_lengths, write_lengths
 from . import format_v2 as v2
+from . import format_v4 as v4
 from .kernels.directory import parse_directory
 from .kernels.directory_v2 import parse_directory_v2
 from .kernels.symbols import SYM_EOB, SYM_FIRST, max_classes
@@ -27,12 +28,13 @@ from .meta import QuantMeta
 
 MAGIC = b"SPKG"
 FOOTER_MAGIC = b"GKPS"
-VERSION = 2          # what the writer writes by default for a package without a mirror
-LATEST_VERSION = 3   # ... and with one (format v3, docs/FORMAT.md §23-§26)
-SUPPORTED_VERSIONS = (1, 2, 3)
+VERSION = 4          # what the writer writes by default (format v4, docs/FORMAT.md §27-§31)
+LATEST_VERSION = 4   # the newest version this package reads and writes
+SUPPORTED_VERSIONS = (1, 2, 3, 4)
 FLAGS_KNOWN = 0  # v1 defines no flags; a reader rejects any flag bit it does not know
 PREAMBLE_SIZE = 8
 FOOTER_SIZE = 24
+FOOTER_SIZE_V4 = 12
 MAX_KREF = 6
 MAX_NRUN = 4096
 MAX_SYMBOLS = 1 << 16
@@ -95,6 +97,7 @@ class TensorEntry:
     meta: QuantMeta | None = field(default=None, repr=False)
     mirror_period: int = 0                    # v3: values per mirror row (0 = no mirror)
     mirror_skip: int = 0                      # v3: leading values of a row outside the mirror
+    glen: int = 0                             # v4: the one group's bits (no group table), or 0
     numel: int = field(init=False)
     n_groups: int = field(init=False)
     group_table_bytes: int = field(init=False)
@@ -107,7 +110,8 @@ class TensorEntry:
             n *= d
         self.numel = n
         self.n_groups = -(-n // self.group_size) if n else 0
-        self.group_table_bytes = (self.n_groups * (self.tid_bits + self.len_bits) + 7) // 8
+        self.group_table_bytes = (0 if self.glen else
+                                  (self.n_groups * (self.tid_bits + self.len_bits) + 7) // 8)
         self.mirror_bytes = (n // self.mirror_period + 3) // 4 if self.mirror_period else 0
         self.payload_bytes = (self.block_length - self.meta_length - self.mirror_bytes
                               - self.group_table_bytes)
@@ -180,8 +184,18 @@ def preamble(flags: int = 0, version: int = 1) -> bytes:
     return MAGIC + bytes([version, flags, 0, 0])
 
 
+def footer_size(version: int) -> int:
+    """Footer bytes: 24 (v1-v3: dir_offset u64, dir_length u64, dir_crc u32, magic), 12 (v4,
+    §27: dir_length u32, dir_crc u32, magic; the directory ends where the footer starts)."""
+    return FOOTER_SIZE_V4 if version >= 4 else FOOTER_SIZE
+
+
 def footer(dir_offset: int, dir_bytes: bytes, pre: bytes) -> bytes:
     crc = zlib.crc32(dir_bytes, zlib.crc32(pre))
+    if pre[4] >= 4:
+        if len(dir_bytes) >= 1 << 32:
+            raise ValueError("a format v4 directory is limited to 4 GiB")
+        return struct.pack("<II", len(dir_bytes), crc) + FOOTER_MAGIC
     return struct.pack("<QQI", dir_offset, len(dir_bytes), crc) + FOOTER_MAGIC
 
 
@@ -225,11 +239,16 @@ def directory_bytes(buf, *, check_crc: bool = True) -> tuple[int, int, int, int,
     footer checked (P1-P5, F1-F4) and, with ``check_crc``, the directory's CRC32."""
     n = len(buf)
     version, flags = check_preamble(buf)
-    if n < PREAMBLE_SIZE + FOOTER_SIZE:
+    fsize = footer_size(version)
+    if n < PREAMBLE_SIZE + fsize:
         raise TruncatedError(f"input has {n} bytes, a package has at least "
-                             f"{PREAMBLE_SIZE + FOOTER_SIZE}", offset=n)
-    fpos = n - FOOTER_SIZE
-    dir_off, dir_len, dir_crc = struct.unpack_from("<QQI", buf, fpos)
+                             f"{PREAMBLE_SIZE + fsize}", offset=n)
+    fpos = n - fsize
+    if version >= 4:
+        dir_len, dir_crc = struct.unpack_from("<II", buf, fpos)
+        dir_off = fpos - dir_len
+    else:
+        dir_off, dir_len, dir_crc = struct.unpack_from("<QQI", buf, fpos)
     if bytes(buf[n - 4:n]) != FOOTER_MAGIC:
         raise TruncatedError("footer magic missing: the package is truncated or not a package",
                              offset=n - 4)
@@ -241,7 +260,7 @@ def directory_bytes(buf, *, check_crc: bool = True) -> tuple[int, int, int, int,
         crc = zlib.crc32(dir_view, zlib.crc32(bytes(buf[:PREAMBLE_SIZE])))
         if crc != dir_crc:
             raise ChecksumError(f"directory CRC32 mismatch: stored {dir_crc:08x}, computed {crc:08x}",
-                                offset=fpos + 16, value=dir_crc)
+                                offset=fpos + (4 if version >= 4 else 16), value=dir_crc)
     return version, flags, dir_off, dir_len, bytes(dir_view)
 
 
@@ -271,8 +290,12 @@ def _parse_slow_v2(raw: bytes, dir_off: int, limits: Limits, version: int = 2):
     tables = _read_tables(r, limits)
     count = r.varint("tensor count", limit=limits.max_tensors, exc=LimitError)
     names = v2.read_names(r, count, limits)
-    entries = v2.read_entries(r, limits, len(tables), dir_off, names, TensorEntry, DTYPES,
-                              value_range, version)
+    if version >= 4:
+        entries = v4.read_entries(r, limits, len(tables), dir_off, names, TensorEntry, DTYPES,
+                                  value_range)
+    else:
+        entries = v2.read_entries(r, limits, len(tables), dir_off, names, TensorEntry, DTYPES,
+                                  value_range, version)
     log2, crcs = v2.read_chunks(r, dir_off)
     if r.pos != r.end:
         raise CorruptError(f"{r.end - r.pos} stray bytes at the end of the directory",
@@ -347,7 +370,7 @@ def _entries_of(ents, shapes, names, modes):
     entries = []
     seen: set[str] = set()
     for (noff, nlen, code, ndim, soff, _numel, gm, gsize, voff, boff, blen, crc, mlen, tbase,
-         tbits, lbits, mperiod, mskip) in ents.tolist():
+         tbits, lbits, mperiod, mskip, glen) in ents.tolist():
         try:
             name = nb[noff:noff + nlen].decode("utf-8")
         except UnicodeDecodeError:
@@ -357,7 +380,7 @@ def _entries_of(ents, shapes, names, modes):
         seen.add(name)
         entries.append(TensorEntry(name, DTYPES[code], tuple(dims[soff:soff + ndim]),
                                    modes[gm], gsize, voff, boff, blen, crc, mlen, tbase,
-                                   tbits, lbits, None, mperiod, mskip))
+                                   tbits, lbits, None, mperiod, mskip, glen))
     return entries
 
 

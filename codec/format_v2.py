@@ -174,9 +174,11 @@ def write_names(out: bytearray, names: list[str]) -> None:
 
 
 def write_directory(tables, entries, dtype_code, data_len: int, crcs: list[int],
-                    chunk_log2: int = DEFAULT_CHUNK_LOG2, names: bytes | None = None) -> bytes:
-    """The v2 directory of ``entries`` (blocks back to back from offset 8, in entry order);
-    ``names``: what :func:`write_names` writes for the entries' names, when known."""
+                    chunk_log2: int = DEFAULT_CHUNK_LOG2, names: bytes | None = None,
+                    version: int = 2) -> bytes:
+    """The v2 / v3 / v4 directory of ``entries`` (blocks back to back from offset 8, in
+    entry order); ``names``: what :func:`write_names` writes for the entries' names, when
+    known."""
     out = bytearray()
     put_varint(out, len(tables))
     for t in tables:
@@ -186,8 +188,11 @@ def write_directory(tables, entries, dtype_code, data_len: int, crcs: list[int],
         write_names(out, [e.name for e in entries])
     else:
         out += names
+    if version >= 4:
+        from .format_v4 import write_entries
+        write_entries(out, entries, dtype_code, len(tables))
     prev_tb = 0
-    for e in entries:
+    for e in entries if version < 4 else ():
         gc, gval = group_code(e.group_mode, e.group_size, e.shape)
         flags = dtype_code[e.dtype] | (gc << 3)
         if e.value_offset:
@@ -221,12 +226,14 @@ def write_directory(tables, entries, dtype_code, data_len: int, crcs: list[int],
     return bytes(out)
 
 
-def directory_over(tables, entries, dtype_code, data_area, chunk_log2: int) -> bytes:
-    """A v2 directory whose chunk CRCs are computed over ``data_area`` (tools and tests that
-    rewrite a directory in place)."""
+def directory_over(tables, entries, dtype_code, data_area, chunk_log2: int,
+                   version: int = 2) -> bytes:
+    """A v2 / v3 / v4 directory whose chunk CRCs are computed over ``data_area`` (tools and
+    tests that rewrite a directory in place)."""
     crc = ChunkCRC(chunk_log2)
     crc.feed(data_area)
-    return write_directory(tables, entries, dtype_code, len(data_area), crc.finish(), chunk_log2)
+    return write_directory(tables, entries, dtype_code, len(data_area), crc.finish(), chunk_log2,
+                           version=version)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .format import DEFAULT_LIMITS, FOOTER_SIZE, PREAMBLE_SIZE, Limits
+from .format import DEFAULT_LIMITS, PREAMBLE_SIZE, Limits, footer_size
 from .meta import QuantMeta
 
 
@@ -85,6 +85,6 @@ def inspect(data, /, *, limits: Limits = DEFAULT_LIMITS) -> PackageInfo:
             (e.mirror_period, e.mirror_skip) if e.mirror_period else None))
         numel += e.numel
     chunks = 0 if d.chunk_crcs is None else int(d.chunk_crcs.size)
-    return PackageInfo(d.version, d.flags, total, PREAMBLE_SIZE + d.directory_length + FOOTER_SIZE,
+    return PackageInfo(d.version, d.flags, total, PREAMBLE_SIZE + d.directory_length + footer_size(d.version),
                        numel, (8.0 * total / numel) if numel else 0.0, tables, tuple(tensors),
                        (1 << d.chunk_log2) if d.version >= 2 else 0, chunks)

@@ -13,8 +13,9 @@ import numpy as np
 
 from .errors import ChecksumError, CodecError, CorruptError, TruncatedError
 from . import format_v2 as v2
-from .format import (DEFAULT_LIMITS, DTYPE_CODES, FOOTER_SIZE, PREAMBLE_SIZE, VERSION, Directory,
-                     Limits, Table, TensorEntry, footer, preamble, read_directory, value_range,
+from .format import (DEFAULT_LIMITS, DTYPE_CODES, PREAMBLE_SIZE, VERSION, Directory,
+                     Limits, Table, TensorEntry, footer, footer_size, preamble, read_directory,
+                     value_range,
                      write_directory)
 from .huffman import LUT_BITS, canonical_codes
 from .kernels.decode import LANES, decode_groups, decode_groups_multi, decode_groups_wide
@@ -193,8 +194,8 @@ def _check_meta(meta, names) -> dict:
 
 
 def _check_args(tensors, meta, effort, version: int | None = None) -> tuple[list, dict]:
-    if (version is not None and version not in (1, 2, 3)) or isinstance(version, bool):
-        raise ValueError(f"version must be None, 1, 2 or 3, got {version!r}")
+    if (version is not None and version not in (1, 2, 3, 4)) or isinstance(version, bool):
+        raise ValueError(f"version must be None, 1, 2, 3 or 4, got {version!r}")
     if not isinstance(tensors, Mapping):
         raise TypeError(f"tensors must be a mapping of name -> array, got {type(tensors).__name__}")
     names = list(tensors.keys())
@@ -343,11 +344,26 @@ def _plan(src: _Source, names: list, *, max_tables: int, effort: int,
 
 
 def _entry(p: Prepared, m: QuantMeta | None, pos: int, length: int, crc: int, tbase: int,
-           tbits: int, lbits: int, mirror: tuple = (0, 0, b"")) -> TensorEntry:
+           tbits: int, lbits: int, mirror: tuple = (0, 0, b""), glen: int = 0) -> TensorEntry:
     return TensorEntry(p.name, np.dtype(p.dtype.newbyteorder("=")), p.shape, p.group_mode,
                        p.group_size, p.value_offset, pos, length, crc,
                        len(m.to_bytes()) if m is not None else 0, tbase, tbits, lbits, m,
-                       mirror[0], mirror[1])
+                       mirror[0], mirror[1], glen)
+
+
+def _head_len(m: QuantMeta | None, mr: tuple) -> int:
+    """Bytes before a block's group table: metadata and (v3) mirror modes."""
+    return (len(m.to_bytes()) if m is not None else 0) + len(mr[2])
+
+
+def _implicit(version: int, n_groups: int, tbits: int, lbits: int, gtab) -> tuple[int, int]:
+    """Format v4 (§27): a one-group tensor's block has no group table.  Returns (the group's
+    bits from its one-record group table ``gtab``, group table bytes to drop), or (0, 0)."""
+    if version < 4 or n_groups != 1:
+        return 0, 0
+    nb = (tbits + lbits + 7) // 8
+    rec = int.from_bytes(bytes(gtab[:nb]), "big") >> (8 * nb - tbits - lbits)
+    return rec & ((1 << lbits) - 1), nb
 
 
 def _batch_lengths(plan: _Plan, batch) -> None:
@@ -408,20 +424,28 @@ def _size(plan: _Plan) -> int:
         tid = plan.group_tables[i]
         mr = src.mirror(k)
         mlen = (len(m.to_bytes()) if m is not None else 0) + len(mr[2])
+        glen = 0
         if p.n_groups == 0:
             length, tbase, tbits, lbits = mlen, 0, 0, 0
         elif lay is not None:
             tbase, tbits, lbits = int(lay[0][i]), int(lay[1][i]), int(lay[2][i])
             length = mlen + int(lay[3][i + 1] - lay[3][i]) + int(lay[6][i])
+            if plan.version >= 4 and p.n_groups == 1:
+                glen = int(plan.batch_bits[p.g0])
         else:
             bits = plan.enc.group_lengths(p, tid)
             tbase = int(tid.min())
             tbits = int(tid.max() - tbase).bit_length()
             lbits = int(bits.max()).bit_length()
             length = mlen + (p.n_groups * (tbits + lbits) + 7) // 8 + (int(bits.sum()) + 7) // 8
-        entries.append(_entry(p, m, pos, length, 0, tbase, tbits, lbits, mr))
+            if plan.version >= 4 and p.n_groups == 1:
+                glen = int(bits[0])
+        if glen:  # v4: no group table (§27)
+            length -= (tbits + lbits + 7) // 8
+            tbits = lbits = 0
+        entries.append(_entry(p, m, pos, length, 0, tbase, tbits, lbits, mr, glen))
         pos += length
-    plan.size = pos + len(_directory(plan, entries, pos, None)) + FOOTER_SIZE
+    plan.size = pos + len(_directory(plan, entries, pos, None)) + footer_size(plan.version)
     return plan.size
 
 
@@ -437,7 +461,8 @@ def _directory(plan: _Plan, entries: list[TensorEntry], end: int, crcs) -> bytes
         v2.write_names(buf, [e.name for e in entries])
         names = plan.names_cache["v2"] = bytes(buf)
     return v2.write_directory(plan.tables, entries, DTYPE_CODES, end - PREAMBLE_SIZE,
-                              [0] * n if crcs is None else crcs, plan.chunk_log2, names)
+                              [0] * n if crcs is None else crcs, plan.chunk_log2, names,
+                              plan.version)
 
 
 def _emit(sink, plan: _Plan) -> int:
@@ -469,18 +494,24 @@ def _emit(sink, plan: _Plan) -> int:
         else:
             block, tbase, tbits, lbits = plan.enc.block(p, plan.group_tables[i], m,
                                                         plan.bits.get(k), mr[2])
+        glen, cut = _implicit(plan.version, p.n_groups, tbits, lbits,
+                              block[_head_len(m, mr):])
+        if cut:  # v4: the one group's length moves to the entry (§27)
+            h = _head_len(m, mr)
+            block = block[:h] + block[h + cut:]
+            tbits = lbits = 0
         src.cache.pop(k, None)
         plan.bits.pop(k, None)
         sink.write(block)
         if chunks is not None:
             chunks.feed(block)
         crc = zlib.crc32(block) if chunks is None else 0  # v2: chunk CRCs only
-        entries.append(_entry(p, m, pos, len(block), crc, tbase, tbits, lbits, mr))
+        entries.append(_entry(p, m, pos, len(block), crc, tbase, tbits, lbits, mr, glen))
         pos += len(block)
     d = _directory(plan, entries, pos, chunks.finish() if chunks is not None else None)
     sink.write(d)
     sink.write(footer(pos, d, pre))
-    return pos + len(d) + FOOTER_SIZE
+    return pos + len(d) + footer_size(plan.version)
 
 
 def _mirrors(tensors: Mapping, names: list, option, version: int | None) -> dict:
@@ -562,8 +593,8 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
     planned on the calling thread (its time is Python's, which two threads only share)."""
     names_cache: dict = {}
     mirrors = _mirrors(tensors, names, mirror, version)
-    if version is None:  # the lowest version that holds the package (§25)
-        version = 3 if mirrors else VERSION
+    if version is None:  # the newest version (§31)
+        version = VERSION
 
     def plan_of(s, alphabet=None):
         pl = _plan(s, names, max_tables=max_tables, effort=effort, alphabet=alphabet)
@@ -1166,7 +1197,7 @@ class Package:
             pay0 = gt0 + e.group_table_bytes
             add((gt0, e.tid_bits, e.len_bits, e.tid_base, bitpos.get(id(e), pay0 * 8),
                  g0, g1, e.group_size, e.numel, base, e.value_offset, pay0,
-                 e.payload_bytes if g1 == e.n_groups else -1))
+                 e.payload_bytes if g1 == e.n_groups else -1, e.glen))
         items = np.fromiter(rows, np.int64, len(rows)).reshape(len(batch), P_FIELDS)
         ends = np.zeros(len(batch), np.int64)
         status, k = plan_batch(self._buf, items, np.int64(len(self.directory.tables)), glo, ghi,

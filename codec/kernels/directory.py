@@ -17,8 +17,9 @@ import numpy as np
 from numba import njit
 
 from .intrinsics import load_be64
-from .tables import (P_BASE, P_FIELDS, P_G0, P_G1, P_GSIZE, P_GT0, P_LEN_BITS, P_NUMEL, P_PAY0,
-                     P_PAYLOAD, P_START, P_TID_BASE, P_TID_BITS, P_VOFF, read_symbol_list)
+from .tables import (P_BASE, P_FIELDS, P_G0, P_G1, P_GLEN, P_GSIZE, P_GT0, P_LEN_BITS, P_NUMEL,
+                     P_PAY0, P_PAYLOAD, P_START, P_TID_BASE, P_TID_BITS, P_VOFF,
+                     read_symbol_list)
 
 MAX_CODE_LEN = 12
 FAIL = -1          # any rule broken: the caller re-parses with the Python parser
@@ -26,9 +27,10 @@ BIG = np.int64(1) << np.int64(62)
 
 # entry fields (columns of the int64 entries array)
 F_NAME_OFF, F_NAME_LEN, F_DTYPE, F_NDIM, F_SHAPE_OFF, F_NUMEL, F_GMODE, F_GSIZE, F_VOFF, \
-    F_BOFF, F_BLEN, F_CRC, F_MLEN, F_TID_BASE, F_TID_BITS, F_LEN_BITS, F_MPERIOD, F_MSKIP \
-    = range(18)
-N_FIELDS = 18      # (F_MPERIOD, F_MSKIP: format v3's mirror, 0 in v1 and v2)
+    F_BOFF, F_BLEN, F_CRC, F_MLEN, F_TID_BASE, F_TID_BITS, F_LEN_BITS, F_MPERIOD, F_MSKIP, \
+    F_GLEN = range(19)
+N_FIELDS = 19      # (F_MPERIOD, F_MSKIP: format v3's mirror, 0 in v1 and v2; F_GLEN: v4's
+#                    one group without a group table: its bits, else 0)
 # whole-set entries (build_luts(..., whole=1)): bit 31 set, bits 0-3 bits used (code +
 # remainder + sign <= 12), bits 4-16 zero run, bits 17-30 value + WHOLE_MAX
 WHOLE_FLAG = 1 << 31
@@ -618,7 +620,8 @@ def whole_rows(fields, code, rows):
         mbytes = (numel // period + 3) // 4 if period > 0 else 0
         tb = fields[i, F_TID_BITS]
         lb = fields[i, F_LEN_BITS]
-        gtb = (ng * (tb + lb) + 7) // 8
+        glen = fields[i, F_GLEN]
+        gtb = 0 if glen else (ng * (tb + lb) + 7) // 8
         gt0 = fields[i, F_BOFF] + fields[i, F_MLEN] + mbytes
         r = rows[k]
         r[P_GT0] = gt0
@@ -634,6 +637,7 @@ def whole_rows(fields, code, rows):
         r[P_VOFF] = fields[i, F_VOFF]
         r[P_PAY0] = gt0 + gtb
         r[P_PAYLOAD] = fields[i, F_BLEN] - fields[i, F_MLEN] - mbytes - gtb
+        r[P_GLEN] = glen
         k += 1
         total += numel
         groups += ng

@@ -18,7 +18,7 @@ from numba import njit
 
 from .tables import _bits_at
 
-from .directory import (BIG, F_BLEN, F_BOFF, F_DTYPE, F_GMODE, F_GSIZE, F_LEN_BITS, F_MLEN,
+from .directory import (BIG, F_BLEN, F_BOFF, F_DTYPE, F_GLEN, F_GMODE, F_GSIZE, F_LEN_BITS, F_MLEN,
                         F_MPERIOD, F_MSKIP, F_NAME_LEN, F_NAME_OFF, F_NDIM, F_NUMEL, F_SHAPE_OFF,
                         F_TID_BASE, F_TID_BITS, F_VOFF, FAIL, N_FIELDS, _ITEMSIZE, _VMAX, _VMIN,
                         _varint, groups_fit, read_table_pool)
@@ -117,7 +117,6 @@ def _walk_v2(d, dir_off, lim, pos, ntab, total_sym, fill, entries, shapes, names
     kernels/directory.py ``_walk``).  Returns chunk_log2 (>= 0) or FAIL; ``sizes`` = tables,
     code-length symbols, entries, dims, name bytes, chunks."""
     max_tensors = lim[2]
-    max_ndim, max_output_bytes = lim[5], lim[6]
     if sizes.size < 6 or pos < 0:
         return FAIL
     count, pos = _varint(d, pos)
@@ -128,6 +127,44 @@ def _walk_v2(d, dir_off, lim, pos, ntab, total_sym, fill, entries, shapes, names
     pos = _names(d, pos, count, lim, fill, entries, names, sizes)
     if pos < 0:
         return FAIL
+    if version >= 4:
+        pos = _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
+    else:
+        pos = _entries_v2(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes,
+                          version)
+    if pos < 0:
+        return FAIL
+    nshape = sizes[3]
+    if pos >= d.size:
+        return FAIL
+    log2 = np.int64(d[pos])
+    pos += 1
+    if log2 < 6 or log2 > 31:
+        return FAIL
+    nch = (dir_off - 8 + (np.int64(1) << log2) - 1) >> log2
+    if pos + 4 * nch != d.size:
+        return FAIL
+    if fill:
+        if crcs.size < nch:
+            return FAIL
+        for c in range(nch):
+            p = pos + 4 * c
+            crcs[c] = (np.uint32(d[p]) | (np.uint32(d[p + 1]) << np.uint32(8))
+                       | (np.uint32(d[p + 2]) << np.uint32(16))
+                       | (np.uint32(d[p + 3]) << np.uint32(24)))
+    sizes[0] = ntab
+    sizes[1] = total_sym
+    sizes[2] = count
+    sizes[3] = nshape
+    sizes[5] = nch
+    return log2
+
+
+@njit(cache=True)
+def _entries_v2(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes, version):
+    """The v2 / v3 entries (§18, v3: §23) from byte ``pos``.  Returns the position after them
+    or FAIL; ``sizes[3]`` = dims stored."""
+    max_ndim, max_output_bytes = lim[5], lim[6]
     nshape = 0
     total_out = 0
     boff = np.int64(8)
@@ -265,29 +302,260 @@ def _walk_v2(d, dir_off, lim, pos, ntab, total_sym, fill, entries, shapes, names
         boff += blen
     if boff != dir_off:
         return FAIL
-    if pos >= d.size:
-        return FAIL
-    log2 = np.int64(d[pos])
-    pos += 1
-    if log2 < 6 or log2 > 31:
-        return FAIL
-    nch = (dir_off - 8 + (np.int64(1) << log2) - 1) >> log2
-    if pos + 4 * nch != d.size:
-        return FAIL
-    if fill:
-        if crcs.size < nch:
-            return FAIL
-        for c in range(nch):
-            p = pos + 4 * c
-            crcs[c] = (np.uint32(d[p]) | (np.uint32(d[p + 1]) << np.uint32(8))
-                       | (np.uint32(d[p + 2]) << np.uint32(16))
-                       | (np.uint32(d[p + 3]) << np.uint32(24)))
-    sizes[0] = ntab
-    sizes[1] = total_sym
-    sizes[2] = count
     sizes[3] = nshape
-    sizes[5] = nch
-    return log2
+    return pos
+
+
+MAX_EG_BITS = 56
+
+
+@njit(cache=True)
+def _eg(d, bit, k):
+    """(value, new bit position) of an order-``k`` Exp-Golomb field at ``bit`` (§27); value -1
+    if it runs past the end of ``d`` or its prefix has more than MAX_EG_BITS - k zeros."""
+    nb = 8 * d.size
+    z = np.int64(0)
+    while True:
+        if bit >= nb:
+            return np.int64(-1), bit
+        b = (np.int64(d[bit >> 3]) >> (7 - (bit & 7))) & 1
+        bit += 1
+        if b:
+            break
+        z += 1
+        if z + k > MAX_EG_BITS:
+            return np.int64(-1), bit
+    if bit + z + k > nb:
+        return np.int64(-1), bit
+    m = np.int64(1)
+    w = z
+    while w > 0:  # the z bits after the 1, then the k low bits, at most 28 at a time
+        c = min(w, np.int64(28))
+        v, bit = _bits(d, bit, c)
+        m = (m << c) | v
+        w -= c
+    low = np.int64(0)
+    w = k
+    while w > 0:
+        c = min(w, np.int64(28))
+        v, bit = _bits(d, bit, c)
+        low = (low << c) | v
+        w -= c
+    return ((m - 1) << k) | low, bit
+
+
+@njit(cache=True, inline="always")
+def _unzig(u):
+    return (u >> 1) if (u & 1) == 0 else -((u + 1) >> 1)
+
+
+@njit(cache=True)
+def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes):
+    """The v4 coding parameters and entry bit string (§28) from byte ``pos``, the checks of
+    §30.  Returns the position after the bit string's padding or FAIL; ``sizes[3]`` = dims
+    stored (an entry that repeats the previous shape points at its dims)."""
+    max_ndim, max_output_bytes = lim[5], lim[6]
+    if pos + 2 > d.size:
+        return FAIL
+    len_k = np.int64(d[pos])
+    voff_k = np.int64(d[pos + 1])
+    pos += 2
+    if len_k > 40 or voff_k > 32:
+        return FAIL
+    rate, pos = _varint(d, pos)
+    if rate < 0 or rate > 4096:
+        return FAIL
+    tw = np.int64(0)
+    while (np.int64(1) << tw) < ntab:
+        tw += 1
+    bit = 8 * pos
+    nshape = np.int64(0)
+    total_out = np.int64(0)
+    boff = np.int64(8)
+    code = np.int64(1)
+    ndim = np.int64(0)
+    shape_off = np.int64(0)
+    numel = np.int64(1)
+    kern = np.int64(1)
+    for i in range(count):
+        f, bit = _bits(d, bit, 1)
+        if f < 0:
+            return FAIL
+        if f == 0:
+            code, bit = _bits(d, bit, 3)
+            if code < 1 or code > 6:
+                return FAIL
+        f, bit = _bits(d, bit, 1)
+        if f < 0:
+            return FAIL
+        if f == 0:
+            nd, bit = _eg(d, bit, 0)
+            if nd < 0:
+                return FAIL
+            ndim = nd >> 1
+            zflag = nd & 1
+            if ndim > max_ndim or (fill and nshape + ndim > shapes.size):
+                return FAIL
+            numel = np.int64(1)
+            kern = np.int64(1)
+            zero = False
+            for k in range(ndim):
+                x, bit = _eg(d, bit, 0)
+                if x < 0:
+                    return FAIL
+                dim = x + 1 - zflag
+                if dim > MAX_DIM:
+                    return FAIL
+                if fill:
+                    shapes[nshape + k] = dim
+                if dim == 0:
+                    zero = True
+                elif numel <= BIG // dim:
+                    numel *= dim
+                else:
+                    numel = BIG
+                if k >= 1:
+                    if dim == 0 or kern == 0:
+                        kern = 0
+                    elif kern <= BIG // dim:
+                        kern *= dim
+                    else:
+                        kern = BIG
+            if zflag == 1 and not zero:
+                return FAIL
+            if zero:
+                numel = 0
+            if ndim < 2:
+                kern = numel
+            if kern < 1:
+                kern = 1
+            if kern >= BIG:
+                return FAIL
+            shape_off = nshape
+            nshape += ndim
+        # else: the previous entry's shape (ndim, shape_off, numel, kern) stands
+        if numel > max_output_bytes or numel > BIG // 8:
+            return FAIL
+        total_out += numel * _ITEMSIZE[code]
+        if total_out > max_output_bytes:
+            return FAIL
+        gc, bit = _bits(d, bit, 2)
+        if gc < 0:
+            return FAIL
+        if gc == 0:
+            x, bit = _eg(d, bit, 0)
+            if x < 0 or x >= MAX_DIM:
+                return FAIL
+            gsize = x + 1
+        elif gc == 2:
+            x, bit = _eg(d, bit, 0)
+            if x < 0 or x >= MAX_DIM or kern > MAX_DIM // (x + 1):
+                return FAIL
+            gsize = (x + 1) * kern
+        elif gc == 1:
+            gsize = kern
+        else:
+            gsize = max(numel, 1)
+        if gsize > MAX_DIM:
+            return FAIL
+        voff = np.int64(0)
+        f, bit = _bits(d, bit, 1)
+        if f < 0:
+            return FAIL
+        if f:
+            u, bit = _eg(d, bit, voff_k)
+            if u < 0:
+                return FAIL
+            voff = _unzig(u)
+            if voff < _VMIN[code] or voff > _VMAX[code]:
+                return FAIL
+        mlen = np.int64(0)
+        f, bit = _bits(d, bit, 1)
+        if f < 0:
+            return FAIL
+        if f:
+            x, bit = _eg(d, bit, 0)
+            if x < 0:
+                return FAIL
+            mlen = x + 1
+        period = np.int64(0)
+        skip = np.int64(0)
+        mbytes = np.int64(0)
+        f, bit = _bits(d, bit, 1)
+        if f < 0:
+            return FAIL
+        if f:
+            x, bit = _eg(d, bit, 0)
+            if x < 0 or x > MAX_DIM - 2:
+                return FAIL
+            period = x + 2
+            if numel == 0 or numel % period != 0:
+                return FAIL
+            skip, bit = _eg(d, bit, 0)
+            if skip < 0 or skip > period - 2:
+                return FAIL
+            mbytes = (numel // period + 3) // 4
+        tid_base = np.int64(0)
+        tid_bits = np.int64(0)
+        len_bits = np.int64(0)
+        glen = np.int64(0)
+        n_groups = (numel + gsize - 1) // gsize
+        if numel > 0 and ntab == 0:
+            return FAIL
+        if numel == 0:
+            blen = mlen
+        else:
+            tid_base, bit = _bits(d, bit, tw)
+            if tid_base < 0 or tid_base >= ntab:
+                return FAIL
+            pred = (numel * rate) >> 6
+            if n_groups == 1:
+                u, bit = _eg(d, bit, len_k)
+                if u < 0:
+                    return FAIL
+                glen = pred + _unzig(u)
+                if glen < 1:
+                    return FAIL
+                blen = mlen + mbytes + (glen + 7) // 8
+            else:
+                tid_bits, bit = _eg(d, bit, 0)
+                if tid_bits < 0 or tid_bits > 12:
+                    return FAIL
+                len_bits, bit = _bits(d, bit, 6)
+                if len_bits < 1 or len_bits > 56:
+                    return FAIL
+                u, bit = _eg(d, bit, max(len_k - 3, np.int64(0)))
+                if u < 0:
+                    return FAIL
+                pb = ((pred + 7) >> 3) + _unzig(u)
+                if pb < 0 or n_groups > 8 * pb:
+                    return FAIL
+                blen = mlen + mbytes + (n_groups * (tid_bits + len_bits) + 7) // 8 + pb
+        if blen > dir_off - boff:
+            return FAIL
+        if fill:
+            e = entries[i]
+            e[F_DTYPE] = code
+            e[F_NDIM] = ndim
+            e[F_SHAPE_OFF] = shape_off
+            e[F_NUMEL] = numel
+            e[F_GMODE] = gc
+            e[F_GSIZE] = gsize
+            e[F_VOFF] = voff
+            e[F_BOFF] = boff
+            e[F_BLEN] = blen
+            e[F_MLEN] = mlen
+            e[F_TID_BASE] = tid_base
+            e[F_TID_BITS] = tid_bits
+            e[F_LEN_BITS] = len_bits
+            e[F_MPERIOD] = period
+            e[F_MSKIP] = skip
+            e[F_GLEN] = glen
+        boff += blen
+    if boff != dir_off:
+        return FAIL
+    sizes[3] = nshape
+    return (bit + 7) >> 3
 
 
 def parse_directory_v2(d, dir_off, lim, max_classes, sym_first, version=2):

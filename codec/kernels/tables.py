@@ -256,8 +256,8 @@ def fitting(bound, tid, voff, vmin, vmax, fit):
 
 # columns of plan_batch's item rows
 (P_GT0, P_TID_BITS, P_LEN_BITS, P_TID_BASE, P_START, P_G0, P_G1, P_GSIZE, P_NUMEL, P_BASE,
- P_VOFF, P_PAY0, P_PAYLOAD) = range(13)
-P_FIELDS = 13
+ P_VOFF, P_PAY0, P_PAYLOAD, P_GLEN) = range(14)
+P_FIELDS = 14   # P_GLEN: format v4's one group without a group table: its bits (else 0)
 
 
 @njit(cache=True)
@@ -283,10 +283,26 @@ def plan_batch(buf, items, ntables, glo, ghi, tid, ostart, ocount, gvoff, ends):
                 or slot + n > tid.size or slot + n > ostart.size or slot + n > ocount.size
                 or slot + n > gvoff.size):
             return ERR_PLAN_ARGS, k
-        st, end = plan_range(buf, gt0, tb, lb, items[k, P_TID_BASE], items[k, P_START], g0, g1,
-                             items[k, P_GSIZE], items[k, P_NUMEL], items[k, P_BASE],
-                             items[k, P_VOFF], ntables, glo, ghi, tid, ostart, ocount, gvoff,
-                             slot)
+        glen = items[k, P_GLEN]
+        if glen != 0:  # v4 (§27): one group, no group table, its length in the entry
+            if glen < 0 or g0 != 0 or g1 != 1 or tb != 0 or lb != 0:
+                return ERR_PLAN_ARGS, k
+            t = items[k, P_TID_BASE]
+            if t < 0 or t >= ntables:
+                return ERR_TABLE_ID, k
+            st = 0
+            end = items[k, P_START] + glen
+            glo[slot] = items[k, P_START]
+            ghi[slot] = end
+            tid[slot] = t
+            ostart[slot] = items[k, P_BASE]
+            ocount[slot] = min(items[k, P_GSIZE], items[k, P_NUMEL])
+            gvoff[slot] = items[k, P_VOFF]
+        else:
+            st, end = plan_range(buf, gt0, tb, lb, items[k, P_TID_BASE], items[k, P_START], g0,
+                                 g1, items[k, P_GSIZE], items[k, P_NUMEL], items[k, P_BASE],
+                                 items[k, P_VOFF], ntables, glo, ghi, tid, ostart, ocount, gvoff,
+                                 slot)
         if st == 0 and items[k, P_PAYLOAD] >= 0 and \
                 (end - items[k, P_PAY0] * 8 + 7) // 8 != items[k, P_PAYLOAD]:
             st = ERR_PAYLOAD

@@ -1,0 +1,386 @@
+"""Format v4 entries: one bit string of Exp-Golomb fields (docs/FORMAT.md §27-§30).
+
+Version 4 is version 3 with the tensor entries (§18) replaced by a bit string, and with no
+group table in the block of a tensor that has exactly one group: that group's exact bit
+length is in the entry instead.  The table pool, names (§17.1), chunk CRCs, footer, payload
+coding, metadata and mirror modes are v3's.  This module writes the entry bit string (the
+writer chooses the three coding parameters by exact size) and holds the Python parser that
+names every violation exactly; kernels/directory_v2.py holds the Numba fast path.
+"""
+from __future__ import annotations
+
+from ._bytes import Reader, put_varint
+from .errors import CorruptError, LimitError, TruncatedError
+
+MAX_DIM = 1 << 48
+MAX_LEN_K = 40          # Exp-Golomb order of the length residuals
+MAX_VOFF_K = 32         # Exp-Golomb order of value offsets
+MAX_RATE = 4096         # predicted bits per value, in 1/64 bit (64 bits a value at most)
+MAX_EG_BITS = 56        # an Exp-Golomb field's prefix zeros + order: values < 2^57
+G_COUNT, G_KERNEL, G_KERNELS, G_TENSOR = 0, 1, 2, 3
+GROUP_MODE_OF_CODE = {G_COUNT: "count", G_KERNEL: "kernel", G_KERNELS: "kernels",
+                      G_TENSOR: "count"}
+FIRST_DTYPE = 1         # the "previous" dtype code of the first entry (int8)
+
+
+def tid_width(ntab: int) -> int:
+    """Bits of an entry's ``tid_base`` field: bit length of n_tables - 1 (0 for <= 1 table)."""
+    return (ntab - 1).bit_length() if ntab > 1 else 0
+
+
+def kernel_size(shape) -> int:
+    if len(shape) >= 2:
+        k = 1
+        for d in shape[1:]:
+            k *= d
+        return max(1, k)
+    return max(1, numel_of(shape))
+
+
+def numel_of(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def predicted_bits(numel: int, rate: int) -> int:
+    """A tensor's predicted payload bits: ``(numel * rate) >> 6``."""
+    return (numel * rate) >> 6
+
+
+def eg_bits(n: int, k: int) -> int:
+    """Bits of the order-``k`` Exp-Golomb code of ``n >= 0``."""
+    m = (n >> k) + 1
+    return 2 * m.bit_length() - 1 + k
+
+
+def zigzag(s: int) -> int:
+    return 2 * s if s >= 0 else -2 * s - 1
+
+
+class BitWriter:
+    """MSB-first bit string, 0-padded to a byte by :meth:`bytes`."""
+
+    def __init__(self):
+        self.acc = 0
+        self.n = 0
+
+    def put(self, v: int, w: int) -> None:
+        if w:
+            self.acc = (self.acc << w) | v
+            self.n += w
+
+    def eg(self, n: int, k: int = 0) -> None:
+        m = (n >> k) + 1
+        z = m.bit_length() - 1
+        self.put(0, z)
+        self.put(m, z + 1)
+        self.put(n & ((1 << k) - 1), k)
+
+    def seg(self, s: int, k: int = 0) -> None:
+        self.eg(zigzag(s), k)
+
+    def bytes(self) -> bytes:
+        pad = -self.n % 8
+        return ((self.acc << pad).to_bytes((self.n + pad) // 8, "big")) if self.n else b""
+
+
+# ---------------------------------------------------------------------------------------------
+# writer
+
+def _records(entries, dtype_code, ntab: int, len_k: int, voff_k: int, rate: int,
+             bw: BitWriter | None) -> int:
+    """Write (``bw``) or count (``bw`` None) the entry records; returns their bits."""
+    bits = 0
+    prev_dt, prev_shape = FIRST_DTYPE, ()
+    tw = tid_width(ntab)
+    for e in entries:
+        f: list = []  # (kind, value, width-or-order)
+        code = dtype_code[e.dtype]
+        if code == prev_dt:
+            f.append(("u", 1, 1))
+        else:
+            f += [("u", 0, 1), ("u", code, 3)]
+        prev_dt = code
+        shape = tuple(int(d) for d in e.shape)
+        if shape == prev_shape:
+            f.append(("u", 1, 1))
+        else:
+            zero = int(any(d == 0 for d in shape))
+            f += [("u", 0, 1), ("eg", 2 * len(shape) + zero, 0)]
+            f += [("eg", d - 1 + zero, 0) for d in shape]
+        prev_shape = shape
+        gc, gval = group_code_v4(e.group_mode, e.group_size, shape)
+        f.append(("u", gc, 2))
+        if gval is not None:
+            f.append(("eg", gval - 1, 0))
+        f.append(("u", int(e.value_offset != 0), 1))
+        if e.value_offset:
+            f.append(("eg", zigzag(e.value_offset), voff_k))
+        f.append(("u", int(e.meta_length != 0), 1))
+        if e.meta_length:
+            f.append(("eg", e.meta_length - 1, 0))
+        f.append(("u", int(e.mirror_period != 0), 1))
+        if e.mirror_period:
+            f += [("eg", e.mirror_period - 2, 0), ("eg", e.mirror_skip, 0)]
+        numel = numel_of(shape)
+        if numel:
+            f.append(("u", e.tid_base, tw))
+            pred = predicted_bits(numel, rate)
+            if e.glen:
+                f.append(("eg", zigzag(e.glen - pred), len_k))
+            else:
+                f += [("eg", e.tid_bits, 0), ("u", e.len_bits, 6),
+                      ("eg", zigzag(e.payload_bytes - ((pred + 7) >> 3)), max(len_k - 3, 0))]
+        for kind, v, w in f:
+            if kind == "u":
+                bits += w
+                if bw is not None:
+                    bw.put(v, w)
+            else:
+                bits += eg_bits(v, w)
+                if bw is not None:
+                    bw.eg(v, w)
+    return bits
+
+
+def group_code_v4(mode: str, gsize: int, shape) -> tuple[int, int | None]:
+    """§21's group code (and explicit field) of a tensor's grouping."""
+    K = kernel_size(shape)
+    if mode == "kernel" and gsize == K:
+        return G_KERNEL, None
+    if numel_of(shape) <= gsize:
+        return G_TENSOR, None
+    if mode == "kernels" and gsize % K == 0:
+        return G_KERNELS, gsize // K
+    return G_COUNT, gsize
+
+
+def choose_params(entries, dtype_code, ntab: int) -> tuple[int, int, int]:
+    """(len_k, voff_k, rate) of §29: rate from the one-group tensors' lengths, then each
+    order the smallest-size one (ties: the lower)."""
+    num = sum(e.glen for e in entries if e.glen)
+    den = sum(e.numel for e in entries if e.glen)
+    rate = min(MAX_RATE, (64 * num + den // 2) // den) if den else 0
+    best_k = min(range(MAX_LEN_K + 1),
+                 key=lambda k: (_records(entries, dtype_code, ntab, k, 0, rate, None), k))
+    best_v = min(range(MAX_VOFF_K + 1),
+                 key=lambda v: (_records(entries, dtype_code, ntab, best_k, v, rate, None), v))
+    return best_k, best_v, rate
+
+
+def write_entries(out: bytearray, entries, dtype_code, ntab: int) -> None:
+    """§28: the three coding parameters, then the entry bit string (0-padded to a byte)."""
+    len_k, voff_k, rate = choose_params(entries, dtype_code, ntab)
+    out.append(len_k)
+    out.append(voff_k)
+    put_varint(out, rate)
+    bw = BitWriter()
+    _records(entries, dtype_code, ntab, len_k, voff_k, rate, bw)
+    out += bw.bytes()
+
+
+# ---------------------------------------------------------------------------------------------
+# parser (exact errors)
+
+class EntryBits:
+    """MSB-first bits of ``r.buf[r.pos:r.end]`` with Exp-Golomb reads (§27)."""
+
+    def __init__(self, r: Reader):
+        self.r = r
+        self.bit = 8 * r.pos
+
+    @property
+    def offset(self) -> int:
+        return self.r.base + self.bit // 8
+
+    def u(self, w: int, what: str) -> int:
+        if self.bit + w > 8 * self.r.end:
+            raise TruncatedError(f"input ends inside the entry bit string ({self.r.ctx}{what})",
+                                 offset=self.offset)
+        v = 0
+        buf = self.r.buf
+        for _ in range(w):
+            v = (v << 1) | ((buf[self.bit >> 3] >> (7 - (self.bit & 7))) & 1)
+            self.bit += 1
+        return v
+
+    def eg(self, k: int, what: str) -> int:
+        at = self.offset
+        z = 0
+        while self.u(1, what) == 0:
+            z += 1
+            if z + k > MAX_EG_BITS:
+                raise CorruptError(f"{self.r.ctx}{what}: Exp-Golomb prefix of more than "
+                                   f"{MAX_EG_BITS - k} zeros", offset=at, value=z)
+        m = (1 << z) | self.u(z, what)
+        return ((m - 1) << k) | self.u(k, what)
+
+    def seg(self, k: int, what: str) -> int:
+        u = self.eg(k, what)
+        return u >> 1 if u % 2 == 0 else -((u + 1) >> 1)
+
+    def close(self) -> None:
+        self.r.pos = (self.bit + 7) // 8
+
+
+def read_params(r: Reader) -> tuple[int, int, int]:
+    """V1-V3 of §30."""
+    at = r.offset
+    len_k = r.u8("length order")
+    if len_k > MAX_LEN_K:
+        raise CorruptError(f"length order {len_k} > {MAX_LEN_K}", offset=at, value=len_k)
+    at = r.offset
+    voff_k = r.u8("value offset order")
+    if voff_k > MAX_VOFF_K:
+        raise CorruptError(f"value offset order {voff_k} > {MAX_VOFF_K}", offset=at,
+                           value=voff_k)
+    rate = r.varint("rate", limit=MAX_RATE)
+    return len_k, voff_k, rate
+
+
+def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], entry_cls,
+                 dtypes: dict, value_range):
+    """The coding parameters and entries of §28 with the checks of §30."""
+    len_k, voff_k, rate = read_params(r)
+    br = EntryBits(r)
+    tw = tid_width(ntab)
+    entries = []
+    total_out = 0
+    pos = 8
+    prev_dt, prev_shape = FIRST_DTYPE, ()
+    for i, name in enumerate(names):
+        at = br.offset
+        r.ctx = f"tensor {name!r} "
+        if br.u(1, "dtype flag"):
+            code = prev_dt
+        else:
+            code = br.u(3, "dtype")
+            if code not in dtypes:
+                raise CorruptError(f"tensor {name!r}: unknown dtype code {code}", offset=at,
+                                   value=code)
+        prev_dt = code
+        dtype = dtypes[code]
+        if br.u(1, "shape flag"):
+            shape = prev_shape
+        else:
+            at_s = br.offset
+            nd = br.eg(0, "ndim")
+            ndim, zero = nd >> 1, nd & 1
+            if ndim > limits.max_ndim:
+                raise LimitError(f"tensor {name!r}: ndim {ndim} > max_ndim={limits.max_ndim}",
+                                 offset=at_s, value=ndim)
+            dims = []
+            for _ in range(ndim):
+                at_d = br.offset
+                d = br.eg(0, "dim") + 1 - zero
+                if d > MAX_DIM:
+                    raise CorruptError(f"tensor {name!r}: dim {d} > 2^48", offset=at_d, value=d)
+                dims.append(d)
+            shape = tuple(dims)
+            if zero and 0 not in shape:
+                raise CorruptError(f"tensor {name!r}: shape {shape} flagged empty has no zero "
+                                   f"dim", offset=at_s, value=shape)
+        prev_shape = shape
+        numel = numel_of(shape)
+        total_out += numel * dtype.itemsize
+        if total_out > limits.max_output_bytes:
+            raise LimitError(f"tensor {name!r}: output would exceed max_output_bytes="
+                             f"{limits.max_output_bytes}", offset=at, value=total_out)
+        K = kernel_size(shape)
+        at_g = br.offset
+        gc = br.u(2, "group code")
+        if gc == G_COUNT:
+            gsize = br.eg(0, "group size") + 1
+            if gsize > MAX_DIM:
+                raise CorruptError(f"tensor {name!r}: group size {gsize} > 2^48", offset=at_g,
+                                   value=gsize)
+        elif gc == G_KERNELS:
+            k = br.eg(0, "kernels per group") + 1
+            if k * K > MAX_DIM:
+                raise CorruptError(f"tensor {name!r}: {k} kernels of {K} per group",
+                                   offset=at_g, value=k)
+            gsize = k * K
+        elif gc == G_KERNEL:
+            gsize = K
+        else:
+            gsize = max(1, numel)
+        if gsize > MAX_DIM:
+            raise CorruptError(f"tensor {name!r}: group size {gsize} > 2^48", offset=at_g,
+                               value=gsize)
+        voff = 0
+        if br.u(1, "value offset flag"):
+            at_v = br.offset
+            voff = br.seg(voff_k, "value offset")
+            lo, hi = value_range(dtype)
+            if not lo <= voff <= hi:
+                raise CorruptError(f"tensor {name!r}: value offset {voff} outside [{lo}, {hi}]",
+                                   offset=at_v, value=voff)
+        mlen = br.eg(0, "meta length") + 1 if br.u(1, "meta flag") else 0
+        period = skip = mbytes = 0
+        if br.u(1, "mirror flag"):
+            at_m = br.offset
+            period = br.eg(0, "mirror period") + 2
+            if numel == 0 or period > MAX_DIM or numel % period:
+                raise CorruptError(f"tensor {name!r}: mirror period {period} does not divide "
+                                   f"its {numel} values into rows of >= 2", offset=at_m,
+                                   value=period)
+            at_m = br.offset
+            skip = br.eg(0, "mirror skip")
+            if skip > period - 2:
+                raise CorruptError(f"tensor {name!r}: mirror skip {skip} > period - 2",
+                                   offset=at_m, value=skip)
+            mbytes = (numel // period + 3) // 4
+        tid_base = tid_bits = len_bits = glen = 0
+        n_groups = -(-numel // gsize) if numel else 0
+        if numel and ntab == 0:
+            raise CorruptError(f"tensor {name!r} has data but the package has no tables",
+                               offset=at)
+        at_l = br.offset
+        if not numel:
+            blen = mlen
+        else:
+            tid_base = br.u(tw, "table base")
+            if tid_base >= ntab:
+                raise CorruptError(f"tensor {name!r}: table base {tid_base} >= {ntab} tables",
+                                   offset=at_l, value=tid_base)
+            pred = predicted_bits(numel, rate)
+            at_l = br.offset
+            if n_groups == 1:
+                glen = pred + br.seg(len_k, "group length")
+                if glen < 1:
+                    raise CorruptError(f"tensor {name!r}: group length {glen} < 1", offset=at_l,
+                                       value=glen)
+                blen = mlen + mbytes + (glen + 7) // 8
+            else:
+                tid_bits = br.eg(0, "table id bits")
+                if tid_bits > 12:
+                    raise CorruptError(f"tensor {name!r}: table id width {tid_bits} > 12",
+                                       offset=at_l, value=tid_bits)
+                len_bits = br.u(6, "length bits")
+                if not 1 <= len_bits <= 56:
+                    raise CorruptError(f"tensor {name!r}: length width {len_bits} outside "
+                                       f"1..56", offset=at_l, value=len_bits)
+                at_l = br.offset
+                pb = ((pred + 7) >> 3) + br.seg(max(len_k - 3, 0), "payload length")
+                if pb < 0:
+                    raise CorruptError(f"tensor {name!r}: payload length {pb} < 0",
+                                       offset=at_l, value=pb)
+                blen = mlen + mbytes + (n_groups * (tid_bits + len_bits) + 7) // 8 + pb
+        if pos + blen > dir_off:
+            raise CorruptError(f"tensor {name!r}: block [{pos}, +{blen}) outside the data area "
+                               f"[8, {dir_off})", offset=at_l, value=blen)
+        e = entry_cls(name, dtype, shape, GROUP_MODE_OF_CODE[gc], gsize, voff, pos, blen, 0, mlen,
+                      tid_base, tid_bits, len_bits, None, period, skip, glen)
+        if e.n_groups > e.payload_bytes * 8:
+            raise CorruptError(f"tensor {name!r}: {e.n_groups} groups cannot fit in "
+                               f"{e.payload_bytes} payload bytes", offset=at_l)
+        entries.append(e)
+        pos += blen
+    r.ctx = ""
+    br.close()
+    if pos != dir_off:
+        raise CorruptError(f"blocks end at {pos}, the directory starts at {dir_off}",
+                           offset=r.offset, value=pos)
+    return entries
