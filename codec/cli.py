@@ -746,12 +746,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("compress", "compress a model file into a codec package", cmd_compress)
     sp.add_argument("input", metavar="IN", help="model file (.npz .safetensors .onnx .pt .pth)")
     sp.add_argument("-o", "--output", required=True, metavar="OUT", help="package file to write")
-    sp.add_argument("--format-version", type=int, choices=(1, 2, 3), default=None,
-                    help="package format to write (default: the lowest that holds the package: "
-                         "2, or 3 when a tensor uses the mirror transform); 1 for readers that "
-                         "only know v1")
+    sp.add_argument("--format-version", type=int, choices=(1, 2, 3, 4), default=None,
+                    help="package format to write (default: 4, the newest and smallest); "
+                         "1, 2 or 3 for readers that only know those (1 and 2 never use the "
+                         "mirror transform)")
     sp.add_argument("--mirror", choices=("auto", "off"), default="auto",
-                    help="format v3's mirror transform for symmetric rows (STFT/DCT bases, "
+                    help="the mirror transform (v3 and v4) for symmetric rows (STFT/DCT bases, "
                          "linear-phase filters): auto (default) or off")
     quant_opts(sp, many=False)
 

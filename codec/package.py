@@ -697,9 +697,9 @@ def pack(tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
     ``{name: QuantMeta}`` stored exactly beside each tensor.  ``max_tables``: size of the
     Huffman table pool the encoder may use (1 = one shared table).  ``effort``: 1 (default)
     searches the alphabet and lets every group pick its table; 0 is a faster, coarser search.
-    ``version``: format version to write: None (default) = the lowest that holds the package
-    (2, or 3 when a tensor uses the mirror), 3, 2 (compact directory, no mirror) or 1.
-    ``mirror``: format v3's mirror transform for symmetric / antisymmetric rows (an STFT or
+    ``version``: format version to write: None (default) = 4 (docs/FORMAT.md §27-§31: the
+    smallest directory), or 3, 2 (no mirror) or 1 for readers that only know those.
+    ``mirror``: the mirror transform (v3, v4) for symmetric / antisymmetric rows (an STFT or
     DCT basis, linear-phase filters): 'auto' (default; docs/FORMAT.md §25), None (never), or
     ``{name: (period, skip)}`` (exactly those tensors).
     """

@@ -274,7 +274,7 @@ def test_info_json_is_valid(tmp_path, capsys, toy_npz):
     assert d["crc_chunks"] == 1 and d["crc_chunk_bytes"] == 65536
     rc, out, _ = run(capsys, "info", pkg)
     assert rc == 0 and "conv.weight" in out and "bits/param" in out
-    assert "format v2" in out and "1 CRC chunk of 65,536 bytes" in out
+    assert f"format v{codec.VERSION}" in out and "1 CRC chunk of 65,536 bytes" in out
     old = tmp_path / "toy_v1.spkg"
     run(capsys, "compress", toy_npz, "-o", old, "--format-version", "1")
     assert old.read_bytes()[4] == 1 and old.stat().st_size > pkg.stat().st_size
@@ -481,8 +481,9 @@ def test_warmup_compiles_the_decoders_for_each_dtype(capsys):
 
 
 def test_compress_mirror_and_format_versions(tmp_path, capsys):
-    """An STFT-like basis gets format v3's mirror by default; --mirror off and
-    --format-version 2 write v2; the decoded integers are the same either way."""
+    """An STFT-like basis gets the mirror by default (format v4); --mirror off writes v4
+    without it, --format-version 2 / 3 write those versions; the decoded integers are the
+    same either way."""
     n = np.arange(64)
     win = np.sin(np.pi * n / 64) ** 2
     rows = [np.cos(2 * np.pi * k * n / 64) * win for k in range(8)]
@@ -494,10 +495,10 @@ def test_compress_mirror_and_format_versions(tmp_path, capsys):
         pkgs[name] = tmp_path / f"{name}.spkg"
         rc, _, _ = run(capsys, "compress", src, "-o", pkgs[name], *extra)
         assert rc == 0
-    assert [pkgs[k].read_bytes()[4] for k in ("auto", "off", "v2", "v3")] == [3, 2, 2, 3]
+    assert [pkgs[k].read_bytes()[4] for k in ("auto", "off", "v2", "v3")] == [4, 4, 2, 3]
     assert pkgs["auto"].stat().st_size < pkgs["off"].stat().st_size
     rc, out, _ = run(capsys, "info", pkgs["auto"])
-    assert rc == 0 and "format v3" in out and "mirror rows of 64" in out
+    assert rc == 0 and "format v4" in out and "mirror rows of 64" in out
     rc, out, _ = run(capsys, "info", pkgs["auto"], "--json")
     assert json.loads(out)["tensors"][0]["mirror"] == [64, 1]
     ref = codec.load(pkgs["off"])["stft.weight"]

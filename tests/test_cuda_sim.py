@@ -456,7 +456,7 @@ def mirror_rows(dtype, rows, P, a, modes, spread, zero=0, noise=0.0):
 
 def mirrored(data, names):
     p = codec.Package(data)
-    assert p.directory.version == 3
+    assert p.directory.version == 4
     for k in names:
         assert p.entry(k).mirror_period >= 2 and p.entry(k).mirror_bytes, k
 

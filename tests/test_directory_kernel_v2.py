@@ -120,7 +120,7 @@ def test_long_token_sequences():
     token prefixes: kernel == Python parser, and the names come back."""
     x = np.arange(3, dtype=np.int8)
     names = ["a." * 199 + "w", "a." * 150 + "b." * 49 + "w", "a." * 199 + "v", "w"]
-    data = codec.pack({n: x for n in names})
+    data = codec.pack({n: x for n in names}, version=2)
     raw, off = directory_of(data)
     fast = _parse_fast_v2(raw, off, DEFAULT_LIMITS)
     assert fast is not None

@@ -36,9 +36,12 @@ def _arrays():
 
 PACKAGES = {
     "mixed-v2": codec.pack(_arrays(), version=2),
-    "mixed-v3": codec.pack(_arrays(), mirror={"c.sym": (64, 1)}),
+    "mixed-v3": codec.pack(_arrays(), mirror={"c.sym": (64, 1)}, version=3),
     "tensor-groups": codec.pack(_arrays(), group="tensor", version=2),
-    "count-7": codec.pack(_arrays(), group=("count", 7), mirror={"c.sym": (64, 1)}),
+    "count-7": codec.pack(_arrays(), group=("count", 7), mirror={"c.sym": (64, 1)}, version=3),
+    "mixed-v4": codec.pack(_arrays(), mirror={"c.sym": (64, 1)}),
+    "tensor-groups-v4": codec.pack(_arrays(), group="tensor"),
+    "count-7-v4": codec.pack(_arrays(), group=("count", 7), mirror={"c.sym": (64, 1)}),
 }
 
 
@@ -76,7 +79,8 @@ def test_takes_and_matches_valid_packages(name):
     data = PACKAGES[name]
     assert agree(data) and agree(data, verify=False)
     same(codec.unpack(data), general(data))
-    assert Package(data).directory.version == (2 if "v2" in name or "tensor" in name else 3)
+    assert Package(data).directory.version == (4 if "v4" in name else
+                                               2 if "v2" in name or "tensor" in name else 3)
 
 
 def test_multi_set_tables_are_used(monkeypatch):
@@ -94,7 +98,7 @@ def test_multi_set_tables_are_used(monkeypatch):
     assert agree(PACKAGES["mixed-v2"]) and calls and calls[0] > 0
 
 
-@pytest.mark.parametrize("version", [2, 3])
+@pytest.mark.parametrize("version", [2, 3, 4])
 def test_samples(version):
     taken = [s.name for s in sample_packages(version) if agree(s.data)]
     assert taken  # some samples are in its scope (the others carry metadata)
@@ -181,7 +185,7 @@ def test_quantization_metadata():
     meta = {"g.i32": codec.QuantMeta(bits=32, scale=np.ones(1, np.float32)),
             "c.sym": codec.QuantMeta(bits=8, scale=np.linspace(0.5, 2, 12), axis=0)}
     data = codec.pack(a, meta=meta, mirror={"c.sym": (64, 1)})
-    assert agree(data) and Package(data).directory.version == 3
+    assert agree(data) and Package(data).directory.version == 4
     e = Package(data).entry("g.i32")
     bad = bytearray(data)
     bad[e.block_offset + 3] = 1  # scale mode 'axis': the axis varint eats the dtype byte

@@ -58,7 +58,7 @@ def test_v2_worked_example_is_what_pack_writes():
         assert off == pos, f"offset {off:#x} in the dump, expected {pos:#x}"
         pos += len(b)
     data = b"".join(b for _, b in rows)
-    assert data == codec.pack(EXAMPLE_V2, group="kernel")
+    assert data == codec.pack(EXAMPLE_V2, group="kernel", version=2)
     assert data[4] == 2
     assert ('codec.pack({"fc.weight": np.array([[0, 0, 3], [0, -1, 0]], np.int8),\n'
             '            "fc.bias": np.array([0, 0, 0, 0], np.int8)}, group="kernel")') in doc_text()
@@ -83,6 +83,45 @@ def test_v2_worked_example_decodes_in_both_readers():
     assert (b.block_offset, b.block_length, b.group_lengths, b.len_bits) == (10, 2, [1], 1)
     d = codec.Package(data).directory
     assert d.chunk_log2 == 16 and d.chunk_crcs.tolist() == [0x3BBFB565]
+
+
+def test_v4_worked_example_is_what_pack_writes():
+    rows = hex_dump("hex-v4")
+    pos = 0
+    for off, b in rows:
+        assert off == pos, f"offset {off:#x} in the dump, expected {pos:#x}"
+        pos += len(b)
+    data = b"".join(b for _, b in rows)
+    assert data == codec.pack(EXAMPLE_V2, group="kernel")
+    assert data[4] == 4 == codec.VERSION
+    assert f"The {len(data)}-byte package" in doc_text()
+    v2 = codec.pack(EXAMPLE_V2, group="kernel", version=2)
+    assert f"The same tensors take {len(v2)} bytes in v2" in doc_text()
+
+
+def test_v4_worked_example_decodes():
+    data = b"".join(b for _, b in hex_dump("hex-v4"))
+    got = codec.unpack(data)
+    assert list(got) == list(EXAMPLE_V2)
+    for k, v in EXAMPLE_V2.items():
+        assert got[k].dtype == v.dtype and np.array_equal(got[k], v)
+    d = codec.Package(data).directory
+    w, b = d.tensors
+    assert (w.block_offset, w.block_length, w.glen, w.len_bits, w.n_groups) == (8, 2, 0, 3, 2)
+    assert (b.block_offset, b.block_length, b.glen, b.group_table_bytes) == (10, 1, 1, 0)
+    assert (d.directory_offset, d.directory_length) == (11, 53)
+    assert d.chunk_log2 == 16 and d.chunk_crcs.tolist() == [0x33475E26]
+
+
+def test_exp_golomb_examples():
+    from codec.format_v4 import BitWriter
+    text = " ".join(doc_text().split())
+    for n, k, code in [(0, 0, "1"), (1, 0, "010"), (2, 0, "011"), (3, 0, "00100"),
+                       (4, 0, "00101"), (3, 2, "1 11"), (5, 2, "010 01")]:
+        bw = BitWriter()
+        bw.eg(n, k)
+        assert format(bw.acc, f"0{bw.n}b") == code.replace(" ", "")
+        assert f"{n} → `{code}`" in text
 
 
 def test_worked_example_decodes_in_both_readers():

@@ -356,7 +356,7 @@ def test_flags_and_versions_in_the_preamble():
     with pytest.raises(codec.UnsupportedError):
         codec.unpack(data[:5] + b"\x01" + data[6:])
     with pytest.raises(codec.UnsupportedError):
-        codec.unpack(data[:4] + b"\x04" + data[5:])
+        codec.unpack(data[:4] + b"\x05" + data[5:])
     # a v2 directory read as v1 (version byte changed, CRC repaired) is rejected, not misread
     v1 = bytearray(data[:4] + b"\x01" + data[5:])
     off, ln = struct.unpack_from("<QQ", v1, len(v1) - 24)
@@ -397,7 +397,7 @@ def test_read_all_chunk_pass_names_first_tensor_over_bad_chunk(monkeypatch):
     rng = np.random.default_rng(8)
     arrays = {f"layer{i}.weight": rng.integers(-60, 60, size=(3, 40 + 17 * i)).astype(np.int8)
               for i in range(6)}
-    data = codec.pack(arrays)
+    data = codec.pack(arrays, version=2)
     pkg = codec.Package(data)
     d = pkg.directory
     assert d.version == 2 and d.chunk_log2 == 6 and len(d.chunk_crcs) > 6
@@ -432,7 +432,7 @@ def test_read_all_overlapped_chunk_pass_same_errors(monkeypatch, crc_kernel):
     rng = np.random.default_rng(9)
     arrays = {f"layer{i}.weight": rng.integers(-60, 60, size=(3, 40 + 17 * i)).astype(np.int8)
               for i in range(6)}
-    data = codec.pack(arrays)
+    data = codec.pack(arrays, version=2)
     d = codec.Package(data).directory
     n = len(data)
 

@@ -78,13 +78,13 @@ def test_worked_example_bytes():
     """§26: version byte 3, entry flag bit 7 with period 6 and skip 1, the mode string 0x60 at
     the block's start, and after it exactly the block the stored tensor has without a mirror."""
     x = np.array([[0, 1, 2, 3, 2, 1], [0, 4, 0, 0, 0, -4]], np.int8)
-    data = codec.pack({"stft": x}, group="kernel", mirror={"stft": (6, 1)})
+    data = codec.pack({"stft": x}, group="kernel", mirror={"stft": (6, 1)}, version=3)
     assert data[:8] == b"SPKG\x03\x00\x00\x00"
     e = codec.Package(data).entry("stft")
     assert (e.mirror_period, e.mirror_skip, e.mirror_bytes, e.meta_length) == (6, 1, 1, 0)
     assert data[8] == 0x60  # rows' modes 01 10, padded
     stored = np.array([[0, 1, 2, 3, 0, 0], [0, 4, 0, 0, 0, 0]], np.int8)
-    plain = codec.pack({"stft": stored}, group="kernel", mirror=None)
+    plain = codec.pack({"stft": stored}, group="kernel", mirror=None, version=2)
     ep = codec.Package(plain).entry("stft")
     assert data[9:8 + e.block_length] == plain[8:8 + ep.block_length]
     # the directory: the v2 entry with flag bit 7 and the two fields after it
@@ -172,23 +172,29 @@ def test_roundtrip_forced_and_auto(case):
         data = codec.pack({"w": x}, group="kernel", mirror=opt)
     e = codec.Package(data).entry("w")
     if forced:
-        assert data[4] == 3 and (e.mirror_period, e.mirror_skip) == (period, skip)
-    assert data[4] == (3 if e.mirror_period else 2)
+        assert (e.mirror_period, e.mirror_skip) == (period, skip)
+    assert data[4] == codec.VERSION
     assert np.array_equal(codec.unpack(data)["w"], x)
     assert np.array_equal(codec.decode(codec.encode(x, mirror=(period, skip) if forced and
                                                     x.dtype.kind == "i" else "auto")), x)
 
 
+def mirrors_of(data: bytes) -> dict:
+    return {e.name: (e.mirror_period, e.mirror_skip)
+            for e in codec.Package(data).directory.tensors if e.mirror_period}
+
+
 def test_auto_rule():
+    """§25's rule, in the default version (v4 since session 13: it holds the mirror too) and
+    in v3; versions 1 and 2 never use it."""
     rng = np.random.default_rng(5)
     noise = rng.integers(-5, 6, size=(16, 20)).astype(np.int8)
-    assert codec.pack({"n": noise}) == codec.pack({"n": noise}, mirror=None)  # v2, no mirror
-    assert codec.pack({"n": noise})[4] == 2
+    assert codec.pack({"n": noise}) == codec.pack({"n": noise}, mirror=None)  # no mirror
+    assert codec.pack({"n": noise})[4] == codec.VERSION == 4
     sym = noise.copy()
     sym[:, 10:] = sym[:, :10][:, ::-1]
     data = codec.pack({"s": sym})
-    e = codec.Package(data).entry("s")
-    assert data[4] == 3 and (e.mirror_period, e.mirror_skip) == (20, 0)
+    assert mirrors_of(data) == {"s": (20, 0)} == mirrors_of(codec.pack({"s": sym}, version=3))
     assert len(data) < len(codec.pack({"s": sym}, mirror=None))
     for version in (1, 2):  # older versions never use the mirror
         old = codec.pack({"s": sym}, version=version)
@@ -197,9 +203,9 @@ def test_auto_rule():
     # below §25's 0.8 share: a few symmetric rows among noise
     some = noise.copy()
     some[:2, 10:] = some[:2, :10][:, ::-1]
-    assert codec.pack({"x": some})[4] == 2
+    assert mirrors_of(codec.pack({"x": some})) == {}
     # tensors of fewer than 16 values never get it
-    assert codec.pack({"t": np.array([1, 2, 3, 3, 2, 1], np.int8)})[4] == 2
+    assert mirrors_of(codec.pack({"t": np.array([1, 2, 3, 3, 2, 1], np.int8)})) == {}
 
 
 def test_unsigned_value_offset_must_stay(monkeypatch):
@@ -210,7 +216,7 @@ def test_unsigned_value_offset_must_stay(monkeypatch):
     u = np.full((60, 8), 100, np.uint8)
     u[:, :4] = np.arange(4) + 101
     u[:, 4:] = u[:, :4][:, ::-1]
-    assert codec.pack({"u": u})[4] == 3
+    assert mirrors_of(codec.pack({"u": u})) == {"u": (8, 0)}
     real = pk.mirror_offset
     calls = []
 
@@ -219,7 +225,7 @@ def test_unsigned_value_offset_must_stay(monkeypatch):
         return real(flat) + (len(calls) > 1)
     monkeypatch.setattr(pk, "mirror_offset", moved)
     data = codec.pack({"u": u})
-    assert data[4] == 2 and np.array_equal(codec.unpack(data)["u"], u)
+    assert mirrors_of(data) == {} and np.array_equal(codec.unpack(data)["u"], u)
     calls.clear()
     with pytest.raises(ValueError, match="value offset"):
         codec.pack({"u": u}, mirror={"u": (8, 0)})
@@ -255,7 +261,7 @@ def test_api_errors():
             codec.pack({"x": x}, mirror={"x": (8, 0)}, version=version)
         assert codec.pack({"x": x}, mirror="auto", version=version)[4] == version
     with pytest.raises(ValueError, match="version"):
-        codec.pack({"x": x}, version=4)
+        codec.pack({"x": x}, version=5)
 
 
 def _rebuild(data, edit_entry=None, edit_data=None):
@@ -274,7 +280,7 @@ def _rebuild(data, edit_entry=None, edit_data=None):
 
 def example():
     x = np.array([[0, 1, 2, 3, 2, 1], [0, 4, 0, 0, 0, -4]], np.int8)
-    return x, codec.pack({"stft": x}, group="kernel", mirror={"stft": (6, 1)})
+    return x, codec.pack({"stft": x}, group="kernel", mirror={"stft": (6, 1)}, version=3)
 
 
 def test_rebuild_is_faithful():
@@ -293,7 +299,7 @@ def test_x1_x2_x3_x4():
     with pytest.raises(codec.CorruptError, match="mirror skip"):
         codec.unpack(_rebuild(data, lambda e: dataclasses.replace(e, mirror_skip=5)))
     # X3: rows of 2 need 1000 mode bytes, the block has 3
-    z = codec.pack({"z": np.zeros(4000, np.int8)}, mirror={"z": (4000, 0)})
+    z = codec.pack({"z": np.zeros(4000, np.int8)}, mirror={"z": (4000, 0)}, version=3)
     assert codec.Package(z).entry("z").block_length < 10
     with pytest.raises(codec.CorruptError, match="cannot hold its mirror modes"):
         codec.unpack(_rebuild(z, lambda e: dataclasses.replace(e, mirror_period=2)))
@@ -336,7 +342,8 @@ def test_truncation_and_bit_flips():
     rng = np.random.default_rng(9)
     sym = np.round(np.cos(np.linspace(-2, 2, 40))[None, :] * rng.integers(1, 50, (6, 1))
                    ).astype(np.int16)
-    data = codec.pack({"s": sym, "n": rng.integers(-3, 4, 30).astype(np.int8)}, group="kernel")
+    data = codec.pack({"s": sym, "n": rng.integers(-3, 4, 30).astype(np.int8)}, group="kernel",
+                      version=3)
     assert data[4] == 3
     for n in range(len(data)):
         with pytest.raises(codec.CodecError):
@@ -359,7 +366,8 @@ def test_save_load_and_out(tmp_path):
     path = tmp_path / "m.spkg"
     n = codec.save(path, {"a": sym, "b": sym[0]})
     data = path.read_bytes()
-    assert n == len(data) and data[4] == 3 and data == codec.pack({"a": sym, "b": sym[0]})
+    assert n == len(data) and data[4] == 4 and data == codec.pack({"a": sym, "b": sym[0]})
+    assert mirrors_of(data) == {"a": (16, 0), "b": (16, 0)}
     back = codec.load(path)
     assert np.array_equal(back["a"], sym) and np.array_equal(back["b"], sym[0])
     out = np.empty_like(sym)
@@ -379,8 +387,8 @@ def test_bits_check():
     assert mir.choose(g, 0) is not None                      # fewer nonzeros ...
     assert not mir.fewer_bits(g, mir.forward(g, mir.choose(g, 0), 0), mir.choose(g, 0))
     data = codec.pack({"g": g})
-    assert data[4] == 2                                      # ... but not fewer bits
-    assert codec.pack({"g": g}, mirror={"g": (128, 0)})[4] == 3
+    assert mirrors_of(data) == {}                              # ... but not fewer bits
+    assert mirrors_of(codec.pack({"g": g}, mirror={"g": (128, 0)})) == {"g": (128, 0)}
     assert mir.order0_bits(np.array([1, 1, 2, 2], np.int32)) == 4.0
     assert mir.order0_bits(np.zeros(9, np.uint16)) == 0.0
 

@@ -33,10 +33,11 @@ from fuzz.harness import (FUZZ_LIMITS, OracleFailure, assemble, check_consistent
                           sample_packages, sections)
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = sample_packages()        # format v2 (the default), 64-byte CRC chunks
+SAMPLES = sample_packages(4)       # format v4 (the default), 64-byte CRC chunks
+SAMPLES_V2 = sample_packages(2)
 SAMPLES_V1 = sample_packages(1)
 MIRROR_V3 = sample_packages(3)[-1]  # format v3: two tensors with the mirror transform
-ALL = SAMPLES + SAMPLES_V1 + [MIRROR_V3]
+ALL = SAMPLES + SAMPLES_V2 + SAMPLES_V1 + [MIRROR_V3]
 DONORS = [s.data for s in ALL]
 SMALL = min(SAMPLES, key=lambda s: len(s.data))
 
@@ -55,7 +56,8 @@ def test_samples_round_trip():
         assert fix_all_crcs(s.data) == s.data
 
 
-@pytest.mark.parametrize("sample", SAMPLES + SAMPLES_V1[2:3] + [MIRROR_V3], ids=lambda s: s.name)
+@pytest.mark.parametrize("sample", SAMPLES + SAMPLES_V2[2:3] + SAMPLES_V1[2:3] + [MIRROR_V3],
+                         ids=lambda s: s.name)
 def test_truncation_at_every_length(sample):
     data = sample.data
     for n in range(len(data)):
@@ -65,7 +67,8 @@ def test_truncation_at_every_length(sample):
         assert check_exact(extra + data, sample.arrays) == "error"
 
 
-@pytest.mark.parametrize("s", [SAMPLES[2], SAMPLES_V1[2], MIRROR_V3], ids=lambda s: s.name)
+@pytest.mark.parametrize("s", [SAMPLES[2], SAMPLES_V2[2], SAMPLES_V1[2], MIRROR_V3],
+                         ids=lambda s: s.name)
 def test_bit_flip_at_every_bit(s):
     # "edge": empty, all-zero, scalar, constant and non-ASCII-named tensors
     for pos in range(len(s.data)):
@@ -75,7 +78,8 @@ def test_bit_flip_at_every_bit(s):
             assert check_exact(bytes(bad), s.arrays, read_names=bit == 0) == "error", (pos, bit)
 
 
-@pytest.mark.parametrize("s", [SAMPLES[0], SAMPLES_V1[0], MIRROR_V3], ids=lambda s: s.name)
+@pytest.mark.parametrize("s", [SAMPLES[0], SAMPLES_V2[0], SAMPLES_V1[0], MIRROR_V3],
+                         ids=lambda s: s.name)
 def test_bit_flips_deep_every_byte(s):
     """Flip every byte with the checksums repaired: reaches every parser and kernel branch."""
     for pos in range(PREAMBLE_SIZE, len(s.data) - FOOTER_SIZE):

@@ -93,15 +93,34 @@ _CACHE: dict = {}
 KNOWN_HEADERS: dict = {}
 
 
+def footer_len(data: bytes) -> int:
+    """Footer bytes of ``data`` by its version byte: 12 for v4 (§27), else 24."""
+    return 12 if len(data) > 4 and data[4] >= 4 else FOOTER_SIZE
+
+
+def locate(data: bytes) -> tuple[int, int] | None:
+    """(dir_offset, dir_length) as the footer states them (v4: from the length), or None."""
+    n = len(data)
+    fs = footer_len(data)
+    if n < PREAMBLE_SIZE + fs:
+        return None
+    if fs == 12:
+        (ln,) = struct.unpack_from("<I", data, n - 12)
+        return n - 12 - ln, ln
+    return struct.unpack_from("<QQ", data, n - fs)
+
+
 def header_bytes(data: bytes) -> bytes | None:
     """Preamble + directory as located by the footer (the bytes the header CRC covers)."""
     n = len(data)
-    if n < PREAMBLE_SIZE + FOOTER_SIZE:
+    got = locate(data)
+    if got is None:
         return None
-    off, ln = struct.unpack_from("<QQ", data, n - FOOTER_SIZE)
-    if not (PREAMBLE_SIZE <= off and off + ln == n - FOOTER_SIZE):
+    off, ln = got
+    fs = footer_len(data)
+    if not (PREAMBLE_SIZE <= off and off + ln == n - fs):
         return None
-    return data[:PREAMBLE_SIZE] + data[off:n - FOOTER_SIZE]
+    return data[:PREAMBLE_SIZE] + data[off:n - fs]
 
 
 def register(data: bytes, arrays: dict) -> None:
@@ -126,10 +145,10 @@ def sample_packages(version: int = 2) -> list[Sample]:
             for label, arrays, meta, group in sample_arrays():
                 data = codec.pack(arrays, group=group, meta=meta or None, version=version,
                                   mirror={"sym": (11, 1), "u": (8, 0)} if label == "mirror"
-                                  and version == 3 else "auto")
+                                  and version >= 3 else "auto")
                 register(data, arrays)
-                samples.append(Sample(label + {1: "-v1", 3: "-v3"}.get(version, ""), data,
-                                      arrays, meta))
+                samples.append(Sample(label + {1: "-v1", 3: "-v3", 4: "-v4"}.get(version, ""),
+                                      data, arrays, meta))
         finally:
             fv2.DEFAULT_CHUNK_LOG2 = saved
         _CACHE[key] = samples
@@ -147,9 +166,10 @@ def sections(data: bytes) -> list[tuple[str, int, int]]:
     for t in info.tensors:
         if t.block_bytes:
             secs.append((f"block:{t.name}", t.block_offset, t.block_offset + t.block_bytes))
-    dir_off = struct.unpack_from("<Q", data, n - FOOTER_SIZE)[0]
-    secs.append(("directory", dir_off, n - FOOTER_SIZE))
-    secs.append(("footer", n - FOOTER_SIZE, n))
+    dir_off = locate(data)[0]
+    fs = footer_len(data)
+    secs.append(("directory", dir_off, n - fs))
+    secs.append(("footer", n - fs, n))
     return secs
 
 
@@ -169,6 +189,9 @@ def assemble(directory: bytes, blocks: bytes = b"", flags: int = 0, version: int
     pre = codec.MAGIC + bytes([version, flags, 0, 0])
     dir_off = len(pre) + len(blocks)
     crc = zlib.crc32(directory, zlib.crc32(pre))
+    if version >= 4:
+        return pre + blocks + directory + struct.pack("<II", len(directory), crc) \
+            + codec.FOOTER_MAGIC
     return pre + blocks + directory + struct.pack("<QQI", dir_off, len(directory), crc) \
         + codec.FOOTER_MAGIC
 
@@ -368,9 +391,9 @@ def _directory_bytes(d, tensors, data: bytes, chunk_crcs=None) -> bytes:
     if chunk_crcs is not None:
         return fv2.write_directory(d.tables, tensors, DTYPE_CODES,
                                    d.directory_offset - PREAMBLE_SIZE, list(chunk_crcs),
-                                   d.chunk_log2)
+                                   d.chunk_log2, version=d.version)
     return fv2.directory_over(d.tables, tensors, DTYPE_CODES,
-                              data[PREAMBLE_SIZE:d.directory_offset], d.chunk_log2)
+                              data[PREAMBLE_SIZE:d.directory_offset], d.chunk_log2, d.version)
 
 
 def fix_all_crcs(data: bytes) -> bytes:
@@ -383,7 +406,7 @@ def fix_all_crcs(data: bytes) -> bytes:
         d = read_directory(np.frombuffer(data, np.uint8), codec.Limits(), check_crc=False)
     except Exception:  # noqa: BLE001 - a directory that does not parse stays as it is
         return data
-    dir_off, end = d.directory_offset, len(data) - FOOTER_SIZE
+    dir_off, end = d.directory_offset, len(data) - footer_len(data)
     if _directory_bytes(d, d.tensors, data, d.chunk_crcs) != data[dir_off:end]:
         return data
     for e in d.tensors:

@@ -3,6 +3,11 @@
     cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py          # v1 (done)
     cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py --v2     # v2 (done)
     cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py --v3     # v3 (done)
+    cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py --v4     # v4 (done)
+
+``--v4`` writes ``V4_CASES`` (docs/FORMAT.md §27-§31: the entry bit string, one-group tensors
+without a group table, the 12-byte footer) under tests/vectors/v4/ with ``version`` 4 and the
+``mirror`` option in the JSON; the v1, v2 and v3 cases are re-written there as v4 too.
 
 ``--v3`` writes ``V3_CASES`` (the mirror transform, docs/FORMAT.md §23-§26) under
 tests/vectors/v3/; its JSON also records ``version`` 3 and the ``mirror`` option ('auto' or
@@ -35,6 +40,7 @@ import codec
 OUT = Path(__file__).resolve().parent / "v1"
 OUT_V2 = Path(__file__).resolve().parent / "v2"
 OUT_V3 = Path(__file__).resolve().parent / "v3"
+OUT_V4 = Path(__file__).resolve().parent / "v4"
 
 
 def meta_to_json(m: codec.QuantMeta) -> dict:
@@ -318,7 +324,106 @@ def main_v3() -> int:
     return 0
 
 
+def v4_cases() -> dict:
+    """Cases for v4: every entry field (same / new dtype and shape, every group code, value
+    offsets of both signs, metadata, mirror), one-group and multi-group tensors, empty tensors
+    with a zero dim first, last and alone, length residuals of both signs, several tables."""
+    rng = np.random.default_rng(20261127)
+    c = {}
+    bn = {}
+    for i, ch in enumerate((8, 8, 16, 32)):
+        bn[f"bn{i}/beta:0"] = rng.integers(-60, 60, ch).astype(np.int8)
+        bn[f"bn{i}/gamma:0"] = rng.integers(70, 127, ch).astype(np.int8)      # value offset > 0
+        bn[f"bn{i}/mean:0"] = rng.integers(-128, -60, ch).astype(np.int8)     # value offset < 0
+        bn[f"bn{i}/var:0"] = rng.integers(0, 127, ch).astype(np.int8)
+        w = rng.integers(-40, 41, size=(3, 3, ch, 2 * ch)).astype(np.int8)
+        w[rng.random(w.shape) < 0.3] = 0
+        bn[f"conv{i}/kernel:0"] = w
+    c["bn_layers"] = dict(desc="four conv + batch-norm layers (TF names and layout): repeated "
+                               "shapes, value offsets of both signs, one-group tensors",
+                          tensors=bn, group="auto", mirror="auto")
+    mixed = {"a": rng.integers(-3, 4, (6, 50)).astype(np.int16),
+             "b": np.zeros((0,), np.int16), "c": np.zeros((3, 0, 2), np.uint8),
+             "d": np.zeros((4, 5, 0), np.int32), "e": np.array(7, np.int32),
+             "f": rng.integers(0, 2 ** 31 - 1, 9).astype(np.uint32),
+             "g": np.zeros((300,), np.int8), "h": rng.integers(-2, 3, (2, 2, 2, 2, 2)).astype(np.int8)}
+    c["mixed_dtypes_empty"] = dict(desc="every dtype change, empty tensors with a zero dim first, "
+                                        "middle and last, a scalar, an all-zero tensor, 5-D",
+                                   tensors=mixed, group="kernel", mirror="auto")
+    big = rng.integers(-100, 101, (64, 600)).astype(np.int16)
+    big[rng.random(big.shape) < 0.6] = 0
+    big[:8] //= 20
+    c["multi_group_tables"] = dict(desc="int16 (64, 600), kernel groups of different scale "
+                                        "(per-group tables), beside one-group tensors",
+                                   tensors={"w": big, "b": rng.integers(-9, 10, 64).astype(np.int16),
+                                            "s": rng.integers(-1, 2, (64, 600)).astype(np.int16)},
+                                   group="kernel", mirror="auto")
+    sym = np.round(np.cos(np.linspace(-2, 2, 64))[None, :] * rng.integers(1, 9, (1, 1))
+                   ).astype(np.int8)
+    meta = codec.QuantMeta(bits=4, scale=np.array([0.5], np.float32), axis=0)
+    c["meta_mirror_one_group"] = dict(desc="a one-group mirrored tensor with metadata (metadata, "
+                                           "mode string, then the payload: no group table)",
+                                      tensors={"sym": sym}, meta={"sym": meta}, group="tensor",
+                                      mirror={"sym": [64, 0]})
+    c["count_and_kernels"] = dict(desc="group codes 0 and 2 with one and several groups",
+                                  tensors={"k3": rng.integers(-9, 10, (7, 5, 2)).astype(np.int16),
+                                           "one": rng.integers(-9, 10, (2, 3)).astype(np.int16)},
+                                  group=("kernels", 3), mirror=None)
+    return c
+
+
+def main_v4() -> int:
+    OUT_V4.mkdir(parents=True, exist_ok=True)
+    cs = {}
+    for name, cc in cases().items():
+        cs[name] = dict(cc, mirror=None)
+    for name, cc in v2_cases().items():
+        cs[name] = dict(cc, mirror=None)
+    for name, cc in v3_cases().items():
+        cs[name] = dict(cc, desc=cc["desc"].replace("§26", "§26, as v4"))
+    cs["worked_example_s31"] = dict(desc="docs/FORMAT.md §31", tensors={
+        "fc.weight": np.array([[0, 0, 3], [0, -1, 0]], np.int8),
+        "fc.bias": np.array([0, 0, 0, 0], np.int8)}, group="kernel", mirror="auto")
+    cs.update(v4_cases())
+    if refuse_existing(OUT_V4, cs):
+        return 1
+    import codec.format_v2 as fv2
+    total = 0
+    for name, c in cs.items():
+        tensors, meta, mirror = c["tensors"], c.get("meta"), c.get("mirror", "auto")
+        mopt = {k: tuple(v) for k, v in mirror.items()} if isinstance(mirror, dict) else mirror
+        log2 = c.get("chunk_log2", 16)
+        mt = c.get("max_tables", codec.package.DEFAULT_MAX_TABLES)
+        saved, fv2.DEFAULT_CHUNK_LOG2 = fv2.DEFAULT_CHUNK_LOG2, log2
+        try:
+            data = codec.pack(tensors, group=c["group"], meta=meta, max_tables=mt, version=4,
+                              mirror=mopt)
+        finally:
+            fv2.DEFAULT_CHUNK_LOG2 = saved
+        assert data[4] == 4
+        d = codec.Package(data).directory
+        back = codec.unpack(data)
+        assert list(back) == list(tensors)
+        for k, v in tensors.items():
+            assert back[k].dtype == v.dtype and back[k].shape == v.shape
+            assert np.array_equal(back[k], v)
+        js = {"description": c["desc"], "order": list(tensors), "group": group_to_json(c["group"]),
+              "max_tables": mt, "meta": {k: meta_to_json(m) for k, m in (meta or {}).items()},
+              "codec_version": codec.__version__, "bytes": len(data), "version": 4,
+              "chunk_log2": log2, "mirror": mirror,
+              "mirrored": {e.name: [e.mirror_period, e.mirror_skip] for e in d.tensors
+                           if e.mirror_period},
+              "one_group_without_table": [e.name for e in d.tensors if e.glen]}
+        size = write_case(OUT_V4, name, tensors, js, data)
+        total += size
+        print(f"{name:24s} {len(data):7d} package bytes, {size:7d} on disk")
+    print(f"total {total} bytes")
+    return 0
+
+
 def main() -> int:
+    if "--v4" in sys.argv[1:]:
+        return main_v4()
     if "--v3" in sys.argv[1:]:
         return main_v3()
     if "--v2" in sys.argv[1:]:
