@@ -287,7 +287,8 @@ def empty_shape_fits(itemsize: int, shape, limits: Limits) -> bool:
 def _parse_slow_v2(raw: bytes, dir_off: int, limits: Limits, version: int = 2):
     """(tables, entries, chunk_log2, chunk CRCs) of a v2 or v3 directory, exact errors."""
     r = Reader(raw, 0, len(raw), base=dir_off)
-    tables = _read_tables(r, limits)
+    tables = (v4.read_tables(r, limits, Table, max_classes) if version >= 4
+              else _read_tables(r, limits))
     count = r.varint("tensor count", limit=limits.max_tensors, exc=LimitError)
     names = v2.read_names(r, count, limits)
     if version >= 4:

@@ -180,9 +180,13 @@ def write_directory(tables, entries, dtype_code, data_len: int, crcs: list[int],
     entry order); ``names``: what :func:`write_names` writes for the entries' names, when
     known."""
     out = bytearray()
-    put_varint(out, len(tables))
-    for t in tables:
-        t.to_bytes(out)
+    if version >= 4:
+        from .format_v4 import write_tables
+        write_tables(out, tables)
+    else:
+        put_varint(out, len(tables))
+        for t in tables:
+            t.to_bytes(out)
     put_varint(out, len(entries))
     if names is None:
         write_names(out, [e.name for e in entries])

@@ -9,6 +9,8 @@ names every violation exactly; kernels/directory_v2.py holds the Numba fast path
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ._bytes import Reader, put_varint
 from .errors import CorruptError, LimitError, TruncatedError
 
@@ -187,9 +189,10 @@ def write_entries(out: bytearray, entries, dtype_code, ntab: int) -> None:
 class EntryBits:
     """MSB-first bits of ``r.buf[r.pos:r.end]`` with Exp-Golomb reads (§27)."""
 
-    def __init__(self, r: Reader):
+    def __init__(self, r: Reader, label: str = "entry bit string"):
         self.r = r
         self.bit = 8 * r.pos
+        self.label = label
 
     @property
     def offset(self) -> int:
@@ -197,7 +200,7 @@ class EntryBits:
 
     def u(self, w: int, what: str) -> int:
         if self.bit + w > 8 * self.r.end:
-            raise TruncatedError(f"input ends inside the entry bit string ({self.r.ctx}{what})",
+            raise TruncatedError(f"input ends inside the {self.label} ({self.r.ctx}{what})",
                                  offset=self.offset)
         v = 0
         buf = self.r.buf
@@ -384,3 +387,154 @@ def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], e
         raise CorruptError(f"blocks end at {pos}, the directory starts at {dir_off}",
                            offset=r.offset, value=pos)
     return entries
+
+
+# ---------------------------------------------------------------------------------------------
+# the table pool (§28.1): one bit string of Exp-Golomb fields
+
+MAX_CODE_LEN = 12
+MAX_KREF, MAX_NRUN, MAX_SYMBOLS, SYM_FIRST = 6, 4096, 1 << 16, 2
+
+
+def _table_fields(t, same: bool, mode: int, gk: int, dk: int) -> list:
+    """The fields of one table (kind, value, width-or-order): mode 0 lists the coded symbols
+    in ascending order with their lengths as deltas, mode 1 the counts per length and each
+    length's symbols (v1's layout, Exp-Golomb coded)."""
+    f: list = []
+    if not same:
+        f += [("u", t.kref, 3), ("eg", t.nrun - 1, 0), ("eg", t.nclass - 1, 0)]
+    lens = np.asarray(t.lengths)
+    f += [("u", mode, 1), ("u", gk, 2)]
+    if mode == 0:
+        syms = [int(x) for x in np.flatnonzero(lens)]
+        f += [("eg", len(syms) - 1, 0), ("u", dk, 2)]
+        prev, pl = -1, 0
+        for x in syms:
+            ln = int(lens[x])
+            f.append(("eg", x - prev - 1, gk))
+            f.append(("u", ln, 4) if prev < 0 else ("eg", zigzag(ln - pl), dk))
+            prev, pl = x, ln
+    else:
+        per = [[int(x) for x in np.flatnonzero(lens == ln)] for ln in range(1, MAX_CODE_LEN + 1)]
+        f += [("eg", len(p), 0) for p in per]
+        for p in per:
+            prev = -1
+            for x in p:
+                f.append(("eg", x - prev - 1, gk))
+                prev = x
+    return f
+
+
+def _table_choices():
+    return [(0, g, d) for g in range(4) for d in range(4)] + [(1, g, 0) for g in range(4)]
+
+
+def _fields_bits(f) -> int:
+    return sum(w if kind == "u" else eg_bits(v, w) for kind, v, w in f)
+
+
+def write_tables(out: bytearray, tables) -> None:
+    """§28.1: ``n_tables``, then the tables' bit string (0-padded to a byte); each table's
+    (mode, gap order, delta order) is the smallest-size one (ties: the lowest triple)."""
+    put_varint(out, len(tables))
+    bw = BitWriter()
+    prev = None
+    for i, t in enumerate(tables):
+        alpha = (t.kref, t.nrun, t.nclass)
+        same = alpha == prev
+        if i:
+            bw.put(int(same), 1)
+        prev = alpha
+        mode, gk, dk = min(_table_choices(),
+                           key=lambda c: (_fields_bits(_table_fields(t, same, *c)), c))
+        for kind, v, w in _table_fields(t, same, mode, gk, dk):
+            if kind == "u":
+                bw.put(v, w)
+            else:
+                bw.eg(v, w)
+    out += bw.bytes()
+
+
+def read_tables(r: Reader, limits, table_cls, max_classes) -> list:
+    """§28.1's table pool with the checks of §30 (T1v4-T7v4); ``table_cls(kref, nrun, nclass,
+    lengths)`` builds each table."""
+    ntab = r.varint("table count", limit=limits.max_tables, exc=LimitError)
+    br = EntryBits(r, "table bit string")
+    tables = []
+    total_sym = 0
+    kref = nrun = nclass = 0
+    for i in range(ntab):
+        at = br.offset
+        r.ctx = f"table {i} "
+        if i == 0 or not br.u(1, "same alphabet"):
+            kref = br.u(3, "kref")
+            if kref > MAX_KREF:
+                raise CorruptError(f"table {i}: kref {kref} > {MAX_KREF}", offset=at, value=kref)
+            nrun = br.eg(0, "nrun") + 1
+            if nrun > MAX_NRUN:
+                raise CorruptError(f"table {i}: nrun {nrun} > {MAX_NRUN}", offset=at, value=nrun)
+            nclass = br.eg(0, "nclass") + 1
+            if nclass > max_classes(kref):
+                raise CorruptError(f"table {i}: nclass {nclass} > {max_classes(kref)}",
+                                   offset=at, value=nclass)
+        nsym = SYM_FIRST + nclass * nrun
+        if nsym > MAX_SYMBOLS:
+            raise LimitError(f"table {i}: {nsym} symbols > {MAX_SYMBOLS}", offset=at, value=nsym)
+        total_sym += nsym
+        if total_sym > limits.max_table_symbols:
+            raise LimitError(f"table {i}: the tables' alphabets exceed max_table_symbols="
+                             f"{limits.max_table_symbols}", offset=at, value=total_sym)
+        mode = br.u(1, "list mode")
+        gk = br.u(2, "gap order")
+        lengths = np.zeros(nsym, np.uint8)
+        kraft = 0
+        if mode == 0:
+            at_n = br.offset
+            ncodes = br.eg(0, "code count") + 1
+            if ncodes > nsym:
+                raise CorruptError(f"table {i}: {ncodes} codes for {nsym} symbols", offset=at_n,
+                                   value=ncodes)
+            dk = br.u(2, "length delta order")
+            prev, pl = -1, 0
+            for _ in range(ncodes):
+                at_s = br.offset
+                x = prev + 1 + br.eg(gk, "symbol gap")
+                if x >= nsym:
+                    raise CorruptError(f"table {i}: symbol {x} beyond its {nsym} symbols",
+                                       offset=at_s, value=x)
+                ln = br.u(4, "code length") if prev < 0 else pl + br.seg(dk, "code length delta")
+                if not 1 <= ln <= MAX_CODE_LEN:
+                    raise CorruptError(f"table {i}: code length {ln} of symbol {x} outside "
+                                       f"1..{MAX_CODE_LEN}", offset=at_s, value=ln)
+                lengths[x] = ln
+                kraft += 1 << (MAX_CODE_LEN - ln)
+                prev, pl = x, ln
+        else:
+            at_n = br.offset
+            counts = [br.eg(0, f"code count for length {ln}") for ln in range(1, MAX_CODE_LEN + 1)]
+            if sum(counts) > nsym:
+                raise CorruptError(f"table {i}: {sum(counts)} codes for {nsym} symbols",
+                                   offset=at_n, value=sum(counts))
+            for ln, c in enumerate(counts, 1):
+                prev = -1
+                for _ in range(c):
+                    at_s = br.offset
+                    x = prev + 1 + br.eg(gk, "symbol gap")
+                    if x >= nsym:
+                        raise CorruptError(f"table {i}: symbol {x} beyond its {nsym} symbols",
+                                           offset=at_s, value=x)
+                    if lengths[x]:
+                        raise CorruptError(f"table {i}: symbol {x} listed twice", offset=at_s,
+                                           value=x)
+                    lengths[x] = ln
+                    kraft += 1 << (MAX_CODE_LEN - ln)
+                    prev = x
+        if lengths[0] == 0:
+            raise CorruptError(f"table {i} has no end-of-group code", offset=at)
+        if kraft > 1 << MAX_CODE_LEN:
+            raise CorruptError(f"table {i}: Huffman code lengths violate the Kraft inequality",
+                               offset=at)
+        tables.append(table_cls(kref, nrun, nclass, lengths))
+    r.ctx = ""
+    br.close()
+    return tables

@@ -109,7 +109,7 @@ def test_v4_worked_example_decodes():
     w, b = d.tensors
     assert (w.block_offset, w.block_length, w.glen, w.len_bits, w.n_groups) == (8, 2, 0, 3, 2)
     assert (b.block_offset, b.block_length, b.glen, b.group_table_bytes) == (10, 1, 1, 0)
-    assert (d.directory_offset, d.directory_length) == (11, 53)
+    assert (d.directory_offset, d.directory_length) == (11, 41)
     assert d.chunk_log2 == 16 and d.chunk_crcs.tolist() == [0x33475E26]
 
 

@@ -194,7 +194,19 @@ def test_truncation_and_bit_flips_whole_package():
 # ---------------------------------------------------------------------------------------------
 # hand-made directories: every check of §30 with its error
 
-TABLE = bytes([1, 1, 3, 3]) + bytes([1, 2] + [0] * 10) + bytes([0x90, 0xE0])  # §22's table
+def table_pool(n: int) -> bytes:
+    """``n`` copies of §22's table (kref 1, nrun 3, nclass 3; EOB 1 bit, symbols 3, 10 two
+    bits) as a v4 table pool (§28.1)."""
+    from codec.format import Table
+    lens = np.zeros(11, np.uint8)
+    lens[[0, 3, 10]] = [1, 2, 2]
+    out = bytearray()
+    v4.write_tables(out, [Table(1, 3, 3, lens)] * n)
+    return bytes(out)
+
+
+TABLE = table_pool(1)
+assert TABLE == bytes.fromhex("012d8645b3c0")  # §31's table
 NAMES = bytes([1, 1, ord("t"), 1]) + bytes([0x40])  # token "t"; count_bits 1; record "0" "1"
 
 
@@ -268,7 +280,7 @@ def test_value_offset_out_of_range():
 
 
 def test_table_base_and_no_tables():
-    two = bytes([2]) + TABLE[1:] + TABLE[1:]  # two tables: tid_w = 1
+    two = table_pool(2)  # two tables: tid_w = 1
     data = one_tensor(HEAD + " 0 0001001", BLOCK, ntab_bytes=two)
     assert codec.unpack(data)["t"].tolist() == [0, 0, 3]
     # tid_base 1 names the second (identical) table: still decodes
@@ -323,3 +335,89 @@ def test_writer_parameters_are_the_smallest():
     best = min(v4._records(d.tensors, DTYPE_CODES, len(d.tables), kk, vv, rate, None)
                for kk in range(41) for vv in range(33))
     assert v4._records(d.tensors, DTYPE_CODES, len(d.tables), k, vk, rate, None) == best
+
+
+# ---------------------------------------------------------------------------------------------
+# the table pool (§28.1)
+
+def pool_package(ntab: int, bits: str) -> bytes:
+    """A v4 package with no tensors whose table pool is ``ntab`` tables in ``bits``."""
+    bw = v4.BitWriter()
+    for ch in bits.replace(" ", ""):
+        bw.put(int(ch), 1)
+    d = bytearray()
+    v2.put_varint(d, ntab)
+    d += bw.bytes()
+    d += bytes([0, 0, 0])        # n_tensors 0; names: n_tokens 0, count_bits 0
+    d += bytes([0, 0, 0])        # len_k, voff_k, rate
+    d.append(16)                 # chunk_log2; no data area, no chunk CRCs
+    pre = preamble(version=4)
+    return pre + bytes(d) + footer(8, bytes(d), pre)
+
+
+# §31's table: kref 1, nrun 3, nclass 3 (nsym 11), mode 0, gk = dk = 0, 3 codes
+ALPHA = "001 011 011"
+LIST = "0 00 011 00 1 0001 011 011 00111 1"
+
+
+def test_pool_reads_mode_0_mode_1_and_same_alphabet():
+    # table 1: same alphabet, mode 1 (gk 0): counts L1 = 1, L2 = 2, then symbols 0 | 3, 10
+    mode1 = "1 1 00 010 011 " + "1 " * 10 + " 1 00100 00111"
+    data = pool_package(2, f"{ALPHA} {LIST} {mode1}")
+    d = codec.Package(data).directory
+    assert len(d.tables) == 2
+    for t in d.tables:
+        assert (t.kref, t.nrun, t.nclass) == (1, 3, 3)
+        assert [(s, int(n)) for s, n in enumerate(t.lengths) if n] == [(0, 1), (3, 2), (10, 2)]
+    raw, off = directory_of(data)
+    same(_parse_fast_v2(raw, off, DEFAULT_LIMITS, 4), _parse_slow_v2(raw, off, DEFAULT_LIMITS, 4))
+
+
+@pytest.mark.parametrize("ntab, bits, exc, match", [
+    (1, "111 011 011 " + LIST, codec.CorruptError, "kref 7"),
+    (1, "001 " + "0" * 12 + "1" + "0" * 11 + "1 011 " + LIST, codec.CorruptError, "nrun 4097"),
+    (1, "000 1 00000100001 " + LIST, codec.CorruptError, "nclass 33 > 32"),
+    (1, ALPHA + " 0 00 0001100 00 1 0001", codec.CorruptError, "12 codes for 11"),
+    (1, ALPHA + " 0 00 011 00 1 0001 011 011 0001000 1", codec.CorruptError, "symbol 11 beyond"),
+    (1, ALPHA + " 0 00 011 00 1 0000 011 011 00111 1", codec.CorruptError, "code length 0"),
+    (1, ALPHA + " 0 00 011 00 1 1101 011 011 00111 1", codec.CorruptError, "code length 13"),
+    (1, ALPHA + " 0 00 011 00 010 0001 010 011 00111 1", codec.CorruptError, "end-of-group"),
+    (1, ALPHA + " 0 00 011 00 1 0001 011 1 00111 1", codec.CorruptError, "Kraft"),
+    (1, ALPHA + " 1 00 010 010 " + "1 " * 10 + " 1 1", codec.CorruptError, "listed twice"),
+    (1, ALPHA + " 1 00 0001101 " + "1 " * 11, codec.CorruptError, "12 codes for 11"),
+    (2, ALPHA + " " + LIST + " 1 0 00 0", codec.TruncatedError, "table bit string"),
+    (1, ALPHA + " 0 00 " + "0" * 57 + "1", codec.CorruptError, "Exp-Golomb"),
+])
+def test_pool_checks(ntab, bits, exc, match):
+    data = pool_package(ntab, bits)
+    with pytest.raises(exc, match=match):
+        codec.unpack(data)
+    with pytest.raises(exc, match=match):
+        codec.inspect(data)
+    raw, off = directory_of(data)
+    assert _parse_fast_v2(raw, off, DEFAULT_LIMITS, 4) is None
+
+
+def test_pool_limits():
+    data = pool_package(1, f"{ALPHA} {LIST}")
+    assert len(codec.Package(data).directory.tables) == 1
+    with pytest.raises(codec.LimitError, match="table count"):
+        codec.unpack(data, limits=Limits(max_tables=0))
+    with pytest.raises(codec.LimitError, match="max_table_symbols"):
+        codec.unpack(data, limits=Limits(max_table_symbols=10))
+
+
+def test_pool_modes_in_real_tables():
+    """Both list modes occur in real packages (the writer takes the shorter per table)."""
+    modes = set()
+    for name in VECTORS:
+        raw, _ = directory_of(vector(name)[2])
+        d = codec.Package(vector(name)[2]).directory
+        for i, t in enumerate(d.tables):
+            same_ = i > 0 and (t.kref, t.nrun, t.nclass) == (d.tables[i - 1].kref,
+                                                             d.tables[i - 1].nrun,
+                                                             d.tables[i - 1].nclass)
+            best = min(v4._table_choices(),
+                       key=lambda c: (v4._fields_bits(v4._table_fields(t, same_, *c)), c))
+            modes.add(best[0])
+    assert modes == {0, 1}

@@ -558,6 +558,132 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
     return (bit + 7) >> 3
 
 
+@njit(cache=True)
+def read_table_pool_v4(d, pos, max_classes, sym_first, max_tables, max_table_symbols):
+    """Format v4's table pool (§28.1: one bit string) at ``d[pos:]``, checked and read in one
+    pass: (position after its padding or FAIL, (kref, nrun, nclass, offset) rows, code
+    lengths), as ``read_table_pool``.  The length buffer grows by doubling, bounded by
+    ``max_table_symbols``."""
+    ntab, pos = _varint(d, pos)
+    ok = 0 <= ntab <= max_tables and ntab <= 8 * d.size  # a table is >= 8 bits
+    tables = np.zeros((ntab if ok else 0, 4), np.int64)
+    lengths = np.zeros(0, np.uint8)
+    total_sym = np.int64(0)
+    bit = 8 * pos
+    kref = np.int64(0)
+    nrun = np.int64(0)
+    nclass = np.int64(0)
+    for i in range(ntab if ok else 0):
+        same = np.int64(0)
+        if i > 0:
+            same, bit = _bits(d, bit, 1)
+            if same < 0:
+                ok = False
+                break
+        if same == 0:
+            kref, bit = _bits(d, bit, 3)
+            if kref < 0 or kref >= max_classes.size:
+                ok = False
+                break
+            x, bit = _eg(d, bit, 0)
+            if x < 0 or x >= 4096:
+                ok = False
+                break
+            nrun = x + 1
+            x, bit = _eg(d, bit, 0)
+            if x < 0 or x >= max_classes[kref]:
+                ok = False
+                break
+            nclass = x + 1
+        nsym = sym_first + nclass * nrun
+        if nsym > 65536 or total_sym + nsym > max_table_symbols:
+            ok = False
+            break
+        mode, bit = _bits(d, bit, 1)
+        gk, bit = _bits(d, bit, 2)
+        if mode < 0 or gk < 0:
+            ok = False
+            break
+        if total_sym + nsym > lengths.size:
+            grown = np.zeros(max(2 * lengths.size, total_sym + nsym), np.uint8)
+            grown[:total_sym] = lengths[:total_sym]
+            lengths = grown
+        for s in range(total_sym, total_sym + nsym):
+            lengths[s] = 0
+        kraft = np.int64(0)
+        if mode == 0:
+            x, bit = _eg(d, bit, 0)
+            if x < 0 or x >= nsym:
+                ok = False
+                break
+            ncodes = x + 1
+            dk, bit = _bits(d, bit, 2)
+            if dk < 0:
+                ok = False
+                break
+            prev = np.int64(-1)
+            pl = np.int64(0)
+            for _ in range(ncodes):
+                g, bit = _eg(d, bit, gk)
+                if g < 0:
+                    ok = False
+                    break
+                sym = prev + 1 + g
+                if sym >= nsym:
+                    ok = False
+                    break
+                if prev < 0:
+                    ln, bit = _bits(d, bit, 4)
+                else:
+                    u, bit = _eg(d, bit, dk)
+                    ln = -1 if u < 0 else pl + _unzig(u)
+                if ln < 1 or ln > 12:
+                    ok = False
+                    break
+                lengths[total_sym + sym] = ln
+                kraft += np.int64(1) << (12 - ln)
+                prev = sym
+                pl = ln
+        else:
+            counts = np.zeros(13, np.int64)
+            tot = np.int64(0)
+            for ln in range(1, 13):
+                c, bit = _eg(d, bit, 0)
+                if c < 0 or c > nsym:
+                    ok = False
+                    break
+                counts[ln] = c
+                tot += c
+            if not ok or tot > nsym:
+                ok = False
+                break
+            for ln in range(1, 13):
+                prev = np.int64(-1)
+                for _ in range(counts[ln]):
+                    g, bit = _eg(d, bit, gk)
+                    if g < 0:
+                        ok = False
+                        break
+                    sym = prev + 1 + g
+                    if sym >= nsym or lengths[total_sym + sym] != 0:
+                        ok = False
+                        break
+                    lengths[total_sym + sym] = ln
+                    kraft += np.int64(1) << (12 - ln)
+                    prev = sym
+                if not ok:
+                    break
+        if not ok or lengths[total_sym] == 0 or kraft > 4096:
+            ok = False
+            break
+        tables[i, 0] = kref
+        tables[i, 1] = nrun
+        tables[i, 2] = nclass
+        tables[i, 3] = total_sym
+        total_sym += nsym
+    return (((bit + 7) >> 3) if ok else FAIL), tables, lengths[:total_sym]
+
+
 def parse_directory_v2(d, dir_off, lim, max_classes, sym_first, version=2):
     """Parse v2 / v3 directory bytes ``d`` (first byte at file offset ``dir_off``).  Returns
     (status, tables, lengths, entries, shapes, names, chunk CRCs uint32[...]); status =
@@ -567,7 +693,10 @@ def parse_directory_v2(d, dir_off, lim, max_classes, sym_first, version=2):
     ee, es = np.zeros((0, N_FIELDS), np.int64), np.zeros(0, np.int64)
     ec = np.zeros(0, np.uint32)
     version = np.int64(version)
-    pos, tables, lengths = read_table_pool(d, 0, max_classes, sym_first, lim[0], lim[1])
+    if version >= 4:
+        pos, tables, lengths = read_table_pool_v4(d, 0, max_classes, sym_first, lim[0], lim[1])
+    else:
+        pos, tables, lengths = read_table_pool(d, 0, max_classes, sym_first, lim[0], lim[1])
     ntab, nsym = tables.shape[0], lengths.size
     st = _walk_v2(d, dir_off, lim, pos, ntab, nsym, False, ee, es, e1, ec, sizes, version)
     if st < 0:
