@@ -62,15 +62,20 @@ def zigzag(s: int) -> int:
 
 
 class BitWriter:
-    """MSB-first bit string, 0-padded to a byte by :meth:`bytes`."""
+    """MSB-first bit string, 0-padded to a byte by :meth:`bytes` (fields kept as '0'/'1'
+    strings: linear in the string's length)."""
 
     def __init__(self):
-        self.acc = 0
+        self.parts: list[str] = []
         self.n = 0
+
+    @property
+    def acc(self) -> int:
+        return int("".join(self.parts), 2) if self.n else 0
 
     def put(self, v: int, w: int) -> None:
         if w:
-            self.acc = (self.acc << w) | v
+            self.parts.append(format(v, f"0{w}b"))
             self.n += w
 
     def eg(self, n: int, k: int = 0) -> None:
@@ -84,21 +89,67 @@ class BitWriter:
         self.eg(zigzag(s), k)
 
     def bytes(self) -> bytes:
+        if not self.n:
+            return b""
         pad = -self.n % 8
-        return ((self.acc << pad).to_bytes((self.n + pad) // 8, "big")) if self.n else b""
+        return int("".join(self.parts) + "0" * pad, 2).to_bytes((self.n + pad) // 8, "big")
+
+
+_POW2 = np.array([1 << i for i in range(63)], np.int64)
+
+
+def eg_sum(values: np.ndarray, k: int) -> int:
+    """Total bits of the order-``k`` Exp-Golomb codes of ``values`` (int64, each >= 0)."""
+    if values.size == 0:
+        return 0
+    m = (values >> k) + 1
+    nbits = np.searchsorted(_POW2, m, side="right")  # bit length of m (exact for int64)
+    return int(2 * nbits.sum()) + values.size * (k - 1)
+
+
+def eg_sums(values: np.ndarray, kmax: int) -> np.ndarray:
+    """``[eg_sum(values, k) for k in 0 … kmax]`` in one pass."""
+    if values.size == 0:
+        return np.zeros(kmax + 1, np.int64)
+    ks = np.arange(kmax + 1, dtype=np.int64)
+    m = (values[None, :] >> ks[:, None]) + 1
+    nbits = np.searchsorted(_POW2, m.ravel(), side="right").reshape(m.shape)
+    return 2 * nbits.sum(axis=1) + values.size * (ks - 1)
+
+
+def eg_codes(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(codewords, widths) of the order-``k`` Exp-Golomb codes of ``values`` (int64 >= 0): the
+    codeword of ``n`` is ``n + 2^k`` written in ``2·bitlen((n >> k) + 1) − 1 + k`` bits."""
+    values = np.asarray(values, np.int64)
+    m = (values >> k) + 1
+    return values + (1 << k), 2 * np.searchsorted(_POW2, m, side="right") - 1 + k
+
+
+def pack_fields(vals: np.ndarray, widths: np.ndarray) -> bytes:
+    """The bit string of fields ``vals`` (int64, each < 2^63) in ``widths`` bits (0 … 63),
+    MSB first, back to back, 0-padded to a byte."""
+    vals = np.asarray(vals, np.int64)
+    widths = np.asarray(widths, np.int64)
+    total = int(widths.sum())
+    if total == 0:
+        return b""
+    ends = np.cumsum(widths)
+    shift = np.repeat(ends, widths) - 1 - np.arange(total)   # bit index within each field
+    bits = (np.repeat(vals, widths) >> shift) & 1
+    return np.packbits(bits.astype(np.uint8)).tobytes()
 
 
 # ---------------------------------------------------------------------------------------------
 # writer
 
-def _records(entries, dtype_code, ntab: int, len_k: int, voff_k: int, rate: int,
-             bw: BitWriter | None) -> int:
-    """Write (``bw``) or count (``bw`` None) the entry records; returns their bits."""
-    bits = 0
+def _entry_fields(entries, dtype_code, ntab: int, rate: int) -> list:
+    """Every entry's fields in order, as (kind, value, width): kind "u" (``width`` bits), "eg"
+    (``EG(width)``), or "L" / "P" / "V" (Exp-Golomb of the order chosen later: ``len_k``,
+    ``max(len_k − 3, 0)``, ``voff_k``)."""
+    f: list = []
     prev_dt, prev_shape = FIRST_DTYPE, ()
     tw = tid_width(ntab)
     for e in entries:
-        f: list = []  # (kind, value, width-or-order)
         code = dtype_code[e.dtype]
         if code == prev_dt:
             f.append(("u", 1, 1))
@@ -119,7 +170,7 @@ def _records(entries, dtype_code, ntab: int, len_k: int, voff_k: int, rate: int,
             f.append(("eg", gval - 1, 0))
         f.append(("u", int(e.value_offset != 0), 1))
         if e.value_offset:
-            f.append(("eg", zigzag(e.value_offset), voff_k))
+            f.append(("V", zigzag(e.value_offset), 0))
         f.append(("u", int(e.meta_length != 0), 1))
         if e.meta_length:
             f.append(("eg", e.meta_length - 1, 0))
@@ -131,20 +182,37 @@ def _records(entries, dtype_code, ntab: int, len_k: int, voff_k: int, rate: int,
             f.append(("u", e.tid_base, tw))
             pred = predicted_bits(numel, rate)
             if e.glen:
-                f.append(("eg", zigzag(e.glen - pred), len_k))
+                f.append(("L", zigzag(e.glen - pred), 0))
             else:
                 f += [("eg", e.tid_bits, 0), ("u", e.len_bits, 6),
-                      ("eg", zigzag(e.payload_bytes - ((pred + 7) >> 3)), max(len_k - 3, 0))]
-        for kind, v, w in f:
-            if kind == "u":
-                bits += w
-                if bw is not None:
-                    bw.put(v, w)
-            else:
-                bits += eg_bits(v, w)
-                if bw is not None:
-                    bw.eg(v, w)
+                      ("P", zigzag(e.payload_bytes - ((pred + 7) >> 3)), 0)]
+    return f
+
+
+def _orders(len_k: int, voff_k: int) -> dict:
+    return {"L": len_k, "P": max(len_k - 3, 0), "V": voff_k}
+
+
+def _emit(f: list, orders: dict, bw: BitWriter | None) -> int:
+    """Write (``bw``) or count the fields ``f`` with the late orders ``orders``."""
+    bits = 0
+    for kind, v, w in f:
+        if kind == "u":
+            bits += w
+            if bw is not None:
+                bw.put(v, w)
+        else:
+            k = w if kind == "eg" else orders[kind]
+            bits += eg_bits(v, k)
+            if bw is not None:
+                bw.eg(v, k)
     return bits
+
+
+def _records(entries, dtype_code, ntab: int, len_k: int, voff_k: int, rate: int,
+             bw: BitWriter | None) -> int:
+    """Write (``bw``) or count (``bw`` None) the entry records; returns their bits."""
+    return _emit(_entry_fields(entries, dtype_code, ntab, rate), _orders(len_k, voff_k), bw)
 
 
 def group_code_v4(mode: str, gsize: int, shape) -> tuple[int, int | None]:
@@ -159,28 +227,50 @@ def group_code_v4(mode: str, gsize: int, shape) -> tuple[int, int | None]:
     return G_COUNT, gsize
 
 
+def _rate(entries) -> int:
+    num = sum(e.glen for e in entries if e.glen)
+    den = sum(e.numel for e in entries if e.glen)
+    return min(MAX_RATE, (64 * num + den // 2) // den) if den else 0
+
+
+def _choose(f: list) -> tuple[int, int]:
+    """(len_k, voff_k) of §29 for the fields ``f``: the smallest total, ties the lower."""
+    vals = {c: np.array([v for kind, v, _ in f if kind == c], np.int64) for c in "LPV"}
+    len_k = min(range(MAX_LEN_K + 1),
+                key=lambda k: (eg_sum(vals["L"], k) + eg_sum(vals["P"], max(k - 3, 0)), k))
+    voff_k = min(range(MAX_VOFF_K + 1), key=lambda k: (eg_sum(vals["V"], k), k))
+    return len_k, voff_k
+
+
 def choose_params(entries, dtype_code, ntab: int) -> tuple[int, int, int]:
     """(len_k, voff_k, rate) of §29: rate from the one-group tensors' lengths, then each
     order the smallest-size one (ties: the lower)."""
-    num = sum(e.glen for e in entries if e.glen)
-    den = sum(e.numel for e in entries if e.glen)
-    rate = min(MAX_RATE, (64 * num + den // 2) // den) if den else 0
-    best_k = min(range(MAX_LEN_K + 1),
-                 key=lambda k: (_records(entries, dtype_code, ntab, k, 0, rate, None), k))
-    best_v = min(range(MAX_VOFF_K + 1),
-                 key=lambda v: (_records(entries, dtype_code, ntab, best_k, v, rate, None), v))
-    return best_k, best_v, rate
+    rate = _rate(entries)
+    return (*_choose(_entry_fields(entries, dtype_code, ntab, rate)), rate)
+
+
+def _pack(f: list, orders: dict) -> bytes:
+    """The bit string of fields ``f`` (see :func:`_entry_fields`) with the late orders."""
+    vals = np.empty(len(f), np.int64)
+    widths = np.empty(len(f), np.int64)
+    for i, (kind, v, w) in enumerate(f):
+        if kind == "u":
+            vals[i], widths[i] = v, w
+        else:
+            k = w if kind == "eg" else orders[kind]
+            vals[i], widths[i] = v + (1 << k), eg_bits(v, k)
+    return pack_fields(vals, widths)
 
 
 def write_entries(out: bytearray, entries, dtype_code, ntab: int) -> None:
     """§28: the three coding parameters, then the entry bit string (0-padded to a byte)."""
-    len_k, voff_k, rate = choose_params(entries, dtype_code, ntab)
+    rate = _rate(entries)
+    f = _entry_fields(entries, dtype_code, ntab, rate)
+    len_k, voff_k = _choose(f)
     out.append(len_k)
     out.append(voff_k)
     put_varint(out, rate)
-    bw = BitWriter()
-    _records(entries, dtype_code, ntab, len_k, voff_k, rate, bw)
-    out += bw.bytes()
+    out += _pack(f, _orders(len_k, voff_k))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,30 +523,98 @@ def _fields_bits(f) -> int:
     return sum(w if kind == "u" else eg_bits(v, w) for kind, v, w in f)
 
 
+def _table_arrays(t, same: bool):
+    """Per-table arrays: (head (vals, widths) of the alphabet, mode 0's gaps and length
+    deltas (zigzag) and first length, mode 1's counts and gaps)."""
+    lens = np.asarray(t.lengths).astype(np.int64)
+    syms = np.flatnonzero(lens)
+    if same:
+        head = ([], [])
+    else:
+        c1, w1 = eg_codes(np.array([t.nrun - 1, t.nclass - 1]), 0)
+        head = ([t.kref, *c1.tolist()], [3, *w1.tolist()])
+    ls = lens[syms]
+    prev = np.empty_like(syms)
+    prev[:1] = -1
+    prev[1:] = syms[:-1]
+    gaps0 = syms - prev - 1
+    d = ls[1:] - ls[:-1]
+    deltas = np.where(d >= 0, 2 * d, -2 * d - 1)
+    order = np.lexsort((syms, ls))                 # mode 1: by length, then symbol
+    s1, l1 = syms[order], ls[order]
+    prev1 = np.empty_like(s1)
+    prev1[:1] = -1
+    prev1[1:] = s1[:-1]
+    prev1[1:][l1[1:] != l1[:-1]] = -1              # each length's list starts from -1
+    gaps1 = s1 - prev1 - 1
+    counts = np.bincount(ls, minlength=MAX_CODE_LEN + 1)[1:MAX_CODE_LEN + 1].astype(np.int64)
+    return head, syms, gaps0, deltas, int(ls[0]) if syms.size else 0, counts, gaps1
+
+
+def _table_cost(t, same: bool, arrays=None) -> tuple[int, int, int]:
+    """§29's (mode, gk, dk) of table ``t``: the fewest bits, ties the lowest triple."""
+    head, syms, gaps0, deltas, _, counts, gaps1 = arrays or _table_arrays(t, same)
+    h = int(sum(head[1]))
+    base0 = h + 3 + eg_bits(syms.size - 1, 0) + 2 + 4
+    base1 = h + 3 + eg_sum(counts, 0)
+    g0, dd, g1 = eg_sums(gaps0, 3), eg_sums(deltas, 3), eg_sums(gaps1, 3)
+    best = None
+    for c in _table_choices():
+        mode, gk, dk = c
+        bits = base0 + g0[gk] + dd[dk] if mode == 0 else base1 + g1[gk]
+        if best is None or bits < best[0]:
+            best = (bits, c)
+    return best[1]
+
+
+def _table_vals(t, same: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(vals, widths) of one table's fields with §29's choice (the same bits as
+    :func:`_table_fields`)."""
+    arrays = _table_arrays(t, same)
+    head, syms, gaps0, deltas, first, counts, gaps1 = arrays
+    mode, gk, dk = _table_cost(t, same, arrays)
+    vals, widths = list(head[0]) + [mode, gk], list(head[1]) + [1, 2]
+    if mode == 0:
+        c, w = eg_codes(np.array([syms.size - 1]), 0)
+        vals += [int(c[0]), dk]
+        widths += [int(w[0]), 2]
+        gv, gw = eg_codes(gaps0, gk)
+        dv, dw = eg_codes(deltas, dk)
+        lv = np.concatenate([[first], dv])          # the first length raw, then deltas
+        lw = np.concatenate([[4], dw])
+        body_v = np.column_stack([gv, lv]).ravel()
+        body_w = np.column_stack([gw, lw]).ravel()
+    else:
+        cv, cw = eg_codes(counts, 0)
+        gv, gw = eg_codes(gaps1, gk)
+        body_v = np.concatenate([cv, gv])
+        body_w = np.concatenate([cw, gw])
+    return (np.concatenate([np.array(vals, np.int64), body_v]),
+            np.concatenate([np.array(widths, np.int64), body_w]))
+
+
 def write_tables(out: bytearray, tables) -> None:
     """§28.1: ``n_tables``, then the tables' bit string (0-padded to a byte); each table's
     (mode, gap order, delta order) is the smallest-size one (ties: the lowest triple)."""
     put_varint(out, len(tables))
-    bw = BitWriter()
+    vs, ws = [], []
     prev = None
     for i, t in enumerate(tables):
         alpha = (t.kref, t.nrun, t.nclass)
         same = alpha == prev
         if i:
-            bw.put(int(same), 1)
+            vs.append(np.array([int(same)], np.int64))
+            ws.append(np.array([1], np.int64))
         prev = alpha
-        mode, gk, dk = min(_table_choices(),
-                           key=lambda c: (_fields_bits(_table_fields(t, same, *c)), c))
-        for kind, v, w in _table_fields(t, same, mode, gk, dk):
-            if kind == "u":
-                bw.put(v, w)
-            else:
-                bw.eg(v, w)
-    out += bw.bytes()
+        v, w = _table_vals(t, same)
+        vs.append(v)
+        ws.append(w)
+    if vs:
+        out += pack_fields(np.concatenate(vs), np.concatenate(ws))
 
 
 def read_tables(r: Reader, limits, table_cls, max_classes) -> list:
-    """§28.1's table pool with the checks of §30 (T1v4-T7v4); ``table_cls(kref, nrun, nclass,
+    """§28.1's table pool with the checks of §30 (T1v4-T6v4); ``table_cls(kref, nrun, nclass,
     lengths)`` builds each table."""
     ntab = r.varint("table count", limit=limits.max_tables, exc=LimitError)
     br = EntryBits(r, "table bit string")

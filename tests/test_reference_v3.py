@@ -31,10 +31,11 @@ _symbols = ref.encoder.group_symbols
 _lengths = ref.encoder.code_lengths
 
 
-def ref_pack(tensors: dict, mirrors: dict, *, group_size=None, version=None, modes=None,
+def ref_pack(tensors: dict, mirrors: dict, *, group_size=None, version=3, modes=None,
              kref=1, nrun=8) -> bytes:
-    """A package written by the reference alone: one table built from the *stored* values,
-    one group per ``group_size`` values (default: the whole tensor), offset per §13."""
+    """A package written by the reference alone (format v3 unless ``version`` says otherwise):
+    one table built from the *stored* values, one group per ``group_size`` values (default:
+    the whole tensor), offset per §13."""
     modes = modes or {}
     stored, choices = {}, {}
     for name, x in tensors.items():
@@ -152,7 +153,9 @@ def test_reference_modes_explicit_and_mode_zero_rows():
 
 def test_reference_version_rules():
     x = _case("int8", 8, 1, None, 9)
-    assert ref_pack({"x": x}, {})[4] == 2
+    assert ref_pack({"x": x}, {}, version=None)[4] == 4  # §31: the newest, mirror or not
+    assert ref_pack({"x": x}, {"x": (8, 1)}, version=None)[4] == 4
+    assert ref_pack({"x": x}, {}, version=2)[4] == 2
     three = ref_pack({"x": x}, {}, version=3)
     assert three[4] == 3 and ref.unpack(three)["x"].tobytes() == x.tobytes()
     assert ref.reencode(three) == three
@@ -245,7 +248,7 @@ def test_reference_entry_checks_x1_x3():
         with pytest.raises(codec.CorruptError):
             ref.unpack(data)
     with pytest.raises(codec.UnsupportedError):
-        ref.unpack(ok[:4] + b"\x04" + ok[5:])
+        ref.unpack(ok[:4] + b"\x05" + ok[5:])
 
 
 def test_reference_choose_mirror_rule_by_hand():
@@ -284,7 +287,7 @@ def test_forced_mirror_matches_codec(dtype, P, a, z, spread):
     x.reshape(-1)[:4] = [info.min, info.max, info.max, info.min]
     y = np.zeros((4, 8), dtype)
     for group in ("kernel", "tensor", ("count", 5)):
-        data = codec.pack({"x": x, "y": y}, group=group, mirror={"x": (P, a)})
+        data = codec.pack({"x": x, "y": y}, group=group, mirror={"x": (P, a)}, version=3)
         assert data[4] == 3
         e = _entries(data)
         assert (e[0].mirror_period, e[0].mirror_skip) == (P, a) and e[1].mirror_period == 0
@@ -307,19 +310,20 @@ def test_worked_example_s26_codec():
     tensors, tables, choices = ref.choices_of(data)
     plain = {k: ref.TensorChoice(c.group_mode, c.group_size, c.value_offset, c.table,
                                  mirror=c.mirror) for k, c in choices.items()}  # modes by §25
-    assert ref.pack(tensors, tables, plain) == data
+    assert ref.pack(tensors, tables, plain, version=3) == data
 
 
 def test_codec_version_rules():
     x = _case("int8", 8, 1, None, 9)
-    data = codec.pack({"x": x}, mirror=None)
+    assert codec.pack({"x": x}, mirror=None)[4] == 4  # §31: the newest, mirror or not
+    data = codec.pack({"x": x}, mirror=None, version=2)
     assert data[4] == 2 and ref.reencode(data) == data
     data = codec.pack({"x": x}, mirror=None, version=3)
     assert data[4] == 3 and all(e.mirror_period == 0 for e in _entries(data))
     assert ref.reencode(data) == data
     assert_same_tensors(ref.unpack(data), {"x": x})
-    auto = codec.pack({"x": x})  # default mirror: §25's choice
-    assert auto[4] == (3 if ref.choose_mirror(x) else 2)
+    auto = codec.pack({"x": x}, version=3)  # default mirror: §25's choice
+    assert auto[4] == 3
     assert ref.reencode(auto) == auto
 
 
@@ -329,7 +333,7 @@ def _auto_agrees(ts: dict, data: bytes) -> None:
         want = ref.choose_mirror(ts[e.name])
         got = ((e.mirror_period, e.mirror_skip), e.mirror_modes) if e.mirror_period else None
         assert got == want, e.name
-    assert data[4] == (3 if any(ref.choose_mirror(a) for a in ts.values()) else 2)
+    assert data[4] == 3
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -352,7 +356,7 @@ def test_auto_mirror_matches_codec(seed):
     ts["small"] = np.array([1, 2, 3, 3, 2, 1], np.int8)
     ts["zeros"] = np.zeros((4, 8), np.int8)
     for group in ("auto", "kernel", ("count", 7)):
-        data = codec.pack(ts, group=group)
+        data = codec.pack(ts, group=group, version=3)
         _auto_agrees(ts, data)
         assert_same_tensors(codec.unpack(data), ts)
         assert_same_tensors(ref.unpack(data), ts)
@@ -364,7 +368,7 @@ def test_auto_mirror_uint_offset_condition():
     rng = np.random.default_rng(11)
     x = sym_rows(rng, 6, 8, 0, "uint8", z=200, anti=True, spread=30)
     ts = {"u": x, "u2": (x.astype(np.int64) + 3).astype(np.uint8)}
-    data = codec.pack(ts)
+    data = codec.pack(ts, version=3)
     _auto_agrees(ts, data)
     assert_same_tensors(ref.unpack(data), ts)
     assert ref.reencode(data) == data
@@ -376,7 +380,7 @@ def test_silero_stft_mirror_matches_codec():
     want = ref.choose_mirror(q)
     assert want is not None and want[0] == (256, 1)
     ts = {"stft_conv.weight": q}
-    data = codec.pack(ts)
+    data = codec.pack(ts, version=3)
     _auto_agrees(ts, data)
     assert_same_tensors(codec.unpack(data), ts)
     assert_same_tensors(ref.unpack(data), ts)
@@ -385,7 +389,7 @@ def test_silero_stft_mirror_matches_codec():
 
 def test_mode_3_rejected_by_both():
     x = _case("int16", 8, 1, None, 40)
-    data = codec.pack({"x": x}, mirror={"x": (8, 1)})
+    data = codec.pack({"x": x}, mirror={"x": (8, 1)}, version=3)
     for fix in (False, True):
         bad = _set_mode3(data, fix)
         fast, slow = _both(bad, verify=False)
@@ -402,7 +406,7 @@ def _v3_sample() -> bytes:
     x = _case("int8", 9, 1, None, 20)
     u = _case("uint16", 10, 1, 40000, 300, seed=3)
     return codec.pack({"a.x": x, "a.y": np.arange(20, dtype=np.int16).reshape(4, 5), "b.u": u},
-                      group="kernel", mirror={"a.x": (9, 1), "b.u": (10, 1)})
+                      group="kernel", mirror={"a.x": (9, 1), "b.u": (10, 1)}, version=3)
 
 
 @pytest.mark.parametrize("name", SAMPLES)
@@ -431,13 +435,13 @@ def test_auto_mirror_sample_step():
     assert ref.choose_mirror(x) is not None  # without the noise rows: mirrored
     x[pick] = rng.integers(-20, 21, size=(64, 8))
     assert ref.choose_mirror(x) is None
-    _auto_agrees({"x": x}, codec.pack({"x": x}))
+    _auto_agrees({"x": x}, codec.pack({"x": x}, version=3))
     assert ref.choose_mirror(x[:1000]) is not None  # 8000 values: no sample step
-    _auto_agrees({"x": x[:1000]}, codec.pack({"x": x[:1000]}))
+    _auto_agrees({"x": x[:1000]}, codec.pack({"x": x[:1000]}, version=3))
     y = rng.integers(-20, 21, size=(1100, 8)).astype(np.int8)
     y[pick] = sym_rows(rng, 64, 8, 0, "int8", anti=False, spread=20)
     assert ref.choose_mirror(y) is None
-    _auto_agrees({"y": y}, codec.pack({"y": y}))
+    _auto_agrees({"y": y}, codec.pack({"y": y}, version=3))
 
 
 def _sample(name: str) -> bytes:
@@ -491,9 +495,9 @@ def test_random_forced_mirror_both_paths(case, group, max_tables):
     if ref.value_offset_of(stored, x.dtype.name) != z:
         # §25 (unsigned): the offset must stay the most frequent value; codec.pack refuses
         with pytest.raises(ValueError):
-            codec.pack(ts, group=group, max_tables=max_tables, mirror={"x": pa})
+            codec.pack(ts, group=group, max_tables=max_tables, mirror={"x": pa}, version=3)
         return
-    data = codec.pack(ts, group=group, max_tables=max_tables, mirror={"x": pa})
+    data = codec.pack(ts, group=group, max_tables=max_tables, mirror={"x": pa}, version=3)
     assert data[4] == 3
     e = _entries(data)[0]
     assert (e.mirror_period, e.mirror_skip) == pa
@@ -502,7 +506,7 @@ def test_random_forced_mirror_both_paths(case, group, max_tables):
     assert_same_tensors(codec.unpack(data), ts)
     assert_same_tensors(ref.unpack(data), ts)
     assert ref.reencode(data) == data
-    auto = codec.pack(ts, group=group, max_tables=max_tables)
+    auto = codec.pack(ts, group=group, max_tables=max_tables, version=3)
     _auto_agrees(ts, auto)
     assert_same_tensors(ref.unpack(auto), ts)
     assert ref.reencode(auto) == auto

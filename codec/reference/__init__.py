@@ -1,12 +1,12 @@
-"""Slow, obviously-correct pure-Python reference implementation of formats v1, v2 and v3 (no
-Numba).
+"""Slow, obviously-correct pure-Python reference implementation of formats v1, v2, v3 and v4
+(no Numba).
 
 * :func:`read_package` / :func:`unpack` / :func:`unpack_with_meta` / :func:`decode`: an
   independent reader written from docs/FORMAT.md (it imports only :mod:`codec.errors` from
   the core); malformed input raises :class:`codec.CodecError` subclasses.
 * :func:`pack`: writes a package from the encoder's *decisions* (tables, table per tensor or
   group, grouping, value offset, metadata); the same decisions give the same bytes as
-  ``codec.pack``.
+  ``codec.pack`` (format v4 unless a version is given).
 * :func:`reencode`: decode a package and write it again from the choices in its own header;
   for every package made by ``codec.pack`` the result is byte-identical.
 * :func:`choose_mirror`: §25's automatic choice of the v3 mirror transform for one tensor

@@ -1,5 +1,6 @@
-"""Reference decoder for formats v1, v2 and v3, written from docs/FORMAT.md alone (the v2/v3
-directory and v3's mirror transform are read by :mod:`.decoder_v2`).
+"""Reference decoder for formats v1, v2, v3 and v4, written from docs/FORMAT.md alone (the
+v2/v3 directory and v3's mirror transform are read by :mod:`.decoder_v2`, v4's entry bit
+string by :mod:`.decoder_v4`).
 
 Slow and deliberately plain: every field is read in the order the spec lists it, every bit is
 read from a big-endian :class:`bitarray.bitarray`, Huffman codes are decoded one bit at a time
@@ -28,9 +29,10 @@ from ..errors import ChecksumError, CodecError, CorruptError, LimitError, Trunca
 MAGIC = b"SPKG"
 FOOTER_MAGIC = b"GKPS"
 VERSION = 1
-VERSIONS = (1, 2, 3)
+VERSIONS = (1, 2, 3, 4)
 PREAMBLE_SIZE = 8
 FOOTER_SIZE = 24
+FOOTER_SIZE_V4 = 12   # v4 (§27): dir_length u32, dir_crc u32, magic
 MAX_CODE_LEN = 12
 MAX_KREF = 6
 MAX_NRUN = 4096
@@ -60,7 +62,8 @@ class RefLimits:
     max_name_bytes: int = 1 << 16
     max_names_bytes: int = 1 << 26
     max_ndim: int = 32
-    max_tables: int = 4096
+    max_tables: int = 1024              # as codec.Limits (since ed58ea6)
+    max_table_symbols: int = 1 << 20   # v4 (T3v4): alphabet sizes of all tables together
 
 
 def dtype_range(dtype: str) -> tuple[int, int]:
@@ -247,6 +250,7 @@ class RefEntry:
     mirror_bytes: int = 0    # v3: bytes of the mode string, ceil(n_rows / 4); 0 = no mirror
     mirror_modes: list[int] = field(default_factory=list)   # v3: each row's mode (0, 1, 2)
     name_tokens: list[bytes] = field(default_factory=list)  # v2: the name's tokens (§17.1)
+    glen: int = 0            # v4 (§27): the one group's bits (the block has no group table)
 
 
 @dataclass
@@ -273,8 +277,8 @@ def _buffer(data) -> bytes:
 
 def read_header(data, limits: RefLimits = RefLimits()):
     """Parse preamble, footer, directory (tables and entries).  Returns (buf, version, flags,
-    tables, entries, directory offset, chunks); chunks = (chunk_log2, chunk CRC32s) for v2
-    and v3, None for v1."""
+    tables, entries, directory offset, chunks); chunks = (chunk_log2, chunk CRC32s) for v2,
+    v3 and v4, None for v1."""
     buf = _buffer(data)
     n = len(buf)
     if n < PREAMBLE_SIZE:
@@ -288,19 +292,27 @@ def read_header(data, limits: RefLimits = RefLimits()):
         raise UnsupportedError(f"unknown flags 0x{flags:02x}", offset=5)
     if buf[6] or buf[7]:
         raise CorruptError("reserved preamble bytes are not zero", offset=6)
-    if n < PREAMBLE_SIZE + FOOTER_SIZE:
+    footer_size = FOOTER_SIZE_V4 if version >= 4 else FOOTER_SIZE
+    if n < PREAMBLE_SIZE + footer_size:
         raise TruncatedError(f"{n} bytes is shorter than preamble + footer", offset=n)
-    fpos = n - FOOTER_SIZE
-    dir_off, dir_len, dir_crc = struct.unpack("<QQI", buf[fpos:fpos + 20])
+    fpos = n - footer_size
+    if version >= 4:  # v4: the directory ends where the footer starts
+        dir_len, dir_crc = struct.unpack("<II", buf[fpos:fpos + 8])
+        dir_off = fpos - dir_len
+    else:
+        dir_off, dir_len, dir_crc = struct.unpack("<QQI", buf[fpos:fpos + 20])
     if buf[n - 4:] != FOOTER_MAGIC:
         raise TruncatedError("footer magic missing", offset=n - 4)
     if dir_off < PREAMBLE_SIZE or dir_off + dir_len != fpos:
         raise CorruptError("directory does not end at the footer", offset=fpos)
     if zlib.crc32(buf[:PREAMBLE_SIZE] + buf[dir_off:fpos]) != dir_crc:
-        raise ChecksumError("directory CRC32 mismatch", offset=fpos + 16)
+        raise ChecksumError("directory CRC32 mismatch", offset=fpos + (4 if version >= 4 else 16))
     r = ByteReader(buf, dir_off, fpos)
-    ntab = r.varint("table count", limits.max_tables, LimitError)
-    tables = [_read_table(r, buf, i) for i in range(ntab)]
+    if version >= 4:  # §28.1: the table pool is one bit string
+        tables = _v4.read_tables(r, limits)
+    else:
+        ntab = r.varint("table count", limits.max_tables, LimitError)
+        tables = [_read_table(r, buf, i) for i in range(ntab)]
     chunks = None
     if version == 1:
         entries = _read_entries(r, limits, len(tables), dir_off)
@@ -308,7 +320,10 @@ def read_header(data, limits: RefLimits = RefLimits()):
         v2 = _v2
         count = r.varint("tensor count", limits.max_tensors, LimitError)
         names, seqs = v2.read_name_seqs(r, count, limits)
-        entries = v2.read_entries(r, limits, len(tables), dir_off, names, version)
+        if version >= 4:
+            entries = _v4.read_entries(r, limits, len(tables), dir_off, names)
+        else:
+            entries = v2.read_entries(r, limits, len(tables), dir_off, names, version)
         for e, seq in zip(entries, seqs):
             e.name_tokens = seq
         chunks = v2.read_chunks(r, dir_off)
@@ -515,6 +530,10 @@ class CanonicalDecoder:
 
 
 def read_group_table(bits: bitarray, e: RefEntry, ntab: int) -> None:
+    if e.glen:  # v4 (§27): one group, its table the base and its length in the entry
+        e.group_tables.append(e.tid_base)
+        e.group_lengths.append(e.glen)
+        return
     start = e.block_offset + e.meta_length + e.mirror_bytes  # v3: after the mirror modes
     br = BitReader(bits, 8 * start, 8 * (start + e.group_table_bytes), "group table")
     for _ in range(e.n_groups):
@@ -637,3 +656,4 @@ def decode(data) -> np.ndarray:
 
 # the v2 directory reader uses the helpers above (imported last: it imports this module)
 from . import decoder_v2 as _v2  # noqa: E402
+from . import decoder_v4 as _v4  # noqa: E402

@@ -1,5 +1,6 @@
-"""Reference encoder for formats v1, v2 and v3 (v2/v3 directory and v3's mirror transform:
-:mod:`.encoder_v2`): the encoder's *decisions* in, the exact package bytes out.
+"""Reference encoder for formats v1, v2, v3 and v4 (v2/v3 directory and v3's mirror
+transform: :mod:`.encoder_v2`; v4's entry bit string: :mod:`.encoder_v4`): the encoder's
+*decisions* in, the exact package bytes out.
 
 ``codec.pack`` makes choices (grouping, value offset, the (kref, nrun) alphabet, the Huffman
 tables and which tensor uses which table); given the same choices this module must produce
@@ -36,11 +37,11 @@ class TensorChoice:
     rule (one table: base = that table, 0 bits; per-group tables: base = smallest index,
     bits = bit length of (largest - smallest); length bits = bit length of the longest group).
     ``meta``: a ``codec.QuantMeta``, a :class:`~codec.reference.decoder.RefMeta`, or None.
-    ``mirror``: v3 only (§23): ``(P, a)`` = (mirror period, mirror skip), or None for no mirror.
+    ``mirror``: v3 and v4 (§23): ``(P, a)`` = (mirror period, mirror skip), or None for no mirror.
     ``mirror_modes``: each row's mode (0 as is, 1 mirror, 2 negated mirror); None = §25's
     per-row rule (the mode leaving the fewest nonzero second-half values, ties the lower).
     The tensor given to :func:`pack` is always the *original* one; the writer transforms it.
-    ``name_tokens``: v2/v3, the name's tokens (§17.1) when every choice of the package has
+    ``name_tokens``: v2-v4, the name's tokens (§17.1) when every choice of the package has
     them; None = §21's split.
     """
     group_mode: str
@@ -169,8 +170,11 @@ def group_bits(values: list[int], voff: int, t: RefTable, codes: dict) -> bitarr
     return out
 
 
-def tensor_block(arr: np.ndarray, ch: TensorChoice, tables: list[RefTable], codes: list[dict]):
-    """(block bytes, tid_base, tid_bits, len_bits, meta length)."""
+def tensor_block(arr: np.ndarray, ch: TensorChoice, tables: list[RefTable], codes: list[dict],
+                 implicit: bool = False):
+    """(block bytes, tid_base, tid_bits, len_bits, meta length, glen).  With ``implicit``
+    (format v4, §27) a tensor of exactly one group gets no group table: its table is
+    ``tid_base`` and ``glen`` its bits (0 otherwise)."""
     arr = np.asarray(arr)
     flat = [int(v) for v in arr.reshape(-1).tolist()]
     mbytes = meta_bytes(ch.meta)
@@ -185,10 +189,16 @@ def tensor_block(arr: np.ndarray, ch: TensorChoice, tables: list[RefTable], code
     n = len(flat)
     G = -(-n // ch.group_size) if n else 0
     if G == 0:
-        return mbytes, 0, 0, 0, mlen
+        return mbytes, 0, 0, 0, mlen, 0
     tids = [int(ch.table)] * G if isinstance(ch.table, (int, np.integer)) else [int(t) for t in ch.table]
     if len(tids) != G:
         raise ValueError(f"{len(tids)} table ids for {G} groups")
+    if implicit and G == 1:  # v4: meta | mirror modes | the one group's bits
+        if ch.tid_base not in (None, tids[0]) or ch.tid_bits not in (None, 0):
+            raise ValueError("a one-group tensor of format v4 has no group table: its table "
+                             "is its table base")
+        bits = group_bits(flat, ch.value_offset, tables[tids[0]], codes[tids[0]])
+        return mbytes + padded_bytes(bits), tids[0], 0, 0, mlen, len(bits)
     tid_base = ch.tid_base if ch.tid_base is not None else min(tids)
     tid_bits = ch.tid_bits if ch.tid_bits is not None else (max(tids) - tid_base).bit_length()
     groups = [group_bits(flat[g * ch.group_size:(g + 1) * ch.group_size], ch.value_offset,
@@ -199,38 +209,50 @@ def tensor_block(arr: np.ndarray, ch: TensorChoice, tables: list[RefTable], code
     for t, b in zip(tids, groups):
         gtab += bits_of(t - tid_base, tid_bits) + bits_of(len(b), len_bits)
         payload += b  # groups are bit-contiguous; offsets are cumulative lengths
-    return mbytes + padded_bytes(gtab) + padded_bytes(payload), tid_base, tid_bits, len_bits, mlen
+    return (mbytes + padded_bytes(gtab) + padded_bytes(payload), tid_base, tid_bits, len_bits,
+            mlen, 0)
 
 
 def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int | None = None,
          chunk_log2: int = 16) -> bytes:
-    """Write a v3, v2 (CRC chunks of ``2**chunk_log2`` bytes) or v1 package.
+    """Write a v4, v3, v2 (v2-v4: CRC chunks of ``2**chunk_log2`` bytes) or v1 package.
 
     ``tensors``: mapping (or sequence of pairs) name -> integer array (the original values),
     in package order.  ``tables``: list of (kref, nrun, nclass, lengths) or RefTable.
-    ``choices``: name -> choice.  ``version`` None: 3 if some choice has a mirror, else 2
-    (§25: the lowest version that holds the package).
+    ``choices``: name -> choice.  ``version`` None: 4, the newest (§31), mirror or not.
     """
     items = list(tensors.items()) if isinstance(tensors, Mapping) else list(tensors)
     mirrored = any(choices[name].mirror is not None for name, _ in items)
     if version is None:
-        version = 3 if mirrored else 2
-    if version not in (1, 2, 3):
-        raise ValueError(f"version must be 1, 2 or 3, got {version!r}")
+        version = 4
+    if version not in (1, 2, 3, 4) or isinstance(version, bool):
+        raise ValueError(f"version must be 1, 2, 3 or 4, got {version!r}")
     if mirrored and version < 3:
-        raise ValueError("the mirror transform needs format version 3")
+        raise ValueError("the mirror transform needs format version 3 or later")
     tables = [as_table(t) for t in tables]
     codes = [canonical_codes(t.lengths) for t in tables]
     v2 = _v2
     pre = MAGIC + bytes([version, 0, 0, 0])
     body = bytearray(pre)
     entries = bytearray()
+    entries_v4 = []
     prev = b""
     prev_tb = 0
     for name, arr in items:
         arr = np.asarray(arr)
         ch = choices[name]
-        block, tid_base, tid_bits, len_bits, mlen = tensor_block(arr, ch, tables, codes)
+        block, tid_base, tid_bits, len_bits, mlen, glen = tensor_block(
+            arr, ch, tables, codes, implicit=version >= 4)
+        if version >= 4:
+            mirror_bytes = (arr.size // ch.mirror[0] + 3) // 4 if ch.mirror is not None else 0
+            gtab = 0 if glen else (-(-arr.size // ch.group_size) * (tid_bits + len_bits) + 7) // 8
+            entries_v4.append(_v4.EntryV4(
+                CODE_BY_DTYPE[arr.dtype.newbyteorder("=").name], tuple(arr.shape),
+                ch.group_mode, ch.group_size, ch.value_offset, mlen,
+                None if ch.mirror is None else (int(ch.mirror[0]), int(ch.mirror[1])),
+                tid_base, tid_bits, len_bits, len(block) - mlen - mirror_bytes - gtab, glen))
+            body += block
+            continue
         if version >= 2:
             entries += v2.entry_bytes(CODE_BY_DTYPE[arr.dtype.newbyteorder("=").name], arr.shape,
                                       ch.group_mode, ch.group_size, ch.value_offset, len(block),
@@ -255,17 +277,24 @@ def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int | No
         entries += struct.pack("<I", zlib.crc32(block))
         entries += varint(mlen) + varint(tid_base) + bytes([tid_bits, len_bits])
         body += block
-    directory = varint(len(tables)) + b"".join(table_bytes(t) for t in tables)
+    if version >= 4:  # §28.1: the table pool is one bit string
+        directory = _v4.tables_bytes(tables)
+    else:
+        directory = varint(len(tables)) + b"".join(table_bytes(t) for t in tables)
     directory += varint(len(items))
     if version >= 2:
         seqs = [choices[name].name_tokens for name, _ in items]
         directory += v2.names_bytes([name for name, _ in items],
-                                    None if None in seqs else seqs) + bytes(entries)
+                                    None if None in seqs else seqs)
+        directory += (_v4.entries_bytes(entries_v4, len(tables)) if version >= 4
+                      else bytes(entries))
         directory += v2.chunk_crcs(bytes(body[len(pre):]), chunk_log2)
     else:
         directory += bytes(entries)
     dir_off = len(body)
     crc = zlib.crc32(pre + directory)
+    if version >= 4:  # §27: the directory ends at the 12-byte footer
+        return bytes(body) + directory + struct.pack("<II", len(directory), crc) + FOOTER_MAGIC
     return bytes(body) + directory + struct.pack("<QQI", dir_off, len(directory), crc) + FOOTER_MAGIC
 
 
@@ -330,3 +359,4 @@ def code_lengths(counts: dict, nsym: int) -> list[int]:
 
 # the v2 directory writer uses the bit helpers above (imported last: it imports this module)
 from . import encoder_v2 as _v2  # noqa: E402
+from . import encoder_v4 as _v4  # noqa: E402

@@ -94,6 +94,22 @@ def names_bytes(names: list[str], seqs: list | None = None) -> bytes:
     return bytes(out) + padded_bytes(bits)
 
 
+def group_code(mode: str, gsize: int, shape) -> tuple[int, int | None]:
+    """§21: (group code, its explicit value or None): 1 one kernel a group, 3 the whole tensor,
+    2 whole kernels (value: kernels per group), 0 a count (value: the group size)."""
+    numel = 1
+    for d in shape:
+        numel *= int(d)
+    K = kernel_size(shape)
+    if mode == "kernel" and gsize == K:
+        return 1, None
+    if numel <= gsize:
+        return 3, None
+    if mode == "kernels" and gsize % K == 0:
+        return 2, gsize // K
+    return 0, gsize
+
+
 def entry_bytes(dtype_code: int, shape, mode: str, gsize: int, voff: int, blen: int, mlen: int,
                 tid_delta: int, tid_bits: int, len_bits: int,
                 mirror: tuple[int, int] | None = None) -> bytes:
@@ -101,15 +117,8 @@ def entry_bytes(dtype_code: int, shape, mode: str, gsize: int, voff: int, blen: 
     numel = 1
     for d in shape:
         numel *= int(d)
-    K = kernel_size(shape)
-    if mode == "kernel" and gsize == K:
-        gcode, extra = 1, b""
-    elif numel <= gsize:
-        gcode, extra = 3, b""
-    elif mode == "kernels" and gsize % K == 0:
-        gcode, extra = 2, varint(gsize // K)
-    else:
-        gcode, extra = 0, varint(gsize)
+    gcode, explicit = group_code(mode, gsize, shape)
+    extra = b"" if explicit is None else varint(explicit)
     flags = dtype_code | gcode << 3 | (0x20 if voff else 0) | (0x40 if mlen else 0)
     if mirror is not None:
         flags |= 0x80
