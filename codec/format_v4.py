@@ -1,11 +1,13 @@
-"""Format v4 entries: one bit string of Exp-Golomb fields (docs/FORMAT.md §27-§30).
+"""Format v4: the table pool and the entries as Exp-Golomb bit strings (docs/FORMAT.md §27-§31).
 
-Version 4 is version 3 with the tensor entries (§18) replaced by a bit string, and with no
-group table in the block of a tensor that has exactly one group: that group's exact bit
-length is in the entry instead.  The table pool, names (§17.1), chunk CRCs, footer, payload
-coding, metadata and mirror modes are v3's.  This module writes the entry bit string (the
-writer chooses the three coding parameters by exact size) and holds the Python parser that
-names every violation exactly; kernels/directory_v2.py holds the Numba fast path.
+Version 4 is version 3 with (a) the Huffman table pool as one bit string (§28.1: a shared-
+alphabet flag, each table's code lengths listed in one of two modes), (b) the tensor entries
+(§18) as one bit string (§28.2), (c) no group table in the block of a tensor that has exactly
+one group (that group's exact bit length is in its entry) and (d) a 12-byte footer (in
+format.py).  Names (§17.1), chunk CRCs, payload coding, metadata and mirror modes are v3's.
+This module writes both bit strings (the writer chooses every coding parameter by exact
+size, vectorised with numpy) and holds the Python parser that names every violation exactly;
+kernels/directory_v2.py holds the Numba fast path (``read_table_pool_v4``, ``_entries_v4``).
 """
 from __future__ import annotations
 
@@ -13,37 +15,20 @@ import numpy as np
 
 from ._bytes import Reader, put_varint
 from .errors import CorruptError, LimitError, TruncatedError
+from .format_v2 import (G_COUNT, G_KERNEL, G_KERNELS, GROUP_MODE_OF_CODE, kernel_size,  # noqa: F401
+                        numel_of, group_code as group_code_v4)  # v4's group codes are v2's (§18)
 
 MAX_DIM = 1 << 48
 MAX_LEN_K = 40          # Exp-Golomb order of the length residuals
 MAX_VOFF_K = 32         # Exp-Golomb order of value offsets
 MAX_RATE = 4096         # predicted bits per value, in 1/64 bit (64 bits a value at most)
 MAX_EG_BITS = 56        # an Exp-Golomb field's prefix zeros + order: values < 2^57
-G_COUNT, G_KERNEL, G_KERNELS, G_TENSOR = 0, 1, 2, 3
-GROUP_MODE_OF_CODE = {G_COUNT: "count", G_KERNEL: "kernel", G_KERNELS: "kernels",
-                      G_TENSOR: "count"}
 FIRST_DTYPE = 1         # the "previous" dtype code of the first entry (int8)
 
 
 def tid_width(ntab: int) -> int:
     """Bits of an entry's ``tid_base`` field: bit length of n_tables - 1 (0 for <= 1 table)."""
     return (ntab - 1).bit_length() if ntab > 1 else 0
-
-
-def kernel_size(shape) -> int:
-    if len(shape) >= 2:
-        k = 1
-        for d in shape[1:]:
-            k *= d
-        return max(1, k)
-    return max(1, numel_of(shape))
-
-
-def numel_of(shape) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def predicted_bits(numel: int, rate: int) -> int:
@@ -213,18 +198,6 @@ def _records(entries, dtype_code, ntab: int, len_k: int, voff_k: int, rate: int,
              bw: BitWriter | None) -> int:
     """Write (``bw``) or count (``bw`` None) the entry records; returns their bits."""
     return _emit(_entry_fields(entries, dtype_code, ntab, rate), _orders(len_k, voff_k), bw)
-
-
-def group_code_v4(mode: str, gsize: int, shape) -> tuple[int, int | None]:
-    """§21's group code (and explicit field) of a tensor's grouping."""
-    K = kernel_size(shape)
-    if mode == "kernel" and gsize == K:
-        return G_KERNEL, None
-    if numel_of(shape) <= gsize:
-        return G_TENSOR, None
-    if mode == "kernels" and gsize % K == 0:
-        return G_KERNELS, gsize // K
-    return G_COUNT, gsize
 
 
 def _rate(entries) -> int:

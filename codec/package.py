@@ -33,7 +33,8 @@ PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group h
                  -8: "group table outside the package"}
 from .meta import QuantMeta
 from . import mirror as mir
-from .planner import (FAST_SAMPLE_PAIRS, NRUN_CHOICES, SAMPLE_PAIRS, Prepared, Sampler,
+from .planner import (FAST_SAMPLE_PAIRS, NRUN_CHOICES, SAMPLE_PAIRS, TABLE_PRICE, V4_TABLE_PRICE,
+                      Prepared, Sampler,
                       alphabet_fits, alphabet_krefs, build_tables, coarsen, check_dtype,
                       choose_alphabet, group_size_for, prepare, prepare_many, run_ranges,
                       tensor_hists, use_per_group)
@@ -640,6 +641,8 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
             best = _smallest([best, pl])
         if n_values < SMALL_MODEL_PARAMS:
             best = _refine_alphabet(best, plan_of)
+            if version >= 4:
+                best = _refine_tables(best, plan_of)
         return best
     else:
         for s in srcs:
@@ -669,6 +672,20 @@ def _refine_alphabet(best: _Plan, plan_of) -> _Plan:
         _size(pl)
         best = _smallest([best, pl])
     return best
+
+
+def _refine_tables(best: _Plan, plan_of) -> _Plan:
+    """A small model in format v4: the chosen grouping and alphabet planned again with the
+    clustering pricing tables as v4 writes them (planner.V4_TABLE_PRICE: more, smaller
+    tables), kept if its package is smaller (fer 4/0 -46 B; for big models the cheaper price
+    over-splits: yolov8n 4/.9 +3.4 %, docs/DESIGN.md)."""
+    token = TABLE_PRICE.set(V4_TABLE_PRICE)
+    try:
+        pl = plan_of(best.src, best.alphabet)
+    finally:
+        TABLE_PRICE.reset(token)
+    _size(pl)
+    return _smallest([best, pl])
 
 
 def _smallest(plans: list) -> _Plan:

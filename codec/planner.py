@@ -6,6 +6,8 @@ smallest for it.  See docs/DESIGN.md for the alternatives that were measured.
 """
 from __future__ import annotations
 
+import contextvars
+
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -281,8 +283,16 @@ def _row_entropy(H: np.ndarray) -> np.ndarray:
     return (H * _code_len(H / np.maximum(H.sum(axis=1, keepdims=True), 1))).sum(axis=1)
 
 
+# the table price the clustering uses (fixed bits, bits a code); a context variable so that
+# pack can plan a small model a second time with format v4's cheaper tables (package.py
+# _refine_tables) without touching other threads' packs
+TABLE_PRICE: contextvars.ContextVar = contextvars.ContextVar("table_price", default=None)
+V4_TABLE_PRICE = (40.0, 5.0)  # format v4's table pool (§28.1): ~20 bits + 3-7 a code
+
+
 def _table_bits(H: np.ndarray) -> np.ndarray:
-    return TABLE_FIXED_BITS + TABLE_BITS_PER_CODE * np.count_nonzero(H, axis=-1)
+    fixed, per = TABLE_PRICE.get() or (TABLE_FIXED_BITS, TABLE_BITS_PER_CODE)
+    return fixed + per * np.count_nonzero(H, axis=-1)
 
 
 def model_cost(H: np.ndarray, X: np.ndarray, w: np.ndarray | None = None) -> float:

@@ -1,16 +1,24 @@
 """The portable C decoder (decoders/c) agrees byte for byte with codec.unpack.
 
 Builds decoders/c with the system C compiler into a temporary directory (skipped, with the
-reason, when no compiler is found) and checks, on format v1, v2 and v3 packages alike:
+reason, when no compiler is found) and checks, on format v1, v2, v3 and v4 packages alike:
   * hypothesis-generated packages (every dtype, grouping, metadata and table-pool option, empty
-    and scalar shapes; v3: some tensors with a forced mirror transform), the golden vectors
-    tests/vectors/v1/*.bin, v2/*.bin (and v3/*.bin where present), and the real models in
-    ../shared/weights quantized with benchmarks/recipe.py (v3: silero, whose stft_conv gets the
-    mirror), for both the 4096-entry-table build and the -DSPK_SMALL (canonical decoding) build;
+    and scalar shapes; v3, v4: some tensors with a forced mirror transform), the golden vectors
+    tests/vectors/v1/*.bin, v2/*.bin (and v3/*.bin, v4/*.bin where present), and the real models
+    in ../shared/weights quantized with benchmarks/recipe.py (v3, v4: silero, whose stft_conv
+    gets the mirror), for both the 4096-entry-table build and the -DSPK_SMALL (canonical
+    decoding) build;
   * v3 specifics (FORMAT.md §23-26): the worked example, every dtype with value offsets and
     extreme values (wrap-around), odd and even row halves, mirror_skip 0 and 1 and larger,
     groups that hold whole rows (streamed) or split them (SPK_E_LIMIT when streamed), mode 3
     (X4), forged X1-X3 violations, flag bit 7 in a v2 package;
+  * v4 specifics (FORMAT.md §27-30): one-group tensors (no group table, the group's exact bit
+    length in the entry), multi-group, empty, metadata and mirror tensors, dtype / shape
+    repeats, the 12-byte footer, the table pool as one bit string (§28.1: the test's own pool
+    writer reproduces codec's and the golden vectors; every table in each of the 20 list
+    choices; T1v4-T6v4 forged in both list modes, same_alphabet, truncation inside the pool,
+    with codec's error class), and directories forged field by field (every check of §30,
+    also at random under the sanitizers, entry records and table fields);
   * v2 specifics: CRC chunks smaller and larger than blocks (a damaged chunk fails exactly the
     tensors whose blocks overlap it, also through spk_decode's remembered chunks), names of many
     tokens (SPK_MAX_NAME_TOKENS), the names-total limit (both versions);
@@ -45,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CDIR = ROOT / "decoders" / "c"
 
 
-VERSIONS = (1, 2, 3)  # the C decoder reads all three (FORMAT.md §1-15, §16-22, §23-26)
+VERSIONS = (1, 2, 3, 4)  # the C decoder reads all four (FORMAT.md §1-15, §16-22, §23-26, §27-30)
 
 
 def pack(*args, version: int, **kwargs) -> bytes:
@@ -53,7 +61,7 @@ def pack(*args, version: int, **kwargs) -> bytes:
     return codec.pack(*args, version=version, **kwargs)
 
 
-VECTOR_FILES = sorted((ROOT / "tests" / "vectors").glob("v[123]/*.bin"))
+VECTOR_FILES = sorted((ROOT / "tests" / "vectors").glob("v[1234]/*.bin"))
 SAN_ENV = {"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:exitcode=99",
            "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1:exitcode=98"}
 
@@ -236,7 +244,7 @@ def packages(draw):
         meta = {nm: codec.QuantMeta(bits=8, scale=np.float32([0.5])) for nm in names[:1]}
     version = draw(st.sampled_from(VERSIONS))
     mirror = {}
-    if version == 3:  # a forced mirror (P = the last dim or numel, a = 0 .. 2) on some tensors
+    if version >= 3:  # a forced mirror (P = the last dim or numel, a = 0 .. 2) on some tensors
         for nm, x in ts.items():
             cands = sorted({p for p in (x.shape[-1] if x.ndim else 0, x.size)
                             if p >= 2 and x.size % p == 0})
@@ -324,6 +332,10 @@ def test_whole_set_longest_run(cbuild, version):
 
     def package(n: int, bits: str) -> bytes:
         pay = int(bits.ljust(-(-len(bits) // 8) * 8, "0"), 2).to_bytes(-(-len(bits) // 8), "big")
+        if version >= 4:  # one group: no group table, its length in the entry
+            e = TensorEntry("w", np.dtype(np.int16), (n,), "count", n, 0, 8, len(pay), 0, 0, 0,
+                            0, 0, glen=len(bits))
+            return _package([Table(0, 4096, 1, lengths)], [e], pay, version=version)
         block = bytes([len(bits)]) + pay  # group table: len_bits 8, one group
         e = TensorEntry("w", np.dtype(np.int16), (n,), "count", n, 0, 8, len(block),
                         zlib.crc32(block), 0, 0, 0, 8)
@@ -494,8 +506,8 @@ def test_small_table_offset_cache(tmp_path, cache, version):
 
 @pytest.mark.parametrize("only", VERSIONS)
 def test_single_version_builds(tmp_path, only):
-    """-DSPK_ONLY_V1 / -DSPK_ONLY_V2 (smaller firmware builds): packages of that version decode
-    as codec.unpack decodes them, the other version is SPK_E_UNSUPPORTED."""
+    """-DSPK_ONLY_V1 .. -DSPK_ONLY_V4 (smaller firmware builds): packages of that version decode
+    as codec.unpack decodes them, the other versions are SPK_E_UNSUPPORTED."""
     r = _make(tmp_path, "all", "small", CFLAGS=f"-O2 -Werror -DSPK_ONLY_V{only}")
     assert r.returncode == 0, r.stdout + r.stderr
     for p in VECTOR_FILES:
@@ -508,20 +520,23 @@ def test_single_version_builds(tmp_path, only):
             else:
                 assert (rc == 2) if exp is None else (rc == 0 and got == exp), (p, exe, err)
     check_agrees(tmp_path, _names_package(only), api=True)
-    mp = _mirror_package()  # v3 with mirror tensors: the v3-only build reads it, others -2
-    for exe in ("cdecode", "cdecode_small"):
-        rc, got, err = run_c(tmp_path / exe, mp)
-        if only == 3:
-            assert rc == 0 and got == expected(mp), (exe, err)
-        else:
-            assert rc == 2 and "error -2" in err, (exe, rc, err)
+    for v in (3, 4):  # mirror tensors: the build of that version reads them, the others -2
+        mp = _mirror_package(v)
+        for exe in ("cdecode", "cdecode_small"):
+            rc, got, err = run_c(tmp_path / exe, mp)
+            if only == v:
+                assert rc == 0 and got == expected(mp), (exe, err)
+            else:
+                assert rc == 2 and "error -2" in err, (exe, rc, err)
+    if only == 4:
+        check_agrees(tmp_path, _v4_package(), api=True)
 
 
 # --------------------------------------------------------------------------------- vectors
 
-@pytest.mark.skipif(not VECTOR_FILES, reason="no golden vectors in tests/vectors/v1, v2, v3")
+@pytest.mark.skipif(not VECTOR_FILES, reason="no golden vectors in tests/vectors/v1 .. v4")
 def test_golden_vectors(cbuild):
-    assert {"v1", "v2"} <= {p.parent.name for p in VECTOR_FILES} <= {"v1", "v2", "v3"}
+    assert {"v1", "v2"} <= {p.parent.name for p in VECTOR_FILES} <= {"v1", "v2", "v3", "v4"}
     for p in VECTOR_FILES:
         data = p.read_bytes()
         exp = expected(data)
@@ -553,7 +568,7 @@ def test_real_models(cbuild, shared_weights):
     for name, data in _real_packages():
         check_agrees(cbuild, data, api=name.startswith(("silero", "fer")))
         n += 1
-        if name.endswith("-v3"):
+        if name.endswith(("-v3", "-v4")):
             d = read_directory(np.frombuffer(data, np.uint8))
             mirrors += sum(e.mirror_period > 0 for e in d.tensors)
     assert n
@@ -561,15 +576,16 @@ def test_real_models(cbuild, shared_weights):
 
 
 def _package(tables, entries, blocks=b"", *, version: int = 1, chunk_log2: int = 16) -> bytes:
-    """A package of these tables, entries and data area (v2: blocks back to back from offset 8,
-    chunk CRCs computed over ``blocks``)."""
+    """A package of these tables, entries and data area (v2-v4: blocks back to back from offset
+    8, chunk CRCs computed over ``blocks``; v4: an entry with ``glen`` has no group table)."""
     from codec import format_v2
     from codec.format import DTYPE_CODES, footer, preamble, write_directory
     pre = preamble(version=version)
     if version == 1:
         dirb = write_directory(tables, entries)
     else:
-        dirb = format_v2.directory_over(tables, entries, DTYPE_CODES, blocks, chunk_log2)
+        dirb = format_v2.directory_over(tables, entries, DTYPE_CODES, blocks, chunk_log2,
+                                        version=version)
     return pre + blocks + dirb + footer(len(pre) + len(blocks), dirb, pre)
 
 
@@ -622,8 +638,9 @@ def _each(exe: Path, data: bytes) -> list[tuple[int, int]]:
     return [tuple(map(int, ln.split())) for ln in r.stdout.splitlines()]
 
 
+@pytest.mark.parametrize("version", [2, 4])
 @pytest.mark.parametrize("chunk_log2", [6, 9, 16])
-def test_v2_chunks(cbuild, chunk_log2):
+def test_v2_chunks(cbuild, chunk_log2, version):
     """v2 chunk CRCs (FORMAT.md §19) with chunks smaller and larger than blocks: valid packages
     decode; a damaged data byte fails exactly the tensors whose blocks overlap its chunk (as
     codec's Package.read), through spk_decode alone (chunks spk_dec remembers as verified must
@@ -632,10 +649,10 @@ def test_v2_chunks(cbuild, chunk_log2):
     rng = np.random.default_rng(7)
     sizes = [5, 300, 40, 2000, 1, 0, 700, 90, 3]
     ts = {f"t{i}": rng.integers(-20, 20, (n,)).astype(np.int8) for i, n in enumerate(sizes)}
-    base = pack(ts, version=2, group=("count", 64))
+    base = pack(ts, version=version, group=("count", 64))
     d = read_directory(np.frombuffer(base, np.uint8))
     area = base[8:d.directory_offset]
-    pkg = _package(d.tables, d.tensors, area, version=2, chunk_log2=chunk_log2)
+    pkg = _package(d.tables, d.tensors, area, version=version, chunk_log2=chunk_log2)
     check_agrees(cbuild, pkg, api=True)
     n = len(ts)
     assert _each(cbuild / "cdecode", pkg) == [(i, 0) for i in range(n)] + \
@@ -769,14 +786,15 @@ def _mirror_rows(rng, dtype, n_rows: int, period: int, skip: int, zero: int = 0)
     return _wrap(x, dtype)
 
 
-def _mirror_package() -> bytes:
-    """A v3 package with mirror tensors of three dtypes and a plain one."""
+def _mirror_package(version: int = 3) -> bytes:
+    """A v3 (v4) package with mirror tensors of three dtypes and a plain one."""
     rng = np.random.default_rng(31)
     return pack({"stft": _mirror_rows(rng, np.int8, 10, 8, 1),
                  "u8": _mirror_rows(rng, np.uint8, 7, 9, 0, zero=131),
                  "i32": _mirror_rows(rng, np.int32, 4, 6, 0),
                  "plain": rng.integers(-5, 5, (3, 7)).astype(np.int16)},
-                group="kernel", version=3, mirror={"stft": (8, 1), "u8": (9, 0), "i32": (6, 0)})
+                group="kernel", version=version,
+                mirror={"stft": (8, 1), "u8": (9, 0), "i32": (6, 0)})
 
 
 def _mirror_entries(data: bytes) -> dict:
@@ -784,20 +802,22 @@ def _mirror_entries(data: bytes) -> dict:
     return {e.name: (e.mirror_period, e.mirror_skip) for e in d.tensors if e.mirror_period}
 
 
-def test_v3_worked_example(cbuild):
+@pytest.mark.parametrize("version", [3, 4])
+def test_v3_worked_example(cbuild, version):
     """FORMAT.md §26: rows [0 | 1 2 | 3 | 2 1] (mode 1) and [0 | 4 0 | 0 | 0 -4] (mode 2),
     P = 6, a = 1: mode string 0x60, stored [[0, 1, 2, 3, 0, 0], [0, 4, 0, 0, 0, 0]]."""
     x = np.array([[0, 1, 2, 3, 2, 1], [0, 4, 0, 0, 0, -4]], np.int8)
-    data = pack({"stft": x}, group="kernel", version=3, mirror={"stft": (6, 1)})
-    assert data[4] == 3 and _mirror_entries(data) == {"stft": (6, 1)}
+    data = pack({"stft": x}, group="kernel", version=version, mirror={"stft": (6, 1)})
+    assert data[4] == version and _mirror_entries(data) == {"stft": (6, 1)}
     e = read_directory(np.frombuffer(data, np.uint8)).tensors[0]
     assert data[e.block_offset + e.meta_length] == 0x60
     check_agrees(cbuild, data, api=True)
     assert run_c(cbuild / "cdecode", data)[1] == [x.tobytes()]
 
 
+@pytest.mark.parametrize("version", [3, 4])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_v3_mirror_values(cbuild, dtype):
+def test_v3_mirror_values(cbuild, dtype, version):
     """Mirror tensors of every dtype (unsigned ones with a value offset; values at the dtype's
     extremes, so the inverse wraps), even and odd row halves (M = P - a), a = 0, 1 and more,
     P = 2 (h = 1) and rows of one value pair; rows = kernels, part of a kernel (P = the last
@@ -819,21 +839,24 @@ def test_v3_mirror_values(cbuild, dtype):
                                     [info.min, -1, 0, 1, info.max]]), dt)
         mirror["ext"] = (5, 0)
     for group in ("kernel", "tensor", ("count", 36), ("count", 5), ("kernels", 2), "auto"):
-        data = pack(ts, group=group, version=3, mirror=mirror)
+        data = pack(ts, group=group, version=version, mirror=mirror)
         assert _mirror_entries(data) == mirror
         check_agrees(cbuild, data, api=True)
 
 
-def test_v3_auto_mirror(cbuild):
+@pytest.mark.parametrize("version", [3, None])
+def test_v3_auto_mirror(cbuild, version):
     """§25's automatic choice on an STFT-like basis (cosine and sine rows, symmetric and
-    antisymmetric after the first value): the writer mirrors it, the C decoder agrees."""
+    antisymmetric after the first value): the writer mirrors it, the C decoder agrees (v3 and
+    codec.pack's default version, v4)."""
     n = np.arange(64)
     window = 0.5 - 0.5 * np.cos(2 * np.pi * n / 64)  # periodic Hann: w[n] = w[64 - n]
     rows = [np.round(100 * window * f(2 * np.pi * k * n / 64))
             for k in range(16) for f in (np.cos, np.sin)]
     basis = np.array(rows).astype(np.int8).reshape(32, 1, 64)
-    data = codec.pack({"stft_conv.weight": basis, "bias": np.arange(32, dtype=np.int16)})
-    assert data[4] == 3 and _mirror_entries(data) == {"stft_conv.weight": (64, 1)}
+    data = codec.pack({"stft_conv.weight": basis, "bias": np.arange(32, dtype=np.int16)},
+                      version=version)
+    assert data[4] == (version or 4) and _mirror_entries(data) == {"stft_conv.weight": (64, 1)}
     check_agrees(cbuild, data, api=True)
 
 
@@ -843,12 +866,13 @@ def _refix(data: bytes, at: int) -> bytes:
     return bytes(_fix_crcs(bytearray(data), at))
 
 
-def test_v3_damaged_modes(cbuild):
+@pytest.mark.parametrize("version", [3, 4])
+def test_v3_damaged_modes(cbuild, version):
     """X4: a mode 3 in any row's field is CorruptError in codec and SPK_E_CORRUPT (-3) in C,
     through spk_decode and the streaming API alike; 3s in the padding bits after the last
     field are not checked (both decode); a valid mode changed decodes to the same values in
     both."""
-    data = _mirror_package()
+    data = _mirror_package(version)
     d = read_directory(np.frombuffer(data, np.uint8))
     for e in d.tensors:
         if not e.mirror_period:
@@ -923,16 +947,723 @@ def test_v3_forged_mirror_fields(cbuild):
             assert rc == 2 and "error -3" in err, (what, exe, rc, err)
 
 
+# --------------------------------------------------------------------------------- v4 specifics
+
+def _v4_package(group=("count", 64), max_tables: int = 1024) -> bytes:
+    """A v4 package with one-group tensors (no group table: the group's bit length is in the
+    entry), multi-group ones, an empty tensor with metadata, a tensor with metadata, a mirror
+    tensor, a value offset, a scalar, and consecutive entries of the same dtype and shape."""
+    rng = np.random.default_rng(44)
+    sp = lambda shape, dt, lo=-9, hi=9: (  # noqa: E731
+        np.where(rng.random(shape) < 0.4, rng.integers(lo, hi, shape), 0).astype(dt))
+    u8 = np.full((6, 7), 200, np.uint8)
+    u8[rng.random(u8.shape) < 0.3] = 17
+    ts = {"one.w": sp((40,), np.int16),                        # one group
+          "multi.w": sp((8, 50), np.int16, -300, 300),        # 7 groups, same dtype
+          "multi.v": sp((8, 50), np.int16),                   # same dtype and shape
+          "empty": np.zeros((0, 3), np.uint8),                # empty, with metadata
+          "meta.w": sp((5, 5), np.int8),                      # one group, with metadata
+          "mirror.w": _mirror_rows(rng, np.int8, 12, 8, 1),   # mirror, 2 groups
+          "offset": u8,                                       # value offset 200
+          "s": np.array(-70000, np.int32),                    # scalar
+          "big": sp((3000,), np.int8)}                        # 47 groups
+    meta = {k: codec.QuantMeta(bits=8, scale=np.float32([0.5])) for k in ("empty", "meta.w")}
+    return pack(ts, group=group, max_tables=max_tables, meta=meta, version=4,
+                mirror={"mirror.w": (8, 1)})
+
+
+def _eg(n: int, k: int = 0) -> str:
+    """Order-k Exp-Golomb code of n >= 0 as a bit string (FORMAT.md §27)."""
+    m = (n >> k) + 1
+    return "0" * (m.bit_length() - 1) + format(m, "b") + (format(n & ((1 << k) - 1), f"0{k}b")
+                                                           if k else "")
+
+
+def _zz(v: int) -> int:
+    return 2 * v if v >= 0 else -2 * v - 1
+
+
+def _v4_fields(entries, ntab: int, params) -> list[list]:
+    """The entry records of a v4 directory (FORMAT.md §28) as [entry index, field, kind, value,
+    width or order] rows, written here from the spec, independently of codec's writer; kind
+    'u' (value in width bits), 'eg' (Exp-Golomb of that order), 'seg' (signed), 'raw' (value
+    a bit string)."""
+    from codec.format import DTYPE_CODES
+    from codec.format_v4 import group_code_v4, kernel_size
+    len_k, voff_k, rate = params
+    tw = (ntab - 1).bit_length() if ntab > 1 else 0
+    rows = []
+    prev_code, prev_shape = 1, ()
+    for i, e in enumerate(entries):
+        add = lambda name, kind, v, w: rows.append([i, name, kind, v, w])  # noqa: E731
+        code = DTYPE_CODES[e.dtype]
+        add("dtype_same", "u", int(code == prev_code), 1)
+        if code != prev_code:
+            add("dtype", "u", code, 3)
+        shape = tuple(int(x) for x in e.shape)
+        add("shape_same", "u", int(shape == prev_shape), 1)
+        if shape != prev_shape:
+            zero = int(0 in shape)
+            add("nd", "eg", 2 * len(shape) + zero, 0)
+            for x in shape:
+                add("dim", "eg", x - 1 + zero, 0)
+        prev_code, prev_shape = code, shape
+        gc, gval = group_code_v4(e.group_mode, e.group_size, shape)
+        assert gc != 2 or gval * kernel_size(shape) == e.group_size
+        add("gc", "u", gc, 2)
+        if gval is not None:
+            add("gval", "eg", gval - 1, 0)
+        add("voff_flag", "u", int(e.value_offset != 0), 1)
+        if e.value_offset:
+            add("voff", "seg", e.value_offset, voff_k)
+        add("meta_flag", "u", int(e.meta_length != 0), 1)
+        if e.meta_length:
+            add("mlen", "eg", e.meta_length - 1, 0)
+        add("mirror_flag", "u", int(e.mirror_period != 0), 1)
+        if e.mirror_period:
+            add("period", "eg", e.mirror_period - 2, 0)
+            add("skip", "eg", e.mirror_skip, 0)
+        if e.numel:
+            add("tid_base", "u", e.tid_base, tw)
+            pred = (e.numel * rate) >> 6
+            if e.n_groups == 1:
+                add("glen", "seg", e.glen - pred, len_k)
+            else:
+                add("tid_bits", "eg", e.tid_bits, 0)
+                add("len_bits", "u", e.len_bits, 6)
+                add("pb", "seg", e.payload_bytes - ((pred + 7) >> 3), max(len_k - 3, 0))
+    return rows
+
+
+def _v4_bits(rows) -> str:
+    out = []
+    for _, _, kind, v, w in rows:
+        if kind == "u":
+            out.append(format(v, f"0{w}b")[-w:] if w else "")
+        elif kind == "eg":
+            out.append(_eg(v, w))
+        elif kind == "seg":
+            out.append(_eg(_zz(v), w))
+        else:
+            out.append(v)
+    return "".join(out)
+
+
+def _max_classes(kref: int) -> int:
+    """FORMAT.md §6.1: the classes of magnitudes up to 2^32 - 1."""
+    return (2 << kref) - 1 + (31 - kref) * (1 << kref)
+
+
+def _v4_table_fields(t, i: int, same: bool, choice) -> list[list]:
+    """Table ``t`` (the ``i``-th of the pool) as FORMAT.md §28.1 fields, [table index, field,
+    kind, value, width or order] rows as :func:`_v4_fields`'s, written here from the spec:
+    ``same``: its alphabet repeats table i - 1's; ``choice``: (mode, gk, dk)."""
+    mode, gk, dk = choice
+    rows = []
+    add = lambda name, kind, v, w: rows.append([i, name, kind, v, w])  # noqa: E731
+    if i:
+        add("same", "u", int(same), 1)
+    if not same:
+        add("kref", "u", t.kref, 3)
+        add("nrun", "eg", t.nrun - 1, 0)
+        add("nclass", "eg", t.nclass - 1, 0)
+    add("mode", "u", mode, 1)
+    add("gk", "u", gk, 2)
+    lens = [int(x) for x in t.lengths]
+    if mode == 0:
+        codes = [(s, ln) for s, ln in enumerate(lens) if ln]
+    else:
+        codes = [[s for s, x in enumerate(lens) if x == ln] for ln in range(1, 13)]
+    return rows + _code_rows(i, mode, gk, dk, codes)
+
+
+def _code_rows(i: int, mode: int, gk: int, dk: int, codes) -> list[list]:
+    """The code-length fields of table ``i`` (FORMAT.md §28.1, after ``gk``), from the spec:
+    mode 0: ``codes`` = the (symbol, length) pairs in list order; mode 1: the 12 symbol lists
+    of lengths 1..12.  Any values, so that forged tables can break every rule."""
+    rows = []
+    add = lambda name, kind, v, w: rows.append([i, name, kind, v, w])  # noqa: E731
+    if mode == 0:
+        add("ncodes", "eg", len(codes) - 1, 0)
+        add("dk", "u", dk, 2)
+        prev = pl = -1
+        for s, ln in codes:
+            add("gap", "eg", s - prev - 1, gk)
+            if prev < 0:
+                add("len", "u", ln, 4)
+            else:
+                add("dlen", "seg", ln - pl, dk)
+            prev, pl = s, ln
+    else:
+        for lst in codes:
+            add("count", "eg", len(lst), 0)
+        for lst in codes:
+            prev = -1
+            for s in lst:
+                add("gap", "eg", s - prev - 1, gk)
+                prev = s
+    return rows
+
+
+def _recode(i: int, tables, fn):
+    """A tchange for _v4_forge: table ``i``'s code lengths (as :func:`_code_rows` takes them,
+    in the mode its rows have) replaced by ``fn(codes, nsym)``."""
+    t = tables[i]
+    lens = [int(x) for x in t.lengths]
+
+    def change(rows):
+        mine = [r for r in rows if r[0] == i]
+        at = rows.index(mine[0])
+        head = [r for r in mine if r[1] in ("same", "kref", "nrun", "nclass", "mode", "gk")]
+        f = {r[1]: r[3] for r in mine}
+        mode, gk, dk = f["mode"], f["gk"], f.get("dk", 0)
+        if mode == 0:
+            codes = [(s, ln) for s, ln in enumerate(lens) if ln]
+        else:
+            codes = [[s for s, x in enumerate(lens) if x == ln] for ln in range(1, 13)]
+        rows[at:at + len(mine)] = head + _code_rows(i, mode, gk, dk, fn(codes, t.nsym))
+    return change
+
+
+def _tset(field: str, value, table: int = 0, nth: int = 0):
+    """A tchange for _v4_forge: the nth field `field` of table `table` := value (a bit string
+    for kind 'raw', or a function of the old value)."""
+    def change(rows):
+        r = [r for r in rows if r[0] == table and r[1] == field][nth]
+        if isinstance(value, str):
+            r[2] = "raw"
+        r[3] = value(r[3]) if callable(value) else value
+    return change
+
+
+TABLE_CHOICES = [(0, g, d) for g in range(4) for d in range(4)] + [(1, g, 0) for g in range(4)]
+
+
+def _v4_table_rows(tables, choices=None, same_ok: bool = True) -> list[list]:
+    """The table pool's fields (FORMAT.md §28.1); each table's (mode, gk, dk) is
+    ``choices[i]`` where given, else the writer's (§29): the shortest of the 20, ties the first
+    in TABLE_CHOICES order; same_alphabet whenever it holds (and ``same_ok``)."""
+    rows, prev = [], None
+    for i, t in enumerate(tables):
+        alpha = (t.kref, t.nrun, t.nclass)
+        same = same_ok and i > 0 and alpha == prev
+        prev = alpha
+        choice = (choices or {}).get(i)
+        if choice is None:
+            choice = min(TABLE_CHOICES, key=lambda c: (
+                len(_v4_bits(_v4_table_fields(t, i, same, c))), TABLE_CHOICES.index(c)))
+        rows += _v4_table_fields(t, i, same, choice)
+    return rows
+
+
+def _v4_forge(data: bytes, change=None, *, params=None, extra_tables: int = 0, pad: str = "0",
+              cut: int = 0, tchange=None, choices=None, same_ok: bool = True,
+              ntab: int | None = None, dir_cut: int | None = None) -> bytes:
+    """``data`` (a v4 package) with its directory written again from its tables by
+    :func:`_v4_table_rows` and its entries by :func:`_v4_fields`, after ``tchange(rows)`` edits
+    the table fields and ``change(rows)`` the entry records; ``params``: other (len_k, voff_k,
+    rate); ``extra_tables``: copies of table 0 appended to the pool; ``choices``, ``same_ok``:
+    as :func:`_v4_table_rows`; ``ntab``: another n_tables field; ``pad``: the padding bit after
+    each bit string; ``cut``: bytes dropped from the end of the entry bit string; ``dir_cut``:
+    the directory ends after that many bytes.  Chunk and directory CRCs are correct."""
+    from codec import format_v2
+    from codec._bytes import put_varint
+    from codec.format import DTYPE_CODES, footer
+    from codec.format_v4 import choose_params
+    d = read_directory(np.frombuffer(data, np.uint8))
+    tables = list(d.tables) + d.tables[:1] * extra_tables
+    area = data[8:d.directory_offset]
+    if params is None:
+        params = choose_params(d.tensors, DTYPE_CODES, len(d.tables))
+    rows = _v4_fields(d.tensors, len(tables), params)
+    if change is not None:
+        change(rows)
+    bits = _v4_bits(rows)
+    bits += pad * (-len(bits) % 8)
+    trows = _v4_table_rows(tables, choices, same_ok)
+    if tchange is not None:
+        tchange(trows)
+    tbits = _v4_bits(trows)
+    tbits += pad * (-len(tbits) % 8)
+    out = bytearray()
+    put_varint(out, len(tables) if ntab is None else ntab)
+    out += int(tbits, 2).to_bytes(len(tbits) // 8, "big") if tbits else b""
+    put_varint(out, len(d.tensors))
+    format_v2.write_names(out, [e.name for e in d.tensors])
+    out += bytes(params[:2])
+    put_varint(out, params[2])
+    body = int(bits, 2).to_bytes(len(bits) // 8, "big") if bits else b""
+    out += body[:len(body) - cut]
+    out.append(d.chunk_log2)
+    crc = format_v2.ChunkCRC(d.chunk_log2)
+    crc.feed(area)
+    out += np.asarray(crc.finish(), "<u4").tobytes()
+    if dir_cut is not None:
+        del out[dir_cut:]
+    pre = data[:8]
+    return pre + area + bytes(out) + footer(8 + len(area), bytes(out), pre)
+
+
+def _set(field: str, value, entry: str | None = None, names=None, nth: int = 0):
+    """A change for _v4_forge: the nth record `field` (of tensor `entry`) := value (a bit
+    string for kind 'raw')."""
+    def change(rows):
+        hits = [r for r in rows if r[1] == field and (entry is None or names[r[0]] == entry)]
+        assert hits, (field, entry)
+        r = hits[nth]
+        if isinstance(value, str):
+            r[2] = "raw"
+        r[3] = value(r[3]) if callable(value) else value
+    return change
+
+
+def _both(*changes):
+    def change(rows):
+        for c in changes:
+            c(rows)
+    return change
+
+
+def test_v4_layout(cbuild):
+    """codec.pack's default is v4 (preamble 4, 12-byte footer); one-group tensors have no group
+    table (their payload follows the metadata and mirror modes directly), multi-group, empty,
+    metadata and mirror tensors, repeated dtypes and shapes: the C decoder agrees with
+    codec.unpack, whole and streamed (cdecode --check-api), with every grouping."""
+    data = _v4_package()
+    assert data[4] == 4 and data[-4:] == b"GKPS" and _footer(data)[0] == 12
+    d = read_directory(np.frombuffer(data, np.uint8))
+    es = {e.name: e for e in d.tensors}
+    assert es["one.w"].glen and es["one.w"].n_groups == 1 and es["one.w"].tid_bits == 0
+    assert es["one.w"].block_length == (es["one.w"].glen + 7) // 8
+    assert es["meta.w"].glen and es["meta.w"].meta_length
+    assert not es["multi.w"].glen and es["multi.w"].n_groups == 7
+    assert es["empty"].numel == 0 and es["empty"].block_length == es["empty"].meta_length > 0
+    assert es["mirror.w"].mirror_period == 8 and es["offset"].value_offset == 200
+    check_agrees(cbuild, data, api=True)
+    for group in GROUPS:
+        for max_tables in (1, 3, 1024):
+            check_agrees(cbuild, _v4_package(group, max_tables), api=True)
+    plain = codec.pack({"w": np.arange(-20, 20, dtype=np.int8).reshape(5, 8)})
+    assert plain[4] == 4
+    check_agrees(cbuild, plain, api=True)
+
+
+def test_v4_forger_is_faithful(cbuild):
+    """The test's own v4 directory writer (from the spec) reproduces codec's byte for byte, and
+    valid variations decode as codec.unpack decodes them: other coding parameters (len_k 0 and
+    40, voff_k 0 and 32, rate 0 and 4096), explicit dtypes and shapes where the entry could
+    repeat the previous one, extra tables (a table base on a copy of table 0, tid_w > 0), and
+    padding bits of 1 after the bit string (codec does not check them)."""
+    data = _v4_package()
+    assert _v4_forge(data) == data
+    names = [e.name for e in read_directory(np.frombuffer(data, np.uint8)).tensors]
+
+    def explicit(rows):  # "multi.v": dtype and shape written out although they repeat
+        i = names.index("multi.v")
+        k = next(j for j, r in enumerate(rows) if r[0] == i and r[1] == "dtype_same")
+        rows[k][3] = 0
+        rows.insert(k + 1, [i, "dtype", "u", 3, 3])
+        k = next(j for j, r in enumerate(rows) if r[0] == i and r[1] == "shape_same")
+        rows[k][3] = 0
+        rows[k + 1:k + 1] = [[i, "nd", "eg", 4, 0], [i, "dim", "eg", 7, 0],
+                             [i, "dim", "eg", 49, 0]]
+
+    def on_copy(rows):
+        for r in rows:
+            if r[1] == "tid_base" and r[3] == 0:
+                r[3] = len(read_directory(np.frombuffer(data, np.uint8)).tables)
+
+    variants = [_v4_forge(data, params=p) for p in
+                ((0, 0, 0), (40, 32, 4096), (3, 0, 64), (2, 9, 1), (40, 0, 0), (0, 32, 4096))]
+    variants += [_v4_forge(data, explicit), _v4_forge(data, on_copy, extra_tables=2),
+                 _v4_forge(data, on_copy, extra_tables=5), _v4_forge(data, pad="1")]
+    for v in variants:
+        assert v != data
+        assert expected(v) == expected(data)
+        check_agrees(cbuild, v, api=True)
+
+
+def test_v4_forged_entries(cbuild):
+    """Every check of FORMAT.md §30 violated in a forged v4 directory (correct CRCs): codec
+    rejects each, the C decoder exits 2 (SPK_E_CORRUPT / SPK_E_TRUNCATED in the directory;
+    SPK_E_DATA where only the group's bit length is off)."""
+    data = _v4_package()
+    d = read_directory(np.frombuffer(data, np.uint8))
+    names = [e.name for e in d.tensors]
+    es = {e.name: e for e in d.tensors}
+    S = lambda *a, **k: _set(*a, names=names, **k)  # noqa: E731
+    # tables copied so that n_tables is no power of two: a table base field can hold n_tables
+    extra = 1 if len(d.tables) + 1 & len(d.tables) else 2
+    ntab = len(d.tables) + extra
+
+    def empty_mirror(rows):
+        k = next(j for j, r in enumerate(rows) if r[1] == "mirror_flag" and names[r[0]] == "empty")
+        rows[k][3] = 1
+        rows[k + 1:k + 1] = [[rows[k][0], "period", "eg", 0, 0], [rows[k][0], "skip", "eg", 0, 0]]
+    cases = {
+        "len_k 41": _v4_forge(data, params=(41, 0, 0)),
+        "voff_k 33": _v4_forge(data, params=(0, 33, 0)),
+        "rate 4097": _v4_forge(data, params=(0, 0, 4097)),
+        "dtype 0": _v4_forge(data, S("dtype", 0)),
+        "dtype 7": _v4_forge(data, S("dtype", 7)),
+        "ndim 33": _v4_forge(data, S("nd", 66)),
+        "zero flag, no zero dim": _v4_forge(data, S("nd", 5, "multi.w")),
+        "dim 2^48 + 1": _v4_forge(data, S("dim", 1 << 48)),
+        "group size 2^48 + 1": _v4_forge(data, S("gval", 1 << 48)),
+        "kernels: 2^48 / K + 1 kernels": _v4_forge(
+            data, _both(S("gc", 2, "multi.w"), S("gval", (1 << 48) // 50, "multi.w"))),
+        "uint8 value offset 256": _v4_forge(data, S("voff", 256, "offset")),
+        "uint8 value offset -1": _v4_forge(data, S("voff", -1, "offset")),
+        "mirror period 9 (96 values)": _v4_forge(data, S("period", 7, "mirror.w")),
+        "mirror period 97": _v4_forge(data, S("period", 95, "mirror.w")),
+        "mirror skip P - 1": _v4_forge(data, S("skip", 7, "mirror.w")),
+        "mirror on the empty tensor (P = 2)": _v4_forge(data, empty_mirror),
+        "table base = n_tables": _v4_forge(data, S("tid_base", ntab), extra_tables=extra),
+        "glen 0": _v4_forge(data, S("glen", lambda v: v - es["one.w"].glen, "one.w")),
+        "glen -5": _v4_forge(data, S("glen", lambda v: v - es["one.w"].glen - 5, "one.w")),
+        "glen + 8 (block past the next)": _v4_forge(data, S("glen", lambda v: v + 8, "one.w")),
+        "glen + 8 (the last one-group tensor)": _v4_forge(data, S("glen", lambda v: v + 8,
+                                                                  nth=-1)),
+        "table id bits 13": _v4_forge(data, S("tid_bits", 13)),
+        "length bits 0": _v4_forge(data, S("len_bits", 0)),
+        "length bits 57": _v4_forge(data, S("len_bits", 57)),
+        "payload bytes -1": _v4_forge(data, S("pb", lambda v: v - es["multi.w"].payload_bytes - 1,
+                                              "multi.w")),
+        "payload bytes 0 (7 groups)": _v4_forge(
+            data, S("pb", lambda v: v - es["multi.w"].payload_bytes, "multi.w")),
+        "payload one byte longer": _v4_forge(data, S("pb", lambda v: v + 1, "multi.w")),
+        "Exp-Golomb prefix of 57 zeros": _v4_forge(data, S("mlen", "0" * 57 + "1" + "0" * 57)),
+        "bit string cut by a byte": _v4_forge(data, cut=1),
+        "bit string cut by 4 bytes": _v4_forge(data, cut=4),
+    }
+    # the one group's length off by one bit within the same bytes (the end-of-group symbol
+    # then ends elsewhere): the directory parses, the group does not decode (G3 / SPK_E_DATA)
+    g = es["one.w"].glen
+    cases["glen - 1 (same bytes)" if g % 8 != 1 else "glen + 1 (same bytes)"] = _v4_forge(
+        data, S("glen", lambda v: v - 1 if g % 8 != 1 else v + 1, "one.w"))
+    for what, pkg in cases.items():
+        if pkg is None:
+            continue
+        assert expected(pkg) is None, what
+        for exe in ("cdecode", "cdecode_small"):
+            rc, _, err = run_c(cbuild / exe, pkg)
+            assert rc == 2 and any(f"error -{c}" in err for c in (1, 3, 5, 6)), \
+                (what, exe, rc, err)
+
+
+def _py_code(data: bytes) -> int:
+    """codec.unpack's verdict as the C decoder's error number: 0 (decodes), 1 TruncatedError,
+    3 CorruptError, 5 LimitError (the mapping of docs/C_DECODER.md)."""
+    try:
+        codec.unpack(data)
+    except codec.TruncatedError:
+        return 1
+    except codec.LimitError:
+        return 5
+    except codec.CorruptError:
+        return 3
+    return 0
+
+
+def _c_code(exe: Path, data: bytes) -> int:
+    rc, _, err = run_c(exe, data)
+    if rc == 0:
+        return 0
+    assert rc == 2, err
+    return -int(err.rsplit("error ", 1)[1].split()[0])
+
+
+def _v4_vectors() -> list[bytes]:
+    out = []
+    for p in VECTOR_FILES:
+        if p.parent.name == "v4":
+            data = p.read_bytes()
+            if expected(data) is not None:
+                out.append(data)
+    return out
+
+
+def _explicit(i: int, kref: int, nrun: int, nclass: int):
+    """A tchange: table ``i`` (i >= 1) states its alphabet (same_alphabet = 0)."""
+    def change(rows):
+        k = next(j for j, r in enumerate(rows) if r[0] == i and r[1] == "same")
+        rows[k][3] = 0
+        if rows[k + 1][1] == "kref":
+            del rows[k + 1:k + 4]
+        rows[k + 1:k + 1] = [[i, "kref", "u", kref, 3], [i, "nrun", "eg", nrun - 1, 0],
+                             [i, "nclass", "eg", nclass - 1, 0]]
+    return change
+
+
+def test_v4_table_pool(cbuild):
+    """The table pool as one bit string (FORMAT.md §28.1): the test's own pool writer (from the
+    spec, with §29's choice of mode, gk, dk) reproduces every v4 golden vector and codec's
+    writer byte for byte; both list modes and same_alphabet occur; every table written in each
+    of the 20 (mode, gk, dk) choices, and with its alphabet stated where it could be repeated,
+    decodes in C exactly as in codec."""
+    vectors = _v4_vectors()
+    assert vectors
+    seen = {"mode0": 0, "mode1": 0, "same": 0}
+    for data in vectors + [_v4_package(), _dense4_package(4)]:
+        assert _v4_forge(data) == data
+        d = read_directory(np.frombuffer(data, np.uint8))
+        for r in _v4_table_rows(d.tables):
+            if r[1] == "mode":
+                seen[f"mode{r[3]}"] += 1
+            seen["same"] += r[1] == "same" and r[3]
+    assert all(seen.values()), seen
+    multi = next(v for v in vectors if len(read_directory(np.frombuffer(v, np.uint8)).tables) > 3)
+    for data in (_v4_package(), multi, _dense4_package(4, group=("count", 500))):
+        ntab = len(read_directory(np.frombuffer(data, np.uint8)).tables)
+        want = expected(data)
+        variants = [_v4_forge(data, same_ok=False)]
+        variants += [_v4_forge(data, choices={i: c for i in range(ntab)}) for c in TABLE_CHOICES]
+        for k, v in enumerate(variants):
+            assert expected(v) == want
+            check_agrees(cbuild, v, api=k % 7 == 0)
+
+
+def test_v4_forged_tables(cbuild):
+    """Every table check of FORMAT.md §30 (T1v4-T6v4, truncation inside the pool, Exp-Golomb
+    prefixes) violated in a forged v4 table pool, in list mode 0 and mode 1 (correct CRCs): codec
+    raises TruncatedError / CorruptError / LimitError and both C builds return the matching
+    SPK_E_TRUNCATED / SPK_E_CORRUPT / SPK_E_LIMIT; same_alphabet repeats the previous table's
+    (forged) alphabet, not the first one's."""
+    data = _v4_package()
+    d = read_directory(np.frombuffer(data, np.uint8))
+    T = d.tables
+    nsym, kref = T[0].nsym, T[0].kref
+    M0, M1 = {0: (0, 0, 0), 2: (0, 1, 2)}, {0: (1, 0, 0), 1: (1, 2, 0)}
+    F = lambda ch, **k: _v4_forge(data, tchange=ch, **k)  # noqa: E731
+
+    def relen(j, ln):  # mode 0: the j-th code's length := ln
+        return lambda c, n: [(s, ln if i == j else x) for i, (s, x) in enumerate(c)]
+
+    def dup(first: bool):
+        """mode 1: a symbol of a shorter length's list replaces one of a longer list (the Kraft
+        sum unchanged, the lists ascending): listed twice."""
+        def fn(c, n):
+            for a in range(12):
+                for b in range(a + 1, 12):
+                    for j in ([0] if first else range(1, len(c[b]))):
+                        if j >= len(c[b]) or c[b][j] == 0:
+                            continue
+                        lo = c[b][j - 1] if j else -1
+                        hi = c[b][j + 1] if j + 1 < len(c[b]) else n
+                        x = [s for s in c[a] if lo < s < hi]
+                        if x:
+                            out = [list(v) for v in c]
+                            out[b][j] = x[0]
+                            return out
+            raise AssertionError("no duplicate to forge")
+        return fn
+
+    no_eob1 = lambda c, n: [[s for s in v if s] for v in c]  # noqa: E731
+    cases = {
+        "T1v4 n_tables 1025": (_v4_forge(data, ntab=1025), 5),
+        "T2v4 kref 7": (F(_tset("kref", 7)), 3),
+        "T2v4 nrun 4097": (F(_tset("nrun", 4096)), 3),
+        "T2v4 nclass max_classes + 1": (F(_tset("nclass", _max_classes(kref))), 3),
+        "T2v4 table 1 states kref 7": (F(_explicit(1, 7, 2, 32)), 3),
+        "T3v4 nsym 69634": (F(_both(_tset("nrun", 4095), _tset("nclass", 16))), 5),
+        "T4v4 mode 0: n_codes nsym + 1": (F(_tset("ncodes", nsym), choices=M0), 3),
+        "T4v4 mode 1: sum count nsym + 1": (F(_tset("count", lambda v: v + nsym + 1 - sum(
+            int(x > 0) for x in T[0].lengths), nth=11), choices=M1), 3),
+        "T5v4 mode 0: symbol nsym": (F(_recode(0, T, lambda c, n: c[:-1] + [(n, c[-1][1])]),
+                                      choices=M0), 3),
+        "T5v4 mode 0: symbol 65537 (gk 1)": (F(_recode(0, T, lambda c, n: c + [(65537, 3)]),
+                                               choices=M0), 3),
+        "T5v4 mode 0: first length 0": (F(_tset("len", 0), choices=M0), 3),
+        "T5v4 mode 0: first length 13": (F(_tset("len", 13), choices=M0), 3),
+        "T5v4 mode 0: later length 0": (F(_recode(0, T, relen(3, 0)), choices=M0), 3),
+        "T5v4 mode 0: later length 13": (F(_recode(0, T, relen(3, 13)), choices=M0), 3),
+        "T5v4 mode 0: later length -20": (F(_recode(0, T, relen(2, -20)), choices=M0), 3),
+        "T5v4 mode 1: symbol nsym": (F(_recode(0, T, lambda c, n: c[:11] + [c[11] + [n]]),
+                                      choices=M1), 3),
+        "T5v4 mode 1: listed twice (first of its list)": (F(_recode(0, T, dup(True)),
+                                                            choices=M1), 3),
+        "T5v4 mode 1: listed twice (later in its list)": (F(_recode(0, T, dup(False)),
+                                                            choices=M1), 3),
+        "T5v4 mode 1: listed twice (table 2)": (F(_recode(2, T, dup(False)), choices=M1), 3),
+        "T6v4 mode 0: no end-of-group code": (F(_recode(0, T, lambda c, n: c[1:]),
+                                               choices=M0), 3),
+        "T6v4 mode 1: no end-of-group code": (F(_recode(0, T, no_eob1), choices=M1), 3),
+        "T6v4 mode 0: Kraft (all length 1)": (F(_recode(0, T, lambda c, n: [
+            (s, 1) for s, _ in c]), choices=M0), 3),
+        "T6v4 mode 1: Kraft (all length 2)": (F(_recode(0, T, lambda c, n: [
+            [], sorted(s for v in c for s in v)] + [[]] * 10), choices=M1), 3),
+        "Exp-Golomb prefix of 57 zeros (nrun)": (F(_tset("nrun", "0" * 57 + "1" + "0" * 57)), 3),
+        "Exp-Golomb z + k = 57 (gap, gk 3)": (F(_tset("gap", "0" * 54 + "1" + "0" * 60),
+                                                choices={0: (0, 3, 0)}), 3),
+        "Exp-Golomb z + k = 57 (mode 1 gap, gk 3)": (F(_tset("gap", "0" * 54 + "1" + "0" * 60),
+                                                       choices={0: (1, 3, 0)}), 3),
+        # same_alphabet: tables 2 and the 16 copies repeat table 1's alphabet, 65506 symbols
+        # each: the running total exceeds max_table_symbols only if they do
+        "T3v4 same_alphabet repeats table 1's alphabet": (
+            F(_explicit(1, 0, 2047, 32), extra_tables=15), 5),
+    }
+    pool = len(_v4_bits(_v4_table_rows(T))) // 8 + 1
+    for m, ch in (("mode 0", {i: (0, 1, 1) for i in range(3)}),
+                  ("mode 1", {i: (1, 1, 0) for i in range(3)})):
+        for cut in (2, 3, pool // 2, pool):
+            cases[f"{m}: directory ends inside the pool ({cut} bytes)"] = (
+                _v4_forge(data, choices=ch, dir_cut=cut), 1)
+    for what, (pkg, code) in cases.items():
+        assert _py_code(pkg) == code, what
+        for exe in ("cdecode", "cdecode_small"):
+            assert _c_code(cbuild / exe, pkg) == code, (what, exe)
+    # valid or not, C and codec agree: same_alphabet after a stated alphabet of another nrun
+    # (tables 1, 2 and the copies decode with nrun 3), and a stated copy of table 0's
+    for pkg in (F(_explicit(1, kref, 3, 32), extra_tables=2), F(_explicit(1, kref, 2, 32)),
+                F(_explicit(2, kref, 2, 40), extra_tables=1)):
+        code, want = _py_code(pkg), expected(pkg)
+        try:
+            read_directory(np.frombuffer(pkg, np.uint8))
+            dir_ok = True
+        except codec.CodecError:
+            dir_ok = False
+        for exe in ("cdecode", "cdecode_small"):
+            if want is not None:
+                assert run_c(cbuild / exe, pkg)[1] == want
+            elif dir_ok:  # the directory parses, a group does not decode (G1-G3, K1-K5)
+                assert _c_code(cbuild / exe, pkg) in (3, 6)
+            else:
+                assert _c_code(cbuild / exe, pkg) == code
+
+
+def test_v4_footer(cbuild):
+    """The 12-byte footer (FORMAT.md §27): dir_length u32 must leave dir_offset >= 8 and the
+    directory CRC covers preamble and directory; a v4 package with a v3-style 24-byte footer, a
+    v3 package relabelled v4, and dir_length off by one are rejected by both decoders."""
+    data = _v4_package()
+    n = len(data)
+    (dlen,) = struct.unpack_from("<I", data, n - 12)
+    pre = data[:8]
+
+    def refoot(b: bytes, dl: int) -> bytes:
+        body = b[:n - 12]
+        dirb = body[len(body) - dl:] if 0 < dl <= len(body) else b""
+        crc = zlib.crc32(dirb, zlib.crc32(pre))
+        return body + struct.pack("<II", dl, crc) + b"GKPS"
+
+    assert refoot(data, dlen) == data
+    bad = {"dir_length + 1": refoot(data, dlen + 1), "dir_length - 1": refoot(data, dlen - 1),
+           "dir_length past the preamble": refoot(data, n - 12 - 7),
+           "dir_length 2^32 - 1": refoot(data, (1 << 32) - 1),
+           "crc": data[:-8] + bytes([data[-8] ^ 1]) + data[-7:],
+           "v3 relabelled": _refix_version(_mirror_package(3), 4),
+           "v4 relabelled v3": _refix_version(data, 3)}
+    for k in (19, 20, 21, 8, 12):
+        bad[f"first {k} bytes"] = data[:k]
+    for what, pkg in bad.items():
+        assert expected(pkg) is None, what
+        for exe in ("cdecode", "cdecode_small"):
+            assert run_c(cbuild / exe, pkg)[0] == 2, (what, exe)
+    # the smallest v4 package: no tables, no tensors
+    empty = codec.pack({}, version=4)
+    assert empty[4] == 4
+    check_agrees(cbuild, empty)
+
+
+def _refix_version(data: bytes, version: int) -> bytes:
+    """``data`` with another preamble version byte and its directory CRC recomputed."""
+    b = bytearray(data)
+    b[4] = version
+    ft = _footer(data)
+    if ft is not None:
+        fsize, dir_off, _ = ft
+        n = len(b)
+        crc = zlib.crc32(bytes(b[dir_off:n - fsize]), zlib.crc32(bytes(b[:8])))
+        struct.pack_into("<I", b, n - 8, crc)
+    return bytes(b)
+
+
+@st.composite
+def forged_v4(draw):
+    """A v4 package whose directory has 1-3 entry records or table fields (FORMAT.md §28.1; the
+    tables in the writer's or drawn list modes and orders) set to arbitrary values (correct
+    CRCs)."""
+    seeds = _forge_seeds()
+    data = draw(st.sampled_from(seeds))
+    d = read_directory(np.frombuffer(data, np.uint8))
+    ntab = len(d.tables) + draw(st.sampled_from([0, 0, 1, 3]))
+    from codec.format import DTYPE_CODES
+    from codec.format_v4 import choose_params
+    params = choose_params(d.tensors, DTYPE_CODES, len(d.tables))
+    if draw(st.integers(0, 4)) == 0:
+        params = (draw(st.integers(0, 42)), draw(st.integers(0, 34)),
+                  draw(st.sampled_from([0, 1, 63, 64, 65, 4096, 4097, params[2]])))
+    nrows = len(_v4_fields(d.tensors, ntab, params))
+    tables = list(d.tables) + d.tables[:1] * (ntab - len(d.tables))
+    choices = None
+    if tables and draw(st.integers(0, 2)) == 0:  # other list modes and orders
+        choices = {i: draw(st.sampled_from(TABLE_CHOICES)) for i in range(len(tables))}
+    ntrows = len(_v4_table_rows(tables, choices))
+    # edits of entry records, or (third argument < 0) of table fields
+    edits = draw(st.lists(st.tuples(st.integers(-ntrows, nrows - 1), st.integers(0, 9),
+                                    st.integers(0, (1 << 20) - 1)), min_size=1, max_size=3))
+
+    def tchange(rows):
+        change(rows, True)
+
+    def change(rows, table=False):
+        for k, how, x in edits:
+            if (k < 0) != table or not rows:
+                continue
+            r = rows[k % len(rows)]
+            kind, v, w = r[2], r[3], r[4]
+            if kind == "raw":  # (edited before)
+                continue
+            if kind == "u":
+                r[3] = (v ^ (1 << (x % w))) if w and how < 7 else x & ((1 << w) - 1) if w else v
+            elif how == 0:
+                r[2], r[3] = "raw", "0" * (x % 60)  # a prefix that runs on into what follows
+            elif kind == "eg":
+                r[3] = [0, 1, v + 1, max(v - 1, 0), x, 1 << 48, (1 << 48) - 1, 1 << 56,
+                        v * 2, v + 8][how]
+            else:
+                r[3] = [0, 1, v + 1, v - 1, x, -x, 1 << 40, -(1 << 40), v + 8, v - 8][how]
+
+    return _v4_forge(data, change, params=params, extra_tables=ntab - len(d.tables),
+                     tchange=tchange, choices=choices)
+
+
+_FORGE_SEEDS: list = []
+
+
+def _forge_seeds() -> list[bytes]:
+    if not _FORGE_SEEDS:
+        _FORGE_SEEDS.extend([_v4_package(), _v4_package("kernel", 3),
+                             _mirror_package(4), _sanitizer_seeds(4)[0]])
+    return _FORGE_SEEDS
+
+
 # --------------------------------------------------------------------------------- sanitizers
+
+def _footer(buf) -> tuple[int, int, int] | None:
+    """(footer size, dir_offset, dir_length) of ``buf`` by its preamble's version (v4: 12-byte
+    footer), or None if they do not fit together."""
+    n = len(buf)
+    if n >= 20 and buf[4] >= 4:
+        (dir_len,) = struct.unpack_from("<I", buf, n - 12)
+        f, dir_off = 12, n - 12 - dir_len
+    elif n >= 32:
+        f = 24
+        dir_off, dir_len = struct.unpack_from("<QQ", buf, n - 24)
+    else:
+        return None
+    return (f, dir_off, dir_len) if 8 <= dir_off and dir_off + dir_len == n - f else None
+
 
 def _fix_crcs(buf: bytearray, flip_at: int) -> bytearray:
     """Recompute the CRC32s a damaged byte at ``flip_at`` breaks (v1: the block CRC in the
-    directory; v2: the chunk CRC at the directory's end; then the directory CRC in the footer),
-    so the damage reaches the parser / decoder."""
+    directory; v2-v4: the chunk CRC at the directory's end; then the directory CRC in the
+    footer), so the damage reaches the parser / decoder."""
     n = len(buf)
-    dir_off, dir_len = struct.unpack_from("<QQ", buf, n - 24)
-    if dir_off + dir_len != n - 24:
+    ft = _footer(buf)
+    if ft is None:
         return buf
+    fsize, dir_off, dir_len = ft
     if flip_at < dir_off:
         orig = getattr(_fix_crcs, "orig")
         d = read_directory(orig)
@@ -941,25 +1672,26 @@ def _fix_crcs(buf: bytearray, flip_at: int) -> bytearray:
                 c = (flip_at - 8) >> d.chunk_log2
                 lo = 8 + (c << d.chunk_log2)
                 hi = min(lo + (1 << d.chunk_log2), dir_off)
-                j = n - 24 - 4 * len(d.chunk_crcs) + 4 * c
+                j = n - fsize - 4 * len(d.chunk_crcs) + 4 * c
                 struct.pack_into("<I", buf, j, zlib.crc32(bytes(buf[lo:hi])))
         for e in d.tensors if d.version == 1 else ():
             if e.block_offset <= flip_at < e.block_offset + e.block_length:
                 old = struct.pack("<I", e.crc32)
                 new = struct.pack("<I", zlib.crc32(buf[e.block_offset:e.block_offset + e.block_length]))
-                dirb = bytes(buf[dir_off:n - 24])
+                dirb = bytes(buf[dir_off:n - fsize])
                 if dirb.count(old) == 1:
                     j = dir_off + dirb.index(old)
                     buf[j:j + 4] = new
-    crc = zlib.crc32(bytes(buf[dir_off:n - 24]), zlib.crc32(bytes(buf[:8])))
+    crc = zlib.crc32(bytes(buf[dir_off:n - fsize]), zlib.crc32(bytes(buf[:8])))
     struct.pack_into("<I", buf, n - 8, crc)
     return buf
 
 
 def _mutants(data: bytes, rng: random.Random, count: int):
     n = len(data)
-    cuts = sorted(set([0, 1, 7, 8, 9, 31, 32, n - 1, n - 23, n - 24, n - 25]
-                      + [rng.randrange(n) for _ in range(count // 4)]))
+    fsize = 12 if data[4] >= 4 else 24
+    cuts = sorted(set([0, 1, 7, 8, 9, 19, 20, 31, 32, n - 1, n - 11, n - 12, n - 13, n - 23,
+                       n - 24, n - 25] + [rng.randrange(n) for _ in range(count // 4)]))
     for c in cuts:
         if 0 <= c < n:
             yield "trunc", data[:c]
@@ -968,12 +1700,12 @@ def _mutants(data: bytes, rng: random.Random, count: int):
         k = rng.randrange(n)
         b[k] ^= 1 << rng.randrange(8)
         yield "flip", bytes(b)
-        if k < n - 24 and k >= 8:
+        if k < n - fsize and k >= 8:
             _fix_crcs.orig = data
             yield "flip+crc", bytes(_fix_crcs(bytearray(b), k))
     for _ in range(count // 4):  # a byte of a group table or payload set to random
         b = bytearray(data)
-        k = rng.randrange(8, n - 24)
+        k = rng.randrange(8, n - fsize)
         b[k] = rng.randrange(256)
         _fix_crcs.orig = data
         yield "byte+crc", bytes(_fix_crcs(b, k))
@@ -991,13 +1723,15 @@ def _sanitizer_seeds(version: int) -> list[bytes]:
              max_tables=2, meta={"a": codec.QuantMeta(bits=4, scale=np.float32([0.1]))},
              version=version),
     ]
-    if version == 3:  # mirror tensors (FORMAT.md §23): modes, wrap-around, odd rows
+    if version >= 3:  # mirror tensors (FORMAT.md §23): modes, wrap-around, odd rows
         rng2 = np.random.default_rng(12)
         seeds.append(pack({"stft": _mirror_rows(rng2, np.int8, 9, 8, 1),
                            "u16": _mirror_rows(rng2, np.uint16, 6, 7, 0, zero=40000),
                            "i32": _mirror_rows(rng2, np.int32, 5, 5, 2)},
-                          group="kernel", version=3,
+                          group="kernel", version=version,
                           mirror={"stft": (8, 1), "u16": (7, 0), "i32": (5, 2)}))
+    if version == 4:  # one group (no group table), many groups, empty, metadata, mirror
+        seeds.append(_v4_package())
     if version >= 2:  # 64-byte CRC chunks: blocks span chunks and chunks span blocks
         d = read_directory(np.frombuffer(seeds[-1], np.uint8))
         seeds.append(_package(d.tables, d.tensors, seeds[-1][8:d.directory_offset],
@@ -1043,13 +1777,15 @@ def test_sanitizers_on_damaged_packages(asan_build, version):
 def test_sanitizers_on_forged_headers(asan_build, version):
     """tests/test_hostile.py's forged directories (any field value; correct footer CRC, usually
     correct block / chunk CRCs; over random or real blocks; v2: garbage, writer-made or
-    arbitrary token dictionaries and name records): the sanitizer builds agree with
-    codec.unpack on every one."""
+    arbitrary token dictionaries and name records; v4: forged_v4's entry bit strings): the
+    sanitizer builds agree with codec.unpack on every one."""
     from hypothesis import HealthCheck
     import test_hostile
     stats = {"exit0": 0, "exit2": 0, "meta": 0}
 
-    if version == 3 and hasattr(test_hostile, "forged_v3"):
+    if version == 4:  # the entry bit string's records set to arbitrary values (forged_v4)
+        strategy = forged_v4()
+    elif version == 3 and hasattr(test_hostile, "forged_v3"):
         strategy = test_hostile.forged_v3()
     elif version == 3:  # forged v2 directories read as v3 (flag bit 7: mirror fields follow)
         strategy = test_hostile.forged_v2().map(_as_v3)
@@ -1075,9 +1811,10 @@ def _example_package(version: int = 2) -> bytes:
     w[rng.random(w.shape) < 0.8] = 0
     b = rng.integers(-1000, 1000, (32,)).astype(np.int16)
     ts = {"conv1.weight": w, "conv1.bias": b, "fc.weight": w.reshape(64, -1)[:10]}
-    if version == 3:  # a mirror tensor (rows of 32 in groups of 2048: streamed row-whole)
+    if version >= 3:  # a mirror tensor (rows of 32 in groups of 2048: streamed row-whole)
         ts["stft.weight"] = _mirror_rows(rng, np.int16, 96, 32, 1).reshape(96, 1, 32)
-        return pack(ts, group=("count", 2048), version=3, mirror={"stft.weight": (32, 1)})
+        return pack(ts, group=("count", 2048), version=version,
+                    mirror={"stft.weight": (32, 1)})
     return pack(ts, group=("count", 2048), version=version)
 
 
@@ -1135,6 +1872,9 @@ def test_libfuzzer(tmp_path):
     (corpus / "g1").write_bytes(_example_package(2))
     (corpus / "g2").write_bytes(_example_package(3))
     (corpus / "g3").write_bytes(_mirror_package())
+    (corpus / "g4").write_bytes(_example_package(4))
+    (corpus / "g5").write_bytes(_mirror_package(4))
+    (corpus / "g6").write_bytes(_v4_package())
     secs = int(os.environ.get("CODEC_FUZZ_SECONDS", "30"))
     # half the time as shipped, half with CRC checks compiled out (mutations reach the parser)
     for target in ("fuzz_spkdec", "fuzz_spkdec_nocrc"):

@@ -575,6 +575,23 @@ def _():
             deq_check(data, "float32")
 
 
+@check("v4_vectors")
+def _():
+    # the golden v4 vectors up to 4 KB (tests/vectors/v4: one-group tensors without a group
+    # table, the entry bit string, every dtype, metadata, mirrors), integers and dequantized
+    import glob
+    import os
+    files = [f for f in sorted(glob.glob("tests/vectors/v4/*.bin")) if os.path.getsize(f) <= 4096]
+    assert len(files) >= 20, files
+    for f in files:
+        with open(f, "rb") as fh:
+            data = fh.read()
+        assert data[4] == 4
+        same(data)
+        if any(codec.Package(data).meta(k) is not None for k in codec.Package(data).names):
+            deq_check(data, "float32")
+
+
 @check("device_chunk_crcs")
 def _():
     # a whole v2 package's chunk CRCs on the device (api.GPU_CRC_MIN_BYTES): chunks of 64

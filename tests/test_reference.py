@@ -465,3 +465,21 @@ def test_exotic_valid_packages_decode_in_both(case):
     x, data = case
     for got in (codec.unpack(data)["x"], ref.unpack(data)["x"]):
         assert got.dtype == x.dtype and np.array_equal(got, x)
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_table_symbol_cap_in_both_readers(version):
+    """§12 T4: the tables' alphabets together within max_table_symbols, in codec and in the
+    reference (v1-v3 table layout; v4's is test_reference_v4's)."""
+    rng = np.random.default_rng(7)
+    data = codec.pack({f"t{i}": rng.integers(-90, 91, (40, 30)).astype(np.int16) * (i + 1)
+                       for i in range(4)}, version=version)
+    tables = codec.Package(data).directory.tables
+    assert len(tables) >= 2
+    total = sum(2 + t.nclass * t.nrun for t in tables)
+    tight = total - 1
+    with pytest.raises(codec.LimitError):
+        codec.unpack(data, limits=codec.Limits(max_table_symbols=tight))
+    with pytest.raises(codec.LimitError):
+        ref.unpack(data, limits=ref.RefLimits(max_table_symbols=tight))
+    assert list(ref.unpack(data, limits=ref.RefLimits(max_table_symbols=total)))

@@ -312,7 +312,9 @@ def read_header(data, limits: RefLimits = RefLimits()):
         tables = _v4.read_tables(r, limits)
     else:
         ntab = r.varint("table count", limits.max_tables, LimitError)
-        tables = [_read_table(r, buf, i) for i in range(ntab)]
+        tables, room = [], [limits.max_table_symbols]
+        for i in range(ntab):
+            tables.append(_read_table(r, buf, i, room))
     chunks = None
     if version == 1:
         entries = _read_entries(r, limits, len(tables), dir_off)
@@ -339,7 +341,9 @@ def read_header(data, limits: RefLimits = RefLimits()):
     return buf, version, flags, tables, entries, dir_off, chunks
 
 
-def _read_table(r: ByteReader, buf: bytes, i: int) -> RefTable:
+def _read_table(r: ByteReader, buf: bytes, i: int, room: list | None = None) -> RefTable:
+    """One v1-v3 table (§6.2, checks T1-T7); ``room[0]``: symbols the tables may still have
+    (§12 T4's running total), reduced by this table's."""
     at = r.pos
     kref = r.u8("kref")
     if kref > MAX_KREF:
@@ -353,6 +357,11 @@ def _read_table(r: ByteReader, buf: bytes, i: int) -> RefTable:
     nsym = SYM_FIRST + nclass * nrun
     if nsym > MAX_SYMBOLS:
         raise LimitError(f"table {i}: {nsym} symbols > {MAX_SYMBOLS}", offset=at)
+    if room is not None:
+        room[0] -= nsym
+        if room[0] < 0:
+            raise LimitError(f"table {i}: the tables' alphabets exceed max_table_symbols",
+                             offset=at)
     counts = [r.varint(f"count of length {ln}", nsym) for ln in range(1, MAX_CODE_LEN + 1)]
     if sum(counts) == 0:
         raise CorruptError(f"table {i} has no codes", offset=at)

@@ -28,10 +28,11 @@ class NameBits:
 
     def read(self, n: int, what: str) -> int:
         v = 0
+        start = self.bit
         for _ in range(n):
-            if self.bit >= self.end:
+            if self.bit >= self.end:  # (the offset: where the field starts, as codec's)
                 raise TruncatedError(f"input ends inside the name records ({what})",
-                                     offset=self.bit // 8)
+                                     offset=start // 8)
             v = 2 * v + ((self.buf[self.bit // 8] >> (7 - self.bit % 8)) & 1)
             self.bit += 1
         return v

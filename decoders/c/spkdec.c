@@ -1,16 +1,28 @@
-/* spkdec.c: portable C99 decoder for codec packages, format v1, v2 and v3 (see spkdec.h).
+/* spkdec.c: portable C99 decoder for codec packages, format v1, v2, v3 and v4 (see spkdec.h).
  *
  * Source of truth for the format: docs/FORMAT.md; codec/format.py, codec/format_v2.py,
- * codec/huffman.py, codec/kernels/ (decode.py, symbols.py, tables.py).
- *   package  = preamble(8) | blocks | directory | footer(24)
- *   preamble = "SPKG" version=1|2|3 flags=0 0 0
+ * codec/format_v4.py, codec/huffman.py, codec/kernels/ (decode.py, symbols.py, tables.py,
+ * directory_v2.py).
+ *   package  = preamble(8) | blocks | directory | footer(24; v4: 12)
+ *   preamble = "SPKG" version=1|2|3|4 flags=0 0 0
  *   v2 directory = tables | n_tensors | token dictionary + name bit string | compact entries
  *              (block offsets implicit) | chunk_log2 | one CRC32 per 2^chunk_log2 data bytes
  *   v3       = v2; an entry with flag bit 7 adds mirror_period, mirror_skip after meta_length
  *              and its block a 2-bit mode per mirror row after the metadata (codec/mirror.py)
+ *   v4       = v3 with the compact entries replaced by len_k u8, voff_k u8, rate varint and one
+ *              MSB-first bit string of Exp-Golomb coded entries (0-padded to a byte; §27-30):
+ *              per entry dtype and shape (or "as the previous"), group code, value offset,
+ *              meta_length, mirror, table base, and either the one group's exact bit length
+ *              (a residual to (numel * rate) >> 6: the block has no group table) or the group
+ *              table widths and the payload bytes (a residual to the same prediction);
+ *              and the tables as one bit string too (§28.1, table_read4): per table
+ *              [same_alphabet] [kref, nrun, nclass], mode, gap order, then the coded symbols
+ *              with their lengths (mode 0) or v1's counts and per-length lists (mode 1)
  *   footer   = dir_off u64le, dir_len u64le, crc32(preamble + directory) u32le, "GKPS"
- *   block    = [meta][v3: mirror modes][group table: per group tid_bits + len_bits, MSB-first,
- *              byte padded]
+ *   v4 footer = dir_len u32le, crc32(preamble + directory) u32le, "GKPS" (the directory ends
+ *              where the footer starts)
+ *   block    = [meta][v3, v4: mirror modes][group table: per group tid_bits + len_bits,
+ *              MSB-first, byte padded; v4: none for a tensor of one group]
  *              [payload: groups back to back, MSB-first bits]
  *   group    = symbols of a canonical Huffman code (max 12 bits):
  *              0 end of group, 1 escape (nrun zeros), 2 + class*nrun + run: `run` zeros then a
@@ -44,24 +56,35 @@
 #define NO_CRC 0
 #endif
 
-/* Format versions read: all three by default; -DSPK_ONLY_V1, -DSPK_ONLY_V2 or -DSPK_ONLY_V3
- * leave the others out (smaller code, for firmware that embeds a package of a known version).
- * V2(p): the v2 directory layout (v2 and v3); V3(p): v3 (mirror transform). */
-#if (defined(SPK_ONLY_V1) + defined(SPK_ONLY_V2) + defined(SPK_ONLY_V3)) > 1
-#error "SPK_ONLY_V1, SPK_ONLY_V2 and SPK_ONLY_V3 exclude each other"
+/* Format versions read: all four by default; -DSPK_ONLY_V1, -DSPK_ONLY_V2, -DSPK_ONLY_V3 or
+ * -DSPK_ONLY_V4 leave the others out (smaller code, for firmware that embeds a package of a
+ * known version).  V2(p): the v2 names, implicit block offsets and chunk CRCs (v2-v4); V3(p):
+ * the mirror transform (v3, v4); V4(p): v4 (12-byte footer, entry bit string, one-group
+ * tensors without a group table). */
+#if (defined(SPK_ONLY_V1) + defined(SPK_ONLY_V2) + defined(SPK_ONLY_V3) + \
+     defined(SPK_ONLY_V4)) > 1
+#error "SPK_ONLY_V1, SPK_ONLY_V2, SPK_ONLY_V3 and SPK_ONLY_V4 exclude each other"
 #endif
 #if defined(SPK_ONLY_V1)
 #define V2(p) 0
 #define V3(p) 0
+#define V4(p) 0
 #elif defined(SPK_ONLY_V2)
 #define V2(p) 1
 #define V3(p) 0
+#define V4(p) 0
 #elif defined(SPK_ONLY_V3)
 #define V2(p) 1
 #define V3(p) 1
+#define V4(p) 0
+#elif defined(SPK_ONLY_V4)
+#define V2(p) 1
+#define V3(p) 1
+#define V4(p) 1
 #else
 #define V2(p) ((p)->version >= 2)
-#define V3(p) ((p)->version == 3)
+#define V3(p) ((p)->version >= 3)
+#define V4(p) ((p)->version == 4)
 #endif
 #define VERSION_OK(v) SPK_READS_VERSION(v)
 
@@ -625,6 +648,51 @@ static uint32_t gamma_(rd *r, uint64_t *bp)
     return v;
 }
 
+/* v4: a bit reader over the directory (sticky error in r, as rd's) */
+typedef struct {
+    rd r;
+    uint64_t bp; /* bit position in the package */
+} brd;
+
+/* v4: the next w <= 57 bits, MSB-first; past the directory's end 0 (SPK_E_TRUNCATED) */
+static NOINLINE uint64_t ubits(brd *b, unsigned w)
+{
+    if ((uint64_t)b->r.end * 8u - b->bp < w) {
+        fail(&b->r, SPK_E_TRUNCATED);
+        return 0;
+    }
+    b->bp += w;
+    return bits_at(b->r.b, b->bp - w, w);
+}
+
+/* v4: the next order-k (k <= 40) Exp-Golomb field (§27): z zero bits up to a 1 bit
+ * (z + k <= 56, else SPK_E_CORRUPT), z more bits (m = 2^z | them), k bits `low`: the value
+ * ((m - 1) << k) | low < 2^57; 0 after any error in b. */
+static NOINLINE uint64_t egol(brd *b, unsigned k)
+{
+    uint64_t left = (uint64_t)b->r.end * 8u - b->bp, x;
+    unsigned w = 57u - k, z;
+    if (left < w)
+        w = (unsigned)left;
+    x = bits_at(b->r.b, b->bp, w); /* the 1 bit ends the first w bits, or the field is bad */
+    if (!x) {
+        fail(&b->r, w == 57u - k ? SPK_E_CORRUPT : SPK_E_TRUNCATED);
+        return 0;
+    }
+    z = clz64(x) - (64u - w);
+    b->bp += z;
+    x = ubits(b, z + 1u) - 1u;
+    x = (x << k) | ubits(b, k);
+    return b->r.err ? 0 : x;
+}
+
+/* v4: signed order-k Exp-Golomb: u even -> u / 2, odd -> -(u + 1) / 2 */
+static NOINLINE int64_t segol(brd *b, unsigned k)
+{
+    uint64_t u = egol(b, k);
+    return u & 1u ? -(int64_t)(u >> 1) - 1 : (int64_t)(u >> 1);
+}
+
 /* ---- Huffman tables -------------------------------------------------------------------- */
 
 /* Decode-table entry of symbol s: bits 0-3 code length (set by the caller), 4-16 zero run,
@@ -660,6 +728,32 @@ static uint32_t sym_entry(uint32_t s, uint32_t kref, uint32_t nrun)
     }
     return (run << 4) | (e << 17) | (mant << 22);
 }
+
+#ifndef SPK_SMALL
+/* d's decode-table entries of symbol s, whose code `code` is l + 1 bits long (the Kraft sum,
+ * checked, keeps code << sh + n within the table) */
+static SIZE_NOINLINE void lut_put(spk_dec *d, uint32_t code, uint32_t l, uint32_t s,
+                                  uint32_t kref, uint32_t nrun)
+{
+    uint32_t sh = MAXLEN - 1 - l, e = sym_entry(s, kref, nrun) | (l + 1);
+    uint32_t *o = d->lut + (code << sh), rep = 1u << sh, n = 1u, i, j, q = e, t;
+    uint32_t x = (e >> 17) & 31u, m = ((e >> 22) & 127u) << x, tot = l + 2u + x;
+    uint32_t st = 0;
+    if (WHOLE && m && tot <= MAXLEN && m + (1u << x) <= WHOLE_BIAS) {
+        /* 2^x remainders, each: rep entries of +value, then rep of -value */
+        n = 2u << x;
+        rep >>= x + 1u;
+        e = ENT_WHOLE | tot | (e & 0xfff0u) | ((WHOLE_BIAS + m) << 16);
+        q = e - (m << 17);
+        st = 1u << 16;
+    }
+    for (i = 0; i < n; i++) { /* blocks e, q, e + st, q - st, ... */
+        for (j = 0; j < rep; j++)
+            *o++ = e;
+        t = e, e = q, q = t + st, st = 0u - st;
+    }
+}
+#endif
 
 /* Parse the table at r->pos (codec.format._read_tables + huffman.read_lengths): header,
  * counts, Kraft, the gamma-coded symbol list (range, end-of-group present); if syms != NULL
@@ -722,25 +816,8 @@ static int table_read(rd *r, spk_dec *d, uint32_t *syms)
             if (d)
                 d->sym[k++] = (uint16_t)s;
 #else
-            if (d) { /* Kraft (checked) keeps code << sh + n within the table */
-                uint32_t sh = MAXLEN - 1 - l, e = sym_entry(s, kref, nrun) | (l + 1);
-                uint32_t *o = d->lut + (code << sh), rep = 1u << sh, n = 1u, i, j, q = e, t;
-                uint32_t x = (e >> 17) & 31u, m = ((e >> 22) & 127u) << x, tot = l + 2u + x;
-                uint32_t st = 0;
-                if (WHOLE && m && tot <= MAXLEN && m + (1u << x) <= WHOLE_BIAS) {
-                    /* 2^x remainders, each: rep entries of +value, then rep of -value */
-                    n = 2u << x;
-                    rep >>= x + 1u;
-                    e = ENT_WHOLE | tot | (e & 0xfff0u) | ((WHOLE_BIAS + m) << 16);
-                    q = e - (m << 17);
-                    st = 1u << 16;
-                }
-                for (i = 0; i < n; i++) { /* blocks e, q, e + st, q - st, ... */
-                    for (j = 0; j < rep; j++)
-                        *o++ = e;
-                    t = e, e = q, q = t + st, st = 0u - st;
-                }
-            }
+            if (d)
+                lut_put(d, code, l, s, kref, nrun);
 #endif
         }
         code <<= 1;
@@ -769,6 +846,162 @@ static int table_read(rd *r, spk_dec *d, uint32_t *syms)
         }
     }
     return 0;
+}
+
+/* v4 (FORMAT.md §28.1): a table's alphabet packed as kref | (nrun - 1) << 3 |
+ * (nclass - 1) << 15 (26 bits: the previous table's, which same_alphabet repeats) */
+#define ALPHA(kref, nrun, nclass) ((kref) | ((nrun) - 1u) << 3 | ((nclass) - 1u) << 15)
+
+/* v4: table i of the pool at b's bit position (FORMAT.md §28.1; codec.format_v4.read_tables):
+ * *al holds the previous table's alphabet (ALPHA), then this one's.  Checks T2v4-T6v4 in
+ * field order (a bit past the directory: SPK_E_TRUNCATED, an Exp-Golomb prefix z + k > 56:
+ * SPK_E_CORRUPT).  syms as table_read's (spk_open: the running alphabet total, and that a
+ * mode-1 list names no symbol twice: each symbol against the lists of the shorter lengths,
+ * read again from their start, all ascending).  d: build d's decoding tables in a second pass
+ * over the list (canonical codes: per length, the next code in ascending symbol order, which
+ * is list order in both modes). */
+static int table_read4(brd *b, uint32_t *al, uint32_t i, spk_dec *d, uint32_t *syms)
+{
+    uint32_t kref, nrun, nclass, nsym, mode, gk, dk = 0, n, c, m, k, s, left;
+    uint32_t kraft = 0, eob = 0, pass = 0, cnt[MAXLEN], lf[MAXLEN], at[MAXLEN], cur[MAXLEN];
+    uint32_t *nxt = lf; /* (pass 1; lf: pass 0) */
+    uint64_t x, beg;
+    int64_t l;
+    int32_t hd[MAXLEN];
+    brd cb;
+    if (!i || !ubits(b, 1)) { /* same_alphabet = 0 (table 0: always) */
+        kref = (uint32_t)ubits(b, 3);
+        if (b->r.err)
+            return b->r.err;
+        if (kref > MAX_KREF)
+            return SPK_E_CORRUPT;
+        nrun = (uint32_t)(x = egol(b, 0) + 1u); /* (1 after an error) */
+        if (x > MAX_NRUN)
+            return SPK_E_CORRUPT;
+        x = egol(b, 0) + 1u;
+        if (b->r.err)
+            return b->r.err;
+        if (x > (2u << kref) - 1u + (31u - kref) * (1u << kref)) /* max_classes(kref) */
+            return SPK_E_CORRUPT;
+        *al = ALPHA(kref, nrun, (uint32_t)x);
+    }
+    if (b->r.err)
+        return b->r.err;
+    kref = *al & 7u;
+    nrun = ((*al >> 3) & 4095u) + 1u;
+    nclass = (*al >> 15) + 1u;
+    nsym = 2u + nclass * nrun;
+    if (nsym > MAX_SYMBOLS || (syms && (*syms += nsym) > SPK_MAX_TABLE_SYMBOLS))
+        return SPK_E_LIMIT;
+    mode = (uint32_t)ubits(b, 1);
+    gk = (uint32_t)ubits(b, 2);
+    memset(cnt, 0, sizeof cnt);
+    if (!mode) { /* n_codes, dk */
+        x = egol(b, 0) + 1u; /* (1 after an error) */
+        if (x > nsym)
+            return SPK_E_CORRUPT;
+        dk = (uint32_t)ubits(b, 2);
+    } else { /* count[1..12] */
+        for (x = 0, m = 0; m < MAXLEN; m++) {
+            uint64_t y = egol(b, 0);
+            x += y;
+            cnt[m] = (uint32_t)y; /* (used only if the sum is <= nsym) */
+        }
+    }
+    if (b->r.err)
+        return b->r.err;
+    if (x > nsym)
+        return SPK_E_CORRUPT;
+    n = (uint32_t)x;
+    beg = b->bp;
+    for (;;) {
+        for (s = ~0u, c = m = left = 0, l = 0; c < n; c++) { /* prev = -1 */
+            if (mode) {
+                while (!left) { /* the next length's list (at: bits from beg, < 2^32) */
+                    at[m] = (uint32_t)(b->bp - beg);
+                    left = cnt[m++];
+                    l = m;
+                    s = ~0u;
+                    for (k = 0; k + 1u < m; k++) /* dup check: shorter lengths from the start */
+                        cur[k] = at[k], hd[k] = -1, lf[k] = cnt[k];
+                }
+                left--;
+            }
+            x = egol(b, gk);
+            if (b->r.err)
+                return b->r.err;
+            if (x >= nsym - 1u - s) /* s + 1 + gap >= nsym (s = ~0u: -1) */
+                return SPK_E_CORRUPT;
+            s += 1u + (uint32_t)x;
+            if (!mode) {
+                l = c ? l + segol(b, dk) : (int64_t)ubits(b, 4);
+                if (b->r.err)
+                    return b->r.err;
+                if (l < 1 || l > MAXLEN)
+                    return SPK_E_CORRUPT;
+            }
+            if (pass) {
+                k = nxt[l - 1]++;
+#ifdef SPK_SMALL
+                d->sym[d->offs[l - 1] + k - d->first[l - 1]] = (uint16_t)s;
+#else
+                lut_put(d, k, (uint32_t)l - 1u, s, kref, nrun);
+#endif
+                continue;
+            }
+            for (k = 0; mode && syms && k + 1u < m; k++) {
+                while (hd[k] < (int32_t)s && lf[k]) { /* bits read before: no error */
+                    cb = *b;
+                    cb.bp = beg + cur[k];
+                    hd[k] += 1 + (int32_t)egol(&cb, gk); /* (a symbol < nsym) */
+                    cur[k] = (uint32_t)(cb.bp - beg);
+                    lf[k]--;
+                }
+                if (hd[k] == (int32_t)s)
+                    return SPK_E_CORRUPT; /* symbol listed twice */
+            }
+            cnt[l - 1] += !mode;
+            kraft += 1u << (MAXLEN - l);
+            eob |= !s;
+        }
+        if (!eob || kraft > (1u << MAXLEN)) /* no end-of-group code; Kraft */
+            return SPK_E_CORRUPT;
+        if (pass || !d)
+            break;
+#ifdef SPK_SMALL
+        if (n > SPK_SMALL_MAX_CODES)
+            return SPK_E_LIMIT;
+#else
+        memset(d->lut, 0, sizeof(uint32_t) << MAXLEN);
+#endif
+        for (c = k = m = 0; m < MAXLEN; m++) { /* canonical first codes */
+            nxt[m] = c;
+#ifdef SPK_SMALL
+            d->first[m] = (uint16_t)c;
+            d->count[m] = (uint16_t)cnt[m];
+            d->offs[m] = (uint16_t)k;
+            k += cnt[m];
+#endif
+            c = (c + cnt[m]) << 1;
+        }
+        b->bp = beg;
+        pass = 1;
+    }
+    if (d) {
+        d->nrun = nrun;
+#ifdef SPK_SMALL
+        d->kref = (uint8_t)kref;
+#endif
+    }
+    return 0;
+}
+
+/* Table i at b (v1-v3: at b->r.pos; v4: at bit b->bp, *al the previous table's alphabet) */
+static int tab_read(const spk_pkg *p, brd *b, uint32_t *al, uint32_t i, spk_dec *d,
+                    uint32_t *syms)
+{
+    (void)p;
+    return V4(p) ? table_read4(b, al, i, d, syms) : table_read(&b->r, d, syms);
 }
 
 /* Load table `tid` into d (build its decode table) unless it is loaded already.  Tables have
@@ -873,10 +1106,22 @@ static void multi_make(spk_dec *d)
 #endif
 
 /* want: the caller decodes enough with this table to convert it to multi-set entries */
+/* Remember where table d->ncached * d->stride starts (b; v4: and the alphabet before it) */
+static void toff_put(spk_dec *d, const spk_pkg *p, const brd *b, uint32_t al)
+{
+    (void)p;
+#if SPK_FORMAT_VERSION >= 4
+    d->tstate[d->ncached] = V4(p) ? (uint32_t)(b->bp & 7u) | al << 3 : 0u;
+#else
+    (void)al;
+#endif
+    d->toff[d->ncached++] = V4(p) ? (size_t)(b->bp >> 3) : b->r.pos;
+}
+
 static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid, int want)
 {
-    rd r = {0};
-    uint32_t i, j, st;
+    brd b;
+    uint32_t i, j, st, al = 0;
     dec_key(d, p);
     if (d->table == (int32_t)tid) {
 #if MULTI
@@ -892,16 +1137,21 @@ static int dec_load(spk_dec *d, const spk_pkg *p, uint32_t tid, int want)
     j = tid / st;
     if (j >= d->ncached)
         j = d->ncached - 1u;
-    r.b = p->buf;
-    r.end = p->dir_end;
-    r.pos = d->toff[j];
+    memset(&b, 0, sizeof b);
+    b.r.b = p->buf;
+    b.r.end = p->dir_end;
+    b.r.pos = d->toff[j];
+#if SPK_FORMAT_VERSION >= 4
+    b.bp = (uint64_t)d->toff[j] * 8u + (d->tstate[j] & 7u);
+    al = d->tstate[j] >> 3;
+#endif
     for (i = j * st; i <= tid; i++) {
         if (i == d->ncached * st && d->ncached < SPK_TABLE_CACHE)
-            d->toff[d->ncached++] = r.pos;
-        E_(table_read(&r, i == tid ? d : NULL, NULL));
+            toff_put(d, p, &b, al);
+        E_(tab_read(p, &b, &al, i, i == tid ? d : NULL, NULL));
     }
     if (i == d->ncached * st && d->ncached < SPK_TABLE_CACHE && i < p->ntables)
-        d->toff[d->ncached++] = r.pos;
+        toff_put(d, p, &b, al);
     d->table = (int32_t)tid;
 #if MULTI
     d->multi = 0;
@@ -934,9 +1184,9 @@ static rd rd_at(const spk_pkg *p, size_t pos)
     return r;
 }
 
-/* dtype code v (checked: 1 .. 6), ndim and dims (both versions): t's dtype, itemsize, ndim,
- * shape; returns numel (saturated at 2^31 + 1); *tot: running output bytes. */
-static uint64_t shape_read(rd *r, spk_tensor *t, uint32_t v, uint64_t *tot)
+/* dtype code v (checked: 1 .. 6) and t's shape (t->ndim <= SPK_MAX_NDIM dims <= 2^48): t's
+ * dtype, itemsize; returns numel (saturated at 2^31 + 1); *tot: running output bytes. */
+static uint64_t shape_size(rd *r, spk_tensor *t, uint32_t v, uint64_t *tot)
 {
     uint64_t x, n1 = 1; /* product of the dims with zeros read as 1 */
     uint32_t k, sz, zero = 0;
@@ -944,9 +1194,8 @@ static uint64_t shape_read(rd *r, spk_tensor *t, uint32_t v, uint64_t *tot)
         v = 1, fail(r, SPK_E_CORRUPT);
     t->dtype = (uint8_t)v;
     t->itemsize = (uint8_t)(sz = 1u << ((v - 1u) >> 1));
-    t->ndim = (uint8_t)(v = (uint32_t)var(r, SPK_MAX_NDIM));
-    for (k = 0; k < v; k++) {
-        x = t->shape[k] = var(r, MAX_DIM);
+    for (k = 0; k < t->ndim; k++) {
+        x = t->shape[k];
         zero |= !x;
         if (x > SPK_MAX_OUTPUT)
             x = (uint64_t)SPK_MAX_OUTPUT + 1u;
@@ -960,6 +1209,34 @@ static uint64_t shape_read(rd *r, spk_tensor *t, uint32_t v, uint64_t *tot)
         fail(r, SPK_E_LIMIT);
     t->numel = (uint32_t)x;
     return x;
+}
+
+/* dtype code v, ndim and dims as varints (v1-v3): shape_size */
+static uint64_t shape_read(rd *r, spk_tensor *t, uint32_t v, uint64_t *tot)
+{
+    uint32_t k;
+    t->ndim = (uint8_t)var(r, SPK_MAX_NDIM);
+    for (k = 0; k < t->ndim; k++)
+        t->shape[k] = var(r, MAX_DIM);
+    return shape_size(r, t, v, tot);
+}
+
+/* K (v2 group codes 1, 2): max(1, dims[1] * ... * dims[ndim-1]), max(1, numel) below 2-D;
+ * saturated above 2^31 (shape_size's E7b check has failed then; it also covers E8's
+ * K <= 2^48 for code 1) */
+static uint64_t kern_of(const spk_tensor *t, uint64_t numel)
+{
+    uint64_t kern = 1, x;
+    uint32_t k;
+    for (k = 1; k < t->ndim; k++) {
+        x = t->shape[k];
+        kern *= x > SPK_MAX_OUTPUT ? (uint64_t)SPK_MAX_OUTPUT + 1u : x;
+        if (kern > SPK_MAX_OUTPUT)
+            kern = (uint64_t)SPK_MAX_OUTPUT + 1u;
+    }
+    if (t->ndim < 2)
+        kern = numel;
+    return kern ? kern : 1u;
 }
 
 /* svarint value offset within t's dtype range */
@@ -979,14 +1256,20 @@ static void voff_read(rd *r, spk_tensor *t)
 /* The rest of an entry, every version (t has block, metadata and v3 mirror-mode lengths,
  * group-table widths): group size x (>= 1), derived sizes and their checks (FORMAT.md §7; v3:
  * the payload after the mirror modes, §23). */
+/* t's group_size and n_groups for group size x >= 1 (every version) */
+static void groups_of(spk_tensor *t, uint64_t numel, uint64_t x)
+{
+    t->group_size = (uint32_t)(x < numel ? x : numel);
+    /* n_groups = ceil(numel / x) with a 32-bit division (numel <= 2^31; no 64-bit divide) */
+    t->n_groups = x >= numel ? numel != 0 : (t->group_size + (uint32_t)numel - 1u) / t->group_size;
+}
+
 static int entry_end(const spk_pkg *p, spk_tensor *t, const rd *r, uint64_t numel, uint64_t x)
 {
     uint64_t ng, room;
     uint32_t v = t->tid_bits, w = t->len_bits;
-    t->group_size = (uint32_t)(x < numel ? x : numel);
-    /* n_groups = ceil(numel / x) with a 32-bit division (numel <= 2^31; no 64-bit divide) */
-    ng = x >= numel ? numel != 0 : (t->group_size + (uint32_t)numel - 1u) / t->group_size;
-    t->n_groups = (uint32_t)ng;
+    groups_of(t, numel, x);
+    ng = t->n_groups;
     t->next = r->pos;
     if (r->err)
         return r->err;
@@ -1131,23 +1414,12 @@ static int entry_read2(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
 {
     rd r = rd_at(p, t->next);
     uint32_t f = u8(&r), gc = (f >> 3) & 3u, k;
-    uint64_t numel, kern = 1, x, blen, z = 0, maxt = p->ntables ? p->ntables - 1u : 0;
+    uint64_t numel, kern, x, blen, z = 0, maxt = p->ntables ? p->ntables - 1u : 0;
     size_t off = t->block_off + t->block_len;
     numel = shape_read(&r, t, f & 7u, tot);
     if ((f & 0x80u) && !V3(p))
         fail(&r, SPK_E_CORRUPT); /* v2: reserved flag bit (after the dtype check, as codec) */
-    /* K: max(1, dims[1] * ... * dims[ndim-1]), max(1, numel) below 2-D; saturated above 2^31
-     * (shape_read's E7b check has failed then; it also covers E8's K <= 2^48 for code 1) */
-    for (k = 1; k < t->ndim; k++) {
-        x = t->shape[k];
-        kern *= x > SPK_MAX_OUTPUT ? (uint64_t)SPK_MAX_OUTPUT + 1u : x;
-        if (kern > SPK_MAX_OUTPUT)
-            kern = (uint64_t)SPK_MAX_OUTPUT + 1u;
-    }
-    if (t->ndim < 2)
-        kern = numel;
-    if (!kern)
-        kern = 1;
+    kern = kern_of(t, numel);
     x = numel ? numel : 1; /* group code 3: the whole tensor */
     if (gc == 1)
         x = kern;
@@ -1202,6 +1474,122 @@ static int entry_read2(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
     return entry_end(p, t, &r, numel, x);
 }
 
+/* v4 entry at bit t->next * 8 + t->next_bit (FORMAT.md §28, the checks of §30); t holds the
+ * previous entry (iter_reset: int8, shape ()), whose dtype and shape an entry may repeat; its
+ * block follows the previous one.  A tensor of one group has no group table (tid_bits =
+ * len_bits = 0): its group is the payload's first pay_len * 8 - glen_pad bits. */
+static int entry_read4(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
+{
+    brd b;
+    uint64_t numel, kern, x, gs, mlen, mb = 0, pay = 0;
+    uint64_t pred, blen;
+    int64_t s, lo, hi;
+    uint32_t v = t->dtype, k, zero, any0 = 0;
+    size_t off = t->block_off + t->block_len;
+    b.r = rd_at(p, 0);
+    b.bp = (uint64_t)t->next * 8u + t->next_bit;
+    if (!ubits(&b, 1))
+        v = (uint32_t)ubits(&b, 3); /* a new dtype (checked by shape_size) */
+    if (!ubits(&b, 1)) {            /* a new shape: 2 * ndim + zero, dims */
+        x = egol(&b, 0);
+        if ((x >> 1) > SPK_MAX_NDIM)
+            x = 0, fail(&b.r, SPK_E_CORRUPT);
+        t->ndim = (uint8_t)(x >> 1);
+        zero = (uint32_t)(x & 1u);
+        for (k = 0; k < t->ndim; k++) {
+            x = egol(&b, 0) + 1u - zero;
+            if (x > MAX_DIM)
+                x = 1, fail(&b.r, SPK_E_CORRUPT);
+            t->shape[k] = x;
+            any0 |= !x;
+        }
+        if (zero && !any0)
+            fail(&b.r, SPK_E_CORRUPT); /* flagged empty without a zero dim */
+    }
+    numel = shape_size(&b.r, t, v, tot);
+    kern = kern_of(t, numel);
+    k = (uint32_t)ubits(&b, 2); /* group code (as v2) */
+    t->group_mode = (uint8_t)(k == 3 ? 0 : k);
+    gs = numel ? numel : 1;
+    if (k == 1) {
+        gs = kern;
+    } else if (k != 3) {
+        x = egol(&b, 0) + 1u; /* 0: group size; 2: kernels per group */
+        if (x > MAX_DIM || (k == 2 && x > MAX_DIM / kern))
+            x = 1, fail(&b.r, SPK_E_CORRUPT);
+        gs = k == 2 ? x * kern : x;
+    }
+    t->value_offset = 0;
+    if (ubits(&b, 1)) {
+        s = segol(&b, p->voff_k);
+        vrange(t->dtype, &lo, &hi);
+        if (s < lo || s > hi)
+            fail(&b.r, SPK_E_CORRUPT);
+        else
+            t->value_offset = s;
+    }
+    mlen = ubits(&b, 1) ? egol(&b, 0) + 1u : 0; /* < 2^57 + 1 */
+    t->mirror_period = t->mirror_skip = 0;
+    if (ubits(&b, 1)) {
+        /* X1: numel > 0, P >= 2 divides numel (<= 2^31 + 1 here: 32-bit remainder); X2 */
+        x = egol(&b, 0) + 2u;
+        if (x > numel || (uint32_t)numel % (uint32_t)x)
+            x = 2, fail(&b.r, SPK_E_CORRUPT);
+        t->mirror_period = (uint32_t)x;
+        x = egol(&b, 0);
+        if (x > t->mirror_period - 2u)
+            fail(&b.r, SPK_E_CORRUPT);
+        t->mirror_skip = (uint32_t)(x & 0xffffffffu);
+        mb = ((uint32_t)numel / t->mirror_period + 3u) >> 2; /* mirror_bytes */
+    }
+    groups_of(t, numel, gs);
+    t->tid_base = 0;
+    t->tid_bits = t->len_bits = t->glen_pad = 0;
+    blen = mlen + mb;
+    if (numel) {
+        if (!p->ntables)
+            fail(&b.r, SPK_E_CORRUPT);
+        x = ubits(&b, p->tid_w);
+        if (x >= p->ntables)
+            x = 0, fail(&b.r, SPK_E_CORRUPT);
+        t->tid_base = (uint32_t)x;
+        pred = (numel * p->rate) >> 6; /* < 2^44 */
+        if (t->n_groups == 1) {        /* the group's bits; no group table */
+            s = (int64_t)pred + segol(&b, p->len_k);
+            if (s < 1)
+                s = 1, fail(&b.r, SPK_E_CORRUPT);
+            pay = ((uint64_t)s + 7u) >> 3;
+            t->glen_pad = (uint8_t)(pay * 8u - (uint64_t)s);
+        } else { /* group table widths, payload bytes */
+            x = egol(&b, 0);
+            t->len_bits = (uint8_t)(k = (uint32_t)ubits(&b, 6));
+            if (x > 12 || k < 1 || k > 56)
+                x = 0, fail(&b.r, SPK_E_CORRUPT);
+            t->tid_bits = (uint8_t)x;
+            s = (int64_t)((pred + 7u) >> 3) + segol(&b, p->len_k > 3 ? p->len_k - 3u : 0u);
+            if (s < 0 || t->n_groups > (uint64_t)s * 8u)
+                s = 0, fail(&b.r, SPK_E_CORRUPT);
+            pay = (uint64_t)s;
+            blen += ((uint64_t)t->n_groups * (t->tid_bits + t->len_bits) + 7u) >> 3;
+        }
+        blen += pay; /* < 2^59 */
+    }
+    t->next = (size_t)(b.bp >> 3);
+    t->next_bit = (uint8_t)(b.bp & 7u);
+    t->crc32 = 0;
+    if (b.r.err)
+        return b.r.err;
+    if (blen > p->dir_off - off)
+        return SPK_E_CORRUPT;
+    t->block_off = off;
+    t->block_len = (size_t)blen;
+    t->meta_len = (size_t)mlen;
+    t->mirror_len = (size_t)mb;
+    t->pay_len = (size_t)pay;
+    t->pay_off = off + t->block_len - t->pay_len;
+    return 0;
+}
+
 /* Start iterating: t before the first entry. */
 static NOINLINE void iter_reset(const spk_pkg *p, spk_tensor *t)
 {
@@ -1215,13 +1603,16 @@ static NOINLINE void iter_reset(const spk_pkg *p, spk_tensor *t)
     t->tk_off = 0;
     t->block_off = 8;
     t->block_len = 0;
+    t->next_bit = 0;
+    t->dtype = SPK_INT8; /* v4: the "previous" dtype and shape of the first entry */
+    t->ndim = 0;
 }
 
 static int entry_read(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, uint64_t *tot)
 {
     if (V2(p)) {
         E_(name2_read(p, t, name, cap, NULL, 0, NULL));
-        return entry_read2(p, t, tot);
+        return V4(p) ? entry_read4(p, t, tot) : entry_read2(p, t, tot);
     }
     return entry_read1(p, t, name, cap, tot);
 }
@@ -1324,44 +1715,72 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
 {
     rd r = {0};
     uint64_t off, dlen, tot = 0, names = 0, n;
-    uint32_t i, syms = 0;
+    uint32_t i, syms = 0, al = 0;
     spk_tensor t;
+    brd b;
     memset(p, 0, sizeof *p);
     if (!buf || len < 8)
         return SPK_E_TRUNCATED;
-    if (le(buf, 4) != 0x474b5053u || !VERSION_OK(buf[4]) || buf[5]) /* "SPKG", 1-2, flags 0 */
+    if (le(buf, 4) != 0x474b5053u || !VERSION_OK(buf[4]) || buf[5]) /* "SPKG", 1-4, flags 0 */
         return SPK_E_UNSUPPORTED;
     if (buf[6] || buf[7])
         return SPK_E_CORRUPT;
-    if (len < 32 || le(buf + len - 4, 4) != 0x53504b47u) /* "GKPS" */
+    p->version = buf[4];
+    n = V4(p) ? 12u : 24u; /* footer */
+    if (len < 8u + n || le(buf + len - 4, 4) != 0x53504b47u) /* "GKPS" */
         return SPK_E_TRUNCATED;
-    p->dir_end = len - 24;
-    off = le(buf + p->dir_end, 8);
-    dlen = le(buf + p->dir_end + 8, 8);
+    p->dir_end = len - (size_t)n;
+    if (V4(p)) { /* dir_len u32, crc, magic: the directory ends at the footer */
+        dlen = le(buf + p->dir_end, 4);
+        off = (uint64_t)p->dir_end - dlen; /* (wraps if dlen > dir_end: rejected below) */
+    } else {
+        off = le(buf + p->dir_end, 8);
+        dlen = le(buf + p->dir_end + 8, 8);
+    }
     if (off < 8 || dlen > p->dir_end || off != p->dir_end - dlen)
         return SPK_E_CORRUPT;
     p->buf = buf;
     p->len = len;
-    p->version = buf[4];
     p->dir_off = (size_t)off;
     p->dir_crc = (uint32_t)le(buf + len - 8, 4);
     if (spk_crc32(spk_crc32(0, buf, 8), buf + off, (size_t)dlen) != p->dir_crc && !NO_CRC)
         return SPK_E_CHECKSUM;
     r = rd_at(p, p->dir_off);
-    p->ntables = (uint32_t)var(&r, SPK_MAX_TABLES);
+    n = var(&r, ~(uint64_t)0);
+    if (n > SPK_MAX_TABLES) /* T1, T1v4 */
+        return SPK_E_LIMIT;
+    p->ntables = (uint32_t)n;
     p->tab_off = r.pos;
-    for (i = 0; i < p->ntables && !r.err; i++)
-        E_(table_read(&r, NULL, &syms));
+    b.r = r;
+    b.bp = (uint64_t)r.pos * 8u;
+    for (i = 0; i < p->ntables && !b.r.err; i++)
+        E_(tab_read(p, &b, &al, i, NULL, &syms));
+    r = b.r;
+    if (V4(p)) /* the pool's padding */
+        r.pos = (size_t)((b.bp + 7u) >> 3);
     p->ntensors = (uint32_t)var(&r, SPK_MAX_TENSORS);
     if (r.err)
         return r.err;
     p->ent_off = r.pos;
     if (V2(p))
         E_(names2_open(p, &r, &t));
+    if (V4(p)) { /* V1-V3 of §30: the coding parameters before the entry bit string */
+        r.pos = p->ent_off;
+        p->len_k = (uint8_t)(i = u8(&r));
+        p->voff_k = (uint8_t)(n = u8(&r));
+        p->rate = (uint16_t)var(&r, 4096u);
+        if (r.err)
+            return r.err;
+        if (i > 40 || n > 32)
+            return SPK_E_CORRUPT;
+        p->ent_off = r.pos;
+        for (i = p->ntables - 1u; p->ntables > 1 && i; i >>= 1)
+            p->tid_w++;
+    }
     iter_reset(p, &t);
     for (i = 0; i < p->ntensors; i++) {
         if (V2(p)) { /* the entries alone (names_open checked the names) */
-            E_(entry_read2(p, &t, &tot));
+            E_(V4(p) ? entry_read4(p, &t, &tot) : entry_read2(p, &t, &tot));
             continue;
         }
         E_(entry_read1(p, &t, NULL, 0, &tot));
@@ -1372,7 +1791,7 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
         return t.next == p->dir_end ? 0 : SPK_E_CORRUPT; /* stray bytes after the entries */
     if (t.block_off + t.block_len != p->dir_off)
         return SPK_E_CORRUPT; /* D4: the blocks end where the directory starts */
-    r.pos = t.next;
+    r.pos = t.next + (t.next_bit != 0); /* v4: after the bit string's padding */
     p->chunk_log2 = (uint8_t)(i = u8(&r));
     if (r.err)
         return r.err;
@@ -1395,6 +1814,9 @@ static SIZE_NOINLINE void dec_reset(spk_dec *d, const spk_pkg *p)
     d->table = -1;
     d->ncached = 1;
     d->toff[0] = p->tab_off;
+#if SPK_FORMAT_VERSION >= 4
+    d->tstate[0] = 0;
+#endif
     d->stride = (p->ntables + SPK_TABLE_CACHE - 1u) / SPK_TABLE_CACHE;
     if (!d->stride)
         d->stride = 1;
@@ -1697,6 +2119,15 @@ static void unmirror(const spk_pkg *p, const spk_tensor *t, uint8_t *o, uint32_t
     }
 }
 
+/* The bit length of the group whose group-table record is at bit gt (v4, a tensor of one
+ * group: no record, its length from the entry) */
+static uint64_t glen_at(const spk_pkg *p, const spk_tensor *t, uint64_t gt)
+{
+    if (V4(p) && !t->len_bits)
+        return (uint64_t)t->pay_len * 8u - t->glen_pad;
+    return bits_at(p->buf, gt + t->tid_bits, t->len_bits);
+}
+
 /* CRCs, v3 mirror modes (X4) and the whole group table (G1-G3) */
 static int stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_dec *d)
 {
@@ -1716,7 +2147,7 @@ static int stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, sp
     for (g = 0; g < t->n_groups; g++) {
         if (bits_at(p->buf, gt, w) + t->tid_base >= p->ntables)
             return SPK_E_CORRUPT;
-        ln = bits_at(p->buf, gt + w, t->len_bits);
+        ln = glen_at(p, t, gt);
         gt += w + t->len_bits;
         if (!ln || ln > (uint64_t)t->pay_len * 8u - total)
             return SPK_E_CORRUPT;
@@ -1799,7 +2230,7 @@ static int32_t stream_next(spk_stream *s, void *out, size_t out_bytes)
     if (!out || out_bytes / t->itemsize < n)
         return SPK_E_ARG;
     id = bits_at(p->buf, s->gt_bit, t->tid_bits) + t->tid_base;
-    ln = bits_at(p->buf, s->gt_bit + t->tid_bits, t->len_bits);
+    ln = glen_at(p, t, s->gt_bit);
     E_(group_at(s, s->group, id, s->pay_bit, ln, (uint8_t *)out,
                 (uint64_t)t->pay_len * 8u >= MULTI_MIN_BITS));
     s->gt_bit += (uint64_t)t->tid_bits + t->len_bits;

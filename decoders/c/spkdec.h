@@ -1,4 +1,4 @@
-/* spkdec: portable C99 decoder for codec packages, format versions 1, 2 and 3.
+/* spkdec: portable C99 decoder for codec packages, format versions 1, 2, 3 and 4.
  *
  * No dynamic allocation, no libc beyond memcpy/memset, no global state.  All buffers are
  * provided by the caller; every function returns a negative SPK_E_* code on malformed input
@@ -8,16 +8,18 @@
  * RAM (x86-64 sizes; see docs/C_DECODER.md):
  *   spk_pkg      168 bytes         parsed package header (pointers into the package; v2: token
  *                                  dictionary with SPK_TOKEN_CACHE (16) token offsets)
- *   spk_tensor   520 bytes         one directory entry (shape has SPK_MAX_NDIM = 32 dims) and,
+ *   spk_tensor   536 bytes         one directory entry (shape has SPK_MAX_NDIM = 32 dims) and,
  *                                  for v2 names, the byte ends of the name's tokens
  *                                  (SPK_MAX_NAME_TOKENS = 64 uint16)
- *   spk_dec      16936 bytes       4096-entry decode table (uint32) + SPK_TABLE_CACHE (64) offsets
- *                33320 bytes       with -DSPK_MULTI (opt-in): 8192 uint32, a 4096-entry decode
+ *   spk_dec      17192 bytes       4096-entry decode table (uint32) + SPK_TABLE_CACHE (64) offsets
+ *                                  (v4: + 64 uint32 bit-in-byte / alphabet states; 16936 without
+ *                                  v4, -DSPK_ONLY_V1..3)
+ *                33576 bytes       with -DSPK_MULTI (opt-in): 8192 uint32, a 4096-entry decode
  *                                  table or one with multi-set entries (two words an entry)
- *                2424 bytes        with -DSPK_SMALL: 2 * SPK_SMALL_MAX_CODES (1024) + 32 offsets
+ *                2552 bytes        with -DSPK_SMALL: 2 * SPK_SMALL_MAX_CODES (1024) + 32 offsets
  *                                  (+ the range of v2 CRC chunks already verified)
  *   spk_stream   64 bytes          plus the caller's group buffer (group_size values)
- *   stack        ~ 1.1 KiB         deepest: spk_open -> table_read (~1060 bytes at -Os)
+ *   stack        ~ 1.2 KiB         deepest: spk_open -> table_read4 (~1190 bytes at -Os)
  *
  * Typical use:
  *   spk_pkg p; spk_tensor t; static spk_dec d;
@@ -30,8 +32,12 @@
  * each 2^chunk_log2-byte chunk of the data area instead of each block.  Format v3 (§23-26) is
  * v2 plus an optional per-tensor mirror transform (entry flag bit 7: t->mirror_period rows of
  * P values, a 2-bit mode per row between the metadata and the group table), undone after the
- * tensor's groups are decoded.  The API is the same for every version (p->version says which
- * one a package is).
+ * tensor's groups are decoded.  Format v4 (§27-30) is v3 with a 12-byte footer (dir_length u32,
+ * dir_crc u32, magic), the entries as one Exp-Golomb bit string (three coding parameters
+ * first), no group table in the block of a one-group tensor (its exact bit length is in the
+ * entry: t->len_bits 0, t->glen_pad), and the Huffman table pool as one Exp-Golomb bit string
+ * (§28.1: an alphabet may repeat the previous table's; two ways to list the code lengths).  The API is the same for every version (p->version says
+ * which one a package is).
  */
 #ifndef SPKDEC_H
 #define SPKDEC_H
@@ -43,21 +49,26 @@
 extern "C" {
 #endif
 
-/* Format versions read: SPK_MIN_FORMAT_VERSION .. SPK_FORMAT_VERSION (1 .. 3; one of them with
- * -DSPK_ONLY_V1 / -DSPK_ONLY_V2 / -DSPK_ONLY_V3, which the code including this header should
- * see too).  SPK_FORMAT_VERSION was 1 when only v1 was read and 2 before v3: test a package's
- * version with SPK_READS_VERSION(v), not with == SPK_FORMAT_VERSION. */
+/* Format versions read: SPK_MIN_FORMAT_VERSION .. SPK_FORMAT_VERSION (1 .. 4; one of them with
+ * -DSPK_ONLY_V1 / -DSPK_ONLY_V2 / -DSPK_ONLY_V3 / -DSPK_ONLY_V4, which the code including this
+ * header should see too).  SPK_FORMAT_VERSION was 1 when only v1 was read, 2 before v3 and 3
+ * before v4: test a package's version with SPK_READS_VERSION(v), not with ==
+ * SPK_FORMAT_VERSION. */
 #if defined(SPK_ONLY_V1)
 #define SPK_FORMAT_VERSION 1
 #elif defined(SPK_ONLY_V2)
 #define SPK_FORMAT_VERSION 2
-#else
+#elif defined(SPK_ONLY_V3)
 #define SPK_FORMAT_VERSION 3
+#else
+#define SPK_FORMAT_VERSION 4
 #endif
 #if defined(SPK_ONLY_V2)
 #define SPK_MIN_FORMAT_VERSION 2
 #elif defined(SPK_ONLY_V3)
 #define SPK_MIN_FORMAT_VERSION 3
+#elif defined(SPK_ONLY_V4)
+#define SPK_MIN_FORMAT_VERSION 4
 #else
 #define SPK_MIN_FORMAT_VERSION 1
 #endif
@@ -129,16 +140,20 @@ typedef struct {
     size_t ent_off;            /* first tensor entry */
     uint32_t ntables, ntensors;
     uint32_t dir_crc;
-    uint8_t version;           /* 1, 2 or 3 */
-    /* v2 and v3 only (0 in v1) */
+    uint8_t version;           /* 1, 2, 3 or 4 */
+    /* v2, v3 and v4 only (0 in v1) */
     uint8_t id_bits, count_bits; /* name records: token id width, shared / fresh width */
     uint8_t chunk_log2;        /* CRC chunk size 2^chunk_log2 */
     uint32_t ntokens;          /* token dictionary */
+    uint16_t rate;             /* v4 coding parameters (§28; 0 before v4): predicted payload */
+    uint8_t len_k, voff_k;     /* bits a value in 1/64 bit, Exp-Golomb orders of the length
+                                  residuals and of the value offsets */
     size_t tok_off;            /* first token (varint length, bytes) */
     uint64_t name_bit;         /* first name record (bit offset in buf) */
     size_t crc_off;            /* chunk_crc[0] (u32 LE each) */
     uint32_t nchunks;
     uint8_t tok_shift;         /* tokc[k]: offset of token k << tok_shift from tok_off */
+    uint8_t tid_w;             /* v4: entries' table base width (bit length of ntables - 1) */
     uint32_t tokc[SPK_TOKEN_CACHE];
 } spk_pkg;
 
@@ -159,7 +174,9 @@ typedef struct {
     size_t pay_off, pay_len;   /* payload bytes */
     uint32_t crc32;            /* v1: the block's CRC32; v2: 0 (chunk CRCs, spk_verify) */
     uint32_t tid_base;
-    uint8_t tid_bits, len_bits;
+    uint8_t tid_bits, len_bits; /* group table record widths (v4 one group: both 0, no table) */
+    uint8_t glen_pad;          /* v4 one group: the group is pay_len * 8 - glen_pad bits */
+    uint8_t next_bit;          /* v4: the following entry starts at bit next_bit of byte next */
     /* v3 mirror transform (FORMAT.md §23; all 0 without one): rows of mirror_period values
      * (P >= 2, divides numel), the first mirror_skip (a <= P - 2) of each outside the mirror;
      * the rows' 2-bit modes are the mirror_len bytes after the metadata */
@@ -186,6 +203,10 @@ typedef struct {
     uint32_t ncached;          /* toff[0 .. ncached) are known */
     uint32_t stride;           /* toff[k]: directory offset of table k * stride */
     size_t toff[SPK_TABLE_CACHE];
+#if SPK_FORMAT_VERSION >= 4
+    uint32_t tstate[SPK_TABLE_CACHE]; /* v4: table toff[k]'s first bit within that byte |
+                                         the previous table's alphabet << 3 */
+#endif
     uint32_t nrun;
 #ifdef SPK_SMALL
     uint16_t first[SPK_LUT_BITS + 1], count[SPK_LUT_BITS + 1], offs[SPK_LUT_BITS + 1];
