@@ -36,6 +36,15 @@ def _bits(d, bit, w):
 
 
 @njit(cache=True)
+def _bitsn(d, bit, w):
+    """:func:`_bits` as a call, not inlined: the v4 readers use it at many sites, and each
+    inlined copy cost compile time (an empty cache compiled the v4 table reader in 5.8 s)."""
+    if bit + w > 8 * d.size:
+        return np.int64(-1), bit
+    return _bits_at(d, bit, w), bit + w
+
+
+@njit(cache=True)
 def _names(d, pos, count, lim, fill, entries, names, sizes):
     """Token dictionary and name records (N1-N5, E2, E2b).  Returns the byte position after
     the name bit string or FAIL; ``sizes[4]`` = total name bytes."""
@@ -110,32 +119,26 @@ def _names(d, pos, count, lim, fill, entries, names, sizes):
 
 
 @njit(cache=True)
-def _walk_v2(d, dir_off, lim, pos, ntab, total_sym, fill, entries, shapes, names, crcs, sizes,
-             version):
-    """One walk over a v2 directory after its table pool (``ntab`` tables of ``total_sym``
-    code-length symbols, read by ``read_table_pool``, ending at ``pos``; see
-    kernels/directory.py ``_walk``).  Returns chunk_log2 (>= 0) or FAIL; ``sizes`` = tables,
-    code-length symbols, entries, dims, name bytes, chunks."""
+def _head_v2(d, lim, pos, fill, entries, names, sizes):
+    """Tensor count and names after the table pool (ending at ``pos``).  Returns (position
+    after the names or FAIL, count)."""
     max_tensors = lim[2]
     if sizes.size < 6 or pos < 0:
-        return FAIL
+        return FAIL, 0
     count, pos = _varint(d, pos)
     if count < 0 or count > max_tensors or count > d.size:
-        return FAIL
+        return FAIL, 0
     if fill and (entries.shape[0] < count or entries.shape[1] < N_FIELDS):
-        return FAIL
-    pos = _names(d, pos, count, lim, fill, entries, names, sizes)
-    if pos < 0:
-        return FAIL
-    if version >= 4:
-        pos = _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
-    else:
-        pos = _entries_v2(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes,
-                          version)
-    if pos < 0:
-        return FAIL
-    nshape = sizes[3]
-    if pos >= d.size:
+        return FAIL, 0
+    return _names(d, pos, count, lim, fill, entries, names, sizes), count
+
+
+@njit(cache=True)
+def _tail_v2(d, dir_off, pos, ntab, total_sym, count, fill, crcs, sizes):
+    """Chunk size and chunk CRCs after the entries (ending at ``pos``).  Returns chunk_log2
+    (>= 0) or FAIL; ``sizes`` = tables, code-length symbols, entries, dims (already), name
+    bytes (already), chunks."""
+    if pos < 0 or pos >= d.size:
         return FAIL
     log2 = np.int64(d[pos])
     pos += 1
@@ -155,9 +158,28 @@ def _walk_v2(d, dir_off, lim, pos, ntab, total_sym, fill, entries, shapes, names
     sizes[0] = ntab
     sizes[1] = total_sym
     sizes[2] = count
-    sizes[3] = nshape
     sizes[5] = nch
     return log2
+
+
+def _walk_v2(d, dir_off, lim, pos, ntab, total_sym, fill, entries, shapes, names, crcs, sizes,
+             version):
+    """One walk over a v2 / v3 / v4 directory after its table pool (``ntab`` tables of
+    ``total_sym`` code-length symbols, ending at ``pos``; see kernels/directory.py ``_walk``):
+    names, entries (the version's kernel: a package compiles only its version's), chunk CRCs.
+    Returns chunk_log2 (>= 0) or FAIL; ``sizes`` = tables, code-length symbols, entries, dims,
+    name bytes, chunks."""
+    pos, count = _head_v2(d, lim, np.int64(pos), fill, entries, names, sizes)
+    if pos < 0:
+        return FAIL
+    if version >= 4:
+        pos = _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
+    else:
+        pos = _entries_v2(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes,
+                          version)
+    if pos < 0:
+        return FAIL
+    return _tail_v2(d, dir_off, pos, ntab, total_sym, count, fill, crcs, sizes)
 
 
 @njit(cache=True)
@@ -331,14 +353,14 @@ def _eg(d, bit, k):
     w = z
     while w > 0:  # the z bits after the 1, then the k low bits, at most 28 at a time
         c = min(w, np.int64(28))
-        v, bit = _bits(d, bit, c)
+        v, bit = _bitsn(d, bit, c)
         m = (m << c) | v
         w -= c
     low = np.int64(0)
     w = k
     while w > 0:
         c = min(w, np.int64(28))
-        v, bit = _bits(d, bit, c)
+        v, bit = _bitsn(d, bit, c)
         low = (low << c) | v
         w -= c
     return ((m - 1) << k) | low, bit
@@ -378,14 +400,14 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
     numel = np.int64(1)
     kern = np.int64(1)
     for i in range(count):
-        f, bit = _bits(d, bit, 1)
+        f, bit = _bitsn(d, bit, 1)
         if f < 0:
             return FAIL
         if f == 0:
-            code, bit = _bits(d, bit, 3)
+            code, bit = _bitsn(d, bit, 3)
             if code < 1 or code > 6:
                 return FAIL
-        f, bit = _bits(d, bit, 1)
+        f, bit = _bitsn(d, bit, 1)
         if f < 0:
             return FAIL
         if f == 0:
@@ -439,7 +461,7 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
         total_out += numel * _ITEMSIZE[code]
         if total_out > max_output_bytes:
             return FAIL
-        gc, bit = _bits(d, bit, 2)
+        gc, bit = _bitsn(d, bit, 2)
         if gc < 0:
             return FAIL
         if gc == 0:
@@ -459,7 +481,7 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
         if gsize > MAX_DIM:
             return FAIL
         voff = np.int64(0)
-        f, bit = _bits(d, bit, 1)
+        f, bit = _bitsn(d, bit, 1)
         if f < 0:
             return FAIL
         if f:
@@ -470,7 +492,7 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
             if voff < _VMIN[code] or voff > _VMAX[code]:
                 return FAIL
         mlen = np.int64(0)
-        f, bit = _bits(d, bit, 1)
+        f, bit = _bitsn(d, bit, 1)
         if f < 0:
             return FAIL
         if f:
@@ -481,7 +503,7 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
         period = np.int64(0)
         skip = np.int64(0)
         mbytes = np.int64(0)
-        f, bit = _bits(d, bit, 1)
+        f, bit = _bitsn(d, bit, 1)
         if f < 0:
             return FAIL
         if f:
@@ -505,7 +527,7 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
         if numel == 0:
             blen = mlen
         else:
-            tid_base, bit = _bits(d, bit, tw)
+            tid_base, bit = _bitsn(d, bit, tw)
             if tid_base < 0 or tid_base >= ntab:
                 return FAIL
             pred = (numel * rate) >> 6
@@ -521,7 +543,7 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
                 tid_bits, bit = _eg(d, bit, 0)
                 if tid_bits < 0 or tid_bits > 12:
                     return FAIL
-                len_bits, bit = _bits(d, bit, 6)
+                len_bits, bit = _bitsn(d, bit, 6)
                 if len_bits < 1 or len_bits > 56:
                     return FAIL
                 u, bit = _eg(d, bit, max(len_k - 3, np.int64(0)))
@@ -559,6 +581,75 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
 
 
 @njit(cache=True)
+def _code_lengths_v4(d, bit, lengths, off, nsym):
+    """One v4 table's list mode, orders and code lengths (§28.1) into
+    ``lengths[off:off + nsym]`` (zeroed here; the caller sized it).  Returns the bit after
+    them, or FAIL (a symbol beyond ``nsym`` or listed twice, a length outside 1..12, the Kraft
+    sum over 4096, a bit past ``d``).  (A function of its own: inside the pool reader it
+    tripled that reader's compile time.)"""
+    if off < 0 or off + nsym > lengths.size:
+        return FAIL
+    for s in range(off, off + nsym):
+        lengths[s] = 0
+    mode, bit = _bitsn(d, bit, 1)
+    gk, bit = _bitsn(d, bit, 2)
+    if mode < 0 or gk < 0:
+        return FAIL
+    kraft = np.int64(0)
+    if mode == 0:
+        x, bit = _eg(d, bit, 0)
+        if x < 0 or x >= nsym:
+            return FAIL
+        dk, bit = _bitsn(d, bit, 2)
+        if dk < 0:
+            return FAIL
+        prev = np.int64(-1)
+        pl = np.int64(0)
+        for _ in range(x + 1):
+            g, bit = _eg(d, bit, gk)
+            if g < 0 or prev + 1 + g >= nsym:
+                return FAIL
+            sym = prev + 1 + g
+            if prev < 0:
+                ln, bit = _bitsn(d, bit, 4)
+            else:
+                u, bit = _eg(d, bit, dk)
+                if u < 0:
+                    return FAIL
+                ln = pl + _unzig(u)
+            if ln < 1 or ln > 12:
+                return FAIL
+            lengths[off + sym] = ln
+            kraft += np.int64(1) << (12 - ln)
+            prev = sym
+            pl = ln
+    else:
+        counts = np.zeros(13, np.int64)
+        tot = np.int64(0)
+        for ln in range(1, 13):
+            c, bit = _eg(d, bit, 0)
+            if c < 0 or c > nsym:
+                return FAIL
+            counts[ln] = c
+            tot += c
+        if tot > nsym:
+            return FAIL
+        for ln in range(1, 13):
+            prev = np.int64(-1)
+            for _ in range(counts[ln]):
+                g, bit = _eg(d, bit, gk)
+                if g < 0 or prev + 1 + g >= nsym or lengths[off + prev + 1 + g] != 0:
+                    return FAIL
+                sym = prev + 1 + g
+                lengths[off + sym] = ln
+                kraft += np.int64(1) << (12 - ln)
+                prev = sym
+    if kraft > 4096:
+        return FAIL
+    return bit
+
+
+@njit(cache=True)
 def read_table_pool_v4(d, pos, max_classes, sym_first, max_tables, max_table_symbols):
     """Format v4's table pool (§28.1: one bit string) at ``d[pos:]``, checked and read in one
     pass: (position after its padding or FAIL, (kref, nrun, nclass, offset) rows, code
@@ -576,12 +667,12 @@ def read_table_pool_v4(d, pos, max_classes, sym_first, max_tables, max_table_sym
     for i in range(ntab if ok else 0):
         same = np.int64(0)
         if i > 0:
-            same, bit = _bits(d, bit, 1)
+            same, bit = _bitsn(d, bit, 1)
             if same < 0:
                 ok = False
                 break
         if same == 0:
-            kref, bit = _bits(d, bit, 3)
+            kref, bit = _bitsn(d, bit, 3)
             if kref < 0 or kref >= max_classes.size:
                 ok = False
                 break
@@ -599,81 +690,15 @@ def read_table_pool_v4(d, pos, max_classes, sym_first, max_tables, max_table_sym
         if nsym > 65536 or total_sym + nsym > max_table_symbols:
             ok = False
             break
-        mode, bit = _bits(d, bit, 1)
-        gk, bit = _bits(d, bit, 2)
-        if mode < 0 or gk < 0:
-            ok = False
-            break
         if total_sym + nsym > lengths.size:
             grown = np.zeros(max(2 * lengths.size, total_sym + nsym), np.uint8)
             grown[:total_sym] = lengths[:total_sym]
             lengths = grown
-        for s in range(total_sym, total_sym + nsym):
-            lengths[s] = 0
-        kraft = np.int64(0)
-        if mode == 0:
-            x, bit = _eg(d, bit, 0)
-            if x < 0 or x >= nsym:
-                ok = False
-                break
-            ncodes = x + 1
-            dk, bit = _bits(d, bit, 2)
-            if dk < 0:
-                ok = False
-                break
-            prev = np.int64(-1)
-            pl = np.int64(0)
-            for _ in range(ncodes):
-                g, bit = _eg(d, bit, gk)
-                if g < 0:
-                    ok = False
-                    break
-                sym = prev + 1 + g
-                if sym >= nsym:
-                    ok = False
-                    break
-                if prev < 0:
-                    ln, bit = _bits(d, bit, 4)
-                else:
-                    u, bit = _eg(d, bit, dk)
-                    ln = -1 if u < 0 else pl + _unzig(u)
-                if ln < 1 or ln > 12:
-                    ok = False
-                    break
-                lengths[total_sym + sym] = ln
-                kraft += np.int64(1) << (12 - ln)
-                prev = sym
-                pl = ln
-        else:
-            counts = np.zeros(13, np.int64)
-            tot = np.int64(0)
-            for ln in range(1, 13):
-                c, bit = _eg(d, bit, 0)
-                if c < 0 or c > nsym:
-                    ok = False
-                    break
-                counts[ln] = c
-                tot += c
-            if not ok or tot > nsym:
-                ok = False
-                break
-            for ln in range(1, 13):
-                prev = np.int64(-1)
-                for _ in range(counts[ln]):
-                    g, bit = _eg(d, bit, gk)
-                    if g < 0:
-                        ok = False
-                        break
-                    sym = prev + 1 + g
-                    if sym >= nsym or lengths[total_sym + sym] != 0:
-                        ok = False
-                        break
-                    lengths[total_sym + sym] = ln
-                    kraft += np.int64(1) << (12 - ln)
-                    prev = sym
-                if not ok:
-                    break
-        if not ok or lengths[total_sym] == 0 or kraft > 4096:
+        bit = _code_lengths_v4(d, bit, lengths, total_sym, nsym)
+        if bit < 0:
+            ok = False
+            break
+        if lengths[total_sym] == 0:
             ok = False
             break
         tables[i, 0] = kref
