@@ -175,14 +175,14 @@ def write_names(out: bytearray, names: list[str]) -> None:
 
 def write_directory(tables, entries, dtype_code, data_len: int, crcs: list[int],
                     chunk_log2: int = DEFAULT_CHUNK_LOG2, names: bytes | None = None,
-                    version: int = 2) -> bytes:
+                    version: int = 2, table_cache: dict | None = None) -> bytes:
     """The v2 / v3 / v4 directory of ``entries`` (blocks back to back from offset 8, in
     entry order); ``names``: what :func:`write_names` writes for the entries' names, when
-    known."""
+    known; ``table_cache``: v4's table writer's cache (format_v4.write_tables)."""
     out = bytearray()
     if version >= 4:
         from .format_v4 import write_tables
-        write_tables(out, tables)
+        write_tables(out, tables, table_cache)
     else:
         put_varint(out, len(tables))
         for t in tables:

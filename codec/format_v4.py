@@ -209,10 +209,10 @@ def _rate(entries) -> int:
 def _choose(f: list) -> tuple[int, int]:
     """(len_k, voff_k) of §29 for the fields ``f``: the smallest total, ties the lower."""
     vals = {c: np.array([v for kind, v, _ in f if kind == c], np.int64) for c in "LPV"}
-    len_k = min(range(MAX_LEN_K + 1),
-                key=lambda k: (eg_sum(vals["L"], k) + eg_sum(vals["P"], max(k - 3, 0)), k))
-    voff_k = min(range(MAX_VOFF_K + 1), key=lambda k: (eg_sum(vals["V"], k), k))
-    return len_k, voff_k
+    lk = eg_sums(vals["L"], MAX_LEN_K)
+    pk = eg_sums(vals["P"], MAX_LEN_K)
+    tot = lk + pk[np.maximum(np.arange(MAX_LEN_K + 1) - 3, 0)]
+    return int(np.argmin(tot)), int(np.argmin(eg_sums(vals["V"], MAX_VOFF_K)))  # first min
 
 
 def choose_params(entries, dtype_code, ntab: int) -> tuple[int, int, int]:
@@ -233,6 +233,18 @@ def _pack(f: list, orders: dict) -> bytes:
             k = w if kind == "eg" else orders[kind]
             vals[i], widths[i] = v + (1 << k), eg_bits(v, k)
     return pack_fields(vals, widths)
+
+
+def entries_size(entries, dtype_code, ntab: int) -> int:
+    """Bytes :func:`write_entries` writes (the encoder sizes candidate plans with it)."""
+    rate = _rate(entries)
+    f = _entry_fields(entries, dtype_code, ntab, rate)
+    len_k, voff_k = _choose(f)
+    return 2 + _varint_len(rate) + (_emit(f, _orders(len_k, voff_k), None) + 7) // 8
+
+
+def _varint_len(v: int) -> int:
+    return max(1, (v.bit_length() + 6) // 7)
 
 
 def write_entries(out: bytearray, entries, dtype_code, ntab: int) -> None:
@@ -526,6 +538,11 @@ def _table_arrays(t, same: bool):
 
 def _table_cost(t, same: bool, arrays=None) -> tuple[int, int, int]:
     """§29's (mode, gk, dk) of table ``t``: the fewest bits, ties the lowest triple."""
+    return _table_best(t, same, arrays)[1]
+
+
+def _table_best(t, same: bool, arrays=None) -> tuple[int, tuple[int, int, int]]:
+    """(bits, (mode, gk, dk)) of table ``t`` with §29's choice."""
     head, syms, gaps0, deltas, _, counts, gaps1 = arrays or _table_arrays(t, same)
     h = int(sum(head[1]))
     base0 = h + 3 + eg_bits(syms.size - 1, 0) + 2 + 4
@@ -536,8 +553,8 @@ def _table_cost(t, same: bool, arrays=None) -> tuple[int, int, int]:
         mode, gk, dk = c
         bits = base0 + g0[gk] + dd[dk] if mode == 0 else base1 + g1[gk]
         if best is None or bits < best[0]:
-            best = (bits, c)
-    return best[1]
+            best = (int(bits), c)
+    return best
 
 
 def _table_vals(t, same: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -566,9 +583,41 @@ def _table_vals(t, same: bool) -> tuple[np.ndarray, np.ndarray]:
             np.concatenate([np.array(widths, np.int64), body_w]))
 
 
-def write_tables(out: bytearray, tables) -> None:
+def _cached_vals(t, same: bool, cache: dict | None):
+    """:func:`_table_vals` of table ``t``, from / into ``cache`` when given."""
+    if cache is None:
+        return _table_vals(t, same)
+    key = (same, t.kref, t.nrun, t.nclass, np.asarray(t.lengths).tobytes())
+    got = cache.get(key)
+    if got is None:
+        got = cache[key] = _table_vals(t, same)
+    return got
+
+
+def tables_size(tables, cache: dict | None = None) -> int:
+    """Bytes :func:`write_tables` writes."""
+    bits = 0
+    prev = None
+    for i, t in enumerate(tables):
+        alpha = (t.kref, t.nrun, t.nclass)
+        bits += 1 if i else 0
+        same = alpha == prev
+        key = ("bits", same, t.kref, t.nrun, t.nclass, np.asarray(t.lengths).tobytes())
+        got = cache.get(key) if cache is not None else None
+        if got is None:
+            got = _table_best(t, same)[0]
+            if cache is not None:
+                cache[key] = got
+        bits += got
+        prev = alpha
+    return _varint_len(len(tables)) + (bits + 7) // 8
+
+
+def write_tables(out: bytearray, tables, cache: dict | None = None) -> None:
     """§28.1: ``n_tables``, then the tables' bit string (0-padded to a byte); each table's
-    (mode, gap order, delta order) is the smallest-size one (ties: the lowest triple)."""
+    (mode, gap order, delta order) is the smallest-size one (ties: the lowest triple).
+    ``cache``: a dict the writer may keep each table's fields in (the encoder sizes several
+    candidate plans, which often share tables, then writes one)."""
     put_varint(out, len(tables))
     vs, ws = [], []
     prev = None
@@ -579,7 +628,7 @@ def write_tables(out: bytearray, tables) -> None:
             vs.append(np.array([int(same)], np.int64))
             ws.append(np.array([1], np.int64))
         prev = alpha
-        v, w = _table_vals(t, same)
+        v, w = _cached_vals(t, same, cache)
         vs.append(v)
         ws.append(w)
     if vs:

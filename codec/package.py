@@ -446,8 +446,30 @@ def _size(plan: _Plan) -> int:
             tbits = lbits = 0
         entries.append(_entry(p, m, pos, length, 0, tbase, tbits, lbits, mr, glen))
         pos += length
-    plan.size = pos + len(_directory(plan, entries, pos, None)) + footer_size(plan.version)
+    plan.size = pos + _directory_size(plan, entries, pos) + footer_size(plan.version)
     return plan.size
+
+
+def _directory_size(plan: _Plan, entries: list[TensorEntry], end: int) -> int:
+    """Bytes of :func:`_directory` (v4: counted, not written)."""
+    if plan.version < 4:
+        return len(_directory(plan, entries, end, None))
+    from . import format_v4 as v4
+    cache = plan.names_cache.setdefault("v4 tables", {})
+    return (v4.tables_size(plan.tables, cache) + v4._varint_len(len(entries))
+            + len(_names_bytes(plan, entries)) + v4.entries_size(entries, DTYPE_CODES,
+                                                                 len(plan.tables))
+            + 1 + 4 * v2.chunk_count(end - PREAMBLE_SIZE, plan.chunk_log2))
+
+
+def _names_bytes(plan: _Plan, entries: list[TensorEntry]) -> bytes:
+    """The v2 name section (§17.1) of the package's names, computed once a pack."""
+    names = plan.names_cache.get("v2")
+    if names is None:
+        buf = bytearray()
+        v2.write_names(buf, [e.name for e in entries])
+        names = plan.names_cache["v2"] = bytes(buf)
+    return names
 
 
 def _directory(plan: _Plan, entries: list[TensorEntry], end: int, crcs) -> bytes:
@@ -456,14 +478,10 @@ def _directory(plan: _Plan, entries: list[TensorEntry], end: int, crcs) -> bytes
     if plan.version == 1:
         return write_directory(plan.tables, entries)
     n = v2.chunk_count(end - PREAMBLE_SIZE, plan.chunk_log2)
-    names = plan.names_cache.get("v2")
-    if names is None:
-        buf = bytearray()
-        v2.write_names(buf, [e.name for e in entries])
-        names = plan.names_cache["v2"] = bytes(buf)
+    names = _names_bytes(plan, entries)
     return v2.write_directory(plan.tables, entries, DTYPE_CODES, end - PREAMBLE_SIZE,
                               [0] * n if crcs is None else crcs, plan.chunk_log2, names,
-                              plan.version)
+                              plan.version, plan.names_cache.setdefault("v4 tables", {}))
 
 
 def _emit(sink, plan: _Plan) -> int:

@@ -122,3 +122,46 @@ def test_alphabet_refinement_never_grows_and_skips_big_models(monkeypatch):
     monkeypatch.setattr(pk, "SMALL_MODEL_PARAMS", 1000)  # (the model has ~28 K values)
     assert len(codec.pack(ts)) >= len(refined)
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
+def test_every_candidate_is_sized_exactly(monkeypatch, version):
+    """The encoder's directory size of each candidate plan (v4: counted, not written) is the
+    length of the directory that plan writes, and the chosen plan's size is the package's."""
+    ts = _bn_model(np.random.default_rng(5))
+    seen = []
+    real = pk._directory_size
+
+    def spy(plan, entries, end):
+        n = real(plan, entries, end)
+        assert n == len(pk._directory(plan, entries, end, None))
+        seen.append(n)
+        return n
+    monkeypatch.setattr(pk, "_directory_size", spy)
+    sizes = []
+    real_size = pk._size
+    monkeypatch.setattr(pk, "_size", lambda plan: sizes.append(real_size(plan)) or sizes[-1])
+    data = codec.pack(ts, version=version)
+    assert len(seen) >= 3 and len(data) in sizes
+
+
+def test_v4_table_price_refinement(monkeypatch):
+    """Small models in v4 are planned again with v4's table price; kept only if smaller, never
+    for v1-v3 or big models."""
+    ts = _bn_model(np.random.default_rng(6))
+    calls = []
+    real = pk._refine_tables
+
+    def spy(best, plan_of):
+        out = real(best, plan_of)
+        calls.append((best.size, out.size))
+        assert out.size <= best.size
+        return out
+    monkeypatch.setattr(pk, "_refine_tables", spy)
+    codec.pack(ts)
+    assert len(calls) == 1
+    codec.pack(ts, version=3)
+    assert len(calls) == 1
+    monkeypatch.setattr(pk, "SMALL_MODEL_PARAMS", 1000)
+    codec.pack(ts)
+    assert len(calls) == 1
