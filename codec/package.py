@@ -13,10 +13,10 @@ import numpy as np
 
 from .errors import ChecksumError, CodecError, CorruptError, TruncatedError
 from . import format_v2 as v2
+from . import format_v4 as v4
 from .format import (DEFAULT_LIMITS, DTYPE_CODES, PREAMBLE_SIZE, VERSION, Directory,
                      Limits, Table, TensorEntry, footer, footer_size, preamble, read_directory,
-                     value_range,
-                     write_directory)
+                     value_range, write_directory)
 from .huffman import LUT_BITS, canonical_codes
 from .kernels.decode import LANES, decode_groups, decode_groups_multi, decode_groups_wide
 from .kernels.encode import group_bits, group_tables, merge_first_bytes, pack_groups
@@ -34,10 +34,9 @@ PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group h
 from .meta import QuantMeta
 from . import mirror as mir
 from .planner import (FAST_SAMPLE_PAIRS, NRUN_CHOICES, SAMPLE_PAIRS, TABLE_PRICE, V4_TABLE_PRICE,
-                      Prepared, Sampler,
-                      alphabet_fits, alphabet_krefs, build_tables, coarsen, check_dtype,
-                      choose_alphabet, group_size_for, prepare, prepare_many, run_ranges,
-                      tensor_hists, use_per_group)
+                      Prepared, Sampler, alphabet_fits, alphabet_krefs, build_tables, coarsen,
+                      check_dtype, choose_alphabet, group_size_for, prepare, prepare_many,
+                      run_ranges, tensor_hists, use_per_group)
 from .kernels.symbols import num_classes
 from .offsets import mirror_offset
 
@@ -454,7 +453,6 @@ def _directory_size(plan: _Plan, entries: list[TensorEntry], end: int) -> int:
     """Bytes of :func:`_directory` (v4: counted, not written)."""
     if plan.version < 4:
         return len(_directory(plan, entries, end, None))
-    from . import format_v4 as v4
     cache = plan.names_cache.setdefault("v4 tables", {})
     return (v4.tables_size(plan.tables, cache) + v4._varint_len(len(entries))
             + len(_names_bytes(plan, entries)) + v4.entries_size(entries, DTYPE_CODES,
@@ -695,7 +693,7 @@ def _refine_alphabet(best: _Plan, plan_of) -> _Plan:
 def _refine_tables(best: _Plan, plan_of) -> _Plan:
     """A small model in format v4: the chosen grouping and alphabet planned again with the
     clustering pricing tables as v4 writes them (planner.V4_TABLE_PRICE: more, smaller
-    tables), kept if its package is smaller (fer 4/0 -46 B; for big models the cheaper price
+    tables), kept if its package is smaller (fer 4/0 -49 B; for big models the cheaper price
     over-splits: yolov8n 4/.9 +3.4 %, docs/DESIGN.md)."""
     token = TABLE_PRICE.set(V4_TABLE_PRICE)
     try:

@@ -182,6 +182,49 @@ def _walk_v2(d, dir_off, lim, pos, ntab, total_sym, fill, entries, shapes, names
     return _tail_v2(d, dir_off, pos, ntab, total_sym, count, fill, crcs, sizes)
 
 
+@njit(cache=True, inline="always")
+def _dim_step(numel, kern, zero, k, dim):
+    """(numel, kernel size, a zero dim seen) after dim ``k`` (0 <= dim <= 2^48): products
+    saturate at BIG; the kernel size is the product of dims 1.. (0 once a dim is 0)."""
+    if dim == 0:
+        zero = True
+    elif numel <= BIG // dim:
+        numel *= dim
+    else:
+        numel = BIG
+    if k >= 1:
+        if dim == 0 or kern == 0:
+            kern = 0
+        elif kern <= BIG // dim:
+            kern *= dim
+        else:
+            kern = BIG
+    return numel, kern, zero
+
+
+@njit(cache=True)
+def _fill(e, code, ndim, shape_off, numel, gc, gsize, voff, boff, blen, mlen, tid_base,
+          tid_bits, len_bits, period, skip, glen):
+    """One entry's row of the kernel's entry array (F_* columns; the caller checked that the
+    row exists and has N_FIELDS columns)."""
+    e[F_DTYPE] = code
+    e[F_NDIM] = ndim
+    e[F_SHAPE_OFF] = shape_off
+    e[F_NUMEL] = numel
+    e[F_GMODE] = gc
+    e[F_GSIZE] = gsize
+    e[F_VOFF] = voff
+    e[F_BOFF] = boff
+    e[F_BLEN] = blen
+    e[F_MLEN] = mlen
+    e[F_TID_BASE] = tid_base
+    e[F_TID_BITS] = tid_bits
+    e[F_LEN_BITS] = len_bits
+    e[F_MPERIOD] = period
+    e[F_MSKIP] = skip
+    e[F_GLEN] = glen
+
+
 @njit(cache=True)
 def _entries_v2(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes, version):
     """The v2 / v3 entries (§18, v3: §23) from byte ``pos``.  Returns the position after them
@@ -213,19 +256,7 @@ def _entries_v2(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes,
                 return FAIL
             if fill:
                 shapes[nshape + k] = dim
-            if dim == 0:
-                zero = True
-            elif numel <= BIG // dim:
-                numel *= dim
-            else:
-                numel = BIG
-            if k >= 1:
-                if dim == 0 or kern == 0:
-                    kern = 0
-                elif kern <= BIG // dim:
-                    kern *= dim
-                else:
-                    kern = BIG
+            numel, kern, zero = _dim_step(numel, kern, zero, k, dim)
         if zero:
             numel = 0
         if ndim < 2:
@@ -305,22 +336,8 @@ def _entries_v2(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes,
         if not groups_fit(numel, gsize, ntab, blen, mlen + mbytes, tid_bits, len_bits):
             return FAIL
         if fill:
-            e = entries[i]
-            e[F_DTYPE] = code
-            e[F_NDIM] = ndim
-            e[F_SHAPE_OFF] = shape_off
-            e[F_NUMEL] = numel
-            e[F_GMODE] = gc
-            e[F_GSIZE] = gsize
-            e[F_VOFF] = voff
-            e[F_BOFF] = boff
-            e[F_BLEN] = blen
-            e[F_MLEN] = mlen
-            e[F_TID_BASE] = tid_base
-            e[F_TID_BITS] = tid_bits
-            e[F_LEN_BITS] = len_bits
-            e[F_MPERIOD] = period
-            e[F_MSKIP] = skip
+            _fill(entries[i], code, ndim, shape_off, numel, gc, gsize, voff, boff, blen, mlen,
+                  tid_base, tid_bits, len_bits, period, skip, np.int64(0))
         boff += blen
     if boff != dir_off:
         return FAIL
@@ -430,19 +447,7 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
                     return FAIL
                 if fill:
                     shapes[nshape + k] = dim
-                if dim == 0:
-                    zero = True
-                elif numel <= BIG // dim:
-                    numel *= dim
-                else:
-                    numel = BIG
-                if k >= 1:
-                    if dim == 0 or kern == 0:
-                        kern = 0
-                    elif kern <= BIG // dim:
-                        kern *= dim
-                    else:
-                        kern = BIG
+                numel, kern, zero = _dim_step(numel, kern, zero, k, dim)
             if zflag == 1 and not zero:
                 return FAIL
             if zero:
@@ -556,23 +561,8 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
         if blen > dir_off - boff:
             return FAIL
         if fill:
-            e = entries[i]
-            e[F_DTYPE] = code
-            e[F_NDIM] = ndim
-            e[F_SHAPE_OFF] = shape_off
-            e[F_NUMEL] = numel
-            e[F_GMODE] = gc
-            e[F_GSIZE] = gsize
-            e[F_VOFF] = voff
-            e[F_BOFF] = boff
-            e[F_BLEN] = blen
-            e[F_MLEN] = mlen
-            e[F_TID_BASE] = tid_base
-            e[F_TID_BITS] = tid_bits
-            e[F_LEN_BITS] = len_bits
-            e[F_MPERIOD] = period
-            e[F_MSKIP] = skip
-            e[F_GLEN] = glen
+            _fill(entries[i], code, ndim, shape_off, numel, gc, gsize, voff, boff, blen, mlen,
+                  tid_base, tid_bits, len_bits, period, skip, glen)
         boff += blen
     if boff != dir_off:
         return FAIL
