@@ -697,7 +697,7 @@ CHECKS = (["import_codec_no_numba_cuda"]
              "dequantize_bad_argument", "corrupt_like_cpu", "kernel_checks_indices",
              "warp_kernel_paths", "warp_kernel_fallback", "warp_kernel_tables_and_dequantize",
              "warp_kernel_corrupt_like_cpu", "host_crc_parallel", "mirror_v3_forced",
-             "mirror_v3_auto_and_dequantize", "mirror_v3_bad_modes", "mirror_v3_vectors",
+             "mirror_v3_auto_and_dequantize", "mirror_v3_bad_modes", "mirror_v3_vectors", "v4_vectors",
              "device_chunk_crcs", "signed_value_offsets"])
 
 
