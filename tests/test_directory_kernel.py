@@ -23,7 +23,7 @@ from codec.huffman import LUT_BITS, canonical_codes
 from codec.kernels.directory import build_luts
 from codec.kernels.symbols import SYM_FIRST, class_base
 from codec.package import _decode_luts
-from fuzz.harness import sample_packages
+from fuzz.harness import draw_edits, sample_packages
 
 SAMPLES = sample_packages(1)
 
@@ -65,21 +65,7 @@ def test_kernel_equals_python_parser_on_valid_packages(sample):
 def test_kernel_never_accepts_what_python_rejects(data):
     sample = data.draw(st.sampled_from(SAMPLES), label="sample")
     raw, off = directory_of(sample.data)
-    buf = bytearray(raw)
-    for _ in range(data.draw(st.integers(1, 4), label="edits")):
-        kind = data.draw(st.sampled_from(["flip", "set", "cut", "insert"]))
-        if not buf:
-            break
-        i = data.draw(st.integers(0, len(buf) - 1))
-        if kind == "flip":
-            buf[i] ^= 1 << data.draw(st.integers(0, 7))
-        elif kind == "set":
-            buf[i] = data.draw(st.integers(0, 255))
-        elif kind == "cut":
-            del buf[i:]
-        else:
-            buf[i:i] = bytes([data.draw(st.integers(0, 255))])
-    raw = bytes(buf)
+    raw = draw_edits(data, raw)
     fast = _parse_fast(raw, off, DEFAULT_LIMITS)
     slow = slow_or_error(raw, off)
     if fast is not None:

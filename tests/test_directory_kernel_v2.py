@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import codec
 from codec.errors import CodecError, LimitError
 from codec.format import (DEFAULT_LIMITS, FOOTER_SIZE, Limits, _parse_fast_v2, _parse_slow_v2)
-from fuzz.harness import sample_packages
+from fuzz.harness import draw_edits, sample_packages
 
 SAMPLES = sample_packages(2)
 
@@ -60,21 +60,7 @@ def test_kernel_equals_python_parser_on_valid_packages(data):
 def test_kernel_never_accepts_what_python_rejects(data):
     sample = data.draw(st.sampled_from(SAMPLES), label="sample")
     raw, off = directory_of(sample.data)
-    buf = bytearray(raw)
-    for _ in range(data.draw(st.integers(1, 4), label="edits")):
-        kind = data.draw(st.sampled_from(["flip", "set", "cut", "insert"]))
-        if not buf:
-            break
-        i = data.draw(st.integers(0, len(buf) - 1))
-        if kind == "flip":
-            buf[i] ^= 1 << data.draw(st.integers(0, 7))
-        elif kind == "set":
-            buf[i] = data.draw(st.integers(0, 255))
-        elif kind == "cut":
-            del buf[i:]
-        else:
-            buf[i:i] = bytes([data.draw(st.integers(0, 255))])
-    raw = bytes(buf)
+    raw = draw_edits(data, raw)
     # the data area length is part of the directory's meaning (implicit offsets, chunk count)
     off = data.draw(st.sampled_from([off, off - 1, off + 1, 8]), label="dir_off")
     fast = _parse_fast_v2(raw, off, DEFAULT_LIMITS)

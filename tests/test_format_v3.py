@@ -14,6 +14,7 @@ import codec
 import codec.format_v2 as v2
 from codec import mirror as mir
 from codec.format import DTYPE_CODES, PREAMBLE_SIZE, footer, preamble
+from fuzz.harness import golden_options
 
 V3 = Path(__file__).parent / "vectors" / "v3"
 VECTORS = sorted(p.stem for p in V3.glob("*.bin"))
@@ -28,17 +29,7 @@ def vector(name):
 
 
 def options(js):
-    meta = {k: codec.QuantMeta(bits=m["bits"], kind=m["kind"], axis=m["axis"], block=m["block"],
-                               scale=np.frombuffer(bytes.fromhex(m["scale_hex"]),
-                                                   "<f4" if m["scale_dtype"] == "float32" else "<f8"),
-                               zero_point=m["zero_point"])
-            for k, m in js["meta"].items()}
-    mirror = js["mirror"]
-    if isinstance(mirror, dict):
-        mirror = {k: tuple(v) for k, v in mirror.items()}
-    group = tuple(js["group"]) if isinstance(js["group"], list) else js["group"]
-    return dict(group=group, max_tables=js["max_tables"], meta=meta or None, version=3,
-                mirror=mirror)
+    return golden_options(js, 3)
 
 
 def _mirror_decisions(data: bytes) -> dict:

@@ -19,7 +19,7 @@ import codec.format_v4 as v4
 from codec.errors import CodecError
 from codec.format import (DEFAULT_LIMITS, DTYPE_CODES, PREAMBLE_SIZE, Limits, _parse_fast_v2,
                           _parse_slow_v2, footer, preamble)
-from fuzz.harness import sample_packages
+from fuzz.harness import draw_edits, golden_options, sample_packages
 
 V4 = Path(__file__).parent / "vectors" / "v4"
 VECTORS = sorted(p.stem for p in V4.glob("*.bin"))
@@ -34,17 +34,7 @@ def vector(name):
 
 
 def options(js):
-    meta = {k: codec.QuantMeta(bits=m["bits"], kind=m["kind"], axis=m["axis"], block=m["block"],
-                               scale=np.frombuffer(bytes.fromhex(m["scale_hex"]),
-                                                   "<f4" if m["scale_dtype"] == "float32" else "<f8"),
-                               zero_point=m["zero_point"])
-            for k, m in js["meta"].items()}
-    mirror = js["mirror"]
-    if isinstance(mirror, dict):
-        mirror = {k: tuple(v) for k, v in mirror.items()}
-    group = tuple(js["group"]) if isinstance(js["group"], list) else js["group"]
-    return dict(group=group, max_tables=js["max_tables"], meta=meta or None, version=4,
-                mirror=mirror)
+    return golden_options(js, 4)
 
 
 def directory_of(data: bytes) -> tuple[bytes, int]:
@@ -152,20 +142,7 @@ def test_every_bit_flip_of_every_vector_directory_agrees():
 def test_kernel_never_accepts_what_python_rejects(data):
     sample = data.draw(st.sampled_from(SAMPLES), label="sample")
     raw, off = directory_of(sample.data)
-    buf = bytearray(raw)
-    for _ in range(data.draw(st.integers(1, 4), label="edits")):
-        kind = data.draw(st.sampled_from(["flip", "set", "cut", "insert"]))
-        if not buf:
-            break
-        i = data.draw(st.integers(0, len(buf) - 1))
-        if kind == "flip":
-            buf[i] ^= 1 << data.draw(st.integers(0, 7))
-        elif kind == "set":
-            buf[i] = data.draw(st.integers(0, 255))
-        elif kind == "cut":
-            del buf[i:]
-        else:
-            buf[i:i] = bytes([data.draw(st.integers(0, 255))])
+    buf = draw_edits(data, raw)
     off = data.draw(st.sampled_from([off, off - 1, off + 1, 8]), label="dir_off")
     fast = _parse_fast_v2(bytes(buf), off, DEFAULT_LIMITS, 4)
     slow = slow_or_error(bytes(buf), off)

@@ -472,3 +472,43 @@ def rewrite_directory(data: bytes, tables, tensors) -> bytes:
     dir_off = d.directory_offset
     dd = _directory_bytes(d, tensors, data)
     return data[:dir_off] + dd + footer(dir_off, dd, data[:PREAMBLE_SIZE])
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers shared by the directory-kernel tests and the golden-vector tests
+
+def draw_edits(data, raw: bytes) -> bytes:
+    """``raw`` with 1-4 hypothesis-drawn edits (bit flip, byte set, cut, insert)."""
+    from hypothesis import strategies as st
+    buf = bytearray(raw)
+    for _ in range(data.draw(st.integers(1, 4), label="edits")):
+        kind = data.draw(st.sampled_from(["flip", "set", "cut", "insert"]))
+        if not buf:
+            break
+        i = data.draw(st.integers(0, len(buf) - 1))
+        if kind == "flip":
+            buf[i] ^= 1 << data.draw(st.integers(0, 7))
+        elif kind == "set":
+            buf[i] = data.draw(st.integers(0, 255))
+        elif kind == "cut":
+            del buf[i:]
+        else:
+            buf[i:i] = bytes([data.draw(st.integers(0, 255))])
+    return bytes(buf)
+
+
+def golden_options(js: dict, version: int) -> dict:
+    """``codec.pack`` options of a golden vector's JSON (group, max_tables, exact QuantMeta,
+    mirror), written as ``version``."""
+    meta = {k: codec.QuantMeta(bits=m["bits"], kind=m["kind"], axis=m["axis"], block=m["block"],
+                               scale=np.frombuffer(bytes.fromhex(m["scale_hex"]),
+                                                   "<f4" if m["scale_dtype"] == "float32"
+                                                   else "<f8"),
+                               zero_point=m["zero_point"])
+            for k, m in js["meta"].items()}
+    mirror = js.get("mirror")
+    if isinstance(mirror, dict):
+        mirror = {k: tuple(v) for k, v in mirror.items()}
+    group = tuple(js["group"]) if isinstance(js["group"], list) else js["group"]
+    return dict(group=group, max_tables=js["max_tables"], meta=meta or None, version=version,
+                mirror=mirror)
