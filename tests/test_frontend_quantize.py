@@ -213,3 +213,16 @@ def test_activation_quantizer_fixed_point():
 def test_activation_bits_range(bits):
     with pytest.raises(ValueError):
         quantize_activation(np.ones(3), bits=bits)
+
+
+def test_alpha_never_worse_than_maxabs_after_float32_scales():
+    """The case hypothesis found (16 bits: the float32 scale undid alpha's gain): per row,
+    alpha's stored result is never worse than max-abs's."""
+    w = np.full((1, 4, 5), 995.2422, np.float32)
+    w[0, 0, 0] = 300.0
+    for bits in (8, 12, 16):
+        a = quantize(w, bits=bits, granularity="channel", method="alpha")
+        m = quantize(w, bits=bits, granularity="channel")
+        ea = np.linalg.norm(a.dequantize(np.float64) - w)
+        em = np.linalg.norm(m.dequantize(np.float64) - w)
+        assert ea <= em
