@@ -401,12 +401,7 @@ def _read_tables(r: Reader, limits: Limits) -> list[Table]:
         if nclass < 1:
             raise CorruptError(f"table {i}: nclass is 0", offset=r.offset - 1)
         nsym = SYM_FIRST + nclass * nrun
-        if nsym > MAX_SYMBOLS:
-            raise LimitError(f"table {i}: {nsym} symbols > {MAX_SYMBOLS}", offset=at, value=nsym)
-        total_sym += nsym
-        if total_sym > limits.max_table_symbols:
-            raise LimitError(f"table {i}: the tables' alphabets exceed max_table_symbols="
-                             f"{limits.max_table_symbols}", offset=at, value=total_sym)
+        total_sym = v4.count_symbols(i, nsym, total_sym, limits, at)
         lengths = read_lengths(r, nsym)
         if lengths[SYM_EOB] == 0:
             raise CorruptError(f"table {i} has no end-of-group code", offset=at)

@@ -83,17 +83,9 @@ class BitWriter:
 _POW2 = np.array([1 << i for i in range(63)], np.int64)
 
 
-def eg_sum(values: np.ndarray, k: int) -> int:
-    """Total bits of the order-``k`` Exp-Golomb codes of ``values`` (int64, each >= 0)."""
-    if values.size == 0:
-        return 0
-    m = (values >> k) + 1
-    nbits = np.searchsorted(_POW2, m, side="right")  # bit length of m (exact for int64)
-    return int(2 * nbits.sum()) + values.size * (k - 1)
-
-
 def eg_sums(values: np.ndarray, kmax: int) -> np.ndarray:
-    """``[eg_sum(values, k) for k in 0 … kmax]`` in one pass."""
+    """Total bits of the order-``k`` Exp-Golomb codes of ``values`` (int64, each >= 0), for
+    every ``k`` in 0 … ``kmax``, in one pass."""
     if values.size == 0:
         return np.zeros(kmax + 1, np.int64)
     ks = np.arange(kmax + 1, dtype=np.int64)
@@ -471,41 +463,8 @@ MAX_CODE_LEN = 12
 MAX_KREF, MAX_NRUN, MAX_SYMBOLS, SYM_FIRST = 6, 4096, 1 << 16, 2
 
 
-def _table_fields(t, same: bool, mode: int, gk: int, dk: int) -> list:
-    """The fields of one table (kind, value, width-or-order): mode 0 lists the coded symbols
-    in ascending order with their lengths as deltas, mode 1 the counts per length and each
-    length's symbols (v1's layout, Exp-Golomb coded)."""
-    f: list = []
-    if not same:
-        f += [("u", t.kref, 3), ("eg", t.nrun - 1, 0), ("eg", t.nclass - 1, 0)]
-    lens = np.asarray(t.lengths)
-    f += [("u", mode, 1), ("u", gk, 2)]
-    if mode == 0:
-        syms = [int(x) for x in np.flatnonzero(lens)]
-        f += [("eg", len(syms) - 1, 0), ("u", dk, 2)]
-        prev, pl = -1, 0
-        for x in syms:
-            ln = int(lens[x])
-            f.append(("eg", x - prev - 1, gk))
-            f.append(("u", ln, 4) if prev < 0 else ("eg", zigzag(ln - pl), dk))
-            prev, pl = x, ln
-    else:
-        per = [[int(x) for x in np.flatnonzero(lens == ln)] for ln in range(1, MAX_CODE_LEN + 1)]
-        f += [("eg", len(p), 0) for p in per]
-        for p in per:
-            prev = -1
-            for x in p:
-                f.append(("eg", x - prev - 1, gk))
-                prev = x
-    return f
-
-
 def _table_choices():
     return [(0, g, d) for g in range(4) for d in range(4)] + [(1, g, 0) for g in range(4)]
-
-
-def _fields_bits(f) -> int:
-    return sum(w if kind == "u" else eg_bits(v, w) for kind, v, w in f)
 
 
 def _table_arrays(t, same: bool):
@@ -546,7 +505,7 @@ def _table_best(t, same: bool, arrays=None) -> tuple[int, tuple[int, int, int]]:
     head, syms, gaps0, deltas, _, counts, gaps1 = arrays or _table_arrays(t, same)
     h = int(sum(head[1]))
     base0 = h + 3 + eg_bits(syms.size - 1, 0) + 2 + 4
-    base1 = h + 3 + eg_sum(counts, 0)
+    base1 = h + 3 + int(eg_sums(counts, 0)[0])
     g0, dd, g1 = eg_sums(gaps0, 3), eg_sums(deltas, 3), eg_sums(gaps1, 3)
     best = None
     for c in _table_choices():
@@ -558,8 +517,9 @@ def _table_best(t, same: bool, arrays=None) -> tuple[int, tuple[int, int, int]]:
 
 
 def _table_vals(t, same: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(vals, widths) of one table's fields with §29's choice (the same bits as
-    :func:`_table_fields`)."""
+    """(vals, widths) of one table's fields (§28.1) with §29's choice: the alphabet unless
+    ``same``, mode, ``gk``, then mode 0's count, ``dk`` and (gap, length) pairs or mode 1's
+    counts and gaps."""
     arrays = _table_arrays(t, same)
     head, syms, gaps0, deltas, first, counts, gaps1 = arrays
     mode, gk, dk = _table_cost(t, same, arrays)
@@ -635,6 +595,18 @@ def write_tables(out: bytearray, tables, cache: dict | None = None) -> None:
         out += pack_fields(np.concatenate(vs), np.concatenate(ws))
 
 
+def count_symbols(i: int, nsym: int, total_sym: int, limits, at: int) -> int:
+    """T4 (§12) / T3v4: table ``i``'s alphabet within 2^16 symbols and the running total
+    within ``max_table_symbols``; returns the new total."""
+    if nsym > MAX_SYMBOLS:
+        raise LimitError(f"table {i}: {nsym} symbols > {MAX_SYMBOLS}", offset=at, value=nsym)
+    total_sym += nsym
+    if total_sym > limits.max_table_symbols:
+        raise LimitError(f"table {i}: the tables' alphabets exceed max_table_symbols="
+                         f"{limits.max_table_symbols}", offset=at, value=total_sym)
+    return total_sym
+
+
 def read_tables(r: Reader, limits, table_cls, max_classes) -> list:
     """§28.1's table pool with the checks of §30 (T1v4-T6v4); ``table_cls(kref, nrun, nclass,
     lengths)`` builds each table."""
@@ -658,12 +630,7 @@ def read_tables(r: Reader, limits, table_cls, max_classes) -> list:
                 raise CorruptError(f"table {i}: nclass {nclass} > {max_classes(kref)}",
                                    offset=at, value=nclass)
         nsym = SYM_FIRST + nclass * nrun
-        if nsym > MAX_SYMBOLS:
-            raise LimitError(f"table {i}: {nsym} symbols > {MAX_SYMBOLS}", offset=at, value=nsym)
-        total_sym += nsym
-        if total_sym > limits.max_table_symbols:
-            raise LimitError(f"table {i}: the tables' alphabets exceed max_table_symbols="
-                             f"{limits.max_table_symbols}", offset=at, value=total_sym)
+        total_sym = count_symbols(i, nsym, total_sym, limits, at)
         mode = br.u(1, "list mode")
         gk = br.u(2, "gap order")
         lengths = np.zeros(nsym, np.uint8)

@@ -423,7 +423,7 @@ def _size(plan: _Plan) -> int:
         m = src.meta.get(k)
         tid = plan.group_tables[i]
         mr = src.mirror(k)
-        mlen = (len(m.to_bytes()) if m is not None else 0) + len(mr[2])
+        mlen = _head_len(m, mr)
         glen = 0
         if p.n_groups == 0:
             length, tbase, tbits, lbits = mlen, 0, 0, 0
@@ -511,10 +511,9 @@ def _emit(sink, plan: _Plan) -> int:
         else:
             block, tbase, tbits, lbits = plan.enc.block(p, plan.group_tables[i], m,
                                                         plan.bits.get(k), mr[2])
-        glen, cut = _implicit(plan.version, p.n_groups, tbits, lbits,
-                              block[_head_len(m, mr):])
+        h = _head_len(m, mr)
+        glen, cut = _implicit(plan.version, p.n_groups, tbits, lbits, block[h:])
         if cut:  # v4: the one group's length moves to the entry (§27)
-            h = _head_len(m, mr)
             block = block[:h] + block[h + cut:]
             tbits = lbits = 0
         src.cache.pop(k, None)

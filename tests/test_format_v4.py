@@ -394,7 +394,5 @@ def test_pool_modes_in_real_tables():
             same_ = i > 0 and (t.kref, t.nrun, t.nclass) == (d.tables[i - 1].kref,
                                                              d.tables[i - 1].nrun,
                                                              d.tables[i - 1].nclass)
-            best = min(v4._table_choices(),
-                       key=lambda c: (v4._fields_bits(v4._table_fields(t, same_, *c)), c))
-            modes.add(best[0])
+            modes.add(v4._table_cost(t, same_)[0])
     assert modes == {0, 1}

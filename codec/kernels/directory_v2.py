@@ -202,6 +202,31 @@ def _dim_step(numel, kern, zero, k, dim):
     return numel, kern, zero
 
 
+@njit(cache=True, inline="always")
+def _shape_end(numel, kern, zero, ndim):
+    """(numel, kernel size) once all ``ndim`` dims are in (K as §18: the product of dims 1..,
+    numel below 2-D, at least 1); kernel size -1 when it saturated (the Python parser, which
+    is exact, decides: a zero dim first, huge ones after)."""
+    if zero:
+        numel = 0
+    if ndim < 2:
+        kern = numel
+    if kern < 1:
+        kern = 1
+    if kern >= BIG:
+        kern = -1
+    return numel, kern
+
+
+@njit(cache=True, inline="always")
+def _output_total(total_out, numel, code, max_output_bytes):
+    """The running output bytes with this tensor's (E7), or -1 beyond ``max_output_bytes``."""
+    if numel > max_output_bytes or numel > BIG // 8:
+        return -1
+    total_out += numel * _ITEMSIZE[code]
+    return total_out if total_out <= max_output_bytes else -1
+
+
 @njit(cache=True)
 def _fill(e, code, ndim, shape_off, numel, gc, gsize, voff, boff, blen, mlen, tid_base,
           tid_bits, len_bits, period, skip, glen):
@@ -231,7 +256,7 @@ def _entries_v2(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes,
     or FAIL; ``sizes[3]`` = dims stored."""
     max_ndim, max_output_bytes = lim[5], lim[6]
     nshape = 0
-    total_out = 0
+    total_out = np.int64(0)
     boff = np.int64(8)
     prev_tb = np.int64(0)
     for i in range(count):
@@ -257,20 +282,13 @@ def _entries_v2(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes,
             if fill:
                 shapes[nshape + k] = dim
             numel, kern, zero = _dim_step(numel, kern, zero, k, dim)
-        if zero:
-            numel = 0
-        if ndim < 2:
-            kern = numel
-        if kern < 1:
-            kern = 1
-        if kern >= BIG:  # (a zero dim first, huge ones after) the Python parser is exact
+        numel, kern = _shape_end(numel, kern, zero, ndim)
+        if kern < 0:
             return FAIL
         shape_off = nshape
         nshape += ndim
-        if numel > max_output_bytes or numel > BIG // 8:
-            return FAIL
-        total_out += numel * _ITEMSIZE[code]
-        if total_out > max_output_bytes:
+        total_out = _output_total(total_out, numel, code, max_output_bytes)
+        if total_out < 0:
             return FAIL
         gc = (flags >> 3) & 3
         if gc == 0:
@@ -450,21 +468,14 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
                 numel, kern, zero = _dim_step(numel, kern, zero, k, dim)
             if zflag == 1 and not zero:
                 return FAIL
-            if zero:
-                numel = 0
-            if ndim < 2:
-                kern = numel
-            if kern < 1:
-                kern = 1
-            if kern >= BIG:
+            numel, kern = _shape_end(numel, kern, zero, ndim)
+            if kern < 0:
                 return FAIL
             shape_off = nshape
             nshape += ndim
         # else: the previous entry's shape (ndim, shape_off, numel, kern) stands
-        if numel > max_output_bytes or numel > BIG // 8:
-            return FAIL
-        total_out += numel * _ITEMSIZE[code]
-        if total_out > max_output_bytes:
+        total_out = _output_total(total_out, numel, code, max_output_bytes)
+        if total_out < 0:
             return FAIL
         gc, bit = _bitsn(d, bit, 2)
         if gc < 0:
