@@ -781,12 +781,16 @@ def _huffman_refine(rows: Csr, assign: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return assign, _lengths(rows.sums(assign), memo)
 
 
-GROUP_SPLITS = 8  # new tables the group-level refinement may seed
-GROUP_LLOYD = 2   # Lloyd steps before the split trials (each trial runs its own 3): 6 steps
-                  # found 0.0063 % less on the worst of 20 configs and cost 20 % more columns
-SPLIT_MIN_GAIN = 5e-5  # a kept split that saves less than this share of the estimated bits
-                       # ends the trials (later ones gain as little: dense yolov8n, -2 to -4
-                       # trials of 8 for <= 0.0062 % more bytes)
+GROUP_SPLITS = 32  # new tables the group-level refinement may seed
+GROUP_LLOYD = 2   # Lloyd steps before the split trials: 6 steps found 0.0063 % less on the
+                  # worst of 20 configs and cost 20 % more columns
+SPLIT_LLOYD = 2   # Lloyd steps of each split trial (3 until session 14: the same sizes within
+                  # 0.01 % at half the trial's time)
+SPLIT_MIN_GAIN = 1e-5  # a kept split that saves less than this share of the estimated bits
+                       # ends the trials.  Session 14 (was 8 splits, 5e-5, 3 steps): yolov8n
+                       # 8/.5 -1,920 B (-0.12 %: below lzma-9), -45..-94 B on its other
+                       # configs, mtcnn -28..+6 B, silero and fer unchanged; +33 % encode time
+                       # on yolov8n 8/.5, +7 % summed over the 20 configs
 
 
 def _moved_sums(rows: Csr, S: np.ndarray, ga: np.ndarray, new: np.ndarray) -> np.ndarray:
@@ -847,7 +851,7 @@ def _refine_groups(rows: Csr, ga: np.ndarray, max_tables: int) -> np.ndarray:
         trial = best.copy()
         trial[seed] = k
         S_trial = _moved_sums(rows, np.vstack([S, np.zeros((1, S.shape[1]))]), best, trial)
-        trial, total, tat, tS = _lloyd(rows, trial, iters=3, S=S_trial)
+        trial, total, tat, tS = _lloyd(rows, trial, iters=SPLIT_LLOYD, S=S_trial)
         if total < best_total - 1e-6:
             gain = best_total - total
             best, best_total, at, S = trial, total, tat, tS
