@@ -23,7 +23,7 @@ from . import format_v2 as v2
 from . import format_v4 as v4
 from .kernels.directory import parse_directory
 from .kernels.directory_v2 import parse_directory_v2
-from .kernels.symbols import SYM_EOB, SYM_FIRST, max_classes
+from .kernels.symbols import MAX_KREF, MAX_NRUN, SYM_EOB, SYM_FIRST, max_classes
 from .meta import QuantMeta
 
 MAGIC = b"SPKG"
@@ -35,9 +35,6 @@ FLAGS_KNOWN = 0  # v1 defines no flags; a reader rejects any flag bit it does no
 PREAMBLE_SIZE = 8
 FOOTER_SIZE = 24
 FOOTER_SIZE_V4 = 12
-MAX_KREF = 6
-MAX_NRUN = 4096
-MAX_SYMBOLS = 1 << 16
 
 DTYPES = {1: np.dtype("int8"), 2: np.dtype("uint8"), 3: np.dtype("int16"),
           4: np.dtype("uint16"), 5: np.dtype("int32"), 6: np.dtype("uint32")}

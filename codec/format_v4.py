@@ -15,6 +15,8 @@ import numpy as np
 
 from ._bytes import Reader, put_varint
 from .errors import CorruptError, LimitError, TruncatedError
+from .huffman import MAX_CODE_LEN
+from .kernels.symbols import MAX_KREF, MAX_NRUN, MAX_SYMBOLS, SYM_FIRST
 from .format_v2 import (G_COUNT, G_KERNEL, G_KERNELS, GROUP_MODE_OF_CODE, kernel_size,  # noqa: F401
                         numel_of, group_code as group_code_v4)  # v4's group codes are v2's (§18)
 
@@ -459,8 +461,6 @@ def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], e
 # ---------------------------------------------------------------------------------------------
 # the table pool (§28.1): one bit string of Exp-Golomb fields
 
-MAX_CODE_LEN = 12
-MAX_KREF, MAX_NRUN, MAX_SYMBOLS, SYM_FIRST = 6, 4096, 1 << 16, 2
 
 
 def _table_choices():

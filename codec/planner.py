@@ -14,12 +14,12 @@ from functools import cached_property
 
 import numpy as np
 
-from .format import MAX_KREF, Table, value_range
+from .format import Table, value_range
 from .offsets import value_offset_for
 from .huffman import MAX_CODE_LEN
 from .kernels.parallel import run_chunks, workers
 from .kernels.encode import coarsen_runs, count_pairs, fill_pairs
-from .kernels.symbols import SYM_FIRST, num_classes
+from .kernels.symbols import MAX_KREF, SYM_FIRST, num_classes
 from .kernels.plan import (class_triples, code_len_matrix, cost_assigned, cost_pool_cols,
                            cost_pool_range, csr_compact, csr_move_rows, csr_table_sums,
                            dedup_pairs, dedup_parts, group_hist_csr, group_hist_slots,

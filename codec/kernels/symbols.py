@@ -16,6 +16,10 @@ from .intrinsics import bit_length64
 SYM_EOB = 0
 SYM_ESC = 1
 SYM_FIRST = 2
+# a table's alphabet limits (docs/FORMAT.md §12 T2-T4; every format version's parsers)
+MAX_KREF = 6
+MAX_NRUN = 4096
+MAX_SYMBOLS = 1 << 16
 MAX_MAG_BITS = 32  # magnitudes are < 2**32
 
 
