@@ -34,13 +34,17 @@ PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group h
 from .meta import QuantMeta
 from . import mirror as mir
 from .planner import (FAST_SAMPLE_PAIRS, NRUN_CHOICES, SAMPLE_PAIRS, TABLE_PRICE, V4_TABLE_PRICE,
-                      Prepared, Sampler, alphabet_fits, alphabet_krefs, build_tables, coarsen,
+                      Groups, Prepared, Sampler, alphabet_fits, alphabet_krefs, build_tables, coarsen,
                       check_dtype, choose_alphabet, group_size_for, prepare, prepare_many,
                       run_ranges, tensor_hists, use_per_group)
 from .kernels.symbols import num_classes
 from .offsets import mirror_offset
 
 DEFAULT_MAX_TABLES = 256
+MIXED_MIN_GAIN = 1e-3  # effort 1: the per-tensor mixed candidate is planned when the
+                       # candidates' blocks promise this share of the package or more
+                       # (docs/DESIGN.md, session 14: 0.17 % on mtcnn 8/0, -686 B; yolov8n
+                       # 8/0 promised 0.05 % and gave 326 B for +37 % encode time)
 BIG_GROUP = 1 << 14  # effort 1, small models: the third grouping candidate's group size
 SMALL_MODEL_PARAMS = 1 << 17  # effort 1, models below this many values also try BIG_GROUP and
                               # size the alphabet exactly (1.3-2.5x their encode time for up
@@ -242,12 +246,19 @@ class _Source:
         """{name: value offset} of the mirrored tensors (the transform was made around it)."""
         return {k: m[1] for k, m in self.mirrors.items()}
 
+    def _groups(self, names: list):
+        """The grouping option of ``names``: ``group``, or with a per-tensor ``group`` (a dict,
+        :func:`_mixed_plan`) each tensor's, as :class:`codec.planner.Groups`."""
+        if isinstance(self.group, dict):
+            return Groups(self.group[k] for k in names)
+        return self.group
+
     def prepare_all(self, names: list) -> None:
         if self.stream:
             return
         todo = [k for k in names if k not in self.cache]
         items = [(k, self._array(k)) for k in todo]
-        for k, p in zip(todo, prepare_many(items, self.group, self._offsets())):
+        for k, p in zip(todo, prepare_many(items, self._groups(todo), self._offsets())):
             self.cache[k] = p
 
     def derive(self, fine: "_Source", names: list) -> None:
@@ -255,7 +266,7 @@ class _Source:
         :func:`coarsen`) when it applies."""
         if self.stream or fine.stream or any(k not in fine.cache for k in names):
             return
-        ps = coarsen([fine.cache[k] for k in names], self.group)
+        ps = coarsen([fine.cache[k] for k in names], self._groups(names))
         if ps is not None:
             self.cache.update(zip(names, ps))
 
@@ -264,7 +275,8 @@ class _Source:
         if p is not None:
             return p
         m = self.mirrors.get(k)
-        p = prepare(k, self._array(k), self.group, None if m is None else m[1])
+        g = self.group[k] if isinstance(self.group, dict) else self.group
+        p = prepare(k, self._array(k), g, None if m is None else m[1])
         if not self.stream:
             self.cache[k] = p
         return p
@@ -290,6 +302,7 @@ class _Plan:
         self.chunk_log2 = v2.DEFAULT_CHUNK_LOG2
         self.names_cache: dict = {}  # the directory's name bytes (candidates share one)
         self.alphabet: tuple | None = None  # (kref, nrun, nclass) of the tables
+        self.lengths: dict[str, int] = {}  # each tensor's block bytes (:func:`_size`)
         self._batch = None
 
     def batch(self):
@@ -446,6 +459,7 @@ def _size(plan: _Plan) -> int:
         entries.append(_entry(p, m, pos, length, 0, tbase, tbits, lbits, mr, glen))
         pos += length
     plan.size = pos + _directory_size(plan, entries, pos) + footer_size(plan.version)
+    plan.lengths = {e.name: e.block_length for e in entries}
     return plan.size
 
 
@@ -653,7 +667,9 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
             big.derive(fine, names)
             pl = plan_of(big)
             _size(pl)
+            plans.append(pl)
             best = _smallest([best, pl])
+        best = _mixed_plan(best, plans, fine, names, plan_of)
         if n_values < SMALL_MODEL_PARAMS:
             best = _refine_alphabet(best, plan_of)
             if version >= 4:
@@ -664,7 +680,32 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
             s.prepare_all(names)
         with ThreadPoolExecutor(len(srcs)) as ex:
             plans = list(ex.map(lambda s: _size_of(plan_of(s)), srcs))
-    return _smallest(plans)
+    return _mixed_plan(_smallest(plans), plans, fine, names, plan_of)
+
+
+def _mixed_plan(best: _Plan, plans: list, fine: _Source, names: list, plan_of) -> _Plan:
+    """The per-tensor mixed candidate: every tensor grouped as in the candidate whose block
+    for it is smallest (``plans``, sized; the first on ties), planned with ``best``'s
+    alphabet and kept if its package is smaller than ``best``'s.  The format stores a
+    grouping per tensor (FORMAT.md §8.2); the candidates differ per tensor (mtcnn 8/0: one
+    group a kernel for most tensors, whole kernels of >= 4096 values for others;
+    docs/DESIGN.md, session 14).  Planned only when the candidates' blocks promise at least
+    MIXED_MIN_GAIN of ``best``'s size."""
+    if len(plans) < 2 or any(not pl.lengths for pl in plans):
+        return best
+    choice, gain = {}, 0
+    for k in names:
+        pick = min(plans, key=lambda pl: pl.lengths[k])
+        choice[k] = pick.src.group
+        gain += best.lengths[k] - pick.lengths[k]
+    if gain < MIXED_MIN_GAIN * best.size or len({str(g) for g in choice.values()}) < 2:
+        return best
+    src = best.src
+    mixed = _Source(src.tensors, src.meta, choice, src.stream, src.mirrors)
+    mixed.derive(fine, names)
+    pl = plan_of(mixed, best.alphabet)
+    _size(pl)
+    return _smallest([best, pl])
 
 
 def _refine_alphabet(best: _Plan, plan_of) -> _Plan:
@@ -723,7 +764,8 @@ def pack(tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
     """Compress named integer tensors into one package (bytes).
 
     ``group``: 'auto' (whole kernels of >= 4096 parameters, or at effort 1 also one group per
-    kernel and, below 2**17 parameters, whole kernels of >= 16384, whichever is smallest),
+    kernel and, below 2**17 parameters, whole kernels of >= 16384, whichever is smallest, and
+    then each tensor grouped as in the candidate where its block is smallest, if smaller),
     ('auto', n) (whole kernels of >= n parameters), 'kernel' (one output channel), ('kernels', k),
     ('count', n) or an int n, 'tensor' (one group).  ``meta``: optional
     ``{name: QuantMeta}`` stored exactly beside each tensor.  ``max_tables``: size of the

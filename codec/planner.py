@@ -75,6 +75,11 @@ class Pairs:
     vals: np.ndarray
 
 
+class Groups(list):
+    """Grouping options, one per tensor (the encoder's per-tensor mixed candidate,
+    package._mixed_plan); a plain list is not a grouping option."""
+
+
 def group_size_for(shape: tuple, group) -> tuple[str, int]:
     """Resolve the ``group`` option to (mode, parameters per group)."""
     numel = math.prod(int(d) for d in shape)
@@ -111,12 +116,14 @@ def prepare_many(items: list, group, offsets: dict | None = None) -> list[Prepar
     kernel call counts and one fills the pairs of all their groups (instead of two calls per
     tensor), into one :class:`Pairs` batch that every returned tensor views.  ``offsets``:
     {name: value offset} for tensors whose offset is fixed (format v3's mirrored tensors:
-    their transform was made around it), the others' are chosen (codec/offsets.py)."""
+    their transform was made around it), the others' are chosen (codec/offsets.py).
+    ``group``: one grouping option, or :class:`Groups` (one per item)."""
     n_items = len(items)
     flats, modes, gsizes, ngroups, voffs = [], [], [], [], []
-    for name, arr in items:
+    groups = group if isinstance(group, Groups) else [group] * n_items
+    for (name, arr), grp in zip(items, groups):
         flat = np.ascontiguousarray(arr).reshape(-1)
-        mode, gsize = group_size_for(arr.shape, group)
+        mode, gsize = group_size_for(arr.shape, grp)
         flats.append(flat)
         modes.append(mode)
         gsizes.append(gsize)
@@ -190,15 +197,18 @@ def coarsen(fine: list[Prepared], group) -> list[Prepared] | None:
     e.g. 'kernel' for 'auto'): a pair per nonzero either way, in the same order, so the values
     are shared and only the first run of each fine group inside a coarse one changes
     (:func:`codec.kernels.encode.coarsen_runs`, one pass over the runs instead of a
-    run-length pass over the values).  None where it does not apply."""
+    run-length pass over the values).  ``group``: one grouping option for all, or :class:`Groups`
+    (one per tensor of ``fine``).
+    None where it does not apply."""
     pairs = fine[0].pairs if fine else None
     if pairs is None or any(p.pairs is not pairs for p in fine) or \
             sum(p.n_groups for p in fine) != pairs.ps.size - 1:
         return None
     G = pairs.ps.size - 1
     modes, gsizes = [], []
-    for p in fine:
-        mode, gs = group_size_for(p.shape, group)
+    groups = group if isinstance(group, Groups) else [group] * len(fine)
+    for p, grp in zip(fine, groups):
+        mode, gs = group_size_for(p.shape, grp)
         if gs % p.group_size and gs < p.numel:
             return None  # a coarse group would cut a fine one
         modes.append(mode)
