@@ -462,7 +462,6 @@ def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], e
 # the table pool (§28.1): one bit string of Exp-Golomb fields
 
 
-
 def _table_choices():
     return [(0, g, d) for g in range(4) for d in range(4)] + [(1, g, 0) for g in range(4)]
 

@@ -34,9 +34,9 @@ PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group h
 from .meta import QuantMeta
 from . import mirror as mir
 from .planner import (FAST_SAMPLE_PAIRS, NRUN_CHOICES, SAMPLE_PAIRS, TABLE_PRICE, V4_TABLE_PRICE,
-                      Groups, Prepared, Sampler, alphabet_fits, alphabet_krefs, build_tables, coarsen,
-                      check_dtype, choose_alphabet, group_size_for, prepare, prepare_many,
-                      run_ranges, tensor_hists, use_per_group)
+                      Groups, Prepared, Sampler, alphabet_fits, alphabet_krefs, build_tables,
+                      coarsen, check_dtype, choose_alphabet, group_size_for, prepare,
+                      prepare_many, run_ranges, tensor_hists, use_per_group)
 from .kernels.symbols import num_classes
 from .offsets import mirror_offset
 
@@ -687,7 +687,7 @@ def _mixed_plan(best: _Plan, plans: list, fine: _Source, names: list, plan_of) -
     """The per-tensor mixed candidate: every tensor grouped as in the candidate whose block
     for it is smallest (``plans``, sized; the first on ties), planned with ``best``'s
     alphabet and kept if its package is smaller than ``best``'s.  The format stores a
-    grouping per tensor (FORMAT.md §8.2); the candidates differ per tensor (mtcnn 8/0: one
+    grouping per tensor (FORMAT.md §7, §8.2); the candidates differ per tensor (mtcnn 8/0: one
     group a kernel for most tensors, whole kernels of >= 4096 values for others;
     docs/DESIGN.md, session 14).  Planned only when the candidates' blocks promise at least
     MIXED_MIN_GAIN of ``best``'s size."""

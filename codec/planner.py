@@ -197,9 +197,8 @@ def coarsen(fine: list[Prepared], group) -> list[Prepared] | None:
     e.g. 'kernel' for 'auto'): a pair per nonzero either way, in the same order, so the values
     are shared and only the first run of each fine group inside a coarse one changes
     (:func:`codec.kernels.encode.coarsen_runs`, one pass over the runs instead of a
-    run-length pass over the values).  ``group``: one grouping option for all, or :class:`Groups`
-    (one per tensor of ``fine``).
-    None where it does not apply."""
+    run-length pass over the values).  ``group``: one grouping option for all, or
+    :class:`Groups` (one per tensor of ``fine``).  None where it does not apply."""
     pairs = fine[0].pairs if fine else None
     if pairs is None or any(p.pairs is not pairs for p in fine) or \
             sum(p.n_groups for p in fine) != pairs.ps.size - 1:

@@ -80,9 +80,11 @@ def test_no_bigger_groups_when_kernel_wins(monkeypatch, shared_weights):
 def _mixed_model(rng) -> dict:
     """A conv whose channels alternate between two scales (one group and table a kernel
     pays) beside a matrix of 16-value rows of one scale (bigger groups pay)."""
-    a = rng.normal(0, 1, (96, 64, 3, 3)) * np.where(np.arange(96) % 2, 40.0, 0.6)[:, None, None, None]
+    scale = np.where(np.arange(96) % 2, 40.0, 0.6)[:, None, None, None]
+    a = rng.normal(0, 1, (96, 64, 3, 3)) * scale
+    b = rng.laplace(0, 3, (1024, 16))
     return {"conv.weight": np.clip(np.round(a), -127, 127).astype(np.int8),
-            "fc.weight": np.clip(np.round(rng.laplace(0, 3, (1024, 16))), -127, 127).astype(np.int8)}
+            "fc.weight": np.clip(np.round(b), -127, 127).astype(np.int8)}
 
 
 @pytest.mark.parametrize("version", [1, 2, 3, 4])
