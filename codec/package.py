@@ -75,9 +75,14 @@ CRC_KERNEL_MIN_THREADS = 4
 # ... and from this many chunks a thread: on the H200 host (16 threads) the kernel pass took
 # 3.2 vs 7.7 ms (zlib) on 580 chunks, but 2.1-3.5 vs 1.6-2.9 ms on yolov8n's 15-38 chunks
 CRC_KERNEL_MIN_CHUNKS = 4
-# payload bits a table must decode in one batch before its multi-set entries are built
-# (building one, ~10 us, pays for itself after ~10 K dense 4-bit values, ~30 K bits)
-MULTI_MIN_BITS = 1 << 16
+# payload bits a table must decode in one batch before its multi-set entries are built.
+# Building one takes ~14 us; against the plain kernel's four-symbol rounds (session 12) the
+# multi-set kernel saves ~0.1 ns a bit on dense 4-bit tables, more where sets are longer (a
+# fer_tflite 8/.5 table: 81 us on 221 Kbit), so dense 4-bit tables under ~150-250 Kbit lost
+# time.  Session 14, 64 Kbit -> 200 Kbit, interleaved: fer_tflite 4/0 1.28x, fer 4/0 1.15x,
+# mtcnn 4/0 1.09x, yolov8n 4/0 1.07x, silero 4/0 1.05x, fer 8/.5 0.95x (its 118 Kbit table's
+# multi-set entries paid), the others 0.99-1.03x (docs/DESIGN.md)
+MULTI_MIN_BITS = 200 << 10
 # multi-set decode tables are built on the pool's threads too from this many tables a thread
 MULTI_PAR_MIN_TABLES = 6
 

@@ -8,10 +8,11 @@ firmware build host or device image can pay it at build time instead by running
 well under a second.
 
 Each stored dtype gets one package whose tensors reach the decode kernels (a dense
-low-magnitude tensor large enough for multi-set decode tables, wide ones of several
+low-magnitude tensor, wide ones of several
 sparsities for the plain kernel and the encoder's table pool, symmetric rows for format v3's
-mirror transform), written as v3 (the v2 directory and the mirror) and as v1, read whole and
-by name, plus the parallel decoder's chunk planner.
+mirror transform), written as v4 (with the mirror) and as v1, read whole and by name; the
+kernels the samples do not reach (the multi-set kernel and its table builders: tables of
+>= 200 Kbit) are compiled on empty input; plus the parallel decoder's chunk planner.
 """
 from __future__ import annotations
 
@@ -44,16 +45,25 @@ def _sample(dtype: np.dtype) -> dict[str, np.ndarray]:
 
 
 def _decode_kernels(dtype: np.dtype) -> None:
-    """Compile decode_groups and decode_groups_wide for ``dtype`` (no groups: nothing runs),
-    with a read-only package buffer, as ``unpack(bytes)`` passes."""
+    """Compile the three decode kernels for ``dtype`` (no groups: nothing runs), with a
+    read-only package buffer, as ``unpack(bytes)`` passes, and the multi-set table builders
+    (a package reaches those only with a table of >= MULTI_MIN_BITS, 200 Kbit: the samples
+    here are smaller)."""
     from .huffman import LUT_BITS
-    from .kernels.decode import decode_groups, decode_groups_wide
+    from .kernels.decode import decode_groups, decode_groups_multi, decode_groups_wide
+    from .kernels.directory import build_multi, multi_value_bound, multi_worth
     z = np.zeros(0, np.int64)
     buf = np.frombuffer(bytes(8), np.uint8)
-    for kern in (decode_groups, decode_groups_wide):
-        kern(buf, np.int64(8), z, z, z, z, z, z, np.int64(0), np.int64(0),
-             np.zeros((1, 1 << LUT_BITS), np.uint32), np.empty(0, dtype), z, z, np.int64(0),
-             np.int64(0))
+    luts = np.zeros((1, 1 << LUT_BITS), np.uint32)
+    mluts = np.zeros((1, 1 << LUT_BITS), np.uint64)
+    for kern, tabs in ((decode_groups, luts), (decode_groups_wide, luts),
+                       (decode_groups_multi, mluts)):
+        kern(buf, np.int64(8), z, z, z, z, z, z, np.int64(0), np.int64(0), tabs,
+             np.empty(0, dtype), z, z, np.int64(0), np.int64(0))
+    ts = np.zeros(1, np.int64)
+    multi_worth(luts, ts, np.zeros(1, np.int64))
+    build_multi(luts, ts, mluts)
+    multi_value_bound(mluts, np.zeros(1, np.int64))
 
 
 def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]]:
@@ -83,8 +93,9 @@ def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]
             if not (all(np.array_equal(got[k], v) for k, v in tensors.items())
                     and np.array_equal(one, tensors["wide4"])):
                 raise AssertionError(f"warm-up round trip failed for {name}")  # pragma: no cover
-        # both plain decode kernels, whichever the packages above reached (decode_groups_wide
-        # takes the groups whose values cannot leave the dtype, decode_groups the others)
+        # the decode kernels, whichever the packages above reached (decode_groups_wide takes
+        # the groups whose values cannot leave the dtype, decode_groups the others,
+        # decode_groups_multi those of tables with multi-set entries)
         _decode_kernels(dtype)
         # decompress_model's dequantization (float32 out; float64 for the front-end's error)
         for fdt in (np.float32, np.float64) if encode else (np.float32,):

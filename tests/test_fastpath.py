@@ -84,9 +84,11 @@ def test_takes_and_matches_valid_packages(name):
 
 
 def test_multi_set_tables_are_used(monkeypatch):
-    """The dense 4-bit tensor's table decodes >= MULTI_MIN_BITS: its groups go to the
-    multi-set kernel, as in the general path."""
+    """A dense 4-bit table that decodes >= MULTI_MIN_BITS: its groups go to the multi-set
+    kernel, as in the general path; below it (the default, 200 Kbit, here) no multi-set table
+    is built."""
     import codec.fastpath as fp
+    import codec.package as P
     calls = []
     real = fp._multi_tables
 
@@ -95,6 +97,9 @@ def test_multi_set_tables_are_used(monkeypatch):
         calls.append(got[0].size)
         return got
     monkeypatch.setattr(fp, "_multi_tables", spy)
+    assert agree(PACKAGES["mixed-v2"]) and not calls
+    monkeypatch.setattr(fp, "MULTI_MIN_BITS", 1 << 16)
+    monkeypatch.setattr(P, "MULTI_MIN_BITS", 1 << 16)
     assert agree(PACKAGES["mixed-v2"]) and calls and calls[0] > 0
 
 
