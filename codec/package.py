@@ -280,8 +280,7 @@ class _Source:
         if p is not None:
             return p
         m = self.mirrors.get(k)
-        g = self.group[k] if isinstance(self.group, dict) else self.group
-        p = prepare(k, self._array(k), g, None if m is None else m[1])
+        p = prepare(k, self._array(k), self._groups([k]), None if m is None else m[1])
         if not self.stream:
             self.cache[k] = p
         return p

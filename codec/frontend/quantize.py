@@ -237,6 +237,16 @@ def _sign_q(rows: np.ndarray) -> np.ndarray:
     return np.where(rows >= 0, 1.0, -1.0)
 
 
+def _sym_q(rows: np.ndarray, scale: np.ndarray, qmax: int) -> np.ndarray:
+    """Symmetric nearest-rounding quantization of each row with its float32 scale."""
+    return np.clip(np.rint(rows / scale.astype(np.float64)[:, None]), -qmax, qmax)
+
+
+def _sq_err(rows: np.ndarray, q: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Each row's squared error of ``q`` times its stored (float32) scale."""
+    return ((q * scale.astype(np.float64)[:, None] - rows) ** 2).sum(axis=1)
+
+
 def _alpha_refine(rows: np.ndarray, bits: int, qmax: int, *, tol: float, max_iter: int):
     """Seed 000: alternate Q = clip(round(W/a)) and a = <W,Q>/<Q,Q>, per row, until stable."""
     amax = np.abs(rows).max(axis=1)
@@ -356,16 +366,14 @@ def quantize(w, /, *, bits: int, granularity: str = "tensor", axis: int = 0, gro
         if bits == 1:
             q = _sign_q(rows)
         else:
-            q = np.clip(np.rint(rows / scale.astype(np.float64)[:, None]), -qmax_sym, qmax_sym)
+            q = _sym_q(rows, scale, qmax_sym)
             if method == "alpha":
                 # each alternation lowers the error in exact arithmetic, but the stored float32
                 # scale can undo a gain smaller than its rounding (at 16 bits): a row keeps
                 # max-abs's scale where that one is the better of the two, as stored
                 s0 = _safe_scale(np.abs(rows).max(axis=1) / qmax_sym)
-                q0 = np.clip(np.rint(rows / s0.astype(np.float64)[:, None]), -qmax_sym, qmax_sym)
-                err = ((q * scale.astype(np.float64)[:, None] - rows) ** 2).sum(axis=1)
-                err0 = ((q0 * s0.astype(np.float64)[:, None] - rows) ** 2).sum(axis=1)
-                worse = err0 < err
+                q0 = _sym_q(rows, s0, qmax_sym)
+                worse = _sq_err(rows, q0, s0) < _sq_err(rows, q, scale)
                 scale = np.where(worse, s0, scale)
                 q[worse] = q0[worse]
 
