@@ -85,6 +85,9 @@ CRC_KERNEL_MIN_CHUNKS = 4
 MULTI_MIN_BITS = 200 << 10
 # multi-set decode tables are built on the pool's threads too from this many tables a thread
 MULTI_PAR_MIN_TABLES = 6
+# decode tables (build_luts, ~1.5-3 us a table) are built on the pool from this many tables a
+# job (yolov8n 8/.5: 77 tables)
+LUT_PAR_MIN_TABLES = 24
 
 
 # ---------------------------------------------------------------------------------------------
@@ -860,9 +863,22 @@ def _luts_of(rows: np.ndarray, lengths: np.ndarray,
     all-invalid table when there is none."""
     if not rows.shape[0]:
         return np.zeros((1, 1 << LUT_BITS), np.uint32), np.zeros(1, np.int64)
-    luts = np.empty((rows.shape[0], 1 << LUT_BITS), np.uint32)  # (build_luts fills them)
-    bound = np.empty(rows.shape[0], np.int64)
-    bad = build_luts(rows, lengths, luts, whole, bound)
+    T = rows.shape[0]
+    luts = np.empty((T, 1 << LUT_BITS), np.uint32)  # (build_luts fills them)
+    bound = np.empty(T, np.int64)
+    k = max(1, min(T // LUT_PAR_MIN_TABLES, workers() + 1))  # jobs
+    cuts = [T * j // k for j in range(k + 1)]
+    bads = [-1] * k
+
+    def job(j):  # tables [cuts[j], cuts[j + 1]) (build_luts releases the GIL)
+        a, b = cuts[j], cuts[j + 1]
+        bad = build_luts(rows[a:b], lengths, luts[a:b], whole, bound[a:b])
+        bads[j] = bad + a if bad >= 0 else -1
+    if k > 1:
+        run_chunks(job, k)
+    else:
+        job(0)
+    bad = next((b for b in bads if b >= 0), -1)
     if bad >= 0:
         raise CorruptError(f"table {bad}: a symbol does not fit the decode table", value=bad)
     return luts, bound

@@ -22,7 +22,7 @@ from codec.format import (DEFAULT_LIMITS, FOOTER_SIZE, Limits, Table, _parse_fas
 from codec.huffman import LUT_BITS, canonical_codes
 from codec.kernels.directory import build_luts
 from codec.kernels.symbols import SYM_FIRST, class_base
-from codec.package import _decode_luts
+from codec.package import LUT_PAR_MIN_TABLES, _decode_luts, _luts_of
 from fuzz.harness import draw_edits, sample_packages
 
 SAMPLES = sample_packages(1)
@@ -245,6 +245,32 @@ def test_build_luts_rejects_bad_rows():
     # no room for the bounds: refused before anything is written
     assert build_luts(np.array([[0, 1, 1, 0]], np.int64), ok, luts, True,
                       np.zeros(0, np.int64)) == 0
+
+
+@pytest.mark.parametrize("ntab", [3, 2 * LUT_PAR_MIN_TABLES + 5])
+def test_luts_of_jobs_equal_one_call_and_name_the_bad_table(ntab):
+    """package._luts_of builds many tables in jobs on the pool (LUT_PAR_MIN_TABLES a job):
+    the same tables and bounds as one build_luts call, and a bad table is named by its index
+    in the whole pool, whichever job met it."""
+    rows = np.array([[t % 3, 1 + t % 2, 1, 0] for t in range(ntab)], np.int64)
+    lens = []
+    for t in range(ntab):  # nsym = 2 + nclass * nrun; a complete code over them
+        nsym = 2 + int(rows[t, 1])
+        ln = np.full(nsym, nsym - 1, np.uint8)
+        ln[:nsym - 1] = np.arange(1, nsym)
+        rows[t, 3] = sum(x.size for x in lens)
+        lens.append(ln)
+    lengths = np.concatenate(lens)
+    one = np.empty((ntab, 1 << LUT_BITS), np.uint32)
+    bound = np.empty(ntab, np.int64)
+    assert build_luts(rows, lengths, one, True, bound) == -1
+    luts, got = _luts_of(rows, lengths)
+    assert np.array_equal(luts, one) and np.array_equal(got, bound)
+    bad = rows.copy()
+    bad[ntab - 2, 0] = 9  # a kref no alphabet has
+    with pytest.raises(CodecError, match=f"table {ntab - 2}:") as e:
+        _luts_of(bad, lengths)
+    assert e.value.value == ntab - 2
 
 
 def test_writer_refuses_names_a_default_reader_would_reject(monkeypatch):

@@ -16,12 +16,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .intrinsics import bit_length64
 from .tables import _bits_at
 
 from .directory import (BIG, F_BLEN, F_BOFF, F_DTYPE, F_GLEN, F_GMODE, F_GSIZE, F_LEN_BITS, F_MLEN,
                         F_MPERIOD, F_MSKIP, F_NAME_LEN, F_NAME_OFF, F_NDIM, F_NUMEL, F_SHAPE_OFF,
                         F_TID_BASE, F_TID_BITS, F_VOFF, FAIL, N_FIELDS, _ITEMSIZE, _VMAX, _VMIN,
-                        _varint, groups_fit, read_table_pool)
+                        _varint, groups_fit, grow_lengths, read_table_pool)
 
 MAX_DIM = np.int64(1) << np.int64(48)
 
@@ -366,10 +367,39 @@ def _entries_v2(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes,
 MAX_EG_BITS = 56
 
 
+@njit(cache=True, inline="always")
+def _eg_in(d, bit, k):
+    """(value, new bit position) of an order-``k`` Exp-Golomb field at ``bit`` (§27); value -1
+    if it runs past the end of ``d`` or its prefix has more than MAX_EG_BITS - k zeros.
+    The prefix is counted in one 32-bit window (bits past ``d`` read as 0, so a 1 found there
+    lies in ``d``) and the rest read in one; a prefix of 32 zeros or more takes the bit-by-bit
+    reader, :func:`_eg_bits` (same values, same failures)."""
+    nb = 8 * d.size
+    if bit < 0 or bit >= nb:
+        return np.int64(-1), bit
+    w = _bits_at(d, bit, 32)
+    if w == 0:
+        return _eg_bits(d, bit, k)
+    z = 32 - bit_length64(w)
+    if z + k > MAX_EG_BITS:
+        return np.int64(-1), bit + z + 1
+    bit += z + 1
+    if bit + z + k > nb:
+        return np.int64(-1), bit
+    # value = (2^z + next z bits - 1) << k | k low bits = (2^z - 1) << k + the z + k bits
+    return (((np.int64(1) << z) - 1) << k) + _bits_at(d, bit, z + k), bit + z + k
+
+
 @njit(cache=True)
 def _eg(d, bit, k):
-    """(value, new bit position) of an order-``k`` Exp-Golomb field at ``bit`` (§27); value -1
-    if it runs past the end of ``d`` or its prefix has more than MAX_EG_BITS - k zeros."""
+    """:func:`_eg_in` as a call (the readers' many cold sites; inlined copies cost compile
+    time)."""
+    return _eg_in(d, bit, k)
+
+
+@njit(cache=True)
+def _eg_bits(d, bit, k):
+    """:func:`_eg` bit by bit (its prefixes of 32 zeros or more)."""
     nb = 8 * d.size
     z = np.int64(0)
     while True:
@@ -584,14 +614,13 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
 @njit(cache=True)
 def _code_lengths_v4(d, bit, lengths, off, nsym):
     """One v4 table's list mode, orders and code lengths (§28.1) into
-    ``lengths[off:off + nsym]`` (zeroed here; the caller sized it).  Returns the bit after
+    ``lengths[off:off + nsym]`` (the caller sized it, and it is zero: the pool's buffer is
+    zero past the tables read, ``grow_lengths``).  Returns the bit after
     them, or FAIL (a symbol beyond ``nsym`` or listed twice, a length outside 1..12, the Kraft
     sum over 4096, a bit past ``d``).  (A function of its own: inside the pool reader it
     tripled that reader's compile time.)"""
     if off < 0 or off + nsym > lengths.size:
         return FAIL
-    for s in range(off, off + nsym):
-        lengths[s] = 0
     mode, bit = _bitsn(d, bit, 1)
     gk, bit = _bitsn(d, bit, 2)
     if mode < 0 or gk < 0:
@@ -607,14 +636,14 @@ def _code_lengths_v4(d, bit, lengths, off, nsym):
         prev = np.int64(-1)
         pl = np.int64(0)
         for _ in range(x + 1):
-            g, bit = _eg(d, bit, gk)
+            g, bit = _eg_in(d, bit, gk)
             if g < 0 or prev + 1 + g >= nsym:
                 return FAIL
             sym = prev + 1 + g
             if prev < 0:
                 ln, bit = _bitsn(d, bit, 4)
             else:
-                u, bit = _eg(d, bit, dk)
+                u, bit = _eg_in(d, bit, dk)
                 if u < 0:
                     return FAIL
                 ln = pl + _unzig(u)
@@ -638,7 +667,7 @@ def _code_lengths_v4(d, bit, lengths, off, nsym):
         for ln in range(1, 13):
             prev = np.int64(-1)
             for _ in range(counts[ln]):
-                g, bit = _eg(d, bit, gk)
+                g, bit = _eg_in(d, bit, gk)
                 if g < 0 or prev + 1 + g >= nsym or lengths[off + prev + 1 + g] != 0:
                     return FAIL
                 sym = prev + 1 + g
@@ -654,8 +683,8 @@ def _code_lengths_v4(d, bit, lengths, off, nsym):
 def read_table_pool_v4(d, pos, max_classes, sym_first, max_tables, max_table_symbols):
     """Format v4's table pool (§28.1: one bit string) at ``d[pos:]``, checked and read in one
     pass: (position after its padding or FAIL, (kref, nrun, nclass, offset) rows, code
-    lengths), as ``read_table_pool``.  The length buffer grows by doubling, bounded by
-    ``max_table_symbols``."""
+    lengths), as ``read_table_pool``.  The length buffer grows as there (``grow_lengths``),
+    bounded by ``max_table_symbols``."""
     ntab, pos = _varint(d, pos)
     ok = 0 <= ntab <= max_tables and ntab <= 8 * d.size  # a table is >= 8 bits
     tables = np.zeros((ntab if ok else 0, 4), np.int64)
@@ -691,10 +720,9 @@ def read_table_pool_v4(d, pos, max_classes, sym_first, max_tables, max_table_sym
         if nsym > 65536 or total_sym + nsym > max_table_symbols:
             ok = False
             break
-        if total_sym + nsym > lengths.size:
-            grown = np.zeros(max(2 * lengths.size, total_sym + nsym), np.uint8)
-            grown[:total_sym] = lengths[:total_sym]
-            lengths = grown
+        if total_sym + nsym > lengths.size:  # zeros past total_sym: _code_lengths_v4
+            lengths = grow_lengths(lengths, total_sym, nsym, ntab - i, d.size,
+                                   max_table_symbols)
         bit = _code_lengths_v4(d, bit, lengths, total_sym, nsym)
         if bit < 0:
             ok = False
