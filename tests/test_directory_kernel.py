@@ -152,10 +152,14 @@ def per_symbol_lut(t) -> np.ndarray:
 
 def per_index_whole_lut(t) -> np.ndarray:
     """The CPU decoder's table: where the 12 looked-up bits hold a value's code, remainder
-    and sign (and |value| < 8191), a whole-set entry; elsewhere the plain entry."""
+    and sign (and |value| < 8191), a whole-set entry; an escape's code is the whole set
+    "nrun - 1 zeros, then the zero value" (value + 8191 = 8191); elsewhere the plain entry."""
     lut = per_symbol_lut(t)
     codes = canonical_codes(t.lengths)
     for s, ln in enumerate(t.lengths.tolist()):
+        if ln and s == 1:
+            lo = int(codes[s]) << (LUT_BITS - ln)
+            lut[lo:lo + (1 << (LUT_BITS - ln))] = 1 << 31 | ln | (t.nrun - 1) << 4 | 8191 << 17
         if not ln or s < SYM_FIRST:
             continue
         c, run = divmod(s - SYM_FIRST, t.nrun)

@@ -449,6 +449,15 @@ def build_luts(tables, lengths, luts, whole, bound):
                     base = lo + tail * rep
                     for k in range(rep):
                         lut[np.uint64(base + k)] = ent
+            elif whole and kind == 2:
+                # an escape (nrun zeros) as the whole set "nrun - 1 zeros, then the zero
+                # value": the same output and the same run check (i + nrun > the group's
+                # end), through the inlined whole-set step instead of the called plain one
+                # (an alphabet with nrun 1 codes every zero as an escape: fer 8/.5)
+                ent = np.uint32(WHOLE_FLAG) | np.uint32(ln) | (np.uint32(r - 1) << np.uint32(4)) \
+                    | (np.uint32(WHOLE_MAX) << np.uint32(17))
+                for k in range(cnt):
+                    lut[np.uint64(lo + k)] = ent
             else:
                 ent = (np.uint32(ln) | (np.uint32(kind) << np.uint32(4))
                        | (np.uint32(e) << np.uint32(6)) | (np.uint32(r) << np.uint32(11))
