@@ -97,6 +97,9 @@ class Reader:
             byte = self.u8(what)
             value |= (byte & 0x7F) << (7 * i)
             if not byte & 0x80:
+                if value >> 64:  # a 10th byte above 1: corrupt whatever the field (FORMAT.md)
+                    raise CorruptError(f"{self.ctx}{what}: varint of 2^64 or more",
+                                       offset=start, value=value)
                 if value > limit:
                     raise exc(f"{self.ctx}{what} = {value} exceeds {limit}", offset=start,
                               value=value)

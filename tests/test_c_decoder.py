@@ -590,6 +590,36 @@ def _package(tables, entries, blocks=b"", *, version: int = 1, chunk_log2: int =
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("count, want", [
+    (b"\xff" * 9 + b"\x01", 5),   # 2^64 - 1: a table count over the reader's limit
+    (b"\xff" * 9 + b"\x02", 3),   # 2^64: no 64-bit field holds it
+    (b"\x80" * 9 + b"\x7f", 3),   # 127 * 2^63
+    (b"\xff" * 10 + b"\x00", 3),  # an 11th byte
+], ids=["2^64-1", "2^64", "127*2^63", "11 bytes"])
+def test_overlong_table_count(cbuild, version, count, want):
+    """The directory's first field, n_tables, as a 10- or 11-byte varint: both decoders give
+    the same verdict (FORMAT.md, varint: a value of 2^64 or more is corrupt whatever the
+    field; up to 2^64 - 1 the field's bound decides), the reference parser too."""
+    from codec.format import footer, footer_size
+    from codec.reference import decoder as ref
+    data = pack({"w": np.arange(-20, 20, dtype=np.int8)}, version=version)
+    fs = footer_size(version)
+    if version >= 4:
+        (dlen,) = struct.unpack_from("<I", data, len(data) - fs)
+        off = len(data) - fs - dlen
+    else:
+        off, dlen = struct.unpack_from("<QQ", data, len(data) - fs)
+    raw = data[off:off + dlen]
+    assert raw[0] < 0x80  # a one-byte n_tables
+    forged = count + raw[1:]
+    bad = data[:off] + forged + footer(off, forged, data[:8])
+    assert _py_code(bad) == want
+    assert _c_code(cbuild / "cdecode", bad) == want
+    with pytest.raises(codec.LimitError if want == 5 else codec.CorruptError):
+        ref.unpack(bad)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 def test_empty_tensor_with_stray_payload_is_rejected(cbuild, version):
     """Bytes after an empty tensor's metadata (FORMAT.md G3 with no groups): both reject."""
     data = pack({"e": np.zeros((0,), np.int8)},

@@ -154,6 +154,8 @@ class ByteReader:
             b = self.u8(what)
             value |= (b & 0x7F) << (7 * i)
             if b < 0x80:
+                if value >= 1 << 64:  # corrupt whatever the field (FORMAT.md, varint)
+                    raise CorruptError(f"{what}: varint of 2^64 or more", offset=start)
                 if value > limit:
                     raise exc(f"{what} = {value} > {limit}", offset=start)
                 return value
