@@ -57,13 +57,16 @@ SEQ_PLAN_PARAMS = 1 << 19  # below this many parameters the candidates are plann
                            # 1.04-1.22x, so it stays on two threads)
 PLAN_BATCH = 1 << 16  # groups planned and decoded per kernel call
 CHUNKS_PER_WORKER = 4  # decode chunks per thread (taken dynamically: balance vs call overhead)
-PAR_MIN_WORK = 1 << 20  # payload bits + half the values below which a decode batch runs on
+PAR_MIN_WORK = 3 << 18  # payload bits + half the values below which a decode batch runs on
                         # the calling thread (session 12, two threads against one, best of
                         # 5 x 40 interleaved: silero 8/0 (2.1 M) 1.25-1.28x, 8/.5 1.17x,
                         # mtcnn 8/.5 (2.5 M) 1.40x, 4/0 (1.6 M) 1.10-1.16x; below 1 M no
                         # gain (silero 4/0, 0.9 M: 0.96-1.00x; mtcnn 4/.9 0.88x; fer 0.70-0.83x):
-                        # benchmarks/results/session12_par_min_work_ab.md.  3 << 20 before
-                        # (par_min_bits_ab.md, when the CRC pass and the pool were slower)
+                        # benchmarks/results/session12_par_min_work_ab.md.  Session 15, with
+                        # less fixed work a decode: silero 4/0 (0.9 M) 1.11-1.18x on two
+                        # threads, mtcnn 4/.9 (0.63 M) still no gain at 512 K: 1 << 20 -> 3 << 18.
+                        # 3 << 20 before session 12 (par_min_bits_ab.md, when the CRC pass and
+                        # the pool were slower)
 # data area (bytes) from which read_all's v2 chunk CRC pass runs among the chunks of a
 # parallel decode (zlib.crc32 releases the GIL) instead of on its own before decoding: a
 # pass of >= ~100 us (0.25 ns a byte); below, the gain is within the cost of handing jobs
