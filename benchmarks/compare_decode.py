@@ -12,12 +12,13 @@ change is measured on identical packages; the two sides must decode them to the 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks._ab import ask, finish, start_workers  # noqa: E402
 
 WORKER = r'''
 import sys, json, time, hashlib, inspect, numpy as np, codec
@@ -53,12 +54,6 @@ MODELS = ["mtcnn_facenet_pytorch", "nudenet_yolov8n_320", "silero_vad_16k",
 CONFIGS = [(8, 0.0), (8, 0.5), (4, 0.0), (4, 0.9)]
 
 
-def _ask(p, line: str) -> dict:
-    p.stdin.write(line + "\n")
-    p.stdin.flush()
-    return json.loads(p.stdout.readline())
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("base")
@@ -69,12 +64,7 @@ def main(argv=None):
     ap.add_argument("--weights", default=str(Path(__file__).resolve().parents[2] / "shared" / "weights"))
     ap.add_argument("--json")
     a = ap.parse_args(argv)
-    procs = {}
-    for side, d in (("base", a.base), ("new", a.new)):
-        env = dict(os.environ, PYTHONPATH=os.path.abspath(d))
-        procs[side] = subprocess.Popen([sys.executable, "-c", WORKER, a.weights],
-                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                       env=env, cwd="/")
+    procs = start_workers(WORKER, a.base, a.new, a.weights)
     rows = []
     print("| model | bits | sp | bytes | base µs | new µs | speed-up |")
     print("|---|---|---|---:|---:|---:|---:|")
@@ -82,11 +72,11 @@ def main(argv=None):
         for m in a.models:
             for bits, sp in CONFIGS:
                 path = os.path.join(tmp, "p.spk")
-                info = _ask(procs["base"], f"pack {m} {bits} {sp} {path}")
+                info = ask(procs["base"], f"pack {m} {bits} {sp} {path}")
                 res = {"base": [], "new": []}
                 for r in range(a.rounds):
                     for side in (("base", "new") if r % 2 == 0 else ("new", "base")):
-                        res[side].append(_ask(procs[side], f"time {path} {a.min_time}"))
+                        res[side].append(ask(procs[side], f"time {path} {a.min_time}"))
                 if res["base"][0]["digest"] != res["new"][0]["digest"]:
                     raise SystemExit(f"{m} {bits}/{sp}: the two checkouts decode different values")
                 b = min(x["s"] for x in res["base"])
@@ -96,11 +86,7 @@ def main(argv=None):
                 rows.append(row)
                 print(f"| {m} | {bits} | {sp} | {info['bytes']:,} | {b * 1e6:.0f} | {n * 1e6:.0f} | "
                       f"{b / n:.3f}x |", flush=True)
-    for p in procs.values():
-        p.stdin.close()
-        p.wait()
-    if a.json:
-        Path(a.json).write_text(json.dumps(rows, indent=1))
+    finish(procs, rows, a.json)
 
 
 if __name__ == "__main__":

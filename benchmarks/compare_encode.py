@@ -8,11 +8,11 @@ times, and keeps each side's best.  Prints a table of sizes, M params/s and the 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks._ab import ask, finish, start_workers  # noqa: E402
 
 WORKER = r'''
 import sys, json, time, inspect, numpy as np, codec
@@ -57,12 +57,7 @@ def main(argv=None):
                     help="format version both sides write where their pack() takes one "
                          "(0: each side's default; a checkout without the option writes v1)")
     a = ap.parse_args(argv)
-    procs = {}
-    for side, d in (("base", a.base), ("new", a.new)):
-        env = dict(os.environ, PYTHONPATH=os.path.abspath(d))
-        procs[side] = subprocess.Popen([sys.executable, "-c", WORKER, a.weights, str(a.version)],
-                                       stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, text=True, env=env, cwd="/")
+    procs = start_workers(WORKER, a.base, a.new, a.weights, str(a.version))
     rows = []
     print("| model | bits | sp | effort | base bytes | new bytes | size change | base M/s | new M/s | speed-up |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -72,10 +67,7 @@ def main(argv=None):
                 res = {"base": [], "new": []}
                 for _ in range(a.rounds):
                     for side in ("base", "new"):
-                        p = procs[side]
-                        p.stdin.write(f"{m} {bits} {sp} {eff} {a.repeat}\n")
-                        p.stdin.flush()
-                        res[side].append(json.loads(p.stdout.readline()))
+                        res[side].append(ask(procs[side], f"{m} {bits} {sp} {eff} {a.repeat}"))
                 b = min(res["base"], key=lambda r: r["s"])
                 n = min(res["new"], key=lambda r: r["s"])
                 r = dict(model=m, bits=bits, sp=sp, effort=eff, base_bytes=b["bytes"], new_bytes=n["bytes"],
@@ -84,11 +76,7 @@ def main(argv=None):
                 print(f"| {m} | {bits} | {sp} | {eff} | {r['base_bytes']} | {r['new_bytes']} | "
                       f"{100 * (r['new_bytes'] / r['base_bytes'] - 1):+.3f} % | {r['base_Mps']:.1f} | "
                       f"{r['new_Mps']:.1f} | {r['new_Mps'] / r['base_Mps']:.2f}x |", flush=True)
-    for p in procs.values():
-        p.stdin.close()
-        p.wait()
-    if a.json:
-        Path(a.json).write_text(json.dumps(rows, indent=1))
+    finish(procs, rows, a.json)
 
 
 if __name__ == "__main__":
