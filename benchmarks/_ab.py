@@ -2,11 +2,28 @@
 one worker process per checkout, each importing that checkout's ``codec``."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from benchmarks.recipe import MODELS
+
+
+def parser(rounds: int) -> argparse.ArgumentParser:
+    """The arguments both comparisons take: BASE_DIR NEW_DIR, --rounds, --models, --weights,
+    --json."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("base")
+    ap.add_argument("new")
+    ap.add_argument("--rounds", type=int, default=rounds)
+    ap.add_argument("--models", nargs="*", default=MODELS)
+    ap.add_argument("--weights",
+                    default=str(Path(__file__).resolve().parents[2] / "shared" / "weights"))
+    ap.add_argument("--json")
+    return ap
 
 
 def start_workers(worker: str, base: str, new: str, *args: str) -> dict:

@@ -11,14 +11,14 @@ change is measured on identical packages; the two sides must decode them to the 
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks._ab import ask, finish, start_workers  # noqa: E402
+from benchmarks._ab import ask, finish, parser, start_workers  # noqa: E402
+from benchmarks.recipe import CONFIGS  # noqa: E402
 
 WORKER = r'''
 import sys, json, time, hashlib, inspect, numpy as np, codec
@@ -49,20 +49,9 @@ for line in sys.stdin:
         print(json.dumps({"s": best, "calls": n, "digest": h.hexdigest()}), flush=True)
 '''
 
-MODELS = ["mtcnn_facenet_pytorch", "nudenet_yolov8n_320", "silero_vad_16k",
-          "fer_emotion_minixception", "fer_emotion_minixception_tflite"]
-CONFIGS = [(8, 0.0), (8, 0.5), (4, 0.0), (4, 0.9)]
-
-
 def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("base")
-    ap.add_argument("new")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap = parser(rounds=3)
     ap.add_argument("--min-time", type=float, default=0.3)
-    ap.add_argument("--models", nargs="*", default=MODELS)
-    ap.add_argument("--weights", default=str(Path(__file__).resolve().parents[2] / "shared" / "weights"))
-    ap.add_argument("--json")
     a = ap.parse_args(argv)
     procs = start_workers(WORKER, a.base, a.new, a.weights)
     rows = []

@@ -7,12 +7,12 @@ times, and keeps each side's best.  Prints a table of sizes, M params/s and the 
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks._ab import ask, finish, start_workers  # noqa: E402
+from benchmarks._ab import ask, finish, parser, start_workers  # noqa: E402
+from benchmarks.recipe import CONFIGS  # noqa: E402
 
 WORKER = r'''
 import sys, json, time, inspect, numpy as np, codec
@@ -38,21 +38,10 @@ for line in sys.stdin:
     print(json.dumps({"bytes": len(d), "s": best, "params": n}), flush=True)
 '''
 
-MODELS = ["nudenet_yolov8n_320", "mtcnn_facenet_pytorch", "silero_vad_16k",
-          "fer_emotion_minixception", "fer_emotion_minixception_tflite"]
-CONFIGS = [(8, 0.0), (8, 0.5), (4, 0.0), (4, 0.9)]
-
-
 def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("base")
-    ap.add_argument("new")
+    ap = parser(rounds=2)
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--models", nargs="*", default=MODELS)
     ap.add_argument("--efforts", nargs="*", type=int, default=[0, 1])
-    ap.add_argument("--weights", default=str(Path(__file__).resolve().parents[2] / "shared" / "weights"))
-    ap.add_argument("--json")
     ap.add_argument("--version", type=int, default=0,
                     help="format version both sides write where their pack() takes one "
                          "(0: each side's default; a checkout without the option writes v1)")
