@@ -16,6 +16,7 @@ import numpy as np
 from ._bytes import Reader, put_varint
 from .errors import CorruptError, LimitError, TruncatedError
 from .huffman import MAX_CODE_LEN
+from .kernels.pool_v4 import table_choice, table_fields
 from .kernels.symbols import MAX_KREF, MAX_NRUN, MAX_SYMBOLS, SYM_FIRST
 from .format_v2 import (G_COUNT, G_KERNEL, G_KERNELS, GROUP_MODE_OF_CODE, kernel_size,  # noqa: F401
                         numel_of, group_code as group_code_v4)  # v4's group codes are v2's (§18)
@@ -462,84 +463,33 @@ def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], e
 # the table pool (§28.1): one bit string of Exp-Golomb fields
 
 
-def _table_choices():
-    return [(0, g, d) for g in range(4) for d in range(4)] + [(1, g, 0) for g in range(4)]
+def _lengths_u8(t) -> np.ndarray:
+    return np.ascontiguousarray(t.lengths, np.uint8)
 
 
-def _table_arrays(t, same: bool):
-    """Per-table arrays: (head (vals, widths) of the alphabet, mode 0's gaps and length
-    deltas (zigzag) and first length, mode 1's counts and gaps)."""
-    lens = np.asarray(t.lengths).astype(np.int64)
-    syms = np.flatnonzero(lens)
-    if same:
-        head = ([], [])
-    else:
-        c1, w1 = eg_codes(np.array([t.nrun - 1, t.nclass - 1]), 0)
-        head = ([t.kref, *c1.tolist()], [3, *w1.tolist()])
-    ls = lens[syms]
-    prev = np.empty_like(syms)
-    prev[:1] = -1
-    prev[1:] = syms[:-1]
-    gaps0 = syms - prev - 1
-    d = ls[1:] - ls[:-1]
-    deltas = np.where(d >= 0, 2 * d, -2 * d - 1)
-    order = np.lexsort((syms, ls))                 # mode 1: by length, then symbol
-    s1, l1 = syms[order], ls[order]
-    prev1 = np.empty_like(s1)
-    prev1[:1] = -1
-    prev1[1:] = s1[:-1]
-    prev1[1:][l1[1:] != l1[:-1]] = -1              # each length's list starts from -1
-    gaps1 = s1 - prev1 - 1
-    counts = np.bincount(ls, minlength=MAX_CODE_LEN + 1)[1:MAX_CODE_LEN + 1].astype(np.int64)
-    return head, syms, gaps0, deltas, int(ls[0]) if syms.size else 0, counts, gaps1
-
-
-def _table_cost(t, same: bool, arrays=None) -> tuple[int, int, int]:
+def _table_cost(t, same: bool) -> tuple[int, int, int]:
     """§29's (mode, gk, dk) of table ``t``: the fewest bits, ties the lowest triple."""
-    return _table_best(t, same, arrays)[1]
+    return _table_best(t, same)[1]
 
 
-def _table_best(t, same: bool, arrays=None) -> tuple[int, tuple[int, int, int]]:
-    """(bits, (mode, gk, dk)) of table ``t`` with §29's choice."""
-    head, syms, gaps0, deltas, _, counts, gaps1 = arrays or _table_arrays(t, same)
-    h = int(sum(head[1]))
-    base0 = h + 3 + eg_bits(syms.size - 1, 0) + 2 + 4
-    base1 = h + 3 + int(eg_sums(counts, 0)[0])
-    g0, dd, g1 = eg_sums(gaps0, 3), eg_sums(deltas, 3), eg_sums(gaps1, 3)
-    best = None
-    for c in _table_choices():
-        mode, gk, dk = c
-        bits = base0 + g0[gk] + dd[dk] if mode == 0 else base1 + g1[gk]
-        if best is None or bits < best[0]:
-            best = (int(bits), c)
-    return best
+def _table_best(t, same: bool) -> tuple[int, tuple[int, int, int]]:
+    """(bits, (mode, gk, dk)) of table ``t`` with §29's choice (kernels/pool_v4.py)."""
+    head = 0 if same else 3 + eg_bits(t.nrun - 1, 0) + eg_bits(t.nclass - 1, 0)
+    bits, mode, gk, dk = table_choice(_lengths_u8(t), np.int64(head))
+    if bits < 0:
+        raise ValueError("a table needs codes of 1 to 12 bits (the end symbol's at least)")
+    return int(bits), (int(mode), int(gk), int(dk))
 
 
 def _table_vals(t, same: bool) -> tuple[np.ndarray, np.ndarray]:
     """(vals, widths) of one table's fields (§28.1) with §29's choice: the alphabet unless
     ``same``, mode, ``gk``, then mode 0's count, ``dk`` and (gap, length) pairs or mode 1's
-    counts and gaps."""
-    arrays = _table_arrays(t, same)
-    head, syms, gaps0, deltas, first, counts, gaps1 = arrays
-    mode, gk, dk = _table_cost(t, same, arrays)
-    vals, widths = list(head[0]) + [mode, gk], list(head[1]) + [1, 2]
-    if mode == 0:
-        c, w = eg_codes(np.array([syms.size - 1]), 0)
-        vals += [int(c[0]), dk]
-        widths += [int(w[0]), 2]
-        gv, gw = eg_codes(gaps0, gk)
-        dv, dw = eg_codes(deltas, dk)
-        lv = np.concatenate([[first], dv])          # the first length raw, then deltas
-        lw = np.concatenate([[4], dw])
-        body_v = np.column_stack([gv, lv]).ravel()
-        body_w = np.column_stack([gw, lw]).ravel()
-    else:
-        cv, cw = eg_codes(counts, 0)
-        gv, gw = eg_codes(gaps1, gk)
-        body_v = np.concatenate([cv, gv])
-        body_w = np.concatenate([cw, gw])
-    return (np.concatenate([np.array(vals, np.int64), body_v]),
-            np.concatenate([np.array(widths, np.int64), body_w]))
+    counts and gaps (kernels/pool_v4.py)."""
+    vals, widths, bits = table_fields(_lengths_u8(t), bool(same), np.int64(t.kref),
+                                      np.int64(t.nrun), np.int64(t.nclass))
+    if bits < 0:
+        raise ValueError("a table needs codes of 1 to 12 bits (the end symbol's at least)")
+    return vals, widths
 
 
 def _cached_vals(t, same: bool, cache: dict | None):

@@ -384,6 +384,20 @@ def test_pool_limits():
         codec.unpack(data, limits=Limits(max_table_symbols=10))
 
 
+def test_table_fields_need_codes_of_1_to_12_bits():
+    """The table writer (kernels/pool_v4.py) refuses a table it could not write validly: no
+    code at all (a reader requires the end symbol's) or a code longer than 12 bits."""
+    from codec.format import Table
+    ok = Table(0, 1, 1, np.array([1, 2, 2], np.uint8))
+    vals, widths = v4._table_vals(ok, False)
+    assert int(widths.sum()) == v4._table_best(ok, False)[0]
+    for lengths in ([0, 0, 0], [1, 13, 2]):
+        bad = Table(0, 1, 1, np.array(lengths, np.uint8))
+        for fn in (v4._table_vals, v4._table_best):
+            with pytest.raises(ValueError, match="codes of 1 to 12 bits"):
+                fn(bad, False)
+
+
 def test_pool_modes_in_real_tables():
     """Both list modes occur in real packages (the writer takes the shorter per table)."""
     modes = set()
