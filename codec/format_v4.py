@@ -97,14 +97,6 @@ def eg_sums(values: np.ndarray, kmax: int) -> np.ndarray:
     return 2 * nbits.sum(axis=1) + values.size * (ks - 1)
 
 
-def eg_codes(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(codewords, widths) of the order-``k`` Exp-Golomb codes of ``values`` (int64 >= 0): the
-    codeword of ``n`` is ``n + 2^k`` written in ``2·bitlen((n >> k) + 1) − 1 + k`` bits."""
-    values = np.asarray(values, np.int64)
-    m = (values >> k) + 1
-    return values + (1 << k), 2 * np.searchsorted(_POW2, m, side="right") - 1 + k
-
-
 def pack_fields(vals: np.ndarray, widths: np.ndarray) -> bytes:
     """The bit string of fields ``vals`` (int64, each < 2^63) in ``widths`` bits (0 … 63),
     MSB first, back to back, 0-padded to a byte."""
