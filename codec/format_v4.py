@@ -466,8 +466,8 @@ def _table_cost(t, same: bool) -> tuple[int, int, int]:
 
 def _table_best(t, same: bool) -> tuple[int, tuple[int, int, int]]:
     """(bits, (mode, gk, dk)) of table ``t`` with §29's choice (kernels/pool_v4.py)."""
-    head = 0 if same else 3 + eg_bits(t.nrun - 1, 0) + eg_bits(t.nclass - 1, 0)
-    bits, mode, gk, dk = table_choice(_lengths_u8(t), np.int64(head))
+    bits, mode, gk, dk = table_choice(_lengths_u8(t), bool(same), np.int64(t.nrun),
+                                      np.int64(t.nclass))
     if bits < 0:
         raise ValueError("a table needs codes of 1 to 12 bits (the end symbol's at least)")
     return int(bits), (int(mode), int(gk), int(dk))

@@ -869,22 +869,31 @@ def _luts_of(rows: np.ndarray, lengths: np.ndarray,
     T = rows.shape[0]
     luts = np.empty((T, 1 << LUT_BITS), np.uint32)  # (build_luts fills them)
     bound = np.empty(T, np.int64)
-    k = max(1, min(T // LUT_PAR_MIN_TABLES, workers() + 1))  # jobs
-    cuts = [T * j // k for j in range(k + 1)]
-    bads = [-1] * k
 
-    def job(j):  # tables [cuts[j], cuts[j + 1]) (build_luts releases the GIL)
-        a, b = cuts[j], cuts[j + 1]
+    def build(a, b):  # tables [a, b): the first bad one (pool index) or -1
         bad = build_luts(rows[a:b], lengths, luts[a:b], whole, bound[a:b])
-        bads[j] = bad + a if bad >= 0 else -1
+        return bad + a if bad >= 0 else -1
+    bad = next((b for b in _table_jobs(T, LUT_PAR_MIN_TABLES, build) if b >= 0), -1)
+    if bad >= 0:
+        raise CorruptError(f"table {bad}: a symbol does not fit the decode table", value=bad)
+    return luts, bound
+
+
+def _table_jobs(n: int, per_job: int, build) -> list:
+    """[build(a, b)] over consecutive ranges [a, b) of ``n`` tables, at least ``per_job``
+    tables a range, at most one range a thread; on the pool's threads when there are several
+    (``build`` must release the GIL: a nogil kernel)."""
+    k = max(1, min(n // per_job, workers() + 1))
+    cuts = [n * j // k for j in range(k + 1)]
+    out = [None] * k
+
+    def job(j):
+        out[j] = build(cuts[j], cuts[j + 1])
     if k > 1:
         run_chunks(job, k)
     else:
         job(0)
-    bad = next((b for b in bads if b >= 0), -1)
-    if bad >= 0:
-        raise CorruptError(f"table {bad}: a symbol does not fit the decode table", value=bad)
-    return luts, bound
+    return out
 
 
 def _multi_tables(luts: np.ndarray, ts: np.ndarray):
@@ -899,19 +908,10 @@ def _multi_tables(luts: np.ndarray, ts: np.ndarray):
     ts = ts[worth == 1]
     block = np.empty((ts.size, luts.shape[1]), np.uint64)  # (build_multi writes every entry)
     bound = np.zeros(ts.size, np.int64)
-    k = max(1, min(ts.size // MULTI_PAR_MIN_TABLES, workers() + 1))  # jobs
-    cuts = [ts.size * j // k for j in range(k + 1)]
-    sts = [0] * k
 
-    def job(j):  # tables [cuts[j], cuts[j + 1]): both kernels release the GIL
-        a, b = cuts[j], cuts[j + 1]
-        sts[j] = build_multi(luts, ts[a:b], block[a:b]) or multi_value_bound(block[a:b],
-                                                                             bound[a:b])
-    if k > 1:  # yolov8n 4/0's 31 tables: ~13 us each
-        run_chunks(job, k)
-    else:
-        job(0)
-    if any(sts):
+    def build(a, b):  # both kernels release the GIL (yolov8n 4/0's 31 tables: ~13 us each)
+        return build_multi(luts, ts[a:b], block[a:b]) or multi_value_bound(block[a:b], bound[a:b])
+    if any(_table_jobs(ts.size, MULTI_PAR_MIN_TABLES, build)):
         raise CorruptError("decode tables do not fit their layout")
     return ts, block, bound
 

@@ -600,15 +600,10 @@ def test_overlong_table_count(cbuild, version, count, want):
     """The directory's first field, n_tables, as a 10- or 11-byte varint: both decoders give
     the same verdict (FORMAT.md, varint: a value of 2^64 or more is corrupt whatever the
     field; up to 2^64 - 1 the field's bound decides), the reference parser too."""
-    from codec.format import footer, footer_size
+    from codec.format import footer
     from codec.reference import decoder as ref
     data = pack({"w": np.arange(-20, 20, dtype=np.int8)}, version=version)
-    fs = footer_size(version)
-    if version >= 4:
-        (dlen,) = struct.unpack_from("<I", data, len(data) - fs)
-        off = len(data) - fs - dlen
-    else:
-        off, dlen = struct.unpack_from("<QQ", data, len(data) - fs)
+    _, off, dlen = _footer(data)
     raw = data[off:off + dlen]
     assert raw[0] < 0x80  # a one-byte n_tables
     forged = count + raw[1:]

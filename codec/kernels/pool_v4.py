@@ -95,14 +95,20 @@ def _choice(lengths, syms, head_bits):
 
 
 @njit(cache=True)
-def table_choice(lengths, head_bits):
-    """(bits, mode, gk, dk) of the table with code lengths ``lengths`` (uint8, 0 = no code)
-    after ``head_bits`` bits of alphabet fields; bits -1 if it has no code (a table always
+def _head_bits(same, nrun, nclass):
+    """Bits of the alphabet fields: none when ``same``, else kref, nrun - 1, nclass - 1."""
+    return 0 if same else 3 + _eg_width(nrun - 1, 0) + _eg_width(nclass - 1, 0)
+
+
+@njit(cache=True)
+def table_choice(lengths, same, nrun, nclass):
+    """(bits, mode, gk, dk) of the table with code lengths ``lengths`` (uint8, 0 = no code),
+    its alphabet fields included unless ``same``; bits -1 if it has no code (a table always
     codes the end symbol) or a length over 12."""
     syms = _coded(lengths)
     if syms.size == 0:
         return np.int64(-1), np.int64(0), np.int64(0), np.int64(0)
-    return _choice(lengths, syms, head_bits)
+    return _choice(lengths, syms, _head_bits(same, nrun, nclass))
 
 
 @njit(cache=True)
@@ -133,10 +139,7 @@ def table_fields(lengths, same, kref, nrun, nclass):
         i = _put(vals, widths, i, kref, 3)
         i = _put_eg(vals, widths, i, nrun - 1, 0)
         i = _put_eg(vals, widths, i, nclass - 1, 0)
-    head = np.int64(0)
-    for j in range(i):
-        head += widths[j]
-    bits, mode, gk, dk = _choice(lengths, syms, head)
+    bits, mode, gk, dk = _choice(lengths, syms, _head_bits(same, nrun, nclass))
     i = _put(vals, widths, i, mode, 1)
     i = _put(vals, widths, i, gk, 2)
     if mode == 0:
