@@ -654,9 +654,33 @@ typedef struct {
     uint64_t bp; /* bit position in the package */
 } brd;
 
-/* v4: the next w <= 57 bits, MSB-first; past the directory's end 0 (SPK_E_TRUNCATED) */
-static NOINLINE uint64_t ubits(brd *b, unsigned w)
+#if !defined(__OPTIMIZE_SIZE__)
+/* Speed builds: the 64 bits at bit bp (bp / 8 + 8 <= end, checked by the caller) from one
+ * 8-byte big-endian load (assembled from bytes: any endianness, no unaligned access), shifted
+ * so that bit bp is the top bit: its top 64 - bp % 8 >= 57 bits are the stream's. */
+#define FAST_BITS 1
+static uint64_t win64(const uint8_t *b, uint64_t bp)
 {
+    const uint8_t *q = b + (size_t)(bp >> 3);
+    uint64_t x = ((uint64_t)q[0] << 56) | ((uint64_t)q[1] << 48) | ((uint64_t)q[2] << 40) |
+                 ((uint64_t)q[3] << 32) | ((uint64_t)q[4] << 24) | ((uint64_t)q[5] << 16) |
+                 ((uint64_t)q[6] << 8) | (uint64_t)q[7];
+    return x << (bp & 7u);
+}
+#else
+#define FAST_BITS 0
+#endif
+
+/* v4: the next w <= 57 bits, MSB-first; past the directory's end 0 (SPK_E_TRUNCATED) */
+static SIZE_NOINLINE uint64_t ubits(brd *b, unsigned w)
+{
+#if FAST_BITS
+    if ((b->bp >> 3) + 8u <= b->r.end) { /* the w <= 57 bits lie in the 8 bytes at bp / 8 */
+        uint64_t x = w ? win64(b->r.b, b->bp) >> (64u - w) : 0u;
+        b->bp += w;
+        return x;
+    }
+#endif
     if ((uint64_t)b->r.end * 8u - b->bp < w) {
         fail(&b->r, SPK_E_TRUNCATED);
         return 0;
@@ -668,10 +692,27 @@ static NOINLINE uint64_t ubits(brd *b, unsigned w)
 /* v4: the next order-k (k <= 40) Exp-Golomb field (§27): z zero bits up to a 1 bit
  * (z + k <= 56, else SPK_E_CORRUPT), z more bits (m = 2^z | them), k bits `low`: the value
  * ((m - 1) << k) | low < 2^57; 0 after any error in b. */
-static NOINLINE uint64_t egol(brd *b, unsigned k)
+static SIZE_NOINLINE uint64_t egol(brd *b, unsigned k)
 {
-    uint64_t left = (uint64_t)b->r.end * 8u - b->bp, x;
+    uint64_t left, x;
     unsigned w = 57u - k, z;
+#if FAST_BITS
+    /* the whole field in the 8 bytes at bp / 8: the same value, position and errors as
+     * below (the 57 - k bit prefix window lies in them; a zero one is SPK_E_CORRUPT) */
+    if (!b->r.err && (b->bp >> 3) + 8u <= b->r.end) {
+        x = win64(b->r.b, b->bp);
+        if (!(x >> (64u - w))) {
+            fail(&b->r, SPK_E_CORRUPT);
+            return 0;
+        }
+        z = clz64(x);
+        if (2u * z + 1u + k <= 64u - (unsigned)(b->bp & 7u)) {
+            b->bp += 2u * z + 1u + k;
+            return ((x << z) >> (63u - z - k)) - ((uint64_t)1 << k);
+        }
+    }
+#endif
+    left = (uint64_t)b->r.end * 8u - b->bp;
     if (left < w)
         w = (unsigned)left;
     x = bits_at(b->r.b, b->bp, w); /* the 1 bit ends the first w bits, or the field is bad */
@@ -687,7 +728,7 @@ static NOINLINE uint64_t egol(brd *b, unsigned k)
 }
 
 /* v4: signed order-k Exp-Golomb: u even -> u / 2, odd -> -(u + 1) / 2 */
-static NOINLINE int64_t segol(brd *b, unsigned k)
+static SIZE_NOINLINE int64_t segol(brd *b, unsigned k)
 {
     uint64_t u = egol(b, k);
     return u & 1u ? -(int64_t)(u >> 1) - 1 : (int64_t)(u >> 1);
