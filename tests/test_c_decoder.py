@@ -575,6 +575,18 @@ def test_real_models(cbuild, shared_weights):
     assert mirrors  # the silero STFT basis is stored mirrored
 
 
+def test_groups_over_64_tables(cbuild, shared_weights):
+    """yolov8n 8-bit 50 %: tensors whose groups pick among up to 128 tables (tid_bits 7) go
+    through spk_decode's table-by-table path (since session 16; before, group by group with a
+    decode-table build at every switch): the values are codec.unpack's, also through the
+    streaming API (--check-api: group by group)."""
+    from benchmarks.recipe import quantized_model
+    data = pack(quantized_model("nudenet_yolov8n_320", 8, 0.5), version=4)
+    d = read_directory(np.frombuffer(data, np.uint8))
+    assert any(e.tid_bits == 7 for e in d.tensors)
+    check_agrees(cbuild, data, api=True)
+
+
 def _package(tables, entries, blocks=b"", *, version: int = 1, chunk_log2: int = 16) -> bytes:
     """A package of these tables, entries and data area (v2-v4: blocks back to back from offset
     8, chunk CRCs computed over ``blocks``; v4: an entry with ``glen`` has no group table)."""
