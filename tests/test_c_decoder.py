@@ -587,6 +587,31 @@ def test_groups_over_64_tables(cbuild, shared_weights):
     check_agrees(cbuild, data, api=True)
 
 
+def test_decode_many_tensor_by_tensor_fallback(tmp_path_factory, shared_weights):
+    """spk_decode_many past SPK_MANY_MAX_WORK (tables x groups) decodes tensor by tensor (a
+    build with the bound 0 takes that path for every package): the values are still
+    codec.unpack's, on real packages and on every v4 golden vector that decodes."""
+    from benchmarks.recipe import quantized_model
+    build = tmp_path_factory.mktemp("cmany0")
+    r = _make(build, "all", "small", CFLAGS="-O2 -Werror -DSPK_MANY_MAX_WORK=0")
+    assert r.returncode == 0, r.stdout + r.stderr
+    for m, bits, sp in (("mtcnn_facenet_pytorch", 8, 0.5), ("silero_vad_16k", 4, 0.9)):
+        check_agrees(build, pack(quantized_model(m, bits, sp), version=4), api=True)
+    n = 0
+    for p in VECTOR_FILES:
+        if p.parent.name != "v4":
+            continue
+        data = p.read_bytes()
+        exp = expected(data)
+        rc, got, err = run_c(build / "cdecode", data)
+        if exp is None:
+            assert rc == 2, f"{p.name}: exit {rc}"
+        else:
+            assert rc == 0 and got == exp, f"{p.name}: exit {rc} {err}"
+            n += 1
+    assert n
+
+
 def _package(tables, entries, blocks=b"", *, version: int = 1, chunk_log2: int = 16) -> bytes:
     """A package of these tables, entries and data area (v2-v4: blocks back to back from offset
     8, chunk CRCs computed over ``blocks``; v4: an entry with ``glen`` has no group table)."""

@@ -1,15 +1,17 @@
 /* cdecode: command-line harness for the spkdec C decoder.
  *
- *   cdecode IN OUTDIR          decode every tensor; write OUTDIR/<index>.bin (raw little-endian
+ *   cdecode IN OUTDIR          decode every tensor (spk_decode_many); write OUTDIR/<index>.bin (raw little-endian
  *                              values of the stored dtype).  Exit 0; 2 on a corrupt, truncated
  *                              or unsupported package (nothing is written then); 1 on usage or
  *                              I/O errors.
  *   cdecode --list IN          one line per tensor: index dtype numel ndim dims... name(hex)
- *   cdecode --check-api IN     cross-check spk_find, spk_tensor_at and streaming decode
- *                              (one group at a time) against spk_decode; exit 3 on mismatch
+ *   cdecode --check-api IN     cross-check spk_decode (tensor by tensor), spk_find,
+ *                              spk_tensor_at and streaming decode (one group at a time)
+ *                              against spk_decode_many; exit 3 on mismatch
  *                              (v3: a mirror tensor whose groups split its rows must be
  *                              SPK_E_LIMIT for spk_stream_begin, and is not streamed)
- *   cdecode --bench N IN       decode the package N times (open, directory, CRCs, all tensors,
+ *   cdecode --bench N IN       decode the package N times (open, directory, CRCs, all tensors
+ *                              with spk_decode_many,
  *                              each time with a zeroed spk_dec); print "<params> <best seconds>"
  *   cdecode --each IN          decode every tensor with spk_decode alone (no spk_verify first:
  *                              v2 chunks remembered by spk_dec), in order, then in reverse
@@ -262,19 +264,27 @@ int main(int argc, char **argv)
             if (!outs[i])
                 return 1;
         }
+        spk_tensor *bt = (spk_tensor *)calloc(p.ntensors + 1u, sizeof *bt);
+        spk_job *jobs = (spk_job *)calloc(p.ntensors + 1u, sizeof *jobs);
+        if (!bt || !jobs)
+            return 1;
         for (r = 0; r < reps; r++) { /* everything: open, directory, CRCs, decode */
             spk_pkg q;
-            spk_tensor t;
             double dt;
             memset(&dec, 0, sizeof dec); /* nothing remembered (v2: chunks verified) */
             t0 = now();
             rc = spk_open(&q, buf, len);
             for (i = 0; i < q.ntensors && rc >= 0; i++) {
-                rc = i ? (spk_tensor_next(&q, &t, NULL, 0) == 1 ? 0 : SPK_E_CORRUPT)
-                       : spk_tensor_at(&q, 0, &t, NULL, 0);
-                if (rc >= 0)
-                    rc = spk_decode(&q, &t, &dec, outs[i], (size_t)t.numel * t.itemsize);
+                if (i)
+                    bt[i] = bt[i - 1];
+                rc = i ? (spk_tensor_next(&q, &bt[i], NULL, 0) == 1 ? 0 : SPK_E_CORRUPT)
+                       : spk_tensor_at(&q, 0, &bt[0], NULL, 0);
+                jobs[i].t = &bt[i];
+                jobs[i].out = outs[i];
+                jobs[i].out_bytes = (size_t)bt[i].numel * bt[i].itemsize;
             }
+            if (rc >= 0)
+                rc = spk_decode_many(&q, &dec, jobs, (uint32_t)q.ntensors);
             if (rc < 0)
                 return fail("decode", rc);
             dt = now() - t0;
@@ -284,17 +294,51 @@ int main(int argc, char **argv)
         printf("%llu %.9f\n", params, best);
         return 0;
     }
-    for (i = 0; i < p.ntensors; i++) {
-        size_t nbytes = (size_t)ts[i].numel * ts[i].itemsize;
-        outs[i] = (uint8_t *)malloc(nbytes + 1u);
-        if (!outs[i])
+    { /* every tensor with spk_decode_many (--check-api: spk_decode agrees) */
+        spk_job *jobs = (spk_job *)calloc(p.ntensors + 1u, sizeof *jobs);
+        if (!jobs)
             return 1;
-        rc = spk_decode(&p, &ts[i], &dec, outs[i], nbytes);
+        for (i = 0; i < p.ntensors; i++) {
+            size_t nbytes = (size_t)ts[i].numel * ts[i].itemsize;
+            outs[i] = (uint8_t *)malloc(nbytes + 1u);
+            if (!outs[i])
+                return 1;
+            jobs[i].t = &ts[i];
+            jobs[i].out = outs[i];
+            jobs[i].out_bytes = nbytes;
+        }
+        rc = spk_decode_many(&p, &dec, jobs, (uint32_t)p.ntensors);
         if (rc < 0)
             return fail("decode", rc);
+        free(jobs);
     }
     if (!strcmp(mode, "--check-api")) {
         static spk_dec d2;
+        /* spk_decode_many again with dec as the first call left it (its last decode table
+         * loaded: decoded first; the chunks verified), in reverse order */
+        spk_job *jobs = (spk_job *)calloc(p.ntensors + 1u, sizeof *jobs);
+        uint8_t **again = (uint8_t **)calloc(p.ntensors + 1u, sizeof *again);
+        if (!jobs || !again)
+            return 1;
+        for (i = 0; i < p.ntensors; i++) {
+            size_t k = p.ntensors - 1u - i, nbytes = (size_t)ts[k].numel * ts[k].itemsize;
+            again[k] = (uint8_t *)malloc(nbytes + 1u);
+            if (!again[k])
+                return 1;
+            jobs[i].t = &ts[k];
+            jobs[i].out = again[k];
+            jobs[i].out_bytes = nbytes;
+        }
+        if ((rc = spk_decode_many(&p, &dec, jobs, (uint32_t)p.ntensors)) < 0)
+            return fail("spk_decode_many again", rc);
+        for (i = 0; i < p.ntensors; i++) {
+            if (memcmp(again[i], outs[i], (size_t)ts[i].numel * ts[i].itemsize))
+                return fprintf(stderr, "spk_decode_many again differs in tensor %u\n",
+                               (unsigned)i), 3;
+            free(again[i]);
+        }
+        free(again);
+        free(jobs);
         for (i = 0; i < p.ntensors; i++) {
             spk_tensor t;
             spk_stream s;
@@ -304,6 +348,16 @@ int main(int argc, char **argv)
             int32_t n;
             if (!g)
                 return 1;
+            {
+                uint8_t *o = (uint8_t *)malloc(nbytes + 1u);
+                if (!o)
+                    return 1;
+                if ((rc = spk_decode(&p, &ts[i], &d2, o, nbytes)) < 0)
+                    return fail("spk_decode", rc);
+                if (memcmp(o, outs[i], nbytes))
+                    return fprintf(stderr, "spk_decode differs in tensor %u\n", (unsigned)i), 3;
+                free(o);
+            }
             if (spk_find(&p, names[i].s, names[i].n) != (int32_t)i)
                 return fprintf(stderr, "spk_find(%u) failed\n", (unsigned)i), 3;
             if (spk_tensor_at(&p, (uint32_t)i, &t, NULL, 0) < 0 || t.numel != ts[i].numel ||

@@ -2361,3 +2361,81 @@ int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, siz
         unmirror(p, t, (uint8_t *)out, 0, t->numel / t->mirror_period);
     return 0;
 }
+
+#ifndef SPK_MANY_MAX_WORK
+#define SPK_MANY_MAX_WORK ((uint64_t)1 << 24) /* tables x groups (group records read per table) */
+#endif
+
+/* spk_decode_many's table-by-table pass over every job (decode_by_table across tensors): the
+ * loaded table first, then the others in ascending order; for each, every job's group table is
+ * read once: its groups of that table are decoded and the smallest table above the last one
+ * visited is found. */
+static int many_by_table(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n)
+{
+    uint64_t cur = 0, lo = 0, start, next, id, ln, gt, pay, bits;
+    uint32_t i, g;
+    if (d->kbuf == p->buf && d->kcrc == p->dir_crc && d->table >= 0)
+        cur = (uint32_t)d->table;
+    start = cur;
+    for (;;) {
+        bits = 0; /* (MULTI) payload bits of table cur's groups: multi-set entries pay */
+        for (i = 0; MULTI && i < n; i++) {
+            const spk_tensor *t = jobs[i].t;
+            for (g = 0, gt = jobs[i].s.gt_bit; g < t->n_groups; g++) {
+                if (bits_at(p->buf, gt, t->tid_bits) + t->tid_base == cur)
+                    bits += glen_at(p, t, gt);
+                gt += t->tid_bits + t->len_bits;
+            }
+        }
+        next = ~(uint64_t)0;
+        for (i = 0; i < n; i++) {
+            const spk_tensor *t = jobs[i].t;
+            uint32_t w = t->tid_bits;
+            size_t gbytes = (size_t)t->group_size * t->itemsize;
+            if (lo && t->tid_base + ((uint64_t)1 << w) <= cur)
+                continue; /* (its tables all below cur: every one visited) */
+            gt = jobs[i].s.gt_bit;
+            pay = jobs[i].s.pay_bit;
+            for (g = 0; g < t->n_groups; g++) {
+                id = bits_at(p->buf, gt, w) + t->tid_base;
+                ln = glen_at(p, t, gt);
+                if (id == cur)
+                    E_(group_at(&jobs[i].s, g, id, pay, ln, (uint8_t *)jobs[i].out + g * gbytes,
+                                bits >= MULTI_MIN_BITS));
+                else if (id >= lo && id < next && id != start)
+                    next = id;
+                gt += w + t->len_bits;
+                pay += ln;
+            }
+        }
+        if (next == ~(uint64_t)0)
+            return 0;
+        cur = next;
+        lo = next + 1u;
+    }
+}
+
+int spk_decode_many(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n)
+{
+    uint32_t i;
+    uint64_t groups = 0;
+    for (i = 0; i < n; i++) { /* every job's checks first */
+        const spk_tensor *t = jobs[i].t;
+        if (!t || jobs[i].out_bytes / t->itemsize < t->numel || (!jobs[i].out && t->numel))
+            return SPK_E_ARG;
+        E_(stream_begin(&jobs[i].s, p, t, d));
+        groups += t->n_groups;
+    }
+    if (groups * p->ntables > SPK_MANY_MAX_WORK) { /* tensor by tensor */
+        for (i = 0; i < n; i++)
+            E_(spk_decode(p, jobs[i].t, d, jobs[i].out, jobs[i].out_bytes));
+        return 0;
+    }
+    E_(many_by_table(p, d, jobs, n));
+    for (i = 0; i < n; i++) { /* v3: every group decoded, undo the mirrors */
+        const spk_tensor *t = jobs[i].t;
+        if (V3(p) && t->mirror_period)
+            unmirror(p, t, (uint8_t *)jobs[i].out, 0, t->numel / t->mirror_period);
+    }
+    return 0;
+}

@@ -19,6 +19,7 @@
  *                2552 bytes        with -DSPK_SMALL: 2 * SPK_SMALL_MAX_CODES (1024) + 32 offsets
  *                                  (+ the range of v2 CRC chunks already verified)
  *   spk_stream   64 bytes          plus the caller's group buffer (group_size values)
+ *   spk_job      88 bytes          spk_decode_many: one per tensor (with the caller's spk_tensor)
  *   stack        ~ 1.2 KiB         deepest: spk_open -> table_read4 (~1190 bytes at -Os)
  *
  * Typical use:
@@ -257,6 +258,24 @@ int spk_verify(const spk_pkg *p, const spk_tensor *t);
  * package bytes change in place), v3: the mirror modes, and the group table first; v3: undoes
  * the mirror transform after the last group. */
 int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, size_t out_bytes);
+
+/* Several tensors of one package decoded together (each job: its tensor t from spk_tensor_at /
+ * spk_tensor_next, kept alive by the caller, and its output buffer; s is scratch).  The values,
+ * and the checks before any group is decoded, are spk_decode's for each tensor (block CRCs, v3:
+ * mirror modes, group tables: every job's first); then the groups of all the jobs are decoded
+ * table by table, so each decode table is built once for all of them instead of once for every
+ * tensor that uses it (yolov8n 8-bit 50 %: 77 tables, 2,010 builds tensor by tensor: docs/
+ * C_DECODER.md "Decoding many tensors"); v3: the mirror transforms are undone last.  Returns 0 or
+ * the first error (outputs then unspecified).  Packages whose tables times groups exceed
+ * SPK_MANY_MAX_WORK (each table used is one pass over every job's group table) are decoded
+ * tensor by tensor, as spk_decode. */
+typedef struct {
+    const spk_tensor *t;
+    void *out;
+    size_t out_bytes;
+    spk_stream s;              /* (scratch) */
+} spk_job;
+int spk_decode_many(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n);
 
 /* Streaming: one group at a time.  begin checks the block's CRCs (as spk_decode), v3: the
  * mirror modes, and the whole group table; next decodes the next group into out (at least
