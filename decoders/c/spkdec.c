@@ -2370,6 +2370,23 @@ int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, siz
  * loaded table first, then the others in ascending order; for each, every job's group table is
  * read once: its groups of that table are decoded and the smallest table above the last one
  * visited is found. */
+/* Group record at bit gt of t's group table: *ln its payload bits (glen_at); returns its table
+ * (tid_base + field).  -O2: both fields from one 8-byte window where it lies in the package
+ * (stream_begin checked the record: tid_bits + len_bits <= 57 fits it). */
+static uint64_t rec_at(const spk_pkg *p, const spk_tensor *t, uint64_t gt, uint64_t *ln)
+{
+#if FAST_BITS
+    unsigned w = t->tid_bits, l = t->len_bits;
+    if (l && w + l <= 57u && (gt >> 3) + 8u <= p->len) {
+        uint64_t x = win64(p->buf, gt);
+        *ln = (x << w) >> (64u - l);
+        return (w ? x >> (64u - w) : 0u) + t->tid_base;
+    }
+#endif
+    *ln = glen_at(p, t, gt);
+    return bits_at(p->buf, gt, t->tid_bits) + t->tid_base;
+}
+
 static int many_by_table(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n)
 {
     uint64_t cur = 0, lo = 0, start, next, id, ln, gt, pay, bits;
@@ -2382,8 +2399,8 @@ static int many_by_table(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n
         for (i = 0; MULTI && i < n; i++) {
             const spk_tensor *t = jobs[i].t;
             for (g = 0, gt = jobs[i].s.gt_bit; g < t->n_groups; g++) {
-                if (bits_at(p->buf, gt, t->tid_bits) + t->tid_base == cur)
-                    bits += glen_at(p, t, gt);
+                if (rec_at(p, t, gt, &ln) == cur)
+                    bits += ln;
                 gt += t->tid_bits + t->len_bits;
             }
         }
@@ -2397,8 +2414,7 @@ static int many_by_table(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n
             gt = jobs[i].s.gt_bit;
             pay = jobs[i].s.pay_bit;
             for (g = 0; g < t->n_groups; g++) {
-                id = bits_at(p->buf, gt, w) + t->tid_base;
-                ln = glen_at(p, t, gt);
+                id = rec_at(p, t, gt, &ln);
                 if (id == cur)
                     E_(group_at(&jobs[i].s, g, id, pay, ln, (uint8_t *)jobs[i].out + g * gbytes,
                                 bits >= MULTI_MIN_BITS));
