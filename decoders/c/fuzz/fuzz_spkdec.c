@@ -9,12 +9,15 @@
 static spk_dec dec;
 static uint8_t out[1 << 20];
 static char name[32];
+static spk_tensor ts[8];
+static spk_job jobs[8];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     spk_pkg p;
     spk_tensor t;
-    uint32_t i;
+    uint32_t i, k = 0;
+    size_t off = 0;
     if (spk_open(&p, data, size) < 0)
         return 0;
     for (i = 0; i < p.ntensors && i < 64; i++) {
@@ -29,6 +32,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (spk_stream_begin(&s, &p, &t, &dec) == 0)
             while ((n = spk_stream_next(&s, out, 4096)) > 0) {
             }
+        if (k < 8 && (uint64_t)t.numel * t.itemsize <= sizeof out - off) { /* spk_decode_many */
+            ts[k] = t;
+            jobs[k].t = &ts[k];
+            jobs[k].out = out + off;
+            jobs[k].out_bytes = (size_t)t.numel * t.itemsize;
+            off += jobs[k++].out_bytes;
+        }
     }
+    (void)spk_decode_many(&p, &dec, jobs, k);
     return 0;
 }
