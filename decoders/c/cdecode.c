@@ -137,6 +137,25 @@ static int fail(const char *what, int rc)
     return 2;
 }
 
+/* spk_decode_many jobs for tensors ts[0..n), in order or (reverse) in reverse order, each
+ * decoding into outs[k], allocated here (numel * itemsize + 1 bytes); NULL if out of memory */
+static spk_job *make_jobs(spk_tensor *ts, uint8_t **outs, size_t n, int reverse)
+{
+    spk_job *jobs = (spk_job *)calloc(n + 1u, sizeof *jobs);
+    size_t i;
+    for (i = 0; jobs && i < n; i++) {
+        size_t k = reverse ? n - 1u - i : i, nbytes = (size_t)ts[k].numel * ts[k].itemsize;
+        if (!(outs[k] = (uint8_t *)malloc(nbytes + 1u))) {
+            free(jobs);
+            return NULL;
+        }
+        jobs[i].t = &ts[k];
+        jobs[i].out = outs[k];
+        jobs[i].out_bytes = nbytes;
+    }
+    return jobs;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = "", *in, *outdir = NULL;
@@ -295,18 +314,9 @@ int main(int argc, char **argv)
         return 0;
     }
     { /* every tensor with spk_decode_many (--check-api: spk_decode agrees) */
-        spk_job *jobs = (spk_job *)calloc(p.ntensors + 1u, sizeof *jobs);
+        spk_job *jobs = make_jobs(ts, outs, p.ntensors, 0);
         if (!jobs)
             return 1;
-        for (i = 0; i < p.ntensors; i++) {
-            size_t nbytes = (size_t)ts[i].numel * ts[i].itemsize;
-            outs[i] = (uint8_t *)malloc(nbytes + 1u);
-            if (!outs[i])
-                return 1;
-            jobs[i].t = &ts[i];
-            jobs[i].out = outs[i];
-            jobs[i].out_bytes = nbytes;
-        }
         rc = spk_decode_many(&p, &dec, jobs, (uint32_t)p.ntensors);
         if (rc < 0)
             return fail("decode", rc);
@@ -316,19 +326,10 @@ int main(int argc, char **argv)
         static spk_dec d2;
         /* spk_decode_many again with dec as the first call left it (its last decode table
          * loaded: decoded first; the chunks verified), in reverse order */
-        spk_job *jobs = (spk_job *)calloc(p.ntensors + 1u, sizeof *jobs);
         uint8_t **again = (uint8_t **)calloc(p.ntensors + 1u, sizeof *again);
-        if (!jobs || !again)
+        spk_job *jobs = again ? make_jobs(ts, again, p.ntensors, 1) : NULL;
+        if (!jobs)
             return 1;
-        for (i = 0; i < p.ntensors; i++) {
-            size_t k = p.ntensors - 1u - i, nbytes = (size_t)ts[k].numel * ts[k].itemsize;
-            again[k] = (uint8_t *)malloc(nbytes + 1u);
-            if (!again[k])
-                return 1;
-            jobs[i].t = &ts[k];
-            jobs[i].out = again[k];
-            jobs[i].out_bytes = nbytes;
-        }
         if ((rc = spk_decode_many(&p, &dec, jobs, (uint32_t)p.ntensors)) < 0)
             return fail("spk_decode_many again", rc);
         for (i = 0; i < p.ntensors; i++) {

@@ -2291,85 +2291,17 @@ int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes)
     return n;
 }
 
-/* spk_decode of a tensor whose groups switch between up to 256 tables (tid_bits <= 8): decode
- * them table by table (groups are independent), so each table's decode table is built once,
- * not once per switch.  The table still loaded from the previous call goes first (consecutive
- * tensors often share one), then the others in ascending order.  Each table used is one pass
- * over the group table (a few ns a group), so a tensor costs at most 256 passes; up to 64
- * tables until session 16, when yolov8n 8-bit 50 %'s 128-table tensors built 2,768 decode
- * tables group by group (2,010 now; 1.22x faster). */
-static int decode_by_table(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_dec *d,
-                           uint8_t *o)
-{
-    uint64_t cur = 0, lo = 0, start, next, id, ln, gt, pay, bits = 0;
-    uint32_t g, w = t->tid_bits;
-    if (d->kbuf == p->buf && d->kcrc == p->dir_crc && d->table >= 0 &&
-        (uint32_t)d->table >= t->tid_base && (uint32_t)d->table - t->tid_base < (1u << w))
-        cur = (uint32_t)d->table - t->tid_base;
-    start = cur;
-    for (;;) {
-        /* bits: payload bits of table cur's groups (MULTI_MIN_BITS: multi-set entries) */
-        bits = 0;
-        for (g = 0, gt = s->gt_bit;
-             MULTI && (uint64_t)t->pay_len * 8u >= MULTI_MIN_BITS && g < t->n_groups; g++) {
-            if (bits_at(p->buf, gt, w) == cur)
-                bits += bits_at(p->buf, gt + w, t->len_bits);
-            gt += w + t->len_bits;
-        }
-        next = ~(uint64_t)0;
-        gt = s->gt_bit;
-        pay = s->pay_bit;
-        for (g = 0; g < t->n_groups; g++) {
-            id = bits_at(p->buf, gt, w);
-            ln = bits_at(p->buf, gt + w, t->len_bits);
-            if (id == cur) {
-                E_(group_at(s, g, id + t->tid_base, pay, ln,
-                            o + (size_t)g * t->group_size * t->itemsize,
-                            bits >= MULTI_MIN_BITS));
-            } else if (id >= lo && id < next && id != start) {
-                next = id;
-            }
-            gt += w + t->len_bits;
-            pay += ln;
-        }
-        if (next == ~(uint64_t)0)
-            return 0;
-        cur = next;
-        lo = next + 1u;
-    }
-}
-
-int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, size_t out_bytes)
-{
-    spk_stream s;
-    int32_t n;
-    uint8_t *o = (uint8_t *)out;
-    if (out_bytes / t->itemsize < t->numel || (!out && t->numel))
-        return SPK_E_ARG;
-    E_(stream_begin(&s, p, t, d));
-    if (t->tid_bits == 0 || t->tid_bits > 8) {
-        while ((n = stream_next(&s, o, out_bytes)) > 0) {
-            o += (size_t)n * t->itemsize;
-            out_bytes -= (size_t)n * t->itemsize;
-        }
-        if (n < 0)
-            return n;
-    } else {
-        E_(decode_by_table(&s, p, t, d, o));
-    }
-    if (V3(p) && t->mirror_period) /* v3: every group decoded, undo the mirror */
-        unmirror(p, t, (uint8_t *)out, 0, t->numel / t->mirror_period);
-    return 0;
-}
-
 #ifndef SPK_MANY_MAX_WORK
 #define SPK_MANY_MAX_WORK ((uint64_t)1 << 24) /* tables x groups (group records read per table) */
 #endif
 
-/* spk_decode_many's table-by-table pass over every job (decode_by_table across tensors): the
- * loaded table first, then the others in ascending order; for each, every job's group table is
- * read once: its groups of that table are decoded and the smallest table above the last one
- * visited is found. */
+/* The groups of every job (tensor) decoded table by table, so that each decode table is built
+ * once, not once per switch (groups are independent): the table still loaded first (consecutive
+ * tensors often share one), then the others in ascending order; for each, every job's group
+ * table is read once: its groups of that table are decoded and the smallest table above the
+ * last one visited is found.  spk_decode (one job: a tensor whose groups switch between up to
+ * 256 tables, tid_bits <= 8; up to 64 until session 16, when yolov8n 8-bit 50 %'s 128-table
+ * tensors built 2,768 decode tables group by group) and spk_decode_many (all of them). */
 /* Group record at bit gt of t's group table: *ln its payload bits (glen_at); returns its table
  * (tid_base + field).  -O2: both fields from one 8-byte window where it lies in the package
  * (stream_begin checked the record: tid_bits + len_bits <= 57 fits it). */
@@ -2429,6 +2361,34 @@ static int many_by_table(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n
         cur = next;
         lo = next + 1u;
     }
+}
+
+int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, size_t out_bytes)
+{
+    spk_stream s;
+    int32_t n;
+    uint8_t *o = (uint8_t *)out;
+    if (out_bytes / t->itemsize < t->numel || (!out && t->numel))
+        return SPK_E_ARG;
+    E_(stream_begin(&s, p, t, d));
+    if (t->tid_bits == 0 || t->tid_bits > 8) { /* one table, or too many: group by group */
+        while ((n = stream_next(&s, o, out_bytes)) > 0) {
+            o += (size_t)n * t->itemsize;
+            out_bytes -= (size_t)n * t->itemsize;
+        }
+        if (n < 0)
+            return n;
+    } else { /* table by table */
+        spk_job j;
+        j.t = t;
+        j.out = out;
+        j.out_bytes = out_bytes;
+        j.s = s;
+        E_(many_by_table(p, d, &j, 1));
+    }
+    if (V3(p) && t->mirror_period) /* v3: every group decoded, undo the mirror */
+        unmirror(p, t, (uint8_t *)out, 0, t->numel / t->mirror_period);
+    return 0;
 }
 
 int spk_decode_many(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n)
