@@ -39,7 +39,10 @@ def _bits(d, bit, w):
 @njit(cache=True)
 def _bitsn(d, bit, w):
     """:func:`_bits` as a call, not inlined: the v4 readers use it at many sites, and each
-    inlined copy cost compile time (an empty cache compiled the v4 table reader in 5.8 s)."""
+    inlined copy cost compile time (an empty cache compiled the v4 table reader in 5.8 s).
+    Callers pass constant widths as ``np.int64(w)``: Numba compiles a called function once
+    per literal argument value (six versions of this one, and two of :func:`_eg` and
+    :func:`_eg_bits`, with an empty cache)."""
     if bit + w > 8 * d.size:
         return np.int64(-1), bit
     return _bits_at(d, bit, w), bit + w
@@ -465,18 +468,18 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
     numel = np.int64(1)
     kern = np.int64(1)
     for i in range(count):
-        f, bit = _bitsn(d, bit, 1)
+        f, bit = _bitsn(d, bit, np.int64(1))
         if f < 0:
             return FAIL
         if f == 0:
-            code, bit = _bitsn(d, bit, 3)
+            code, bit = _bitsn(d, bit, np.int64(3))
             if code < 1 or code > 6:
                 return FAIL
-        f, bit = _bitsn(d, bit, 1)
+        f, bit = _bitsn(d, bit, np.int64(1))
         if f < 0:
             return FAIL
         if f == 0:
-            nd, bit = _eg(d, bit, 0)
+            nd, bit = _eg(d, bit, np.int64(0))
             if nd < 0:
                 return FAIL
             ndim = nd >> 1
@@ -487,7 +490,7 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
             kern = np.int64(1)
             zero = False
             for k in range(ndim):
-                x, bit = _eg(d, bit, 0)
+                x, bit = _eg(d, bit, np.int64(0))
                 if x < 0:
                     return FAIL
                 dim = x + 1 - zflag
@@ -507,16 +510,16 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
         total_out = _output_total(total_out, numel, code, max_output_bytes)
         if total_out < 0:
             return FAIL
-        gc, bit = _bitsn(d, bit, 2)
+        gc, bit = _bitsn(d, bit, np.int64(2))
         if gc < 0:
             return FAIL
         if gc == 0:
-            x, bit = _eg(d, bit, 0)
+            x, bit = _eg(d, bit, np.int64(0))
             if x < 0 or x >= MAX_DIM:
                 return FAIL
             gsize = x + 1
         elif gc == 2:
-            x, bit = _eg(d, bit, 0)
+            x, bit = _eg(d, bit, np.int64(0))
             if x < 0 or x >= MAX_DIM or kern > MAX_DIM // (x + 1):
                 return FAIL
             gsize = (x + 1) * kern
@@ -527,7 +530,7 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
         if gsize > MAX_DIM:
             return FAIL
         voff = np.int64(0)
-        f, bit = _bitsn(d, bit, 1)
+        f, bit = _bitsn(d, bit, np.int64(1))
         if f < 0:
             return FAIL
         if f:
@@ -538,28 +541,28 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
             if voff < _VMIN[code] or voff > _VMAX[code]:
                 return FAIL
         mlen = np.int64(0)
-        f, bit = _bitsn(d, bit, 1)
+        f, bit = _bitsn(d, bit, np.int64(1))
         if f < 0:
             return FAIL
         if f:
-            x, bit = _eg(d, bit, 0)
+            x, bit = _eg(d, bit, np.int64(0))
             if x < 0:
                 return FAIL
             mlen = x + 1
         period = np.int64(0)
         skip = np.int64(0)
         mbytes = np.int64(0)
-        f, bit = _bitsn(d, bit, 1)
+        f, bit = _bitsn(d, bit, np.int64(1))
         if f < 0:
             return FAIL
         if f:
-            x, bit = _eg(d, bit, 0)
+            x, bit = _eg(d, bit, np.int64(0))
             if x < 0 or x > MAX_DIM - 2:
                 return FAIL
             period = x + 2
             if numel == 0 or numel % period != 0:
                 return FAIL
-            skip, bit = _eg(d, bit, 0)
+            skip, bit = _eg(d, bit, np.int64(0))
             if skip < 0 or skip > period - 2:
                 return FAIL
             mbytes = (numel // period + 3) // 4
@@ -586,10 +589,10 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
                     return FAIL
                 blen = mlen + mbytes + (glen + 7) // 8
             else:
-                tid_bits, bit = _eg(d, bit, 0)
+                tid_bits, bit = _eg(d, bit, np.int64(0))
                 if tid_bits < 0 or tid_bits > 12:
                     return FAIL
-                len_bits, bit = _bitsn(d, bit, 6)
+                len_bits, bit = _bitsn(d, bit, np.int64(6))
                 if len_bits < 1 or len_bits > 56:
                     return FAIL
                 u, bit = _eg(d, bit, max(len_k - 3, np.int64(0)))
@@ -621,16 +624,16 @@ def _code_lengths_v4(d, bit, lengths, off, nsym):
     tripled that reader's compile time.)"""
     if off < 0 or off + nsym > lengths.size:
         return FAIL
-    mode, bit = _bitsn(d, bit, 1)
-    gk, bit = _bitsn(d, bit, 2)
+    mode, bit = _bitsn(d, bit, np.int64(1))
+    gk, bit = _bitsn(d, bit, np.int64(2))
     if mode < 0 or gk < 0:
         return FAIL
     kraft = np.int64(0)
     if mode == 0:
-        x, bit = _eg(d, bit, 0)
+        x, bit = _eg(d, bit, np.int64(0))
         if x < 0 or x >= nsym:
             return FAIL
-        dk, bit = _bitsn(d, bit, 2)
+        dk, bit = _bitsn(d, bit, np.int64(2))
         if dk < 0:
             return FAIL
         prev = np.int64(-1)
@@ -641,7 +644,7 @@ def _code_lengths_v4(d, bit, lengths, off, nsym):
                 return FAIL
             sym = prev + 1 + g
             if prev < 0:
-                ln, bit = _bitsn(d, bit, 4)
+                ln, bit = _bitsn(d, bit, np.int64(4))
             else:
                 u, bit = _eg_in(d, bit, dk)
                 if u < 0:
@@ -657,7 +660,7 @@ def _code_lengths_v4(d, bit, lengths, off, nsym):
         counts = np.zeros(13, np.int64)
         tot = np.int64(0)
         for ln in range(1, 13):
-            c, bit = _eg(d, bit, 0)
+            c, bit = _eg(d, bit, np.int64(0))
             if c < 0 or c > nsym:
                 return FAIL
             counts[ln] = c
@@ -697,21 +700,21 @@ def read_table_pool_v4(d, pos, max_classes, sym_first, max_tables, max_table_sym
     for i in range(ntab if ok else 0):
         same = np.int64(0)
         if i > 0:
-            same, bit = _bitsn(d, bit, 1)
+            same, bit = _bitsn(d, bit, np.int64(1))
             if same < 0:
                 ok = False
                 break
         if same == 0:
-            kref, bit = _bitsn(d, bit, 3)
+            kref, bit = _bitsn(d, bit, np.int64(3))
             if kref < 0 or kref >= max_classes.size:
                 ok = False
                 break
-            x, bit = _eg(d, bit, 0)
+            x, bit = _eg(d, bit, np.int64(0))
             if x < 0 or x >= 4096:
                 ok = False
                 break
             nrun = x + 1
-            x, bit = _eg(d, bit, 0)
+            x, bit = _eg(d, bit, np.int64(0))
             if x < 0 or x >= max_classes[kref]:
                 ok = False
                 break
