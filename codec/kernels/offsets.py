@@ -76,7 +76,7 @@ def choose_offset(hist, lo, kref, min_bits, min_frac):
     if cands[0] >= -1 and cands[2] <= 1:  # centred (most weight tensors): keep 0
         return 0
     per = np.empty(MAX_CLASS, np.float64)
-    base = offset_bits(hist, lo, 0, kref, per)
+    base = offset_bits(hist, lo, np.int64(0), kref, per)  # (np.int64: one compiled version)
     if base < 0:
         return 0
     best = 0

@@ -77,10 +77,10 @@ def _choice(lengths, syms, head_bits):
         last[ln] = s
         prev = s
         pl = ln
-    base0 = head_bits + 3 + _eg_width(np.int64(syms.size - 1), 0) + 2 + 4
+    base0 = head_bits + 3 + _eg_width(np.int64(syms.size - 1), np.int64(0)) + 2 + 4
     base1 = head_bits + 3
     for ln in range(1, MAX_LEN + 1):
-        base1 += _eg_width(counts[ln], 0)
+        base1 += _eg_width(counts[ln], np.int64(0))
     best, bm, bg, bd = np.int64(-1), np.int64(0), np.int64(0), np.int64(0)
     for g in range(4):
         for d in range(4):
@@ -97,7 +97,7 @@ def _choice(lengths, syms, head_bits):
 @njit(cache=True)
 def _head_bits(same, nrun, nclass):
     """Bits of the alphabet fields: none when ``same``, else kref, nrun - 1, nclass - 1."""
-    return 0 if same else 3 + _eg_width(nrun - 1, 0) + _eg_width(nclass - 1, 0)
+    return 0 if same else 3 + _eg_width(nrun - 1, np.int64(0)) + _eg_width(nclass - 1, np.int64(0))
 
 
 @njit(cache=True)
@@ -113,7 +113,9 @@ def table_choice(lengths, same, nrun, nclass):
 
 @njit(cache=True)
 def _put(vals, widths, i, v, w):
-    """Field i (the caller sized the arrays: :func:`table_fields`)."""
+    """Field i (the caller sized the arrays: :func:`table_fields`).  Constant widths are
+    passed as ``np.int64(w)`` here and to :func:`_put_eg` / :func:`_eg_width`: Numba compiles
+    a called function once per literal argument value (five versions of this one)."""
     vals[i] = v
     widths[i] = w
     return i + 1
@@ -136,15 +138,15 @@ def table_fields(lengths, same, kref, nrun, nclass):
         return vals[:0], widths[:0], np.int64(-1)
     i = np.int64(0)
     if not same:
-        i = _put(vals, widths, i, kref, 3)
-        i = _put_eg(vals, widths, i, nrun - 1, 0)
-        i = _put_eg(vals, widths, i, nclass - 1, 0)
+        i = _put(vals, widths, i, kref, np.int64(3))
+        i = _put_eg(vals, widths, i, nrun - 1, np.int64(0))
+        i = _put_eg(vals, widths, i, nclass - 1, np.int64(0))
     bits, mode, gk, dk = _choice(lengths, syms, _head_bits(same, nrun, nclass))
-    i = _put(vals, widths, i, mode, 1)
-    i = _put(vals, widths, i, gk, 2)
+    i = _put(vals, widths, i, mode, np.int64(1))
+    i = _put(vals, widths, i, gk, np.int64(2))
     if mode == 0:
-        i = _put_eg(vals, widths, i, n - 1, 0)
-        i = _put(vals, widths, i, dk, 2)
+        i = _put_eg(vals, widths, i, n - 1, np.int64(0))
+        i = _put(vals, widths, i, dk, np.int64(2))
         prev = np.int64(-1)
         pl = np.int64(0)
         for j in range(n):
@@ -152,7 +154,7 @@ def table_fields(lengths, same, kref, nrun, nclass):
             ln = np.int64(lengths[s])
             i = _put_eg(vals, widths, i, s - prev - 1, gk)
             if j == 0:
-                i = _put(vals, widths, i, ln, 4)
+                i = _put(vals, widths, i, ln, np.int64(4))
             else:
                 i = _put_eg(vals, widths, i, _zigzag(ln - pl), dk)
             prev = s
@@ -162,7 +164,7 @@ def table_fields(lengths, same, kref, nrun, nclass):
         for j in range(n):
             counts[lengths[syms[j]]] += 1
         for ln in range(1, MAX_LEN + 1):
-            i = _put_eg(vals, widths, i, counts[ln], 0)
+            i = _put_eg(vals, widths, i, counts[ln], np.int64(0))
         for ln in range(1, MAX_LEN + 1):
             prev = np.int64(-1)
             for j in range(n):

@@ -269,7 +269,7 @@ def plan_batch(buf, items, ntables, glo, ghi, tid, ostart, ocount, gvoff, ends):
     K = items.shape[0]
     if items.shape[1] < P_FIELDS or ends.size < K:
         return ERR_PLAN_ARGS, 0
-    slot = 0
+    slot = np.int64(0)  # (not a literal: plan_range would compile a version for slot 0)
     nbits = buf.size * 8
     for k in range(K):
         gt0 = items[k, P_GT0]
