@@ -2295,16 +2295,9 @@ int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes)
 #define SPK_MANY_MAX_WORK ((uint64_t)1 << 24) /* tables x groups (group records read per table) */
 #endif
 
-/* The groups of every job (tensor) decoded table by table, so that each decode table is built
- * once, not once per switch (groups are independent): the table still loaded first (consecutive
- * tensors often share one), then the others in ascending order; for each, every job's group
- * table is read once: its groups of that table are decoded and the smallest table above the
- * last one visited is found.  spk_decode (one job: a tensor whose groups switch between up to
- * 256 tables, tid_bits <= 8; up to 64 until session 16, when yolov8n 8-bit 50 %'s 128-table
- * tensors built 2,768 decode tables group by group) and spk_decode_many (all of them). */
-/* Group record at bit gt of t's group table: *ln its payload bits (glen_at); returns its table
- * (tid_base + field).  -O2: both fields from one 8-byte window where it lies in the package
- * (stream_begin checked the record: tid_bits + len_bits <= 57 fits it). */
+/* Group record at bit gt of t's group table (checked by stream_begin): *ln its payload bits
+ * (glen_at); returns its table (tid_base + field).  -O2: both fields from one 8-byte window
+ * when the 8 bytes lie in the package and the record has at most 57 bits. */
 static uint64_t rec_at(const spk_pkg *p, const spk_tensor *t, uint64_t gt, uint64_t *ln)
 {
 #if FAST_BITS
@@ -2319,6 +2312,13 @@ static uint64_t rec_at(const spk_pkg *p, const spk_tensor *t, uint64_t gt, uint6
     return bits_at(p->buf, gt, t->tid_bits) + t->tid_base;
 }
 
+/* The groups of every job (tensor) decoded table by table, so that each decode table is built
+ * once, not once per switch (groups are independent): the table still loaded first (consecutive
+ * tensors often share one), then the others in ascending order; for each, every job's group
+ * table is read once: its groups of that table are decoded and the smallest table above the
+ * last one visited is found.  spk_decode (one job: a tensor whose groups switch between up to
+ * 256 tables, tid_bits <= 8; up to 64 until session 16, when yolov8n 8-bit 50 %'s 128-table
+ * tensors built 2,768 decode tables group by group) and spk_decode_many (all of them). */
 static int many_by_table(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n)
 {
     uint64_t cur = 0, lo = 0, start, next, id, ln, gt, pay, bits;
@@ -2402,7 +2402,7 @@ int spk_decode_many(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n)
         E_(stream_begin(&jobs[i].s, p, t, d));
         groups += t->n_groups;
     }
-    if (groups * p->ntables > SPK_MANY_MAX_WORK) { /* tensor by tensor */
+    if (groups > SPK_MANY_MAX_WORK || groups * p->ntables > SPK_MANY_MAX_WORK) { /* one by one */
         for (i = 0; i < n; i++)
             E_(spk_decode(p, jobs[i].t, d, jobs[i].out, jobs[i].out_bytes));
         return 0;
