@@ -459,6 +459,13 @@ def _lengths_u8(t) -> np.ndarray:
     return np.ascontiguousarray(t.lengths, np.uint8)
 
 
+def _need_codes(bits: int) -> None:
+    """The pool kernels' bits -1: a table they cannot write validly (the planner never makes
+    one)."""
+    if bits < 0:
+        raise ValueError("a table needs codes of 1 to 12 bits (the end symbol's at least)")
+
+
 def _table_cost(t, same: bool) -> tuple[int, int, int]:
     """§29's (mode, gk, dk) of table ``t``: the fewest bits, ties the lowest triple."""
     return _table_best(t, same)[1]
@@ -468,8 +475,7 @@ def _table_best(t, same: bool) -> tuple[int, tuple[int, int, int]]:
     """(bits, (mode, gk, dk)) of table ``t`` with §29's choice (kernels/pool_v4.py)."""
     bits, mode, gk, dk = table_choice(_lengths_u8(t), bool(same), np.int64(t.nrun),
                                       np.int64(t.nclass))
-    if bits < 0:
-        raise ValueError("a table needs codes of 1 to 12 bits (the end symbol's at least)")
+    _need_codes(bits)
     return int(bits), (int(mode), int(gk), int(dk))
 
 
@@ -479,8 +485,7 @@ def _table_vals(t, same: bool) -> tuple[np.ndarray, np.ndarray]:
     counts and gaps (kernels/pool_v4.py)."""
     vals, widths, bits = table_fields(_lengths_u8(t), bool(same), np.int64(t.kref),
                                       np.int64(t.nrun), np.int64(t.nclass))
-    if bits < 0:
-        raise ValueError("a table needs codes of 1 to 12 bits (the end symbol's at least)")
+    _need_codes(bits)
     return vals, widths
 
 

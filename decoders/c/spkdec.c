@@ -2363,32 +2363,46 @@ static int many_by_table(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n
     }
 }
 
-int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, size_t out_bytes)
+/* A job's checks: its arguments, then stream_begin (CRCs, v3 mirror modes, group table) */
+static int job_begin(const spk_pkg *p, spk_dec *d, spk_job *j)
 {
-    spk_stream s;
-    int32_t n;
-    uint8_t *o = (uint8_t *)out;
-    if (out_bytes / t->itemsize < t->numel || (!out && t->numel))
+    const spk_tensor *t = j->t;
+    if (!t || j->out_bytes / t->itemsize < t->numel || (!j->out && t->numel))
         return SPK_E_ARG;
-    E_(stream_begin(&s, p, t, d));
-    if (t->tid_bits == 0 || t->tid_bits > 8) { /* one table, or too many: group by group */
-        while ((n = stream_next(&s, o, out_bytes)) > 0) {
+    return stream_begin(&j->s, p, t, d);
+}
+
+/* spk_decode after job_begin: every group (group by group with one table or more than 256,
+ * else table by table), then v3: the inverse mirror transform */
+static int job_decode(const spk_pkg *p, spk_dec *d, spk_job *j)
+{
+    const spk_tensor *t = j->t;
+    uint8_t *o = (uint8_t *)j->out;
+    size_t left = j->out_bytes;
+    int32_t n;
+    if (t->tid_bits == 0 || t->tid_bits > 8) {
+        while ((n = stream_next(&j->s, o, left)) > 0) {
             o += (size_t)n * t->itemsize;
-            out_bytes -= (size_t)n * t->itemsize;
+            left -= (size_t)n * t->itemsize;
         }
         if (n < 0)
             return n;
-    } else { /* table by table */
-        spk_job j;
-        j.t = t;
-        j.out = out;
-        j.out_bytes = out_bytes;
-        j.s = s;
-        E_(many_by_table(p, d, &j, 1));
+    } else {
+        E_(many_by_table(p, d, j, 1));
     }
     if (V3(p) && t->mirror_period) /* v3: every group decoded, undo the mirror */
-        unmirror(p, t, (uint8_t *)out, 0, t->numel / t->mirror_period);
+        unmirror(p, t, (uint8_t *)j->out, 0, t->numel / t->mirror_period);
     return 0;
+}
+
+int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, size_t out_bytes)
+{
+    spk_job j;
+    j.t = t;
+    j.out = out;
+    j.out_bytes = out_bytes;
+    E_(job_begin(p, d, &j));
+    return job_decode(p, d, &j);
 }
 
 int spk_decode_many(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n)
@@ -2396,15 +2410,12 @@ int spk_decode_many(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n)
     uint32_t i;
     uint64_t groups = 0;
     for (i = 0; i < n; i++) { /* every job's checks first */
-        const spk_tensor *t = jobs[i].t;
-        if (!t || jobs[i].out_bytes / t->itemsize < t->numel || (!jobs[i].out && t->numel))
-            return SPK_E_ARG;
-        E_(stream_begin(&jobs[i].s, p, t, d));
-        groups += t->n_groups;
+        E_(job_begin(p, d, &jobs[i]));
+        groups += jobs[i].t->n_groups;
     }
     if (groups > SPK_MANY_MAX_WORK || groups * p->ntables > SPK_MANY_MAX_WORK) { /* one by one */
         for (i = 0; i < n; i++)
-            E_(spk_decode(p, jobs[i].t, d, jobs[i].out, jobs[i].out_bytes));
+            E_(job_decode(p, d, &jobs[i]));
         return 0;
     }
     E_(many_by_table(p, d, jobs, n));
