@@ -26,7 +26,7 @@ from .kernels.parallel import run_chunks, workers
 from .kernels.status import STATUS_MESSAGES
 from .kernels.directory import build_luts, build_multi, multi_value_bound, multi_worth
 from .kernels.meta import check_metas
-from .kernels.tables import P_FIELDS, fitting, plan_batch, work_cuts
+from .kernels.tables import P_FIELDS, fitting, plan_batch, table_order, work_cuts
 
 PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group has length 0",
                  -7: "group lengths do not add up to the payload size",
@@ -86,6 +86,13 @@ CRC_KERNEL_MIN_CHUNKS = 4
 # mtcnn 4/0 1.09x, yolov8n 4/0 1.07x, silero 4/0 1.05x, fer 8/.5 0.95x (its 118 Kbit table's
 # multi-set entries paid), the others 0.99-1.03x (docs/DESIGN.md)
 MULTI_MIN_BITS = 200 << 10
+# payload bits of a decode batch from which its groups are decoded table by table (_run_parts;
+# session 17, interleaved against decoding in group order: yolov8n 1.04-1.30x, mtcnn 8-bit,
+# silero 8/0 1.02-1.12x; the packages under ~1 Mbit lost 3-7 % to the sort's fixed cost)
+# (and only at >= ORDER_MIN_RATE bits a value: a sparse batch's time goes to writing its
+# zeros, in output order: yolov8n 4/.9, 0.76 bits a value, 0.85x on one thread)
+ORDER_MIN_BITS = 1 << 20
+ORDER_MIN_RATE = 2
 # multi-set decode tables are built on the pool's threads too from this many tables a thread
 MULTI_PAR_MIN_TABLES = 6
 # decode tables (build_luts, ~1.5-3 us a table) are built on the pool from this many tables a
@@ -977,8 +984,18 @@ def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
     n = glo.size
     status = np.zeros(n, np.int64)
     where = np.zeros(n, np.int64)
+    total, values = work if work is not None else (int((ghi - glo).sum()), int(cn.sum()))
     calls = []  # each part: (kernel, its arguments but the lane range, slots, statuses, lanes)
     for kern, luts, idx, t in parts:
+        # a big, dense batch (ORDER_MIN_BITS, ORDER_MIN_RATE) decodes each part's groups
+        # table by table (in order within a table): the lanes then share one decode table at
+        # a time, which stays in the L1 cache (yolov8n 8/0 has 32 tables of 16 KiB;
+        # docs/DESIGN.md, session 17).  The values do not depend on the order (each group
+        # writes its own output range) and the statuses go back to their slots.
+        if total >= ORDER_MIN_BITS and total >= ORDER_MIN_RATE * values:
+            perm = np.empty(t.size, np.int64)
+            if table_order(t, np.int64(luts.shape[0]), perm) == 1:
+                idx, t = (perm if idx is None else idx[perm]), t[perm]
         if idx is None:
             arrs, s_, w_ = (glo, ghi, t, st, cn, voff), status, where
         else:
@@ -986,7 +1003,6 @@ def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
             s_, w_ = np.zeros(idx.size, np.int64), np.zeros(idx.size, np.int64)
         calls.append((kern, (buf, np.int64(buf.size), *arrs, np.int64(vmin), np.int64(vmax),
                              luts, out, s_, w_), idx, s_, w_, (t.size + LANES - 1) // LANES))
-    total, values = work if work is not None else (int((ghi - glo).sum()), int(cn.sum()))
     if not _parallel(total, values, n):  # this thread: no job list (~10 us on fer:
         # 3-9 % of its decode)
         rc = 0

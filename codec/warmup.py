@@ -12,7 +12,8 @@ low-magnitude tensor, wide ones of several
 sparsities for the plain kernel and the encoder's table pool, symmetric rows for format v3's
 mirror transform), written as v4 (with the mirror) and as v1, read whole and by name; the
 kernels the samples do not reach (the multi-set kernel and its table builders: tables of
->= 200 Kbit) are compiled on empty input; plus the parallel decoder's chunk planner.
+>= 200 Kbit) are compiled on empty input; plus the parallel decoder's chunk planner and the
+big decodes' table order.
 """
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]
     from .kernels.crc import CRC_TABLES, crc_chunks, crc_range
     from .kernels.offsets import choose_offset
     from .kernels.dequant import dequantize_linear
-    from .kernels.tables import work_cuts
+    from .kernels.tables import table_order, work_cuts
     from .package import Package, pack, unpack
     out = []
     for name in dtypes:
@@ -103,6 +104,7 @@ def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]
                               np.empty(8, fdt))
         out.append((name, time.perf_counter() - t0))
     work_cuts(np.ones(4, np.int64), np.int64(2), np.int64(2))  # parallel decodes (>= PAR_MIN_WORK)
+    table_order(np.ones(2, np.int64), np.int64(2), np.empty(2, np.int64))  # >= ORDER_MIN_BITS
     # the chunk CRC kernels (slices of chunks: hosts with >= CRC_KERNEL_MIN_THREADS threads
     # or PCLMULQDQ; one chunk: format_v2.chunk_crc with PCLMULQDQ)
     crc_chunks(np.zeros(64, np.uint8), np.int64(0), np.int64(64), np.int64(6), np.int64(0),

@@ -18,6 +18,7 @@ import codec
 import codec.package as P
 from codec.errors import CodecError
 from codec.kernels.directory import _multi_entry, build_multi, multi_worth
+from codec.kernels.tables import table_order
 
 OFF = 1 << 62  # MULTI_MIN_BITS that turns the multi-set kernel off
 
@@ -213,4 +214,77 @@ def test_wide_equals_checked_on_corrupt_payload(unsigned, monkeypatch):
             return _decode(b, False, mp)
     errors = _flips_agree(codec.pack(arrays, group="kernel"), "w", 8, 120,
                           lambda b: _decode(b, False, monkeypatch), checked)
+    assert errors > 20
+
+
+# ---------------------------------------------------------------------------------------------
+# groups decoded table by table (package._run_parts, kernels/tables.table_order)
+
+@settings(max_examples=60, deadline=None)
+@given(tid=st.lists(st.integers(0, 6), max_size=80))
+def test_table_order_is_a_stable_sort_by_table(tid):
+    t = np.array(tid, np.int64)
+    perm = np.full(t.size, -7, np.int64)
+    rc = table_order(t, np.int64(7), perm)
+    if t.size and (np.diff(t) < 0).any():
+        assert rc == 1 and np.array_equal(perm, np.argsort(t, kind="stable"))
+    else:  # already in table order: nothing to permute, perm untouched
+        assert rc == 0 and (perm == -7).all()
+
+
+def test_table_order_refuses_bad_ids_and_short_output():
+    perm = np.full(3, -7, np.int64)
+    assert table_order(np.array([2, 0, 7], np.int64), np.int64(7), perm) == -1
+    assert table_order(np.array([2, -1, 0], np.int64), np.int64(7), perm) == -1
+    assert table_order(np.array([2, 1, 0, 0], np.int64), np.int64(7), perm) == -1
+    assert (perm == -7).all()
+
+
+def _mixed_scales(seed: int) -> dict:
+    """8-bit channels of three scales, one group a channel: the groups of a tensor take
+    several tables, out of table order."""
+    rng = np.random.default_rng(seed)
+    sc = np.array([0.4, 2.0, 8.0])[np.arange(48) % 3]
+    w = np.clip(np.round(rng.laplace(0, 1, size=(48, 16, 3, 3)) * sc[:, None, None, None]),
+                -127, 127).astype(np.int8)
+    return {"a.weight": w, "b.weight": w[::-1].copy()}
+
+
+def _decode_order(data: bytes, by_table: bool, monkeypatch, fast: bool = False) -> object:
+    monkeypatch.setattr(P, "ORDER_MIN_BITS", 0 if by_table else OFF)
+    monkeypatch.setattr(P, "ORDER_MIN_RATE", 0)
+    try:
+        if fast:
+            return codec.unpack(data)
+        return codec.Package(data, verify=False).read_all()
+    except CodecError as exc:
+        return (type(exc).__name__, str(exc), exc.offset, exc.value)
+
+
+def test_table_order_used_and_exact(monkeypatch):
+    arrays = _mixed_scales(1)
+    data = codec.pack(arrays, group="kernel")
+    seen = []
+
+    def spy(t, n, perm):
+        rc = table_order(t, n, perm)
+        seen.append(rc)
+        return rc
+    monkeypatch.setattr(P, "table_order", spy)
+    for fast in (False, True):
+        out = _decode_order(data, True, monkeypatch, fast)
+        assert all(np.array_equal(out[k], v) for k, v in arrays.items())
+    assert 1 in seen  # the groups really were reordered
+    seen.clear()
+    _decode_order(data, False, monkeypatch)
+    assert not seen  # below ORDER_MIN_BITS: group order, no sort
+
+
+def test_table_order_equals_group_order_on_corrupt_payload(monkeypatch):
+    """Bit flips in the payload (CRC checks off): decoding table by table gives the values or
+    the error (type, message, offset) of decoding in group order."""
+    data = codec.pack(_mixed_scales(2), group="kernel")
+    errors = _flips_agree(data, "a.weight", 5, 120,
+                          lambda b: _decode_order(b, True, monkeypatch),
+                          lambda b: _decode_order(b, False, monkeypatch))
     assert errors > 20

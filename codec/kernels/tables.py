@@ -236,6 +236,38 @@ def table_bits(glo, ghi, tid, ntables, min_bits):
 
 
 @njit(cache=True)
+def table_order(tid, ntables, perm):
+    """A stable counting sort of group slots by table: ``perm[k]`` = the slot decoded k-th,
+    in (table, slot) order.  Returns 1 when ``perm`` was written, 0 when ``tid`` is already
+    in that order (nothing to permute), -1 when a table id lies outside [0, ``ntables``) or
+    ``perm`` is too short (left unwritten: the caller keeps the order, and the decode
+    kernel reports the table id).  The decoder's lanes then read one table's decode table
+    at a time (docs/DESIGN.md, session 17)."""
+    n = tid.size
+    if perm.size < n:
+        return -1
+    inorder = True
+    for i in range(n):
+        t = tid[i]
+        if t < 0 or t >= ntables:
+            return -1
+        if i > 0 and t < tid[i - 1]:
+            inorder = False
+    if inorder:
+        return 0
+    start = np.zeros(ntables + 1, np.int64)
+    for i in range(n):
+        start[tid[i] + 1] += 1
+    for t in range(ntables):
+        start[t + 1] += start[t]
+    for i in range(n):
+        t = tid[i]
+        perm[start[t]] = i
+        start[t] += 1
+    return 1
+
+
+@njit(cache=True)
 def fitting(bound, tid, voff, vmin, vmax, fit):
     """fit[g] = whether group g's values cannot leave [vmin, vmax] by way of its table's
     whole-set entries: voff[g] -+ bound[tid[g]] inside it (a group that names no table,
