@@ -87,10 +87,11 @@ CRC_KERNEL_MIN_CHUNKS = 4
 # multi-set entries paid), the others 0.99-1.03x (docs/DESIGN.md)
 MULTI_MIN_BITS = 200 << 10
 # payload bits of a decode batch from which its groups are decoded table by table (_run_parts;
-# session 17, interleaved against decoding in group order: yolov8n 1.04-1.30x, mtcnn 8-bit,
-# silero 8/0 1.02-1.12x; the packages under ~1 Mbit lost 3-7 % to the sort's fixed cost)
-# (and only at >= ORDER_MIN_RATE bits a value: a sparse batch's time goes to writing its
-# zeros, in output order: yolov8n 4/.9, 0.76 bits a value, 0.85x on one thread)
+# session 17, interleaved against group order on the same bytes: one thread yolov8n dense
+# 1.14-1.16x, mtcnn 1.04-1.07x; two threads 1.02-1.08x, benchmarks/results/
+# session17_decode_ab.md; the packages under ~1 Mbit lost 3-7 % to the sort's fixed cost),
+# and only at >= ORDER_MIN_RATE bits a value (a sparse batch's time goes to writing its
+# zeros, best in output order: yolov8n 4/.9, 0.76 bits a value, was 0.85x on one thread)
 ORDER_MIN_BITS = 1 << 20
 ORDER_MIN_RATE = 2
 # multi-set decode tables are built on the pool's threads too from this many tables a thread
