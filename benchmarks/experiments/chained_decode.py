@@ -30,6 +30,7 @@ import argparse
 import inspect
 import json
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -49,16 +50,11 @@ from codec.kernels.directory import F_DTYPE, whole_rows  # noqa: E402
 from codec.kernels.tables import P_FIELDS, P_G0, P_G1, fitting, plan_batch, table_bits  # noqa: E402
 from benchmarks.recipe import quantized_model  # noqa: E402
 
-_END_OLD = """            if {x} >= 0:
-                status[{x}] = _ended(s{x}, p{x}, e{x})
+_ENDED = """                status[{x}] = _ended(s{x}, p{x}, e{x})
                 where[{x}] = p{x}
                 {x} = -1
-            while {x} < 0 and ln[0] < ln[1]:
-                {x} = ln[0]
-                ln[0] = {x} + 1
 """
-_END_NEW = """            if {x} >= 0:
-                if s{x} == 1 and {x} + 1 < G and glo[{x} + 1] < 0 and p{x} <= e{x}:
+_CONTINUE = """                if s{x} == 1 and {x} + 1 < G and glo[{x} + 1] < 0 and p{x} <= e{x}:
                     status[{x}] = OK
                     where[{x}] = p{x}
                     {x} += 1
@@ -75,13 +71,10 @@ _END_NEW = """            if {x} >= 0:
                         {x} = -1
                     {OPEN}
                 else:
-                    status[{x}] = _ended(s{x}, p{x}, e{x})
-                    where[{x}] = p{x}
-                    {x} = -1
-            while {x} < 0 and ln[0] < ln[1]:
-                {x} = ln[0]
-                ln[0] = {x} + 1
-                if glo[{x}] < 0:
+{ENDED}"""
+_PICK = """                ln[0] = {x} + 1
+"""
+_SKIP = """                if glo[{x}] < 0:
                     {x} = -1
                     continue
 """
@@ -94,10 +87,12 @@ def _chain_kernel(fn, name: str, opens: bool):
     src = inspect.getsource(fn.py_func)
     src = src[src.index("def "):]
     for x in ("a", "b"):
-        old = _END_OLD.format(x=x)
-        assert src.count(old) == 1, (name, x)
-        new = _END_NEW.format(x=x, OPEN=_OPEN.format(x=x) if opens else "pass")
-        src = src.replace(old, new)
+        ended, pick = _ENDED.format(x=x), _PICK.format(x=x)
+        assert src.count(ended) == 1 and src.count(pick) == 1, (name, x)
+        src = src.replace(ended, _CONTINUE.format(
+            x=x, OPEN=_OPEN.format(x=x) if opens else "pass",
+            ENDED=textwrap.indent(ended, "    ")))
+        src = src.replace(pick, pick + _SKIP.format(x=x))
     src = src.replace(f"def {fn.py_func.__name__}(", f"def {name}(", 1)
     ns = dict(vars(D))
     exec(compile(src, f"<{name}>", "exec"), ns)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import inspect
 import sys
-import time
 from pathlib import Path
 
 import numba
@@ -37,7 +36,7 @@ import codec  # noqa: E402
 import codec.package as P  # noqa: E402
 from codec.kernels import decode as D  # noqa: E402
 from codec.kernels.directory import WHOLE_FLAG, WHOLE_MAX  # noqa: E402
-from benchmarks.experiments.chained_decode import _prepare  # noqa: E402
+from benchmarks.experiments.chained_decode import _best, _prepare  # noqa: E402
 from benchmarks.recipe import quantized_model  # noqa: E402
 
 _SHIFT = D._SHIFT
@@ -73,16 +72,28 @@ def build_compact(mluts, out):
 
 
 @njit(inline="always")
-def _step_compact(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax):
+def _sets(ent, i, voff):
+    """The three sets of a 29-bit entry: (j1, j2, j3, v1, v2, v3)."""
+    j1 = i + np.int64((ent >> np.uint64(4)) & np.uint64(15))
+    j2 = j1 + np.int64((ent >> np.uint64(12)) & np.uint64(15))
+    j3 = j2 + np.int64((ent >> np.uint64(20)) & np.uint64(15))
+    return (j1, j2, j3, voff + np.int64((ent >> np.uint64(8)) & np.uint64(15)) - 8,
+            voff + np.int64((ent >> np.uint64(16)) & np.uint64(15)) - 8,
+            voff + np.int64((ent >> np.uint64(24)) & np.uint64(15)) - 8)
+
+
+@njit(inline="always")
+def _step_variant(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax, exact):
+    """The step of both kernels; ``exact`` None (a type: Numba compiles the fallback out) is
+    the probe's."""
     w = D._window(buf, pos >> 3, hi) << np.uint64(pos & 7)
     ent = np.uint64(luts[t, w >> _SHIFT])
     if ent & np.uint64(1 << 31):
-        j1 = i + np.int64((ent >> np.uint64(4)) & np.uint64(15))
-        j2 = j1 + np.int64((ent >> np.uint64(12)) & np.uint64(15))
-        j3 = j2 + np.int64((ent >> np.uint64(20)) & np.uint64(15))
-        v1 = voff + np.int64((ent >> np.uint64(8)) & np.uint64(15)) - 8
-        v2 = voff + np.int64((ent >> np.uint64(16)) & np.uint64(15)) - 8
-        v3 = voff + np.int64((ent >> np.uint64(24)) & np.uint64(15)) - 8
+        j1, j2, j3, v1, v2, v3 = _sets(ent, i, voff)
+        if exact is None:
+            if j3 < o_hi:
+                return pos + np.int64(ent & np.uint64(15)), j3 + 1, 0, j3, v3, j2, v2, j1, v1
+            return pos, j1, D.ERR_RUN_OVERFLOW, j1, voff, j1, voff, j1, voff
         if j3 < o_hi and ent & np.uint64(15):
             return pos + np.int64(ent & np.uint64(15)), j3 + 1, 0, j3, v3, j2, v2, j1, v1
         ent = np.uint64(luts[t + np.uint64(luts.shape[0] >> 1), w >> _SHIFT])  # plain table
@@ -99,21 +110,13 @@ def _step_compact(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax):
 
 
 @njit(inline="always")
+def _step_compact(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax):
+    return _step_variant(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax, True)
+
+
+@njit(inline="always")
 def _step_probe(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax):
-    w = D._window(buf, pos >> 3, hi) << np.uint64(pos & 7)
-    ent = np.uint64(luts[t, w >> _SHIFT])
-    if ent & np.uint64(1 << 31):
-        j1 = i + np.int64((ent >> np.uint64(4)) & np.uint64(15))
-        j2 = j1 + np.int64((ent >> np.uint64(12)) & np.uint64(15))
-        j3 = j2 + np.int64((ent >> np.uint64(20)) & np.uint64(15))
-        v1 = voff + np.int64((ent >> np.uint64(8)) & np.uint64(15)) - 8
-        v2 = voff + np.int64((ent >> np.uint64(16)) & np.uint64(15)) - 8
-        v3 = voff + np.int64((ent >> np.uint64(24)) & np.uint64(15)) - 8
-        if j3 < o_hi:
-            return pos + np.int64(ent & np.uint64(15)), j3 + 1, 0, j3, v3, j2, v2, j1, v1
-        return pos, j1, D.ERR_RUN_OVERFLOW, j1, voff, j1, voff, j1, voff
-    c, i, st, j, v = D._plain_call(w, ent, i, o_hi, voff, vmin, vmax)
-    return pos + c, i, st, j, v, j, v, j, v
+    return _step_variant(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax, None)
 
 
 def _kernel(step, name: str):
@@ -139,17 +142,6 @@ def _finish_{name}(buf, hi, luts, t, pos, i, o_hi, voff, vmin, vmax, out):
     ns[f"_finish_{name}"] = njit(nogil=True)(ns[f"_finish_{name}"])
     exec(compile(src, f"<{name}>", "exec"), ns)
     return njit(nogil=True)(ns[name])
-
-
-def _best(fn, budget: float = 0.25) -> float:
-    b = float("inf")
-    t_end = time.perf_counter() + budget
-    while True:
-        t = time.perf_counter()
-        fn()
-        b = min(b, time.perf_counter() - t)
-        if time.perf_counter() > t_end:
-            return b
 
 
 def main() -> int:
@@ -202,7 +194,7 @@ def main() -> int:
         for _ in range(7):
             for name, r in runs.items():
                 if r is not None:
-                    best[name] = min(best[name], _best(lambda: call(r[0], r[1], outs[name])))
+                    best[name] = min(best[name], _best(lambda: call(r[0], r[1], outs[name]), 0.25))
         cell = {n: ("-" if runs[n] is None else
                     f"{best[n] * 1e6:.0f} ({best['today'] / best[n]:.3f}x)") for n in runs}
         lines.append(f"| {m} | {cfg[0]}/{cfg[1]} | {idx.size} | {mluts.shape[0]} | {n_ok} / "
