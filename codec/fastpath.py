@@ -125,36 +125,50 @@ _NO_MULTI = (np.full(0, -1, np.int64), np.zeros((0, 1 << LUT_BITS), np.uint64),
              np.zeros(0, np.int64))
 
 
+def _dtype_plan(buf: np.ndarray, ents: np.ndarray, code: int, luts: np.ndarray, ntab: int):
+    """The plan of dtype ``code``'s groups: (plan_batch rows, values, (glo, ghi, tid, output
+    start, count, value offset) or None when no tensor has groups, payload bits, multi-set
+    tables as :func:`package._kernel_parts` takes them), or None (the general path decides)."""
+    rows = np.empty((ents.shape[0], P_FIELDS), np.int64)
+    k, total, n = whole_rows(ents, np.int64(code), rows)
+    if k < 0 or n > PLAN_BATCH:
+        return None
+    if not k:
+        return rows[:0], total, None, 0, _NO_MULTI
+    glo, ghi, tid, ost, cnt, voff = np.empty((6, n), np.int64)
+    ends = np.zeros(k, np.int64)
+    st, _ = plan_batch(buf, rows[:k], np.int64(ntab), glo, ghi, tid, ost, cnt, voff, ends)
+    if st != 0:
+        return None
+    ts, bits = table_bits(glo, ghi, tid, np.int64(ntab), np.int64(MULTI_MIN_BITS))
+    multi = _NO_MULTI
+    if ts.size:
+        try:
+            ts, block, bound = _multi_tables(luts, ts)
+        except CodecError:
+            return None
+        multi = (np.full(ntab, -1, np.int64), block, bound)
+        multi[0][ts] = np.arange(ts.size)
+    return rows[:k], total, (glo, ghi, tid, ost, cnt, voff), int(bits), multi
+
+
 def _decode_dtype(buf: np.ndarray, ents: np.ndarray, code: int, luts: np.ndarray,
                   wbound: np.ndarray, ntab: int, extra: list | None) -> np.ndarray | None:
     """The tensors of dtype ``code``, back to back in one flat array (mirrors undone), or
     None.  A big payload (package._parallel) decodes on the pool's threads, with the
     ``extra`` jobs (package._run_parts)."""
-    rows = np.empty((ents.shape[0], P_FIELDS), np.int64)
-    k, total, n = whole_rows(ents, np.int64(code), rows)
-    if k < 0 or n > PLAN_BATCH:
+    got = _dtype_plan(buf, ents, code, luts, ntab)
+    if got is None:
         return None
+    _rows, total, plan, bits, multi = got
     dtype = DTYPES[code]
     out = np.empty(total, dtype)
-    if k:
-        glo, ghi, tid, ost, cnt, voff = np.empty((6, n), np.int64)
-        ends = np.zeros(k, np.int64)
-        st, _ = plan_batch(buf, rows[:k], np.int64(ntab), glo, ghi, tid, ost, cnt, voff, ends)
-        if st != 0:
-            return None
+    if plan is not None:
+        glo, ghi, tid, ost, cnt, voff = plan
         vmin, vmax = value_range(dtype)
-        ts, bits = table_bits(glo, ghi, tid, np.int64(ntab), np.int64(MULTI_MIN_BITS))
-        multi = _NO_MULTI
-        if ts.size:
-            try:
-                ts, block, bound = _multi_tables(luts, ts)
-            except CodecError:
-                return None
-            multi = (np.full(ntab, -1, np.int64), block, bound)
-            multi[0][ts] = np.arange(ts.size)
         parts = _kernel_parts(luts, wbound, multi, tid, voff, vmin, vmax)
         rc, status, _ = _run_parts(buf, parts, (glo, ghi, ost, cnt, voff), vmin, vmax, out,
-                                   extra, (int(bits), int(total)))
+                                   extra, (bits, int(total)))
         if rc != 0 or status.any():
             return None
     # v3: undo the mirrors (inverse fails on a mode 3: X4); nothing to do without one

@@ -986,14 +986,15 @@ def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
     status = np.zeros(n, np.int64)
     where = np.zeros(n, np.int64)
     total, values = work if work is not None else (int((ghi - glo).sum()), int(cn.sum()))
+    # a big, dense batch (ORDER_MIN_BITS, ORDER_MIN_RATE) decodes each part's groups table by
+    # table (in order within a table): the lanes then share one decode table at a time, which
+    # stays in the L1 cache (yolov8n 8/0 has 32 tables of 16 KiB; docs/DESIGN.md, session
+    # 17).  The values do not depend on the order (each group writes its own output range)
+    # and the statuses go back to their slots.
+    by_table = total >= ORDER_MIN_BITS and total >= ORDER_MIN_RATE * values
     calls = []  # each part: (kernel, its arguments but the lane range, slots, statuses, lanes)
     for kern, luts, idx, t in parts:
-        # a big, dense batch (ORDER_MIN_BITS, ORDER_MIN_RATE) decodes each part's groups
-        # table by table (in order within a table): the lanes then share one decode table at
-        # a time, which stays in the L1 cache (yolov8n 8/0 has 32 tables of 16 KiB;
-        # docs/DESIGN.md, session 17).  The values do not depend on the order (each group
-        # writes its own output range) and the statuses go back to their slots.
-        if total >= ORDER_MIN_BITS and total >= ORDER_MIN_RATE * values:
+        if by_table:
             perm = np.empty(t.size, np.int64)
             if table_order(t, np.int64(luts.shape[0]), perm) == 1:
                 idx, t = (perm if idx is None else idx[perm]), t[perm]

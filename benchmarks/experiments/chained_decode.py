@@ -45,9 +45,9 @@ import codec  # noqa: E402
 import codec.package as P  # noqa: E402
 from codec.format import DTYPES, directory_bytes, directory_arrays_v2, value_range  # noqa: E402
 from codec.kernels import decode as D  # noqa: E402
-from codec.fastpath import _NO_MULTI  # noqa: E402
-from codec.kernels.directory import F_DTYPE, whole_rows  # noqa: E402
-from codec.kernels.tables import P_FIELDS, P_G0, P_G1, fitting, plan_batch, table_bits  # noqa: E402
+from codec.fastpath import _dtype_plan  # noqa: E402
+from codec.kernels.directory import F_DTYPE  # noqa: E402
+from codec.kernels.tables import P_G0, P_G1, fitting  # noqa: E402
 from benchmarks.recipe import quantized_model  # noqa: E402
 
 _ENDED = """                status[{x}] = _ended(s{x}, p{x}, e{x})
@@ -118,8 +118,7 @@ def wide_chain(buf, hi, glo, ghi, tid, o_start, o_count, voff, vmin, vmax, luts,
 
 
 def _prepare(data: bytes):
-    """The fast path's plan of a one-dtype package: (buf, plan arrays, rows, tables, total
-    bits, values, vmin, vmax, dtype, ntab)."""
+    """The fast path's plan of a one-dtype package (``fastpath._dtype_plan``), as a dict."""
     buf = np.frombuffer(data, np.uint8)
     version, _f, dir_off, _l, raw = directory_bytes(buf, check_crc=True)
     st, tabs, lens, ents, shapes, names, crcs = directory_arrays_v2(raw, dir_off,
@@ -128,22 +127,13 @@ def _prepare(data: bytes):
     codes = set(ents[:, F_DTYPE].tolist())
     assert len(codes) == 1, "one dtype"
     code = codes.pop()
-    rows = np.empty((ents.shape[0], P_FIELDS), np.int64)
-    k, total, n = whole_rows(ents, np.int64(code), rows)
-    glo, ghi, tid, ost, cnt, voff = np.empty((6, n), np.int64)
-    ends = np.zeros(k, np.int64)
-    st, _ = plan_batch(buf, rows[:k], np.int64(tabs.shape[0]), glo, ghi, tid, ost, cnt, voff, ends)
-    assert st == 0
+    got = _dtype_plan(buf, ents, code, luts, tabs.shape[0])
+    assert got is not None and got[2] is not None, "the fast path plans this package"
+    rows, total, plan, bits, multi = got
     vmin, vmax = value_range(DTYPES[code])
-    ts, bits = table_bits(glo, ghi, tid, np.int64(tabs.shape[0]), np.int64(P.MULTI_MIN_BITS))
-    multi = _NO_MULTI
-    if ts.size:
-        ts, block, bound = P._multi_tables(luts, ts)
-        multi = (np.full(tabs.shape[0], -1, np.int64), block, bound)
-        multi[0][ts] = np.arange(ts.size)
-    return dict(buf=buf, plan=(glo, ghi, tid, ost, cnt, voff), rows=rows[:k], luts=luts,
-                wbound=wbound, multi=multi, bits=int(bits), total=int(total), vmin=vmin,
-                vmax=vmax, dtype=DTYPES[code], ntab=tabs.shape[0])
+    return dict(buf=buf, plan=plan, rows=rows, luts=luts, wbound=wbound, multi=multi,
+                bits=bits, total=int(total), vmin=vmin, vmax=vmax, dtype=DTYPES[code],
+                ntab=tabs.shape[0])
 
 
 def _chain_plan(pr: dict, chain: int):

@@ -34,13 +34,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import codec.package as P  # noqa: E402
+from codec.kernels.pool_v4 import _eg_width  # noqa: E402
 from benchmarks.recipe import CONFIGS, MODELS, order0_bits, quantized_model  # noqa: E402
 
 _REAL = P.group_tables
-
-
-def _eg0_bits(v: int) -> int:
-    return 2 * (v + 1).bit_length() - 1
 
 
 def chained(k: int):
@@ -87,7 +84,8 @@ def plan_size(q: dict, k: int | None) -> tuple[int, int]:
         if p.n_groups >= 2:
             multi += 1
             if k is not None:
-                extra += _eg0_bits((p.n_groups if k == 0 else min(k, p.n_groups)) - 1)
+                extra += int(_eg_width(np.int64((p.n_groups if k == 0 else min(k, p.n_groups)) - 1),
+                                       np.int64(0)))
     return plan.size + (extra + 7) // 8, multi
 
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 import codec  # noqa: E402
 import codec.package as P  # noqa: E402
 import codec.planner as PL  # noqa: E402
-from codec.kernels.pool_v4 import table_choice  # noqa: E402
+from codec.kernels.pool_v4 import _eg_width, _zigzag, table_choice  # noqa: E402
 from benchmarks.recipe import CONFIGS, MODELS, quantized_model  # noqa: E402
 
 
@@ -81,12 +81,9 @@ def models() -> None:
                   f"distribution {_entropy_bits(whole) / 8:.0f} B", flush=True)
 
 
-def _eg_width(v: int, k: int) -> int:
-    return 2 * ((v >> k) + 1).bit_length() - 1 + k
-
-
 def _seg_width(d: int, k: int) -> int:
-    return _eg_width(2 * d if d >= 0 else -2 * d - 1, k)
+    """Bits of sEG(k) of ``d`` (format v4's, kernels/pool_v4)."""
+    return int(_eg_width(_zigzag(np.int64(d)), np.int64(k)))
 
 
 def deltas() -> None:
