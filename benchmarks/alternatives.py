@@ -11,7 +11,7 @@ from unittest import mock
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import codec  # noqa: E402
-import codec.package  # noqa: E402
+import codec.writer  # noqa: E402
 import codec.planner as planner  # noqa: E402
 from benchmarks.recipe import order0_bits, quantized_model  # noqa: E402
 
@@ -48,7 +48,7 @@ def main():
             if choose is None:
                 data = codec.pack(t, **kw)
             else:
-                with mock.patch.object(codec.package, "choose_alphabet", choose):
+                with mock.patch.object(codec.writer, "choose_alphabet", choose):
                     data = codec.pack(t, **kw)
             cells.append(f"{8 * len(data) / n:.3f}")
         print(f"| {m} | {b} | {s} | {order0_bits(t) / n:.3f} | " + " | ".join(cells) + " |", flush=True)

@@ -11,8 +11,8 @@ from .info import inspect
 from .frontend import (QuantizedTensor, compress_model, decompress_model, progressive_quantize,
                        prune, prune_finetune_quantize, quantize, quantize_activation)
 from .meta import QuantMeta
-from .package import (Package, check, decode, encode, load, open_package, pack, read_tensor, save,
-                      unpack)
+from .package import Package, check, decode, load, open_package, read_tensor, unpack
+from .writer import encode, pack, save
 
 __version__ = "0.1.0"
 

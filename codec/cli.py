@@ -252,7 +252,7 @@ def _read_model(args, path):
 
 def cmd_compress(args) -> int:
     from .io import atomic_write_bytes
-    from .package import pack
+    from .writer import pack
     _check_input(args.input)
     _check_output(args.input, args.output)
     model = _read_model(args, args.input)
@@ -438,7 +438,8 @@ BASELINES = ("zstd-19", "lzma-9", "brotli-11")
 
 def cmd_bench(args) -> int:
     from .bench import order0_bits
-    from .package import pack, unpack
+    from .package import unpack
+    from .writer import pack
     if args.plot and not args.plot.lower().endswith(".png"):
         raise UsageError(f"--plot {args.plot}: the plot file must end in .png")
     if args.plot:

@@ -60,11 +60,11 @@ class SpkgCodec(Codec):
 
     def __init__(self, group="auto"):
         self.group = _group_from_json(group)
-        from .package import encode
+        from .writer import encode
         encode(np.zeros(1, np.int8), group=self.group)  # validate group now, not on first chunk
 
     def encode(self, buf):
-        from .package import encode
+        from .writer import encode
         arr = np.asarray(buf)
         if arr.dtype.kind not in "iu":
             raise TypeError(f"spkg encodes integer arrays (quantize floats first), got {arr.dtype}")

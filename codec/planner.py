@@ -77,7 +77,7 @@ class Pairs:
 
 class Groups(list):
     """Grouping options, one per tensor (the encoder's per-tensor mixed candidate,
-    package._mixed_plan); a plain list is not a grouping option."""
+    writer._mixed_plan); a plain list is not a grouping option."""
 
 
 def group_size_for(shape: tuple, group) -> tuple[str, int]:

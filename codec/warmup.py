@@ -76,7 +76,8 @@ def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]
     from .kernels.offsets import choose_offset
     from .kernels.dequant import dequantize_linear
     from .kernels.tables import table_order, work_cuts
-    from .package import Package, pack, unpack
+    from .package import Package, unpack
+    from .writer import pack
     out = []
     for name in dtypes:
         dtype = np.dtype(name)

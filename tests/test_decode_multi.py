@@ -16,6 +16,7 @@ from numba import njit
 
 import codec
 import codec.package as P
+import codec.writer  # noqa: F401  (monkeypatched below)
 from codec.errors import CodecError
 from codec.kernels.directory import _multi_entry, build_multi, multi_worth
 from codec.kernels.tables import table_order
@@ -139,7 +140,7 @@ def test_groups_whose_values_could_leave_the_dtype_take_the_checked_kernel(shift
     small-model search is off here: on these 20 K values it picks an alphabet whose tables'
     largest whole-set |value| is 7, and 248 + 7 fits, so both cases would take the multi-set
     kernel, rightly; this test is about the routing, not the tables.)"""
-    monkeypatch.setattr(codec.package, "SMALL_MODEL_PARAMS", 0)
+    monkeypatch.setattr(codec.writer, "SMALL_MODEL_PARAMS", 0)
     arrays = _dense4(5, dtype=np.int8 if shift == 0 else np.uint8, shift=shift)
     if shift == 7:
         arrays = {k: np.clip(v.astype(np.int64), 0, 255).astype(np.uint8) for k, v in arrays.items()}

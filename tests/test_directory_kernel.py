@@ -278,7 +278,7 @@ def test_luts_of_jobs_equal_one_call_and_name_the_bad_table(ntab):
 
 
 def test_writer_refuses_names_a_default_reader_would_reject(monkeypatch):
-    import codec.package as pk
+    import codec.writer as pk
     from codec.format import Limits as L
     monkeypatch.setattr(pk, "DEFAULT_LIMITS", L(max_names_bytes=10))
     with pytest.raises(ValueError, match="names total"):

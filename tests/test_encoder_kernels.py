@@ -307,7 +307,7 @@ def test_prepare_many_matches_one_by_one(sparsity):
 @given(st.integers(0, 2**32 - 1))
 def test_group_tables_match_per_tensor_packing(seed):
     from codec.kernels.encode import group_tables
-    from codec.package import _pack_bits
+    from codec.writer import _pack_bits
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 6))
     ng = rng.integers(0, 9, n).astype(np.int64)

@@ -203,7 +203,7 @@ def test_unsigned_value_offset_must_stay(monkeypatch):
     """§25: an unsigned tensor keeps the mirror only if the mirrored tensor's most frequent
     value is still the value offset: 'auto' then writes it without one, a forced mirror is
     refused.  (Real data rarely moves it, so the second look is made to disagree here.)"""
-    import codec.package as pk
+    import codec.writer as pk
     u = np.full((60, 8), 100, np.uint8)
     u[:, :4] = np.arange(4) + 101
     u[:, 4:] = u[:, :4][:, ::-1]

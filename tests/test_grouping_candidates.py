@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import codec
-import codec.package as pk
+import codec.writer as pk
 from codec.planner import group_size_for
 
 

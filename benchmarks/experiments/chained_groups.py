@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import codec.package as P  # noqa: E402
+import codec.writer as P  # noqa: E402
 from codec.kernels.pool_v4 import _eg_width  # noqa: E402
 from benchmarks.recipe import CONFIGS, MODELS, order0_bits, quantized_model  # noqa: E402
 

@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 import codec  # noqa: E402
 import codec.package as P  # noqa: E402
+import codec.writer as W  # noqa: E402
 import codec.planner as PL  # noqa: E402
 from codec.kernels.pool_v4 import _eg_width, _zigzag, table_choice  # noqa: E402
 from benchmarks.recipe import CONFIGS, MODELS, quantized_model  # noqa: E402
@@ -135,7 +136,7 @@ def search() -> None:
 
 
 def kernels() -> None:
-    real = P._group_candidates
+    real = W._group_candidates
 
     def more(group, effort):
         c = real(group, effort)
@@ -143,15 +144,15 @@ def kernels() -> None:
     for m in MODELS:
         for bits, sp in CONFIGS:
             q = quantized_model(m, bits, sp)
-            P._group_candidates = real
+            W._group_candidates = real
             t = time.perf_counter()
             a = codec.pack(q)
             ta = time.perf_counter() - t
-            P._group_candidates = more
+            W._group_candidates = more
             t = time.perf_counter()
             b = codec.pack(q)
             tb = time.perf_counter() - t
-            P._group_candidates = real
+            W._group_candidates = real
             got = codec.unpack(b)
             assert all(np.array_equal(got[k], q[k]) for k in q)
             print(f"{m[:24]:24s} {bits}/{sp}: {len(a)} -> {len(b)} B ({len(b) - len(a):+d}), "
