@@ -1,4 +1,7 @@
-"""Shared test configuration: hypothesis profiles chosen by CODEC_HYPOTHESIS_PROFILE."""
+"""Shared test configuration: hypothesis profiles chosen by CODEC_HYPOTHESIS_PROFILE, and the
+real weights (``../shared/weights`` or CODEC_WEIGHTS): a test that needs them and does not
+find them is skipped with the path it looked at, or fails with CODEC_REQUIRE_WEIGHTS=1
+(.ci/run sets it: CI has the weights, so their absence there is an error, not a skip)."""
 from __future__ import annotations
 
 import os
@@ -29,5 +32,8 @@ def weights_dir() -> Path:
 def shared_weights() -> Path:
     d = weights_dir()
     if not d.is_dir():
-        pytest.skip(f"real weights not found at {d} (set CODEC_WEIGHTS)")
+        msg = f"real weights not found at {d} (set CODEC_WEIGHTS)"
+        if os.environ.get("CODEC_REQUIRE_WEIGHTS") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
     return d

@@ -1,8 +1,6 @@
 """compress_model / decompress_model: float models through codec.pack and back."""
 from __future__ import annotations
 
-import pathlib
-
 import numpy as np
 import pytest
 
@@ -10,14 +8,9 @@ import codec
 from codec.frontend import (QuantizedTensor, compress_model, decompress_model, pack_model,
                             quantize_model)
 
-WEIGHTS = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "weights"
-
-
-def _model(name="fer_emotion_minixception.npz"):
-    path = WEIGHTS / name
-    if not path.exists():
-        pytest.fail(f"real weights missing: {path}")
-    with np.load(path) as z:
+def _model(weights, name="fer_emotion_minixception.npz"):
+    """A real float model from the ``shared_weights`` folder (tests/conftest.py)."""
+    with np.load(weights / name) as z:
         return {k: z[k] for k in z.files}
 
 
@@ -64,8 +57,8 @@ def test_round_trip_names_shapes_dtypes_and_half_step():
 
 @pytest.mark.parametrize("bits,sparsity,gran", [(8, 0.0, "channel"), (4, 0.5, "channel"),
                                                 (2, 0.9, "tensor"), (3, 0.0, "group")])
-def test_real_model_round_trip(bits, sparsity, gran):
-    src = _model()
+def test_real_model_round_trip(bits, sparsity, gran, shared_weights):
+    src = _model(shared_weights)
     kw = {"group_size": 64} if gran == "group" else {}
     data = compress_model(src, bits=bits, sparsity=sparsity, granularity=gran, skip="vectors", **kw)
     exact = {n for n, w in src.items() if w.ndim <= 1}
@@ -85,8 +78,8 @@ def test_real_model_round_trip(bits, sparsity, gran):
             assert m.bits == bits
 
 
-def test_low_bits_and_sparsity_shrink_the_package():
-    src = _model()
+def test_low_bits_and_sparsity_shrink_the_package(shared_weights):
+    src = _model(shared_weights)
     sizes = {(b, s): len(compress_model(src, bits=b, sparsity=s)) for b, s in [(8, 0), (4, 0), (4, 0.9)]}
     assert sizes[(8, 0)] > sizes[(4, 0)] > sizes[(4, 0.9)]
     n = sum(w.size for w in src.values())

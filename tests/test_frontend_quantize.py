@@ -1,25 +1,20 @@
 """Quantization front-end (seed 000)."""
 from __future__ import annotations
 
-import pathlib
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from codec.bench import demo_model
 from codec.frontend import fixed_point_frac_bits, quantize, quantize_activation
 
-WEIGHTS = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "weights"
 
-
-def _kernels(name="mtcnn_facenet_pytorch.npz", min_size=200):
-    path = WEIGHTS / name
-    if not path.exists():  # the shared folder travels beside the repo; say so loudly if not
-        pytest.fail(f"real weights missing: {path}")
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files if z[k].ndim >= 2 and z[k].size >= min_size}
+def _kernels(min_size=200):
+    """The real kernels of the bundled MTCNN (codec/data: the same arrays as
+    ../shared/weights/mtcnn_facenet_pytorch.npz), so these tests need no shared folder."""
+    return {k: v for k, v in demo_model().items() if v.ndim >= 2 and v.size >= min_size}
 
 
 # ------------------------------------------------------------------ seed 000 worked examples

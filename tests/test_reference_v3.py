@@ -374,7 +374,7 @@ def test_auto_mirror_uint_offset_condition():
     assert ref.reencode(data) == data
 
 
-def test_silero_stft_mirror_matches_codec():
+def test_silero_stft_mirror_matches_codec(shared_weights):
     from benchmarks.recipe import quantized_model
     q = quantized_model("silero_vad_16k", 8, 0.0)["stft_conv.weight"]
     want = ref.choose_mirror(q)
