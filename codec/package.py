@@ -1,7 +1,7 @@
 """Reading packages: :class:`Package` (header parsed once, tensors decoded on demand, in
 parallel on the pool's threads), ``unpack``, ``read_tensor``, ``decode``, ``load``,
-``open_package`` and ``check``.  The writer is :mod:`codec.writer` (``pack``, ``save`` and
-``encode`` are re-exported here)."""
+``open_package`` and ``check``.  The writer (``pack``, ``save``, ``encode``) is
+:mod:`codec.writer`; this module does not import it."""
 from __future__ import annotations
 
 import os
@@ -25,7 +25,6 @@ from .kernels.parallel import run_chunks, workers
 from .kernels.status import STATUS_MESSAGES
 from .kernels.tables import P_FIELDS, fitting, plan_batch, table_order, work_cuts
 from .meta import QuantMeta
-from .writer import DEFAULT_MAX_TABLES, encode, pack, save  # noqa: F401  (the API's writers)
 
 PLAN_MESSAGES = {-5: "a group names a table that does not exist", -6: "a group has length 0",
                  -7: "group lengths do not add up to the payload size",

@@ -220,6 +220,19 @@ def entropy_bits(counts) -> float:
     return float((c * np.log2(c.sum() / c)).sum())
 
 
+def cond_entropy(v, c) -> float:
+    """Empirical conditional entropy of values ``v`` given contexts ``c`` (bits): the sum over
+    contexts of the order-0 entropy of the values in that context."""
+    tot = 0.0
+    order = np.argsort(c, kind="stable")
+    cs, vs = c[order], v[order]
+    cuts = np.flatnonzero(np.diff(cs)) + 1
+    for part in np.split(vs, cuts):
+        _, k = np.unique(part, return_counts=True)
+        tot += entropy_bits(k)
+    return tot
+
+
 def gamma_len(x) -> int:
     return 2 * int(x).bit_length() - 1
 

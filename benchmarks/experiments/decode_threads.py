@@ -5,7 +5,9 @@ machine, and where the two-thread decode loses time.
   with zstd's decompress of the same integers: best call of each over ``--rounds``;
 * the two-thread decode's job timeline (``codec.package.run_chunks`` wrapped: when each job
   starts and ends, on the calling thread or the pool's, from the moment the jobs are handed
-  over): medians over the calls;
+  over): medians over the calls.  The wrapper sees every ``run_chunks`` call of an unpack;
+  for these four packages that is one call, the decode's (checked: their decode and
+  multi-set tables are too few to be built on the pool);
 * what handing a task to a sleeping pool thread costs the caller (``_Pool.submit``).
 
     python3 benchmarks/experiments/decode_threads.py [--rounds 300]

@@ -11,19 +11,8 @@ import sys
 import brotli
 import numpy as np
 
-from common import SHORT, entropy_bits, get
+from common import SHORT, cond_entropy, entropy_bits, get
 from codec.format import read_directory
-
-
-def cond_entropy(v, c):
-    tot = 0.0
-    order = np.argsort(c, kind="stable")
-    cs, vs = c[order], v[order]
-    cuts = np.flatnonzero(np.diff(cs)) + 1
-    for part in np.split(vs, cuts):
-        _, k = np.unique(part, return_counts=True)
-        tot += entropy_bits(k)
-    return tot
 
 
 def bucket(a):

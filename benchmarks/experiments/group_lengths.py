@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np  # noqa: E402
 
 import codec  # noqa: E402
+from codec.kernels.pool_v4 import _eg_width, _zigzag  # noqa: E402
 from codec.package import Package  # noqa: E402
 from benchmarks.recipe import CONFIGS, MODELS, quantized_model  # noqa: E402
 
@@ -28,13 +29,9 @@ def bitlen(x: int) -> int:
     return int(x).bit_length()
 
 
-def eg(n: int, k: int) -> int:
-    """Bits of EG(k) of n >= 0 (FORMAT.md §28)."""
-    return 2 * bitlen((n >> k) + 1) - 1 + k
-
-
 def seg(s: int, k: int) -> int:
-    return eg(2 * s if s >= 0 else -2 * s - 1, k)
+    """Bits of sEG(k) of s (FORMAT.md §28)."""
+    return int(_eg_width(_zigzag(s), k))
 
 
 def main() -> None:
@@ -58,10 +55,10 @@ def main() -> None:
                 cur += e.n_groups * e.len_bits
                 tidb += e.n_groups * e.tid_bits
                 lo, hi = int(lens.min()), int(lens.max())
-                alt_a += 6 + eg(lo, max(bitlen(lo) - 3, 0)) + e.n_groups * bitlen(hi - lo)
+                alt_a += 6 + int(_eg_width(lo, max(bitlen(lo) - 3, 0))) + e.n_groups * bitlen(hi - lo)
                 mu = int(round(float(lens.mean())))
                 best = min(sum(seg(int(x) - mu, k) for x in lens) for k in range(14))
-                alt_b += 4 + eg(mu, max(bitlen(mu) - 3, 0)) + best
+                alt_b += 4 + int(_eg_width(mu, max(bitlen(mu) - 3, 0))) + best
             print(f"| {m} | {b} | {s} | {len(d):,} | {ng:,} | {cur // 8:,} | {tidb // 8:,} | "
                   f"{alt_a // 8:,} ({(alt_a - cur) // 8:+,}) | {alt_b // 8:,} ({(alt_b - cur) // 8:+,}) |",
                   flush=True)

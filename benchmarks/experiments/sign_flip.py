@@ -28,22 +28,11 @@ import brotli  # noqa: E402
 import numpy as np  # noqa: E402
 
 import codec  # noqa: E402
+from codec.bench import order0_bits  # noqa: E402
 from benchmarks.recipe import quantized_model  # noqa: E402
+from common import cond_entropy  # noqa: E402  (benchmarks/experiments/common.py)
 
 LZMA = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]
-
-
-def entropy_bytes(v: np.ndarray) -> float:
-    """Order-0 entropy of ``v``'s values, in bytes."""
-    if v.size == 0:
-        return 0.0
-    _, c = np.unique(v, return_counts=True)
-    return float(-(c * np.log2(c / c.sum())).sum() / 8)
-
-
-def conditional_bytes(x: np.ndarray, ctx: np.ndarray) -> float:
-    """Sum over contexts of the entropy of ``x`` in that context, in bytes."""
-    return sum(entropy_bytes(x[ctx == c]) for c in np.unique(ctx))
 
 
 def main() -> None:
@@ -66,8 +55,8 @@ def main() -> None:
             name=t.name, numel=t.numel, codec=t.block_bytes,
             brotli=len(brotli.compress(raw, quality=11)),
             lzma=len(lzma.compress(raw, format=lzma.FORMAT_RAW, filters=LZMA)),
-            h0=entropy_bytes(f), hflip=entropy_bytes(f * ps),
-            sign_raw=int(nz.sum()) / 8, sign_ctx=conditional_bytes(np.sign(f[nz]), ps[nz])))
+            h0=order0_bits({"v": f}) / 8, hflip=order0_bits({"v": f * ps}) / 8,
+            sign_raw=int(nz.sum()) / 8, sign_ctx=cond_entropy(np.sign(f[nz]), ps[nz]) / 8))
     tot = {k: sum(r[k] for r in rows) for k in rows[0] if k != "name"}
     print(f"{a.model} {a.bits}/{a.sparsity}: package {len(data):,} B; sums over tensors: blocks "
           f"{tot['codec']:,.0f}, brotli-11 {tot['brotli']:,.0f}, lzma-9 {tot['lzma']:,.0f}, "

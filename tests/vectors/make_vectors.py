@@ -212,7 +212,7 @@ def main_v2() -> int:
     total = 0
     for name, c in cs.items():
         tensors = c["tensors"]
-        opts = {"group": c["group"], "max_tables": c.get("max_tables", codec.package.DEFAULT_MAX_TABLES)}
+        opts = {"group": c["group"], "max_tables": c.get("max_tables", codec.writer.DEFAULT_MAX_TABLES)}
         meta = c.get("meta")
         log2 = c.get("chunk_log2", fv2.DEFAULT_CHUNK_LOG2)
         saved, fv2.DEFAULT_CHUNK_LOG2 = fv2.DEFAULT_CHUNK_LOG2, log2
@@ -310,7 +310,7 @@ def main_v3() -> int:
             assert back[k].dtype == v.dtype and back[k].shape == v.shape
             assert np.array_equal(back[k], v)
         js = {"description": c["desc"], "order": list(tensors), "group": group_to_json(c["group"]),
-              "max_tables": codec.package.DEFAULT_MAX_TABLES,
+              "max_tables": codec.writer.DEFAULT_MAX_TABLES,
               "meta": {k: meta_to_json(m) for k, m in (meta or {}).items()},
               "codec_version": codec.__version__, "bytes": len(data), "version": 3,
               "chunk_log2": 16, "mirror": mirror,
@@ -393,7 +393,7 @@ def main_v4() -> int:
         tensors, meta, mirror = c["tensors"], c.get("meta"), c.get("mirror", "auto")
         mopt = {k: tuple(v) for k, v in mirror.items()} if isinstance(mirror, dict) else mirror
         log2 = c.get("chunk_log2", 16)
-        mt = c.get("max_tables", codec.package.DEFAULT_MAX_TABLES)
+        mt = c.get("max_tables", codec.writer.DEFAULT_MAX_TABLES)
         saved, fv2.DEFAULT_CHUNK_LOG2 = fv2.DEFAULT_CHUNK_LOG2, log2
         try:
             data = codec.pack(tensors, group=c["group"], meta=meta, max_tables=mt, version=4,
@@ -435,7 +435,7 @@ def main() -> int:
     total = 0
     for name, c in cs.items():
         tensors = c["tensors"]
-        opts = {"group": c["group"], "max_tables": c.get("max_tables", codec.package.DEFAULT_MAX_TABLES)}
+        opts = {"group": c["group"], "max_tables": c.get("max_tables", codec.writer.DEFAULT_MAX_TABLES)}
         meta = c.get("meta")
         data = codec.pack(tensors, group=opts["group"], meta=meta, max_tables=opts["max_tables"],
                           version=1)
