@@ -260,7 +260,8 @@ def cmd_compress(args) -> int:
         raise UsageError(f"{args.input}: the model has no tensors")
     arrays, metas, counts = _quantize_model(args, model, bits=args.bits, sparsity=args.sparsity)
     data = pack(arrays, meta=metas, group=args.group, version=args.format_version,
-                mirror=None if args.mirror == "off" else "auto")
+                mirror=None if args.mirror == "off" else "auto",
+                predict=None if args.predict == "off" else "auto")
     atomic_write_bytes(args.output, data, protect=[args.input])
     numel = model.numel
     parts = [f"{v} {k}" for k, v in counts.items() if v]
@@ -338,6 +339,9 @@ def _info_package(args, data) -> int:
         groups = f"{t.n_groups} x {t.group_mode}" if t.n_groups else "0"
         if t.mirror is not None:
             groups += f", mirror rows of {t.mirror[0]}"
+        if t.pred_mode >= 0:
+            groups += f", predicted ({'plane' if t.pred_mode >> 2 else 'average'} "\
+                      f"{(t.pred_mode & 3) + 1}/4)"
         rows.append([t.name, t.dtype, _fmt_shape(t.shape), _fmt_int(t.numel), groups,
                      _fmt_int(t.block_bytes), f"{t.bits_per_param:.3f}", quant])
     print(_table(rows, right={3, 5, 6}))
@@ -747,13 +751,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("compress", "compress a model file into a codec package", cmd_compress)
     sp.add_argument("input", metavar="IN", help="model file (.npz .safetensors .onnx .pt .pth)")
     sp.add_argument("-o", "--output", required=True, metavar="OUT", help="package file to write")
-    sp.add_argument("--format-version", type=int, choices=(1, 2, 3, 4), default=None,
-                    help="package format to write (default: 4, the newest and smallest); "
-                         "1, 2 or 3 for readers that only know those (1 and 2 never use the "
-                         "mirror transform)")
+    sp.add_argument("--format-version", type=int, choices=(1, 2, 3, 4, 5), default=None,
+                    help="package format to write (default: 4, or 5 when a tensor gets the "
+                         "prediction transform); 1, 2, 3 or 4 for readers that only know those "
+                         "(1 and 2 never use the mirror transform, 1-4 never the prediction)")
     sp.add_argument("--mirror", choices=("auto", "off"), default="auto",
-                    help="the mirror transform (v3 and v4) for symmetric rows (STFT/DCT bases, "
+                    help="the mirror transform (v3-v5) for symmetric rows (STFT/DCT bases, "
                          "linear-phase filters): auto (default) or off")
+    sp.add_argument("--predict", choices=("auto", "off"), default="auto",
+                    help="the prediction transform (v5) over a kernel's taps: auto (default) "
+                         "or off")
     quant_opts(sp, many=False)
 
     sp = add("decompress", "decode a package to .npz or .safetensors", cmd_decompress)

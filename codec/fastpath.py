@@ -31,9 +31,10 @@ from .format import (DTYPES, Limits, directory_arrays_v2, directory_bytes,
 from .format_v2 import chunk_crc
 from .huffman import LUT_BITS
 from .kernels.directory import (F_BOFF, F_DTYPE, F_MLEN, F_NAME_LEN, F_NAME_OFF, F_NDIM,
-                                F_NUMEL, F_SHAPE_OFF, whole_rows)
+                                F_NUMEL, F_PRED, F_SHAPE_OFF, whole_rows)
 from .kernels.meta import check_metas
 from .kernels.mirror import inverse_entries
+from .kernels.predict import rebuild_entries
 from .kernels.tables import P_FIELDS, plan_batch, table_bits
 from .package import (MULTI_MIN_BITS, PLAN_BATCH, _crc_jobs, _kernel_parts, _luts_of,
                       _multi_tables, _run_parts)
@@ -73,7 +74,7 @@ def unpack_fast(buf: np.ndarray, limits: Limits, verify: bool) -> dict[str, np.n
     flats = {}
     extra = crc[0] if crc is not None else None
     for code in dict.fromkeys(codes.tolist()):  # dtypes in order of first use
-        out = _decode_dtype(buf, ents, code, luts, wbound, ntab, extra)
+        out = _decode_dtype(buf, ents, shapes, code, luts, wbound, ntab, extra)
         if out is None:
             return None
         flats[code] = out
@@ -152,9 +153,11 @@ def _dtype_plan(buf: np.ndarray, ents: np.ndarray, code: int, luts: np.ndarray, 
     return rows[:k], total, (glo, ghi, tid, ost, cnt, voff), int(bits), multi
 
 
-def _decode_dtype(buf: np.ndarray, ents: np.ndarray, code: int, luts: np.ndarray,
-                  wbound: np.ndarray, ntab: int, extra: list | None) -> np.ndarray | None:
-    """The tensors of dtype ``code``, back to back in one flat array (mirrors undone), or
+def _decode_dtype(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray, code: int,
+                  luts: np.ndarray, wbound: np.ndarray, ntab: int,
+                  extra: list | None) -> np.ndarray | None:
+    """The tensors of dtype ``code``, back to back in one flat array (mirrors undone,
+    predictions rebuilt), or
     None.  A big payload (package._parallel) decodes on the pool's threads, with the
     ``extra`` jobs (package._run_parts)."""
     got = _dtype_plan(buf, ents, code, luts, ntab)
@@ -174,6 +177,11 @@ def _decode_dtype(buf: np.ndarray, ents: np.ndarray, code: int, luts: np.ndarray
     # v3: undo the mirrors (inverse fails on a mode 3: X4); nothing to do without one
     if inverse_entries(out, ents, np.int64(code), buf, np.int64(8 * dtype.itemsize),
                        dtype.kind == "i") != 0:
+        return None
+    # v5: rebuild the predicted tensors (§32); nothing to do without one
+    if ents[:, F_PRED].any() and rebuild_entries(out, ents, shapes, np.int64(code),
+                                                 np.int64(8 * dtype.itemsize),
+                                                 dtype.kind == "i") != 0:
         return None
     return out
 

@@ -29,8 +29,8 @@ from .meta import QuantMeta
 MAGIC = b"SPKG"
 FOOTER_MAGIC = b"GKPS"
 VERSION = 4          # what the writer writes by default (format v4, docs/FORMAT.md §27-§31)
-LATEST_VERSION = 4   # the newest version this package reads and writes
-SUPPORTED_VERSIONS = (1, 2, 3, 4)
+LATEST_VERSION = 5   # the newest version this package reads and writes (v5: §32-§33)
+SUPPORTED_VERSIONS = (1, 2, 3, 4, 5)
 FLAGS_KNOWN = 0  # v1 defines no flags; a reader rejects any flag bit it does not know
 PREAMBLE_SIZE = 8
 FOOTER_SIZE = 24
@@ -95,6 +95,7 @@ class TensorEntry:
     mirror_period: int = 0                    # v3: values per mirror row (0 = no mirror)
     mirror_skip: int = 0                      # v3: leading values of a row outside the mirror
     glen: int = 0                             # v4: the one group's bits (no group table), or 0
+    pred_mode: int = -1                       # v5: the prediction transform's mode 0-7, -1 none
     numel: int = field(init=False)
     n_groups: int = field(init=False)
     group_table_bytes: int = field(init=False)
@@ -290,7 +291,7 @@ def _parse_slow_v2(raw: bytes, dir_off: int, limits: Limits, version: int = 2):
     names = v2.read_names(r, count, limits)
     if version >= 4:
         entries = v4.read_entries(r, limits, len(tables), dir_off, names, TensorEntry, DTYPES,
-                                  value_range)
+                                  value_range, version)
     else:
         entries = v2.read_entries(r, limits, len(tables), dir_off, names, TensorEntry, DTYPES,
                                   value_range, version)
@@ -379,7 +380,7 @@ def _entries_of(ents, shapes, names, modes):
     entries = []
     seen: set[str] = set()
     for (noff, nlen, code, ndim, soff, _numel, gm, gsize, voff, boff, blen, crc, mlen, tbase,
-         tbits, lbits, mperiod, mskip, glen) in ents.tolist():
+         tbits, lbits, mperiod, mskip, glen, pred) in ents.tolist():
         try:
             name = nb[noff:noff + nlen].decode("utf-8")
         except UnicodeDecodeError:
@@ -389,7 +390,7 @@ def _entries_of(ents, shapes, names, modes):
         seen.add(name)
         entries.append(TensorEntry(name, DTYPES[code], tuple(dims[soff:soff + ndim]),
                                    modes[gm], gsize, voff, boff, blen, crc, mlen, tbase,
-                                   tbits, lbits, None, mperiod, mskip, glen))
+                                   tbits, lbits, None, mperiod, mskip, glen, pred - 1))
     return entries
 
 

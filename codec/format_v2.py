@@ -194,7 +194,7 @@ def write_directory(tables, entries, dtype_code, data_len: int, crcs: list[int],
         out += names
     if version >= 4:
         from .format_v4 import write_entries
-        write_entries(out, entries, dtype_code, len(tables))
+        write_entries(out, entries, dtype_code, len(tables), version)
     prev_tb = 0
     for e in entries if version < 4 else ():
         gc, gval = group_code(e.group_mode, e.group_size, e.shape)

@@ -114,7 +114,13 @@ def pack_fields(vals: np.ndarray, widths: np.ndarray) -> bytes:
 # ---------------------------------------------------------------------------------------------
 # writer
 
-def _entry_fields(entries, dtype_code, ntab: int, rate: int) -> list:
+def pred_eligible(shape: tuple, numel: int, mirror_period: int) -> bool:
+    """§32: does a v5 entry of this tensor carry ``has_pred``?"""
+    return (numel > 0 and len(shape) >= 2 and (shape[-1] > 1 or shape[-2] > 1)
+            and not mirror_period)
+
+
+def _entry_fields(entries, dtype_code, ntab: int, rate: int, version: int = 4) -> list:
     """Every entry's fields in order, as (kind, value, width): kind "u" (``width`` bits), "eg"
     (``EG(width)``), or "L" / "P" / "V" (Exp-Golomb of the order chosen later: ``len_k``,
     ``max(len_k − 3, 0)``, ``voff_k``)."""
@@ -150,6 +156,13 @@ def _entry_fields(entries, dtype_code, ntab: int, rate: int) -> list:
         if e.mirror_period:
             f += [("eg", e.mirror_period - 2, 0), ("eg", e.mirror_skip, 0)]
         numel = numel_of(shape)
+        if version >= 5 and pred_eligible(shape, numel, e.mirror_period):
+            f.append(("u", int(e.pred_mode >= 0), 1))
+            if e.pred_mode >= 0:
+                f.append(("u", e.pred_mode, 3))
+        elif e.pred_mode >= 0:
+            raise ValueError(f"tensor {e.name!r}: a prediction mode needs format v5 and an "
+                             f"eligible tensor (§32)")
         if numel:
             f.append(("u", e.tid_base, tw))
             pred = predicted_bits(numel, rate)
@@ -202,11 +215,11 @@ def _choose(f: list) -> tuple[int, int]:
     return int(np.argmin(tot)), int(np.argmin(eg_sums(vals["V"], MAX_VOFF_K)))  # first min
 
 
-def choose_params(entries, dtype_code, ntab: int) -> tuple[int, int, int]:
+def choose_params(entries, dtype_code, ntab: int, version: int = 4) -> tuple[int, int, int]:
     """(len_k, voff_k, rate) of §29: rate from the one-group tensors' lengths, then each
     order the smallest-size one (ties: the lower)."""
     rate = _rate(entries)
-    return (*_choose(_entry_fields(entries, dtype_code, ntab, rate)), rate)
+    return (*_choose(_entry_fields(entries, dtype_code, ntab, rate, version)), rate)
 
 
 def _pack(f: list, orders: dict) -> bytes:
@@ -222,10 +235,10 @@ def _pack(f: list, orders: dict) -> bytes:
     return pack_fields(vals, widths)
 
 
-def entries_size(entries, dtype_code, ntab: int) -> int:
+def entries_size(entries, dtype_code, ntab: int, version: int = 4) -> int:
     """Bytes :func:`write_entries` writes (the encoder sizes candidate plans with it)."""
     rate = _rate(entries)
-    f = _entry_fields(entries, dtype_code, ntab, rate)
+    f = _entry_fields(entries, dtype_code, ntab, rate, version)
     len_k, voff_k = _choose(f)
     return 2 + _varint_len(rate) + (_emit(f, _orders(len_k, voff_k), None) + 7) // 8
 
@@ -234,10 +247,10 @@ def _varint_len(v: int) -> int:
     return max(1, (v.bit_length() + 6) // 7)
 
 
-def write_entries(out: bytearray, entries, dtype_code, ntab: int) -> None:
+def write_entries(out: bytearray, entries, dtype_code, ntab: int, version: int = 4) -> None:
     """§28: the three coding parameters, then the entry bit string (0-padded to a byte)."""
     rate = _rate(entries)
-    f = _entry_fields(entries, dtype_code, ntab, rate)
+    f = _entry_fields(entries, dtype_code, ntab, rate, version)
     len_k, voff_k = _choose(f)
     out.append(len_k)
     out.append(voff_k)
@@ -306,7 +319,7 @@ def read_params(r: Reader) -> tuple[int, int, int]:
 
 
 def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], entry_cls,
-                 dtypes: dict, value_range):
+                 dtypes: dict, value_range, version: int = 4):
     """The coding parameters and entries of §28 with the checks of §30."""
     len_k, voff_k, rate = read_params(r)
     br = EntryBits(r)
@@ -397,6 +410,9 @@ def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], e
                 raise CorruptError(f"tensor {name!r}: mirror skip {skip} > period - 2",
                                    offset=at_m, value=skip)
             mbytes = (numel // period + 3) // 4
+        pmode = -1
+        if version >= 5 and pred_eligible(shape, numel, period) and br.u(1, "prediction flag"):
+            pmode = br.u(3, "prediction mode")
         tid_base = tid_bits = len_bits = glen = 0
         n_groups = -(-numel // gsize) if numel else 0
         if numel and ntab == 0:
@@ -437,7 +453,7 @@ def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], e
             raise CorruptError(f"tensor {name!r}: block [{pos}, +{blen}) outside the data area "
                                f"[8, {dir_off})", offset=at_l, value=blen)
         e = entry_cls(name, dtype, shape, GROUP_MODE_OF_CODE[gc], gsize, voff, pos, blen, 0, mlen,
-                      tid_base, tid_bits, len_bits, None, period, skip, glen)
+                      tid_base, tid_bits, len_bits, None, period, skip, glen, pmode)
         if e.n_groups > e.payload_bytes * 8:
             raise CorruptError(f"tensor {name!r}: {e.n_groups} groups cannot fit in "
                                f"{e.payload_bytes} payload bytes", offset=at_l)

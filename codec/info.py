@@ -35,6 +35,7 @@ class TensorInfo:
     crc32: int             # v1: the block's CRC32; v2: 0 (the data area has chunk CRCs)
     meta: QuantMeta | None = field(default=None, compare=False)
     mirror: tuple | None = None  # v3: (period, skip) of the mirror transform, None without
+    pred_mode: int = -1          # v5: the prediction transform's mode 0-7 (§32), -1 without
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def inspect(data, /, *, limits: Limits = DEFAULT_LIMITS) -> PackageInfo:
             e.name, str(e.dtype), e.shape, e.numel, e.group_mode, e.group_size, e.n_groups,
             tids, e.value_offset, e.block_offset, e.block_length, e.payload_bytes,
             (8.0 * e.block_length / e.numel) if e.numel else 0.0, e.crc32, p.meta(e.name),
-            (e.mirror_period, e.mirror_skip) if e.mirror_period else None))
+            (e.mirror_period, e.mirror_skip) if e.mirror_period else None, e.pred_mode))
         numel += e.numel
     chunks = 0 if d.chunk_crcs is None else int(d.chunk_crcs.size)
     return PackageInfo(d.version, d.flags, total, PREAMBLE_SIZE + d.directory_length + footer_size(d.version),

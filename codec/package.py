@@ -12,6 +12,7 @@ import numpy as np
 
 from . import format_v2 as v2
 from . import mirror as mir
+from . import predict as pred
 from .errors import ChecksumError, CodecError, CorruptError, TruncatedError
 from .format import (DEFAULT_LIMITS, PREAMBLE_SIZE, Directory, Limits, Table, TensorEntry,
                      read_directory, value_range)
@@ -511,6 +512,8 @@ class Package:
             self._decode_batch(batch, out, bitpos, extra)
         if any(e.mirror_period for e in entries):
             self._unmirror(entries, out)
+        if any(e.pred_mode >= 0 for e in entries):
+            _unpredict(entries, out)
         return out
 
     def _unmirror(self, entries: list[TensorEntry], out: np.ndarray) -> None:
@@ -688,6 +691,16 @@ class Package:
 
     def meta(self, name: str) -> QuantMeta | None:
         return self._meta(self.entry(name))
+
+
+def _unpredict(entries: list[TensorEntry], out: np.ndarray) -> None:
+    """Format v5: rebuild the values of the tensors that have a prediction mode (§32) from
+    their residuals, in place (``entries`` back to back in ``out``)."""
+    base = 0
+    for e in entries:
+        if e.pred_mode >= 0:
+            pred.rebuild(out, base, e.shape, e.pred_mode)
+        base += e.numel
 
 
 def _mirror_error(e: TensorEntry, off: int, row: int, value: int, other: str) -> CorruptError:

@@ -16,7 +16,8 @@ import numpy as np
 from . import format_v2 as v2
 from . import format_v4 as v4
 from . import mirror as mir
-from .format import (DEFAULT_LIMITS, DTYPE_CODES, PREAMBLE_SIZE, VERSION, Table, TensorEntry,
+from . import predict as pred
+from .format import (DEFAULT_LIMITS, DTYPE_CODES, LATEST_VERSION, PREAMBLE_SIZE, VERSION, Table, TensorEntry,
                      footer, footer_size, preamble, write_directory)
 from .huffman import canonical_codes
 from .kernels.encode import group_bits, group_tables, merge_first_bytes, pack_groups
@@ -159,8 +160,8 @@ def _check_meta(meta, names) -> dict:
 
 
 def _check_args(tensors, meta, effort, version: int | None = None) -> tuple[list, dict]:
-    if (version is not None and version not in (1, 2, 3, 4)) or isinstance(version, bool):
-        raise ValueError(f"version must be None, 1, 2, 3 or 4, got {version!r}")
+    if (version is not None and version not in (1, 2, 3, 4, 5)) or isinstance(version, bool):
+        raise ValueError(f"version must be None, 1, 2, 3, 4 or 5, got {version!r}")
     if not isinstance(tensors, Mapping):
         raise TypeError(f"tensors must be a mapping of name -> array, got {type(tensors).__name__}")
     names = list(tensors.keys())
@@ -186,9 +187,10 @@ class _Source:
     tensors are made at once (one kernel call per dtype, :func:`prepare_many`) and cached."""
 
     def __init__(self, tensors: Mapping, meta: dict, group, stream: bool,
-                 mirrors: dict | None = None):
+                 mirrors: dict | None = None, preds: dict | None = None):
         self.tensors, self.meta, self.group, self.stream = tensors, meta, group, stream
         self.mirrors = mirrors or {}  # {name: (Mirror, value offset, mode string)}: format v3
+        self.preds = preds or {}      # {name: prediction mode}: format v5 (§32)
         self.cache: dict[str, Prepared] = {}
 
     def _array(self, k: str) -> np.ndarray:
@@ -196,7 +198,10 @@ class _Source:
         if k in self.meta:
             self.meta[k].check_shape(arr.shape)
         m = self.mirrors.get(k)
-        return arr if m is None else mir.forward(arr, m[0], m[1])
+        if m is not None:
+            return mir.forward(arr, m[0], m[1])
+        mode = self.preds.get(k)
+        return arr if mode is None else pred.residuals(arr, mode)
 
     def mirror(self, k: str) -> tuple[int, int, bytes]:
         """(period, skip, mode string) of tensor k's mirror; (0, 0, b"") without one."""
@@ -317,11 +322,12 @@ def _plan(src: _Source, names: list, *, max_tables: int, effort: int,
 
 
 def _entry(p: Prepared, m: QuantMeta | None, pos: int, length: int, crc: int, tbase: int,
-           tbits: int, lbits: int, mirror: tuple = (0, 0, b""), glen: int = 0) -> TensorEntry:
+           tbits: int, lbits: int, mirror: tuple = (0, 0, b""), glen: int = 0,
+           pred_mode: int = -1) -> TensorEntry:
     return TensorEntry(p.name, np.dtype(p.dtype.newbyteorder("=")), p.shape, p.group_mode,
                        p.group_size, p.value_offset, pos, length, crc,
                        len(m.to_bytes()) if m is not None else 0, tbase, tbits, lbits, m,
-                       mirror[0], mirror[1], glen)
+                       mirror[0], mirror[1], glen, pred_mode)
 
 
 def _head_len(m: QuantMeta | None, mr: tuple) -> int:
@@ -416,7 +422,8 @@ def _size(plan: _Plan) -> int:
         if glen:  # v4: no group table (§27)
             length -= (tbits + lbits + 7) // 8
             tbits = lbits = 0
-        entries.append(_entry(p, m, pos, length, 0, tbase, tbits, lbits, mr, glen))
+        entries.append(_entry(p, m, pos, length, 0, tbase, tbits, lbits, mr, glen,
+                              src.preds.get(k, -1)))
         pos += length
     plan.size = pos + _directory_size(plan, entries, pos) + footer_size(plan.version)
     plan.lengths = {e.name: e.block_length for e in entries}
@@ -430,7 +437,7 @@ def _directory_size(plan: _Plan, entries: list[TensorEntry], end: int) -> int:
     cache = plan.names_cache.setdefault("v4 tables", {})
     return (v4.tables_size(plan.tables, cache) + v4._varint_len(len(entries))
             + len(_names_bytes(plan, entries)) + v4.entries_size(entries, DTYPE_CODES,
-                                                                 len(plan.tables))
+                                                                 len(plan.tables), plan.version)
             + 1 + 4 * v2.chunk_count(end - PREAMBLE_SIZE, plan.chunk_log2))
 
 
@@ -496,7 +503,8 @@ def _emit(sink, plan: _Plan) -> int:
         if chunks is not None:
             chunks.feed(block)
         crc = zlib.crc32(block) if chunks is None else 0  # v2: chunk CRCs only
-        entries.append(_entry(p, m, pos, len(block), crc, tbase, tbits, lbits, mr, glen))
+        entries.append(_entry(p, m, pos, len(block), crc, tbase, tbits, lbits, mr, glen,
+                              src.preds.get(k, -1)))
         pos += len(block)
     d = _directory(plan, entries, pos, chunks.finish() if chunks is not None else None)
     sink.write(d)
@@ -555,6 +563,40 @@ def _mirrors(tensors: Mapping, names: list, option, version: int | None) -> dict
     return out
 
 
+def _preds(tensors: Mapping, names: list, option, version: int | None, mirrors: dict) -> dict:
+    """{name: mode}: the tensors that get format v5's prediction transform (docs/FORMAT.md
+    §32).  ``option``: 'auto' (§32's rule, :func:`codec.predict.choose`), None / False (never),
+    or {name: mode} (exactly those tensors, each eligible and without a mirror)."""
+    if isinstance(option, Mapping) and option and version is not None and version < 5:
+        raise ValueError(f"a prediction mode needs format v5, not version={version}")
+    if (version is not None and version < 5) or option is None or option is False:
+        return {}
+    if isinstance(option, str) and option == "auto":
+        out = {}
+        for k in names:
+            if k in mirrors:
+                continue
+            mode = pred.choose(_native(k, tensors[k]))
+            if mode >= 0:
+                out[k] = mode
+        return out
+    if not isinstance(option, Mapping):
+        raise ValueError(f"predict must be 'auto', None or a mapping name -> mode, "
+                         f"got {option!r}")
+    out = {}
+    for k, v in option.items():
+        if k not in tensors:
+            raise ValueError(f"predict given for unknown tensor {k!r}")
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not 0 <= v <= 7:
+            raise TypeError(f"predict[{k!r}] must be a mode 0 ... 7, got {v!r}")
+        shape = np.shape(tensors[k])
+        if k in mirrors or not pred.eligible(shape, math.prod(shape)):
+            raise ValueError(f"predict[{k!r}]: the tensor of shape {shape} cannot take the "
+                             f"prediction transform (docs/FORMAT.md §32)")
+        out[k] = int(v)
+    return out
+
+
 def _group_candidates(group, effort: int) -> list:
     """'auto' at effort 1 tries whole kernels of >= 4096 parameters and single kernels (with
     per-group table choice, one table per output channel often pays: yolov8n 8-bit 50 %
@@ -568,7 +610,7 @@ def _group_candidates(group, effort: int) -> list:
 
 
 def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, version,
-               mirror="auto") -> _Plan:
+               mirror="auto", predict="auto") -> _Plan:
     """Plan every grouping candidate and keep the one whose package is smallest (the first on
     ties, in the order 'auto', 'kernel', ('auto', BIG_GROUP)), sized exactly without packing
     any payload.  A candidate that groups every tensor exactly as an earlier one would write
@@ -583,15 +625,16 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
     planned on the calling thread (its time is Python's, which two threads only share)."""
     names_cache: dict = {}
     mirrors = _mirrors(tensors, names, mirror, version)
-    if version is None:  # the newest version (§31)
-        version = VERSION
+    preds = _preds(tensors, names, predict, version, mirrors)
+    if version is None:  # v4 (§31), or v5 when a tensor gets the prediction transform (§32)
+        version = LATEST_VERSION if preds else VERSION
 
     def plan_of(s, alphabet=None):
         pl = _plan(s, names, max_tables=max_tables, effort=effort, alphabet=alphabet)
         pl.version = version
         pl.names_cache = names_cache
         return pl
-    srcs = [_Source(tensors, meta, g, stream, mirrors) for g in cands]
+    srcs = [_Source(tensors, meta, g, stream, mirrors, preds) for g in cands]
     if len(srcs) > 1:
         # (not streaming) the arrays are read once, here: the finest grouping's run-length
         # pass ('kernel', the last candidate), the others' pairs derived from it
@@ -661,7 +704,7 @@ def _mixed_plan(best: _Plan, plans: list, fine: _Source, names: list, plan_of) -
     if gain < MIXED_MIN_GAIN * best.size or len({str(g) for g in choice.values()}) < 2:
         return best
     src = best.src
-    mixed = _Source(src.tensors, src.meta, choice, src.stream, src.mirrors)
+    mixed = _Source(src.tensors, src.meta, choice, src.stream, src.mirrors, src.preds)
     mixed.derive(fine, names)
     pl = plan_of(mixed, best.alphabet)
     _size(pl)
@@ -720,7 +763,7 @@ def _size_of(plan: _Plan) -> _Plan:
 
 def pack(tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
          max_tables: int = DEFAULT_MAX_TABLES, effort: int = 1, version: int | None = None,
-         mirror="auto") -> bytes:
+         mirror="auto", predict="auto") -> bytes:
     """Compress named integer tensors into one package (bytes).
 
     ``group``: 'auto' (whole kernels of >= 4096 parameters, or at effort 1 also one group per
@@ -732,15 +775,19 @@ def pack(tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
     Huffman table pool the encoder may use (1 = one shared table).  ``effort``: 1 (default)
     searches the alphabet and lets every group pick its table; 0 is a faster, coarser search.
     ``version``: format version to write: None (default) = 4 (docs/FORMAT.md §27-§31: the
-    smallest directory), or 3, 2 (no mirror) or 1 for readers that only know those.
+    smallest directory), or 5 when a tensor gets the prediction transform (§32); or 5, 4,
+    3, 2 (no mirror) or 1 for readers that only know those (below 5: no prediction).
     ``mirror``: the mirror transform (v3, v4) for symmetric / antisymmetric rows (an STFT or
     DCT basis, linear-phase filters): 'auto' (default; docs/FORMAT.md §25), None (never), or
-    ``{name: (period, skip)}`` (exactly those tensors).
+    ``{name: (period, skip)}`` (exactly those tensors).  ``predict``: format v5's prediction
+    transform over a kernel's taps (docs/FORMAT.md §32): 'auto' (default: each signed tensor
+    of >= 2 dims whose estimated size it lowers), None (never), or ``{name: mode}`` (exactly
+    those tensors, modes 0 ... 7).
     """
     names, meta = _check_args(tensors, meta, effort, version)
     plan = _best_plan(tensors, names, meta, _group_candidates(group, effort),
                       max_tables=max_tables, effort=effort, stream=False, version=version,
-                      mirror=mirror)
+                      mirror=mirror, predict=predict)
     buf = io.BytesIO()
     _emit(buf, plan)
     return buf.getvalue()
@@ -748,18 +795,18 @@ def pack(tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
 
 def save(path, tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
          max_tables: int = DEFAULT_MAX_TABLES, effort: int = 1, version: int | None = None,
-         mirror="auto") -> int:
+         mirror="auto", predict="auto") -> int:
     """Write a package to ``path`` atomically (temporary file, fsync, rename); returns its size.
 
     ``tensors`` may be a lazy mapping (e.g. ``np.load('x.npz')``): each tensor is read when
     needed and blocks are streamed to disk, so the package is never held in memory (with
     several grouping candidates, each is first planned and sized exactly without packing).
-    ``version``, ``mirror``: as :func:`pack`.
+    ``version``, ``mirror``, ``predict``: as :func:`pack`.
     """
     names, meta = _check_args(tensors, meta, effort, version)
     plan = _best_plan(tensors, names, meta, _group_candidates(group, effort),
                       max_tables=max_tables, effort=effort, stream=True, version=version,
-                      mirror=mirror)
+                      mirror=mirror, predict=predict)
     path = os.fspath(path)
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".codec-", suffix=".tmp", dir=d)
@@ -779,10 +826,14 @@ def save(path, tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
 
 
 def encode(array: np.ndarray, /, *, group="auto", meta: QuantMeta | None = None,
-           effort: int = 1, version: int | None = None, mirror="auto") -> bytes:
+           effort: int = 1, version: int | None = None, mirror="auto",
+           predict="auto") -> bytes:
     """Compress one integer tensor (a package holding one tensor named '').  ``mirror``:
-    'auto', None, or (period, skip) for this tensor (see :func:`pack`)."""
+    'auto', None, or (period, skip) for this tensor; ``predict``: 'auto', None, or a mode
+    0 ... 7 for this tensor (see :func:`pack`)."""
     if isinstance(mirror, tuple):
         mirror = {"": mirror}
+    if isinstance(predict, (int, np.integer)) and not isinstance(predict, bool):
+        predict = {"": predict}
     return pack({"": array}, group=group, meta=None if meta is None else {"": meta}, effort=effort,
-                version=version, mirror=mirror)
+                version=version, mirror=mirror, predict=predict)

@@ -20,7 +20,7 @@ from .intrinsics import bit_length64
 from .tables import _bits_at
 
 from .directory import (BIG, F_BLEN, F_BOFF, F_DTYPE, F_GLEN, F_GMODE, F_GSIZE, F_LEN_BITS, F_MLEN,
-                        F_MPERIOD, F_MSKIP, F_NAME_LEN, F_NAME_OFF, F_NDIM, F_NUMEL, F_SHAPE_OFF,
+                        F_MPERIOD, F_MSKIP, F_NAME_LEN, F_PRED, F_NAME_OFF, F_NDIM, F_NUMEL, F_SHAPE_OFF,
                         F_TID_BASE, F_TID_BITS, F_VOFF, FAIL, N_FIELDS, _ITEMSIZE, _VMAX, _VMIN,
                         _varint, groups_fit, grow_lengths, read_table_pool)
 
@@ -177,7 +177,8 @@ def _walk_v2(d, dir_off, lim, pos, ntab, total_sym, fill, entries, shapes, names
     if pos < 0:
         return FAIL
     if version >= 4:
-        pos = _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
+        pos = _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes,
+                          version)
     else:
         pos = _entries_v2(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes,
                           version)
@@ -440,10 +441,11 @@ def _unzig(u):
 
 
 @njit(cache=True)
-def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes):
+def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes, version):
     """The v4 coding parameters and entry bit string (§28) from byte ``pos``, the checks of
-    §30.  Returns the position after the bit string's padding or FAIL; ``sizes[3]`` = dims
-    stored (an entry that repeats the previous shape points at its dims)."""
+    §30 (v5: §32's ``has_pred`` / ``pred_mode``, column F_PRED = 1 + mode).  Returns the
+    position after the bit string's padding or FAIL; ``sizes[3]`` = dims stored (an entry
+    that repeats the previous shape points at its dims)."""
     max_ndim, max_output_bytes = lim[5], lim[6]
     if pos + 2 > d.size:
         return FAIL
@@ -467,6 +469,8 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
     shape_off = np.int64(0)
     numel = np.int64(1)
     kern = np.int64(1)
+    dh = np.int64(1)   # the shape's last two dims (H, W: v5's eligibility)
+    dw = np.int64(1)
     for i in range(count):
         f, bit = _bitsn(d, bit, np.int64(1))
         if f < 0:
@@ -498,6 +502,8 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
                     return FAIL
                 if fill:
                     shapes[nshape + k] = dim
+                dh = dw
+                dw = dim
                 numel, kern, zero = _dim_step(numel, kern, zero, k, dim)
             if zflag == 1 and not zero:
                 return FAIL
@@ -566,6 +572,16 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
             if skip < 0 or skip > period - 2:
                 return FAIL
             mbytes = (numel // period + 3) // 4
+        pmode = np.int64(0)
+        if version >= 5 and period == 0 and numel > 0 and ndim >= 2 and (dh > 1 or dw > 1):
+            f, bit = _bitsn(d, bit, np.int64(1))
+            if f < 0:
+                return FAIL
+            if f:
+                x, bit = _bitsn(d, bit, np.int64(3))
+                if x < 0:
+                    return FAIL
+                pmode = x + 1
         tid_base = np.int64(0)
         tid_bits = np.int64(0)
         len_bits = np.int64(0)
@@ -607,6 +623,7 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes)
         if fill:
             _fill(entries[i], code, ndim, shape_off, numel, gc, gsize, voff, boff, blen, mlen,
                   tid_base, tid_bits, len_bits, period, skip, glen)
+            entries[i, F_PRED] = pmode
         boff += blen
     if boff != dir_off:
         return FAIL
