@@ -10,7 +10,8 @@ well under a second.
 Each stored dtype gets one package whose tensors reach the decode kernels (a dense
 low-magnitude tensor, wide ones of several
 sparsities for the plain kernel and the encoder's table pool, symmetric rows for format v3's
-mirror transform), written as v4 (with the mirror) and as v1, read whole and by name; the
+mirror transform, smooth kernels for v5's prediction), written as v5 (v4 for the unsigned
+dtypes) and as v1, read whole and by name (v5's rebuild kernels on empty input too); the
 kernels the samples do not reach (the multi-set kernel and its table builders: tables of
 >= 200 Kbit) are compiled on empty input; plus the parallel decoder's chunk planner and the
 big decodes' table order.
@@ -42,6 +43,10 @@ def _sample(dtype: np.dtype) -> dict[str, np.ndarray]:
     sym = np.round(rng.laplace(0, 20, (160, 16)))
     sym[:, 8:] = sym[:, :8][:, ::-1] * np.where(np.arange(160) % 2, 1, -1)[:, None]
     out["mirror"] = sym
+    # kernels whose taps follow a plane: format v5's prediction transform (signed dtypes)
+    i, j = np.meshgrid(np.arange(3), np.arange(3), indexing="ij")
+    a, b, c = (rng.integers(-8, 9, (64, 1, 1)) for _ in range(3))
+    out["pred"] = (a * i + b * j + 2 * c + rng.integers(-1, 2, (64, 3, 3))).reshape(16, 4, 3, 3)
     return {k: np.clip(v + mid, lo, hi).astype(dtype) for k, v in out.items()}
 
 
@@ -67,6 +72,19 @@ def _decode_kernels(dtype: np.dtype) -> None:
     multi_value_bound(mluts, np.zeros(1, np.int64))
 
 
+def _rebuild_kernels(dtype: np.dtype) -> None:
+    """Format v5's rebuild kernels for ``dtype`` on empty input (the writer never predicts
+    unsigned tensors, another writer may)."""
+    from .kernels.directory import N_FIELDS
+    from .kernels.predict import rebuild, rebuild_entries
+    out = np.empty(0, dtype)
+    bits = np.int64(8 * dtype.itemsize)
+    rebuild(out, np.int64(0), np.int64(0), np.int64(1), np.int64(2), np.int64(0), bits,
+            dtype.kind == "i")
+    rebuild_entries(out, np.zeros((0, N_FIELDS), np.int64), np.zeros(0, np.int64), np.int64(1),
+                    bits, dtype.kind == "i")
+
+
 def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]]:
     """Compile (or load from Numba's cache) the kernels for each stored dtype in ``dtypes``:
     [(dtype name, seconds)].  With ``encode=False`` only the decoder's kernels are made
@@ -87,9 +105,11 @@ def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]
         tensors = _sample(dtype)
         for version in (None, 1):  # None: v4 (with a mirror), v1
             data = pack(tensors, version=version, effort=1 if encode else 0)
-            if version is None and not any(e.mirror_period
-                                           for e in Package(data).directory.tensors):
+            ents = Package(data).directory.tensors
+            if version is None and not any(e.mirror_period for e in ents):
                 raise AssertionError(f"warm-up sample for {name} got no mirror")  # pragma: no cover
+            if version is None and dtype.kind == "i" and not any(e.pred_mode >= 0 for e in ents):
+                raise AssertionError(f"warm-up sample for {name} got no prediction")  # pragma: no cover
             got = unpack(data)
             one = Package(data).read("wide4")
             if not (all(np.array_equal(got[k], v) for k, v in tensors.items())
@@ -99,6 +119,7 @@ def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]
         # the groups whose values cannot leave the dtype, decode_groups the others,
         # decode_groups_multi those of tables with multi-set entries)
         _decode_kernels(dtype)
+        _rebuild_kernels(dtype)
         # decompress_model's dequantization (float32 out; float64 for the front-end's error)
         for fdt in (np.float32, np.float64) if encode else (np.float32,):
             dequantize_linear(np.zeros(8, dtype), np.ones(2), np.zeros(2), 4, 2, 0,

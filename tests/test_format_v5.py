@@ -39,16 +39,18 @@ def general(data):
     return Package(data).read_all()
 
 
-def check_all_paths(data, tensors):
+def check_all_paths(data, tensors, fast_takes=True):
     """codec.unpack (fast path), the general path, read_tensor and the Python directory
-    parser all give ``tensors`` exactly."""
+    parser all give ``tensors`` exactly (``fast_takes``: the fast path does not decline)."""
     for got in (codec.unpack(data), general(data)):
         assert list(got) == list(tensors)
         for k, v in tensors.items():
             assert got[k].dtype == v.dtype and got[k].shape == v.shape
             assert np.array_equal(got[k], v), k
     fast = unpack_fast(np.frombuffer(data, np.uint8), DEFAULT_LIMITS, True)
-    assert fast is not None  # the fast path took the v5 package
+    assert (fast is not None) == fast_takes
+    if fast is not None:
+        assert all(np.array_equal(fast[k], v) for k, v in tensors.items())
     for k, v in tensors.items():
         assert np.array_equal(codec.read_tensor(data, k), v)
     from codec.format import _parse_fast_v2, _parse_slow_v2, directory_bytes
@@ -273,3 +275,75 @@ def test_worked_example_is_what_pack_writes():
     from codec import reference as ref
     got = ref.unpack(data)
     assert np.array_equal(got["k"], x)
+
+
+# ---------------------------------------------------------------------------------------------
+# golden vectors (tests/vectors/v5: written once by make_vectors.py --v5, never regenerated)
+
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from fuzz.harness import (check_consistent, check_exact, check_reference, fix_all_crcs,  # noqa: E402
+                          golden_options, mutate, sample_packages)
+
+V5 = Path(__file__).parent / "vectors" / "v5"
+VECTORS = sorted(p.stem for p in V5.glob("*.bin"))
+SAMPLES = sample_packages(5)
+
+
+def vector(name):
+    js = json.loads((V5 / f"{name}.json").read_text(encoding="utf-8"))
+    z = np.load(V5 / f"{name}.npz")
+    return js, {k: z[k] for k in js["order"]}, (V5 / f"{name}.bin").read_bytes()
+
+
+def test_vectors_exist():
+    assert len(VECTORS) == 6
+
+
+@pytest.mark.parametrize("name", VECTORS)
+def test_vector(name):
+    js, tensors, data = vector(name)
+    assert data[4] == 5 and len(data) == js["bytes"] and data[-4:] == b"GKPS"
+    assert codec.pack(tensors, **golden_options(js, 5)) == data  # today's writer, same bytes
+    check_all_paths(data, tensors)
+    d = Package(data).directory
+    assert {e.name: e.pred_mode for e in d.tensors if e.pred_mode >= 0} == js["predicted"]
+    assert {e.name: [e.mirror_period, e.mirror_skip] for e in d.tensors
+            if e.mirror_period} == js["mirrored"]
+
+
+def test_vectors_decode_in_the_reference():
+    from codec.reference import decoder as ref
+    for name in VECTORS:
+        js, tensors, data = vector(name)
+        got = ref.unpack(data)
+        assert list(got) == list(tensors), name
+        for k, v in tensors.items():
+            assert np.array_equal(np.asarray(got[k]), v), (name, k)
+
+
+@pytest.mark.parametrize("i", range(len(SAMPLES)), ids=[s.name for s in SAMPLES])
+def test_samples_all_paths(i):
+    s, s4 = SAMPLES[i], sample_packages(4)[i]
+    assert s.data[4] == 5
+    # the fast path takes a v5 sample exactly when it takes the same sample in v4
+    takes = unpack_fast(np.frombuffer(s4.data, np.uint8), DEFAULT_LIMITS, True) is not None
+    check_all_paths(s.data, s.arrays, takes)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, len(SAMPLES) - 1))
+def test_mutations_give_original_or_codec_error(seed, i):
+    s = SAMPLES[i]
+    bad = mutate(np.random.default_rng(seed), s.data, [t.data for t in SAMPLES])
+    check_exact(bad, s.arrays)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, len(SAMPLES) - 1))
+def test_mutations_with_repaired_crcs_are_consistent(seed, i):
+    s = SAMPLES[i]
+    bad = fix_all_crcs(mutate(np.random.default_rng(seed), s.data, [t.data for t in SAMPLES]))
+    check_consistent(bad)
+    check_reference(bad)

@@ -53,7 +53,8 @@ else:
 
 
 VECTORS = [ROOT / "tests" / "vectors" / "v1", ROOT / "tests" / "vectors" / "v2",
-           ROOT / "tests" / "vectors" / "v3", ROOT / "tests" / "vectors" / "v4"]
+           ROOT / "tests" / "vectors" / "v3", ROOT / "tests" / "vectors" / "v4",
+           ROOT / "tests" / "vectors" / "v5"]
 REFERENCE_EVERY = int(os.environ.get("CODEC_FUZZ_REFERENCE_EVERY", "8"))
 
 
@@ -71,8 +72,8 @@ def load_bases() -> list[tuple[str, bytes, dict]]:
         if len(data) <= 8192:
             harness.register(data, arrays)
             bases.append((b.stem, data, arrays))
-    for s in (harness.sample_packages(4) + harness.sample_packages(2) + harness.sample_packages(1)
-              + harness.sample_packages(3)[-1:]):
+    for s in (harness.sample_packages(5) + harness.sample_packages(4) + harness.sample_packages(2)
+              + harness.sample_packages(1) + harness.sample_packages(3)[-1:]):
         bases.append((s.name, s.data, s.arrays))
     return bases
 

@@ -132,6 +132,19 @@ def register(data: bytes, arrays: dict) -> None:
 SAMPLE_CHUNK_LOG2 = 6  # v2 samples use 64-byte CRC chunks: several chunks per package
 
 
+def _forced_preds(arrays: dict, mirror, version: int):
+    """Format v5 samples: every eligible tensor (§32) without a forced mirror gets a
+    prediction mode (0 ... 7 in turn), whatever it saves; other versions: none."""
+    if version < 5:
+        return None
+    out = {}
+    for k, a in arrays.items():
+        if (a.ndim >= 2 and a.size and a.shape[-1] * a.shape[-2] >= 2
+                and not (isinstance(mirror, dict) and k in mirror)):
+            out[k] = len(out) % 8
+    return out
+
+
 def sample_packages(version: int = 2) -> list[Sample]:
     """The samples written as format ``version`` (v2 and v3 with 64-byte CRC chunks, so that
     chunk boundaries fall inside blocks; labels end in "-v1" for v1, "-v3" for v3)."""
@@ -143,12 +156,13 @@ def sample_packages(version: int = 2) -> list[Sample]:
         fv2.DEFAULT_CHUNK_LOG2 = SAMPLE_CHUNK_LOG2
         try:
             for label, arrays, meta, group in sample_arrays():
+                mirror = ({"sym": (11, 1), "u": (8, 0)} if label == "mirror" and version >= 3
+                          else "auto")
                 data = codec.pack(arrays, group=group, meta=meta or None, version=version,
-                                  mirror={"sym": (11, 1), "u": (8, 0)} if label == "mirror"
-                                  and version >= 3 else "auto")
+                                  mirror=mirror, predict=_forced_preds(arrays, mirror, version))
                 register(data, arrays)
-                samples.append(Sample(label + {1: "-v1", 3: "-v3", 4: "-v4"}.get(version, ""),
-                                      data, arrays, meta))
+                samples.append(Sample(label + {1: "-v1", 3: "-v3", 4: "-v4", 5: "-v5"}.get(
+                    version, ""), data, arrays, meta))
         finally:
             fv2.DEFAULT_CHUNK_LOG2 = saved
         _CACHE[key] = samples
@@ -510,5 +524,8 @@ def golden_options(js: dict, version: int) -> dict:
     if isinstance(mirror, dict):
         mirror = {k: tuple(v) for k, v in mirror.items()}
     group = tuple(js["group"]) if isinstance(js["group"], list) else js["group"]
-    return dict(group=group, max_tables=js["max_tables"], meta=meta or None, version=version,
+    opts = dict(group=group, max_tables=js["max_tables"], meta=meta or None, version=version,
                 mirror=mirror)
+    if "predict" in js:  # format v5 (§32)
+        opts["predict"] = js["predict"]
+    return opts

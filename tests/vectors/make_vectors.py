@@ -4,6 +4,10 @@
     cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py --v2     # v2 (done)
     cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py --v3     # v3 (done)
     cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py --v4     # v4 (done)
+    cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py --v5     # v5 (done)
+
+``--v5`` writes ``V5_CASES`` (docs/FORMAT.md §32-§33: the prediction transform) under
+tests/vectors/v5/ with ``version`` 5 and the ``predict`` and ``mirror`` options in the JSON.
 
 ``--v4`` writes ``V4_CASES`` (docs/FORMAT.md §27-§31: the entry bit string, one-group tensors
 without a group table, the 12-byte footer) under tests/vectors/v4/ with ``version`` 4 and the
@@ -41,6 +45,7 @@ OUT = Path(__file__).resolve().parent / "v1"
 OUT_V2 = Path(__file__).resolve().parent / "v2"
 OUT_V3 = Path(__file__).resolve().parent / "v3"
 OUT_V4 = Path(__file__).resolve().parent / "v4"
+OUT_V5 = Path(__file__).resolve().parent / "v5"
 
 
 def meta_to_json(m: codec.QuantMeta) -> dict:
@@ -421,7 +426,109 @@ def main_v4() -> int:
     return 0
 
 
+def v5_cases() -> dict:
+    """Cases for v5: every prediction mode (forced) on int8 kernels, wrap-around at the
+    int16 / int32 / uint8 ranges, eligible and ineligible tensors side by side (1-D, 1 x 1
+    kernels, a mirrored tensor, an empty one), one-group and multi-group predicted tensors,
+    metadata, the automatic choice, real MTCNN (bundled) kernels, the worked example."""
+    rng = np.random.default_rng(20261128)
+    c = {}
+
+    def smooth(shape, dtype=np.int8, amp=40):
+        o = int(np.prod(shape[:-2]))
+        H, W = shape[-2:]
+        i, j = np.meshgrid(np.arange(H), np.arange(W), indexing="ij")
+        a, b, z = (rng.integers(-amp // 4, amp // 4 + 1, (o, 1, 1)) for _ in range(3))
+        x = a * i + b * j + 2 * z + rng.integers(-1, 2, (o, H, W))
+        info = np.iinfo(dtype)
+        return np.clip(x, info.min, info.max).astype(dtype).reshape(shape)
+
+    modes = {f"conv{m}.weight": smooth((6, 4, 3, 3)) for m in range(8)}
+    modes["conv8.weight"] = smooth((6, 4, 3, 3))            # eligible, not predicted
+    modes["bias"] = rng.integers(-9, 10, 6).astype(np.int8)  # 1-D: no field
+    modes["pw.weight"] = rng.integers(-9, 10, (6, 4, 1, 1)).astype(np.int8)  # 1 x 1: no field
+    c["every_mode"] = dict(desc="modes 0-7 forced on int8 (6, 4, 3, 3) kernels, one eligible "
+                                "tensor without, 1-D and 1 x 1 tensors (no field)",
+                           tensors=modes, group="kernel", mirror=None,
+                           predict={f"conv{m}.weight": m for m in range(8)})
+    wrap = {"i16": rng.integers(-32768, 32768, (3, 5, 4)).astype(np.int16),
+            "i32": rng.integers(-(1 << 31), 1 << 31, (2, 3, 3), dtype=np.int64).astype(np.int32),
+            "u8": rng.integers(0, 256, (4, 2, 3)).astype(np.uint8),
+            "i8": np.tile(np.array([[127, -128], [-128, 127]], np.int8), (5, 1, 1))}
+    wrap["i32"].reshape(-1)[:4] = [-(1 << 31), (1 << 31) - 1, -(1 << 31), (1 << 31) - 1]
+    c["wrap_dtypes"] = dict(desc="full-range int16, int32 (min and max), uint8 and int8 "
+                                 "extremes, forced modes: residuals wrap at the dtype's width",
+                            tensors=wrap, group="auto", mirror=None,
+                            predict={"i16": 1, "i32": 7, "u8": 2, "i8": 4})
+    sym = np.round(np.cos(np.linspace(-2, 2, 64))[None, :] * rng.integers(3, 9, (20, 1))
+                   ).astype(np.int8)
+    meta = codec.QuantMeta(bits=8, scale=np.linspace(0.01, 0.02, 32).astype(np.float32), axis=0)
+    mixed = {"k.weight": smooth((32, 16, 3, 3)), "k.bias": rng.integers(-5, 6, 32).astype(np.int8),
+             "sym": sym, "empty": np.zeros((0, 3, 3), np.int8),
+             "k2.weight": smooth((32, 16, 3, 3)), "fc": smooth((40, 30), np.int16, 400),
+             "noise": rng.integers(-50, 51, (16, 8, 3, 3)).astype(np.int8)}
+    c["auto_mixed"] = dict(desc="the automatic choice: smooth kernels (repeated shape, "
+                                "metadata), a 2-D int16 matrix, noise (not predicted), a "
+                                "mirrored tensor (no field), an empty tensor",
+                           tensors=mixed, meta={"k.weight": meta}, group="auto", mirror="auto",
+                           predict="auto")
+    one = {"t": smooth((8, 8, 5, 5)), "u": smooth((8, 8, 5, 5), np.int16, 200)}
+    c["one_group_tensor"] = dict(desc="predicted one-group tensors (group='tensor')",
+                                 tensors=one, group="tensor", mirror=None, predict="auto")
+    demo = codec.bench.demo_model()
+    from codec.bench import quantize_reference
+    real = {k: quantize_reference(demo[k], 8, 0.0) for k in ("pnet.conv1.weight",
+                                                             "pnet.conv2.weight",
+                                                             "pnet.conv3.weight")}
+    real.update({k + "@4": quantize_reference(demo[k], 4, 0.0) for k in ("rnet.conv1.weight",)})
+    c["mtcnn_pnet"] = dict(desc="bundled MTCNN pnet kernels at 8 bits and an rnet kernel at 4 "
+                                "bits (REFERENCE.md's recipe), automatic choice",
+                           tensors=real, group="auto", mirror="auto", predict="auto")
+    c["worked_example_s33"] = dict(desc="docs/FORMAT.md §33", tensors={
+        "k": np.array([[[[10, 12, 13], [11, 13, 15], [12, 14, 16]]]], np.int8)},
+        group="auto", mirror="auto", predict={"k": 7})
+    return c
+
+
+def main_v5() -> int:
+    import codec.bench  # noqa: F401  (v5_cases reads the bundled model)
+    OUT_V5.mkdir(parents=True, exist_ok=True)
+    cs = v5_cases()
+    if refuse_existing(OUT_V5, cs):
+        return 1
+    total = 0
+    for name, c in cs.items():
+        tensors, meta, mirror, predict = c["tensors"], c.get("meta"), c["mirror"], c["predict"]
+        mt = c.get("max_tables", codec.writer.DEFAULT_MAX_TABLES)
+        data = codec.pack(tensors, group=c["group"], meta=meta, max_tables=mt, version=5,
+                          mirror=mirror, predict=predict)
+        assert data[4] == 5
+        d = codec.Package(data).directory
+        back = codec.unpack(data)
+        assert list(back) == list(tensors)
+        for k, v in tensors.items():
+            assert back[k].dtype == v.dtype and back[k].shape == v.shape
+            assert np.array_equal(back[k], v)
+        predicted = {e.name: e.pred_mode for e in d.tensors if e.pred_mode >= 0}
+        assert predicted, name
+        js = {"description": c["desc"], "order": list(tensors), "group": group_to_json(c["group"]),
+              "max_tables": mt, "meta": {k: meta_to_json(m) for k, m in (meta or {}).items()},
+              "codec_version": codec.__version__, "bytes": len(data), "version": 5,
+              "chunk_log2": 16, "mirror": mirror, "predict": predict,
+              "mirrored": {e.name: [e.mirror_period, e.mirror_skip] for e in d.tensors
+                           if e.mirror_period},
+              "predicted": predicted,
+              "one_group_without_table": [e.name for e in d.tensors if e.glen]}
+        size = write_case(OUT_V5, name, tensors, js, data)
+        total += size
+        print(f"{name:24s} {len(data):7d} package bytes, {size:7d} on disk, predicted {predicted}")
+    print(f"total {total} bytes")
+    return 0
+
+
 def main() -> int:
+    if "--v5" in sys.argv[1:]:
+        return main_v5()
     if "--v4" in sys.argv[1:]:
         return main_v4()
     if "--v3" in sys.argv[1:]:
