@@ -34,7 +34,7 @@ from .kernels.directory import (F_BOFF, F_DTYPE, F_MLEN, F_NAME_LEN, F_NAME_OFF,
                                 F_NUMEL, F_PRED, F_SHAPE_OFF, whole_rows)
 from .kernels.meta import check_metas
 from .kernels.mirror import inverse_entries
-from .kernels.predict import rebuild_entries
+from .kernels.predict import group_preds, rebuild_entries
 from .kernels.tables import P_FIELDS, plan_batch, table_bits
 from .package import (MULTI_MIN_BITS, PLAN_BATCH, _crc_jobs, _kernel_parts, _luts_of,
                       _multi_tables, _run_parts)
@@ -126,21 +126,28 @@ _NO_MULTI = (np.full(0, -1, np.int64), np.zeros((0, 1 << LUT_BITS), np.uint64),
              np.zeros(0, np.int64))
 
 
-def _dtype_plan(buf: np.ndarray, ents: np.ndarray, code: int, luts: np.ndarray, ntab: int):
+def _dtype_plan(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray, code: int,
+                luts: np.ndarray, ntab: int):
     """The plan of dtype ``code``'s groups: (plan_batch rows, values, (glo, ghi, tid, output
     start, count, value offset) or None when no tensor has groups, payload bits, multi-set
-    tables as :func:`package._kernel_parts` takes them), or None (the general path decides)."""
+    tables as :func:`package._kernel_parts` takes them, v5's per-group (mode, H, W) rows or
+    None), or None (the general path decides)."""
     rows = np.empty((ents.shape[0], P_FIELDS), np.int64)
     k, total, n = whole_rows(ents, np.int64(code), rows)
     if k < 0 or n > PLAN_BATCH:
         return None
     if not k:
-        return rows[:0], total, None, 0, _NO_MULTI
+        return rows[:0], total, None, 0, _NO_MULTI, None
     glo, ghi, tid, ost, cnt, voff = np.empty((6, n), np.int64)
     ends = np.zeros(k, np.int64)
     st, _ = plan_batch(buf, rows[:k], np.int64(ntab), glo, ghi, tid, ost, cnt, voff, ends)
     if st != 0:
         return None
+    pred = None  # v5: each group's (mode, H, W) where the groups are whole images
+    if ents[:, F_PRED].any():
+        pred = np.empty((3, n), np.int64)
+        if group_preds(ents, shapes, np.int64(code), pred[0], pred[1], pred[2]) < 0:
+            return None
     ts, bits = table_bits(glo, ghi, tid, np.int64(ntab), np.int64(MULTI_MIN_BITS))
     multi = _NO_MULTI
     if ts.size:
@@ -150,7 +157,7 @@ def _dtype_plan(buf: np.ndarray, ents: np.ndarray, code: int, luts: np.ndarray, 
             return None
         multi = (np.full(ntab, -1, np.int64), block, bound)
         multi[0][ts] = np.arange(ts.size)
-    return rows[:k], total, (glo, ghi, tid, ost, cnt, voff), int(bits), multi
+    return rows[:k], total, (glo, ghi, tid, ost, cnt, voff), int(bits), multi, pred
 
 
 def _decode_dtype(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray, code: int,
@@ -160,10 +167,10 @@ def _decode_dtype(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray, code: i
     predictions rebuilt), or
     None.  A big payload (package._parallel) decodes on the pool's threads, with the
     ``extra`` jobs (package._run_parts)."""
-    got = _dtype_plan(buf, ents, code, luts, ntab)
+    got = _dtype_plan(buf, ents, shapes, code, luts, ntab)
     if got is None:
         return None
-    _rows, total, plan, bits, multi = got
+    _rows, total, plan, bits, multi, pred = got
     dtype = DTYPES[code]
     out = np.empty(total, dtype)
     if plan is not None:
@@ -171,17 +178,16 @@ def _decode_dtype(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray, code: i
         vmin, vmax = value_range(dtype)
         parts = _kernel_parts(luts, wbound, multi, tid, voff, vmin, vmax)
         rc, status, _ = _run_parts(buf, parts, (glo, ghi, ost, cnt, voff), vmin, vmax, out,
-                                   extra, (bits, int(total)))
+                                   extra, (bits, int(total)), None if pred is None else tuple(pred))
         if rc != 0 or status.any():
             return None
     # v3: undo the mirrors (inverse fails on a mode 3: X4); nothing to do without one
     if inverse_entries(out, ents, np.int64(code), buf, np.int64(8 * dtype.itemsize),
                        dtype.kind == "i") != 0:
         return None
-    # v5: rebuild the predicted tensors (§32); nothing to do without one
-    if ents[:, F_PRED].any() and rebuild_entries(out, ents, shapes, np.int64(code),
-                                                 np.int64(8 * dtype.itemsize),
-                                                 dtype.kind == "i") != 0:
+    # v5: rebuild the predicted tensors whose groups split images (§32; the others were
+    # rebuilt group by group in the decode jobs)
+    if ents[:, F_PRED].any() and rebuild_entries(out, ents, shapes, np.int64(code), True) != 0:
         return None
     return out
 

@@ -13,6 +13,7 @@ import numpy as np
 from . import format_v2 as v2
 from . import mirror as mir
 from . import predict as pred
+from .kernels.predict import rebuild_groups
 from .errors import ChecksumError, CodecError, CorruptError, TruncatedError
 from .format import (DEFAULT_LIMITS, PREAMBLE_SIZE, Directory, Limits, Table, TensorEntry,
                      read_directory, value_range)
@@ -205,13 +206,17 @@ def _parallel(bits: int, values: int, groups: int) -> bool:
 
 def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
                out: np.ndarray, extra: list | None,
-               work: tuple[int, int] | None = None) -> tuple[int, np.ndarray, np.ndarray]:
+               work: tuple[int, int] | None = None,
+               pred: tuple | None = None) -> tuple[int, np.ndarray, np.ndarray]:
     """Run the decode kernels of :func:`_kernel_parts`' ``parts`` over the groups of ``plan``
     = (glo, ghi, output start, count, value offset) into ``out``: on the calling thread, or
     for a big enough payload (:func:`_parallel`) in chunks on the pool together with the
     ``extra`` [(cost, job)] jobs (it then empties that list).  ``work``: (payload bits, values)
-    of all the groups when the caller has them (else summed here).  Returns (first nonzero
-    kernel return code or 0, each group's status, where each group stopped)."""
+    of all the groups when the caller has them (else summed here).  ``pred``: format v5's
+    (mode, H, W) of every group (kernels/predict.py group_preds), whose groups are rebuilt
+    from their residuals right after they decode, by the same job (their values are still in
+    the cache, and the rebuild is spread over the threads with the decode).  Returns (first
+    nonzero kernel return code or 0, each group's status, where each group stopped)."""
     glo, ghi, st, cn, voff = plan
     n = glo.size
     status = np.zeros(n, np.int64)
@@ -234,17 +239,25 @@ def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
         else:
             arrs = (glo[idx], ghi[idx], t, st[idx], cn[idx], voff[idx])
             s_, w_ = np.zeros(idx.size, np.int64), np.zeros(idx.size, np.int64)
+        rb = None  # the part's rebuild arguments (v5), when a group of it has a mode
+        if pred is not None:
+            pm = pred if idx is None else tuple(a[idx] for a in pred)
+            if (pm[0] >= 0).any():
+                rb = (out, arrs[3], arrs[4], *pm)
         calls.append((kern, (buf, np.int64(buf.size), *arrs, np.int64(vmin), np.int64(vmax),
-                             luts, out, s_, w_), idx, s_, w_, (t.size + LANES - 1) // LANES))
+                             luts, out, s_, w_), idx, s_, w_, (t.size + LANES - 1) // LANES,
+                      rb))
     if not _parallel(total, values, n):  # this thread: no job list (~10 us on fer:
         # 3-9 % of its decode)
         rc = 0
-        for kern, args, _, _, _, nq in calls:
+        for kern, args, _, _, _, nq, rb in calls:
             r = kern(*args, np.int64(0), np.int64(nq))
+            if rb is not None:
+                r = r or rebuild_groups(*rb, np.int64(0), np.int64(rb[3].size))
             rc = rc or r
     else:
         rc = _run_jobs(calls, ghi - glo, total, extra)
-    for _, _, idx, s_, w_, _ in calls:
+    for _, _, idx, s_, w_, _, _ in calls:
         if idx is not None:
             status[idx] = s_
             where[idx] = w_
@@ -262,25 +275,30 @@ def _run_jobs(calls: list, bits: np.ndarray, total: int, extra: list | None) -> 
     made 8 jobs of ~50 us), taken dynamically by the pool, the biggest first."""
     nw = workers()
     jobs = []
-    for kern, args, idx, _, _, nq in calls:
+    for kern, args, idx, _, _, nq, rb in calls:
         share = total if idx is None else int(bits[idx].sum())
         k = min(nq, max(1, round(CHUNKS_PER_WORKER * (nw + 1) * share / total)))
         # chunks of about equal parameters (cutting by bits + values was no better:
         # yolov8n 4/.9 2.97 vs 2.56 ms, 4/0 4.70 vs 4.58, two threads, loaded machine)
         cuts = work_cuts(args[6], np.int64(LANES), np.int64(k)) if k > 1 else (0, nq)
-        jobs += [(share // k, kern, args, int(cuts[j]), int(cuts[j + 1])) for j in range(k)]
+        jobs += [(share // k, kern, args, int(cuts[j]), int(cuts[j + 1]), rb)
+                 for j in range(k)]
     if extra:
-        jobs += [(c, fn, None, 0, 0) for c, fn in extra]
+        jobs += [(c, fn, None, 0, 0, None) for c, fn in extra]
         extra.clear()
     jobs.sort(key=lambda j: -j[0])
     rcs = [0] * len(jobs)
 
     def job(j):
-        _, kern, args, q0, q1 = jobs[j]
+        _, kern, args, q0, q1, rb = jobs[j]
         if args is None:
             kern()
         else:
             rcs[j] = kern(*args, np.int64(q0), np.int64(q1))
+            if rb is not None:  # v5: this job's groups, rebuilt while they are in the cache
+                n = rb[3].size
+                r = rebuild_groups(*rb, np.int64(min(LANES * q0, n)), np.int64(min(LANES * q1, n)))
+                rcs[j] = rcs[j] or r
     run_chunks(job, len(jobs))
     return next((r for r in rcs if r), 0)
 

@@ -64,7 +64,7 @@ def rebuild(flat: np.ndarray, start: int, shape: tuple, mode: int) -> None:
         numel *= int(d)
     H, W = _hw(shape)
     st = _rebuild(flat, np.int64(start), np.int64(numel), np.int64(H), np.int64(W),
-                  np.int64(mode), np.int64(8 * flat.dtype.itemsize), flat.dtype.kind == "i")
+                  np.int64(mode))
     if st != 0:
         raise CorruptError(f"prediction mode {mode} does not fit shape {tuple(shape)}",
                            value=mode)

@@ -76,13 +76,13 @@ def _rebuild_kernels(dtype: np.dtype) -> None:
     """Format v5's rebuild kernels for ``dtype`` on empty input (the writer never predicts
     unsigned tensors, another writer may)."""
     from .kernels.directory import N_FIELDS
-    from .kernels.predict import rebuild, rebuild_entries
+    from .kernels.predict import rebuild, rebuild_entries, rebuild_groups
     out = np.empty(0, dtype)
-    bits = np.int64(8 * dtype.itemsize)
-    rebuild(out, np.int64(0), np.int64(0), np.int64(1), np.int64(2), np.int64(0), bits,
-            dtype.kind == "i")
-    rebuild_entries(out, np.zeros((0, N_FIELDS), np.int64), np.zeros(0, np.int64), np.int64(1),
-                    bits, dtype.kind == "i")
+    z = np.zeros(0, np.int64)
+    rebuild(out, np.int64(0), np.int64(0), np.int64(1), np.int64(2), np.int64(0))
+    rebuild_groups(out, z, z, z, z, z, np.int64(0), np.int64(0))
+    rebuild_entries(out, np.zeros((0, N_FIELDS), np.int64), z, np.int64(1), True)
+    rebuild_entries(out, np.zeros((0, N_FIELDS), np.int64), z, np.int64(1), False)
 
 
 def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]]:

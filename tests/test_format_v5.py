@@ -347,3 +347,54 @@ def test_mutations_with_repaired_crcs_are_consistent(seed, i):
     bad = fix_all_crcs(mutate(np.random.default_rng(seed), s.data, [t.data for t in SAMPLES]))
     check_consistent(bad)
     check_reference(bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# where the rebuild runs: in the decode jobs (groups of whole images) or after (groups that
+# split images), on the calling thread or the pool's, in table order or not
+
+@pytest.mark.parametrize("group", ["kernel", ("kernels", 2), "tensor", ("count", 7),
+                                   ("count", 18), "auto"])
+@pytest.mark.parametrize("jobs", [False, True])
+def test_rebuild_in_and_after_the_decode_jobs(group, jobs, monkeypatch):
+    import codec.package as P
+    if jobs:  # every payload decodes in chunks on the pool, table by table
+        monkeypatch.setattr(P, "PAR_MIN_WORK", 0)
+        monkeypatch.setattr(P, "ORDER_MIN_BITS", 0)
+        monkeypatch.setattr(P, "ORDER_MIN_RATE", 0)
+    ts = {"a": smooth_kernels((24, 6, 3, 3)), "b": smooth_kernels((12, 5, 2, 4), np.int16, 3),
+          "m": smooth_kernels((30, 20), seed=4), "n": np.arange(-50, 50, dtype=np.int8)}
+    data = codec.pack(ts, group=group, predict={"a": 3, "b": 6, "m": 1})
+    check_all_paths(data, ts)
+
+
+def test_group_preds_marks_whole_image_groups():
+    from codec.format import directory_arrays_v2, directory_bytes
+    from codec.kernels.predict import group_preds
+    ts = {"a": smooth_kernels((4, 2, 3, 3)), "c": smooth_kernels((3, 8)),
+          "e": np.zeros((0, 3, 3), np.int8), "z": smooth_kernels((2, 3, 3), seed=9)}
+    data = codec.pack(ts, group=("count", 9), predict={"a": 5, "c": 2, "z": 0})
+    version, _f, dir_off, _l, raw = directory_bytes(np.frombuffer(data, np.uint8), check_crc=True)
+    st, tabs, lens, ents, shapes, names, crcs = directory_arrays_v2(raw, dir_off, DEFAULT_LIMITS,
+                                                                   version)
+    n = 8 + 3 + 2  # groups of 9 values: a 72 values, c 24, z 18 (e has none)
+    g = np.full((3, n), -7, np.int64)
+    assert group_preds(ents, shapes, np.int64(1), g[0], g[1], g[2]) == 8 + 2
+    assert g[0].tolist() == [5] * 8 + [-1] * 3 + [0] * 2     # c: 9-value groups split (3, 8)
+    assert g[1].tolist()[:8] == [3] * 8 and g[2].tolist()[:8] == [3] * 8
+    small = np.zeros((3, n - 1), np.int64)
+    assert group_preds(ents, shapes, np.int64(1), small[0], small[1], small[2]) < 0
+
+
+def test_rebuild_kernels_reject_bad_arguments():
+    from codec.kernels.predict import BAD_ARGS, rebuild, rebuild_groups
+    out = np.zeros(18, np.int8)
+    z = np.int64(0)
+    for args in ((0, 18, 3, 3, 8), (0, 18, 3, 3, -1), (0, 18, 0, 3, 0), (0, 17, 3, 3, 0),
+                 (9, 18, 3, 3, 0), (-1, 9, 3, 3, 0)):
+        assert rebuild(out, *(np.int64(a) for a in args)) == BAD_ARGS, args
+    one = np.ones(1, np.int64)
+    assert rebuild_groups(out, one * 0, one * 9, one, one * 3, one * 3, z, np.int64(2)) == BAD_ARGS
+    assert rebuild_groups(out, one * 12, one * 9, one, one * 3, one * 3, z, np.int64(1)) == BAD_ARGS
+    with pytest.raises(CodecError):
+        predict.rebuild(out, 12, (1, 3, 3), 1)

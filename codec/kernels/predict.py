@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .directory import F_DTYPE, F_NDIM, F_NUMEL, F_PRED, F_SHAPE_OFF, N_FIELDS
+from .directory import F_DTYPE, F_GSIZE, F_NDIM, F_NUMEL, F_PRED, F_SHAPE_OFF, N_FIELDS
 
 N_MODES = 8
 N_CLASSES = 34        # cost model: level classes 0 ... 33 of |r| (bit length; 2^32 needs 33)
@@ -50,25 +50,91 @@ def _wrap(v, mask, signed):
     return u
 
 
+BLOCK = 256           # images rebuilt together, position by position (see rebuild)
+
+
+@njit(cache=True, inline="always")
+def _row0(out, q, end, HW, kind, c):
+    """Position (0, j > 0) of every image from q (step HW) to end: s from L."""
+    if kind == 0:
+        for p in range(q, end, HW):
+            out[p] = np.int64(out[p]) + ((c * 2 * np.int64(out[p - 1]) + 4) >> 3)
+    else:
+        for p in range(q, end, HW):
+            out[p] = np.int64(out[p]) + ((c * np.int64(out[p - 1]) + 2) >> 2)
+
+
+@njit(cache=True, inline="always")
+def _col0(out, q, end, HW, W, kind, c):
+    """Position (i > 0, 0): s from U."""
+    if kind == 0:
+        for p in range(q, end, HW):
+            out[p] = np.int64(out[p]) + ((c * 2 * np.int64(out[p - W]) + 4) >> 3)
+    else:
+        for p in range(q, end, HW):
+            out[p] = np.int64(out[p]) + ((c * np.int64(out[p - W]) + 2) >> 2)
+
+
+@njit(cache=True, inline="always")
+def _inner(out, q, end, HW, W, kind, c):
+    """Position (i > 0, j > 0): s from L, U (and UL)."""
+    if kind == 0:
+        for p in range(q, end, HW):
+            out[p] = np.int64(out[p]) + ((c * (np.int64(out[p - 1]) + np.int64(out[p - W]))
+                                          + 4) >> 3)
+    else:
+        for p in range(q, end, HW):
+            out[p] = np.int64(out[p]) + ((c * (np.int64(out[p - 1]) + np.int64(out[p - W])
+                                               - np.int64(out[p - W - 1])) + 2) >> 2)
+
+
 @njit(cache=True, nogil=True)
-def rebuild(out, start, numel, H, W, mode, bits, signed):
-    """Values from residuals, in place: ``out[start:start + numel]`` holds one tensor's
-    residuals (its images back to back) and ends holding its values.  ``bits`` = the dtype's
-    width (8, 16, 32), ``signed`` its kind.  Returns 0 or BAD_ARGS."""
+def rebuild(out, start, numel, H, W, mode):
+    """Values from residuals, in place: ``out[start:start + numel]`` holds one tensor's (or
+    one group's: whole images) residuals, images back to back, and ends holding its values.
+    Returns 0 or BAD_ARGS.
+
+    Within an image every value waits for its left and upper neighbours, so an image alone
+    is a chain of dependent steps (~5 ns a value); BLOCK images are rebuilt together instead,
+    position by position (each step of the position loop is independent of the others:
+    ~1 ns a value).  ``wrap`` (§32) is the store into the dtype: Numba narrows an int64 by
+    truncation, which is the value modulo 2^bits in the dtype's range."""
     HW = H * W
     if H < 1 or W < 1 or start < 0 or numel < 0 or start + numel > out.size or numel % HW:
         return np.int64(BAD_ARGS)
-    if mode < 0 or mode > 7 or bits < 1 or bits > 32:
+    if mode < 0 or mode > 7:
         return np.int64(BAD_ARGS)
     kind = np.int64(mode >> 2)
     c = np.int64((mode & 3) + 1)
-    mask = (np.int64(1) << np.int64(bits)) - 1
-    for base in range(start, start + numel, HW):
-        for i in range(H):
-            for j in range(W):
-                p = base + i * W + j
-                out[p] = _wrap(np.int64(out[p]) + _pred(out, base, i, j, W, kind, c), mask, signed)
+    nimg = numel // HW
+    for b0 in range(0, nimg, BLOCK):
+        base = start + b0 * HW
+        end = base + min(BLOCK, nimg - b0) * HW   # <= start + numel <= out.size
+        for j in range(1, W):
+            _row0(out, base + j, end, HW, kind, c)
+        for i in range(1, H):
+            q = base + i * W
+            _col0(out, q, end, HW, W, kind, c)
+            for j in range(1, W):
+                _inner(out, q + j, end, HW, W, kind, c)
     return np.int64(0)
+
+
+@njit(cache=True, nogil=True)
+def rebuild_groups(out, o_start, o_count, gmode, gh, gw, a, b):
+    """:func:`rebuild` for the groups [a, b) of a decode plan (output start, count; mode,
+    H, W of each, mode < 0: none), each a whole number of images.  Returns 0 or BAD_ARGS."""
+    n = gmode.size
+    if (o_start.size < n or o_count.size < n or gh.size < n or gw.size < n or a < 0
+            or b > n):
+        return np.int64(BAD_ARGS)
+    rc = np.int64(0)
+    for g in range(a, b):
+        if gmode[g] >= 0:
+            st = rebuild(out, o_start[g], o_count[g], gh[g], gw[g], gmode[g])
+            if st != 0:
+                rc = st
+    return rc
 
 
 @njit(cache=True, nogil=True)
@@ -140,11 +206,12 @@ def mode_costs(x, H, W, bits, signed, stride):
 
 
 @njit(cache=True, nogil=True)
-def rebuild_entries(out, ents, shapes, code, bits, signed):
+def rebuild_entries(out, ents, shapes, code, skip_fused):
     """:func:`rebuild` for every tensor of dtype ``code`` with a prediction mode (a directory
     kernel's entry array, kernels/directory.py F_*: F_PRED = 1 + mode), ``out`` holding the
-    dtype's tensors back to back in entry order (the fast path's layout).  Returns 0 or
-    BAD_ARGS."""
+    dtype's tensors back to back in entry order (the fast path's layout); with
+    ``skip_fused``, not the tensors whose groups are whole images (:func:`group_preds`: the
+    decode jobs rebuilt those).  Returns 0 or BAD_ARGS."""
     if ents.shape[1] < N_FIELDS:
         return np.int64(BAD_ARGS)
     base = np.int64(0)
@@ -152,14 +219,64 @@ def rebuild_entries(out, ents, shapes, code, bits, signed):
         if ents[i, F_DTYPE] != code:
             continue
         numel = ents[i, F_NUMEL]
-        if ents[i, F_PRED] > 0:
+        if ents[i, F_PRED] > 0 and numel > 0:
             nd = ents[i, F_NDIM]
             so = ents[i, F_SHAPE_OFF]
             if nd < 2 or so < 0 or so + nd > shapes.size:
                 return np.int64(BAD_ARGS)
-            st = rebuild(out, base, numel, shapes[so + nd - 2], shapes[so + nd - 1],
-                         ents[i, F_PRED] - 1, bits, signed)
-            if st != 0:
-                return st
+            H = shapes[so + nd - 2]
+            W = shapes[so + nd - 1]
+            if not (skip_fused and ents[i, F_GSIZE] % (H * W) == 0):
+                st = rebuild(out, base, numel, H, W, ents[i, F_PRED] - 1)
+                if st != 0:
+                    return st
         base += numel
     return np.int64(0)
+
+
+@njit(cache=True, nogil=True)
+def group_preds(ents, shapes, code, gmode, gh, gw):
+    """Each decode-plan group's (mode, H, W) for the tensors of dtype ``code`` whose groups
+    are whole images (group size a multiple of H * W: one output channel of a conv kernel,
+    several, or the whole tensor); mode -1 for the other groups.  Groups in the plan's order
+    (kernels/directory.py whole_rows: tensors with values, in entry order, all their groups).
+    Returns the number of groups set, or BAD_ARGS if the arrays are too small."""
+    if ents.shape[1] < N_FIELDS:
+        return np.int64(BAD_ARGS)
+    g = np.int64(0)
+    hits = np.int64(0)
+    n = gmode.size
+    if gh.size < n or gw.size < n:
+        return np.int64(BAD_ARGS)
+    for i in range(ents.shape[0]):
+        if ents[i, F_DTYPE] != code:
+            continue
+        numel = ents[i, F_NUMEL]
+        gsize = ents[i, F_GSIZE]
+        if numel <= 0:
+            continue
+        if gsize < 1:
+            return np.int64(BAD_ARGS)
+        ng = (numel + gsize - 1) // gsize
+        if g + ng > n:
+            return np.int64(BAD_ARGS)
+        mode = ents[i, F_PRED] - 1
+        H = np.int64(1)
+        W = np.int64(1)
+        if mode >= 0:
+            nd = ents[i, F_NDIM]
+            so = ents[i, F_SHAPE_OFF]
+            if nd < 2 or so < 0 or so + nd > shapes.size:
+                return np.int64(BAD_ARGS)
+            H = shapes[so + nd - 2]
+            W = shapes[so + nd - 1]
+            if gsize % (H * W) != 0:
+                mode = -1
+        for k in range(g, g + ng):
+            gmode[k] = mode
+            gh[k] = H
+            gw[k] = W
+        if mode >= 0:
+            hits += ng
+        g += ng
+    return hits
