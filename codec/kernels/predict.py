@@ -55,37 +55,49 @@ BLOCK = 256           # images rebuilt together, position by position (see rebui
 
 @njit(cache=True, inline="always")
 def _row0(out, q, end, HW, kind, c):
-    """Position (0, j > 0) of every image from q (step HW) to end: s from L."""
+    """Position (0, j > 0) of every image from q (step HW) to end: s from L.  (Unsigned
+    indices: no negative-index wraparound code; the caller checked the range.)"""
+    one = np.uint64(1)
     if kind == 0:
         for p in range(q, end, HW):
-            out[p] = np.int64(out[p]) + ((c * 2 * np.int64(out[p - 1]) + 4) >> 3)
+            u = np.uint64(p)
+            out[u] = np.int64(out[u]) + ((c * 2 * np.int64(out[u - one]) + 4) >> 3)
     else:
         for p in range(q, end, HW):
-            out[p] = np.int64(out[p]) + ((c * np.int64(out[p - 1]) + 2) >> 2)
+            u = np.uint64(p)
+            out[u] = np.int64(out[u]) + ((c * np.int64(out[u - one]) + 2) >> 2)
 
 
 @njit(cache=True, inline="always")
 def _col0(out, q, end, HW, W, kind, c):
     """Position (i > 0, 0): s from U."""
+    w = np.uint64(W)
     if kind == 0:
         for p in range(q, end, HW):
-            out[p] = np.int64(out[p]) + ((c * 2 * np.int64(out[p - W]) + 4) >> 3)
+            u = np.uint64(p)
+            out[u] = np.int64(out[u]) + ((c * 2 * np.int64(out[u - w]) + 4) >> 3)
     else:
         for p in range(q, end, HW):
-            out[p] = np.int64(out[p]) + ((c * np.int64(out[p - W]) + 2) >> 2)
+            u = np.uint64(p)
+            out[u] = np.int64(out[u]) + ((c * np.int64(out[u - w]) + 2) >> 2)
 
 
 @njit(cache=True, inline="always")
 def _inner(out, q, end, HW, W, kind, c):
     """Position (i > 0, j > 0): s from L, U (and UL)."""
+    one = np.uint64(1)
+    w = np.uint64(W)
+    w1 = np.uint64(W + 1)
     if kind == 0:
         for p in range(q, end, HW):
-            out[p] = np.int64(out[p]) + ((c * (np.int64(out[p - 1]) + np.int64(out[p - W]))
+            u = np.uint64(p)
+            out[u] = np.int64(out[u]) + ((c * (np.int64(out[u - one]) + np.int64(out[u - w]))
                                           + 4) >> 3)
     else:
         for p in range(q, end, HW):
-            out[p] = np.int64(out[p]) + ((c * (np.int64(out[p - 1]) + np.int64(out[p - W])
-                                               - np.int64(out[p - W - 1])) + 2) >> 2)
+            u = np.uint64(p)
+            out[u] = np.int64(out[u]) + ((c * (np.int64(out[u - one]) + np.int64(out[u - w])
+                                               - np.int64(out[u - w1])) + 2) >> 2)
 
 
 @njit(cache=True, nogil=True)
@@ -96,8 +108,8 @@ def rebuild(out, start, numel, H, W, mode):
 
     Within an image every value waits for its left and upper neighbours, so an image alone
     is a chain of dependent steps (~5 ns a value); BLOCK images are rebuilt together instead,
-    position by position (each step of the position loop is independent of the others:
-    ~1 ns a value).  ``wrap`` (§32) is the store into the dtype: Numba narrows an int64 by
+    position by position (the steps of one position's loop are independent: ~0.5-0.6 ns a
+    value on 3 x 3 kernels, as fast as a 3 x 3 body written out in full).  ``wrap`` (§32) is the store into the dtype: Numba narrows an int64 by
     truncation, which is the value modulo 2^bits in the dtype's range."""
     HW = H * W
     if H < 1 or W < 1 or start < 0 or numel < 0 or start + numel > out.size or numel % HW:
