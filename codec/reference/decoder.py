@@ -1,6 +1,6 @@
-"""Reference decoder for formats v1, v2, v3 and v4, written from docs/FORMAT.md alone (the
-v2/v3 directory and v3's mirror transform are read by :mod:`.decoder_v2`, v4's entry bit
-string by :mod:`.decoder_v4`).
+"""Reference decoder for formats v1, v2, v3, v4 and v5, written from docs/FORMAT.md alone (the
+v2/v3 directory and v3's mirror transform are read by :mod:`.decoder_v2`, the v4/v5 entry bit
+string by :mod:`.decoder_v4`, v5's prediction transform is undone by :mod:`.predict_v5`).
 
 Slow and deliberately plain: every field is read in the order the spec lists it, every bit is
 read from a big-endian :class:`bitarray.bitarray`, Huffman codes are decoded one bit at a time
@@ -29,7 +29,7 @@ from ..errors import ChecksumError, CodecError, CorruptError, LimitError, Trunca
 MAGIC = b"SPKG"
 FOOTER_MAGIC = b"GKPS"
 VERSION = 1
-VERSIONS = (1, 2, 3, 4)
+VERSIONS = (1, 2, 3, 4, 5)
 PREAMBLE_SIZE = 8
 FOOTER_SIZE = 24
 FOOTER_SIZE_V4 = 12   # v4 (§27): dir_length u32, dir_crc u32, magic
@@ -253,6 +253,7 @@ class RefEntry:
     mirror_modes: list[int] = field(default_factory=list)   # v3: each row's mode (0, 1, 2)
     name_tokens: list[bytes] = field(default_factory=list)  # v2: the name's tokens (§17.1)
     glen: int = 0            # v4 (§27): the one group's bits (the block has no group table)
+    pred_mode: int = -1      # v5 (§32): the prediction transform's mode 0-7; -1 = none
 
 
 @dataclass
@@ -279,8 +280,8 @@ def _buffer(data) -> bytes:
 
 def read_header(data, limits: RefLimits = RefLimits()):
     """Parse preamble, footer, directory (tables and entries).  Returns (buf, version, flags,
-    tables, entries, directory offset, chunks); chunks = (chunk_log2, chunk CRC32s) for v2,
-    v3 and v4, None for v1."""
+    tables, entries, directory offset, chunks); chunks = (chunk_log2, chunk CRC32s) for v2-v5,
+    None for v1."""
     buf = _buffer(data)
     n = len(buf)
     if n < PREAMBLE_SIZE:
@@ -325,7 +326,7 @@ def read_header(data, limits: RefLimits = RefLimits()):
         count = r.varint("tensor count", limits.max_tensors, LimitError)
         names, seqs = v2.read_name_seqs(r, count, limits)
         if version >= 4:
-            entries = _v4.read_entries(r, limits, len(tables), dir_off, names)
+            entries = _v4.read_entries(r, limits, len(tables), dir_off, names, version)
         else:
             entries = v2.read_entries(r, limits, len(tables), dir_off, names, version)
         for e, seq in zip(entries, seqs):
@@ -607,6 +608,8 @@ def decode_tensor(bits: bitarray, e: RefEntry, tables: list[RefTable],
         pos += e.group_lengths[g]
     if e.mirror_period:  # v3 (§23): undo the mirror transform on the stored values
         _v2.unmirror(values, e)
+    if e.pred_mode >= 0:  # v5 (§32): the values are residuals; rebuild them image by image
+        _pred.rebuild(values, e.shape, e.pred_mode, e.dtype)
     return np.array(values, dtype=e.dtype).reshape(e.shape)
 
 
@@ -616,7 +619,7 @@ def read_package(data, *, limits: RefLimits = RefLimits(), decode: bool = True,
 
     For each tensor, in directory order: block CRC32 (skipped if not ``verify``; the directory
     CRC is always checked), quantization metadata, mirror modes (v3), group table, groups,
-    then (v3) the inverse mirror transform.  Raises only
+    then (v3) the inverse mirror transform or (v5) the prediction rebuild.  Raises only
     :class:`codec.errors.CodecError` subclasses for bad bytes.
     """
     try:
@@ -668,3 +671,4 @@ def decode(data) -> np.ndarray:
 # the v2 directory reader uses the helpers above (imported last: it imports this module)
 from . import decoder_v2 as _v2  # noqa: E402
 from . import decoder_v4 as _v4  # noqa: E402
+from . import predict_v5 as _pred  # noqa: E402

@@ -1,5 +1,7 @@
 """Reference reader of the format v4 tensor entries (docs/FORMAT.md §27-§30): three coding
-parameters, then one MSB-first bit string of Exp-Golomb fields, one record per tensor.
+parameters, then one MSB-first bit string of Exp-Golomb fields, one record per tensor.  Format
+v5 (§32) is the same with ``[1] has_pred`` and ``[3] pred_mode`` after the mirror fields of an
+eligible tensor.
 
 Also the v4 table pool (§28.1): one bit string of Exp-Golomb fields, checks T1v4-T6v4 of
 §30 in their order.
@@ -17,6 +19,7 @@ from ..errors import CorruptError, LimitError, TruncatedError
 from .decoder import (DTYPE_BY_CODE, MAX_CODE_LEN, MAX_KREF, MAX_NRUN, MAX_SYMBOLS,
                       PREAMBLE_SIZE, SYM_EOB, SYM_FIRST, ByteReader, RefEntry, RefTable,
                       dtype_range, max_classes, unzigzag)
+from .predict_v5 import eligible as pred_eligible
 
 MAX_DIM = 1 << 48
 MAX_LEN_K = 40        # order of the length residuals
@@ -106,8 +109,10 @@ def read_params(r: ByteReader) -> tuple[int, int, int]:
     return len_k, voff_k, rate
 
 
-def read_entries(r: ByteReader, limits, ntab: int, dir_off: int, names: list[str]):
-    """The coding parameters and one entry record per name; ``r`` ends after the bit string."""
+def read_entries(r: ByteReader, limits, ntab: int, dir_off: int, names: list[str],
+                 version: int = 4):
+    """The coding parameters and one entry record per name; ``r`` ends after the bit string.
+    ``version`` 5: the prediction fields of §32 after the mirror fields."""
     len_k, voff_k, rate = read_params(r)
     br = EntryBits(r.buf, r.pos, r.end)
     tw = tid_width(ntab)
@@ -191,6 +196,11 @@ def read_entries(r: ByteReader, limits, ntab: int, dir_off: int, names: list[str
                 raise CorruptError(f"tensor {name!r}: mirror skip {skip} > period - 2",
                                    offset=at_m)
             mbytes = (numel // period + 3) // 4
+        # v5 (§32): the prediction transform (every mode 0-7 is valid: no check)
+        pred_mode = -1
+        if version >= 5 and pred_eligible(shape, numel, period > 0):
+            if br.u(1, "prediction flag") == 1:
+                pred_mode = br.u(3, "prediction mode")
         # tables and lengths
         n_groups = -(-numel // gsize) if numel else 0
         if numel and ntab == 0:
@@ -235,6 +245,7 @@ def read_entries(r: ByteReader, limits, ntab: int, dir_off: int, names: list[str
         e.numel, e.n_groups = numel, n_groups
         e.group_table_bytes, e.payload_bytes, e.glen = gtab, pbytes, glen
         e.mirror_period, e.mirror_skip, e.mirror_bytes = period, skip, mbytes
+        e.pred_mode = pred_mode
         entries.append(e)
         boff += blen
     r.pos = br.end_pos()

@@ -1,6 +1,7 @@
-"""Reference encoder for formats v1, v2, v3 and v4 (v2/v3 directory and v3's mirror
-transform: :mod:`.encoder_v2`; v4's entry bit string: :mod:`.encoder_v4`): the encoder's
-*decisions* in, the exact package bytes out.
+"""Reference encoder for formats v1, v2, v3, v4 and v5 (v2/v3 directory and v3's mirror
+transform: :mod:`.encoder_v2`; the v4/v5 entry bit string: :mod:`.encoder_v4`; v5's
+prediction transform: :mod:`.predict_v5`): the encoder's *decisions* in, the exact package
+bytes out.
 
 ``codec.pack`` makes choices (grouping, value offset, the (kref, nrun) alphabet, the Huffman
 tables and which tensor uses which table); given the same choices this module must produce
@@ -41,8 +42,10 @@ class TensorChoice:
     ``mirror_modes``: each row's mode (0 as is, 1 mirror, 2 negated mirror); None = §25's
     per-row rule (the mode leaving the fewest nonzero second-half values, ties the lower).
     The tensor given to :func:`pack` is always the *original* one; the writer transforms it.
-    ``name_tokens``: v2-v4, the name's tokens (§17.1) when every choice of the package has
+    ``name_tokens``: v2-v5, the name's tokens (§17.1) when every choice of the package has
     them; None = §21's split.
+    ``pred_mode``: v5 (§32): the prediction mode 0-7 (the values are stored as residuals of
+    that prediction), or None (or -1) for none.  Only for an eligible tensor without a mirror.
     """
     group_mode: str
     group_size: int
@@ -55,6 +58,13 @@ class TensorChoice:
     mirror: tuple[int, int] | None = None
     mirror_modes: Sequence[int] | None = None
     name_tokens: Sequence[bytes] | None = None
+    pred_mode: int | None = None
+
+
+def pred_of(ch: TensorChoice) -> int:
+    """The choice's prediction mode, -1 for none."""
+    m = getattr(ch, "pred_mode", None)
+    return -1 if m is None else int(m)
 
 
 def as_table(t) -> RefTable:
@@ -174,7 +184,8 @@ def tensor_block(arr: np.ndarray, ch: TensorChoice, tables: list[RefTable], code
                  implicit: bool = False):
     """(block bytes, tid_base, tid_bits, len_bits, meta length, glen).  With ``implicit``
     (format v4, §27) a tensor of exactly one group gets no group table: its table is
-    ``tid_base`` and ``glen`` its bits (0 otherwise)."""
+    ``tid_base`` and ``glen`` its bits (0 otherwise).  A choice with a prediction mode (v5,
+    §32) codes the residuals of the values instead of the values."""
     arr = np.asarray(arr)
     flat = [int(v) for v in arr.reshape(-1).tolist()]
     mbytes = meta_bytes(ch.meta)
@@ -186,6 +197,11 @@ def tensor_block(arr: np.ndarray, ch: TensorChoice, tables: list[RefTable], code
                  else [int(m) for m in ch.mirror_modes])
         flat = _v2.mirror_forward(flat, P, a, ch.value_offset, modes, dtype)
         mbytes += _v2.mode_string(modes)
+    mode = pred_of(ch)
+    if mode >= 0:  # v5 (§32): store r = wrap(x - pred), pred from the original values
+        if ch.mirror is not None:
+            raise ValueError("a tensor cannot have both a mirror and a prediction mode")
+        flat = _pred.residuals(flat, arr.shape, mode, arr.dtype.newbyteorder("=").name)
     n = len(flat)
     G = -(-n // ch.group_size) if n else 0
     if G == 0:
@@ -215,20 +231,24 @@ def tensor_block(arr: np.ndarray, ch: TensorChoice, tables: list[RefTable], code
 
 def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int | None = None,
          chunk_log2: int = 16) -> bytes:
-    """Write a v4, v3, v2 (v2-v4: CRC chunks of ``2**chunk_log2`` bytes) or v1 package.
+    """Write a v5, v4, v3, v2 (v2-v5: CRC chunks of ``2**chunk_log2`` bytes) or v1 package.
 
     ``tensors``: mapping (or sequence of pairs) name -> integer array (the original values),
     in package order.  ``tables``: list of (kref, nrun, nclass, lengths) or RefTable.
-    ``choices``: name -> choice.  ``version`` None: 4, the newest (§31), mirror or not.
+    ``choices``: name -> choice.  ``version`` None: 5 when some choice has a prediction mode
+    (§32), else 4 (§31), mirror or not (as ``codec.pack``: v4 bytes stay v4's).
     """
     items = list(tensors.items()) if isinstance(tensors, Mapping) else list(tensors)
     mirrored = any(choices[name].mirror is not None for name, _ in items)
+    predicted = any(pred_of(choices[name]) >= 0 for name, _ in items)
     if version is None:
-        version = 4
-    if version not in (1, 2, 3, 4) or isinstance(version, bool):
-        raise ValueError(f"version must be 1, 2, 3 or 4, got {version!r}")
+        version = 5 if predicted else 4
+    if version not in (1, 2, 3, 4, 5) or isinstance(version, bool):
+        raise ValueError(f"version must be 1, 2, 3, 4 or 5, got {version!r}")
     if mirrored and version < 3:
         raise ValueError("the mirror transform needs format version 3 or later")
+    if predicted and version < 5:
+        raise ValueError("the prediction transform needs format version 5")
     tables = [as_table(t) for t in tables]
     codes = [canonical_codes(t.lengths) for t in tables]
     v2 = _v2
@@ -250,7 +270,8 @@ def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int | No
                 CODE_BY_DTYPE[arr.dtype.newbyteorder("=").name], tuple(arr.shape),
                 ch.group_mode, ch.group_size, ch.value_offset, mlen,
                 None if ch.mirror is None else (int(ch.mirror[0]), int(ch.mirror[1])),
-                tid_base, tid_bits, len_bits, len(block) - mlen - mirror_bytes - gtab, glen))
+                tid_base, tid_bits, len_bits, len(block) - mlen - mirror_bytes - gtab, glen,
+                pred_of(ch)))
             body += block
             continue
         if version >= 2:
@@ -286,7 +307,7 @@ def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int | No
         seqs = [choices[name].name_tokens for name, _ in items]
         directory += v2.names_bytes([name for name, _ in items],
                                     None if None in seqs else seqs)
-        directory += (_v4.entries_bytes(entries_v4, len(tables)) if version >= 4
+        directory += (_v4.entries_bytes(entries_v4, len(tables), version) if version >= 4
                       else bytes(entries))
         directory += v2.chunk_crcs(bytes(body[len(pre):]), chunk_log2)
     else:
@@ -312,15 +333,16 @@ def choices_of(data):
             tid_base=e.tid_base, tid_bits=e.tid_bits, len_bits=None, meta=p.metas[e.name],
             mirror=(e.mirror_period, e.mirror_skip) if e.mirror_period else None,
             mirror_modes=list(e.mirror_modes) if e.mirror_period else None,
-            name_tokens=list(e.name_tokens) if p.version >= 2 else None)
+            name_tokens=list(e.name_tokens) if p.version >= 2 else None,
+            pred_mode=e.pred_mode if e.pred_mode >= 0 else None)
     return p.tensors, p.tables, choices
 
 
 def reencode(data) -> bytes:
     """Decode ``data`` with the reference decoder and encode it again with the reference
     encoder, using the choices stored in its header (tables, table ids, grouping, value offset,
-    metadata, v2 name tokens, v3 mirror period / skip / row modes).  For any package written
-    by ``codec.pack`` the result equals ``data``."""
+    metadata, v2 name tokens, v3 mirror period / skip / row modes, v5 prediction modes).  For
+    any package written by ``codec.pack`` the result equals ``data``."""
     from .decoder import read_header
     tensors, tables, choices = choices_of(data)
     chunks = read_header(data)[6]
@@ -360,3 +382,4 @@ def code_lengths(counts: dict, nsym: int) -> list[int]:
 # the v2 directory writer uses the bit helpers above (imported last: it imports this module)
 from . import encoder_v2 as _v2  # noqa: E402
 from . import encoder_v4 as _v4  # noqa: E402
+from . import predict_v5 as _pred  # noqa: E402

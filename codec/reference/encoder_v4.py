@@ -1,8 +1,9 @@
 """Reference writer of the format v4 tensor entries (docs/FORMAT.md §27-§29): the three
 coding parameters and the entry bit string, field by field, bits appended to a big-endian
 :class:`bitarray.bitarray`; and §29's choice of the parameters by exact size (every candidate
-bit string is written out and measured).  Also the table pool (§28.1), each table's (mode, gk,
-dk) chosen the same way.  Independent of ``codec.format_v4``."""
+bit string is written out and measured).  Format v5 (§32): the same, with ``has_pred`` (and
+``pred_mode``) after the mirror fields of every eligible tensor.  Also the table pool (§28.1),
+each table's (mode, gk, dk) chosen the same way.  Independent of ``codec.format_v4``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from .decoder_v4 import (FIRST_DTYPE, MAX_LEN_K, MAX_RATE, MAX_VOFF_K, predicted
                          tid_width)
 from .encoder import as_table, bits_of, padded_bytes, varint, zigzag
 from .encoder_v2 import group_code
+from .predict_v5 import eligible as pred_eligible
 
 
 @dataclass
@@ -31,6 +33,7 @@ class EntryV4:
     len_bits: int = 0
     payload_bytes: int = 0
     glen: int = 0         # one group: its bits (the block has no group table)
+    pred_mode: int = -1   # v5 (§32): the prediction mode 0-7, -1 none
 
     @property
     def numel(self) -> int:
@@ -55,9 +58,10 @@ def seg(s: int, k: int) -> bitarray:
 
 
 def entry_string(entries: list[EntryV4], ntab: int, len_k: int, voff_k: int,
-                 rate: int) -> bitarray:
+                 rate: int, version: int = 4) -> bitarray:
     """§28: one record per entry, in order (the previous dtype starts as int8, the previous
-    shape as ())."""
+    shape as ()); ``version`` 5: §32's has_pred [pred_mode] after the mirror fields of an
+    eligible tensor."""
     out = bitarray(endian="big")
     tw = tid_width(ntab)
     prev_code, prev_shape = FIRST_DTYPE, ()
@@ -93,6 +97,14 @@ def entry_string(entries: list[EntryV4], ntab: int, len_k: int, voff_k: int,
         else:
             out += bits_of(0, 1)
         numel = e.numel
+        if version >= 5 and pred_eligible(shape, numel, e.mirror is not None):
+            if e.pred_mode >= 0:
+                out += bits_of(1, 1) + bits_of(e.pred_mode, 3)
+            else:
+                out += bits_of(0, 1)
+        elif e.pred_mode >= 0:
+            raise ValueError(f"a prediction mode for shape {shape} (mirror "
+                             f"{e.mirror is not None}) in format version {version}")
         if numel:
             out += bits_of(e.tid_base, tw)
             pred = predicted_bits(numel, rate)
@@ -105,7 +117,7 @@ def entry_string(entries: list[EntryV4], ntab: int, len_k: int, voff_k: int,
     return out
 
 
-def coding_params(entries: list[EntryV4], ntab: int) -> tuple[int, int, int]:
+def coding_params(entries: list[EntryV4], ntab: int, version: int = 4) -> tuple[int, int, int]:
     """§29: rate = 64 x (bits / values) of the one-group tensors, rounded half up, at most
     4096 (0 without one); then the length order giving the shortest bit string (ties: the
     lower), then with it the value offset order giving the shortest (ties: the lower)."""
@@ -115,22 +127,22 @@ def coding_params(entries: list[EntryV4], ntab: int) -> tuple[int, int, int]:
     rate = min(MAX_RATE, (64 * num + den // 2) // den) if den else 0
     best_k = None
     for k in range(MAX_LEN_K + 1):
-        n = len(entry_string(entries, ntab, k, 0, rate))
+        n = len(entry_string(entries, ntab, k, 0, rate, version))
         if best_k is None or n < best_k[0]:
             best_k = (n, k)
     len_k = best_k[1]
     best_v = None
     for v in range(MAX_VOFF_K + 1):
-        n = len(entry_string(entries, ntab, len_k, v, rate))
+        n = len(entry_string(entries, ntab, len_k, v, rate, version))
         if best_v is None or n < best_v[0]:
             best_v = (n, v)
     return len_k, best_v[1], rate
 
 
-def entries_bytes(entries: list[EntryV4], ntab: int) -> bytes:
+def entries_bytes(entries: list[EntryV4], ntab: int, version: int = 4) -> bytes:
     """len_k u8, voff_k u8, rate varint, then the entry bit string 0-padded to a byte."""
-    len_k, voff_k, rate = coding_params(entries, ntab)
-    bits = entry_string(entries, ntab, len_k, voff_k, rate)
+    len_k, voff_k, rate = coding_params(entries, ntab, version)
+    bits = entry_string(entries, ntab, len_k, voff_k, rate, version)
     return bytes([len_k, voff_k]) + varint(rate) + padded_bytes(bits)
 
 
