@@ -13,7 +13,9 @@ from .kernels.predict import mode_costs, rebuild as _rebuild, residuals as _resi
 
 PRED_MIN_GAIN_BITS = 64     # §32: a mode must save more than this many bits ...
 PRED_MIN_GAIN_FRAC = 256    # ... and more than 1/256 of the untransformed estimate
-MAX_SAMPLED_VALUES = 1 << 20  # choose() looks at every k-th image beyond this many values
+MAX_SAMPLED_VALUES = 1 << 15  # choose() looks at every k-th image (or an image's first
+#                               rows) beyond this many values ...
+FAST_SAMPLED_VALUES = 1 << 12  # ... or this many at the encoder's effort 0
 SIGNED = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"))
 
 
@@ -26,19 +28,25 @@ def _hw(shape: tuple) -> tuple[int, int]:
     return int(shape[-2]), int(shape[-1])
 
 
-def choose(arr: np.ndarray) -> int:
-    """§32's writer rule: the mode (0 ... 7) for ``arr``, or -1 (store it as is)."""
+def choose(arr: np.ndarray, samples: int = MAX_SAMPLED_VALUES) -> int:
+    """§32's writer rule: the mode (0 ... 7) for ``arr``, or -1 (store it as is), estimated
+    on about ``samples`` of its values."""
     arr = np.asarray(arr)
     if arr.dtype not in SIGNED or not eligible(arr.shape, arr.size):
         return -1
     H, W = _hw(arr.shape)
     flat = np.ascontiguousarray(arr).reshape(-1)
-    stride = max(1, -(-flat.size // MAX_SAMPLED_VALUES))
+    scale = 1.0
+    if H * W > samples:  # one big image (a dense layer): its first rows
+        H = max(2, samples // W) if W > 1 else min(H, samples)
+        scale = flat.size / (H * W)
+        flat = flat[:H * W]
+    stride = max(1, -(-flat.size // samples))
     cost = mode_costs(flat, np.int64(H), np.int64(W), np.int64(8 * arr.dtype.itemsize), True,
                       np.int64(stride))
     raw = cost[-1]
     m = int(np.argmin(cost[:-1]))
-    gain = (raw - cost[m]) * stride
+    gain = (raw - cost[m]) * stride * scale
     if gain > PRED_MIN_GAIN_BITS and (raw - cost[m]) * PRED_MIN_GAIN_FRAC > raw:
         return m
     return -1

@@ -563,7 +563,8 @@ def _mirrors(tensors: Mapping, names: list, option, version: int | None) -> dict
     return out
 
 
-def _preds(tensors: Mapping, names: list, option, version: int | None, mirrors: dict) -> dict:
+def _preds(tensors: Mapping, names: list, option, version: int | None, mirrors: dict,
+           effort: int = 1) -> dict:
     """{name: mode}: the tensors that get format v5's prediction transform (docs/FORMAT.md
     §32).  ``option``: 'auto' (§32's rule, :func:`codec.predict.choose`), None / False (never),
     or {name: mode} (exactly those tensors, each eligible and without a mirror)."""
@@ -576,7 +577,8 @@ def _preds(tensors: Mapping, names: list, option, version: int | None, mirrors: 
         for k in names:
             if k in mirrors:
                 continue
-            mode = pred.choose(_native(k, tensors[k]))
+            mode = pred.choose(_native(k, tensors[k]), pred.MAX_SAMPLED_VALUES if effort
+                               else pred.FAST_SAMPLED_VALUES)
             if mode >= 0:
                 out[k] = mode
         return out
@@ -625,7 +627,7 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
     planned on the calling thread (its time is Python's, which two threads only share)."""
     names_cache: dict = {}
     mirrors = _mirrors(tensors, names, mirror, version)
-    preds = _preds(tensors, names, predict, version, mirrors)
+    preds = _preds(tensors, names, predict, version, mirrors, effort)
     if version is None:  # v4 (§31), or v5 when a tensor gets the prediction transform (§32)
         version = LATEST_VERSION if preds else VERSION
 

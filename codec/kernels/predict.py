@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .intrinsics import bit_length64
 from .directory import F_DTYPE, F_GSIZE, F_NDIM, F_NUMEL, F_PRED, F_SHAPE_OFF, N_FIELDS
 
 N_MODES = 8
@@ -169,51 +170,61 @@ def residuals(x, out, H, W, mode, bits, signed):
 
 
 @njit(cache=True, inline="always")
-def _count(hist, row, v, bits_total):
-    a = -v if v < 0 else v
-    lev = np.int64(0)
-    while a >> lev:
-        lev += 1
-    hist[row, lev] += 1
-    if lev > 1:
-        bits_total[row] += lev - 1   # remainder bits
-    if lev > 0:
-        bits_total[row] += 1         # sign
+def _class(v, mask, signed):
+    """Level class (bit length of |v|) of ``v`` wrapped to the dtype."""
+    u = v & mask
+    if signed and u > (mask >> 1):
+        u -= mask + 1
+    return bit_length64(-u if u < 0 else u)
 
 
 @njit(cache=True, nogil=True)
 def mode_costs(x, H, W, bits, signed, stride):
     """Estimated bits of the tensor ``x`` (flat) stored as is (row 8) and with each of the 8
-    modes (rows 0-7): a level-class histogram's order-0 entropy plus remainder and sign bits,
-    over every ``stride``-th image.  Returns float64[9] (all 0 on bad arguments)."""
+    modes (rows 0-7): a level-class histogram's order-0 entropy plus the remainder and sign
+    bits (a value of class k > 0 has k - 1 remainder bits and a sign: k bits), over every
+    ``stride``-th image.  Returns float64[9] (all 0 on bad arguments)."""
     HW = H * W
     n = x.size
     res = np.zeros(N_MODES + 1, np.float64)
-    if H < 1 or W < 1 or n % HW or stride < 1:
+    if H < 1 or W < 1 or n % HW or stride < 1 or bits < 1 or bits > 32:
         return res
     hist = np.zeros((N_MODES + 1, N_CLASSES), np.int64)
-    extra = np.zeros(N_MODES + 1, np.int64)
     mask = (np.int64(1) << np.int64(bits)) - 1
     for base in range(0, n, HW * stride):
         for i in range(H):
             for j in range(W):
                 p = base + i * W + j
                 v = np.int64(x[p])
-                _count(hist, N_MODES, v, extra)
-                for m in range(N_MODES):
-                    kind = np.int64(m >> 2)
-                    c = np.int64((m & 3) + 1)
-                    _count(hist, m, _wrap(v - _pred(x, base, i, j, W, kind, c), mask, signed),
-                           extra)
+                hist[N_MODES, _class(v, mask, signed)] += 1
+                if i == 0 and j == 0:
+                    sa = np.int64(0)
+                    sp = np.int64(0)
+                elif i == 0:
+                    sp = np.int64(x[p - 1])
+                    sa = 2 * sp
+                elif j == 0:
+                    sp = np.int64(x[p - W])
+                    sa = 2 * sp
+                else:
+                    left = np.int64(x[p - 1])
+                    up = np.int64(x[p - W])
+                    sa = left + up
+                    sp = sa - np.int64(x[p - W - 1])
+                for c in range(1, 5):
+                    hist[c - 1, _class(v - ((c * sa + 4) >> 3), mask, signed)] += 1
+                    hist[c + 3, _class(v - ((c * sp + 2) >> 2), mask, signed)] += 1
     for m in range(N_MODES + 1):
         tot = np.int64(0)
+        extra = np.int64(0)
         for k in range(N_CLASSES):
             tot += hist[m, k]
+            extra += k * hist[m, k]
         h = 0.0
         for k in range(N_CLASSES):
             if hist[m, k]:
                 h -= hist[m, k] * np.log2(hist[m, k] / tot)
-        res[m] = h + extra[m]
+        res[m] = h + extra
     return res
 
 
