@@ -2,7 +2,7 @@
 
 The checks were written for the simulator (CI); here the same child script runs with the real
 CUDA target, so every kernel path they reach (corrupt input, bad plans, the v3 mirror, the
-device chunk CRCs) runs on the hardware.  Checks that lean on the simulator's launch settings
+v5 prediction rebuild, the device chunk CRCs) runs on the hardware.  Checks that lean on the simulator's launch settings
 (small warp staging, 'auto' thresholds) may take other paths here: a failure is printed with
 its traceback, to be read, not counted.  Usage (repository root, GPU machine):
     python3 benchmarks/gpu_simchecks.py OUT.json

@@ -429,7 +429,8 @@ def _():
          for i in range(4)}
     t["edge"] = np.array([-128, 127, 127, 126, 120, 127, -128] * 6, np.int8)
     t["i16"] = (rng.integers(-3000, 3000, (8, 40)) + 20000).astype(np.int16)
-    data = codec.pack(t)
+    # (without v5's prediction, which the writer picks for "i16": its residuals need no offset)
+    data = codec.pack(t, predict=None)
     p = codec.Package(data)
     assert all(p.entry(f"bn{i}.gamma").value_offset != 0 for i in range(4))
     assert p.entry("i16").value_offset != 0
@@ -592,6 +593,166 @@ def _():
             deq_check(data, "float32")
 
 
+# --- format v5's prediction transform (kernels.pred_images / pred_wavefront): own random
+# stream (and mirror_rows'), so the data of the other checks stays as it was
+prng = np.random.default_rng(31)
+
+
+def smooth(dtype, shape, amp, noise, zero=0):
+    """Images (last two dims) of a plane with random slopes plus noise: the prediction helps."""
+    H, W = shape[-2], shape[-1]
+    n = int(np.prod(shape[:-2], dtype=np.int64))
+    gi, gj, b = (prng.integers(-amp, amp + 1, (n, 1, 1)) for _ in range(3))
+    x = (zero + b + gi * np.arange(H)[None, :, None] + gj * np.arange(W)[None, None, :]
+         + prng.integers(-noise, noise + 1, (n, H, W)))
+    info = np.iinfo(dtype)
+    return np.clip(x, info.min, info.max).astype(dtype).reshape(shape)
+
+
+def predicted(data, modes):
+    info = codec.inspect(data)
+    assert info.version == 5 and data[4] == 5
+    for k, m in modes.items():
+        assert info.tensor(k).pred_mode == m, (k, info.tensor(k).pred_mode, m)
+
+
+@check("pred_v5_kernels")
+def _():
+    # both rebuild kernels alone against the CPU's rebuild (codec.predict) on random
+    # residuals (values anywhere in the dtype: every wrap), every mode and dtype; tensors at
+    # gaps of a buffer; then a table row outside the buffer: status -1, nothing written
+    from numba import cuda
+    from codec.cuda import kernels as K
+    from codec.predict import rebuild
+    for dt in (np.int8, np.uint8, np.int16, np.int32, np.uint32):
+        info = np.iinfo(dt)
+        bits, sg = np.int64(8 * np.dtype(dt).itemsize), np.int64(np.dtype(dt).kind == "i")
+        for wave, shapes in ((False, [(2, 3, 3), (1, 2), (3, 1)]), (True, [(5, 4), (1, 3, 6)])):
+            for m0 in range(0, 8, 2 if wave else 1):  # the wavefront: every mode via m0 + k
+                rows, base, nimg = [], 3, 0
+                for k, sh in enumerate(shapes):
+                    n, H, W = int(np.prod(sh)), sh[-2], sh[-1]
+                    rows.append((base, n, H, W, (m0 + k) % 8, nimg))
+                    nimg += n // (H * W)
+                    base += n + 2
+                flat = prng.integers(info.min, int(info.max) + 1, base + 1, dtype=np.int64)
+                flat = flat.astype(dt)
+                ref = flat.copy()
+                for b, n, H, W, m, _ in rows:
+                    rebuild(ref, b, (n // (H * W), H, W), m)
+                d = cuda.to_device(flat)
+                st = cuda.to_device(np.zeros(len(rows), np.int64))
+                tab = cuda.to_device(np.array(rows, np.int64))
+                if wave:
+                    K.pred_wavefront[2, 32](tab, np.int64(nimg), bits, sg, d, st)
+                else:
+                    K.pred_images[2, 4](tab, np.int64(nimg), bits, sg, d, st)
+                assert st.copy_to_host().tolist() == [0] * len(rows), (dt, wave, m0)
+                assert np.array_equal(d.copy_to_host(), ref), (dt, wave, m0)
+    flat = np.arange(20, dtype=np.int16)
+    for kern, shape in ((K.pred_images, (2, 4)), (K.pred_wavefront, (2, 32))):
+        d = cuda.to_device(flat)
+        st = cuda.to_device(np.zeros(2, np.int64))
+        tab = cuda.to_device(np.array([(0, 6, 2, 3, 1, 0), (16, 6, 2, 3, 5, 1)], np.int64))
+        kern[shape](tab, np.int64(2), np.int64(16), np.int64(1), d, st)
+        assert st.copy_to_host().tolist() == [0, -1]
+        want = flat.copy()
+        rebuild(want, 0, (2, 3), 1)
+        assert np.array_equal(d.copy_to_host(), want)
+
+
+@check("pred_v5_forced")
+def _():
+    # a v5 package: every mode on int8, int16, int32 and uint8 tensors (forced), images of 9
+    # values (a thread an image) and of 30 (a block an image in the simulator), a value
+    # offset, a 1 x W image, a mirrored and a plain tensor beside them
+    t, force = {}, {}
+    for dt, amp, noise, zero in ((np.int8, 6, 2, 0), (np.int16, 700, 9, 20000),
+                                 (np.int32, 1 << 22, 40, 0), (np.uint8, 5, 2, 128)):
+        name = np.dtype(dt).name
+        for m in range(8):
+            shape = (2, 2, 3, 3) if m % 4 != 3 else (2, 5, 6)
+            t[f"{name}_m{m}"] = smooth(dt, shape, amp, noise, zero)
+            force[f"{name}_m{m}"] = m
+    t["row"] = smooth(np.int16, (3, 1, 7), 50, 3)
+    force["row"] = 6
+    t["mir"] = mirror_rows(np.int8, 4, 8, 0, [1, 2], 40)
+    t["plain"] = prng.integers(-9, 10, (3, 3, 3)).astype(np.int8)
+    data = codec.pack(t, group="kernel", predict=force, mirror={"mir": (8, 0)})
+    predicted(data, force)
+    info = codec.inspect(data)
+    assert info.tensor("int16_m0").value_offset != 0 and info.tensor("mir").mirror == (8, 0)
+    assert info.tensor("plain").pred_mode == -1
+    ref = codec.unpack(data)
+    for k, v in t.items():
+        assert np.array_equal(ref[k], v), k
+    same(data)
+    same(data, variant="global")
+    same(data, names=["int8_m3", "uint8_m6", "plain", "int32_m1"])
+    assert np.array_equal(gc.read_tensor(data, "int16_m7").copy_to_host(), t["int16_m7"])
+    # every predicted tensor one group (no group table)
+    small = {k: t[k] for k in ("int8_m1", "int16_m3", "row", "plain")}
+    same(codec.pack(small, group="tensor", predict={k: force[k] for k in small if k != "plain"}))
+    same(codec.pack({"int8_m5": t["int8_m5"]}, predict={"int8_m5": 5}), variant="warp")
+    # both rebuild kernels for every tensor: all a thread an image, all a block an image
+    old = dict(gapi.PRED_CONFIG)
+    try:
+        for size in (1 << 40, 0):
+            gapi.PRED_CONFIG["image_values"] = size
+            same(data, names=["int8_m0", "int16_m3", "int32_m6", "uint8_m7", "row"])
+    finally:
+        gapi.PRED_CONFIG.update(old)
+
+
+@check("pred_v5_auto_and_dequantize")
+def _():
+    # the writer's own choice (predict='auto') on smooth kernels; then quantized predicted
+    # tensors: decoded as integers, rebuilt, then dequantized (float32 and float16)
+    t = {"c8": smooth(np.int8, (6, 4, 3, 3), 8, 1),
+         "c16": smooth(np.int16, (4, 4, 3, 3), 900, 4),
+         "c32": smooth(np.int32, (3, 4, 5), 1 << 20, 30),
+         "noise": prng.integers(-20, 21, (4, 3, 3)).astype(np.int8)}
+    data = codec.pack(t, group="kernel")
+    info = codec.inspect(data)
+    assert info.version == 5, info.version
+    auto = [k for k in t if info.tensor(k).pred_mode >= 0]
+    assert {"c8", "c16"} <= set(auto), auto
+    same(data)
+    meta = {"c8": QuantMeta(bits=8, scale=np.array([0.0173], np.float32)),
+            "c16": QuantMeta(bits=16, scale=prng.random(4) * 1e-3, axis=0),
+            "c32": QuantMeta(bits=32, scale=np.array([1e-6]), zero_point=np.array([5])),
+            "u8": QuantMeta(bits=8, scale=np.array([0.25]), zero_point=np.array([128]))}
+    t["u8"] = smooth(np.uint8, (3, 2, 4, 4), 6, 2, 128)
+    force = {"c8": 2, "c16": 5, "c32": 4, "u8": 1}
+    data = codec.pack({k: t[k] for k in meta} | {"noise": t["noise"]}, meta=meta,
+                      group="kernel", predict=force)
+    predicted(data, force)
+    for odt in ("float32", "float16"):
+        deq_check(data, odt)
+
+
+@check("pred_v5_bad_table")
+def _():
+    # the rebuild kernels' own checks (a valid package never fails them): a table row that
+    # points outside the output, for each kernel; check() turns it into CorruptError
+    from numba import cuda
+    from codec.cuda import kernels as K
+    t = {"a": smooth(np.int8, (3, 3, 3), 5, 1), "b": smooth(np.int16, (2, 5, 6), 300, 3)}
+    data = codec.pack(t, group="kernel", predict={"a": 3, "b": 6})
+    for name in ("a", "b"):
+        gp = gc.GpuPackage(data)
+        plan = gp.prepare()
+        pp = next(pp for b in plan.batches for L in b.launches for pp in L.preds
+                  if [e.name for e in pp.entries] == [name])
+        assert pp.wave == (name == "b")
+        L = next(L for b in plan.batches for L in b.launches if pp in L.preds)
+        pp.table[0, K.PRED_BASE] = L.out.size - 3
+        pp.dev = cuda.to_device(pp.table)
+        gp.launch(plan)
+        assert pp.status.copy_to_host().tolist() == [-1]
+        corrupt(lambda: gp.check(plan), f"tensor {name!r}: prediction: index outside a buffer")
+
+
 @check("device_chunk_crcs")
 def _():
     # a whole v2 package's chunk CRCs on the device (api.GPU_CRC_MIN_BYTES): chunks of 64
@@ -698,7 +859,8 @@ CHECKS = (["import_codec_no_numba_cuda"]
              "warp_kernel_paths", "warp_kernel_fallback", "warp_kernel_tables_and_dequantize",
              "warp_kernel_corrupt_like_cpu", "host_crc_parallel", "mirror_v3_forced",
              "mirror_v3_auto_and_dequantize", "mirror_v3_bad_modes", "mirror_v3_vectors", "v4_vectors",
-             "device_chunk_crcs", "signed_value_offsets"])
+             "device_chunk_crcs", "signed_value_offsets", "pred_v5_kernels", "pred_v5_forced",
+             "pred_v5_auto_and_dequantize", "pred_v5_bad_table"])
 
 
 @pytest.mark.parametrize("name", CHECKS)
@@ -789,6 +951,8 @@ for out, bits in [(T.int8[::1], T.int8[::1]), (T.float16[::1], T.uint16[::1]),
 for ints in (T.int8, T.uint8, T.int16, T.uint16, T.int32, T.uint32):
     cuda.compile_ptx(K.mirror_inverse.py_func, (u64, i64, dqi, i64, i64, i64, ints[::1], a64),
                      cc=(9, 0))
+    for kern in (K.pred_images, K.pred_wavefront):  # v5 prediction rebuild
+        cuda.compile_ptx(kern.py_func, (dqi, i64, i64, i64, ints[::1], a64), cc=(9, 0))
 print("PTX_OK")
 '''
 

@@ -36,6 +36,13 @@ SWAP_THREADS = 32 if SIMULATOR else 256
 SWAP_BLOCKS = 2 if SIMULATOR else 4096
 MIRROR_THREADS = 32 if SIMULATOR else 256   # kernels.mirror_inverse: a thread a (row, k) pair
 MIRROR_BLOCKS = 2 if SIMULATOR else 16384   # grid-stride beyond this
+# v5 prediction (kernels.pred_images / pred_wavefront): a tensor whose images (H * W values)
+# are at most ``image_values`` gets a thread an image, a larger one a block an image (an
+# anti-diagonal wavefront: H + W - 1 steps instead of H * W); ``threads`` a block of the
+# former, at most ``wave_threads`` (a multiple of 32 covering the longest diagonal) of the
+# latter, grids of at most ``blocks`` blocks (grid-stride beyond).  Not yet timed on a GPU.
+PRED_CONFIG = {"image_values": 16 if SIMULATOR else 1024, "threads": 32 if SIMULATOR else 256,
+               "wave_threads": 32 if SIMULATOR else 256, "blocks": 2 if SIMULATOR else 16384}
 # warp kernel (codec/cuda/warp.py): groups (warps) per block, shared staging bytes per warp,
 # synchronisation rounds before the sequential fallback, overlap bits of the speculative
 # walks, register cap (0: none).  'auto' uses the one-thread-a-group kernels only for launches
@@ -111,6 +118,22 @@ class _Launch:
     final_dtype: np.dtype | None = None
     final: object = None
     store_status: object = None
+    # v5 prediction (kernels.pred_images / pred_wavefront): at most two rebuild passes
+    preds: list = field(default_factory=list)
+
+
+@dataclass
+class _PredPass:
+    """One rebuild launch of a launch's predicted tensors (v5, FORMAT.md §32): ``wave`` (a
+    block an image) or not (a thread an image), its table (kernels.PRED_* columns), the
+    tensors' images, per-tensor status (0 or -1) on the device."""
+    wave: bool
+    entries: list
+    table: np.ndarray
+    nimg: int
+    threads: int = 32
+    dev: object = None
+    status: object = None
 
 
 @dataclass
@@ -225,10 +248,12 @@ class GpuPackage:
     def _plan_dtype(self, dtype, es: list[TensorEntry], out_dt, base_byte: int) -> _DtypeBatch:
         """Group plan of one dtype's tensors (the CPU decoder's ``_decode_flat``), split into
         launches by output dtype (dequantized tensors / tensors kept as integers)."""
-        # launch keys (decode dtype, final dtype): a dequantized tensor with a v3 mirror is
-        # decoded as integers, its mirror undone, then dequantized (a pass of its own)
+        # launch keys (decode dtype, final dtype): a dequantized tensor with a v3 mirror or a
+        # v5 prediction is decoded as integers, the transform undone, then dequantized (a
+        # pass of its own)
         keys = [(e.dtype, None) if out_dt is None or e.meta is None
-                else (e.dtype, out_dt) if e.mirror_period else (out_dt, None) for e in es]
+                else (e.dtype, out_dt) if e.mirror_period or e.pred_mode >= 0
+                else (out_dt, None) for e in es]
         order: list = []
         for k in keys:
             if k not in order:
@@ -291,6 +316,7 @@ class GpuPackage:
                     L.npairs += e.numel // P * ((P - a) // 2)
             if rows:
                 L.host["mir"] = np.array(rows, np.int64).reshape(-1, K.MIR_COLS)
+            L.preds = _pred_passes(lives, [base_of[id(e)] for e in lives])
         return batch
 
     def prepare(self, names: Iterable[str] | None = None, dequantize=None) -> DecodePlan:
@@ -340,6 +366,9 @@ class GpuPackage:
                     L.mir = cuda.to_device(L.host["mir"])
                     L.mir_status = cuda.to_device(np.full(len(L.mir_entries), K.MIR_OK,
                                                           np.int64))
+                for pp in L.preds:
+                    pp.dev = cuda.to_device(pp.table)
+                    pp.status = cuda.to_device(np.zeros(len(pp.entries), np.int64))
                 if L.final_dtype is not None:
                     L.final = cuda.device_array(L.total, L.final_dtype)
                     L.store_status = cuda.to_device(np.zeros(1, np.int64))
@@ -362,6 +391,7 @@ class GpuPackage:
                 if L.gidx.size:
                     self._launch_decode(plan, b, L, variant)
                     self._launch_mirror(plan, b, L)
+                    self._launch_pred(b, L)
                     self._launch_store(L)
 
     @staticmethod
@@ -415,8 +445,26 @@ class GpuPackage:
             np.int64(8 * b.dtype.itemsize), np.int64(b.dtype.kind == "i"), L.out, L.mir_status)
 
     @staticmethod
+    def _launch_pred(b: _DtypeBatch, L: _Launch) -> None:
+        """Rebuild the v5 predicted tensors of the launch from their residuals in its integer
+        output, after (same stream) its decode (FORMAT.md §32: kernels.pred_images, a thread
+        an image, or pred_wavefront, a block an image)."""
+        bits = np.int64(8 * b.dtype.itemsize)
+        signed = np.int64(b.dtype.kind == "i")
+        cap = PRED_CONFIG["blocks"]
+        for pp in L.preds:
+            if pp.wave:
+                K.pred_wavefront[min(pp.nimg, cap), pp.threads](
+                    pp.dev, np.int64(pp.nimg), bits, signed, L.out, pp.status)
+            else:
+                blocks = min((pp.nimg + pp.threads - 1) // pp.threads, cap)
+                K.pred_images[blocks, pp.threads](pp.dev, np.int64(pp.nimg), bits, signed,
+                                                  L.out, pp.status)
+
+    @staticmethod
     def _launch_store(L: _Launch) -> None:
-        """Dequantize a launch decoded as integers (its tensors have a mirror) into ``final``."""
+        """Dequantize a launch decoded as integers (its tensors have a v3 mirror or a v5
+        prediction) into ``final``."""
         if L.final is None or L.total == 0:
             return
         bits = L.final.view(_FLOATS[L.final_dtype])
@@ -451,9 +499,9 @@ class GpuPackage:
             raise CorruptError(f"tensor {e.name!r} group {g - int(first)}: "
                                f"{STATUS_MESSAGES.get(code, code)}",
                                offset=(int(where[g]) + 8 * plan.base_byte) // 8, value=code)
-        # then the mirror pass and the stores after it (neither fails on a package that
-        # passed the host's checks: X4, a mode 3, is the CPU reader's, Package._meta, run
-        # by prepare before any launch)
+        # then the mirror and prediction passes and the stores after them (none fails on a
+        # package that passed the host's checks: X4, a mode 3, is the CPU reader's,
+        # Package._meta, run by prepare before any launch)
         for b in plan.batches:
             for L in b.launches:
                 if L.mir_status is not None:
@@ -466,6 +514,13 @@ class GpuPackage:
                         raise CorruptError(f"tensor {e.name!r}: mirror: "
                                            f"{STATUS_MESSAGES[K.ERR_BUFFER]}",
                                            offset=e.block_offset, value=K.ERR_BUFFER)
+                for pp in L.preds:
+                    st = pp.status.copy_to_host()
+                    for e, code in zip(pp.entries, st.tolist()):
+                        if code:
+                            raise CorruptError(f"tensor {e.name!r}: prediction: "
+                                               f"{STATUS_MESSAGES[K.ERR_BUFFER]}",
+                                               offset=e.block_offset, value=K.ERR_BUFFER)
                 if L.store_status is not None:
                     code = int(L.store_status.copy_to_host()[0])
                     if code:
@@ -542,6 +597,39 @@ def _c_strides(shape: tuple, item: int) -> tuple:
         strides.append(acc)
         acc *= max(d, 1)
     return tuple(reversed(strides))
+
+
+def _pred_passes(lives: list[TensorEntry], bases: list[int]) -> list[_PredPass]:
+    """The rebuild passes of a launch's predicted tensors (v5): tensors of images up to
+    PRED_CONFIG['image_values'] values in a thread-an-image pass, larger ones in a wavefront
+    pass; each pass's table rows in launch order (kernels.PRED_* columns)."""
+    small: list = []
+    large: list = []
+    for e, base in zip(lives, bases):
+        if e.pred_mode < 0:
+            continue
+        if len(e.shape) < 2 or e.numel % max(int(e.shape[-2]) * int(e.shape[-1]), 1):
+            raise CorruptError(f"prediction mode {e.pred_mode} does not fit shape "
+                               f"{tuple(e.shape)}", value=e.pred_mode)
+        H, W = int(e.shape[-2]), int(e.shape[-1])
+        (small if H * W <= PRED_CONFIG["image_values"] else large).append((e, base, H, W))
+    passes = []
+    for wave, sel in ((False, small), (True, large)):
+        if not sel:
+            continue
+        rows = []
+        nimg = 0
+        for e, base, H, W in sel:
+            rows.append((base, e.numel, H, W, e.pred_mode, nimg))
+            nimg += e.numel // (H * W)
+        if wave:
+            diag = max(min(H, W) for _, _, H, W in sel)
+            threads = min(PRED_CONFIG["wave_threads"], max(32, (diag + 31) // 32 * 32))
+        else:
+            threads = PRED_CONFIG["threads"]
+        passes.append(_PredPass(wave, [x[0] for x in sel],
+                                np.array(rows, np.int64).reshape(-1, K.PRED_COLS), nimg, threads))
+    return passes
 
 
 def _dq_params(lives: list[TensorEntry], bases: list[int], out_dtype: np.dtype):

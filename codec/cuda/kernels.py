@@ -578,3 +578,158 @@ def store_values(src, dqi, scales, zps, out, outbits, status):
         if st != OK and status.size > 0:
             cuda.atomic.min(status, 0, np.int64(st))
         i += stride
+
+
+# --- format v5's prediction transform (docs/FORMAT.md §32), rebuilt after a launch's decode ---
+# The decode leaves a predicted tensor's residuals r (value offset included) in the launch's
+# integer output; these kernels turn them into the values x in place, image by image (an
+# image: H * W consecutive values, H, W the tensor's last two dims), exactly as the CPU's
+# codec.kernels.predict.rebuild.  Prediction table columns: one row per predicted tensor of
+# one rebuild launch, rows in ascending PRED_IMG0.
+PRED_BASE = 0   # flat index of the tensor's first value in ``out``
+PRED_NUMEL = 1  # the tensor's values (a multiple of H * W)
+PRED_H = 2      # H = shape[-2]
+PRED_W = 3      # W = shape[-1]
+PRED_MODE = 4   # §32's pred_mode 0-7: kind = mode >> 2, c = (mode & 3) + 1
+PRED_IMG0 = 5   # first image of the tensor: the images of the rows before it
+PRED_COLS = 6
+
+
+@cuda.jit(device=True)
+def _pred_at(out, p, i, j, W, kind, c):
+    """§32's prediction of position (i, j) of an image, ``p`` its flat index in ``out``
+    (positions (i, j-1), (i-1, j), (i-1, j-1) already rebuilt): int64, floor shifts."""
+    if kind == 0:
+        if i == 0:
+            s = np.int64(0)
+            if j > 0:
+                s = 2 * np.int64(out[p - 1])
+        elif j == 0:
+            s = 2 * np.int64(out[p - W])
+        else:
+            s = np.int64(out[p - 1]) + np.int64(out[p - W])
+        return (c * s + 4) >> 3
+    if i == 0:
+        s = np.int64(0)
+        if j > 0:
+            s = np.int64(out[p - 1])
+    elif j == 0:
+        s = np.int64(out[p - W])
+    else:
+        s = np.int64(out[p - 1]) + np.int64(out[p - W]) - np.int64(out[p - W - 1])
+    return (c * s + 2) >> 2
+
+
+@cuda.jit(device=True)
+def _pred_wrap(v, mask, signed):
+    """``v`` modulo 2**bits (``mask`` = 2**bits - 1), two's complement when ``signed``."""
+    u = v & mask
+    if signed != 0 and u > (mask >> 1):
+        u -= mask + 1
+    return u
+
+
+@cuda.jit(device=True)
+def _pred_row(pred, T, q, out, bits):
+    """(row, ok) of the tensor of image ``q`` in prediction table ``pred`` (``T`` rows): ok
+    when its arguments fit (the index invariant of every rebuild: base + numel <= out.size,
+    numel a multiple of H * W >= 1, mode 0-7, the image inside the tensor)."""
+    t = _last_row_le(pred, PRED_IMG0, T, q)
+    base = pred[t, PRED_BASE]
+    numel = pred[t, PRED_NUMEL]
+    H = pred[t, PRED_H]
+    W = pred[t, PRED_W]
+    mode = pred[t, PRED_MODE]
+    ok = not (H < 1 or W < 1 or base < 0 or numel <= 0 or base + numel > out.size
+              or mode < 0 or mode > 7 or bits < 8 or bits > 32)
+    if ok:
+        HW = H * W
+        k = q - pred[t, PRED_IMG0]
+        ok = numel % HW == 0 and k >= 0 and k < numel // HW
+    return t, ok
+
+
+@cuda.jit
+def pred_images(pred, nimg, bits, signed, out, status):
+    """Rebuild in place, one thread an image (grid-stride over the ``nimg`` images of the
+    table's tensors: small images, many of them).  ``status[t]`` (0 from the caller) is set to
+    -1 (``cuda.atomic.min``) when row t's arguments do not fit (nothing written there)."""
+    T = pred.shape[0]
+    q = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    if pred.shape[1] != PRED_COLS or T > status.size or T == 0:
+        while q < status.size:
+            status[q] = -1
+            q += stride
+        return
+    mask = (np.int64(1) << bits) - 1
+    while q < nimg:
+        t, ok = _pred_row(pred, T, q, out, bits)
+        if not ok:
+            cuda.atomic.min(status, t, np.int64(-1))
+            q += stride
+            continue
+        H = pred[t, PRED_H]
+        W = pred[t, PRED_W]
+        mode = pred[t, PRED_MODE]
+        kind = mode >> 2
+        c = (mode & 3) + 1
+        b = pred[t, PRED_BASE] + (q - pred[t, PRED_IMG0]) * (H * W)
+        for i in range(H):
+            for j in range(W):
+                p = b + i * W + j
+                out[p] = _pred_wrap(np.int64(out[p]) + _pred_at(out, p, i, j, W, kind, c),
+                                    mask, signed)
+        q += stride
+
+
+@cuda.jit
+def pred_wavefront(pred, nimg, bits, signed, out, status):
+    """Rebuild in place, one block an image (grid-stride over the ``nimg`` images: large
+    images, few of them).  Position (i, j) needs only (i, j-1), (i-1, j) and (i-1, j-1), all
+    on earlier anti-diagonals, so the block rebuilds anti-diagonal d = i + j = 0, 1, ...,
+    H + W - 2 in turn, its threads sharing each diagonal's positions, a ``syncthreads``
+    between diagonals (global writes before it are visible to the block after it).  Every
+    loop count is block-uniform (the image, its row and its checks are the block's), so every
+    thread reaches every ``syncthreads``.  ``status`` as :func:`pred_images`."""
+    T = pred.shape[0]
+    q = cuda.blockIdx.x
+    tx = cuda.threadIdx.x
+    nt = cuda.blockDim.x
+    if pred.shape[1] != PRED_COLS or T > status.size or T == 0:
+        if q == 0:
+            k = tx
+            while k < status.size:
+                status[k] = -1
+                k += nt
+        return
+    mask = (np.int64(1) << bits) - 1
+    while q < nimg:
+        t, ok = _pred_row(pred, T, q, out, bits)
+        if not ok:
+            if tx == 0:
+                cuda.atomic.min(status, t, np.int64(-1))
+            q += cuda.gridDim.x
+            continue
+        H = pred[t, PRED_H]
+        W = pred[t, PRED_W]
+        mode = pred[t, PRED_MODE]
+        kind = mode >> 2
+        c = (mode & 3) + 1
+        b = pred[t, PRED_BASE] + (q - pred[t, PRED_IMG0]) * (H * W)
+        for d in range(H + W - 1):
+            i1 = d
+            if i1 > H - 1:
+                i1 = H - 1
+            i = d - (W - 1)
+            if i < 0:
+                i = np.int64(0)
+            i += tx
+            while i <= i1:
+                j = d - i
+                p = b + i * W + j
+                out[p] = _pred_wrap(np.int64(out[p]) + _pred_at(out, p, i, j, W, kind, c),
+                                    mask, signed)
+                i += nt
+            cuda.syncthreads()
+        q += cuda.gridDim.x
