@@ -593,6 +593,23 @@ def _():
             deq_check(data, "float32")
 
 
+@check("v5_vectors")
+def _():
+    # the golden v5 vectors up to 8 KB (tests/vectors/v5: every prediction mode, wrap-around
+    # at each dtype's width, metadata, mirrors beside predictions), integers and dequantized
+    import glob
+    import os
+    files = [f for f in sorted(glob.glob("tests/vectors/v5/*.bin")) if os.path.getsize(f) <= 8192]
+    assert len(files) >= 5, files
+    for f in files:
+        with open(f, "rb") as fh:
+            data = fh.read()
+        assert data[4] == 5
+        same(data)
+        if any(codec.Package(data).meta(k) is not None for k in codec.Package(data).names):
+            deq_check(data, "float32")
+
+
 # --- format v5's prediction transform (kernels.pred_images / pred_wavefront): own random
 # stream (and mirror_rows'), so the data of the other checks stays as it was
 prng = np.random.default_rng(31)
@@ -860,7 +877,7 @@ CHECKS = (["import_codec_no_numba_cuda"]
              "warp_kernel_corrupt_like_cpu", "host_crc_parallel", "mirror_v3_forced",
              "mirror_v3_auto_and_dequantize", "mirror_v3_bad_modes", "mirror_v3_vectors", "v4_vectors",
              "device_chunk_crcs", "signed_value_offsets", "pred_v5_kernels", "pred_v5_forced",
-             "pred_v5_auto_and_dequantize", "pred_v5_bad_table"])
+             "pred_v5_auto_and_dequantize", "pred_v5_bad_table", "v5_vectors"])
 
 
 @pytest.mark.parametrize("name", CHECKS)
