@@ -4,11 +4,13 @@
  *                              values of the stored dtype).  Exit 0; 2 on a corrupt, truncated
  *                              or unsupported package (nothing is written then); 1 on usage or
  *                              I/O errors.
- *   cdecode --list IN          one line per tensor: index dtype numel ndim dims... name(hex)
+ *   cdecode --list IN          one line per tensor: index dtype numel ndim dims... [pred M]
+ *                              :name(hex) (v5: "pred M" for a tensor with prediction mode M)
  *   cdecode --check-api IN     cross-check spk_decode (tensor by tensor), spk_find,
  *                              spk_tensor_at and streaming decode (one group at a time)
  *                              against spk_decode_many; exit 3 on mismatch
- *                              (v3: a mirror tensor whose groups split its rows must be
+ *                              (v3: a mirror tensor whose groups split its rows, v5: a
+ *                              prediction tensor whose groups split its images must be
  *                              SPK_E_LIMIT for spk_stream_begin, and is not streamed)
  *   cdecode --bench N IN       decode the package N times (open, directory, CRCs, all tensors
  *                              with spk_decode_many,
@@ -220,6 +222,8 @@ int main(int argc, char **argv)
             printf("%u %u %u %u", (unsigned)i, ts[i].dtype, (unsigned)ts[i].numel, ts[i].ndim);
             for (k = 0; k < ts[i].ndim; k++)
                 printf(" %llu", (unsigned long long)ts[i].shape[k]);
+            if (ts[i].pred_mode >= 0)
+                printf(" pred %d", ts[i].pred_mode);
             printf(" :");
             for (k = 0; k < names[i].n; k++)
                 printf("%02x", (uint8_t)names[i].s[k]);
@@ -365,10 +369,14 @@ int main(int argc, char **argv)
                 t.block_off != ts[i].block_off || t.name_len != ts[i].name_len)
                 return fprintf(stderr, "spk_tensor_at(%u) differs\n", (unsigned)i), 3;
             rc = spk_stream_begin(&s, &p, &t, &d2);
-            if (t.mirror_period && t.group_size % t.mirror_period) {
+            if (t.pred_mode != ts[i].pred_mode)
+                return fprintf(stderr, "spk_tensor_at(%u) pred_mode differs\n", (unsigned)i), 3;
+            if ((t.mirror_period && t.group_size % t.mirror_period) ||
+                (t.pred_mode >= 0 &&
+                 t.group_size % ((uint32_t)t.shape[t.ndim - 2] * (uint32_t)t.shape[t.ndim - 1]))) {
                 if (rc != SPK_E_LIMIT)
-                    return fprintf(stderr, "split mirror rows streamed in tensor %u: %d\n",
-                                   (unsigned)i, rc), 3;
+                    return fprintf(stderr, "split mirror rows / images streamed in tensor %u: "
+                                   "%d\n", (unsigned)i, rc), 3;
                 free(g);
                 continue;
             }

@@ -1,10 +1,10 @@
-/* spkdec.c: portable C99 decoder for codec packages, format v1, v2, v3 and v4 (see spkdec.h).
+/* spkdec.c: portable C99 decoder for codec packages, format v1-v5 (see spkdec.h).
  *
  * Source of truth for the format: docs/FORMAT.md; codec/format.py, codec/format_v2.py,
  * codec/format_v4.py, codec/huffman.py, codec/kernels/ (decode.py, symbols.py, tables.py,
  * directory_v2.py).
  *   package  = preamble(8) | blocks | directory | footer(24; v4: 12)
- *   preamble = "SPKG" version=1|2|3|4 flags=0 0 0
+ *   preamble = "SPKG" version=1|2|3|4|5 flags=0 0 0
  *   v2 directory = tables | n_tensors | token dictionary + name bit string | compact entries
  *              (block offsets implicit) | chunk_log2 | one CRC32 per 2^chunk_log2 data bytes
  *   v3       = v2; an entry with flag bit 7 adds mirror_period, mirror_skip after meta_length
@@ -18,6 +18,10 @@
  *              and the tables as one bit string too (§28.1, table_read4): per table
  *              [same_alphabet] [kref, nrun, nclass], mode, gap order, then the coded symbols
  *              with their lengths (mode 0) or v1's counts and per-length lists (mode 1)
+ *   v5       = v4; an eligible entry (numel > 0, ndim >= 2, H * W >= 2, no mirror) has a
+ *              has_pred bit after the mirror fields, then a 3-bit pred_mode if it is set: the
+ *              decoded values are residuals of a prediction from the image's neighbouring
+ *              values (§32; codec/predict.py), rebuilt after decoding (unpredict)
  *   footer   = dir_off u64le, dir_len u64le, crc32(preamble + directory) u32le, "GKPS"
  *   v4 footer = dir_len u32le, crc32(preamble + directory) u32le, "GKPS" (the directory ends
  *              where the footer starts)
@@ -56,35 +60,45 @@
 #define NO_CRC 0
 #endif
 
-/* Format versions read: all four by default; -DSPK_ONLY_V1, -DSPK_ONLY_V2, -DSPK_ONLY_V3 or
- * -DSPK_ONLY_V4 leave the others out (smaller code, for firmware that embeds a package of a
- * known version).  V2(p): the v2 names, implicit block offsets and chunk CRCs (v2-v4); V3(p):
- * the mirror transform (v3, v4); V4(p): v4 (12-byte footer, entry bit string, one-group
- * tensors without a group table). */
+/* Format versions read: all five by default; -DSPK_ONLY_V1 ... -DSPK_ONLY_V5 leave the others
+ * out (smaller code, for firmware that embeds a package of a known version).  V2(p): the v2
+ * names, implicit block offsets and chunk CRCs (v2-v5); V3(p): the mirror transform (v3-v5);
+ * V4(p): v4's layout (12-byte footer, entry bit string, one-group tensors without a group
+ * table; v4, v5); V5(p): the prediction transform (v5). */
 #if (defined(SPK_ONLY_V1) + defined(SPK_ONLY_V2) + defined(SPK_ONLY_V3) + \
-     defined(SPK_ONLY_V4)) > 1
-#error "SPK_ONLY_V1, SPK_ONLY_V2, SPK_ONLY_V3 and SPK_ONLY_V4 exclude each other"
+     defined(SPK_ONLY_V4) + defined(SPK_ONLY_V5)) > 1
+#error "SPK_ONLY_V1, SPK_ONLY_V2, SPK_ONLY_V3, SPK_ONLY_V4 and SPK_ONLY_V5 exclude each other"
 #endif
 #if defined(SPK_ONLY_V1)
 #define V2(p) 0
 #define V3(p) 0
 #define V4(p) 0
+#define V5(p) 0
 #elif defined(SPK_ONLY_V2)
 #define V2(p) 1
 #define V3(p) 0
 #define V4(p) 0
+#define V5(p) 0
 #elif defined(SPK_ONLY_V3)
 #define V2(p) 1
 #define V3(p) 1
 #define V4(p) 0
+#define V5(p) 0
 #elif defined(SPK_ONLY_V4)
 #define V2(p) 1
 #define V3(p) 1
 #define V4(p) 1
+#define V5(p) 0
+#elif defined(SPK_ONLY_V5)
+#define V2(p) 1
+#define V3(p) 1
+#define V4(p) 1
+#define V5(p) 1
 #else
 #define V2(p) ((p)->version >= 2)
 #define V3(p) ((p)->version >= 3)
-#define V4(p) ((p)->version == 4)
+#define V4(p) ((p)->version >= 4)
+#define V5(p) ((p)->version == 5)
 #endif
 #define VERSION_OK(v) SPK_READS_VERSION(v)
 
@@ -1359,6 +1373,7 @@ static int entry_read1(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, 
     t->meta_len = (size_t)var(&r, blen);
     t->mirror_period = t->mirror_skip = 0;
     t->mirror_len = 0;
+    t->pred_mode = -1;
     t->tid_base = (uint32_t)var(&r, p->ntables ? p->ntables - 1u : 0);
     t->tid_bits = (uint8_t)u8(&r);
     t->len_bits = (uint8_t)u8(&r);
@@ -1483,6 +1498,7 @@ static int entry_read2(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
     t->meta_len = f & 0x40u ? (size_t)var(&r, blen) : 0;
     t->mirror_period = t->mirror_skip = 0;
     t->mirror_len = 0;
+    t->pred_mode = -1;
     if (V3(p) && (f & 0x80u)) {
         /* v3 mirror (§24): X1 numel > 0, 2 <= P <= 2^48, P divides numel (numel <= 2^31 + 1
          * here, so P fits 32 bits when it is <= numel: a 32-bit remainder); X2 a <= P - 2 (the
@@ -1515,7 +1531,8 @@ static int entry_read2(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
     return entry_end(p, t, &r, numel, x);
 }
 
-/* v4 entry at bit t->next * 8 + t->next_bit (FORMAT.md §28, the checks of §30); t holds the
+/* v4 / v5 entry at bit t->next * 8 + t->next_bit (FORMAT.md §28, the checks of §30; v5: §32's
+ * has_pred and pred_mode after the mirror fields); t holds the
  * previous entry (iter_reset: int8, shape ()), whose dtype and shape an entry may repeat; its
  * block follows the previous one.  A tensor of one group has no group table (tid_bits =
  * len_bits = 0): its group is the payload's first pay_len * 8 - glen_pad bits. */
@@ -1583,6 +1600,13 @@ static int entry_read4(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
         t->mirror_skip = (uint32_t)(x & 0xffffffffu);
         mb = ((uint32_t)numel / t->mirror_period + 3u) >> 2; /* mirror_bytes */
     }
+    t->pred_mode = -1;
+    /* v5 (§32): has_pred (and pred_mode) only if eligible: numel > 0, ndim >= 2, H * W >= 2
+     * (no dim is 0 when numel > 0, so: H > 1 or W > 1; no product that could overflow) and no
+     * mirror.  Every mode is valid. */
+    if (V5(p) && numel && t->ndim >= 2 && !t->mirror_period &&
+        (t->shape[t->ndim - 2u] > 1u || t->shape[t->ndim - 1u] > 1u) && ubits(&b, 1))
+        t->pred_mode = (int8_t)ubits(&b, 3);
     groups_of(t, numel, gs);
     t->tid_base = 0;
     t->tid_bits = t->len_bits = t->glen_pad = 0;
@@ -1762,7 +1786,7 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
     memset(p, 0, sizeof *p);
     if (!buf || len < 8)
         return SPK_E_TRUNCATED;
-    if (le(buf, 4) != 0x474b5053u || !VERSION_OK(buf[4]) || buf[5]) /* "SPKG", 1-4, flags 0 */
+    if (le(buf, 4) != 0x474b5053u || !VERSION_OK(buf[4]) || buf[5]) /* "SPKG", 1-5, flags 0 */
         return SPK_E_UNSUPPORTED;
     if (buf[6] || buf[7])
         return SPK_E_CORRUPT;
@@ -2160,6 +2184,106 @@ static void unmirror(const spk_pkg *p, const spk_tensor *t, uint8_t *o, uint32_t
     }
 }
 
+#if SPK_FORMAT_VERSION >= 5
+/* v5: H * W of a prediction tensor t (its images' size: >= 2, <= numel <= 2^31 since every
+ * dim is >= 1 when numel > 0, which the entry reader requires of a prediction tensor) */
+static uint32_t pred_hw(const spk_tensor *t)
+{
+    return (uint32_t)t->shape[t->ndim - 2u] * (uint32_t)t->shape[t->ndim - 1u];
+}
+
+/* v5: value i of o (item size sz) as unsigned bits */
+HOT uint64_t getu(const uint8_t *o, size_t i, unsigned sz)
+{
+    if (sz == 1)
+        return o[i];
+    if (sz == 2) {
+        uint16_t u;
+        memcpy(&u, o + 2u * i, 2);
+        return u;
+    } else {
+        uint32_t u;
+        memcpy(&u, o + 4u * i, 4);
+        return u;
+    }
+}
+
+/* floor(v / 8): an arithmetic right shift, written without one (>> of a negative value is
+ * implementation-defined in C99); compilers emit one shift */
+static int64_t fdiv8(int64_t v)
+{
+    return v >= 0 ? v >> 3 : ~(~v >> 3);
+}
+
+/* v5: value p of q := wrap(its residual + pred): biased, xb = (rb + pred) mod 2^bits; returns
+ * xb */
+static SIZE_NOINLINE int64_t rebuild_at(uint8_t *q, uint32_t p, unsigned sz, uint64_t half,
+                                        uint64_t mask, int64_t pred)
+{
+    uint64_t xb = ((getu(q, p, sz) ^ half) + (uint64_t)pred) & mask;
+    put(q, p, sz, (int64_t)(xb ^ half));
+    return (int64_t)xb;
+}
+
+/* v5 (FORMAT.md §32; codec/kernels/predict.py rebuild): the n values at o (whole images of
+ * H * W values: n a multiple of H * W, which the callers ensure: numel, or a group of a
+ * tensor whose group_size is a multiple) from residuals to values, in place, image by image,
+ * in C order.  The arithmetic is on biased values xb = x + half (half = 2^(bits - 1) for a
+ * signed dtype, 0 unsigned: xb in [0, 2^bits), the stored bits xor half), so that
+ * x = wrap(r + pred) is xb = (rb + pred) mod 2^bits: one mask, no sign extension.  Every
+ * prediction is (m * s + 4) >> 3 (floor): on the first row s = L, on the first column s = U,
+ * with m = 2c, for both kinds ((2c * L + 4) >> 3 = (c * L + 2) >> 2, so kind 0's
+ * (c * 2L + 4) >> 3 and kind 1's (c * L + 2) >> 2 agree there); inside, kind 0 s = L + U with
+ * m = c, kind 1 s = L + U - UL with m = 2c (ku = kind).  In biased values m * s + 4 =
+ * m * sb + k, sb the same sum of biased values and k = 4 - m * (bias of s) * half (ke on the
+ * edges, ki inside).  |m * sb|, |k| < 2^37: no overflow.  Position (0, 0) has pred 0: its
+ * value is its residual.  U and UL are read back from the row above (final), L is kept. */
+HOT void unpredict_sz(uint8_t *o, uint32_t n, uint32_t H, uint32_t W, unsigned sz,
+                      uint64_t half, int64_t mi, int64_t ku, int64_t me)
+{
+    const uint64_t mask = (((uint64_t)1 << (8u * sz - 1u)) << 1) - 1u;
+    const int64_t ke = 4 - me * (int64_t)half, ki = 4 - mi * (2 - ku) * (int64_t)half;
+    uint32_t b, i, j, r;
+    int64_t L, U, UL;
+#define REBUILD(p, m, sb, k) (L = rebuild_at(q, p, sz, half, mask, fdiv8((m) * (sb) + (k))))
+    for (b = 0; b < n; b += H * W) {
+        uint8_t *q = o + (size_t)b * sz;
+        L = (int64_t)(getu(q, 0, sz) ^ half);
+        for (j = 1; j < W; j++) /* row 0 */
+            REBUILD(j, me, L, ke);
+        for (i = 1, r = W; i < H; i++, r += W) { /* row i: values r ..., row i - 1: r - W ... */
+            U = (int64_t)(getu(q, r - W, sz) ^ half);
+            REBUILD(r, me, U, ke);
+            for (j = 1; j < W; j++) {
+                UL = U;
+                U = (int64_t)(getu(q, r - W + j, sz) ^ half);
+                REBUILD(r + j, mi, L + U - ku * UL, ki);
+            }
+        }
+    }
+#undef REBUILD
+}
+
+static void unpredict(const spk_tensor *t, uint8_t *o, uint32_t n)
+{
+    const uint32_t H = (uint32_t)t->shape[t->ndim - 2u], W = (uint32_t)t->shape[t->ndim - 1u];
+    const unsigned sz = t->itemsize, kind = (unsigned)t->pred_mode >> 2;
+    const int64_t c = (t->pred_mode & 3) + 1;
+    const uint64_t half = t->dtype & 1u ? (uint64_t)1 << (8u * sz - 1u) : 0u; /* odd: signed */
+#if !defined(__OPTIMIZE_SIZE__) /* speed: one loop per item size (sz constant in it) */
+    if (sz == 1)
+        unpredict_sz(o, n, H, W, 1, half, c << kind, kind, 2 * c);
+    else if (sz == 2)
+        unpredict_sz(o, n, H, W, 2, half, c << kind, kind, 2 * c);
+    else
+#endif
+        unpredict_sz(o, n, H, W, sz, half, c << kind, kind, 2 * c);
+}
+#else
+#define pred_hw(t) 1u
+#define unpredict(t, o, n) ((void)0)
+#endif
+
 /* The bit length of the group whose group-table record is at bit gt (v4, a tensor of one
  * group: no record, its length from the entry) */
 static uint64_t glen_at(const spk_pkg *p, const spk_tensor *t, uint64_t gt)
@@ -2211,6 +2335,9 @@ int spk_stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_d
     E_(stream_begin(s, p, t, d));
     /* v3: spk_stream_next undoes the mirror group by group, so a group must hold whole rows */
     if (V3(p) && t->mirror_period && t->group_size % t->mirror_period)
+        return SPK_E_LIMIT;
+    /* v5: and rebuilds predicted values group by group, so a group must hold whole images */
+    if (V5(p) && t->pred_mode >= 0 && t->group_size % pred_hw(t))
         return SPK_E_LIMIT;
     return 0;
 }
@@ -2288,6 +2415,8 @@ int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes)
     if (V3(s->pkg) && t->mirror_period && n > 0) /* whole rows (spk_stream_begin) */
         unmirror(s->pkg, t, (uint8_t *)out, first / t->mirror_period,
                  (first + (uint32_t)n) / t->mirror_period);
+    if (V5(s->pkg) && t->pred_mode >= 0 && n > 0) /* whole images (spk_stream_begin) */
+        unpredict(t, (uint8_t *)out, (uint32_t)n);
     return n;
 }
 
@@ -2392,6 +2521,8 @@ static int job_decode(const spk_pkg *p, spk_dec *d, spk_job *j)
     }
     if (V3(p) && t->mirror_period) /* v3: every group decoded, undo the mirror */
         unmirror(p, t, (uint8_t *)j->out, 0, t->numel / t->mirror_period);
+    if (V5(p) && t->pred_mode >= 0) /* v5: every group decoded, rebuild the values */
+        unpredict(t, (uint8_t *)j->out, t->numel);
     return 0;
 }
 
@@ -2419,10 +2550,13 @@ int spk_decode_many(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n)
         return 0;
     }
     E_(many_by_table(p, d, jobs, n));
-    for (i = 0; i < n; i++) { /* v3: every group decoded, undo the mirrors */
+    for (i = 0; i < n; i++) { /* every group decoded: v3: undo the mirrors; v5: the
+                                 prediction transforms */
         const spk_tensor *t = jobs[i].t;
         if (V3(p) && t->mirror_period)
             unmirror(p, t, (uint8_t *)jobs[i].out, 0, t->numel / t->mirror_period);
+        if (V5(p) && t->pred_mode >= 0)
+            unpredict(t, (uint8_t *)jobs[i].out, t->numel);
     }
     return 0;
 }

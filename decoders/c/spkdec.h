@@ -1,4 +1,4 @@
-/* spkdec: portable C99 decoder for codec packages, format versions 1, 2, 3 and 4.
+/* spkdec: portable C99 decoder for codec packages, format versions 1, 2, 3, 4 and 5.
  *
  * No dynamic allocation, no libc beyond memcpy/memset, no global state.  All buffers are
  * provided by the caller; every function returns a negative SPK_E_* code on malformed input
@@ -37,8 +37,14 @@
  * dir_crc u32, magic), the entries as one Exp-Golomb bit string (three coding parameters
  * first), no group table in the block of a one-group tensor (its exact bit length is in the
  * entry: t->len_bits 0, t->glen_pad), and the Huffman table pool as one Exp-Golomb bit string
- * (§28.1: an alphabet may repeat the previous table's; two ways to list the code lengths).  The API is the same for every version (p->version says
- * which one a package is).
+ * (§28.1: an alphabet may repeat the previous table's; two ways to list the code lengths).
+ * Format v5 (§32) is v4 plus an optional per-tensor prediction transform: an eligible entry
+ * (numel > 0, ndim >= 2, H * W >= 2 for H, W its last two dims, no mirror) has a has_pred bit
+ * and, if set, a 3-bit mode (t->pred_mode, -1 without one); the decoded values are residuals,
+ * turned into the values image by image (H * W values each) after the tensor's groups are
+ * decoded (spk_decode, spk_decode_many) or, streaming, on each group, which then must hold
+ * whole images.  The API is the same for every version (p->version says which one a package
+ * is).
  */
 #ifndef SPKDEC_H
 #define SPKDEC_H
@@ -50,19 +56,21 @@
 extern "C" {
 #endif
 
-/* Format versions read: SPK_MIN_FORMAT_VERSION .. SPK_FORMAT_VERSION (1 .. 4; one of them with
- * -DSPK_ONLY_V1 / -DSPK_ONLY_V2 / -DSPK_ONLY_V3 / -DSPK_ONLY_V4, which the code including this
- * header should see too).  SPK_FORMAT_VERSION was 1 when only v1 was read, 2 before v3 and 3
- * before v4: test a package's version with SPK_READS_VERSION(v), not with ==
- * SPK_FORMAT_VERSION. */
+/* Format versions read: SPK_MIN_FORMAT_VERSION .. SPK_FORMAT_VERSION (1 .. 5; one of them with
+ * -DSPK_ONLY_V1 / -DSPK_ONLY_V2 / -DSPK_ONLY_V3 / -DSPK_ONLY_V4 / -DSPK_ONLY_V5, which the code
+ * including this header should see too).  SPK_FORMAT_VERSION was 1 when only v1 was read, 2
+ * before v3, 3 before v4 and 4 before v5: test a package's version with SPK_READS_VERSION(v),
+ * not with == SPK_FORMAT_VERSION. */
 #if defined(SPK_ONLY_V1)
 #define SPK_FORMAT_VERSION 1
 #elif defined(SPK_ONLY_V2)
 #define SPK_FORMAT_VERSION 2
 #elif defined(SPK_ONLY_V3)
 #define SPK_FORMAT_VERSION 3
-#else
+#elif defined(SPK_ONLY_V4)
 #define SPK_FORMAT_VERSION 4
+#else
+#define SPK_FORMAT_VERSION 5
 #endif
 #if defined(SPK_ONLY_V2)
 #define SPK_MIN_FORMAT_VERSION 2
@@ -70,6 +78,8 @@ extern "C" {
 #define SPK_MIN_FORMAT_VERSION 3
 #elif defined(SPK_ONLY_V4)
 #define SPK_MIN_FORMAT_VERSION 4
+#elif defined(SPK_ONLY_V5)
+#define SPK_MIN_FORMAT_VERSION 5
 #else
 #define SPK_MIN_FORMAT_VERSION 1
 #endif
@@ -124,7 +134,8 @@ enum {
     SPK_E_CORRUPT = -3,     /* malformed directory, table or group table */
     SPK_E_CHECKSUM = -4,    /* directory or block CRC32 mismatch */
     SPK_E_LIMIT = -5,       /* exceeds a limit (output size, counts, SPK_SMALL codes; v3:
-                               streaming a mirror tensor whose groups split its rows) */
+                               streaming a mirror tensor whose groups split its rows; v5:
+                               streaming a prediction tensor whose groups split its images) */
     SPK_E_DATA = -6,        /* malformed bitstream in a group */
     SPK_E_ARG = -7,         /* caller error: bad index, output buffer too small, NULL */
     SPK_END = 0             /* spk_stream_next: no more groups */
@@ -141,7 +152,7 @@ typedef struct {
     size_t ent_off;            /* first tensor entry */
     uint32_t ntables, ntensors;
     uint32_t dir_crc;
-    uint8_t version;           /* 1, 2, 3 or 4 */
+    uint8_t version;           /* 1, 2, 3, 4 or 5 */
     /* v2, v3 and v4 only (0 in v1) */
     uint8_t id_bits, count_bits; /* name records: token id width, shared / fresh width */
     uint8_t chunk_log2;        /* CRC chunk size 2^chunk_log2 */
@@ -192,6 +203,11 @@ typedef struct {
     size_t tk_off;             /* the dictionary forward from here when they can */
     uint16_t ntok;             /* tokens of this name; tok_end[k] + 1 = bytes of tokens 0..k */
     uint16_t tok_end[SPK_MAX_NAME_TOKENS];
+    /* v5 prediction transform (FORMAT.md §32): its mode 0-7 (kind = pred_mode >> 2: 0
+     * average, 1 plane; c = (pred_mode & 3) + 1), -1 without one (always before v5).  The
+     * images are the runs of shape[ndim - 2] * shape[ndim - 1] values.  (Last: it fills the
+     * struct's padding.) */
+    int8_t pred_mode;
 } spk_tensor;
 
 /* Decoder work area: the decode table of the Huffman table last used (reused across calls).
@@ -256,7 +272,8 @@ int spk_verify(const spk_pkg *p, const spk_tensor *t);
  * overlaps, except those d has verified before in this package: d remembers one contiguous
  * range of verified chunks, so decoding tensors in order reads each chunk once; zero d if the
  * package bytes change in place), v3: the mirror modes, and the group table first; v3: undoes
- * the mirror transform after the last group. */
+ * the mirror transform after the last group; v5: rebuilds the values from the prediction
+ * residuals after the last group (t->pred_mode >= 0). */
 int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, size_t out_bytes);
 
 /* Several tensors of one package decoded together (each job: its tensor t from spk_tensor_at /
@@ -265,7 +282,8 @@ int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, siz
  * mirror modes, group tables: every job's first); then the groups of all the jobs are decoded
  * table by table, so each decode table is built once for all of them instead of once for every
  * tensor that uses it (yolov8n 8-bit 50 %: 77 tables, 2,010 builds tensor by tensor: docs/
- * C_DECODER.md "Decoding many tensors"); v3: the mirror transforms are undone last.  Returns 0 or
+ * C_DECODER.md "Decoding many tensors"); v3: the mirror transforms are undone last; v5: the
+ * prediction transforms too.  Returns 0 or
  * the first error (outputs then unspecified).  Packages whose tables times groups exceed
  * SPK_MANY_MAX_WORK (each table used is one pass over every job's group table) are decoded
  * tensor by tensor, as spk_decode. */
@@ -282,7 +300,12 @@ int spk_decode_many(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n);
  * group_size values) and returns the number of values written (> 0), SPK_END (0) after the
  * last group, or a negative error.  v3: a group of a mirror tensor holds whole rows when
  * group_size is a multiple of mirror_period (what codec.pack's groupings give), and next
- * undoes the mirror on its rows; otherwise begin returns SPK_E_LIMIT (use spk_decode). */
+ * undoes the mirror on its rows; otherwise begin returns SPK_E_LIMIT (use spk_decode).
+ * v5: likewise a group of a prediction tensor (t->pred_mode >= 0) must hold whole images
+ * (group_size a multiple of H * W = shape[ndim - 2] * shape[ndim - 1], or one group), and
+ * next rebuilds its images' values; otherwise begin returns SPK_E_LIMIT (use spk_decode):
+ * the rebuild of an image's first row in a group needs the image's previous row, which the
+ * stream does not keep. */
 int spk_stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_dec *d);
 int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes);
 
