@@ -187,7 +187,8 @@ def _decode_dtype(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray, code: i
         return None
     # v5: rebuild the predicted tensors whose groups split images (§32; the others were
     # rebuilt group by group in the decode jobs)
-    if ents[:, F_PRED].any() and rebuild_entries(out, ents, shapes, np.int64(code), True) != 0:
+    if ents[:, F_PRED].any() and rebuild_entries(out, ents, shapes, np.int64(code), True,
+                                                 dtype.kind == "i") != 0:
         return None
     return out
 

@@ -207,12 +207,12 @@ def _parallel(bits: int, values: int, groups: int) -> bool:
 def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
                out: np.ndarray, extra: list | None,
                work: tuple[int, int] | None = None,
-               pred: tuple | None = None) -> tuple[int, np.ndarray, np.ndarray]:
+               pred_groups: tuple | None = None) -> tuple[int, np.ndarray, np.ndarray]:
     """Run the decode kernels of :func:`_kernel_parts`' ``parts`` over the groups of ``plan``
     = (glo, ghi, output start, count, value offset) into ``out``: on the calling thread, or
     for a big enough payload (:func:`_parallel`) in chunks on the pool together with the
     ``extra`` [(cost, job)] jobs (it then empties that list).  ``work``: (payload bits, values)
-    of all the groups when the caller has them (else summed here).  ``pred``: format v5's
+    of all the groups when the caller has them (else summed here).  ``pred_groups``: format v5's
     (mode, H, W) of every group (kernels/predict.py group_preds), whose groups are rebuilt
     from their residuals right after they decode, by the same job (their values are still in
     the cache, and the rebuild is spread over the threads with the decode).  Returns (first
@@ -240,8 +240,8 @@ def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
             arrs = (glo[idx], ghi[idx], t, st[idx], cn[idx], voff[idx])
             s_, w_ = np.zeros(idx.size, np.int64), np.zeros(idx.size, np.int64)
         rb = None  # the part's rebuild arguments (v5), when a group of it has a mode
-        if pred is not None:
-            pm = pred if idx is None else tuple(a[idx] for a in pred)
+        if pred_groups is not None:
+            pm = pred_groups if idx is None else tuple(a[idx] for a in pred_groups)
             if (pm[0] >= 0).any():
                 rb = (out, arrs[3], arrs[4], *pm)
         calls.append((kern, (buf, np.int64(buf.size), *arrs, np.int64(vmin), np.int64(vmax),
@@ -253,7 +253,8 @@ def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
         for kern, args, _, _, _, nq, rb in calls:
             r = kern(*args, np.int64(0), np.int64(nq))
             if rb is not None:
-                r = r or rebuild_groups(*rb, np.int64(0), np.int64(rb[3].size))
+                r = r or rebuild_groups(*rb, np.int64(0), np.int64(rb[3].size),
+                                        out.dtype.kind == "i")
             rc = rc or r
     else:
         rc = _run_jobs(calls, ghi - glo, total, extra)
@@ -297,7 +298,8 @@ def _run_jobs(calls: list, bits: np.ndarray, total: int, extra: list | None) -> 
             rcs[j] = kern(*args, np.int64(q0), np.int64(q1))
             if rb is not None:  # v5: this job's groups, rebuilt while they are in the cache
                 n = rb[3].size
-                r = rebuild_groups(*rb, np.int64(min(LANES * q0, n)), np.int64(min(LANES * q1, n)))
+                r = rebuild_groups(*rb, np.int64(min(LANES * q0, n)), np.int64(min(LANES * q1, n)),
+                                   rb[0].dtype.kind == "i")
                 rcs[j] = rcs[j] or r
     run_chunks(job, len(jobs))
     return next((r for r in rcs if r), 0)

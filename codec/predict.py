@@ -72,7 +72,7 @@ def rebuild(flat: np.ndarray, start: int, shape: tuple, mode: int) -> None:
         numel *= int(d)
     H, W = _hw(shape)
     st = _rebuild(flat, np.int64(start), np.int64(numel), np.int64(H), np.int64(W),
-                  np.int64(mode))
+                  np.int64(mode), flat.dtype.kind == "i")
     if st != 0:
         raise CorruptError(f"prediction mode {mode} does not fit shape {tuple(shape)}",
                            value=mode)

@@ -79,10 +79,10 @@ def _rebuild_kernels(dtype: np.dtype) -> None:
     from .kernels.predict import rebuild, rebuild_entries, rebuild_groups
     out = np.empty(0, dtype)
     z = np.zeros(0, np.int64)
-    rebuild(out, np.int64(0), np.int64(0), np.int64(1), np.int64(2), np.int64(0))
-    rebuild_groups(out, z, z, z, z, z, np.int64(0), np.int64(0))
-    rebuild_entries(out, np.zeros((0, N_FIELDS), np.int64), z, np.int64(1), True)
-    rebuild_entries(out, np.zeros((0, N_FIELDS), np.int64), z, np.int64(1), False)
+    signed = dtype.kind == "i"
+    rebuild(out, np.int64(0), np.int64(0), np.int64(1), np.int64(2), np.int64(0), signed)
+    rebuild_groups(out, z, z, z, z, z, np.int64(0), np.int64(0), signed)
+    rebuild_entries(out, np.zeros((0, N_FIELDS), np.int64), z, np.int64(1), True, signed)
 
 
 def warmup(dtypes=DTYPE_NAMES, *, encode: bool = True) -> list[tuple[str, float]]:

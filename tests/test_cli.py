@@ -445,7 +445,9 @@ def test_export_c_compiles_and_matches(tmp_path, capsys, shared_weights):
     rc, _, _ = run(capsys, "export-c", pkg, "-o", tmp_path / "blob.h", "--symbol", "g_model",
                    "--section", ".rodata.model", "--align", "64")
     assert rc == 0
-    (tmp_path / "main.c").write_text(C_MAIN % {"version": codec.VERSION})
+    version = pkg.read_bytes()[4]  # v4, or v5 when a tensor got the prediction transform
+    assert version in (codec.VERSION, codec.LATEST_VERSION)
+    (tmp_path / "main.c").write_text(C_MAIN % {"version": version})
     (tmp_path / "other.c").write_text(C_OTHER)
     exe = tmp_path / "prog"
     subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-O1", "-o", str(exe),

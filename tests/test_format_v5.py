@@ -392,9 +392,11 @@ def test_rebuild_kernels_reject_bad_arguments():
     z = np.int64(0)
     for args in ((0, 18, 3, 3, 8), (0, 18, 3, 3, -1), (0, 18, 0, 3, 0), (0, 17, 3, 3, 0),
                  (9, 18, 3, 3, 0), (-1, 9, 3, 3, 0)):
-        assert rebuild(out, *(np.int64(a) for a in args)) == BAD_ARGS, args
+        assert rebuild(out, *(np.int64(a) for a in args), True) == BAD_ARGS, args
     one = np.ones(1, np.int64)
-    assert rebuild_groups(out, one * 0, one * 9, one, one * 3, one * 3, z, np.int64(2)) == BAD_ARGS
-    assert rebuild_groups(out, one * 12, one * 9, one, one * 3, one * 3, z, np.int64(1)) == BAD_ARGS
+    assert rebuild_groups(out, one * 0, one * 9, one, one * 3, one * 3, z, np.int64(2),
+                          True) == BAD_ARGS
+    assert rebuild_groups(out, one * 12, one * 9, one, one * 3, one * 3, z, np.int64(1),
+                          True) == BAD_ARGS
     with pytest.raises(CodecError):
         predict.rebuild(out, 12, (1, 3, 3), 1)

@@ -10,6 +10,7 @@ inside the buffer; kernels return 0 or a negative status.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit
 
@@ -52,39 +53,51 @@ def _wrap(v, mask, signed):
 
 
 BLOCK = 256           # images rebuilt together, position by position (see rebuild)
+# §32's wrap: compiled, the store into the dtype narrows by truncation, which is the wrap
+# (Numba: LLVM trunc); as plain Python (NUMBA_DISABLE_JIT=1) numpy refuses an out-of-range
+# store, so the loops wrap explicitly there (a compile-time constant: no cost when compiled)
+WRAP_EXPLICITLY = bool(numba.config.DISABLE_JIT)
 
 
 @njit(cache=True, inline="always")
-def _row0(out, q, end, HW, kind, c):
+def _put(out, u, v, off, mask):
+    """out[u] = v, wrapped to the dtype (``off`` = 2^(bits-1) signed, 0 unsigned)."""
+    if WRAP_EXPLICITLY:
+        v = ((v + off) & mask) - off
+    out[u] = v
+
+
+@njit(cache=True, inline="always")
+def _row0(out, q, end, HW, kind, c, off, mask):
     """Position (0, j > 0) of every image from q (step HW) to end: s from L.  (Unsigned
     indices: no negative-index wraparound code; the caller checked the range.)"""
     one = np.uint64(1)
     if kind == 0:
         for p in range(q, end, HW):
             u = np.uint64(p)
-            out[u] = np.int64(out[u]) + ((c * 2 * np.int64(out[u - one]) + 4) >> 3)
+            _put(out, u, np.int64(out[u]) + ((c * 2 * np.int64(out[u - one]) + 4) >> 3), off, mask)
     else:
         for p in range(q, end, HW):
             u = np.uint64(p)
-            out[u] = np.int64(out[u]) + ((c * np.int64(out[u - one]) + 2) >> 2)
+            _put(out, u, np.int64(out[u]) + ((c * np.int64(out[u - one]) + 2) >> 2), off, mask)
 
 
 @njit(cache=True, inline="always")
-def _col0(out, q, end, HW, W, kind, c):
+def _col0(out, q, end, HW, W, kind, c, off, mask):
     """Position (i > 0, 0): s from U."""
     w = np.uint64(W)
     if kind == 0:
         for p in range(q, end, HW):
             u = np.uint64(p)
-            out[u] = np.int64(out[u]) + ((c * 2 * np.int64(out[u - w]) + 4) >> 3)
+            _put(out, u, np.int64(out[u]) + ((c * 2 * np.int64(out[u - w]) + 4) >> 3), off, mask)
     else:
         for p in range(q, end, HW):
             u = np.uint64(p)
-            out[u] = np.int64(out[u]) + ((c * np.int64(out[u - w]) + 2) >> 2)
+            _put(out, u, np.int64(out[u]) + ((c * np.int64(out[u - w]) + 2) >> 2), off, mask)
 
 
 @njit(cache=True, inline="always")
-def _inner(out, q, end, HW, W, kind, c):
+def _inner(out, q, end, HW, W, kind, c, off, mask):
     """Position (i > 0, j > 0): s from L, U (and UL)."""
     one = np.uint64(1)
     w = np.uint64(W)
@@ -92,17 +105,17 @@ def _inner(out, q, end, HW, W, kind, c):
     if kind == 0:
         for p in range(q, end, HW):
             u = np.uint64(p)
-            out[u] = np.int64(out[u]) + ((c * (np.int64(out[u - one]) + np.int64(out[u - w]))
-                                          + 4) >> 3)
+            s = np.int64(out[u - one]) + np.int64(out[u - w])
+            _put(out, u, np.int64(out[u]) + ((c * s + 4) >> 3), off, mask)
     else:
         for p in range(q, end, HW):
             u = np.uint64(p)
-            out[u] = np.int64(out[u]) + ((c * (np.int64(out[u - one]) + np.int64(out[u - w])
-                                               - np.int64(out[u - w1])) + 2) >> 2)
+            s = np.int64(out[u - one]) + np.int64(out[u - w]) - np.int64(out[u - w1])
+            _put(out, u, np.int64(out[u]) + ((c * s + 2) >> 2), off, mask)
 
 
 @njit(cache=True, nogil=True)
-def rebuild(out, start, numel, H, W, mode):
+def rebuild(out, start, numel, H, W, mode, signed):
     """Values from residuals, in place: ``out[start:start + numel]`` holds one tensor's (or
     one group's: whole images) residuals, images back to back, and ends holding its values.
     Returns 0 or BAD_ARGS.
@@ -110,8 +123,10 @@ def rebuild(out, start, numel, H, W, mode):
     Within an image every value waits for its left and upper neighbours, so an image alone
     is a chain of dependent steps (~5 ns a value); BLOCK images are rebuilt together instead,
     position by position (the steps of one position's loop are independent: ~0.5-0.6 ns a
-    value on 3 x 3 kernels, as fast as a 3 x 3 body written out in full).  ``wrap`` (§32) is the store into the dtype: Numba narrows an int64 by
-    truncation, which is the value modulo 2^bits in the dtype's range."""
+    value on 3 x 3 kernels, as fast as a 3 x 3 body written out in full).  ``wrap`` (§32)
+    is the store into the dtype: Numba narrows an int64 by truncation, which is the value
+    modulo 2^bits in the dtype's range (WRAP_EXPLICITLY: as plain Python, where ``signed``,
+    the dtype's kind, says how)."""
     HW = H * W
     if H < 1 or W < 1 or start < 0 or numel < 0 or start + numel > out.size or numel % HW:
         return np.int64(BAD_ARGS)
@@ -119,22 +134,25 @@ def rebuild(out, start, numel, H, W, mode):
         return np.int64(BAD_ARGS)
     kind = np.int64(mode >> 2)
     c = np.int64((mode & 3) + 1)
+    bits = np.int64(8 * out.itemsize)
+    mask = (np.int64(1) << bits) - 1
+    off = (np.int64(1) << (bits - 1)) if signed else np.int64(0)
     nimg = numel // HW
     for b0 in range(0, nimg, BLOCK):
         base = start + b0 * HW
         end = base + min(BLOCK, nimg - b0) * HW   # <= start + numel <= out.size
         for j in range(1, W):
-            _row0(out, base + j, end, HW, kind, c)
+            _row0(out, base + j, end, HW, kind, c, off, mask)
         for i in range(1, H):
             q = base + i * W
-            _col0(out, q, end, HW, W, kind, c)
+            _col0(out, q, end, HW, W, kind, c, off, mask)
             for j in range(1, W):
-                _inner(out, q + j, end, HW, W, kind, c)
+                _inner(out, q + j, end, HW, W, kind, c, off, mask)
     return np.int64(0)
 
 
 @njit(cache=True, nogil=True)
-def rebuild_groups(out, o_start, o_count, gmode, gh, gw, a, b):
+def rebuild_groups(out, o_start, o_count, gmode, gh, gw, a, b, signed):
     """:func:`rebuild` for the groups [a, b) of a decode plan (output start, count; mode,
     H, W of each, mode < 0: none), each a whole number of images.  Returns 0 or BAD_ARGS."""
     n = gmode.size
@@ -144,7 +162,7 @@ def rebuild_groups(out, o_start, o_count, gmode, gh, gw, a, b):
     rc = np.int64(0)
     for g in range(a, b):
         if gmode[g] >= 0:
-            st = rebuild(out, o_start[g], o_count[g], gh[g], gw[g], gmode[g])
+            st = rebuild(out, o_start[g], o_count[g], gh[g], gw[g], gmode[g], signed)
             if st != 0:
                 rc = st
     return rc
@@ -229,7 +247,7 @@ def mode_costs(x, H, W, bits, signed, stride):
 
 
 @njit(cache=True, nogil=True)
-def rebuild_entries(out, ents, shapes, code, skip_fused):
+def rebuild_entries(out, ents, shapes, code, skip_fused, signed):
     """:func:`rebuild` for every tensor of dtype ``code`` with a prediction mode (a directory
     kernel's entry array, kernels/directory.py F_*: F_PRED = 1 + mode), ``out`` holding the
     dtype's tensors back to back in entry order (the fast path's layout); with
@@ -250,7 +268,7 @@ def rebuild_entries(out, ents, shapes, code, skip_fused):
             H = shapes[so + nd - 2]
             W = shapes[so + nd - 1]
             if not (skip_fused and ents[i, F_GSIZE] % (H * W) == 0):
-                st = rebuild(out, base, numel, H, W, ents[i, F_PRED] - 1)
+                st = rebuild(out, base, numel, H, W, ents[i, F_PRED] - 1, signed)
                 if st != 0:
                     return st
         base += numel
