@@ -483,9 +483,10 @@ def test_warmup_compiles_the_decoders_for_each_dtype(capsys):
 
 
 def test_compress_mirror_and_format_versions(tmp_path, capsys):
-    """An STFT-like basis gets the mirror by default (format v4); --mirror off writes v4
-    without it, --format-version 2 / 3 write those versions; the decoded integers are the
-    same either way."""
+    """An STFT-like basis gets the mirror by default (format v4); --mirror off leaves it to the
+    prediction transform (v5: a row of taps predicted from the left), --mirror off --predict
+    off writes plain v4, --format-version 2 / 3 write those versions; the decoded integers
+    are the same either way."""
     n = np.arange(64)
     win = np.sin(np.pi * n / 64) ** 2
     rows = [np.cos(2 * np.pi * k * n / 64) * win for k in range(8)]
@@ -493,12 +494,16 @@ def test_compress_mirror_and_format_versions(tmp_path, capsys):
     src = save_npz(tmp_path / "stft.npz", {"stft.weight": np.array(rows, np.float32)[:, None, :]})
     pkgs = {}
     for name, extra in (("auto", []), ("off", ["--mirror", "off"]),
+                        ("plain", ["--mirror", "off", "--predict", "off"]),
                         ("v2", ["--format-version", "2"]), ("v3", ["--format-version", "3"])):
         pkgs[name] = tmp_path / f"{name}.spkg"
         rc, _, _ = run(capsys, "compress", src, "-o", pkgs[name], *extra)
         assert rc == 0
-    assert [pkgs[k].read_bytes()[4] for k in ("auto", "off", "v2", "v3")] == [4, 4, 2, 3]
-    assert pkgs["auto"].stat().st_size < pkgs["off"].stat().st_size
+    assert [pkgs[k].read_bytes()[4] for k in ("auto", "off", "plain", "v2", "v3")] == \
+        [4, 5, 4, 2, 3]
+    assert pkgs["auto"].stat().st_size < pkgs["off"].stat().st_size < pkgs["plain"].stat().st_size
+    rc, out, _ = run(capsys, "info", pkgs["off"])
+    assert rc == 0 and "format v5" in out and "predicted" in out
     rc, out, _ = run(capsys, "info", pkgs["auto"])
     assert rc == 0 and "format v4" in out and "mirror rows of 64" in out
     rc, out, _ = run(capsys, "info", pkgs["auto"], "--json")
