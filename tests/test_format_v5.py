@@ -369,21 +369,27 @@ def test_rebuild_in_and_after_the_decode_jobs(group, jobs, monkeypatch):
 
 
 def test_group_preds_marks_whole_image_groups():
+    """Groups rebuilt in the decode jobs: whole images, FUSE_MIN_IMAGES (16) or more each."""
     from codec.format import directory_arrays_v2, directory_bytes
-    from codec.kernels.predict import group_preds
-    ts = {"a": smooth_kernels((4, 2, 3, 3)), "c": smooth_kernels((3, 8)),
-          "e": np.zeros((0, 3, 3), np.int8), "z": smooth_kernels((2, 3, 3), seed=9)}
-    data = codec.pack(ts, group=("count", 9), predict={"a": 5, "c": 2, "z": 0})
+    from codec.kernels.predict import FUSE_MIN_IMAGES, group_preds
+    assert FUSE_MIN_IMAGES == 16
+    ts = {"a": smooth_kernels((32, 2, 3, 3)), "c": smooth_kernels((3, 8)),
+          "e": np.zeros((0, 3, 3), np.int8), "z": smooth_kernels((2, 3, 3), seed=9),
+          "w": smooth_kernels((4, 4, 4, 4), seed=5)}
+    data = codec.pack(ts, group=("count", 144), predict={"a": 5, "c": 2, "z": 0, "w": 1})
     version, _f, dir_off, _l, raw = directory_bytes(np.frombuffer(data, np.uint8), check_crc=True)
     st, tabs, lens, ents, shapes, names, crcs = directory_arrays_v2(raw, dir_off, DEFAULT_LIMITS,
                                                                    version)
-    n = 8 + 3 + 2  # groups of 9 values: a 72 values, c 24, z 18 (e has none)
+    # groups of 144 values: a 576 values (4 groups of 16 images), c 24 (one group; 144 is 6
+    # images of 24: too few), z 18 (one group, 144 = 16 images of 9), w 256 (144 = 9 images)
+    n = 4 + 1 + 1 + 2
     g = np.full((3, n), -7, np.int64)
-    assert group_preds(ents, shapes, np.int64(1), g[0], g[1], g[2]) == 8 + 2
-    assert g[0].tolist() == [5] * 8 + [-1] * 3 + [0] * 2     # c: 9-value groups split (3, 8)
-    assert g[1].tolist()[:8] == [3] * 8 and g[2].tolist()[:8] == [3] * 8
+    assert group_preds(ents, shapes, np.int64(1), g[0], g[1], g[2]) == 4 + 1
+    assert g[0].tolist() == [5] * 4 + [-1] + [0] + [-1] * 2
+    assert g[1].tolist()[:4] == [3] * 4 and g[2].tolist()[:4] == [3] * 4
     small = np.zeros((3, n - 1), np.int64)
     assert group_preds(ents, shapes, np.int64(1), small[0], small[1], small[2]) < 0
+    check_all_paths(data, ts)
 
 
 def test_rebuild_kernels_reject_bad_arguments():

@@ -53,6 +53,7 @@ def _wrap(v, mask, signed):
 
 
 BLOCK = 256           # images rebuilt together, position by position (see rebuild)
+FUSE_MIN_IMAGES = 16  # a group is rebuilt in its decode job if it holds this many images
 # §32's wrap: compiled, the store into the dtype narrows by truncation, which is the wrap
 # (Numba: LLVM trunc); as plain Python (NUMBA_DISABLE_JIT=1) numpy refuses an out-of-range
 # store, so the loops wrap explicitly there (a compile-time constant: no cost when compiled)
@@ -246,13 +247,22 @@ def mode_costs(x, H, W, bits, signed, stride):
     return res
 
 
+@njit(cache=True, inline="always")
+def _fused(gsize, HW):
+    """Whether a tensor's groups of ``gsize`` values are rebuilt in the decode jobs: whole
+    images, FUSE_MIN_IMAGES or more a group (a group of one image rebuilds as one chain of
+    dependent steps: silero's conv1, 128 groups of one 129 x 3 image, took 0.25 ms that way
+    and 0.05 ms as one tensor of 128 images after the decode)."""
+    return gsize % HW == 0 and gsize // HW >= FUSE_MIN_IMAGES
+
+
 @njit(cache=True, nogil=True)
 def rebuild_entries(out, ents, shapes, code, skip_fused, signed):
     """:func:`rebuild` for every tensor of dtype ``code`` with a prediction mode (a directory
     kernel's entry array, kernels/directory.py F_*: F_PRED = 1 + mode), ``out`` holding the
     dtype's tensors back to back in entry order (the fast path's layout); with
-    ``skip_fused``, not the tensors whose groups are whole images (:func:`group_preds`: the
-    decode jobs rebuilt those).  Returns 0 or BAD_ARGS."""
+    ``skip_fused``, not the tensors whose groups the decode jobs rebuilt (:func:`_fused`,
+    :func:`group_preds`).  Returns 0 or BAD_ARGS."""
     if ents.shape[1] < N_FIELDS:
         return np.int64(BAD_ARGS)
     base = np.int64(0)
@@ -267,7 +277,7 @@ def rebuild_entries(out, ents, shapes, code, skip_fused, signed):
                 return np.int64(BAD_ARGS)
             H = shapes[so + nd - 2]
             W = shapes[so + nd - 1]
-            if not (skip_fused and ents[i, F_GSIZE] % (H * W) == 0):
+            if not (skip_fused and _fused(ents[i, F_GSIZE], H * W)):
                 st = rebuild(out, base, numel, H, W, ents[i, F_PRED] - 1, signed)
                 if st != 0:
                     return st
@@ -278,8 +288,8 @@ def rebuild_entries(out, ents, shapes, code, skip_fused, signed):
 @njit(cache=True, nogil=True)
 def group_preds(ents, shapes, code, gmode, gh, gw):
     """Each decode-plan group's (mode, H, W) for the tensors of dtype ``code`` whose groups
-    are whole images (group size a multiple of H * W: one output channel of a conv kernel,
-    several, or the whole tensor); mode -1 for the other groups.  Groups in the plan's order
+    are rebuilt in the decode jobs (:func:`_fused`: whole images, one output channel of a
+    conv kernel or several, FUSE_MIN_IMAGES images or more); mode -1 for the other groups.  Groups in the plan's order
     (kernels/directory.py whole_rows: tensors with values, in entry order, all their groups).
     Returns the number of groups set, or BAD_ARGS if the arrays are too small."""
     if ents.shape[1] < N_FIELDS:
@@ -311,7 +321,7 @@ def group_preds(ents, shapes, code, gmode, gh, gw):
                 return np.int64(BAD_ARGS)
             H = shapes[so + nd - 2]
             W = shapes[so + nd - 1]
-            if gsize % (H * W) != 0:
+            if not _fused(gsize, H * W):
                 mode = -1
         for k in range(g, g + ng):
             gmode[k] = mode
