@@ -380,12 +380,13 @@ def test_group_preds_marks_whole_image_groups():
     version, _f, dir_off, _l, raw = directory_bytes(np.frombuffer(data, np.uint8), check_crc=True)
     st, tabs, lens, ents, shapes, names, crcs = directory_arrays_v2(raw, dir_off, DEFAULT_LIMITS,
                                                                    version)
-    # groups of 144 values: a 576 values (4 groups of 16 images), c 24 (one group; 144 is 6
-    # images of 24: too few), z 18 (one group, 144 = 16 images of 9), w 256 (144 = 9 images)
+    # groups of 144 values: a 576 values (4 groups of 16 images), c 24 (one group of one
+    # image), z 18 (one group of 2 images: the writer stores a whole-tensor group), w 256
+    # (144 = 9 images of 16)
     n = 4 + 1 + 1 + 2
     g = np.full((3, n), -7, np.int64)
-    assert group_preds(ents, shapes, np.int64(1), g[0], g[1], g[2]) == 4 + 1
-    assert g[0].tolist() == [5] * 4 + [-1] + [0] + [-1] * 2
+    assert group_preds(ents, shapes, np.int64(1), g[0], g[1], g[2]) == 4
+    assert g[0].tolist() == [5] * 4 + [-1] * 4
     assert g[1].tolist()[:4] == [3] * 4 and g[2].tolist()[:4] == [3] * 4
     small = np.zeros((3, n - 1), np.int64)
     assert group_preds(ents, shapes, np.int64(1), small[0], small[1], small[2]) < 0
