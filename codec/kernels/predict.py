@@ -69,32 +69,19 @@ def _put(out, u, v, off, mask):
 
 
 @njit(cache=True, inline="always")
-def _row0(out, q, end, HW, kind, c, off, mask):
-    """Position (0, j > 0) of every image from q (step HW) to end: s from L.  (Unsigned
-    indices: no negative-index wraparound code; the caller checked the range.)"""
-    one = np.uint64(1)
+def _edge(out, q, end, HW, d, kind, c, off, mask):
+    """Position (0, j > 0) (``d`` = 1: s from L) or (i > 0, 0) (``d`` = W: s from U) of
+    every image from q (step HW) to end.  (Unsigned indices: no negative-index wraparound
+    code; the caller checked the range.)"""
+    back = np.uint64(d)
     if kind == 0:
         for p in range(q, end, HW):
             u = np.uint64(p)
-            _put(out, u, np.int64(out[u]) + ((c * 2 * np.int64(out[u - one]) + 4) >> 3), off, mask)
+            _put(out, u, np.int64(out[u]) + ((c * 2 * np.int64(out[u - back]) + 4) >> 3), off, mask)
     else:
         for p in range(q, end, HW):
             u = np.uint64(p)
-            _put(out, u, np.int64(out[u]) + ((c * np.int64(out[u - one]) + 2) >> 2), off, mask)
-
-
-@njit(cache=True, inline="always")
-def _col0(out, q, end, HW, W, kind, c, off, mask):
-    """Position (i > 0, 0): s from U."""
-    w = np.uint64(W)
-    if kind == 0:
-        for p in range(q, end, HW):
-            u = np.uint64(p)
-            _put(out, u, np.int64(out[u]) + ((c * 2 * np.int64(out[u - w]) + 4) >> 3), off, mask)
-    else:
-        for p in range(q, end, HW):
-            u = np.uint64(p)
-            _put(out, u, np.int64(out[u]) + ((c * np.int64(out[u - w]) + 2) >> 2), off, mask)
+            _put(out, u, np.int64(out[u]) + ((c * np.int64(out[u - back]) + 2) >> 2), off, mask)
 
 
 @njit(cache=True, inline="always")
@@ -143,10 +130,10 @@ def rebuild(out, start, numel, H, W, mode, signed):
         base = start + b0 * HW
         end = base + min(BLOCK, nimg - b0) * HW   # <= start + numel <= out.size
         for j in range(1, W):
-            _row0(out, base + j, end, HW, kind, c, off, mask)
+            _edge(out, base + j, end, HW, 1, kind, c, off, mask)
         for i in range(1, H):
             q = base + i * W
-            _col0(out, q, end, HW, W, kind, c, off, mask)
+            _edge(out, q, end, HW, W, kind, c, off, mask)
             for j in range(1, W):
                 _inner(out, q + j, end, HW, W, kind, c, off, mask)
     return np.int64(0)
