@@ -28,7 +28,8 @@ from .meta import QuantMeta
 
 MAGIC = b"SPKG"
 FOOTER_MAGIC = b"GKPS"
-VERSION = 4          # what the writer writes by default (format v4, docs/FORMAT.md §27-§31)
+VERSION = 4          # what the writer writes by default (format v4, docs/FORMAT.md §27-§31; v5
+#                      when a tensor gets the prediction transform, §32)
 LATEST_VERSION = 5   # the newest version this package reads and writes (v5: §32-§33)
 SUPPORTED_VERSIONS = (1, 2, 3, 4, 5)
 FLAGS_KNOWN = 0  # v1 defines no flags; a reader rejects any flag bit it does not know
