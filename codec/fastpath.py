@@ -178,7 +178,8 @@ def _decode_dtype(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray, code: i
         vmin, vmax = value_range(dtype)
         parts = _kernel_parts(luts, wbound, multi, tid, voff, vmin, vmax)
         rc, status, _ = _run_parts(buf, parts, (glo, ghi, ost, cnt, voff), vmin, vmax, out,
-                                   extra, (bits, int(total)), None if pred is None else tuple(pred))
+                                   extra, (bits, int(total)),
+                                   None if pred is None else tuple(pred))
         if rc != 0 or status.any():
             return None
     # v3: undo the mirrors (inverse fails on a mode 3: X4); nothing to do without one

@@ -298,8 +298,8 @@ def _run_jobs(calls: list, bits: np.ndarray, total: int, extra: list | None) -> 
             rcs[j] = kern(*args, np.int64(q0), np.int64(q1))
             if rb is not None:  # v5: this job's groups, rebuilt while they are in the cache
                 n = rb[3].size
-                r = rebuild_groups(*rb, np.int64(min(LANES * q0, n)), np.int64(min(LANES * q1, n)),
-                                   rb[0].dtype.kind == "i")
+                r = rebuild_groups(*rb, np.int64(min(LANES * q0, n)),
+                                   np.int64(min(LANES * q1, n)), rb[0].dtype.kind == "i")
                 rcs[j] = rcs[j] or r
     run_chunks(job, len(jobs))
     return next((r for r in rcs if r), 0)

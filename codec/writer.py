@@ -17,8 +17,8 @@ from . import format_v2 as v2
 from . import format_v4 as v4
 from . import mirror as mir
 from . import predict as pred
-from .format import (DEFAULT_LIMITS, DTYPE_CODES, LATEST_VERSION, PREAMBLE_SIZE, VERSION, Table, TensorEntry,
-                     footer, footer_size, preamble, write_directory)
+from .format import (DEFAULT_LIMITS, DTYPE_CODES, LATEST_VERSION, PREAMBLE_SIZE, VERSION, Table,
+                     TensorEntry, footer, footer_size, preamble, write_directory)
 from .huffman import canonical_codes
 from .kernels.encode import group_bits, group_tables, merge_first_bytes, pack_groups
 from .kernels.status import STATUS_MESSAGES

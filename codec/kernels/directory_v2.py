@@ -20,8 +20,9 @@ from .intrinsics import bit_length64
 from .tables import _bits_at
 
 from .directory import (BIG, F_BLEN, F_BOFF, F_DTYPE, F_GLEN, F_GMODE, F_GSIZE, F_LEN_BITS, F_MLEN,
-                        F_MPERIOD, F_MSKIP, F_NAME_LEN, F_PRED, F_NAME_OFF, F_NDIM, F_NUMEL, F_SHAPE_OFF,
-                        F_TID_BASE, F_TID_BITS, F_VOFF, FAIL, N_FIELDS, _ITEMSIZE, _VMAX, _VMIN,
+                        F_MPERIOD, F_MSKIP, F_NAME_LEN, F_NAME_OFF, F_NDIM, F_NUMEL, F_PRED,
+                        F_SHAPE_OFF, F_TID_BASE, F_TID_BITS, F_VOFF, FAIL, N_FIELDS, _ITEMSIZE,
+                        _VMAX, _VMIN,
                         _varint, groups_fit, grow_lengths, read_table_pool)
 
 MAX_DIM = np.int64(1) << np.int64(48)

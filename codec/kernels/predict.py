@@ -77,11 +77,13 @@ def _edge(out, q, end, HW, d, kind, c, off, mask):
     if kind == 0:
         for p in range(q, end, HW):
             u = np.uint64(p)
-            _put(out, u, np.int64(out[u]) + ((c * 2 * np.int64(out[u - back]) + 4) >> 3), off, mask)
+            s = 2 * np.int64(out[u - back])
+            _put(out, u, np.int64(out[u]) + ((c * s + 4) >> 3), off, mask)
     else:
         for p in range(q, end, HW):
             u = np.uint64(p)
-            _put(out, u, np.int64(out[u]) + ((c * np.int64(out[u - back]) + 2) >> 2), off, mask)
+            s = np.int64(out[u - back])
+            _put(out, u, np.int64(out[u]) + ((c * s + 2) >> 2), off, mask)
 
 
 @njit(cache=True, inline="always")
@@ -276,7 +278,8 @@ def rebuild_entries(out, ents, shapes, code, skip_fused, signed):
 def group_preds(ents, shapes, code, gmode, gh, gw):
     """Each decode-plan group's (mode, H, W) for the tensors of dtype ``code`` whose groups
     are rebuilt in the decode jobs (:func:`_fused`: whole images, one output channel of a
-    conv kernel or several, FUSE_MIN_IMAGES images or more); mode -1 for the other groups.  Groups in the plan's order
+    conv kernel or several, FUSE_MIN_IMAGES images or more); mode -1 for the other groups.
+    Groups in the plan's order
     (kernels/directory.py whole_rows: tensors with values, in entry order, all their groups).
     Returns the number of groups set, or BAD_ARGS if the arrays are too small."""
     if ents.shape[1] < N_FIELDS:
