@@ -576,38 +576,34 @@ def _():
             deq_check(data, "float32")
 
 
-@check("v4_vectors")
-def _():
-    # the golden v4 vectors up to 4 KB (tests/vectors/v4: one-group tensors without a group
-    # table, the entry bit string, every dtype, metadata, mirrors), integers and dequantized
+def vectors_check(version: int, max_bytes: int, at_least: int) -> None:
+    """The golden vectors of ``version`` up to ``max_bytes``, integers and dequantized."""
     import glob
     import os
-    files = [f for f in sorted(glob.glob("tests/vectors/v4/*.bin")) if os.path.getsize(f) <= 4096]
-    assert len(files) >= 20, files
+    files = [f for f in sorted(glob.glob(f"tests/vectors/v{version}/*.bin"))
+             if os.path.getsize(f) <= max_bytes]
+    assert len(files) >= at_least, files
     for f in files:
         with open(f, "rb") as fh:
             data = fh.read()
-        assert data[4] == 4
+        assert data[4] == version
         same(data)
         if any(codec.Package(data).meta(k) is not None for k in codec.Package(data).names):
             deq_check(data, "float32")
+
+
+@check("v4_vectors")
+def _():
+    # the golden v4 vectors up to 4 KB (tests/vectors/v4: one-group tensors without a group
+    # table, the entry bit string, every dtype, metadata, mirrors)
+    vectors_check(4, 4096, 20)
 
 
 @check("v5_vectors")
 def _():
     # the golden v5 vectors up to 8 KB (tests/vectors/v5: every prediction mode, wrap-around
-    # at each dtype's width, metadata, mirrors beside predictions), integers and dequantized
-    import glob
-    import os
-    files = [f for f in sorted(glob.glob("tests/vectors/v5/*.bin")) if os.path.getsize(f) <= 8192]
-    assert len(files) >= 5, files
-    for f in files:
-        with open(f, "rb") as fh:
-            data = fh.read()
-        assert data[4] == 5
-        same(data)
-        if any(codec.Package(data).meta(k) is not None for k in codec.Package(data).names):
-            deq_check(data, "float32")
+    # at each dtype's width, metadata, mirrors beside predictions)
+    vectors_check(5, 8192, 5)
 
 
 # --- format v5's prediction transform (kernels.pred_images / pred_wavefront): own random
