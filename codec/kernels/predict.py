@@ -245,6 +245,17 @@ def _fused(gsize, HW):
     return gsize % HW == 0 and gsize // HW >= FUSE_MIN_IMAGES
 
 
+@njit(cache=True, inline="always")
+def _image(ents, shapes, i):
+    """(H, W) of entry ``i``'s images: its last two dims; (0, 0) if it has fewer than two or
+    its dims lie outside ``shapes``."""
+    nd = ents[i, F_NDIM]
+    so = ents[i, F_SHAPE_OFF]
+    if nd < 2 or so < 0 or so + nd > shapes.size:
+        return np.int64(0), np.int64(0)
+    return shapes[so + nd - 2], shapes[so + nd - 1]
+
+
 @njit(cache=True, nogil=True)
 def rebuild_entries(out, ents, shapes, code, skip_fused, signed):
     """:func:`rebuild` for every tensor of dtype ``code`` with a prediction mode (a directory
@@ -260,12 +271,9 @@ def rebuild_entries(out, ents, shapes, code, skip_fused, signed):
             continue
         numel = ents[i, F_NUMEL]
         if ents[i, F_PRED] > 0 and numel > 0:
-            nd = ents[i, F_NDIM]
-            so = ents[i, F_SHAPE_OFF]
-            if nd < 2 or so < 0 or so + nd > shapes.size:
+            H, W = _image(ents, shapes, i)
+            if H < 1:
                 return np.int64(BAD_ARGS)
-            H = shapes[so + nd - 2]
-            W = shapes[so + nd - 1]
             if not (skip_fused and _fused(ents[i, F_GSIZE], H * W)):
                 st = rebuild(out, base, numel, H, W, ents[i, F_PRED] - 1, signed)
                 if st != 0:
@@ -305,12 +313,9 @@ def group_preds(ents, shapes, code, gmode, gh, gw):
         H = np.int64(1)
         W = np.int64(1)
         if mode >= 0:
-            nd = ents[i, F_NDIM]
-            so = ents[i, F_SHAPE_OFF]
-            if nd < 2 or so < 0 or so + nd > shapes.size:
+            H, W = _image(ents, shapes, i)
+            if H < 1:
                 return np.int64(BAD_ARGS)
-            H = shapes[so + nd - 2]
-            W = shapes[so + nd - 1]
             if not _fused(gsize, H * W):
                 mode = -1
         for k in range(g, g + ng):
