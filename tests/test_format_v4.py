@@ -4,7 +4,6 @@ parser on valid and damaged directories, every decoder check of §30 with its ex
 from __future__ import annotations
 
 import dataclasses
-import json
 import struct
 import zlib
 from pathlib import Path
@@ -19,7 +18,7 @@ import codec.format_v4 as v4
 from codec.errors import CodecError
 from codec.format import (DEFAULT_LIMITS, DTYPE_CODES, PREAMBLE_SIZE, Limits, _parse_fast_v2,
                           _parse_slow_v2, footer, preamble)
-from fuzz.harness import draw_edits, golden_options, sample_packages
+from fuzz.harness import draw_edits, golden_options, golden_vector, sample_packages
 
 V4 = Path(__file__).parent / "vectors" / "v4"
 VECTORS = sorted(p.stem for p in V4.glob("*.bin"))
@@ -27,10 +26,7 @@ SAMPLES = sample_packages(4)
 
 
 def vector(name):
-    js = json.loads((V4 / f"{name}.json").read_text(encoding="utf-8"))
-    z = np.load(V4 / f"{name}.npz")
-    tensors = {k: z[k] for k in js["order"]}
-    return js, tensors, (V4 / f"{name}.bin").read_bytes()
+    return golden_vector(V4, name)
 
 
 def options(js):

@@ -280,11 +280,10 @@ def test_worked_example_is_what_pack_writes():
 # ---------------------------------------------------------------------------------------------
 # golden vectors (tests/vectors/v5: written once by make_vectors.py --v5, never regenerated)
 
-import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from fuzz.harness import (check_consistent, check_exact, check_reference, fix_all_crcs,  # noqa: E402
-                          golden_options, mutate, sample_packages)
+                          golden_options, golden_vector, mutate, sample_packages)
 
 V5 = Path(__file__).parent / "vectors" / "v5"
 VECTORS = sorted(p.stem for p in V5.glob("*.bin"))
@@ -292,9 +291,7 @@ SAMPLES = sample_packages(5)
 
 
 def vector(name):
-    js = json.loads((V5 / f"{name}.json").read_text(encoding="utf-8"))
-    z = np.load(V5 / f"{name}.npz")
-    return js, {k: z[k] for k in js["order"]}, (V5 / f"{name}.bin").read_bytes()
+    return golden_vector(V5, name)
 
 
 def test_vectors_exist():

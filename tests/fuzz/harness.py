@@ -511,6 +511,15 @@ def draw_edits(data, raw: bytes) -> bytes:
     return bytes(buf)
 
 
+def golden_vector(folder, name: str) -> tuple[dict, dict, bytes]:
+    """(JSON, {name: array} in package order, package bytes) of golden vector ``name`` in
+    ``folder`` (a pathlib.Path: tests/vectors/vN)."""
+    import json
+    js = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+    z = np.load(folder / f"{name}.npz")
+    return js, {k: z[k] for k in js["order"]}, (folder / f"{name}.bin").read_bytes()
+
+
 def golden_options(js: dict, version: int) -> dict:
     """``codec.pack`` options of a golden vector's JSON (group, max_tables, exact QuantMeta,
     mirror), written as ``version``."""
