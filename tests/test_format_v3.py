@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
 import codec
 import codec.format_v2 as v2
@@ -148,7 +148,14 @@ def mirrored(draw):
     return x, skip, draw(st.booleans())
 
 
+# found by CI: no mirror fits, and 'auto' predicts the equal columns instead (a v5 package)
+_PREDICTED = np.array([[1505919583, 1505919583], [47830817, 47830817], [-825366344, -825366344],
+                       [-1824329699, 1824329700], [-1394716357, -1394716356],
+                       [641735758, -641735758]], np.int32)
+
+
 @given(mirrored())
+@example((_PREDICTED, 0, False))
 def test_roundtrip_forced_and_auto(case):
     x, skip, forced = case
     period = x.shape[1]
@@ -164,7 +171,9 @@ def test_roundtrip_forced_and_auto(case):
     e = codec.Package(data).entry("w")
     if forced:
         assert (e.mirror_period, e.mirror_skip) == (period, skip)
-    assert data[4] == codec.VERSION
+    # 'auto' may also give the tensor the v5 prediction transform instead of a mirror
+    assert data[4] == (5 if e.pred_mode >= 0 else codec.VERSION)
+    assert not (e.pred_mode >= 0 and e.mirror_period)
     assert np.array_equal(codec.unpack(data)["w"], x)
     assert np.array_equal(codec.decode(codec.encode(x, mirror=(period, skip) if forced and
                                                     x.dtype.kind == "i" else "auto")), x)
