@@ -341,7 +341,8 @@ def _info_package(args, data) -> int:
             groups += f", mirror rows of {t.mirror[0]}"
         if t.pred_mode >= 0:
             groups += f", predicted ({'plane' if t.pred_mode >> 2 else 'average'} "\
-                      f"{(t.pred_mode & 3) + 1}/4)"
+                      f"{(t.pred_mode & 3) + 1}/4" + (f", shift {t.pred_shift})" if t.pred_shift
+                                                      else ")")
         rows.append([t.name, t.dtype, _fmt_shape(t.shape), _fmt_int(t.numel), groups,
                      _fmt_int(t.block_bytes), f"{t.bits_per_param:.3f}", quant])
     print(_table(rows, right={3, 5, 6}))
@@ -751,10 +752,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("compress", "compress a model file into a codec package", cmd_compress)
     sp.add_argument("input", metavar="IN", help="model file (.npz .safetensors .onnx .pt .pth)")
     sp.add_argument("-o", "--output", required=True, metavar="OUT", help="package file to write")
-    sp.add_argument("--format-version", type=int, choices=(1, 2, 3, 4, 5), default=None,
-                    help="package format to write (default: 4, or 5 when a tensor gets the "
-                         "prediction transform); 1, 2, 3 or 4 for readers that only know those "
-                         "(1 and 2 never use the mirror transform, 1-4 never the prediction)")
+    sp.add_argument("--format-version", type=int, choices=(1, 2, 3, 4, 5, 6), default=None,
+                    help="package format to write (default: 4, 5 when a tensor gets the "
+                         "prediction transform, 6 when over other dims than its last two); "
+                         "1-5 for readers that only know those (1 and 2 never use the mirror "
+                         "transform, 1-4 never the prediction, 5 only over the last two dims)")
     sp.add_argument("--mirror", choices=("auto", "off"), default="auto",
                     help="the mirror transform (v3-v5) for symmetric rows (STFT/DCT bases, "
                          "linear-phase filters): auto (default) or off")

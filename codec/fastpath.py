@@ -143,10 +143,10 @@ def _dtype_plan(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray, code: int
     st, _ = plan_batch(buf, rows[:k], np.int64(ntab), glo, ghi, tid, ost, cnt, voff, ends)
     if st != 0:
         return None
-    pred = None  # v5: each group's (mode, H, W) where the groups are whole images
+    pred = None  # v5: each group's (mode, H, W, C) where the groups are whole images
     if ents[:, F_PRED].any():
-        pred = np.empty((3, n), np.int64)
-        if group_preds(ents, shapes, np.int64(code), pred[0], pred[1], pred[2]) < 0:
+        pred = np.empty((4, n), np.int64)
+        if group_preds(ents, shapes, np.int64(code), pred[0], pred[1], pred[2], pred[3]) < 0:
             return None
     ts, bits = table_bits(glo, ghi, tid, np.int64(ntab), np.int64(MULTI_MIN_BITS))
     multi = _NO_MULTI

@@ -29,9 +29,10 @@ from .meta import QuantMeta
 MAGIC = b"SPKG"
 FOOTER_MAGIC = b"GKPS"
 VERSION = 4          # what the writer writes by default (format v4, docs/FORMAT.md §27-§31; v5
-#                      when a tensor gets the prediction transform, §32)
-LATEST_VERSION = 5   # the newest version this package reads and writes (v5: §32-§33)
-SUPPORTED_VERSIONS = (1, 2, 3, 4, 5)
+#                      when a tensor gets the prediction transform, §32; v6 when one is
+#                      predicted over other dimensions than its last two, §34)
+LATEST_VERSION = 6   # the newest version this package reads and writes (v6: §34-§35)
+SUPPORTED_VERSIONS = (1, 2, 3, 4, 5, 6)
 FLAGS_KNOWN = 0  # v1 defines no flags; a reader rejects any flag bit it does not know
 PREAMBLE_SIZE = 8
 FOOTER_SIZE = 24
@@ -97,6 +98,7 @@ class TensorEntry:
     mirror_skip: int = 0                      # v3: leading values of a row outside the mirror
     glen: int = 0                             # v4: the one group's bits (no group table), or 0
     pred_mode: int = -1                       # v5: the prediction transform's mode 0-7, -1 none
+    pred_shift: int = 0                       # v6: images in dims ndim-2-shift and the next
     numel: int = field(init=False)
     n_groups: int = field(init=False)
     group_table_bytes: int = field(init=False)
@@ -381,7 +383,7 @@ def _entries_of(ents, shapes, names, modes):
     entries = []
     seen: set[str] = set()
     for (noff, nlen, code, ndim, soff, _numel, gm, gsize, voff, boff, blen, crc, mlen, tbase,
-         tbits, lbits, mperiod, mskip, glen, pred) in ents.tolist():
+         tbits, lbits, mperiod, mskip, glen, pred, pshift) in ents.tolist():
         try:
             name = nb[noff:noff + nlen].decode("utf-8")
         except UnicodeDecodeError:
@@ -391,7 +393,7 @@ def _entries_of(ents, shapes, names, modes):
         seen.add(name)
         entries.append(TensorEntry(name, DTYPES[code], tuple(dims[soff:soff + ndim]),
                                    modes[gm], gsize, voff, boff, blen, crc, mlen, tbase,
-                                   tbits, lbits, None, mperiod, mskip, glen, pred - 1))
+                                   tbits, lbits, None, mperiod, mskip, glen, pred - 1, pshift))
     return entries
 
 

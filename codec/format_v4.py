@@ -120,6 +120,12 @@ def pred_eligible(shape: tuple, numel: int, mirror_period: int) -> bool:
             and not mirror_period)
 
 
+def pred_shift_ok(shape: tuple, shift: int) -> bool:
+    """§34: may a predicted tensor of ``shape`` have ``pred_shift = shift``?"""
+    h = len(shape) - 2 - shift
+    return 0 <= shift and h >= 0 and shape[h] * shape[h + 1] >= 2
+
+
 def _entry_fields(entries, dtype_code, ntab: int, rate: int, version: int = 4) -> list:
     """Every entry's fields in order, as (kind, value, width): kind "u" (``width`` bits), "eg"
     (``EG(width)``), or "L" / "P" / "V" (Exp-Golomb of the order chosen later: ``len_k``,
@@ -160,6 +166,14 @@ def _entry_fields(entries, dtype_code, ntab: int, rate: int, version: int = 4) -
             f.append(("u", int(e.pred_mode >= 0), 1))
             if e.pred_mode >= 0:
                 f.append(("u", e.pred_mode, 3))
+                if version >= 6:
+                    if not pred_shift_ok(shape, e.pred_shift):
+                        raise ValueError(f"tensor {e.name!r}: prediction shift {e.pred_shift} "
+                                         f"does not fit shape {shape} (§34)")
+                    f.append(("eg", e.pred_shift, 0))
+                elif e.pred_shift:
+                    raise ValueError(f"tensor {e.name!r}: a prediction shift needs format v6 "
+                                     f"(§34)")
         elif e.pred_mode >= 0:
             raise ValueError(f"tensor {e.name!r}: a prediction mode needs format v5 and an "
                              f"eligible tensor (§32)")
@@ -411,8 +425,15 @@ def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], e
                                    offset=at_m, value=skip)
             mbytes = (numel // period + 3) // 4
         pmode = -1
+        pshift = 0
         if version >= 5 and pred_eligible(shape, numel, period) and br.u(1, "prediction flag"):
             pmode = br.u(3, "prediction mode")
+            if version >= 6:
+                at_p = br.offset
+                pshift = br.eg(0, "prediction shift")
+                if not pred_shift_ok(shape, pshift):
+                    raise CorruptError(f"tensor {name!r}: prediction shift {pshift} does not "
+                                       f"fit shape {shape} (§34)", offset=at_p, value=pshift)
         tid_base = tid_bits = len_bits = glen = 0
         n_groups = -(-numel // gsize) if numel else 0
         if numel and ntab == 0:
@@ -453,7 +474,7 @@ def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], e
             raise CorruptError(f"tensor {name!r}: block [{pos}, +{blen}) outside the data area "
                                f"[8, {dir_off})", offset=at_l, value=blen)
         e = entry_cls(name, dtype, shape, GROUP_MODE_OF_CODE[gc], gsize, voff, pos, blen, 0, mlen,
-                      tid_base, tid_bits, len_bits, None, period, skip, glen, pmode)
+                      tid_base, tid_bits, len_bits, None, period, skip, glen, pmode, pshift)
         if e.n_groups > e.payload_bytes * 8:
             raise CorruptError(f"tensor {name!r}: {e.n_groups} groups cannot fit in "
                                f"{e.payload_bytes} payload bytes", offset=at_l)

@@ -36,6 +36,7 @@ class TensorInfo:
     meta: QuantMeta | None = field(default=None, compare=False)
     mirror: tuple | None = None  # v3: (period, skip) of the mirror transform, None without
     pred_mode: int = -1          # v5: the prediction transform's mode 0-7 (§32), -1 without
+    pred_shift: int = 0          # v6: its images in dims ndim - 2 - shift and the next (§34)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ def inspect(data, /, *, limits: Limits = DEFAULT_LIMITS) -> PackageInfo:
             e.name, str(e.dtype), e.shape, e.numel, e.group_mode, e.group_size, e.n_groups,
             tids, e.value_offset, e.block_offset, e.block_length, e.payload_bytes,
             (8.0 * e.block_length / e.numel) if e.numel else 0.0, e.crc32, p.meta(e.name),
-            (e.mirror_period, e.mirror_skip) if e.mirror_period else None, e.pred_mode))
+            (e.mirror_period, e.mirror_skip) if e.mirror_period else None, e.pred_mode,
+            e.pred_shift))
         numel += e.numel
     chunks = 0 if d.chunk_crcs is None else int(d.chunk_crcs.size)
     return PackageInfo(d.version, d.flags, total, PREAMBLE_SIZE + d.directory_length + footer_size(d.version),

@@ -213,7 +213,7 @@ def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
     for a big enough payload (:func:`_parallel`) in chunks on the pool together with the
     ``extra`` [(cost, job)] jobs (it then empties that list).  ``work``: (payload bits, values)
     of all the groups when the caller has them (else summed here).  ``pred_groups``: format v5's
-    (mode, H, W) of every group (kernels/predict.py group_preds), whose groups are rebuilt
+    (mode, H, W, C) of every group (kernels/predict.py group_preds), whose groups are rebuilt
     from their residuals right after they decode, by the same job (their values are still in
     the cache, and the rebuild is spread over the threads with the decode).  Returns (first
     nonzero kernel return code or 0, each group's status, where each group stopped)."""
@@ -719,7 +719,7 @@ def _unpredict(entries: list[TensorEntry], out: np.ndarray) -> None:
     base = 0
     for e in entries:
         if e.pred_mode >= 0:
-            pred.rebuild(out, base, e.shape, e.pred_mode)
+            pred.rebuild(out, base, e.shape, e.pred_mode, e.pred_shift)
         base += e.numel
 
 

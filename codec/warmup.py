@@ -76,12 +76,14 @@ def _rebuild_kernels(dtype: np.dtype) -> None:
     """Format v5's rebuild kernels for ``dtype`` on empty input (the writer never predicts
     unsigned tensors, another writer may)."""
     from .kernels.directory import N_FIELDS
-    from .kernels.predict import rebuild, rebuild_entries, rebuild_groups
+    from .kernels.predict import rebuild, rebuild_entries, rebuild_groups, rebuild_strided
     out = np.empty(0, dtype)
     z = np.zeros(0, np.int64)
     signed = dtype.kind == "i"
     rebuild(out, np.int64(0), np.int64(0), np.int64(1), np.int64(2), np.int64(0), signed)
-    rebuild_groups(out, z, z, z, z, z, np.int64(0), np.int64(0), signed)
+    rebuild_strided(out, np.int64(0), np.int64(0), np.int64(1), np.int64(2), np.int64(2),
+                    np.int64(0), signed)
+    rebuild_groups(out, z, z, z, z, z, z, np.int64(0), np.int64(0), signed)
     rebuild_entries(out, np.zeros((0, N_FIELDS), np.int64), z, np.int64(1), True, signed)
 
 

@@ -17,7 +17,7 @@ from . import format_v2 as v2
 from . import format_v4 as v4
 from . import mirror as mir
 from . import predict as pred
-from .format import (DEFAULT_LIMITS, DTYPE_CODES, LATEST_VERSION, PREAMBLE_SIZE, VERSION, Table,
+from .format import (DEFAULT_LIMITS, DTYPE_CODES, PREAMBLE_SIZE, SUPPORTED_VERSIONS, VERSION, Table,
                      TensorEntry, footer, footer_size, preamble, write_directory)
 from .huffman import canonical_codes
 from .kernels.encode import group_bits, group_tables, merge_first_bytes, pack_groups
@@ -160,8 +160,8 @@ def _check_meta(meta, names) -> dict:
 
 
 def _check_args(tensors, meta, effort, version: int | None = None) -> tuple[list, dict]:
-    if (version is not None and version not in (1, 2, 3, 4, 5)) or isinstance(version, bool):
-        raise ValueError(f"version must be None, 1, 2, 3, 4 or 5, got {version!r}")
+    if (version is not None and version not in SUPPORTED_VERSIONS) or isinstance(version, bool):
+        raise ValueError(f"version must be None, 1, 2, 3, 4, 5 or 6, got {version!r}")
     if not isinstance(tensors, Mapping):
         raise TypeError(f"tensors must be a mapping of name -> array, got {type(tensors).__name__}")
     names = list(tensors.keys())
@@ -190,7 +190,7 @@ class _Source:
                  mirrors: dict | None = None, preds: dict | None = None):
         self.tensors, self.meta, self.group, self.stream = tensors, meta, group, stream
         self.mirrors = mirrors or {}  # {name: (Mirror, value offset, mode string)}: format v3
-        self.preds = preds or {}      # {name: prediction mode}: format v5 (§32)
+        self.preds = preds or {}      # {name: (prediction mode, shift)}: format v5 (§32), v6
         self.cache: dict[str, Prepared] = {}
 
     def _array(self, k: str) -> np.ndarray:
@@ -200,8 +200,8 @@ class _Source:
         m = self.mirrors.get(k)
         if m is not None:
             return mir.forward(arr, m[0], m[1])
-        mode = self.preds.get(k)
-        return arr if mode is None else pred.residuals(arr, mode)
+        mp = self.preds.get(k)
+        return arr if mp is None else pred.residuals(arr, mp[0], mp[1])
 
     def mirror(self, k: str) -> tuple[int, int, bytes]:
         """(period, skip, mode string) of tensor k's mirror; (0, 0, b"") without one."""
@@ -323,11 +323,11 @@ def _plan(src: _Source, names: list, *, max_tables: int, effort: int,
 
 def _entry(p: Prepared, m: QuantMeta | None, pos: int, length: int, crc: int, tbase: int,
            tbits: int, lbits: int, mirror: tuple = (0, 0, b""), glen: int = 0,
-           pred_mode: int = -1) -> TensorEntry:
+           pred: tuple = (-1, 0)) -> TensorEntry:
     return TensorEntry(p.name, np.dtype(p.dtype.newbyteorder("=")), p.shape, p.group_mode,
                        p.group_size, p.value_offset, pos, length, crc,
                        len(m.to_bytes()) if m is not None else 0, tbase, tbits, lbits, m,
-                       mirror[0], mirror[1], glen, pred_mode)
+                       mirror[0], mirror[1], glen, pred[0], pred[1])
 
 
 def _head_len(m: QuantMeta | None, mr: tuple) -> int:
@@ -423,7 +423,7 @@ def _size(plan: _Plan) -> int:
             length -= (tbits + lbits + 7) // 8
             tbits = lbits = 0
         entries.append(_entry(p, m, pos, length, 0, tbase, tbits, lbits, mr, glen,
-                              src.preds.get(k, -1)))
+                              src.preds.get(k, (-1, 0))))
         pos += length
     plan.size = pos + _directory_size(plan, entries, pos) + footer_size(plan.version)
     plan.lengths = {e.name: e.block_length for e in entries}
@@ -504,7 +504,7 @@ def _emit(sink, plan: _Plan) -> int:
             chunks.feed(block)
         crc = zlib.crc32(block) if chunks is None else 0  # v2: chunk CRCs only
         entries.append(_entry(p, m, pos, len(block), crc, tbase, tbits, lbits, mr, glen,
-                              src.preds.get(k, -1)))
+                              src.preds.get(k, (-1, 0))))
         pos += len(block)
     d = _directory(plan, entries, pos, chunks.finish() if chunks is not None else None)
     sink.write(d)
@@ -565,9 +565,11 @@ def _mirrors(tensors: Mapping, names: list, option, version: int | None) -> dict
 
 def _preds(tensors: Mapping, names: list, option, version: int | None, mirrors: dict,
            effort: int = 1) -> dict:
-    """{name: mode}: the tensors that get format v5's prediction transform (docs/FORMAT.md
-    §32).  ``option``: 'auto' (§32's rule, :func:`codec.predict.choose`), None / False (never),
-    or {name: mode} (exactly those tensors, each eligible and without a mirror)."""
+    """{name: (mode, shift)}: the tensors that get format v5's prediction transform
+    (docs/FORMAT.md §32; a shift > 0, v6's images in other dims than the last two: §34).
+    ``option``: 'auto' (§32 / §34's rule, :func:`codec.predict.choose`; shift 0 only when
+    ``version`` is 5), None / False (never), or {name: mode or (mode, shift)} (exactly those
+    tensors, each eligible and without a mirror)."""
     if isinstance(option, Mapping) and option and version is not None and version < 5:
         raise ValueError(f"a prediction mode needs format v5, not version={version}")
     if (version is not None and version < 5) or option is None or option is False:
@@ -577,10 +579,11 @@ def _preds(tensors: Mapping, names: list, option, version: int | None, mirrors: 
         for k in names:
             if k in mirrors:
                 continue
-            mode = pred.choose(_native(k, tensors[k]), pred.MAX_SAMPLED_VALUES if effort
-                               else pred.FAST_SAMPLED_VALUES)
+            mode, shift = pred.choose(_native(k, tensors[k]), pred.MAX_SAMPLED_VALUES if effort
+                                      else pred.FAST_SAMPLED_VALUES,
+                                      any_axes=version is None or version >= 6)
             if mode >= 0:
-                out[k] = mode
+                out[k] = (mode, shift)
         return out
     if not isinstance(option, Mapping):
         raise ValueError(f"predict must be 'auto', None or a mapping name -> mode, "
@@ -589,14 +592,27 @@ def _preds(tensors: Mapping, names: list, option, version: int | None, mirrors: 
     for k, v in option.items():
         if k not in tensors:
             raise ValueError(f"predict given for unknown tensor {k!r}")
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not 0 <= v <= 7:
-            raise TypeError(f"predict[{k!r}] must be a mode 0 ... 7, got {v!r}")
+        mode, shift = v if isinstance(v, tuple) and len(v) == 2 else (v, 0)
+        if not _small_int(mode, 7):
+            raise TypeError(f"predict[{k!r}] must be a mode 0 ... 7 or (mode, shift), got {v!r}")
+        if not _small_int(shift, 64):
+            raise TypeError(f"predict[{k!r}]: the shift must be an int >= 0, got {shift!r}")
         shape = np.shape(tensors[k])
         if k in mirrors or not pred.eligible(shape, math.prod(shape)):
             raise ValueError(f"predict[{k!r}]: the tensor of shape {shape} cannot take the "
                              f"prediction transform (docs/FORMAT.md §32)")
-        out[k] = int(v)
+        if shift not in pred.shifts(shape):
+            raise ValueError(f"predict[{k!r}]: shift {shift} does not fit shape {shape} "
+                             f"(docs/FORMAT.md §34)")
+        if shift and version is not None and version < 6:
+            raise ValueError(f"predict[{k!r}]: a shift > 0 needs format v6, not "
+                             f"version={version}")
+        out[k] = (int(mode), int(shift))
     return out
+
+
+def _small_int(v, top: int) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v <= top
 
 
 def _group_candidates(group, effort: int) -> list:
@@ -628,8 +644,10 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
     names_cache: dict = {}
     mirrors = _mirrors(tensors, names, mirror, version)
     preds = _preds(tensors, names, predict, version, mirrors, effort)
-    if version is None:  # v4 (§31), or v5 when a tensor gets the prediction transform (§32)
-        version = LATEST_VERSION if preds else VERSION
+    if version is None:  # v4 (§31), v5 when a tensor gets the prediction transform (§32),
+        # v6 when one gets it over other dims than its last two (§34)
+        version = (VERSION if not preds else
+                   6 if any(sh for _, sh in preds.values()) else 5)
 
     def plan_of(s, alphabet=None):
         pl = _plan(s, names, max_tables=max_tables, effort=effort, alphabet=alphabet)

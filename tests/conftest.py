@@ -20,6 +20,9 @@ settings.register_profile("default", max_examples=40, deadline=None,
 settings.register_profile("ci", max_examples=200, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=10, deadline=None)
+# for hunting rare property failures by hand (not run by CI: too slow for its budget)
+settings.register_profile("stress", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("CODEC_HYPOTHESIS_PROFILE", "default"))
 
 

@@ -356,7 +356,7 @@ def test_flags_and_versions_in_the_preamble():
     with pytest.raises(codec.UnsupportedError):
         codec.unpack(data[:5] + b"\x01" + data[6:])
     with pytest.raises(codec.UnsupportedError):
-        codec.unpack(data[:4] + b"\x06" + data[5:])
+        codec.unpack(data[:4] + bytes([codec.LATEST_VERSION + 1]) + data[5:])
     # a v2 directory read as v1 (version byte changed, CRC repaired) is rejected, not misread
     v1 = bytearray(data[:4] + b"\x01" + data[5:])
     off, ln = struct.unpack_from("<QQ", v1, len(v1) - 24)

@@ -261,7 +261,7 @@ def test_api_errors():
             codec.pack({"x": x}, mirror={"x": (8, 0)}, version=version)
         assert codec.pack({"x": x}, mirror="auto", version=version)[4] == version
     with pytest.raises(ValueError, match="version"):
-        codec.pack({"x": x}, version=6)
+        codec.pack({"x": x}, version=codec.LATEST_VERSION + 1)
 
 
 def _rebuild(data, edit_entry=None, edit_data=None):

@@ -266,7 +266,7 @@ def test_worked_example_is_what_pack_writes():
     data = b"".join(b for _, b in rows)
     x = np.array([[[[10, 12, 13], [11, 13, 15], [12, 14, 16]]]], np.int8)
     assert data == codec.pack({"k": x}, predict={"k": 7})
-    assert data[4] == 5 == codec.LATEST_VERSION
+    assert data[4] == 5 and codec.LATEST_VERSION >= 5
     assert f"The {len(data)}-byte package" in doc_text()
     v4 = codec.pack({"k": x}, predict=None)
     assert f"a {len(v4)}-byte v4 package" in doc_text()
@@ -381,12 +381,13 @@ def test_group_preds_marks_whole_image_groups():
     # image), z 18 (one group of 2 images: the writer stores a whole-tensor group), w 256
     # (144 = 9 images of 16)
     n = 4 + 1 + 1 + 2
-    g = np.full((3, n), -7, np.int64)
-    assert group_preds(ents, shapes, np.int64(1), g[0], g[1], g[2]) == 4
+    g = np.full((4, n), -7, np.int64)
+    assert group_preds(ents, shapes, np.int64(1), g[0], g[1], g[2], g[3]) == 4
     assert g[0].tolist() == [5] * 4 + [-1] * 4
     assert g[1].tolist()[:4] == [3] * 4 and g[2].tolist()[:4] == [3] * 4
-    small = np.zeros((3, n - 1), np.int64)
-    assert group_preds(ents, shapes, np.int64(1), small[0], small[1], small[2]) < 0
+    assert g[3].tolist() == [1] * n  # v5: C = 1 (images are consecutive H x W blocks)
+    small = np.zeros((4, n - 1), np.int64)
+    assert group_preds(ents, shapes, np.int64(1), small[0], small[1], small[2], small[3]) < 0
     check_all_paths(data, ts)
 
 
@@ -398,9 +399,9 @@ def test_rebuild_kernels_reject_bad_arguments():
                  (9, 18, 3, 3, 0), (-1, 9, 3, 3, 0)):
         assert rebuild(out, *(np.int64(a) for a in args), True) == BAD_ARGS, args
     one = np.ones(1, np.int64)
-    assert rebuild_groups(out, one * 0, one * 9, one, one * 3, one * 3, z, np.int64(2),
+    assert rebuild_groups(out, one * 0, one * 9, one, one * 3, one * 3, one, z, np.int64(2),
                           True) == BAD_ARGS
-    assert rebuild_groups(out, one * 12, one * 9, one, one * 3, one * 3, z, np.int64(1),
+    assert rebuild_groups(out, one * 12, one * 9, one, one * 3, one * 3, one, z, np.int64(1),
                           True) == BAD_ARGS
     with pytest.raises(CodecError):
         predict.rebuild(out, 12, (1, 3, 3), 1)

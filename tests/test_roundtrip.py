@@ -172,20 +172,20 @@ def test_wrong_types():
 def test_check_and_constants():
     data = codec.encode(np.arange(5, dtype=np.int8))
     assert codec.MAGIC == b"SPKG" and codec.VERSION == 4
-    assert codec.SUPPORTED_VERSIONS == (1, 2, 3, 4, 5) and codec.LATEST_VERSION == 5
+    assert codec.SUPPORTED_VERSIONS == (1, 2, 3, 4, 5, 6) and codec.LATEST_VERSION == 6
     assert data[:4] == codec.MAGIC and data[4] == codec.VERSION
     assert data[-4:] == codec.FOOTER_MAGIC
     assert codec.check(data)
     v1 = codec.encode(np.arange(5, dtype=np.int8), version=1)
     assert v1[4] == 1 and codec.check(v1) and len(v1) > len(data)
     assert codec.check(data[:4] + b"\x03" + data[5:])
-    assert not codec.check(data[:4] + b"\x06" + data[5:])
+    assert not codec.check(data[:4] + bytes([codec.LATEST_VERSION + 1]) + data[5:])
     v2 = codec.encode(np.arange(5, dtype=np.int8), version=2)
     v3 = codec.encode(np.arange(5, dtype=np.int8), version=3)  # no mirror: only the version byte
     assert v3[4] == 3 and v3[5:-24] == v2[5:-24]
     assert len(data) < len(v2)  # v4: a smaller entry, no group table, a 12-byte footer
     with pytest.raises(ValueError, match="version"):
-        codec.encode(np.arange(5, dtype=np.int8), version=6)
+        codec.encode(np.arange(5, dtype=np.int8), version=codec.LATEST_VERSION + 1)
     assert not codec.check(b"PK\x03\x04....")
     assert not codec.check(b"")
 

@@ -20,7 +20,7 @@ from .intrinsics import bit_length64
 from .tables import _bits_at
 
 from .directory import (BIG, F_BLEN, F_BOFF, F_DTYPE, F_GLEN, F_GMODE, F_GSIZE, F_LEN_BITS, F_MLEN,
-                        F_MPERIOD, F_MSKIP, F_NAME_LEN, F_NAME_OFF, F_NDIM, F_NUMEL, F_PRED,
+                        F_MPERIOD, F_MSKIP, F_NAME_LEN, F_NAME_OFF, F_NDIM, F_NUMEL, F_PRED, F_PSHIFT,
                         F_SHAPE_OFF, F_TID_BASE, F_TID_BITS, F_VOFF, FAIL, N_FIELDS, _ITEMSIZE,
                         _VMAX, _VMIN,
                         _varint, groups_fit, grow_lengths, read_table_pool)
@@ -574,6 +574,7 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes,
                 return FAIL
             mbytes = (numel // period + 3) // 4
         pmode = np.int64(0)
+        pshift = np.int64(0)
         if version >= 5 and period == 0 and numel > 0 and ndim >= 2 and (dh > 1 or dw > 1):
             f, bit = _bitsn(d, bit, np.int64(1))
             if f < 0:
@@ -583,6 +584,14 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes,
                 if x < 0:
                     return FAIL
                 pmode = x + 1
+                if version >= 6:  # §34: pred_shift, checked against the dims when filling
+                    pshift, bit = _eg(d, bit, np.int64(0))
+                    if pshift < 0 or pshift > ndim - 2:
+                        return FAIL
+                    if fill:
+                        hd = shape_off + ndim - 2 - pshift
+                        if shapes[hd] * shapes[hd + 1] < 2:
+                            return FAIL
         tid_base = np.int64(0)
         tid_bits = np.int64(0)
         len_bits = np.int64(0)
@@ -625,6 +634,7 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes,
             _fill(entries[i], code, ndim, shape_off, numel, gc, gsize, voff, boff, blen, mlen,
                   tid_base, tid_bits, len_bits, period, skip, glen)
             entries[i, F_PRED] = pmode
+            entries[i, F_PSHIFT] = pshift
         boff += blen
     if boff != dir_off:
         return FAIL

@@ -15,7 +15,8 @@ import numpy as np
 from numba import njit
 
 from .intrinsics import bit_length64
-from .directory import F_DTYPE, F_GSIZE, F_NDIM, F_NUMEL, F_PRED, F_SHAPE_OFF, N_FIELDS
+from .directory import (F_DTYPE, F_GSIZE, F_NDIM, F_NUMEL, F_PRED, F_PSHIFT, F_SHAPE_OFF,
+                        N_FIELDS)
 
 N_MODES = 8
 N_CLASSES = 34        # cost model: level classes 0 ... 33 of |r| (bit length; 2^32 needs 33)
@@ -142,17 +143,77 @@ def rebuild(out, start, numel, H, W, mode, signed):
 
 
 @njit(cache=True, nogil=True)
-def rebuild_groups(out, o_start, o_count, gmode, gh, gw, a, b, signed):
-    """:func:`rebuild` for the groups [a, b) of a decode plan (output start, count; mode,
-    H, W of each, mode < 0: none), each a whole number of images.  Returns 0 or BAD_ARGS."""
+def rebuild_strided(out, start, numel, H, W, C, mode, signed):
+    """:func:`rebuild` for format v6's images (§34): ``out[start:start + numel]`` holds
+    ``A`` slices of ``H x W x C`` values (C order), position (i, j) of image (a, c) at
+    ``((a * H + i) * W + j) * C + c``.  ``C = 1`` is :func:`rebuild` (v5's layout); with
+    ``C > 1`` one forward pass in C order rebuilds every image (each value's left, upper and
+    upper-left neighbours, ``C``, ``W * C`` and ``W * C + C`` values back, come before it),
+    and the ``C`` values of one position are independent and contiguous.  Returns 0 or
+    BAD_ARGS."""
+    if C == 1:
+        return rebuild(out, start, numel, H, W, mode, signed)
+    if H < 1 or W < 1 or C < 1:
+        return np.int64(BAD_ARGS)
+    S = H * W * C
+    if start < 0 or numel < 0 or start + numel > out.size or numel % S:
+        return np.int64(BAD_ARGS)
+    if mode < 0 or mode > 7:
+        return np.int64(BAD_ARGS)
+    kind = np.int64(mode >> 2)
+    c = np.int64((mode & 3) + 1)
+    bits = np.int64(8 * out.itemsize)
+    mask = (np.int64(1) << bits) - 1
+    off = (np.int64(1) << (bits - 1)) if signed else np.int64(0)
+    WC = W * C
+    uc = np.uint64(C)
+    uwc = np.uint64(WC)
+    uwcc = np.uint64(WC + C)
+    for base in range(start, start + numel, S):
+        # row 0: (0, 0) keeps its residual (pred 0); (0, j > 0) from L
+        for q in range(base + C, base + WC):
+            u = np.uint64(q)
+            if kind == 0:
+                pv = (c * (2 * np.int64(out[u - uc])) + 4) >> 3
+            else:
+                pv = (c * np.int64(out[u - uc]) + 2) >> 2
+            _put(out, u, np.int64(out[u]) + pv, off, mask)
+        for i in range(1, H):
+            row = base + i * WC
+            for q in range(row, row + C):  # (i, 0) from U
+                u = np.uint64(q)
+                if kind == 0:
+                    pv = (c * (2 * np.int64(out[u - uwc])) + 4) >> 3
+                else:
+                    pv = (c * np.int64(out[u - uwc]) + 2) >> 2
+                _put(out, u, np.int64(out[u]) + pv, off, mask)
+            if kind == 0:
+                for q in range(row + C, row + WC):
+                    u = np.uint64(q)
+                    s = np.int64(out[u - uc]) + np.int64(out[u - uwc])
+                    _put(out, u, np.int64(out[u]) + ((c * s + 4) >> 3), off, mask)
+            else:
+                for q in range(row + C, row + WC):
+                    u = np.uint64(q)
+                    s = np.int64(out[u - uc]) + np.int64(out[u - uwc]) - np.int64(out[u - uwcc])
+                    _put(out, u, np.int64(out[u]) + ((c * s + 2) >> 2), off, mask)
+    return np.int64(0)
+
+
+@njit(cache=True, nogil=True)
+def rebuild_groups(out, o_start, o_count, gmode, gh, gw, gc, a, b, signed):
+    """:func:`rebuild_strided` for the groups [a, b) of a decode plan (output start, count;
+    mode, H, W, C of each, mode < 0: none), each a whole number of ``H x W x C`` slices.
+    Returns 0 or BAD_ARGS."""
     n = gmode.size
-    if (o_start.size < n or o_count.size < n or gh.size < n or gw.size < n or a < 0
-            or b > n):
+    if (o_start.size < n or o_count.size < n or gh.size < n or gw.size < n or gc.size < n
+            or a < 0 or b > n):
         return np.int64(BAD_ARGS)
     rc = np.int64(0)
     for g in range(a, b):
         if gmode[g] >= 0:
-            st = rebuild(out, o_start[g], o_count[g], gh[g], gw[g], gmode[g], signed)
+            st = rebuild_strided(out, o_start[g], o_count[g], gh[g], gw[g], gc[g], gmode[g],
+                                 signed)
             if st != 0:
                 rc = st
     return rc
@@ -237,23 +298,28 @@ def mode_costs(x, H, W, bits, signed, stride):
 
 
 @njit(cache=True, inline="always")
-def _fused(gsize, HW):
+def _fused(gsize, HW, C):
     """Whether a tensor's groups of ``gsize`` values are rebuilt in the decode jobs: whole
-    images, FUSE_MIN_IMAGES or more a group (a group of one image rebuilds as one chain of
-    dependent steps: silero's conv1, 128 groups of one 129 x 3 image, took 0.25 ms that way
-    and 0.05 ms as one tensor of 128 images after the decode)."""
-    return gsize % HW == 0 and gsize // HW >= FUSE_MIN_IMAGES
+    ``H x W x C`` slices (whole images), FUSE_MIN_IMAGES or more a group (a group of one
+    image rebuilds as one chain of dependent steps: silero's conv1, 128 groups of one 129 x 3
+    image, took 0.25 ms that way and 0.05 ms as one tensor of 128 images after the decode)."""
+    return gsize % (HW * C) == 0 and gsize // HW >= FUSE_MIN_IMAGES
 
 
 @njit(cache=True, inline="always")
 def _image(ents, shapes, i):
-    """(H, W) of entry ``i``'s images: its last two dims; (0, 0) if it has fewer than two or
-    its dims lie outside ``shapes``."""
+    """(H, W, C) of entry ``i``'s images (§34): dims h = ndim - 2 - pred_shift and h + 1,
+    and the product of the dims after them; (0, 0, 0) if it has fewer than two dims, its
+    shift does not fit or its dims lie outside ``shapes``."""
     nd = ents[i, F_NDIM]
     so = ents[i, F_SHAPE_OFF]
-    if nd < 2 or so < 0 or so + nd > shapes.size:
-        return np.int64(0), np.int64(0)
-    return shapes[so + nd - 2], shapes[so + nd - 1]
+    h = nd - 2 - ents[i, F_PSHIFT]
+    if nd < 2 or h < 0 or h > nd - 2 or so < 0 or so + nd > shapes.size:
+        return np.int64(0), np.int64(0), np.int64(0)
+    C = np.int64(1)
+    for k in range(so + h + 2, so + nd):
+        C *= shapes[k]
+    return shapes[so + h], shapes[so + h + 1], C
 
 
 @njit(cache=True, nogil=True)
@@ -271,11 +337,11 @@ def rebuild_entries(out, ents, shapes, code, skip_fused, signed):
             continue
         numel = ents[i, F_NUMEL]
         if ents[i, F_PRED] > 0 and numel > 0:
-            H, W = _image(ents, shapes, i)
-            if H < 1:
+            H, W, C = _image(ents, shapes, i)
+            if H < 1 or W < 1 or C < 1:
                 return np.int64(BAD_ARGS)
-            if not (skip_fused and _fused(ents[i, F_GSIZE], H * W)):
-                st = rebuild(out, base, numel, H, W, ents[i, F_PRED] - 1, signed)
+            if not (skip_fused and _fused(ents[i, F_GSIZE], H * W, C)):
+                st = rebuild_strided(out, base, numel, H, W, C, ents[i, F_PRED] - 1, signed)
                 if st != 0:
                     return st
         base += numel
@@ -283,8 +349,8 @@ def rebuild_entries(out, ents, shapes, code, skip_fused, signed):
 
 
 @njit(cache=True, nogil=True)
-def group_preds(ents, shapes, code, gmode, gh, gw):
-    """Each decode-plan group's (mode, H, W) for the tensors of dtype ``code`` whose groups
+def group_preds(ents, shapes, code, gmode, gh, gw, gc):
+    """Each decode-plan group's (mode, H, W, C) for the tensors of dtype ``code`` whose groups
     are rebuilt in the decode jobs (:func:`_fused`: whole images, one output channel of a
     conv kernel or several, FUSE_MIN_IMAGES images or more); mode -1 for the other groups.
     Groups in the plan's order
@@ -295,7 +361,7 @@ def group_preds(ents, shapes, code, gmode, gh, gw):
     g = np.int64(0)
     hits = np.int64(0)
     n = gmode.size
-    if gh.size < n or gw.size < n:
+    if gh.size < n or gw.size < n or gc.size < n:
         return np.int64(BAD_ARGS)
     for i in range(ents.shape[0]):
         if ents[i, F_DTYPE] != code:
@@ -312,16 +378,18 @@ def group_preds(ents, shapes, code, gmode, gh, gw):
         mode = ents[i, F_PRED] - 1
         H = np.int64(1)
         W = np.int64(1)
+        C = np.int64(1)
         if mode >= 0:
-            H, W = _image(ents, shapes, i)
-            if H < 1:
+            H, W, C = _image(ents, shapes, i)
+            if H < 1 or W < 1 or C < 1:
                 return np.int64(BAD_ARGS)
-            if not _fused(gsize, H * W):
+            if not _fused(gsize, H * W, C):
                 mode = -1
         for k in range(g, g + ng):
             gmode[k] = mode
             gh[k] = H
             gw[k] = W
+            gc[k] = C
         if mode >= 0:
             hits += ng
         g += ng
