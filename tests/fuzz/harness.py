@@ -134,14 +134,18 @@ SAMPLE_CHUNK_LOG2 = 6  # v2 samples use 64-byte CRC chunks: several chunks per p
 
 def _forced_preds(arrays: dict, mirror, version: int):
     """Format v5 samples: every eligible tensor (§32) without a forced mirror gets a
-    prediction mode (0 ... 7 in turn), whatever it saves; other versions: none."""
+    prediction mode (0 ... 7 in turn), whatever it saves; v6 also a shift (§34: its allowed
+    shifts in turn, the largest first); other versions: none."""
     if version < 5:
         return None
+    from codec.predict import shifts
     out = {}
     for k, a in arrays.items():
         if (a.ndim >= 2 and a.size and a.shape[-1] * a.shape[-2] >= 2
                 and not (isinstance(mirror, dict) and k in mirror)):
-            out[k] = len(out) % 8
+            mode = len(out) % 8
+            sh = shifts(a.shape)[::-1]
+            out[k] = (mode, sh[len(out) % len(sh)]) if version >= 6 else mode
     return out
 
 
@@ -161,7 +165,7 @@ def sample_packages(version: int = 2) -> list[Sample]:
                 data = codec.pack(arrays, group=group, meta=meta or None, version=version,
                                   mirror=mirror, predict=_forced_preds(arrays, mirror, version))
                 register(data, arrays)
-                samples.append(Sample(label + {1: "-v1", 3: "-v3", 4: "-v4", 5: "-v5"}.get(
+                samples.append(Sample(label + {1: "-v1", 3: "-v3", 4: "-v4", 5: "-v5", 6: "-v6"}.get(
                     version, ""), data, arrays, meta))
         finally:
             fv2.DEFAULT_CHUNK_LOG2 = saved
@@ -535,6 +539,8 @@ def golden_options(js: dict, version: int) -> dict:
     group = tuple(js["group"]) if isinstance(js["group"], list) else js["group"]
     opts = dict(group=group, max_tables=js["max_tables"], meta=meta or None, version=version,
                 mirror=mirror)
-    if "predict" in js:  # format v5 (§32)
-        opts["predict"] = js["predict"]
+    if "predict" in js:  # format v5 (§32); v6: [mode, shift] pairs (§34)
+        pr = js["predict"]
+        opts["predict"] = ({k: tuple(v) if isinstance(v, list) else v for k, v in pr.items()}
+                           if isinstance(pr, dict) else pr)
     return opts

@@ -5,6 +5,11 @@
     cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py --v3     # v3 (done)
     cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py --v4     # v4 (done)
     cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py --v5     # v5 (done)
+    cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py --v6     # v6 (done)
+
+``--v6`` writes ``v6_cases`` (docs/FORMAT.md §34-§35: prediction over any two adjacent
+dims) under tests/vectors/v6/ with ``version`` 6; ``predict`` values are a mode or
+[mode, shift].
 
 ``--v5`` writes ``V5_CASES`` (docs/FORMAT.md §32-§33: the prediction transform) under
 tests/vectors/v5/ with ``version`` 5 and the ``predict`` and ``mirror`` options in the JSON.
@@ -46,6 +51,7 @@ OUT_V2 = Path(__file__).resolve().parent / "v2"
 OUT_V3 = Path(__file__).resolve().parent / "v3"
 OUT_V4 = Path(__file__).resolve().parent / "v4"
 OUT_V5 = Path(__file__).resolve().parent / "v5"
+OUT_V6 = Path(__file__).resolve().parent / "v6"
 
 
 def meta_to_json(m: codec.QuantMeta) -> dict:
@@ -526,7 +532,107 @@ def main_v5() -> int:
     return 0
 
 
+def v6_cases() -> dict:
+    """Format v6 (docs/FORMAT.md §34-§35): prediction over other dims than the last two."""
+    rng = np.random.default_rng(606)
+    c = {}
+
+    def smooth(shape, axes, dtype=np.int8, amp=40):
+        """A tensor whose taps along dims ``axes`` (h, h + 1) are planes plus noise."""
+        h = axes
+        H, W = shape[h], shape[h + 1]
+        i = np.arange(H).reshape([-1 if d == h else 1 for d in range(len(shape))])
+        j = np.arange(W).reshape([-1 if d == h + 1 else 1 for d in range(len(shape))])
+        rest = [1 if d in (h, h + 1) else n for d, n in enumerate(shape)]
+        a, b, z = (rng.integers(-amp // 4, amp // 4 + 1, rest) for _ in range(3))
+        x = a * i + b * j + 2 * z + rng.integers(-1, 2, shape)
+        info = np.iinfo(dtype)
+        return np.clip(x, info.min, info.max).astype(dtype)
+
+    tfl = {f"ohwi{m}": smooth((6, 3, 3, 4), 1) for m in range(8)}
+    tfl["hwio"] = smooth((3, 3, 4, 6), 0)
+    tfl["dw"] = smooth((1, 3, 3, 16), 1)
+    tfl["oihw"] = smooth((6, 4, 3, 3), 2)
+    tfl["bias"] = rng.integers(-9, 10, 6).astype(np.int8)
+    pr = {f"ohwi{m}": [m, 1] for m in range(8)}
+    pr.update({"hwio": [3, 2], "dw": [6, 1], "oihw": 5})
+    c["every_mode_shift"] = dict(
+        desc="modes 0-7 forced with shift 1 on TFLite (O, kh, kw, I) int8 kernels; shift 2 on "
+             "a Keras (kh, kw, I, O) kernel, shift 1 on a depthwise (1, kh, kw, C), shift 0 "
+             "on a PyTorch (O, I, kh, kw) kernel; a 1-D bias (no field)",
+        tensors=tfl, group="kernel", mirror=None, predict=pr)
+    wrap = {"i16": rng.integers(-32768, 32768, (3, 4, 5, 2)).astype(np.int16),
+            "i32": rng.integers(-(1 << 31), 1 << 31, (2, 3, 3, 2), dtype=np.int64
+                                ).astype(np.int32),
+            "u8": rng.integers(0, 256, (4, 2, 3, 3)).astype(np.uint8)}
+    wrap["i32"].reshape(-1)[:4] = [-(1 << 31), (1 << 31) - 1, -(1 << 31), (1 << 31) - 1]
+    c["wrap_dtypes_shift"] = dict(
+        desc="full-range int16, int32 (min and max) and uint8, forced modes with shifts 1 and "
+             "2: residuals wrap at the dtype's width",
+        tensors=wrap, group="auto", mirror=None,
+        predict={"i16": [1, 1], "i32": [7, 2], "u8": [2, 1]})
+    split = {"t": smooth((8, 3, 3, 12), 1), "k": smooth((3, 3, 12, 8), 0)}
+    c["groups_and_slices"] = dict(
+        desc="groups of 54 values: whole (3, 3, 12) a-slices of 't' are 2 groups each, and "
+             "'k' (one a-slice of 864 values) is split across 16 groups",
+        tensors=split, group=("count", 54), mirror=None,
+        predict={"t": [4, 1], "k": [7, 2]})
+    demo = np.load(Path(codec.__file__).parent / "data" /
+                   "fer_emotion_minixception_tflite_int8.npz")
+    real = {k: demo[k] for k in demo.files if demo[k].dtype == np.int8 and demo[k].ndim == 4
+            and demo[k].shape[1] == 3}
+    c["tflite_int8_auto"] = dict(
+        desc="the bundled TFLite int8 model's 3 x 3 kernels (O, kh, kw, I and depthwise "
+             "1, kh, kw, C), automatic choice",
+        tensors=real, group="auto", mirror="auto", predict="auto")
+    c["worked_example_s35"] = dict(desc="docs/FORMAT.md §35", tensors={
+        "k": np.array([[[[10, 20], [12, 22], [13, 23]], [[11, 21], [13, 23], [15, 25]],
+                        [[12, 22], [14, 24], [16, 26]]]], np.int8)},
+        group="auto", mirror="auto", predict={"k": [7, 1]})
+    return c
+
+
+def main_v6() -> int:
+    OUT_V6.mkdir(parents=True, exist_ok=True)
+    cs = v6_cases()
+    if refuse_existing(OUT_V6, cs):
+        return 1
+    total = 0
+    for name, c in cs.items():
+        tensors, meta, mirror = c["tensors"], c.get("meta"), c["mirror"]
+        predict = c["predict"]
+        opt = ({k: tuple(v) if isinstance(v, list) else v for k, v in predict.items()}
+               if isinstance(predict, dict) else predict)
+        mt = c.get("max_tables", codec.writer.DEFAULT_MAX_TABLES)
+        data = codec.pack(tensors, group=c["group"], meta=meta, max_tables=mt, version=6,
+                          mirror=mirror, predict=opt)
+        assert data[4] == 6
+        d = codec.Package(data).directory
+        back = codec.unpack(data)
+        assert list(back) == list(tensors)
+        for k, v in tensors.items():
+            assert back[k].dtype == v.dtype and back[k].shape == v.shape
+            assert np.array_equal(back[k], v)
+        predicted = {e.name: [e.pred_mode, e.pred_shift] for e in d.tensors if e.pred_mode >= 0}
+        assert any(sh for _, sh in predicted.values()), name
+        js = {"description": c["desc"], "order": list(tensors), "group": group_to_json(c["group"]),
+              "max_tables": mt, "meta": {k: meta_to_json(m) for k, m in (meta or {}).items()},
+              "codec_version": codec.__version__, "bytes": len(data), "version": 6,
+              "chunk_log2": 16, "mirror": mirror, "predict": predict,
+              "mirrored": {e.name: [e.mirror_period, e.mirror_skip] for e in d.tensors
+                           if e.mirror_period},
+              "predicted": predicted,
+              "one_group_without_table": [e.name for e in d.tensors if e.glen]}
+        size = write_case(OUT_V6, name, tensors, js, data)
+        total += size
+        print(f"{name:24s} {len(data):7d} package bytes, {size:7d} on disk, predicted {predicted}")
+    print(f"total {total} bytes")
+    return 0
+
+
 def main() -> int:
+    if "--v6" in sys.argv[1:]:
+        return main_v6()
     if "--v5" in sys.argv[1:]:
         return main_v5()
     if "--v4" in sys.argv[1:]:
