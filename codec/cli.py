@@ -761,8 +761,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the mirror transform (v3-v5) for symmetric rows (STFT/DCT bases, "
                          "linear-phase filters): auto (default) or off")
     sp.add_argument("--predict", choices=("auto", "off"), default="auto",
-                    help="the prediction transform (v5) over a kernel's taps: auto (default) "
-                         "or off")
+                    help="the prediction transform (v5; v6 over other dims than the last "
+                         "two, e.g. TFLite's (out, kh, kw, in)) over a kernel's taps: auto "
+                         "(default) or off")
     quant_opts(sp, many=False)
 
     sp = add("decompress", "decode a package to .npz or .safetensors", cmd_decompress)
