@@ -766,6 +766,179 @@ def _():
         corrupt(lambda: gp.check(plan), f"tensor {name!r}: prediction: index outside a buffer")
 
 
+# --- format v6's prediction over any two adjacent dims (§34: images in dims h, h + 1, their
+# positions C values apart): own random stream, so the data of the other checks stays as it was
+p6rng = np.random.default_rng(67)
+
+
+def smooth6(dtype, shape, shift, amp, noise, zero=0):
+    """``smooth`` with the images in §34's dims of ``shift`` (a plane per image plus noise)."""
+    from codec.predict import axes
+    A, H, W, C = axes(shape, shift)
+    gi, gj, b = (p6rng.integers(-amp, amp + 1, (A, 1, 1, C)) for _ in range(3))
+    x = (zero + b + gi * np.arange(H)[None, :, None, None] + gj * np.arange(W)[None, None, :, None]
+         + p6rng.integers(-noise, noise + 1, (A, H, W, C)))
+    info = np.iinfo(dtype)
+    return np.clip(x, info.min, info.max).astype(dtype).reshape(shape)
+
+
+def predicted6(data, force):
+    info = codec.inspect(data)
+    assert info.version == 6 and data[4] == 6, info.version
+    for k, (m, sh) in force.items():
+        e = info.tensor(k)
+        assert (e.pred_mode, e.pred_shift) == (m, sh), (k, e.pred_mode, e.pred_shift, m, sh)
+
+
+@check("pred_v6_kernels")
+def _():
+    # both rebuild kernels alone (tables with the PRED_C column) against the CPU's rebuild
+    # (codec.predict.rebuild with a shift) on random residuals (every wrap), every mode,
+    # shifts 0-2; tensors at gaps of a buffer; then rows whose C does not fit: status -1,
+    # nothing written there
+    from numba import cuda
+    from codec.cuda import kernels as K
+    from codec.predict import axes, rebuild
+    assert K.PRED_COLS == 7 and K.PRED_C == 6
+    thread_shapes = [((4, 3, 2, 3), 1), ((2, 3, 4), 1), ((2, 2, 3, 2), 2), ((3, 1, 5), 0)]
+    wave_shapes = [((3, 5, 2), 1), ((1, 4, 5, 3), 1), ((5, 4), 0), ((2, 1, 3, 7), 2)]
+    for dt in (np.int8, np.uint8, np.int32):
+        info = np.iinfo(dt)
+        bits, sg = np.int64(8 * np.dtype(dt).itemsize), np.int64(np.dtype(dt).kind == "i")
+        for wave, shapes in ((False, thread_shapes), (True, wave_shapes)):
+            for m0 in (0, 4):  # every mode via m0 + k
+                rows, base, nimg = [], 5, 0
+                for k, (sh, shift) in enumerate(shapes):
+                    n = int(np.prod(sh))
+                    _, H, W, C = axes(sh, shift)
+                    rows.append((base, n, H, W, (m0 + k) % 8, nimg, C))
+                    nimg += n // (H * W)
+                    base += n + 3
+                flat = p6rng.integers(info.min, int(info.max) + 1, base + 2, dtype=np.int64)
+                flat = flat.astype(dt)
+                ref = flat.copy()
+                for (b, n, H, W, m, _, C), (sh, shift) in zip(rows, shapes):
+                    rebuild(ref, b, sh, m, shift)
+                d = cuda.to_device(flat)
+                st = cuda.to_device(np.zeros(len(rows), np.int64))
+                tab = cuda.to_device(np.array(rows, np.int64))
+                if wave:  # 2 threads a block: diagonals of 3 or 4 positions take 2 steps
+                    K.pred_wavefront[2, 2](tab, np.int64(nimg), bits, sg, d, st)
+                else:
+                    K.pred_images[2, 4](tab, np.int64(nimg), bits, sg, d, st)
+                assert st.copy_to_host().tolist() == [0] * len(rows), (dt, wave, m0)
+                assert np.array_equal(d.copy_to_host(), ref), (dt, wave, m0)
+    # row 1: C not dividing numel / C = 0 / C * H * W past numel; row 0 rebuilt regardless
+    flat = np.arange(40, dtype=np.int16)
+    for kern, shape in ((K.pred_images, (2, 4)), (K.pred_wavefront, (2, 32))):
+        for bad_c in (4, 0, 1 << 62):
+            d = cuda.to_device(flat)
+            st = cuda.to_device(np.zeros(2, np.int64))
+            tab = cuda.to_device(np.array([(0, 12, 2, 3, 1, 0, 2), (20, 12, 2, 3, 5, 2, bad_c)],
+                                          np.int64))
+            kern[shape](tab, np.int64(4), np.int64(16), np.int64(1), d, st)
+            assert st.copy_to_host().tolist() == [0, -1], (kern, bad_c)
+            want = flat.copy()
+            rebuild(want, 0, (2, 3, 2), 1, 1)
+            assert np.array_equal(d.copy_to_host(), want), (kern, bad_c)
+
+
+@check("pred_v6_forced")
+def _():
+    # a v6 package: every mode with shifts 1 and 2 (and some 0 beside them) on int8 tensors
+    # of TFLite / Keras-like layouts, half of them on int16 and int32 (forced; the kernel check
+    # has every mode at each width), images of up to 16 values (a thread an image) and larger
+    # ones with C > 1 (a block an image in the simulator), a value offset, full-range int8
+    # residuals (wrap), a uint8, a mirrored and a plain tensor
+    combos = [((4, 3, 3, 8), 1), ((3, 3, 4, 5), 2), ((1, 3, 3, 16), 1), ((2, 5, 7), 1),
+              ((4, 3, 3, 8), 2), ((3, 3, 4, 5), 1), ((1, 3, 3, 16), 2), ((2, 5, 7), 0)]
+    t, force = {}, {}
+    for di, (dt, amp, noise, zero, modes) in enumerate((
+            (np.int8, 6, 2, 0, range(8)), (np.int16, 700, 9, 20000, (0, 3, 5, 6)),
+            (np.int32, 1 << 22, 40, 0, (1, 2, 4, 7)))):
+        name = np.dtype(dt).name
+        for m in modes:
+            shape, shift = combos[(m + 3 * di) % len(combos)]
+            t[f"{name}_m{m}"] = smooth6(dt, shape, shift, amp, noise, zero)
+            force[f"{name}_m{m}"] = (m, shift)
+    t["big"] = smooth6(np.int16, (2, 6, 5, 3), 1, 300, 4)      # H x W = 30, C = 3: wavefront
+    force["big"] = (6, 1)
+    t["big2"] = smooth6(np.int8, (5, 4, 2), 1, 5, 2)           # H x W = 20, C = 2, A = 1
+    force["big2"] = (1, 1)
+    t["wrap"] = p6rng.integers(-128, 128, (2, 3, 3, 4)).astype(np.int8)
+    force["wrap"] = (7, 1)
+    t["u8"] = smooth6(np.uint8, (3, 3, 2, 4), 2, 5, 2, 128)
+    force["u8"] = (2, 2)
+    t["mir"] = mirror_rows(np.int8, 4, 8, 0, [1, 2], 40)
+    t["plain"] = p6rng.integers(-9, 10, (3, 3, 3)).astype(np.int8)
+    data = codec.pack(t, group="kernel", predict=force, mirror={"mir": (8, 0)})
+    predicted6(data, force)
+    info = codec.inspect(data)
+    assert info.tensor("int16_m0").value_offset != 0 and info.tensor("mir").mirror == (8, 0)
+    assert info.tensor("plain").pred_mode == -1
+    ref = codec.unpack(data)
+    for k, v in t.items():
+        assert np.array_equal(ref[k], v), k
+    same(data)
+    # the plan: "big" and "big2" in the wavefront pass with their C (the others there: shift 0)
+    from codec.cuda import kernels as K
+    plan = gc.GpuPackage(data).prepare()
+    pps = [pp for b in plan.batches for L in b.launches for pp in L.preds]
+    waved = {e.name: int(pp.table[r, K.PRED_C]) for pp in pps if pp.wave
+             for r, e in enumerate(pp.entries)}
+    assert {k: C for k, C in waved.items() if C != 1} == {"big": 3, "big2": 2}, waved
+    assert all(force[k][1] == 0 for k, C in waved.items() if C == 1), waved
+    same(data, names=["int8_m3", "big", "plain", "int32_m7", "u8"])
+    assert np.array_equal(gc.read_tensor(data, "int16_m5").copy_to_host(), t["int16_m5"])
+    # one group a tensor (no group table), and the warp decode kernel
+    small = {k: t[k] for k in ("int8_m1", "int16_m6", "big2", "plain")}
+    same(codec.pack(small, group="tensor",
+                    predict={k: force[k] for k in small if k != "plain"}))
+    same(codec.pack({"int8_m4": t["int8_m4"]}, predict={"int8_m4": force["int8_m4"]}),
+         variant="warp")
+    # both rebuild kernels for every tensor: all a thread an image, all a block an image
+    # (tensors of few images: the simulator runs a block's threads one diagonal at a time)
+    old = dict(gapi.PRED_CONFIG)
+    try:
+        for size in (1 << 40, 0):
+            gapi.PRED_CONFIG["image_values"] = size
+            same(data, names=["int8_m3", "int32_m7", "big", "big2", "u8"])
+    finally:
+        gapi.PRED_CONFIG.update(old)
+
+
+@check("pred_v6_dequantize")
+def _():
+    # quantized tensors predicted over shifted dims: decoded as integers, rebuilt with C > 1,
+    # then dequantized (per-tensor, per-channel on the last axis, zero point)
+    t = {"dw": smooth6(np.int8, (1, 3, 3, 16), 1, 6, 2),
+         "k": smooth6(np.int16, (3, 3, 4, 5), 2, 500, 5),
+         "z": smooth6(np.int8, (2, 5, 7), 1, 5, 2)}
+    meta = {"dw": QuantMeta(bits=8, scale=p6rng.random(16) * 0.01 + 1e-3, axis=-1),
+            "k": QuantMeta(bits=16, scale=np.array([2e-4])),
+            "z": QuantMeta(bits=8, scale=np.array([0.125]), zero_point=np.array([3]))}
+    force = {"dw": (5, 1), "k": (2, 2), "z": (4, 1)}
+    data = codec.pack(t, meta=meta, group="kernel", predict=force)
+    predicted6(data, force)
+    same(data)
+    for odt in ("float32", "float16"):
+        deq_check(data, odt)
+
+
+@check("pred_v6_auto")
+def _():
+    # the writer's own choice: a TFLite-like (out, kh, kw, in) kernel smooth over kh x kw
+    # (shift 1) and a Keras-like (kh, kw, in, out) one (shift 2)
+    t = {"tfl": smooth6(np.int8, (8, 3, 3, 8), 1, 8, 1),
+         "keras": smooth6(np.int16, (3, 3, 8, 8), 2, 900, 4)}
+    data = codec.pack(t, group="kernel")
+    info = codec.inspect(data)
+    assert info.version == 6, info.version
+    assert any(info.tensor(k).pred_shift > 0 for k in t), [
+        (info.tensor(k).pred_mode, info.tensor(k).pred_shift) for k in t]
+    same(data)
+
+
 @check("device_chunk_crcs")
 def _():
     # a whole v2 package's chunk CRCs on the device (api.GPU_CRC_MIN_BYTES): chunks of 64
@@ -873,7 +1046,8 @@ CHECKS = (["import_codec_no_numba_cuda"]
              "warp_kernel_corrupt_like_cpu", "host_crc_parallel", "mirror_v3_forced",
              "mirror_v3_auto_and_dequantize", "mirror_v3_bad_modes", "mirror_v3_vectors", "v4_vectors",
              "device_chunk_crcs", "signed_value_offsets", "pred_v5_kernels", "pred_v5_forced",
-             "pred_v5_auto_and_dequantize", "pred_v5_bad_table", "v5_vectors"])
+             "pred_v5_auto_and_dequantize", "pred_v5_bad_table", "v5_vectors",
+             "pred_v6_kernels", "pred_v6_forced", "pred_v6_dequantize", "pred_v6_auto"])
 
 
 @pytest.mark.parametrize("name", CHECKS)
@@ -964,7 +1138,7 @@ for out, bits in [(T.int8[::1], T.int8[::1]), (T.float16[::1], T.uint16[::1]),
 for ints in (T.int8, T.uint8, T.int16, T.uint16, T.int32, T.uint32):
     cuda.compile_ptx(K.mirror_inverse.py_func, (u64, i64, dqi, i64, i64, i64, ints[::1], a64),
                      cc=(9, 0))
-    for kern in (K.pred_images, K.pred_wavefront):  # v5 prediction rebuild
+    for kern in (K.pred_images, K.pred_wavefront):  # v5/v6 prediction rebuild
         cuda.compile_ptx(kern.py_func, (dqi, i64, i64, i64, ints[::1], a64), cc=(9, 0))
 print("PTX_OK")
 '''

@@ -36,9 +36,9 @@ SWAP_THREADS = 32 if SIMULATOR else 256
 SWAP_BLOCKS = 2 if SIMULATOR else 4096
 MIRROR_THREADS = 32 if SIMULATOR else 256   # kernels.mirror_inverse: a thread a (row, k) pair
 MIRROR_BLOCKS = 2 if SIMULATOR else 16384   # grid-stride beyond this
-# v5 prediction (kernels.pred_images / pred_wavefront): a tensor whose images (H * W values)
-# are at most ``image_values`` gets a thread an image, a larger one a block an image (an
-# anti-diagonal wavefront: H + W - 1 steps instead of H * W); ``threads`` a block of the
+# v5/v6 prediction (kernels.pred_images / pred_wavefront): a tensor whose images (H * W
+# values, §34) are at most ``image_values`` gets a thread an image, a larger one a block an
+# image (an anti-diagonal wavefront: H + W - 1 steps instead of H * W); ``threads`` a block of the
 # former, at most ``wave_threads`` (a multiple of 32 covering the longest diagonal) of the
 # latter, grids of at most ``blocks`` blocks (grid-stride beyond).  Not yet timed on a GPU.
 PRED_CONFIG = {"image_values": 16 if SIMULATOR else 1024, "threads": 32 if SIMULATOR else 256,
@@ -118,15 +118,15 @@ class _Launch:
     final_dtype: np.dtype | None = None
     final: object = None
     store_status: object = None
-    # v5 prediction (kernels.pred_images / pred_wavefront): at most two rebuild passes
+    # v5/v6 prediction (kernels.pred_images / pred_wavefront): at most two rebuild passes
     preds: list = field(default_factory=list)
 
 
 @dataclass
 class _PredPass:
-    """One rebuild launch of a launch's predicted tensors (v5, FORMAT.md §32): ``wave`` (a
-    block an image) or not (a thread an image), its table (kernels.PRED_* columns), the
-    tensors' images, per-tensor status (0 or -1) on the device."""
+    """One rebuild launch of a launch's predicted tensors (v5/v6, FORMAT.md §32, §34):
+    ``wave`` (a block an image) or not (a thread an image), its table (kernels.PRED_*
+    columns), the tensors' images, per-tensor status (0 or -1) on the device."""
     wave: bool
     entries: list
     table: np.ndarray
@@ -446,9 +446,9 @@ class GpuPackage:
 
     @staticmethod
     def _launch_pred(b: _DtypeBatch, L: _Launch) -> None:
-        """Rebuild the v5 predicted tensors of the launch from their residuals in its integer
-        output, after (same stream) its decode (FORMAT.md §32: kernels.pred_images, a thread
-        an image, or pred_wavefront, a block an image)."""
+        """Rebuild the v5/v6 predicted tensors of the launch from their residuals in its
+        integer output, after (same stream) its decode (FORMAT.md §32, §34: kernels.pred_images,
+        a thread an image, or pred_wavefront, a block an image)."""
         bits = np.int64(8 * b.dtype.itemsize)
         signed = np.int64(b.dtype.kind == "i")
         cap = PRED_CONFIG["blocks"]
@@ -600,30 +600,42 @@ def _c_strides(shape: tuple, item: int) -> tuple:
 
 
 def _pred_passes(lives: list[TensorEntry], bases: list[int]) -> list[_PredPass]:
-    """The rebuild passes of a launch's predicted tensors (v5): tensors of images up to
+    """The rebuild passes of a launch's predicted tensors (v5, v6): tensors of images up to
     PRED_CONFIG['image_values'] values in a thread-an-image pass, larger ones in a wavefront
-    pass; each pass's table rows in launch order (kernels.PRED_* columns)."""
+    pass; each pass's table rows in launch order (kernels.PRED_* columns).  §34: a tensor's
+    images lie in dims h = ndim - 2 - pred_shift and h + 1 (H x W), C the product of the dims
+    after them, A * C images of H * W values (v5 and shift 0: C = 1)."""
     small: list = []
     large: list = []
     for e, base in zip(lives, bases):
         if e.pred_mode < 0:
             continue
-        if len(e.shape) < 2 or e.numel % max(int(e.shape[-2]) * int(e.shape[-1]), 1):
-            raise CorruptError(f"prediction mode {e.pred_mode} does not fit shape "
-                               f"{tuple(e.shape)}", value=e.pred_mode)
-        H, W = int(e.shape[-2]), int(e.shape[-1])
-        (small if H * W <= PRED_CONFIG["image_values"] else large).append((e, base, H, W))
+        shape = tuple(int(d) for d in e.shape)
+        if len(shape) < 2:
+            raise CorruptError(f"prediction mode {e.pred_mode} does not fit shape {shape}",
+                               value=e.pred_mode)
+        h = len(shape) - 2 - int(e.pred_shift)
+        if e.pred_shift < 0 or h < 0 or shape[h] * shape[h + 1] < 2:
+            # the host's directory reader refuses these (§34); as the CPU's rebuild
+            raise CorruptError(f"prediction shift {e.pred_shift} does not fit shape {shape}",
+                               value=e.pred_shift)
+        H, W = shape[h], shape[h + 1]
+        C = int(np.prod(shape[h + 2:], dtype=np.int64))
+        if e.numel % (H * W * C):
+            raise CorruptError(f"prediction mode {e.pred_mode} does not fit shape {shape}",
+                               value=e.pred_mode)
+        (small if H * W <= PRED_CONFIG["image_values"] else large).append((e, base, H, W, C))
     passes = []
     for wave, sel in ((False, small), (True, large)):
         if not sel:
             continue
         rows = []
         nimg = 0
-        for e, base, H, W in sel:
-            rows.append((base, e.numel, H, W, e.pred_mode, nimg))
+        for e, base, H, W, C in sel:
+            rows.append((base, e.numel, H, W, e.pred_mode, nimg, C))
             nimg += e.numel // (H * W)
         if wave:
-            diag = max(min(H, W) for _, _, H, W in sel)
+            diag = max(min(H, W) for _, _, H, W, _ in sel)
             threads = min(PRED_CONFIG["wave_threads"], max(32, (diag + 31) // 32 * 32))
         else:
             threads = PRED_CONFIG["threads"]

@@ -580,43 +580,51 @@ def store_values(src, dqi, scales, zps, out, outbits, status):
         i += stride
 
 
-# --- format v5's prediction transform (docs/FORMAT.md §32), rebuilt after a launch's decode ---
+# --- format v5/v6's prediction transform (docs/FORMAT.md §32, §34), rebuilt after a launch's
+# decode ---
 # The decode leaves a predicted tensor's residuals r (value offset included) in the launch's
-# integer output; these kernels turn them into the values x in place, image by image (an
-# image: H * W consecutive values, H, W the tensor's last two dims), exactly as the CPU's
-# codec.kernels.predict.rebuild.  Prediction table columns: one row per predicted tensor of
-# one rebuild launch, rows in ascending PRED_IMG0.
+# integer output; these kernels turn them into the values x in place, image by image, exactly
+# as the CPU's codec.kernels.predict.rebuild.  §34: the images lie in dims h = ndim - 2 -
+# pred_shift and h + 1 (H x W), C the product of the dims after them (1 for v5 and shift 0),
+# A = numel / (H * W * C): the tensor holds A * C images, image k = a * C + c's position (i, j)
+# at flat index ((a * H + i) * W + j) * C + c of the tensor, so an image's left neighbour is C
+# values back and its up neighbour W * C.  Prediction table columns: one row per predicted
+# tensor of one rebuild launch, rows in ascending PRED_IMG0.
 PRED_BASE = 0   # flat index of the tensor's first value in ``out``
-PRED_NUMEL = 1  # the tensor's values (a multiple of H * W)
-PRED_H = 2      # H = shape[-2]
-PRED_W = 3      # W = shape[-1]
+PRED_NUMEL = 1  # the tensor's values (a multiple of H * W * C)
+PRED_H = 2      # H = shape[h]
+PRED_W = 3      # W = shape[h + 1]
 PRED_MODE = 4   # §32's pred_mode 0-7: kind = mode >> 2, c = (mode & 3) + 1
 PRED_IMG0 = 5   # first image of the tensor: the images of the rows before it
-PRED_COLS = 6
+PRED_C = 6      # C = product of the dims after h + 1 (§34; 1 with pred_shift 0)
+PRED_COLS = 7
+PRED_COLS_V5 = 6  # a table without the PRED_C column (v5's layout): every C = 1
 
 
 @cuda.jit(device=True)
-def _pred_at(out, p, i, j, W, kind, c):
-    """§32's prediction of position (i, j) of an image, ``p`` its flat index in ``out``
-    (positions (i, j-1), (i-1, j), (i-1, j-1) already rebuilt): int64, floor shifts."""
+def _pred_at(out, p, i, j, W, kind, c, C):
+    """§32's prediction of position (i, j) of an image, ``p`` its flat index in ``out``, its
+    positions ``C`` values apart along a row and ``W * C`` down a column (§34; positions
+    (i, j-1), (i-1, j), (i-1, j-1) already rebuilt): int64, floor shifts."""
+    WC = W * C
     if kind == 0:
         if i == 0:
             s = np.int64(0)
             if j > 0:
-                s = 2 * np.int64(out[p - 1])
+                s = 2 * np.int64(out[p - C])
         elif j == 0:
-            s = 2 * np.int64(out[p - W])
+            s = 2 * np.int64(out[p - WC])
         else:
-            s = np.int64(out[p - 1]) + np.int64(out[p - W])
+            s = np.int64(out[p - C]) + np.int64(out[p - WC])
         return (c * s + 4) >> 3
     if i == 0:
         s = np.int64(0)
         if j > 0:
-            s = np.int64(out[p - 1])
+            s = np.int64(out[p - C])
     elif j == 0:
-        s = np.int64(out[p - W])
+        s = np.int64(out[p - WC])
     else:
-        s = np.int64(out[p - 1]) + np.int64(out[p - W]) - np.int64(out[p - W - 1])
+        s = np.int64(out[p - C]) + np.int64(out[p - WC]) - np.int64(out[p - WC - C])
     return (c * s + 2) >> 2
 
 
@@ -630,23 +638,40 @@ def _pred_wrap(v, mask, signed):
 
 
 @cuda.jit(device=True)
+def _pred_cols_ok(pred):
+    """Whether ``pred`` has a prediction table's columns (PRED_COLS, or v5's PRED_COLS_V5)."""
+    return pred.shape[1] == PRED_COLS or pred.shape[1] == PRED_COLS_V5
+
+
+@cuda.jit(device=True)
 def _pred_row(pred, T, q, out, bits):
-    """(row, ok) of the tensor of image ``q`` in prediction table ``pred`` (``T`` rows): ok
-    when its arguments fit (the index invariant of every rebuild: base + numel <= out.size,
-    numel a multiple of H * W >= 1, mode 0-7, the image inside the tensor)."""
+    """(row, ok, b, C) for image ``q`` of prediction table ``pred`` (``T`` rows): its
+    tensor's row, ok when the row's arguments fit (the index invariant of every rebuild:
+    base + numel <= out.size, numel a multiple of H * W * C >= 1, mode 0-7, the image inside
+    the tensor; the products checked against numel before they are formed), the flat index
+    in ``out`` of the image's position (0, 0) and its stride C (§34)."""
     t = _last_row_le(pred, PRED_IMG0, T, q)
     base = pred[t, PRED_BASE]
     numel = pred[t, PRED_NUMEL]
     H = pred[t, PRED_H]
     W = pred[t, PRED_W]
     mode = pred[t, PRED_MODE]
-    ok = not (H < 1 or W < 1 or base < 0 or numel <= 0 or base + numel > out.size
+    C = np.int64(1)
+    if pred.shape[1] > PRED_C:
+        C = pred[t, PRED_C]
+    b = np.int64(0)
+    ok = not (H < 1 or W < 1 or C < 1 or base < 0 or numel <= 0 or base + numel > out.size
               or mode < 0 or mode > 7 or bits < 8 or bits > 32)
+    if ok:
+        ok = H <= numel and W <= numel // H and C <= numel // (H * W)
     if ok:
         HW = H * W
         k = q - pred[t, PRED_IMG0]
-        ok = numel % HW == 0 and k >= 0 and k < numel // HW
-    return t, ok
+        ok = numel % (HW * C) == 0 and k >= 0 and k < numel // HW
+        if ok:
+            a = k // C
+            b = base + a * (HW * C) + (k - a * C)
+    return t, ok, b, C
 
 
 @cuda.jit
@@ -657,14 +682,14 @@ def pred_images(pred, nimg, bits, signed, out, status):
     T = pred.shape[0]
     q = cuda.grid(1)
     stride = cuda.gridsize(1)
-    if pred.shape[1] != PRED_COLS or T > status.size or T == 0:
+    if not _pred_cols_ok(pred) or T > status.size or T == 0:
         while q < status.size:
             status[q] = -1
             q += stride
         return
     mask = (np.int64(1) << bits) - 1
     while q < nimg:
-        t, ok = _pred_row(pred, T, q, out, bits)
+        t, ok, b, C = _pred_row(pred, T, q, out, bits)
         if not ok:
             cuda.atomic.min(status, t, np.int64(-1))
             q += stride
@@ -674,11 +699,10 @@ def pred_images(pred, nimg, bits, signed, out, status):
         mode = pred[t, PRED_MODE]
         kind = mode >> 2
         c = (mode & 3) + 1
-        b = pred[t, PRED_BASE] + (q - pred[t, PRED_IMG0]) * (H * W)
         for i in range(H):
             for j in range(W):
-                p = b + i * W + j
-                out[p] = _pred_wrap(np.int64(out[p]) + _pred_at(out, p, i, j, W, kind, c),
+                p = b + (i * W + j) * C
+                out[p] = _pred_wrap(np.int64(out[p]) + _pred_at(out, p, i, j, W, kind, c, C),
                                     mask, signed)
         q += stride
 
@@ -696,7 +720,7 @@ def pred_wavefront(pred, nimg, bits, signed, out, status):
     q = cuda.blockIdx.x
     tx = cuda.threadIdx.x
     nt = cuda.blockDim.x
-    if pred.shape[1] != PRED_COLS or T > status.size or T == 0:
+    if not _pred_cols_ok(pred) or T > status.size or T == 0:
         if q == 0:
             k = tx
             while k < status.size:
@@ -705,7 +729,7 @@ def pred_wavefront(pred, nimg, bits, signed, out, status):
         return
     mask = (np.int64(1) << bits) - 1
     while q < nimg:
-        t, ok = _pred_row(pred, T, q, out, bits)
+        t, ok, b, C = _pred_row(pred, T, q, out, bits)
         if not ok:
             if tx == 0:
                 cuda.atomic.min(status, t, np.int64(-1))
@@ -716,7 +740,6 @@ def pred_wavefront(pred, nimg, bits, signed, out, status):
         mode = pred[t, PRED_MODE]
         kind = mode >> 2
         c = (mode & 3) + 1
-        b = pred[t, PRED_BASE] + (q - pred[t, PRED_IMG0]) * (H * W)
         for d in range(H + W - 1):
             i1 = d
             if i1 > H - 1:
@@ -727,8 +750,8 @@ def pred_wavefront(pred, nimg, bits, signed, out, status):
             i += tx
             while i <= i1:
                 j = d - i
-                p = b + i * W + j
-                out[p] = _pred_wrap(np.int64(out[p]) + _pred_at(out, p, i, j, W, kind, c),
+                p = b + (i * W + j) * C
+                out[p] = _pred_wrap(np.int64(out[p]) + _pred_at(out, p, i, j, W, kind, c, C),
                                     mask, signed)
                 i += nt
             cuda.syncthreads()

@@ -1,6 +1,7 @@
-"""Reference decoder for formats v1, v2, v3, v4 and v5, written from docs/FORMAT.md alone (the
-v2/v3 directory and v3's mirror transform are read by :mod:`.decoder_v2`, the v4/v5 entry bit
-string by :mod:`.decoder_v4`, v5's prediction transform is undone by :mod:`.predict_v5`).
+"""Reference decoder for formats v1 to v6, written from docs/FORMAT.md alone (the v2/v3
+directory and v3's mirror transform are read by :mod:`.decoder_v2`, the v4-v6 entry bit string
+by :mod:`.decoder_v4`, the prediction transform of v5 (§32) and v6 (§34) is undone by
+:mod:`.predict_v5`).
 
 Slow and deliberately plain: every field is read in the order the spec lists it, every bit is
 read from a big-endian :class:`bitarray.bitarray`, Huffman codes are decoded one bit at a time
@@ -29,7 +30,7 @@ from ..errors import ChecksumError, CodecError, CorruptError, LimitError, Trunca
 MAGIC = b"SPKG"
 FOOTER_MAGIC = b"GKPS"
 VERSION = 1
-VERSIONS = (1, 2, 3, 4, 5)
+VERSIONS = (1, 2, 3, 4, 5, 6)
 PREAMBLE_SIZE = 8
 FOOTER_SIZE = 24
 FOOTER_SIZE_V4 = 12   # v4 (§27): dir_length u32, dir_crc u32, magic
@@ -254,6 +255,7 @@ class RefEntry:
     name_tokens: list[bytes] = field(default_factory=list)  # v2: the name's tokens (§17.1)
     glen: int = 0            # v4 (§27): the one group's bits (the block has no group table)
     pred_mode: int = -1      # v5 (§32): the prediction transform's mode 0-7; -1 = none
+    pred_shift: int = 0      # v6 (§34): images in dims ndim - 2 - pred_shift and the next
 
 
 @dataclass
@@ -280,7 +282,7 @@ def _buffer(data) -> bytes:
 
 def read_header(data, limits: RefLimits = RefLimits()):
     """Parse preamble, footer, directory (tables and entries).  Returns (buf, version, flags,
-    tables, entries, directory offset, chunks); chunks = (chunk_log2, chunk CRC32s) for v2-v5,
+    tables, entries, directory offset, chunks); chunks = (chunk_log2, chunk CRC32s) for v2-v6,
     None for v1."""
     buf = _buffer(data)
     n = len(buf)
@@ -608,8 +610,8 @@ def decode_tensor(bits: bitarray, e: RefEntry, tables: list[RefTable],
         pos += e.group_lengths[g]
     if e.mirror_period:  # v3 (§23): undo the mirror transform on the stored values
         _v2.unmirror(values, e)
-    if e.pred_mode >= 0:  # v5 (§32): the values are residuals; rebuild them image by image
-        _pred.rebuild(values, e.shape, e.pred_mode, e.dtype)
+    if e.pred_mode >= 0:  # v5 (§32), v6 (§34): the values are residuals; rebuild them
+        _pred.rebuild(values, e.shape, e.pred_mode, e.dtype, e.pred_shift)
     return np.array(values, dtype=e.dtype).reshape(e.shape)
 
 
@@ -619,7 +621,7 @@ def read_package(data, *, limits: RefLimits = RefLimits(), decode: bool = True,
 
     For each tensor, in directory order: block CRC32 (skipped if not ``verify``; the directory
     CRC is always checked), quantization metadata, mirror modes (v3), group table, groups,
-    then (v3) the inverse mirror transform or (v5) the prediction rebuild.  Raises only
+    then (v3) the inverse mirror transform or (v5, v6) the prediction rebuild.  Raises only
     :class:`codec.errors.CodecError` subclasses for bad bytes.
     """
     try:

@@ -1,7 +1,7 @@
 """Reference reader of the format v4 tensor entries (docs/FORMAT.md §27-§30): three coding
 parameters, then one MSB-first bit string of Exp-Golomb fields, one record per tensor.  Format
 v5 (§32) is the same with ``[1] has_pred`` and ``[3] pred_mode`` after the mirror fields of an
-eligible tensor.
+eligible tensor; format v6 (§34) adds ``[EG(0)] pred_shift`` right after ``pred_mode``.
 
 Also the v4 table pool (§28.1): one bit string of Exp-Golomb fields, checks T1v4-T6v4 of
 §30 in their order.
@@ -20,6 +20,7 @@ from .decoder import (DTYPE_BY_CODE, MAX_CODE_LEN, MAX_KREF, MAX_NRUN, MAX_SYMBO
                       PREAMBLE_SIZE, SYM_EOB, SYM_FIRST, ByteReader, RefEntry, RefTable,
                       dtype_range, max_classes, unzigzag)
 from .predict_v5 import eligible as pred_eligible
+from .predict_v5 import shift_ok as pred_shift_ok
 
 MAX_DIM = 1 << 48
 MAX_LEN_K = 40        # order of the length residuals
@@ -96,6 +97,18 @@ class EntryBits:
         return self.start + (self.i + 7) // 8
 
 
+def read_pred_shift(br: EntryBits, name: str, shape: tuple) -> int:
+    """§34: ``pred_shift`` EG(0); one greater than ``ndim - 2``, or naming a pair of
+    dimensions with ``shape[h] * shape[h + 1] < 2``, is a CorruptError at the field's byte
+    (``value`` = the shift)."""
+    at = br.offset
+    shift = br.eg(0, "prediction shift")
+    if not pred_shift_ok(shape, shift):
+        raise CorruptError(f"tensor {name!r}: prediction shift {shift} does not fit shape "
+                           f"{shape} (§34)", offset=at, value=shift)
+    return shift
+
+
 def read_params(r: ByteReader) -> tuple[int, int, int]:
     at = r.pos
     len_k = r.u8("length order")
@@ -112,7 +125,8 @@ def read_params(r: ByteReader) -> tuple[int, int, int]:
 def read_entries(r: ByteReader, limits, ntab: int, dir_off: int, names: list[str],
                  version: int = 4):
     """The coding parameters and one entry record per name; ``r`` ends after the bit string.
-    ``version`` 5: the prediction fields of §32 after the mirror fields."""
+    ``version`` 5: the prediction fields of §32 after the mirror fields; 6: and §34's
+    ``pred_shift`` after ``pred_mode``."""
     len_k, voff_k, rate = read_params(r)
     br = EntryBits(r.buf, r.pos, r.end)
     tw = tid_width(ntab)
@@ -196,11 +210,14 @@ def read_entries(r: ByteReader, limits, ntab: int, dir_off: int, names: list[str
                 raise CorruptError(f"tensor {name!r}: mirror skip {skip} > period - 2",
                                    offset=at_m)
             mbytes = (numel // period + 3) // 4
-        # v5 (§32): the prediction transform (every mode 0-7 is valid: no check)
-        pred_mode = -1
+        # v5 (§32): the prediction transform (every mode 0-7 is valid: no check); v6 (§34):
+        # which two adjacent dimensions hold its images
+        pred_mode, pred_shift = -1, 0
         if version >= 5 and pred_eligible(shape, numel, period > 0):
             if br.u(1, "prediction flag") == 1:
                 pred_mode = br.u(3, "prediction mode")
+                if version >= 6:
+                    pred_shift = read_pred_shift(br, name, shape)
         # tables and lengths
         n_groups = -(-numel // gsize) if numel else 0
         if numel and ntab == 0:
@@ -245,7 +262,7 @@ def read_entries(r: ByteReader, limits, ntab: int, dir_off: int, names: list[str
         e.numel, e.n_groups = numel, n_groups
         e.group_table_bytes, e.payload_bytes, e.glen = gtab, pbytes, glen
         e.mirror_period, e.mirror_skip, e.mirror_bytes = period, skip, mbytes
-        e.pred_mode = pred_mode
+        e.pred_mode, e.pred_shift = pred_mode, pred_shift
         entries.append(e)
         boff += blen
     r.pos = br.end_pos()

@@ -1,6 +1,6 @@
-"""Reference encoder for formats v1, v2, v3, v4 and v5 (v2/v3 directory and v3's mirror
-transform: :mod:`.encoder_v2`; the v4/v5 entry bit string: :mod:`.encoder_v4`; v5's
-prediction transform: :mod:`.predict_v5`): the encoder's *decisions* in, the exact package
+"""Reference encoder for formats v1 to v6 (v2/v3 directory and v3's mirror transform:
+:mod:`.encoder_v2`; the v4-v6 entry bit string: :mod:`.encoder_v4`; the prediction transform
+of v5 (§32) and v6 (§34): :mod:`.predict_v5`): the encoder's *decisions* in, the exact package
 bytes out.
 
 ``codec.pack`` makes choices (grouping, value offset, the (kref, nrun) alphabet, the Huffman
@@ -46,6 +46,9 @@ class TensorChoice:
     them; None = §21's split.
     ``pred_mode``: v5 (§32): the prediction mode 0-7 (the values are stored as residuals of
     that prediction), or None (or -1) for none.  Only for an eligible tensor without a mirror.
+    ``pred_shift``: v6 (§34): the images of the prediction lie in dimensions
+    ``ndim - 2 - pred_shift`` and the next (0, v5's last two, or None: 0); a shift > 0 needs
+    format v6.
     """
     group_mode: str
     group_size: int
@@ -59,12 +62,19 @@ class TensorChoice:
     mirror_modes: Sequence[int] | None = None
     name_tokens: Sequence[bytes] | None = None
     pred_mode: int | None = None
+    pred_shift: int | None = 0
 
 
 def pred_of(ch: TensorChoice) -> int:
     """The choice's prediction mode, -1 for none."""
     m = getattr(ch, "pred_mode", None)
     return -1 if m is None else int(m)
+
+
+def shift_of(ch: TensorChoice) -> int:
+    """§34: the choice's prediction shift (0 without a prediction mode)."""
+    s = getattr(ch, "pred_shift", None)
+    return 0 if s is None or pred_of(ch) < 0 else int(s)
 
 
 def as_table(t) -> RefTable:
@@ -185,7 +195,7 @@ def tensor_block(arr: np.ndarray, ch: TensorChoice, tables: list[RefTable], code
     """(block bytes, tid_base, tid_bits, len_bits, meta length, glen).  With ``implicit``
     (format v4, §27) a tensor of exactly one group gets no group table: its table is
     ``tid_base`` and ``glen`` its bits (0 otherwise).  A choice with a prediction mode (v5,
-    §32) codes the residuals of the values instead of the values."""
+    §32; v6 with its shift, §34) codes the residuals of the values instead of the values."""
     arr = np.asarray(arr)
     flat = [int(v) for v in arr.reshape(-1).tolist()]
     mbytes = meta_bytes(ch.meta)
@@ -198,10 +208,11 @@ def tensor_block(arr: np.ndarray, ch: TensorChoice, tables: list[RefTable], code
         flat = _v2.mirror_forward(flat, P, a, ch.value_offset, modes, dtype)
         mbytes += _v2.mode_string(modes)
     mode = pred_of(ch)
-    if mode >= 0:  # v5 (§32): store r = wrap(x - pred), pred from the original values
+    if mode >= 0:  # v5 (§32), v6 (§34): store r = wrap(x - pred), pred from the original x
         if ch.mirror is not None:
             raise ValueError("a tensor cannot have both a mirror and a prediction mode")
-        flat = _pred.residuals(flat, arr.shape, mode, arr.dtype.newbyteorder("=").name)
+        flat = _pred.residuals(flat, arr.shape, mode, arr.dtype.newbyteorder("=").name,
+                               shift_of(ch))
     n = len(flat)
     G = -(-n // ch.group_size) if n else 0
     if G == 0:
@@ -231,24 +242,29 @@ def tensor_block(arr: np.ndarray, ch: TensorChoice, tables: list[RefTable], code
 
 def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int | None = None,
          chunk_log2: int = 16) -> bytes:
-    """Write a v5, v4, v3, v2 (v2-v5: CRC chunks of ``2**chunk_log2`` bytes) or v1 package.
+    """Write a v6, v5, v4, v3, v2 (v2-v6: CRC chunks of ``2**chunk_log2`` bytes) or v1
+    package.
 
     ``tensors``: mapping (or sequence of pairs) name -> integer array (the original values),
     in package order.  ``tables``: list of (kref, nrun, nclass, lengths) or RefTable.
-    ``choices``: name -> choice.  ``version`` None: 5 when some choice has a prediction mode
-    (§32), else 4 (§31), mirror or not (as ``codec.pack``: v4 bytes stay v4's).
+    ``choices``: name -> choice.  ``version`` None: 6 when some choice has a prediction
+    shift > 0 (§34), else 5 when some choice has a prediction mode (§32), else 4 (§31), mirror
+    or not (as ``codec.pack``: v4 and v5 bytes stay theirs).
     """
     items = list(tensors.items()) if isinstance(tensors, Mapping) else list(tensors)
     mirrored = any(choices[name].mirror is not None for name, _ in items)
     predicted = any(pred_of(choices[name]) >= 0 for name, _ in items)
+    shifted = any(shift_of(choices[name]) for name, _ in items)
     if version is None:
-        version = 5 if predicted else 4
-    if version not in (1, 2, 3, 4, 5) or isinstance(version, bool):
-        raise ValueError(f"version must be 1, 2, 3, 4 or 5, got {version!r}")
+        version = 6 if shifted else 5 if predicted else 4
+    if version not in (1, 2, 3, 4, 5, 6) or isinstance(version, bool):
+        raise ValueError(f"version must be 1, 2, 3, 4, 5 or 6, got {version!r}")
     if mirrored and version < 3:
         raise ValueError("the mirror transform needs format version 3 or later")
     if predicted and version < 5:
         raise ValueError("the prediction transform needs format version 5")
+    if shifted and version < 6:
+        raise ValueError("a prediction shift needs format version 6 (§34)")
     tables = [as_table(t) for t in tables]
     codes = [canonical_codes(t.lengths) for t in tables]
     v2 = _v2
@@ -271,7 +287,7 @@ def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int | No
                 ch.group_mode, ch.group_size, ch.value_offset, mlen,
                 None if ch.mirror is None else (int(ch.mirror[0]), int(ch.mirror[1])),
                 tid_base, tid_bits, len_bits, len(block) - mlen - mirror_bytes - gtab, glen,
-                pred_of(ch)))
+                pred_of(ch), shift_of(ch)))
             body += block
             continue
         if version >= 2:
@@ -334,14 +350,16 @@ def choices_of(data):
             mirror=(e.mirror_period, e.mirror_skip) if e.mirror_period else None,
             mirror_modes=list(e.mirror_modes) if e.mirror_period else None,
             name_tokens=list(e.name_tokens) if p.version >= 2 else None,
-            pred_mode=e.pred_mode if e.pred_mode >= 0 else None)
+            pred_mode=e.pred_mode if e.pred_mode >= 0 else None,
+            pred_shift=e.pred_shift)
     return p.tensors, p.tables, choices
 
 
 def reencode(data) -> bytes:
     """Decode ``data`` with the reference decoder and encode it again with the reference
     encoder, using the choices stored in its header (tables, table ids, grouping, value offset,
-    metadata, v2 name tokens, v3 mirror period / skip / row modes, v5 prediction modes).  For
+    metadata, v2 name tokens, v3 mirror period / skip / row modes, v5 prediction modes, v6
+    prediction shifts).  For
     any package written by ``codec.pack`` the result equals ``data``."""
     from .decoder import read_header
     tensors, tables, choices = choices_of(data)

@@ -2,7 +2,8 @@
 coding parameters and the entry bit string, field by field, bits appended to a big-endian
 :class:`bitarray.bitarray`; and §29's choice of the parameters by exact size (every candidate
 bit string is written out and measured).  Format v5 (§32): the same, with ``has_pred`` (and
-``pred_mode``) after the mirror fields of every eligible tensor.  Also the table pool (§28.1),
+``pred_mode``) after the mirror fields of every eligible tensor; format v6 (§34): and
+``pred_shift`` (EG(0)) after ``pred_mode``.  Also the table pool (§28.1),
 each table's (mode, gk, dk) chosen the same way.  Independent of ``codec.format_v4``."""
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from .decoder_v4 import (FIRST_DTYPE, MAX_LEN_K, MAX_RATE, MAX_VOFF_K, predicted
 from .encoder import as_table, bits_of, padded_bytes, varint, zigzag
 from .encoder_v2 import group_code
 from .predict_v5 import eligible as pred_eligible
+from .predict_v5 import shift_ok as pred_shift_ok
 
 
 @dataclass
@@ -34,6 +36,7 @@ class EntryV4:
     payload_bytes: int = 0
     glen: int = 0         # one group: its bits (the block has no group table)
     pred_mode: int = -1   # v5 (§32): the prediction mode 0-7, -1 none
+    pred_shift: int = 0   # v6 (§34): images in dims ndim - 2 - pred_shift and the next
 
     @property
     def numel(self) -> int:
@@ -57,11 +60,34 @@ def seg(s: int, k: int) -> bitarray:
     return eg(zigzag(s), k)
 
 
+def pred_fields(e: EntryV4, shape: tuple, version: int) -> bitarray:
+    """§32: ``has_pred`` [``pred_mode``] of an eligible tensor (nothing for another) in v5 and
+    later; §34: then ``pred_shift`` as EG(0) in v6 (it must be 0 before v6 and fit the shape:
+    at most ``ndim - 2``, ``shape[h] * shape[h + 1] >= 2``)."""
+    out = bitarray(endian="big")
+    if e.pred_mode >= 0 and e.pred_shift and version < 6:
+        raise ValueError(f"a prediction shift {e.pred_shift} needs format version 6 (§34)")
+    if not (version >= 5 and pred_eligible(shape, e.numel, e.mirror is not None)):
+        if e.pred_mode >= 0:
+            raise ValueError(f"a prediction mode for shape {shape} (mirror "
+                             f"{e.mirror is not None}) in format version {version}")
+        return out
+    if e.pred_mode < 0:
+        return bits_of(0, 1)
+    out += bits_of(1, 1) + bits_of(e.pred_mode, 3)
+    if version >= 6:
+        if not pred_shift_ok(shape, e.pred_shift):
+            raise ValueError(f"prediction shift {e.pred_shift} does not fit shape {shape} "
+                             f"(§34)")
+        out += eg(e.pred_shift, 0)
+    return out
+
+
 def entry_string(entries: list[EntryV4], ntab: int, len_k: int, voff_k: int,
                  rate: int, version: int = 4) -> bitarray:
     """§28: one record per entry, in order (the previous dtype starts as int8, the previous
     shape as ()); ``version`` 5: §32's has_pred [pred_mode] after the mirror fields of an
-    eligible tensor."""
+    eligible tensor; 6: §34's pred_shift after pred_mode."""
     out = bitarray(endian="big")
     tw = tid_width(ntab)
     prev_code, prev_shape = FIRST_DTYPE, ()
@@ -97,14 +123,7 @@ def entry_string(entries: list[EntryV4], ntab: int, len_k: int, voff_k: int,
         else:
             out += bits_of(0, 1)
         numel = e.numel
-        if version >= 5 and pred_eligible(shape, numel, e.mirror is not None):
-            if e.pred_mode >= 0:
-                out += bits_of(1, 1) + bits_of(e.pred_mode, 3)
-            else:
-                out += bits_of(0, 1)
-        elif e.pred_mode >= 0:
-            raise ValueError(f"a prediction mode for shape {shape} (mirror "
-                             f"{e.mirror is not None}) in format version {version}")
+        out += pred_fields(e, shape, version)
         if numel:
             out += bits_of(e.tid_base, tw)
             pred = predicted_bits(numel, rate)
