@@ -4,14 +4,17 @@
  *                              values of the stored dtype).  Exit 0; 2 on a corrupt, truncated
  *                              or unsupported package (nothing is written then); 1 on usage or
  *                              I/O errors.
- *   cdecode --list IN          one line per tensor: index dtype numel ndim dims... [pred M]
- *                              :name(hex) (v5: "pred M" for a tensor with prediction mode M)
+ *   cdecode --list IN          one line per tensor: index dtype numel ndim dims... [pred M
+ *                              [shift S]] :name(hex) (v5: "pred M" for a tensor with
+ *                              prediction mode M; v6: "shift S" when its pred_shift S > 0)
  *   cdecode --check-api IN     cross-check spk_decode (tensor by tensor), spk_find,
  *                              spk_tensor_at and streaming decode (one group at a time)
  *                              against spk_decode_many; exit 3 on mismatch
  *                              (v3: a mirror tensor whose groups split its rows, v5: a
- *                              prediction tensor whose groups split its images must be
- *                              SPK_E_LIMIT for spk_stream_begin, and is not streamed)
+ *                              prediction tensor whose groups split its images, v6: its
+ *                              a-slices of H * W * C values, must be SPK_E_LIMIT for
+ *                              spk_stream_begin, and is not streamed); prints "ok <tensors>
+ *                              streamed <n> limit <m>" (m: the SPK_E_LIMIT ones)
  *   cdecode --bench N IN       decode the package N times (open, directory, CRCs, all tensors
  *                              with spk_decode_many,
  *                              each time with a zeroed spk_dec); print "<params> <best seconds>"
@@ -35,6 +38,18 @@
 #include "spkdec.h"
 
 static spk_dec dec; /* 16 KiB (33 KiB with -DSPK_MULTI): static, zero-initialized */
+
+/* A prediction tensor's a-slice (FORMAT.md §34): the product of its dims from
+ * h = ndim - 2 - pred_shift on (H * W * C; H * W when pred_shift = 0, as v5), computed here
+ * independently of the library's check in spk_stream_begin */
+static uint64_t pred_slice(const spk_tensor *t)
+{
+    uint64_t n = 1;
+    unsigned k;
+    for (k = (unsigned)t->ndim - 2u - t->pred_shift; k < t->ndim; k++)
+        n *= t->shape[k];
+    return n;
+}
 
 static uint8_t *read_file(const char *path, size_t *len)
 {
@@ -224,6 +239,8 @@ int main(int argc, char **argv)
                 printf(" %llu", (unsigned long long)ts[i].shape[k]);
             if (ts[i].pred_mode >= 0)
                 printf(" pred %d", ts[i].pred_mode);
+            if (ts[i].pred_mode >= 0 && ts[i].pred_shift)
+                printf(" shift %u", (unsigned)ts[i].pred_shift);
             printf(" :");
             for (k = 0; k < names[i].n; k++)
                 printf("%02x", (uint8_t)names[i].s[k]);
@@ -328,6 +345,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(mode, "--check-api")) {
         static spk_dec d2;
+        unsigned streamed = 0, limited = 0;
         /* spk_decode_many again with dec as the first call left it (its last decode table
          * loaded: decoded first; the chunks verified), in reverse order */
         uint8_t **again = (uint8_t **)calloc(p.ntensors + 1u, sizeof *again);
@@ -369,15 +387,16 @@ int main(int argc, char **argv)
                 t.block_off != ts[i].block_off || t.name_len != ts[i].name_len)
                 return fprintf(stderr, "spk_tensor_at(%u) differs\n", (unsigned)i), 3;
             rc = spk_stream_begin(&s, &p, &t, &d2);
-            if (t.pred_mode != ts[i].pred_mode)
-                return fprintf(stderr, "spk_tensor_at(%u) pred_mode differs\n", (unsigned)i), 3;
+            if (t.pred_mode != ts[i].pred_mode || t.pred_shift != ts[i].pred_shift)
+                return fprintf(stderr, "spk_tensor_at(%u) pred_mode / pred_shift differs\n",
+                               (unsigned)i), 3;
             if ((t.mirror_period && t.group_size % t.mirror_period) ||
-                (t.pred_mode >= 0 &&
-                 t.group_size % ((uint32_t)t.shape[t.ndim - 2] * (uint32_t)t.shape[t.ndim - 1]))) {
+                (t.pred_mode >= 0 && t.group_size % pred_slice(&t))) {
                 if (rc != SPK_E_LIMIT)
                     return fprintf(stderr, "split mirror rows / images streamed in tensor %u: "
                                    "%d\n", (unsigned)i, rc), 3;
                 free(g);
+                limited++;
                 continue;
             }
             if (rc < 0)
@@ -392,6 +411,7 @@ int main(int argc, char **argv)
                 return fail("stream", n);
             if (at != nbytes)
                 return fprintf(stderr, "stream short in tensor %u\n", (unsigned)i), 3;
+            streamed++;
             if (t.numel && gbytes > t.itemsize && spk_stream_begin(&s, &p, &t, &d2) == 0 &&
                 spk_stream_next(&s, g, gbytes - t.itemsize) != SPK_E_ARG &&
                 (uint64_t)t.group_size * t.itemsize - t.itemsize >= t.itemsize)
@@ -400,7 +420,7 @@ int main(int argc, char **argv)
         }
         if (spk_find(&p, "\xff no such name", 15) != SPK_E_ARG)
             return fprintf(stderr, "spk_find found a missing name\n"), 3;
-        printf("ok %u\n", (unsigned)p.ntensors);
+        printf("ok %u streamed %u limit %u\n", (unsigned)p.ntensors, streamed, limited);
         return 0;
     }
     for (i = 0; i < p.ntensors; i++) {

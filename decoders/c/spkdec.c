@@ -1,10 +1,10 @@
-/* spkdec.c: portable C99 decoder for codec packages, format v1-v5 (see spkdec.h).
+/* spkdec.c: portable C99 decoder for codec packages, format v1-v6 (see spkdec.h).
  *
  * Source of truth for the format: docs/FORMAT.md; codec/format.py, codec/format_v2.py,
  * codec/format_v4.py, codec/huffman.py, codec/kernels/ (decode.py, symbols.py, tables.py,
  * directory_v2.py).
  *   package  = preamble(8) | blocks | directory | footer(24; v4: 12)
- *   preamble = "SPKG" version=1|2|3|4|5 flags=0 0 0
+ *   preamble = "SPKG" version=1|2|3|4|5|6 flags=0 0 0
  *   v2 directory = tables | n_tensors | token dictionary + name bit string | compact entries
  *              (block offsets implicit) | chunk_log2 | one CRC32 per 2^chunk_log2 data bytes
  *   v3       = v2; an entry with flag bit 7 adds mirror_period, mirror_skip after meta_length
@@ -22,6 +22,9 @@
  *              has_pred bit after the mirror fields, then a 3-bit pred_mode if it is set: the
  *              decoded values are residuals of a prediction from the image's neighbouring
  *              values (§32; codec/predict.py), rebuilt after decoding (unpredict)
+ *   v6       = v5; a predicted entry has pred_shift (EG(0)) after pred_mode: the images lie
+ *              in dims h = ndim - 2 - pred_shift and h + 1, C = the product of the dims after
+ *              them interleaved images (§34; pred_dims, unpredict)
  *   footer   = dir_off u64le, dir_len u64le, crc32(preamble + directory) u32le, "GKPS"
  *   v4 footer = dir_len u32le, crc32(preamble + directory) u32le, "GKPS" (the directory ends
  *              where the footer starts)
@@ -60,45 +63,58 @@
 #define NO_CRC 0
 #endif
 
-/* Format versions read: all five by default; -DSPK_ONLY_V1 ... -DSPK_ONLY_V5 leave the others
+/* Format versions read: all six by default; -DSPK_ONLY_V1 ... -DSPK_ONLY_V6 leave the others
  * out (smaller code, for firmware that embeds a package of a known version).  V2(p): the v2
- * names, implicit block offsets and chunk CRCs (v2-v5); V3(p): the mirror transform (v3-v5);
+ * names, implicit block offsets and chunk CRCs (v2-v6); V3(p): the mirror transform (v3-v6);
  * V4(p): v4's layout (12-byte footer, entry bit string, one-group tensors without a group
- * table; v4, v5); V5(p): the prediction transform (v5). */
+ * table; v4-v6); V5(p): the prediction transform (v5, v6); V6(p): its pred_shift field (v6,
+ * §34). */
 #if (defined(SPK_ONLY_V1) + defined(SPK_ONLY_V2) + defined(SPK_ONLY_V3) + \
-     defined(SPK_ONLY_V4) + defined(SPK_ONLY_V5)) > 1
-#error "SPK_ONLY_V1, SPK_ONLY_V2, SPK_ONLY_V3, SPK_ONLY_V4 and SPK_ONLY_V5 exclude each other"
+     defined(SPK_ONLY_V4) + defined(SPK_ONLY_V5) + defined(SPK_ONLY_V6)) > 1
+#error "SPK_ONLY_V1 ... SPK_ONLY_V6 exclude each other"
 #endif
 #if defined(SPK_ONLY_V1)
 #define V2(p) 0
 #define V3(p) 0
 #define V4(p) 0
 #define V5(p) 0
+#define V6(p) 0
 #elif defined(SPK_ONLY_V2)
 #define V2(p) 1
 #define V3(p) 0
 #define V4(p) 0
 #define V5(p) 0
+#define V6(p) 0
 #elif defined(SPK_ONLY_V3)
 #define V2(p) 1
 #define V3(p) 1
 #define V4(p) 0
 #define V5(p) 0
+#define V6(p) 0
 #elif defined(SPK_ONLY_V4)
 #define V2(p) 1
 #define V3(p) 1
 #define V4(p) 1
 #define V5(p) 0
+#define V6(p) 0
 #elif defined(SPK_ONLY_V5)
 #define V2(p) 1
 #define V3(p) 1
 #define V4(p) 1
 #define V5(p) 1
+#define V6(p) 0
+#elif defined(SPK_ONLY_V6)
+#define V2(p) 1
+#define V3(p) 1
+#define V4(p) 1
+#define V5(p) 1
+#define V6(p) 1
 #else
 #define V2(p) ((p)->version >= 2)
 #define V3(p) ((p)->version >= 3)
 #define V4(p) ((p)->version >= 4)
-#define V5(p) ((p)->version == 5)
+#define V5(p) ((p)->version >= 5)
+#define V6(p) ((p)->version >= 6)
 #endif
 #define VERSION_OK(v) SPK_READS_VERSION(v)
 
@@ -1374,6 +1390,7 @@ static int entry_read1(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, 
     t->mirror_period = t->mirror_skip = 0;
     t->mirror_len = 0;
     t->pred_mode = -1;
+    t->pred_shift = 0;
     t->tid_base = (uint32_t)var(&r, p->ntables ? p->ntables - 1u : 0);
     t->tid_bits = (uint8_t)u8(&r);
     t->len_bits = (uint8_t)u8(&r);
@@ -1499,6 +1516,7 @@ static int entry_read2(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
     t->mirror_period = t->mirror_skip = 0;
     t->mirror_len = 0;
     t->pred_mode = -1;
+    t->pred_shift = 0;
     if (V3(p) && (f & 0x80u)) {
         /* v3 mirror (§24): X1 numel > 0, 2 <= P <= 2^48, P divides numel (numel <= 2^31 + 1
          * here, so P fits 32 bits when it is <= numel: a 32-bit remainder); X2 a <= P - 2 (the
@@ -1531,11 +1549,11 @@ static int entry_read2(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
     return entry_end(p, t, &r, numel, x);
 }
 
-/* v4 / v5 entry at bit t->next * 8 + t->next_bit (FORMAT.md §28, the checks of §30; v5: §32's
- * has_pred and pred_mode after the mirror fields); t holds the
- * previous entry (iter_reset: int8, shape ()), whose dtype and shape an entry may repeat; its
- * block follows the previous one.  A tensor of one group has no group table (tid_bits =
- * len_bits = 0): its group is the payload's first pay_len * 8 - glen_pad bits. */
+/* v4 / v5 / v6 entry at bit t->next * 8 + t->next_bit (FORMAT.md §28, the checks of §30; v5:
+ * §32's has_pred and pred_mode after the mirror fields; v6: §34's pred_shift after them); t
+ * holds the previous entry (iter_reset: int8, shape ()), whose dtype and shape an entry may
+ * repeat; its block follows the previous one.  A tensor of one group has no group table
+ * (tid_bits = len_bits = 0): its group is the payload's first pay_len * 8 - glen_pad bits. */
 static int entry_read4(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
 {
     brd b;
@@ -1601,12 +1619,24 @@ static int entry_read4(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
         mb = ((uint32_t)numel / t->mirror_period + 3u) >> 2; /* mirror_bytes */
     }
     t->pred_mode = -1;
+    t->pred_shift = 0;
     /* v5 (§32): has_pred (and pred_mode) only if eligible: numel > 0, ndim >= 2, H * W >= 2
      * (no dim is 0 when numel > 0, so: H > 1 or W > 1; no product that could overflow) and no
      * mirror.  Every mode is valid. */
     if (V5(p) && numel && t->ndim >= 2 && !t->mirror_period &&
-        (t->shape[t->ndim - 2u] > 1u || t->shape[t->ndim - 1u] > 1u) && ubits(&b, 1))
+        (t->shape[t->ndim - 2u] > 1u || t->shape[t->ndim - 1u] > 1u) && ubits(&b, 1)) {
         t->pred_mode = (int8_t)ubits(&b, 3);
+        /* v6 (§34): pred_shift, EG(0): the images in dims h = ndim - 2 - pred_shift and h + 1;
+         * corrupt if > ndim - 2 (checked first: h indexes shape) or if shape[h] * shape[h + 1]
+         * is 1 (no dim is 0 here: both are 1).  0 after an error in b. */
+        if (V6(p)) {
+            x = egol(&b, 0);
+            if (x > t->ndim - 2u ||
+                (t->shape[t->ndim - 2u - x] < 2u && t->shape[t->ndim - 1u - x] < 2u))
+                x = 0, fail(&b.r, SPK_E_CORRUPT);
+            t->pred_shift = (uint8_t)x;
+        }
+    }
     groups_of(t, numel, gs);
     t->tid_base = 0;
     t->tid_bits = t->len_bits = t->glen_pad = 0;
@@ -1786,7 +1816,7 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
     memset(p, 0, sizeof *p);
     if (!buf || len < 8)
         return SPK_E_TRUNCATED;
-    if (le(buf, 4) != 0x474b5053u || !VERSION_OK(buf[4]) || buf[5]) /* "SPKG", 1-5, flags 0 */
+    if (le(buf, 4) != 0x474b5053u || !VERSION_OK(buf[4]) || buf[5]) /* "SPKG", 1-6, flags 0 */
         return SPK_E_UNSUPPORTED;
     if (buf[6] || buf[7])
         return SPK_E_CORRUPT;
@@ -2185,11 +2215,28 @@ static void unmirror(const spk_pkg *p, const spk_tensor *t, uint8_t *o, uint32_t
 }
 
 #if SPK_FORMAT_VERSION >= 5
-/* v5: H * W of a prediction tensor t (its images' size: >= 2, <= numel <= 2^31 since every
- * dim is >= 1 when numel > 0, which the entry reader requires of a prediction tensor) */
-static uint32_t pred_hw(const spk_tensor *t)
+/* v5, v6 (§32, §34): the image dims of a prediction tensor t: H = shape[h], W = shape[h + 1]
+ * (h = ndim - 2 - pred_shift, >= 0: the entry reader checks pred_shift <= ndim - 2) and C =
+ * the product of the dims after h + 1 (1 if none; v5: pred_shift 0, C 1); returns H * W * C,
+ * an a-slice's values (>= 2).  Every dim is >= 1 (numel > 0, which the entry reader requires
+ * of a prediction tensor), so each partial product is <= numel <= 2^31: no overflow. */
+static uint32_t pred_dims(const spk_tensor *t, uint32_t *H, uint32_t *W, uint32_t *C)
 {
-    return (uint32_t)t->shape[t->ndim - 2u] * (uint32_t)t->shape[t->ndim - 1u];
+    unsigned h = t->ndim - 2u - t->pred_shift, k;
+    uint64_t c = 1;
+    for (k = h + 2u; k < t->ndim; k++)
+        c *= t->shape[k];
+    *H = (uint32_t)t->shape[h];
+    *W = (uint32_t)t->shape[h + 1u];
+    *C = (uint32_t)c;
+    return (uint32_t)(c * t->shape[h] * t->shape[h + 1u]);
+}
+
+/* the values of an a-slice (whole images for v5): streamed groups must hold whole ones */
+static uint32_t pred_slice(const spk_tensor *t)
+{
+    uint32_t H, W, C;
+    return pred_dims(t, &H, &W, &C);
 }
 
 /* v5: value i of o (item size sz) as unsigned bits */
@@ -2264,23 +2311,68 @@ HOT void unpredict_sz(uint8_t *o, uint32_t n, uint32_t H, uint32_t W, unsigned s
 #undef REBUILD
 }
 
+/* v6 (FORMAT.md §34): the n values at o (whole a-slices of S = H * W * C values: n a multiple
+ * of S, which the callers ensure as for unpredict_sz), C images interleaved: position (i, j)
+ * of image c of a slice is value (i * W + j) * C + c, so within a row of R = W * C values
+ * L = p - C, U = p - R, UL = p - R - C.  Each precedes p in C order and is final when read,
+ * so one forward pass rebuilds in place; the C values of one (i, j) are independent (the
+ * inner runs are over them: contiguous, no chain through a register).  Same biased
+ * arithmetic and constants as unpredict_sz (C = 1 is its layout: -Os builds reading v6 use
+ * this loop for every C).  Indices: p < S <= n <= 2^31 and b + S <= n (b a multiple of S
+ * below n): no uint32 overflow, and p - R - C >= 0 where it is read (p >= R + C). */
+HOT void unpredict_csz(uint8_t *o, uint32_t n, uint32_t H, uint32_t W, uint32_t C, unsigned sz,
+                       uint64_t half, int64_t mi, int64_t ku, int64_t me)
+{
+    const uint64_t mask = (((uint64_t)1 << (8u * sz - 1u)) << 1) - 1u;
+    const int64_t ke = 4 - me * (int64_t)half, ki = 4 - mi * (2 - ku) * (int64_t)half;
+    const uint32_t R = W * C, S = H * R;
+    uint32_t b, e, p;
+#define XB(k) ((int64_t)(getu(q, k, sz) ^ half))
+    for (b = 0; b < n; b += S) {
+        uint8_t *q = o + (size_t)b * sz;
+        for (p = C; p < R; p++) /* row 0 (p < C: positions (0, 0), their residuals) */
+            rebuild_at(q, p, sz, half, mask, fdiv8(me * XB(p - C) + ke));
+        for (e = R; e < S; e += R) { /* row e / R: values e .. e + R, the row above e - R .. */
+            for (p = e; p < e + C; p++) /* column 0 */
+                rebuild_at(q, p, sz, half, mask, fdiv8(me * XB(p - R) + ke));
+            for (; p < e + R; p++)
+                rebuild_at(q, p, sz, half, mask,
+                           fdiv8(mi * (XB(p - C) + XB(p - R) - ku * XB(p - R - C)) + ki));
+        }
+    }
+#undef XB
+}
+
 static void unpredict(const spk_tensor *t, uint8_t *o, uint32_t n)
 {
-    const uint32_t H = (uint32_t)t->shape[t->ndim - 2u], W = (uint32_t)t->shape[t->ndim - 1u];
+    uint32_t H, W, C;
     const unsigned sz = t->itemsize, kind = (unsigned)t->pred_mode >> 2;
     const int64_t c = (t->pred_mode & 3) + 1;
     const uint64_t half = t->dtype & 1u ? (uint64_t)1 << (8u * sz - 1u) : 0u; /* odd: signed */
+    (void)pred_dims(t, &H, &W, &C);
 #if !defined(__OPTIMIZE_SIZE__) /* speed: one loop per item size (sz constant in it) */
-    if (sz == 1)
-        unpredict_sz(o, n, H, W, 1, half, c << kind, kind, 2 * c);
+    if (C == 1) { /* v5's layout (pred_shift 0, or only 1s after h + 1): L kept in a register */
+        if (sz == 1)
+            unpredict_sz(o, n, H, W, 1, half, c << kind, kind, 2 * c);
+        else if (sz == 2)
+            unpredict_sz(o, n, H, W, 2, half, c << kind, kind, 2 * c);
+        else
+            unpredict_sz(o, n, H, W, sz, half, c << kind, kind, 2 * c);
+    } else if (sz == 1)
+        unpredict_csz(o, n, H, W, C, 1, half, c << kind, kind, 2 * c);
     else if (sz == 2)
-        unpredict_sz(o, n, H, W, 2, half, c << kind, kind, 2 * c);
+        unpredict_csz(o, n, H, W, C, 2, half, c << kind, kind, 2 * c);
     else
+        unpredict_csz(o, n, H, W, C, sz, half, c << kind, kind, 2 * c);
+#elif SPK_FORMAT_VERSION >= 6 /* -Os: one loop for every C */
+    unpredict_csz(o, n, H, W, C, sz, half, c << kind, kind, 2 * c);
+#else /* -Os, v5 only: C is 1 */
+    (void)C;
+    unpredict_sz(o, n, H, W, sz, half, c << kind, kind, 2 * c);
 #endif
-        unpredict_sz(o, n, H, W, sz, half, c << kind, kind, 2 * c);
 }
 #else
-#define pred_hw(t) 1u
+#define pred_slice(t) 1u
 #define unpredict(t, o, n) ((void)0)
 #endif
 
@@ -2336,8 +2428,9 @@ int spk_stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_d
     /* v3: spk_stream_next undoes the mirror group by group, so a group must hold whole rows */
     if (V3(p) && t->mirror_period && t->group_size % t->mirror_period)
         return SPK_E_LIMIT;
-    /* v5: and rebuilds predicted values group by group, so a group must hold whole images */
-    if (V5(p) && t->pred_mode >= 0 && t->group_size % pred_hw(t))
+    /* v5: and rebuilds predicted values group by group, so a group must hold whole images;
+     * v6 (§34): whole a-slices of H * W * C values (H * W with pred_shift 0, as v5) */
+    if (V5(p) && t->pred_mode >= 0 && t->group_size % pred_slice(t))
         return SPK_E_LIMIT;
     return 0;
 }
@@ -2415,7 +2508,7 @@ int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes)
     if (V3(s->pkg) && t->mirror_period && n > 0) /* whole rows (spk_stream_begin) */
         unmirror(s->pkg, t, (uint8_t *)out, first / t->mirror_period,
                  (first + (uint32_t)n) / t->mirror_period);
-    if (V5(s->pkg) && t->pred_mode >= 0 && n > 0) /* whole images (spk_stream_begin) */
+    if (V5(s->pkg) && t->pred_mode >= 0 && n > 0) /* whole a-slices (spk_stream_begin) */
         unpredict(t, (uint8_t *)out, (uint32_t)n);
     return n;
 }
@@ -2521,7 +2614,7 @@ static int job_decode(const spk_pkg *p, spk_dec *d, spk_job *j)
     }
     if (V3(p) && t->mirror_period) /* v3: every group decoded, undo the mirror */
         unmirror(p, t, (uint8_t *)j->out, 0, t->numel / t->mirror_period);
-    if (V5(p) && t->pred_mode >= 0) /* v5: every group decoded, rebuild the values */
+    if (V5(p) && t->pred_mode >= 0) /* v5, v6: every group decoded, rebuild the values */
         unpredict(t, (uint8_t *)j->out, t->numel);
     return 0;
 }
@@ -2550,7 +2643,7 @@ int spk_decode_many(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n)
         return 0;
     }
     E_(many_by_table(p, d, jobs, n));
-    for (i = 0; i < n; i++) { /* every group decoded: v3: undo the mirrors; v5: the
+    for (i = 0; i < n; i++) { /* every group decoded: v3: undo the mirrors; v5, v6: the
                                  prediction transforms */
         const spk_tensor *t = jobs[i].t;
         if (V3(p) && t->mirror_period)

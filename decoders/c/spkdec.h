@@ -1,4 +1,4 @@
-/* spkdec: portable C99 decoder for codec packages, format versions 1, 2, 3, 4 and 5.
+/* spkdec: portable C99 decoder for codec packages, format versions 1, 2, 3, 4, 5 and 6.
  *
  * No dynamic allocation, no libc beyond memcpy/memset, no global state.  All buffers are
  * provided by the caller; every function returns a negative SPK_E_* code on malformed input
@@ -43,7 +43,12 @@
  * and, if set, a 3-bit mode (t->pred_mode, -1 without one); the decoded values are residuals,
  * turned into the values image by image (H * W values each) after the tensor's groups are
  * decoded (spk_decode, spk_decode_many) or, streaming, on each group, which then must hold
- * whole images.  The API is the same for every version (p->version says which one a package
+ * whole images.  Format v6 (§34) is v5 whose predicted entries also say which two adjacent
+ * dims hold the images: a pred_shift field (Exp-Golomb order 0, t->pred_shift; 0 in v1-v5)
+ * right after pred_mode, the images in dims h = ndim - 2 - pred_shift and h + 1 (H, W), the C
+ * values of one (i, j) of C = (product of the dims after h + 1) interleaved images contiguous:
+ * the rebuild runs over whole "a-slices" of H * W * C values, and a streamed group must hold
+ * whole a-slices.  The API is the same for every version (p->version says which one a package
  * is).
  */
 #ifndef SPKDEC_H
@@ -56,11 +61,11 @@
 extern "C" {
 #endif
 
-/* Format versions read: SPK_MIN_FORMAT_VERSION .. SPK_FORMAT_VERSION (1 .. 5; one of them with
- * -DSPK_ONLY_V1 / -DSPK_ONLY_V2 / -DSPK_ONLY_V3 / -DSPK_ONLY_V4 / -DSPK_ONLY_V5, which the code
- * including this header should see too).  SPK_FORMAT_VERSION was 1 when only v1 was read, 2
- * before v3, 3 before v4 and 4 before v5: test a package's version with SPK_READS_VERSION(v),
- * not with == SPK_FORMAT_VERSION. */
+/* Format versions read: SPK_MIN_FORMAT_VERSION .. SPK_FORMAT_VERSION (1 .. 6; one of them with
+ * -DSPK_ONLY_V1 / -DSPK_ONLY_V2 / -DSPK_ONLY_V3 / -DSPK_ONLY_V4 / -DSPK_ONLY_V5 /
+ * -DSPK_ONLY_V6, which the code including this header should see too).  SPK_FORMAT_VERSION was
+ * 1 when only v1 was read, 2 before v3, 3 before v4, 4 before v5 and 5 before v6: test a
+ * package's version with SPK_READS_VERSION(v), not with == SPK_FORMAT_VERSION. */
 #if defined(SPK_ONLY_V1)
 #define SPK_FORMAT_VERSION 1
 #elif defined(SPK_ONLY_V2)
@@ -69,8 +74,10 @@ extern "C" {
 #define SPK_FORMAT_VERSION 3
 #elif defined(SPK_ONLY_V4)
 #define SPK_FORMAT_VERSION 4
-#else
+#elif defined(SPK_ONLY_V5)
 #define SPK_FORMAT_VERSION 5
+#else
+#define SPK_FORMAT_VERSION 6
 #endif
 #if defined(SPK_ONLY_V2)
 #define SPK_MIN_FORMAT_VERSION 2
@@ -80,6 +87,8 @@ extern "C" {
 #define SPK_MIN_FORMAT_VERSION 4
 #elif defined(SPK_ONLY_V5)
 #define SPK_MIN_FORMAT_VERSION 5
+#elif defined(SPK_ONLY_V6)
+#define SPK_MIN_FORMAT_VERSION 6
 #else
 #define SPK_MIN_FORMAT_VERSION 1
 #endif
@@ -135,7 +144,8 @@ enum {
     SPK_E_CHECKSUM = -4,    /* directory or block CRC32 mismatch */
     SPK_E_LIMIT = -5,       /* exceeds a limit (output size, counts, SPK_SMALL codes; v3:
                                streaming a mirror tensor whose groups split its rows; v5:
-                               streaming a prediction tensor whose groups split its images) */
+                               streaming a prediction tensor whose groups split its images;
+                               v6: its a-slices of H * W * C values) */
     SPK_E_DATA = -6,        /* malformed bitstream in a group */
     SPK_E_ARG = -7,         /* caller error: bad index, output buffer too small, NULL */
     SPK_END = 0             /* spk_stream_next: no more groups */
@@ -152,7 +162,7 @@ typedef struct {
     size_t ent_off;            /* first tensor entry */
     uint32_t ntables, ntensors;
     uint32_t dir_crc;
-    uint8_t version;           /* 1, 2, 3, 4 or 5 */
+    uint8_t version;           /* 1, 2, 3, 4, 5 or 6 */
     /* v2, v3 and v4 only (0 in v1) */
     uint8_t id_bits, count_bits; /* name records: token id width, shared / fresh width */
     uint8_t chunk_log2;        /* CRC chunk size 2^chunk_log2 */
@@ -204,10 +214,14 @@ typedef struct {
     uint16_t ntok;             /* tokens of this name; tok_end[k] + 1 = bytes of tokens 0..k */
     uint16_t tok_end[SPK_MAX_NAME_TOKENS];
     /* v5 prediction transform (FORMAT.md §32): its mode 0-7 (kind = pred_mode >> 2: 0
-     * average, 1 plane; c = (pred_mode & 3) + 1), -1 without one (always before v5).  The
-     * images are the runs of shape[ndim - 2] * shape[ndim - 1] values.  (Last: it fills the
-     * struct's padding.) */
+     * average, 1 plane; c = (pred_mode & 3) + 1), -1 without one (always before v5).  v6
+     * (§34): pred_shift (0 before v6 and without a transform; <= ndim - 2): the images lie in
+     * dims h = ndim - 2 - pred_shift and h + 1 (H = shape[h], W = shape[h + 1]; C = the
+     * product of the dims after h + 1, 1 if none): value ((a * H + i) * W + j) * C + c is
+     * position (i, j) of image (a, c).  pred_shift 0 (v5): the images are the runs of
+     * shape[ndim - 2] * shape[ndim - 1] values.  (Last: they fill the struct's padding.) */
     int8_t pred_mode;
+    uint8_t pred_shift;
 } spk_tensor;
 
 /* Decoder work area: the decode table of the Huffman table last used (reused across calls).
@@ -272,7 +286,7 @@ int spk_verify(const spk_pkg *p, const spk_tensor *t);
  * overlaps, except those d has verified before in this package: d remembers one contiguous
  * range of verified chunks, so decoding tensors in order reads each chunk once; zero d if the
  * package bytes change in place), v3: the mirror modes, and the group table first; v3: undoes
- * the mirror transform after the last group; v5: rebuilds the values from the prediction
+ * the mirror transform after the last group; v5, v6: rebuilds the values from the prediction
  * residuals after the last group (t->pred_mode >= 0). */
 int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, size_t out_bytes);
 
@@ -282,7 +296,7 @@ int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, siz
  * mirror modes, group tables: every job's first); then the groups of all the jobs are decoded
  * table by table, so each decode table is built once for all of them instead of once for every
  * tensor that uses it (yolov8n 8-bit 50 %: 77 tables, 2,010 builds tensor by tensor: docs/
- * C_DECODER.md "Decoding many tensors"); v3: the mirror transforms are undone last; v5: the
+ * C_DECODER.md "Decoding many tensors"); v3: the mirror transforms are undone last; v5, v6: the
  * prediction transforms too.  Returns 0 or
  * the first error (outputs then unspecified).  Packages whose tables times groups exceed
  * SPK_MANY_MAX_WORK (each table used is one pass over every job's group table) are decoded
@@ -305,7 +319,8 @@ int spk_decode_many(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n);
  * (group_size a multiple of H * W = shape[ndim - 2] * shape[ndim - 1], or one group), and
  * next rebuilds its images' values; otherwise begin returns SPK_E_LIMIT (use spk_decode):
  * the rebuild of an image's first row in a group needs the image's previous row, which the
- * stream does not keep. */
+ * stream does not keep.  v6 (§34): whole a-slices, group_size a multiple of H * W * C (the
+ * product of shape[ndim - 2 - t->pred_shift ..]; H * W when pred_shift = 0, as v5). */
 int spk_stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_dec *d);
 int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes);
 
