@@ -187,6 +187,31 @@ def test_group_preds_gives_the_slice_shape():
     check_all_paths(data, ts)
 
 
+@pytest.mark.parametrize("dtype", SIGNED + (np.uint8, np.uint16, np.uint32))
+def test_strided_kernel_vector_and_scalar_paths_agree(dtype):
+    """rebuild_strided's vector loops (C >= VEC_MIN_C) and its scalar loop give §34's
+    values, wrap-around included, on both sides of the threshold."""
+    from codec.kernels.predict import VEC_MIN_C, _strided_scalar, rebuild_strided
+    rng = np.random.default_rng(int(np.dtype(dtype).itemsize))
+    info = np.iinfo(dtype)
+    bits = 8 * np.dtype(dtype).itemsize
+    signed = np.dtype(dtype).kind == "i"
+    for C in (VEC_MIN_C - 1, VEC_MIN_C, VEC_MIN_C + 1, 3 * VEC_MIN_C + 5):
+        x = rng.integers(info.min, info.max, (2, 3, 4, C), endpoint=True).astype(dtype)
+        for mode in range(8):
+            r = predict.residuals(x, mode, 1).reshape(-1)
+            assert np.array_equal(r.reshape(x.shape), spec_residuals(x, mode, 1))
+            a, b = r.copy(), r.copy()
+            assert rebuild_strided(a, np.int64(0), np.int64(a.size), np.int64(3), np.int64(4),
+                                   np.int64(C), np.int64(mode), signed) == 0
+            _strided_scalar(b, np.int64(0), np.int64(b.size), np.int64(3), np.int64(4),
+                            np.int64(C), np.int64(mode >> 2), np.int64((mode & 3) + 1),
+                            np.int64(1 << (bits - 1)) if signed else np.int64(0),
+                            np.int64((1 << bits) - 1))
+            assert np.array_equal(a.reshape(x.shape), x), (C, mode)
+            assert np.array_equal(b.reshape(x.shape), x), (C, mode)
+
+
 def test_strided_kernel_rejects_bad_arguments():
     from codec.kernels.predict import BAD_ARGS, rebuild_strided
     out = np.zeros(36, np.int8)
