@@ -146,47 +146,42 @@ def rebuild(out, start, numel, H, W, mode, signed):
 
 
 @njit(cache=True, inline="always")
-def _row(dst, lv, uv, ulv, which, kind, c, off, mask, wide):
+def _row(dst, lv, uv, ulv, which, kind, c, off, mask, T):
     """One position (i, j) of ``C`` images side by side (:func:`rebuild_strided`): ``dst`` the
     residuals, in place; ``lv`` / ``uv`` / ``ulv`` the final L, U, UL values (views of the
     same length; ``which``: 1 row 0, 2 column 0, 3 inside).  Each is a view starting at 0, so
     the loops index from 0 upwards (no negative-index wraparound code) and LLVM vectorizes
-    them; the sums are int32 for 1- and 2-byte dtypes (|c * s| < 2^21), int64 (``wide``) for
-    4-byte ones."""
+    them; sums in ``T``: int32 for 1- and 2-byte dtypes (|c * s| < 2^21), int64 for 4-byte
+    ones."""
     m = dst.size
-    if wide:
-        if which == 3 and kind == 1:
-            for t in range(m):
-                s = np.int64(lv[t]) + np.int64(uv[t]) - np.int64(ulv[t])
-                _put(dst, t, np.int64(dst[t]) + ((c * s + 2) >> 2), off, mask)
-        elif which == 3:
-            for t in range(m):
-                s = np.int64(lv[t]) + np.int64(uv[t])
-                _put(dst, t, np.int64(dst[t]) + ((c * s + 4) >> 3), off, mask)
-        elif kind == 1:
-            for t in range(m):
-                _put(dst, t, np.int64(dst[t]) + ((c * np.int64(lv[t]) + 2) >> 2), off, mask)
-        else:
-            for t in range(m):
-                _put(dst, t, np.int64(dst[t]) + ((2 * c * np.int64(lv[t]) + 4) >> 3), off,
-                     mask)
+    cc = T(c)
+    if which == 3 and kind == 1:
+        for t in range(m):
+            s = T(lv[t]) + T(uv[t]) - T(ulv[t])
+            _put(dst, t, T(dst[t]) + ((cc * s + 2) >> 2), off, mask)
+    elif which == 3:
+        for t in range(m):
+            s = T(lv[t]) + T(uv[t])
+            _put(dst, t, T(dst[t]) + ((cc * s + 4) >> 3), off, mask)
+    elif kind == 1:
+        for t in range(m):
+            _put(dst, t, T(dst[t]) + ((cc * T(lv[t]) + 2) >> 2), off, mask)
     else:
-        c32 = np.int32(c)
-        if which == 3 and kind == 1:
-            for t in range(m):
-                s32 = np.int32(lv[t]) + np.int32(uv[t]) - np.int32(ulv[t])
-                _put(dst, t, np.int32(dst[t]) + ((c32 * s32 + 2) >> 2), off, mask)
-        elif which == 3:
-            for t in range(m):
-                s32 = np.int32(lv[t]) + np.int32(uv[t])
-                _put(dst, t, np.int32(dst[t]) + ((c32 * s32 + 4) >> 3), off, mask)
-        elif kind == 1:
-            for t in range(m):
-                _put(dst, t, np.int32(dst[t]) + ((c32 * np.int32(lv[t]) + 2) >> 2), off, mask)
-        else:
-            for t in range(m):
-                _put(dst, t, np.int32(dst[t]) + ((2 * c32 * np.int32(lv[t]) + 4) >> 3), off,
-                     mask)
+        for t in range(m):
+            _put(dst, t, T(dst[t]) + ((2 * cc * T(lv[t]) + 4) >> 3), off, mask)
+
+
+@njit(cache=True, inline="always")
+def _position(out, q, i, j, C, WC, kind, c, off, mask, T):
+    """:func:`_row` for the position (i, j) whose first image's value is ``out[q]``."""
+    dst = out[q:q + C]
+    if i > 0 and j > 0:
+        _row(dst, out[q - C:q], out[q - WC:q - WC + C], out[q - WC - C:q - WC], 3, kind, c,
+             off, mask, T)
+    elif i == 0:
+        _row(dst, out[q - C:q], dst, dst, 1, kind, c, off, mask, T)
+    else:
+        _row(dst, out[q - WC:q - WC + C], dst, dst, 2, kind, c, off, mask, T)
 
 
 @njit(cache=True, nogil=True)
@@ -256,7 +251,6 @@ def rebuild_strided(out, start, numel, H, W, C, mode, signed):
     off = (np.int64(1) << (bits - 1)) if signed else np.int64(0)
     if C < VEC_MIN_C:
         return _strided_scalar(out, start, numel, H, W, C, kind, c, off, mask)
-    wide = out.itemsize > 2
     WC = W * C
     for base in range(start, start + numel, S):   # every index below is in [base, base + S)
         for i in range(H):
@@ -264,14 +258,10 @@ def rebuild_strided(out, start, numel, H, W, C, mode, signed):
                 if i == 0 and j == 0:
                     continue  # (0, 0): pred 0, the residual is the value
                 q = base + i * WC + j * C
-                dst = out[q:q + C]
-                if i > 0 and j > 0:
-                    _row(dst, out[q - C:q], out[q - WC:q - WC + C], out[q - WC - C:q - WC], 3,
-                         kind, c, off, mask, wide)
-                elif i == 0:
-                    _row(dst, out[q - C:q], dst, dst, 1, kind, c, off, mask, wide)
+                if out.itemsize > 2:
+                    _position(out, q, i, j, C, WC, kind, c, off, mask, np.int64)
                 else:
-                    _row(dst, out[q - WC:q - WC + C], dst, dst, 2, kind, c, off, mask, wide)
+                    _position(out, q, i, j, C, WC, kind, c, off, mask, np.int32)
     return np.int64(0)
 
 
