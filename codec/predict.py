@@ -25,10 +25,6 @@ def eligible(shape: tuple, numel: int) -> bool:
     return numel > 0 and len(shape) >= 2 and shape[-1] * shape[-2] >= 2
 
 
-def _hw(shape: tuple) -> tuple[int, int]:
-    return int(shape[-2]), int(shape[-1])
-
-
 def axes(shape: tuple, shift: int = 0) -> tuple[int, int, int, int]:
     """§34: (A, H, W, C) of a tensor of ``shape`` predicted with ``pred_shift = shift``: its
     images are dims ``h = ndim - 2 - shift`` and ``h + 1``, ``C`` the product of the dims after
