@@ -108,6 +108,16 @@ def _inner(out, q, end, HW, W, kind, c, off, mask):
             _put(out, u, np.int64(out[u]) + ((c * s + 2) >> 2), off, mask)
 
 
+@njit(cache=True, inline="always")
+def _arith(out, mode, signed):
+    """(kind, c, off, mask) of §32's ``mode`` for ``out``'s dtype: ``off`` = 2^(bits-1) for a
+    signed dtype (0 unsigned), ``mask`` = 2^bits - 1 (the rebuild's wrap)."""
+    bits = np.int64(8 * out.itemsize)
+    mask = (np.int64(1) << bits) - 1
+    off = (np.int64(1) << (bits - 1)) if signed else np.int64(0)
+    return np.int64(mode >> 2), np.int64((mode & 3) + 1), off, mask
+
+
 @njit(cache=True, nogil=True)
 def rebuild(out, start, numel, H, W, mode, signed):
     """Values from residuals, in place: ``out[start:start + numel]`` holds one tensor's (or
@@ -126,11 +136,7 @@ def rebuild(out, start, numel, H, W, mode, signed):
         return np.int64(BAD_ARGS)
     if mode < 0 or mode > 7:
         return np.int64(BAD_ARGS)
-    kind = np.int64(mode >> 2)
-    c = np.int64((mode & 3) + 1)
-    bits = np.int64(8 * out.itemsize)
-    mask = (np.int64(1) << bits) - 1
-    off = (np.int64(1) << (bits - 1)) if signed else np.int64(0)
+    kind, c, off, mask = _arith(out, mode, signed)
     nimg = numel // HW
     for b0 in range(0, nimg, BLOCK):
         base = start + b0 * HW
@@ -244,11 +250,7 @@ def rebuild_strided(out, start, numel, H, W, C, mode, signed):
         return np.int64(BAD_ARGS)
     if mode < 0 or mode > 7:
         return np.int64(BAD_ARGS)
-    kind = np.int64(mode >> 2)
-    c = np.int64((mode & 3) + 1)
-    bits = np.int64(8 * out.itemsize)
-    mask = (np.int64(1) << bits) - 1
-    off = (np.int64(1) << (bits - 1)) if signed else np.int64(0)
+    kind, c, off, mask = _arith(out, mode, signed)
     if C < VEC_MIN_C:
         return _strided_scalar(out, start, numel, H, W, C, kind, c, off, mask)
     WC = W * C

@@ -23,7 +23,7 @@ from bitarray import bitarray
 from bitarray.util import int2ba
 
 from .decoder import (CODE_BY_DTYPE, CODE_BY_GROUP_MODE, FOOTER_MAGIC, MAGIC, MAX_CODE_LEN,
-                      META_KINDS, SYM_EOB, SYM_ESC, SYM_FIRST, VERSION, RefTable, canonical_codes,
+                      META_KINDS, SYM_EOB, SYM_ESC, SYM_FIRST, RefTable, canonical_codes,
                       mag_class, read_package)
 
 
