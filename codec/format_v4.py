@@ -18,6 +18,7 @@ from .errors import CorruptError, LimitError, TruncatedError
 from .huffman import MAX_CODE_LEN
 from .kernels.pool_v4 import table_choice, table_fields
 from .kernels.symbols import MAX_KREF, MAX_NRUN, MAX_SYMBOLS, SYM_FIRST
+from .predict import shift_ok
 from .format_v2 import (G_COUNT, G_KERNEL, G_KERNELS, GROUP_MODE_OF_CODE, kernel_size,  # noqa: F401
                         numel_of, group_code as group_code_v4)  # v4's group codes are v2's (§18)
 
@@ -121,9 +122,9 @@ def pred_eligible(shape: tuple, numel: int, mirror_period: int) -> bool:
 
 
 def pred_shift_ok(shape: tuple, shift: int) -> bool:
-    """§34: may a predicted tensor of ``shape`` have ``pred_shift = shift``?"""
-    h = len(shape) - 2 - shift
-    return 0 <= shift and h >= 0 and shape[h] * shape[h + 1] >= 2
+    """§34: may a predicted tensor of ``shape`` have ``pred_shift = shift``?  (The rule is
+    :func:`codec.predict.shift_ok`; the writer and the parser call it through this name.)"""
+    return shift_ok(shape, shift)
 
 
 def _entry_fields(entries, dtype_code, ntab: int, rate: int, version: int = 4) -> list:

@@ -38,10 +38,16 @@ def axes(shape: tuple, shift: int = 0) -> tuple[int, int, int, int]:
     return A, int(shape[h]), int(shape[h + 1]), C
 
 
+def shift_ok(shape: tuple, shift: int) -> bool:
+    """§34: may a predicted tensor of ``shape`` have ``pred_shift = shift`` (at most
+    ``ndim - 2``, and ``shape[h] * shape[h + 1] >= 2``)?"""
+    h = len(shape) - 2 - shift
+    return 0 <= shift and h >= 0 and int(shape[h]) * int(shape[h + 1]) >= 2
+
+
 def shifts(shape: tuple) -> list[int]:
     """The ``pred_shift`` values §34 allows for ``shape`` (0 first)."""
-    return [s for s in range(len(shape) - 1)
-            if int(shape[len(shape) - 2 - s]) * int(shape[len(shape) - 1 - s]) >= 2]
+    return [s for s in range(len(shape) - 1) if shift_ok(shape, s)]
 
 
 def _images(arr: np.ndarray, shift: int) -> np.ndarray:

@@ -645,13 +645,13 @@ def _():
                 rows, base, nimg = [], 3, 0
                 for k, sh in enumerate(shapes):
                     n, H, W = int(np.prod(sh)), sh[-2], sh[-1]
-                    rows.append((base, n, H, W, (m0 + k) % 8, nimg))
+                    rows.append((base, n, H, W, (m0 + k) % 8, nimg, 1))  # C = 1: v5
                     nimg += n // (H * W)
                     base += n + 2
                 flat = prng.integers(info.min, int(info.max) + 1, base + 1, dtype=np.int64)
                 flat = flat.astype(dt)
                 ref = flat.copy()
-                for b, n, H, W, m, _ in rows:
+                for b, n, H, W, m, _, _ in rows:
                     rebuild(ref, b, (n // (H * W), H, W), m)
                 d = cuda.to_device(flat)
                 st = cuda.to_device(np.zeros(len(rows), np.int64))
@@ -666,7 +666,8 @@ def _():
     for kern, shape in ((K.pred_images, (2, 4)), (K.pred_wavefront, (2, 32))):
         d = cuda.to_device(flat)
         st = cuda.to_device(np.zeros(2, np.int64))
-        tab = cuda.to_device(np.array([(0, 6, 2, 3, 1, 0), (16, 6, 2, 3, 5, 1)], np.int64))
+        tab = cuda.to_device(np.array([(0, 6, 2, 3, 1, 0, 1), (16, 6, 2, 3, 5, 1, 1)],
+                                      np.int64))
         kern[shape](tab, np.int64(2), np.int64(16), np.int64(1), d, st)
         assert st.copy_to_host().tolist() == [0, -1]
         want = flat.copy()

@@ -598,7 +598,6 @@ PRED_MODE = 4   # §32's pred_mode 0-7: kind = mode >> 2, c = (mode & 3) + 1
 PRED_IMG0 = 5   # first image of the tensor: the images of the rows before it
 PRED_C = 6      # C = product of the dims after h + 1 (§34; 1 with pred_shift 0)
 PRED_COLS = 7
-PRED_COLS_V5 = 6  # a table without the PRED_C column (v5's layout): every C = 1
 
 
 @cuda.jit(device=True)
@@ -639,8 +638,8 @@ def _pred_wrap(v, mask, signed):
 
 @cuda.jit(device=True)
 def _pred_cols_ok(pred):
-    """Whether ``pred`` has a prediction table's columns (PRED_COLS, or v5's PRED_COLS_V5)."""
-    return pred.shape[1] == PRED_COLS or pred.shape[1] == PRED_COLS_V5
+    """Whether ``pred`` has a prediction table's columns (PRED_COLS)."""
+    return pred.shape[1] == PRED_COLS
 
 
 @cuda.jit(device=True)
@@ -656,9 +655,7 @@ def _pred_row(pred, T, q, out, bits):
     H = pred[t, PRED_H]
     W = pred[t, PRED_W]
     mode = pred[t, PRED_MODE]
-    C = np.int64(1)
-    if pred.shape[1] > PRED_C:
-        C = pred[t, PRED_C]
+    C = pred[t, PRED_C]
     b = np.int64(0)
     ok = not (H < 1 or W < 1 or C < 1 or base < 0 or numel <= 0 or base + numel > out.size
               or mode < 0 or mode > 7 or bits < 8 or bits > 32)

@@ -91,11 +91,12 @@ def _edge(out, q, end, HW, d, kind, c, off, mask):
 
 
 @njit(cache=True, inline="always")
-def _inner(out, q, end, HW, W, kind, c, off, mask):
-    """Position (i > 0, j > 0): s from L, U (and UL)."""
-    one = np.uint64(1)
-    w = np.uint64(W)
-    w1 = np.uint64(W + 1)
+def _inner(out, q, end, HW, dl, du, kind, c, off, mask):
+    """Position (i > 0, j > 0) of every image from q (step HW) to end: s from L (``dl``
+    values back), U (``du`` back) and UL (``du + dl`` back)."""
+    one = np.uint64(dl)
+    w = np.uint64(du)
+    w1 = np.uint64(du + dl)
     if kind == 0:
         for p in range(q, end, HW):
             u = np.uint64(p)
@@ -147,7 +148,7 @@ def rebuild(out, start, numel, H, W, mode, signed):
             q = base + i * W
             _edge(out, q, end, HW, W, kind, c, off, mask)
             for j in range(1, W):
-                _inner(out, q + j, end, HW, W, kind, c, off, mask)
+                _inner(out, q + j, end, HW, 1, W, kind, c, off, mask)
     return np.int64(0)
 
 
@@ -196,37 +197,12 @@ def _strided_scalar(out, start, numel, H, W, C, kind, c, off, mask):
     value at a time over unsigned indices, in C order (the caller checked the range)."""
     S = H * W * C
     WC = W * C
-    uc = np.uint64(C)
-    uwc = np.uint64(WC)
-    uwcc = np.uint64(WC + C)
     for base in range(start, start + numel, S):
-        # row 0: (0, 0) keeps its residual (pred 0); (0, j > 0) from L
-        for q in range(base + C, base + WC):
-            u = np.uint64(q)
-            if kind == 0:
-                pv = (c * (2 * np.int64(out[u - uc])) + 4) >> 3
-            else:
-                pv = (c * np.int64(out[u - uc]) + 2) >> 2
-            _put(out, u, np.int64(out[u]) + pv, off, mask)
+        _edge(out, base + C, base + WC, 1, C, kind, c, off, mask)  # row 0 from L
         for i in range(1, H):
             row = base + i * WC
-            for q in range(row, row + C):  # (i, 0) from U
-                u = np.uint64(q)
-                if kind == 0:
-                    pv = (c * (2 * np.int64(out[u - uwc])) + 4) >> 3
-                else:
-                    pv = (c * np.int64(out[u - uwc]) + 2) >> 2
-                _put(out, u, np.int64(out[u]) + pv, off, mask)
-            if kind == 0:
-                for q in range(row + C, row + WC):
-                    u = np.uint64(q)
-                    s = np.int64(out[u - uc]) + np.int64(out[u - uwc])
-                    _put(out, u, np.int64(out[u]) + ((c * s + 4) >> 3), off, mask)
-            else:
-                for q in range(row + C, row + WC):
-                    u = np.uint64(q)
-                    s = np.int64(out[u - uc]) + np.int64(out[u - uwc]) - np.int64(out[u - uwcc])
-                    _put(out, u, np.int64(out[u]) + ((c * s + 2) >> 2), off, mask)
+            _edge(out, row, row + C, 1, WC, kind, c, off, mask)     # column 0 from U
+            _inner(out, row + C, row + WC, 1, C, WC, kind, c, off, mask)
     return np.int64(0)
 
 
