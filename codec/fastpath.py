@@ -31,8 +31,9 @@ from .format import (DTYPES, Limits, directory_arrays_v2, directory_bytes,
 from .format_v2 import chunk_crc
 from .huffman import LUT_BITS
 from .kernels.directory import (F_BOFF, F_DTYPE, F_MLEN, F_NAME_LEN, F_NAME_OFF, F_NDIM,
-                                F_NUMEL, F_PRED, F_SHAPE_OFF, whole_rows)
+                                F_FLOOR, F_NUMEL, F_PRED, F_SHAPE_OFF, whole_rows)
 from .kernels.meta import check_metas
+from .kernels.floor import unfloor_entries
 from .kernels.mirror import inverse_entries
 from .kernels.predict import group_preds, rebuild_entries
 from .kernels.tables import P_FIELDS, plan_batch, table_bits
@@ -191,6 +192,13 @@ def _decode_dtype(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray, code: i
     if ents[:, F_PRED].any() and rebuild_entries(out, ents, shapes, np.int64(code), True,
                                                  dtype.kind == "i") != 0:
         return None
+    # v7: add the row floors back (§36; a value it would take out of range: the general path
+    # names it)
+    if ents[:, F_FLOOR].any():
+        vmin, vmax = value_range(dtype)
+        if unfloor_entries(out, ents, shapes, np.int64(code), np.int64(vmin),
+                           np.int64(vmax))[0] != 0:
+            return None
     return out
 
 

@@ -31,8 +31,8 @@ FOOTER_MAGIC = b"GKPS"
 VERSION = 4          # what the writer writes by default (format v4, docs/FORMAT.md §27-§31; v5
 #                      when a tensor gets the prediction transform, §32; v6 when one is
 #                      predicted over other dimensions than its last two, §34)
-LATEST_VERSION = 6   # the newest version this package reads and writes (v6: §34-§35)
-SUPPORTED_VERSIONS = (1, 2, 3, 4, 5, 6)
+LATEST_VERSION = 7   # the newest version this package reads and writes (v7: §36-§37)
+SUPPORTED_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
 FLAGS_KNOWN = 0  # v1 defines no flags; a reader rejects any flag bit it does not know
 PREAMBLE_SIZE = 8
 FOOTER_SIZE = 24
@@ -99,6 +99,8 @@ class TensorEntry:
     glen: int = 0                             # v4: the one group's bits (no group table), or 0
     pred_mode: int = -1                       # v5: the prediction transform's mode 0-7, -1 none
     pred_shift: int = 0                       # v6: images in dims ndim-2-shift and the next
+    floors: tuple = ()                        # v7: each row's floor (§36), () = none
+    alias: int = -1                           # v7: the tensor whose entry this one shares
     numel: int = field(init=False)
     n_groups: int = field(init=False)
     group_table_bytes: int = field(init=False)
@@ -383,7 +385,7 @@ def _entries_of(ents, shapes, names, modes):
     entries = []
     seen: set[str] = set()
     for (noff, nlen, code, ndim, soff, _numel, gm, gsize, voff, boff, blen, crc, mlen, tbase,
-         tbits, lbits, mperiod, mskip, glen, pred, pshift) in ents.tolist():
+         tbits, lbits, mperiod, mskip, glen, pred, pshift, nfl, foff, alias) in ents.tolist():
         try:
             name = nb[noff:noff + nlen].decode("utf-8")
         except UnicodeDecodeError:
@@ -393,7 +395,8 @@ def _entries_of(ents, shapes, names, modes):
         seen.add(name)
         entries.append(TensorEntry(name, DTYPES[code], tuple(dims[soff:soff + ndim]),
                                    modes[gm], gsize, voff, boff, blen, crc, mlen, tbase,
-                                   tbits, lbits, None, mperiod, mskip, glen, pred - 1, pshift))
+                                   tbits, lbits, None, mperiod, mskip, glen, pred - 1, pshift,
+                                   tuple(dims[foff:foff + nfl]), alias - 1))
     return entries
 
 

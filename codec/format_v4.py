@@ -11,6 +11,8 @@ kernels/directory_v2.py holds the Numba fast path (``read_table_pool_v4``, ``_en
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ._bytes import Reader, put_varint
@@ -25,6 +27,7 @@ from .format_v2 import (G_COUNT, G_KERNEL, G_KERNELS, GROUP_MODE_OF_CODE, kernel
 MAX_DIM = 1 << 48
 MAX_LEN_K = 40          # Exp-Golomb order of the length residuals
 MAX_VOFF_K = 32         # Exp-Golomb order of value offsets
+MAX_FLOOR_K = 30        # v7: Exp-Golomb order of a tensor's row floors (§36)
 MAX_RATE = 4096         # predicted bits per value, in 1/64 bit (64 bits a value at most)
 MAX_EG_BITS = 56        # an Exp-Golomb field's prefix zeros + order: values < 2^57
 FIRST_DTYPE = 1         # the "previous" dtype code of the first entry (int8)
@@ -134,7 +137,18 @@ def _entry_fields(entries, dtype_code, ntab: int, rate: int, version: int = 4) -
     f: list = []
     prev_dt, prev_shape = FIRST_DTYPE, ()
     tw = tid_width(ntab)
+    last = -1
+    floors_on = version >= 7 and any(e.floors for e in entries)
+    for i, e in enumerate(entries):  # v7: the alias records first (§36)
+        if e.alias >= 0:
+            if version < 7 or not 0 <= e.alias < i or entries[e.alias].alias >= 0:
+                raise ValueError(f"tensor {e.name!r}: an alias needs format v7 and an earlier "
+                                 f"tensor that is not an alias (§36)")
+            f += [("eg", i - last - 1, 0), ("eg", i - e.alias - 1, 0)]
+            last = i
     for e in entries:
+        if e.alias >= 0:
+            continue
         code = dtype_code[e.dtype]
         if code == prev_dt:
             f.append(("u", 1, 1))
@@ -178,6 +192,19 @@ def _entry_fields(entries, dtype_code, ntab: int, rate: int, version: int = 4) -
         elif e.pred_mode >= 0:
             raise ValueError(f"tensor {e.name!r}: a prediction mode needs format v5 and an "
                              f"eligible tensor (§32)")
+        if floors_on and floor_eligible(e.dtype, numel, e.value_offset, e.mirror_period,
+                                        e.pred_mode):
+            f.append(("u", int(bool(e.floors)), 1))
+            if e.floors:
+                if len(e.floors) != floor_rows(shape):
+                    raise ValueError(f"tensor {e.name!r}: {len(e.floors)} floors for "
+                                     f"{floor_rows(shape)} rows (§36)")
+                k = floor_order(e.floors)
+                f.append(("u", k, 5))
+                f += [("eg", int(x), k) for x in e.floors]
+        elif e.floors:
+            raise ValueError(f"tensor {e.name!r}: row floors need format v7 and a floor-eligible "
+                             f"tensor (§36)")
         if numel:
             f.append(("u", e.tid_base, tw))
             pred = predicted_bits(numel, rate)
@@ -215,7 +242,25 @@ def _records(entries, dtype_code, ntab: int, len_k: int, voff_k: int, rate: int,
     return _emit(_entry_fields(entries, dtype_code, ntab, rate), _orders(len_k, voff_k), bw)
 
 
+def floor_rows(shape: tuple) -> int:
+    """§36: ``R``, a floored tensor's rows (``shape[0]`` with 2 or more dims, else 1)."""
+    return int(shape[0]) if len(shape) >= 2 else 1
+
+
+def floor_eligible(dtype, numel: int, voff: int, mirror_period: int, pred_mode: int) -> bool:
+    """§36: may this tensor carry ``has_floor``?"""
+    return (numel > 0 and np.dtype(dtype).kind == "i" and voff == 0 and not mirror_period
+            and pred_mode < 0)
+
+
+def floor_order(floors) -> int:
+    """§36: ``floor_k``, the order in 0 ... 30 that makes ``floors`` shortest (ties: the
+    lower)."""
+    return int(np.argmin(eg_sums(np.asarray(floors, np.int64), MAX_FLOOR_K)))
+
+
 def _rate(entries) -> int:
+    entries = [e for e in entries if e.alias < 0]
     num = sum(e.glen for e in entries if e.glen)
     den = sum(e.numel for e in entries if e.glen)
     return min(MAX_RATE, (64 * num + den // 2) // den) if den else 0
@@ -255,7 +300,13 @@ def entries_size(entries, dtype_code, ntab: int, version: int = 4) -> int:
     rate = _rate(entries)
     f = _entry_fields(entries, dtype_code, ntab, rate, version)
     len_k, voff_k = _choose(f)
-    return 2 + _varint_len(rate) + (_emit(f, _orders(len_k, voff_k), None) + 7) // 8
+    return (2 + _varint_len(rate) + (_varint_len(v7_field(entries)) if version >= 7 else 0)
+            + (_emit(f, _orders(len_k, voff_k), None) + 7) // 8)
+
+
+def v7_field(entries) -> int:
+    """§36's ``v7`` varint: ``2 · n_alias + floors_on``."""
+    return 2 * sum(e.alias >= 0 for e in entries) + any(e.floors for e in entries)
 
 
 def _varint_len(v: int) -> int:
@@ -270,6 +321,8 @@ def write_entries(out: bytearray, entries, dtype_code, ntab: int, version: int =
     out.append(len_k)
     out.append(voff_k)
     put_varint(out, rate)
+    if version >= 7:
+        put_varint(out, v7_field(entries))
     out += _pack(f, _orders(len_k, voff_k))
 
 
@@ -337,7 +390,18 @@ def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], e
                  dtypes: dict, value_range, version: int = 4):
     """The coding parameters and entries of §28 with the checks of §30."""
     len_k, voff_k, rate = read_params(r)
+    targets = {}
+    floors_on = False
+    if version >= 7:
+        at = r.offset
+        v7 = r.varint("aliases and floors")
+        n_alias, floors_on = v7 >> 1, bool(v7 & 1)
+        if n_alias > max(len(names) - 1, 0):  # A1
+            raise CorruptError(f"{n_alias} aliases among {len(names)} tensors", offset=at,
+                               value=n_alias)
     br = EntryBits(r)
+    if version >= 7:
+        targets = _read_aliases(br, n_alias, len(names))
     tw = tid_width(ntab)
     entries = []
     total_out = 0
@@ -345,6 +409,14 @@ def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], e
     prev_dt, prev_shape = FIRST_DTYPE, ()
     for i, name in enumerate(names):
         at = br.offset
+        if i in targets:  # §36: tensor j's entry and block under this name
+            e = replace(entries[targets[i]], name=name, alias=targets[i])
+            total_out += e.numel * e.dtype.itemsize
+            if total_out > limits.max_output_bytes:
+                raise LimitError(f"tensor {name!r}: output would exceed max_output_bytes="
+                                 f"{limits.max_output_bytes}", offset=at, value=total_out)
+            entries.append(e)
+            continue
         r.ctx = f"tensor {name!r} "
         if br.u(1, "dtype flag"):
             code = prev_dt
@@ -435,6 +507,10 @@ def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], e
                 if not pred_shift_ok(shape, pshift):
                     raise CorruptError(f"tensor {name!r}: prediction shift {pshift} does not "
                                        f"fit shape {shape} (§34)", offset=at_p, value=pshift)
+        floors = ()
+        if floors_on and floor_eligible(dtype, numel, voff, period, pmode) \
+                and br.u(1, "floor flag"):
+            floors = _read_floors(br, name, floor_rows(shape), value_range(dtype)[1])
         tid_base = tid_bits = len_bits = glen = 0
         n_groups = -(-numel // gsize) if numel else 0
         if numel and ntab == 0:
@@ -475,7 +551,8 @@ def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], e
             raise CorruptError(f"tensor {name!r}: block [{pos}, +{blen}) outside the data area "
                                f"[8, {dir_off})", offset=at_l, value=blen)
         e = entry_cls(name, dtype, shape, GROUP_MODE_OF_CODE[gc], gsize, voff, pos, blen, 0, mlen,
-                      tid_base, tid_bits, len_bits, None, period, skip, glen, pmode, pshift)
+                      tid_base, tid_bits, len_bits, None, period, skip, glen, pmode, pshift,
+                      floors)
         if e.n_groups > e.payload_bytes * 8:
             raise CorruptError(f"tensor {name!r}: {e.n_groups} groups cannot fit in "
                                f"{e.payload_bytes} payload bytes", offset=at_l)
@@ -487,6 +564,44 @@ def read_entries(r: Reader, limits, ntab: int, dir_off: int, names: list[str], e
         raise CorruptError(f"blocks end at {pos}, the directory starts at {dir_off}",
                            offset=r.offset, value=pos)
     return entries
+
+
+def _read_aliases(br: EntryBits, n_alias: int, count: int) -> dict[int, int]:
+    """§36's alias records (A2, A3): {alias index: target index}."""
+    targets: dict[int, int] = {}
+    last = -1
+    for _ in range(n_alias):
+        at = br.offset
+        gap = br.eg(0, "alias gap")
+        if last + 1 + gap > count - 1:
+            raise CorruptError(f"alias of tensor {last + 1 + gap}: only {count} tensors",
+                               offset=at, value=gap)
+        last += 1 + gap
+        at = br.offset
+        back = br.eg(0, "alias distance") + 1
+        if back > last or last - back in targets:
+            raise CorruptError(f"tensor {last}: alias target {last - back} is not an earlier "
+                               f"tensor with an entry of its own", offset=at, value=back)
+        targets[last] = last - back
+    return targets
+
+
+def _read_floors(br: EntryBits, name: str, rows: int, vmax: int) -> tuple:
+    """§36: ``floor_k`` and the ``rows`` floors (R1, R2)."""
+    at = br.offset
+    k = br.u(5, "floor order")
+    if k > MAX_FLOOR_K:
+        raise CorruptError(f"tensor {name!r}: floor order {k} > {MAX_FLOOR_K}", offset=at,
+                           value=k)
+    floors = []
+    for _ in range(rows):  # each >= 1 bit: a truncated list raises
+        at = br.offset
+        x = br.eg(k, "row floor")
+        if x > vmax - 1:
+            raise CorruptError(f"tensor {name!r}: row floor {x} > {vmax - 1}", offset=at,
+                               value=x)
+        floors.append(x)
+    return tuple(floors)
 
 
 # ---------------------------------------------------------------------------------------------

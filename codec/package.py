@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from . import floor
 from . import format_v2 as v2
 from . import mirror as mir
 from . import predict as pred
@@ -534,6 +535,8 @@ class Package:
             self._unmirror(entries, out)
         if any(e.pred_mode >= 0 for e in entries):
             _unpredict(entries, out)
+        if any(e.floors for e in entries):
+            _unfloor(entries, out)
         return out
 
     def _unmirror(self, entries: list[TensorEntry], out: np.ndarray) -> None:
@@ -720,6 +723,15 @@ def _unpredict(entries: list[TensorEntry], out: np.ndarray) -> None:
     for e in entries:
         if e.pred_mode >= 0:
             pred.rebuild(out, base, e.shape, e.pred_mode, e.pred_shift)
+        base += e.numel
+
+
+def _unfloor(entries: list[TensorEntry], out: np.ndarray) -> None:
+    """Format v7: add the row floors of the floored tensors back (§36), in place."""
+    base = 0
+    for e in entries:
+        if e.floors:
+            floor.inverse(out, base, e.numel, e.floors, e.name, e.block_offset)
         base += e.numel
 
 

@@ -3,16 +3,19 @@ Huffman tables of a model, then emit the blocks and the directory; FORMAT.md §1
 §29 say what is written).  :mod:`codec.package` reads them back."""
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import os
 import tempfile
 import zlib
 from collections.abc import Mapping
+from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from . import floor
 from . import format_v2 as v2
 from . import format_v4 as v4
 from . import mirror as mir
@@ -187,10 +190,12 @@ class _Source:
     tensors are made at once (one kernel call per dtype, :func:`prepare_many`) and cached."""
 
     def __init__(self, tensors: Mapping, meta: dict, group, stream: bool,
-                 mirrors: dict | None = None, preds: dict | None = None):
+                 mirrors: dict | None = None, preds: dict | None = None,
+                 floors: dict | None = None):
         self.tensors, self.meta, self.group, self.stream = tensors, meta, group, stream
         self.mirrors = mirrors or {}  # {name: (Mirror, value offset, mode string)}: format v3
         self.preds = preds or {}      # {name: (prediction mode, shift)}: format v5 (§32), v6
+        self.floors = floors or {}    # {name: int64 row floors}: format v7 (§36)
         self.cache: dict[str, Prepared] = {}
 
     def _array(self, k: str) -> np.ndarray:
@@ -201,7 +206,15 @@ class _Source:
         if m is not None:
             return mir.forward(arr, m[0], m[1])
         mp = self.preds.get(k)
-        return arr if mp is None else pred.residuals(arr, mp[0], mp[1])
+        if mp is not None:
+            return pred.residuals(arr, mp[0], mp[1])
+        f = self.floors.get(k)
+        return arr if f is None else floor.forward(arr, f)
+
+    def floor(self, k: str) -> tuple:
+        """Tensor k's row floors (§36), () without."""
+        f = self.floors.get(k)
+        return () if f is None else tuple(int(x) for x in f)
 
     def mirror(self, k: str) -> tuple[int, int, bytes]:
         """(period, skip, mode string) of tensor k's mirror; (0, 0, b"") without one."""
@@ -209,8 +222,9 @@ class _Source:
         return (0, 0, b"") if m is None else (m[0].period, m[0].skip, m[2])
 
     def _offsets(self) -> dict:
-        """{name: value offset} of the mirrored tensors (the transform was made around it)."""
-        return {k: m[1] for k, m in self.mirrors.items()}
+        """{name: value offset} of the mirrored tensors (the transform was made around it) and
+        of the floored ones (0, §36)."""
+        return {**{k: m[1] for k, m in self.mirrors.items()}, **dict.fromkeys(self.floors, 0)}
 
     def _groups(self, names: list):
         """The grouping option of ``names``: ``group``, or with a per-tensor ``group`` (a dict,
@@ -241,7 +255,8 @@ class _Source:
         if p is not None:
             return p
         m = self.mirrors.get(k)
-        p = prepare(k, self._array(k), self._groups([k]), None if m is None else m[1])
+        p = prepare(k, self._array(k), self._groups([k]),
+                    m[1] if m is not None else 0 if k in self.floors else None)
         if not self.stream:
             self.cache[k] = p
         return p
@@ -268,6 +283,8 @@ class _Plan:
         self.names_cache: dict = {}  # the directory's name bytes (candidates share one)
         self.alphabet: tuple | None = None  # (kref, nrun, nclass) of the tables
         self.lengths: dict[str, int] = {}  # each tensor's block bytes (:func:`_size`)
+        self.all_names = names  # every tensor, in package order (v7: aliases too)
+        self.aliases: dict[str, str] = {}  # v7: {alias: target} (§36)
         self._batch = None
 
     def batch(self):
@@ -323,11 +340,23 @@ def _plan(src: _Source, names: list, *, max_tables: int, effort: int,
 
 def _entry(p: Prepared, m: QuantMeta | None, pos: int, length: int, crc: int, tbase: int,
            tbits: int, lbits: int, mirror: tuple = (0, 0, b""), glen: int = 0,
-           pred: tuple = (-1, 0)) -> TensorEntry:
+           pred: tuple = (-1, 0), floors: tuple = ()) -> TensorEntry:
     return TensorEntry(p.name, np.dtype(p.dtype.newbyteorder("=")), p.shape, p.group_mode,
                        p.group_size, p.value_offset, pos, length, crc,
                        len(m.to_bytes()) if m is not None else 0, tbase, tbits, lbits, m,
-                       mirror[0], mirror[1], glen, pred[0], pred[1])
+                       mirror[0], mirror[1], glen, pred[0], pred[1], floors)
+
+
+def _with_aliases(plan: "_Plan", entries: list[TensorEntry]) -> list[TensorEntry]:
+    """The entries of every tensor in package order: each alias (§36) its target's entry
+    under its own name."""
+    if not plan.aliases:
+        return entries
+    own = {e.name: e for e in entries}
+    index = {k: i for i, k in enumerate(plan.all_names)}
+    return [own[k] if k not in plan.aliases else
+            replace(own[plan.aliases[k]], name=k, alias=index[plan.aliases[k]])
+            for k in plan.all_names]
 
 
 def _head_len(m: QuantMeta | None, mr: tuple) -> int:
@@ -423,10 +452,11 @@ def _size(plan: _Plan) -> int:
             length -= (tbits + lbits + 7) // 8
             tbits = lbits = 0
         entries.append(_entry(p, m, pos, length, 0, tbase, tbits, lbits, mr, glen,
-                              src.preds.get(k, (-1, 0))))
+                              src.preds.get(k, (-1, 0)), src.floor(k)))
         pos += length
-    plan.size = pos + _directory_size(plan, entries, pos) + footer_size(plan.version)
     plan.lengths = {e.name: e.block_length for e in entries}
+    entries = _with_aliases(plan, entries)
+    plan.size = pos + _directory_size(plan, entries, pos) + footer_size(plan.version)
     return plan.size
 
 
@@ -446,7 +476,7 @@ def _names_bytes(plan: _Plan, entries: list[TensorEntry]) -> bytes:
     names = plan.names_cache.get("v2")
     if names is None:
         buf = bytearray()
-        v2.write_names(buf, [e.name for e in entries])
+        v2.write_names(buf, [e.name for e in entries], plan.version)
         names = plan.names_cache["v2"] = bytes(buf)
     return names
 
@@ -504,8 +534,9 @@ def _emit(sink, plan: _Plan) -> int:
             chunks.feed(block)
         crc = zlib.crc32(block) if chunks is None else 0  # v2: chunk CRCs only
         entries.append(_entry(p, m, pos, len(block), crc, tbase, tbits, lbits, mr, glen,
-                              src.preds.get(k, (-1, 0))))
+                              src.preds.get(k, (-1, 0)), src.floor(k)))
         pos += len(block)
+    entries = _with_aliases(plan, entries)
     d = _directory(plan, entries, pos, chunks.finish() if chunks is not None else None)
     sink.write(d)
     sink.write(footer(pos, d, pre))
@@ -611,6 +642,72 @@ def _preds(tensors: Mapping, names: list, option, version: int | None, mirrors: 
     return out
 
 
+def _aliases(tensors: Mapping, names: list, option, version: int | None, meta: dict) -> dict:
+    """{alias: target}: format v7's tensor aliases (§36), each tensor whose dtype, shape,
+    values and metadata equal an earlier tensor's (the first such); ``option`` 'auto' or None
+    (never)."""
+    if option is None or option is False:
+        return {}
+    if option != "auto":
+        raise ValueError(f"alias must be 'auto' or None, got {option!r}")
+    if version is not None and version < 7:
+        return {}
+    seen: dict = {}
+    out = {}
+    for k in names:
+        arr = _native(k, tensors[k])
+        m = meta.get(k)
+        key = (arr.dtype.str, arr.shape, hashlib.blake2b(np.ascontiguousarray(arr).tobytes(),
+                                                         digest_size=16).digest(),
+               None if m is None else m.to_bytes())
+        first = seen.setdefault(key, k)
+        if first != k and arr.size and np.array_equal(arr, _native(first, tensors[first])):
+            out[k] = first
+    return out
+
+
+def _floors(tensors: Mapping, names: list, option, version: int | None, mirrors: dict,
+            preds: dict) -> dict:
+    """{name: int64 row floors}: the tensors that get format v7's row floors (§36).
+    ``option``: 'auto' (§36's rule, :func:`codec.floor.choose`), None (never), or ``{name:
+    True | floors}`` (exactly those tensors: True = the writer's floors).  Only signed
+    tensors without a mirror or a prediction mode (their value offset becomes 0)."""
+    if option is None or option is False:
+        return {}
+    if option == "auto":
+        if version is not None and version < 7:
+            return {}
+        out = {}
+        for k in names:
+            if k in mirrors or k in preds:
+                continue
+            f = floor.choose(_native(k, tensors[k]))
+            if f is not None:
+                out[k] = f
+        return out
+    if not isinstance(option, Mapping):
+        raise ValueError(f"floor must be 'auto', None or a mapping name -> True | floors, "
+                         f"got {option!r}")
+    if version is not None and version < 7:
+        raise ValueError(f"row floors need format v7, not version={version}")
+    out = {}
+    for k, v in option.items():
+        if k not in tensors:
+            raise ValueError(f"floor given for unknown tensor {k!r}")
+        arr = _native(k, tensors[k])
+        if k in mirrors or k in preds or arr.dtype.kind != "i" or arr.size == 0:
+            raise ValueError(f"floor[{k!r}]: only a non-empty signed tensor without a mirror or "
+                             f"a prediction mode takes row floors (docs/FORMAT.md §36)")
+        f = floor.row_floors(arr) if v is True else np.asarray(v, np.int64).reshape(-1)
+        if f.size != v4.floor_rows(arr.shape):
+            raise ValueError(f"floor[{k!r}]: {f.size} floors for {v4.floor_rows(arr.shape)} rows")
+        floor.forward(arr, f)  # (raises if a floor does not fit its row)
+        if (f > np.iinfo(arr.dtype).max - 1).any():
+            raise ValueError(f"floor[{k!r}]: a floor above {np.iinfo(arr.dtype).max - 1}")
+        out[k] = f
+    return out
+
+
 def _small_int(v, top: int) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v <= top
 
@@ -628,7 +725,7 @@ def _group_candidates(group, effort: int) -> list:
 
 
 def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, version,
-               mirror="auto", predict="auto") -> _Plan:
+               mirror="auto", predict="auto", floor="auto", alias="auto") -> _Plan:
     """Plan every grouping candidate and keep the one whose package is smallest (the first on
     ties, in the order 'auto', 'kernel', ('auto', BIG_GROUP)), sized exactly without packing
     any payload.  A candidate that groups every tensor exactly as an earlier one would write
@@ -642,19 +739,24 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
     pool, :func:`codec.planner.run_ranges`); a model below SEQ_PLAN_PARAMS parameters is
     planned on the calling thread (its time is Python's, which two threads only share)."""
     names_cache: dict = {}
+    aliases = _aliases(tensors, names, alias, version, meta)
+    all_names, names = names, [k for k in names if k not in aliases]
     mirrors = _mirrors(tensors, names, mirror, version)
     preds = _preds(tensors, names, predict, version, mirrors, effort)
+    floors = _floors(tensors, names, floor, version, mirrors, preds)
     if version is None:  # v4 (§31), v5 when a tensor gets the prediction transform (§32),
-        # v6 when one gets it over other dims than its last two (§34)
-        version = (VERSION if not preds else
+        # v6 when one gets it over other dims than its last two (§34), v7 with row floors or
+        # aliases (§36)
+        version = (7 if floors or aliases else VERSION if not preds else
                    6 if any(sh for _, sh in preds.values()) else 5)
 
     def plan_of(s, alphabet=None):
         pl = _plan(s, names, max_tables=max_tables, effort=effort, alphabet=alphabet)
         pl.version = version
         pl.names_cache = names_cache
+        pl.all_names, pl.aliases = all_names, aliases
         return pl
-    srcs = [_Source(tensors, meta, g, stream, mirrors, preds) for g in cands]
+    srcs = [_Source(tensors, meta, g, stream, mirrors, preds, floors) for g in cands]
     if len(srcs) > 1:
         # (not streaming) the arrays are read once, here: the finest grouping's run-length
         # pass ('kernel', the last candidate), the others' pairs derived from it
@@ -724,7 +826,8 @@ def _mixed_plan(best: _Plan, plans: list, fine: _Source, names: list, plan_of) -
     if gain < MIXED_MIN_GAIN * best.size or len({str(g) for g in choice.values()}) < 2:
         return best
     src = best.src
-    mixed = _Source(src.tensors, src.meta, choice, src.stream, src.mirrors, src.preds)
+    mixed = _Source(src.tensors, src.meta, choice, src.stream, src.mirrors, src.preds,
+                    src.floors)
     mixed.derive(fine, names)
     pl = plan_of(mixed, best.alphabet)
     _size(pl)
@@ -783,7 +886,7 @@ def _size_of(plan: _Plan) -> _Plan:
 
 def pack(tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
          max_tables: int = DEFAULT_MAX_TABLES, effort: int = 1, version: int | None = None,
-         mirror="auto", predict="auto") -> bytes:
+         mirror="auto", predict="auto", floor="auto", alias="auto") -> bytes:
     """Compress named integer tensors into one package (bytes).
 
     ``group``: 'auto' (whole kernels of >= 4096 parameters, or at effort 1 also one group per
@@ -795,19 +898,24 @@ def pack(tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
     Huffman table pool the encoder may use (1 = one shared table).  ``effort``: 1 (default)
     searches the alphabet and lets every group pick its table; 0 is a faster, coarser search.
     ``version``: format version to write: None (default) = 4 (docs/FORMAT.md §27-§31: the
-    smallest directory), or 5 when a tensor gets the prediction transform (§32); or 5, 4,
-    3, 2 (no mirror) or 1 for readers that only know those (below 5: no prediction).
+    smallest directory), 5 or 6 when a tensor gets the prediction transform (§32, §34), 7
+    when one gets row floors or is an alias (§36); or 6, 5, 4, 3, 2 (no mirror) or 1 for
+    readers that only know those (below 7: no floors or aliases, below 5: no prediction).
     ``mirror``: the mirror transform (v3, v4) for symmetric / antisymmetric rows (an STFT or
     DCT basis, linear-phase filters): 'auto' (default; docs/FORMAT.md §25), None (never), or
     ``{name: (period, skip)}`` (exactly those tensors).  ``predict``: format v5's prediction
     transform over a kernel's taps (docs/FORMAT.md §32): 'auto' (default: each signed tensor
-    of >= 2 dims whose estimated size it lowers), None (never), or ``{name: mode}`` (exactly
-    those tensors, modes 0 ... 7).
+    of >= 2 dims whose estimated size it lowers), None (never), or ``{name: mode}`` or
+    ``{name: (mode, shift)}`` (exactly those tensors, modes 0 ... 7; §34's shift).
+    ``floor``: format v7's row floors for magnitude-pruned tensors (§36): 'auto' (default:
+    each signed tensor whose estimated size they lower), None (never), or ``{name: True |
+    floors}``.  ``alias``: 'auto' (default: a tensor equal to an earlier one is stored once,
+    §36) or None.
     """
     names, meta = _check_args(tensors, meta, effort, version)
     plan = _best_plan(tensors, names, meta, _group_candidates(group, effort),
                       max_tables=max_tables, effort=effort, stream=False, version=version,
-                      mirror=mirror, predict=predict)
+                      mirror=mirror, predict=predict, floor=floor, alias=alias)
     buf = io.BytesIO()
     _emit(buf, plan)
     return buf.getvalue()
@@ -815,18 +923,18 @@ def pack(tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
 
 def save(path, tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
          max_tables: int = DEFAULT_MAX_TABLES, effort: int = 1, version: int | None = None,
-         mirror="auto", predict="auto") -> int:
+         mirror="auto", predict="auto", floor="auto", alias="auto") -> int:
     """Write a package to ``path`` atomically (temporary file, fsync, rename); returns its size.
 
     ``tensors`` may be a lazy mapping (e.g. ``np.load('x.npz')``): each tensor is read when
     needed and blocks are streamed to disk, so the package is never held in memory (with
     several grouping candidates, each is first planned and sized exactly without packing).
-    ``version``, ``mirror``, ``predict``: as :func:`pack`.
+    ``version``, ``mirror``, ``predict``, ``floor``, ``alias``: as :func:`pack`.
     """
     names, meta = _check_args(tensors, meta, effort, version)
     plan = _best_plan(tensors, names, meta, _group_candidates(group, effort),
                       max_tables=max_tables, effort=effort, stream=True, version=version,
-                      mirror=mirror, predict=predict)
+                      mirror=mirror, predict=predict, floor=floor, alias=alias)
     path = os.fspath(path)
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".codec-", suffix=".tmp", dir=d)
@@ -847,13 +955,17 @@ def save(path, tensors: Mapping[str, np.ndarray], /, *, group="auto", meta=None,
 
 def encode(array: np.ndarray, /, *, group="auto", meta: QuantMeta | None = None,
            effort: int = 1, version: int | None = None, mirror="auto",
-           predict="auto") -> bytes:
+           predict="auto", floor="auto") -> bytes:
     """Compress one integer tensor (a package holding one tensor named '').  ``mirror``:
     'auto', None, or (period, skip) for this tensor; ``predict``: 'auto', None, or a mode
-    0 ... 7 for this tensor (see :func:`pack`)."""
+    0 ... 7 (or (mode, shift)) for this tensor; ``floor``: 'auto', None, True or the row
+    floors for this tensor (see :func:`pack`)."""
     if isinstance(mirror, tuple):
         mirror = {"": mirror}
-    if isinstance(predict, (int, np.integer)) and not isinstance(predict, bool):
+    if (isinstance(predict, (int, np.integer)) and not isinstance(predict, bool)) \
+            or isinstance(predict, tuple):
         predict = {"": predict}
+    if floor is True or isinstance(floor, (list, tuple, np.ndarray)):
+        floor = {"": floor}
     return pack({"": array}, group=group, meta=None if meta is None else {"": meta}, effort=effort,
-                version=version, mirror=mirror, predict=predict)
+                version=version, mirror=mirror, predict=predict, floor=floor)

@@ -1302,7 +1302,7 @@ def test_v4_layout(cbuild):
     for group in GROUPS:
         for max_tables in (1, 3, 1024):
             check_agrees(cbuild, _v4_package(group, max_tables), api=True)
-    plain = codec.pack({"w": np.arange(-20, 20, dtype=np.int8).reshape(5, 8)}, predict=None)
+    plain = codec.pack({"w": np.arange(-20, 20, dtype=np.int8).reshape(5, 8)}, predict=None, floor=None, alias=None)
     assert plain[4] == 4
     check_agrees(cbuild, plain, api=True)
 

@@ -207,7 +207,7 @@ def test_v5_writer_choice(cbuild5):
         d = read_directory(np.frombuffer(data, np.uint8))
         assert any(e.pred_mode >= 0 for e in d.tensors)
         check_agrees(cbuild5, data, api=True)
-        v4 = codec.pack(arrays, predict=None)
+        v4 = codec.pack(arrays, predict=None, floor=None, alias=None)
         assert v4[4] == 4
         assert run_c(cbuild5 / "cdecode", data)[1] == run_c(cbuild5 / "cdecode", v4)[1]
     ex = codec.pack({"k": k}, predict={"k": 7})  # §33
@@ -241,7 +241,7 @@ def test_v5_forged_pred_fields(cbuild5):
             assert _c_pred_modes(cbuild5 / "cdecode", forged)[i] == mode
     assert n == 4 * 9
     v4 = codec.pack({"k": np.ones((4, 3, 3), np.int8), "v": np.arange(9, dtype=np.int8)},
-                    predict=None)
+                    predict=None, floor=None, alias=None)
     assert v4[4] == 4
     for forged in (_with_version_byte(data, 4), _with_version_byte(v4, 5)):
         _agree_or_reject(cbuild5, forged)
@@ -263,7 +263,7 @@ def test_v5_single_version_and_size_builds(tmp_path):
     """-DSPK_ONLY_V5 reads v5 and rejects v4 (SPK_E_UNSUPPORTED); -DSPK_ONLY_V4 rejects v5; the
     -Os build (rebuild without the per-item-size loops) decodes v5 as codec.unpack."""
     pk = {dt: _package(dt, "auto", seed=3)[0] for dt in (np.int8, np.uint16, np.int32)}
-    v4 = codec.pack({"k": np.ones((4, 3, 3), np.int8)}, predict=None)
+    v4 = codec.pack({"k": np.ones((4, 3, 3), np.int8)}, predict=None, floor=None, alias=None)
     for flags in ("-O2 -DSPK_ONLY_V5", "-O2 -DSPK_ONLY_V4", "-Os"):
         build = tmp_path / flags.split()[-1].lstrip("-")
         r = _make(build, "all", CFLAGS=f"{flags} -Werror")

@@ -430,7 +430,7 @@ def _():
     t["edge"] = np.array([-128, 127, 127, 126, 120, 127, -128] * 6, np.int8)
     t["i16"] = (rng.integers(-3000, 3000, (8, 40)) + 20000).astype(np.int16)
     # (without v5's prediction, which the writer picks for "i16": its residuals need no offset)
-    data = codec.pack(t, predict=None)
+    data = codec.pack(t, predict=None, floor=None, alias=None)
     p = codec.Package(data)
     assert all(p.entry(f"bn{i}.gamma").value_offset != 0 for i in range(4))
     assert p.entry("i16").value_offset != 0

@@ -121,7 +121,7 @@ def test_auto_uses_it_where_it_pays():
     modes = {t.name: t.pred_mode for t in codec.inspect(data).tensors}
     assert modes["k"] >= 0 and modes["noise"] == -1 and modes["bias"] == -1
     plain = codec.pack({"k": k, "noise": noise, "bias": np.arange(64, dtype=np.int8)},
-                       predict=None)
+                       predict=None, floor=None, alias=None)
     assert plain[4] == 4 and len(data) < len(plain)
     check_all_paths(data, {"k": k, "noise": noise, "bias": np.arange(64, dtype=np.int8)})
 
@@ -131,7 +131,7 @@ def test_v4_when_nothing_uses_it():
     assert codec.pack({"n": noise})[4] == 4
     k = smooth_kernels((64, 16, 3, 3))
     assert codec.pack({"k": k}, version=4)[4] == 4
-    assert codec.pack({"k": k}, predict=None)[4] == 4
+    assert codec.pack({"k": k}, predict=None, floor=None, alias=None)[4] == 4
     assert codec.pack({"k": k.astype(np.uint8)})[4] == 4      # unsigned: never chosen
     assert codec.pack({"k": k.reshape(-1, 9)[:, :1].copy()})[4] == 4  # a column: no gain
     one = k[:, :, :1, :1].copy()                                # 1 x 1 kernels: not eligible
@@ -268,7 +268,7 @@ def test_worked_example_is_what_pack_writes():
     assert data == codec.pack({"k": x}, predict={"k": 7})
     assert data[4] == 5 and codec.LATEST_VERSION >= 5
     assert f"The {len(data)}-byte package" in doc_text()
-    v4 = codec.pack({"k": x}, predict=None)
+    v4 = codec.pack({"k": x}, predict=None, floor=None, alias=None)
     assert f"a {len(v4)}-byte v4 package" in doc_text()
     assert predict.residuals(x, 7).ravel().tolist() == [10, 2, 1, 1, 0, 1, 1, 0, 0]
     check_all_paths(data, {"k": x})

@@ -111,7 +111,7 @@ def test_auto_picks_the_images_of_each_layout():
     got = {t.name: (t.pred_mode >= 0, t.pred_shift) for t in codec.inspect(data).tensors}
     assert got == {"ohwi": (True, 1), "hwio": (True, 2), "dw": (True, 1), "oihw": (True, 0)}
     check_all_paths(data, ts)
-    assert len(data) < len(codec.pack(ts, version=5)) < len(codec.pack(ts, predict=None))
+    assert len(data) < len(codec.pack(ts, version=5)) < len(codec.pack(ts, predict=None, floor=None, alias=None))
 
 
 def test_v5_and_v4_stay_byte_identical():
@@ -343,7 +343,7 @@ def test_worked_example_is_what_pack_writes():
         pos += len(b)
     data = b"".join(b for _, b in rows)
     assert data == codec.pack({"k": EXAMPLE}, predict={"k": (7, 1)})
-    assert data[4] == 6 == codec.LATEST_VERSION
+    assert data[4] == 6 and codec.LATEST_VERSION >= 6
     assert f"The {len(data)}-byte package" in doc_text()
     assert predict.residuals(EXAMPLE, 7, 1).ravel().tolist() == [
         10, 20, 2, 2, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0]

@@ -314,7 +314,7 @@ def tensor_sets(draw):
        st.booleans())
 def test_random_packages_both_paths(ts, group, max_tables, with_meta):
     meta = {k: _meta(v) for k, v in ts.items()} if with_meta else None
-    data = codec.pack(ts, group=group, max_tables=max_tables, meta=meta, predict=None)
+    data = codec.pack(ts, group=group, max_tables=max_tables, meta=meta, predict=None, floor=None, alias=None)
     assert data[4] == 4
     assert_same_tensors(codec.unpack(data), ts)
     assert_same_tensors(ref.unpack(data), ts)

@@ -172,7 +172,7 @@ def test_wrong_types():
 def test_check_and_constants():
     data = codec.encode(np.arange(5, dtype=np.int8))
     assert codec.MAGIC == b"SPKG" and codec.VERSION == 4
-    assert codec.SUPPORTED_VERSIONS == (1, 2, 3, 4, 5, 6) and codec.LATEST_VERSION == 6
+    assert codec.SUPPORTED_VERSIONS == (1, 2, 3, 4, 5, 6, 7) and codec.LATEST_VERSION == 7
     assert data[:4] == codec.MAGIC and data[4] == codec.VERSION
     assert data[-4:] == codec.FOOTER_MAGIC
     assert codec.check(data)

@@ -28,11 +28,14 @@ BIG = np.int64(1) << np.int64(62)
 # entry fields (columns of the int64 entries array)
 F_NAME_OFF, F_NAME_LEN, F_DTYPE, F_NDIM, F_SHAPE_OFF, F_NUMEL, F_GMODE, F_GSIZE, F_VOFF, \
     F_BOFF, F_BLEN, F_CRC, F_MLEN, F_TID_BASE, F_TID_BITS, F_LEN_BITS, F_MPERIOD, F_MSKIP, \
-    F_GLEN, F_PRED, F_PSHIFT = range(21)
-N_FIELDS = 21      # (F_MPERIOD, F_MSKIP: format v3's mirror, 0 in v1 and v2; F_GLEN: v4's
+    F_GLEN, F_PRED, F_PSHIFT, F_FLOOR, F_FLOOR_OFF, F_ALIAS = range(24)
+N_FIELDS = 24      # (F_MPERIOD, F_MSKIP: format v3's mirror, 0 in v1 and v2; F_GLEN: v4's
 #                    one group without a group table: its bits, else 0; F_PRED: v5's
 #                    prediction transform, 1 + pred_mode, 0 = none; F_PSHIFT: v6's
-#                    pred_shift, the images in dims ndim - 2 - shift and the next, else 0)
+#                    pred_shift, the images in dims ndim - 2 - shift and the next, else 0;
+#                    F_FLOOR: v7's row floors, R rows (0 = none), the floors in the dims
+#                    array at F_FLOOR_OFF; F_ALIAS: v7, 1 + the tensor whose entry and block
+#                    this one shares, else 0)
 # whole-set entries (build_luts(..., whole=1)): bit 31 set, bits 0-3 bits used (code +
 # remainder + sign <= 12), bits 4-16 zero run, bits 17-30 value + WHOLE_MAX
 WHOLE_FLAG = 1 << 31

@@ -21,6 +21,7 @@ from .tables import _bits_at
 
 from .directory import (BIG, F_BLEN, F_BOFF, F_DTYPE, F_GLEN, F_GMODE, F_GSIZE, F_LEN_BITS, F_MLEN,
                         F_MPERIOD, F_MSKIP, F_NAME_LEN, F_NAME_OFF, F_NDIM, F_NUMEL, F_PRED, F_PSHIFT,
+                        F_FLOOR, F_FLOOR_OFF, F_ALIAS,
                         F_SHAPE_OFF, F_TID_BASE, F_TID_BITS, F_VOFF, FAIL, N_FIELDS, _ITEMSIZE,
                         _VMAX, _VMIN,
                         _varint, groups_fit, grow_lengths, read_table_pool)
@@ -458,10 +459,35 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes,
     rate, pos = _varint(d, pos)
     if rate < 0 or rate > 4096:
         return FAIL
+    nalias = np.int64(0)
+    floors_on = False
+    if version >= 7:  # §36: aliases (A1), floors
+        v7, pos = _varint(d, pos)
+        if v7 < 0:
+            return FAIL
+        nalias = v7 >> 1
+        floors_on = (v7 & 1) == 1
+        if nalias > max(count - 1, 0):
+            return FAIL
     tw = np.int64(0)
     while (np.int64(1) << tw) < ntab:
         tw += 1
     bit = 8 * pos
+    # §36: alias records (A2, A3); tgt[i] = the tensor entry i copies, -1 for a record of its
+    # own (count <= the directory's bytes: the caller checked it)
+    tgt = np.full(max(count, 1) if nalias > 0 else 1, np.int64(-1))
+    e_numel = np.zeros(max(count, 1) if nalias > 0 else 1, np.int64)
+    e_code = np.zeros(max(count, 1) if nalias > 0 else 1, np.int64)
+    last = np.int64(-1)
+    for a in range(nalias):
+        gap, bit = _eg(d, bit, np.int64(0))
+        if gap < 0 or gap > count - 2 - last:
+            return FAIL
+        last += 1 + gap
+        back, bit = _eg(d, bit, np.int64(0))
+        if back < 0 or back + 1 > last or tgt[last - back - 1] >= 0:
+            return FAIL
+        tgt[last] = last - back - 1
     nshape = np.int64(0)
     total_out = np.int64(0)
     boff = np.int64(8)
@@ -472,7 +498,19 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes,
     kern = np.int64(1)
     dh = np.int64(1)   # the shape's last two dims (H, W: v5's eligibility)
     dw = np.int64(1)
+    d0 = np.int64(1)   # and its first (v7: rows of a floored tensor)
     for i in range(count):
+        if nalias > 0 and tgt[i] >= 0:  # §36: tensor tgt[i]'s entry and block, own name
+            j = tgt[i]
+            total_out = _output_total(total_out, e_numel[j], e_code[j], max_output_bytes)
+            if total_out < 0:
+                return FAIL
+            if fill:
+                for c in range(N_FIELDS):
+                    if c != F_NAME_OFF and c != F_NAME_LEN:
+                        entries[i, c] = entries[j, c]
+                entries[i, F_ALIAS] = j + 1
+            continue
         f, bit = _bitsn(d, bit, np.int64(1))
         if f < 0:
             return FAIL
@@ -503,6 +541,8 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes,
                     return FAIL
                 if fill:
                     shapes[nshape + k] = dim
+                if k == 0:
+                    d0 = dim
                 dh = dw
                 dw = dim
                 numel, kern, zero = _dim_step(numel, kern, zero, k, dim)
@@ -592,6 +632,28 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes,
                         hd = shape_off + ndim - 2 - pshift
                         if shapes[hd] * shapes[hd + 1] < 2:
                             return FAIL
+        nfloor = np.int64(0)
+        foff = np.int64(0)
+        if floors_on and numel > 0 and (code == 1 or code == 3 or code == 5) and voff == 0 \
+                and period == 0 and pmode == 0:
+            f, bit = _bitsn(d, bit, np.int64(1))
+            if f < 0:
+                return FAIL
+            if f:  # §36: floor_k (R1), then R floors (R2), kept after the dims
+                fk, bit = _bitsn(d, bit, np.int64(5))
+                if fk < 0 or fk > 30:
+                    return FAIL
+                nfloor = d0 if ndim >= 2 else np.int64(1)
+                if fill and nshape + nfloor > shapes.size:
+                    return FAIL
+                for r in range(nfloor):  # each >= 1 bit: bounded by the directory
+                    x, bit = _eg(d, bit, fk)
+                    if x < 0 or x > _VMAX[code] - 1:
+                        return FAIL
+                    if fill:
+                        shapes[nshape + r] = x
+                foff = nshape
+                nshape += nfloor
         tid_base = np.int64(0)
         tid_bits = np.int64(0)
         len_bits = np.int64(0)
@@ -635,6 +697,11 @@ def _entries_v4(d, dir_off, lim, pos, ntab, count, fill, entries, shapes, sizes,
                   tid_base, tid_bits, len_bits, period, skip, glen)
             entries[i, F_PRED] = pmode
             entries[i, F_PSHIFT] = pshift
+            entries[i, F_FLOOR] = nfloor
+            entries[i, F_FLOOR_OFF] = foff
+        if nalias > 0:
+            e_numel[i] = numel
+            e_code[i] = code
         boff += blen
     if boff != dir_off:
         return FAIL
