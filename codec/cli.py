@@ -261,7 +261,9 @@ def cmd_compress(args) -> int:
     arrays, metas, counts = _quantize_model(args, model, bits=args.bits, sparsity=args.sparsity)
     data = pack(arrays, meta=metas, group=args.group, version=args.format_version,
                 mirror=None if args.mirror == "off" else "auto",
-                predict=None if args.predict == "off" else "auto")
+                predict=None if args.predict == "off" else "auto",
+                floor=None if args.floor == "off" else "auto",
+                alias=None if args.alias == "off" else "auto")
     atomic_write_bytes(args.output, data, protect=[args.input])
     numel = model.numel
     parts = [f"{v} {k}" for k, v in counts.items() if v]
@@ -343,6 +345,10 @@ def _info_package(args, data) -> int:
             groups += f", predicted ({'plane' if t.pred_mode >> 2 else 'average'} "\
                       f"{(t.pred_mode & 3) + 1}/4" + (f", shift {t.pred_shift})" if t.pred_shift
                                                       else ")")
+        if t.floors:
+            groups += f", {len(t.floors)} row floor{'s' if len(t.floors) > 1 else ''}"
+        if t.alias is not None:
+            groups = f"alias of {t.alias}"
         rows.append([t.name, t.dtype, _fmt_shape(t.shape), _fmt_int(t.numel), groups,
                      _fmt_int(t.block_bytes), f"{t.bits_per_param:.3f}", quant])
     print(_table(rows, right={3, 5, 6}))
@@ -752,17 +758,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("compress", "compress a model file into a codec package", cmd_compress)
     sp.add_argument("input", metavar="IN", help="model file (.npz .safetensors .onnx .pt .pth)")
     sp.add_argument("-o", "--output", required=True, metavar="OUT", help="package file to write")
-    sp.add_argument("--format-version", type=int, choices=(1, 2, 3, 4, 5, 6), default=None,
+    sp.add_argument("--format-version", type=int, choices=(1, 2, 3, 4, 5, 6, 7), default=None,
                     help="package format to write (default: 4, 5 when a tensor gets the "
-                         "prediction transform, 6 when over other dims than its last two); "
-                         "1-5 for readers that only know those (1 and 2 never use the mirror "
-                         "transform, 1-4 never the prediction, 5 only over the last two dims)")
+                         "prediction transform, 6 when over other dims than its last two, 7 "
+                         "with row floors or aliases); 1-6 for readers that only know those "
+                         "(1 and 2 never use the mirror transform, 1-4 never the prediction, 5 "
+                         "only over the last two dims, 1-6 no floors or aliases)")
     sp.add_argument("--mirror", choices=("auto", "off"), default="auto",
                     help="the mirror transform (v3-v5) for symmetric rows (STFT/DCT bases, "
                          "linear-phase filters): auto (default) or off")
     sp.add_argument("--predict", choices=("auto", "off"), default="auto",
                     help="the prediction transform (v5; v6 over other dims than the last "
                          "two, e.g. TFLite's (out, kh, kw, in)) over a kernel's taps: auto "
+                         "(default) or off")
+    sp.add_argument("--floor", choices=("auto", "off"), default="auto",
+                    help="row floors (v7) for magnitude-pruned tensors, whose rows have a "
+                         "dead zone of small magnitudes: auto (default) or off")
+    sp.add_argument("--alias", choices=("auto", "off"), default="auto",
+                    help="store a tensor equal to an earlier one once (v7 aliases): auto "
                          "(default) or off")
     quant_opts(sp, many=False)
 

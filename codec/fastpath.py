@@ -33,7 +33,7 @@ from .huffman import LUT_BITS
 from .kernels.directory import (F_BOFF, F_DTYPE, F_MLEN, F_NAME_LEN, F_NAME_OFF, F_NDIM,
                                 F_FLOOR, F_NUMEL, F_PRED, F_SHAPE_OFF, whole_rows)
 from .kernels.meta import check_metas
-from .kernels.floor import unfloor_entries
+from .kernels.floor import group_floors
 from .kernels.mirror import inverse_entries
 from .kernels.predict import group_preds, rebuild_entries
 from .kernels.tables import P_FIELDS, plan_batch, table_bits
@@ -138,7 +138,7 @@ def _dtype_plan(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray, code: int
     if k < 0 or n > PLAN_BATCH:
         return None
     if not k:
-        return rows[:0], total, None, 0, _NO_MULTI, None
+        return rows[:0], total, None, 0, _NO_MULTI, None, None
     glo, ghi, tid, ost, cnt, voff = np.empty((6, n), np.int64)
     ends = np.zeros(k, np.int64)
     st, _ = plan_batch(buf, rows[:k], np.int64(ntab), glo, ghi, tid, ost, cnt, voff, ends)
@@ -149,6 +149,12 @@ def _dtype_plan(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray, code: int
         pred = np.empty((4, n), np.int64)
         if group_preds(ents, shapes, np.int64(code), pred[0], pred[1], pred[2], pred[3]) < 0:
             return None
+    floors = None  # v7: each group's (L, tensor start, floor offset) and the floors (§36)
+    if ents[:, F_FLOOR].any():
+        fg = np.empty((3, n), np.int64)
+        if group_floors(ents, np.int64(code), fg[0], fg[1], fg[2]) < 0:
+            return None
+        floors = (fg[0], fg[1], fg[2], shapes)
     ts, bits = table_bits(glo, ghi, tid, np.int64(ntab), np.int64(MULTI_MIN_BITS))
     multi = _NO_MULTI
     if ts.size:
@@ -158,7 +164,7 @@ def _dtype_plan(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray, code: int
             return None
         multi = (np.full(ntab, -1, np.int64), block, bound)
         multi[0][ts] = np.arange(ts.size)
-    return rows[:k], total, (glo, ghi, tid, ost, cnt, voff), int(bits), multi, pred
+    return rows[:k], total, (glo, ghi, tid, ost, cnt, voff), int(bits), multi, pred, floors
 
 
 def _decode_dtype(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray, code: int,
@@ -171,7 +177,7 @@ def _decode_dtype(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray, code: i
     got = _dtype_plan(buf, ents, shapes, code, luts, ntab)
     if got is None:
         return None
-    _rows, total, plan, bits, multi, pred = got
+    _rows, total, plan, bits, multi, pred, floors = got
     dtype = DTYPES[code]
     out = np.empty(total, dtype)
     if plan is not None:
@@ -180,7 +186,7 @@ def _decode_dtype(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray, code: i
         parts = _kernel_parts(luts, wbound, multi, tid, voff, vmin, vmax)
         rc, status, _ = _run_parts(buf, parts, (glo, ghi, ost, cnt, voff), vmin, vmax, out,
                                    extra, (bits, int(total)),
-                                   None if pred is None else tuple(pred))
+                                   None if pred is None else tuple(pred), floors)
         if rc != 0 or status.any():
             return None
     # v3: undo the mirrors (inverse fails on a mode 3: X4); nothing to do without one
@@ -192,13 +198,6 @@ def _decode_dtype(buf: np.ndarray, ents: np.ndarray, shapes: np.ndarray, code: i
     if ents[:, F_PRED].any() and rebuild_entries(out, ents, shapes, np.int64(code), True,
                                                  dtype.kind == "i") != 0:
         return None
-    # v7: add the row floors back (§36; a value it would take out of range: the general path
-    # names it)
-    if ents[:, F_FLOOR].any():
-        vmin, vmax = value_range(dtype)
-        if unfloor_entries(out, ents, shapes, np.int64(code), np.int64(vmin),
-                           np.int64(vmax))[0] != 0:
-            return None
     return out
 
 

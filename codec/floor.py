@@ -26,7 +26,7 @@ def row_floors(arr: np.ndarray) -> np.ndarray:
     """§36's writer floors of ``arr``: per row (``floor_rows``), its smallest nonzero
     magnitude minus 1, or 0 for a row without a nonzero value (int64[R])."""
     R = floor_rows(arr.shape)
-    rows = np.abs(np.ascontiguousarray(arr).reshape(R, -1).astype(np.int64))
+    rows = np.abs(np.asarray(arr).reshape(R, -1).astype(np.int64))
     big = np.int64(1) << np.int64(40)
     m = np.where(rows > 0, rows, big).min(axis=1) if rows.shape[1] else np.full(R, big)
     return np.where(m == big, 0, m - 1).astype(np.int64)
@@ -35,9 +35,9 @@ def row_floors(arr: np.ndarray) -> np.ndarray:
 def forward(arr: np.ndarray, floors) -> np.ndarray:
     """``arr`` stored with ``floors`` (§36): ``sign(v) * (|v| - f_r)``, same dtype and shape.
     Raises ValueError if a floor is not below its row's smallest nonzero magnitude."""
-    arr = np.ascontiguousarray(arr)
+    arr = np.asarray(arr)
     R = floor_rows(arr.shape)
-    f = np.asarray(floors, np.int64).reshape(R, 1)
+    f = np.asarray(floors, np.int64).reshape(-1, 1)
     if f.shape[0] != R or (f < 0).any():
         raise ValueError(f"{len(np.ravel(floors))} floors for {R} rows, or a negative one")
     x = arr.reshape(R, -1).astype(np.int64)

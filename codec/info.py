@@ -37,6 +37,9 @@ class TensorInfo:
     mirror: tuple | None = None  # v3: (period, skip) of the mirror transform, None without
     pred_mode: int = -1          # v5: the prediction transform's mode 0-7 (§32), -1 without
     pred_shift: int = 0          # v6: its images in dims ndim - 2 - shift and the next (§34)
+    floors: tuple = ()           # v7: each row's floor (§36), () without
+    alias: str | None = None     # v7: the tensor whose block this one shares (§36; its own
+    #                              block_bytes, payload_bytes and bits_per_param are then 0)
 
 
 @dataclass(frozen=True)
@@ -80,12 +83,14 @@ def inspect(data, /, *, limits: Limits = DEFAULT_LIMITS) -> PackageInfo:
     numel = 0
     for e in d.tensors:
         tids = tuple(range(e.tid_base, e.tid_base + (1 << e.tid_bits))) if e.n_groups else ()
+        own = e.alias < 0
+        blen = e.block_length if own else 0
         tensors.append(TensorInfo(
             e.name, str(e.dtype), e.shape, e.numel, e.group_mode, e.group_size, e.n_groups,
-            tids, e.value_offset, e.block_offset, e.block_length, e.payload_bytes,
-            (8.0 * e.block_length / e.numel) if e.numel else 0.0, e.crc32, p.meta(e.name),
+            tids, e.value_offset, e.block_offset, blen, e.payload_bytes if own else 0,
+            (8.0 * blen / e.numel) if e.numel else 0.0, e.crc32, p.meta(e.name),
             (e.mirror_period, e.mirror_skip) if e.mirror_period else None, e.pred_mode,
-            e.pred_shift))
+            e.pred_shift, e.floors, None if own else d.tensors[e.alias].name))
         numel += e.numel
     chunks = 0 if d.chunk_crcs is None else int(d.chunk_crcs.size)
     return PackageInfo(d.version, d.flags, total, PREAMBLE_SIZE + d.directory_length + footer_size(d.version),

@@ -14,6 +14,7 @@ from . import floor
 from . import format_v2 as v2
 from . import mirror as mir
 from . import predict as pred
+from .kernels.floor import unfloor_groups
 from .kernels.predict import rebuild_groups
 from .errors import ChecksumError, CodecError, CorruptError, TruncatedError
 from .format import (DEFAULT_LIMITS, PREAMBLE_SIZE, Directory, Limits, Table, TensorEntry,
@@ -208,7 +209,8 @@ def _parallel(bits: int, values: int, groups: int) -> bool:
 def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
                out: np.ndarray, extra: list | None,
                work: tuple[int, int] | None = None,
-               pred_groups: tuple | None = None) -> tuple[int, np.ndarray, np.ndarray]:
+               pred_groups: tuple | None = None,
+               floor_groups: tuple | None = None) -> tuple[int, np.ndarray, np.ndarray]:
     """Run the decode kernels of :func:`_kernel_parts`' ``parts`` over the groups of ``plan``
     = (glo, ghi, output start, count, value offset) into ``out``: on the calling thread, or
     for a big enough payload (:func:`_parallel`) in chunks on the pool together with the
@@ -216,8 +218,11 @@ def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
     of all the groups when the caller has them (else summed here).  ``pred_groups``: format v5's
     (mode, H, W, C) of every group (kernels/predict.py group_preds), whose groups are rebuilt
     from their residuals right after they decode, by the same job (their values are still in
-    the cache, and the rebuild is spread over the threads with the decode).  Returns (first
-    nonzero kernel return code or 0, each group's status, where each group stopped)."""
+    the cache, and the rebuild is spread over the threads with the decode).  ``floor_groups``:
+    format v7's (L, tensor start, floor offset) of every group and the floors array
+    (kernels/floor.py group_floors), whose groups get their row floors back the same way.
+    Returns (first nonzero kernel return code or 0, each group's status, where each group
+    stopped)."""
     glo, ghi, st, cn, voff = plan
     n = glo.size
     status = np.zeros(n, np.int64)
@@ -240,22 +245,17 @@ def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
         else:
             arrs = (glo[idx], ghi[idx], t, st[idx], cn[idx], voff[idx])
             s_, w_ = np.zeros(idx.size, np.int64), np.zeros(idx.size, np.int64)
-        rb = None  # the part's rebuild arguments (v5), when a group of it has a mode
-        if pred_groups is not None:
-            pm = pred_groups if idx is None else tuple(a[idx] for a in pred_groups)
-            if (pm[0] >= 0).any():
-                rb = (out, arrs[3], arrs[4], *pm)
+        posts = _posts(out, arrs[3], arrs[4], idx, pred_groups, floor_groups, vmin, vmax)
         calls.append((kern, (buf, np.int64(buf.size), *arrs, np.int64(vmin), np.int64(vmax),
                              luts, out, s_, w_), idx, s_, w_, (t.size + LANES - 1) // LANES,
-                      rb))
+                      posts))
     if not _parallel(total, values, n):  # this thread: no job list (~10 us on fer:
         # 3-9 % of its decode)
         rc = 0
-        for kern, args, _, _, _, nq, rb in calls:
+        for kern, args, _, _, _, nq, posts in calls:
             r = kern(*args, np.int64(0), np.int64(nq))
-            if rb is not None:
-                r = r or rebuild_groups(*rb, np.int64(0), np.int64(rb[3].size),
-                                        out.dtype.kind == "i")
+            for post in posts:
+                r = r or post(np.int64(0), np.int64(args[2].size))
             rc = rc or r
     else:
         rc = _run_jobs(calls, ghi - glo, total, extra)
@@ -264,6 +264,28 @@ def _run_parts(buf: np.ndarray, parts: list, plan: tuple, vmin: int, vmax: int,
             status[idx] = s_
             where[idx] = w_
     return rc, status, where
+
+
+def _posts(out: np.ndarray, o_start: np.ndarray, o_count: np.ndarray, idx,
+           pred_groups: tuple | None, floor_groups: tuple | None, vmin: int, vmax: int) -> list:
+    """A part's steps after its groups decode, each ``post(g0, g1) -> status`` over the
+    part's groups [g0, g1) (values still in the cache, on the thread that decoded them):
+    v5's rebuild of predicted groups, v7's row floors."""
+    posts = []
+    if pred_groups is not None:
+        pm = pred_groups if idx is None else tuple(a[idx] for a in pred_groups)
+        if (pm[0] >= 0).any():
+            signed = out.dtype.kind == "i"
+            posts.append(lambda a, b: rebuild_groups(out, o_start, o_count, *pm, a, b, signed))
+    if floor_groups is not None:
+        fm, floors = floor_groups[:3], floor_groups[3]
+        if idx is not None:
+            fm = tuple(a[idx] for a in fm)
+        if (fm[0] > 0).any():
+            lo, hi = np.int64(vmin), np.int64(vmax)
+            posts.append(lambda a, b: unfloor_groups(out, o_start, o_count, *fm, floors, a, b,
+                                                     lo, hi))
+    return posts
 
 
 def _run_jobs(calls: list, bits: np.ndarray, total: int, extra: list | None) -> int:
@@ -277,13 +299,13 @@ def _run_jobs(calls: list, bits: np.ndarray, total: int, extra: list | None) -> 
     made 8 jobs of ~50 us), taken dynamically by the pool, the biggest first."""
     nw = workers()
     jobs = []
-    for kern, args, idx, _, _, nq, rb in calls:
+    for kern, args, idx, _, _, nq, posts in calls:
         share = total if idx is None else int(bits[idx].sum())
         k = min(nq, max(1, round(CHUNKS_PER_WORKER * (nw + 1) * share / total)))
         # chunks of about equal parameters (cutting by bits + values was no better:
         # yolov8n 4/.9 2.97 vs 2.56 ms, 4/0 4.70 vs 4.58, two threads, loaded machine)
         cuts = work_cuts(args[6], np.int64(LANES), np.int64(k)) if k > 1 else (0, nq)
-        jobs += [(share // k, kern, args, int(cuts[j]), int(cuts[j + 1]), rb)
+        jobs += [(share // k, kern, args, int(cuts[j]), int(cuts[j + 1]), posts)
                  for j in range(k)]
     if extra:
         jobs += [(c, fn, None, 0, 0, None) for c, fn in extra]
@@ -292,16 +314,15 @@ def _run_jobs(calls: list, bits: np.ndarray, total: int, extra: list | None) -> 
     rcs = [0] * len(jobs)
 
     def job(j):
-        _, kern, args, q0, q1, rb = jobs[j]
+        _, kern, args, q0, q1, posts = jobs[j]
         if args is None:
             kern()
         else:
             rcs[j] = kern(*args, np.int64(q0), np.int64(q1))
-            if rb is not None:  # v5: this job's groups, rebuilt while they are in the cache
-                n = rb[3].size
-                r = rebuild_groups(*rb, np.int64(min(LANES * q0, n)),
-                                   np.int64(min(LANES * q1, n)), rb[0].dtype.kind == "i")
-                rcs[j] = rcs[j] or r
+            n = args[2].size
+            for post in posts:  # this job's groups, while they are in the cache
+                rcs[j] = rcs[j] or post(np.int64(min(LANES * q0, n)),
+                                        np.int64(min(LANES * q1, n)))
     run_chunks(job, len(jobs))
     return next((r for r in rcs if r), 0)
 

@@ -595,12 +595,13 @@ def _mirrors(tensors: Mapping, names: list, option, version: int | None) -> dict
 
 
 def _preds(tensors: Mapping, names: list, option, version: int | None, mirrors: dict,
-           effort: int = 1) -> dict:
+           effort: int = 1, skip=()) -> dict:
     """{name: (mode, shift)}: the tensors that get format v5's prediction transform
     (docs/FORMAT.md §32; a shift > 0, v6's images in other dims than the last two: §34).
     ``option``: 'auto' (§32 / §34's rule, :func:`codec.predict.choose`; shift 0 only when
     ``version`` is 5), None / False (never), or {name: mode or (mode, shift)} (exactly those
-    tensors, each eligible and without a mirror)."""
+    tensors, each eligible and without a mirror).  'auto' passes over ``skip`` (the tensors
+    given row floors)."""
     if isinstance(option, Mapping) and option and version is not None and version < 5:
         raise ValueError(f"a prediction mode needs format v5, not version={version}")
     if (version is not None and version < 5) or option is None or option is False:
@@ -608,7 +609,7 @@ def _preds(tensors: Mapping, names: list, option, version: int | None, mirrors: 
     if isinstance(option, str) and option == "auto":
         out = {}
         for k in names:
-            if k in mirrors:
+            if k in mirrors or k in skip:
                 continue
             mode, shift = pred.choose(_native(k, tensors[k]), pred.MAX_SAMPLED_VALUES if effort
                                       else pred.FAST_SAMPLED_VALUES,
@@ -742,7 +743,8 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
     aliases = _aliases(tensors, names, alias, version, meta)
     all_names, names = names, [k for k in names if k not in aliases]
     mirrors = _mirrors(tensors, names, mirror, version)
-    preds = _preds(tensors, names, predict, version, mirrors, effort)
+    preds = _preds(tensors, names, predict, version, mirrors, effort,
+                   floor if isinstance(floor, Mapping) else ())
     floors = _floors(tensors, names, floor, version, mirrors, preds)
     if version is None:  # v4 (§31), v5 when a tensor gets the prediction transform (§32),
         # v6 when one gets it over other dims than its last two (§34), v7 with row floors or

@@ -129,7 +129,7 @@ def _prepare(data: bytes):
     code = codes.pop()
     got = _dtype_plan(buf, ents, shapes, code, luts, tabs.shape[0])
     assert got is not None and got[2] is not None, "the fast path plans this package"
-    rows, total, plan, bits, multi, _pred = got
+    rows, total, plan, bits, multi, _pred, _floors = got
     vmin, vmax = value_range(DTYPES[code])
     return dict(buf=buf, plan=plan, rows=rows, luts=luts, wbound=wbound, multi=multi,
                 bits=bits, total=int(total), vmin=vmin, vmax=vmax, dtype=DTYPES[code],

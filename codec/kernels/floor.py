@@ -14,10 +14,36 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .directory import F_DTYPE, F_FLOOR, F_FLOOR_OFF, F_NUMEL, N_FIELDS
+from .directory import F_DTYPE, F_FLOOR, F_FLOOR_OFF, F_GSIZE, F_NUMEL, N_FIELDS
 from .status import ERR_RANGE
 
 BAD_ARGS = -1
+
+
+@njit(cache=True, nogil=True)
+def _row(out, a, L, f, vmin, vmax):
+    """One row of :func:`unfloor` (``out[a:a + L]``): its range check (two reductions), then
+    ``x = s + f * sign(s)`` without branches or a sign shift, over a view, which LLVM
+    vectorizes in the dtype's own lanes (int8: 0.024 ns a value, against 0.17 with
+    ``f * ((s > 0) - (s < 0))``, 0.2 in 32-bit lanes, 1.0 indexing ``out`` from ``a``).
+    Returns the first offending index (the row left as stored) or -1."""
+    seg = out[a:a + L]
+    mn = seg[0]
+    mx = seg[0]
+    for p in range(L):
+        v = seg[p]
+        mn = min(mn, v)
+        mx = max(mx, v)
+    if np.int64(mx) > vmax - f or np.int64(mn) < vmin + f:
+        for p in range(L):
+            v = np.int64(seg[p])
+            if v > vmax - f or v < vmin + f:
+                return np.int64(a + p)
+    for p in range(L):  # sign(s) * f as (f ^ -n) + n, n = (s < 0), times (s != 0)
+        v = seg[p]
+        n = np.int64(v < 0)
+        seg[p] = v + ((f ^ -n) + n) * np.int64(v != 0)
+    return np.int64(-1)
 
 
 @njit(cache=True, nogil=True)
@@ -30,45 +56,87 @@ def unfloor(out, start, numel, R, floors, foff, vmin, vmax):
             or foff < 0 or foff + R > floors.size:
         return np.int64(BAD_ARGS), np.int64(-1)
     L = numel // R
+    if L == 0:
+        return np.int64(0), np.int64(-1)
     for r in range(R):
         f = floors[foff + r]
         if f == 0:
             continue
-        a = start + r * L
-        hi = vmax - f   # s > hi: s + f > vmax
-        lo = vmin + f   # s < lo: s - f < vmin
-        bad = False
-        for p in range(a, a + L):
-            v = np.int64(out[p])
-            bad |= (v > hi) | (v < lo)
-        if bad:
-            for p in range(a, a + L):
-                v = np.int64(out[p])
-                if v > hi or v < lo:
-                    return np.int64(ERR_RANGE), np.int64(p)
-        for p in range(a, a + L):
-            v = np.int64(out[p])
-            out[p] = v + f * ((v > 0) - (v < 0))
+        p = _row(out, start + r * L, L, f, vmin, vmax)
+        if p >= 0:
+            return np.int64(ERR_RANGE), p
     return np.int64(0), np.int64(-1)
 
 
 @njit(cache=True, nogil=True)
-def unfloor_entries(out, ents, shapes, code, vmin, vmax):
-    """:func:`unfloor` for every floored tensor of dtype ``code`` (a directory kernel's entry
-    array, kernels/directory.py F_*: F_FLOOR = R, its floors at ``shapes[F_FLOOR_OFF:]``),
-    ``out`` holding the dtype's tensors back to back in entry order (the fast path's layout).
-    Returns (status, entry, index) as :func:`unfloor`, ``entry`` the failing tensor's row."""
+def group_floors(ents, code, gl, gt, gfo):
+    """Each decode-plan group's (L, its tensor's first value in the dtype's flat output, its
+    floors' offset in the dims array) for the tensors of dtype ``code`` (a directory kernel's
+    entry array, kernels/directory.py F_*: F_FLOOR = R rows, floors at F_FLOOR_OFF); L = 0
+    for the groups of tensors without floors.  Groups in the plan's order
+    (kernels/directory.py whole_rows: tensors with values, in entry order, all their groups).
+    Returns the number of floored groups, or BAD_ARGS if the arrays are too small."""
     if ents.shape[1] < N_FIELDS:
-        return np.int64(BAD_ARGS), np.int64(-1), np.int64(-1)
+        return np.int64(BAD_ARGS)
+    n = gl.size
+    if gt.size < n or gfo.size < n:
+        return np.int64(BAD_ARGS)
+    g = np.int64(0)
     base = np.int64(0)
+    hits = np.int64(0)
     for i in range(ents.shape[0]):
         if ents[i, F_DTYPE] != code:
             continue
         numel = ents[i, F_NUMEL]
+        gsize = ents[i, F_GSIZE]
+        if numel <= 0:
+            continue
+        if gsize < 1:
+            return np.int64(BAD_ARGS)
+        ng = (numel + gsize - 1) // gsize
+        if g + ng > n:
+            return np.int64(BAD_ARGS)
         R = ents[i, F_FLOOR]
-        if R > 0 and numel > 0:
-            st, p = unfloor(out, base, numel, R, shapes, ents[i, F_FLOOR_OFF], vmin, vmax)
-            if st != 0:
-                return st, np.int64(i), p
+        L = numel // R if R > 0 else np.int64(0)
+        for k in range(g, g + ng):
+            gl[k] = L
+            gt[k] = base
+            gfo[k] = ents[i, F_FLOOR_OFF]
+        if R > 0:
+            hits += ng
+        g += ng
         base += numel
-    return np.int64(0), np.int64(-1), np.int64(-1)
+    return hits
+
+
+@njit(cache=True, nogil=True)
+def unfloor_groups(out, o_start, o_count, gl, gt, gfo, floors, a, b, vmin, vmax):
+    """:func:`unfloor` for the groups [a, b) of a decode plan (output start, count; L, tensor
+    start, floor offset of each, L = 0: none): each row part inside a group gets its row's
+    floor.  Returns 0, BAD_ARGS or ERR_RANGE."""
+    n = gl.size
+    if (o_start.size < n or o_count.size < n or gt.size < n or gfo.size < n or a < 0
+            or b > n):
+        return np.int64(BAD_ARGS)
+    for g in range(a, b):
+        L = gl[g]
+        if L <= 0:
+            continue
+        s = o_start[g]
+        e = s + o_count[g]
+        t = gt[g]
+        if s < t or e > out.size or s >= e:
+            return np.int64(BAD_ARGS)
+        r0 = (s - t) // L
+        r1 = (e - 1 - t) // L
+        if gfo[g] < 0 or gfo[g] + r1 >= floors.size:
+            return np.int64(BAD_ARGS)
+        for r in range(r0, r1 + 1):
+            f = floors[gfo[g] + r]
+            if f == 0:
+                continue
+            lo = max(s, t + r * L)
+            hi = min(e, t + (r + 1) * L)
+            if _row(out, lo, hi - lo, f, vmin, vmax) >= 0:
+                return np.int64(ERR_RANGE)
+    return np.int64(0)

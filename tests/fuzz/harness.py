@@ -149,9 +149,24 @@ def _forced_preds(arrays: dict, mirror, version: int):
     return out
 
 
+def _forced_floors(arrays: dict, mirror, preds) -> dict:
+    """Format v7 samples: every non-empty signed tensor without a forced mirror or a
+    prediction mode gets row floors (§36: the writer's, whatever they save)."""
+    return {k: True for k, a in arrays.items()
+            if a.size and a.dtype.kind == "i" and not (preds and k in preds)
+            and not (isinstance(mirror, dict) and k in mirror)}
+
+
+def _v7_arrays(arrays: dict) -> dict:
+    """Format v7 samples: the arrays plus an alias of the first non-empty one (§36)."""
+    first = next((k for k, a in arrays.items() if a.size), None)
+    return arrays if first is None else {**arrays, first + "~alias": arrays[first].copy()}
+
+
 def sample_packages(version: int = 2) -> list[Sample]:
     """The samples written as format ``version`` (v2 and v3 with 64-byte CRC chunks, so that
-    chunk boundaries fall inside blocks; labels end in "-v1" for v1, "-v3" for v3)."""
+    chunk boundaries fall inside blocks; labels end in "-v1" for v1, "-v3" for v3; v7 samples
+    have every other eligible tensor predicted, the rest floored, and an alias)."""
     key = f"samples{version}"
     if key not in _CACHE:
         import codec.format_v2 as fv2
@@ -162,11 +177,20 @@ def sample_packages(version: int = 2) -> list[Sample]:
             for label, arrays, meta, group in sample_arrays():
                 mirror = ({"sym": (11, 1), "u": (8, 0)} if label == "mirror" and version >= 3
                           else "auto")
+                preds = _forced_preds(arrays, mirror, version)
+                floors = None
+                if version >= 7:
+                    arrays = _v7_arrays(arrays)
+                    preds = {k: v for i, (k, v) in enumerate(preds.items()) if i % 2 == 0}
+                    floors = _forced_floors(arrays, mirror, preds)
+                    if meta and next(iter(arrays)) in meta:
+                        meta = {**meta, next(iter(arrays)) + "~alias": meta[next(iter(arrays))]}
                 data = codec.pack(arrays, group=group, meta=meta or None, version=version,
-                                  mirror=mirror, predict=_forced_preds(arrays, mirror, version))
+                                  mirror=mirror, predict=preds, floor=floors,
+                                  alias="auto" if version >= 7 else None)
                 register(data, arrays)
-                samples.append(Sample(label + {1: "-v1", 3: "-v3", 4: "-v4", 5: "-v5", 6: "-v6"}.get(
-                    version, ""), data, arrays, meta))
+                samples.append(Sample(label + {1: "-v1", 3: "-v3", 4: "-v4", 5: "-v5", 6: "-v6",
+                                               7: "-v7"}.get(version, ""), data, arrays, meta))
         finally:
             fv2.DEFAULT_CHUNK_LOG2 = saved
         _CACHE[key] = samples
@@ -543,4 +567,6 @@ def golden_options(js: dict, version: int) -> dict:
         pr = js["predict"]
         opts["predict"] = ({k: tuple(v) if isinstance(v, list) else v for k, v in pr.items()}
                            if isinstance(pr, dict) else pr)
+    if "floor" in js:  # format v7 (§36): {name: true | floors}, 'auto' or null
+        opts["floor"], opts["alias"] = js["floor"], js["alias"]
     return opts

@@ -6,6 +6,11 @@
     cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py --v4     # v4 (done)
     cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py --v5     # v5 (done)
     cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py --v6     # v6 (done)
+    cd /work/main && PYTHONPATH=. python3 tests/vectors/make_vectors.py --v7     # v7 (done)
+
+``--v7`` writes ``v7_cases`` (docs/FORMAT.md §36-§37: row floors, tensor aliases) under
+tests/vectors/v7/ with ``version`` 7 and the ``floor`` and ``alias`` options in the JSON
+(``floor``: {name: true (the writer's floors) or a list}, 'auto' or null).
 
 ``--v6`` writes ``v6_cases`` (docs/FORMAT.md §34-§35: prediction over any two adjacent
 dims) under tests/vectors/v6/ with ``version`` 6; ``predict`` values are a mode or
@@ -52,6 +57,7 @@ OUT_V3 = Path(__file__).resolve().parent / "v3"
 OUT_V4 = Path(__file__).resolve().parent / "v4"
 OUT_V5 = Path(__file__).resolve().parent / "v5"
 OUT_V6 = Path(__file__).resolve().parent / "v6"
+OUT_V7 = Path(__file__).resolve().parent / "v7"
 
 
 def meta_to_json(m: codec.QuantMeta) -> dict:
@@ -630,7 +636,104 @@ def main_v6() -> int:
     return 0
 
 
+def v7_cases() -> dict:
+    """Format v7 (docs/FORMAT.md §36-§37): row floors and tensor aliases."""
+    rng = np.random.default_rng(707)
+    c = {}
+
+    def pruned(shape, sparsity=0.5, bits=8, dtype=np.int8):
+        """REFERENCE.md's recipe: magnitude pruning, then a scale per first-dim row."""
+        w = rng.normal(size=shape)
+        rows = w.reshape(shape[0], -1) if len(shape) >= 2 else w.reshape(1, -1)
+        thr = np.quantile(np.abs(rows), sparsity)
+        rows = np.where(np.abs(rows) < thr, 0.0, rows)
+        qmax = 2 ** (bits - 1) - 1
+        scale = np.abs(rows).max(axis=1, keepdims=True) / qmax
+        scale[scale == 0] = 1.0
+        return np.round(rows / scale).astype(dtype).reshape(shape)
+
+    t = {"conv": pruned((8, 3, 3, 4)), "fc": pruned((6, 40)), "bias": pruned((8,))}
+    c["floors_int8_kernel"] = dict(
+        desc="per-row scaled 50 % pruned int8 (O, kh, kw, I), dense and 1-D tensors, floors "
+             "forced (the writer's), one group per output channel",
+        tensors=t, group="kernel", floor={"conv": True, "fc": True, "bias": True},
+        alias=None)
+    i16 = pruned((5, 24), 0.7, 16, np.int16)
+    i32 = pruned((3, 2, 8), 0.5, 32, np.int32)
+    i32.reshape(-1)[np.flatnonzero(i32.reshape(-1))[:2]] = [(1 << 31) - 1, -(1 << 31)]
+    c["floors_wide_groups"] = dict(
+        desc="int16 and int32 (with its max and min) floored, groups of 25 values crossing "
+             "rows; int16's floors below the writer's",
+        tensors={"i16": i16, "i32": i32}, group=("count", 25),
+        floor={"i16": [int(f) // 2 for f in codec.floor.row_floors(i16)], "i32": True},
+        alias=None)
+    emb = rng.integers(-40, 41, (16, 8)).astype(np.int8)
+    m = codec.QuantMeta(bits=8, kind="linear", axis=0,
+                        scale=rng.random(16).astype(np.float32) + 0.5)
+    c["aliases"] = dict(
+        desc="tied weights: 'out' equals 'emb' (same metadata), 'b2' equals 'b1'; 'emb2' has "
+             "emb's values but other metadata (no alias)",
+        tensors={"emb": emb, "b1": np.arange(-3, 5, dtype=np.int8), "out": emb.copy(),
+                 "b2": np.arange(-3, 5, dtype=np.int8), "emb2": emb.copy()},
+        meta={"emb": m, "out": m, "emb2": codec.QuantMeta(bits=8, kind="linear", axis=0,
+                                                          scale=m.scale * 2)},
+        group="auto", floor=None, alias="auto")
+    conv = pruned((6, 3, 3, 4))
+    mixed = {"bn_1/beta:0": rng.integers(-9, 10, 6).astype(np.int8),
+             "bn_1/gamma:0": rng.integers(-9, 10, 6).astype(np.int8),
+             "conv_1/kernel:0": conv, "conv_2/kernel:0": conv.copy(),
+             "bn_2/beta:0": rng.integers(-9, 10, 6).astype(np.int8),
+             "bn_2/gamma:0": rng.integers(-9, 10, 6).astype(np.int8)}
+    c["alias_of_floored_names"] = dict(
+        desc="an alias of a floored tensor, TensorFlow names (the v7 writer's token merge "
+             "'beta:' '0'), automatic floors and aliases",
+        tensors=mixed, group="auto", floor={"conv_1/kernel:0": True}, alias="auto")
+    c["worked_example_s37"] = dict(desc="docs/FORMAT.md §37", tensors={
+        "x": np.array([[0, 5, -4, 0], [6, 0, 0, -7]], np.int8),
+        "y": np.array([[0, 5, -4, 0], [6, 0, 0, -7]], np.int8)},
+        group="auto", floor={"x": True}, alias="auto")
+    return c
+
+
+def main_v7() -> int:
+    OUT_V7.mkdir(parents=True, exist_ok=True)
+    cs = v7_cases()
+    if refuse_existing(OUT_V7, cs):
+        return 1
+    total = 0
+    for name, c in cs.items():
+        tensors, meta = c["tensors"], c.get("meta")
+        mt = c.get("max_tables", codec.writer.DEFAULT_MAX_TABLES)
+        data = codec.pack(tensors, group=c["group"], meta=meta, max_tables=mt, version=7,
+                          floor=c["floor"], alias=c["alias"])
+        assert data[4] == 7
+        d = codec.Package(data).directory
+        back = codec.unpack(data)
+        assert list(back) == list(tensors)
+        for k, v in tensors.items():
+            assert back[k].dtype == v.dtype and back[k].shape == v.shape
+            assert np.array_equal(back[k], v)
+        floored = {e.name: list(e.floors) for e in d.tensors if e.floors and e.alias < 0}
+        aliases = {e.name: d.tensors[e.alias].name for e in d.tensors if e.alias >= 0}
+        assert floored or aliases, name
+        fl = c["floor"]
+        js = {"description": c["desc"], "order": list(tensors), "group": group_to_json(c["group"]),
+              "max_tables": mt, "meta": {k: meta_to_json(m) for k, m in (meta or {}).items()},
+              "codec_version": codec.__version__, "bytes": len(data), "version": 7,
+              "chunk_log2": 16, "mirror": "auto", "predict": "auto",
+              "floor": fl, "alias": c["alias"], "floored": floored, "aliases": aliases,
+              "one_group_without_table": [e.name for e in d.tensors if e.glen]}
+        size = write_case(OUT_V7, name, tensors, js, data)
+        total += size
+        print(f"{name:24s} {len(data):7d} package bytes, {size:7d} on disk, floored "
+              f"{list(floored)}, aliases {aliases}")
+    print(f"total {total} bytes")
+    return 0
+
+
 def main() -> int:
+    if "--v7" in sys.argv[1:]:
+        return main_v7()
     if "--v6" in sys.argv[1:]:
         return main_v6()
     if "--v5" in sys.argv[1:]:
