@@ -12,6 +12,9 @@ import numpy as np
 
 from .errors import CorruptError
 from .format_v4 import MAX_FLOOR_K, eg_sums, floor_rows
+from .kernels.floor import forward as _forward
+from .kernels.floor import histograms as _histograms
+from .kernels.floor import row_floors as _row_floors
 from .kernels.floor import unfloor
 from .kernels.offsets import MAX_CLASS, offset_bits
 from .kernels.status import ERR_RANGE
@@ -20,31 +23,34 @@ HIST_SPAN = 1 << 17       # tensors with a wider value range are not considered
 KREF = 2                  # the estimate's class refinement (as codec/offsets.py)
 MIN_GAIN_BITS = 64        # a tensor is floored when the estimated saving exceeds this ...
 GAIN_PER_SIDE_BIT = 2.0   # ... and this many times the floors' bits in the entry
+SAMPLED_VALUES = 1 << 16  # the estimate looks at every k-th row beyond this many values
 
 
 def row_floors(arr: np.ndarray) -> np.ndarray:
     """§36's writer floors of ``arr``: per row (``floor_rows``), its smallest nonzero
-    magnitude minus 1, or 0 for a row without a nonzero value (int64[R])."""
+    magnitude minus 1, or 0 for a row without a nonzero value (int64[R]; kernels/floor.py)."""
+    arr = np.asarray(arr)
     R = floor_rows(arr.shape)
-    rows = np.abs(np.asarray(arr).reshape(R, -1).astype(np.int64))
-    big = np.int64(1) << np.int64(40)
-    m = np.where(rows > 0, rows, big).min(axis=1) if rows.shape[1] else np.full(R, big)
-    return np.where(m == big, 0, m - 1).astype(np.int64)
+    out = np.zeros(R, np.int64)
+    if arr.size:
+        _row_floors(np.ascontiguousarray(arr).reshape(-1), np.int64(R), out)
+    return out
 
 
 def forward(arr: np.ndarray, floors) -> np.ndarray:
     """``arr`` stored with ``floors`` (§36): ``sign(v) * (|v| - f_r)``, same dtype and shape.
-    Raises ValueError if a floor is not below its row's smallest nonzero magnitude."""
+    Raises ValueError if a floor is negative or not below its row's smallest nonzero
+    magnitude."""
     arr = np.asarray(arr)
     R = floor_rows(arr.shape)
-    f = np.asarray(floors, np.int64).reshape(-1, 1)
-    if f.shape[0] != R or (f < 0).any():
-        raise ValueError(f"{len(np.ravel(floors))} floors for {R} rows, or a negative one")
-    x = arr.reshape(R, -1).astype(np.int64)
-    a = np.abs(x)
-    if ((a > 0) & (a <= f)).any():
+    f = np.ascontiguousarray(floors, np.int64).reshape(-1)
+    if f.size != R or (f < 0).any():
+        raise ValueError(f"{f.size} floors for {R} rows, or a negative one")
+    flat = np.ascontiguousarray(arr).reshape(-1)
+    out = np.empty_like(flat)
+    if flat.size and _forward(flat, np.int64(R), f, out) != 0:
         raise ValueError("a row floor is not below its row's smallest nonzero magnitude")
-    return (np.sign(x) * np.where(a > 0, a - f, 0)).astype(arr.dtype).reshape(arr.shape)
+    return out.reshape(arr.shape)
 
 
 def side_bits(floors) -> int:
@@ -52,17 +58,15 @@ def side_bits(floors) -> int:
     return 5 + int(eg_sums(np.asarray(floors, np.int64), MAX_FLOOR_K).min())
 
 
-def _cost(flat: np.ndarray, per: np.ndarray) -> float:
-    lo = int(flat.min())
-    hist = np.bincount(flat.astype(np.int64) - lo)
+def _cost(hist: np.ndarray, lo: int, per: np.ndarray) -> float:
     return float(offset_bits(hist, np.int64(lo), np.int64(0), np.int64(KREF), per))
 
 
 def choose(arr: np.ndarray) -> np.ndarray | None:
     """§36's writer rule: the floors of ``arr`` (:func:`row_floors`) when some floor is > 0
     and the estimated saving (order-0 magnitude-class model of codec/offsets.py over the
-    tensor, before and after) exceeds MIN_GAIN_BITS and GAIN_PER_SIDE_BIT x the floors' entry
-    bits; else None."""
+    tensor, or every k-th row of a big one, before and after) exceeds MIN_GAIN_BITS and
+    GAIN_PER_SIDE_BIT x the floors' entry bits; else None."""
     arr = np.asarray(arr)
     if arr.size == 0 or arr.dtype.kind != "i":
         return None
@@ -73,13 +77,19 @@ def choose(arr: np.ndarray) -> np.ndarray | None:
     floors = row_floors(arr)
     if not floors.any():
         return None
+    R = floors.size
+    k = max(1, -(-arr.size // SAMPLED_VALUES))  # every k-th row (a sample of the tensor)
+    rows = np.ascontiguousarray(arr).reshape(R, -1)[::k]
+    h0, h1 = np.zeros((2, hi - lo + 1), np.int64)
+    if _histograms(np.ascontiguousarray(rows).reshape(-1), np.int64(rows.shape[0]),
+                   np.ascontiguousarray(floors[::k]), np.int64(lo), h0, h1) != 0:
+        return None
     per = np.empty(MAX_CLASS, np.float64)
-    before = _cost(flat, per)
-    after = _cost(forward(arr, floors).reshape(-1), per)
+    before, after = _cost(h0, lo, per), _cost(h1, lo, per)
     if before < 0 or after < 0:
         return None
     side = side_bits(floors)
-    gain = before - after - side
+    gain = (before - after) * R / rows.shape[0] - side
     return floors if gain > MIN_GAIN_BITS and gain > GAIN_PER_SIDE_BIT * side else None
 
 

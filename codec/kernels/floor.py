@@ -140,3 +140,77 @@ def unfloor_groups(out, o_start, o_count, gl, gt, gfo, floors, a, b, vmin, vmax)
             if _row(out, lo, hi - lo, f, vmin, vmax) >= 0:
                 return np.int64(ERR_RANGE)
     return np.int64(0)
+
+
+# ---------------------------------------------------------------------------------------------
+# writer side
+
+
+@njit(cache=True, nogil=True)
+def row_floors(flat, R, out):
+    """§36's writer floors of ``flat`` (one tensor, C order) in ``R`` rows into ``out[:R]``:
+    each row's smallest nonzero magnitude minus 1, 0 for a row without one.  Returns 0 or
+    BAD_ARGS."""
+    if R < 1 or flat.size % R != 0 or out.size < R:
+        return np.int64(BAD_ARGS)
+    L = flat.size // R
+    big = np.int64(1) << np.int64(40)
+    for r in range(R):
+        seg = flat[r * L:(r + 1) * L]
+        m = big
+        for p in range(L):
+            v = np.int64(seg[p])
+            a = v if v > 0 else -v
+            m = min(m, a if a != 0 else big)
+        out[r] = 0 if m == big else m - 1
+    return np.int64(0)
+
+
+@njit(cache=True, nogil=True)
+def forward(flat, R, floors, out):
+    """§36's writer transform of ``flat`` (C order) in ``R`` rows into ``out`` (same size and
+    dtype): ``s = v - f_r * sign(v)``.  Returns 0, BAD_ARGS, or ERR_RANGE if a floor is not
+    below its row's smallest nonzero magnitude (a nonzero value would become 0 or flip)."""
+    if R < 1 or flat.size % R != 0 or floors.size < R or out.size != flat.size:
+        return np.int64(BAD_ARGS)
+    L = flat.size // R
+    for r in range(R):
+        f = floors[r]
+        seg = flat[r * L:(r + 1) * L]
+        dst = out[r * L:(r + 1) * L]
+        bad = False
+        for p in range(L):
+            v = np.int64(seg[p])
+            n = np.int64(v < 0)
+            z = np.int64(v != 0)
+            bad |= (z == 1) & ((v if v > 0 else -v) <= f)
+            dst[p] = v - ((f ^ -n) + n) * z
+        if bad:
+            return np.int64(ERR_RANGE)
+    return np.int64(0)
+
+
+@njit(cache=True, nogil=True)
+def histograms(flat, R, floors, lo, before, after):
+    """The value histograms of ``flat`` (values ``lo + i``) before and after §36's transform
+    with ``floors`` (``before``, ``after``: zeroed, long enough for the tensor's range).
+    Returns 0 or BAD_ARGS."""
+    if R < 1 or flat.size % R != 0 or floors.size < R:
+        return np.int64(BAD_ARGS)
+    L = flat.size // R
+    n = before.size
+    if after.size < n:
+        return np.int64(BAD_ARGS)
+    for r in range(R):
+        f = floors[r]
+        seg = flat[r * L:(r + 1) * L]
+        for p in range(L):
+            v = np.int64(seg[p])
+            s = v - f if v > 0 else (v + f if v < 0 else v)
+            i = v - lo
+            j = s - lo
+            if i < 0 or i >= n or j < 0 or j >= n:
+                return np.int64(BAD_ARGS)
+            before[i] += 1
+            after[j] += 1
+    return np.int64(0)
