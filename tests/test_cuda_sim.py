@@ -477,7 +477,7 @@ def _():
     t["u8_off"][t["u8_off"] == 129] = 128
     force = {"i8_a1": (9, 1), "i8_odd": (7, 0), "i16": (12, 1), "i32_wrap": (6, 0),
              "u8_off": (10, 0), "stft": (6, 1)}
-    data = codec.pack(t, group="kernel", mirror=force)
+    data = codec.pack(t, group="kernel", mirror=force, floor=None, alias=None)
     mirrored(data, force)
     p = codec.Package(data)
     assert p.entry("u8_off").value_offset == 128
@@ -504,7 +504,7 @@ def _():
          "i32": mirror_rows(np.int32, 3, 8, 0, [1], 1 << 30),
          "u8": mirror_rows(np.uint8, 8, 8, 0, [1, 2], 20, zero=100),
          "noise": mrng.integers(-5, 6, (4, 16)).astype(np.int8)}
-    data = codec.pack(t, group="kernel")
+    data = codec.pack(t, group="kernel", floor=None, alias=None)
     mirrored(data, ["i8", "i16", "i32"])
     same(data)
     same(data, variant="global")
@@ -513,7 +513,7 @@ def _():
             "i16": QuantMeta(bits=16, scale=mrng.random(4) * 1e-3, axis=0),
             "u8": QuantMeta(bits=8, scale=np.array([0.25]), zero_point=np.array([100]))}
     data = codec.pack({k: t[k] for k in meta}, meta=meta, group="kernel",
-                      mirror={"i8": (16, 0), "i16": (33, 1)})
+                      mirror={"i8": (16, 0), "i16": (33, 1)}, floor=None, alias=None)
     mirrored(data, ["i8", "i16"])
     for odt in ("float32", "float16"):
         deq_check(data, odt)
@@ -692,7 +692,8 @@ def _():
     force["row"] = 6
     t["mir"] = mirror_rows(np.int8, 4, 8, 0, [1, 2], 40)
     t["plain"] = prng.integers(-9, 10, (3, 3, 3)).astype(np.int8)
-    data = codec.pack(t, group="kernel", predict=force, mirror={"mir": (8, 0)})
+    data = codec.pack(t, group="kernel", predict=force, mirror={"mir": (8, 0)}, floor=None,
+                      alias=None)
     predicted(data, force)
     info = codec.inspect(data)
     assert info.tensor("int16_m0").value_offset != 0 and info.tensor("mir").mirror == (8, 0)
@@ -726,7 +727,7 @@ def _():
          "c16": smooth(np.int16, (4, 4, 3, 3), 900, 4),
          "c32": smooth(np.int32, (3, 4, 5), 1 << 20, 30),
          "noise": prng.integers(-20, 21, (4, 3, 3)).astype(np.int8)}
-    data = codec.pack(t, group="kernel")
+    data = codec.pack(t, group="kernel", floor=None, alias=None)
     info = codec.inspect(data)
     assert info.version == 5, info.version
     auto = [k for k in t if info.tensor(k).pred_mode >= 0]
@@ -739,7 +740,7 @@ def _():
     t["u8"] = smooth(np.uint8, (3, 2, 4, 4), 6, 2, 128)
     force = {"c8": 2, "c16": 5, "c32": 4, "u8": 1}
     data = codec.pack({k: t[k] for k in meta} | {"noise": t["noise"]}, meta=meta,
-                      group="kernel", predict=force)
+                      group="kernel", predict=force, floor=None, alias=None)
     predicted(data, force)
     for odt in ("float32", "float16"):
         deq_check(data, odt)
@@ -872,7 +873,8 @@ def _():
     force["u8"] = (2, 2)
     t["mir"] = mirror_rows(np.int8, 4, 8, 0, [1, 2], 40)
     t["plain"] = p6rng.integers(-9, 10, (3, 3, 3)).astype(np.int8)
-    data = codec.pack(t, group="kernel", predict=force, mirror={"mir": (8, 0)})
+    data = codec.pack(t, group="kernel", predict=force, mirror={"mir": (8, 0)}, floor=None,
+                      alias=None)
     predicted6(data, force)
     info = codec.inspect(data)
     assert info.tensor("int16_m0").value_offset != 0 and info.tensor("mir").mirror == (8, 0)
@@ -919,7 +921,7 @@ def _():
             "k": QuantMeta(bits=16, scale=np.array([2e-4])),
             "z": QuantMeta(bits=8, scale=np.array([0.125]), zero_point=np.array([3]))}
     force = {"dw": (5, 1), "k": (2, 2), "z": (4, 1)}
-    data = codec.pack(t, meta=meta, group="kernel", predict=force)
+    data = codec.pack(t, meta=meta, group="kernel", predict=force, floor=None, alias=None)
     predicted6(data, force)
     same(data)
     for odt in ("float32", "float16"):
@@ -932,12 +934,235 @@ def _():
     # (shift 1) and a Keras-like (kh, kw, in, out) one (shift 2)
     t = {"tfl": smooth6(np.int8, (8, 3, 3, 8), 1, 8, 1),
          "keras": smooth6(np.int16, (3, 3, 8, 8), 2, 900, 4)}
-    data = codec.pack(t, group="kernel")
+    data = codec.pack(t, group="kernel", floor=None, alias=None)
     info = codec.inspect(data)
     assert info.version == 6, info.version
     assert any(info.tensor(k).pred_shift > 0 for k in t), [
         (info.tensor(k).pred_mode, info.tensor(k).pred_shift) for k in t]
     same(data)
+
+
+# --- format v7's row floors and tensor aliases (§36: kernels.unfloor_values, device copies of
+# aliases): own random stream, so the data of the other checks stays as it was
+frng = np.random.default_rng(71)
+
+
+def pruned(dtype, shape, lo, hi, density=0.5, tail=None):
+    """Magnitude-pruned values with a dead zone per row (§36's rows): row r's nonzero
+    magnitudes in [m_r, hi], m_r drawn from [lo, hi // 2], uniform or (``tail``) m_r plus a
+    geometric variable of that mean (most just above the dead zone), random signs."""
+    from codec.format_v4 import floor_rows
+    R = floor_rows(shape)
+    n = int(np.prod(shape, dtype=np.int64))
+    m = frng.integers(lo, hi // 2 + 1, (R, 1))
+    if tail is None:
+        a = frng.integers(0, 1 << 40, (R, n // R)) % (hi - m + 1) + m
+    else:
+        a = np.minimum(m + frng.geometric(1 / tail, (R, n // R)) - 1, hi)
+    v = np.where(frng.random((R, n // R)) < density, a * frng.choice([-1, 1], (R, n // R)), 0)
+    return v.astype(dtype).reshape(shape)
+
+
+def floored(data, names, aliases=()):
+    """A v7 package whose floored tensors are ``names``, aliases ``{alias: target}``."""
+    p = codec.Package(data)
+    assert data[4] == 7 and p.directory.version == 7, data[4]
+    got = {e.name for e in p.directory.tensors if e.floors and e.alias < 0}
+    assert got == set(names), (got, names)
+    al = {e.name: p.names[e.alias] for e in p.directory.tensors if e.alias >= 0}
+    assert al == dict(aliases), (al, aliases)
+
+
+@check("floor_v7_kernel")
+def _():
+    # the floor kernel alone against the CPU's codec.kernels.floor.unfloor: int8, int16,
+    # int32 tensors at gaps of a buffer (1 row, several rows, floors 0 and at the dtype's
+    # edge: vmax - 1), stored values up to the largest each floor allows; then values a floor
+    # takes out of range (status = the first such index, that value left as stored), a row
+    # whose floors or values lie outside their buffers (-1, nothing written there) and a
+    # table of the wrong shape
+    from numba import cuda
+    from codec.cuda import kernels as K
+    from codec.kernels.floor import unfloor
+    for dt in (np.int8, np.int16, np.int32):
+        info = np.iinfo(dt)
+        vmin, vmax = np.int64(info.min), np.int64(info.max)
+        specs = [(1, 7, [5]), (3, 4, [0, 2, info.max - 1]), (4, 6, [1, 0, 40, 9]),
+                 (2, 3, [0, 0])]
+        rows, floors, base, nv = [], [], 3, 0
+        flat = np.zeros(200, dt)
+        for R, L, f in specs:
+            f = np.array(f, np.int64)
+            s = frng.integers(info.min + f[:, None], info.max - f[:, None] + 1, (R, L))
+            s[frng.random((R, L)) < 0.3] = 0
+            flat[base:base + R * L] = s.reshape(-1)
+            rows.append((base, R * L, R, len(floors), nv))
+            floors += f.tolist()
+            nv += R * L
+            base += R * L + 2
+        ref = flat.copy()
+        fl = np.array(floors, np.int64)
+        for b, n, R, fo, _ in rows:
+            assert unfloor(ref, np.int64(b), np.int64(n), np.int64(R), fl, np.int64(fo),
+                           vmin, vmax)[0] == 0
+        d = cuda.to_device(flat)
+        st = cuda.to_device(np.full(len(rows), K.FLOOR_OK, np.int64))
+        K.unfloor_values[2, 8](cuda.to_device(np.array(rows, np.int64)), np.int64(nv),
+                               cuda.to_device(fl), vmin, vmax, d, st)
+        assert st.copy_to_host().tolist() == [K.FLOOR_OK] * len(rows), dt
+        assert np.array_equal(d.copy_to_host(), ref), dt
+        # out of range: row 1 of tensor 0 (R = 2, L = 5, floor 10) holds vmax - 9 at index 7
+        # and vmin + 9 at 8, tensor 1 (floor vmax - 1) one value past vmax at 2; tensor 2's
+        # floors past the floors array, tensor 3's values past the output
+        bad = np.zeros(40, dt)
+        bad[5 + 2], bad[5 + 3] = vmax - 9, vmin + 9
+        bad[5 + 0], bad[5 + 1] = 3, -4
+        bad[20 + 1], bad[20 + 2], bad[20 + 3] = 1, 2, -1
+        bad[25:29] = 1
+        bad[36:] = 1
+        fl = np.array([2, 10, vmax - 1, 0], np.int64)
+        tab = np.array([(0, 10, 2, 0, 0), (20, 4, 1, 2, 10), (25, 4, 2, 3, 14),
+                        (36, 6, 1, 0, 18)], np.int64)
+        d = cuda.to_device(bad)
+        st = cuda.to_device(np.full(4, K.FLOOR_OK, np.int64))
+        K.unfloor_values[2, 8](cuda.to_device(tab), np.int64(24), cuda.to_device(fl), vmin,
+                               vmax, d, st)
+        assert st.copy_to_host().tolist() == [7, 2, -1, -1], (dt, st.copy_to_host())
+        h = d.copy_to_host()
+        assert h[7] == vmax - 9 and h[8] == vmin + 9 and h[22] == 2, dt  # left as stored
+        assert h[5] == 13 and h[6] == -14 and h[0] == 0, dt  # in range: floors added
+        assert h[21] == vmax and h[23] == -vmax, dt
+        assert (h[25:29] == 1).all() and (h[36:] == 1).all(), dt  # refused rows: untouched
+        # a table of the wrong shape: every status -1, nothing written
+        d = cuda.to_device(bad)
+        st = cuda.to_device(np.full(3, K.FLOOR_OK, np.int64))
+        K.unfloor_values[1, 4](cuda.to_device(tab[:, :4].copy()), np.int64(24),
+                               cuda.to_device(fl), vmin, vmax, d, st)
+        assert st.copy_to_host().tolist() == [-1] * 3 and np.array_equal(d.copy_to_host(), bad)
+
+
+@check("floor_v7_forced")
+def _():
+    # a v7 package: int8, int16 and int32 pruned tensors with forced floors (the writer's,
+    # and smaller ones: halved, some 0), several groups a tensor (('count', 7)), 1-D (one row),
+    # 2-D and 4-D (rows = shape[0]) tensors, an alias of a floored tensor and one of a plain
+    # tensor, a plain tensor beside them; 'auto', 'global', 'warp', subsets (an alias alone,
+    # before its target: decoded from the shared block), read_tensor; the plan copies an
+    # alias whose target comes first
+    from codec.floor import row_floors
+    t = {"w8": pruned(np.int8, (5, 9), 20, 127),
+         "w16": pruned(np.int16, (4, 2, 2, 3), 800, 32000),
+         "b8": pruned(np.int8, (13,), 30, 120),
+         "w32": pruned(np.int32, (3, 8), 1 << 20, 1 << 30),
+         "h8": pruned(np.int8, (6, 4), 10, 100),
+         "plain": frng.integers(-5, 6, (4, 5)).astype(np.int8)}
+    t["w8_tied"] = t["w8"].copy()
+    t["plain_tied"] = t["plain"].copy()
+    half = row_floors(t["h8"]) // 2
+    half[::2] = 0
+    force = {"w8": True, "w16": True, "b8": True, "w32": True, "h8": half.tolist()}
+    data = codec.pack(t, group=("count", 7), floor=force)
+    floored(data, force, {"w8_tied": "w8", "plain_tied": "plain"})
+    p = codec.Package(data)
+    assert list(p.entry("h8").floors) == half.tolist(), p.entry("h8").floors
+    assert all(p.entry(k).n_groups >= 2 for k in force), [p.entry(k).n_groups for k in force]
+    ref = codec.unpack(data)
+    for k, v in t.items():
+        assert np.array_equal(ref[k], v), k
+    same(data)
+    same(data, variant="global")
+    same(data, names=["w8", "h8", "w8_tied"], variant="warp")  # (slow in the simulator)
+    plan = gc.GpuPackage(data).prepare()
+    copies = {e.name for b in plan.batches for L in b.launches for e, base in
+              zip(L.entries, L.bases) if any(c[0] == base for c in L.copies)}
+    assert copies == {"w8_tied", "plain_tied"}, copies
+    nfl = sorted(e.name for b in plan.batches for L in b.launches for e in L.floor_entries)
+    assert nfl == sorted(force), nfl
+    same(data, names=["w8_tied"])
+    same(data, names=["w8_tied", "w8", "w32"])
+    same(data, names=["h8", "plain_tied", "w16"])
+    assert np.array_equal(gc.read_tensor(data, "w8_tied").copy_to_host(), t["w8"])
+    assert np.array_equal(gc.read_tensor(data, "b8").copy_to_host(), t["b8"])
+    # one group a tensor (no group table); the writer's own choice of floors
+    same(codec.pack({k: t[k] for k in ("w8", "h8", "w8_tied")}, group="tensor",
+                    floor={"w8": True, "h8": half.tolist()}))
+    auto = {"a": pruned(np.int8, (8, 48), 25, 127, 0.6, 4),
+            "b": pruned(np.int16, (8, 20), 600, 20000, 0.5, 100)}
+    auto["c"] = auto["b"].copy()
+    data = codec.pack(auto)
+    floored(data, ["a", "b"], {"c": "b"})
+    same(data)
+
+
+@check("floor_v7_dequantize")
+def _():
+    # quantized floored tensors (per-channel scales on axis 0, a zero point) and an alias of
+    # one: decoded as integers, floors added, the alias copied, then dequantized
+    t = {"k": pruned(np.int8, (4, 10), 20, 127), "z": pruned(np.int16, (3, 7), 300, 9000)}
+    t["k_tied"] = t["k"].copy()
+    meta = {"k": QuantMeta(bits=8, scale=frng.random(4) * 0.01 + 1e-3, axis=0),
+            "z": QuantMeta(bits=16, scale=np.array([2e-4]), zero_point=np.array([3]))}
+    meta["k_tied"] = meta["k"]
+    data = codec.pack(t, meta=meta, group=("count", 9), floor={"k": True, "z": True})
+    floored(data, ["k", "z"], {"k_tied": "k"})
+    same(data)
+    for odt in ("float32", "float16"):
+        deq_check(data, odt)
+
+
+@check("floor_v7_corrupt")
+def _():
+    # floors too large for the values stored (a writer that forgot to subtract them: the
+    # package is otherwise valid, CRCs included): §36 R3, the CPU's CorruptError (message,
+    # offset, the stored value) for the first such tensor, with its alias beside it and
+    # for the alias alone; then a floor table row outside the output (the kernel's own check)
+    from numba import cuda
+    from codec import floor as cfloor
+    from codec.cuda import kernels as K
+    t = {"ok": pruned(np.int8, (3, 8), 20, 100), "bad": pruned(np.int8, (4, 6), 5, 127),
+         "bad16": pruned(np.int16, (2, 9), 5, 32767)}
+    t["bad"][2, 3] = -127
+    t["bad"][3, 1] = 126
+    t["bad16"][1, 4] = 32767
+    t["bad_tied"] = t["bad"].copy()
+    fwd = cfloor.forward
+    cfloor.forward = lambda arr, floors: np.ascontiguousarray(arr)
+    try:
+        data = codec.pack(t, group=("count", 7),
+                          floor={"ok": [0, 0, 0], "bad": [0, 1, 3, 2], "bad16": [0, 2]})
+    finally:
+        cfloor.forward = fwd
+    floored(data, ["ok", "bad", "bad16"], {"bad_tied": "bad"})
+    assert outcome(lambda: codec.unpack(data)) == outcome(lambda: gc.unpack(data))
+    for names in (["bad_tied"], ["bad_tied", "ok"], ["bad16"], ["ok"], ["ok", "bad16", "bad"]):
+        cpu = outcome(lambda: codec.Package(data).read_all(names))
+        gpu = outcome(lambda: gc.unpack(data, names=names))
+        assert cpu == gpu, (names, cpu, gpu)
+        assert cpu[0] == ("ok" if names == ["ok"] else "error"), (names, cpu)
+    # the value and index of the error: the first stored value its row's floor takes out
+    # of range
+    s = t["bad"].astype(np.int64)
+    f = np.array([0, 1, 3, 2])[:, None]
+    first = int(np.flatnonzero(((s > 0) & (s + f > 127)) | ((s < 0) & (s - f < -128)))[0])
+    try:
+        gc.unpack(data)
+    except codec.CorruptError as exc:
+        assert exc.value == s.reshape(-1)[first], (exc.value, first)
+        assert exc.offset == codec.Package(data).entry("bad").block_offset, exc.offset
+        assert "'bad'" in str(exc) and f"index {first} " in str(exc), str(exc)
+    else:
+        raise AssertionError("accepted")
+    # a good package, a table row moved past the output: status -1, check() raises
+    data = codec.pack({"a": t["ok"], "b": pruned(np.int8, (2, 5), 10, 90)},
+                      floor={"a": True, "b": True})
+    gp = gc.GpuPackage(data)
+    plan = gp.prepare()
+    L = next(L for b in plan.batches for L in b.launches if L.floor_entries)
+    L.host["fl"][1, K.FL_BASE] = L.out.size - 3
+    L.fl = cuda.to_device(L.host["fl"])
+    gp.launch(plan)
+    assert L.floor_status.copy_to_host().tolist() == [K.FLOOR_OK, -1]
+    corrupt(lambda: gp.check(plan), "tensor 'b': row floors: index outside a buffer")
 
 
 @check("device_chunk_crcs")
@@ -1048,7 +1273,8 @@ CHECKS = (["import_codec_no_numba_cuda"]
              "mirror_v3_auto_and_dequantize", "mirror_v3_bad_modes", "mirror_v3_vectors", "v4_vectors",
              "device_chunk_crcs", "signed_value_offsets", "pred_v5_kernels", "pred_v5_forced",
              "pred_v5_auto_and_dequantize", "pred_v5_bad_table", "v5_vectors",
-             "pred_v6_kernels", "pred_v6_forced", "pred_v6_dequantize", "pred_v6_auto"])
+             "pred_v6_kernels", "pred_v6_forced", "pred_v6_dequantize", "pred_v6_auto",
+             "floor_v7_kernel", "floor_v7_forced", "floor_v7_dequantize", "floor_v7_corrupt"])
 
 
 @pytest.mark.parametrize("name", CHECKS)
@@ -1141,6 +1367,8 @@ for ints in (T.int8, T.uint8, T.int16, T.uint16, T.int32, T.uint32):
                      cc=(9, 0))
     for kern in (K.pred_images, K.pred_wavefront):  # v5/v6 prediction rebuild
         cuda.compile_ptx(kern.py_func, (dqi, i64, i64, i64, ints[::1], a64), cc=(9, 0))
+    cuda.compile_ptx(K.unfloor_values.py_func, (dqi, i64, a64, i64, i64, ints[::1], a64),
+                     cc=(9, 0))  # v7 row floors
 print("PTX_OK")
 '''
 

@@ -43,6 +43,9 @@ MIRROR_BLOCKS = 2 if SIMULATOR else 16384   # grid-stride beyond this
 # latter, grids of at most ``blocks`` blocks (grid-stride beyond).  Not yet timed on a GPU.
 PRED_CONFIG = {"image_values": 16 if SIMULATOR else 1024, "threads": 32 if SIMULATOR else 256,
                "wave_threads": 32 if SIMULATOR else 256, "blocks": 2 if SIMULATOR else 16384}
+# v7 row floors (kernels.unfloor_values): a thread a value, grid-stride beyond FLOOR_BLOCKS
+FLOOR_THREADS = 32 if SIMULATOR else 256
+FLOOR_BLOCKS = 2 if SIMULATOR else 16384
 # warp kernel (codec/cuda/warp.py): groups (warps) per block, shared staging bytes per warp,
 # synchronisation rounds before the sequential fallback, overlap bits of the speculative
 # walks, register cap (0: none).  'auto' uses the one-thread-a-group kernels only for launches
@@ -113,13 +116,24 @@ class _Launch:
     npairs: int = 0
     mir: object = None
     mir_status: object = None
-    # dequantized tensors with a mirror are decoded as integers (``out``), the mirror undone
-    # there, then stored as ``final_dtype`` into ``final`` (kernels.store_values)
+    # dequantized tensors with a mirror, a prediction or row floors are decoded as integers
+    # (``out``), the transform undone there, then stored as ``final_dtype`` into ``final``
+    # (kernels.store_values)
     final_dtype: np.dtype | None = None
     final: object = None
     store_status: object = None
     # v5/v6 prediction (kernels.pred_images / pred_wavefront): at most two rebuild passes
     preds: list = field(default_factory=list)
+    # v7 row floors (kernels.unfloor_values): the launch's floored tensors (rows of its floor
+    # table, host["fl"], their floors host["floors"]), their values, per-tensor status
+    floor_entries: list = field(default_factory=list)
+    nfloor: int = 0
+    fl: object = None
+    floors: object = None
+    floor_status: object = None
+    # v7 aliases whose target is decoded by the same launch: (alias base, target base, numel)
+    # in ``out``, copied on the device after the target's passes (before the store)
+    copies: list = field(default_factory=list)
 
 
 @dataclass
@@ -248,11 +262,11 @@ class GpuPackage:
     def _plan_dtype(self, dtype, es: list[TensorEntry], out_dt, base_byte: int) -> _DtypeBatch:
         """Group plan of one dtype's tensors (the CPU decoder's ``_decode_flat``), split into
         launches by output dtype (dequantized tensors / tensors kept as integers)."""
-        # launch keys (decode dtype, final dtype): a dequantized tensor with a v3 mirror or a
-        # v5 prediction is decoded as integers, the transform undone, then dequantized (a
-        # pass of its own)
+        # launch keys (decode dtype, final dtype): a dequantized tensor with a v3 mirror, a
+        # v5 prediction or v7 row floors is decoded as integers, the transform undone, then
+        # dequantized (a pass of its own)
         keys = [(e.dtype, None) if out_dt is None or e.meta is None
-                else (e.dtype, out_dt) if e.mirror_period or e.pred_mode >= 0
+                else (e.dtype, out_dt) if e.mirror_period or e.pred_mode >= 0 or e.floors
                 else (out_dt, None) for e in es]
         order: list = []
         for k in keys:
@@ -268,7 +282,14 @@ class GpuPackage:
             L.bases.append(L.total)
             base_of[id(e)] = L.total
             L.total += e.numel
-        live = [e for e in es if e.n_groups]
+        # v7 aliases decoded as a device copy of their target's values (not planned: no
+        # groups, no passes of their own)
+        copy_of = self._alias_copies(es, keys)
+        for e, k in zip(es, keys):
+            if id(e) in copy_of:
+                launches[k].copies.append((base_of[id(e)], base_of[id(copy_of[id(e)])],
+                                           e.numel))
+        live = [e for e in es if e.n_groups and id(e) not in copy_of]
         G = np.array([e.n_groups for e in live], np.int64)
         n = int(G.sum())
         batch = _DtypeBatch(dtype, es, live, G, n, [launches[k] for k in order])
@@ -293,7 +314,7 @@ class GpuPackage:
         for li, L in enumerate(batch.launches):
             sel = np.flatnonzero(tkey == li)
             L.gidx = sel
-            lives = [e for e in L.entries if e.n_groups]
+            lives = [e for e in L.entries if e.n_groups and id(e) not in copy_of]
             dqi, scales, zps = _dq_params(lives, [base_of[id(e)] for e in lives], L.out_dtype)
             L.host = dict(glo=glo[sel], ghi=ghi[sel], tid=tid[sel], ostart=st[sel],
                           ocount=cn[sel], voff=voff[sel], gten=grow[sel], dqi=dqi,
@@ -302,8 +323,10 @@ class GpuPackage:
             L.one_table = bool(t_sel.size == 0 or (t_sel == t_sel[0]).all())
             L.bits = int((ghi[sel] - glo[sel]).sum())
             if L.final_dtype is not None:
+                # the store covers the copies too (kernels.store_values: a row per tensor)
+                stored = [e for e in L.entries if e.n_groups]
                 L.host.update(zip(("fdqi", "fscales", "fzps"), _dq_params(
-                    lives, [base_of[id(e)] for e in lives], L.final_dtype)))
+                    stored, [base_of[id(e)] for e in stored], L.final_dtype)))
             rows = []
             for e in lives:
                 if e.mirror_period:
@@ -317,7 +340,40 @@ class GpuPackage:
             if rows:
                 L.host["mir"] = np.array(rows, np.int64).reshape(-1, K.MIR_COLS)
             L.preds = _pred_passes(lives, [base_of[id(e)] for e in lives])
+            frows, floors = [], []
+            for e in lives:
+                if e.floors:
+                    R = len(e.floors)
+                    frows.append((base_of[id(e)], e.numel, R, sum(map(len, floors)),
+                                  L.nfloor))
+                    floors.append(e.floors)
+                    L.floor_entries.append(e)
+                    L.nfloor += e.numel
+            if frows:
+                L.host["fl"] = np.array(frows, np.int64).reshape(-1, K.FL_COLS)
+                L.host["floors"] = np.concatenate(
+                    [np.asarray(f, np.int64) for f in floors])
         return batch
+
+    def _alias_copies(self, es: list[TensorEntry], keys: list) -> dict:
+        """{id(alias): target} for the v7 aliases among ``es`` (one dtype) whose target comes
+        before them in ``es`` and decodes into the same launch (same key): those are copied
+        on the device instead of decoded again (FORMAT.md §36: an alias decodes to exactly
+        its target's values).  An alias read without its target, or before it, is decoded
+        from the shared block as any tensor (so errors name the first tensor, as the CPU)."""
+        tensors = self.package.directory.tensors
+        first: dict = {}
+        res = {}
+        for i, e in enumerate(es):
+            if e.alias >= 0 and e.n_groups and e.alias < len(tensors):
+                t = tensors[e.alias]
+                j = first.get(id(t))
+                if j is not None and keys[j] == keys[i] and t.numel == e.numel \
+                        and t.block_offset == e.block_offset:
+                    res[id(e)] = t
+                    continue
+            first.setdefault(id(e), i)
+        return res
 
     def prepare(self, names: Iterable[str] | None = None, dequantize=None) -> DecodePlan:
         """Checks (CRCs, metadata, group tables) and plans on the host, then copies the needed
@@ -369,6 +425,11 @@ class GpuPackage:
                 for pp in L.preds:
                     pp.dev = cuda.to_device(pp.table)
                     pp.status = cuda.to_device(np.zeros(len(pp.entries), np.int64))
+                if "fl" in L.host:  # (copied with the launch's other host arrays above)
+                    L.fl = L.dev["fl"]
+                    L.floors = L.dev["floors"]
+                    L.floor_status = cuda.to_device(np.full(len(L.floor_entries),
+                                                            K.FLOOR_OK, np.int64))
                 if L.final_dtype is not None:
                     L.final = cuda.device_array(L.total, L.final_dtype)
                     L.store_status = cuda.to_device(np.zeros(1, np.int64))
@@ -392,6 +453,8 @@ class GpuPackage:
                     self._launch_decode(plan, b, L, variant)
                     self._launch_mirror(plan, b, L)
                     self._launch_pred(b, L)
+                    self._launch_floor(b, L)
+                    self._launch_copies(L)
                     self._launch_store(L)
 
     @staticmethod
@@ -462,9 +525,29 @@ class GpuPackage:
                                                   L.out, pp.status)
 
     @staticmethod
+    def _launch_floor(b: _DtypeBatch, L: _Launch) -> None:
+        """Add the v7 row floors of the launch's floored tensors back in its integer output,
+        after (same stream) its decode (FORMAT.md §36: kernels.unfloor_values, a thread a
+        value)."""
+        if L.fl is None or L.nfloor == 0:
+            return
+        vmin, vmax = value_range(b.dtype)
+        blocks = min((L.nfloor + FLOOR_THREADS - 1) // FLOOR_THREADS, FLOOR_BLOCKS)
+        K.unfloor_values[blocks, FLOOR_THREADS](L.fl, np.int64(L.nfloor), L.floors,
+                                                np.int64(vmin), np.int64(vmax), L.out,
+                                                L.floor_status)
+
+    @staticmethod
+    def _launch_copies(L: _Launch) -> None:
+        """The v7 aliases of the launch decoded by its targets: device-to-device copies of the
+        targets' values (after every pass over them, before the store)."""
+        for dst, src, n in L.copies:
+            L.out[dst:dst + n].copy_to_device(L.out[src:src + n])
+
+    @staticmethod
     def _launch_store(L: _Launch) -> None:
-        """Dequantize a launch decoded as integers (its tensors have a v3 mirror or a v5
-        prediction) into ``final``."""
+        """Dequantize a launch decoded as integers (its tensors have a v3 mirror, a v5/v6
+        prediction or v7 row floors) into ``final``."""
         if L.final is None or L.total == 0:
             return
         bits = L.final.view(_FLOATS[L.final_dtype])
@@ -501,7 +584,9 @@ class GpuPackage:
                                offset=(int(where[g]) + 8 * plan.base_byte) // 8, value=code)
         # then the mirror and prediction passes and the stores after them (none fails on a
         # package that passed the host's checks: X4, a mode 3, is the CPU reader's,
-        # Package._meta, run by prepare before any launch)
+        # Package._meta, run by prepare before any launch); then the v7 row floors (R3: a
+        # stored value that its floor takes out of range; the first such tensor of the
+        # dtype, as the CPU's unpack)
         for b in plan.batches:
             for L in b.launches:
                 if L.mir_status is not None:
@@ -521,6 +606,8 @@ class GpuPackage:
                             raise CorruptError(f"tensor {e.name!r}: prediction: "
                                                f"{STATUS_MESSAGES[K.ERR_BUFFER]}",
                                                offset=e.block_offset, value=K.ERR_BUFFER)
+            self._check_floors(b)
+            for L in b.launches:
                 if L.store_status is not None:
                     code = int(L.store_status.copy_to_host()[0])
                     if code:
@@ -528,6 +615,34 @@ class GpuPackage:
                         raise CorruptError(f"tensor {e.name!r}: dequantize: "
                                            f"{STATUS_MESSAGES.get(code, code)}",
                                            offset=e.block_offset, value=code)
+
+    @staticmethod
+    def _check_floors(b: _DtypeBatch) -> None:
+        """Raise the CPU decoder's error (codec/floor.py inverse) for the first floored tensor
+        of ``b`` (in the order asked for, as the CPU decoder) whose floor pass failed."""
+        bad = []
+        for L in b.launches:
+            if L.floor_status is None:
+                continue
+            st = L.floor_status.copy_to_host()
+            for r, code in enumerate(st.tolist()):
+                if code != K.FLOOR_OK:
+                    bad.append((next(i for i, e in enumerate(b.entries)
+                                     if e is L.floor_entries[r]), L, r, code))
+        if not bad:
+            return
+        _, L, r, code = min(bad, key=lambda x: x[0])
+        e = L.floor_entries[r]
+        if code < 0:
+            raise CorruptError(f"tensor {e.name!r}: row floors: "
+                               f"{STATUS_MESSAGES[K.ERR_BUFFER]}",
+                               offset=e.block_offset, value=K.ERR_BUFFER)
+        # the offending value is left as stored (kernels.unfloor_values)
+        p = int(L.host["fl"][r, K.FL_BASE]) + code
+        v = int(L.out[p:p + 1].copy_to_host()[0])
+        raise CorruptError(f"tensor {e.name!r}: stored value {v} at index {code} leaves the "
+                           f"dtype's range with its row floor (§36)", offset=e.block_offset,
+                           value=v)
 
     @staticmethod
     def paths(plan: DecodePlan) -> np.ndarray:

@@ -753,3 +753,69 @@ def pred_wavefront(pred, nimg, bits, signed, out, status):
                 i += nt
             cuda.syncthreads()
         q += cuda.gridDim.x
+
+
+# --- format v7's row floors (docs/FORMAT.md §36), added back after a launch's decode ---------
+# The decode leaves a floored tensor's stored values s in the launch's integer output; this
+# kernel turns them into x = s + f_r (s > 0), s - f_r (s < 0), 0 (s = 0) in place, exactly as
+# the CPU's codec.kernels.floor.unfloor.  A tensor is R rows of L = numel / R values in C order
+# (row r at base + r * L).  Floor table columns: one row per floored tensor of a launch, rows
+# in ascending FL_V0; ``floors`` the concatenated floors of the launch's floored tensors.
+FL_BASE = 0    # flat index of the tensor's first value in ``out``
+FL_NUMEL = 1   # the tensor's values (a multiple of R)
+FL_ROWS = 2    # R: rows (shape[0] when ndim >= 2, else 1)
+FL_FOFF = 3    # the tensor's first floor in ``floors``
+FL_V0 = 4      # first value of the tensor in the pass: the values of the rows before it
+FL_COLS = 5
+FLOOR_OK = np.iinfo(np.int64).max  # unfloor_values' status of a tensor without a problem
+
+
+@cuda.jit
+def unfloor_values(fl, nvals, floors, vmin, vmax, out, status):
+    """Add the row floors back in place, one thread a value (grid-stride over the ``nvals``
+    values of the table's tensors); ``vmin``, ``vmax``: the dtype's range.  Each value is
+    read and written by its own thread only, so no order is needed.
+
+    ``status[t]`` (FLOOR_OK from the caller) is lowered with ``cuda.atomic.min``: to -1 when
+    row t's arguments do not fit (the index invariant: base + numel <= out.size, numel a
+    multiple of R >= 1, foff + R <= floors.size, the value inside the tensor, a floor >= 0;
+    nothing written by that thread), else to k for a stored value at index k of the tensor
+    whose rebuilt value leaves the dtype's range (§36 R3; that value is left as stored, so the
+    smallest such k and its value are the CPU decoder's report)."""
+    T = fl.shape[0]
+    i = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    if fl.shape[1] != FL_COLS or T > status.size or T == 0:  # a wrong table: all refused
+        while i < status.size:
+            status[i] = -1
+            i += stride
+        return
+    while i < nvals:
+        t = _last_row_le(fl, FL_V0, T, i)
+        base = fl[t, FL_BASE]
+        numel = fl[t, FL_NUMEL]
+        R = fl[t, FL_ROWS]
+        foff = fl[t, FL_FOFF]
+        k = i - fl[t, FL_V0]
+        if R < 1 or numel <= 0 or numel % R != 0 or base < 0 or base + numel > out.size \
+                or foff < 0 or foff + R > floors.size or k < 0 or k >= numel:
+            cuda.atomic.min(status, t, np.int64(-1))
+            i += stride
+            continue
+        f = np.int64(floors[foff + k // (numel // R)])
+        if f < 0:
+            cuda.atomic.min(status, t, np.int64(-1))
+        elif f > 0:
+            p = base + k
+            s = np.int64(out[p])
+            if s > 0:
+                if s > vmax - f:
+                    cuda.atomic.min(status, t, k)
+                else:
+                    out[p] = s + f
+            elif s < 0:
+                if s < vmin + f:
+                    cuda.atomic.min(status, t, k)
+                else:
+                    out[p] = s - f
+        i += stride
