@@ -28,12 +28,14 @@ SAMPLED_VALUES = 1 << 16  # the estimate looks at every k-th row beyond this man
 
 def row_floors(arr: np.ndarray) -> np.ndarray:
     """§36's writer floors of ``arr``: per row (``floor_rows``), its smallest nonzero
-    magnitude minus 1, or 0 for a row without a nonzero value (int64[R]; kernels/floor.py)."""
+    magnitude minus 1 (at most the dtype's ``vmax - 1``: a row of int8 -128s gets 126), or 0
+    for a row without a nonzero value (int64[R]; kernels/floor.py)."""
     arr = np.asarray(arr)
     R = floor_rows(arr.shape)
     out = np.zeros(R, np.int64)
     if arr.size:
         _row_floors(np.ascontiguousarray(arr).reshape(-1), np.int64(R), out)
+        np.minimum(out, np.iinfo(arr.dtype).max - 1, out=out)
     return out
 
 

@@ -643,10 +643,11 @@ def _preds(tensors: Mapping, names: list, option, version: int | None, mirrors: 
     return out
 
 
-def _aliases(tensors: Mapping, names: list, option, version: int | None, meta: dict) -> dict:
-    """{alias: target}: format v7's tensor aliases (§36), each tensor whose dtype, shape,
-    values and metadata equal an earlier tensor's (the first such); ``option`` 'auto' or None
-    (never)."""
+def _aliases(tensors: Mapping, names: list, option, version: int | None, meta: dict,
+             skip=()) -> dict:
+    """{alias: target}: format v7's tensor aliases (§36), each non-empty tensor whose dtype,
+    shape, values and metadata equal an earlier tensor's (the first such), except those in
+    ``skip`` (given row floors: they keep their block); ``option`` 'auto' or None (never)."""
     if option is None or option is False:
         return {}
     if option != "auto":
@@ -662,7 +663,8 @@ def _aliases(tensors: Mapping, names: list, option, version: int | None, meta: d
                                                          digest_size=16).digest(),
                None if m is None else m.to_bytes())
         first = seen.setdefault(key, k)
-        if first != k and arr.size and np.array_equal(arr, _native(first, tensors[first])):
+        if first != k and arr.size and k not in skip \
+                and np.array_equal(arr, _native(first, tensors[first])):
             out[k] = first
     return out
 
@@ -740,7 +742,8 @@ def _best_plan(tensors, names, meta, cands, *, max_tables, effort, stream, versi
     pool, :func:`codec.planner.run_ranges`); a model below SEQ_PLAN_PARAMS parameters is
     planned on the calling thread (its time is Python's, which two threads only share)."""
     names_cache: dict = {}
-    aliases = _aliases(tensors, names, alias, version, meta)
+    aliases = _aliases(tensors, names, alias, version, meta,
+                       floor if isinstance(floor, Mapping) else ())
     all_names, names = names, [k for k in names if k not in aliases]
     mirrors = _mirrors(tensors, names, mirror, version)
     preds = _preds(tensors, names, predict, version, mirrors, effort,

@@ -78,6 +78,25 @@ def test_floored_tensors_round_trip(dtype, group):
     check_all_paths(data, ts)
 
 
+def test_a_row_of_dtype_minimums_gets_vmax_minus_one():
+    """A row whose nonzero values are all int8 -128: its floor is 126, not 127 (§36 R2)."""
+    rng = np.random.default_rng(15)
+    x = np.where(rng.random((64, 256)) < 0.5, -128, 0).astype(np.int8)
+    x[:, 0] = rng.integers(-128, -100, 64)
+    x[3] = np.where(x[3] != 0, -128, 0)
+    assert fl.row_floors(x)[3] == 126
+    for opts in ({"floor": {"x": True}}, {"predict": None}):
+        data = codec.pack({"x": x}, **opts)
+        assert data[4] == 7 and max(entries(data)[0].floors) == 126
+        check_all_paths(data, {"x": x})
+
+
+def test_a_forced_floor_keeps_a_tensor_from_becoming_an_alias():
+    a = np.arange(-5, 5, dtype=np.int8)
+    es = entries(codec.pack({"a": a, "b": a.copy(), "c": a.copy()}, floor={"b": True}))
+    assert [(e.alias, e.floors) for e in es] == [(-1, ()), (-1, (0,)), (0, ())]
+
+
 def test_floors_below_the_writers_round_trip():
     x = pruned((4, 20), dtype=np.int16)
     f = fl.row_floors(x)

@@ -331,7 +331,7 @@ def test_reference_rejects_wrong_types_and_headers(name):
     with pytest.raises(codec.UnsupportedError):
         ref.unpack(b"XPKG" + data[4:])
     with pytest.raises(codec.UnsupportedError):
-        ref.unpack(data[:4] + b"\x07" + data[5:])
+        ref.unpack(data[:4] + b"\x08" + data[5:])
     with pytest.raises(codec.UnsupportedError):
         ref.unpack(data[:5] + b"\x01" + data[6:])
     with pytest.raises(codec.TruncatedError):

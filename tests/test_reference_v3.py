@@ -248,7 +248,7 @@ def test_reference_entry_checks_x1_x3():
         with pytest.raises(codec.CorruptError):
             ref.unpack(data)
     with pytest.raises(codec.UnsupportedError):
-        ref.unpack(ok[:4] + b"\x07" + ok[5:])
+        ref.unpack(ok[:4] + b"\x08" + ok[5:])
 
 
 def test_reference_choose_mirror_rule_by_hand():

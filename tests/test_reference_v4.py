@@ -285,7 +285,7 @@ def test_version_rules():
                  for k, c in choices.items()}
         assert ref.pack(tensors, tables, plain, version=v) == data
     with pytest.raises(ValueError):
-        ref.pack({"x": x}, [EOB_TABLE], {"x": ref.TensorChoice("count", 16)}, version=7)
+        ref.pack({"x": x}, [EOB_TABLE], {"x": ref.TensorChoice("count", 16)}, version=8)
 
 
 # --- hypothesis: random packages through both paths -------------------------------------------
@@ -370,7 +370,7 @@ def test_footer_and_checksums():
         with pytest.raises(codec.CorruptError):
             ref.unpack(bytes(bad))
     with pytest.raises(codec.UnsupportedError):
-        ref.unpack(data[:4] + b"\x07" + data[5:])
+        ref.unpack(data[:4] + b"\x08" + data[5:])
 
 
 def test_random_byte_corruption_is_codec_error():

@@ -569,9 +569,11 @@ def test_codec_v5_packages(codec_v5, group):
     assert modes["k"] >= 0 and modes["smooth"] >= 0
     assert modes["u"] == -1 and modes["empty"] == -1 and modes["bias"] == -1  # §32 writer
     # predict=False and version=4 never use the transform: v4, as the reference reads it
-    for kw in ({"predict": False}, {"version": 4}):
+    # (without floor=None and alias=None, predict=False may floor a tensor: v7, §36)
+    for kw, want in (({"predict": False, "floor": None, "alias": None}, (4,)),
+                     ({"version": 4}, (4,)), ({"predict": False}, (4, 7))):
         v4 = codec.pack(ts, group=group, **kw)
-        assert v4[4] == 4 and ref.reencode(v4) == v4
+        assert v4[4] in want and ref.reencode(v4) == v4
         assert all(e.pred_mode == -1 for e in ref.read_package(v4, decode=False).entries)
         assert_same_tensors(ref.unpack(v4), ts)
 
@@ -665,7 +667,7 @@ def test_random_forced_modes_both_paths(codec_v5, seed):
     version=5 without modes (has_pred = 0 everywhere) too."""
     ts, modes = _random_set(seed)
     group = ["auto", "kernel", "tensor", ("count", 7), ("kernels", 2)][seed % 5]
-    data = codec.pack(ts, group=group, mirror=None, predict=modes)
+    data = codec.pack(ts, group=group, mirror=None, predict=modes, floor=None, alias=None)
     assert data[4] == (5 if modes else 4)
     assert_same_tensors(ref.unpack(data), ts)
     assert_same_tensors(codec.unpack(data), ts)

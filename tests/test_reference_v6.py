@@ -381,7 +381,7 @@ def test_version_rules_v6():
     assert ref.pack({"k": x}, tables, {"k": ref.TensorChoice("kernel", 27, 0, 0,
                                                              pred_shift=2)}) == plain
     with pytest.raises(ValueError, match="version must be"):
-        ref.pack({"k": x}, tables, {"k": ref.TensorChoice("kernel", 27, 0, 0)}, version=7)
+        ref.pack({"k": x}, tables, {"k": ref.TensorChoice("kernel", 27, 0, 0)}, version=8)
 
 
 def full_table16(kref: int = 2, nrun: int = 4) -> ref.RefTable:

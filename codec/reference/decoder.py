@@ -1,7 +1,7 @@
-"""Reference decoder for formats v1 to v6, written from docs/FORMAT.md alone (the v2/v3
-directory and v3's mirror transform are read by :mod:`.decoder_v2`, the v4-v6 entry bit string
+"""Reference decoder for formats v1 to v7, written from docs/FORMAT.md alone (the v2/v3
+directory and v3's mirror transform are read by :mod:`.decoder_v2`, the v4-v7 entry bit string
 by :mod:`.decoder_v4`, the prediction transform of v5 (§32) and v6 (§34) is undone by
-:mod:`.predict_v5`).
+:mod:`.predict_v5`, v7's row floors and tensor aliases (§36) by :mod:`.floor_v7`).
 
 Slow and deliberately plain: every field is read in the order the spec lists it, every bit is
 read from a big-endian :class:`bitarray.bitarray`, Huffman codes are decoded one bit at a time
@@ -30,7 +30,7 @@ from ..errors import ChecksumError, CodecError, CorruptError, LimitError, Trunca
 MAGIC = b"SPKG"
 FOOTER_MAGIC = b"GKPS"
 VERSION = 1
-VERSIONS = (1, 2, 3, 4, 5, 6)
+VERSIONS = (1, 2, 3, 4, 5, 6, 7)
 PREAMBLE_SIZE = 8
 FOOTER_SIZE = 24
 FOOTER_SIZE_V4 = 12   # v4 (§27): dir_length u32, dir_crc u32, magic
@@ -256,6 +256,8 @@ class RefEntry:
     glen: int = 0            # v4 (§27): the one group's bits (the block has no group table)
     pred_mode: int = -1      # v5 (§32): the prediction transform's mode 0-7; -1 = none
     pred_shift: int = 0      # v6 (§34): images in dims ndim - 2 - pred_shift and the next
+    floors: tuple = ()       # v7 (§36): each row's floor; () = not floored
+    alias: int = -1          # v7 (§36): the index of the tensor whose entry this one shares
 
 
 @dataclass
@@ -282,7 +284,7 @@ def _buffer(data) -> bytes:
 
 def read_header(data, limits: RefLimits = RefLimits()):
     """Parse preamble, footer, directory (tables and entries).  Returns (buf, version, flags,
-    tables, entries, directory offset, chunks); chunks = (chunk_log2, chunk CRC32s) for v2-v6,
+    tables, entries, directory offset, chunks); chunks = (chunk_log2, chunk CRC32s) for v2-v7,
     None for v1."""
     buf = _buffer(data)
     n = len(buf)
@@ -612,6 +614,8 @@ def decode_tensor(bits: bitarray, e: RefEntry, tables: list[RefTable],
         _v2.unmirror(values, e)
     if e.pred_mode >= 0:  # v5 (§32), v6 (§34): the values are residuals; rebuild them
         _pred.rebuild(values, e.shape, e.pred_mode, e.dtype, e.pred_shift)
+    if e.floors:  # v7 (§36): the values are s; add the row floors back (R3)
+        _floor.unfloor(values, e.floors, e.dtype, e.name, e.block_offset)
     return np.array(values, dtype=e.dtype).reshape(e.shape)
 
 
@@ -621,8 +625,9 @@ def read_package(data, *, limits: RefLimits = RefLimits(), decode: bool = True,
 
     For each tensor, in directory order: block CRC32 (skipped if not ``verify``; the directory
     CRC is always checked), quantization metadata, mirror modes (v3), group table, groups,
-    then (v3) the inverse mirror transform or (v5, v6) the prediction rebuild.  Raises only
-    :class:`codec.errors.CodecError` subclasses for bad bytes.
+    then (v3) the inverse mirror transform, (v5, v6) the prediction rebuild or (v7) the row
+    floors.  A v7 alias (§36) takes its target's metadata, groups and values (a copy).  Raises
+    only :class:`codec.errors.CodecError` subclasses for bad bytes.
     """
     try:
         buf, version, flags, tables, entries, dir_off, chunks = read_header(data, limits)
@@ -631,6 +636,14 @@ def read_package(data, *, limits: RefLimits = RefLimits(), decode: bool = True,
         metas: dict[str, RefMeta | None] = {}
         decoders: dict[int, CanonicalDecoder] = {}
         for e in entries:
+            if e.alias >= 0:  # v7 (§36): the target (an earlier entry) is read already
+                t = entries[e.alias]
+                e.group_tables, e.group_lengths = list(t.group_tables), list(t.group_lengths)
+                e.mirror_modes = list(t.mirror_modes)
+                metas[e.name] = metas[t.name]
+                if decode:
+                    tensors[e.name] = tensors[t.name].copy()
+                continue
             block = buf[e.block_offset:e.block_offset + e.block_length]
             if verify and chunks is not None:
                 _v2.check_chunks(buf, e, chunks[0], chunks[1], dir_off)
@@ -674,3 +687,4 @@ def decode(data) -> np.ndarray:
 from . import decoder_v2 as _v2  # noqa: E402
 from . import decoder_v4 as _v4  # noqa: E402
 from . import predict_v5 as _pred  # noqa: E402
+from . import floor_v7 as _floor  # noqa: E402

@@ -1,7 +1,10 @@
 """Reference reader of the format v4 tensor entries (docs/FORMAT.md §27-§30): three coding
 parameters, then one MSB-first bit string of Exp-Golomb fields, one record per tensor.  Format
 v5 (§32) is the same with ``[1] has_pred`` and ``[3] pred_mode`` after the mirror fields of an
-eligible tensor; format v6 (§34) adds ``[EG(0)] pred_shift`` right after ``pred_mode``.
+eligible tensor; format v6 (§34) adds ``[EG(0)] pred_shift`` right after ``pred_mode``;
+format v7 (§36) adds the ``v7`` varint after ``rate``, the alias records at the start of the
+bit string and ``[1] has_floor`` (then ``floor_k`` and the row floors) after the prediction
+fields of a floor-eligible tensor (:mod:`.floor_v7`).
 
 Also the v4 table pool (§28.1): one bit string of Exp-Golomb fields, checks T1v4-T6v4 of
 §30 in their order.
@@ -12,6 +15,8 @@ else of a v4 directory (names, chunk CRCs) is v2's and read by :mod:`.decoder_v2
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from bitarray import bitarray
 
@@ -19,6 +24,7 @@ from ..errors import CorruptError, LimitError, TruncatedError
 from .decoder import (DTYPE_BY_CODE, MAX_CODE_LEN, MAX_KREF, MAX_NRUN, MAX_SYMBOLS,
                       PREAMBLE_SIZE, SYM_EOB, SYM_FIRST, ByteReader, RefEntry, RefTable,
                       dtype_range, max_classes, unzigzag)
+from . import floor_v7
 from .predict_v5 import eligible as pred_eligible
 from .predict_v5 import shift_ok as pred_shift_ok
 
@@ -126,16 +132,28 @@ def read_entries(r: ByteReader, limits, ntab: int, dir_off: int, names: list[str
                  version: int = 4):
     """The coding parameters and one entry record per name; ``r`` ends after the bit string.
     ``version`` 5: the prediction fields of §32 after the mirror fields; 6: and §34's
-    ``pred_shift`` after ``pred_mode``."""
+    ``pred_shift`` after ``pred_mode``; 7: §36's ``v7`` varint, alias records and row floors
+    (an alias is a copy of its target's entry under its own name, ``alias`` = the target)."""
     len_k, voff_k, rate = read_params(r)
+    n_alias, floors_on = floor_v7.read_v7_field(r, len(names)) if version >= 7 else (0, False)
     br = EntryBits(r.buf, r.pos, r.end)
+    targets = floor_v7.read_aliases(br, n_alias, len(names))
     tw = tid_width(ntab)
     entries = []
     total_bytes = 0
     boff = PREAMBLE_SIZE
     prev_code, prev_shape = FIRST_DTYPE, ()
-    for name in names:
+    for i, name in enumerate(names):
         at = br.offset
+        if i in targets:  # v7 (§36): no record, no block; prev_dtype / prev_shape unchanged
+            t = entries[targets[i]]
+            e = replace(t, name=name, alias=targets[i], group_tables=[], group_lengths=[],
+                        mirror_modes=[], name_tokens=[])
+            total_bytes += t.numel * np.dtype(t.dtype).itemsize
+            if total_bytes > limits.max_output_bytes:
+                raise LimitError("output would exceed max_output_bytes", offset=at)
+            entries.append(e)
+            continue
         # dtype
         if br.u(1, "dtype flag") == 1:
             code = prev_code
@@ -218,6 +236,11 @@ def read_entries(r: ByteReader, limits, ntab: int, dir_off: int, names: list[str
                 pred_mode = br.u(3, "prediction mode")
                 if version >= 6:
                     pred_shift = read_pred_shift(br, name, shape)
+        # v7 (§36): row floors (R1, R2)
+        floors = ()
+        if floors_on and floor_v7.eligible(dtype, numel, voff, period > 0, pred_mode):
+            if br.u(1, "floor flag") == 1:
+                floors = floor_v7.read_floors(br, name, shape, dtype)
         # tables and lengths
         n_groups = -(-numel // gsize) if numel else 0
         if numel and ntab == 0:
@@ -262,7 +285,7 @@ def read_entries(r: ByteReader, limits, ntab: int, dir_off: int, names: list[str
         e.numel, e.n_groups = numel, n_groups
         e.group_table_bytes, e.payload_bytes, e.glen = gtab, pbytes, glen
         e.mirror_period, e.mirror_skip, e.mirror_bytes = period, skip, mbytes
-        e.pred_mode, e.pred_shift = pred_mode, pred_shift
+        e.pred_mode, e.pred_shift, e.floors = pred_mode, pred_shift, floors
         entries.append(e)
         boff += blen
     r.pos = br.end_pos()

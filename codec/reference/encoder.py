@@ -1,7 +1,7 @@
-"""Reference encoder for formats v1 to v6 (v2/v3 directory and v3's mirror transform:
-:mod:`.encoder_v2`; the v4-v6 entry bit string: :mod:`.encoder_v4`; the prediction transform
-of v5 (§32) and v6 (§34): :mod:`.predict_v5`): the encoder's *decisions* in, the exact package
-bytes out.
+"""Reference encoder for formats v1 to v7 (v2/v3 directory and v3's mirror transform:
+:mod:`.encoder_v2`; the v4-v7 entry bit string: :mod:`.encoder_v4`; the prediction transform
+of v5 (§32) and v6 (§34): :mod:`.predict_v5`; v7's row floors and aliases (§36):
+:mod:`.floor_v7`): the encoder's *decisions* in, the exact package bytes out.
 
 ``codec.pack`` makes choices (grouping, value offset, the (kref, nrun) alphabet, the Huffman
 tables and which tensor uses which table); given the same choices this module must produce
@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from bitarray import bitarray
@@ -49,6 +49,14 @@ class TensorChoice:
     ``pred_shift``: v6 (§34): the images of the prediction lie in dimensions
     ``ndim - 2 - pred_shift`` and the next (0, v5's last two, or None: 0); a shift > 0 needs
     format v6.
+    ``floors``: v7 (§36): the tensor's row floors (one per row, ``R`` = ``shape[0]`` with two
+    or more dims, else 1), or None / () for none; only for a non-empty signed tensor with
+    value offset 0, no mirror and no prediction mode; each floor below its row's smallest
+    nonzero magnitude (:func:`codec.reference.floor_v7.row_floors` gives the largest).
+    ``alias``: v7 (§36): the name of an earlier tensor (not itself an alias) whose dtype,
+    shape and values this tensor's equal: the tensor is then stored as an alias of it (no
+    entry record, no block, the target's metadata); of such a choice only ``alias`` and
+    ``name_tokens`` are used.
     """
     group_mode: str
     group_size: int
@@ -63,6 +71,8 @@ class TensorChoice:
     name_tokens: Sequence[bytes] | None = None
     pred_mode: int | None = None
     pred_shift: int | None = 0
+    floors: Sequence[int] | None = None
+    alias: str | None = None
 
 
 def pred_of(ch: TensorChoice) -> int:
@@ -75,6 +85,17 @@ def shift_of(ch: TensorChoice) -> int:
     """§34: the choice's prediction shift (0 without a prediction mode)."""
     s = getattr(ch, "pred_shift", None)
     return 0 if s is None or pred_of(ch) < 0 else int(s)
+
+
+def floors_of(ch: TensorChoice) -> tuple:
+    """§36: the choice's row floors, () for none."""
+    f = getattr(ch, "floors", None)
+    return () if f is None else tuple(int(x) for x in f)
+
+
+def alias_of(ch: TensorChoice) -> str | None:
+    """§36: the name of the tensor this one is an alias of, or None."""
+    return getattr(ch, "alias", None)
 
 
 def as_table(t) -> RefTable:
@@ -195,7 +216,8 @@ def tensor_block(arr: np.ndarray, ch: TensorChoice, tables: list[RefTable], code
     """(block bytes, tid_base, tid_bits, len_bits, meta length, glen).  With ``implicit``
     (format v4, §27) a tensor of exactly one group gets no group table: its table is
     ``tid_base`` and ``glen`` its bits (0 otherwise).  A choice with a prediction mode (v5,
-    §32; v6 with its shift, §34) codes the residuals of the values instead of the values."""
+    §32; v6 with its shift, §34) codes the residuals of the values instead of the values, one
+    with row floors (v7, §36) the values less their floors."""
     arr = np.asarray(arr)
     flat = [int(v) for v in arr.reshape(-1).tolist()]
     mbytes = meta_bytes(ch.meta)
@@ -213,6 +235,11 @@ def tensor_block(arr: np.ndarray, ch: TensorChoice, tables: list[RefTable], code
             raise ValueError("a tensor cannot have both a mirror and a prediction mode")
         flat = _pred.residuals(flat, arr.shape, mode, arr.dtype.newbyteorder("=").name,
                                shift_of(ch))
+    if floors_of(ch):  # v7 (§36): store sign(v) * (|v| - f_r)
+        if ch.mirror is not None or mode >= 0 or ch.value_offset:
+            raise ValueError("a floored tensor has no mirror, no prediction mode and value "
+                             "offset 0 (§36)")
+        flat = _floor.forward(flat, arr.shape, floors_of(ch), arr.dtype.newbyteorder("=").name)
     n = len(flat)
     G = -(-n // ch.group_size) if n else 0
     if G == 0:
@@ -242,23 +269,28 @@ def tensor_block(arr: np.ndarray, ch: TensorChoice, tables: list[RefTable], code
 
 def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int | None = None,
          chunk_log2: int = 16) -> bytes:
-    """Write a v6, v5, v4, v3, v2 (v2-v6: CRC chunks of ``2**chunk_log2`` bytes) or v1
+    """Write a v7, v6, v5, v4, v3, v2 (v2-v7: CRC chunks of ``2**chunk_log2`` bytes) or v1
     package.
 
     ``tensors``: mapping (or sequence of pairs) name -> integer array (the original values),
     in package order.  ``tables``: list of (kref, nrun, nclass, lengths) or RefTable.
-    ``choices``: name -> choice.  ``version`` None: 6 when some choice has a prediction
-    shift > 0 (§34), else 5 when some choice has a prediction mode (§32), else 4 (§31), mirror
-    or not (as ``codec.pack``: v4 and v5 bytes stay theirs).
+    ``choices``: name -> choice.  ``version`` None: 7 when some choice has row floors or is
+    an alias (§36), else 6 when some choice has a prediction shift > 0 (§34), else 5 when some
+    choice has a prediction mode (§32), else 4 (§31), mirror or not (as ``codec.pack``: v4 to
+    v6 bytes stay theirs).  Version 7 sets ``floors_on`` exactly when some tensor is floored.
     """
     items = list(tensors.items()) if isinstance(tensors, Mapping) else list(tensors)
     mirrored = any(choices[name].mirror is not None for name, _ in items)
     predicted = any(pred_of(choices[name]) >= 0 for name, _ in items)
     shifted = any(shift_of(choices[name]) for name, _ in items)
+    aliases = _aliases(items, choices)
+    v7 = bool(aliases) or any(floors_of(choices[name]) for name, _ in items)
     if version is None:
-        version = 6 if shifted else 5 if predicted else 4
-    if version not in (1, 2, 3, 4, 5, 6) or isinstance(version, bool):
-        raise ValueError(f"version must be 1, 2, 3, 4, 5 or 6, got {version!r}")
+        version = 7 if v7 else 6 if shifted else 5 if predicted else 4
+    if version not in (1, 2, 3, 4, 5, 6, 7) or isinstance(version, bool):
+        raise ValueError(f"version must be 1, 2, 3, 4, 5, 6 or 7, got {version!r}")
+    if v7 and version < 7:
+        raise ValueError("row floors and tensor aliases need format version 7 (§36)")
     if mirrored and version < 3:
         raise ValueError("the mirror transform needs format version 3 or later")
     if predicted and version < 5:
@@ -274,9 +306,11 @@ def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int | No
     entries_v4 = []
     prev = b""
     prev_tb = 0
-    for name, arr in items:
+    for i, (name, arr) in enumerate(items):
         arr = np.asarray(arr)
         ch = choices[name]
+        if i in aliases:  # v7 (§36): no block and no entry record
+            continue
         block, tid_base, tid_bits, len_bits, mlen, glen = tensor_block(
             arr, ch, tables, codes, implicit=version >= 4)
         if version >= 4:
@@ -287,7 +321,7 @@ def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int | No
                 ch.group_mode, ch.group_size, ch.value_offset, mlen,
                 None if ch.mirror is None else (int(ch.mirror[0]), int(ch.mirror[1])),
                 tid_base, tid_bits, len_bits, len(block) - mlen - mirror_bytes - gtab, glen,
-                pred_of(ch), shift_of(ch)))
+                pred_of(ch), shift_of(ch), floors_of(ch)))
             body += block
             continue
         if version >= 2:
@@ -323,7 +357,8 @@ def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int | No
         seqs = [choices[name].name_tokens for name, _ in items]
         directory += v2.names_bytes([name for name, _ in items],
                                     None if None in seqs else seqs)
-        directory += (_v4.entries_bytes(entries_v4, len(tables), version) if version >= 4
+        directory += (_v4.entries_bytes(entries_v4, len(tables), version,
+                                        sorted(aliases.items())) if version >= 4
                       else bytes(entries))
         directory += v2.chunk_crcs(bytes(body[len(pre):]), chunk_log2)
     else:
@@ -335,6 +370,28 @@ def pack(tensors, tables, choices: Mapping[str, TensorChoice], version: int | No
     return bytes(body) + directory + struct.pack("<QQI", dir_off, len(directory), crc) + FOOTER_MAGIC
 
 
+def _aliases(items: list, choices: Mapping) -> dict[int, int]:
+    """§36: ``{i_a: j_a}`` (package indices) of the choices with an ``alias``; ValueError
+    unless the target is an earlier tensor, not an alias, with the same dtype, shape and
+    values."""
+    index = {name: i for i, (name, _) in enumerate(items)}
+    out: dict[int, int] = {}
+    for i, (name, arr) in enumerate(items):
+        target = alias_of(choices[name])
+        if target is None:
+            continue
+        j = index.get(target, i)
+        if j >= i or j in out:
+            raise ValueError(f"alias {name!r}: {target!r} is not an earlier tensor that is not "
+                             f"an alias (§36)")
+        a, b = np.asarray(arr), np.asarray(items[j][1])
+        if (a.dtype.newbyteorder("=") != b.dtype.newbyteorder("=") or a.shape != b.shape
+                or not np.array_equal(a, b)):
+            raise ValueError(f"alias {name!r}: dtype, shape or values differ from {target!r}'s")
+        out[i] = j
+    return out
+
+
 # --- round trip through a package's own choices -----------------------------------------------
 
 def choices_of(data):
@@ -342,6 +399,11 @@ def choices_of(data):
     p = read_package(data)
     choices = {}
     for e in p.entries:
+        if e.alias >= 0:  # v7 (§36): the target's choice, under this name's tokens
+            choices[e.name] = replace(choices[p.entries[e.alias].name],
+                                      alias=p.entries[e.alias].name,
+                                      name_tokens=list(e.name_tokens) if p.version >= 2 else None)
+            continue
         one = e.tid_bits == 0
         choices[e.name] = TensorChoice(
             group_mode=e.group_mode, group_size=e.group_size, value_offset=e.value_offset,
@@ -351,7 +413,7 @@ def choices_of(data):
             mirror_modes=list(e.mirror_modes) if e.mirror_period else None,
             name_tokens=list(e.name_tokens) if p.version >= 2 else None,
             pred_mode=e.pred_mode if e.pred_mode >= 0 else None,
-            pred_shift=e.pred_shift)
+            pred_shift=e.pred_shift, floors=e.floors or None)
     return p.tensors, p.tables, choices
 
 
@@ -359,7 +421,7 @@ def reencode(data) -> bytes:
     """Decode ``data`` with the reference decoder and encode it again with the reference
     encoder, using the choices stored in its header (tables, table ids, grouping, value offset,
     metadata, v2 name tokens, v3 mirror period / skip / row modes, v5 prediction modes, v6
-    prediction shifts).  For
+    prediction shifts, v7 row floors and aliases).  For
     any package written by ``codec.pack`` the result equals ``data``."""
     from .decoder import read_header
     tensors, tables, choices = choices_of(data)
@@ -401,3 +463,4 @@ def code_lengths(counts: dict, nsym: int) -> list[int]:
 from . import encoder_v2 as _v2  # noqa: E402
 from . import encoder_v4 as _v4  # noqa: E402
 from . import predict_v5 as _pred  # noqa: E402
+from . import floor_v7 as _floor  # noqa: E402

@@ -3,15 +3,19 @@ coding parameters and the entry bit string, field by field, bits appended to a b
 :class:`bitarray.bitarray`; and §29's choice of the parameters by exact size (every candidate
 bit string is written out and measured).  Format v5 (§32): the same, with ``has_pred`` (and
 ``pred_mode``) after the mirror fields of every eligible tensor; format v6 (§34): and
-``pred_shift`` (EG(0)) after ``pred_mode``.  Also the table pool (§28.1),
-each table's (mode, gk, dk) chosen the same way.  Independent of ``codec.format_v4``."""
+``pred_shift`` (EG(0)) after ``pred_mode``; format v7 (§36): the ``v7`` varint after
+``rate``, the alias records first in the bit string and ``has_floor`` (then ``floor_k`` and
+the row floors) after the prediction fields of a floor-eligible tensor when some tensor is
+floored.  Also the table pool (§28.1), each table's (mode, gk, dk) chosen the same way.
+Independent of ``codec.format_v4``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from bitarray import bitarray
 
-from .decoder import MAX_CODE_LEN, RefTable
+from . import floor_v7
+from .decoder import DTYPE_BY_CODE, MAX_CODE_LEN, RefTable
 from .decoder_v4 import (FIRST_DTYPE, MAX_LEN_K, MAX_RATE, MAX_VOFF_K, predicted_bits,
                          tid_width)
 from .encoder import as_table, bits_of, padded_bytes, varint, zigzag
@@ -37,6 +41,7 @@ class EntryV4:
     glen: int = 0         # one group: its bits (the block has no group table)
     pred_mode: int = -1   # v5 (§32): the prediction mode 0-7, -1 none
     pred_shift: int = 0   # v6 (§34): images in dims ndim - 2 - pred_shift and the next
+    floors: tuple = ()    # v7 (§36): each row's floor, () = not floored
 
     @property
     def numel(self) -> int:
@@ -83,12 +88,44 @@ def pred_fields(e: EntryV4, shape: tuple, version: int) -> bitarray:
     return out
 
 
+def floors_on(entries: list[EntryV4], version: int) -> bool:
+    """§36: ``floors_on``, 1 exactly when some tensor is floored (v7)."""
+    return version >= 7 and any(e.floors for e in entries)
+
+
+def floor_fields(e: EntryV4, shape: tuple, on: bool) -> bitarray:
+    """§36: ``has_floor`` [``floor_k``, the row floors] of a floor-eligible tensor when
+    ``floors_on`` (``on``); nothing for another tensor (which must then have no floors)."""
+    out = bitarray(endian="big")
+    if not (on and floor_v7.eligible(DTYPE_BY_CODE[e.dtype_code], e.numel, e.value_offset,
+                                     e.mirror is not None, e.pred_mode)):
+        if e.floors:
+            raise ValueError(f"row floors need format v7 and a floor-eligible tensor (§36): "
+                             f"shape {shape}, value offset {e.value_offset}")
+        return out
+    if not e.floors:
+        return bits_of(0, 1)
+    if len(e.floors) != floor_v7.rows_of(shape):
+        raise ValueError(f"{len(e.floors)} floors for {floor_v7.rows_of(shape)} rows (§36)")
+    out += bits_of(1, 1)
+    for b in floor_v7.floor_bits(e.floors, bits_of, eg):
+        out += b
+    return out
+
+
 def entry_string(entries: list[EntryV4], ntab: int, len_k: int, voff_k: int,
-                 rate: int, version: int = 4) -> bitarray:
+                 rate: int, version: int = 4, aliases=()) -> bitarray:
     """§28: one record per entry, in order (the previous dtype starts as int8, the previous
     shape as ()); ``version`` 5: §32's has_pred [pred_mode] after the mirror fields of an
-    eligible tensor; 6: §34's pred_shift after pred_mode."""
+    eligible tensor; 6: §34's pred_shift after pred_mode; 7: §36's alias records first
+    (``aliases`` = ``[(i_a, j_a), ...]``, package indices; ``entries`` are the other
+    tensors') and has_floor [floor_k, floors] after the prediction fields."""
     out = bitarray(endian="big")
+    if aliases and version < 7:
+        raise ValueError("tensor aliases need format version 7 (§36)")
+    for b in floor_v7.alias_bits(aliases, eg):
+        out += b
+    on = floors_on(entries, version)
     tw = tid_width(ntab)
     prev_code, prev_shape = FIRST_DTYPE, ()
     for e in entries:
@@ -124,6 +161,7 @@ def entry_string(entries: list[EntryV4], ntab: int, len_k: int, voff_k: int,
             out += bits_of(0, 1)
         numel = e.numel
         out += pred_fields(e, shape, version)
+        out += floor_fields(e, shape, on)
         if numel:
             out += bits_of(e.tid_base, tw)
             pred = predicted_bits(numel, rate)
@@ -136,7 +174,8 @@ def entry_string(entries: list[EntryV4], ntab: int, len_k: int, voff_k: int,
     return out
 
 
-def coding_params(entries: list[EntryV4], ntab: int, version: int = 4) -> tuple[int, int, int]:
+def coding_params(entries: list[EntryV4], ntab: int, version: int = 4,
+                  aliases=()) -> tuple[int, int, int]:
     """§29: rate = 64 x (bits / values) of the one-group tensors, rounded half up, at most
     4096 (0 without one); then the length order giving the shortest bit string (ties: the
     lower), then with it the value offset order giving the shortest (ties: the lower)."""
@@ -146,23 +185,26 @@ def coding_params(entries: list[EntryV4], ntab: int, version: int = 4) -> tuple[
     rate = min(MAX_RATE, (64 * num + den // 2) // den) if den else 0
     best_k = None
     for k in range(MAX_LEN_K + 1):
-        n = len(entry_string(entries, ntab, k, 0, rate, version))
+        n = len(entry_string(entries, ntab, k, 0, rate, version, aliases))
         if best_k is None or n < best_k[0]:
             best_k = (n, k)
     len_k = best_k[1]
     best_v = None
     for v in range(MAX_VOFF_K + 1):
-        n = len(entry_string(entries, ntab, len_k, v, rate, version))
+        n = len(entry_string(entries, ntab, len_k, v, rate, version, aliases))
         if best_v is None or n < best_v[0]:
             best_v = (n, v)
     return len_k, best_v[1], rate
 
 
-def entries_bytes(entries: list[EntryV4], ntab: int, version: int = 4) -> bytes:
-    """len_k u8, voff_k u8, rate varint, then the entry bit string 0-padded to a byte."""
-    len_k, voff_k, rate = coding_params(entries, ntab, version)
-    bits = entry_string(entries, ntab, len_k, voff_k, rate, version)
-    return bytes([len_k, voff_k]) + varint(rate) + padded_bytes(bits)
+def entries_bytes(entries: list[EntryV4], ntab: int, version: int = 4, aliases=()) -> bytes:
+    """len_k u8, voff_k u8, rate varint, (v7, §36) the varint ``2 n_alias + floors_on``, then
+    the entry bit string 0-padded to a byte.  ``entries``: the tensors with an entry record;
+    ``aliases``: ``[(i_a, j_a), ...]`` (v7).  ``rate`` is over ``entries`` only."""
+    len_k, voff_k, rate = coding_params(entries, ntab, version, aliases)
+    bits = entry_string(entries, ntab, len_k, voff_k, rate, version, aliases)
+    v7 = varint(2 * len(aliases) + floors_on(entries, version)) if version >= 7 else b""
+    return bytes([len_k, voff_k]) + varint(rate) + v7 + padded_bytes(bits)
 
 
 # --- the table pool (§28.1, §29) --------------------------------------------------------------
