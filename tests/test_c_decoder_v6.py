@@ -17,8 +17,8 @@ checks, for the default (4096-entry table) and -DSPK_SMALL builds:
     real models of ../shared/weights;
   * directories forged over the same blocks with every valid pred_shift (valid packages with
     other values: exactly codec.unpack's) and with invalid ones (> ndim - 2, huge, a 1 x 1 pair
-    of dims): SPK_E_CORRUPT, as codec.unpack's CorruptError; version bytes 5 / 6 swapped and 7
-    (SPK_E_UNSUPPORTED);
+    of dims): SPK_E_CORRUPT, as codec.unpack's CorruptError; version bytes 5 / 6 swapped, 7
+    (rejected as codec.unpack rejects it) and 8 (SPK_E_UNSUPPORTED);
   * every truncation of a v6 package rejected;
   * -DSPK_ONLY_V6 (reads v6 alone), -DSPK_ONLY_V5 (v6 is SPK_E_UNSUPPORTED) and an -Os build
     (one rebuild loop for every C);
@@ -245,7 +245,7 @@ def test_v6_forged_pred_shift(cbuild6, monkeypatch):
     """The same blocks under directories that give a tensor every valid pred_shift (valid
     packages with other values: C decodes them exactly as codec.unpack) and invalid ones
     (> ndim - 2, huge, a 1 x 1 pair of dims: SPK_E_CORRUPT, as codec.unpack rejects them);
-    version bytes 5 <-> 6 swapped and 7."""
+    version bytes 5 <-> 6 swapped, 7 and 8."""
     data = _forge_seed()
     assert data[4] == 6
     d = read_directory(np.frombuffer(data, np.uint8))
@@ -279,7 +279,8 @@ def test_v6_forged_pred_shift(cbuild6, monkeypatch):
                 bad += 1
     assert ok == 3 + 2 + 1 + 2 and bad == 3 + 5 + 4 + 2
     # version bytes: a v6 package read as v5 and a v5 package read as v6 (entry bits shift);
-    # 7 is unsupported
+    # read as v7 (§36: a v7 varint after rate: the bits shift again) both reject them, as
+    # codec.unpack does; 8 is unsupported
     v5 = codec.pack({"k": _values(np.random.default_rng(1), (4, 3, 3), np.int8)},
                     predict={"k": 3})
     assert v5[4] == 5
@@ -288,8 +289,11 @@ def test_v6_forged_pred_shift(cbuild6, monkeypatch):
     for pkg in (data, v5):
         seven = _with_version_byte(pkg, 7)
         assert expected(seven) is None
+        assert not _agree_or_reject(cbuild6, seven)
+        eight = _with_version_byte(pkg, 8)
+        assert expected(eight) is None
         for exe in ("cdecode", "cdecode_small"):
-            rc, _, err = run_c(cbuild6 / exe, seven)
+            rc, _, err = run_c(cbuild6 / exe, eight)
             assert rc == 2 and "error -2" in err, (exe, rc, err)
 
 

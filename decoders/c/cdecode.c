@@ -5,11 +5,15 @@
  *                              or unsupported package (nothing is written then); 1 on usage or
  *                              I/O errors.
  *   cdecode --list IN          one line per tensor: index dtype numel ndim dims... [pred M
- *                              [shift S]] :name(hex) (v5: "pred M" for a tensor with
- *                              prediction mode M; v6: "shift S" when its pred_shift S > 0)
+ *                              [shift S]] [alias J] [floor K] :name(hex) (v5: "pred M" for a
+ *                              tensor with prediction mode M; v6: "shift S" when its
+ *                              pred_shift S > 0; v7: "alias J" for an alias of tensor J,
+ *                              "floor K" for a tensor with row floors of order K)
  *   cdecode --check-api IN     cross-check spk_decode (tensor by tensor), spk_find,
- *                              spk_tensor_at and streaming decode (one group at a time)
- *                              against spk_decode_many; exit 3 on mismatch
+ *                              spk_tensor_at (v7: its alias target, floors and entry fields
+ *                              too; an alias's entry is its target's) and streaming decode
+ *                              (one group at a time; v7: row floors added back group by
+ *                              group) against spk_decode_many; exit 3 on mismatch
  *                              (v3: a mirror tensor whose groups split its rows, v5: a
  *                              prediction tensor whose groups split its images, v6: its
  *                              a-slices of H * W * C values, must be SPK_E_LIMIT for
@@ -241,6 +245,10 @@ int main(int argc, char **argv)
                 printf(" pred %d", ts[i].pred_mode);
             if (ts[i].pred_mode >= 0 && ts[i].pred_shift)
                 printf(" shift %u", (unsigned)ts[i].pred_shift);
+            if (ts[i].alias >= 0)
+                printf(" alias %d", (int)ts[i].alias);
+            if (ts[i].floor_bit)
+                printf(" floor %u", (unsigned)ts[i].floor_k);
             printf(" :");
             for (k = 0; k < names[i].n; k++)
                 printf("%02x", (uint8_t)names[i].s[k]);
@@ -390,6 +398,20 @@ int main(int argc, char **argv)
             if (t.pred_mode != ts[i].pred_mode || t.pred_shift != ts[i].pred_shift)
                 return fprintf(stderr, "spk_tensor_at(%u) pred_mode / pred_shift differs\n",
                                (unsigned)i), 3;
+            if (t.alias != ts[i].alias || t.floor_bit != ts[i].floor_bit ||
+                t.floor_k != ts[i].floor_k || t.dtype != ts[i].dtype || t.ndim != ts[i].ndim ||
+                t.block_len != ts[i].block_len || t.n_groups != ts[i].n_groups ||
+                memcmp(t.shape, ts[i].shape, t.ndim * sizeof t.shape[0]))
+                return fprintf(stderr, "spk_tensor_at(%u) alias / floors / entry differs\n",
+                               (unsigned)i), 3;
+            if (t.alias >= 0) { /* v7: an alias is its (earlier, not alias) target's entry */
+                const spk_tensor *u = &ts[t.alias];
+                if ((uint32_t)t.alias >= i || u->alias >= 0 || u->block_off != t.block_off ||
+                    u->block_len != t.block_len || u->dtype != t.dtype || u->numel != t.numel ||
+                    u->floor_bit != t.floor_bit || u->pred_mode != t.pred_mode ||
+                    u->mirror_period != t.mirror_period || u->meta_len != t.meta_len)
+                    return fprintf(stderr, "alias %u differs from its target\n", (unsigned)i), 3;
+            }
             if ((t.mirror_period && t.group_size % t.mirror_period) ||
                 (t.pred_mode >= 0 && t.group_size % pred_slice(&t))) {
                 if (rc != SPK_E_LIMIT)

@@ -1,10 +1,10 @@
-/* spkdec.c: portable C99 decoder for codec packages, format v1-v6 (see spkdec.h).
+/* spkdec.c: portable C99 decoder for codec packages, format v1-v7 (see spkdec.h).
  *
  * Source of truth for the format: docs/FORMAT.md; codec/format.py, codec/format_v2.py,
  * codec/format_v4.py, codec/huffman.py, codec/kernels/ (decode.py, symbols.py, tables.py,
  * directory_v2.py).
  *   package  = preamble(8) | blocks | directory | footer(24; v4: 12)
- *   preamble = "SPKG" version=1|2|3|4|5|6 flags=0 0 0
+ *   preamble = "SPKG" version=1|2|3|4|5|6|7 flags=0 0 0
  *   v2 directory = tables | n_tensors | token dictionary + name bit string | compact entries
  *              (block offsets implicit) | chunk_log2 | one CRC32 per 2^chunk_log2 data bytes
  *   v3       = v2; an entry with flag bit 7 adds mirror_period, mirror_skip after meta_length
@@ -25,6 +25,13 @@
  *   v6       = v5; a predicted entry has pred_shift (EG(0)) after pred_mode: the images lie
  *              in dims h = ndim - 2 - pred_shift and h + 1, C = the product of the dims after
  *              them interleaved images (§34; pred_dims, unpredict)
+ *   v7       = v6; a varint v7 after rate (n_alias = v7 >> 1, floors_on = v7 & 1); the entry
+ *              bit string starts with n_alias alias records (EG(0) gap, EG(0) back - 1: tensor
+ *              i has no record and no block, its entry is tensor i - back's: entry_read7,
+ *              entry_walk); with floors_on a floor-eligible entry (numel > 0, signed, value
+ *              offset 0, no mirror, no prediction) has has_floor after the prediction fields,
+ *              then floor_k (5 bits) and R Exp-Golomb row floors, added back to the decoded
+ *              values' magnitudes row by row (§36; unfloor)
  *   footer   = dir_off u64le, dir_len u64le, crc32(preamble + directory) u32le, "GKPS"
  *   v4 footer = dir_len u32le, crc32(preamble + directory) u32le, "GKPS" (the directory ends
  *              where the footer starts)
@@ -63,15 +70,16 @@
 #define NO_CRC 0
 #endif
 
-/* Format versions read: all six by default; -DSPK_ONLY_V1 ... -DSPK_ONLY_V6 leave the others
+/* Format versions read: all seven by default; -DSPK_ONLY_V1 ... -DSPK_ONLY_V7 leave the others
  * out (smaller code, for firmware that embeds a package of a known version).  V2(p): the v2
- * names, implicit block offsets and chunk CRCs (v2-v6); V3(p): the mirror transform (v3-v6);
+ * names, implicit block offsets and chunk CRCs (v2-v7); V3(p): the mirror transform (v3-v7);
  * V4(p): v4's layout (12-byte footer, entry bit string, one-group tensors without a group
- * table; v4-v6); V5(p): the prediction transform (v5, v6); V6(p): its pred_shift field (v6,
- * §34). */
+ * table; v4-v7); V5(p): the prediction transform (v5-v7); V6(p): its pred_shift field (v6, v7,
+ * §34); V7(p): row floors and tensor aliases (v7, §36). */
 #if (defined(SPK_ONLY_V1) + defined(SPK_ONLY_V2) + defined(SPK_ONLY_V3) + \
-     defined(SPK_ONLY_V4) + defined(SPK_ONLY_V5) + defined(SPK_ONLY_V6)) > 1
-#error "SPK_ONLY_V1 ... SPK_ONLY_V6 exclude each other"
+     defined(SPK_ONLY_V4) + defined(SPK_ONLY_V5) + defined(SPK_ONLY_V6) + \
+     defined(SPK_ONLY_V7)) > 1
+#error "SPK_ONLY_V1 ... SPK_ONLY_V7 exclude each other"
 #endif
 #if defined(SPK_ONLY_V1)
 #define V2(p) 0
@@ -79,42 +87,56 @@
 #define V4(p) 0
 #define V5(p) 0
 #define V6(p) 0
+#define V7(p) 0
 #elif defined(SPK_ONLY_V2)
 #define V2(p) 1
 #define V3(p) 0
 #define V4(p) 0
 #define V5(p) 0
 #define V6(p) 0
+#define V7(p) 0
 #elif defined(SPK_ONLY_V3)
 #define V2(p) 1
 #define V3(p) 1
 #define V4(p) 0
 #define V5(p) 0
 #define V6(p) 0
+#define V7(p) 0
 #elif defined(SPK_ONLY_V4)
 #define V2(p) 1
 #define V3(p) 1
 #define V4(p) 1
 #define V5(p) 0
 #define V6(p) 0
+#define V7(p) 0
 #elif defined(SPK_ONLY_V5)
 #define V2(p) 1
 #define V3(p) 1
 #define V4(p) 1
 #define V5(p) 1
 #define V6(p) 0
+#define V7(p) 0
 #elif defined(SPK_ONLY_V6)
 #define V2(p) 1
 #define V3(p) 1
 #define V4(p) 1
 #define V5(p) 1
 #define V6(p) 1
+#define V7(p) 0
+#elif defined(SPK_ONLY_V7)
+#define V2(p) 1
+#define V3(p) 1
+#define V4(p) 1
+#define V5(p) 1
+#define V6(p) 1
+#define V7(p) 1
 #else
 #define V2(p) ((p)->version >= 2)
 #define V3(p) ((p)->version >= 3)
 #define V4(p) ((p)->version >= 4)
 #define V5(p) ((p)->version >= 5)
 #define V6(p) ((p)->version >= 6)
+#define V7(p) ((p)->version >= 7)
 #endif
 #define VERSION_OK(v) SPK_READS_VERSION(v)
 
@@ -1549,38 +1571,49 @@ static int entry_read2(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
     return entry_end(p, t, &r, numel, x);
 }
 
-/* v4 / v5 / v6 entry at bit t->next * 8 + t->next_bit (FORMAT.md §28, the checks of §30; v5:
- * §32's has_pred and pred_mode after the mirror fields; v6: §34's pred_shift after them); t
- * holds the previous entry (iter_reset: int8, shape ()), whose dtype and shape an entry may
- * repeat; its block follows the previous one.  A tensor of one group has no group table
- * (tid_bits = len_bits = 0): its group is the payload's first pay_len * 8 - glen_pad bits. */
+/* v4: a shape's fields at b (2 * ndim + zero, dims) into t (E5, E6) */
+static void shape4(brd *b, spk_tensor *t)
+{
+    uint64_t x = egol(b, 0);
+    uint32_t k, zero, any0 = 0;
+    if ((x >> 1) > SPK_MAX_NDIM)
+        x = 0, fail(&b->r, SPK_E_CORRUPT);
+    t->ndim = (uint8_t)(x >> 1);
+    zero = (uint32_t)(x & 1u);
+    for (k = 0; k < t->ndim; k++) {
+        x = egol(b, 0) + 1u - zero;
+        if (x > MAX_DIM)
+            x = 1, fail(&b->r, SPK_E_CORRUPT);
+        t->shape[k] = x;
+        any0 |= !x;
+    }
+    if (zero && !any0)
+        fail(&b->r, SPK_E_CORRUPT); /* flagged empty without a zero dim */
+}
+
+/* v4 - v7 entry record at bit t->next * 8 + t->next_bit (FORMAT.md §28, the checks of §30; v5:
+ * §32's has_pred and pred_mode after the mirror fields; v6: §34's pred_shift after them; v7:
+ * §36's has_floor, floor_k and the row floors after those, R1 and R2); t holds the previous
+ * record's entry (iter_reset: int8, shape ()), whose dtype and shape an entry may repeat; its
+ * block follows the previous one.  A tensor of one group has no group table (tid_bits =
+ * len_bits = 0): its group is the payload's first pay_len * 8 - glen_pad bits. */
 static int entry_read4(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
 {
     brd b;
     uint64_t numel, kern, x, gs, mlen, mb = 0, pay = 0;
     uint64_t pred, blen;
     int64_t s, lo, hi;
-    uint32_t v = t->dtype, k, zero, any0 = 0;
+    uint32_t v = t->dtype, k;
     size_t off = t->block_off + t->block_len;
     b.r = rd_at(p, 0);
     b.bp = (uint64_t)t->next * 8u + t->next_bit;
     if (!ubits(&b, 1))
         v = (uint32_t)ubits(&b, 3); /* a new dtype (checked by shape_size) */
-    if (!ubits(&b, 1)) {            /* a new shape: 2 * ndim + zero, dims */
-        x = egol(&b, 0);
-        if ((x >> 1) > SPK_MAX_NDIM)
-            x = 0, fail(&b.r, SPK_E_CORRUPT);
-        t->ndim = (uint8_t)(x >> 1);
-        zero = (uint32_t)(x & 1u);
-        for (k = 0; k < t->ndim; k++) {
-            x = egol(&b, 0) + 1u - zero;
-            if (x > MAX_DIM)
-                x = 1, fail(&b.r, SPK_E_CORRUPT);
-            t->shape[k] = x;
-            any0 |= !x;
-        }
-        if (zero && !any0)
-            fail(&b.r, SPK_E_CORRUPT); /* flagged empty without a zero dim */
+    if (!ubits(&b, 1)) {            /* a new shape */
+#if SPK_FORMAT_VERSION >= 7
+        t->shape_bit = b.bp; /* (v7: the record after an alias may repeat it) */
+#endif
+        shape4(&b, t);
     }
     numel = shape_size(&b.r, t, v, tot);
     kern = kern_of(t, numel);
@@ -1637,6 +1670,26 @@ static int entry_read4(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
             t->pred_shift = (uint8_t)x;
         }
     }
+#if SPK_FORMAT_VERSION >= 7
+    /* v7 (§36): has_floor only if floors_on and floor-eligible: numel > 0, a signed dtype (odd
+     * code), value offset 0, no mirror, no prediction; then floor_k <= 30 (R1) and R floors of
+     * at most vmax - 1 each (R2), R = shape[0] (ndim >= 2; <= numel then) or 1.  The loop ends
+     * at the first error (a failed E7 leaves a huge shape[0]). */
+    t->floor_bit = 0;
+    t->floor_k = 0;
+    if (V7(p) && p->floors_on && numel && (t->dtype & 1u) && !t->value_offset &&
+        !t->mirror_period && t->pred_mode < 0 && ubits(&b, 1)) {
+        k = (uint32_t)ubits(&b, 5);
+        if (k > 30)
+            k = 0, fail(&b.r, SPK_E_CORRUPT);
+        t->floor_k = (uint8_t)k;
+        t->floor_bit = b.bp;
+        vrange(t->dtype, &lo, &hi);
+        for (x = t->ndim >= 2 ? t->shape[0] : 1u; x && !b.r.err; x--)
+            if (egol(&b, k) > (uint64_t)(hi - 1))
+                fail(&b.r, SPK_E_CORRUPT);
+    }
+#endif
     groups_of(t, numel, gs);
     t->tid_base = 0;
     t->tid_bits = t->len_bits = t->glen_pad = 0;
@@ -1685,28 +1738,163 @@ static int entry_read4(const spk_pkg *p, spk_tensor *t, uint64_t *tot)
     return 0;
 }
 
+#if SPK_FORMAT_VERSION >= 7
+/* v7 (§36): the alias record at a->bit, after the alias a->at (~0 before the first): a->at
+ * becomes its tensor i = a->at + 1 + gap (A2: < ntensors), a->to its target i - back (A3:
+ * back <= i; that the target is no alias is spk_open's check); a->at = ~0 when no record is
+ * left (a->bit at p->rec_bit, the first entry record).  Errors: the field's (SPK_E_TRUNCATED
+ * past the directory), else SPK_E_CORRUPT. */
+static int alias_rec(const spk_pkg *p, spk_alias_cur *a)
+{
+    brd b;
+    uint64_t i, back;
+    if (a->bit >= p->rec_bit) {
+        a->at = ~0u;
+        return 0;
+    }
+    b.r = rd_at(p, 0);
+    b.bp = a->bit;
+    i = (uint64_t)(uint32_t)(a->at + 1u) + egol(&b, 0); /* (~0 + 1: the first, i = gap) */
+    if (!b.r.err && i >= p->ntensors)
+        return SPK_E_CORRUPT; /* A2 */
+    back = egol(&b, 0) + 1u;
+    if (b.r.err)
+        return b.r.err;
+    if (back > i)
+        return SPK_E_CORRUPT; /* A3 */
+    a->bit = b.bp;
+    a->at = (uint32_t)i;
+    a->to = (uint32_t)(i - back);
+    return 0;
+}
+#endif
+
+#if SPK_FORMAT_VERSION >= 7
+/* v7: a cursor before the first alias record (alias_rec: the first read) */
+static NOINLINE void alias_start(const spk_pkg *p, spk_alias_cur *a)
+{
+    a->bit = (uint64_t)p->ent_off * 8u;
+    a->at = ~0u;
+    (void)alias_rec(p, a); /* (spk_open has read every record) */
+}
+#endif
+
+/* t before the first entry record (v7: the alias records apart; out of line: entry_walk
+ * calls it too) */
+#if SPK_FORMAT_VERSION >= 7
+static NOINLINE void rec_reset(const spk_pkg *p, spk_tensor *t)
+#else
+static void rec_reset(const spk_pkg *p, spk_tensor *t)
+#endif
+{
+    t->next = p->ent_off;
+    t->next_bit = 0;
+    t->block_off = 8;
+    t->block_len = 0;
+    t->dtype = SPK_INT8; /* v4: the "previous" dtype and shape of the first entry */
+    t->ndim = 0;
+#if SPK_FORMAT_VERSION >= 7
+    if (V7(p)) {
+        t->next = (size_t)(p->rec_bit >> 3);
+        t->next_bit = (uint8_t)(p->rec_bit & 7u);
+        t->shape_bit = 0;
+    }
+#endif
+}
+
 /* Start iterating: t before the first entry. */
 static NOINLINE void iter_reset(const spk_pkg *p, spk_tensor *t)
 {
     t->index = ~0u;
     t->name_len = 0;
-    t->next = p->ent_off;
     t->name_bit = p->name_bit;
     t->ntok = 0;
     t->tid_prev = 0;
     t->tk_id = 0;
     t->tk_off = 0;
-    t->block_off = 8;
-    t->block_len = 0;
-    t->next_bit = 0;
-    t->dtype = SPK_INT8; /* v4: the "previous" dtype and shape of the first entry */
-    t->ndim = 0;
+    t->alias = -1;
+    t->floor_bit = 0;
+    t->floor_k = 0;
+    rec_reset(p, t);
+#if SPK_FORMAT_VERSION >= 7
+    if (V7(p))
+        alias_start(p, &t->al);
+#endif
 }
 
-static int entry_read(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, uint64_t *tot)
+#if SPK_FORMAT_VERSION >= 7
+/* v7: t := the entry of tensor j (the record of a tensor that is no alias: spk_open checked),
+ * read by walking the records from the first, the aliases before j skipped (a cursor of its
+ * own); t's record cursor and last shape are kept (entry_read7 keeps the rest).  O(j): an
+ * alias costs a walk over the entries up to its target. */
+static NOINLINE int entry_walk(const spk_pkg *p, spk_tensor *t, uint32_t j)
 {
+    const size_t next = t->next;
+    const uint8_t next_bit = t->next_bit;
+    const uint64_t shape_bit = t->shape_bit;
+    spk_alias_cur a;
+    uint64_t tot = 0;
+    uint32_t i;
+    int rc = 0;
+    rec_reset(p, t);
+    alias_start(p, &a);
+    for (i = 0; i <= j && rc >= 0; i++)
+        rc = i != a.at ? entry_read4(p, t, &tot) : i == j ? SPK_E_CORRUPT : alias_rec(p, &a);
+    t->next = next;
+    t->next_bit = next_bit;
+    t->shape_bit = shape_bit;
+    return rc;
+}
+
+/* v7: the entry of tensor t->index + 1.  An alias (the one t->al has ahead): its target's
+ * entry (entry_walk; with resolve = 0 only t->alias is set: spk_tensor_at's tensors before
+ * the one it returns) and E7 (its values count towards the output like any tensor's).
+ * Otherwise the next record, whose "previous" dtype, shape and block end are the last
+ * record's (after an alias: saved in it_dtype, shape_bit, it_end), not an alias target's. */
+static int entry_read7(const spk_pkg *p, spk_tensor *t, uint64_t *tot, int resolve)
+{
+    const uint32_t j = t->al.to;
+    brd b;
+    if (t->index + 1u == t->al.at) {
+        if (t->alias < 0) { /* t holds the last record's entry */
+            t->it_dtype = t->dtype;
+            t->it_end = t->block_off + t->block_len;
+        }
+        E_(alias_rec(p, &t->al));
+        if (resolve) {
+            E_(entry_walk(p, t, j));
+            if ((*tot += (uint64_t)t->numel * t->itemsize) > SPK_MAX_OUTPUT)
+                return SPK_E_LIMIT;
+        }
+        t->alias = (int32_t)j;
+        return 0;
+    }
+    if (t->alias >= 0) { /* after an alias */
+        t->dtype = t->it_dtype;
+        t->ndim = 0;
+        if (t->shape_bit) {
+            b.r = rd_at(p, 0);
+            b.bp = t->shape_bit;
+            shape4(&b, t);
+        }
+        t->block_off = t->it_end;
+        t->block_len = 0;
+        t->alias = -1;
+    }
+    return entry_read4(p, t, tot);
+}
+#endif
+
+static int entry_read(const spk_pkg *p, spk_tensor *t, char *name, size_t cap, uint64_t *tot,
+                      int resolve)
+{
+    (void)resolve;
     if (V2(p)) {
         E_(name2_read(p, t, name, cap, NULL, 0, NULL));
+#if SPK_FORMAT_VERSION >= 7
+        if (V7(p))
+            return entry_read7(p, t, tot, resolve);
+#endif
         return V4(p) ? entry_read4(p, t, tot) : entry_read2(p, t, tot);
     }
     return entry_read1(p, t, name, cap, tot);
@@ -1717,7 +1905,7 @@ int spk_tensor_next(const spk_pkg *p, spk_tensor *t, char *name, size_t cap)
     if (t->index + 1u >= p->ntensors)
         return 0;
     uint64_t tot = 0;
-    E_(entry_read(p, t, name, cap, &tot));
+    E_(entry_read(p, t, name, cap, &tot, 1));
     t->index++;
     return 1;
 }
@@ -1729,7 +1917,7 @@ int spk_tensor_at(const spk_pkg *p, uint32_t index, spk_tensor *t, char *name, s
         return SPK_E_ARG;
     iter_reset(p, t);
     do
-        E_(entry_read(p, t, name, cap, &tot));
+        E_(entry_read(p, t, name, cap, &tot, t->index + 1u == index));
     while (++t->index < index);
     return 0;
 }
@@ -1816,7 +2004,7 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
     memset(p, 0, sizeof *p);
     if (!buf || len < 8)
         return SPK_E_TRUNCATED;
-    if (le(buf, 4) != 0x474b5053u || !VERSION_OK(buf[4]) || buf[5]) /* "SPKG", 1-6, flags 0 */
+    if (le(buf, 4) != 0x474b5053u || !VERSION_OK(buf[4]) || buf[5]) /* "SPKG", 1-7, flags 0 */
         return SPK_E_UNSUPPORTED;
     if (buf[6] || buf[7])
         return SPK_E_CORRUPT;
@@ -1868,13 +2056,55 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
             return r.err;
         if (i > 40 || n > 32)
             return SPK_E_CORRUPT;
+#if SPK_FORMAT_VERSION >= 7
+        if (V7(p)) { /* §36: the v7 varint; A1 n_alias <= max(n_tensors - 1, 0) */
+            n = var(&r, ~(uint64_t)0);
+            if (r.err)
+                return r.err;
+            if ((n >> 1) > (p->ntensors ? p->ntensors - 1u : 0u))
+                return SPK_E_CORRUPT;
+            p->n_alias = (uint32_t)(n >> 1);
+            p->floors_on = (uint8_t)(n & 1u);
+        }
+#endif
         p->ent_off = r.pos;
         for (i = p->ntables - 1u; p->ntables > 1 && i; i >>= 1)
             p->tid_w++;
     }
+#if SPK_FORMAT_VERSION >= 7
+    if (V7(p)) { /* the alias records (A2, A3), then the entry records: p->rec_bit */
+        spk_alias_cur a, c;
+        uint32_t k;
+        a.bit = (uint64_t)p->ent_off * 8u;
+        a.at = ~0u;
+        p->rec_bit = ~(uint64_t)0; /* (alias_rec: records left) */
+        for (i = 0; i < p->n_alias; i++) {
+            E_(alias_rec(p, &a));
+            /* A3: the target is not an alias: not one of the i records before (their
+             * tensors ascend: up to the first past the target; O(n_alias^2) at most) */
+            c.bit = (uint64_t)p->ent_off * 8u;
+            c.at = ~0u;
+            for (k = 0; k < i; k++) {
+                (void)alias_rec(p, &c); /* (read above) */
+                if (c.at >= a.to) {
+                    if (c.at == a.to)
+                        return SPK_E_CORRUPT;
+                    break;
+                }
+            }
+        }
+        p->rec_bit = a.bit;
+    }
+#endif
     iter_reset(p, &t);
-    for (i = 0; i < p->ntensors; i++) {
+    for (i = 0; i < p->ntensors; i++, t.index++) {
         if (V2(p)) { /* the entries alone (names_open checked the names) */
+#if SPK_FORMAT_VERSION >= 7
+            if (V7(p)) {
+                E_(entry_read7(p, &t, &tot, 1));
+                continue;
+            }
+#endif
             E_(V4(p) ? entry_read4(p, &t, &tot) : entry_read2(p, &t, &tot));
             continue;
         }
@@ -1884,7 +2114,11 @@ int spk_open(spk_pkg *p, const uint8_t *buf, size_t len)
     }
     if (!V2(p))
         return t.next == p->dir_end ? 0 : SPK_E_CORRUPT; /* stray bytes after the entries */
+#if SPK_FORMAT_VERSION >= 7 /* (v7: if the last tensor is an alias, the last record's end) */
+    if ((t.alias < 0 ? t.block_off + t.block_len : t.it_end) != p->dir_off)
+#else
     if (t.block_off + t.block_len != p->dir_off)
+#endif
         return SPK_E_CORRUPT; /* D4: the blocks end where the directory starts */
     r.pos = t.next + (t.next_bit != 0); /* v4: after the bit string's padding */
     p->chunk_log2 = (uint8_t)(i = u8(&r));
@@ -2376,6 +2610,88 @@ static void unpredict(const spk_tensor *t, uint8_t *o, uint32_t n)
 #define unpredict(t, o, n) ((void)0)
 #endif
 
+#if SPK_FORMAT_VERSION >= 7
+/* v7: values [i, e) of o (item size sz, a signed dtype of bits = 8 * sz) from the stored s to
+ * x = s + f (s > 0), s - f (s < 0), 0 (s = 0), f <= 2^(bits - 1) - 2 (spk_open's R2); returns
+ * nonzero if some x leaves the dtype's range (R3; the values are then partly rebuilt: outputs
+ * are unspecified after an error).  -O2: 8 bytes at a time (SWAR, 8 / sz lanes of a uint64, in
+ * any byte order: no carry or borrow crosses a lane): a lane's f is added where s > 0
+ * (1 <= s, s + f <= 2^bits - 3: no carry) and subtracted where s < 0 (as unsigned bits
+ * 2^bits + s >= 2^(bits - 1) > f: no borrow); x leaves the range iff the sign bit of a
+ * positive lane becomes set or that of a negative one clear.  Then, and at -Os, one value at a
+ * time in biased values u = s + 2^(bits - 1) (the stored bits xor half): x = u + f or u - f
+ * modulo 2^bits (rebuild_at), out of range iff that wraps. */
+HOT uint32_t unfloor_sz(uint8_t *o, uint32_t i, uint32_t e, unsigned sz, uint32_t f)
+{
+    const uint64_t half = (uint64_t)1 << (8u * sz - 1u), mask = half - 1u + half;
+    uint64_t u, bad = 0;
+#if !defined(__OPTIMIZE_SIZE__)
+    const uint64_t lm = (((uint64_t)1 << (8u * sz - 1u)) << 1) - 1u, ones = ~(uint64_t)0 / lm;
+    const uint64_t H = ones << (8u * sz - 1u), F = ones * f;
+    uint64_t w, n, p;
+    for (; e - i >= 8u / sz; i += 8u / sz) {
+        memcpy(&w, o + (size_t)i * sz, 8);
+        n = w & H;                                 /* lanes s < 0: their sign bits */
+        p = ((((w & ~H) + ~H) | w) & H) & ~n;      /* lanes s > 0 */
+        w = w + (F & (p >> (8u * sz - 1u)) * lm) - (F & (n >> (8u * sz - 1u)) * lm);
+        bad |= (w & p) | (~w & n);
+        memcpy(o + (size_t)i * sz, &w, 8);
+    }
+#endif
+    for (; i < e; i++) { /* x out of range iff u + f or u - f wraps */
+        u = getu(o, i, sz) ^ half;
+        if (u > half)
+            bad |= (uint64_t)rebuild_at(o, i, sz, half, mask, (int64_t)f) < u;
+        else if (u < half)
+            bad |= (uint64_t)rebuild_at(o, i, sz, half, mask, -(int64_t)f) > u;
+    }
+    return bad != 0;
+}
+
+/* v7 (FORMAT.md §36; codec/kernels/floor.py unfloor): the n values at o, values [first,
+ * first + n) of s->t, rebuilt with the floor f_r of each value's row r (values r * L ..
+ * r * L + L - 1, L = numel / R >= 1; unfloor_sz), SPK_E_CORRUPT (R3) where a value leaves the
+ * dtype's range.  The floors are read from the directory in row order as the rows begin:
+ * s->fl_row of them so far (the last s->fl_f, the next at s->fl_bit; stream_begin: none), so
+ * a stream's groups, which ascend, read each once.  Indices: first + n <= numel <= 2^31. */
+static int unfloor(spk_stream *s, uint8_t *o, uint32_t first, uint32_t n)
+{
+    const spk_tensor *t = s->t;
+    const unsigned sz = t->itemsize;
+    const uint32_t L = t->numel / (t->ndim >= 2 ? (uint32_t)t->shape[0] : 1u);
+    uint64_t end = (uint64_t)s->fl_row * L; /* the current row's end */
+    uint32_t i = 0, e, bad, f = s->fl_f;
+    brd b;
+    b.r = rd_at(s->pkg, 0);
+    b.bp = s->fl_bit;
+    while (i < n) {
+        while (end <= first + i) /* the rows up to value first + i's (spk_open checked them) */
+            f = (uint32_t)egol(&b, t->floor_k), s->fl_row++, end += L;
+        if (b.r.err)
+            return b.r.err;
+        e = end - first < n ? (uint32_t)(end - first) : n; /* the row's values, or the rest */
+#if !defined(__OPTIMIZE_SIZE__) /* speed: one loop per item size (sz constant in it) */
+        if (sz == 1)
+            bad = unfloor_sz(o, i, e, 1, f);
+        else if (sz == 2)
+            bad = unfloor_sz(o, i, e, 2, f);
+        else
+            bad = unfloor_sz(o, i, e, 4, f);
+#else
+        bad = unfloor_sz(o, i, e, sz, f);
+#endif
+        if (bad)
+            return SPK_E_CORRUPT;
+        i = e;
+    }
+    s->fl_bit = b.bp;
+    s->fl_f = f;
+    return 0;
+}
+#else
+#define unfloor(s, o, first, n) 0
+#endif
+
 /* The bit length of the group whose group-table record is at bit gt (v4, a tensor of one
  * group: no record, its length from the entry) */
 static uint64_t glen_at(const spk_pkg *p, const spk_tensor *t, uint64_t gt)
@@ -2413,6 +2729,10 @@ static int stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, sp
     if ((total + 7u) >> 3 != t->pay_len)
         return SPK_E_CORRUPT;
     vrange(t->dtype, &s->lo, &s->hi);
+#if SPK_FORMAT_VERSION >= 7
+    s->fl_bit = t->floor_bit; /* v7: no row floor read yet */
+    s->fl_row = s->fl_f = 0;
+#endif
     s->gt_bit = ((uint64_t)t->block_off + t->meta_len + t->mirror_len) * 8u;
     s->pay_bit = (uint64_t)t->pay_off * 8u;
     s->pkg = p;
@@ -2510,6 +2830,8 @@ int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes)
                  (first + (uint32_t)n) / t->mirror_period);
     if (V5(s->pkg) && t->pred_mode >= 0 && n > 0) /* whole a-slices (spk_stream_begin) */
         unpredict(t, (uint8_t *)out, (uint32_t)n);
+    if (V7(s->pkg) && t->floor_bit && n > 0) /* v7: rows are independent of groups */
+        E_(unfloor(s, (uint8_t *)out, first, (uint32_t)n));
     return n;
 }
 
@@ -2616,6 +2938,8 @@ static int job_decode(const spk_pkg *p, spk_dec *d, spk_job *j)
         unmirror(p, t, (uint8_t *)j->out, 0, t->numel / t->mirror_period);
     if (V5(p) && t->pred_mode >= 0) /* v5, v6: every group decoded, rebuild the values */
         unpredict(t, (uint8_t *)j->out, t->numel);
+    if (V7(p) && t->floor_bit) /* v7: add the row floors back */
+        return unfloor(&j->s, (uint8_t *)j->out, 0, t->numel);
     return 0;
 }
 
@@ -2644,12 +2968,14 @@ int spk_decode_many(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n)
     }
     E_(many_by_table(p, d, jobs, n));
     for (i = 0; i < n; i++) { /* every group decoded: v3: undo the mirrors; v5, v6: the
-                                 prediction transforms */
+                                 prediction transforms; v7: the row floors */
         const spk_tensor *t = jobs[i].t;
         if (V3(p) && t->mirror_period)
             unmirror(p, t, (uint8_t *)jobs[i].out, 0, t->numel / t->mirror_period);
         if (V5(p) && t->pred_mode >= 0)
             unpredict(t, (uint8_t *)jobs[i].out, t->numel);
+        if (V7(p) && t->floor_bit)
+            E_(unfloor(&jobs[i].s, (uint8_t *)jobs[i].out, 0, t->numel));
     }
     return 0;
 }

@@ -1,4 +1,4 @@
-/* spkdec: portable C99 decoder for codec packages, format versions 1, 2, 3, 4, 5 and 6.
+/* spkdec: portable C99 decoder for codec packages, format versions 1, 2, 3, 4, 5, 6 and 7.
  *
  * No dynamic allocation, no libc beyond memcpy/memset, no global state.  All buffers are
  * provided by the caller; every function returns a negative SPK_E_* code on malformed input
@@ -6,11 +6,13 @@
  * bytes, so the decoder is independent of host endianness and alignment.
  *
  * RAM (x86-64 sizes; see docs/C_DECODER.md):
- *   spk_pkg      168 bytes         parsed package header (pointers into the package; v2: token
- *                                  dictionary with SPK_TOKEN_CACHE (16) token offsets)
- *   spk_tensor   536 bytes         one directory entry (shape has SPK_MAX_NDIM = 32 dims) and,
+ *   spk_pkg      184 bytes         parsed package header (pointers into the package; v2: token
+ *                                  dictionary with SPK_TOKEN_CACHE (16) token offsets; v7:
+ *                                  aliases, floors, first record; 168 before v7)
+ *   spk_tensor   584 bytes         one directory entry (shape has SPK_MAX_NDIM = 32 dims) and,
  *                                  for v2 names, the byte ends of the name's tokens
- *                                  (SPK_MAX_NAME_TOKENS = 64 uint16)
+ *                                  (SPK_MAX_NAME_TOKENS = 64 uint16); v7: alias, floors and
+ *                                  the alias / record cursors (536 before v7)
  *   spk_dec      17192 bytes       4096-entry decode table (uint32) + SPK_TABLE_CACHE (64) offsets
  *                                  (v4: + 64 uint32 bit-in-byte / alphabet states; 16936 without
  *                                  v4, -DSPK_ONLY_V1..3)
@@ -18,9 +20,11 @@
  *                                  table or one with multi-set entries (two words an entry)
  *                2552 bytes        with -DSPK_SMALL: 2 * SPK_SMALL_MAX_CODES (1024) + 32 offsets
  *                                  (+ the range of v2 CRC chunks already verified)
- *   spk_stream   64 bytes          plus the caller's group buffer (group_size values)
- *   spk_job      88 bytes          spk_decode_many: one per tensor (with the caller's spk_tensor)
- *   stack        ~ 1.2 KiB         deepest: spk_open -> table_read4 (~1190 bytes at -Os)
+ *   spk_stream   80 bytes          plus the caller's group buffer (group_size values; 64 before
+ *                                  v7: + the row-floor cursor)
+ *   spk_job      104 bytes         spk_decode_many: one per tensor (with the caller's spk_tensor)
+ *   stack        ~ 1.3 KiB         deepest: spk_open -> table_read4 (~1300 bytes at -Os; 1190
+ *                                  before v7)
  *
  * Typical use:
  *   spk_pkg p; spk_tensor t; static spk_dec d;
@@ -48,8 +52,18 @@
  * right after pred_mode, the images in dims h = ndim - 2 - pred_shift and h + 1 (H, W), the C
  * values of one (i, j) of C = (product of the dims after h + 1) interleaved images contiguous:
  * the rebuild runs over whole "a-slices" of H * W * C values, and a streamed group must hold
- * whole a-slices.  The API is the same for every version (p->version says which one a package
- * is).
+ * whole a-slices.  Format v7 (§36) is v6 with row floors and tensor aliases: a v7 varint after
+ * rate (n_alias = v7 >> 1, floors_on = v7 & 1); the entry bit string starts with n_alias
+ * alias records (gap, back - 1: tensor i is tensor j = i - back under its own name: no entry
+ * record, no block; spk_tensor_at / spk_tensor_next give it j's entry, t->alias = j, -1
+ * otherwise, and it decodes to j's values: its block decoded again); a floor-eligible entry
+ * (numel > 0, int8 / int16 / int32, value offset 0, no mirror, no prediction) of a package
+ * with floors_on has a has_floor bit after the prediction fields, then floor_k (5 bits) and
+ * R = shape[0] (ndim >= 2, else 1) Exp-Golomb row floors f_r, which stay in the directory
+ * (t->floor_bit, t->floor_k) and are read again as the values are rebuilt: s > 0 -> s + f_r,
+ * s < 0 -> s - f_r in row r (values r * L .. r * L + L - 1, L = numel / R), SPK_E_CORRUPT if
+ * that leaves the dtype's range; rows are independent of groups, so streaming works on any
+ * grouping.  The API is the same for every version (p->version says which one a package is).
  */
 #ifndef SPKDEC_H
 #define SPKDEC_H
@@ -61,11 +75,12 @@
 extern "C" {
 #endif
 
-/* Format versions read: SPK_MIN_FORMAT_VERSION .. SPK_FORMAT_VERSION (1 .. 6; one of them with
+/* Format versions read: SPK_MIN_FORMAT_VERSION .. SPK_FORMAT_VERSION (1 .. 7; one of them with
  * -DSPK_ONLY_V1 / -DSPK_ONLY_V2 / -DSPK_ONLY_V3 / -DSPK_ONLY_V4 / -DSPK_ONLY_V5 /
- * -DSPK_ONLY_V6, which the code including this header should see too).  SPK_FORMAT_VERSION was
- * 1 when only v1 was read, 2 before v3, 3 before v4, 4 before v5 and 5 before v6: test a
- * package's version with SPK_READS_VERSION(v), not with == SPK_FORMAT_VERSION. */
+ * -DSPK_ONLY_V6 / -DSPK_ONLY_V7, which the code including this header should see too).
+ * SPK_FORMAT_VERSION was 1 when only v1 was read, 2 before v3, 3 before v4, 4 before v5, 5
+ * before v6 and 6 before v7: test a package's version with SPK_READS_VERSION(v), not with
+ * == SPK_FORMAT_VERSION. */
 #if defined(SPK_ONLY_V1)
 #define SPK_FORMAT_VERSION 1
 #elif defined(SPK_ONLY_V2)
@@ -76,8 +91,10 @@ extern "C" {
 #define SPK_FORMAT_VERSION 4
 #elif defined(SPK_ONLY_V5)
 #define SPK_FORMAT_VERSION 5
-#else
+#elif defined(SPK_ONLY_V6)
 #define SPK_FORMAT_VERSION 6
+#else
+#define SPK_FORMAT_VERSION 7
 #endif
 #if defined(SPK_ONLY_V2)
 #define SPK_MIN_FORMAT_VERSION 2
@@ -89,6 +106,8 @@ extern "C" {
 #define SPK_MIN_FORMAT_VERSION 5
 #elif defined(SPK_ONLY_V6)
 #define SPK_MIN_FORMAT_VERSION 6
+#elif defined(SPK_ONLY_V7)
+#define SPK_MIN_FORMAT_VERSION 7
 #else
 #define SPK_MIN_FORMAT_VERSION 1
 #endif
@@ -140,7 +159,8 @@ enum {
     SPK_OK = 0,
     SPK_E_TRUNCATED = -1,   /* input ends inside a structure / too short to be a package */
     SPK_E_UNSUPPORTED = -2, /* bad magic, unknown version or flags */
-    SPK_E_CORRUPT = -3,     /* malformed directory, table or group table */
+    SPK_E_CORRUPT = -3,     /* malformed directory, table or group table (v7: also a value a
+                               row floor takes out of its dtype's range) */
     SPK_E_CHECKSUM = -4,    /* directory or block CRC32 mismatch */
     SPK_E_LIMIT = -5,       /* exceeds a limit (output size, counts, SPK_SMALL codes; v3:
                                streaming a mirror tensor whose groups split its rows; v5:
@@ -159,10 +179,10 @@ typedef struct {
     size_t len;
     size_t dir_off, dir_end;   /* directory bytes [dir_off, dir_end) */
     size_t tab_off;            /* first table */
-    size_t ent_off;            /* first tensor entry */
+    size_t ent_off;            /* first tensor entry (v7: first alias record) */
     uint32_t ntables, ntensors;
     uint32_t dir_crc;
-    uint8_t version;           /* 1, 2, 3, 4, 5 or 6 */
+    uint8_t version;           /* 1 .. 7 */
     /* v2, v3 and v4 only (0 in v1) */
     uint8_t id_bits, count_bits; /* name records: token id width, shared / fresh width */
     uint8_t chunk_log2;        /* CRC chunk size 2^chunk_log2 */
@@ -176,8 +196,19 @@ typedef struct {
     uint32_t nchunks;
     uint8_t tok_shift;         /* tokc[k]: offset of token k << tok_shift from tok_off */
     uint8_t tid_w;             /* v4: entries' table base width (bit length of ntables - 1) */
+    uint8_t floors_on;         /* v7 (§36): v7 & 1, entries may have row floors */
+    uint32_t n_alias;          /* v7: v7 >> 1, alias records (from bit ent_off * 8 on) */
+    uint64_t rec_bit;          /* v7: the first entry record (after the alias records) */
     uint32_t tokc[SPK_TOKEN_CACHE];
 } spk_pkg;
+
+/* v7 (§36): a cursor over the alias records (iteration state of spk_tensor): the alias ahead
+ * is tensor `at` (~0 if none), an alias of tensor `to`; the next record at bit `bit` of the
+ * package (none left at p->rec_bit). */
+typedef struct {
+    uint64_t bit;
+    uint32_t at, to;
+} spk_alias_cur;
 
 typedef struct {
     uint32_t index;            /* position in the package */
@@ -213,6 +244,20 @@ typedef struct {
     size_t tk_off;             /* the dictionary forward from here when they can */
     uint16_t ntok;             /* tokens of this name; tok_end[k] + 1 = bytes of tokens 0..k */
     uint16_t tok_end[SPK_MAX_NAME_TOKENS];
+    /* v7 (FORMAT.md §36; -1 / 0 before v7).  alias: an alias's target index (every field but
+     * index and the name is the target's: its values are the target's), -1 for a tensor with
+     * an entry of its own.  floor_bit: a floored tensor's first row floor (bit offset in the
+     * package; 0: no floors), R = shape[0] (ndim >= 2, else 1) Exp-Golomb order floor_k
+     * fields read again when the values are rebuilt (row r: values r * L .. r * L + L - 1,
+     * L = numel / R; stored s -> s + f_r if s > 0, s - f_r if s < 0). */
+    int32_t alias;
+    uint64_t floor_bit;
+    /* v7 iteration state: the alias records ahead, and the last entry record's shape (the bit
+     * of its nd field; 0: the initial ()), dtype and block end (an alias's entry is its
+     * target's, but the record after it refers to the record before) */
+    spk_alias_cur al;
+    uint64_t shape_bit;
+    size_t it_end;
     /* v5 prediction transform (FORMAT.md §32): its mode 0-7 (kind = pred_mode >> 2: 0
      * average, 1 plane; c = (pred_mode & 3) + 1), -1 without one (always before v5).  v6
      * (§34): pred_shift (0 before v6 and without a transform; <= ndim - 2): the images lie in
@@ -222,6 +267,8 @@ typedef struct {
      * shape[ndim - 2] * shape[ndim - 1] values.  (Last: they fill the struct's padding.) */
     int8_t pred_mode;
     uint8_t pred_shift;
+    uint8_t floor_k;           /* v7: the floors' Exp-Golomb order (<= 30) */
+    uint8_t it_dtype;          /* v7 iteration state: the last entry record's dtype */
 } spk_tensor;
 
 /* Decoder work area: the decode table of the Huffman table last used (reused across calls).
@@ -261,6 +308,8 @@ typedef struct {
     uint64_t gt_bit;           /* group table bit cursor */
     uint64_t pay_bit;          /* payload bit cursor */
     int64_t lo, hi;            /* the dtype's range */
+    uint64_t fl_bit;           /* v7 row floors: the next one (row fl_row) at bit fl_bit, */
+    uint32_t fl_row, fl_f;     /* the floor of row fl_row - 1 fl_f */
 } spk_stream;
 
 /* Parse and check preamble, footer, directory CRC32 and the whole directory (every table,
@@ -269,7 +318,9 @@ typedef struct {
 int spk_open(spk_pkg *p, const uint8_t *buf, size_t len);
 
 /* Directory entry `index` (O(index): names are prefix-compressed, v2 offsets implicit).  If
- * name != NULL, the first min(name_len, cap) bytes of the name are written there. */
+ * name != NULL, the first min(name_len, cap) bytes of the name are written there.  v7: an
+ * alias's entry is its target's (t->alias: the target's index), found by walking the entries
+ * again up to the target (O(target index) more; spk_tensor_next likewise). */
 int spk_tensor_at(const spk_pkg *p, uint32_t index, spk_tensor *t, char *name, size_t cap);
 /* The entry after t (t from spk_tensor_at / spk_tensor_next); name must still hold the
  * previous entry's name (as written by the previous call, same cap).  1 = got one, 0 = end. */
@@ -287,7 +338,9 @@ int spk_verify(const spk_pkg *p, const spk_tensor *t);
  * range of verified chunks, so decoding tensors in order reads each chunk once; zero d if the
  * package bytes change in place), v3: the mirror modes, and the group table first; v3: undoes
  * the mirror transform after the last group; v5, v6: rebuilds the values from the prediction
- * residuals after the last group (t->pred_mode >= 0). */
+ * residuals after the last group (t->pred_mode >= 0); v7: adds the row floors back after it
+ * (t->floor_bit != 0; SPK_E_CORRUPT if a value leaves the dtype's range), and decodes an
+ * alias (t->alias >= 0) from its target's block. */
 int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, size_t out_bytes);
 
 /* Several tensors of one package decoded together (each job: its tensor t from spk_tensor_at /
@@ -297,7 +350,8 @@ int spk_decode(const spk_pkg *p, const spk_tensor *t, spk_dec *d, void *out, siz
  * table by table, so each decode table is built once for all of them instead of once for every
  * tensor that uses it (yolov8n 8-bit 50 %: 77 tables, 2,010 builds tensor by tensor: docs/
  * C_DECODER.md "Decoding many tensors"); v3: the mirror transforms are undone last; v5, v6: the
- * prediction transforms too.  Returns 0 or
+ * prediction transforms too; v7: the row floors added back (an alias and its target are decoded
+ * twice, into their own outputs).  Returns 0 or
  * the first error (outputs then unspecified).  Packages whose tables times groups exceed
  * SPK_MANY_MAX_WORK (each table used is one pass over every job's group table) are decoded
  * tensor by tensor, as spk_decode. */
@@ -320,7 +374,9 @@ int spk_decode_many(const spk_pkg *p, spk_dec *d, spk_job *jobs, uint32_t n);
  * next rebuilds its images' values; otherwise begin returns SPK_E_LIMIT (use spk_decode):
  * the rebuild of an image's first row in a group needs the image's previous row, which the
  * stream does not keep.  v6 (§34): whole a-slices, group_size a multiple of H * W * C (the
- * product of shape[ndim - 2 - t->pred_shift ..]; H * W when pred_shift = 0, as v5). */
+ * product of shape[ndim - 2 - t->pred_shift ..]; H * W when pred_shift = 0, as v5).  v7: next
+ * adds the row floors back to each group's values (rows are independent: any grouping; the
+ * floors are read from the directory once, in order, as the rows begin). */
 int spk_stream_begin(spk_stream *s, const spk_pkg *p, const spk_tensor *t, spk_dec *d);
 int32_t spk_stream_next(spk_stream *s, void *out, size_t out_bytes);
 

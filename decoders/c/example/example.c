@@ -19,7 +19,7 @@
 #define PKG_LEN model_len
 #define PKG_VERSION model_FORMAT_VERSION
 #endif
-#if !SPK_READS_VERSION(PKG_VERSION) /* spkdec reads versions 1 .. 6 */
+#if !SPK_READS_VERSION(PKG_VERSION) /* spkdec reads versions 1 .. 7 */
 #error "the embedded package has a format version this decoder does not read"
 #endif
 
