@@ -39,6 +39,7 @@ import random
 import shutil
 import subprocess
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -594,3 +595,14 @@ def test_v7_sanitizers_on_damaged_packages(asan7, monkeypatch):
                                    text=True, timeout=300, env={**os.environ, **SAN_ENV})
                 assert "Sanitizer" not in r.stderr and "runtime error" not in r.stderr, r.stderr
                 assert r.returncode == 0, f"{exe}: {r.stdout}{r.stderr}"
+
+
+V7_VECTORS = sorted((Path(__file__).parent / "vectors" / "v7").glob("*.bin"))
+
+
+@pytest.mark.skipif(not V7_VECTORS, reason="no golden vectors in tests/vectors/v7")
+def test_v7_golden_vectors(cbuild7):
+    """Every v7 golden vector (written once by make_vectors.py --v7) decodes in C exactly as
+    codec.unpack decodes it."""
+    assert len(V7_VECTORS) == 5
+    assert sum(_agree_or_reject(cbuild7, p.read_bytes()) for p in V7_VECTORS) == 5

@@ -606,6 +606,13 @@ def _():
     vectors_check(5, 8192, 5)
 
 
+@check("v7_vectors")
+def _():
+    # the golden v7 vectors (tests/vectors/v7: row floors in every signed dtype, groups that
+    # cut rows, aliases with metadata, an alias of a floored tensor)
+    vectors_check(7, 8192, 5)
+
+
 # --- format v5's prediction transform (kernels.pred_images / pred_wavefront): own random
 # stream (and mirror_rows'), so the data of the other checks stays as it was
 prng = np.random.default_rng(31)
@@ -1274,7 +1281,8 @@ CHECKS = (["import_codec_no_numba_cuda"]
              "device_chunk_crcs", "signed_value_offsets", "pred_v5_kernels", "pred_v5_forced",
              "pred_v5_auto_and_dequantize", "pred_v5_bad_table", "v5_vectors",
              "pred_v6_kernels", "pred_v6_forced", "pred_v6_dequantize", "pred_v6_auto",
-             "floor_v7_kernel", "floor_v7_forced", "floor_v7_dequantize", "floor_v7_corrupt"])
+             "floor_v7_kernel", "floor_v7_forced", "floor_v7_dequantize", "floor_v7_corrupt",
+             "v7_vectors"])
 
 
 @pytest.mark.parametrize("name", CHECKS)
