@@ -13,25 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import codec  # noqa: E402
+from benchmarks.experiments.predict_ab import best  # noqa: E402
 from benchmarks.recipe import quantized_model  # noqa: E402
 
 MODELS = ["mtcnn_facenet_pytorch", "nudenet_yolov8n_320", "silero_vad_16k",
           "fer_emotion_minixception", "fer_emotion_minixception_tflite"]
 CONFIGS = [(8, 0.0), (8, 0.5), (4, 0.0), (4, 0.9)]
-
-
-def best(f, n: int) -> float:
-    b = 1e9
-    for _ in range(n):
-        t = time.perf_counter()
-        f()
-        b = min(b, time.perf_counter() - t)
-    return b
 
 
 def main() -> None:
