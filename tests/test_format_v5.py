@@ -228,7 +228,6 @@ def test_bit_flips_give_exact_data_or_codec_error():
 def test_pred_field_in_a_crc_fixed_package_moves_the_values():
     """A v5 entry's mode bits are data: changed (CRC fixed) they rebuild other values, still
     within the dtype (wrap) and without error; the directory parsers agree on the new mode."""
-    from fuzz.harness import fix_all_crcs
     ts = {"a": smooth_kernels((6, 4, 3, 3))}
     data = codec.pack(ts, predict={"a": 0})
     p = Package(data)
@@ -282,8 +281,8 @@ def test_worked_example_is_what_pack_writes():
 
 from pathlib import Path  # noqa: E402
 
-from fuzz.harness import (check_consistent, check_exact, check_reference, fix_all_crcs,  # noqa: E402
-                          golden_options, golden_vector, mutate, sample_packages)
+from fuzz.harness import (check_sample_mutation, fast_path_takes_v4_sample, fix_all_crcs,  # noqa: E402
+                          golden_options, golden_vector, sample_packages)
 
 V5 = Path(__file__).parent / "vectors" / "v5"
 VECTORS = sorted(p.stem for p in V5.glob("*.bin"))
@@ -322,28 +321,22 @@ def test_vectors_decode_in_the_reference():
 
 @pytest.mark.parametrize("i", range(len(SAMPLES)), ids=[s.name for s in SAMPLES])
 def test_samples_all_paths(i):
-    s, s4 = SAMPLES[i], sample_packages(4)[i]
+    s = SAMPLES[i]
     assert s.data[4] == 5
     # the fast path takes a v5 sample exactly when it takes the same sample in v4
-    takes = unpack_fast(np.frombuffer(s4.data, np.uint8), DEFAULT_LIMITS, True) is not None
-    check_all_paths(s.data, s.arrays, takes)
+    check_all_paths(s.data, s.arrays, fast_path_takes_v4_sample(i))
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(0, len(SAMPLES) - 1))
 def test_mutations_give_original_or_codec_error(seed, i):
-    s = SAMPLES[i]
-    bad = mutate(np.random.default_rng(seed), s.data, [t.data for t in SAMPLES])
-    check_exact(bad, s.arrays)
+    check_sample_mutation(seed, SAMPLES, i)
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(0, len(SAMPLES) - 1))
 def test_mutations_with_repaired_crcs_are_consistent(seed, i):
-    s = SAMPLES[i]
-    bad = fix_all_crcs(mutate(np.random.default_rng(seed), s.data, [t.data for t in SAMPLES]))
-    check_consistent(bad)
-    check_reference(bad)
+    check_sample_mutation(seed, SAMPLES, i, repaired=True)
 
 
 # ---------------------------------------------------------------------------------------------

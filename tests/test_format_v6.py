@@ -20,8 +20,8 @@ import codec
 from codec import predict
 from codec.errors import CodecError, CorruptError
 from codec.package import Package
-from fuzz.harness import (check_consistent, check_exact, check_reference, fix_all_crcs,
-                          golden_options, golden_vector, mutate, sample_packages)
+from fuzz.harness import (check_sample_mutation, fast_path_takes_v4_sample, fix_all_crcs,
+                          golden_options, golden_vector, sample_packages)
 from test_format_doc import doc_text, hex_dump
 from test_format_v5 import check_all_paths, smooth_kernels
 
@@ -384,27 +384,19 @@ def test_vectors_decode_in_the_reference():
 
 @pytest.mark.parametrize("i", range(len(SAMPLES)), ids=[s.name for s in SAMPLES])
 def test_samples_all_paths(i):
-    from codec.fastpath import unpack_fast
-    from codec.format import DEFAULT_LIMITS
-    s, s4 = SAMPLES[i], sample_packages(4)[i]
+    s = SAMPLES[i]
     assert s.data[4] == 6
     # the fast path takes a v6 sample exactly when it takes the same sample in v4
-    takes = unpack_fast(np.frombuffer(s4.data, np.uint8), DEFAULT_LIMITS, True) is not None
-    check_all_paths(s.data, s.arrays, takes)
+    check_all_paths(s.data, s.arrays, fast_path_takes_v4_sample(i))
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(0, len(SAMPLES) - 1))
 def test_mutations_give_original_or_codec_error(seed, i):
-    s = SAMPLES[i]
-    bad = mutate(np.random.default_rng(seed), s.data, [t.data for t in SAMPLES])
-    check_exact(bad, s.arrays)
+    check_sample_mutation(seed, SAMPLES, i)
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(0, len(SAMPLES) - 1))
 def test_mutations_with_repaired_crcs_are_consistent(seed, i):
-    s = SAMPLES[i]
-    bad = fix_all_crcs(mutate(np.random.default_rng(seed), s.data, [t.data for t in SAMPLES]))
-    check_consistent(bad)
-    check_reference(bad)
+    check_sample_mutation(seed, SAMPLES, i, repaired=True)

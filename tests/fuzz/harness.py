@@ -570,3 +570,29 @@ def golden_options(js: dict, version: int) -> dict:
     if "floor" in js:  # format v7 (§36): {name: true | floors}, 'auto' or null
         opts["floor"], opts["alias"] = js["floor"], js["alias"]
     return opts
+
+
+# ---------------------------------------------------------------------------------------------
+# the per-version sample tests (tests/test_format_v5.py, v6, v7)
+
+def fast_path_takes_v4_sample(i: int) -> bool:
+    """Whether the fast path decodes sample ``i`` written as v4 (a later version's sample is
+    taken exactly when that one is)."""
+    from codec.fastpath import unpack_fast
+    from codec.format import DEFAULT_LIMITS
+    s4 = sample_packages(4)[i]
+    return unpack_fast(np.frombuffer(s4.data, np.uint8), DEFAULT_LIMITS, True) is not None
+
+
+def check_sample_mutation(seed: int, samples: list, i: int, repaired: bool = False) -> None:
+    """Sample ``i`` mutated (``mutate``, donors: the other samples): the exact arrays or a
+    CodecError; with ``repaired`` CRCs, every reader consistent with the others and with
+    the reference decoder."""
+    s = samples[i]
+    bad = mutate(np.random.default_rng(seed), s.data, [t.data for t in samples])
+    if not repaired:
+        check_exact(bad, s.arrays)
+        return
+    bad = fix_all_crcs(bad)
+    check_consistent(bad)
+    check_reference(bad)
