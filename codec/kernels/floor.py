@@ -1,13 +1,16 @@
-"""Format v7's row floors (docs/FORMAT.md §36), Numba kernels: add each row's floor back to
-the nonzero values a floored tensor stored (the decoder), in place.
+"""Format v7's row floors (docs/FORMAT.md §36), Numba kernels.  Decoder: add each row's floor
+back to the nonzero values a floored tensor stored, in place (:func:`unfloor` for one tensor,
+:func:`unfloor_groups` for the groups of a decode job, :func:`group_floors` their plan).
+Writer: :func:`row_floors`, :func:`forward`, :func:`histograms` (the estimate's input).
 
 Row layout: a floored tensor in C order is ``R`` rows of ``L = numel / R`` values, row ``r``
 at ``start + r * L``; its floors are ``floors[foff:foff + R]``.  Index invariant: every
 kernel checks ``start + numel <= out.size``, ``R * L == numel`` and ``foff + R <=
-floors.size`` before its loops, so each index it touches is inside its buffer.  Kernels
-return ``(status, index)``: status 0, or BAD_ARGS (sizes do not fit), or ERR_RANGE with
-``index`` the first stored value (flat, within ``out``) whose rebuilt value leaves the
-dtype's range (§36 R3).
+floors.size`` (:func:`unfloor_groups`: each group inside ``out`` and its last row's floor
+inside ``floors``) before its loops, so each index it touches is inside its buffer.
+:func:`unfloor` returns ``(status, index)``: status 0, or BAD_ARGS (sizes do not fit), or
+ERR_RANGE with ``index`` the first stored value (flat, within ``out``) whose rebuilt value
+leaves the dtype's range (§36 R3); the others return a status.
 """
 from __future__ import annotations
 
