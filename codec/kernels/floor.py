@@ -205,16 +205,17 @@ def forward(flat, R, floors, out):
     for r in range(R):
         f = floors[r]
         seg = flat[r * L:(r + 1) * L]
-        dst = out[r * L:(r + 1) * L]
         bad = False
+        for p in range(L):  # (checked first: a value would wrap, or raise without the JIT)
+            v = np.int64(seg[p])
+            bad |= (v != 0) & ((v if v > 0 else -v) <= f)
+        if bad:
+            return np.int64(ERR_RANGE)
+        dst = out[r * L:(r + 1) * L]
         for p in range(L):
             v = np.int64(seg[p])
             n = np.int64(v < 0)
-            z = np.int64(v != 0)
-            bad |= (z == 1) & ((v if v > 0 else -v) <= f)
-            dst[p] = v - ((f ^ -n) + n) * z
-        if bad:
-            return np.int64(ERR_RANGE)
+            dst[p] = v - ((f ^ -n) + n) * np.int64(v != 0)
     return np.int64(0)
 
 
