@@ -72,7 +72,8 @@ def load_bases() -> list[tuple[str, bytes, dict]]:
         if len(data) <= 8192:
             harness.register(data, arrays)
             bases.append((b.stem, data, arrays))
-    for s in (harness.sample_packages(5) + harness.sample_packages(4) + harness.sample_packages(2)
+    for s in (harness.sample_packages(7) + harness.sample_packages(6) + harness.sample_packages(5)
+              + harness.sample_packages(4) + harness.sample_packages(2)
               + harness.sample_packages(1) + harness.sample_packages(3)[-1:]):
         bases.append((s.name, s.data, s.arrays))
     return bases
