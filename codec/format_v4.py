@@ -138,7 +138,7 @@ def _entry_fields(entries, dtype_code, ntab: int, rate: int, version: int = 4) -
     prev_dt, prev_shape = FIRST_DTYPE, ()
     tw = tid_width(ntab)
     last = -1
-    floors_on = version >= 7 and any(e.floors for e in entries)
+    floors_on = version >= 7 and v7_field(entries) & 1 == 1
     for i, e in enumerate(entries):  # v7: the alias records first (§36)
         if e.alias >= 0:
             if version < 7 or not 0 <= e.alias < i or entries[e.alias].alias >= 0:
